@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# Local OpenRCM stack without Docker: PostgreSQL 15 (project-owned cluster), Apache Kafka 4.1 (KRaft,
+# jars from Maven Central) and the service processes. Every step is idempotent: running `up` twice is
+# harmless. State lives in $RCM_STACK_DIR (default: <repo>/.stack, git-ignored).
+#
+#   deploy/stack.sh bootstrap      install Python deps (uv, locked) and fetch Kafka jars
+#   deploy/stack.sh infra-up       start PostgreSQL + Kafka, create roles/schemas/topics
+#   deploy/stack.sh services-up    run migrations and start every service in deploy/services.tsv
+#   deploy/stack.sh up             all of the above
+#   deploy/stack.sh services-down | infra-down | down | status
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STACK_DIR="${RCM_STACK_DIR:-$ROOT/.stack}"
+PG_PORT="${RCM_PG_PORT:-55432}"
+KAFKA_PORT="${RCM_KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${RCM_KAFKA_CONTROLLER_PORT:-19093}"
+UV_VERSION="0.13.8"
+LOG_DIR="$STACK_DIR/logs"
+RUN_DIR="$STACK_DIR/run"
+mkdir -p "$STACK_DIR" "$LOG_DIR" "$RUN_DIR"
+
+log() { printf '[stack %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- python
+uv_bin() {
+  if command -v uv >/dev/null 2>&1; then command -v uv; return; fi
+  if [ -x "$HOME/.local/bin/uv" ]; then echo "$HOME/.local/bin/uv"; return; fi
+  log "installing uv $UV_VERSION from PyPI"
+  python3 -m pip install --quiet --disable-pip-version-check --user "uv==$UV_VERSION" >&2 \
+    || python3 -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION" >&2
+  if command -v uv >/dev/null 2>&1; then command -v uv; else echo "$HOME/.local/bin/uv"; fi
+}
+
+python_sync() {
+  local uv; uv="$(uv_bin)"
+  log "uv sync (locked)"
+  (cd "$ROOT" && "$uv" sync --frozen --all-packages --quiet)
+}
+
+PY() { "$ROOT/.venv/bin/python" "$@"; }
+
+# ---------------------------------------------------------------- kafka
+KAFKA_LIBS="$STACK_DIR/kafka-libs"
+kafka_fetch() {
+  if ls "$KAFKA_LIBS"/kafka_2.13-*.jar >/dev/null 2>&1; then return; fi
+  log "fetching Kafka jars from Maven Central (deploy/kafka/pom.xml)"
+  mkdir -p "$KAFKA_LIBS"
+  mvn -B -q -f "$ROOT/deploy/kafka/pom.xml" \
+    org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS" >&2
+}
+
+kafka_running() { [ -f "$RUN_DIR/kafka.pid" ] && kill -0 "$(cat "$RUN_DIR/kafka.pid")" 2>/dev/null; }
+
+kafka_up() {
+  kafka_fetch
+  if kafka_running; then log "kafka already running"; else
+    local data="$STACK_DIR/kafka-data" conf="$STACK_DIR/kafka.properties"
+    mkdir -p "$data"
+    sed -e "s#@DATA_DIR@#$data#" -e "s#@BROKER_PORT@#$KAFKA_PORT#" \
+        -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#" \
+        "$ROOT/deploy/kafka/server.properties.template" > "$conf"
+    local jopts=(-Xms256m -Xmx512m -Dlog4j2.configurationFile="$ROOT/deploy/kafka/log4j2.yaml")
+    if [ ! -f "$data/meta.properties" ]; then
+      local cluster_id
+      cluster_id="$(java "${jopts[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool random-uuid)"
+      java "${jopts[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format -t "$cluster_id" \
+        -c "$conf" --ignore-formatted >>"$LOG_DIR/kafka.log" 2>&1
+    fi
+    log "starting kafka on 127.0.0.1:$KAFKA_PORT"
+    nohup java "${jopts[@]}" -cp "$KAFKA_LIBS/*" kafka.Kafka "$conf" >>"$LOG_DIR/kafka.log" 2>&1 &
+    echo $! > "$RUN_DIR/kafka.pid"
+  fi
+  PY "$ROOT/deploy/kafka_admin.py" --bootstrap "127.0.0.1:$KAFKA_PORT" wait-and-create-topics \
+    || die "kafka did not become ready (see $LOG_DIR/kafka.log)"
+}
+
+kafka_down() {
+  if kafka_running; then
+    local pid; pid="$(cat "$RUN_DIR/kafka.pid")"
+    log "stopping kafka (pid $pid)"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$RUN_DIR/kafka.pid"
+}
+
+# ---------------------------------------------------------------- postgres
+PG_BIN="$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null || dirname "$(command -v pg_ctl)")"
+PG_DATA=""
+pg_paths() {
+  # The server refuses to run as root: as root, run it as the 'postgres' user, in a data directory
+  # that user can reach (the repo may sit below a directory it cannot traverse).
+  if [ "$(id -u)" = 0 ]; then
+    PG_DATA="$STACK_DIR/pg"
+    if ! runuser -u postgres -- test -x "$STACK_DIR" 2>/dev/null; then
+      PG_DATA="/var/tmp/openrcm-pg-$(printf '%s' "$STACK_DIR" | md5sum | cut -c1-12)"
+    fi
+  else
+    PG_DATA="$STACK_DIR/pg"
+  fi
+}
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+pg_up() {
+  pg_paths
+  if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+    log "initialising PostgreSQL cluster in $PG_DATA"
+    mkdir -p "$PG_DATA"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$PG_DATA"
+    as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+      --encoding=UTF8 --locale=C.UTF-8 >>"$LOG_DIR/postgres-init.log" 2>&1 \
+      || as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth-local=trust \
+           --auth-host=scram-sha-256 --encoding=UTF8 --locale=C >>"$LOG_DIR/postgres-init.log" 2>&1
+    cat "$ROOT/deploy/postgres/postgresql.conf" | as_pg tee -a "$PG_DATA/postgresql.conf" >/dev/null
+  fi
+  if as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
+    log "postgres already running"
+  else
+    log "starting postgres on 127.0.0.1:$PG_PORT"
+    local pglog="$PG_DATA/server.log"
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$pglog" -w -t 60 \
+      -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null \
+      || { cat "$pglog" >&2; die "postgres did not start"; }
+  fi
+  as_pg "$PG_BIN/psql" -h /tmp -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
+    -f - <"$ROOT/deploy/postgres/bootstrap.sql" >/dev/null
+  while read -r name pkg port schema; do
+    as_pg "$PG_BIN/psql" -h /tmp -p "$PG_PORT" -U postgres -d openrcm -v ON_ERROR_STOP=1 -q \
+      -v svc="$schema" -f - <"$ROOT/deploy/postgres/service_schema.sql" >/dev/null
+  done < <(service_rows)
+}
+
+pg_down() {
+  pg_paths
+  if [ -f "$PG_DATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
+    log "stopping postgres"
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null
+  fi
+}
+
+# ---------------------------------------------------------------- services
+service_rows() { grep -v '^#' "$ROOT/deploy/services.tsv" | awk 'NF>=4'; }
+
+service_env() {  # name package port schema -> exports for that service
+  local name="$1" port="$3" schema="$4"
+  export RCM_SERVICE_NAME="$name"
+  export RCM_DB_SCHEMA="$schema"
+  export RCM_DATABASE_URL="postgresql+asyncpg://$schema:$schema@127.0.0.1:$PG_PORT/openrcm"
+  export RCM_KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+  export RCM_HTTP_PORT="$port"
+  export RCM_SERVICE_URLS="${RCM_SERVICE_URLS:-$(service_rows | awk '{printf "%s%s=http://127.0.0.1:%s", (NR>1?",":""), $1, $3}')}"
+}
+
+services_up() {
+  local names=("$@") started=()
+  while read -r name pkg port schema; do
+    if [ ${#names[@]} -gt 0 ] && [[ ! " ${names[*]} " =~ " $name " ]]; then continue; fi
+    local pidf="$RUN_DIR/$name.pid"
+    if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then continue; fi
+    (
+      service_env "$name" "$pkg" "$port" "$schema"
+      cd "$ROOT/services/$name"
+      "$ROOT/.venv/bin/alembic" -c alembic.ini upgrade head >>"$LOG_DIR/$name.log" 2>&1 \
+        || { tail -n 30 "$LOG_DIR/$name.log" >&2; exit 1; }
+      nohup "$ROOT/.venv/bin/python" -m rcm_runtime.serve "$pkg.app:app" \
+        >>"$LOG_DIR/$name.log" 2>&1 &
+      echo $! > "$pidf"
+    ) || die "migrations failed for $name"
+    started+=("$name:$port")
+  done < <(service_rows)
+  for sp in "${started[@]}"; do
+    local name="${sp%%:*}" port="${sp##*:}"
+    PY "$ROOT/deploy/wait_http.py" "http://127.0.0.1:$port/readyz" 90 \
+      || { tail -n 40 "$LOG_DIR/$name.log" >&2; die "$name not ready (see $LOG_DIR/$name.log)"; }
+    log "$name ready on http://127.0.0.1:$port"
+  done
+}
+
+services_down() {
+  local pids=()
+  for pidf in "$RUN_DIR"/*.pid; do
+    [ -e "$pidf" ] || continue
+    [ "$(basename "$pidf")" = kafka.pid ] && continue
+    local pid; pid="$(cat "$pidf")"
+    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid"); fi
+    rm -f "$pidf"
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  [ ${#pids[@]} -gt 0 ] && log "stopped ${#pids[@]} service process(es)"
+  return 0
+}
+
+status() {
+  pg_paths
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1 && echo "postgres: up ($PG_PORT)" || echo "postgres: down"
+  kafka_running && echo "kafka: up ($KAFKA_PORT)" || echo "kafka: down"
+  while read -r name pkg port schema; do
+    local pidf="$RUN_DIR/$name.pid"
+    if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then echo "$name: up (http://127.0.0.1:$port/docs)"
+    else echo "$name: down"; fi
+  done < <(service_rows)
+}
+
+cmd="${1:-up}"; shift || true
+case "$cmd" in
+  bootstrap)     python_sync; kafka_fetch ;;
+  infra-up)      python_sync; kafka_fetch; pg_up; kafka_up ;;
+  services-up)   services_up "$@" ;;
+  up)            python_sync; kafka_fetch; pg_up; kafka_up; services_up ;;
+  services-down) services_down ;;
+  infra-down)    kafka_down; pg_down ;;
+  down)          services_down; kafka_down; pg_down ;;
+  status)        status ;;
+  env)           service_env "$@"; env | grep '^RCM_' ;;
+  *) die "unknown command: $cmd" ;;
+esac

@@ -1,0 +1,100 @@
+"""CloudEvents 1.0 envelope in structured mode (the whole event is the JSON record value)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rcm_contracts.base import Event
+
+
+class EnvelopeError(ValueError):
+    """A record that is not a valid envelope. The message names fields, never values (no PHI)."""
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    specversion: str = "1.0"
+    id: uuid.UUID
+    source: str
+    type: str
+    subject: str
+    time: datetime
+    datacontenttype: str = "application/json"
+    dataschema: str | None = None
+    partitionkey: str
+    tenantid: str = Field(min_length=1, max_length=64)
+    correlationid: uuid.UUID
+    causationid: uuid.UUID | None = None
+    traceparent: str | None = None
+    data: dict[str, Any]
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """Kafka headers repeating id, type and traceparent so routing and dedupe need no parsing."""
+        hs = [("ce_id", str(self.id).encode()), ("ce_type", self.type.encode()),
+              ("ce_tenantid", self.tenantid.encode())]
+        if self.traceparent:
+            hs.append(("traceparent", self.traceparent.encode()))
+        return hs
+
+
+def new_envelope(
+    event: Event,
+    *,
+    service: str,
+    tenant_id: str,
+    key: str,
+    subject: str | None = None,
+    correlation_id: uuid.UUID | None = None,
+    causation_id: uuid.UUID | None = None,
+    traceparent: str | None = None,
+    event_id: uuid.UUID | None = None,
+    time: datetime | None = None,
+) -> Envelope:
+    eid = event_id or uuid.uuid4()
+    return Envelope(
+        id=eid,
+        source=f"/rcm/{service}",
+        type=event.event_type(),
+        subject=subject or f"claim/{key}",
+        time=time or datetime.now(timezone.utc),
+        dataschema=event.dataschema(),
+        partitionkey=key,
+        tenantid=tenant_id,
+        correlationid=correlation_id or eid,
+        causationid=causation_id,
+        traceparent=traceparent,
+        data=event.model_dump(mode="json", exclude_none=True),
+    )
+
+
+def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """Field-level reasons without the offending values (values may be PHI)."""
+    parts = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{prefix}{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def decode_envelope(value: bytes | None) -> Envelope:
+    if value is None:
+        raise EnvelopeError("record has no value")
+    try:
+        raw = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EnvelopeError(f"record value is not JSON ({type(exc).__name__} at position {getattr(exc, 'pos', '?')})") from None
+    if not isinstance(raw, dict):
+        raise EnvelopeError("record value is not a JSON object")
+    try:
+        return Envelope.model_validate(raw)
+    except ValidationError as exc:
+        raise EnvelopeError("invalid CloudEvents envelope: " + describe_validation_error(exc)) from None

@@ -1,0 +1,186 @@
+"""Every event that crosses a service boundary, v1. One class per event type."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field
+
+from rcm_contracts.base import Contract, Event
+from rcm_contracts.claim import Claim, Coverage, Money, Person, Provider
+
+
+# ---------------------------------------------------------------- intake (EHR -> charges)
+class EncounterLine(Contract):
+    procedure_code: str = Field(min_length=1, max_length=16)
+    modifiers: list[str] = Field(default_factory=list, max_length=4)
+    units: Decimal = Field(default=Decimal(1), gt=0)
+    charge: Money = Field(ge=0)
+    diagnosis_pointers: list[int] = Field(default_factory=lambda: [1], min_length=1, max_length=4)
+
+
+class EncounterSubmitted(Event):
+    """The project's own encounter JSON, as EHRs publish it on rcm.intake.encounters (and POST it)."""
+
+    SERVICE = "intake"
+    NAME = "encounter-submitted"
+
+    source_system: str = Field(min_length=1, max_length=64)
+    source_encounter_id: str = Field(min_length=1, max_length=128)
+    service_date: date
+    place_of_service: str = Field(default="11", pattern=r"^\d{2}$")
+    patient: Person
+    coverage: Coverage | None = None
+    billing_provider: Provider
+    rendering_provider: Provider | None = None
+    referring_provider: Provider | None = None
+    diagnoses: list[str] = Field(default_factory=list, max_length=12)
+    lines: list[EncounterLine] = Field(min_length=1, max_length=50)
+
+
+# ---------------------------------------------------------------- charges
+class EncounterCaptured(Event):
+    SERVICE = "charges"
+    NAME = "encounter-captured"
+
+    claim: Claim
+    intake_channel: Literal["fhir", "json", "kafka", "hl7v2"]
+
+
+# ---------------------------------------------------------------- eligibility
+class EligibilityResult(Contract):
+    status: Literal["active", "inactive", "unknown"]
+    checked_at: datetime
+    payer_id: str | None = None
+    plan_name: str | None = None
+    reason: str | None = None
+
+
+class CoverageVerified(Event):
+    SERVICE = "eligibility"
+    NAME = "coverage-verified"
+
+    claim: Claim
+    eligibility: EligibilityResult
+
+
+# ---------------------------------------------------------------- coding / scrubber
+class Edit(Contract):
+    """A finding of a rule engine (coding or scrubber). error blocks, warning does not."""
+
+    code: str
+    severity: Literal["error", "warning"]
+    message: str
+    line_number: int | None = None
+    field: str | None = None
+
+
+class ClaimCoded(Event):
+    SERVICE = "coding"
+    NAME = "claim-coded"
+
+    claim: Claim
+    status: Literal["coded", "needs_coder"]
+    edits: list[Edit] = Field(default_factory=list)
+
+
+class ClaimScrubbed(Event):
+    SERVICE = "scrubber"
+    NAME = "claim-scrubbed"
+
+    claim: Claim
+    decision: Literal["clean", "review"]
+    edits: list[Edit] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- submission
+class ClaimSubmitted(Event):
+    SERVICE = "submission"
+    NAME = "claim-submitted"
+
+    claim_id: uuid.UUID
+    payer_id: str
+    clearinghouse: str
+    interchange_control_number: str
+    total_charge: Money
+    submitted_at: datetime
+
+
+class ClaimAcknowledged(Event):
+    """The clearinghouse's answer for one claim (999 + 277CA in X12 terms)."""
+
+    SERVICE = "submission"
+    NAME = "claim-acknowledged"
+
+    claim_id: uuid.UUID
+    accepted: bool
+    payer_claim_control_number: str | None = None
+    status_code: str
+    reason: str | None = None
+
+
+# ---------------------------------------------------------------- remittance
+class Adjustment(Contract):
+    group_code: Literal["CO", "PR", "OA", "PI", "CR"]
+    reason_code: str = Field(min_length=1, max_length=5)
+    amount: Money
+
+
+class PaymentPosted(Event):
+    SERVICE = "remittance"
+    NAME = "payment-posted"
+
+    claim_id: uuid.UUID
+    remittance_id: uuid.UUID
+    payer_id: str
+    payer_claim_control_number: str
+    total_charge: Money
+    allowed_amount: Money
+    paid_amount: Money
+    patient_responsibility: Money
+    adjustments: list[Adjustment] = Field(default_factory=list)
+    outcome: Literal["paid", "partially_paid", "denied"]
+    payment_date: date
+    remark_codes: list[str] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- denials
+class DenialRecorded(Event):
+    SERVICE = "denials"
+    NAME = "denial-recorded"
+
+    claim_id: uuid.UUID
+    denial_id: uuid.UUID
+    payer_id: str
+    reason_codes: list[str]
+    category: str
+    work_queue: str
+    denied_amount: Money
+
+
+# ---------------------------------------------------------------- patient billing
+class PatientBalanceOpened(Event):
+    SERVICE = "patient_billing"
+    NAME = "balance-opened"
+
+    claim_id: uuid.UUID
+    statement_id: uuid.UUID
+    amount_due: Money
+    due_date: date
+
+
+ALL_EVENTS: list[type[Event]] = [
+    EncounterSubmitted,
+    EncounterCaptured,
+    CoverageVerified,
+    ClaimCoded,
+    ClaimScrubbed,
+    ClaimSubmitted,
+    ClaimAcknowledged,
+    PaymentPosted,
+    DenialRecorded,
+    PatientBalanceOpened,
+]

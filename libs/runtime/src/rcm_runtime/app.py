@@ -1,0 +1,208 @@
+"""Composition root shared by every service: one FastAPI app per process, with the outbox relay and
+the consumer loop as lifespan tasks (each can be switched off to scale stages independently)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, AsyncIterator, Awaitable, Callable, Iterable
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from opentelemetry import trace
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from rcm_contracts import topics as topic_names
+from rcm_contracts.base import Event
+from rcm_contracts.envelope import Envelope
+from rcm_runtime.consumer import ConsumerLoop, Handler
+from rcm_runtime.db import make_engine
+from rcm_runtime.outbox import Emitter, OutboxRelay, make_producer
+from rcm_runtime.settings import ServiceSettings
+from rcm_runtime.telemetry import setup_logging, setup_tracing, span_from_traceparent
+
+log = logging.getLogger("rcm.app")
+
+
+class Transaction:
+    """A command's unit of work: business state and its events commit together."""
+
+    def __init__(self, conn: AsyncConnection, emitter: Emitter) -> None:
+        self.conn = conn
+        self.emitter = emitter
+
+    def emit(self, event: Event, *, tenant_id: str, key: uuid.UUID | str,
+             correlation_id: uuid.UUID | None = None) -> Envelope:
+        return self.emitter.emit(event, tenant_id=tenant_id, key=key, correlation_id=correlation_id)
+
+
+@dataclass
+class Runtime:
+    settings: ServiceSettings
+    engine: AsyncEngine
+    out_topic: str
+    api_keys: dict[str, str]
+    producer: AIOKafkaProducer | None = None
+    relay: OutboxRelay | None = None
+    consumer: ConsumerLoop | None = None
+    http: httpx.AsyncClient | None = None
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        emitter = Emitter(self.settings.service_name, self.out_topic)
+        async with self.engine.begin() as conn:
+            tx = Transaction(conn, emitter)
+            yield tx
+            wrote = await emitter.flush(conn)
+        if wrote:
+            self.poke_relay()
+
+    def poke_relay(self) -> None:
+        if self.relay is not None:
+            self.relay.poke()
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+BackgroundTask = Callable[[Runtime], Awaitable[None]]
+
+
+def _validation_422(_: Request, exc: RequestValidationError) -> JSONResponse:
+    # Field-level reasons, without echoing the submitted values (they are usually PHI).
+    errors = [
+        {"field": ".".join(str(p) for p in e.get("loc", ())), "reason": e.get("msg", "invalid"), "type": e.get("type")}
+        for e in exc.errors()
+    ]
+    return JSONResponse(status_code=422, content={"code": "invalid_request", "description": "request failed validation", "errors": errors})
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str = "",
+    routers: Iterable[APIRouter] = (),
+    handlers: dict[str, Handler] | None = None,
+    consume_topics: list[str] | None = None,
+    background: Iterable[BackgroundTask] = (),
+) -> FastAPI:
+    handlers = handlers or {}
+    consume_topics = consume_topics or []
+    out_topic = topic_names.events_topic(settings.service_name.replace("-", "_"))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        setup_logging(settings.service_name, settings.log_level)
+        setup_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
+        engine = make_engine(settings)
+        rt = Runtime(settings=settings, engine=engine, out_topic=out_topic, api_keys=settings.api_key_tenants(),
+                     http=httpx.AsyncClient(timeout=30))
+        app.state.runtime = rt
+        if settings.relay_enabled:
+            rt.producer = make_producer(settings.kafka_bootstrap, f"{settings.service_name}-relay")
+            await rt.producer.start()
+            rt.relay = OutboxRelay(engine, rt.producer, settings.db_schema, settings.relay_batch_max, settings.relay_idle_poll_s)
+            rt.tasks.append(asyncio.create_task(rt.relay.run(), name="outbox-relay"))
+        if settings.consumer_enabled and consume_topics and handlers:
+            rt.consumer = ConsumerLoop(
+                engine=engine, bootstrap=settings.kafka_bootstrap, group_id=settings.group_id,
+                topics=consume_topics, handlers=handlers, service=settings.service_name, out_topic=out_topic,
+                batch_max=settings.consumer_batch_max, max_retries=settings.consumer_max_retries,
+                retry_backoff_s=settings.consumer_retry_backoff_s, on_commit=rt.poke_relay,
+            )
+            await rt.consumer.start()
+            rt.tasks.append(asyncio.create_task(rt.consumer.run(), name="consumer"))
+        for task in background:
+            rt.tasks.append(asyncio.create_task(task(rt), name=getattr(task, "__name__", "background")))
+        log.info("service started", extra={"status": "started"})
+        try:
+            yield
+        finally:
+            # Graceful: stop taking work, let the current batch commit, then close clients.
+            if rt.consumer:
+                rt.consumer.stop()
+            if rt.relay:
+                rt.relay.stop()
+            for t in rt.tasks:
+                if t.get_name() not in ("consumer", "outbox-relay"):
+                    t.cancel()
+            await asyncio.wait(rt.tasks, timeout=15) if rt.tasks else None
+            for t in rt.tasks:
+                t.cancel()
+            if rt.producer:
+                await rt.producer.stop()
+            if rt.http:
+                await rt.http.aclose()
+            await engine.dispose()
+            log.info("service stopped", extra={"status": "stopped"})
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.add_exception_handler(RequestValidationError, _validation_422)
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"code": "unavailable", "description": "database unavailable; retry later"})
+
+    @app.middleware("http")
+    async def _trace_requests(request: Request, call_next):
+        if request.url.path in ("/healthz", "/readyz"):
+            return await call_next(request)
+        with span_from_traceparent(f"{request.method} {request.url.path}", request.headers.get("traceparent"),
+                                   kind=trace.SpanKind.SERVER, **{"http.method": request.method}):
+            return await call_next(request)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict:
+        return {"status": "alive", "service": settings.service_name}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(request: Request) -> JSONResponse:
+        rt: Runtime = request.app.state.runtime
+        checks: dict[str, str] = {}
+        try:
+            async with rt.engine.connect() as conn:
+                row = (await conn.execute(text(
+                    "SELECT to_regclass('outbox') IS NOT NULL AND to_regclass('inbox') IS NOT NULL"))).scalar()
+            checks["database"] = "ok" if row else "schema not migrated"
+        except (DBAPIError, OSError) as exc:
+            checks["database"] = f"unreachable ({type(exc).__name__})"
+        if rt.producer is not None or rt.consumer is not None:
+            try:
+                client = rt.producer.client if rt.producer is not None else rt.consumer.consumer._client  # type: ignore[union-attr]
+                ok = await asyncio.wait_for(client.ready(client.get_random_node()), timeout=3) if client.get_random_node() is not None else False
+                checks["kafka"] = "ok" if ok else "no broker connection"
+            except Exception as exc:  # noqa: BLE001
+                checks["kafka"] = f"unreachable ({type(exc).__name__})"
+        if rt.consumer is not None:
+            checks["consumer"] = "ok" if rt.consumer.ready else "not running"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(status_code=200 if ready else 503, content={"status": "ready" if ready else "not ready", "checks": checks})
+
+    @app.get("/v1/ops/dead-letters", tags=["ops"])
+    async def dead_letters_list(request: Request, limit: int = 100) -> list[dict]:
+        """Dead-lettered records of this service (reason and position; no payload)."""
+        rt: Runtime = request.app.state.runtime
+        from rcm_runtime.messaging import dead_letters as dl
+        from sqlalchemy import select
+        async with rt.engine.connect() as conn:
+            rows = (await conn.execute(
+                select(dl.c.id, dl.c.topic, dl.c.partition, dl.c.offset, dl.c.event_id, dl.c.event_type,
+                       dl.c.tenant_id, dl.c.reason, dl.c.status, dl.c.created_at)
+                .order_by(dl.c.id.desc()).limit(min(limit, 1000)))).mappings().all()
+        return [dict(r) for r in rows]
+
+    for router in routers:
+        app.include_router(router)
+    return app

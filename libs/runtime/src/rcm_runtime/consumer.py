@@ -1,0 +1,253 @@
+"""Consumer loop: Kafka records -> inbox + handler effects + outbox rows in one DB transaction.
+
+A batch of records (up to consumer_batch_max) shares one transaction, which is what lets nine stages
+keep up on one PostgreSQL. Records are applied in partition order, so per-claim order holds.
+Exactly-once effects: the inbox insert (ON CONFLICT DO NOTHING) decides which events are new, in the
+same transaction as their effects; offsets are committed to Kafka only after the DB commit.
+If a batch fails, its records are retried one by one (bounded); one that still fails is written to
+the dead-letter table with its reason and the loop moves on. Records that do not decode, or carry an
+unknown type, go to the dead-letter table straight away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from rcm_contracts.base import Event
+from rcm_contracts.envelope import Envelope, EnvelopeError, decode_envelope
+from rcm_contracts.registry import REGISTRY, Registry
+from pydantic import ValidationError
+
+from rcm_runtime.errors import DomainError, safe_reason
+from rcm_runtime.messaging import dead_letters, inbox
+from rcm_runtime.outbox import Emitter
+from rcm_runtime.telemetry import span_from_traceparent
+
+log = logging.getLogger("rcm.consumer")
+
+
+@dataclass
+class HandlerContext:
+    """What a handler gets: the open transaction, the event's envelope, and an emitter bound to it."""
+
+    conn: AsyncConnection
+    envelope: Envelope
+    emitter: Emitter
+
+    @property
+    def tenant_id(self) -> str:
+        return self.envelope.tenantid
+
+    def emit(self, event: Event, *, key: uuid.UUID | str | None = None) -> Envelope:
+        return self.emitter.emit(event, tenant_id=self.tenant_id, key=key or self.envelope.partitionkey,
+                                 cause=self.envelope)
+
+
+Handler = Callable[[HandlerContext, Any], Awaitable[None]]
+
+
+@dataclass
+class Decoded:
+    record: ConsumerRecord
+    envelope: Envelope | None = None
+    event: Event | None = None
+    error: str | None = None
+
+
+def decode_record(record: ConsumerRecord, registry: Registry = REGISTRY) -> Decoded:
+    try:
+        env = decode_envelope(record.value)
+        if record.key is not None and record.key.decode(errors="replace") != env.partitionkey:
+            raise EnvelopeError("record key does not match envelope partitionkey")
+        return Decoded(record, env, registry.parse(env))
+    except EnvelopeError as exc:
+        return Decoded(record, error=str(exc))
+
+
+def dead_letter_row(d: Decoded, reason: str) -> dict[str, Any]:
+    r = d.record
+    return {
+        "topic": r.topic,
+        "partition": r.partition,
+        "offset": r.offset,
+        "key": r.key.decode(errors="replace") if r.key is not None else None,
+        "event_id": str(d.envelope.id) if d.envelope else _header(r, "ce_id"),
+        "event_type": d.envelope.type if d.envelope else _header(r, "ce_type"),
+        "tenant_id": d.envelope.tenantid if d.envelope else _header(r, "ce_tenantid"),
+        "reason": reason,
+        "payload": r.value,
+    }
+
+
+def _header(record: ConsumerRecord, name: str) -> str | None:
+    for k, v in record.headers or ():
+        if k == name and v is not None:
+            return v.decode(errors="replace")[:200]
+    return None
+
+
+@dataclass
+class BatchApplier:
+    """The transactional core, separate from Kafka so it can be tested and reused directly."""
+
+    engine: AsyncEngine
+    handlers: dict[str, Handler]
+    service: str
+    topic: str
+    on_commit: Callable[[], None] = lambda: None
+    applied: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+
+    def wants(self, d: Decoded) -> bool:
+        return d.event is not None and d.envelope.type in self.handlers
+
+    async def apply(self, items: list[Decoded]) -> None:
+        """One transaction: dead letters for undecodable items, inbox + effects for handled ones."""
+        emitter = Emitter(self.service, self.topic)
+        async with self.engine.begin() as conn:
+            bad = [dead_letter_row(d, d.error) for d in items if d.error is not None]
+            if bad:
+                await conn.execute(pg_insert(dead_letters).on_conflict_do_nothing(), bad)
+            wanted = [d for d in items if self.wants(d)]
+            new_ids: set[uuid.UUID] = set()
+            if wanted:
+                # Dedupe within the batch too: the same event may sit twice in one poll.
+                rows = {d.envelope.id: {"event_id": d.envelope.id, "event_type": d.envelope.type, "topic": d.record.topic} for d in wanted}
+                res = await conn.execute(
+                    pg_insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id), list(rows.values())
+                )
+                new_ids = {row[0] for row in res}
+            done: set[uuid.UUID] = set()
+            for d in wanted:
+                eid = d.envelope.id
+                if eid not in new_ids or eid in done:
+                    self.duplicates += 1
+                    continue
+                done.add(eid)
+                with span_from_traceparent(f"handle {d.envelope.type.rsplit('.', 2)[-2]}", d.envelope.traceparent,
+                                           **{"rcm.event_id": str(eid), "rcm.tenant_id": d.envelope.tenantid,
+                                              "rcm.claim_key": d.envelope.partitionkey, "rcm.service": self.service}):
+                    await self.handlers[d.envelope.type](HandlerContext(conn, d.envelope, emitter), d.event)
+            wrote = await emitter.flush(conn)
+        self.applied += len(done)
+        self.dead_lettered += len(bad)
+        if wrote:
+            self.on_commit()
+
+    async def dead_letter(self, d: Decoded, reason: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(pg_insert(dead_letters).on_conflict_do_nothing(), [dead_letter_row(d, reason)])
+        self.dead_lettered += 1
+
+    async def apply_with_fallback(self, items: list[Decoded], max_retries: int, backoff_s: float) -> None:
+        try:
+            await self.apply(items)
+            return
+        except Exception as exc:  # noqa: BLE001 - any handler failure falls back to per-record
+            if len(items) > 1:
+                log.warning("batch failed; retrying records one by one", extra={"count": len(items), "reason": safe_reason(exc)})
+            first_error = exc
+        for d in items:
+            last: BaseException | None = first_error if len(items) == 1 else None
+            attempts = max_retries - (1 if len(items) == 1 else 0)
+            if isinstance(last, (DomainError, ValidationError, EnvelopeError)):
+                attempts = 0  # a permanent rejection: retrying cannot help
+            for attempt in range(attempts):
+                try:
+                    await self.apply([d])
+                    last = None
+                    break
+                except Exception as exc:  # noqa: BLE001
+                    last = exc
+                    if isinstance(exc, (DomainError, ValidationError, EnvelopeError)):
+                        break
+                    await asyncio.sleep(backoff_s * (2 ** attempt))
+            if last is not None:
+                permanent = isinstance(last, (DomainError, ValidationError, EnvelopeError))
+                reason = safe_reason(last) if permanent else f"handler failed after {max_retries} attempts: {safe_reason(last)}"
+                log.error("record dead-lettered", extra={"topic": d.record.topic, "partition": d.record.partition,
+                                                          "offset": d.record.offset, "reason": reason})
+                await self.dead_letter(d, reason)  # if even this fails the DB is down: caller backs off
+
+
+class ConsumerLoop:
+    def __init__(self, *, engine: AsyncEngine, bootstrap: str, group_id: str, topics: list[str],
+                 handlers: dict[str, Handler], service: str, out_topic: str,
+                 batch_max: int = 500, max_retries: int = 3, retry_backoff_s: float = 0.2,
+                 on_commit: Callable[[], None] = lambda: None, registry: Registry = REGISTRY,
+                 client_id: str | None = None) -> None:
+        self.bootstrap = bootstrap
+        self.group_id = group_id
+        self.topics = topics
+        self.batch_max = batch_max
+        self.max_retries = max_retries
+        self.retry_backoff_s = retry_backoff_s
+        self.registry = registry
+        self.client_id = client_id or f"{service}-consumer"
+        self.applier = BatchApplier(engine, handlers, service, out_topic, on_commit)
+        self.consumer: AIOKafkaConsumer | None = None
+        self._stopping = asyncio.Event()
+        self.ready = False
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def start(self) -> None:
+        self.consumer = AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
+            client_id=self.client_id,
+            enable_auto_commit=False,  # offsets only after the DB commit
+            auto_offset_reset="earliest",
+            max_poll_records=self.batch_max,
+            isolation_level="read_committed",
+        )
+        await self.consumer.start()
+        self.ready = True
+
+    async def run(self) -> None:
+        if self.consumer is None:
+            await self.start()
+        assert self.consumer is not None
+        try:
+            while not self._stopping.is_set():
+                batches = await self.consumer.getmany(timeout_ms=200, max_records=self.batch_max)
+                if not batches:
+                    continue
+                await self._process(batches)
+        finally:
+            await self.consumer.stop()
+            self.ready = False
+
+    async def _process(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        assert self.consumer is not None
+        items = [decode_record(r, self.registry) for recs in batches.values() for r in recs]
+        while True:
+            try:
+                t0 = time.perf_counter()
+                await self.applier.apply_with_fallback(items, self.max_retries, self.retry_backoff_s)
+                break
+            except Exception as exc:  # noqa: BLE001 - DB unreachable: keep the batch, back off, retry
+                log.error("cannot apply batch; will retry", extra={"count": len(items), "reason": safe_reason(exc)})
+                if self._stopping.is_set():
+                    return  # offsets not committed: the records come back after restart
+                await asyncio.sleep(1.0)
+        offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items()}
+        try:
+            await self.consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # Rebalanced away: the new owner re-reads these records and the inbox drops them.
+            log.warning("offset commit failed", extra={"reason": type(exc).__name__})
+        log.debug("batch applied", extra={"count": len(items), "duration_ms": round((time.perf_counter() - t0) * 1000, 1)})

@@ -1,0 +1,25 @@
+"""Turning exceptions into reasons that are safe to store and log (no values, so no PHI)."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
+
+from rcm_contracts.envelope import EnvelopeError, describe_validation_error
+
+
+class DomainError(Exception):
+    """Raised by domain/service code with a message written to be safe (no input values)."""
+
+
+def safe_reason(exc: BaseException) -> str:
+    if isinstance(exc, (EnvelopeError, DomainError)):
+        return str(exc)[:2000]
+    if isinstance(exc, ValidationError):
+        return "validation failed: " + describe_validation_error(exc)[:2000]
+    if isinstance(exc, DBAPIError):
+        orig = getattr(exc, "orig", None)
+        code = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+        cname = getattr(getattr(orig, "__cause__", None), "constraint_name", None)
+        return f"database error {type(exc).__name__} sqlstate={code} constraint={cname}"
+    return f"unhandled {type(exc).__name__}"

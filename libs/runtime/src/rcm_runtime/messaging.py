@@ -1,0 +1,63 @@
+"""Outbox, inbox and dead-letter tables: the same three in every service's schema."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import UUID
+
+metadata = MetaData()
+
+# Rows are deleted once the relay has published them: Kafka is the record of what was sent.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("topic", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("tenant_id", Text, nullable=False),
+    Column("traceparent", Text),
+    Column("payload", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# One row per applied event: written in the same transaction as the handler's effects.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("event_id", UUID(as_uuid=True), primary_key=True),
+    Column("event_type", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Records that could not be applied, with the reason (field names and error types, never values).
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("topic", Text, nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("key", Text),
+    Column("event_id", Text),
+    Column("event_type", Text),
+    Column("tenant_id", Text),
+    Column("reason", Text, nullable=False),
+    Column("payload", LargeBinary),
+    Column("status", Text, nullable=False, server_default="open"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_dead_letters_source", "topic", "partition", "offset", unique=True),
+)

@@ -1,0 +1,176 @@
+"""Transactional outbox: events are rows written with the business state, published by one relay.
+
+The relay holds a PostgreSQL advisory lock on its own connection, so among replicas exactly one
+relays; the others wait and take over if that connection drops. It reads committed rows in sequence
+order, publishes them with an idempotent producer (acks=all), then deletes them. A crash between
+publish and delete republishes those rows: consumers de-duplicate on the event id (inbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+import zlib
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import delete, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from rcm_contracts.base import Event
+from rcm_contracts.envelope import Envelope, new_envelope
+from rcm_runtime.messaging import outbox
+from rcm_runtime.telemetry import current_traceparent
+
+log = logging.getLogger("rcm.outbox")
+
+
+def outbox_row(envelope: Envelope, topic: str) -> dict[str, Any]:
+    return {
+        "event_id": envelope.id,
+        "topic": topic,
+        "key": envelope.partitionkey,
+        "event_type": envelope.type,
+        "tenant_id": envelope.tenantid,
+        "traceparent": envelope.traceparent,
+        "payload": envelope.to_bytes(),
+    }
+
+
+class Emitter:
+    """Collects events for one transaction; flushes them into the outbox in one multi-row insert."""
+
+    def __init__(self, service: str, topic: str) -> None:
+        self.service = service
+        self.topic = topic
+        self.rows: list[dict[str, Any]] = []
+
+    def emit(
+        self,
+        event: Event,
+        *,
+        tenant_id: str,
+        key: uuid.UUID | str,
+        cause: Envelope | None = None,
+        correlation_id: uuid.UUID | None = None,
+    ) -> Envelope:
+        env = new_envelope(
+            event,
+            service=self.service,
+            tenant_id=tenant_id,
+            key=str(key),
+            correlation_id=cause.correlationid if cause else correlation_id,
+            causation_id=cause.id if cause else None,
+            traceparent=current_traceparent(),
+        )
+        self.rows.append(outbox_row(env, self.topic))
+        return env
+
+    async def flush(self, conn: AsyncConnection) -> int:
+        if not self.rows:
+            return 0
+        n = len(self.rows)
+        await conn.execute(insert(outbox), self.rows)
+        self.rows = []
+        return n
+
+
+def advisory_key(schema: str) -> int:
+    return zlib.crc32(f"rcm.outbox.relay.{schema}".encode())
+
+
+def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        enable_idempotence=True,  # implies acks=all; no duplicates from producer retries
+        linger_ms=5,
+        max_batch_size=1 << 20,
+        request_timeout_ms=30000,
+    )
+
+
+class OutboxRelay:
+    def __init__(self, engine: AsyncEngine, producer: AIOKafkaProducer, schema: str,
+                 batch_max: int = 1000, idle_poll_s: float = 0.05) -> None:
+        self.engine = engine
+        self.producer = producer
+        self.schema = schema
+        self.batch_max = batch_max
+        self.idle_poll_s = idle_poll_s
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.is_leader = False
+        self.published = 0
+
+    def poke(self) -> None:
+        """Called after a commit that wrote outbox rows: publish now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self._lead()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.is_leader = False
+                log.exception("outbox relay failed; retrying")
+                await self._sleep(1.0)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def _lead(self) -> None:
+        async with self.engine.connect() as conn:
+            got = (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key(self.schema)})).scalar()
+            await conn.commit()
+            if not got:
+                self.is_leader = False
+                await self._sleep(2.0)
+                return
+            self.is_leader = True
+            log.info("outbox relay leading", extra={"status": "leader"})
+            try:
+                while not self._stopping.is_set():
+                    n = await self.relay_once(conn)
+                    if n == 0:
+                        await self._sleep(self.idle_poll_s)
+            finally:
+                self.is_leader = False
+                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key(self.schema)})
+                await conn.commit()
+
+    async def relay_once(self, conn: AsyncConnection) -> int:
+        rows = (
+            await conn.execute(
+                select(outbox.c.seq, outbox.c.event_id, outbox.c.topic, outbox.c.key, outbox.c.event_type,
+                       outbox.c.tenant_id, outbox.c.traceparent, outbox.c.payload)
+                .order_by(outbox.c.seq)
+                .limit(self.batch_max)
+            )
+        ).all()
+        await conn.commit()
+        if not rows:
+            return 0
+        futures = []
+        for r in rows:
+            headers = [("ce_id", str(r.event_id).encode()), ("ce_type", r.event_type.encode()),
+                       ("ce_tenantid", r.tenant_id.encode())]
+            if r.traceparent:
+                headers.append(("traceparent", r.traceparent.encode()))
+            futures.append(await self.producer.send(r.topic, value=r.payload, key=r.key.encode(), headers=headers))
+        await asyncio.gather(*futures)
+        await conn.execute(delete(outbox).where(outbox.c.seq.in_([r.seq for r in rows])))
+        await conn.commit()
+        self.published += len(rows)
+        return len(rows)

@@ -1,0 +1,58 @@
+"""One settings class per service process, read from RCM_* environment variables."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RCM_", extra="ignore")
+
+    service_name: str
+    db_schema: str
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/openrcm"
+    db_pool_size: int = 10
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    # Scale-out switches: a replica may serve HTTP only, consume only, or relay only.
+    relay_enabled: bool = True
+    consumer_enabled: bool = True
+    consumer_group: str | None = None  # default rcm.<service_name>
+    consumer_batch_max: int = 500  # records sharing one DB transaction
+    consumer_max_retries: int = 3  # per-record attempts before dead-lettering
+    consumer_retry_backoff_s: float = 0.2
+    relay_batch_max: int = 1000
+    relay_idle_poll_s: float = 0.05
+
+    # API keys, "key:tenant" pairs separated by commas. Local development keys only by default.
+    api_keys: str = "dev-key-tenant-a:tenant-a,dev-key-tenant-b:tenant-b,dev-key-demo:demo"
+
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    otel_endpoint: str | None = None  # OTLP/HTTP traces endpoint when otel_exporter=otlp
+    log_level: str = "INFO"
+
+    # Other services' base URLs, "name=url" pairs (for the few synchronous calls).
+    service_urls: str = ""
+
+    @property
+    def group_id(self) -> str:
+        return self.consumer_group or f"rcm.{self.service_name}"
+
+    def service_url(self, name: str) -> str:
+        for pair in filter(None, self.service_urls.split(",")):
+            key, _, url = pair.partition("=")
+            if key.strip() == name:
+                return url.strip().rstrip("/")
+        raise KeyError(f"no URL configured for service {name!r} (RCM_SERVICE_URLS)")
+
+    def api_key_tenants(self) -> dict[str, str]:
+        out = {}
+        for pair in filter(None, self.api_keys.split(",")):
+            key, _, tenant = pair.partition(":")
+            if key and tenant:
+                out[key.strip()] = tenant.strip()
+        return out

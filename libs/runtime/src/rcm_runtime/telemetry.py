@@ -1,0 +1,106 @@
+"""Tracing (OpenTelemetry) and structured JSON logs.
+
+Trace context travels inside each event (envelope.traceparent, copied to a Kafka header), so one claim
+is one trace across every service even though the hop goes through an outbox table.
+Logs carry ids and counts only: never payloads, names, dates of birth or member ids (PHI).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Iterator
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+_propagator = TraceContextTextMapPropagator()
+_configured = False
+
+
+def setup_tracing(service_name: str, exporter: str = "none", endpoint: str | None = None) -> None:
+    global _configured
+    if _configured:
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": f"rcm-{service_name}"}))
+    if exporter == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
+    elif exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint) if endpoint else OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    _configured = True
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer("rcm")
+
+
+def current_traceparent() -> str | None:
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier.get("traceparent")
+
+
+@contextmanager
+def span_from_traceparent(name: str, traceparent: str | None, kind=trace.SpanKind.CONSUMER, **attrs) -> Iterator[trace.Span]:
+    ctx = _propagator.extract({"traceparent": traceparent}) if traceparent else otel_context.Context()
+    with tracer().start_as_current_span(name, context=ctx, kind=kind, attributes=attrs) as span:
+        yield span
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line. Only whitelisted context keys pass through `extra=`."""
+
+    CONTEXT_KEYS = (
+        "service", "tenant_id", "claim_id", "event_id", "event_type", "topic", "partition",
+        "offset", "count", "reason", "duration_ms", "status", "path", "method",
+    )
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+            "level": record.levelname,
+            "service": self.service,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key in self.CONTEXT_KEYS:
+            if key in record.__dict__:
+                out[key] = record.__dict__[key]
+        span_ctx = trace.get_current_span().get_span_context()
+        if span_ctx.is_valid:
+            out["trace_id"] = f"{span_ctx.trace_id:032x}"
+            out["span_id"] = f"{span_ctx.span_id:016x}"
+        if record.exc_info and record.exc_info[0] is not None:
+            # Type and location only: exception messages may quote input values.
+            exc_type = record.exc_info[0]
+            tb = record.exc_info[2]
+            while tb is not None and tb.tb_next is not None:
+                tb = tb.tb_next
+            out["error"] = exc_type.__name__
+            if tb is not None:
+                out["error_at"] = f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"
+        return json.dumps(out, default=str)
+
+
+def setup_logging(service: str, level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("aiokafka", "uvicorn.access", "sqlalchemy.engine"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

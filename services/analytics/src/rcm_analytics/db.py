@@ -1,0 +1,62 @@
+"""analytics schema: a status row per claim (facts from every stage) and its event timeline."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, Numeric, func
+from decimal import Decimal
+from datetime import date
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+_registry = registry()
+metadata = _registry.metadata
+
+
+class Base(SQLModel, registry=_registry):
+    pass
+
+
+def _now_column() -> Column:
+    return Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class ClaimStatus(Base, table=True):
+    __tablename__ = "claim_status"
+
+    claim_id: uuid.UUID = Field(primary_key=True)
+    tenant_id: str = Field(index=True)
+    stage_rank: int = 0
+    payer_id: str | None = None
+    service_date: date | None = None
+    total_charge: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    eligibility_status: str | None = None
+    coding_status: str | None = None
+    scrub_decision: str | None = None
+    ack_accepted: bool | None = None
+    payment_outcome: str | None = None
+    paid_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    allowed_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    patient_responsibility: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    denial_category: str | None = None
+    balance_opened: bool | None = None
+    first_event_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    last_event_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ClaimEvent(Base, table=True):
+    __tablename__ = "claim_events"
+
+    event_id: uuid.UUID = Field(primary_key=True)
+    claim_id: uuid.UUID = Field(index=True)
+    tenant_id: str
+    event_type: str
+    source: str
+    occurred_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    recorded_at: datetime = Field(sa_column=_now_column())
+    summary: dict = Field(sa_column=Column(JSONB, nullable=False))
+
+
+claim_status = ClaimStatus.__table__
+claim_events = ClaimEvent.__table__

@@ -1,0 +1,133 @@
+"""A claim's progress as analytics sees it, from every service's events (pure).
+
+Events of one claim come from different topics, so they may arrive out of order: each event only
+sets the facts it carries, and stage and final state are derived from the facts, never from arrival.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from rcm_contracts.base import Event
+from rcm_contracts.events import (
+    ClaimAcknowledged,
+    ClaimCoded,
+    ClaimScrubbed,
+    ClaimSubmitted,
+    CoverageVerified,
+    DenialRecorded,
+    EncounterCaptured,
+    PatientBalanceOpened,
+    PaymentPosted,
+)
+
+STAGES = ["captured", "eligibility_verified", "coded", "scrubbed", "submitted", "acknowledged", "posted"]
+FINAL_STATES = ["paid", "patient_balance", "partially_paid", "denied", "rejected", "review_hold", "coding_hold"]
+
+
+def facts_from(event: Event) -> dict[str, Any]:
+    """The columns this event sets on the claim's status row (plus stage_rank)."""
+    rank = STAGES.index
+    match event:
+        case EncounterCaptured():
+            c = event.claim
+            return {"stage_rank": rank("captured"), "total_charge": c.total_charge,
+                    "payer_id": c.coverage.payer_id if c.coverage else None, "service_date": c.service_date}
+        case CoverageVerified():
+            return {"stage_rank": rank("eligibility_verified"), "eligibility_status": event.eligibility.status}
+        case ClaimCoded():
+            return {"stage_rank": rank("coded"), "coding_status": event.status}
+        case ClaimScrubbed():
+            return {"stage_rank": rank("scrubbed"), "scrub_decision": event.decision}
+        case ClaimSubmitted():
+            return {"stage_rank": rank("submitted")}
+        case ClaimAcknowledged():
+            return {"stage_rank": rank("acknowledged"), "ack_accepted": event.accepted}
+        case PaymentPosted():
+            return {"stage_rank": rank("posted"), "payment_outcome": event.outcome,
+                    "paid_amount": event.paid_amount, "allowed_amount": event.allowed_amount,
+                    "patient_responsibility": event.patient_responsibility}
+        case DenialRecorded():
+            return {"stage_rank": rank("posted"), "denial_category": event.category}
+        case PatientBalanceOpened():
+            return {"stage_rank": rank("posted"), "balance_opened": True}
+    return {}
+
+
+def summary_of(event: Event) -> dict[str, Any]:
+    """What the timeline shows for an event: statuses and amounts, never patient data."""
+    match event:
+        case EncounterCaptured():
+            return {"channel": event.intake_channel, "lines": len(event.claim.lines), "total_charge": str(event.claim.total_charge)}
+        case CoverageVerified():
+            return {"eligibility": event.eligibility.status}
+        case ClaimCoded():
+            return {"status": event.status, "edits": [e.code for e in event.edits]}
+        case ClaimScrubbed():
+            return {"decision": event.decision, "edits": [e.code for e in event.edits]}
+        case ClaimSubmitted():
+            return {"clearinghouse": event.clearinghouse, "interchange": event.interchange_control_number}
+        case ClaimAcknowledged():
+            return {"accepted": event.accepted, "status_code": event.status_code}
+        case PaymentPosted():
+            return {"outcome": event.outcome, "paid": str(event.paid_amount),
+                    "patient_responsibility": str(event.patient_responsibility),
+                    "adjustments": [f"{a.group_code}-{a.reason_code}" for a in event.adjustments]}
+        case DenialRecorded():
+            return {"category": event.category, "reason_codes": event.reason_codes, "work_queue": event.work_queue}
+        case PatientBalanceOpened():
+            return {"amount_due": str(event.amount_due), "due_date": event.due_date.isoformat()}
+    return {}
+
+
+@dataclass(frozen=True)
+class Status:
+    stage: str
+    final_state: str | None  # None while the claim is still moving
+
+
+def derive(facts: dict[str, Any]) -> Status:
+    stage = STAGES[facts.get("stage_rank") or 0]
+    if facts.get("coding_status") == "needs_coder":
+        return Status(stage, "coding_hold")
+    if facts.get("scrub_decision") == "review":
+        return Status(stage, "review_hold")
+    if facts.get("ack_accepted") is False:
+        return Status(stage, "rejected")
+    outcome = facts.get("payment_outcome")
+    if outcome is None:
+        return Status(stage, None)
+    needs_denial = outcome in ("denied", "partially_paid")
+    needs_balance = (facts.get("patient_responsibility") or Decimal(0)) > 0
+    if (needs_denial and not facts.get("denial_category")) or (needs_balance and not facts.get("balance_opened")):
+        return Status(stage, None)  # posted, but denials / patient-billing have not reported yet
+    if outcome == "denied":
+        return Status(stage, "denied")
+    if needs_balance:
+        return Status(stage, "patient_balance")
+    return Status(stage, "partially_paid" if outcome == "partially_paid" else "paid")
+
+
+def kpis(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stage KPIs over claim status rows (one tenant)."""
+    def rate(num: int, den: int) -> float | None:
+        return round(num / den, 4) if den else None
+
+    scrubbed = [r for r in rows if r.get("scrub_decision")]
+    acked = [r for r in rows if r.get("ack_accepted") is not None]
+    posted = [r for r in rows if r.get("payment_outcome")]
+    allowed = sum((r.get("allowed_amount") or Decimal(0) for r in posted), Decimal(0))
+    paid = sum((r.get("paid_amount") or Decimal(0) for r in posted), Decimal(0))
+    patient = sum((r.get("patient_responsibility") or Decimal(0) for r in posted), Decimal(0))
+    return {
+        "claims": len(rows),
+        "clean_claim_rate": rate(sum(r["scrub_decision"] == "clean" for r in scrubbed), len(scrubbed)),
+        "first_pass_acceptance_rate": rate(sum(bool(r["ack_accepted"]) for r in acked), len(acked)),
+        "denial_rate": rate(sum(r["payment_outcome"] in ("denied", "partially_paid") for r in posted), len(posted)),
+        "payer_paid": str(paid),
+        "patient_responsibility": str(patient),
+        # Collected (payer) over what is collectible from the payer after contractual adjustments.
+        "payer_net_collection_rate": float(round(paid / (allowed - patient), 4)) if allowed - patient > 0 else None,
+    }

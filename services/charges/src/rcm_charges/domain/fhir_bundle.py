@@ -1,0 +1,673 @@
+"""FHIR R4B Bundle (one encounter, as an EHR POSTs it) -> EncounterSubmitted (pure, no I/O).
+
+Every rejection is an IntakeError listing field paths and reasons. Reasons are written here or
+taken from pydantic's message templates, never from the input, so no PHI leaks into responses or logs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import fhir.resources.R4B as fhir_r4b
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.codeableconcept import CodeableConcept
+from fhir.resources.R4B.coding import Coding
+from fhir.resources.R4B.extension import Extension
+from fhir.resources.R4B.reference import Reference
+from pydantic import BaseModel, ValidationError
+
+from rcm_contracts.claim import Address, Coverage, Person, Provider
+from rcm_contracts.events import EncounterLine, EncounterSubmitted
+
+CPT_SYSTEM = "http://www.ama-assn.org/go/cpt"
+HCPCS_SYSTEM = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+BILLABLE_CODE_SYSTEMS = frozenset({CPT_SYSTEM, HCPCS_SYSTEM})
+ICD10CM_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
+NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
+
+MODIFIER_EXTENSION_SUFFIX = "/procedure-modifier"
+CHARGE_EXTENSION_SUFFIX = "/charge-amount"
+PLACE_OF_SERVICE_EXTENSION_SUFFIX = "place-of-service"
+
+DEFAULT_PLACE_OF_SERVICE = "11"  # office
+PLACE_OF_SERVICE_BY_ENCOUNTER_CLASS = {
+    "AMB": "11",  # office
+    "EMER": "23",  # emergency room - hospital
+    "IMP": "21",  # inpatient hospital
+    "VR": "02",  # telehealth other than in patient's home
+    "HH": "12",  # home
+}
+RELATIONSHIPS = frozenset({"self", "spouse", "child", "other"})
+SEX_BY_GENDER = {"male": "M", "female": "F", "other": "U", "unknown": "U"}
+
+MAX_DIAGNOSES = 12  # CMS-1500 / 837P carry at most 12 diagnosis codes
+MAX_MODIFIERS = 4
+MAX_PROVIDER_NAME = 60
+MAX_PAYER_NAME = 60
+
+UNBILLABLE_ENCOUNTER_STATUSES = frozenset({"cancelled", "entered-in-error"})
+UNBILLABLE_PROCEDURE_STATUSES = frozenset({"not-done", "entered-in-error"})
+UNBILLABLE_CHARGE_ITEM_STATUSES = frozenset({"not-billable", "aborted", "entered-in-error"})
+
+ContractT = TypeVar("ContractT", bound=BaseModel)
+
+_PROCEDURE_CODE = re.compile(r"^[A-Z0-9]{5}$")  # CPT (5 digits / 4+letter) and HCPCS Level II
+_MODIFIER = re.compile(r"^[A-Z0-9]{2}$")
+_PLACE_OF_SERVICE = re.compile(r"^\d{2}$")
+_STATE = re.compile(r"^[A-Z]{2}$")
+
+
+class IntakeError(Exception):
+    """The bundle cannot become an EncounterSubmitted. errors: [{"field": path, "reason": why}]."""
+
+    def __init__(self, errors: list[dict]) -> None:
+        self.errors = errors
+        summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        super().__init__(f"FHIR bundle rejected ({len(errors)} error(s)): {summary}")
+
+
+class _Problems:
+    """Collects every mapping problem so the EHR can fix a bundle in one round trip."""
+
+    def __init__(self) -> None:
+        self.errors: list[dict] = []
+
+    def add(self, field: str, reason: str) -> None:
+        problem = {"field": field, "reason": reason}
+        if problem not in self.errors:
+            self.errors.append(problem)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise IntakeError(self.errors)
+
+
+# ---------------------------------------------------------------- public entry point
+def bundle_to_encounter(bundle: dict, *, source_system: str) -> EncounterSubmitted:
+    index = _BundleIndex(_parse_bundle(bundle))
+    patient = _single(index, "Patient")
+    encounter = _single(index, "Encounter")
+
+    problems = _Problems()
+    enc = encounter.resource
+    if enc.status in UNBILLABLE_ENCOUNTER_STATUSES:
+        problems.add("Encounter.status", "a cancelled or entered-in-error encounter is not billable")
+    values = {
+        "source_system": source_system,
+        "source_encounter_id": _source_encounter_id(enc, problems),
+        "service_date": _service_date(enc, problems),
+        "place_of_service": _place_of_service(enc, problems),
+        "patient": _patient(patient.resource, problems),
+        "coverage": _primary_coverage(index, problems),
+        "billing_provider": _billing_provider(enc, index, problems),
+        "rendering_provider": _rendering_provider(enc, index, problems),
+        "diagnoses": _diagnoses(index),
+        "lines": _service_lines(index, problems),
+    }
+    problems.raise_if_any()
+
+    submission = _contract(
+        EncounterSubmitted,
+        problems,
+        prefix="Encounter",
+        paths={
+            "source_system": "source_system",  # the caller's argument, not a bundle field
+            "source_encounter_id": "Encounter.identifier[0].value",
+            "lines": "Procedure",
+        },
+        **values,
+    )
+    problems.raise_if_any()
+    return submission
+
+
+# ---------------------------------------------------------------- parsing & lookup
+def _parse_bundle(raw: Any) -> Bundle:
+    problems = _Problems()
+    if not isinstance(raw, dict):
+        problems.add("Bundle", "must be a JSON object")
+    elif raw.get("resourceType") != "Bundle":
+        problems.add("Bundle.resourceType", "must be 'Bundle'")
+    else:
+        _check_entry_resource_types(raw, problems)
+    problems.raise_if_any()
+
+    try:
+        return Bundle.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors(include_input=False, include_url=False, include_context=False):
+            problems.add(_fhir_path("Bundle", err["loc"]), _reason(err["msg"]))
+    except KeyError:
+        # fhir_core raises a bare KeyError for an unknown resourceType nested in contained[].
+        problems.add("Bundle.entry", "contains a resource whose resourceType is not defined in FHIR R4B")
+    problems.raise_if_any()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_entry_resource_types(raw: dict, problems: _Problems) -> None:
+    """fhir.resources crashes (KeyError) on unknown types and silently accepts a typeless resource."""
+    entries = raw.get("entry")
+    if not isinstance(entries, list):
+        return  # absent, or let the model report the wrong shape
+    for i, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        resource_type = resource.get("resourceType")
+        field = f"Bundle.entry[{i}].resource.resourceType"
+        if not isinstance(resource_type, str) or not resource_type:
+            problems.add(field, "is required")
+            continue
+        try:
+            fhir_r4b.get_fhir_model_class(resource_type)
+        except ValueError:
+            problems.add(field, "is not a FHIR R4B resource type")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    index: int
+    resource: Any  # a fhir.resources R4B resource model
+
+    @property
+    def path(self) -> str:
+        return f"Bundle.entry[{self.index}].resource"
+
+
+class _BundleIndex:
+    """Entries by type and by the keys a Reference may use: entry.fullUrl or ResourceType/id."""
+
+    def __init__(self, bundle: Bundle) -> None:
+        self.entries: list[_Entry] = []
+        self._by_reference: dict[str, _Entry] = {}
+        for i, bundle_entry in enumerate(bundle.entry or []):
+            if bundle_entry.resource is None:
+                continue  # e.g. a DELETE request in a batch
+            entry = _Entry(i, bundle_entry.resource)
+            self.entries.append(entry)
+            if bundle_entry.fullUrl:
+                self._by_reference[bundle_entry.fullUrl] = entry
+            if entry.resource.id:
+                self._by_reference[f"{entry.resource.get_resource_type()}/{entry.resource.id}"] = entry
+
+    def of_type(self, resource_type: str) -> list[_Entry]:
+        return [e for e in self.entries if e.resource.get_resource_type() == resource_type]
+
+    def resolve(self, reference: Reference | None, resource_type: str) -> _Entry | None:
+        target = reference.reference if reference is not None else None
+        if not target:
+            return None
+        target = target.split("/_history/")[0]
+        entry = self._by_reference.get(target)
+        if entry is None and "/" in target:
+            # an absolute URL whose fullUrl differs from the server base: fall back to Type/id
+            entry = self._by_reference.get("/".join(target.rstrip("/").split("/")[-2:]))
+        if entry is None or entry.resource.get_resource_type() != resource_type:
+            return None
+        return entry
+
+
+def _single(index: _BundleIndex, resource_type: str) -> _Entry:
+    found = index.of_type(resource_type)
+    if len(found) != 1:
+        hint = " (a multi-encounter bundle, such as a patient history export, must be split first)"
+        raise IntakeError(
+            [
+                {
+                    "field": resource_type,
+                    "reason": f"a single-encounter bundle needs exactly one {resource_type} resource, "
+                    f"found {len(found)}" + (hint if resource_type == "Encounter" and found else ""),
+                }
+            ]
+        )
+    return found[0]
+
+
+# ---------------------------------------------------------------- encounter
+def _source_encounter_id(enc: Any, problems: _Problems) -> str | None:
+    if enc.identifier and enc.identifier[0].value:
+        return enc.identifier[0].value
+    if enc.id:
+        return enc.id
+    problems.add("Encounter.identifier[0].value", "is required (or Encounter.id)")
+    return None
+
+
+def _service_date(enc: Any, problems: _Problems) -> date | None:
+    start = enc.period.start if enc.period is not None else None
+    if start is None:
+        problems.add("Encounter.period.start", "is required: it is the date of service")
+        return None
+    return _full_date(start, "Encounter.period.start", problems)
+
+
+def _full_date(value: Any, field: str, problems: _Problems) -> date | None:
+    """FHIR allows partial dates ('2020', '2020-04'), which fhir.resources keeps as str; claims need a day."""
+    if isinstance(value, datetime):
+        return value.date()  # the local date the EHR recorded, not its UTC date
+    if isinstance(value, date):
+        return value
+    problems.add(field, "must be a full date (year, month and day)")
+    return None
+
+
+def _place_of_service(enc: Any, problems: _Problems) -> str:
+    for i, ext in enumerate(enc.extension or []):
+        if ext.url and ext.url.endswith(PLACE_OF_SERVICE_EXTENSION_SUFFIX):
+            code = _extension_code(ext)
+            if code is None or not _PLACE_OF_SERVICE.match(code):
+                problems.add(f"Encounter.extension[{i}]", "place-of-service extension needs a 2-digit CMS POS code")
+                return DEFAULT_PLACE_OF_SERVICE
+            return code
+    # serviceType's usual value set is also numeric, so only trust a coding from a POS code system
+    for coding in _codings(enc.serviceType):
+        if coding.system and "place-of-service" in coding.system.lower():
+            if coding.code and _PLACE_OF_SERVICE.match(coding.code):
+                return coding.code
+    encounter_class = enc.class_fhir.code if enc.class_fhir is not None else None
+    return PLACE_OF_SERVICE_BY_ENCOUNTER_CLASS.get(encounter_class or "", DEFAULT_PLACE_OF_SERVICE)
+
+
+def _extension_code(ext: Extension) -> str | None:
+    if ext.valueCode or ext.valueString:
+        return (ext.valueCode or ext.valueString).strip()
+    if ext.valueCoding is not None:
+        return ext.valueCoding.code
+    codes = [c.code for c in _codings(ext.valueCodeableConcept) if c.code]
+    return codes[0] if codes else None
+
+
+# ---------------------------------------------------------------- patient
+def _patient(pat: Any, problems: _Problems) -> Person | None:
+    name = pat.name[0] if pat.name else None
+    if name is None:
+        problems.add("Patient.name", "is required")
+    elif not name.given or not name.given[0]:
+        problems.add("Patient.name[0].given[0]", "is required: the patient's first name")
+    if name is not None and not name.family:
+        problems.add("Patient.name[0].family", "is required: the patient's last name")
+
+    birth_date = None
+    if pat.birthDate is None:
+        problems.add("Patient.birthDate", "is required")
+    else:
+        birth_date = _full_date(pat.birthDate, "Patient.birthDate", problems)
+
+    # fhir.resources does not enforce the AdministrativeGender binding, so check it here
+    if pat.gender is not None and pat.gender not in SEX_BY_GENDER:
+        problems.add("Patient.gender", "must be one of male, female, other, unknown")
+    sex = SEX_BY_GENDER.get(pat.gender or "", "U")
+
+    if name is None or not name.given or not name.family or birth_date is None:
+        return None
+    return _contract(
+        Person,
+        problems,
+        prefix="Patient",
+        paths={"first_name": "Patient.name[0].given[0]", "last_name": "Patient.name[0].family"},
+        first_name=name.given[0],
+        last_name=name.family,
+        birth_date=birth_date,
+        sex=sex,
+        address=_address(pat.address[0] if pat.address else None),
+    )
+
+
+def _address(addr: Any) -> Address | None:
+    """Optional on the contract: an incomplete or non-US-shaped address is dropped, not rejected."""
+    if addr is None or not addr.line or not addr.city or not addr.state or not addr.postalCode:
+        return None
+    state = addr.state.strip().upper()
+    postal_code = "".join(ch for ch in addr.postalCode if ch.isdigit())
+    if not _STATE.match(state) or len(postal_code) not in (5, 9):
+        return None
+    try:
+        return Address(
+            line1=addr.line[0],
+            line2=addr.line[1] if len(addr.line) > 1 else None,
+            city=addr.city,
+            state=state,
+            postal_code=postal_code,
+        )
+    except ValidationError:
+        return None
+
+
+# ---------------------------------------------------------------- coverage
+def _primary_coverage(index: _BundleIndex, problems: _Problems) -> Coverage | None:
+    coverages = index.of_type("Coverage")
+    if len(coverages) > 1:
+        # Coverage.order 1 marks the primary payer when the patient has several
+        primaries = [c for c in coverages if c.resource.order == 1]
+        if len(primaries) != 1:
+            problems.add(
+                "Coverage.order",
+                f"several Coverage resources need exactly one primary (order 1), found {len(primaries)}",
+            )
+            return None
+        coverages = primaries
+    return _coverage(coverages[0], index, problems) if coverages else None
+
+
+def _coverage(entry: _Entry, index: _BundleIndex, problems: _Problems) -> Coverage | None:
+    cov = entry.resource
+    payer_id, payer_name = _payer(cov.payor[0] if cov.payor else None, index)
+    if payer_id is None:
+        problems.add(f"{entry.path}.payor[0]", "needs an identifier.value or display naming the payer")
+    member_id = cov.subscriberId or (cov.identifier[0].value if cov.identifier else None)
+    if member_id is None:
+        problems.add(f"{entry.path}.subscriberId", "is required (or identifier[0].value): the member id")
+    if payer_id is None or member_id is None:
+        return None
+    return _contract(
+        Coverage,
+        problems,
+        prefix=entry.path,
+        paths={
+            "payer_id": f"{entry.path}.payor[0].identifier.value",
+            "payer_name": f"{entry.path}.payor[0].display",
+            "member_id": f"{entry.path}.subscriberId",
+            "group_number": f"{entry.path}.class",
+            "relationship": f"{entry.path}.relationship",
+        },
+        payer_id=payer_id,
+        payer_name=(payer_name or payer_id)[:MAX_PAYER_NAME],
+        member_id=member_id,
+        group_number=_group_number(cov),
+        relationship=_relationship(cov),
+    )
+
+
+def _payer(payor: Reference | None, index: _BundleIndex) -> tuple[str | None, str | None]:
+    if payor is None:
+        return None, None
+    payer_id = payor.identifier.value if payor.identifier is not None else None
+    payer_name = payor.display
+    org = index.resolve(payor, "Organization")
+    if org is not None:  # a plain reference to the payer Organization is common too
+        payer_id = payer_id or (org.resource.identifier[0].value if org.resource.identifier else None)
+        payer_name = payer_name or org.resource.name
+    return payer_id or payer_name, payer_name
+
+
+def _group_number(cov: Any) -> str | None:
+    for cov_class in cov.class_fhir or []:
+        if any(c.code == "group" for c in _codings(cov_class.type)):
+            return cov_class.value
+    return None
+
+
+def _relationship(cov: Any) -> str:
+    codings = _codings(cov.relationship)
+    if not codings or not codings[0].code:
+        return "self"
+    return codings[0].code if codings[0].code in RELATIONSHIPS else "other"
+
+
+# ---------------------------------------------------------------- providers
+def _billing_provider(enc: Any, index: _BundleIndex, problems: _Problems) -> Provider | None:
+    if enc.serviceProvider is None:
+        problems.add("Encounter.serviceProvider", "is required: it names the billing organization")
+        return None
+    org = index.resolve(enc.serviceProvider, "Organization")
+    if org is None:
+        problems.add("Encounter.serviceProvider", "does not resolve to an Organization entry in the bundle")
+        return None
+    npi = _npi_identifier(org.resource)
+    if npi is None:
+        problems.add(f"{org.path}.identifier", f"the billing organization has no NPI identifier (system {NPI_SYSTEM})")
+        return None
+    return _provider(org, npi, org.resource.name, problems)
+
+
+def _rendering_provider(enc: Any, index: _BundleIndex, problems: _Problems) -> Provider | None:
+    """Optional: without a resolvable Practitioner NPI the billing provider renders the service."""
+    participant = enc.participant[0] if enc.participant else None
+    practitioner = index.resolve(participant.individual if participant else None, "Practitioner")
+    if practitioner is None:
+        return None
+    npi = _npi_identifier(practitioner.resource)
+    if npi is None:
+        return None
+    return _provider(practitioner, npi, _practitioner_name(practitioner.resource), problems)
+
+
+def _npi_identifier(resource: Any) -> tuple[int, str] | None:
+    for i, identifier in enumerate(resource.identifier or []):
+        if identifier.system == NPI_SYSTEM and identifier.value:
+            return i, identifier.value.strip()
+    return None
+
+
+def _practitioner_name(practitioner: Any) -> str | None:
+    if not practitioner.name:
+        return None
+    name = practitioner.name[0]
+    return " ".join([*(name.given or []), *([name.family] if name.family else [])]) or None
+
+
+def _provider(entry: _Entry, npi: tuple[int, str], name: str | None, problems: _Problems) -> Provider | None:
+    npi_index, npi_value = npi
+    return _contract(
+        Provider,
+        problems,
+        prefix=entry.path,
+        paths={"npi": f"{entry.path}.identifier[{npi_index}].value", "name": f"{entry.path}.name"},
+        npi=npi_value,
+        name=name[:MAX_PROVIDER_NAME] if name else None,
+    )
+
+
+# ---------------------------------------------------------------- diagnoses
+def _diagnoses(index: _BundleIndex) -> list[str]:
+    """ICD-10-CM codes in bundle order, as claims carry them: no dot, upper case, each once."""
+    codes: list[str] = []
+    for entry in index.of_type("Condition"):
+        for coding in _codings(entry.resource.code):
+            if coding.system == ICD10CM_SYSTEM and coding.code:
+                code = coding.code.replace(".", "").strip().upper()
+                if code and code not in codes:
+                    codes.append(code)
+    return codes[:MAX_DIAGNOSES]
+
+
+# ---------------------------------------------------------------- service lines
+def _service_lines(index: _BundleIndex, problems: _Problems) -> list[EncounterLine]:
+    lines: list[EncounterLine] = []
+    billable_found = False
+    for entry in _billable_sources(index):
+        found = _billable_coding(entry.resource.code)
+        if found is None:
+            continue
+        billable_found = True
+        if entry.resource.get_resource_type() == "Procedure":
+            line = _procedure_line(entry, found, problems)
+        else:
+            line = _charge_item_line(entry, found, problems)
+        if line is not None:
+            lines.append(line)
+
+    if not billable_found:
+        problems.add(
+            "Procedure",
+            f"no CPT/HCPCS coded Procedure or ChargeItem found (code.coding.system {CPT_SYSTEM} or "
+            f"{HCPCS_SYSTEM}); procedures coded only in SNOMED CT or other systems are not billable",
+        )
+    return lines
+
+
+def _billable_sources(index: _BundleIndex) -> list[_Entry]:
+    """Procedures and ChargeItems in bundle order, minus those not performed or not to be billed."""
+    charged = _procedures_charged_by_charge_items(index)
+    sources = []
+    for entry in index.entries:
+        resource_type = entry.resource.get_resource_type()
+        if resource_type == "Procedure":
+            if entry.resource.status not in UNBILLABLE_PROCEDURE_STATUSES and entry.index not in charged:
+                sources.append(entry)
+        elif resource_type == "ChargeItem" and entry.resource.status not in UNBILLABLE_CHARGE_ITEM_STATUSES:
+            sources.append(entry)
+    return sources
+
+
+def _procedures_charged_by_charge_items(index: _BundleIndex) -> set[int]:
+    """A ChargeItem whose service is a Procedure is that procedure's charge: bill it once, not twice."""
+    charged: set[int] = set()
+    for entry in index.of_type("ChargeItem"):
+        for service in entry.resource.service or []:
+            procedure = index.resolve(service, "Procedure")
+            if procedure is not None:
+                charged.add(procedure.index)
+    return charged
+
+
+def _billable_coding(concept: CodeableConcept | None) -> tuple[int, Coding] | None:
+    """The first CPT/HCPCS coding of a code; None when coded in other systems (e.g. SNOMED) only."""
+    for i, coding in enumerate(_codings(concept)):
+        if coding.system in BILLABLE_CODE_SYSTEMS:
+            return i, coding
+    return None
+
+
+def _procedure_code(entry: _Entry, found: tuple[int, Coding], problems: _Problems) -> str | None:
+    i, coding = found
+    code = (coding.code or "").strip().upper()
+    if not _PROCEDURE_CODE.match(code):
+        problems.add(f"{entry.path}.code.coding[{i}].code", "must be a 5-character CPT/HCPCS code")
+        return None
+    return code
+
+
+def _procedure_line(entry: _Entry, found: tuple[int, Coding], problems: _Problems) -> EncounterLine | None:
+    code = _procedure_code(entry, found, problems)
+    charge = _charge_amount(entry, problems)
+    modifiers = _modifiers(entry, problems)
+    if code is None or charge is None or modifiers is None:
+        return None
+    return _line(entry, problems, procedure_code=code, modifiers=modifiers, units=Decimal(1), charge=charge)
+
+
+def _charge_item_line(entry: _Entry, found: tuple[int, Coding], problems: _Problems) -> EncounterLine | None:
+    item = entry.resource
+    code = _procedure_code(entry, found, problems)
+    units = Decimal(1)  # an absent quantity means one
+    if item.quantity is not None and item.quantity.value is not None:
+        units = item.quantity.value
+    charge = _price_override(entry, problems)
+    modifiers = _modifiers(entry, problems)
+    if code is None or charge is None or modifiers is None:
+        return None
+    return _line(
+        entry,
+        problems,
+        procedure_code=code,
+        modifiers=modifiers,
+        units=units,
+        charge=charge,
+        paths={"units": f"{entry.path}.quantity.value", "charge": f"{entry.path}.priceOverride.value"},
+    )
+
+
+def _price_override(entry: _Entry, problems: _Problems) -> Decimal | None:
+    price = entry.resource.priceOverride
+    if price is None or price.value is None:
+        problems.add(f"{entry.path}.priceOverride.value", "is required: a line charge is never assumed to be 0")
+        return None
+    if price.currency not in (None, "USD"):
+        problems.add(f"{entry.path}.priceOverride.currency", "must be USD")
+        return None
+    return price.value
+
+
+def _charge_amount(entry: _Entry, problems: _Problems) -> Decimal | None:
+    for i, ext in enumerate(entry.resource.extension or []):
+        if ext.url and ext.url.endswith(CHARGE_EXTENSION_SUFFIX):
+            money = ext.valueMoney
+            if money is None or money.value is None:
+                problems.add(f"{entry.path}.extension[{i}].valueMoney.value", "is required: the line charge")
+                return None
+            if money.currency not in (None, "USD"):
+                problems.add(f"{entry.path}.extension[{i}].valueMoney.currency", "must be USD")
+                return None
+            return money.value
+    problems.add(
+        f"{entry.path}.extension",
+        f"needs a charge-amount extension (url ending {CHARGE_EXTENSION_SUFFIX}) with valueMoney; "
+        "a missing charge is never assumed to be 0",
+    )
+    return None
+
+
+def _modifiers(entry: _Entry, problems: _Problems) -> list[str] | None:
+    modifiers: list[str] = []
+    for i, ext in enumerate(entry.resource.extension or []):
+        if ext.url and ext.url.endswith(MODIFIER_EXTENSION_SUFFIX):
+            code = (ext.valueCode or "").strip().upper()
+            if not _MODIFIER.match(code):
+                problems.add(f"{entry.path}.extension[{i}].valueCode", "must be a 2-character CPT/HCPCS modifier")
+                return None
+            modifiers.append(code)
+    if len(modifiers) > MAX_MODIFIERS:
+        problems.add(f"{entry.path}.extension", f"carries more than {MAX_MODIFIERS} procedure modifiers")
+        return None
+    return modifiers
+
+
+def _line(
+    entry: _Entry, problems: _Problems, *, paths: Mapping[str, str] | None = None, **values: Any
+) -> EncounterLine | None:
+    return _contract(
+        EncounterLine,
+        problems,
+        prefix=entry.path,
+        paths={
+            "procedure_code": f"{entry.path}.code",
+            "modifiers": f"{entry.path}.extension",
+            "charge": f"{entry.path}.extension",
+            **(paths or {}),
+        },
+        **values,
+    )
+
+
+# ---------------------------------------------------------------- small helpers
+def _codings(concept: CodeableConcept | Iterable[CodeableConcept] | None) -> list[Coding]:
+    if concept is None:
+        return []
+    if isinstance(concept, CodeableConcept):
+        return list(concept.coding or [])
+    return [coding for c in concept for coding in (c.coding or [])]
+
+
+def _contract(
+    model: type[ContractT], problems: _Problems, *, prefix: str, paths: Mapping[str, str], **values: Any
+) -> ContractT | None:
+    """Build a contract model; report its validation failures at the FHIR path the value came from."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        for err in exc.errors(include_input=False, include_url=False, include_context=False):
+            head = str(err["loc"][0]) if err["loc"] else ""
+            problems.add(paths.get(head) or _fhir_path(prefix, err["loc"]), _reason(err["msg"]))
+        return None
+
+
+def _fhir_path(prefix: str, loc: tuple) -> str:
+    """('entry', 2, 'resource', 'code') -> 'Bundle.entry[2].resource.code'."""
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part != "root":  # fhir_core's marker for 'the value itself'
+            path += f".{part}"
+    return path
+
+
+def _reason(msg: str) -> str:
+    """pydantic/fhir_core message templates name fields and limits, not the input value."""
+    return " ".join(msg.removeprefix("Value error, ").split())

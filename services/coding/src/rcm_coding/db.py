@@ -1,0 +1,34 @@
+"""coding schema: the coding result per claim, and the coder queue (status needs_coder)."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+_registry = registry()
+metadata = _registry.metadata
+
+
+class Base(SQLModel, registry=_registry):
+    pass
+
+
+def _now_column() -> Column:
+    return Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class CodedClaim(Base, table=True):
+    __tablename__ = "coded_claims"
+
+    claim_id: uuid.UUID = Field(primary_key=True)
+    tenant_id: str = Field(index=True)
+    status: str = Field(index=True)
+    edits: list = Field(sa_column=Column(JSONB, nullable=False))
+    claim: dict = Field(sa_column=Column(JSONB, nullable=False))
+    coded_at: datetime = Field(sa_column=_now_column())
+
+
+coded_claims = CodedClaim.__table__

@@ -1,0 +1,40 @@
+"""denials schema: one denial per posted payment that carries denial adjustments."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, Numeric, func
+from decimal import Decimal
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+_registry = registry()
+metadata = _registry.metadata
+
+
+class Base(SQLModel, registry=_registry):
+    pass
+
+
+def _now_column() -> Column:
+    return Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class Denial(Base, table=True):
+    __tablename__ = "denials"
+
+    denial_id: uuid.UUID = Field(primary_key=True)
+    remittance_id: uuid.UUID = Field(unique=True)
+    claim_id: uuid.UUID = Field(index=True)
+    tenant_id: str = Field(index=True)
+    payer_id: str
+    category: str = Field(index=True)
+    work_queue: str = Field(index=True)
+    reason_codes: list = Field(sa_column=Column(JSONB, nullable=False))
+    denied_amount: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    status: str = "open"
+    recorded_at: datetime = Field(sa_column=_now_column())
+
+
+denials = Denial.__table__

@@ -1,0 +1,8 @@
+"""Read APIs of patient-billing."""
+
+from rcm_runtime.reads import stage_read_router
+
+from rcm_patient_billing.db import patient_balances
+
+router = stage_read_router(patient_balances, tag="patient-billing", status_column="status", queue_path="/balances",
+                           queue_default=None, time_column="opened_at")

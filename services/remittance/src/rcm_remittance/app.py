@@ -1,0 +1,11 @@
+"""remittance: ERA posting, contractual adjustments, patient responsibility."""
+
+from rcm_runtime.app import create_service_app
+
+from rcm_remittance import api
+from rcm_remittance.settings import Settings
+
+settings = Settings()
+app = create_service_app(settings, title="OpenRCM remittance",
+                         description="X12 835 posting: payments, contractual adjustments, patient responsibility.",
+                         routers=[api.router, api.reads])

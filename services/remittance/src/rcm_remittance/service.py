@@ -1,0 +1,58 @@
+"""Posting an ERA: each claim payment once, with its PaymentPosted event, in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy.dialects.postgresql import insert
+
+from rcm_contracts.events import PaymentPosted
+from rcm_contracts.wire import RemittanceAdvice
+
+from rcm_remittance.db import posted_payments
+from rcm_remittance.domain.posting import UnbalancedRemittance, check_balanced, outcome
+
+
+@dataclass
+class PostingResult:
+    posted: int = 0
+    duplicates: int = 0
+    rejected: list[dict] = field(default_factory=list)
+
+
+async def post_remittance_advice(tx, tenant_id: str, era: RemittanceAdvice) -> PostingResult:
+    result = PostingResult()
+    for i, remit in enumerate(era.claims):
+        try:
+            check_balanced(remit)
+        except UnbalancedRemittance as exc:
+            result.rejected.append({"index": i, "claim_id": str(remit.claim_id), "reason": str(exc)})
+            continue
+        remittance_id = uuid.uuid4()
+        state = outcome(remit)
+        row = (
+            await tx.conn.execute(
+                insert(posted_payments)
+                .values(remittance_id=remittance_id, claim_id=remit.claim_id, tenant_id=tenant_id, payer_id=era.payer_id,
+                        payer_claim_control_number=remit.payer_claim_control_number, trace_number=era.trace_number,
+                        payment_date=era.payment_date, total_charge=remit.total_charge,
+                        allowed_amount=remit.allowed_amount, paid_amount=remit.paid_amount,
+                        patient_responsibility=remit.patient_responsibility, outcome=state,
+                        adjustments=[a.model_dump(mode="json") for a in remit.adjustments],
+                        remark_codes=remit.remark_codes)
+                .on_conflict_do_nothing(constraint="uq_posted_payment")
+                .returning(posted_payments.c.remittance_id)
+            )
+        ).first()
+        if row is None:
+            result.duplicates += 1  # the same ERA again: never post a payment twice
+            continue
+        result.posted += 1
+        tx.emit(PaymentPosted(claim_id=remit.claim_id, remittance_id=remittance_id, payer_id=era.payer_id,
+                              payer_claim_control_number=remit.payer_claim_control_number,
+                              total_charge=remit.total_charge, allowed_amount=remit.allowed_amount,
+                              paid_amount=remit.paid_amount, patient_responsibility=remit.patient_responsibility,
+                              adjustments=remit.adjustments, outcome=state, payment_date=era.payment_date,
+                              remark_codes=remit.remark_codes), tenant_id=tenant_id, key=remit.claim_id)
+    return result
