@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import select
 
 from rcm_runtime.app import RuntimeDep
@@ -42,14 +42,31 @@ async def timeline(claim_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep) -> 
     return {"claim_id": str(claim_id), "events": [jsonable(dict(r)) for r in rows]}
 
 
-async def _status_rows(rt, tenant_id: str) -> list[dict]:
+async def _status_rows(rt, tenant_id: str, source_system: str | None = None, limit: int | None = None,
+                       offset: int = 0) -> list[dict]:
+    stmt = select(claim_status).where(claim_status.c.tenant_id == tenant_id)
+    if source_system:
+        stmt = stmt.where(claim_status.c.source_system == source_system)
+    if limit is not None:
+        stmt = stmt.order_by(claim_status.c.first_event_at, claim_status.c.claim_id).limit(limit).offset(offset)
     async with rt.engine.connect() as conn:
-        return [dict(r) for r in (await conn.execute(select(claim_status).where(claim_status.c.tenant_id == tenant_id))).mappings()]
+        return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+
+@router.get("/claims", summary="Claims with their derived stage and final state (filter by source system)")
+async def claims(tenant_id: TenantId, rt: RuntimeDep, source_system: str | None = None,
+                 limit: int = Query(1000, ge=1, le=20000), offset: int = Query(0, ge=0)) -> dict:
+    rows = await _status_rows(rt, tenant_id, source_system, limit, offset)
+    items = []
+    for r in rows:
+        status = derive(r)
+        items.append({**jsonable(r), "stage": status.stage, "final_state": status.final_state})
+    return {"items": items, "count": len(items)}
 
 
 @router.get("/pipeline", summary="How many claims sit at each stage and in each final state")
-async def pipeline(tenant_id: TenantId, rt: RuntimeDep) -> dict:
-    rows = await _status_rows(rt, tenant_id)
+async def pipeline(tenant_id: TenantId, rt: RuntimeDep, source_system: str | None = None) -> dict:
+    rows = await _status_rows(rt, tenant_id, source_system)
     statuses = [derive(r) for r in rows]
     return {
         "claims": len(rows),
@@ -60,5 +77,5 @@ async def pipeline(tenant_id: TenantId, rt: RuntimeDep) -> dict:
 
 
 @router.get("/kpis", summary="Clean claim, first-pass acceptance, denial and collection rates")
-async def kpi(tenant_id: TenantId, rt: RuntimeDep) -> dict:
-    return kpis(await _status_rows(rt, tenant_id))
+async def kpi(tenant_id: TenantId, rt: RuntimeDep, source_system: str | None = None) -> dict:
+    return kpis(await _status_rows(rt, tenant_id, source_system))

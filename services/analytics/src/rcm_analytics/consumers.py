@@ -23,7 +23,7 @@ async def on_any_event(ctx: HandlerContext, event) -> None:
                                     source=env.source, occurred_at=env.time, summary=summary_of(event))
         .on_conflict_do_nothing()
     )
-    facts = facts_from(event)
+    facts = facts_from(event, env.time)
     stmt = insert(claim_status).values(claim_id=claim_id, tenant_id=env.tenantid, first_event_at=env.time,
                                        last_event_at=env.time, **facts)
     updates = {k: stmt.excluded[k] for k in facts if k != "stage_rank"}

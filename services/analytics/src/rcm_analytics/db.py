@@ -28,6 +28,8 @@ class ClaimStatus(Base, table=True):
     claim_id: uuid.UUID = Field(primary_key=True)
     tenant_id: str = Field(index=True)
     stage_rank: int = 0
+    source_system: str | None = Field(default=None, index=True)
+    source_encounter_id: str | None = None
     payer_id: str | None = None
     service_date: date | None = None
     total_charge: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
@@ -41,6 +43,8 @@ class ClaimStatus(Base, table=True):
     patient_responsibility: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
     denial_category: str | None = None
     balance_opened: bool | None = None
+    captured_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    posted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     first_event_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     last_event_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 

@@ -7,6 +7,7 @@ sets the facts it carries, and stage and final state are derived from the facts,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,13 +28,14 @@ STAGES = ["captured", "eligibility_verified", "coded", "scrubbed", "submitted", 
 FINAL_STATES = ["paid", "patient_balance", "partially_paid", "denied", "rejected", "review_hold", "coding_hold"]
 
 
-def facts_from(event: Event) -> dict[str, Any]:
+def facts_from(event: Event, occurred_at: datetime) -> dict[str, Any]:
     """The columns this event sets on the claim's status row (plus stage_rank)."""
     rank = STAGES.index
     match event:
         case EncounterCaptured():
             c = event.claim
-            return {"stage_rank": rank("captured"), "total_charge": c.total_charge,
+            return {"stage_rank": rank("captured"), "total_charge": c.total_charge, "captured_at": occurred_at,
+                    "source_system": c.source_system, "source_encounter_id": c.source_encounter_id,
                     "payer_id": c.coverage.payer_id if c.coverage else None, "service_date": c.service_date}
         case CoverageVerified():
             return {"stage_rank": rank("eligibility_verified"), "eligibility_status": event.eligibility.status}
@@ -46,7 +48,7 @@ def facts_from(event: Event) -> dict[str, Any]:
         case ClaimAcknowledged():
             return {"stage_rank": rank("acknowledged"), "ack_accepted": event.accepted}
         case PaymentPosted():
-            return {"stage_rank": rank("posted"), "payment_outcome": event.outcome,
+            return {"stage_rank": rank("posted"), "payment_outcome": event.outcome, "posted_at": occurred_at,
                     "paid_amount": event.paid_amount, "allowed_amount": event.allowed_amount,
                     "patient_responsibility": event.patient_responsibility}
         case DenialRecorded():

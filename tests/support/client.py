@@ -1,0 +1,92 @@
+"""A small client for the running stack: sending encounters three ways and waiting for outcomes.
+Used by the demo, the end-to-end tests and the pipeline benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def service_ports() -> dict[str, int]:
+    ports = {}
+    for line in (ROOT / "deploy" / "services.tsv").read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        name, _pkg, port, _schema = line.split("\t")
+        ports[name] = int(port)
+    return ports
+
+
+PORTS = service_ports()
+KAFKA_BOOTSTRAP = "127.0.0.1:19092"
+
+
+def url(service: str, path: str = "") -> str:
+    return f"http://127.0.0.1:{PORTS[service]}{path}"
+
+
+class Stack:
+    def __init__(self, api_key: str, tenant_id: str) -> None:
+        self.api_key = api_key
+        self.tenant_id = tenant_id
+        self.http = httpx.AsyncClient(timeout=60, headers={"x-api-key": api_key},
+                                      limits=httpx.Limits(max_connections=32))
+        self._producer = None
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def post_json(self, body: dict[str, Any]) -> httpx.Response:
+        return await self.http.post(url("charges", "/v1/encounters"), json=body)
+
+    async def post_fhir(self, bundle: dict[str, Any], source_system: str) -> httpx.Response:
+        return await self.http.post(url("charges", "/v1/encounters/fhir"), json=bundle,
+                                    params={"source_system": source_system})
+
+    async def publish_intake(self, records: Iterable[tuple[bytes, bytes, list]]) -> int:
+        from aiokafka import AIOKafkaProducer
+
+        from rcm_contracts import topics
+
+        if self._producer is None:
+            self._producer = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP, enable_idempotence=True, linger_ms=10)
+            await self._producer.start()
+        futures = [await self._producer.send(topics.INTAKE_ENCOUNTERS, key=k, value=v, headers=h) for k, v, h in records]
+        await asyncio.gather(*futures)
+        return len(futures)
+
+    async def get(self, service: str, path: str, **params) -> Any:
+        resp = await self.http.get(url(service, path), params=params)
+        resp.raise_for_status()
+        return resp.json()
+
+    async def claims(self, source_system: str) -> list[dict[str, Any]]:
+        items, offset = [], 0
+        while True:
+            page = await self.get("analytics", "/v1/claims", source_system=source_system, limit=5000, offset=offset)
+            items += page["items"]
+            if page["count"] < 5000:
+                return items
+            offset += 5000
+
+    async def wait_settled(self, source_system: str, expected: int, timeout_s: float, on_progress=None,
+                           poll_s: float = 1.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            p = await self.get("analytics", "/v1/pipeline", source_system=source_system)
+            if on_progress:
+                on_progress(p)
+            settled = p["claims"] - p["in_flight"]
+            if p["claims"] >= expected and settled >= expected:
+                return p
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{settled}/{expected} claims settled after {timeout_s}s: {p}")
+            await asyncio.sleep(poll_s)

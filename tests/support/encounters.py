@@ -1,0 +1,150 @@
+"""Generated encounters with known expected outcomes, for the demo, end-to-end tests and benchmark.
+
+Each scenario maps to how the sandbox payer (services/sandbox fixtures) and the pipeline's edits treat
+it, so a test can assert every claim's final state. Deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+FIRST = ["Ava", "Liam", "Mia", "Noah", "Zoe", "Eli", "Ivy", "Leo", "Ada", "Max", "Nia", "Kai"]
+LAST = ["Rivera", "Chen", "Okafor", "Novak", "Haddad", "Larsen", "Moreau", "Sato", "Kowalski", "Diaz"]
+STATES = [("MA", "02110", "Boston"), ("IL", "62704", "Springfield"), ("TX", "73301", "Austin"), ("WA", "98101", "Seattle")]
+DX = ["J069", "I10", "E119", "M545", "R509", "Z0000", "K219", "F419"]
+VISITS = [("99213", "150.00"), ("99214", "210.00"), ("99203", "180.00")]
+ADDONS = [("36415", "20.00"), ("85025", "35.00"), ("80053", "55.00"), ("93000", "60.00"), ("97110", "75.00")]
+GOOD_NPI = "1234567893"  # passes the NPI Luhn check
+BAD_NPI = "1234567890"
+
+# scenario -> (weight, expected final state)
+SCENARIOS: dict[str, tuple[int, str]] = {
+    "paid": (40, "paid"),
+    "copay": (12, "patient_balance"),
+    "deductible": (10, "patient_balance"),
+    "coinsurance": (8, "patient_balance"),
+    "terminated": (5, "denied"),
+    "unknown_member": (4, "denied"),
+    "no_auth": (4, "denied"),
+    "non_covered_line": (6, "partially_paid"),
+    "bad_npi": (4, "review_hold"),
+    "no_diagnosis": (4, "coding_hold"),
+    "unknown_payer": (3, "rejected"),
+}
+MEMBER_PREFIX = {"paid": "M", "copay": "COPAY", "deductible": "HDHP", "coinsurance": "COINS", "terminated": "TERM",
+                 "unknown_member": "NOTFOUND"}
+
+
+@dataclass(frozen=True)
+class GeneratedEncounter:
+    scenario: str
+    expected_final_state: str
+    body: dict[str, Any]  # the OpenRCM JSON encounter (EncounterSubmitted data)
+
+
+def generate(n: int, *, seed: int = 7, source_system: str = "demo-ehr", run_id: str | None = None,
+             scenarios: list[str] | None = None) -> list[GeneratedEncounter]:
+    rnd = random.Random(seed)
+    run_id = run_id or uuid.UUID(int=rnd.getrandbits(128)).hex[:8]
+    names = scenarios or list(SCENARIOS)
+    weights = [SCENARIOS[s][0] for s in names]
+    out = []
+    for i in range(n):
+        scenario = names[i % len(names)] if i < len(names) else rnd.choices(names, weights)[0]
+        out.append(GeneratedEncounter(scenario, SCENARIOS[scenario][1], _encounter(rnd, scenario, f"{run_id}-{i:06d}", source_system)))
+    return out
+
+
+def _encounter(rnd: random.Random, scenario: str, source_id: str, source_system: str) -> dict[str, Any]:
+    state, zip_code, city = rnd.choice(STATES)
+    visit = rnd.choice(VISITS)
+    lines = [visit] + rnd.sample(ADDONS, rnd.randint(0, 2))
+    if scenario == "no_auth":
+        lines = [("72148", "950.00")]
+    if scenario == "non_covered_line":
+        lines = [visit, ("97810", "85.00")]
+    diagnoses = [] if scenario == "no_diagnosis" else rnd.sample(DX, rnd.randint(1, 3))
+    payer = ("ZZZ99", "Unknown Payer") if scenario == "unknown_payer" else rnd.choice([("SBX01", "Sandbox Health Plan"), ("SBX02", "Sandbox Medicare Advantage")])
+    member = f"{MEMBER_PREFIX.get(scenario, 'M')}{rnd.randint(10**7, 10**8 - 1)}"
+    return {
+        "source_system": source_system,
+        "source_encounter_id": source_id,
+        "service_date": (date(2026, 11, 20) - timedelta(days=rnd.randint(0, 60))).isoformat(),
+        "place_of_service": "11",
+        "patient": {
+            "first_name": rnd.choice(FIRST), "last_name": rnd.choice(LAST),
+            "birth_date": (date(1940, 1, 1) + timedelta(days=rnd.randint(0, 30000))).isoformat(),
+            "sex": rnd.choice("MF"),
+            "address": {"line1": f"{rnd.randint(1, 999)} Main St", "city": city, "state": state, "postal_code": zip_code},
+        },
+        "coverage": {"payer_id": payer[0], "payer_name": payer[1], "member_id": member, "relationship": "self"},
+        "billing_provider": {"npi": BAD_NPI if scenario == "bad_npi" else GOOD_NPI, "name": "Demo Family Practice",
+                             "tax_id": "123456789"},
+        "rendering_provider": {"npi": "1982749354", "name": "Dana Demo"},
+        "diagnoses": diagnoses,
+        "lines": [{"procedure_code": code, "charge": charge, "units": "1",
+                   "diagnosis_pointers": [1] if diagnoses else [1]} for code, charge in lines],
+    }
+
+
+CPT_SYSTEM = "http://www.ama-assn.org/go/cpt"
+ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
+NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
+EXT = "https://openrcm.org/fhir/StructureDefinition"
+
+
+def to_fhir_bundle(body: dict[str, Any]) -> dict[str, Any]:
+    """The same encounter as a FHIR R4 Bundle (Patient, Coverage, Encounter, Condition, Procedure)."""
+    p, cov = body["patient"], body["coverage"]
+    entries: list[dict[str, Any]] = [
+        {"fullUrl": "urn:uuid:patient", "resource": {
+            "resourceType": "Patient", "id": "patient",
+            "name": [{"family": p["last_name"], "given": [p["first_name"]]}],
+            "gender": {"M": "male", "F": "female"}.get(p["sex"], "unknown"), "birthDate": p["birth_date"],
+            "address": [{"line": [p["address"]["line1"]], "city": p["address"]["city"], "state": p["address"]["state"],
+                         "postalCode": p["address"]["postal_code"]}]}},
+        {"fullUrl": "urn:uuid:org", "resource": {
+            "resourceType": "Organization", "id": "org", "name": body["billing_provider"]["name"],
+            "identifier": [{"system": NPI_SYSTEM, "value": body["billing_provider"]["npi"]}]}},
+        {"fullUrl": "urn:uuid:prac", "resource": {
+            "resourceType": "Practitioner", "id": "prac", "name": [{"family": "Demo", "given": ["Dana"]}],
+            "identifier": [{"system": NPI_SYSTEM, "value": body["rendering_provider"]["npi"]}]}},
+        {"fullUrl": "urn:uuid:coverage", "resource": {
+            "resourceType": "Coverage", "status": "active", "subscriberId": cov["member_id"],
+            "beneficiary": {"reference": "urn:uuid:patient"}, "relationship": {"coding": [{"code": "self"}]},
+            "payor": [{"identifier": {"value": cov["payer_id"]}, "display": cov["payer_name"]}]}},
+        {"fullUrl": "urn:uuid:encounter", "resource": {
+            "resourceType": "Encounter", "id": "encounter", "status": "finished",
+            "identifier": [{"system": f"urn:{body['source_system']}:encounter", "value": body["source_encounter_id"]}],
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+            "subject": {"reference": "urn:uuid:patient"},
+            "participant": [{"individual": {"reference": "urn:uuid:prac"}}],
+            "period": {"start": body["service_date"]},
+            "serviceProvider": {"reference": "urn:uuid:org"}}},
+    ]
+    for i, dx in enumerate(body["diagnoses"]):
+        entries.append({"fullUrl": f"urn:uuid:condition-{i}", "resource": {
+            "resourceType": "Condition", "subject": {"reference": "urn:uuid:patient"},
+            "code": {"coding": [{"system": ICD10_SYSTEM, "code": dx}]}}})
+    for i, line in enumerate(body["lines"]):
+        entries.append({"fullUrl": f"urn:uuid:procedure-{i}", "resource": {
+            "resourceType": "Procedure", "status": "completed", "subject": {"reference": "urn:uuid:patient"},
+            "extension": [{"url": f"{EXT}/charge-amount", "valueMoney": {"value": float(Decimal(line["charge"])), "currency": "USD"}}],
+            "code": {"coding": [{"system": CPT_SYSTEM, "code": line["procedure_code"]}]}}})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def intake_record(body: dict[str, Any], *, tenant_id: str) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """(key, value, headers) of an EHR's record on the intake topic: a CloudEvent, keyed by a new id."""
+    from rcm_contracts.envelope import new_envelope
+    from rcm_contracts.events import EncounterSubmitted
+
+    key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant_id}/{body['source_system']}/{body['source_encounter_id']}"))
+    env = new_envelope(EncounterSubmitted.model_validate(body), service="intake", tenant_id=tenant_id, key=key,
+                       subject=f"encounter/{key}")
+    return key.encode(), env.to_bytes(), env.headers()
