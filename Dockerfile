@@ -71,7 +71,8 @@ ENV PATH=/app/.venv/bin:$PATH \
     RCM_HTTP_HOST=0.0.0.0 \
     RCM_SERVICE_NAME=${RCM_SERVICE_NAME}
 
-USER rcm:rcm
+# the 'rcm' user, numeric so that runtimes can verify it is not root
+USER 10001:10001
 EXPOSE 8101-8110
 
 ENTRYPOINT ["/app/deploy/docker/entrypoint.sh"]

@@ -216,6 +216,8 @@ case "$cmd" in
   up)            python_sync; kafka_fetch; pg_up; kafka_up; services_up ;;
   services-down) services_down ;;
   infra-down)    kafka_down; pg_down ;;
+  kafka-down)    kafka_down ;;
+  pg-down)       pg_down ;;
   down)          services_down; kafka_down; pg_down ;;
   status)        status ;;
   env)           service_env "$@"; env | grep '^RCM_' ;;

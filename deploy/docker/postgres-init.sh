@@ -22,7 +22,9 @@ openrcm_postgres_init() {
   for f in "$sql_dir/bootstrap.sql" "$sql_dir/service_schema.sql" "$tsv"; do
     [ -r "$f" ] || { echo "openrcm init: $f not found (is it mounted?)" >&2; return 1; }
   done
-  local psql_cmd=(psql -v ON_ERROR_STOP=1 --no-psqlrc --no-password -q --username "$pg_user")
+  # quiet re-runs: "schema already exists, skipping" notices are expected
+  local psql_cmd=(env PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
+                  psql -v ON_ERROR_STOP=1 --no-psqlrc --no-password -q --username "$pg_user")
 
   # Server tuning from the local stack; read when the image restarts the server after the init hooks.
   if [ -n "${PGDATA:-}" ] && [ -w "$PGDATA/postgresql.conf" ] && [ -r "$sql_dir/postgresql.conf" ] \
@@ -32,8 +34,8 @@ openrcm_postgres_init() {
 
   "${psql_cmd[@]}" --dbname postgres -f "$sql_dir/bootstrap.sql" >/dev/null
 
-  local name pkg port schema count=0
-  while read -r name pkg port schema; do
+  local name schema count=0
+  while read -r name _ _ schema; do
     "${psql_cmd[@]}" --dbname openrcm -v svc="$schema" -f "$sql_dir/service_schema.sql" >/dev/null
     echo "openrcm init: role and schema '$schema' ready (service $name)"
     count=$((count + 1))

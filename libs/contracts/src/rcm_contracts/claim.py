@@ -13,7 +13,7 @@ from rcm_contracts.base import Contract
 
 Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)]
-Npi = Annotated[str, StringConstraints(pattern=r"^\d{10}$")]
+Npi = Annotated[str, StringConstraints(pattern=r"^[0-9]{10}$")]  # ASCII only: \d would admit other scripts' digits
 
 
 class Address(Contract):
@@ -21,7 +21,7 @@ class Address(Contract):
     line2: str | None = Field(default=None, max_length=55)
     city: str = Field(min_length=1, max_length=30)
     state: str = Field(pattern=r"^[A-Z]{2}$")
-    postal_code: str = Field(pattern=r"^\d{5}(\d{4})?$")
+    postal_code: str = Field(pattern=r"^[0-9]{5}([0-9]{4})?$")
 
 
 class Person(Contract):
@@ -45,7 +45,7 @@ class Provider(Contract):
     npi: Npi
     name: str | None = Field(default=None, max_length=60)
     taxonomy: str | None = Field(default=None, pattern=r"^[0-9A-Z]{9}X$")
-    tax_id: str | None = Field(default=None, pattern=r"^\d{9}$")
+    tax_id: str | None = Field(default=None, pattern=r"^[0-9]{9}$")
     address: Address | None = None
 
 
@@ -65,7 +65,7 @@ class Claim(Contract):
     source_system: str = Field(min_length=1, max_length=64)
     source_encounter_id: str = Field(min_length=1, max_length=128)
     service_date: date
-    place_of_service: str = Field(pattern=r"^\d{2}$")
+    place_of_service: str = Field(pattern=r"^[0-9]{2}$")
     patient: Person
     coverage: Coverage | None = None
     billing_provider: Provider

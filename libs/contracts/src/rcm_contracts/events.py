@@ -31,7 +31,7 @@ class EncounterSubmitted(Event):
     source_system: str = Field(min_length=1, max_length=64)
     source_encounter_id: str = Field(min_length=1, max_length=128)
     service_date: date
-    place_of_service: str = Field(default="11", pattern=r"^\d{2}$")
+    place_of_service: str = Field(default="11", pattern=r"^[0-9]{2}$")
     patient: Person
     coverage: Coverage | None = None
     billing_provider: Provider

@@ -21,7 +21,7 @@ class Interchange(Contract):
     """One batch of claims for one tenant and payer (an 837P interchange)."""
 
     tenant_id: str
-    interchange_control_number: str = Field(pattern=r"^\d{9}$")
+    interchange_control_number: str = Field(pattern=r"^[0-9]{9}$")
     payer_id: str
     claims: list[Claim] = Field(min_length=1, max_length=5000)
 

@@ -12,7 +12,7 @@ from typing import Annotated, AsyncIterator, Awaitable, Callable, Iterable
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
@@ -192,8 +192,10 @@ def create_service_app(
 
     @app.get("/v1/ops/dead-letters", tags=["ops"])
     async def dead_letters_list(request: Request, limit: int = 100) -> list[dict]:
-        """Dead-lettered records of this service (reason and position; no payload)."""
+        """Dead-lettered records of this service (reason and position; no payload). Needs the ops key."""
         rt: Runtime = request.app.state.runtime
+        if request.headers.get("x-ops-key") != rt.settings.ops_api_key:
+            raise HTTPException(401, detail={"code": "unauthenticated", "description": "X-Ops-Key required"})
         from rcm_runtime.messaging import dead_letters as dl
         from sqlalchemy import select
         async with rt.engine.connect() as conn:

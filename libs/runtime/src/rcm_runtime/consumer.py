@@ -31,29 +31,44 @@ from pydantic import ValidationError
 from rcm_runtime.errors import DomainError, safe_reason
 from rcm_runtime.messaging import dead_letters, inbox
 from rcm_runtime.outbox import Emitter
-from rcm_runtime.telemetry import span_from_traceparent
+from rcm_runtime.telemetry import start_consumer_span, traceparent_of
 
 log = logging.getLogger("rcm.consumer")
 
 
 @dataclass
-class HandlerContext:
-    """What a handler gets: the open transaction, the event's envelope, and an emitter bound to it."""
+class Delivery:
+    """One new (not yet applied) event of the batch, with the trace context its effects continue."""
 
-    conn: AsyncConnection
     envelope: Envelope
-    emitter: Emitter
+    event: Any
+    traceparent: str | None = None  # of this consumer's span for the event
 
     @property
     def tenant_id(self) -> str:
         return self.envelope.tenantid
 
-    def emit(self, event: Event, *, key: uuid.UUID | str | None = None) -> Envelope:
-        return self.emitter.emit(event, tenant_id=self.tenant_id, key=key or self.envelope.partitionkey,
-                                 cause=self.envelope)
+    @property
+    def key(self) -> str:
+        return self.envelope.partitionkey
 
 
-Handler = Callable[[HandlerContext, Any], Awaitable[None]]
+@dataclass
+class BatchContext:
+    """What a handler gets: the open transaction and an emitter bound to it."""
+
+    conn: AsyncConnection
+    emitter: Emitter
+
+    def emit(self, cause: Delivery, event: Event, *, key: uuid.UUID | str | None = None) -> Envelope:
+        """Write an event caused by `cause` (same tenant, correlation, trace) to the outbox."""
+        return self.emitter.emit(event, tenant_id=cause.tenant_id, key=key or cause.key, cause=cause.envelope,
+                                 traceparent=cause.traceparent)
+
+
+# A handler applies a run of consecutive new events of one type, in record order, inside the batch's
+# transaction: it should write them with multi-row statements (one round trip, not one per event).
+Handler = Callable[[BatchContext, list[Delivery]], Awaitable[None]]
 
 
 @dataclass
@@ -72,6 +87,17 @@ def decode_record(record: ConsumerRecord, registry: Registry = REGISTRY) -> Deco
         return Decoded(record, env, registry.parse(env))
     except EnvelopeError as exc:
         return Decoded(record, error=str(exc))
+
+
+def consecutive_runs(deliveries: list[Delivery]) -> list[list[Delivery]]:
+    """Split into runs of one event type, keeping record order (so per-claim order holds)."""
+    runs: list[list[Delivery]] = []
+    for dv in deliveries:
+        if runs and runs[-1][0].envelope.type == dv.envelope.type:
+            runs[-1].append(dv)
+        else:
+            runs.append([dv])
+    return runs
 
 
 def dead_letter_row(d: Decoded, reason: str) -> dict[str, Any]:
@@ -109,6 +135,14 @@ class BatchApplier:
     duplicates: int = 0
     dead_lettered: int = 0
 
+    def _start_span(self, dv: Delivery):
+        env = dv.envelope
+        span = start_consumer_span(f"handle {env.type.rsplit('.', 2)[-2]}", env.traceparent, **{
+            "rcm.event_id": str(env.id), "rcm.tenant_id": env.tenantid, "rcm.claim_key": env.partitionkey,
+            "rcm.service": self.service})
+        dv.traceparent = traceparent_of(span)
+        return span
+
     def wants(self, d: Decoded) -> bool:
         return d.event is not None and d.envelope.type in self.handlers
 
@@ -128,19 +162,25 @@ class BatchApplier:
                     pg_insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id), list(rows.values())
                 )
                 new_ids = {row[0] for row in res}
-            done: set[uuid.UUID] = set()
+            fresh: list[Delivery] = []
+            seen: set[uuid.UUID] = set()
             for d in wanted:
                 eid = d.envelope.id
-                if eid not in new_ids or eid in done:
+                if eid not in new_ids or eid in seen:
                     self.duplicates += 1
                     continue
-                done.add(eid)
-                with span_from_traceparent(f"handle {d.envelope.type.rsplit('.', 2)[-2]}", d.envelope.traceparent,
-                                           **{"rcm.event_id": str(eid), "rcm.tenant_id": d.envelope.tenantid,
-                                              "rcm.claim_key": d.envelope.partitionkey, "rcm.service": self.service}):
-                    await self.handlers[d.envelope.type](HandlerContext(conn, d.envelope, emitter), d.event)
+                seen.add(eid)
+                fresh.append(Delivery(d.envelope, d.event))
+            spans = [self._start_span(dv) for dv in fresh]
+            try:
+                ctx = BatchContext(conn, emitter)
+                for run in consecutive_runs(fresh):
+                    await self.handlers[run[0].envelope.type](ctx, run)
+            finally:
+                for span in spans:
+                    span.end()
             wrote = await emitter.flush(conn)
-        self.applied += len(done)
+        self.applied += len(fresh)
         self.dead_lettered += len(bad)
         if wrote:
             self.on_commit()

@@ -54,6 +54,7 @@ class Emitter:
         key: uuid.UUID | str,
         cause: Envelope | None = None,
         correlation_id: uuid.UUID | None = None,
+        traceparent: str | None = None,
     ) -> Envelope:
         env = new_envelope(
             event,
@@ -62,7 +63,7 @@ class Emitter:
             key=str(key),
             correlation_id=cause.correlationid if cause else correlation_id,
             causation_id=cause.id if cause else None,
-            traceparent=current_traceparent(),
+            traceparent=traceparent or current_traceparent(),
         )
         self.rows.append(outbox_row(env, self.topic))
         return env

@@ -31,6 +31,8 @@ class ServiceSettings(BaseSettings):
     # API keys, "key:tenant" pairs separated by commas. Local development keys only by default.
     api_keys: str = "dev-key-tenant-a:tenant-a,dev-key-tenant-b:tenant-b,dev-key-demo:demo"
 
+    ops_api_key: str = "dev-ops-key"  # operators only: dead letters span tenants
+
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str | None = None  # OTLP/HTTP traces endpoint when otel_exporter=otlp
     log_level: str = "INFO"

@@ -57,6 +57,18 @@ def span_from_traceparent(name: str, traceparent: str | None, kind=trace.SpanKin
         yield span
 
 
+def start_consumer_span(name: str, traceparent: str | None, **attrs) -> trace.Span:
+    """A span continuing the producer's trace; the caller ends it (after the batch commits)."""
+    ctx = _propagator.extract({"traceparent": traceparent}) if traceparent else otel_context.Context()
+    return tracer().start_span(name, context=ctx, kind=trace.SpanKind.CONSUMER, attributes=attrs)
+
+
+def traceparent_of(span: trace.Span) -> str | None:
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier, context=trace.set_span_in_context(span))
+    return carrier.get("traceparent")
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line. Only whitelisted context keys pass through `extra=`."""
 

@@ -14,7 +14,7 @@ from rcm_runtime.app import RuntimeDep
 from rcm_runtime.auth import TenantId
 
 from rcm_charges.domain.fhir_bundle import IntakeError, bundle_to_encounter
-from rcm_charges.service import ConflictingResend, capture_encounter, get_encounter
+from rcm_charges.service import ConflictingResend, Intake, capture_encounters, get_encounter
 
 router = APIRouter(prefix="/v1", tags=["encounters"])
 
@@ -22,9 +22,9 @@ router = APIRouter(prefix="/v1", tags=["encounters"])
 async def _capture(rt, tenant_id: str, submission: EncounterSubmitted, channel: str, response: Response) -> dict:
     try:
         async with rt.transaction() as tx:
-            result = await capture_encounter(
-                tx.conn, lambda ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
-                tenant_id=tenant_id, submission=submission, channel=channel)
+            [result] = await capture_encounters(
+                tx.conn, lambda _i, ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
+                [Intake(tenant_id, submission, channel)])
     except ConflictingResend as exc:
         raise HTTPException(409, detail={"code": "conflicting_resend", "description": str(exc)}) from None
     response.status_code = 201 if result.created else 200

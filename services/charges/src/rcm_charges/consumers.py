@@ -1,14 +1,15 @@
 """charges consumes the EHR intake topic (encounters published straight to Kafka)."""
 
 from rcm_contracts.events import EncounterSubmitted
-from rcm_runtime.consumer import HandlerContext
+from rcm_runtime.consumer import BatchContext, Delivery
 
-from rcm_charges.service import capture_encounter
-
-
-async def on_encounter_submitted(ctx: HandlerContext, event: EncounterSubmitted) -> None:
-    await capture_encounter(ctx.conn, lambda ev, key: ctx.emit(ev, key=key), tenant_id=ctx.tenant_id,
-                            submission=event, channel="kafka")
+from rcm_charges.service import Intake, capture_encounters
 
 
-HANDLERS = {EncounterSubmitted.event_type(): on_encounter_submitted}
+async def on_encounters_submitted(ctx: BatchContext, deliveries: list[Delivery]) -> None:
+    await capture_encounters(
+        ctx.conn, lambda i, ev, key: ctx.emit(deliveries[i], ev, key=key),
+        [Intake(d.tenant_id, d.event, "kafka") for d in deliveries])
+
+
+HANDLERS = {EncounterSubmitted.event_type(): on_encounters_submitted}

@@ -9,8 +9,9 @@ import pytest
 from rcm_charges.domain.fhir_bundle import IntakeError, bundle_to_encounter
 from rcm_contracts.claim import Address, Coverage, Person, Provider
 from rcm_contracts.events import EncounterLine, EncounterSubmitted
+from tests.support.shared import samples_dir
 
-SYNTHEA_DIR = Path("/work/shared/samples/fhir/synthea-covid-juvenile-2020")
+SYNTHEA_DIR = samples_dir("fhir", "synthea-covid-juvenile-2020")
 
 CPT = "http://www.ama-assn.org/go/cpt"
 HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"

@@ -3,22 +3,24 @@
 from sqlalchemy.dialects.postgresql import insert
 
 from rcm_contracts.events import ClaimCoded, CoverageVerified
-from rcm_runtime.consumer import HandlerContext
+from rcm_runtime.consumer import BatchContext, Delivery
 
 from rcm_coding.db import coded_claims
 from rcm_coding.domain.code_checks import code_edits, coding_status
 
+_insert = insert(coded_claims).on_conflict_do_nothing()
 
-async def on_coverage_verified(ctx: HandlerContext, event: CoverageVerified) -> None:
-    edits = code_edits(event.claim)
-    status = coding_status(edits)
-    await ctx.conn.execute(
-        insert(coded_claims)
-        .values(claim_id=event.claim.claim_id, tenant_id=ctx.tenant_id, status=status,
-                edits=[e.model_dump(mode="json") for e in edits], claim=event.claim.model_dump(mode="json"))
-        .on_conflict_do_nothing()
-    )
-    ctx.emit(ClaimCoded(claim=event.claim, status=status, edits=edits), key=event.claim.claim_id)
+
+async def on_coverage_verified(ctx: BatchContext, deliveries: list[Delivery]) -> None:
+    rows = []
+    for d in deliveries:
+        claim = d.event.claim
+        edits = code_edits(claim)
+        status = coding_status(edits)
+        rows.append({"claim_id": claim.claim_id, "tenant_id": d.tenant_id, "status": status,
+                     "edits": [e.model_dump(mode="json") for e in edits], "claim": claim.model_dump(mode="json")})
+        ctx.emit(d, ClaimCoded(claim=claim, status=status, edits=edits), key=claim.claim_id)
+    await ctx.conn.execute(_insert, rows)
 
 
 HANDLERS = {CoverageVerified.event_type(): on_coverage_verified}

@@ -5,30 +5,37 @@ import uuid
 from sqlalchemy.dialects.postgresql import insert
 
 from rcm_contracts.events import DenialRecorded, PaymentPosted
-from rcm_runtime.consumer import HandlerContext
+from rcm_runtime.consumer import BatchContext, Delivery
 
 from rcm_denials.db import denials
 from rcm_denials.domain.root_cause import classify
 
+_insert = insert(denials).on_conflict_do_nothing().returning(denials.c.denial_id)
 
-async def on_payment_posted(ctx: HandlerContext, event: PaymentPosted) -> None:
-    found = classify([(a.group_code, a.reason_code, a.amount) for a in event.adjustments])
-    if found is None:
+
+async def on_payments_posted(ctx: BatchContext, deliveries: list[Delivery]) -> None:
+    rows, causes = [], {}
+    for d in deliveries:
+        ev = d.event
+        found = classify([(a.group_code, a.reason_code, a.amount) for a in ev.adjustments])
+        if found is None:
+            continue
+        denial_id = uuid.uuid4()
+        rows.append({"denial_id": denial_id, "remittance_id": ev.remittance_id, "claim_id": ev.claim_id,
+                     "tenant_id": d.tenant_id, "payer_id": ev.payer_id, "category": found.category,
+                     "work_queue": found.work_queue, "reason_codes": list(found.reason_codes),
+                     "denied_amount": found.denied_amount})
+        causes[denial_id] = (d, found)
+    if not rows:
         return
-    denial_id = uuid.uuid4()
-    row = (await ctx.conn.execute(
-        insert(denials)
-        .values(denial_id=denial_id, remittance_id=event.remittance_id, claim_id=event.claim_id, tenant_id=ctx.tenant_id,
-                payer_id=event.payer_id, category=found.category, work_queue=found.work_queue,
-                reason_codes=list(found.reason_codes), denied_amount=found.denied_amount)
-        .on_conflict_do_nothing()
-        .returning(denials.c.denial_id)
-    )).first()
-    if row is None:
-        return
-    ctx.emit(DenialRecorded(claim_id=event.claim_id, denial_id=denial_id, payer_id=event.payer_id,
-                            reason_codes=list(found.reason_codes), category=found.category,
-                            work_queue=found.work_queue, denied_amount=found.denied_amount), key=event.claim_id)
+    inserted = {r.denial_id for r in await ctx.conn.execute(_insert, rows)}  # a re-posted remittance is skipped
+    for row in rows:
+        if row["denial_id"] in inserted:
+            d, found = causes[row["denial_id"]]
+            ctx.emit(d, DenialRecorded(claim_id=d.event.claim_id, denial_id=row["denial_id"], payer_id=d.event.payer_id,
+                                       reason_codes=list(found.reason_codes), category=found.category,
+                                       work_queue=found.work_queue, denied_amount=found.denied_amount),
+                     key=d.event.claim_id)
 
 
-HANDLERS = {PaymentPosted.event_type(): on_payment_posted}
+HANDLERS = {PaymentPosted.event_type(): on_payments_posted}

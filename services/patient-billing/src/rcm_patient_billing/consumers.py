@@ -5,28 +5,34 @@ import uuid
 from sqlalchemy.dialects.postgresql import insert
 
 from rcm_contracts.events import PatientBalanceOpened, PaymentPosted
-from rcm_runtime.consumer import HandlerContext
+from rcm_runtime.consumer import BatchContext, Delivery
 
 from rcm_patient_billing.db import patient_balances
 from rcm_patient_billing.domain.statement import due_date
 
+_insert = insert(patient_balances).on_conflict_do_nothing().returning(patient_balances.c.statement_id)
 
-async def on_payment_posted(ctx: HandlerContext, event: PaymentPosted) -> None:
-    if event.patient_responsibility <= 0:
+
+async def on_payments_posted(ctx: BatchContext, deliveries: list[Delivery]) -> None:
+    rows, causes = [], {}
+    for d in deliveries:
+        ev = d.event
+        if ev.patient_responsibility <= 0:
+            continue
+        statement_id = uuid.uuid4()
+        rows.append({"statement_id": statement_id, "remittance_id": ev.remittance_id, "claim_id": ev.claim_id,
+                     "tenant_id": d.tenant_id, "amount_due": ev.patient_responsibility,
+                     "due_date": due_date(ev.payment_date)})
+        causes[statement_id] = d
+    if not rows:
         return
-    statement_id = uuid.uuid4()
-    due = due_date(event.payment_date)
-    row = (await ctx.conn.execute(
-        insert(patient_balances)
-        .values(statement_id=statement_id, remittance_id=event.remittance_id, claim_id=event.claim_id,
-                tenant_id=ctx.tenant_id, amount_due=event.patient_responsibility, due_date=due)
-        .on_conflict_do_nothing()
-        .returning(patient_balances.c.statement_id)
-    )).first()
-    if row is None:
-        return
-    ctx.emit(PatientBalanceOpened(claim_id=event.claim_id, statement_id=statement_id,
-                                  amount_due=event.patient_responsibility, due_date=due), key=event.claim_id)
+    inserted = {r.statement_id for r in await ctx.conn.execute(_insert, rows)}
+    for row in rows:
+        if row["statement_id"] in inserted:
+            d = causes[row["statement_id"]]
+            ctx.emit(d, PatientBalanceOpened(claim_id=d.event.claim_id, statement_id=row["statement_id"],
+                                             amount_due=row["amount_due"], due_date=row["due_date"]),
+                     key=d.event.claim_id)
 
 
-HANDLERS = {PaymentPosted.event_type(): on_payment_posted}
+HANDLERS = {PaymentPosted.event_type(): on_payments_posted}

@@ -21,8 +21,14 @@ class PostingResult:
     rejected: list[dict] = field(default_factory=list)
 
 
+_post = insert(posted_payments).on_conflict_do_nothing(constraint="uq_posted_payment").returning(
+    posted_payments.c.remittance_id)
+
+
 async def post_remittance_advice(tx, tenant_id: str, era: RemittanceAdvice) -> PostingResult:
+    """Post every balanced claim payment of the ERA once; an ERA received again posts nothing new."""
     result = PostingResult()
+    rows, remits = [], {}
     for i, remit in enumerate(era.claims):
         try:
             check_balanced(remit)
@@ -30,29 +36,25 @@ async def post_remittance_advice(tx, tenant_id: str, era: RemittanceAdvice) -> P
             result.rejected.append({"index": i, "claim_id": str(remit.claim_id), "reason": str(exc)})
             continue
         remittance_id = uuid.uuid4()
-        state = outcome(remit)
-        row = (
-            await tx.conn.execute(
-                insert(posted_payments)
-                .values(remittance_id=remittance_id, claim_id=remit.claim_id, tenant_id=tenant_id, payer_id=era.payer_id,
-                        payer_claim_control_number=remit.payer_claim_control_number, trace_number=era.trace_number,
-                        payment_date=era.payment_date, total_charge=remit.total_charge,
-                        allowed_amount=remit.allowed_amount, paid_amount=remit.paid_amount,
-                        patient_responsibility=remit.patient_responsibility, outcome=state,
-                        adjustments=[a.model_dump(mode="json") for a in remit.adjustments],
-                        remark_codes=remit.remark_codes)
-                .on_conflict_do_nothing(constraint="uq_posted_payment")
-                .returning(posted_payments.c.remittance_id)
-            )
-        ).first()
-        if row is None:
-            result.duplicates += 1  # the same ERA again: never post a payment twice
+        remits[remittance_id] = remit
+        rows.append({"remittance_id": remittance_id, "claim_id": remit.claim_id, "tenant_id": tenant_id,
+                     "payer_id": era.payer_id, "payer_claim_control_number": remit.payer_claim_control_number,
+                     "trace_number": era.trace_number, "payment_date": era.payment_date,
+                     "total_charge": remit.total_charge, "allowed_amount": remit.allowed_amount,
+                     "paid_amount": remit.paid_amount, "patient_responsibility": remit.patient_responsibility,
+                     "outcome": outcome(remit), "adjustments": [a.model_dump(mode="json") for a in remit.adjustments],
+                     "remark_codes": remit.remark_codes})
+    inserted = {r.remittance_id for r in await tx.conn.execute(_post, rows)} if rows else set()
+    result.duplicates = len(rows) - len(inserted)  # never post a payment twice
+    for row in rows:
+        if row["remittance_id"] not in inserted:
             continue
+        remit = remits[row["remittance_id"]]
         result.posted += 1
-        tx.emit(PaymentPosted(claim_id=remit.claim_id, remittance_id=remittance_id, payer_id=era.payer_id,
+        tx.emit(PaymentPosted(claim_id=remit.claim_id, remittance_id=row["remittance_id"], payer_id=era.payer_id,
                               payer_claim_control_number=remit.payer_claim_control_number,
                               total_charge=remit.total_charge, allowed_amount=remit.allowed_amount,
                               paid_amount=remit.paid_amount, patient_responsibility=remit.patient_responsibility,
-                              adjustments=remit.adjustments, outcome=state, payment_date=era.payment_date,
+                              adjustments=remit.adjustments, outcome=row["outcome"], payment_date=era.payment_date,
                               remark_codes=remit.remark_codes), tenant_id=tenant_id, key=remit.claim_id)
     return result

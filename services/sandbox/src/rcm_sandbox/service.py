@@ -26,22 +26,25 @@ def pccn_for(claim: Claim) -> str:
     return "SBX" + claim.claim_id.hex[:17].upper()
 
 
+_receive = insert(payer_claims).on_conflict_do_nothing()
+
+
 async def receive_interchange(conn, fixtures: SandboxFixtures, interchange: Interchange) -> InterchangeAck:
-    acks = []
+    """999 + 277CA. A claim sent again (same claim id) is acknowledged again, not received twice."""
+    acks, rows = [], []
     for claim in interchange.claims:
         if interchange.payer_id not in fixtures.payers:
             acks.append(ClaimAck(claim_id=claim.claim_id, accepted=False, status_code="A3:116",
                                  reason="payer not known to this clearinghouse"))
             continue
         pccn = pccn_for(claim)
-        await conn.execute(
-            insert(payer_claims)
-            .values(claim_id=claim.claim_id, tenant_id=interchange.tenant_id, payer_id=interchange.payer_id,
-                    payer_claim_control_number=pccn, interchange_control_number=interchange.interchange_control_number,
-                    status="received", claim=claim.model_dump(mode="json"))
-            .on_conflict_do_nothing()
-        )
+        rows.append({"claim_id": claim.claim_id, "tenant_id": interchange.tenant_id, "payer_id": interchange.payer_id,
+                     "payer_claim_control_number": pccn,
+                     "interchange_control_number": interchange.interchange_control_number,
+                     "status": "received", "claim": claim.model_dump(mode="json")})
         acks.append(ClaimAck(claim_id=claim.claim_id, accepted=True, status_code="A2:20", payer_claim_control_number=pccn))
+    if rows:
+        await conn.execute(_receive, rows)
     return InterchangeAck(interchange_control_number=interchange.interchange_control_number, syntax_accepted=True, claims=acks)
 
 
@@ -81,8 +84,7 @@ async def remit_once(rt, fixtures: SandboxFixtures, post_era, batch_max: int, de
             await post_era(tenant_id, era)  # remittance de-duplicates on payer claim control number
             await conn.execute(
                 update(payer_claims).where(payer_claims.c.claim_id.in_([r.claim_id for r in remits]))
-                .values(status="remitted", remitted_at=datetime.now(timezone.utc),
-                        adjudication=None)
+                .values(status="remitted", remitted_at=datetime.now(timezone.utc))
             )
         return len(rows)
 

@@ -5,24 +5,28 @@ from datetime import datetime, timezone
 from sqlalchemy.dialects.postgresql import insert
 
 from rcm_contracts.events import ClaimCoded, ClaimScrubbed
-from rcm_runtime.consumer import HandlerContext
+from rcm_runtime.consumer import BatchContext, Delivery
 
 from rcm_scrubber.db import scrubbed_claims
 from rcm_scrubber.domain.edits import decision, scrub
 
-
-async def on_claim_coded(ctx: HandlerContext, event: ClaimCoded) -> None:
-    if event.status != "coded":
-        return  # waits in the coder queue; coding re-emits once fixed
-    edits = scrub(event.claim, today=datetime.now(timezone.utc).date(), upstream=event.edits)
-    outcome = decision(edits)
-    await ctx.conn.execute(
-        insert(scrubbed_claims)
-        .values(claim_id=event.claim.claim_id, tenant_id=ctx.tenant_id, decision=outcome,
-                edits=[e.model_dump(mode="json") for e in edits], claim=event.claim.model_dump(mode="json"))
-        .on_conflict_do_nothing()
-    )
-    ctx.emit(ClaimScrubbed(claim=event.claim, decision=outcome, edits=edits), key=event.claim.claim_id)
+_insert = insert(scrubbed_claims).on_conflict_do_nothing()
 
 
-HANDLERS = {ClaimCoded.event_type(): on_claim_coded}
+async def on_claims_coded(ctx: BatchContext, deliveries: list[Delivery]) -> None:
+    today = datetime.now(timezone.utc).date()
+    rows = []
+    for d in deliveries:
+        if d.event.status != "coded":
+            continue  # waits in the coder queue; coding re-emits once fixed
+        claim = d.event.claim
+        edits = scrub(claim, today=today, upstream=d.event.edits)
+        outcome = decision(edits)
+        rows.append({"claim_id": claim.claim_id, "tenant_id": d.tenant_id, "decision": outcome,
+                     "edits": [e.model_dump(mode="json") for e in edits], "claim": claim.model_dump(mode="json")})
+        ctx.emit(d, ClaimScrubbed(claim=claim, decision=outcome, edits=edits), key=claim.claim_id)
+    if rows:
+        await ctx.conn.execute(_insert, rows)
+
+
+HANDLERS = {ClaimCoded.event_type(): on_claims_coded}

@@ -7,13 +7,13 @@ import logging
 from collections import defaultdict
 from datetime import datetime, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from rcm_contracts.claim import Claim
 from rcm_contracts.events import ClaimAcknowledged, ClaimScrubbed, ClaimSubmitted
 from rcm_contracts.wire import Interchange
-from rcm_runtime.consumer import HandlerContext
+from rcm_runtime.consumer import BatchContext, Delivery
 
 from rcm_submission.clearinghouse import ClearinghouseAdapter, ClearinghouseUnavailable
 from rcm_submission.db import interchange_control_seq, submissions
@@ -21,18 +21,30 @@ from rcm_submission.db import interchange_control_seq, submissions
 log = logging.getLogger("rcm.submission")
 
 
-async def on_claim_scrubbed(ctx: HandlerContext, event: ClaimScrubbed) -> None:
-    if event.decision != "clean" or event.claim.coverage is None:
-        return
-    await ctx.conn.execute(
-        insert(submissions)
-        .values(claim_id=event.claim.claim_id, tenant_id=ctx.tenant_id, payer_id=event.claim.coverage.payer_id,
-                status="queued", claim=event.claim.model_dump(mode="json"))
-        .on_conflict_do_nothing()
-    )
+_queue = insert(submissions).on_conflict_do_nothing()
 
 
-HANDLERS = {ClaimScrubbed.event_type(): on_claim_scrubbed}
+async def on_claims_scrubbed(ctx: BatchContext, deliveries: list[Delivery]) -> None:
+    rows = [
+        {"claim_id": d.event.claim.claim_id, "tenant_id": d.tenant_id, "payer_id": d.event.claim.coverage.payer_id,
+         "status": "queued", "claim": d.event.claim.model_dump(mode="json")}
+        for d in deliveries if d.event.decision == "clean" and d.event.claim.coverage is not None
+    ]
+    if rows:
+        await ctx.conn.execute(_queue, rows)
+
+
+HANDLERS = {ClaimScrubbed.event_type(): on_claims_scrubbed}
+
+
+_record_ack = (
+    update(submissions)
+    .where(submissions.c.claim_id == bindparam("b_claim_id"))
+    .values(status=bindparam("b_status"), clearinghouse=bindparam("b_clearinghouse"),
+            interchange_control_number=bindparam("b_icn"), submitted_at=bindparam("b_submitted_at"),
+            payer_claim_control_number=bindparam("b_pccn"), ack_status_code=bindparam("b_code"),
+            ack_reason=bindparam("b_reason"), first_pass_accepted=bindparam("b_first_pass"))
+)
 
 
 async def dispatch_once(rt, adapter: ClearinghouseAdapter, batch_max: int = 500) -> int:
@@ -63,23 +75,23 @@ async def dispatch_once(rt, adapter: ClearinghouseAdapter, batch_max: int = 500)
             ack = await adapter.submit(Interchange(tenant_id=tenant_id, interchange_control_number=icn,
                                                    payer_id=payer_id, claims=claims))
             acks = {a.claim_id: a for a in ack.claims}
+            updates = []
             for claim in claims:
                 a = acks.get(claim.claim_id)
                 accepted = bool(ack.syntax_accepted and a and a.accepted)
                 status_code = a.status_code if a else ("999-R" if not ack.syntax_accepted else "missing")
                 reason = a.reason if a else ("interchange rejected (999)" if not ack.syntax_accepted else "no claim acknowledgment")
-                await tx.conn.execute(
-                    update(submissions).where(submissions.c.claim_id == claim.claim_id).values(
-                        status="accepted" if accepted else "rejected", clearinghouse=adapter.name,
-                        interchange_control_number=icn, submitted_at=now,
-                        payer_claim_control_number=a.payer_claim_control_number if a else None,
-                        ack_status_code=status_code, ack_reason=reason, first_pass_accepted=accepted))
+                pccn = a.payer_claim_control_number if a else None
+                updates.append({"b_claim_id": claim.claim_id, "b_status": "accepted" if accepted else "rejected",
+                                "b_clearinghouse": adapter.name, "b_icn": icn, "b_submitted_at": now, "b_pccn": pccn,
+                                "b_code": status_code, "b_reason": reason, "b_first_pass": accepted})
                 tx.emit(ClaimSubmitted(claim_id=claim.claim_id, payer_id=payer_id, clearinghouse=adapter.name,
                                        interchange_control_number=icn, total_charge=claim.total_charge,
                                        submitted_at=now), tenant_id=tenant_id, key=claim.claim_id)
                 tx.emit(ClaimAcknowledged(claim_id=claim.claim_id, accepted=accepted, status_code=status_code,
-                                          payer_claim_control_number=a.payer_claim_control_number if a else None,
-                                          reason=reason), tenant_id=tenant_id, key=claim.claim_id)
+                                          payer_claim_control_number=pccn, reason=reason),
+                        tenant_id=tenant_id, key=claim.claim_id)
+            await tx.conn.execute(_record_ack, updates)
         return len(rows)
 
 

@@ -11,9 +11,21 @@ from rcm_contracts.claim import Claim, ServiceLine
 from rcm_contracts.events import EncounterSubmitted
 
 
+def _canonical(value):
+    """Equal amounts hash equally whatever their scale ("150.0" from FHIR, "150.00" from JSON)."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
+
+
 def content_hash(submission: EncounterSubmitted) -> str:
     """Stable fingerprint of what the EHR sent: a resend with the same hash changes nothing."""
-    canonical = json.dumps(submission.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(_canonical(submission.model_dump(mode="python")), sort_keys=True,
+                           separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -7,7 +7,7 @@ import re
 from rcm_contracts.claim import Claim
 from rcm_contracts.events import Edit
 
-ICD10CM = re.compile(r"^[A-TV-Z][0-9][0-9A-Z]([0-9A-Z]{1,4})?$")  # stored without the dot
+ICD10CM = re.compile(r"^[A-Z][0-9][0-9A-Z]([0-9A-Z]{1,4})?$")  # stored without the dot; U = special purpose (U07.1)
 CPT = re.compile(r"^\d{4}[0-9FTU]$")  # Category I (5 digits), II (F), III (T); U for PLA
 HCPCS_II = re.compile(r"^[A-V]\d{4}$")
 

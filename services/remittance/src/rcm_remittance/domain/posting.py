@@ -25,6 +25,6 @@ def check_balanced(remit: ClaimRemittance) -> None:
 
 def outcome(remit: ClaimRemittance) -> str:
     denied = any(a.group_code != "PR" and a.reason_code not in NOT_DENIAL_CARCS and a.amount > 0 for a in remit.adjustments)
-    if remit.paid_amount == 0 and remit.patient_responsibility == 0:
-        return "denied"
+    if denied and remit.paid_amount == 0 and remit.patient_responsibility == 0:
+        return "denied"  # zero pay with only contractual write-offs is a paid claim, not a denial
     return "partially_paid" if denied else "paid"

@@ -11,7 +11,7 @@ from rcm_contracts.events import Edit
 
 def npi_is_valid(npi: str) -> bool:
     """NPI check digit: Luhn over '80840' + the first nine digits (CMS NPI standard)."""
-    if len(npi) != 10 or not npi.isdigit():
+    if len(npi) != 10 or not (npi.isascii() and npi.isdigit()):
         return False
     digits = [int(c) for c in "80840" + npi[:9]]
     total = 0

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite: starts what the tests need (PostgreSQL, Kafka, the services), runs unit,
+# integration and end-to-end tests, and stops what it started. `make test` and .ci/run call this.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STACK="$ROOT/deploy/stack.sh"
+cd "$ROOT"
+
+t0=$(date +%s)
+before="$("$STACK" status 2>/dev/null || true)"
+was_up() { grep -q "^$1: up" <<<"$before"; }
+
+cleanup() {
+  local rc=$?
+  # Services restart for every run (tests must see this checkout's code); infra stays if it was up.
+  "$STACK" services-down || true
+  if was_up charges; then "$STACK" services-up >/dev/null 2>&1 || true; fi
+  was_up kafka || "$STACK" kafka-down || true
+  was_up postgres || "$STACK" pg-down || true
+  echo "test command finished in $(( $(date +%s) - t0 ))s (exit $rc)"
+  exit $rc
+}
+trap cleanup EXIT
+
+"$STACK" infra-up
+"$STACK" services-down
+"$STACK" services-up
+echo "stack ready after $(( $(date +%s) - t0 ))s"
+
+"$ROOT/.venv/bin/python" -m pytest "$@"

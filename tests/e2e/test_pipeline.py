@@ -1,0 +1,151 @@
+"""End to end through the running services, the real Kafka broker and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import Counter
+
+import httpx
+import pytest
+
+from tests.support.client import Stack, url
+from tests.support.encounters import generate, intake_record, to_fhir_bundle
+
+pytestmark = pytest.mark.e2e
+
+TENANT_A = ("dev-key-tenant-a", "tenant-a")
+TENANT_B = ("dev-key-tenant-b", "tenant-b")
+OPS = {"x-ops-key": "dev-ops-key"}
+
+
+@pytest.fixture(scope="module")
+async def stack():
+    try:
+        async with httpx.AsyncClient(timeout=3) as c:
+            for svc in ("charges", "analytics", "sandbox"):
+                (await c.get(url(svc, "/readyz"))).raise_for_status()
+    except httpx.HTTPError as exc:
+        pytest.fail(f"services not running ({type(exc).__name__}); run the suite with `make test`")
+    s = Stack(*TENANT_A)
+    yield s
+    await s.close()
+
+
+def _source() -> str:
+    return f"e2e-{uuid.uuid4().hex[:10]}"
+
+
+async def test_encounters_from_three_channels_reach_analytics_with_expected_final_states(stack):
+    source = _source()
+    batch = generate(66, seed=20261128, source_system=source)  # every scenario at least once
+    json_part, fhir_part, kafka_part = batch[0::3], batch[1::3], batch[2::3]
+    responses = await asyncio.gather(*(stack.post_json(g.body) for g in json_part),
+                                     *(stack.post_fhir(to_fhir_bundle(g.body), source) for g in fhir_part))
+    assert [r.status_code for r in responses] == [201] * len(responses), [r.text for r in responses if r.status_code != 201]
+    await stack.publish_intake(intake_record(g.body, tenant_id=stack.tenant_id) for g in kafka_part)
+
+    await stack.wait_settled(source, len(batch), timeout_s=120, poll_s=0.5)
+    claims = await stack.claims(source)
+    assert len(claims) == len(batch)
+    by_source_id = {c["source_encounter_id"]: c for c in claims}
+    for g in batch:
+        claim = by_source_id[g.body["source_encounter_id"]]
+        assert claim["final_state"] == g.expected_final_state, (g.scenario, claim)
+    assert Counter(c["final_state"] for c in claims) == Counter(g.expected_final_state for g in batch)
+
+    # Each stage holds its own state for a settled claim, readable through its own API.
+    paid = next(c for c in claims if c["final_state"] == "patient_balance")
+    cid = paid["claim_id"]
+    for svc in ("charges", "eligibility", "coding", "scrubber", "submission", "remittance", "patient-billing"):
+        body = await stack.get(svc, f"/v1/claims/{cid}")
+        assert body["claim_id"] == cid
+    timeline = await stack.get("analytics", f"/v1/claims/{cid}/timeline")
+    kinds = [e["event_type"].split(".")[-2] for e in timeline["events"]]
+    assert kinds[:6] == ["encounter-captured", "coverage-verified", "claim-coded", "claim-scrubbed",
+                         "claim-submitted", "claim-acknowledged"]
+    assert set(kinds[6:]) == {"payment-posted", "balance-opened"}
+
+    denied = next(c for c in claims if c["final_state"] == "denied")
+    denial = await stack.get("denials", f"/v1/claims/{denied['claim_id']}")
+    assert denial["category"] in {"eligibility", "authorization"} and denial["reason_codes"]
+
+    kpis = await stack.get("analytics", "/v1/kpis", source_system=source)
+    assert kpis["claims"] == len(batch)
+    assert 0 < kpis["first_pass_acceptance_rate"] < 1  # the unknown-payer claims were rejected
+
+
+async def test_same_encounter_sent_twice_is_one_claim(stack):
+    source = _source()
+    g = generate(1, seed=1, source_system=source, scenarios=["paid"])[0]
+    first = await stack.post_json(g.body)
+    second = await stack.post_json(g.body)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["claim_id"] == second.json()["claim_id"]
+    assert second.json()["status"] == "duplicate"
+    # and the same encounter arriving again on the Kafka intake topic, twice
+    rec = intake_record(g.body, tenant_id=stack.tenant_id)
+    await stack.publish_intake([rec, rec])
+    await stack.wait_settled(source, 1, timeout_s=60, poll_s=0.5)
+    await asyncio.sleep(2)  # room for a wrongly duplicated claim to show up
+    claims = await stack.claims(source)
+    assert [c["claim_id"] for c in claims] == [first.json()["claim_id"]]
+    assert claims[0]["final_state"] == "paid"
+
+
+async def test_malformed_fhir_bundle_gets_422_naming_the_field_and_goes_nowhere(stack):
+    source = _source()
+    g = generate(1, seed=2, source_system=source, scenarios=["paid"])[0]
+    bundle = to_fhir_bundle(g.body)
+    bundle["entry"][0]["resource"]["birthDate"] = "31/02/1980"
+    r = await stack.post_fhir(bundle, source)
+    assert r.status_code == 422
+    fields = [e["field"] for e in r.json()["errors"]]
+    assert any("birthDate" in f for f in fields), fields
+    assert g.body["patient"]["last_name"] not in r.text and "31/02/1980" not in r.text  # no PHI echoed
+
+    not_json = await stack.http.post(url("charges", "/v1/encounters/fhir"), content=b"{oops",
+                                     headers={"content-type": "application/fhir+json"})
+    assert not_json.status_code == 422
+    bad_json = await stack.post_json({**g.body, "service_date": "yesterday"})
+    assert bad_json.status_code == 422 and any(e["field"].endswith("service_date") for e in bad_json.json()["errors"])
+
+    # a good encounter sent afterwards settles, and the bad one never appears anywhere downstream
+    good = generate(1, seed=3, source_system=source, scenarios=["paid"])[0]
+    assert (await stack.post_json(good.body)).status_code == 201
+    await stack.wait_settled(source, 1, timeout_s=60, poll_s=0.5)
+    claims = await stack.claims(source)
+    assert [c["source_encounter_id"] for c in claims] == [good.body["source_encounter_id"]]
+
+
+async def test_tenants_see_only_their_own_claims(stack):
+    source = _source()
+    g = generate(1, seed=4, source_system=source, scenarios=["paid"])[0]
+    cid = (await stack.post_json(g.body)).json()["claim_id"]
+    other = Stack(*TENANT_B)
+    try:
+        r = await other.http.get(url("charges", f"/v1/claims/{cid}"))
+        assert r.status_code == 404
+        await stack.wait_settled(source, 1, timeout_s=60, poll_s=0.5)
+        assert (await other.http.get(url("analytics", f"/v1/claims/{cid}/timeline"))).status_code == 404
+        assert await other.claims(source) == []
+        assert (await stack.http.get(url("charges", f"/v1/claims/{cid}"))).status_code == 200
+    finally:
+        await other.close()
+    anon = await stack.http.get(url("charges", f"/v1/claims/{cid}"), headers={"x-api-key": "nope"})
+    assert anon.status_code == 401
+
+
+async def test_undecodable_intake_record_is_dead_lettered_and_intake_goes_on(stack):
+    source = _source()
+    garbage_key = uuid.uuid4().hex.encode()
+    good = generate(1, seed=5, source_system=source, scenarios=["paid"])[0]
+    await stack.publish_intake([(garbage_key, b"\x00 not an event", [("ce_tenantid", b"tenant-a")]),
+                                intake_record(good.body, tenant_id=stack.tenant_id)])
+    await stack.wait_settled(source, 1, timeout_s=60, poll_s=0.5)
+    r = await stack.http.get(url("charges", "/v1/ops/dead-letters"), headers=OPS, params={"limit": 1000})
+    assert r.status_code == 200
+    mine = [d for d in r.json() if d["reason"] and d["tenant_id"] == "tenant-a" and "not JSON" in d["reason"]]
+    assert mine, r.json()[:3]
+    assert (await stack.http.get(url("charges", "/v1/ops/dead-letters"))).status_code == 401

@@ -1,0 +1,72 @@
+"""Pytest fixtures for tests that talk to the real PostgreSQL and Kafka of the local stack.
+
+`make test` (deploy/test.sh) starts them; run alone, these fixtures fail with a message saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from rcm_runtime.db import make_engine
+from rcm_runtime.settings import ServiceSettings
+
+PG_PORT = int(os.environ.get("RCM_PG_PORT", "55432"))
+# Superuser over the local unix socket (trust auth) to create throwaway schemas.
+ADMIN_URL = f"postgresql+asyncpg://postgres@/openrcm?host=/tmp&port={PG_PORT}"
+KAFKA = f"127.0.0.1:{os.environ.get('RCM_KAFKA_PORT', '19092')}"
+
+
+@pytest.fixture(scope="session")
+async def admin_engine() -> AsyncEngine:
+    engine = create_async_engine(ADMIN_URL, pool_size=5)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"PostgreSQL of the local stack is not reachable ({type(exc).__name__}); run `make test` "
+                    "or `deploy/stack.sh infra-up` first")
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def kafka_bootstrap() -> str:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA, request_timeout_ms=5000)
+    try:
+        await asyncio.wait_for(admin.start(), 15)
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"Kafka of the local stack is not reachable ({type(exc).__name__}); run `make test` "
+                    "or `deploy/stack.sh infra-up` first")
+    finally:
+        await admin.close()
+    return KAFKA
+
+
+@pytest.fixture
+async def scratch_schema(admin_engine):
+    """A throwaway schema with the messaging tables, and settings/engine bound to it."""
+    from rcm_runtime.messaging import metadata
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    async with admin_engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    settings = ServiceSettings(service_name=f"test-{name}", db_schema=name, database_url=ADMIN_URL)
+    engine = make_engine(settings, pool_size=5)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield settings, engine
+    await engine.dispose()
+    async with admin_engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+
+
+def unique_topic(prefix: str = "test") -> str:
+    return f"{prefix}.{uuid.uuid4().hex[:12]}"
