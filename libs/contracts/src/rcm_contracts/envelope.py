@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -89,12 +88,11 @@ def decode_envelope(value: bytes | None) -> Envelope:
     if value is None:
         raise EnvelopeError("record has no value")
     try:
-        raw = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EnvelopeError(f"record value is not JSON ({type(exc).__name__} at position {getattr(exc, 'pos', '?')})") from None
-    if not isinstance(raw, dict):
-        raise EnvelopeError("record value is not a JSON object")
-    try:
-        return Envelope.model_validate(raw)
+        return Envelope.model_validate_json(value)  # parsed and validated in one pass (pydantic-core)
     except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False)
+        if errors and errors[0]["type"] == "json_invalid":
+            raise EnvelopeError("record value is not JSON") from None
+        if errors and errors[0]["type"] == "model_type":
+            raise EnvelopeError("record value is not a JSON object") from None
         raise EnvelopeError("invalid CloudEvents envelope: " + describe_validation_error(exc)) from None

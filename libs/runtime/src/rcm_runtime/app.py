@@ -155,6 +155,13 @@ def create_service_app(
     async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
         return JSONResponse(status_code=503, content={"code": "unavailable", "description": "database unavailable; retry later"})
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # A bug, not bad input: log the type and place (never values) and answer in the API's error shape.
+        log.error("unhandled error", exc_info=exc)
+        return JSONResponse(status_code=500, content={"code": "internal_error",
+                                                      "description": "unexpected server error; it has been logged"})
+
     @app.middleware("http")
     async def _trace_requests(request: Request, call_next):
         if request.url.path in ("/healthz", "/readyz"):

@@ -20,7 +20,6 @@ from typing import Any, Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from rcm_contracts.base import Event
@@ -28,6 +27,7 @@ from rcm_contracts.envelope import Envelope, EnvelopeError, decode_envelope
 from rcm_contracts.registry import REGISTRY, Registry
 from pydantic import ValidationError
 
+from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.errors import DomainError, safe_reason
 from rcm_runtime.messaging import dead_letters, inbox
 from rcm_runtime.outbox import Emitter
@@ -66,8 +66,9 @@ class BatchContext:
                                  traceparent=cause.traceparent)
 
 
-# A handler applies a run of consecutive new events of one type, in record order, inside the batch's
-# transaction: it should write them with multi-row statements (one round trip, not one per event).
+# A handler applies a run of consecutive new events (of the types it is registered for), in record
+# order, inside the batch's transaction: it should write them with multi-row statements (one round
+# trip, not one per event).
 Handler = Callable[[BatchContext, list[Delivery]], Awaitable[None]]
 
 
@@ -89,11 +90,17 @@ def decode_record(record: ConsumerRecord, registry: Registry = REGISTRY) -> Deco
         return Decoded(record, error=str(exc))
 
 
-def consecutive_runs(deliveries: list[Delivery]) -> list[list[Delivery]]:
-    """Split into runs of one event type, keeping record order (so per-claim order holds)."""
+_insert_inbox = BulkInsert(inbox, ["event_id", "event_type", "topic"], returning=["event_id"])
+_insert_dead_letters = BulkInsert(dead_letters, ["topic", "partition", "offset", "key", "event_id", "event_type",
+                                                 "tenant_id", "reason", "payload"])
+
+
+def consecutive_runs(deliveries: list[Delivery], handlers: dict[str, Handler]) -> list[list[Delivery]]:
+    """Split into runs that one handler takes, keeping record order (so per-claim order holds).
+    A handler registered for several types gets them together, in order."""
     runs: list[list[Delivery]] = []
     for dv in deliveries:
-        if runs and runs[-1][0].envelope.type == dv.envelope.type:
+        if runs and handlers[runs[-1][0].envelope.type] is handlers[dv.envelope.type]:
             runs[-1].append(dv)
         else:
             runs.append([dv])
@@ -140,7 +147,7 @@ class BatchApplier:
         span = start_consumer_span(f"handle {env.type.rsplit('.', 2)[-2]}", env.traceparent, **{
             "rcm.event_id": str(env.id), "rcm.tenant_id": env.tenantid, "rcm.claim_key": env.partitionkey,
             "rcm.service": self.service})
-        dv.traceparent = traceparent_of(span)
+        dv.traceparent = traceparent_of(span, fallback=env.traceparent)
         return span
 
     def wants(self, d: Decoded) -> bool:
@@ -152,16 +159,13 @@ class BatchApplier:
         async with self.engine.begin() as conn:
             bad = [dead_letter_row(d, d.error) for d in items if d.error is not None]
             if bad:
-                await conn.execute(pg_insert(dead_letters).on_conflict_do_nothing(), bad)
+                await _insert_dead_letters.execute(conn, bad)
             wanted = [d for d in items if self.wants(d)]
             new_ids: set[uuid.UUID] = set()
             if wanted:
                 # Dedupe within the batch too: the same event may sit twice in one poll.
                 rows = {d.envelope.id: {"event_id": d.envelope.id, "event_type": d.envelope.type, "topic": d.record.topic} for d in wanted}
-                res = await conn.execute(
-                    pg_insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id), list(rows.values())
-                )
-                new_ids = {row[0] for row in res}
+                new_ids = {row[0] for row in await _insert_inbox.execute(conn, list(rows.values()))}
             fresh: list[Delivery] = []
             seen: set[uuid.UUID] = set()
             for d in wanted:
@@ -174,11 +178,12 @@ class BatchApplier:
             spans = [self._start_span(dv) for dv in fresh]
             try:
                 ctx = BatchContext(conn, emitter)
-                for run in consecutive_runs(fresh):
+                for run in consecutive_runs(fresh, self.handlers):
                     await self.handlers[run[0].envelope.type](ctx, run)
             finally:
                 for span in spans:
-                    span.end()
+                    if span is not None:
+                        span.end()
             wrote = await emitter.flush(conn)
         self.applied += len(fresh)
         self.dead_lettered += len(bad)
@@ -187,7 +192,7 @@ class BatchApplier:
 
     async def dead_letter(self, d: Decoded, reason: str) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(pg_insert(dead_letters).on_conflict_do_nothing(), [dead_letter_row(d, reason)])
+            await _insert_dead_letters.execute(conn, [dead_letter_row(d, reason)])
         self.dead_lettered += 1
 
     async def apply_with_fallback(self, items: list[Decoded], max_retries: int, backoff_s: float) -> None:

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel.sql.sqltypes import AutoString
+
+# sqlmodel's str column type does not declare itself cacheable, which makes SQLAlchemy recompile
+# every statement touching a str column (a profile showed ~15% of consumer CPU). It carries no
+# state that changes the SQL, so caching is safe.
+AutoString.cache_ok = True
 
 from rcm_runtime.settings import ServiceSettings
 

@@ -15,11 +15,12 @@ import zlib
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from rcm_contracts.base import Event
 from rcm_contracts.envelope import Envelope, new_envelope
+from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.messaging import outbox
 from rcm_runtime.telemetry import current_traceparent
 
@@ -72,9 +73,13 @@ class Emitter:
         if not self.rows:
             return 0
         n = len(self.rows)
-        await conn.execute(insert(outbox), self.rows)
+        await _insert_outbox.execute(conn, self.rows)
         self.rows = []
         return n
+
+
+_insert_outbox = BulkInsert(outbox, ["event_id", "topic", "key", "event_type", "tenant_id", "traceparent", "payload"],
+                           on_conflict=None)
 
 
 def advisory_key(schema: str) -> int:

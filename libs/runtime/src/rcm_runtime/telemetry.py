@@ -23,12 +23,14 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 _propagator = TraceContextTextMapPropagator()
 _configured = False
+_recording = False  # spans cost CPU on every event: only made when an exporter will receive them
 
 
 def setup_tracing(service_name: str, exporter: str = "none", endpoint: str | None = None) -> None:
-    global _configured
+    global _configured, _recording
     if _configured:
         return
+    _recording = exporter != "none"
     provider = TracerProvider(resource=Resource.create({"service.name": f"rcm-{service_name}"}))
     if exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
@@ -57,13 +59,19 @@ def span_from_traceparent(name: str, traceparent: str | None, kind=trace.SpanKin
         yield span
 
 
-def start_consumer_span(name: str, traceparent: str | None, **attrs) -> trace.Span:
-    """A span continuing the producer's trace; the caller ends it (after the batch commits)."""
+def start_consumer_span(name: str, traceparent: str | None, **attrs) -> trace.Span | None:
+    """A span continuing the producer's trace; the caller ends it (after the batch commits).
+    None when no exporter is configured: the event's traceparent is then passed on unchanged, so a
+    claim still stays one trace."""
+    if not _recording:
+        return None
     ctx = _propagator.extract({"traceparent": traceparent}) if traceparent else otel_context.Context()
     return tracer().start_span(name, context=ctx, kind=trace.SpanKind.CONSUMER, attributes=attrs)
 
 
-def traceparent_of(span: trace.Span) -> str | None:
+def traceparent_of(span: trace.Span | None, fallback: str | None = None) -> str | None:
+    if span is None:
+        return fallback
     carrier: dict[str, str] = {}
     _propagator.inject(carrier, context=trace.set_span_in_context(span))
     return carrier.get("traceparent")

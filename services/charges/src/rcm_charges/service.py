@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rcm_contracts.events import EncounterCaptured, EncounterSubmitted
+from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.errors import DomainError
 
 from rcm_charges.db import encounters
@@ -37,9 +37,10 @@ class CaptureResult:
 
 Emit = Callable[[int, EncounterCaptured, uuid.UUID], None]  # (index of the intake, event, key)
 
-_insert_encounters = (
-    insert(encounters).on_conflict_do_nothing(constraint="uq_encounter_source").returning(encounters.c.claim_id)
-)
+_insert_encounters = BulkInsert(
+    encounters, ["claim_id", "encounter_id", "tenant_id", "source_system", "source_encounter_id", "intake_channel",
+                 "content_hash", "claim"],
+    on_conflict="ON CONSTRAINT uq_encounter_source DO NOTHING", returning=["claim_id"])
 
 
 async def capture_encounters(conn: AsyncConnection, emit: Emit, intakes: list[Intake]) -> list[CaptureResult]:
@@ -53,7 +54,7 @@ async def capture_encounters(conn: AsyncConnection, emit: Emit, intakes: list[In
                      "source_system": it.submission.source_system,
                      "source_encounter_id": it.submission.source_encounter_id, "intake_channel": it.channel,
                      "content_hash": content_hash(it.submission), "claim": claim.model_dump(mode="json")})
-    inserted = {r.claim_id for r in await conn.execute(_insert_encounters, rows)}
+    inserted = {r.claim_id for r in await _insert_encounters.execute(conn, rows)}
     existing = {}
     if len(inserted) < len(rows):
         keys = [(r["tenant_id"], r["source_system"], r["source_encounter_id"]) for r in rows if r["claim_id"] not in inserted]

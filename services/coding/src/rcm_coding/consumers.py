@@ -1,14 +1,14 @@
 """coding reacts to verified coverage: run the code edits, queue what a coder must fix."""
 
-from sqlalchemy.dialects.postgresql import insert
 
 from rcm_contracts.events import ClaimCoded, CoverageVerified
+from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import BatchContext, Delivery
 
 from rcm_coding.db import coded_claims
 from rcm_coding.domain.code_checks import code_edits, coding_status
 
-_insert = insert(coded_claims).on_conflict_do_nothing()
+_insert = BulkInsert(coded_claims, ["claim_id", "tenant_id", "status", "edits", "claim"])
 
 
 async def on_coverage_verified(ctx: BatchContext, deliveries: list[Delivery]) -> None:
@@ -20,7 +20,7 @@ async def on_coverage_verified(ctx: BatchContext, deliveries: list[Delivery]) ->
         rows.append({"claim_id": claim.claim_id, "tenant_id": d.tenant_id, "status": status,
                      "edits": [e.model_dump(mode="json") for e in edits], "claim": claim.model_dump(mode="json")})
         ctx.emit(d, ClaimCoded(claim=claim, status=status, edits=edits), key=claim.claim_id)
-    await ctx.conn.execute(_insert, rows)
+    await _insert.execute(ctx.conn, rows)
 
 
 HANDLERS = {CoverageVerified.event_type(): on_coverage_verified}

@@ -2,15 +2,16 @@
 
 import uuid
 
-from sqlalchemy.dialects.postgresql import insert
 
 from rcm_contracts.events import DenialRecorded, PaymentPosted
+from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import BatchContext, Delivery
 
 from rcm_denials.db import denials
 from rcm_denials.domain.root_cause import classify
 
-_insert = insert(denials).on_conflict_do_nothing().returning(denials.c.denial_id)
+_insert = BulkInsert(denials, ["denial_id", "remittance_id", "claim_id", "tenant_id", "payer_id", "category",
+                               "work_queue", "reason_codes", "denied_amount"], returning=["denial_id"])
 
 
 async def on_payments_posted(ctx: BatchContext, deliveries: list[Delivery]) -> None:
@@ -28,7 +29,7 @@ async def on_payments_posted(ctx: BatchContext, deliveries: list[Delivery]) -> N
         causes[denial_id] = (d, found)
     if not rows:
         return
-    inserted = {r.denial_id for r in await ctx.conn.execute(_insert, rows)}  # a re-posted remittance is skipped
+    inserted = {r.denial_id for r in await _insert.execute(ctx.conn, rows)}  # a re-posted remittance is skipped
     for row in rows:
         if row["denial_id"] in inserted:
             d, found = causes[row["denial_id"]]

@@ -2,15 +2,15 @@
 
 from datetime import datetime, timezone
 
-from sqlalchemy.dialects.postgresql import insert
 
 from rcm_contracts.events import CoverageVerified, EncounterCaptured
+from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import BatchContext, Delivery
 
 from rcm_eligibility.db import coverage_checks
 from rcm_eligibility.domain.coverage import determine_coverage
 
-_insert = insert(coverage_checks).on_conflict_do_nothing()
+_insert = BulkInsert(coverage_checks, ["claim_id", "tenant_id", "payer_id", "status", "reason", "result"])
 
 
 async def on_encounters_captured(ctx: BatchContext, deliveries: list[Delivery]) -> None:
@@ -22,7 +22,7 @@ async def on_encounters_captured(ctx: BatchContext, deliveries: list[Delivery]) 
         rows.append({"claim_id": claim.claim_id, "tenant_id": d.tenant_id, "payer_id": result.payer_id,
                      "status": result.status, "reason": result.reason, "result": result.model_dump(mode="json")})
         ctx.emit(d, CoverageVerified(claim=claim, eligibility=result), key=claim.claim_id)
-    await ctx.conn.execute(_insert, rows)
+    await _insert.execute(ctx.conn, rows)
 
 
 HANDLERS = {EncounterCaptured.event_type(): on_encounters_captured}

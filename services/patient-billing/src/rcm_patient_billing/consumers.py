@@ -2,15 +2,16 @@
 
 import uuid
 
-from sqlalchemy.dialects.postgresql import insert
 
 from rcm_contracts.events import PatientBalanceOpened, PaymentPosted
+from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import BatchContext, Delivery
 
 from rcm_patient_billing.db import patient_balances
 from rcm_patient_billing.domain.statement import due_date
 
-_insert = insert(patient_balances).on_conflict_do_nothing().returning(patient_balances.c.statement_id)
+_insert = BulkInsert(patient_balances, ["statement_id", "remittance_id", "claim_id", "tenant_id", "amount_due",
+                                        "due_date"], returning=["statement_id"])
 
 
 async def on_payments_posted(ctx: BatchContext, deliveries: list[Delivery]) -> None:
@@ -26,7 +27,7 @@ async def on_payments_posted(ctx: BatchContext, deliveries: list[Delivery]) -> N
         causes[statement_id] = d
     if not rows:
         return
-    inserted = {r.statement_id for r in await ctx.conn.execute(_insert, rows)}
+    inserted = {r.statement_id for r in await _insert.execute(ctx.conn, rows)}
     for row in rows:
         if row["statement_id"] in inserted:
             d = causes[row["statement_id"]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy.dialects.postgresql import insert
+from rcm_runtime.bulk import BulkInsert
 
 from rcm_contracts.events import PaymentPosted
 from rcm_contracts.wire import RemittanceAdvice
@@ -21,8 +21,10 @@ class PostingResult:
     rejected: list[dict] = field(default_factory=list)
 
 
-_post = insert(posted_payments).on_conflict_do_nothing(constraint="uq_posted_payment").returning(
-    posted_payments.c.remittance_id)
+_post = BulkInsert(posted_payments, ["remittance_id", "claim_id", "tenant_id", "payer_id", "payer_claim_control_number",
+                                     "trace_number", "payment_date", "total_charge", "allowed_amount", "paid_amount",
+                                     "patient_responsibility", "outcome", "adjustments", "remark_codes"],
+                   on_conflict="ON CONSTRAINT uq_posted_payment DO NOTHING", returning=["remittance_id"])
 
 
 async def post_remittance_advice(tx, tenant_id: str, era: RemittanceAdvice) -> PostingResult:
@@ -44,7 +46,7 @@ async def post_remittance_advice(tx, tenant_id: str, era: RemittanceAdvice) -> P
                      "paid_amount": remit.paid_amount, "patient_responsibility": remit.patient_responsibility,
                      "outcome": outcome(remit), "adjustments": [a.model_dump(mode="json") for a in remit.adjustments],
                      "remark_codes": remit.remark_codes})
-    inserted = {r.remittance_id for r in await tx.conn.execute(_post, rows)} if rows else set()
+    inserted = {r.remittance_id for r in await _post.execute(tx.conn, rows)}
     result.duplicates = len(rows) - len(inserted)  # never post a payment twice
     for row in rows:
         if row["remittance_id"] not in inserted:

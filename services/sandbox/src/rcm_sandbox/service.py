@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
+from rcm_runtime.bulk import BulkInsert
 
 from rcm_contracts.claim import Claim
 from rcm_contracts.events import Adjustment
@@ -26,7 +26,8 @@ def pccn_for(claim: Claim) -> str:
     return "SBX" + claim.claim_id.hex[:17].upper()
 
 
-_receive = insert(payer_claims).on_conflict_do_nothing()
+_receive = BulkInsert(payer_claims, ["claim_id", "tenant_id", "payer_id", "payer_claim_control_number",
+                                     "interchange_control_number", "status", "claim"])
 
 
 async def receive_interchange(conn, fixtures: SandboxFixtures, interchange: Interchange) -> InterchangeAck:
@@ -43,8 +44,7 @@ async def receive_interchange(conn, fixtures: SandboxFixtures, interchange: Inte
                      "interchange_control_number": interchange.interchange_control_number,
                      "status": "received", "claim": claim.model_dump(mode="json")})
         acks.append(ClaimAck(claim_id=claim.claim_id, accepted=True, status_code="A2:20", payer_claim_control_number=pccn))
-    if rows:
-        await conn.execute(_receive, rows)
+    await _receive.execute(conn, rows)
     return InterchangeAck(interchange_control_number=interchange.interchange_control_number, syntax_accepted=True, claims=acks)
 
 

@@ -2,15 +2,15 @@
 
 from datetime import datetime, timezone
 
-from sqlalchemy.dialects.postgresql import insert
 
 from rcm_contracts.events import ClaimCoded, ClaimScrubbed
+from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import BatchContext, Delivery
 
 from rcm_scrubber.db import scrubbed_claims
 from rcm_scrubber.domain.edits import decision, scrub
 
-_insert = insert(scrubbed_claims).on_conflict_do_nothing()
+_insert = BulkInsert(scrubbed_claims, ["claim_id", "tenant_id", "decision", "edits", "claim"])
 
 
 async def on_claims_coded(ctx: BatchContext, deliveries: list[Delivery]) -> None:
@@ -25,8 +25,7 @@ async def on_claims_coded(ctx: BatchContext, deliveries: list[Delivery]) -> None
         rows.append({"claim_id": claim.claim_id, "tenant_id": d.tenant_id, "decision": outcome,
                      "edits": [e.model_dump(mode="json") for e in edits], "claim": claim.model_dump(mode="json")})
         ctx.emit(d, ClaimScrubbed(claim=claim, decision=outcome, edits=edits), key=claim.claim_id)
-    if rows:
-        await ctx.conn.execute(_insert, rows)
+    await _insert.execute(ctx.conn, rows)
 
 
 HANDLERS = {ClaimCoded.event_type(): on_claims_coded}

@@ -8,11 +8,11 @@ from collections import defaultdict
 from datetime import datetime, timezone
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert
 
 from rcm_contracts.claim import Claim
 from rcm_contracts.events import ClaimAcknowledged, ClaimScrubbed, ClaimSubmitted
 from rcm_contracts.wire import Interchange
+from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import BatchContext, Delivery
 
 from rcm_submission.clearinghouse import ClearinghouseAdapter, ClearinghouseUnavailable
@@ -21,7 +21,7 @@ from rcm_submission.db import interchange_control_seq, submissions
 log = logging.getLogger("rcm.submission")
 
 
-_queue = insert(submissions).on_conflict_do_nothing()
+_queue = BulkInsert(submissions, ["claim_id", "tenant_id", "payer_id", "status", "claim"])
 
 
 async def on_claims_scrubbed(ctx: BatchContext, deliveries: list[Delivery]) -> None:
@@ -30,8 +30,7 @@ async def on_claims_scrubbed(ctx: BatchContext, deliveries: list[Delivery]) -> N
          "status": "queued", "claim": d.event.claim.model_dump(mode="json")}
         for d in deliveries if d.event.decision == "clean" and d.event.claim.coverage is not None
     ]
-    if rows:
-        await ctx.conn.execute(_queue, rows)
+    await _queue.execute(ctx.conn, rows)
 
 
 HANDLERS = {ClaimScrubbed.event_type(): on_claims_scrubbed}
