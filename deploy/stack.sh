@@ -103,6 +103,7 @@ pg_paths() {
     PG_DATA="$STACK_DIR/pg"
   fi
 }
+export PGOPTIONS="-c client_min_messages=warning"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 pg_up() {
@@ -156,6 +157,7 @@ service_env() {  # name package port schema -> exports for that service
 }
 
 services_up() {
+  # Each service migrates its own schema, then starts; all in parallel, then we poll readiness.
   local names=("$@") started=()
   while read -r name pkg port schema; do
     if [ ${#names[@]} -gt 0 ] && [[ ! " ${names[*]} " =~ " $name " ]]; then continue; fi
@@ -164,17 +166,14 @@ services_up() {
     (
       service_env "$name" "$pkg" "$port" "$schema"
       cd "$ROOT/services/$name"
-      "$ROOT/.venv/bin/alembic" -c alembic.ini upgrade head >>"$LOG_DIR/$name.log" 2>&1 \
-        || { tail -n 30 "$LOG_DIR/$name.log" >&2; exit 1; }
-      nohup "$ROOT/.venv/bin/python" -m rcm_runtime.serve "$pkg.app:app" \
-        >>"$LOG_DIR/$name.log" 2>&1 &
-      echo $! > "$pidf"
-    ) || die "migrations failed for $name"
+      exec "$ROOT/deploy/run_service.sh" "$pkg" >>"$LOG_DIR/$name.log" 2>&1
+    ) &
+    echo $! > "$pidf"
     started+=("$name:$port")
   done < <(service_rows)
   for sp in "${started[@]}"; do
     local name="${sp%%:*}" port="${sp##*:}"
-    PY "$ROOT/deploy/wait_http.py" "http://127.0.0.1:$port/readyz" 90 \
+    PY "$ROOT/deploy/wait_http.py" "http://127.0.0.1:$port/readyz" 120 "$RUN_DIR/$name.pid" \
       || { tail -n 40 "$LOG_DIR/$name.log" >&2; die "$name not ready (see $LOG_DIR/$name.log)"; }
     log "$name ready on http://127.0.0.1:$port"
   done
