@@ -149,3 +149,61 @@ async def test_undecodable_intake_record_is_dead_lettered_and_intake_goes_on(sta
     mine = [d for d in r.json() if d["reason"] and d["tenant_id"] == "tenant-a" and "not JSON" in d["reason"]]
     assert mine, r.json()[:3]
     assert (await stack.http.get(url("charges", "/v1/ops/dead-letters"))).status_code == 401
+
+
+async def test_incomplete_encounter_is_held_then_fixed_priced_and_released(stack):
+    source = _source()
+    g = generate(1, seed=6, source_system=source, scenarios=["paid"])[0]
+    code = f"{uuid.uuid4().int % 60000 + 10000:05d}"  # a code no earlier run has priced for this tenant
+    body = {**g.body, "diagnoses": [], "lines": [{"procedure_code": code, "units": "1"}]}  # no dx, no charge
+    r = await stack.post_json(body)
+    assert r.status_code == 201 and r.json()["status"] == "held"
+    cid = r.json()["claim_id"]
+    assert {m["field"] for m in r.json()["missing"]} == {"diagnoses", "lines[1].charge"}
+    queue = await stack.get("charges", "/v1/encounters", status="held", limit=1000)
+    assert cid in [item["claim_id"] for item in queue["items"]]
+
+    # late charge while still open, priced from the chargemaster imported afterwards
+    late = await stack.http.post(url("charges", f"/v1/encounters/{cid}/lines"), headers={"X-User": "coder.kim"},
+                                 json=[{"procedure_code": "36415", "units": "1", "charge": "20.00"}])
+    assert late.status_code == 200 and late.json()["status"] == "held"
+    csv_text = f"code,modifier,price,effective_from,effective_to\n{code},,150.00,2020-01-01,\n"
+    imported = await stack.http.post(url("charges", "/v1/chargemaster"), content=csv_text.encode(),
+                                     headers={"content-type": "text/csv"})
+    assert imported.status_code == 200 and imported.json() == {"imported": 1}
+    bad_csv = await stack.http.post(url("charges", "/v1/chargemaster"), content=b"code,price\n99213,abc\n",
+                                    headers={"content-type": "text/csv"})
+    assert bad_csv.status_code == 422
+
+    no_actor = await stack.http.patch(url("charges", f"/v1/encounters/{cid}"), json={"diagnoses": ["J069"]})
+    assert no_actor.status_code == 422  # audited changes need X-User
+    fixed = await stack.http.patch(url("charges", f"/v1/encounters/{cid}"), json={"diagnoses": ["J069"]},
+                                   headers={"X-User": "coder.kim"})
+    assert fixed.status_code == 200 and fixed.json()["status"] == "captured", fixed.text
+    claim = (await stack.get("charges", f"/v1/claims/{cid}"))["claim"]
+    assert [(line["procedure_code"], line["charge"]) for line in claim["lines"]] == [(code, "150.00"), ("36415", "20.00")]
+    assert claim["total_charge"] == "170.00"
+    audit = (await stack.get("charges", f"/v1/encounters/{cid}/audit"))["changes"]
+    assert [(a["action"], a["actor"]) for a in audit] == [("late_charge", "coder.kim"), ("fixed", "coder.kim")]
+    assert audit[1]["before"]["diagnoses"] == [] and audit[1]["after"]["diagnoses"] == ["J069"]
+
+    await stack.wait_settled(source, 1, timeout_s=60, poll_s=0.5)
+    [settled] = await stack.claims(source)
+    assert settled["claim_id"] == cid and settled["final_state"] == "paid"
+    again = await stack.http.patch(url("charges", f"/v1/encounters/{cid}"), json={"diagnoses": ["I10"]},
+                                   headers={"X-User": "coder.kim"})
+    assert again.status_code == 409  # released claims change through corrected claims
+
+
+async def test_corrected_resend_of_a_held_encounter_is_a_new_audited_version(stack):
+    source = _source()
+    g = generate(1, seed=7, source_system=source, scenarios=["paid"])[0]
+    first = await stack.post_json({**g.body, "diagnoses": []})
+    assert first.json()["status"] == "held"
+    corrected = await stack.post_json(g.body)  # the EHR resends with the diagnosis filled in
+    assert corrected.status_code == 200 and corrected.json()["status"] == "captured"
+    assert corrected.json()["claim_id"] == first.json()["claim_id"]
+    audit = (await stack.get("charges", f"/v1/encounters/{first.json()['claim_id']}/audit"))["changes"]
+    assert [a["action"] for a in audit] == ["corrected_resend"]
+    changed_again = await stack.post_json({**g.body, "place_of_service": "22"})
+    assert changed_again.status_code == 409  # released: a corrected claim, not a resend

@@ -33,7 +33,8 @@ SCENARIOS: dict[str, tuple[int, str]] = {
     "no_auth": (4, "denied"),
     "non_covered_line": (6, "partially_paid"),
     "bad_npi": (4, "review_hold"),
-    "no_diagnosis": (4, "coding_hold"),
+    "no_diagnosis": (3, "incomplete"),
+    "invalid_diagnosis": (3, "coding_hold"),
     "unknown_payer": (3, "rejected"),
 }
 MEMBER_PREFIX = {"paid": "M", "copay": "COPAY", "deductible": "HDHP", "coinsurance": "COINS", "terminated": "TERM",
@@ -69,6 +70,8 @@ def _encounter(rnd: random.Random, scenario: str, source_id: str, source_system:
     if scenario == "non_covered_line":
         lines = [visit, ("97810", "85.00")]
     diagnoses = [] if scenario == "no_diagnosis" else rnd.sample(DX, rnd.randint(1, 3))
+    if scenario == "invalid_diagnosis":
+        diagnoses = ["ZZZ9"]  # not ICD-10-CM: the coder queue
     payer = ("ZZZ99", "Unknown Payer") if scenario == "unknown_payer" else rnd.choice([("SBX01", "Sandbox Health Plan"), ("SBX02", "Sandbox Medicare Advantage")])
     member = f"{MEMBER_PREFIX.get(scenario, 'M')}{rnd.randint(10**7, 10**8 - 1)}"
     return {

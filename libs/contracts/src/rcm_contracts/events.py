@@ -18,15 +18,48 @@ class EncounterLine(Contract):
     procedure_code: str = Field(min_length=1, max_length=16)
     modifiers: list[str] = Field(default_factory=list, max_length=4)
     units: Decimal = Field(default=Decimal(1), gt=0)
-    charge: Money = Field(ge=0)
+    charge: Money | None = Field(default=None, ge=0)  # None: priced from the tenant's chargemaster
     diagnosis_pointers: list[int] = Field(default_factory=lambda: [1], min_length=1, max_length=4)
 
 
 class EncounterSubmitted(Event):
-    """The project's own encounter JSON, as EHRs publish it on rcm.intake.encounters (and POST it)."""
+    """The project's own encounter JSON, as EHRs publish it on rcm.intake.encounters (and POST it).
+
+    v2: an encounter may arrive incomplete (no date of service, billing provider or line charge);
+    charges holds it in completeness review instead of rejecting it. v1 records are upcast.
+    """
 
     SERVICE = "intake"
     NAME = "encounter-submitted"
+    MAJOR = 2
+
+    source_system: str = Field(min_length=1, max_length=64)
+    source_encounter_id: str = Field(min_length=1, max_length=128)
+    service_date: date | None = None
+    place_of_service: str = Field(default="11", pattern=r"^[0-9]{2}$")
+    patient: Person
+    coverage: Coverage | None = None
+    billing_provider: Provider | None = None
+    rendering_provider: Provider | None = None
+    referring_provider: Provider | None = None
+    diagnoses: list[str] = Field(default_factory=list, max_length=12)
+    lines: list[EncounterLine] = Field(min_length=1, max_length=50)
+
+
+class EncounterLineV1(Contract):
+    procedure_code: str = Field(min_length=1, max_length=16)
+    modifiers: list[str] = Field(default_factory=list, max_length=4)
+    units: Decimal = Field(default=Decimal(1), gt=0)
+    charge: Money = Field(ge=0)
+    diagnosis_pointers: list[int] = Field(default_factory=lambda: [1], min_length=1, max_length=4)
+
+
+class EncounterSubmittedV1(Event):
+    """Retired major, kept for its schema and golden examples; readers upcast it to v2."""
+
+    SERVICE = "intake"
+    NAME = "encounter-submitted"
+    MAJOR = 1
 
     source_system: str = Field(min_length=1, max_length=64)
     source_encounter_id: str = Field(min_length=1, max_length=128)
@@ -38,7 +71,7 @@ class EncounterSubmitted(Event):
     rendering_provider: Provider | None = None
     referring_provider: Provider | None = None
     diagnoses: list[str] = Field(default_factory=list, max_length=12)
-    lines: list[EncounterLine] = Field(min_length=1, max_length=50)
+    lines: list[EncounterLineV1] = Field(min_length=1, max_length=50)
 
 
 # ---------------------------------------------------------------- charges
@@ -48,6 +81,23 @@ class EncounterCaptured(Event):
 
     claim: Claim
     intake_channel: Literal["fhir", "json", "kafka", "hl7v2"]
+
+
+class MissingItem(Contract):
+    field: str
+    reason: str
+
+
+class EncounterHeld(Event):
+    """The encounter lacks what a claim needs; it waits in charges' completeness review."""
+
+    SERVICE = "charges"
+    NAME = "encounter-held"
+
+    claim_id: uuid.UUID
+    source_system: str
+    source_encounter_id: str
+    missing: list[MissingItem] = Field(min_length=1)
 
 
 # ---------------------------------------------------------------- eligibility
@@ -172,9 +222,14 @@ class PatientBalanceOpened(Event):
     due_date: date
 
 
+# Majors that are no longer produced: their schemas stay committed and their golden examples must
+# still parse (through the upcasters in rcm_contracts.upcasters).
+RETIRED_EVENTS: list[type[Event]] = [EncounterSubmittedV1]
+
 ALL_EVENTS: list[type[Event]] = [
     EncounterSubmitted,
     EncounterCaptured,
+    EncounterHeld,
     CoverageVerified,
     ClaimCoded,
     ClaimScrubbed,

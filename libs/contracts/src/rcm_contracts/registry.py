@@ -70,8 +70,12 @@ REGISTRY = Registry()
 for _model in ALL_EVENTS:
     REGISTRY.register(_model)
 
-# Upcasters for retired majors go here, e.g.:
-#   REGISTRY.register_upcaster("org.openrcm.rcm.charges.encounter-captured.v1", encounter_captured_v1_to_v2)
+def encounter_submitted_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 only relaxed required fields, so every v1 document is already a valid v2 document."""
+    return data
+
+
+REGISTRY.register_upcaster("org.openrcm.rcm.intake.encounter-submitted.v1", encounter_submitted_v1_to_v2)
 
 
 def parse_event(envelope: Envelope) -> Event:

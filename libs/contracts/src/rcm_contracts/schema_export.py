@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from rcm_contracts.envelope import Envelope
-from rcm_contracts.events import ALL_EVENTS
+from rcm_contracts.events import ALL_EVENTS, RETIRED_EVENTS
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
@@ -15,7 +15,7 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
 def generated() -> dict[str, dict]:
     out = {"envelope": Envelope.model_json_schema()}
-    for model in ALL_EVENTS:
+    for model in ALL_EVENTS + RETIRED_EVENTS:
         schema = model.model_json_schema()
         schema["$id"] = model.dataschema()
         schema["x-event-type"] = model.event_type()

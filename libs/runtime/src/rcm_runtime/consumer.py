@@ -100,7 +100,7 @@ def consecutive_runs(deliveries: list[Delivery], handlers: dict[str, Handler]) -
     A handler registered for several types gets them together, in order."""
     runs: list[list[Delivery]] = []
     for dv in deliveries:
-        if runs and handlers[runs[-1][0].envelope.type] is handlers[dv.envelope.type]:
+        if runs and handlers[runs[-1][0].event.event_type()] is handlers[dv.event.event_type()]:
             runs[-1].append(dv)
         else:
             runs.append([dv])
@@ -151,7 +151,8 @@ class BatchApplier:
         return span
 
     def wants(self, d: Decoded) -> bool:
-        return d.event is not None and d.envelope.type in self.handlers
+        # Route on the parsed (upcast) type, so a handler for v2 also receives v1 records.
+        return d.event is not None and d.event.event_type() in self.handlers
 
     async def apply(self, items: list[Decoded]) -> None:
         """One transaction: dead letters for undecodable items, inbox + effects for handled ones."""
@@ -179,7 +180,7 @@ class BatchApplier:
             try:
                 ctx = BatchContext(conn, emitter)
                 for run in consecutive_runs(fresh, self.handlers):
-                    await self.handlers[run[0].envelope.type](ctx, run)
+                    await self.handlers[run[0].event.event_type()](ctx, run)
             finally:
                 for span in spans:
                     if span is not None:

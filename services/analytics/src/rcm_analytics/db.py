@@ -33,6 +33,7 @@ class ClaimStatus(Base, table=True):
     payer_id: str | None = None
     service_date: date | None = None
     total_charge: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    held_reason: str | None = None  # fields charges' completeness review found missing
     eligibility_status: str | None = None
     coding_status: str | None = None
     scrub_decision: str | None = None

@@ -11,6 +11,8 @@ import pytest
 from rcm_analytics.domain.lifecycle import FINAL_STATES, STAGES, Status, derive, facts_from, kpis, summary_of
 from rcm_contracts.claim import Address, Claim, Coverage, Person, Provider, ServiceLine
 from rcm_contracts.events import (
+    EncounterHeld,
+    MissingItem,
     Adjustment,
     ClaimAcknowledged,
     ClaimCoded,
@@ -49,6 +51,11 @@ CID = CLAIM.claim_id
 
 def captured():
     return EncounterCaptured(claim=CLAIM, intake_channel="json")
+
+
+def held():
+    return EncounterHeld(claim_id=CLAIM.claim_id, source_system="test-ehr", source_encounter_id="enc-7",
+                         missing=[MissingItem(field="diagnoses", reason="no diagnosis")])
 
 
 def verified(status="active"):
@@ -179,6 +186,7 @@ DENIED = [captured(), coded(), scrubbed(), acked(), posted("denied", paid="0.00"
 REJECTED = [captured(), coded(), scrubbed(), submitted(), acked(False)]
 REVIEW_HOLD = [captured(), verified(), coded(), scrubbed("review")]
 CODING_HOLD = [captured(), verified(), coded("needs_coder")]
+INCOMPLETE = [held()]
 
 SCENARIOS = {
     "paid": (PAID, Status("posted", "paid")),
@@ -188,7 +196,14 @@ SCENARIOS = {
     "rejected": (REJECTED, Status("acknowledged", "rejected")),
     "review_hold": (REVIEW_HOLD, Status("scrubbed", "review_hold")),
     "coding_hold": (CODING_HOLD, Status("coded", "coding_hold")),
+    "incomplete": (INCOMPLETE, Status("held", "incomplete")),
 }
+
+
+def test_a_held_encounter_that_is_fixed_moves_on_whatever_the_arrival_order():
+    fixed = [held(), captured(), verified()]
+    for events in (fixed, list(reversed(fixed))):
+        assert derive(merge(events)) == Status("eligibility_verified", None)
 
 
 def test_scenarios_cover_every_final_state():

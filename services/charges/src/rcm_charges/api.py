@@ -1,64 +1,170 @@
-"""HTTP intake and read APIs of charges."""
+"""HTTP intake, completeness review, chargemaster and read APIs of charges."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy import delete, select
 
-from rcm_contracts.events import EncounterSubmitted
+from rcm_contracts.events import EncounterLine, EncounterSubmitted
+from rcm_contracts.envelope import describe_validation_error
 from rcm_runtime.app import RuntimeDep
 from rcm_runtime.auth import TenantId
+from rcm_runtime.bulk import BulkInsert
+from rcm_runtime.reads import jsonable, stage_read_router
 
+from rcm_charges.db import chargemaster_items, encounters
+from rcm_charges.domain.chargemaster import ChargemasterCsvError, parse_chargemaster_csv
 from rcm_charges.domain.fhir_bundle import IntakeError, bundle_to_encounter
-from rcm_charges.service import ConflictingResend, Intake, capture_encounters, get_encounter
+from rcm_charges.service import (
+    ConflictingResend, Intake, NotFound, NotOpen, add_late_charges, audit_trail, capture_encounters, fix_encounter,
+)
 
 router = APIRouter(prefix="/v1", tags=["encounters"])
+Actor = Annotated[str, Header(alias="X-User", min_length=1, max_length=128,
+                              description="the person or system making an audited change")]
 
 
-async def _capture(rt, tenant_id: str, submission: EncounterSubmitted, channel: str, response: Response) -> dict:
+def _problem(status: int, code: str, description: str, errors: list | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "description": description}
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(status_code=status, content=body)
+
+
+def _result_body(r) -> dict:
+    body = {"claim_id": str(r.claim_id), "encounter_id": str(r.encounter_id), "status": r.status}
+    if r.missing:
+        body["missing"] = r.missing
+    return body
+
+
+async def _capture(rt, tenant_id: str, submissions: list[EncounterSubmitted], channel: str) -> list:
+    async with rt.transaction() as tx:
+        return await capture_encounters(
+            tx.conn, lambda _i, ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
+            [Intake(tenant_id, s, channel) for s in submissions])
+
+
+async def _capture_one(rt, tenant_id: str, submission: EncounterSubmitted, channel: str, response: Response):
     try:
-        async with rt.transaction() as tx:
-            [result] = await capture_encounters(
-                tx.conn, lambda _i, ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
-                [Intake(tenant_id, submission, channel)])
+        [result] = await _capture(rt, tenant_id, [submission], channel)
     except ConflictingResend as exc:
-        raise HTTPException(409, detail={"code": "conflicting_resend", "description": str(exc)}) from None
+        return _problem(409, "conflicting_resend", str(exc))
     response.status_code = 201 if result.created else 200
-    return {"claim_id": str(result.claim_id), "encounter_id": str(result.encounter_id),
-            "status": "captured" if result.created else "duplicate"}
+    return _result_body(result)
 
 
-@router.post("/encounters", status_code=201, summary="Submit an encounter in the OpenRCM JSON format")
-async def submit_encounter(body: EncounterSubmitted, tenant_id: TenantId, rt: RuntimeDep, response: Response) -> dict:
-    return await _capture(rt, tenant_id, body, "json", response)
+@router.post("/encounters", status_code=201, summary="Submit an encounter in the OpenRCM JSON format",
+             description="201 for a new encounter: `captured` (released to eligibility) or `held` (completeness "
+                         "review, with what is missing). 200 for a resend: `duplicate` when unchanged; a changed "
+                         "resend of a held encounter becomes its next version (`captured` or `held`); 409 when the "
+                         "claim was already released.")
+async def submit_encounter(body: EncounterSubmitted, tenant_id: TenantId, rt: RuntimeDep, response: Response):
+    return await _capture_one(rt, tenant_id, body, "json", response)
 
 
 @router.post("/encounters/fhir", status_code=201,
-             summary="Submit an encounter as a FHIR R4 Bundle (Patient, Coverage, Encounter, Condition, Procedure)")
+             summary="Submit an encounter as a FHIR R4 Bundle (Patient, Coverage, Encounter, Condition, Procedure, ChargeItem)")
 async def submit_fhir_bundle(request: Request, tenant_id: TenantId, rt: RuntimeDep, response: Response,
-                             source_system: str = "fhir") -> dict:
+                             source_system: str = "fhir"):
     try:
         bundle = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return JSONResponse(status_code=422, content={"code": "invalid_json", "description": "body is not JSON",
-                                                      "errors": [{"field": "body", "reason": f"{type(exc).__name__} at position {getattr(exc, 'pos', '?')}"}]})
+        return _problem(422, "invalid_json", "body is not JSON",
+                        [{"field": "body", "reason": f"{type(exc).__name__} at position {getattr(exc, 'pos', '?')}"}])
     try:
         submission = bundle_to_encounter(bundle, source_system=source_system)
     except IntakeError as exc:
-        return JSONResponse(status_code=422, content={"code": "invalid_fhir_bundle",
-                                                      "description": "the FHIR Bundle cannot become a claim",
-                                                      "errors": exc.errors})
-    return await _capture(rt, tenant_id, submission, "fhir", response)
+        return _problem(422, "invalid_fhir_bundle", "the FHIR Bundle cannot become an encounter", exc.errors)
+    return await _capture_one(rt, tenant_id, submission, "fhir", response)
 
 
-@router.get("/claims/{claim_id}", summary="The encounter/claim as charges captured it")
-async def read_claim(claim_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep) -> dict:
+reads = stage_read_router(encounters, tag="encounters", status_column="status", queue_path="/encounters",
+                          queue_default=None, time_column="received_at")
+
+
+def _changed(result, response: Response) -> dict:
+    response.status_code = 200
+    return _result_body(result)
+
+
+@router.patch("/encounters/{claim_id}", summary="Completeness review: fix a held encounter (merged field by field); "
+                                                "it is released to eligibility once complete")
+async def fix_held_encounter(claim_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep, actor: Actor, response: Response,
+                             changes: dict[str, Any] = Body(..., examples=[{"diagnoses": ["J069"]}])):
+    try:
+        async with rt.transaction() as tx:
+            result = await fix_encounter(tx.conn, lambda ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
+                                         tenant_id=tenant_id, claim_id=claim_id, changes=changes, actor=actor)
+    except NotFound as exc:
+        return _problem(404, "not_found", str(exc))
+    except NotOpen as exc:
+        return _problem(409, "not_open", str(exc))
+    except ValidationError as exc:
+        return _problem(422, "invalid_encounter", describe_validation_error(exc))
+    return _changed(result, response)
+
+
+@router.post("/encounters/{claim_id}/lines", summary="Add late charges to an encounter that is still open (held)")
+async def late_charges(claim_id: uuid.UUID, lines: list[EncounterLine], tenant_id: TenantId, rt: RuntimeDep,
+                       actor: Actor, response: Response):
+    try:
+        async with rt.transaction() as tx:
+            result = await add_late_charges(tx.conn, lambda ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
+                                            tenant_id=tenant_id, claim_id=claim_id,
+                                            lines=[line.model_dump(mode="json") for line in lines], actor=actor)
+    except NotFound as exc:
+        return _problem(404, "not_found", str(exc))
+    except NotOpen as exc:
+        return _problem(409, "not_open", str(exc))
+    except ValidationError as exc:
+        return _problem(422, "invalid_encounter", describe_validation_error(exc))
+    return _changed(result, response)
+
+
+@router.get("/encounters/{claim_id}/audit", summary="Who changed the encounter, when, and what it was before and after")
+async def encounter_audit(claim_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep) -> dict:
     async with rt.engine.connect() as conn:
-        row = await get_encounter(conn, tenant_id, claim_id)
-    if row is None:
-        raise HTTPException(404, detail={"code": "not_found", "description": "no such claim for this tenant"})
-    return {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in row.items()}
+        rows = await audit_trail(conn, tenant_id, claim_id)
+    return {"claim_id": str(claim_id), "changes": [jsonable(r) for r in rows]}
+
+
+_import_items = BulkInsert(chargemaster_items, ["tenant_id", "code", "modifier", "price", "effective_from", "effective_to"],
+                           on_conflict="ON CONSTRAINT uq_chargemaster_item DO UPDATE SET price = EXCLUDED.price, "
+                                       "effective_to = EXCLUDED.effective_to, imported_at = now()")
+
+
+@router.post("/chargemaster", tags=["chargemaster"],
+             summary="Import chargemaster rows (CSV: code,modifier,price,effective_from,effective_to)",
+             openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+async def import_chargemaster(request: Request, tenant_id: TenantId, rt: RuntimeDep, replace: bool = False):
+    try:
+        items = parse_chargemaster_csv((await request.body()).decode("utf-8"))
+    except UnicodeDecodeError:
+        return _problem(422, "invalid_csv", "body is not UTF-8 text")
+    except ChargemasterCsvError as exc:
+        return _problem(422, "invalid_chargemaster", str(exc), exc.errors)
+    async with rt.engine.begin() as conn:
+        if replace:
+            await conn.execute(delete(chargemaster_items).where(chargemaster_items.c.tenant_id == tenant_id))
+        await _import_items.execute(conn, [{"tenant_id": tenant_id, "code": i.code, "modifier": i.modifier,
+                                            "price": i.price, "effective_from": i.effective_from,
+                                            "effective_to": i.effective_to} for i in items])
+    return {"imported": len(items)}
+
+
+@router.get("/chargemaster", tags=["chargemaster"], summary="The tenant's chargemaster rows, optionally for one code")
+async def list_chargemaster(tenant_id: TenantId, rt: RuntimeDep, code: str | None = None,
+                            limit: int = Query(500, ge=1, le=5000)) -> dict:
+    stmt = select(chargemaster_items).where(chargemaster_items.c.tenant_id == tenant_id)
+    if code:
+        stmt = stmt.where(chargemaster_items.c.code == code.upper())
+    async with rt.engine.connect() as conn:
+        rows = (await conn.execute(stmt.order_by(chargemaster_items.c.code, chargemaster_items.c.effective_from).limit(limit))).mappings().all()
+    return {"items": [jsonable(dict(r)) for r in rows]}

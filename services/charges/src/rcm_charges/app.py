@@ -12,7 +12,7 @@ app = create_service_app(
     title="OpenRCM charges",
     description="Encounter intake from EHRs (FHIR R4 Bundle, OpenRCM JSON, Kafka topic "
     f"`{topics.INTAKE_ENCOUNTERS}`) and charge capture.",
-    routers=[api.router],
+    routers=[api.router, api.reads],
     handlers=consumers.HANDLERS,
     consume_topics=[topics.INTAKE_ENCOUNTERS],
 )

@@ -1,9 +1,10 @@
-"""charges schema: one row per captured encounter (= one claim)."""
+"""charges schema: encounters (one per claim), their versions and audit trail, the chargemaster."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import Column, DateTime, UniqueConstraint, func
+from sqlalchemy import Column, DateTime, Numeric, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -14,6 +15,10 @@ metadata = _registry.metadata
 
 class Base(SQLModel, registry=_registry):
     pass
+
+
+def _now_column() -> Column:
+    return Column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
 class EncounterRecord(Base, table=True):
@@ -28,9 +33,44 @@ class EncounterRecord(Base, table=True):
     intake_channel: str
     content_hash: str
     version: int = 1
-    status: str = "captured"
-    claim: dict = Field(sa_column=Column(JSONB, nullable=False))
-    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()))
+    status: str = "captured"  # captured | held (completeness review)
+    submission: dict | None = Field(default=None, sa_column=Column(JSONB))  # what the EHR sent (latest version)
+    missing: list | None = Field(default=None, sa_column=Column(JSONB))  # completeness findings while held
+    claim: dict | None = Field(default=None, sa_column=Column(JSONB))  # the claim once released
+    received_at: datetime = Field(sa_column=_now_column())
+    released_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class EncounterAudit(Base, table=True):
+    """Every change to an encounter after intake: who, when, what before, what after."""
+
+    __tablename__ = "encounter_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: uuid.UUID = Field(index=True)
+    tenant_id: str
+    actor: str
+    action: str  # corrected_resend | fixed | late_charge | released
+    version: int
+    before: dict | None = Field(default=None, sa_column=Column(JSONB))
+    after: dict | None = Field(default=None, sa_column=Column(JSONB))
+    at: datetime = Field(sa_column=_now_column())
+
+
+class ChargemasterRow(Base, table=True):
+    __tablename__ = "chargemaster_items"
+    __table_args__ = (UniqueConstraint("tenant_id", "code", "modifier", "effective_from", name="uq_chargemaster_item"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(index=True)
+    code: str
+    modifier: str = ""
+    price: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    effective_from: date
+    effective_to: date | None = None
+    imported_at: datetime = Field(sa_column=_now_column())
 
 
 encounters = EncounterRecord.__table__
+encounter_audit = EncounterAudit.__table__
+chargemaster_items = ChargemasterRow.__table__

@@ -1,24 +1,38 @@
-"""Use cases of charges: capture encounters as claims, once per (tenant, source system, source id)."""
+"""Use cases of charges: capture encounters as claims once per (tenant, source system, source id),
+hold incomplete ones in completeness review, release them when fixed."""
 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable
+from datetime import datetime, timezone
+from typing import Any, Callable
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rcm_contracts.events import EncounterCaptured, EncounterSubmitted
+from rcm_contracts.base import Event
+from rcm_contracts.events import EncounterCaptured, EncounterHeld, EncounterSubmitted, MissingItem
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.errors import DomainError
 
-from rcm_charges.db import encounters
+from rcm_charges.db import chargemaster_items, encounter_audit, encounters
+from rcm_charges.domain.chargemaster import ChargemasterItem, price_line
 from rcm_charges.domain.claim_builder import build_claim, content_hash
+from rcm_charges.domain.completeness import missing_items
 
 
 class ConflictingResend(DomainError):
-    """Same source encounter id, different content: a correction, not a resend."""
+    """Same source encounter id, different content, for a claim already released."""
+
+
+class NotFound(DomainError):
+    pass
+
+
+class NotOpen(DomainError):
+    """The encounter was released as a claim; it can no longer be changed here."""
 
 
 @dataclass(frozen=True)
@@ -32,54 +46,154 @@ class Intake:
 class CaptureResult:
     claim_id: uuid.UUID
     encounter_id: uuid.UUID
-    created: bool
+    status: str  # captured | held | duplicate
+    missing: list[dict] | None = None
+    created: bool = False  # a new encounter (not a resend or a change to an existing one)
 
 
-Emit = Callable[[int, EncounterCaptured, uuid.UUID], None]  # (index of the intake, event, key)
+Emit = Callable[[int, Event, uuid.UUID], None]  # (index of the intake, event, key)
 
 _insert_encounters = BulkInsert(
     encounters, ["claim_id", "encounter_id", "tenant_id", "source_system", "source_encounter_id", "intake_channel",
-                 "content_hash", "claim"],
+                 "content_hash", "status", "submission", "missing", "claim", "released_at"],
     on_conflict="ON CONSTRAINT uq_encounter_source DO NOTHING", returning=["claim_id"])
 
 
-async def capture_encounters(conn: AsyncConnection, emit: Emit, intakes: list[Intake]) -> list[CaptureResult]:
-    """Insert encounters and their EncounterCaptured events in one statement each; resends return the
-    existing claim unchanged. A resend with different content raises ConflictingResend."""
-    rows, claims = [], []
+async def chargemasters(conn: AsyncConnection, intakes: list[Intake]) -> dict[str, list[ChargemasterItem]]:
+    """Chargemaster rows for the codes of unpriced lines, per tenant (one query per batch)."""
+    wanted = {(it.tenant_id, line.procedure_code.strip().upper())
+              for it in intakes for line in it.submission.lines if line.charge is None}
+    out: dict[str, list[ChargemasterItem]] = defaultdict(list)
+    if not wanted:
+        return out
+    rows = await conn.execute(select(chargemaster_items).where(
+        tuple_(chargemaster_items.c.tenant_id, chargemaster_items.c.code).in_(list(wanted))))
+    for r in rows:
+        out[r.tenant_id].append(ChargemasterItem(r.code, r.modifier, r.price, r.effective_from, r.effective_to))
+    return out
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    status: str
+    claim: dict | None
+    missing: list[dict] | None
+    event: Event
+
+
+def evaluate(submission: EncounterSubmitted, prices: list[ChargemasterItem], *, claim_id: uuid.UUID,
+             encounter_id: uuid.UUID, channel: str) -> Evaluation:
+    """Complete -> a claim and EncounterCaptured; incomplete -> what is missing and EncounterHeld."""
+    line_prices = [price_line(line, submission.service_date, prices) for line in submission.lines]
+    missing = missing_items(submission, line_prices)
+    if missing:
+        return Evaluation("held", None, [m.as_dict() for m in missing],
+                          EncounterHeld(claim_id=claim_id, source_system=submission.source_system,
+                                        source_encounter_id=submission.source_encounter_id,
+                                        missing=[MissingItem(field=m.field, reason=m.reason) for m in missing]))
+    priced = submission.model_copy(update={"lines": [
+        line.model_copy(update={"charge": price}) for line, price in zip(submission.lines, line_prices)]})
+    claim = build_claim(priced, claim_id=claim_id, encounter_id=encounter_id)
+    return Evaluation("captured", claim.model_dump(mode="json"), None, EncounterCaptured(claim=claim, intake_channel=channel))
+
+
+async def capture_encounters(conn: AsyncConnection, emit: Emit, intakes: list[Intake], *, actor: str = "intake") -> list[CaptureResult]:
+    """Insert encounters (one statement for the batch). A resend with the same content changes
+    nothing; a corrected resend of a held encounter becomes its next version (audited); a corrected
+    resend of a released claim raises ConflictingResend."""
+    prices = await chargemasters(conn, intakes)
+    rows, evals = [], []
+    now = datetime.now(timezone.utc)
     for it in intakes:
-        claim = build_claim(it.submission, claim_id=uuid.uuid4(), encounter_id=uuid.uuid4())
-        claims.append(claim)
-        rows.append({"claim_id": claim.claim_id, "encounter_id": claim.encounter_id, "tenant_id": it.tenant_id,
+        claim_id, encounter_id = uuid.uuid4(), uuid.uuid4()
+        ev = evaluate(it.submission, prices[it.tenant_id], claim_id=claim_id, encounter_id=encounter_id, channel=it.channel)
+        evals.append(ev)
+        rows.append({"claim_id": claim_id, "encounter_id": encounter_id, "tenant_id": it.tenant_id,
                      "source_system": it.submission.source_system,
                      "source_encounter_id": it.submission.source_encounter_id, "intake_channel": it.channel,
-                     "content_hash": content_hash(it.submission), "claim": claim.model_dump(mode="json")})
+                     "content_hash": content_hash(it.submission), "status": ev.status,
+                     "submission": it.submission.model_dump(mode="json"), "missing": ev.missing, "claim": ev.claim,
+                     "released_at": now if ev.status == "captured" else None})
     inserted = {r.claim_id for r in await _insert_encounters.execute(conn, rows)}
     existing = {}
     if len(inserted) < len(rows):
         keys = [(r["tenant_id"], r["source_system"], r["source_encounter_id"]) for r in rows if r["claim_id"] not in inserted]
-        found = await conn.execute(
-            select(encounters.c.tenant_id, encounters.c.source_system, encounters.c.source_encounter_id,
-                   encounters.c.claim_id, encounters.c.encounter_id, encounters.c.content_hash)
-            .where(tuple_(encounters.c.tenant_id, encounters.c.source_system, encounters.c.source_encounter_id).in_(keys)))
+        found = await conn.execute(select(encounters).where(
+            tuple_(encounters.c.tenant_id, encounters.c.source_system, encounters.c.source_encounter_id).in_(keys)))
         existing = {(r.tenant_id, r.source_system, r.source_encounter_id): r for r in found}
     results = []
-    for i, (row, claim) in enumerate(zip(rows, claims)):
+    for i, (row, ev) in enumerate(zip(rows, evals)):
         if row["claim_id"] in inserted:
-            emit(i, EncounterCaptured(claim=claim, intake_channel=intakes[i].channel), claim.claim_id)
-            results.append(CaptureResult(claim.claim_id, claim.encounter_id, True))
+            emit(i, ev.event, row["claim_id"])
+            results.append(CaptureResult(row["claim_id"], row["encounter_id"], ev.status, ev.missing, created=True))
             continue
         prior = existing[(row["tenant_id"], row["source_system"], row["source_encounter_id"])]
-        if prior.content_hash != row["content_hash"]:
+        if prior.content_hash == row["content_hash"]:
+            results.append(CaptureResult(prior.claim_id, prior.encounter_id, "duplicate", prior.missing))
+            continue
+        if prior.status != "held":
             raise ConflictingResend(
-                "an encounter with this source_system and source_encounter_id was already captured with different "
-                "content; send corrections through the correction workflow")
-        results.append(CaptureResult(prior.claim_id, prior.encounter_id, False))
+                "an encounter with this source_system and source_encounter_id was already released as a claim; "
+                "changes now need a corrected claim (frequency 7)")
+        result = await _apply_change(conn, lambda ev_, key: emit(i, ev_, key), prior, intakes[i].submission,
+                                     actor=actor, action="corrected_resend", channel=intakes[i].channel)
+        results.append(result)
     return results
 
 
+async def _apply_change(conn: AsyncConnection, emit, prior, submission: EncounterSubmitted, *, actor: str,
+                        action: str, channel: str) -> CaptureResult:
+    prices = await chargemasters(conn, [Intake(prior.tenant_id, submission, channel)])
+    ev = evaluate(submission, prices[prior.tenant_id], claim_id=prior.claim_id, encounter_id=prior.encounter_id,
+                  channel=channel)
+    version = prior.version + 1
+    now = datetime.now(timezone.utc)
+    await conn.execute(update(encounters).where(encounters.c.claim_id == prior.claim_id).values(
+        submission=submission.model_dump(mode="json"), content_hash=content_hash(submission), version=version,
+        status=ev.status, missing=ev.missing, claim=ev.claim, released_at=now if ev.status == "captured" else None))
+    await conn.execute(insert(encounter_audit), [{
+        "claim_id": prior.claim_id, "tenant_id": prior.tenant_id, "actor": actor, "action": action,
+        "version": version, "before": prior.submission, "after": submission.model_dump(mode="json")}])
+    emit(ev.event, prior.claim_id)
+    return CaptureResult(prior.claim_id, prior.encounter_id, "captured" if ev.status == "captured" else "held", ev.missing)
+
+
+async def _open_encounter(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID):
+    prior = (await conn.execute(select(encounters).where(
+        encounters.c.tenant_id == tenant_id, encounters.c.claim_id == claim_id).with_for_update())).first()
+    if prior is None:
+        raise NotFound("no such encounter for this tenant")
+    if prior.status != "held":
+        raise NotOpen("the encounter was already released as a claim; changes now need a corrected claim")
+    return prior
+
+
+async def fix_encounter(conn: AsyncConnection, emit, *, tenant_id: str, claim_id: uuid.UUID, changes: dict[str, Any],
+                        actor: str) -> CaptureResult:
+    """Completeness review: merge the corrected fields into the held encounter; release it if complete.
+    Raises pydantic ValidationError when the merged encounter is invalid."""
+    prior = await _open_encounter(conn, tenant_id, claim_id)
+    merged = EncounterSubmitted.model_validate({**prior.submission, **changes,
+                                                "source_system": prior.source_system,
+                                                "source_encounter_id": prior.source_encounter_id})
+    return await _apply_change(conn, emit, prior, merged, actor=actor, action="fixed", channel=prior.intake_channel)
+
+
+async def add_late_charges(conn: AsyncConnection, emit, *, tenant_id: str, claim_id: uuid.UUID, lines: list[dict],
+                           actor: str) -> CaptureResult:
+    """Charges that arrive after the encounter, added while it is still open (held)."""
+    prior = await _open_encounter(conn, tenant_id, claim_id)
+    merged = EncounterSubmitted.model_validate({**prior.submission, "lines": [*prior.submission["lines"], *lines]})
+    return await _apply_change(conn, emit, prior, merged, actor=actor, action="late_charge", channel=prior.intake_channel)
+
+
 async def get_encounter(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID) -> dict | None:
-    row = (
-        await conn.execute(select(encounters).where(encounters.c.tenant_id == tenant_id, encounters.c.claim_id == claim_id))
-    ).mappings().first()
+    row = (await conn.execute(select(encounters).where(
+        encounters.c.tenant_id == tenant_id, encounters.c.claim_id == claim_id))).mappings().first()
     return dict(row) if row else None
+
+
+async def audit_trail(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID) -> list[dict]:
+    rows = await conn.execute(select(encounter_audit).where(
+        encounter_audit.c.tenant_id == tenant_id, encounter_audit.c.claim_id == claim_id).order_by(encounter_audit.c.id))
+    return [dict(r) for r in rows.mappings()]

@@ -20,12 +20,14 @@ from rcm_contracts.events import (
     CoverageVerified,
     DenialRecorded,
     EncounterCaptured,
+    EncounterHeld,
     PatientBalanceOpened,
     PaymentPosted,
 )
 
 STAGES = ["captured", "eligibility_verified", "coded", "scrubbed", "submitted", "acknowledged", "posted"]
-FINAL_STATES = ["paid", "patient_balance", "partially_paid", "denied", "rejected", "review_hold", "coding_hold"]
+FINAL_STATES = ["paid", "patient_balance", "partially_paid", "denied", "rejected", "review_hold", "coding_hold",
+                "incomplete"]
 
 
 def facts_from(event: Event, occurred_at: datetime) -> dict[str, Any]:
@@ -37,6 +39,9 @@ def facts_from(event: Event, occurred_at: datetime) -> dict[str, Any]:
             return {"stage_rank": rank("captured"), "total_charge": c.total_charge, "captured_at": occurred_at,
                     "source_system": c.source_system, "source_encounter_id": c.source_encounter_id,
                     "payer_id": c.coverage.payer_id if c.coverage else None, "service_date": c.service_date}
+        case EncounterHeld():
+            return {"stage_rank": rank("captured"), "held_reason": ", ".join(m.field for m in event.missing),
+                    "source_system": event.source_system, "source_encounter_id": event.source_encounter_id}
         case CoverageVerified():
             return {"stage_rank": rank("eligibility_verified"), "eligibility_status": event.eligibility.status}
         case ClaimCoded():
@@ -63,6 +68,8 @@ def summary_of(event: Event) -> dict[str, Any]:
     match event:
         case EncounterCaptured():
             return {"channel": event.intake_channel, "lines": len(event.claim.lines), "total_charge": str(event.claim.total_charge)}
+        case EncounterHeld():
+            return {"missing": [m.field for m in event.missing]}
         case CoverageVerified():
             return {"eligibility": event.eligibility.status}
         case ClaimCoded():
@@ -92,6 +99,8 @@ class Status:
 
 def derive(facts: dict[str, Any]) -> Status:
     stage = STAGES[facts.get("stage_rank") or 0]
+    if facts.get("held_reason") and not facts.get("captured_at"):
+        return Status("held", "incomplete")  # waiting in charges' completeness review
     if facts.get("coding_status") == "needs_coder":
         return Status(stage, "coding_hold")
     if facts.get("scrub_decision") == "review":

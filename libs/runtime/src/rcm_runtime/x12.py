@@ -1,0 +1,490 @@
+"""Generic X12 tokenizer and writer (pure), shared by every service that speaks X12.
+
+Services must not import each other, so the envelope handling lives here once and each service keeps
+only its transaction-specific reading/writing (270/271, 837, 835, 276/277, 999).
+
+The reader is tolerant on purpose: envelope defects (wrong counts, mismatched control numbers, missing
+trailers, a GS01 that does not suit the transaction) come back as `EnvelopeError`s for the caller to
+judge, because real payer files are often slightly off and still worth reading. Text that is not X12 at
+all raises `X12Error`. No message ever quotes element data (it may be PHI): only tags, positions,
+counts and control numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+ISA_ELEMENT_COUNT = 16
+_BOM = "\ufeff"
+_BLANKS = " \t\r\n\v\f"  # not str.isspace(): that also covers the \x1c-\x1f separators some senders use
+_TAG = re.compile(r"[A-Z][A-Z0-9]{1,2}")
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() would admit other scripts' digits
+
+# ST01 -> the GS01 functional identifier the HIPAA guides require for it.
+FUNCTIONAL_IDS: dict[str, str] = {
+    "270": "HS", "271": "HB", "276": "HR", "277": "HN", "278": "HI",
+    "820": "RA", "834": "BE", "835": "HP", "837": "HC", "997": "FA", "999": "FA",
+}
+
+
+class X12Error(Exception):
+    """The text is not an X12 interchange (no usable ISA, impossible delimiters, malformed segment tags)."""
+
+
+@dataclass(frozen=True)
+class Delimiters:
+    element: str = "*"
+    repetition: str | None = "^"  # None for pre-5010 interchanges, where ISA11 is a standards id ("U")
+    component: str = ":"
+    segment: str = "~"
+
+    def all(self) -> tuple[str, ...]:
+        return tuple(d for d in (self.element, self.repetition, self.component, self.segment) if d)
+
+
+DEFAULT_DELIMITERS = Delimiters()
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment; `elements` excludes the tag, so `element(1)` is e.g. EB01 (1-based, as in the guides).
+
+    Composite/repeated elements are kept raw and split on demand with the delimiters of the interchange
+    they came from, so a segment read from a '|'/'>' file still splits correctly.
+    """
+
+    tag: str
+    elements: list[str] = field(default_factory=list)
+    delimiters: Delimiters = field(default=DEFAULT_DELIMITERS, compare=False, repr=False)
+
+    def element(self, position: int) -> str:
+        """Element `position` (1-based), '' when absent."""
+        return self.elements[position - 1] if 0 < position <= len(self.elements) else ""
+
+    def repetitions(self, position: int) -> list[str]:
+        """The repetitions of element `position` ([] when empty)."""
+        value = self.element(position)
+        if not value:
+            return []
+        rep = self.delimiters.repetition
+        return value.split(rep) if rep else [value]
+
+    def components(self, position: int, repetition: int = 0) -> list[str]:
+        """The components of one repetition of element `position` ([] when absent)."""
+        reps = self.repetitions(position)
+        return reps[repetition].split(self.delimiters.component) if repetition < len(reps) else []
+
+    def component(self, position: int, index: int, repetition: int = 0) -> str:
+        """Component `index` (1-based, e.g. SV101-2 is component(1, 2)) of element `position`, '' when absent."""
+        parts = self.components(position, repetition)
+        return parts[index - 1] if 0 < index <= len(parts) else ""
+
+
+class EnvelopeErrorCode(StrEnum):
+    MISSING_IEA = "missing_iea"
+    IEA_GROUP_COUNT = "iea01_group_count"
+    IEA_CONTROL_NUMBER = "iea02_control_number"
+    MISSING_GE = "missing_ge"
+    GE_TRANSACTION_COUNT = "ge01_transaction_count"
+    GE_CONTROL_NUMBER = "ge02_control_number"
+    MISSING_SE = "missing_se"
+    SE_SEGMENT_COUNT = "se01_segment_count"
+    SE_CONTROL_NUMBER = "se02_control_number"
+    FUNCTIONAL_ID_MISMATCH = "gs01_functional_id"
+    OUTSIDE_ENVELOPE = "segment_outside_envelope"
+    DATA_AFTER_IEA = "data_after_iea"
+
+
+@dataclass(frozen=True)
+class EnvelopeError:
+    code: EnvelopeErrorCode
+    message: str  # safe to log: tags, counts and control numbers only
+    segment_position: int  # 1-based position in the interchange (ISA = 1) of the segment at fault
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message} (segment #{self.segment_position})"
+
+
+@dataclass
+class TransactionSet:
+    """ST through SE as read (SE absent when the set was cut short)."""
+
+    segments: list[Segment]
+
+    @property
+    def header(self) -> Segment:
+        return self.segments[0]
+
+    @property
+    def trailer(self) -> Segment | None:
+        return self.segments[-1] if len(self.segments) > 1 and self.segments[-1].tag == "SE" else None
+
+    @property
+    def body(self) -> list[Segment]:
+        return self.segments[1:-1] if self.trailer else self.segments[1:]
+
+    @property
+    def id_code(self) -> str:
+        return self.header.element(1)
+
+    @property
+    def control_number(self) -> str:
+        return self.header.element(2)
+
+    @property
+    def implementation_reference(self) -> str:
+        return self.header.element(3)
+
+
+@dataclass
+class FunctionalGroup:
+    header: Segment | None  # None when transaction sets appear without a GS (reported as an envelope error)
+    transactions: list[TransactionSet] = field(default_factory=list)
+    trailer: Segment | None = None
+
+    @property
+    def functional_id(self) -> str:
+        return self.header.element(1) if self.header else ""
+
+    @property
+    def control_number(self) -> str:
+        return self.header.element(6) if self.header else ""
+
+    @property
+    def version(self) -> str:
+        return self.header.element(8) if self.header else ""
+
+
+@dataclass
+class Interchange:
+    header: Segment  # ISA
+    delimiters: Delimiters
+    groups: list[FunctionalGroup] = field(default_factory=list)
+    trailer: Segment | None = None
+    errors: list[EnvelopeError] = field(default_factory=list)
+    ta1: list[Segment] = field(default_factory=list)  # interchange acknowledgments live outside any group
+
+    @property
+    def sender_qualifier(self) -> str:
+        return self.header.element(5).strip()
+
+    @property
+    def sender_id(self) -> str:
+        return self.header.element(6).strip()
+
+    @property
+    def receiver_qualifier(self) -> str:
+        return self.header.element(7).strip()
+
+    @property
+    def receiver_id(self) -> str:
+        return self.header.element(8).strip()
+
+    @property
+    def control_number(self) -> str:
+        return self.header.element(13)
+
+    @property
+    def usage(self) -> str:
+        """ISA15: P production, T test."""
+        return self.header.element(15)
+
+    @property
+    def transactions(self) -> list[TransactionSet]:
+        return [t for g in self.groups for t in g.transactions]
+
+
+# ---------------------------------------------------------------- reading
+
+
+def detect_delimiters(text: str) -> Delimiters:
+    """Delimiters from the ISA: element = char 4, repetition = ISA11, component = ISA16, terminator = next char.
+
+    Separators are located by counting rather than by fixed offsets so that an ISA with badly padded
+    fields (common in hand-made files) is still understood.
+    """
+    text = _strip_preamble(text)
+    if not text.startswith("ISA") or len(text) < 4:
+        raise X12Error("text does not start with an ISA segment")
+    element = text[3]
+    if element.isalnum() or element in _BLANKS:
+        raise X12Error("ISA element separator is a letter, digit or whitespace")
+    positions = [i for i, ch in enumerate(text[:300]) if ch == element][:ISA_ELEMENT_COUNT]
+    if len(positions) < ISA_ELEMENT_COUNT or positions[-1] + 2 >= len(text):
+        raise X12Error("ISA segment is truncated")
+    component, segment = text[positions[-1] + 1], text[positions[-1] + 2]
+    isa11 = text[positions[10] + 1 : positions[11]]
+    repetition = isa11 if len(isa11) == 1 and not isa11.isalnum() and isa11 not in _BLANKS else None
+    delimiters = Delimiters(element=element, repetition=repetition, component=component, segment=segment)
+    _check_delimiters(delimiters)
+    return delimiters
+
+
+def _check_delimiters(d: Delimiters) -> None:
+    if d.component.isalnum() or d.component in _BLANKS:
+        raise X12Error("ISA component separator is a letter, digit or whitespace")
+    # A bare line break is a legal (if rare) terminator; any other blank or alphanumeric is not.
+    if d.segment.isalnum() or d.segment in " \t\v\f":
+        raise X12Error("ISA segment terminator is a letter, digit or blank")
+    if len(set(d.all())) != len(d.all()):
+        raise X12Error("ISA delimiters are not distinct")
+
+
+def _strip_preamble(text: str) -> str:
+    return text.lstrip(_BOM + _BLANKS)
+
+
+def tokenize(text: str) -> tuple[Delimiters, list[Segment]]:
+    """Split an interchange into segments (ISA first); whitespace around terminators is ignored."""
+    delimiters = detect_delimiters(text)
+    segments: list[Segment] = []
+    for raw in _strip_preamble(text).split(delimiters.segment):
+        raw = raw.strip(_BOM + _BLANKS)
+        if not raw:
+            continue
+        tag, *elements = raw.split(delimiters.element)
+        if not _TAG.fullmatch(tag):
+            raise X12Error(f"segment #{len(segments) + 1} does not start with a valid segment tag")
+        segments.append(Segment(tag, elements, delimiters))
+    isa = segments[0]
+    if isa.tag != "ISA" or len(isa.elements) != ISA_ELEMENT_COUNT:
+        raise X12Error("ISA segment does not have 16 elements")
+    return delimiters, segments
+
+
+def parse_interchange(text: str) -> Interchange:
+    """Read one interchange into ISA/GS/ST envelopes; envelope defects land in `Interchange.errors`."""
+    delimiters, segments = tokenize(text)
+    return _Assembler(segments, delimiters).run()
+
+
+class _Assembler:
+    """Walks the flat segment list, opening and closing envelopes and checking their trailers."""
+
+    def __init__(self, segments: list[Segment], delimiters: Delimiters) -> None:
+        self.segments = segments
+        self.interchange = Interchange(header=segments[0], delimiters=delimiters)
+        self.group: FunctionalGroup | None = None
+        self.transaction: TransactionSet | None = None
+        self.transaction_start = 0
+
+    def error(self, code: EnvelopeErrorCode, message: str, position: int) -> None:
+        self.interchange.errors.append(EnvelopeError(code, message, position))
+
+    def run(self) -> Interchange:
+        for position, seg in enumerate(self.segments[1:], start=2):
+            if self.interchange.trailer is not None:
+                self.error(EnvelopeErrorCode.DATA_AFTER_IEA, f"{seg.tag} segment after IEA ignored", position)
+                break
+            handler = {"GS": self.open_group, "ST": self.open_transaction, "SE": self.close_transaction,
+                       "GE": self.close_group, "IEA": self.close_interchange}.get(seg.tag, self.add_segment)
+            handler(seg, position)
+        if self.interchange.trailer is None:
+            end = len(self.segments) + 1
+            self.close_open_transaction(end)
+            self.close_open_group(end)
+            self.error(EnvelopeErrorCode.MISSING_IEA, "interchange has no IEA trailer", end)
+        return self.interchange
+
+    def open_group(self, seg: Segment, position: int) -> None:
+        self.close_open_transaction(position)
+        self.close_open_group(position)
+        self.group = FunctionalGroup(header=seg)
+        self.interchange.groups.append(self.group)
+
+    def open_transaction(self, seg: Segment, position: int) -> None:
+        self.close_open_transaction(position)
+        if self.group is None:
+            self.error(EnvelopeErrorCode.OUTSIDE_ENVELOPE, "ST segment outside a GS/GE group", position)
+            self.group = FunctionalGroup(header=None)
+            self.interchange.groups.append(self.group)
+        self.check_functional_id(seg, position)
+        self.transaction = TransactionSet([seg])
+        self.transaction_start = position
+        self.group.transactions.append(self.transaction)
+
+    def add_segment(self, seg: Segment, position: int) -> None:
+        if self.transaction is not None:
+            self.transaction.segments.append(seg)
+        elif seg.tag == "TA1" and self.group is None:
+            self.interchange.ta1.append(seg)
+        else:
+            self.error(EnvelopeErrorCode.OUTSIDE_ENVELOPE, f"{seg.tag} segment outside a transaction set", position)
+
+    def close_transaction(self, seg: Segment, position: int) -> None:
+        if self.transaction is None:
+            self.error(EnvelopeErrorCode.OUTSIDE_ENVELOPE, "SE segment without a matching ST", position)
+            return
+        self.transaction.segments.append(seg)
+        counted = len(self.transaction.segments)
+        if _as_int(seg.element(1)) != counted:
+            self.error(EnvelopeErrorCode.SE_SEGMENT_COUNT,
+                       f"SE01 says {_safe(seg.element(1))} segments, the set has {counted}", position)
+        if not _same_control(seg.element(2), self.transaction.control_number):
+            self.error(EnvelopeErrorCode.SE_CONTROL_NUMBER,
+                       f"SE02 {_safe(seg.element(2))} does not match ST02 {_safe(self.transaction.control_number)}",
+                       position)
+        self.transaction = None
+
+    def close_group(self, seg: Segment, position: int) -> None:
+        self.close_open_transaction(position)
+        if self.group is None or self.group.header is None:
+            self.error(EnvelopeErrorCode.OUTSIDE_ENVELOPE, "GE segment without a matching GS", position)
+            self.group = None
+            return
+        self.group.trailer = seg
+        counted = len(self.group.transactions)
+        if _as_int(seg.element(1)) != counted:
+            self.error(EnvelopeErrorCode.GE_TRANSACTION_COUNT,
+                       f"GE01 says {_safe(seg.element(1))} transaction sets, the group has {counted}", position)
+        if not _same_control(seg.element(2), self.group.control_number):
+            self.error(EnvelopeErrorCode.GE_CONTROL_NUMBER,
+                       f"GE02 {_safe(seg.element(2))} does not match GS06 {_safe(self.group.control_number)}",
+                       position)
+        self.group = None
+
+    def close_interchange(self, seg: Segment, position: int) -> None:
+        self.close_open_transaction(position)
+        self.close_open_group(position)
+        self.interchange.trailer = seg
+        counted = len(self.interchange.groups)
+        if _as_int(seg.element(1)) != counted:
+            self.error(EnvelopeErrorCode.IEA_GROUP_COUNT,
+                       f"IEA01 says {_safe(seg.element(1))} groups, the interchange has {counted}", position)
+        if not _same_control(seg.element(2), self.interchange.control_number):
+            self.error(EnvelopeErrorCode.IEA_CONTROL_NUMBER,
+                       f"IEA02 {_safe(seg.element(2))} does not match ISA13 {_safe(self.interchange.control_number)}",
+                       position)
+
+    def close_open_transaction(self, position: int) -> None:
+        if self.transaction is not None:
+            self.error(EnvelopeErrorCode.MISSING_SE,
+                       f"transaction set {_safe(self.transaction.control_number)} has no SE trailer", position)
+            self.transaction = None
+
+    def close_open_group(self, position: int) -> None:
+        if self.group is not None and self.group.header is not None:
+            self.error(EnvelopeErrorCode.MISSING_GE,
+                       f"functional group {_safe(self.group.control_number)} has no GE trailer", position)
+        self.group = None
+
+    def check_functional_id(self, st: Segment, position: int) -> None:
+        expected = FUNCTIONAL_IDS.get(st.element(1))
+        actual = self.group.functional_id if self.group else ""
+        if expected and self.group and self.group.header and actual != expected:
+            self.error(EnvelopeErrorCode.FUNCTIONAL_ID_MISMATCH,
+                       f"GS01 {_safe(actual)} does not suit transaction set {st.element(1)} (expected {expected})",
+                       position)
+
+
+def _as_int(value: str) -> int | None:
+    value = value.strip()
+    return int(value) if _DIGITS.fullmatch(value) else None
+
+
+def _same_control(a: str, b: str) -> bool:
+    """Control numbers match when identical, or equal as numbers (leading zeros are not worth a reject)."""
+    a, b = a.strip(), b.strip()
+    return a == b or (_as_int(a) is not None and _as_int(a) == _as_int(b))
+
+
+def _safe(value: str) -> str:
+    """Control numbers/codes are echoed in messages, but never more than a short id-like token."""
+    value = value.strip()
+    return repr(value) if len(value) <= 15 and re.fullmatch(r"[A-Za-z0-9 -]*", value) else "<invalid>"
+
+
+# ---------------------------------------------------------------- writing
+
+
+def build_interchange(
+    sender: str,
+    receiver: str,
+    control_number: int,
+    functional_id: str,
+    version: str,
+    transactions: list[list[Segment]],
+    *,
+    now: datetime,
+    sender_qualifier: str = "ZZ",
+    receiver_qualifier: str = "ZZ",
+    usage: str = "P",
+    acknowledgment_requested: bool = False,
+    group_control_number: int | None = None,
+    line_breaks: bool = False,
+) -> str:
+    """One ISA/GS envelope around `transactions` (each starting with its ST; SE is computed and appended).
+
+    Output uses '*' elements, '^' repetitions, ':' components and '~' terminators. ISA fields are fixed
+    width (ids padded to 15, YYMMDD, HHMM, 9-digit control number) because receivers parse ISA by offset.
+    """
+    _require(1 <= control_number <= 999_999_999, "control number must be 1..999999999")
+    _require(usage in ("P", "T"), "usage must be P (production) or T (test)")
+    for label, value in (("sender", sender), ("receiver", receiver)):
+        _require(0 < len(value) <= 15 and value.isascii(), f"{label} id must be 1..15 ASCII characters")
+    for label, value in (("sender qualifier", sender_qualifier), ("receiver qualifier", receiver_qualifier)):
+        _require(len(value) == 2, f"{label} must be 2 characters")
+    _require(bool(transactions), "an interchange needs at least one transaction set")
+    group_number = control_number if group_control_number is None else group_control_number
+    out = DEFAULT_DELIMITERS
+    segments = [_isa(sender, receiver, control_number, version, now, sender_qualifier, receiver_qualifier,
+                     usage, acknowledgment_requested)]
+    segments.append(Segment("GS", [functional_id, sender, receiver, f"{now:%Y%m%d}", f"{now:%H%M}",
+                                   str(group_number), "X", version]))
+    for transaction in transactions:
+        segments.extend(_with_trailer(transaction))
+    segments.append(Segment("GE", [str(len(transactions)), str(group_number)]))
+    segments.append(Segment("IEA", ["1", f"{control_number:09d}"]))
+    joiner = out.segment + ("\n" if line_breaks else "")
+    return joiner.join(_encode(s, out) if s.tag != "ISA" else _encode_isa(s, out) for s in segments) + joiner
+
+
+def _isa(sender: str, receiver: str, control_number: int, version: str, now: datetime, sender_qualifier: str,
+         receiver_qualifier: str, usage: str, acknowledgment_requested: bool) -> Segment:
+    return Segment("ISA", [
+        "00", " " * 10, "00", " " * 10,
+        sender_qualifier, sender.ljust(15), receiver_qualifier, receiver.ljust(15),
+        f"{now:%y%m%d}", f"{now:%H%M}", DEFAULT_DELIMITERS.repetition or "U", version[:5],
+        f"{control_number:09d}", "1" if acknowledgment_requested else "0", usage, DEFAULT_DELIMITERS.component,
+    ])
+
+
+def _with_trailer(transaction: list[Segment]) -> list[Segment]:
+    _require(bool(transaction) and transaction[0].tag == "ST" and bool(transaction[0].element(2)),
+             "each transaction set must start with an ST carrying ST02")
+    body = transaction[:-1] if transaction[-1].tag == "SE" else transaction
+    return [*body, Segment("SE", [str(len(body) + 1), transaction[0].element(2)])]
+
+
+def _encode_isa(isa: Segment, out: Delimiters) -> str:
+    # ISA11 and ISA16 are the delimiters themselves, so they are written verbatim.
+    return out.element.join([isa.tag, *isa.elements])
+
+
+def _encode(seg: Segment, out: Delimiters) -> str:
+    _require(bool(_TAG.fullmatch(seg.tag)), "segment tag must be 2-3 upper-case letters/digits")
+    elements = [_encode_element(seg, position, out) for position in range(1, len(seg.elements) + 1)]
+    while elements and not elements[-1]:  # X12 forbids trailing empty elements
+        elements.pop()
+    return out.element.join([seg.tag, *elements])
+
+
+def _encode_element(seg: Segment, position: int, out: Delimiters) -> str:
+    repetitions = []
+    for index in range(len(seg.repetitions(position))):
+        parts = seg.components(position, index)
+        for part in parts:
+            _require(not any(d in part for d in out.all()),
+                     f"{seg.tag}{position:02d} contains a delimiter character")
+        while parts and not parts[-1]:
+            parts.pop()
+        repetitions.append(out.component.join(parts))
+    return (out.repetition or "").join(repetitions)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)

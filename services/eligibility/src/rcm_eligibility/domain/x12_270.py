@@ -1,0 +1,180 @@
+"""Building the 005010X279A1 270 eligibility inquiry (pure).
+
+Loop layout follows the TR3 examples (and the shared samples): 2000A payer, 2000B provider, 2000C
+subscriber, and 2000D dependent only when the patient is not the subscriber. Patient-specific segments
+(TRN, DMG, DTP*291, EQ) go in the patient's own loop, so the subscriber loop of a dependent inquiry
+carries identification only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+from rcm_runtime.x12 import Segment, build_interchange
+
+IMPLEMENTATION = "005010X279A1"
+FUNCTIONAL_ID = "HS"  # GS01 for a 270
+
+Relationship = Literal["self", "spouse", "child", "other"]  # same vocabulary as rcm_contracts Coverage
+Sex = Literal["M", "F", "U"]
+
+_SERVICE_TYPE = re.compile(r"[A-Z0-9]{1,2}")
+_NPI = re.compile(r"[0-9]{10}")  # ASCII only
+_X12_UNSAFE = re.compile(r"[*~:^|>]")  # delimiters we write or that partners commonly use
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    member_id: str
+    first_name: str
+    last_name: str
+    birth_date: date | None = None
+    sex: Sex | None = None
+
+
+@dataclass(frozen=True)
+class Dependent:
+    """The patient, when it is not the subscriber (5010 dependents have no member id of their own)."""
+
+    first_name: str
+    last_name: str
+    birth_date: date
+    sex: Sex | None = None
+
+
+@dataclass(frozen=True)
+class EligibilityInquiry:
+    payer_id: str
+    payer_name: str
+    provider_npi: str
+    provider_name: str  # organisation name, or last name when provider_first_name is given
+    subscriber: Subscriber
+    date_of_service: date
+    provider_first_name: str | None = None
+    relationship: Relationship = "self"
+    dependent: Dependent | None = None
+    service_type_codes: tuple[str, ...] = ("30",)  # 30 = health benefit plan coverage
+    trace_number: str | None = None  # TRN02; defaults to the control number
+    trace_originator: str | None = None  # TRN03 (10 chars); defaults to "9" + sender id
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "service_type_codes", tuple(self.service_type_codes))
+        # Messages name the field, never its value (names, ids and dates are PHI).
+        if not _NPI.fullmatch(self.provider_npi) or not npi_check_digit_ok(self.provider_npi):
+            raise ValueError("provider NPI must be 10 digits with a valid check digit")
+        if not self.payer_id.strip() or not self.payer_name.strip():
+            raise ValueError("payer id and name are required")
+        if not self.subscriber.member_id.strip():
+            raise ValueError("subscriber member id is required")
+        if not self.service_type_codes or not all(_SERVICE_TYPE.fullmatch(c) for c in self.service_type_codes):
+            raise ValueError("service type codes must be 1-2 upper-case letters/digits")
+        if (self.relationship == "self") != (self.dependent is None):
+            raise ValueError("a dependent is given exactly when the patient is not the subscriber")
+        if self.trace_originator is not None and len(self.trace_originator) != 10:
+            raise ValueError("trace originator (TRN03) must be 10 characters")
+
+    @property
+    def patient_is_subscriber(self) -> bool:
+        return self.dependent is None
+
+
+def npi_check_digit_ok(npi: str) -> bool:
+    """Luhn over the NPI with the 80840 card-issuer prefix (CMS NPI check digit rule)."""
+    digits = [int(c) for c in "80840" + npi]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def build_270(
+    inquiry: EligibilityInquiry, *, control_number: int, sender_id: str, receiver_id: str, now: datetime,
+    usage: str = "P",
+) -> str:
+    """A complete interchange (ISA..IEA) holding one 270 for `inquiry`."""
+    st02 = f"{control_number:04d}"
+    reference = inquiry.trace_number or str(control_number)
+    originator = inquiry.trace_originator or _default_originator(sender_id)
+    segments = [
+        Segment("ST", ["270", st02, IMPLEMENTATION]),
+        # 0022 = information source/receiver structure, 13 = request
+        Segment("BHT", ["0022", "13", reference, f"{now:%Y%m%d}", f"{now:%H%M}"]),
+        *_payer_loop(inquiry),
+        *_provider_loop(inquiry),
+        *_subscriber_loop(inquiry, reference, originator),
+        *_dependent_loop(inquiry, reference, originator),
+    ]
+    return build_interchange(sender_id, receiver_id, control_number, FUNCTIONAL_ID, IMPLEMENTATION, [segments],
+                             now=now, usage=usage)
+
+
+def _payer_loop(inquiry: EligibilityInquiry) -> list[Segment]:
+    return [
+        Segment("HL", ["1", "", "20", "1"]),
+        Segment("NM1", ["PR", "2", _text(inquiry.payer_name), "", "", "", "", "PI", inquiry.payer_id.strip()]),
+    ]
+
+
+def _provider_loop(inquiry: EligibilityInquiry) -> list[Segment]:
+    person = inquiry.provider_first_name is not None
+    name = [_text(inquiry.provider_name), _text(inquiry.provider_first_name or "")]
+    return [
+        Segment("HL", ["2", "1", "21", "1"]),
+        Segment("NM1", ["1P", "1" if person else "2", *name, "", "", "", "XX", inquiry.provider_npi]),
+    ]
+
+
+def _subscriber_loop(inquiry: EligibilityInquiry, reference: str, originator: str) -> list[Segment]:
+    sub = inquiry.subscriber
+    segments = [Segment("HL", ["3", "2", "22", "0" if inquiry.patient_is_subscriber else "1"])]
+    # Ids are sent as given (the writer refuses delimiter characters): altering one would query someone else.
+    name = Segment("NM1", ["IL", "1", _text(sub.last_name), _text(sub.first_name), "", "", "", "MI",
+                           sub.member_id.strip()])
+    if not inquiry.patient_is_subscriber:
+        return [*segments, name]
+    return [*segments, _trace(reference, originator), name, *_demographics(sub.birth_date, sub.sex),
+            *_service_request(inquiry)]
+
+
+def _dependent_loop(inquiry: EligibilityInquiry, reference: str, originator: str) -> list[Segment]:
+    dep = inquiry.dependent
+    if dep is None:
+        return []
+    return [
+        Segment("HL", ["4", "3", "23", "0"]),
+        _trace(reference, originator),
+        Segment("NM1", ["03", "1", _text(dep.last_name), _text(dep.first_name)]),
+        *_demographics(dep.birth_date, dep.sex),
+        *_service_request(inquiry),
+    ]
+
+
+def _trace(reference: str, originator: str) -> Segment:
+    return Segment("TRN", ["1", reference, originator])  # 1 = current transaction trace number
+
+
+def _demographics(birth_date: date | None, sex: Sex | None) -> list[Segment]:
+    # DMG01/02 are required once the segment is sent, so no birth date means no DMG at all.
+    if birth_date is None:
+        return []
+    return [Segment("DMG", ["D8", f"{birth_date:%Y%m%d}", sex or ""])]
+
+
+def _service_request(inquiry: EligibilityInquiry) -> list[Segment]:
+    return [Segment("DTP", ["291", "D8", f"{inquiry.date_of_service:%Y%m%d}"]),
+            *(Segment("EQ", [code]) for code in inquiry.service_type_codes)]
+
+
+def _default_originator(sender_id: str) -> str:
+    # TRN03 is "1"+EIN, "3"+DUNS or "9"+a 9-character user-assigned id; the submitter id is ours to assign.
+    return "9" + sender_id.strip()[-9:].rjust(9, "0")
+
+
+def _text(value: str) -> str:
+    """Free text from people's records may hold delimiter characters; blank them rather than fail the inquiry."""
+    return " ".join(_X12_UNSAFE.sub(" ", value).split())
