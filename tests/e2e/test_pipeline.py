@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.support.client import Stack, url
-from tests.support.encounters import generate, intake_record, to_fhir_bundle
+from tests.support.encounters import generate, intake_record, to_fhir_bundle, to_hl7_dft
 
 pytestmark = pytest.mark.e2e
 
@@ -207,3 +207,41 @@ async def test_corrected_resend_of_a_held_encounter_is_a_new_audited_version(sta
     assert [a["action"] for a in audit] == ["corrected_resend"]
     changed_again = await stack.post_json({**g.body, "place_of_service": "22"})
     assert changed_again.status_code == 409  # released: a corrected claim, not a resend
+
+
+async def test_hl7v2_dft_intake_captures_encounters_and_rejects_broken_messages(stack):
+    source = _source()
+    batch = generate(4, seed=8, source_system=source, scenarios=["paid", "copay"])
+    text = "\n".join(to_hl7_dft(g.body) for g in batch)  # several messages in one post
+    r = await stack.http.post(url("charges", "/v1/encounters/hl7v2"), content=text.encode(),
+                              headers={"content-type": "x-application/hl7-v2+er7"})
+    assert r.status_code == 201, r.text
+    assert [e["status"] for e in r.json()["encounters"]] == ["captured"] * 4
+    await stack.wait_settled(source, 4, timeout_s=60, poll_s=0.5)
+    claims = {c["source_encounter_id"]: c for c in await stack.claims(source)}
+    for g in batch:
+        assert claims[g.body["source_encounter_id"]]["final_state"] == g.expected_final_state
+
+    collapsed = to_hl7_dft(batch[0].body).replace("\r", " ")
+    bad = await stack.http.post(url("charges", "/v1/encounters/hl7v2"), content=collapsed.encode(),
+                                headers={"content-type": "x-application/hl7-v2+er7"})
+    assert bad.status_code == 422
+    assert any("segment separators" in e["reason"] for e in bad.json()["errors"])
+    assert batch[0].body["patient"]["last_name"] not in bad.text
+
+
+async def test_public_hl7_samples_are_held_or_rejected_with_reasons(stack):
+    from tests.support.shared import samples_dir
+
+    folder = samples_dir("hl7v2")
+    if not folder.is_dir():
+        pytest.skip(f"shared samples absent: {folder}")
+    medplum = await stack.http.post(url("charges", "/v1/encounters/hl7v2"),
+                                    content=(folder / "medplum_dft_p03_insurance.hl7").read_bytes(),
+                                    params={"source_system": _source()})
+    assert medplum.status_code in (200, 201), medplum.text
+    [enc] = medplum.json()["encounters"]
+    assert enc["status"] == "held" and "billing_provider" in {m["field"] for m in enc["missing"]}
+    mieweb = await stack.http.post(url("charges", "/v1/encounters/hl7v2"),
+                                   content=(folder / "mieweb_dft_example.hl7").read_bytes())
+    assert mieweb.status_code == 422 and any("ICD-9" in e["reason"] for e in mieweb.json()["errors"])

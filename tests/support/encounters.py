@@ -151,3 +151,32 @@ def intake_record(body: dict[str, Any], *, tenant_id: str) -> tuple[bytes, bytes
     env = new_envelope(EncounterSubmitted.model_validate(body), service="intake", tenant_id=tenant_id, key=key,
                        subject=f"encounter/{key}")
     return key.encode(), env.to_bytes(), env.headers()
+
+
+def to_hl7_dft(body: dict[str, Any]) -> str:
+    """The same encounter as an HL7 v2.5.1 DFT^P03 (CR separators), codes in FT1-25, amounts in FT1-11."""
+    p, cov = body["patient"], body["coverage"]
+    dos = body["service_date"].replace("-", "")
+    addr = p["address"]
+    bill, rend = body["billing_provider"], body["rendering_provider"]
+    dx = "~".join(f"{d}^^I10" for d in body["diagnoses"])
+    segs = [
+        f"MSH|^~\\&|{body['source_system']}|DEMO^{bill['npi']}^NPI|OPENRCM|OPENRCM|{dos}120000||DFT^P03^DFT_P03|"
+        f"{body['source_encounter_id']}|P|2.5.1",
+        f"EVN|P03|{dos}120000",
+        f"PID|1||MRN-1^^^DEMO^MR||{p['last_name']}^{p['first_name']}||{p['birth_date'].replace('-', '')}|{p['sex']}|||"
+        f"{addr['line1']}^^{addr['city']}^{addr['state']}^{addr['postal_code']}^USA",
+    ]
+    pv1 = [""] * 20  # PV1-0 .. PV1-19
+    pv1[0:4] = ["PV1", "1", "O", "DEMO^1"]
+    pv1[7], pv1[19] = f"{rend['npi']}^Demo^Dana^^^^^^^^^^NPI", body["source_encounter_id"]
+    segs.append("|".join(pv1))
+    for i, line in enumerate(body["lines"], start=1):
+        mods = "~".join(line.get("modifiers", []))
+        segs.append(f"FT1|{i}|T-{i}||{dos}||CG|{line['procedure_code']}^^CPT|||{line.get('units', '1')}|{line['charge']}"
+                    f"||||||||{dx}|{rend['npi']}^Demo^Dana^^^^^^^^^^NPI|||||{line['procedure_code']}^^CPT|{mods}")
+    in1 = [""] * 37  # IN1-0 .. IN1-36
+    in1[0:5] = ["IN1", "1", "PLAN", cov["payer_id"], cov["payer_name"]]
+    in1[17], in1[36] = "SEL", cov["member_id"]
+    segs.append("|".join(in1))
+    return "\r".join(segs) + "\r"

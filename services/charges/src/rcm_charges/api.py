@@ -21,6 +21,7 @@ from rcm_runtime.reads import jsonable, stage_read_router
 from rcm_charges.db import chargemaster_items, encounters
 from rcm_charges.domain.chargemaster import ChargemasterCsvError, parse_chargemaster_csv
 from rcm_charges.domain.fhir_bundle import IntakeError, bundle_to_encounter
+from rcm_charges.domain.hl7_dft import dft_to_encounters, split_messages
 from rcm_charges.service import (
     ConflictingResend, Intake, NotFound, NotOpen, add_late_charges, audit_trail, capture_encounters, fix_encounter,
 )
@@ -83,6 +84,39 @@ async def submit_fhir_bundle(request: Request, tenant_id: TenantId, rt: RuntimeD
     except IntakeError as exc:
         return _problem(422, "invalid_fhir_bundle", "the FHIR Bundle cannot become an encounter", exc.errors)
     return await _capture_one(rt, tenant_id, submission, "fhir", response)
+
+
+@router.post("/encounters/hl7v2", status_code=201,
+             summary="Submit HL7 v2 DFT^P03 message(s) (ER7 text; CR, LF or CRLF segment separators)",
+             description="All messages are parsed first; if any is rejected nothing is captured and the 422 lists "
+                         "the problems per message. Lines without an amount are priced from the chargemaster or "
+                         "held in completeness review.",
+             openapi_extra={"requestBody": {"content": {"x-application/hl7-v2+er7": {"schema": {"type": "string"}}}}})
+async def submit_hl7v2(request: Request, tenant_id: TenantId, rt: RuntimeDep, source_system: str | None = None):
+    try:
+        text = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            text = (await request.body()).decode("latin-1")  # HL7 v2 default character set (MSH-18 empty)
+        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes any byte string
+            return _problem(422, "invalid_hl7", "body is not text")
+    messages = split_messages(text)
+    if not messages:
+        return _problem(422, "invalid_hl7", "no HL7 v2 message (MSH segment) in the body")
+    submissions, errors = [], []
+    for i, message in enumerate(messages):
+        try:
+            submissions += dft_to_encounters(message, source_system=source_system)
+        except IntakeError as exc:
+            errors += [{"message": i + 1, **e} for e in exc.errors]
+    if errors:
+        return _problem(422, "invalid_hl7_dft", "the HL7 v2 message(s) cannot become encounters", errors)
+    try:
+        results = await _capture(rt, tenant_id, submissions, "hl7v2")
+    except ConflictingResend as exc:
+        return _problem(409, "conflicting_resend", str(exc))
+    status = 201 if any(r.created for r in results) else 200
+    return JSONResponse(status_code=status, content={"encounters": [_result_body(r) for r in results]})
 
 
 reads = stage_read_router(encounters, tag="encounters", status_column="status", queue_path="/encounters",

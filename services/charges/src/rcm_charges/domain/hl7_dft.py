@@ -17,7 +17,8 @@ Where vendors put things, and the precedence used here (first match wins):
 * units: FT1-10, default 1.
 * charge: FT1-11 (extended amount) > FT1-12 (unit amount) x units > FT1-7 when it is a money amount
   (digits with a decimal point, e.g. Medplum's ``150.00``) and the code came from FT1-25 or PR1-3.
-  A line without a charge is rejected: a charge is never assumed to be 0.
+  A line without a charge is left unpriced (never assumed to be 0): charges prices it from the tenant's
+  chargemaster or holds the encounter in completeness review.
 * diagnoses: DG1-3 (in segment order) then the lines' FT1-19 (repeating); PR1-15 only when neither
   is present. ICD-10-CM only: dots removed, upper case, each once, at most 12. ICD-9 is rejected
   (coding system I9/I9C/ICD9 in the CE or DG1-2 at any date; an unlabelled numeric code for a date of
@@ -686,7 +687,7 @@ class _DftMapper:
         service_date = self._service_date(ft1, pv1)
 
         values = None
-        if code is not None and modifiers is not None and units is not None and charge is not None:
+        if code is not None and modifiers is not None and units is not None:  # charge may be None: unpriced
             values = {"procedure_code": code, "modifiers": modifiers, "units": units, "charge": charge}
         own = _ce_diagnoses(ft1, 19, p(19))
         procedure_dx = [d for pr1 in prs for d in _ce_diagnoses(pr1, 15, pr1.path(15, repeating=True))]
@@ -760,11 +761,8 @@ class _DftMapper:
         transaction_code = ft1.component(7)
         if code_source in ("FT1-25", "PR1-3") and _MONEY_IN_CODE_FIELD.match(transaction_code):
             return _cents(Decimal(transaction_code.removeprefix("$"))), p(7)
-        self.problems.add(
-            p(11),
-            "no charge: FT1-11 (extended amount) or FT1-12 (unit amount) is required; "
-            "a charge is never assumed to be 0",
-        )
+        # No amount anywhere: never assumed to be 0. The line is left unpriced; charges prices it from
+        # the tenant's chargemaster or holds the encounter in completeness review.
         return None, p(11)
 
     def _service_date(self, ft1: _Segment, pv1: _Segment | None) -> date | None:
@@ -856,12 +854,7 @@ class _DftMapper:
                 self.problems.add(
                     present[0], "the billing provider needs a 10-digit NPI (XCN-1, identifier type NPI)"
                 )
-            else:
-                self.problems.add(
-                    group[0].ft1.path(20, repeating=True),
-                    "no billing provider: none of MSH-4 (NPI), FT1-20 performed by, PV1-7 attending or "
-                    "PV1-9 consulting carries a 10-digit NPI",
-                )
+            # No provider at all: accepted without one; completeness review asks for it.
             return None, None
         rendering = first_individual if first_individual and first_individual.npi != billing.npi else None
         return self._provider(billing), self._provider(rendering) if rendering else None
