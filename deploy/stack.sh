@@ -153,6 +153,7 @@ service_env() {  # name package port schema -> exports for that service
   export RCM_DATABASE_URL="postgresql+asyncpg://$schema:$schema@127.0.0.1:$PG_PORT/openrcm"
   export RCM_KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
   export RCM_HTTP_PORT="$port"
+  export RCM_CODING_TABLES_DIR="${RCM_CODING_TABLES_DIR:-$ROOT/deploy/reference-data}"
   export RCM_SERVICE_URLS="${RCM_SERVICE_URLS:-$(service_rows | awk '{printf "%s%s=http://127.0.0.1:%s", (NR>1?",":""), $1, $3}')}"
 }
 

@@ -245,3 +245,53 @@ async def test_public_hl7_samples_are_held_or_rejected_with_reasons(stack):
     mieweb = await stack.http.post(url("charges", "/v1/encounters/hl7v2"),
                                    content=(folder / "mieweb_dft_example.hl7").read_bytes())
     assert mieweb.status_code == 422 and any("ICD-9" in e["reason"] for e in mieweb.json()["errors"])
+
+
+async def test_coder_queue_assign_recode_release_with_audit(stack):
+    source = _source()
+    g = generate(1, seed=9, source_system=source, scenarios=["invalid_diagnosis"])[0]
+    cid = (await stack.post_json(g.body)).json()["claim_id"]
+    await stack.wait_settled(source, 1, timeout_s=60, poll_s=0.5)
+    queued = await stack.get("coding", f"/v1/claims/{cid}")
+    assert queued["status"] == "needs_coder" and {e["code"] for e in queued["edits"]} >= {"COD010"}
+    assert g.body["patient"]["last_name"] not in json.dumps(queued["edits"])
+    queue = await stack.get("coding", "/v1/coder-queue", limit=1000)
+    assert cid in [item["claim_id"] for item in queue["items"]]
+
+    headers = {"X-User": "lead.coder"}
+    r = await stack.http.post(url("coding", f"/v1/claims/{cid}/assignment"), json={"coder": "coder.ann"}, headers=headers)
+    assert r.status_code == 200
+    still_bad = await stack.http.post(url("coding", f"/v1/claims/{cid}/coding"), json={"diagnoses": ["E11"]},
+                                      headers={"X-User": "coder.ann"})
+    assert still_bad.status_code == 200 and still_bad.json()["status"] == "needs_coder"
+    assert [e["code"] for e in still_bad.json()["edits"] if e["severity"] == "error"] == ["COD011"]  # header code
+    fixed = await stack.http.post(url("coding", f"/v1/claims/{cid}/coding"),
+                                  json={"diagnoses": ["E11.9"], "note": "per progress note"}, headers={"X-User": "coder.ann"})
+    assert fixed.status_code == 200 and fixed.json()["status"] == "coded", fixed.text
+    audit = (await stack.get("coding", f"/v1/claims/{cid}/audit"))["actions"]
+    assert [(a["action"], a["actor"]) for a in audit] == [("assigned", "lead.coder"), ("recoded", "coder.ann"),
+                                                           ("recoded", "coder.ann")]
+    assert audit[2]["before"]["diagnoses"] == ["E11"] and audit[2]["after"]["diagnoses"] == ["E119"]
+
+    async def paid():
+        claims = await stack.claims(source)
+        return claims and claims[0]["final_state"] == "paid"
+    for _ in range(120):
+        if await paid():
+            break
+        await asyncio.sleep(0.5)
+    assert await paid()
+    again = await stack.http.post(url("coding", f"/v1/claims/{cid}/coding"), json={"diagnoses": ["I10"]},
+                                  headers={"X-User": "coder.ann"})
+    assert again.status_code == 409
+
+
+async def test_ncci_pair_from_the_reference_files_holds_the_claim_for_a_coder(stack):
+    source = _source()
+    g = generate(1, seed=10, source_system=source, scenarios=["ncci_conflict"])[0]
+    cid = (await stack.post_json(g.body)).json()["claim_id"]
+    await stack.wait_settled(source, 1, timeout_s=60, poll_s=0.5)
+    coded = await stack.get("coding", f"/v1/claims/{cid}")
+    assert [e["code"] for e in coded["edits"] if e["severity"] == "error"] == ["COD050"]
+    tables = await stack.get("coding", "/v1/reference-data")
+    assert tables["ptp_pairs"] == 3 and tables["mue_codes"] == 2

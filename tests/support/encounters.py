@@ -16,7 +16,7 @@ from typing import Any
 FIRST = ["Ava", "Liam", "Mia", "Noah", "Zoe", "Eli", "Ivy", "Leo", "Ada", "Max", "Nia", "Kai"]
 LAST = ["Rivera", "Chen", "Okafor", "Novak", "Haddad", "Larsen", "Moreau", "Sato", "Kowalski", "Diaz"]
 STATES = [("MA", "02110", "Boston"), ("IL", "62704", "Springfield"), ("TX", "73301", "Austin"), ("WA", "98101", "Seattle")]
-DX = ["J069", "I10", "E119", "M545", "R509", "Z0000", "K219", "F419"]
+DX = ["J069", "I10", "E119", "M5450", "R509", "Z0000", "K219", "F419"]  # billable in ICD-10-CM FY2026
 VISITS = [("99213", "150.00"), ("99214", "210.00"), ("99203", "180.00")]
 ADDONS = [("36415", "20.00"), ("85025", "35.00"), ("80053", "55.00"), ("93000", "60.00"), ("97110", "75.00")]
 GOOD_NPI = "1234567893"  # passes the NPI Luhn check
@@ -35,6 +35,7 @@ SCENARIOS: dict[str, tuple[int, str]] = {
     "bad_npi": (4, "review_hold"),
     "no_diagnosis": (3, "incomplete"),
     "invalid_diagnosis": (3, "coding_hold"),
+    "ncci_conflict": (2, "coding_hold"),  # an NCCI pair with modifier indicator 0 (deploy/reference-data)
     "unknown_payer": (3, "rejected"),
 }
 MEMBER_PREFIX = {"paid": "M", "copay": "COPAY", "deductible": "HDHP", "coinsurance": "COINS", "terminated": "TERM",
@@ -67,6 +68,8 @@ def _encounter(rnd: random.Random, scenario: str, source_id: str, source_system:
     lines = [visit] + rnd.sample(ADDONS, rnd.randint(0, 2))
     if scenario == "no_auth":
         lines = [("72148", "950.00")]
+    if scenario == "ncci_conflict":
+        lines = [("11111", "300.00"), ("33333", "120.00")]  # invented codes of the PTP fixture
     if scenario == "non_covered_line":
         lines = [visit, ("97810", "85.00")]
     diagnoses = [] if scenario == "no_diagnosis" else rnd.sample(DX, rnd.randint(1, 3))
@@ -77,7 +80,8 @@ def _encounter(rnd: random.Random, scenario: str, source_id: str, source_system:
     return {
         "source_system": source_system,
         "source_encounter_id": source_id,
-        "service_date": (date(2026, 11, 20) - timedelta(days=rnd.randint(0, 60))).isoformat(),
+        # inside FY2026 (to 2026-09-30): the ICD-10-CM release simple-icd-10-cm ships
+        "service_date": (date(2026, 9, 30) - timedelta(days=rnd.randint(0, 60))).isoformat(),
         "place_of_service": "11",
         "patient": {
             "first_name": rnd.choice(FIRST), "last_name": rnd.choice(LAST),

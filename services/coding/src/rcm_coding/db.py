@@ -1,4 +1,4 @@
-"""coding schema: the coding result per claim, and the coder queue (status needs_coder)."""
+"""coding schema: the coding result per claim (status needs_coder = the coder queue) and its audit."""
 
 import uuid
 from datetime import datetime
@@ -29,6 +29,24 @@ class CodedClaim(Base, table=True):
     edits: list = Field(sa_column=Column(JSONB, nullable=False))
     claim: dict = Field(sa_column=Column(JSONB, nullable=False))
     coded_at: datetime = Field(sa_column=_now_column())
+    assigned_to: str | None = None  # the coder working the claim
+
+
+class CodingAudit(Base, table=True):
+    """Every coder action: who, when, the codes before and after, and the edits that remained."""
+
+    __tablename__ = "coding_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: uuid.UUID = Field(index=True)
+    tenant_id: str
+    actor: str
+    action: str  # assigned | recoded
+    before: dict | None = Field(default=None, sa_column=Column(JSONB))
+    after: dict | None = Field(default=None, sa_column=Column(JSONB))
+    edits_after: list | None = Field(default=None, sa_column=Column(JSONB))
+    at: datetime = Field(sa_column=_now_column())
 
 
 coded_claims = CodedClaim.__table__
+coding_audit = CodingAudit.__table__

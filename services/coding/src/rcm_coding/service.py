@@ -1,0 +1,109 @@
+"""Coder queue actions: assign a claim, recode it (diagnoses, lines), every action audited."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from rcm_contracts.claim import Claim
+from rcm_contracts.events import ClaimCoded
+from rcm_runtime.errors import DomainError
+
+from rcm_coding.db import coded_claims, coding_audit
+from rcm_coding.domain.engine import CodingTables, code_claim, coding_status
+
+
+class NotFound(DomainError):
+    pass
+
+
+class NotInQueue(DomainError):
+    pass
+
+
+class LineRecode(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    line_number: int = Field(ge=1, le=50)
+    procedure_code: str | None = Field(default=None, min_length=1, max_length=16)
+    modifiers: list[str] | None = Field(default=None, max_length=4)
+    units: str | None = None
+    diagnosis_pointers: list[int] | None = Field(default=None, min_length=1, max_length=4)
+
+
+class Recode(BaseModel):
+    """What a coder changes; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+    diagnoses: list[str] | None = Field(default=None, max_length=12)
+    lines: list[LineRecode] = Field(default_factory=list)
+    note: str | None = Field(default=None, max_length=500)
+
+
+def _codes(claim: dict) -> dict[str, Any]:
+    """The part of a claim coders change (what the audit keeps before/after)."""
+    return {"diagnoses": claim["diagnoses"],
+            "lines": [{k: line[k] for k in ("line_number", "procedure_code", "modifiers", "units", "diagnosis_pointers")}
+                      for line in claim["lines"]]}
+
+
+def apply_recode(claim: dict, change: Recode) -> Claim:
+    """Raises pydantic ValidationError when the recoded claim is invalid (e.g. a pointer to no diagnosis)."""
+    data = {**claim}
+    if change.diagnoses is not None:
+        data["diagnoses"] = [d.replace(".", "").strip().upper() for d in change.diagnoses]
+    lines = {line["line_number"]: dict(line) for line in data["lines"]}
+    for lr in change.lines:
+        if lr.line_number not in lines:
+            raise DomainError(f"line {lr.line_number} does not exist on the claim")
+        for key, value in lr.model_dump(exclude_none=True, exclude={"line_number"}).items():
+            lines[lr.line_number][key] = [m.upper() for m in value] if key == "modifiers" else (
+                value.upper() if key == "procedure_code" else value)
+    data["lines"] = list(lines.values())
+    return Claim.model_validate(data)
+
+
+async def _queued(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID):
+    row = (await conn.execute(select(coded_claims).where(
+        coded_claims.c.tenant_id == tenant_id, coded_claims.c.claim_id == claim_id).with_for_update())).first()
+    if row is None:
+        raise NotFound("no such claim at the coding stage for this tenant")
+    if row.status != "needs_coder":
+        raise NotInQueue("the claim is not in the coder queue (already coded)")
+    return row
+
+
+async def assign(conn: AsyncConnection, *, tenant_id: str, claim_id: uuid.UUID, coder: str, actor: str) -> None:
+    await _queued(conn, tenant_id, claim_id)
+    await conn.execute(update(coded_claims).where(coded_claims.c.claim_id == claim_id).values(assigned_to=coder))
+    await conn.execute(insert(coding_audit), [{"claim_id": claim_id, "tenant_id": tenant_id, "actor": actor,
+                                               "action": "assigned", "after": {"assigned_to": coder}}])
+
+
+async def recode(conn: AsyncConnection, emit, tables: CodingTables, *, tenant_id: str, claim_id: uuid.UUID,
+                 change: Recode, actor: str) -> tuple[str, list]:
+    """Apply the coder's change and re-run the engine. Clean -> coded, and the claim moves on."""
+    row = await _queued(conn, tenant_id, claim_id)
+    claim = apply_recode(row.claim, change)
+    edits = code_claim(claim, tables)
+    status = coding_status(edits)
+    after = claim.model_dump(mode="json")
+    edit_rows = [e.model_dump(mode="json") for e in edits]
+    await conn.execute(update(coded_claims).where(coded_claims.c.claim_id == claim_id).values(
+        status=status, edits=edit_rows, claim=after))
+    await conn.execute(insert(coding_audit), [{
+        "claim_id": claim_id, "tenant_id": tenant_id, "actor": actor, "action": "recoded",
+        "before": {**_codes(row.claim), "note": None}, "after": {**_codes(after), "note": change.note},
+        "edits_after": edit_rows}])
+    if status == "coded":
+        emit(ClaimCoded(claim=claim, status=status, edits=edits), claim_id)
+    return status, edit_rows
+
+
+async def audit_trail(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID) -> list[dict]:
+    rows = await conn.execute(select(coding_audit).where(
+        coding_audit.c.tenant_id == tenant_id, coding_audit.c.claim_id == claim_id).order_by(coding_audit.c.id))
+    return [dict(r) for r in rows.mappings()]
