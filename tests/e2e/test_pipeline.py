@@ -295,3 +295,70 @@ async def test_ncci_pair_from_the_reference_files_holds_the_claim_for_a_coder(st
     assert [e["code"] for e in coded["edits"] if e["severity"] == "error"] == ["COD050"]
     tables = await stack.get("coding", "/v1/reference-data")
     assert tables["ptp_pairs"] == 3 and tables["mue_codes"] == 2
+
+
+async def _final_state(stack, source: str, want: str, timeout_s: float = 60) -> dict:
+    for _ in range(int(timeout_s / 0.5)):
+        claims = await stack.claims(source)
+        if claims and claims[0]["final_state"] == want:
+            return claims[0]
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"claim of {source} never reached {want}: {await stack.claims(source)}")
+
+
+async def test_prior_auth_hold_is_released_with_the_authorization_number(stack):
+    source = _source()
+    g = generate(1, seed=11, source_system=source, scenarios=["no_auth"])[0]
+    cid = (await stack.post_json(g.body)).json()["claim_id"]
+    await _final_state(stack, source, "auth_hold")
+    check = await stack.get("eligibility", f"/v1/claims/{cid}")
+    assert check["status"] == "held" and check["work_queue"] == "authorizations"
+    assert [e["code"] for e in check["edits"]] == ["ELG020"]
+    queue = await stack.get("eligibility", "/v1/work-queue", status="authorizations", limit=1000)
+    assert cid in [i["claim_id"] for i in queue["items"]]
+    r = await stack.http.post(url("eligibility", f"/v1/claims/{cid}/authorization"),
+                              json={"authorization_number": "AUTH-778"}, headers={"X-User": "auth.team"})
+    assert r.status_code == 200 and r.json()["released"] is True, r.text
+    settled = await _final_state(stack, source, "paid")
+    assert settled["claim_id"] == cid
+    assert (await stack.get("scrubber", f"/v1/claims/{cid}"))["claim"]["prior_authorization"] == "AUTH-778"
+
+
+async def test_inactive_coverage_goes_to_the_front_desk_and_a_recheck_releases_it(stack):
+    source = _source()
+    g = generate(1, seed=12, source_system=source, scenarios=["terminated"])[0]
+    cid = (await stack.post_json(g.body)).json()["claim_id"]
+    await _final_state(stack, source, "eligibility_hold")
+    check = await stack.get("eligibility", f"/v1/claims/{cid}")
+    assert check["work_queue"] == "front-desk" and check["hold_reason"] == "coverage_inactive"
+    still = await stack.http.post(url("eligibility", f"/v1/claims/{cid}/recheck"), json={}, headers={"X-User": "desk"})
+    assert still.status_code == 200 and still.json()["released"] is False
+    fixed = await stack.http.post(url("eligibility", f"/v1/claims/{cid}/recheck"), json={"member_id": "COPAY9911"},
+                                  headers={"X-User": "desk"})
+    assert fixed.status_code == 200 and fixed.json()["released"] is True, fixed.text
+    assert fixed.json()["eligibility"]["copay"] == "25.00"
+    await _final_state(stack, source, "patient_balance")
+
+
+async def test_on_demand_eligibility_check_and_registration_validation(stack):
+    g = generate(1, seed=13, scenarios=["deductible"])[0].body
+    body = {"patient": g["patient"], "coverage": g["coverage"], "provider": g["billing_provider"],
+            "service_date": g["service_date"], "procedure_codes": ["99213", "72148"]}
+    r = await stack.http.post(url("eligibility", "/v1/eligibility-checks"), json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["eligibility"]["status"] == "active" and out["eligibility"]["deductible_remaining"] == "1500.00"
+    assert out["eligibility"]["coinsurance_rate"] == "0.2"
+    assert [p["code"] for p in out["problems"]] == ["ELG020"]  # the MRI needs a prior authorization
+    again = await stack.http.post(url("eligibility", "/v1/eligibility-checks"), json=body)
+    assert again.json()["eligibility"]["source"] == "cache"
+    batch = await stack.http.post(url("eligibility", "/v1/eligibility-checks/batch"), json={"checks": [body, body]})
+    assert batch.status_code == 200 and len(batch.json()["results"]) == 2
+
+    registration = {"patient": {"first_name": "Ann", "last_name": "Lee", "birth_date": "1980-02-03", "sex": "F",
+                                "address": {"line1": "1 Main St", "city": "Boston", "state": "MA", "postal_code": "62704"}},
+                    "coverages": [{"payer_id": "SBX01", "payer_name": "Sandbox", "member_id": "M1",
+                                   "effective_from": "2020-01-01", "order_of_benefits": 1}]}
+    v = await stack.http.post(url("eligibility", "/v1/registrations/validate"), json=registration)
+    assert v.status_code == 200 and v.json()["valid"] is False
+    assert "REG005" in [p["code"] for p in v.json()["problems"]]  # 62704 is an Illinois ZIP

@@ -21,6 +21,7 @@ VISITS = [("99213", "150.00"), ("99214", "210.00"), ("99203", "180.00")]
 ADDONS = [("36415", "20.00"), ("85025", "35.00"), ("80053", "55.00"), ("93000", "60.00"), ("97110", "75.00")]
 GOOD_NPI = "1234567893"  # passes the NPI Luhn check
 BAD_NPI = "1234567890"
+NOT_ENROLLED_NPI = "1346053105"  # valid check digit; the sandbox payer has no enrollment for it
 
 # scenario -> (weight, expected final state)
 SCENARIOS: dict[str, tuple[int, str]] = {
@@ -28,15 +29,18 @@ SCENARIOS: dict[str, tuple[int, str]] = {
     "copay": (12, "patient_balance"),
     "deductible": (10, "patient_balance"),
     "coinsurance": (8, "patient_balance"),
-    "terminated": (5, "denied"),
-    "unknown_member": (4, "denied"),
-    "no_auth": (4, "denied"),
+    "terminated": (4, "eligibility_hold"),  # the 271 says inactive: front desk, not a denial
+    "unknown_member": (3, "eligibility_hold"),
+    "no_auth": (3, "auth_hold"),  # MRI without prior authorization: held before it is billed
+    "with_auth": (3, "paid"),
+    "non_covered": (4, "denied"),  # a service the plan does not cover at all (CO-96)
     "non_covered_line": (6, "partially_paid"),
     "bad_npi": (4, "review_hold"),
     "no_diagnosis": (3, "incomplete"),
     "invalid_diagnosis": (3, "coding_hold"),
     "ncci_conflict": (2, "coding_hold"),  # an NCCI pair with modifier indicator 0 (deploy/reference-data)
-    "unknown_payer": (3, "rejected"),
+    "unknown_payer": (2, "eligibility_hold"),  # the 271 says provider not on file: caught before billing
+    "not_enrolled": (3, "rejected"),  # billing NPI not enrolled with the payer: 277CA rejection
 }
 MEMBER_PREFIX = {"paid": "M", "copay": "COPAY", "deductible": "HDHP", "coinsurance": "COINS", "terminated": "TERM",
                  "unknown_member": "NOTFOUND"}
@@ -66,8 +70,10 @@ def _encounter(rnd: random.Random, scenario: str, source_id: str, source_system:
     state, zip_code, city = rnd.choice(STATES)
     visit = rnd.choice(VISITS)
     lines = [visit] + rnd.sample(ADDONS, rnd.randint(0, 2))
-    if scenario == "no_auth":
+    if scenario in ("no_auth", "with_auth"):
         lines = [("72148", "950.00")]
+    if scenario == "non_covered":
+        lines = [("97810", "85.00")]
     if scenario == "ncci_conflict":
         lines = [("11111", "300.00"), ("33333", "120.00")]  # invented codes of the PTP fixture
     if scenario == "non_covered_line":
@@ -90,12 +96,14 @@ def _encounter(rnd: random.Random, scenario: str, source_id: str, source_system:
             "address": {"line1": f"{rnd.randint(1, 999)} Main St", "city": city, "state": state, "postal_code": zip_code},
         },
         "coverage": {"payer_id": payer[0], "payer_name": payer[1], "member_id": member, "relationship": "self"},
-        "billing_provider": {"npi": BAD_NPI if scenario == "bad_npi" else GOOD_NPI, "name": "Demo Family Practice",
+        "billing_provider": {"npi": {"bad_npi": BAD_NPI, "not_enrolled": NOT_ENROLLED_NPI}.get(scenario, GOOD_NPI),
+                             "name": "Demo Family Practice",
                              "tax_id": "123456789"},
         "rendering_provider": {"npi": "1982749354", "name": "Dana Demo"},
         "diagnoses": diagnoses,
         "lines": [{"procedure_code": code, "charge": charge, "units": "1",
                    "diagnosis_pointers": [1] if diagnoses else [1]} for code, charge in lines],
+        **({"prior_authorization": f"AUTH{rnd.randint(10**6, 10**7 - 1)}"} if scenario == "with_auth" else {}),
     }
 
 
@@ -143,6 +151,14 @@ def to_fhir_bundle(body: dict[str, Any]) -> dict[str, Any]:
             "resourceType": "Procedure", "status": "completed", "subject": {"reference": "urn:uuid:patient"},
             "extension": [{"url": f"{EXT}/charge-amount", "valueMoney": {"value": float(Decimal(line["charge"])), "currency": "USD"}}],
             "code": {"coding": [{"system": CPT_SYSTEM, "code": line["procedure_code"]}]}}})
+    if body.get("prior_authorization"):
+        entries.append({"fullUrl": "urn:uuid:claim", "resource": {
+            "resourceType": "Claim", "status": "active", "use": "claim", "created": body["service_date"],
+            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "professional"}]},
+            "patient": {"reference": "urn:uuid:patient"}, "provider": {"reference": "urn:uuid:org"},
+            "priority": {"coding": [{"code": "normal"}]},
+            "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": "urn:uuid:coverage"},
+                           "preAuthRef": [body["prior_authorization"]]}]}})
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 

@@ -74,6 +74,7 @@ class Claim(Contract):
     diagnoses: list[Code] = Field(default_factory=list, max_length=12)
     lines: list[ServiceLine] = Field(min_length=1, max_length=50)
     total_charge: Money
+    prior_authorization: str | None = Field(default=None, max_length=50)  # 837P REF*G1
 
     @model_validator(mode="after")
     def _pointers_point_at_diagnoses(self) -> "Claim":

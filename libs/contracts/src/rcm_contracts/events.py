@@ -32,6 +32,7 @@ class EncounterSubmitted(Event):
     SERVICE = "intake"
     NAME = "encounter-submitted"
     MAJOR = 2
+    SCHEMA_MINOR = 1  # 2.1: prior_authorization
 
     source_system: str = Field(min_length=1, max_length=64)
     source_encounter_id: str = Field(min_length=1, max_length=128)
@@ -44,6 +45,7 @@ class EncounterSubmitted(Event):
     referring_provider: Provider | None = None
     diagnoses: list[str] = Field(default_factory=list, max_length=12)
     lines: list[EncounterLine] = Field(min_length=1, max_length=50)
+    prior_authorization: str | None = Field(default=None, max_length=50)
 
 
 class EncounterLineV1(Contract):
@@ -78,6 +80,7 @@ class EncounterSubmittedV1(Event):
 class EncounterCaptured(Event):
     SERVICE = "charges"
     NAME = "encounter-captured"
+    SCHEMA_MINOR = 1  # 1.1: claim.prior_authorization
 
     claim: Claim
     intake_channel: Literal["fhir", "json", "kafka", "hl7v2"]
@@ -107,14 +110,35 @@ class EligibilityResult(Contract):
     payer_id: str | None = None
     plan_name: str | None = None
     reason: str | None = None
+    # 1.1: what the payer's 271 said (absent when no inquiry was made, e.g. self-pay)
+    source: Literal["payer", "cache", "none"] | None = None
+    group_number: str | None = None
+    deductible_remaining: Money | None = None
+    copay: Money | None = None
+    coinsurance_rate: Decimal | None = None
+    authorization_required: bool | None = None
 
 
 class CoverageVerified(Event):
     SERVICE = "eligibility"
     NAME = "coverage-verified"
+    SCHEMA_MINOR = 1
 
     claim: Claim
     eligibility: EligibilityResult
+
+
+class EligibilityHeld(Event):
+    """The claim waits at eligibility: coverage inactive or not found (front desk), or a prior
+    authorization is required and missing (authorizations queue). Released with CoverageVerified."""
+
+    SERVICE = "eligibility"
+    NAME = "claim-held"
+
+    claim_id: uuid.UUID
+    reason: Literal["coverage_inactive", "member_not_found", "payer_rejected", "authorization_required"]
+    work_queue: Literal["front-desk", "authorizations"]
+    edits: list["Edit"] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- coding / scrubber
@@ -131,6 +155,7 @@ class Edit(Contract):
 class ClaimCoded(Event):
     SERVICE = "coding"
     NAME = "claim-coded"
+    SCHEMA_MINOR = 1  # 1.1: claim.prior_authorization
 
     claim: Claim
     status: Literal["coded", "needs_coder"]
@@ -140,6 +165,7 @@ class ClaimCoded(Event):
 class ClaimScrubbed(Event):
     SERVICE = "scrubber"
     NAME = "claim-scrubbed"
+    SCHEMA_MINOR = 1  # 1.1: claim.prior_authorization
 
     claim: Claim
     decision: Literal["clean", "review"]
@@ -231,6 +257,7 @@ ALL_EVENTS: list[type[Event]] = [
     EncounterCaptured,
     EncounterHeld,
     CoverageVerified,
+    EligibilityHeld,
     ClaimCoded,
     ClaimScrubbed,
     ClaimSubmitted,
@@ -239,3 +266,5 @@ ALL_EVENTS: list[type[Event]] = [
     DenialRecorded,
     PatientBalanceOpened,
 ]
+
+EligibilityHeld.model_rebuild()  # its edits refer to Edit, defined below it

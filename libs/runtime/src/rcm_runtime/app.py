@@ -97,7 +97,10 @@ def create_service_app(
     handlers: dict[str, Handler] | None = None,
     consume_topics: list[str] | None = None,
     background: Iterable[BackgroundTask] = (),
+    startup: Iterable[BackgroundTask] = (),
 ) -> FastAPI:
+    """`startup` hooks are awaited before the relay and the consumer start (wire dependencies there);
+    `background` tasks run for the life of the process."""
     handlers = handlers or {}
     consume_topics = consume_topics or []
     out_topic = topic_names.events_topic(settings.service_name.replace("-", "_"))
@@ -110,6 +113,8 @@ def create_service_app(
         rt = Runtime(settings=settings, engine=engine, out_topic=out_topic, api_keys=settings.api_key_tenants(),
                      http=httpx.AsyncClient(timeout=30))
         app.state.runtime = rt
+        for hook in startup:
+            await hook(rt)
         if settings.relay_enabled:
             rt.producer = make_producer(settings.kafka_bootstrap, f"{settings.service_name}-relay")
             await rt.producer.start()

@@ -28,7 +28,7 @@ from rcm_contracts.registry import REGISTRY, Registry
 from pydantic import ValidationError
 
 from rcm_runtime.bulk import BulkInsert
-from rcm_runtime.errors import DomainError, safe_reason
+from rcm_runtime.errors import DomainError, TransientError, safe_reason
 from rcm_runtime.messaging import dead_letters, inbox
 from rcm_runtime.outbox import Emitter
 from rcm_runtime.telemetry import start_consumer_span, traceparent_of
@@ -200,6 +200,8 @@ class BatchApplier:
         try:
             await self.apply(items)
             return
+        except TransientError:
+            raise  # an outage, not a bad record: the loop backs off and retries the batch
         except Exception as exc:  # noqa: BLE001 - any handler failure falls back to per-record
             if len(items) > 1:
                 log.warning("batch failed; retrying records one by one", extra={"count": len(items), "reason": safe_reason(exc)})
@@ -214,6 +216,8 @@ class BatchApplier:
                     await self.apply([d])
                     last = None
                     break
+                except TransientError:
+                    raise
                 except Exception as exc:  # noqa: BLE001
                     last = exc
                     if isinstance(exc, (DomainError, ValidationError, EnvelopeError)):
@@ -285,7 +289,7 @@ class ConsumerLoop:
                 t0 = time.perf_counter()
                 await self.applier.apply_with_fallback(items, self.max_retries, self.retry_backoff_s)
                 break
-            except Exception as exc:  # noqa: BLE001 - DB unreachable: keep the batch, back off, retry
+            except Exception as exc:  # noqa: BLE001 - DB or a dependency unreachable: keep the batch, back off, retry
                 log.error("cannot apply batch; will retry", extra={"count": len(items), "reason": safe_reason(exc)})
                 if self._stopping.is_set():
                     return  # offsets not committed: the records come back after restart

@@ -12,8 +12,13 @@ class DomainError(Exception):
     """Raised by domain/service code with a message written to be safe (no input values)."""
 
 
+class TransientError(Exception):
+    """A dependency (payer, clearinghouse) is unavailable: retry the whole batch later; never
+    dead-letter the records for it. The message must be safe to log."""
+
+
 def safe_reason(exc: BaseException) -> str:
-    if isinstance(exc, (EnvelopeError, DomainError)):
+    if isinstance(exc, (EnvelopeError, DomainError, TransientError)):
         return str(exc)[:2000]
     if isinstance(exc, ValidationError):
         return "validation failed: " + describe_validation_error(exc)[:2000]

@@ -35,6 +35,7 @@ class ClaimStatus(Base, table=True):
     total_charge: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
     held_reason: str | None = None  # fields charges' completeness review found missing
     eligibility_status: str | None = None
+    eligibility_hold: str | None = None  # work queue at eligibility while held
     coding_status: str | None = None
     scrub_decision: str | None = None
     ack_accepted: bool | None = None

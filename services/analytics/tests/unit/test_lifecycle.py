@@ -11,6 +11,7 @@ import pytest
 from rcm_analytics.domain.lifecycle import FINAL_STATES, STAGES, Status, derive, facts_from, kpis, summary_of
 from rcm_contracts.claim import Address, Claim, Coverage, Person, Provider, ServiceLine
 from rcm_contracts.events import (
+    EligibilityHeld,
     EncounterHeld,
     MissingItem,
     Adjustment,
@@ -56,6 +57,11 @@ def captured():
 def held():
     return EncounterHeld(claim_id=CLAIM.claim_id, source_system="test-ehr", source_encounter_id="enc-7",
                          missing=[MissingItem(field="diagnoses", reason="no diagnosis")])
+
+
+def eligibility_held(reason, queue):
+    return EligibilityHeld(claim_id=CLAIM.claim_id, reason=reason, work_queue=queue,
+                           edits=[Edit(code="ELG020", severity="error", message="needs prior authorization")])
 
 
 def verified(status="active"):
@@ -187,6 +193,8 @@ REJECTED = [captured(), coded(), scrubbed(), submitted(), acked(False)]
 REVIEW_HOLD = [captured(), verified(), coded(), scrubbed("review")]
 CODING_HOLD = [captured(), verified(), coded("needs_coder")]
 INCOMPLETE = [held()]
+ELIGIBILITY_HOLD = [captured(), eligibility_held("coverage_inactive", "front-desk")]
+AUTH_HOLD = [captured(), eligibility_held("authorization_required", "authorizations")]
 
 SCENARIOS = {
     "paid": (PAID, Status("posted", "paid")),
@@ -197,7 +205,15 @@ SCENARIOS = {
     "review_hold": (REVIEW_HOLD, Status("scrubbed", "review_hold")),
     "coding_hold": (CODING_HOLD, Status("coded", "coding_hold")),
     "incomplete": (INCOMPLETE, Status("held", "incomplete")),
+    "eligibility_hold": (ELIGIBILITY_HOLD, Status("held", "eligibility_hold")),
+    "auth_hold": (AUTH_HOLD, Status("held", "auth_hold")),
 }
+
+
+def test_a_released_eligibility_hold_moves_on_whatever_the_arrival_order():
+    events = [captured(), eligibility_held("authorization_required", "authorizations"), verified(), coded()]
+    for order in (events, list(reversed(events))):
+        assert derive(merge(order)) == Status("coded", None)
 
 
 def test_a_held_encounter_that_is_fixed_moves_on_whatever_the_arrival_order():

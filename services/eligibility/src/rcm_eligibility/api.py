@@ -1,8 +1,138 @@
-"""Read APIs of eligibility."""
+"""eligibility APIs: a claim's coverage check, the work queues, releasing held claims, on-demand checks."""
 
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from rcm_contracts.claim import Claim, Coverage, Person, Provider, ServiceLine
+from rcm_runtime.app import RuntimeDep
+from rcm_runtime.auth import TenantId
+from rcm_runtime.errors import DomainError
 from rcm_runtime.reads import stage_read_router
 
 from rcm_eligibility.db import coverage_checks
+from rcm_eligibility.domain.decision import decide
+from rcm_eligibility.domain.registration import (
+    CoverageRegistration, PatientRegistration, PayerMemberIdRules, validate_registration,
+)
+from rcm_eligibility.service import NotFound, NotHeld, record_authorization, recheck, snapshots_for
 
-router = stage_read_router(coverage_checks, tag="eligibility", status_column="status", queue_path="/coverage-checks",
-                           queue_default=None, time_column="checked_at")
+reads = stage_read_router(coverage_checks, tag="eligibility", status_column="work_queue", queue_path="/work-queue",
+                          queue_default=None, time_column="checked_at")
+router = APIRouter(prefix="/v1", tags=["eligibility"])
+Actor = Annotated[str, Header(alias="X-User", min_length=1, max_length=128)]
+
+
+def _problem(status: int, code: str, description: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"code": code, "description": description})
+
+
+def _decision_body(claim_id: uuid.UUID, decision) -> dict:
+    return {"claim_id": str(claim_id), "released": decision.hold_reason is None, "hold_reason": decision.hold_reason,
+            "work_queue": decision.work_queue, "edits": [e.model_dump(mode="json") for e in decision.edits],
+            "eligibility": decision.result.model_dump(mode="json")}
+
+
+class AuthorizationIn(BaseModel):
+    authorization_number: str = Field(min_length=1, max_length=50)
+
+
+@router.post("/claims/{claim_id}/authorization", summary="Attach the payer's prior authorization to a held claim "
+                                                         "and release it")
+async def attach_authorization(claim_id: uuid.UUID, body: AuthorizationIn, request: Request, tenant_id: TenantId,
+                               rt: RuntimeDep, actor: Actor):
+    try:
+        async with rt.transaction() as tx:
+            decision = await record_authorization(tx.conn, request.app.state.eligibility(),
+                                                  lambda ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
+                                                  tenant_id=tenant_id, claim_id=claim_id,
+                                                  authorization_number=body.authorization_number)
+    except NotFound as exc:
+        return _problem(404, "not_found", str(exc))
+    except NotHeld as exc:
+        return _problem(409, "not_held", str(exc))
+    return _decision_body(claim_id, decision)
+
+
+class RecheckIn(BaseModel):
+    member_id: str | None = Field(default=None, min_length=1, max_length=80)
+
+
+@router.post("/claims/{claim_id}/recheck", summary="Ask the payer again (optionally with a corrected member id); "
+                                                   "the claim is released if coverage is now confirmed")
+async def recheck_claim(claim_id: uuid.UUID, body: RecheckIn, request: Request, tenant_id: TenantId, rt: RuntimeDep,
+                        actor: Actor):
+    try:
+        async with rt.transaction() as tx:
+            decision = await recheck(tx.conn, request.app.state.eligibility(),
+                                     lambda ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
+                                     tenant_id=tenant_id, claim_id=claim_id, member_id=body.member_id)
+    except NotFound as exc:
+        return _problem(404, "not_found", str(exc))
+    except NotHeld as exc:
+        return _problem(409, "not_held", str(exc))
+    return _decision_body(claim_id, decision)
+
+
+class CheckIn(BaseModel):
+    """An on-demand check for front-desk tools: who, which payer, which provider, when, what service."""
+
+    patient: Person
+    coverage: Coverage
+    provider: Provider
+    service_date: date
+    procedure_codes: list[str] = Field(default_factory=lambda: ["99213"], min_length=1, max_length=20)
+    place_of_service: str = Field(default="11", pattern=r"^[0-9]{2}$")
+
+
+async def _checks(request: Request, rt, tenant_id: str, items: list[CheckIn]) -> list[dict]:
+    elig = request.app.state.eligibility()
+    claims = [Claim(claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system="eligibility-check",
+                    source_encounter_id="on-demand", service_date=c.service_date, place_of_service=c.place_of_service,
+                    patient=c.patient, coverage=c.coverage, billing_provider=c.provider, diagnoses=["Z0000"],
+                    lines=[ServiceLine(line_number=i, procedure_code=p, units=1, charge=0)
+                           for i, p in enumerate(c.procedure_codes, start=1)], total_charge=0)
+              for c in items]
+    async with rt.engine.begin() as conn:
+        snaps = await snapshots_for(conn, elig, [(tenant_id, c) for c in claims])
+    from datetime import datetime, timezone
+    out = []
+    for claim, (snap, source) in zip(claims, snaps):
+        d = decide(claim, snap, source=source, now=datetime.now(timezone.utc), auth_rules=elig.auth_rules)
+        out.append({"eligibility": d.result.model_dump(mode="json"), "problems": [e.model_dump(mode="json") for e in d.edits],
+                    "benefits": snap.as_json() if snap else None})
+    return out
+
+
+@router.post("/eligibility-checks", summary="Check one patient's coverage now (270/271, cached per member, payer "
+                                            "and date of service)")
+async def check_now(body: CheckIn, request: Request, tenant_id: TenantId, rt: RuntimeDep) -> dict:
+    return (await _checks(request, rt, tenant_id, [body]))[0]
+
+
+class BatchIn(BaseModel):
+    checks: list[CheckIn] = Field(min_length=1, max_length=100)
+
+
+@router.post("/eligibility-checks/batch", summary="Check up to 100 patients at once (e.g. tomorrow's schedule)")
+async def check_batch(body: BatchIn, request: Request, tenant_id: TenantId, rt: RuntimeDep) -> dict:
+    return {"results": await _checks(request, rt, tenant_id, body.checks)}
+
+
+class RegistrationIn(BaseModel):
+    patient: PatientRegistration
+    coverages: list[CoverageRegistration] = Field(default_factory=list, max_length=3)
+
+
+@router.post("/registrations/validate", summary="Validate a patient's registration and coverages before the visit")
+async def validate(body: RegistrationIn, request: Request, tenant_id: TenantId) -> dict:
+    problems = validate_registration(body.patient, body.coverages, today=date.today(),
+                                     rules=request.app.state.member_id_rules)
+    return {"valid": not any(p.severity == "error" for p in problems),
+            "problems": [p.model_dump(mode="json") for p in problems]}

@@ -1,12 +1,41 @@
-"""eligibility: coverage verification for every captured encounter."""
+"""eligibility: 270/271 coverage verification, prior-auth requirements and the front-desk queues."""
+
+from datetime import timedelta
+from pathlib import Path
 
 from rcm_contracts import topics
 from rcm_runtime.app import create_service_app
 
 from rcm_eligibility import api, consumers
+from rcm_eligibility.domain.prior_auth import AuthRuleTable
+from rcm_eligibility.domain.registration import PayerMemberIdRules
+from rcm_eligibility.payers import HttpPayerConnection
+from rcm_eligibility.service import Eligibility
 from rcm_eligibility.settings import Settings
 
 settings = Settings()
+auth_rules = (AuthRuleTable.from_csv(Path(settings.auth_rules_path).read_text()) if settings.auth_rules_path
+              else AuthRuleTable(rules=()))
+_state: dict = {}
+
+
+def eligibility() -> Eligibility:
+    return _state["eligibility"]
+
+
+async def wire(rt) -> None:
+    """Startup hook: the payer connection needs the app's HTTP client."""
+    url = settings.payer_url or settings.service_url("sandbox")
+    _state["eligibility"] = Eligibility(payer=HttpPayerConnection(url, settings.payer_key, rt.http),
+                                        auth_rules=auth_rules, submitter_id=settings.submitter_id,
+                                        cache_ttl=timedelta(seconds=settings.eligibility_cache_ttl_s),
+                                        concurrency=settings.payer_concurrency)
+
+
 app = create_service_app(settings, title="OpenRCM eligibility",
-                         description="Coverage verification (270/271), benefits and prior-auth requirements.",
-                         routers=[api.router], handlers=consumers.HANDLERS, consume_topics=[topics.CHARGES])
+                         description="270/271 eligibility and benefits, prior-authorization requirements, "
+                                     "front-desk and authorization work queues.",
+                         routers=[api.reads, api.router], handlers=consumers.handlers(eligibility),
+                         consume_topics=[topics.CHARGES], startup=[wire])
+app.state.eligibility = eligibility
+app.state.member_id_rules = PayerMemberIdRules.from_mapping({})

@@ -1,15 +1,18 @@
-"""eligibility schema: one coverage check per claim."""
+"""eligibility schema: coverage checks per claim (held ones are the work queues) and the 271 cache."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Column, DateTime, func
+from sqlalchemy import Column, DateTime, Sequence, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 _registry = registry()
 metadata = _registry.metadata
+
+# ISA13 of the 270s we send: unique and persisted
+inquiry_control_seq = Sequence("inquiry_control_seq", start=1, maxvalue=999_999_999, metadata=metadata)
 
 
 class Base(SQLModel, registry=_registry):
@@ -26,10 +29,29 @@ class CoverageCheck(Base, table=True):
     claim_id: uuid.UUID = Field(primary_key=True)
     tenant_id: str = Field(index=True)
     payer_id: str | None = None
-    status: str
+    status: str  # active | inactive | unknown | held
     reason: str | None = None
     result: dict = Field(sa_column=Column(JSONB, nullable=False))
     checked_at: datetime = Field(sa_column=_now_column())
+    work_queue: str | None = Field(default=None, index=True)  # front-desk | authorizations, while held
+    hold_reason: str | None = None
+    edits: list | None = Field(default=None, sa_column=Column(JSONB))
+    claim: dict | None = Field(default=None, sa_column=Column(JSONB))  # kept to release a held claim
+    snapshot: dict | None = Field(default=None, sa_column=Column(JSONB))  # what the 271 said
+
+
+class EligibilityCache(Base, table=True):
+    __tablename__ = "eligibility_cache"
+    __table_args__ = (UniqueConstraint("tenant_id", "payer_id", "member_id", "service_date", name="uq_eligibility_cache"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str
+    payer_id: str
+    member_id: str
+    service_date: date
+    snapshot: dict = Field(sa_column=Column(JSONB, nullable=False))
+    fetched_at: datetime = Field(sa_column=_now_column())
 
 
 coverage_checks = CoverageCheck.__table__
+eligibility_cache = EligibilityCache.__table__

@@ -15,6 +15,7 @@ from rcm_sandbox.domain.adjudication import MemberBenefits, PayerRules
 class SandboxFixtures:
     payers: dict[str, PayerRules]
     member_plans: dict[str, dict | None]  # member-id prefix -> plan (None: no such member)
+    not_enrolled_npis: frozenset[str] = frozenset()  # billing NPIs the clearinghouse rejects (277CA)
 
     def benefits_for(self, member_id: str) -> MemberBenefits | None:
         for prefix in sorted((p for p in self.member_plans if p != "default"), key=len, reverse=True):
@@ -40,4 +41,5 @@ def load_fixtures(path: str | None = None) -> SandboxFixtures:
                         auth_required_codes=frozenset(p.get("auth_required_codes", [])))
         for pid, p in raw["payers"].items()
     }
-    return SandboxFixtures(payers=payers, member_plans=raw["members"])
+    return SandboxFixtures(payers=payers, member_plans=raw["members"],
+                           not_enrolled_npis=frozenset(raw.get("not_enrolled_npis", [])))

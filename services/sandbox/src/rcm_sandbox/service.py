@@ -38,6 +38,11 @@ async def receive_interchange(conn, fixtures: SandboxFixtures, interchange: Inte
             acks.append(ClaimAck(claim_id=claim.claim_id, accepted=False, status_code="A3:116",
                                  reason="payer not known to this clearinghouse"))
             continue
+        if claim.billing_provider.npi in fixtures.not_enrolled_npis:
+            # 277CA A7 (rejected for invalid information), 562 = entity's NPI; 85 = billing provider
+            acks.append(ClaimAck(claim_id=claim.claim_id, accepted=False, status_code="A7:562:85",
+                                 reason="billing provider NPI is not enrolled with this payer"))
+            continue
         pccn = pccn_for(claim)
         rows.append({"claim_id": claim.claim_id, "tenant_id": interchange.tenant_id, "payer_id": interchange.payer_id,
                      "payer_claim_control_number": pccn,
@@ -51,7 +56,7 @@ async def receive_interchange(conn, fixtures: SandboxFixtures, interchange: Inte
 def remittance_for(claim: Claim, pccn: str, fixtures: SandboxFixtures) -> ClaimRemittance:
     rules = fixtures.payers[claim.coverage.payer_id]
     benefits = fixtures.benefits_for(claim.coverage.member_id)
-    adj = adjudicate(claim, benefits, rules)
+    adj = adjudicate(claim, benefits, rules, prior_authorization=claim.prior_authorization)
     return ClaimRemittance(
         claim_id=claim.claim_id, payer_claim_control_number=pccn, total_charge=adj.total_charge,
         allowed_amount=adj.allowed, paid_amount=adj.paid, patient_responsibility=adj.patient_responsibility,

@@ -20,6 +20,7 @@ from rcm_contracts.events import (
     CoverageVerified,
     DenialRecorded,
     EncounterCaptured,
+    EligibilityHeld,
     EncounterHeld,
     PatientBalanceOpened,
     PaymentPosted,
@@ -27,7 +28,7 @@ from rcm_contracts.events import (
 
 STAGES = ["captured", "eligibility_verified", "coded", "scrubbed", "submitted", "acknowledged", "posted"]
 FINAL_STATES = ["paid", "patient_balance", "partially_paid", "denied", "rejected", "review_hold", "coding_hold",
-                "incomplete"]
+                "incomplete", "eligibility_hold", "auth_hold"]
 
 
 def facts_from(event: Event, occurred_at: datetime) -> dict[str, Any]:
@@ -44,6 +45,8 @@ def facts_from(event: Event, occurred_at: datetime) -> dict[str, Any]:
                     "source_system": event.source_system, "source_encounter_id": event.source_encounter_id}
         case CoverageVerified():
             return {"stage_rank": rank("eligibility_verified"), "eligibility_status": event.eligibility.status}
+        case EligibilityHeld():
+            return {"stage_rank": rank("captured"), "eligibility_hold": event.work_queue}
         case ClaimCoded():
             return {"stage_rank": rank("coded"), "coding_status": event.status}
         case ClaimScrubbed():
@@ -72,6 +75,8 @@ def summary_of(event: Event) -> dict[str, Any]:
             return {"missing": [m.field for m in event.missing]}
         case CoverageVerified():
             return {"eligibility": event.eligibility.status}
+        case EligibilityHeld():
+            return {"held": event.reason, "work_queue": event.work_queue, "edits": [e.code for e in event.edits]}
         case ClaimCoded():
             return {"status": event.status, "edits": [e.code for e in event.edits]}
         case ClaimScrubbed():
@@ -101,6 +106,9 @@ def derive(facts: dict[str, Any]) -> Status:
     stage = STAGES[facts.get("stage_rank") or 0]
     if facts.get("held_reason") and not facts.get("captured_at"):
         return Status("held", "incomplete")  # waiting in charges' completeness review
+    if facts.get("eligibility_hold") and (facts.get("stage_rank") or 0) < STAGES.index("eligibility_verified"):
+        # waiting at eligibility until released (a later CoverageVerified moves the stage on)
+        return Status("held", "auth_hold" if facts["eligibility_hold"] == "authorizations" else "eligibility_hold")
     if facts.get("coding_status") == "needs_coder":
         return Status(stage, "coding_hold")
     if facts.get("scrub_decision") == "review":

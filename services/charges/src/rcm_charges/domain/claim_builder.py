@@ -56,4 +56,5 @@ def build_claim(submission: EncounterSubmitted, *, claim_id: uuid.UUID, encounte
         diagnoses=[d.replace(".", "").strip().upper() for d in submission.diagnoses],
         lines=lines,
         total_charge=sum((line.charge for line in lines), Decimal("0.00")),
+        prior_authorization=submission.prior_authorization,
     )

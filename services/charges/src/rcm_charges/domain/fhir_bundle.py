@@ -108,6 +108,7 @@ def bundle_to_encounter(bundle: dict, *, source_system: str) -> EncounterSubmitt
         "rendering_provider": _rendering_provider(enc, index, problems),
         "diagnoses": _diagnoses(index),
         "lines": _service_lines(index, problems),
+        "prior_authorization": _prior_authorization(index),
     }
     problems.raise_if_any()
 
@@ -124,6 +125,16 @@ def bundle_to_encounter(bundle: dict, *, source_system: str) -> EncounterSubmitt
     )
     problems.raise_if_any()
     return submission
+
+
+def _prior_authorization(index: "_BundleIndex") -> str | None:
+    """Claim.insurance.preAuthRef of a FHIR Claim in the bundle (the EHR's prior-authorization number)."""
+    for entry in index.of_type("Claim"):
+        for insurance in entry.resource.insurance or []:
+            for ref in insurance.preAuthRef or []:
+                if ref and ref.strip():
+                    return ref.strip()[:50]
+    return None
 
 
 # ---------------------------------------------------------------- parsing & lookup

@@ -1,0 +1,110 @@
+"""From a payer's 271 to a decision on the claim (pure): pass it on, or hold it for the front desk
+(coverage inactive, member not found) or for authorizations (prior auth required and missing)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from rcm_contracts.claim import Claim
+from rcm_contracts.events import Edit, EligibilityResult
+
+from rcm_eligibility.domain.prior_auth import AuthRuleTable, auth_requirements, missing_authorizations
+from rcm_eligibility.domain.x12_271 import AmountBasis, CoverageSummary
+
+# Procedure -> 271 service type (EB03) whose authorization indicator applies. Radiology -> 4
+# (diagnostic X-ray); everything else -> 30 (health benefit plan coverage).
+DEFAULT_SERVICE_TYPES = {"7*": "4"}
+NOT_FOUND_CODES = {"64", "65", "67", "68", "71", "72", "73", "75", "76", "77"}  # AAA03: patient/subscriber not found
+SERVICE_TYPES_ASKED = ("30", "4", "98")
+
+
+@dataclass(frozen=True)
+class CoverageSnapshot:
+    """What the pipeline keeps of a 271 (cacheable, JSON-serialisable, no patient identity)."""
+
+    active: bool | None
+    rejections: list[dict[str, str | None]] = field(default_factory=list)  # code, meaning, follow_up
+    plan: str | None = None
+    group_number: str | None = None
+    deductible_remaining: str | None = None
+    copay: str | None = None
+    coinsurance_rate: str | None = None
+    auth_required_service_types: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "CoverageSnapshot":
+        return cls(**data)
+
+
+def snapshot_of(summaries: list[CoverageSummary]) -> CoverageSnapshot:
+    if not summaries:
+        return CoverageSnapshot(active=None, rejections=[{"code": "none", "meaning": "the 271 had no coverage loop",
+                                                          "follow_up": None}])
+    s = summaries[0]
+    deductible = s.deductible_amount(basis=AmountBasis.REMAINING)
+    copay = next((c for c in (s.copay_amount(st) for st in ("98", "30")) if c is not None), None)
+    return CoverageSnapshot(
+        active=s.active,
+        rejections=[{"code": r.code, "meaning": r.meaning, "follow_up": r.follow_up_action} for r in s.rejections],
+        plan=s.plan_description, group_number=s.group_number,
+        deductible_remaining=str(deductible) if deductible is not None else None,
+        copay=str(copay) if copay is not None else None,
+        coinsurance_rate=str(s.coinsurance_rate()) if s.coinsurance_rate() is not None else None,
+        auth_required_service_types=[st for st in SERVICE_TYPES_ASKED if s.authorization_required(st)],
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    result: EligibilityResult
+    hold_reason: str | None = None
+    work_queue: str | None = None
+    edits: list[Edit] = field(default_factory=list)
+
+
+def decide(claim: Claim, snapshot: CoverageSnapshot | None, *, source: str, now: datetime,
+           auth_rules: AuthRuleTable, service_types: dict[str, str] | None = None) -> Decision:
+    cov = claim.coverage
+    if cov is None:
+        return Decision(EligibilityResult(status="unknown", checked_at=now, reason="no coverage on file (self-pay)",
+                                          source="none"))
+    if snapshot is None:
+        # No inquiry could be built (invalid provider or subscriber data): not held here, since the
+        # scrubber's edits name what to fix; the claim goes on with coverage unverified.
+        return Decision(EligibilityResult(status="unknown", checked_at=now, payer_id=cov.payer_id, source="none",
+                                          reason="eligibility not verified: the 270 inquiry could not be built "
+                                                 "(check the provider NPI and the subscriber's data)"))
+    base = dict(checked_at=now, payer_id=cov.payer_id, source=source, plan_name=snapshot.plan or cov.payer_name,
+                group_number=snapshot.group_number,
+                deductible_remaining=Decimal(snapshot.deductible_remaining) if snapshot.deductible_remaining else None,
+                copay=Decimal(snapshot.copay) if snapshot.copay else None,
+                coinsurance_rate=Decimal(snapshot.coinsurance_rate) if snapshot.coinsurance_rate else None)
+    if snapshot.rejections:
+        r = snapshot.rejections[0]
+        not_found = r["code"] in NOT_FOUND_CODES
+        message = (f"payer rejected the eligibility inquiry: {r['meaning']}"
+                   + (f" ({r['follow_up']})" if r.get("follow_up") else "")
+                   + ("; verify the member id and the patient's name and date of birth with the card" if not_found else ""))
+        return Decision(EligibilityResult(status="unknown", reason=message, **base),
+                        "member_not_found" if not_found else "payer_rejected", "front-desk",
+                        [Edit(code="ELG010", severity="error", field="coverage.member_id" if not_found else "coverage",
+                              message=message)])
+    if snapshot.active is False:
+        message = "coverage is not active on the date of service: update the patient's coverage or bill the patient"
+        return Decision(EligibilityResult(status="inactive", reason=message, **base), "coverage_inactive", "front-desk",
+                        [Edit(code="ELG011", severity="error", field="coverage", message=message)])
+    types = service_types or DEFAULT_SERVICE_TYPES
+    requirements = auth_requirements(claim, auth_rules, payer_says_auth_required=set(snapshot.auth_required_service_types),
+                                     service_types=types)
+    missing = missing_authorizations(claim, requirements, claim.prior_authorization)
+    result = EligibilityResult(status="active" if snapshot.active else "unknown",
+                               authorization_required=bool(requirements), **base)
+    if missing:
+        return Decision(result, "authorization_required", "authorizations", missing)
+    return Decision(result)
