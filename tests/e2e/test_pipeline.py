@@ -362,3 +362,44 @@ async def test_on_demand_eligibility_check_and_registration_validation(stack):
     v = await stack.http.post(url("eligibility", "/v1/registrations/validate"), json=registration)
     assert v.status_code == 200 and v.json()["valid"] is False
     assert "REG005" in [p["code"] for p in v.json()["problems"]]  # 62704 is an Illinois ZIP
+
+
+async def test_registered_patients_are_verified_before_the_visit(stack):
+    run = uuid.uuid4().hex[:8]
+    g = generate(1, seed=14, scenarios=["copay"])[0].body
+    patient = {**g["patient"], "phone": "(617) 555-0134"}
+    coverage = {**g["coverage"], "effective_from": "2024-01-01", "order_of_benefits": 1}
+    r = await stack.http.put(url("eligibility", f"/v1/patients/MRN-{run}"), json={"patient": patient, "coverages": [coverage]})
+    assert r.status_code == 200 and r.json()["registered"] is True, r.text
+    bad = await stack.http.put(url("eligibility", f"/v1/patients/MRN-bad-{run}"),
+                               json={"patient": {**patient, "birth_date": "2999-01-01"}, "coverages": [coverage]})
+    assert bad.status_code == 422 and "REG001" in [p["code"] for p in bad.json()["problems"]]
+
+    appt = {"source_system": "sched", "source_appointment_id": f"A-{run}", "patient_id": f"MRN-{run}",
+            "scheduled_date": g["service_date"], "provider": g["billing_provider"], "procedure_codes": ["99213"]}
+    ok = await stack.http.post(url("eligibility", "/v1/appointments"), json=appt)
+    assert ok.status_code == 200 and ok.json()["status"] == "verified", ok.text
+    assert ok.json()["eligibility"]["copay"] == "25.00"
+    mri = await stack.http.post(url("eligibility", "/v1/appointments"),
+                                json={**appt, "source_appointment_id": f"B-{run}", "procedure_codes": ["72148"]})
+    assert mri.json()["work_queue"] == "authorizations"
+    nobody = await stack.http.post(url("eligibility", "/v1/appointments"),
+                                   json={**appt, "source_appointment_id": f"C-{run}", "patient_id": f"MRN-none-{run}"})
+    assert nobody.json()["work_queue"] == "front-desk" and nobody.json()["problems"][0]["code"] == "REG020"
+
+    # the same kind of event straight from the EHR's scheduling feed on the intake topic
+    from rcm_contracts.envelope import new_envelope
+    from rcm_contracts.events import AppointmentScheduled
+
+    event = AppointmentScheduled.model_validate({**appt, "source_appointment_id": f"D-{run}"})
+    env = new_envelope(event, service="intake", tenant_id=stack.tenant_id, key=f"appt-{run}")
+    await stack.publish_intake([(env.partitionkey.encode(), env.to_bytes(), env.headers())])
+    for _ in range(60):
+        listed = await stack.get("eligibility", "/v1/appointments", on=g["service_date"], limit=1000)
+        mine = [a for a in listed["items"] if a["source_appointment_id"] == f"D-{run}"]
+        if mine:
+            break
+        await asyncio.sleep(0.5)
+    assert mine and mine[0]["status"] == "verified"
+    queue = await stack.get("eligibility", "/v1/appointments", work_queue="front-desk", limit=1000)
+    assert f"C-{run}" in [a["source_appointment_id"] for a in queue["items"]]

@@ -76,6 +76,22 @@ class EncounterSubmittedV1(Event):
     lines: list[EncounterLineV1] = Field(min_length=1, max_length=50)
 
 
+class AppointmentScheduled(Event):
+    """An EHR's scheduling event on the intake topic: eligibility verifies the patient's registered
+    coverage before the visit (the patient must be registered with eligibility under patient_id)."""
+
+    SERVICE = "intake"
+    NAME = "appointment-scheduled"
+
+    source_system: str = Field(min_length=1, max_length=64)
+    source_appointment_id: str = Field(min_length=1, max_length=128)
+    patient_id: str = Field(min_length=1, max_length=64)  # the practice's patient id (MRN) used at registration
+    scheduled_date: date
+    provider: Provider
+    procedure_codes: list[str] = Field(default_factory=lambda: ["99213"], min_length=1, max_length=20)
+    place_of_service: str = Field(default="11", pattern=r"^[0-9]{2}$")
+
+
 # ---------------------------------------------------------------- charges
 class EncounterCaptured(Event):
     SERVICE = "charges"
@@ -254,6 +270,7 @@ RETIRED_EVENTS: list[type[Event]] = [EncounterSubmittedV1]
 
 ALL_EVENTS: list[type[Event]] = [
     EncounterSubmitted,
+    AppointmentScheduled,
     EncounterCaptured,
     EncounterHeld,
     CoverageVerified,

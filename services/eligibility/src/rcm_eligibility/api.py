@@ -14,9 +14,12 @@ from rcm_contracts.claim import Claim, Coverage, Person, Provider, ServiceLine
 from rcm_runtime.app import RuntimeDep
 from rcm_runtime.auth import TenantId
 from rcm_runtime.errors import DomainError
-from rcm_runtime.reads import stage_read_router
+from rcm_runtime.reads import jsonable, stage_read_router
+from sqlalchemy import select
 
-from rcm_eligibility.db import coverage_checks
+from rcm_contracts.events import AppointmentScheduled
+from rcm_eligibility.db import appointments, coverage_checks
+from rcm_eligibility.registration_service import check_appointments, register
 from rcm_eligibility.domain.decision import decide
 from rcm_eligibility.domain.registration import (
     CoverageRegistration, PatientRegistration, PayerMemberIdRules, validate_registration,
@@ -125,7 +128,7 @@ async def check_batch(body: BatchIn, request: Request, tenant_id: TenantId, rt: 
     return {"results": await _checks(request, rt, tenant_id, body.checks)}
 
 
-class RegistrationIn(BaseModel):
+class RegistrationIn(BaseModel):  # noqa: D101 - see validate()
     patient: PatientRegistration
     coverages: list[CoverageRegistration] = Field(default_factory=list, max_length=3)
 
@@ -136,3 +139,38 @@ async def validate(body: RegistrationIn, request: Request, tenant_id: TenantId) 
                                      rules=request.app.state.member_id_rules)
     return {"valid": not any(p.severity == "error" for p in problems),
             "problems": [p.model_dump(mode="json") for p in problems]}
+
+
+@router.put("/patients/{patient_id}", summary="Register (or update) a patient and their coverages; errors are "
+                                             "refused with the list of problems, warnings are returned")
+async def put_patient(patient_id: str, body: RegistrationIn, request: Request, tenant_id: TenantId, rt: RuntimeDep):
+    async with rt.engine.begin() as conn:
+        problems = await register(conn, tenant_id=tenant_id, patient_id=patient_id, patient=body.patient,
+                                  coverages=body.coverages, rules=request.app.state.member_id_rules)
+    body_out = {"patient_id": patient_id, "problems": [p.model_dump(mode="json") for p in problems]}
+    if any(p.severity == "error" for p in problems):
+        return JSONResponse(status_code=422, content={"code": "invalid_registration",
+                                                      "description": "the registration has errors", **body_out})
+    return {"registered": True, **body_out}
+
+
+@router.post("/appointments", summary="A scheduled visit: verify the registered coverage before the date of service")
+async def post_appointment(body: AppointmentScheduled, request: Request, tenant_id: TenantId, rt: RuntimeDep) -> dict:
+    async with rt.engine.begin() as conn:
+        [check] = await check_appointments(conn, request.app.state.eligibility(), request.app.state.member_id_rules,
+                                           [(tenant_id, body)])
+    return {"appointment_id": str(check.appointment_id), "status": check.status, "work_queue": check.work_queue,
+            "problems": check.problems, "eligibility": check.eligibility}
+
+
+@router.get("/appointments", summary="Pre-visit work queue: appointments with problems (or all), by date")
+async def list_appointments(tenant_id: TenantId, rt: RuntimeDep, work_queue: str | None = None,
+                            on: date | None = None, limit: int = 200) -> dict:
+    stmt = select(appointments).where(appointments.c.tenant_id == tenant_id)
+    if work_queue:
+        stmt = stmt.where(appointments.c.work_queue == work_queue)
+    if on:
+        stmt = stmt.where(appointments.c.scheduled_date == on)
+    async with rt.engine.connect() as conn:
+        rows = (await conn.execute(stmt.order_by(appointments.c.scheduled_date).limit(min(limit, 1000)))).mappings().all()
+    return {"items": [jsonable(dict(r)) for r in rows]}

@@ -53,5 +53,40 @@ class EligibilityCache(Base, table=True):
     fetched_at: datetime = Field(sa_column=_now_column())
 
 
+class PatientRecord(Base, table=True):
+    """A registered patient (front desk or EHR), keyed by the practice's own patient id."""
+
+    __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("tenant_id", "patient_id", name="uq_patient"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(index=True)
+    patient_id: str
+    patient: dict = Field(sa_column=Column(JSONB, nullable=False))
+    coverages: list = Field(sa_column=Column(JSONB, nullable=False))
+    updated_at: datetime = Field(sa_column=_now_column())
+
+
+class Appointment(Base, table=True):
+    """A scheduled visit and the outcome of its pre-visit eligibility check."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (UniqueConstraint("tenant_id", "source_system", "source_appointment_id", name="uq_appointment"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    tenant_id: str = Field(index=True)
+    source_system: str
+    source_appointment_id: str
+    patient_id: str
+    scheduled_date: date
+    status: str  # verified | problems
+    work_queue: str | None = Field(default=None, index=True)  # front-desk | authorizations while problems remain
+    problems: list = Field(sa_column=Column(JSONB, nullable=False))
+    eligibility: dict | None = Field(default=None, sa_column=Column(JSONB))
+    checked_at: datetime = Field(sa_column=_now_column())
+
+
 coverage_checks = CoverageCheck.__table__
+patients = PatientRecord.__table__
+appointments = Appointment.__table__
 eligibility_cache = EligibilityCache.__table__

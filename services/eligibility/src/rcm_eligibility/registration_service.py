@@ -1,0 +1,118 @@
+"""Registration and pre-visit checks: patients and coverages on file, appointments verified ahead
+of the date of service so problems reach the front desk before the patient arrives."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from rcm_contracts.claim import Address, Claim, Coverage, Person, Provider, ServiceLine
+from rcm_contracts.events import AppointmentScheduled
+from rcm_runtime.bulk import BulkInsert
+
+from rcm_eligibility.db import appointments, patients
+from rcm_eligibility.domain.decision import decide
+from rcm_eligibility.domain.registration import (
+    CoverageRegistration, PatientRegistration, PayerMemberIdRules, RegistrationProblem, validate_registration,
+)
+from rcm_eligibility.service import Eligibility, snapshots_for
+
+_put_patient = BulkInsert(patients, ["tenant_id", "patient_id", "patient", "coverages"],
+                          on_conflict="ON CONSTRAINT uq_patient DO UPDATE SET patient = EXCLUDED.patient, "
+                                      "coverages = EXCLUDED.coverages, updated_at = now()")
+_put_appointment = BulkInsert(appointments, ["id", "tenant_id", "source_system", "source_appointment_id", "patient_id",
+                                             "scheduled_date", "status", "work_queue", "problems", "eligibility"],
+                              on_conflict="ON CONSTRAINT uq_appointment DO UPDATE SET scheduled_date = "
+                                          "EXCLUDED.scheduled_date, status = EXCLUDED.status, work_queue = "
+                                          "EXCLUDED.work_queue, problems = EXCLUDED.problems, eligibility = "
+                                          "EXCLUDED.eligibility, checked_at = now()")
+
+
+async def register(conn: AsyncConnection, *, tenant_id: str, patient_id: str, patient: PatientRegistration,
+                   coverages: list[CoverageRegistration], rules: PayerMemberIdRules) -> list[RegistrationProblem]:
+    """Store the registration unless it has errors; warnings are stored with it and returned."""
+    problems = validate_registration(patient, coverages, today=date.today(), rules=rules)
+    if not any(p.severity == "error" for p in problems):
+        await _put_patient.execute(conn, [{"tenant_id": tenant_id, "patient_id": patient_id,
+                                           "patient": patient.model_dump(mode="json"),
+                                           "coverages": [c.model_dump(mode="json") for c in coverages]}])
+    return problems
+
+
+def _visit_claim(patient: dict, coverage: dict, appt: AppointmentScheduled) -> Claim:
+    """The visit as a draft claim, so the same eligibility decision applies before and after the visit."""
+    addr = patient["address"]
+    person = Person(first_name=patient["first_name"], last_name=patient["last_name"],
+                    birth_date=patient["birth_date"], sex=patient["sex"],
+                    address=Address(line1=addr["line1"], city=addr["city"], state=addr["state"],
+                                    postal_code=addr["postal_code"]))
+    cov = Coverage(payer_id=coverage["payer_id"], payer_name=coverage["payer_name"], member_id=coverage["member_id"],
+                   group_number=coverage.get("group_number"), relationship=coverage["relationship"],
+                   subscriber=coverage.get("subscriber"))
+    return Claim(claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system=appt.source_system,
+                 source_encounter_id=appt.source_appointment_id, service_date=appt.scheduled_date,
+                 place_of_service=appt.place_of_service, patient=person, coverage=cov, billing_provider=appt.provider,
+                 diagnoses=["Z0000"], total_charge=0,
+                 lines=[ServiceLine(line_number=i, procedure_code=code, units=1, charge=0)
+                        for i, code in enumerate(appt.procedure_codes, start=1)])
+
+
+@dataclass(frozen=True)
+class PreVisitCheck:
+    appointment_id: uuid.UUID
+    status: str
+    work_queue: str | None
+    problems: list[dict]
+    eligibility: dict | None
+
+
+async def check_appointments(conn: AsyncConnection, elig: Eligibility, rules: PayerMemberIdRules,
+                             items: list[tuple[str, AppointmentScheduled]]) -> list[PreVisitCheck]:
+    """Registration rules + the payer's 271 for each appointment; problems go to a work queue."""
+    ids = {(t, a.patient_id) for t, a in items}
+    rows = await conn.execute(select(patients).where(patients.c.tenant_id.in_({t for t, _ in ids})))
+    registered = {(r.tenant_id, r.patient_id): r for r in rows if (r.tenant_id, r.patient_id) in ids}
+    checks, to_ask = [], []
+    for tenant_id, appt in items:
+        reg = registered.get((tenant_id, appt.patient_id))
+        if reg is None:
+            checks.append([{"field": "patient_id", "code": "REG020", "severity": "error",
+                            "message": "the patient is not registered: register demographics and coverage before the visit"}])
+            to_ask.append(None)
+            continue
+        problems = validate_registration(PatientRegistration.model_validate(reg.patient),
+                                         [CoverageRegistration.model_validate(c) for c in reg.coverages],
+                                         today=appt.scheduled_date, rules=rules)
+        checks.append([p.model_dump(mode="json") for p in problems])
+        primary = next((c for c in reg.coverages if c["order_of_benefits"] == 1), None)
+        to_ask.append((tenant_id, _visit_claim(reg.patient, primary, appt)) if primary else None)
+        if primary is None:
+            checks[-1].append({"field": "coverages", "code": "REG021", "severity": "warning",
+                               "message": "no primary coverage on file: self-pay unless coverage is added"})
+    asked = [x for x in to_ask if x is not None]
+    snaps = iter(await snapshots_for(conn, elig, asked))
+    now = datetime.now(timezone.utc)
+    out, rows = [], []
+    for (tenant_id, appt), problems, pair in zip(items, checks, to_ask):
+        eligibility, queue = None, None
+        if pair is not None:
+            snap, source = next(snaps)
+            decision = decide(pair[1], snap, source=source, now=now, auth_rules=elig.auth_rules)
+            eligibility = decision.result.model_dump(mode="json")
+            problems += [{"field": e.field, "code": e.code, "severity": e.severity, "message": e.message}
+                         for e in decision.edits]
+            queue = decision.work_queue
+        if queue is None and any(p["severity"] == "error" for p in problems):
+            queue = "front-desk"
+        check = PreVisitCheck(uuid.uuid4(), "problems" if queue else "verified", queue, problems, eligibility)
+        out.append(check)
+        rows.append({"id": check.appointment_id, "tenant_id": tenant_id, "source_system": appt.source_system,
+                     "source_appointment_id": appt.source_appointment_id, "patient_id": appt.patient_id,
+                     "scheduled_date": appt.scheduled_date, "status": check.status, "work_queue": queue,
+                     "problems": problems, "eligibility": eligibility})
+    await _put_appointment.execute(conn, rows)
+    return out
