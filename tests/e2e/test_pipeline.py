@@ -403,3 +403,20 @@ async def test_registered_patients_are_verified_before_the_visit(stack):
     assert mine and mine[0]["status"] == "verified"
     queue = await stack.get("eligibility", "/v1/appointments", work_queue="front-desk", limit=1000)
     assert f"C-{run}" in [a["source_appointment_id"] for a in queue["items"]]
+
+
+async def test_fhir_appointment_is_checked_before_the_visit(stack):
+    run = uuid.uuid4().hex[:8]
+    g = generate(1, seed=15, scenarios=["paid"])[0].body
+    coverage = {**g["coverage"], "effective_from": "2024-01-01", "order_of_benefits": 1}
+    assert (await stack.http.put(url("eligibility", f"/v1/patients/MRN-{run}"),
+                                 json={"patient": g["patient"], "coverages": [coverage]})).status_code == 200
+    appt = {"resourceType": "Appointment", "status": "booked", "identifier": [{"value": f"F-{run}"}],
+            "start": f"{g['service_date']}T09:00:00-04:00",
+            "participant": [{"actor": {"reference": f"Patient/MRN-{run}"}, "status": "accepted"},
+                            {"actor": {"type": "Practitioner", "identifier": {"system": "http://hl7.org/fhir/sid/us-npi",
+                                                                              "value": "1234567893"}}, "status": "accepted"}]}
+    r = await stack.http.post(url("eligibility", "/v1/appointments/fhir"), json=appt)
+    assert r.status_code == 200 and r.json()["status"] == "verified", r.text
+    bad = await stack.http.post(url("eligibility", "/v1/appointments/fhir"), json={**appt, "start": "next tuesday"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"].startswith("Appointment")

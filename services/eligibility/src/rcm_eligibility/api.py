@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from rcm_contracts.events import AppointmentScheduled
 from rcm_eligibility.db import appointments, coverage_checks
+from rcm_eligibility.domain.fhir_appointment import AppointmentError, appointment_from_fhir
 from rcm_eligibility.registration_service import check_appointments, register
 from rcm_eligibility.domain.decision import decide
 from rcm_eligibility.domain.registration import (
@@ -161,6 +162,23 @@ async def post_appointment(body: AppointmentScheduled, request: Request, tenant_
                                            [(tenant_id, body)])
     return {"appointment_id": str(check.appointment_id), "status": check.status, "work_queue": check.work_queue,
             "problems": check.problems, "eligibility": check.eligibility}
+
+
+@router.post("/appointments/fhir", summary="A scheduled visit as a FHIR R4 Appointment")
+async def post_fhir_appointment(request: Request, tenant_id: TenantId, rt: RuntimeDep, source_system: str = "fhir"):
+    import json
+
+    try:
+        raw = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _problem(422, "invalid_json", "body is not JSON")
+    try:
+        event = appointment_from_fhir(raw, source_system=source_system)
+    except AppointmentError as exc:
+        return JSONResponse(status_code=422, content={"code": "invalid_fhir_appointment",
+                                                      "description": "the Appointment cannot be checked",
+                                                      "errors": exc.errors})
+    return await post_appointment(event, request, tenant_id, rt)
 
 
 @router.get("/appointments", summary="Pre-visit work queue: appointments with problems (or all), by date")

@@ -9,7 +9,7 @@ from rcm_runtime.app import create_service_app
 from rcm_eligibility import api, consumers
 from rcm_eligibility.domain.prior_auth import AuthRuleTable
 from rcm_eligibility.domain.registration import PayerMemberIdRules
-from rcm_eligibility.payers import HttpPayerConnection
+from rcm_eligibility.payers import FileDropPayerConnection, HttpPayerConnection
 from rcm_eligibility.service import Eligibility
 from rcm_eligibility.settings import Settings
 
@@ -26,8 +26,11 @@ def eligibility() -> Eligibility:
 
 async def wire(rt) -> None:
     """Startup hook: the payer connection needs the app's HTTP client."""
-    url = settings.payer_url or settings.service_url("sandbox")
-    _state["eligibility"] = Eligibility(payer=HttpPayerConnection(url, settings.payer_key, rt.http),
+    if settings.payer_connection == "file":
+        payer = FileDropPayerConnection(settings.payer_outbox_dir, settings.payer_inbox_dir)
+    else:
+        payer = HttpPayerConnection(settings.payer_url or settings.service_url("sandbox"), settings.payer_key, rt.http)
+    _state["eligibility"] = Eligibility(payer=payer,
                                         auth_rules=auth_rules, submitter_id=settings.submitter_id,
                                         cache_ttl=timedelta(seconds=settings.eligibility_cache_ttl_s),
                                         concurrency=settings.payer_concurrency)

@@ -4,6 +4,9 @@ from rcm_runtime.settings import ServiceSettings
 class Settings(ServiceSettings):
     service_name: str = "eligibility"
     db_schema: str = "eligibility"
+    payer_connection: str = "http"  # http (real time) | file (batch mailbox directories)
+    payer_outbox_dir: str | None = None  # file: where 270s are dropped
+    payer_inbox_dir: str | None = None  # file: where the payer's 271s arrive
     payer_url: str | None = None  # real-time 270/271 endpoint; default: the sandbox payer (RCM_SERVICE_URLS)
     payer_key: str = "dev-clearinghouse-key"
     submitter_id: str = "OPENRCM"
