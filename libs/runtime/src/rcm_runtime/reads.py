@@ -8,10 +8,19 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import JSONResponse
 from sqlalchemy import Table, func, select
 
 from rcm_runtime.app import RuntimeDep
 from rcm_runtime.auth import TenantId
+
+
+def problem(status: int, code: str, description: str, errors: list | None = None) -> JSONResponse:
+    """The API's error shape: a stable code, what went wrong, and field-level errors when there are."""
+    body: dict[str, Any] = {"code": code, "description": description}
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(status_code=status, content=body)
 
 
 def jsonable(row: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from rcm_contracts.envelope import describe_validation_error
 from rcm_runtime.app import RuntimeDep
 from rcm_runtime.auth import TenantId
 from rcm_runtime.bulk import BulkInsert
-from rcm_runtime.reads import jsonable, stage_read_router
+from rcm_runtime.reads import jsonable, problem, stage_read_router
 
 from rcm_charges.db import chargemaster_items, encounters
 from rcm_charges.domain.chargemaster import ChargemasterCsvError, parse_chargemaster_csv
@@ -29,13 +29,6 @@ from rcm_charges.service import (
 router = APIRouter(prefix="/v1", tags=["encounters"])
 Actor = Annotated[str, Header(alias="X-User", min_length=1, max_length=128,
                               description="the person or system making an audited change")]
-
-
-def _problem(status: int, code: str, description: str, errors: list | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"code": code, "description": description}
-    if errors is not None:
-        body["errors"] = errors
-    return JSONResponse(status_code=status, content=body)
 
 
 def _result_body(r) -> dict:
@@ -56,7 +49,7 @@ async def _capture_one(rt, tenant_id: str, submission: EncounterSubmitted, chann
     try:
         [result] = await _capture(rt, tenant_id, [submission], channel)
     except ConflictingResend as exc:
-        return _problem(409, "conflicting_resend", str(exc))
+        return problem(409, "conflicting_resend", str(exc))
     response.status_code = 201 if result.created else 200
     return _result_body(result)
 
@@ -77,12 +70,12 @@ async def submit_fhir_bundle(request: Request, tenant_id: TenantId, rt: RuntimeD
     try:
         bundle = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return _problem(422, "invalid_json", "body is not JSON",
+        return problem(422, "invalid_json", "body is not JSON",
                         [{"field": "body", "reason": f"{type(exc).__name__} at position {getattr(exc, 'pos', '?')}"}])
     try:
         submission = bundle_to_encounter(bundle, source_system=source_system)
     except IntakeError as exc:
-        return _problem(422, "invalid_fhir_bundle", "the FHIR Bundle cannot become an encounter", exc.errors)
+        return problem(422, "invalid_fhir_bundle", "the FHIR Bundle cannot become an encounter", exc.errors)
     return await _capture_one(rt, tenant_id, submission, "fhir", response)
 
 
@@ -99,10 +92,10 @@ async def submit_hl7v2(request: Request, tenant_id: TenantId, rt: RuntimeDep, so
         try:
             text = (await request.body()).decode("latin-1")  # HL7 v2 default character set (MSH-18 empty)
         except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes any byte string
-            return _problem(422, "invalid_hl7", "body is not text")
+            return problem(422, "invalid_hl7", "body is not text")
     messages = split_messages(text)
     if not messages:
-        return _problem(422, "invalid_hl7", "no HL7 v2 message (MSH segment) in the body")
+        return problem(422, "invalid_hl7", "no HL7 v2 message (MSH segment) in the body")
     submissions, errors = [], []
     for i, message in enumerate(messages):
         try:
@@ -110,11 +103,11 @@ async def submit_hl7v2(request: Request, tenant_id: TenantId, rt: RuntimeDep, so
         except IntakeError as exc:
             errors += [{"message": i + 1, **e} for e in exc.errors]
     if errors:
-        return _problem(422, "invalid_hl7_dft", "the HL7 v2 message(s) cannot become encounters", errors)
+        return problem(422, "invalid_hl7_dft", "the HL7 v2 message(s) cannot become encounters", errors)
     try:
         results = await _capture(rt, tenant_id, submissions, "hl7v2")
     except ConflictingResend as exc:
-        return _problem(409, "conflicting_resend", str(exc))
+        return problem(409, "conflicting_resend", str(exc))
     status = 201 if any(r.created for r in results) else 200
     return JSONResponse(status_code=status, content={"encounters": [_result_body(r) for r in results]})
 
@@ -137,11 +130,11 @@ async def fix_held_encounter(claim_id: uuid.UUID, tenant_id: TenantId, rt: Runti
             result = await fix_encounter(tx.conn, lambda ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
                                          tenant_id=tenant_id, claim_id=claim_id, changes=changes, actor=actor)
     except NotFound as exc:
-        return _problem(404, "not_found", str(exc))
+        return problem(404, "not_found", str(exc))
     except NotOpen as exc:
-        return _problem(409, "not_open", str(exc))
+        return problem(409, "not_open", str(exc))
     except ValidationError as exc:
-        return _problem(422, "invalid_encounter", describe_validation_error(exc))
+        return problem(422, "invalid_encounter", describe_validation_error(exc))
     return _changed(result, response)
 
 
@@ -154,11 +147,11 @@ async def late_charges(claim_id: uuid.UUID, lines: list[EncounterLine], tenant_i
                                             tenant_id=tenant_id, claim_id=claim_id,
                                             lines=[line.model_dump(mode="json") for line in lines], actor=actor)
     except NotFound as exc:
-        return _problem(404, "not_found", str(exc))
+        return problem(404, "not_found", str(exc))
     except NotOpen as exc:
-        return _problem(409, "not_open", str(exc))
+        return problem(409, "not_open", str(exc))
     except ValidationError as exc:
-        return _problem(422, "invalid_encounter", describe_validation_error(exc))
+        return problem(422, "invalid_encounter", describe_validation_error(exc))
     return _changed(result, response)
 
 
@@ -181,9 +174,9 @@ async def import_chargemaster(request: Request, tenant_id: TenantId, rt: Runtime
     try:
         items = parse_chargemaster_csv((await request.body()).decode("utf-8"))
     except UnicodeDecodeError:
-        return _problem(422, "invalid_csv", "body is not UTF-8 text")
+        return problem(422, "invalid_csv", "body is not UTF-8 text")
     except ChargemasterCsvError as exc:
-        return _problem(422, "invalid_chargemaster", str(exc), exc.errors)
+        return problem(422, "invalid_chargemaster", str(exc), exc.errors)
     async with rt.engine.begin() as conn:
         if replace:
             await conn.execute(delete(chargemaster_items).where(chargemaster_items.c.tenant_id == tenant_id))

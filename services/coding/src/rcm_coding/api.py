@@ -13,7 +13,7 @@ from rcm_contracts.envelope import describe_validation_error
 from rcm_runtime.app import RuntimeDep
 from rcm_runtime.auth import TenantId
 from rcm_runtime.errors import DomainError
-from rcm_runtime.reads import jsonable, stage_read_router
+from rcm_runtime.reads import jsonable, problem, stage_read_router
 
 from rcm_coding.db import coded_claims
 from rcm_coding.service import NotFound, NotInQueue, Recode, assign, audit_trail, recode
@@ -22,10 +22,6 @@ reads = stage_read_router(coded_claims, tag="coding", status_column="status", qu
                           queue_default="needs_coder", time_column="coded_at")
 router = APIRouter(prefix="/v1", tags=["coder queue"])
 Actor = Annotated[str, Header(alias="X-User", min_length=1, max_length=128, description="the coder acting")]
-
-
-def _problem(status: int, code: str, description: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"code": code, "description": description})
 
 
 class Assignment(BaseModel):
@@ -38,9 +34,9 @@ async def assign_claim(claim_id: uuid.UUID, body: Assignment, tenant_id: TenantI
         async with rt.transaction() as tx:
             await assign(tx.conn, tenant_id=tenant_id, claim_id=claim_id, coder=body.coder, actor=actor)
     except NotFound as exc:
-        return _problem(404, "not_found", str(exc))
+        return problem(404, "not_found", str(exc))
     except NotInQueue as exc:
-        return _problem(409, "not_in_queue", str(exc))
+        return problem(409, "not_in_queue", str(exc))
     return {"claim_id": str(claim_id), "assigned_to": body.coder}
 
 
@@ -54,13 +50,13 @@ async def recode_claim(claim_id: uuid.UUID, body: Recode, request: Request, tena
                                          request.app.state.coding_tables, tenant_id=tenant_id, claim_id=claim_id,
                                          change=body, actor=actor)
     except NotFound as exc:
-        return _problem(404, "not_found", str(exc))
+        return problem(404, "not_found", str(exc))
     except NotInQueue as exc:
-        return _problem(409, "not_in_queue", str(exc))
+        return problem(409, "not_in_queue", str(exc))
     except ValidationError as exc:
-        return _problem(422, "invalid_claim", describe_validation_error(exc))
+        return problem(422, "invalid_claim", describe_validation_error(exc))
     except DomainError as exc:
-        return _problem(422, "invalid_recode", str(exc))
+        return problem(422, "invalid_recode", str(exc))
     return {"claim_id": str(claim_id), "status": status, "edits": edits}
 
 

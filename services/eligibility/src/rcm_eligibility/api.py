@@ -14,7 +14,7 @@ from rcm_contracts.claim import Claim, Coverage, Person, Provider, ServiceLine
 from rcm_runtime.app import RuntimeDep
 from rcm_runtime.auth import TenantId
 from rcm_runtime.errors import DomainError
-from rcm_runtime.reads import jsonable, stage_read_router
+from rcm_runtime.reads import jsonable, problem, stage_read_router
 from sqlalchemy import select
 
 from rcm_contracts.events import AppointmentScheduled
@@ -31,10 +31,6 @@ reads = stage_read_router(coverage_checks, tag="eligibility", status_column="wor
                           queue_default=None, time_column="checked_at")
 router = APIRouter(prefix="/v1", tags=["eligibility"])
 Actor = Annotated[str, Header(alias="X-User", min_length=1, max_length=128)]
-
-
-def _problem(status: int, code: str, description: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"code": code, "description": description})
 
 
 def _decision_body(claim_id: uuid.UUID, decision) -> dict:
@@ -58,9 +54,9 @@ async def attach_authorization(claim_id: uuid.UUID, body: AuthorizationIn, reque
                                                   tenant_id=tenant_id, claim_id=claim_id,
                                                   authorization_number=body.authorization_number)
     except NotFound as exc:
-        return _problem(404, "not_found", str(exc))
+        return problem(404, "not_found", str(exc))
     except NotHeld as exc:
-        return _problem(409, "not_held", str(exc))
+        return problem(409, "not_held", str(exc))
     return _decision_body(claim_id, decision)
 
 
@@ -78,9 +74,9 @@ async def recheck_claim(claim_id: uuid.UUID, body: RecheckIn, request: Request, 
                                      lambda ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
                                      tenant_id=tenant_id, claim_id=claim_id, member_id=body.member_id)
     except NotFound as exc:
-        return _problem(404, "not_found", str(exc))
+        return problem(404, "not_found", str(exc))
     except NotHeld as exc:
-        return _problem(409, "not_held", str(exc))
+        return problem(409, "not_held", str(exc))
     return _decision_body(claim_id, decision)
 
 
@@ -171,7 +167,7 @@ async def post_fhir_appointment(request: Request, tenant_id: TenantId, rt: Runti
     try:
         raw = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return _problem(422, "invalid_json", "body is not JSON")
+        return problem(422, "invalid_json", "body is not JSON")
     try:
         event = appointment_from_fhir(raw, source_system=source_system)
     except AppointmentError as exc:

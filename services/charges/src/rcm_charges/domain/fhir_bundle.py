@@ -21,6 +21,7 @@ from fhir.resources.R4B.extension import Extension
 from fhir.resources.R4B.reference import Reference
 from pydantic import BaseModel, ValidationError
 
+from rcm_charges.domain.intake_errors import IntakeError, Problems, reason_of
 from rcm_contracts.claim import Address, Coverage, Person, Provider
 from rcm_contracts.events import EncounterLine, EncounterSubmitted
 
@@ -62,29 +63,7 @@ _PLACE_OF_SERVICE = re.compile(r"^\d{2}$")
 _STATE = re.compile(r"^[A-Z]{2}$")
 
 
-class IntakeError(Exception):
-    """The bundle cannot become an EncounterSubmitted. errors: [{"field": path, "reason": why}]."""
-
-    def __init__(self, errors: list[dict]) -> None:
-        self.errors = errors
-        summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-        super().__init__(f"FHIR bundle rejected ({len(errors)} error(s)): {summary}")
-
-
-class _Problems:
-    """Collects every mapping problem so the EHR can fix a bundle in one round trip."""
-
-    def __init__(self) -> None:
-        self.errors: list[dict] = []
-
-    def add(self, field: str, reason: str) -> None:
-        problem = {"field": field, "reason": reason}
-        if problem not in self.errors:
-            self.errors.append(problem)
-
-    def raise_if_any(self) -> None:
-        if self.errors:
-            raise IntakeError(self.errors)
+_Problems = Problems  # the mapping code's local name
 
 
 # ---------------------------------------------------------------- public entry point
@@ -679,6 +658,4 @@ def _fhir_path(prefix: str, loc: tuple) -> str:
     return path
 
 
-def _reason(msg: str) -> str:
-    """pydantic/fhir_core message templates name fields and limits, not the input value."""
-    return " ".join(msg.removeprefix("Value error, ").split())
+_reason = reason_of

@@ -52,7 +52,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from rcm_charges.domain.fhir_bundle import IntakeError
+from rcm_charges.domain.intake_errors import IntakeError, Problems, reason_of
 from rcm_contracts.claim import Address, Coverage, Person, Provider
 from rcm_contracts.events import EncounterLine, EncounterSubmitted
 
@@ -320,18 +320,7 @@ def _collapsed_segments(segments: list[_Segment], delims: _Delimiters) -> tuple[
 
 
 # ---------------------------------------------------------------- problems & contracts
-class _Problems:
-    def __init__(self) -> None:
-        self.errors: list[dict] = []
-
-    def add(self, field: str, reason: str) -> None:
-        problem = {"field": field, "reason": reason}
-        if problem not in self.errors:
-            self.errors.append(problem)
-
-    def raise_if_any(self) -> None:
-        if self.errors:
-            raise IntakeError(self.errors)
+_Problems = Problems
 
 
 def _contract(
@@ -342,7 +331,7 @@ def _contract(
     except ValidationError as exc:
         for err in exc.errors(include_input=False, include_url=False, include_context=False):
             head = str(err["loc"][0]) if err["loc"] else ""
-            problems.add(paths.get(head, default), " ".join(err["msg"].removeprefix("Value error, ").split()))
+            problems.add(paths.get(head, default), reason_of(err["msg"]))
         return None
 
 
