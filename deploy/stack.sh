@@ -23,6 +23,13 @@ mkdir -p "$STACK_DIR" "$LOG_DIR" "$RUN_DIR"
 log() { printf '[stack %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
+require() {  # what the machine must provide; everything else comes from the repository's own files
+  command -v python3 >/dev/null || die "python3 (3.11) is required"
+  command -v java >/dev/null || die "java (17+) is required for Kafka (Debian: openjdk-17-jre-headless)"
+  command -v mvn >/dev/null || die "maven is required to fetch Kafka's jars (Debian: maven)"
+  [ -x "$PG_BIN/initdb" ] || die "PostgreSQL 15 server binaries are required (Debian: postgresql-15)"
+}
+
 # ---------------------------------------------------------------- python
 uv_bin() {
   if command -v uv >/dev/null 2>&1; then command -v uv; return; fi
@@ -211,10 +218,10 @@ status() {
 
 cmd="${1:-up}"; shift || true
 case "$cmd" in
-  bootstrap)     python_sync; kafka_fetch ;;
-  infra-up)      python_sync; kafka_fetch; pg_up; kafka_up ;;
+  bootstrap)     require; python_sync; kafka_fetch ;;
+  infra-up)      require; python_sync; kafka_fetch; pg_up; kafka_up ;;
   services-up)   services_up "$@" ;;
-  up)            python_sync; kafka_fetch; pg_up; kafka_up; services_up ;;
+  up)            require; python_sync; kafka_fetch; pg_up; kafka_up; services_up ;;
   services-down) services_down ;;
   infra-down)    kafka_down; pg_down ;;
   kafka-down)    kafka_down ;;
