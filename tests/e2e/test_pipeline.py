@@ -420,3 +420,13 @@ async def test_fhir_appointment_is_checked_before_the_visit(stack):
     assert r.status_code == 200 and r.json()["status"] == "verified", r.text
     bad = await stack.http.post(url("eligibility", "/v1/appointments/fhir"), json={**appt, "start": "next tuesday"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"].startswith("Appointment")
+
+
+async def test_values_postgres_cannot_hold_get_422_not_500(stack):
+    g = generate(1, seed=16, source_system=_source(), scenarios=["paid"])[0].body
+    nul = {**g, "patient": {**g["patient"], "last_name": "Smi\u0000th"}}
+    r = await stack.post_json(nul)
+    assert r.status_code == 422 and r.json()["code"] == "invalid_value"
+    assert "Smi" not in r.text
+    neg = await stack.http.get(url("eligibility", "/v1/appointments"), params={"limit": -5})
+    assert neg.status_code == 422

@@ -16,6 +16,10 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
+from pydantic import ValidationError
+
+from rcm_contracts.envelope import describe_validation_error
+from rcm_runtime.errors import sqlstate_of
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -159,6 +163,21 @@ def create_service_app(
     @app.exception_handler(OperationalError)
     async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
         return JSONResponse(status_code=503, content={"code": "unavailable", "description": "database unavailable; retry later"})
+
+    @app.exception_handler(ValidationError)
+    async def _invalid_model(_: Request, exc: ValidationError) -> JSONResponse:
+        # A model built from request data inside a handler: the caller's input, so a 422 naming fields.
+        return JSONResponse(status_code=422, content={"code": "invalid_request",
+                                                      "description": describe_validation_error(exc)})
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        state = sqlstate_of(exc) or ""
+        if state.startswith("22"):  # data exception: the caller sent a value PostgreSQL cannot hold
+            return JSONResponse(status_code=422, content={
+                "code": "invalid_value", "description": "a value cannot be stored (e.g. a NUL character, an "
+                                                        "out-of-range date or number)"})
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

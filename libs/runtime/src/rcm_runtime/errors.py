@@ -17,6 +17,11 @@ class TransientError(Exception):
     dead-letter the records for it. The message must be safe to log."""
 
 
+def sqlstate_of(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+
+
 def safe_reason(exc: BaseException) -> str:
     if isinstance(exc, (EnvelopeError, DomainError, TransientError)):
         return str(exc)[:2000]
@@ -24,7 +29,7 @@ def safe_reason(exc: BaseException) -> str:
         return "validation failed: " + describe_validation_error(exc)[:2000]
     if isinstance(exc, DBAPIError):
         orig = getattr(exc, "orig", None)
-        code = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+        code = sqlstate_of(exc)
         cname = getattr(getattr(orig, "__cause__", None), "constraint_name", None)
         return f"database error {type(exc).__name__} sqlstate={code} constraint={cname}"
     return f"unhandled {type(exc).__name__}"

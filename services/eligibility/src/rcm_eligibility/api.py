@@ -6,9 +6,9 @@ import uuid
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from rcm_contracts.claim import Claim, Coverage, Person, Provider, ServiceLine
 from rcm_runtime.app import RuntimeDep
@@ -87,7 +87,8 @@ class CheckIn(BaseModel):
     coverage: Coverage
     provider: Provider
     service_date: date
-    procedure_codes: list[str] = Field(default_factory=lambda: ["99213"], min_length=1, max_length=20)
+    procedure_codes: list[Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{5}$")]] = Field(
+        default_factory=lambda: ["99213"], min_length=1, max_length=20)
     place_of_service: str = Field(default="11", pattern=r"^[0-9]{2}$")
 
 
@@ -179,12 +180,12 @@ async def post_fhir_appointment(request: Request, tenant_id: TenantId, rt: Runti
 
 @router.get("/appointments", summary="Pre-visit work queue: appointments with problems (or all), by date")
 async def list_appointments(tenant_id: TenantId, rt: RuntimeDep, work_queue: str | None = None,
-                            on: date | None = None, limit: int = 200) -> dict:
+                            on: date | None = None, limit: int = Query(200, ge=1, le=1000)) -> dict:
     stmt = select(appointments).where(appointments.c.tenant_id == tenant_id)
     if work_queue:
         stmt = stmt.where(appointments.c.work_queue == work_queue)
     if on:
         stmt = stmt.where(appointments.c.scheduled_date == on)
     async with rt.engine.connect() as conn:
-        rows = (await conn.execute(stmt.order_by(appointments.c.scheduled_date).limit(min(limit, 1000)))).mappings().all()
+        rows = (await conn.execute(stmt.order_by(appointments.c.scheduled_date).limit(limit))).mappings().all()
     return {"items": [jsonable(dict(r)) for r in rows]}

@@ -8,7 +8,11 @@ from typing import Protocol
 
 import httpx
 
-from rcm_runtime.errors import TransientError
+from rcm_runtime.errors import DomainError, TransientError
+
+
+class PayerRefused(DomainError):
+    """The payer answered our inquiry with a client error: the claim goes to the front desk."""
 
 
 class PayerConnection(Protocol):
@@ -31,7 +35,8 @@ class HttpPayerConnection:
             raise TransientError(f"payer unreachable ({type(exc).__name__})") from None
         if resp.status_code >= 500 or resp.status_code == 429:
             raise TransientError(f"payer unavailable (HTTP {resp.status_code})")
-        resp.raise_for_status()
+        if resp.status_code >= 400:
+            raise PayerRefused(f"the payer refused the inquiry (HTTP {resp.status_code})")
         return resp.text
 
 

@@ -21,7 +21,7 @@ from rcm_eligibility.domain.decision import CoverageSnapshot, Decision, decide, 
 from rcm_eligibility.domain.prior_auth import AuthRuleTable
 from rcm_eligibility.domain.x12_270 import EligibilityInquiry, Subscriber, Dependent, build_270
 from rcm_eligibility.domain.x12_271 import parse_271
-from rcm_eligibility.payers import PayerConnection
+from rcm_eligibility.payers import PayerConnection, PayerRefused
 
 
 @dataclass
@@ -96,7 +96,12 @@ async def snapshots_for(conn: AsyncConnection, elig: Eligibility, tenant_claims:
                 unasked.add(key)  # e.g. an NPI failing its check digit: the scrubber reports it
                 return
             async with gate:
-                x271 = await elig.payer.inquire(x270)
+                try:
+                    x271 = await elig.payer.inquire(x270)
+                except PayerRefused as exc:
+                    asked[key] = CoverageSnapshot(active=None, rejections=[{"code": "refused", "meaning": str(exc),
+                                                                            "follow_up": "check the inquiry data"}])
+                    return
             asked[key] = snapshot_of(parse_271(x271))
 
         await asyncio.gather(*(ask(k, c, n) for (k, c), n in zip(misses.items(), controls)))
