@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response
@@ -42,7 +43,8 @@ async def _capture(rt, tenant_id: str, submissions: list[EncounterSubmitted], ch
     async with rt.transaction() as tx:
         return await capture_encounters(
             tx.conn, lambda _i, ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
-            [Intake(tenant_id, s, channel) for s in submissions])
+            [Intake(tenant_id, s, channel) for s in submissions],
+            charge_lag=timedelta(seconds=rt.settings.charge_lag_s))
 
 
 async def _capture_one(rt, tenant_id: str, submission: EncounterSubmitted, channel: str, response: Response):
@@ -55,8 +57,9 @@ async def _capture_one(rt, tenant_id: str, submission: EncounterSubmitted, chann
 
 
 @router.post("/encounters", status_code=201, summary="Submit an encounter in the OpenRCM JSON format",
-             description="201 for a new encounter: `captured` (released to eligibility) or `held` (completeness "
-                         "review, with what is missing). 200 for a resend: `duplicate` when unchanged; a changed "
+             description="201 for a new encounter: `captured` (released to eligibility), `open` (complete, waiting "
+                         "out the charge-lag window for late charges) or `held` (completeness review, with what is "
+                         "missing). 200 for a resend: `duplicate` when unchanged; a changed "
                          "resend of a held encounter becomes its next version (`captured` or `held`); 409 when the "
                          "claim was already released.")
 async def submit_encounter(body: EncounterSubmitted, tenant_id: TenantId, rt: RuntimeDep, response: Response):
@@ -138,7 +141,8 @@ async def fix_held_encounter(claim_id: uuid.UUID, tenant_id: TenantId, rt: Runti
     return _changed(result, response)
 
 
-@router.post("/encounters/{claim_id}/lines", summary="Add late charges to an encounter that is still open (held)")
+@router.post("/encounters/{claim_id}/lines", summary="Add late charges to an encounter not yet released (held, or "
+                                                    "open inside the charge-lag window)")
 async def late_charges(claim_id: uuid.UUID, lines: list[EncounterLine], tenant_id: TenantId, rt: RuntimeDep,
                        actor: Actor, response: Response):
     try:

@@ -33,12 +33,13 @@ class EncounterRecord(Base, table=True):
     intake_channel: str
     content_hash: str
     version: int = 1
-    status: str = "captured"  # captured | held (completeness review)
+    status: str = "captured"  # captured | open (charge-lag window) | held (completeness review)
     submission: dict | None = Field(default=None, sa_column=Column(JSONB))  # what the EHR sent (latest version)
     missing: list | None = Field(default=None, sa_column=Column(JSONB))  # completeness findings while held
     claim: dict | None = Field(default=None, sa_column=Column(JSONB))  # the claim once released
     received_at: datetime = Field(sa_column=_now_column())
     released_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    release_after: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))  # charge lag
 
 
 class EncounterAudit(Base, table=True):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from sqlalchemy import insert, select, tuple_, update
@@ -46,7 +46,7 @@ class Intake:
 class CaptureResult:
     claim_id: uuid.UUID
     encounter_id: uuid.UUID
-    status: str  # captured | held | duplicate
+    status: str  # captured | open (waiting out the charge lag) | held | duplicate
     missing: list[dict] | None = None
     created: bool = False  # a new encounter (not a resend or a change to an existing one)
 
@@ -55,7 +55,7 @@ Emit = Callable[[int, Event, uuid.UUID], None]  # (index of the intake, event, k
 
 _insert_encounters = BulkInsert(
     encounters, ["claim_id", "encounter_id", "tenant_id", "source_system", "source_encounter_id", "intake_channel",
-                 "content_hash", "status", "submission", "missing", "claim", "released_at"],
+                 "content_hash", "status", "submission", "missing", "claim", "released_at", "release_after"],
     on_conflict="ON CONSTRAINT uq_encounter_source DO NOTHING", returning=["claim_id"])
 
 
@@ -97,23 +97,37 @@ def evaluate(submission: EncounterSubmitted, prices: list[ChargemasterItem], *, 
     return Evaluation("captured", claim.model_dump(mode="json"), None, EncounterCaptured(claim=claim, intake_channel=channel))
 
 
-async def capture_encounters(conn: AsyncConnection, emit: Emit, intakes: list[Intake], *, actor: str = "intake") -> list[CaptureResult]:
+OPEN_STATES = ("held", "open")  # not yet released: changes and late charges are still accepted
+
+
+def _hold_for_lag(ev: Evaluation, release_after: datetime | None, now: datetime) -> Evaluation:
+    """A complete encounter still inside its charge-lag window stays open (no event yet)."""
+    if ev.status == "captured" and release_after is not None and release_after > now:
+        return Evaluation("open", ev.claim, None, ev.event)
+    return ev
+
+
+async def capture_encounters(conn: AsyncConnection, emit: Emit, intakes: list[Intake], *, actor: str = "intake",
+                             charge_lag: timedelta = timedelta(0)) -> list[CaptureResult]:
     """Insert encounters (one statement for the batch). A resend with the same content changes
-    nothing; a corrected resend of a held encounter becomes its next version (audited); a corrected
-    resend of a released claim raises ConflictingResend."""
+    nothing; a corrected resend of an open encounter becomes its next version (audited); a corrected
+    resend of a released claim raises ConflictingResend. With a charge lag, complete encounters wait
+    (status open) so late charges can join before release_due() releases them."""
     prices = await chargemasters(conn, intakes)
     rows, evals = [], []
     now = datetime.now(timezone.utc)
+    release_after = now + charge_lag if charge_lag > timedelta(0) else None
     for it in intakes:
         claim_id, encounter_id = uuid.uuid4(), uuid.uuid4()
         ev = evaluate(it.submission, prices[it.tenant_id], claim_id=claim_id, encounter_id=encounter_id, channel=it.channel)
+        ev = _hold_for_lag(ev, release_after, now)
         evals.append(ev)
         rows.append({"claim_id": claim_id, "encounter_id": encounter_id, "tenant_id": it.tenant_id,
                      "source_system": it.submission.source_system,
                      "source_encounter_id": it.submission.source_encounter_id, "intake_channel": it.channel,
                      "content_hash": content_hash(it.submission), "status": ev.status,
                      "submission": it.submission.model_dump(mode="json"), "missing": ev.missing, "claim": ev.claim,
-                     "released_at": now if ev.status == "captured" else None})
+                     "released_at": now if ev.status == "captured" else None, "release_after": release_after})
     inserted = {r.claim_id for r in await _insert_encounters.execute(conn, rows)}
     existing = {}
     if len(inserted) < len(rows):
@@ -124,14 +138,15 @@ async def capture_encounters(conn: AsyncConnection, emit: Emit, intakes: list[In
     results = []
     for i, (row, ev) in enumerate(zip(rows, evals)):
         if row["claim_id"] in inserted:
-            emit(i, ev.event, row["claim_id"])
+            if ev.status != "open":
+                emit(i, ev.event, row["claim_id"])
             results.append(CaptureResult(row["claim_id"], row["encounter_id"], ev.status, ev.missing, created=True))
             continue
         prior = existing[(row["tenant_id"], row["source_system"], row["source_encounter_id"])]
         if prior.content_hash == row["content_hash"]:
             results.append(CaptureResult(prior.claim_id, prior.encounter_id, "duplicate", prior.missing))
             continue
-        if prior.status != "held":
+        if prior.status not in OPEN_STATES:
             raise ConflictingResend(
                 "an encounter with this source_system and source_encounter_id was already released as a claim; "
                 "changes now need a corrected claim (frequency 7)")
@@ -148,14 +163,16 @@ async def _apply_change(conn: AsyncConnection, emit, prior, submission: Encounte
                   channel=channel)
     version = prior.version + 1
     now = datetime.now(timezone.utc)
+    ev = _hold_for_lag(ev, prior.release_after, now)
     await conn.execute(update(encounters).where(encounters.c.claim_id == prior.claim_id).values(
         submission=submission.model_dump(mode="json"), content_hash=content_hash(submission), version=version,
         status=ev.status, missing=ev.missing, claim=ev.claim, released_at=now if ev.status == "captured" else None))
     await conn.execute(insert(encounter_audit), [{
         "claim_id": prior.claim_id, "tenant_id": prior.tenant_id, "actor": actor, "action": action,
         "version": version, "before": prior.submission, "after": submission.model_dump(mode="json")}])
-    emit(ev.event, prior.claim_id)
-    return CaptureResult(prior.claim_id, prior.encounter_id, "captured" if ev.status == "captured" else "held", ev.missing)
+    if ev.status != "open":
+        emit(ev.event, prior.claim_id)
+    return CaptureResult(prior.claim_id, prior.encounter_id, ev.status, ev.missing)
 
 
 async def _open_encounter(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID):
@@ -163,7 +180,7 @@ async def _open_encounter(conn: AsyncConnection, tenant_id: str, claim_id: uuid.
         encounters.c.tenant_id == tenant_id, encounters.c.claim_id == claim_id).with_for_update())).first()
     if prior is None:
         raise NotFound("no such encounter for this tenant")
-    if prior.status != "held":
+    if prior.status not in OPEN_STATES:
         raise NotOpen("the encounter was already released as a claim; changes now need a corrected claim")
     return prior
 
@@ -181,10 +198,29 @@ async def fix_encounter(conn: AsyncConnection, emit, *, tenant_id: str, claim_id
 
 async def add_late_charges(conn: AsyncConnection, emit, *, tenant_id: str, claim_id: uuid.UUID, lines: list[dict],
                            actor: str) -> CaptureResult:
-    """Charges that arrive after the encounter, added while it is still open (held)."""
+    """Charges that arrive after the encounter, added while it is still open (held, or inside the
+    charge-lag window)."""
     prior = await _open_encounter(conn, tenant_id, claim_id)
     merged = EncounterSubmitted.model_validate({**prior.submission, "lines": [*prior.submission["lines"], *lines]})
     return await _apply_change(conn, emit, prior, merged, actor=actor, action="late_charge", channel=prior.intake_channel)
+
+
+async def release_due(conn: AsyncConnection, emit, *, batch_max: int = 500) -> int:
+    """Release open encounters whose charge-lag window has passed (with any late charges). Row locks
+    (SKIP LOCKED) let several replicas run this."""
+    now = datetime.now(timezone.utc)
+    due = (await conn.execute(select(encounters).where(
+        encounters.c.status == "open", encounters.c.release_after <= now)
+        .order_by(encounters.c.release_after).limit(batch_max).with_for_update(skip_locked=True))).all()
+    for prior in due:
+        submission = EncounterSubmitted.model_validate(prior.submission)
+        prices = await chargemasters(conn, [Intake(prior.tenant_id, submission, prior.intake_channel)])
+        ev = evaluate(submission, prices[prior.tenant_id], claim_id=prior.claim_id, encounter_id=prior.encounter_id,
+                      channel=prior.intake_channel)
+        await conn.execute(update(encounters).where(encounters.c.claim_id == prior.claim_id).values(
+            status=ev.status, missing=ev.missing, claim=ev.claim, released_at=now if ev.status == "captured" else None))
+        emit(prior.tenant_id, ev.event, prior.claim_id)
+    return len(due)
 
 
 async def get_encounter(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID) -> dict | None:
