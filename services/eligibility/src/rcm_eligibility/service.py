@@ -4,6 +4,7 @@ authorizations team must fix, release held claims."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -19,7 +20,7 @@ from rcm_runtime.errors import DomainError
 from rcm_eligibility.db import coverage_checks, eligibility_cache, inquiry_control_seq
 from rcm_eligibility.domain.decision import CoverageSnapshot, Decision, decide, snapshot_of
 from rcm_eligibility.domain.prior_auth import AuthRuleTable
-from rcm_eligibility.domain.x12_270 import EligibilityInquiry, Subscriber, Dependent, build_270
+from rcm_eligibility.domain.x12_270 import Dependent, EligibilityInquiry, Subscriber, build_270_batch
 from rcm_eligibility.domain.x12_271 import parse_271
 from rcm_eligibility.payers import PayerConnection, PayerRefused
 
@@ -61,6 +62,44 @@ def _inquiry(claim: Claim) -> EligibilityInquiry:
         service_type_codes=("30", "4", "98"))
 
 
+BATCH_270 = 100  # inquiries per interchange
+
+
+async def _ask_chunk(elig: Eligibility, chunk: list[tuple[tuple, Claim]], control: int, gate: asyncio.Semaphore,
+                     asked: dict, unasked: set) -> None:
+    inquiries, keys = [], []
+    for i, (key, claim) in enumerate(chunk, start=1):
+        try:
+            inquiry = dataclasses.replace(_inquiry(claim), trace_number=f"{control}-{i}")
+        except ValueError:
+            unasked.add(key)  # e.g. an NPI failing its check digit: the scrubber reports it
+            continue
+        inquiries.append(inquiry)
+        keys.append(key)
+    if not inquiries:
+        return
+    x270 = build_270_batch(inquiries, control_number=control, sender_id=elig.submitter_id,
+                           receiver_id=chunk[0][1].coverage.payer_id[:15], now=datetime.now(timezone.utc))
+    async with gate:
+        try:
+            x271 = await elig.payer.inquire(x270)
+        except PayerRefused as exc:
+            for key in keys:
+                asked[key] = CoverageSnapshot(active=None, rejections=[{"code": "refused", "meaning": str(exc),
+                                                                        "follow_up": "check the inquiry data"}])
+            return
+    summaries = parse_271(x271)
+    by_trace = {s.trace_number: s for s in summaries if s.trace_number}
+    for i, key in enumerate(keys):
+        trace = inquiries[i].trace_number
+        if trace in by_trace:
+            asked[key] = snapshot_of([by_trace[trace]])
+        elif len(summaries) == len(keys):
+            asked[key] = snapshot_of([summaries[i]])  # no echoed trace: the payer answered in order
+        else:
+            asked[key] = snapshot_of([s for s in summaries if not s.trace_number][:1])  # payer-level rejection
+
+
 _cache_put = BulkInsert(eligibility_cache, ["tenant_id", "payer_id", "member_id", "service_date", "snapshot"],
                         on_conflict="ON CONSTRAINT uq_eligibility_cache DO UPDATE SET snapshot = EXCLUDED.snapshot, "
                                     "fetched_at = now()")
@@ -83,28 +122,16 @@ async def snapshots_for(conn: AsyncConnection, elig: Eligibility, tenant_claims:
     asked: dict[tuple, CoverageSnapshot] = {}
     unasked: set[tuple] = set()
     if misses:
-        # Control numbers first (one connection runs one statement at a time), then the payer calls
-        # in parallel: a batch of claims waits for the slowest 271, not for the sum of them.
-        controls = [await conn.scalar(inquiry_control_seq.next_value()) for _ in misses]
+        # One batch interchange per payer (up to BATCH_270 inquiries), sent in parallel; each 270 has
+        # its own trace number and its 271 is matched back on the echoed TRN02.
+        by_payer: dict[str, list[tuple[tuple, Claim]]] = {}
+        for key, claim in misses.items():
+            by_payer.setdefault(claim.coverage.payer_id, []).append((key, claim))
+        chunks = [group[i:i + BATCH_270] for group in by_payer.values() for i in range(0, len(group), BATCH_270)]
+        controls = [await conn.scalar(inquiry_control_seq.next_value()) for _ in chunks]
         gate = asyncio.Semaphore(elig.concurrency)
-
-        async def ask(key, claim, control):
-            try:
-                x270 = build_270(_inquiry(claim), control_number=control, sender_id=elig.submitter_id,
-                                 receiver_id=claim.coverage.payer_id[:15], now=datetime.now(timezone.utc))
-            except ValueError:
-                unasked.add(key)  # e.g. an NPI failing its check digit: the scrubber reports it
-                return
-            async with gate:
-                try:
-                    x271 = await elig.payer.inquire(x270)
-                except PayerRefused as exc:
-                    asked[key] = CoverageSnapshot(active=None, rejections=[{"code": "refused", "meaning": str(exc),
-                                                                            "follow_up": "check the inquiry data"}])
-                    return
-            asked[key] = snapshot_of(parse_271(x271))
-
-        await asyncio.gather(*(ask(k, c, n) for (k, c), n in zip(misses.items(), controls)))
+        await asyncio.gather(*(_ask_chunk(elig, chunk, control, gate, asked, unasked)
+                               for chunk, control in zip(chunks, controls)))
     if asked:
         await _cache_put.execute(conn, [{"tenant_id": k[0], "payer_id": k[1], "member_id": k[2], "service_date": k[3],
                                          "snapshot": s.as_json()} for k, s in asked.items()])

@@ -12,7 +12,7 @@ from rcm_runtime.app import RuntimeDep
 from rcm_runtime.reads import stage_read_router
 
 from rcm_sandbox.db import payer_claims
-from rcm_sandbox.domain.eligibility import Bad270, build_271, read_270
+from rcm_sandbox.domain.eligibility import Bad270, build_271_interchange, read_270s
 from rcm_sandbox.service import receive_interchange
 
 _control_numbers = itertools.count(1)
@@ -37,13 +37,15 @@ async def eligibility(request: Request, rt: RuntimeDep, x_api_key: str | None = 
         raise HTTPException(401, detail={"code": "unauthenticated", "description": "unknown submitter key"})
     fixtures = request.app.state.fixtures
     try:
-        inquiry = read_270((await request.body()).decode("utf-8", errors="replace"))
+        inquiries = read_270s((await request.body()).decode("utf-8", errors="replace"))
     except Bad270 as exc:
         raise HTTPException(400, detail={"code": "invalid_270", "description": str(exc)}) from None
-    payer_id = inquiry.payer[8] if len(inquiry.payer) > 8 else ""
-    payer = fixtures.payers.get(payer_id)
-    benefits = fixtures.benefits_for(inquiry.member_id) if inquiry.member_id else None
-    body = build_271(inquiry, payer, benefits, control_number=next(_control_numbers), now=datetime.now(timezone.utc))
+    answers = []
+    for inquiry in inquiries:
+        payer_id = inquiry.payer[8] if len(inquiry.payer) > 8 else ""
+        answers.append((inquiry, fixtures.payers.get(payer_id),
+                        fixtures.benefits_for(inquiry.member_id) if inquiry.member_id else None))
+    body = build_271_interchange(answers, control_number=next(_control_numbers), now=datetime.now(timezone.utc))
     return Response(content=body, media_type="application/edi-x12")
 
 

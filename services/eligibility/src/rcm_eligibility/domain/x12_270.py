@@ -97,10 +97,29 @@ def build_270(
     usage: str = "P",
 ) -> str:
     """A complete interchange (ISA..IEA) holding one 270 for `inquiry`."""
+    segments = transaction_270(inquiry, control_number=control_number, sender_id=sender_id, now=now)
+    return build_interchange(sender_id, receiver_id, control_number, FUNCTIONAL_ID, IMPLEMENTATION, [segments],
+                             now=now, usage=usage)
+
+
+def build_270_batch(
+    inquiries: list[EligibilityInquiry], *, control_number: int, sender_id: str, receiver_id: str, now: datetime,
+    usage: str = "P",
+) -> str:
+    """One interchange with a 270 per inquiry (ST02 = 0001..n). Each inquiry needs its own trace
+    number: the 271s come back in one interchange and are matched on the echoed TRN02."""
+    transactions = [transaction_270(inq, control_number=i, sender_id=sender_id, now=now)
+                    for i, inq in enumerate(inquiries, start=1)]
+    return build_interchange(sender_id, receiver_id, control_number, FUNCTIONAL_ID, IMPLEMENTATION, transactions,
+                             now=now, usage=usage)
+
+
+def transaction_270(inquiry: EligibilityInquiry, *, control_number: int, sender_id: str, now: datetime) -> list[Segment]:
+    """ST..(SE added by the envelope) of one 270."""
     st02 = f"{control_number:04d}"
     reference = inquiry.trace_number or str(control_number)
     originator = inquiry.trace_originator or _default_originator(sender_id)
-    segments = [
+    return [
         Segment("ST", ["270", st02, IMPLEMENTATION]),
         # 0022 = information source/receiver structure, 13 = request
         Segment("BHT", ["0022", "13", reference, f"{now:%Y%m%d}", f"{now:%H%M}"]),
@@ -109,8 +128,6 @@ def build_270(
         *_subscriber_loop(inquiry, reference, originator),
         *_dependent_loop(inquiry, reference, originator),
     ]
-    return build_interchange(sender_id, receiver_id, control_number, FUNCTIONAL_ID, IMPLEMENTATION, [segments],
-                             now=now, usage=usage)
 
 
 def _payer_loop(inquiry: EligibilityInquiry) -> list[Segment]:

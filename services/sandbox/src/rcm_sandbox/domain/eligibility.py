@@ -33,19 +33,31 @@ class Inquiry:
     service_date: date | None
 
 
-def read_270(text: str) -> Inquiry:
+def read_270s(text: str) -> list[Inquiry]:
+    """Every 270 of the interchange (a real-time request holds one; a batch, many)."""
     try:
         interchange = parse_interchange(text)
     except X12Error as exc:
         raise Bad270(f"not an X12 interchange: {exc}") from None
-    txs = interchange.transactions
-    if len(txs) != 1 or txs[0].id_code != "270":
+    txs = [t for t in interchange.transactions if t.id_code == "270"]
+    if not txs or len(txs) != len(interchange.transactions):
+        raise Bad270("expected 270 transaction sets only")
+    return [_inquiry(interchange, tx.body) for tx in txs]
+
+
+def read_270(text: str) -> Inquiry:
+    inquiries = read_270s(text)
+    if len(inquiries) != 1:
         raise Bad270("expected exactly one 270 transaction set")
-    nm1 = {s.element(1): s for s in txs[0].body if s.tag == "NM1"}
+    return inquiries[0]
+
+
+def _inquiry(interchange, body) -> Inquiry:
+    nm1 = {s.element(1): s for s in body if s.tag == "NM1"}
     if "PR" not in nm1 or "IL" not in nm1:
         raise Bad270("the 270 needs NM1*PR (payer) and NM1*IL (subscriber)")
-    trn = next((s for s in txs[0].body if s.tag == "TRN"), None)
-    dtp = next((s for s in txs[0].body if s.tag == "DTP" and s.element(1) == "291"), None)
+    trn = next((s for s in body if s.tag == "TRN"), None)
+    dtp = next((s for s in body if s.tag == "DTP" and s.element(1) == "291"), None)
     service_date = None
     if dtp is not None and len(dtp.element(3)) >= 8:
         try:
@@ -64,10 +76,26 @@ def _money(value: Decimal) -> str:
 
 def build_271(inquiry: Inquiry, payer: PayerRules | None, benefits: MemberBenefits | None, *,
               control_number: int, now: datetime, plan_name: str = "SANDBOX PPO") -> str:
+    return build_271_interchange([(inquiry, payer, benefits)], control_number=control_number, now=now,
+                                 plan_name=plan_name)
+
+
+def build_271_interchange(answers: list[tuple[Inquiry, PayerRules | None, MemberBenefits | None]], *,
+                          control_number: int, now: datetime, plan_name: str = "SANDBOX PPO") -> str:
+    """One 271 per inquiry, in one interchange addressed back to the submitter."""
+    first = answers[0][0]
+    transactions = [_transaction_271(inq, payer, benefits, st02=i, now=now, plan_name=plan_name)
+                    for i, (inq, payer, benefits) in enumerate(answers, start=1)]
+    return build_interchange(first.receiver_id or "SANDBOX", first.sender_id or "SUBMITTER", control_number,
+                             "HB", "005010X279A1", transactions, now=now)
+
+
+def _transaction_271(inquiry: Inquiry, payer: PayerRules | None, benefits: MemberBenefits | None, *, st02: int,
+                     now: datetime, plan_name: str) -> list[Segment]:
     trn = Segment("TRN", ["2", *inquiry.trace[1:3]])
     body = [
-        Segment("ST", ["271", f"{control_number:04d}", IMPLEMENTATION]),
-        Segment("BHT", ["0022", "11", f"R{control_number}", now.strftime("%Y%m%d"), now.strftime("%H%M")]),
+        Segment("ST", ["271", f"{st02:04d}", IMPLEMENTATION]),
+        Segment("BHT", ["0022", "11", f"R{st02}", now.strftime("%Y%m%d"), now.strftime("%H%M")]),
         Segment("HL", ["1", "", "20", "1"]),
         Segment("NM1", inquiry.payer),
         Segment("HL", ["2", "1", "21", "1"]),
@@ -95,5 +123,4 @@ def build_271(inquiry: Inquiry, payer: PayerRules | None, benefits: MemberBenefi
             if payer.auth_required_codes:
                 # diagnostic imaging needs prior authorization with this payer (EB11 = Y)
                 body.append(Segment("EB", ["1", "IND", "4", "", "", "", "", "", "", "", "Y", "Y"]))
-    return build_interchange(inquiry.receiver_id or "SANDBOX", inquiry.sender_id or "SUBMITTER", control_number,
-                             "HB", "005010X279A1", [body], now=now)
+    return body
