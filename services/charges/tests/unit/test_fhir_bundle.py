@@ -2,7 +2,6 @@ import copy
 import json
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field, StringConstraints
 from rcm_contracts.claim import Claim, Coverage, Person, Provider, ServiceLine
 from rcm_runtime.app import RuntimeDep
 from rcm_runtime.auth import TenantId
-from rcm_runtime.errors import DomainError
 from rcm_runtime.reads import jsonable, problem, stage_read_router
 from sqlalchemy import select
 
@@ -23,7 +22,7 @@ from rcm_eligibility.domain.fhir_appointment import AppointmentError, appointmen
 from rcm_eligibility.registration_service import check_appointments, register
 from rcm_eligibility.domain.decision import decide
 from rcm_eligibility.domain.registration import (
-    CoverageRegistration, PatientRegistration, PayerMemberIdRules, validate_registration,
+    CoverageRegistration, PatientRegistration, validate_registration,
 )
 from rcm_eligibility.service import NotFound, NotHeld, record_authorization, recheck, snapshots_for
 

@@ -4,7 +4,7 @@ from rcm_contracts.events import AppointmentScheduled, EncounterCaptured
 from rcm_runtime.consumer import BatchContext, Delivery
 
 from rcm_eligibility.registration_service import check_appointments
-from rcm_eligibility.service import Eligibility, verify_claims
+from rcm_eligibility.service import verify_claims
 
 
 def handlers(elig_of, member_id_rules):

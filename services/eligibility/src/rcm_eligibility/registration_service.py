@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rcm_contracts.claim import Address, Claim, Coverage, Person, Provider, ServiceLine
+from rcm_contracts.claim import Address, Claim, Coverage, Person, ServiceLine
 from rcm_contracts.events import AppointmentScheduled
 from rcm_runtime.bulk import BulkInsert
 

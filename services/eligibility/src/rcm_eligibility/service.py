@@ -47,7 +47,6 @@ class NotHeld(DomainError):
 def _inquiry(claim: Claim) -> EligibilityInquiry:
     cov = claim.coverage
     subscriber_person = cov.subscriber or claim.patient
-    provider = claim.rendering_provider or claim.billing_provider
     dependent = None
     if cov.relationship != "self":
         p = claim.patient

@@ -6,7 +6,6 @@ from datetime import datetime
 from sqlalchemy import Column, DateTime, Numeric, func
 from decimal import Decimal
 from datetime import date
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
