@@ -19,7 +19,7 @@ from opentelemetry import trace
 from pydantic import ValidationError
 
 from rcm_contracts.envelope import describe_validation_error
-from rcm_runtime.errors import sqlstate_of
+from rcm_runtime.errors import Conflict, NotFound, sqlstate_of
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -163,6 +163,14 @@ def create_service_app(
     @app.exception_handler(OperationalError)
     async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
         return JSONResponse(status_code=503, content={"code": "unavailable", "description": "database unavailable; retry later"})
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"code": exc.code, "description": str(exc)})
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"code": exc.code, "description": str(exc)})
 
     @app.exception_handler(ValidationError)
     async def _invalid_model(_: Request, exc: ValidationError) -> JSONResponse:

@@ -12,6 +12,18 @@ class DomainError(Exception):
     """Raised by domain/service code with a message written to be safe (no input values)."""
 
 
+class NotFound(DomainError):
+    """No such resource for this tenant: the app answers 404 with `code`."""
+
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The resource is in a state that forbids the request: the app answers 409 with `code`."""
+
+    code = "conflict"
+
+
 class TransientError(Exception):
     """A dependency (payer, clearinghouse) is unavailable: retry the whole batch later; never
     dead-letter the records for it. The message must be safe to log."""

@@ -24,7 +24,7 @@ from rcm_charges.domain.chargemaster import ChargemasterCsvError, parse_chargema
 from rcm_charges.domain.fhir_bundle import IntakeError, bundle_to_encounter
 from rcm_charges.domain.hl7_dft import dft_to_encounters, split_messages
 from rcm_charges.service import (
-    ConflictingResend, Intake, NotFound, NotOpen, add_late_charges, audit_trail, capture_encounters, fix_encounter,
+    Intake, add_late_charges, audit_trail, capture_encounters, fix_encounter,
 )
 
 router = APIRouter(prefix="/v1", tags=["encounters"])
@@ -48,10 +48,7 @@ async def _capture(rt, tenant_id: str, submissions: list[EncounterSubmitted], ch
 
 
 async def _capture_one(rt, tenant_id: str, submission: EncounterSubmitted, channel: str, response: Response):
-    try:
-        [result] = await _capture(rt, tenant_id, [submission], channel)
-    except ConflictingResend as exc:
-        return problem(409, "conflicting_resend", str(exc))
+    [result] = await _capture(rt, tenant_id, [submission], channel)
     response.status_code = 201 if result.created else 200
     return _result_body(result)
 
@@ -107,10 +104,7 @@ async def submit_hl7v2(request: Request, tenant_id: TenantId, rt: RuntimeDep, so
             errors += [{"message": i + 1, **e} for e in exc.errors]
     if errors:
         return problem(422, "invalid_hl7_dft", "the HL7 v2 message(s) cannot become encounters", errors)
-    try:
-        results = await _capture(rt, tenant_id, submissions, "hl7v2")
-    except ConflictingResend as exc:
-        return problem(409, "conflicting_resend", str(exc))
+    results = await _capture(rt, tenant_id, submissions, "hl7v2")
     status = 201 if any(r.created for r in results) else 200
     return JSONResponse(status_code=status, content={"encounters": [_result_body(r) for r in results]})
 
@@ -132,10 +126,6 @@ async def fix_held_encounter(claim_id: uuid.UUID, tenant_id: TenantId, rt: Runti
         async with rt.transaction() as tx:
             result = await fix_encounter(tx.conn, lambda ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
                                          tenant_id=tenant_id, claim_id=claim_id, changes=changes, actor=actor)
-    except NotFound as exc:
-        return problem(404, "not_found", str(exc))
-    except NotOpen as exc:
-        return problem(409, "not_open", str(exc))
     except ValidationError as exc:
         return problem(422, "invalid_encounter", describe_validation_error(exc))
     return _changed(result, response)
@@ -150,10 +140,6 @@ async def late_charges(claim_id: uuid.UUID, lines: list[EncounterLine], tenant_i
             result = await add_late_charges(tx.conn, lambda ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
                                             tenant_id=tenant_id, claim_id=claim_id,
                                             lines=[line.model_dump(mode="json") for line in lines], actor=actor)
-    except NotFound as exc:
-        return problem(404, "not_found", str(exc))
-    except NotOpen as exc:
-        return problem(409, "not_open", str(exc))
     except ValidationError as exc:
         return problem(422, "invalid_encounter", describe_validation_error(exc))
     return _changed(result, response)

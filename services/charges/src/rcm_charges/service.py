@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from rcm_contracts.base import Event
 from rcm_contracts.events import EncounterCaptured, EncounterHeld, EncounterSubmitted, MissingItem
 from rcm_runtime.bulk import BulkInsert
-from rcm_runtime.errors import DomainError
+from rcm_runtime.errors import Conflict, NotFound
 
 from rcm_charges.db import chargemaster_items, encounter_audit, encounters
 from rcm_charges.domain.chargemaster import ChargemasterItem, price_line
@@ -23,16 +23,16 @@ from rcm_charges.domain.claim_builder import build_claim, content_hash
 from rcm_charges.domain.completeness import missing_items
 
 
-class ConflictingResend(DomainError):
+class ConflictingResend(Conflict):
     """Same source encounter id, different content, for a claim already released."""
 
-
-class NotFound(DomainError):
-    pass
+    code = "conflicting_resend"
 
 
-class NotOpen(DomainError):
+class NotOpen(Conflict):
     """The encounter was released as a claim; it can no longer be changed here."""
+
+    code = "not_open"
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from pydantic import BaseModel, Field, ValidationError
 from rcm_contracts.envelope import describe_validation_error
 from rcm_runtime.app import RuntimeDep
 from rcm_runtime.auth import TenantId
-from rcm_runtime.errors import DomainError
+from rcm_runtime.errors import Conflict, DomainError, NotFound
 from rcm_runtime.reads import jsonable, problem, stage_read_router
 
 from rcm_coding.db import coded_claims
-from rcm_coding.service import NotFound, NotInQueue, Recode, assign, audit_trail, recode
+from rcm_coding.service import Recode, assign, audit_trail, recode
 
 reads = stage_read_router(coded_claims, tag="coding", status_column="status", queue_path="/coder-queue",
                           queue_default="needs_coder", time_column="coded_at")
@@ -29,13 +29,8 @@ class Assignment(BaseModel):
 
 @router.post("/claims/{claim_id}/assignment", summary="Assign a queued claim to a coder")
 async def assign_claim(claim_id: uuid.UUID, body: Assignment, tenant_id: TenantId, rt: RuntimeDep, actor: Actor):
-    try:
-        async with rt.transaction() as tx:
-            await assign(tx.conn, tenant_id=tenant_id, claim_id=claim_id, coder=body.coder, actor=actor)
-    except NotFound as exc:
-        return problem(404, "not_found", str(exc))
-    except NotInQueue as exc:
-        return problem(409, "not_in_queue", str(exc))
+    async with rt.transaction() as tx:
+        await assign(tx.conn, tenant_id=tenant_id, claim_id=claim_id, coder=body.coder, actor=actor)
     return {"claim_id": str(claim_id), "assigned_to": body.coder}
 
 
@@ -48,12 +43,10 @@ async def recode_claim(claim_id: uuid.UUID, body: Recode, request: Request, tena
             status, edits = await recode(tx.conn, lambda ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
                                          request.app.state.coding_tables, tenant_id=tenant_id, claim_id=claim_id,
                                          change=body, actor=actor)
-    except NotFound as exc:
-        return problem(404, "not_found", str(exc))
-    except NotInQueue as exc:
-        return problem(409, "not_in_queue", str(exc))
     except ValidationError as exc:
         return problem(422, "invalid_claim", describe_validation_error(exc))
+    except (NotFound, Conflict):
+        raise  # 404 / 409 from the app's handlers
     except DomainError as exc:
         return problem(422, "invalid_recode", str(exc))
     return {"claim_id": str(claim_id), "status": status, "edits": edits}

@@ -11,18 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rcm_contracts.claim import Claim
 from rcm_contracts.events import ClaimCoded
-from rcm_runtime.errors import DomainError
+from rcm_runtime.errors import Conflict, DomainError, NotFound
 
 from rcm_coding.db import coded_claims, coding_audit
 from rcm_coding.domain.engine import CodingTables, code_claim, coding_status
 
 
-class NotFound(DomainError):
-    pass
-
-
-class NotInQueue(DomainError):
-    pass
+class NotInQueue(Conflict):
+    code = "not_in_queue"
 
 
 class LineRecode(BaseModel):

@@ -24,7 +24,7 @@ from rcm_eligibility.domain.decision import decide
 from rcm_eligibility.domain.registration import (
     CoverageRegistration, PatientRegistration, validate_registration,
 )
-from rcm_eligibility.service import NotFound, NotHeld, record_authorization, recheck, snapshots_for
+from rcm_eligibility.service import record_authorization, recheck, snapshots_for
 
 reads = stage_read_router(coverage_checks, tag="eligibility", status_column="work_queue", queue_path="/work-queue",
                           queue_default=None, time_column="checked_at")
@@ -46,16 +46,11 @@ class AuthorizationIn(BaseModel):
                                                          "and release it")
 async def attach_authorization(claim_id: uuid.UUID, body: AuthorizationIn, request: Request, tenant_id: TenantId,
                                rt: RuntimeDep, actor: Actor):
-    try:
-        async with rt.transaction() as tx:
-            decision = await record_authorization(tx.conn, request.app.state.eligibility(),
-                                                  lambda ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
-                                                  tenant_id=tenant_id, claim_id=claim_id,
-                                                  authorization_number=body.authorization_number)
-    except NotFound as exc:
-        return problem(404, "not_found", str(exc))
-    except NotHeld as exc:
-        return problem(409, "not_held", str(exc))
+    async with rt.transaction() as tx:
+        decision = await record_authorization(tx.conn, request.app.state.eligibility(),
+                                              lambda ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
+                                              tenant_id=tenant_id, claim_id=claim_id,
+                                              authorization_number=body.authorization_number)
     return _decision_body(claim_id, decision)
 
 
@@ -67,15 +62,10 @@ class RecheckIn(BaseModel):
                                                    "the claim is released if coverage is now confirmed")
 async def recheck_claim(claim_id: uuid.UUID, body: RecheckIn, request: Request, tenant_id: TenantId, rt: RuntimeDep,
                         actor: Actor):
-    try:
-        async with rt.transaction() as tx:
-            decision = await recheck(tx.conn, request.app.state.eligibility(),
-                                     lambda ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
-                                     tenant_id=tenant_id, claim_id=claim_id, member_id=body.member_id)
-    except NotFound as exc:
-        return problem(404, "not_found", str(exc))
-    except NotHeld as exc:
-        return problem(409, "not_held", str(exc))
+    async with rt.transaction() as tx:
+        decision = await recheck(tx.conn, request.app.state.eligibility(),
+                                 lambda ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
+                                 tenant_id=tenant_id, claim_id=claim_id, member_id=body.member_id)
     return _decision_body(claim_id, decision)
 
 

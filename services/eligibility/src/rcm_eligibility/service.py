@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from rcm_contracts.claim import Claim
 from rcm_contracts.events import CoverageVerified, EligibilityHeld
 from rcm_runtime.bulk import BulkInsert
-from rcm_runtime.errors import DomainError
+from rcm_runtime.errors import Conflict, NotFound
 
 from rcm_eligibility.db import coverage_checks, eligibility_cache, inquiry_control_seq
 from rcm_eligibility.domain.decision import CoverageSnapshot, Decision, decide, snapshot_of
@@ -36,12 +36,8 @@ class Eligibility:
     concurrency: int = 8
 
 
-class NotFound(DomainError):
-    pass
-
-
-class NotHeld(DomainError):
-    pass
+class NotHeld(Conflict):
+    code = "not_held"
 
 
 def _inquiry(claim: Claim) -> EligibilityInquiry:
