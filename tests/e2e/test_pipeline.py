@@ -430,3 +430,103 @@ async def test_values_postgres_cannot_hold_get_422_not_500(stack):
     assert "Smi" not in r.text
     neg = await stack.http.get(url("eligibility", "/v1/appointments"), params={"limit": -5})
     assert neg.status_code == 422
+
+
+async def test_synthea_history_splits_per_visit_and_snomed_encounters_reach_the_coder_queue(stack):
+    """Synthea exports a patient's history as one batch bundle coded in SNOMED CT / CVX, with
+    organisations that carry no NPI and no Coverage resource."""
+    from tests.support.shared import samples_dir
+
+    synthea = samples_dir("fhir", "synthea-covid-juvenile-2020")
+    if not synthea.is_dir():
+        pytest.skip(f"shared samples absent: {synthea}")
+    path = sorted(p for p in synthea.glob("*.json") if '"Patient"' in p.read_text())[0]
+    bundle = json.loads(path.read_text())
+    encounter_count = sum(e["resource"]["resourceType"] == "Encounter" for e in bundle["entry"])
+    source = _source()
+    b = Stack(*TENANT_B)  # a tenant of its own: the default billing provider changes its intake
+    provider = {"npi": "1245319599", "name": "Juvenile Care Group", "tax_id": "123456789",
+                "address": {"line1": "92 Highland St", "city": "Milton", "state": "MA", "postal_code": "021863800"}}
+    try:
+        r = await b.http.put(url("charges", "/v1/settings/default-billing-provider"), json=provider,
+                             headers={"X-User": "admin.lee"})
+        assert r.status_code == 200 and r.json()["default_billing_provider"]["npi"] == "1245319599"
+
+        r = await b.post_fhir(bundle, source)
+        assert r.status_code == 201, r.text
+        results = r.json()["encounters"]
+        assert len(results) == encounter_count and {x["status"] for x in results} == {"held"}
+        for result in results:  # the default billing provider applied; coverage and visit prices are missing
+            fields = {m["field"] for m in result["missing"]}
+            assert "billing_provider" not in fields and {"coverage.payer_id", "coverage.member_id"} <= fields
+        assert (await b.post_fhir(bundle, source)).json()["encounters"][0]["status"] == "duplicate"
+
+        # billing staff complete a visit with SNOMED CT diagnoses: coverage and the visit's charge
+        target = next(x for x in results if "diagnoses" not in {m["field"] for m in x["missing"]})
+        encounter = await b.get("charges", f"/v1/claims/{target['claim_id']}")
+        submission = encounter["submission"]
+        lines = [{**line, "charge": line["charge"] or "120.00"} for line in submission["lines"]]
+        g = generate(1, seed=31, scenarios=["paid"])[0].body
+        fixed = await b.http.patch(url("charges", f"/v1/encounters/{target['claim_id']}"),
+                                   json={"coverage": g["coverage"], "lines": lines}, headers={"X-User": "biller.kim"})
+        assert fixed.status_code == 200 and fixed.json()["status"] == "captured", fixed.text
+
+        async def queued():
+            r = await b.http.get(url("coding", f"/v1/claims/{target['claim_id']}"))
+            return r.json() if r.status_code == 200 else None
+        for _ in range(120):
+            coded = await queued()
+            if coded:
+                break
+            await asyncio.sleep(0.5)
+        assert coded and coded["status"] == "needs_coder", coded
+        codes = [e["code"] for e in coded["edits"] if e["severity"] == "error"]
+        assert codes.count("COD004") == len(lines)  # every SNOMED CT / CVX line needs a CPT/HCPCS code
+        assert "COD005" in codes  # and the SNOMED CT diagnoses need ICD-10-CM codes
+        queue = await b.get("coding", "/v1/coder-queue", limit=1000)
+        assert target["claim_id"] in [item["claim_id"] for item in queue["items"]]
+        patient = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+        assert patient["name"][0]["family"] not in json.dumps(coded["edits"])
+    finally:
+        await b.http.delete(url("charges", "/v1/settings/default-billing-provider"), headers={"X-User": "admin.lee"})
+        await b.close()
+
+
+async def test_member_id_formats_are_configured_per_tenant_and_payer(stack):
+    payer = f"P{uuid.uuid4().hex[:8].upper()}"
+    mbi = r"^[1-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9][0-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9][0-9][AC-HJKMNP-RT-Y]{2}[0-9]{2}$"
+    registration = {"patient": {"first_name": "Ann", "last_name": "Lee", "birth_date": "1950-02-03", "sex": "F",
+                                "address": {"line1": "1 Main St", "city": "Boston", "state": "MA", "postal_code": "02108"}},
+                    "coverages": [{"payer_id": payer, "payer_name": "Medicare Part B", "member_id": "M12345",
+                                   "effective_from": "2020-01-01", "order_of_benefits": 1}]}
+
+    async def member_id_problems(client):
+        r = await client.http.post(url("eligibility", "/v1/registrations/validate"), json=registration)
+        assert r.status_code == 200, r.text
+        return [p for p in r.json()["problems"] if "member" in p["field"]]
+
+    assert await member_id_problems(stack) == []  # the built-in default accepts it
+    put = await stack.http.put(url("eligibility", f"/v1/payers/{payer}/member-id-rule"),
+                               json={"pattern": mbi, "description": "Medicare MBI"}, headers={"X-User": "admin.lee"})
+    assert put.status_code == 200, put.text
+    problems = await member_id_problems(stack)
+    assert len(problems) == 1 and problems[0]["severity"] == "error" and "M12345" not in problems[0]["message"]
+    registration["coverages"][0]["member_id"] = "1EG4TE5MK73"  # CMS's published MBI example
+    assert await member_id_problems(stack) == []
+
+    registration["coverages"][0]["member_id"] = "M12345"
+    b = Stack(*TENANT_B)
+    try:
+        assert await member_id_problems(b) == []  # another tenant's rules do not apply
+    finally:
+        await b.close()
+    rules = await stack.get("eligibility", "/v1/member-id-rules")
+    assert {"payer_id": payer, "pattern": mbi, "description": "Medicare MBI"}.items() <= \
+        next(r for r in rules["rules"] if r["payer_id"] == payer).items()
+    bad = await stack.http.put(url("eligibility", f"/v1/payers/{payer}/member-id-rule"), json={"pattern": "(["},
+                               headers={"X-User": "admin.lee"})
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_member_id_rule"
+    gone = await stack.http.delete(url("eligibility", f"/v1/payers/{payer}/member-id-rule"),
+                                   headers={"X-User": "admin.lee"})
+    assert gone.status_code == 204
+    assert await member_id_problems(stack) == []

@@ -12,8 +12,19 @@ from pydantic import Field, StringConstraints, model_validator
 from rcm_contracts.base import Contract
 
 Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2)]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)]
+# 18: a SNOMED CT concept id (up to 18 digits) may stand in a line until a coder assigns CPT/HCPCS
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=18)]
+# The code system of a service line's code. EHRs such as Synthea code procedures in SNOMED CT and vaccines
+# in CVX only; such lines travel as they came and coding sends the claim to the coder queue.
+LineCodeSystem = Literal["cpt-hcpcs", "snomed-ct", "cvx"]
 Npi = Annotated[str, StringConstraints(pattern=r"^[0-9]{10}$")]  # ASCII only: \d would admit other scripts' digits
+
+
+class SourceCode(Contract):
+    """A clinical code as the EHR sent it, in a system claims cannot carry (a SNOMED CT diagnosis)."""
+
+    system: Literal["snomed-ct"]
+    code: str = Field(pattern=r"^[0-9]{6,18}$")
 
 
 class Address(Contract):
@@ -49,6 +60,39 @@ class Provider(Contract):
     address: Address | None = None
 
 
+class Adjustment(Contract):
+    """A CAS adjustment: group (CO contractual, PR patient, OA other, PI payer-initiated, CR correction),
+    CARC reason code and amount."""
+
+    group_code: Literal["CO", "PR", "OA", "PI", "CR"]
+    reason_code: str = Field(min_length=1, max_length=5)
+    amount: Money
+
+
+class LineAdjudication(Contract):
+    """How another payer adjudicated one service line (837P loop 2430)."""
+
+    line_number: int = Field(ge=1, le=50)
+    procedure_code: Code
+    paid_amount: Money
+    paid_units: Decimal = Field(default=Decimal(1), gt=0, max_digits=8, decimal_places=3)
+    adjustments: list[Adjustment] = Field(default_factory=list)
+    adjudication_date: date
+
+
+class OtherPayer(Contract):
+    """A payer that adjudicated the claim before this one (837P loops 2320/2330): a secondary claim
+    carries the primary's payment and adjustments."""
+
+    coverage: Coverage
+    responsibility: Literal["P", "S", "T"] = "P"
+    payer_claim_control_number: str | None = Field(default=None, max_length=50)
+    paid_amount: Money
+    adjudication_date: date
+    adjustments: list[Adjustment] = Field(default_factory=list)  # claim-level CAS (2320)
+    lines: list[LineAdjudication] = Field(default_factory=list)
+
+
 class ServiceLine(Contract):
     line_number: int = Field(ge=1, le=50)
     procedure_code: Code
@@ -57,6 +101,7 @@ class ServiceLine(Contract):
     charge: Money = Field(ge=0)
     diagnosis_pointers: list[int] = Field(default_factory=lambda: [1], min_length=1, max_length=4)
     service_date: date | None = None  # defaults to the claim's date of service
+    code_system: LineCodeSystem = "cpt-hcpcs"
 
 
 class Claim(Contract):
@@ -72,9 +117,17 @@ class Claim(Contract):
     rendering_provider: Provider | None = None
     referring_provider: Provider | None = None
     diagnoses: list[Code] = Field(default_factory=list, max_length=12)
+    # diagnoses the EHR coded in SNOMED CT only: a coder maps them to ICD-10-CM
+    source_diagnoses: list[SourceCode] = Field(default_factory=list, max_length=50)
     lines: list[ServiceLine] = Field(min_length=1, max_length=50)
     total_charge: Money
     prior_authorization: str | None = Field(default=None, max_length=50)  # 837P REF*G1
+    supervising_provider: Provider | None = None
+    # CLM05-3: 1 original, 7 replacement, 8 void; 7 and 8 name the payer's claim number (REF*F8)
+    frequency_code: Literal["1", "7", "8"] = "1"
+    original_claim_number: str | None = Field(default=None, max_length=50)
+    payer_responsibility: Literal["P", "S", "T"] = "P"  # SBR01: which payer in the order of benefits
+    other_payers: list[OtherPayer] = Field(default_factory=list, max_length=10)
 
     @model_validator(mode="after")
     def _pointers_point_at_diagnoses(self) -> "Claim":
@@ -82,4 +135,13 @@ class Claim(Contract):
             for p in line.diagnosis_pointers:
                 if p < 1 or p > max(len(self.diagnoses), 1):
                     raise ValueError(f"line {line.line_number}: diagnosis pointer {p} points at no diagnosis")
+        if self.frequency_code in ("7", "8") and not self.original_claim_number:
+            raise ValueError(f"frequency {self.frequency_code} needs original_claim_number (the payer's claim number)")
         return self
+
+
+def patient_control_number(claim_id: uuid.UUID) -> str:
+    """CLM01 for a claim: X12 allows 20 characters, a UUID needs 32 hex digits, so the first 20 hex
+    digits (80 random bits of a uuid4) stand for the claim on the wire. Receivers of 277CA/835 map it back
+    through what submission published (claim-submitted carries it)."""
+    return claim_id.hex[:20].upper()

@@ -10,16 +10,17 @@ from typing import Literal
 from pydantic import Field
 
 from rcm_contracts.base import Contract, Event
-from rcm_contracts.claim import Claim, Coverage, Money, Person, Provider
+from rcm_contracts.claim import Adjustment, Claim, Coverage, LineCodeSystem, Money, Person, Provider, SourceCode
 
 
 # ---------------------------------------------------------------- intake (EHR -> charges)
 class EncounterLine(Contract):
-    procedure_code: str = Field(min_length=1, max_length=16)
+    procedure_code: str = Field(min_length=1, max_length=18)
     modifiers: list[str] = Field(default_factory=list, max_length=4)
     units: Decimal = Field(default=Decimal(1), gt=0)
     charge: Money | None = Field(default=None, ge=0)  # None: priced from the tenant's chargemaster
     diagnosis_pointers: list[int] = Field(default_factory=lambda: [1], min_length=1, max_length=4)
+    code_system: LineCodeSystem = "cpt-hcpcs"  # 2.2: SNOMED CT / CVX lines go to the coder queue
 
 
 class EncounterSubmitted(Event):
@@ -32,7 +33,7 @@ class EncounterSubmitted(Event):
     SERVICE = "intake"
     NAME = "encounter-submitted"
     MAJOR = 2
-    SCHEMA_MINOR = 1  # 2.1: prior_authorization
+    SCHEMA_MINOR = 2  # 2.1: prior_authorization; 2.2: lines[].code_system, source_diagnoses
 
     source_system: str = Field(min_length=1, max_length=64)
     source_encounter_id: str = Field(min_length=1, max_length=128)
@@ -44,6 +45,7 @@ class EncounterSubmitted(Event):
     rendering_provider: Provider | None = None
     referring_provider: Provider | None = None
     diagnoses: list[str] = Field(default_factory=list, max_length=12)
+    source_diagnoses: list[SourceCode] = Field(default_factory=list, max_length=50)
     lines: list[EncounterLine] = Field(min_length=1, max_length=50)
     prior_authorization: str | None = Field(default=None, max_length=50)
 
@@ -96,7 +98,7 @@ class AppointmentScheduled(Event):
 class EncounterCaptured(Event):
     SERVICE = "charges"
     NAME = "encounter-captured"
-    SCHEMA_MINOR = 1  # 1.1: claim.prior_authorization
+    SCHEMA_MINOR = 2  # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems
 
     claim: Claim
     intake_channel: Literal["fhir", "json", "kafka", "hl7v2"]
@@ -138,7 +140,7 @@ class EligibilityResult(Contract):
 class CoverageVerified(Event):
     SERVICE = "eligibility"
     NAME = "coverage-verified"
-    SCHEMA_MINOR = 1
+    SCHEMA_MINOR = 2  # 1.2: frequency, supervisor, COB, code systems
 
     claim: Claim
     eligibility: EligibilityResult
@@ -171,7 +173,7 @@ class Edit(Contract):
 class ClaimCoded(Event):
     SERVICE = "coding"
     NAME = "claim-coded"
-    SCHEMA_MINOR = 1  # 1.1: claim.prior_authorization
+    SCHEMA_MINOR = 2  # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems
 
     claim: Claim
     status: Literal["coded", "needs_coder"]
@@ -181,7 +183,7 @@ class ClaimCoded(Event):
 class ClaimScrubbed(Event):
     SERVICE = "scrubber"
     NAME = "claim-scrubbed"
-    SCHEMA_MINOR = 1  # 1.1: claim.prior_authorization
+    SCHEMA_MINOR = 2  # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems
 
     claim: Claim
     decision: Literal["clean", "review"]
@@ -215,12 +217,6 @@ class ClaimAcknowledged(Event):
 
 
 # ---------------------------------------------------------------- remittance
-class Adjustment(Contract):
-    group_code: Literal["CO", "PR", "OA", "PI", "CR"]
-    reason_code: str = Field(min_length=1, max_length=5)
-    amount: Money
-
-
 class PaymentPosted(Event):
     SERVICE = "remittance"
     NAME = "payment-posted"

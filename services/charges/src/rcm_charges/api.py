@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy import delete, select
 
+from rcm_contracts.claim import Provider
 from rcm_contracts.events import EncounterLine, EncounterSubmitted
 from rcm_contracts.envelope import describe_validation_error
 from rcm_runtime.app import RuntimeDep
@@ -21,10 +22,11 @@ from rcm_runtime.reads import jsonable, problem, stage_read_router
 
 from rcm_charges.db import chargemaster_items, encounters
 from rcm_charges.domain.chargemaster import ChargemasterCsvError, parse_chargemaster_csv
-from rcm_charges.domain.fhir_bundle import IntakeError, bundle_to_encounter
+from rcm_charges.domain.fhir_bundle import IntakeError, bundle_to_encounters
 from rcm_charges.domain.hl7_dft import dft_to_encounters, split_messages
 from rcm_charges.service import (
-    Intake, add_late_charges, audit_trail, capture_encounters, fix_encounter,
+    Intake, add_late_charges, audit_trail, capture_encounters, default_billing_provider, fix_encounter,
+    set_default_billing_provider,
 )
 
 router = APIRouter(prefix="/v1", tags=["encounters"])
@@ -64,7 +66,13 @@ async def submit_encounter(body: EncounterSubmitted, tenant_id: TenantId, rt: Ru
 
 
 @router.post("/encounters/fhir", status_code=201,
-             summary="Submit an encounter as a FHIR R4 Bundle (Patient, Coverage, Encounter, Condition, Procedure, ChargeItem)")
+             summary="Submit an encounter as a FHIR R4 Bundle (Patient, Coverage, Encounter, Condition, Procedure, "
+                     "ChargeItem, Claim)",
+             description="A single-encounter bundle answers with that encounter's result. A patient's "
+                         "multi-encounter export (e.g. Synthea) is split per Encounter and answers "
+                         "`{\"encounters\": [...]}`; if any encounter is rejected, nothing is captured and the 422 "
+                         "names the encounter of each problem. Services coded only in SNOMED CT or CVX are "
+                         "accepted as they came and reach the coder queue once complete.")
 async def submit_fhir_bundle(request: Request, tenant_id: TenantId, rt: RuntimeDep, response: Response,
                              source_system: str = "fhir"):
     try:
@@ -73,10 +81,14 @@ async def submit_fhir_bundle(request: Request, tenant_id: TenantId, rt: RuntimeD
         return problem(422, "invalid_json", "body is not JSON",
                         [{"field": "body", "reason": f"{type(exc).__name__} at position {getattr(exc, 'pos', '?')}"}])
     try:
-        submission = bundle_to_encounter(bundle, source_system=source_system)
+        submissions = bundle_to_encounters(bundle, source_system=source_system)
     except IntakeError as exc:
         return problem(422, "invalid_fhir_bundle", "the FHIR Bundle cannot become an encounter", exc.errors)
-    return await _capture_one(rt, tenant_id, submission, "fhir", response)
+    if len(submissions) == 1:
+        return await _capture_one(rt, tenant_id, submissions[0], "fhir", response)
+    results = await _capture(rt, tenant_id, submissions, "fhir")
+    status = 201 if any(r.created for r in results) else 200
+    return JSONResponse(status_code=status, content={"encounters": [_result_body(r) for r in results]})
 
 
 @router.post("/encounters/hl7v2", status_code=201,
@@ -185,3 +197,32 @@ async def list_chargemaster(tenant_id: TenantId, rt: RuntimeDep, code: str | Non
     async with rt.engine.connect() as conn:
         rows = (await conn.execute(stmt.order_by(chargemaster_items.c.code, chargemaster_items.c.effective_from).limit(limit))).mappings().all()
     return {"items": [jsonable(dict(r)) for r in rows]}
+
+
+@router.put("/settings/default-billing-provider", tags=["settings"],
+            summary="Set the billing provider applied to encounters that name none with an NPI",
+            description="EHR feeds such as Synthea carry organisations without an NPI; many practices bill every "
+                        "encounter under one group NPI. Applies to encounters evaluated from now on (new intake, "
+                        "fixes, releases); already released claims are not changed.")
+async def put_default_billing_provider(body: Provider, tenant_id: TenantId, rt: RuntimeDep, actor: Actor) -> dict:
+    async with rt.engine.begin() as conn:
+        await set_default_billing_provider(conn, tenant_id=tenant_id, provider=body, actor=actor)
+        row = await default_billing_provider(conn, tenant_id)
+    return jsonable(row)
+
+
+@router.get("/settings/default-billing-provider", tags=["settings"], summary="The tenant's default billing provider")
+async def get_default_billing_provider(tenant_id: TenantId, rt: RuntimeDep) -> dict:
+    async with rt.engine.connect() as conn:
+        row = await default_billing_provider(conn, tenant_id)
+    if row is None or row["default_billing_provider"] is None:
+        return problem(404, "not_configured", "this tenant has no default billing provider")
+    return jsonable(row)
+
+
+@router.delete("/settings/default-billing-provider", tags=["settings"], status_code=204,
+               summary="Stop applying a default billing provider")
+async def delete_default_billing_provider(tenant_id: TenantId, rt: RuntimeDep, actor: Actor) -> Response:
+    async with rt.engine.begin() as conn:
+        await set_default_billing_provider(conn, tenant_id=tenant_id, provider=None, actor=actor)
+    return Response(status_code=204)

@@ -72,6 +72,19 @@ class ChargemasterRow(Base, table=True):
     imported_at: datetime = Field(sa_column=_now_column())
 
 
+class TenantSettings(Base, table=True):
+    """Per-tenant intake settings. default_billing_provider: applied to encounters that name no billing
+    provider with an NPI (Synthea organisations carry none; many EHR feeds bill under one group NPI)."""
+
+    __tablename__ = "tenant_settings"
+
+    tenant_id: str = Field(primary_key=True)
+    default_billing_provider: dict | None = Field(default=None, sa_column=Column(JSONB))
+    updated_by: str
+    updated_at: datetime = Field(sa_column=_now_column())
+
+
 encounters = EncounterRecord.__table__
+tenant_settings = TenantSettings.__table__
 encounter_audit = EncounterAudit.__table__
 chargemaster_items = ChargemasterRow.__table__

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rcm_contracts.base import Event
+from rcm_contracts.claim import Provider
 from rcm_contracts.events import EncounterCaptured, EncounterHeld, EncounterSubmitted, MissingItem
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.errors import Conflict, NotFound
 
-from rcm_charges.db import chargemaster_items, encounter_audit, encounters
+from rcm_charges.db import chargemaster_items, encounter_audit, encounters, tenant_settings
 from rcm_charges.domain.chargemaster import ChargemasterItem, price_line
 from rcm_charges.domain.claim_builder import build_claim, content_hash
 from rcm_charges.domain.completeness import missing_items
@@ -59,17 +61,33 @@ _insert_encounters = BulkInsert(
     on_conflict="ON CONSTRAINT uq_encounter_source DO NOTHING", returning=["claim_id"])
 
 
-async def chargemasters(conn: AsyncConnection, intakes: list[Intake]) -> dict[str, list[ChargemasterItem]]:
-    """Chargemaster rows for the codes of unpriced lines, per tenant (one query per batch)."""
+@dataclass
+class TenantReference:
+    """What a tenant configured that intake applies: chargemaster prices (only those the batch needs)
+    and the default billing provider for encounters that name none (e.g. Synthea organisations)."""
+
+    prices: list[ChargemasterItem] = field(default_factory=list)
+    default_billing_provider: Provider | None = None
+
+
+async def tenant_reference(conn: AsyncConnection, intakes: list[Intake]) -> dict[str, TenantReference]:
+    """Per tenant: chargemaster rows for the codes of unpriced lines and, when an encounter lacks a
+    billing provider, the tenant's default (one query each per batch)."""
+    out: dict[str, TenantReference] = defaultdict(TenantReference)
     wanted = {(it.tenant_id, line.procedure_code.strip().upper())
               for it in intakes for line in it.submission.lines if line.charge is None}
-    out: dict[str, list[ChargemasterItem]] = defaultdict(list)
-    if not wanted:
-        return out
-    rows = await conn.execute(select(chargemaster_items).where(
-        tuple_(chargemaster_items.c.tenant_id, chargemaster_items.c.code).in_(list(wanted))))
-    for r in rows:
-        out[r.tenant_id].append(ChargemasterItem(r.code, r.modifier, r.price, r.effective_from, r.effective_to))
+    if wanted:
+        rows = await conn.execute(select(chargemaster_items).where(
+            tuple_(chargemaster_items.c.tenant_id, chargemaster_items.c.code).in_(list(wanted))))
+        for r in rows:
+            out[r.tenant_id].prices.append(ChargemasterItem(r.code, r.modifier, r.price, r.effective_from, r.effective_to))
+    unbilled = {it.tenant_id for it in intakes if it.submission.billing_provider is None}
+    if unbilled:
+        rows = await conn.execute(select(tenant_settings.c.tenant_id, tenant_settings.c.default_billing_provider)
+                                  .where(tenant_settings.c.tenant_id.in_(unbilled)))
+        for r in rows:
+            if r.default_billing_provider:
+                out[r.tenant_id].default_billing_provider = Provider.model_validate(r.default_billing_provider)
     return out
 
 
@@ -81,10 +99,12 @@ class Evaluation:
     event: Event
 
 
-def evaluate(submission: EncounterSubmitted, prices: list[ChargemasterItem], *, claim_id: uuid.UUID,
+def evaluate(submission: EncounterSubmitted, ref: TenantReference, *, claim_id: uuid.UUID,
              encounter_id: uuid.UUID, channel: str) -> Evaluation:
     """Complete -> a claim and EncounterCaptured; incomplete -> what is missing and EncounterHeld."""
-    line_prices = [price_line(line, submission.service_date, prices) for line in submission.lines]
+    if submission.billing_provider is None and ref.default_billing_provider is not None:
+        submission = submission.model_copy(update={"billing_provider": ref.default_billing_provider})
+    line_prices = [price_line(line, submission.service_date, ref.prices) for line in submission.lines]
     missing = missing_items(submission, line_prices)
     if missing:
         return Evaluation("held", None, [m.as_dict() for m in missing],
@@ -113,13 +133,13 @@ async def capture_encounters(conn: AsyncConnection, emit: Emit, intakes: list[In
     nothing; a corrected resend of an open encounter becomes its next version (audited); a corrected
     resend of a released claim raises ConflictingResend. With a charge lag, complete encounters wait
     (status open) so late charges can join before release_due() releases them."""
-    prices = await chargemasters(conn, intakes)
+    refs = await tenant_reference(conn, intakes)
     rows, evals = [], []
     now = datetime.now(timezone.utc)
     release_after = now + charge_lag if charge_lag > timedelta(0) else None
     for it in intakes:
         claim_id, encounter_id = uuid.uuid4(), uuid.uuid4()
-        ev = evaluate(it.submission, prices[it.tenant_id], claim_id=claim_id, encounter_id=encounter_id, channel=it.channel)
+        ev = evaluate(it.submission, refs[it.tenant_id], claim_id=claim_id, encounter_id=encounter_id, channel=it.channel)
         ev = _hold_for_lag(ev, release_after, now)
         evals.append(ev)
         rows.append({"claim_id": claim_id, "encounter_id": encounter_id, "tenant_id": it.tenant_id,
@@ -158,8 +178,8 @@ async def capture_encounters(conn: AsyncConnection, emit: Emit, intakes: list[In
 
 async def _apply_change(conn: AsyncConnection, emit, prior, submission: EncounterSubmitted, *, actor: str,
                         action: str, channel: str) -> CaptureResult:
-    prices = await chargemasters(conn, [Intake(prior.tenant_id, submission, channel)])
-    ev = evaluate(submission, prices[prior.tenant_id], claim_id=prior.claim_id, encounter_id=prior.encounter_id,
+    refs = await tenant_reference(conn, [Intake(prior.tenant_id, submission, channel)])
+    ev = evaluate(submission, refs[prior.tenant_id], claim_id=prior.claim_id, encounter_id=prior.encounter_id,
                   channel=channel)
     version = prior.version + 1
     now = datetime.now(timezone.utc)
@@ -214,8 +234,8 @@ async def release_due(conn: AsyncConnection, emit, *, batch_max: int = 500) -> i
         .order_by(encounters.c.release_after).limit(batch_max).with_for_update(skip_locked=True))).all()
     for prior in due:
         submission = EncounterSubmitted.model_validate(prior.submission)
-        prices = await chargemasters(conn, [Intake(prior.tenant_id, submission, prior.intake_channel)])
-        ev = evaluate(submission, prices[prior.tenant_id], claim_id=prior.claim_id, encounter_id=prior.encounter_id,
+        refs = await tenant_reference(conn, [Intake(prior.tenant_id, submission, prior.intake_channel)])
+        ev = evaluate(submission, refs[prior.tenant_id], claim_id=prior.claim_id, encounter_id=prior.encounter_id,
                       channel=prior.intake_channel)
         await conn.execute(update(encounters).where(encounters.c.claim_id == prior.claim_id).values(
             status=ev.status, missing=ev.missing, claim=ev.claim, released_at=now if ev.status == "captured" else None))
@@ -233,3 +253,18 @@ async def audit_trail(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID
     rows = await conn.execute(select(encounter_audit).where(
         encounter_audit.c.tenant_id == tenant_id, encounter_audit.c.claim_id == claim_id).order_by(encounter_audit.c.id))
     return [dict(r) for r in rows.mappings()]
+
+
+async def set_default_billing_provider(conn: AsyncConnection, *, tenant_id: str, provider: Provider | None,
+                                       actor: str) -> None:
+    """The billing provider applied to this tenant's encounters that name none (audited by who/when)."""
+    value = provider.model_dump(mode="json") if provider else None
+    stmt = pg_insert(tenant_settings).values(tenant_id=tenant_id, default_billing_provider=value, updated_by=actor)
+    await conn.execute(stmt.on_conflict_do_update(
+        index_elements=[tenant_settings.c.tenant_id],
+        set_={"default_billing_provider": value, "updated_by": actor, "updated_at": func.now()}))
+
+
+async def default_billing_provider(conn: AsyncConnection, tenant_id: str) -> dict | None:
+    row = (await conn.execute(select(tenant_settings).where(tenant_settings.c.tenant_id == tenant_id))).mappings().first()
+    return dict(row) if row else None

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from rcm_charges.domain.fhir_bundle import IntakeError, bundle_to_encounter
+from rcm_charges.domain.fhir_bundle import IntakeError, bundle_to_encounter, bundle_to_encounters
 from rcm_contracts.claim import Address, Coverage, Person, Provider
 from rcm_contracts.events import EncounterLine, EncounterSubmitted
 from tests.support.shared import samples_dir
@@ -255,14 +255,36 @@ def test_invalid_gender_names_the_field():
     _assert_no_phi(errors, "femalee")
 
 
-def test_snomed_only_procedures_are_not_billable():
+def test_snomed_only_procedures_travel_as_source_coded_lines_for_the_coder():
     bundle = _without(build_bundle(), "ChargeItem")
     _resource(bundle, "Procedure")["code"]["coding"] = [{"system": SNOMED, "code": "185349003"}]
+
+    encounter = bundle_to_encounter(bundle, source_system="ehr")
+
+    assert [(line.procedure_code, line.code_system) for line in encounter.lines] == [("185349003", "snomed-ct")]
+    assert encounter.lines[0].charge is not None  # the charge extension is still honoured
+
+
+def test_procedures_in_no_known_code_system_are_not_billable():
+    bundle = _without(build_bundle(), "ChargeItem")
+    _resource(bundle, "Procedure")["code"]["coding"] = [{"system": "http://loinc.org", "code": "1234-5"}]
 
     errors = _errors(bundle)
 
     assert [e["field"] for e in errors] == ["Procedure"]
-    assert "no CPT/HCPCS coded" in errors[0]["reason"]
+    assert "no billable service found" in errors[0]["reason"]
+
+
+def test_snomed_conditions_become_source_diagnoses_when_no_icd10_coding_exists():
+    bundle = build_bundle()
+    for entry in bundle["entry"]:
+        if entry["resource"]["resourceType"] == "Condition":
+            entry["resource"]["code"]["coding"] = [{"system": SNOMED, "code": "195662009"}]
+
+    encounter = bundle_to_encounter(bundle, source_system="ehr")
+
+    assert encounter.diagnoses == []
+    assert [(d.system, d.code) for d in encounter.source_diagnoses] == [("snomed-ct", "195662009")]
 
 
 def test_procedure_without_charge_is_rejected_not_billed_at_zero():
@@ -276,14 +298,13 @@ def test_procedure_without_charge_is_rejected_not_billed_at_zero():
     assert "charge-amount" in errors[0]["reason"]
 
 
-def test_billing_organization_without_npi_is_rejected():
+def test_billing_organization_without_npi_leaves_the_billing_provider_to_the_tenant_default():
     bundle = build_bundle()
     _resource(bundle, "Organization")["identifier"] = [{"system": "urn:ehr:orgs", "value": "ORG-1"}]
 
-    errors = _errors(bundle)
+    encounter = bundle_to_encounter(bundle, source_system="ehr")
 
-    assert [e["field"] for e in errors] == ["Bundle.entry[2].resource.identifier"]
-    assert "NPI" in errors[0]["reason"]
+    assert encounter.billing_provider is None  # charges applies the tenant default or holds it for review
 
 
 def test_unknown_resource_type_is_an_intake_error_not_a_crash():
@@ -300,7 +321,7 @@ def test_unknown_resource_type_is_an_intake_error_not_a_crash():
 def test_errors_are_collected_in_one_round_trip():
     bundle = _without(build_bundle(), "ChargeItem")
     del _resource(bundle, "Patient")["birthDate"]
-    _resource(bundle, "Procedure")["code"]["coding"] = [{"system": SNOMED, "code": "185349003"}]
+    _resource(bundle, "Procedure")["code"]["coding"] = [{"system": "http://loinc.org", "code": "1234-5"}]
 
     errors = _errors(bundle)
 
@@ -320,23 +341,28 @@ def _synthea_patient_bundles() -> list:
 
 
 @pytest.mark.parametrize("path", _synthea_patient_bundles())
-def test_synthea_patient_history_is_rejected_precisely_without_phi(path):
+def test_synthea_patient_history_splits_into_one_source_coded_encounter_per_visit(path):
     if path is None:
         pytest.skip(f"shared samples absent: {SYNTHEA_DIR}")
     bundle = json.loads(path.read_text())
     resources = [e["resource"] for e in bundle["entry"]]
-    patient = next(r for r in resources if r["resourceType"] == "Patient")
-    encounter_count = sum(r["resourceType"] == "Encounter" for r in resources)
+    encounter_ids = [r["id"] for r in resources if r["resourceType"] == "Encounter"]
 
-    with pytest.raises(IntakeError) as caught:
+    with pytest.raises(IntakeError):  # a history export is not one visit
         bundle_to_encounter(copy.deepcopy(bundle), source_system="synthea")
+    encounters = bundle_to_encounters(copy.deepcopy(bundle), source_system="synthea")
 
-    errors = caught.value.errors
-    assert len(errors) == 1
-    assert errors[0]["field"] == "Encounter"
-    assert f"exactly one Encounter resource, found {encounter_count}" in errors[0]["reason"]
-    family_name = patient["name"][0]["family"]
-    for error in errors:
-        assert family_name not in error["reason"]
-    _assert_no_phi(errors, family_name, *patient["name"][0]["given"], patient["birthDate"], patient["id"])
-    assert family_name not in str(caught.value)
+    assert [e.source_encounter_id for e in encounters] == encounter_ids
+    for encounter in encounters:
+        assert encounter.billing_provider is None  # Synthea organisations carry no NPI
+        assert encounter.coverage is None  # Synthea names the payer only (Claim.insurance.coverage.display)
+        assert encounter.lines and {line.code_system for line in encounter.lines} <= {"snomed-ct", "cvx"}
+        assert encounter.diagnoses == []
+    # each encounter keeps only its own conditions: together they are the bundle's SNOMED conditions
+    conditions = {c["coding"][0]["code"] for r in resources if r["resourceType"] == "Condition" for c in [r["code"]]}
+    assert {d.code for e in encounters for d in e.source_diagnoses} == conditions
+    # Claim items with a net amount carry it as the line charge; the visit item itself has none
+    claims = [r for r in resources if r["resourceType"] == "Claim"]
+    nets = sorted(str(item["net"]["value"]) for c in claims for item in c["item"] if "net" in item)
+    assert sorted(str(line.charge.normalize()) for e in encounters for line in e.lines if line.charge is not None) == \
+        sorted(str(Decimal(n).normalize()) for n in nets)

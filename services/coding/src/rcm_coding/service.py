@@ -24,7 +24,7 @@ class NotInQueue(Conflict):
 class LineRecode(BaseModel):
     model_config = ConfigDict(extra="forbid")
     line_number: int = Field(ge=1, le=50)
-    procedure_code: str | None = Field(default=None, min_length=1, max_length=16)
+    procedure_code: str | None = Field(default=None, min_length=1, max_length=16)  # CPT/HCPCS
     modifiers: list[str] | None = Field(default=None, max_length=4)
     units: str | None = None
     diagnosis_pointers: list[int] | None = Field(default=None, min_length=1, max_length=4)
@@ -42,7 +42,8 @@ class Recode(BaseModel):
 def _codes(claim: dict) -> dict[str, Any]:
     """The part of a claim coders change (what the audit keeps before/after)."""
     return {"diagnoses": claim["diagnoses"],
-            "lines": [{k: line[k] for k in ("line_number", "procedure_code", "modifiers", "units", "diagnosis_pointers")}
+            "lines": [{k: line.get(k) for k in ("line_number", "procedure_code", "code_system", "modifiers", "units",
+                                                "diagnosis_pointers")}
                       for line in claim["lines"]]}
 
 
@@ -58,6 +59,8 @@ def apply_recode(claim: dict, change: Recode) -> Claim:
         for key, value in lr.model_dump(exclude_none=True, exclude={"line_number"}).items():
             lines[lr.line_number][key] = [m.upper() for m in value] if key == "modifiers" else (
                 value.upper() if key == "procedure_code" else value)
+        if lr.procedure_code is not None:
+            lines[lr.line_number]["code_system"] = "cpt-hcpcs"  # a coder assigns CPT/HCPCS, whatever the EHR sent
     data["lines"] = list(lines.values())
     return Claim.model_validate(data)
 

@@ -190,3 +190,50 @@ def test_status_of_a_claim_without_diagnosis_is_needs_coder():
 
 def test_status_of_a_clean_claim_is_coded():
     assert coding_status(code_edits(make_claim())) == "coded"
+
+
+# ---------------------------------------------------------------- source-coded (SNOMED CT / CVX) claims
+def _source_coded_claim(**overrides):
+    from datetime import date
+    from decimal import Decimal
+    import uuid
+
+    from rcm_contracts.claim import Claim, Person, Provider, ServiceLine, SourceCode
+
+    values = dict(
+        claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system="synthea", source_encounter_id="e-1",
+        service_date=date(2025, 11, 3), place_of_service="11",
+        patient=Person(first_name="A", last_name="B", birth_date=date(2015, 1, 1)),
+        billing_provider=Provider(npi="1234567893"),
+        source_diagnoses=[SourceCode(system="snomed-ct", code="195662009")],
+        lines=[ServiceLine(line_number=1, procedure_code="410620009", code_system="snomed-ct", units=Decimal(1),
+                           charge=Decimal("120.00")),
+               ServiceLine(line_number=2, procedure_code="08", code_system="cvx", units=Decimal(1),
+                           charge=Decimal("140.52"))],
+        total_charge=Decimal("260.52"))
+    values.update(overrides)
+    return Claim(**values)
+
+
+def test_snomed_and_cvx_coded_claims_go_to_the_coder_with_one_edit_per_line_and_no_codes_in_messages():
+    from rcm_coding.domain.engine import CodingTables, code_claim, coding_status
+
+    edits = code_claim(_source_coded_claim(), CodingTables())
+
+    assert [(e.code, e.line_number) for e in edits] == [("COD004", 1), ("COD004", 2), ("COD005", None)]
+    assert "SNOMED CT" in edits[0].message and "CVX" in edits[1].message
+    assert not any(code in e.message for e in edits for code in ("410620009", "195662009"))
+    assert coding_status(edits) == "needs_coder"
+
+
+def test_recoding_a_source_coded_line_makes_it_cpt():
+    from rcm_coding.service import LineRecode, Recode, apply_recode
+
+    claim = _source_coded_claim().model_dump(mode="json")
+    recoded = apply_recode(claim, Recode(diagnoses=["Z0000"], lines=[
+        LineRecode(line_number=1, procedure_code="99393"), LineRecode(line_number=2, procedure_code="90744")]))
+
+    assert [(line.procedure_code, line.code_system) for line in recoded.lines] == [("99393", "cpt-hcpcs"),
+                                                                                 ("90744", "cpt-hcpcs")]
+    from rcm_coding.domain.engine import source_code_edits
+    assert source_code_edits(recoded) == []

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -19,7 +19,9 @@ from sqlalchemy import select
 from rcm_contracts.events import AppointmentScheduled
 from rcm_eligibility.db import appointments, coverage_checks
 from rcm_eligibility.domain.fhir_appointment import AppointmentError, appointment_from_fhir
-from rcm_eligibility.registration_service import check_appointments, register
+from rcm_eligibility.registration_service import (
+    check_appointments, delete_member_id_rule, list_member_id_rules, put_member_id_rule, register, rules_of,
+)
 from rcm_eligibility.domain.decision import decide
 from rcm_eligibility.domain.registration import (
     CoverageRegistration, PatientRegistration, validate_registration,
@@ -121,19 +123,20 @@ class RegistrationIn(BaseModel):  # noqa: D101 - see validate()
 
 
 @router.post("/registrations/validate", summary="Validate a patient's registration and coverages before the visit")
-async def validate(body: RegistrationIn, request: Request, tenant_id: TenantId) -> dict:
-    problems = validate_registration(body.patient, body.coverages, today=date.today(),
-                                     rules=request.app.state.member_id_rules)
+async def validate(body: RegistrationIn, tenant_id: TenantId, rt: RuntimeDep) -> dict:
+    async with rt.engine.connect() as conn:
+        rules = await rules_of(conn, tenant_id)
+    problems = validate_registration(body.patient, body.coverages, today=date.today(), rules=rules)
     return {"valid": not any(p.severity == "error" for p in problems),
             "problems": [p.model_dump(mode="json") for p in problems]}
 
 
 @router.put("/patients/{patient_id}", summary="Register (or update) a patient and their coverages; errors are "
                                              "refused with the list of problems, warnings are returned")
-async def put_patient(patient_id: str, body: RegistrationIn, request: Request, tenant_id: TenantId, rt: RuntimeDep):
+async def put_patient(patient_id: str, body: RegistrationIn, tenant_id: TenantId, rt: RuntimeDep):
     async with rt.engine.begin() as conn:
         problems = await register(conn, tenant_id=tenant_id, patient_id=patient_id, patient=body.patient,
-                                  coverages=body.coverages, rules=request.app.state.member_id_rules)
+                                  coverages=body.coverages)
     body_out = {"patient_id": patient_id, "problems": [p.model_dump(mode="json") for p in problems]}
     if any(p.severity == "error" for p in problems):
         return JSONResponse(status_code=422, content={"code": "invalid_registration",
@@ -144,8 +147,7 @@ async def put_patient(patient_id: str, body: RegistrationIn, request: Request, t
 @router.post("/appointments", summary="A scheduled visit: verify the registered coverage before the date of service")
 async def post_appointment(body: AppointmentScheduled, request: Request, tenant_id: TenantId, rt: RuntimeDep) -> dict:
     async with rt.engine.begin() as conn:
-        [check] = await check_appointments(conn, request.app.state.eligibility(), request.app.state.member_id_rules,
-                                           [(tenant_id, body)])
+        [check] = await check_appointments(conn, request.app.state.eligibility(), [(tenant_id, body)])
     return {"appointment_id": str(check.appointment_id), "status": check.status, "work_queue": check.work_queue,
             "problems": check.problems, "eligibility": check.eligibility}
 
@@ -178,3 +180,40 @@ async def list_appointments(tenant_id: TenantId, rt: RuntimeDep, work_queue: str
     async with rt.engine.connect() as conn:
         rows = (await conn.execute(stmt.order_by(appointments.c.scheduled_date).limit(limit))).mappings().all()
     return {"items": [jsonable(dict(r)) for r in rows]}
+
+
+class MemberIdRuleIn(BaseModel):
+    pattern: str = Field(min_length=1, max_length=200, description="regex the whole member id must match",
+                         examples=[r"^[1-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9][0-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]"
+                                   r"[0-9][AC-HJKMNP-RT-Y]{2}[0-9]{2}$"])
+    description: str | None = Field(default=None, max_length=200, examples=["Medicare MBI"])
+
+
+@router.put("/payers/{payer_id}/member-id-rule", tags=["settings"],
+            summary="Set the member-id format for one payer ('*' = the default for payers without one)",
+            description="Registrations and pre-visit checks of this tenant apply it from now on.")
+async def put_payer_member_id_rule(payer_id: Annotated[str, Path(min_length=1, max_length=80)], body: MemberIdRuleIn,
+                                   tenant_id: TenantId, rt: RuntimeDep, actor: Actor) -> dict:
+    try:
+        async with rt.engine.begin() as conn:
+            await put_member_id_rule(conn, tenant_id=tenant_id, payer_id=payer_id, pattern=body.pattern,
+                                     description=body.description, actor=actor)
+    except ValueError as exc:
+        return problem(422, "invalid_member_id_rule", str(exc))
+    return {"payer_id": payer_id, "pattern": body.pattern, "description": body.description}
+
+
+@router.get("/member-id-rules", tags=["settings"], summary="The tenant's member-id formats per payer")
+async def get_member_id_rules(tenant_id: TenantId, rt: RuntimeDep) -> dict:
+    async with rt.engine.connect() as conn:
+        rows = await list_member_id_rules(conn, tenant_id)
+    return {"rules": [jsonable(r) for r in rows]}
+
+
+@router.delete("/payers/{payer_id}/member-id-rule", tags=["settings"], status_code=204,
+               summary="Remove a payer's member-id format (the tenant default applies again)")
+async def delete_payer_member_id_rule(payer_id: str, tenant_id: TenantId, rt: RuntimeDep, actor: Actor):
+    async with rt.engine.begin() as conn:
+        if not await delete_member_id_rule(conn, tenant_id=tenant_id, payer_id=payer_id):
+            return problem(404, "not_found", "no member-id rule for this payer")
+    return Response(status_code=204)

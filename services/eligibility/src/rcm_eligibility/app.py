@@ -8,13 +8,11 @@ from rcm_runtime.app import create_service_app
 
 from rcm_eligibility import api, consumers
 from rcm_eligibility.domain.prior_auth import AuthRuleTable
-from rcm_eligibility.domain.registration import PayerMemberIdRules
 from rcm_eligibility.payers import FileDropPayerConnection, HttpPayerConnection
 from rcm_eligibility.service import Eligibility
 from rcm_eligibility.settings import Settings
 
 settings = Settings()
-member_id_rules = PayerMemberIdRules.from_mapping({})  # per-payer formats: configure here (e.g. Medicare MBI)
 auth_rules = (AuthRuleTable.from_csv(Path(settings.auth_rules_path).read_text()) if settings.auth_rules_path
               else AuthRuleTable(rules=()))
 _state: dict = {}
@@ -39,7 +37,6 @@ async def wire(rt) -> None:
 app = create_service_app(settings, title="OpenRCM eligibility",
                          description="270/271 eligibility and benefits, prior-authorization requirements, "
                                      "front-desk and authorization work queues.",
-                         routers=[api.reads, api.router], handlers=consumers.handlers(eligibility, member_id_rules),
+                         routers=[api.reads, api.router], handlers=consumers.handlers(eligibility),
                          consume_topics=[topics.CHARGES, topics.INTAKE_ENCOUNTERS], startup=[wire])
 app.state.eligibility = eligibility
-app.state.member_id_rules = member_id_rules

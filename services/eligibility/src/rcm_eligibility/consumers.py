@@ -7,7 +7,7 @@ from rcm_eligibility.registration_service import check_appointments
 from rcm_eligibility.service import verify_claims
 
 
-def handlers(elig_of, member_id_rules):
+def handlers(elig_of):
     """`elig_of()` gives the Eligibility dependencies once the app has started (payer client)."""
 
     async def on_encounters_captured(ctx: BatchContext, deliveries: list[Delivery]) -> None:
@@ -15,7 +15,7 @@ def handlers(elig_of, member_id_rules):
                             lambda i, ev, key: ctx.emit(deliveries[i], ev, key=key))
 
     async def on_appointments_scheduled(ctx: BatchContext, deliveries: list[Delivery]) -> None:
-        await check_appointments(ctx.conn, elig_of(), member_id_rules, [(d.tenant_id, d.event) for d in deliveries])
+        await check_appointments(ctx.conn, elig_of(), [(d.tenant_id, d.event) for d in deliveries])
 
     return {EncounterCaptured.event_type(): on_encounters_captured,
             AppointmentScheduled.event_type(): on_appointments_scheduled}

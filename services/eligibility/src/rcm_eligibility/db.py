@@ -67,6 +67,20 @@ class PatientRecord(Base, table=True):
     updated_at: datetime = Field(sa_column=_now_column())
 
 
+class MemberIdRule(Base, table=True):
+    """A tenant's member-id format for one payer (payer_id '*' = the tenant's default for payers without
+    one), so a mistyped id is caught at registration rather than by a payer rejection."""
+
+    __tablename__ = "member_id_rules"
+
+    tenant_id: str = Field(primary_key=True)
+    payer_id: str = Field(primary_key=True)
+    pattern: str
+    description: str | None = None
+    updated_by: str
+    updated_at: datetime = Field(sa_column=_now_column())
+
+
 class Appointment(Base, table=True):
     """A scheduled visit and the outcome of its pre-visit eligibility check."""
 
@@ -89,4 +103,5 @@ class Appointment(Base, table=True):
 coverage_checks = CoverageCheck.__table__
 patients = PatientRecord.__table__
 appointments = Appointment.__table__
+member_id_rules = MemberIdRule.__table__
 eligibility_cache = EligibilityCache.__table__

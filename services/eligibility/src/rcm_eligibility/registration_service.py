@@ -7,14 +7,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rcm_contracts.claim import Address, Claim, Coverage, Person, ServiceLine
 from rcm_contracts.events import AppointmentScheduled
 from rcm_runtime.bulk import BulkInsert
 
-from rcm_eligibility.db import appointments, patients
+from rcm_eligibility.db import appointments, member_id_rules, patients
 from rcm_eligibility.domain.decision import decide
 from rcm_eligibility.domain.registration import (
     CoverageRegistration, PatientRegistration, PayerMemberIdRules, RegistrationProblem, validate_registration,
@@ -32,10 +33,29 @@ _put_appointment = BulkInsert(appointments, ["id", "tenant_id", "source_system",
                                           "EXCLUDED.eligibility, checked_at = now()")
 
 
+DEFAULT_RULE_KEY = "*"  # member_id_rules.payer_id of a tenant's default format
+
+
+async def tenant_member_id_rules(conn: AsyncConnection, tenant_ids: set[str]) -> dict[str, PayerMemberIdRules]:
+    """Each tenant's member-id formats (built-in default where a tenant configured none)."""
+    rows = await conn.execute(select(member_id_rules).where(member_id_rules.c.tenant_id.in_(tenant_ids)))
+    configs: dict[str, dict] = {t: {"payers": {}} for t in tenant_ids}
+    for r in rows:
+        if r.payer_id == DEFAULT_RULE_KEY:
+            configs[r.tenant_id]["default"] = r.pattern
+        else:
+            configs[r.tenant_id]["payers"][r.payer_id] = r.pattern
+    return {t: PayerMemberIdRules.from_mapping(c) for t, c in configs.items()}
+
+
+async def rules_of(conn: AsyncConnection, tenant_id: str) -> PayerMemberIdRules:
+    return (await tenant_member_id_rules(conn, {tenant_id}))[tenant_id]
+
+
 async def register(conn: AsyncConnection, *, tenant_id: str, patient_id: str, patient: PatientRegistration,
-                   coverages: list[CoverageRegistration], rules: PayerMemberIdRules) -> list[RegistrationProblem]:
+                   coverages: list[CoverageRegistration]) -> list[RegistrationProblem]:
     """Store the registration unless it has errors; warnings are stored with it and returned."""
-    problems = validate_registration(patient, coverages, today=date.today(), rules=rules)
+    problems = validate_registration(patient, coverages, today=date.today(), rules=await rules_of(conn, tenant_id))
     if not any(p.severity == "error" for p in problems):
         await _put_patient.execute(conn, [{"tenant_id": tenant_id, "patient_id": patient_id,
                                            "patient": patient.model_dump(mode="json"),
@@ -70,10 +90,11 @@ class PreVisitCheck:
     eligibility: dict | None
 
 
-async def check_appointments(conn: AsyncConnection, elig: Eligibility, rules: PayerMemberIdRules,
+async def check_appointments(conn: AsyncConnection, elig: Eligibility,
                              items: list[tuple[str, AppointmentScheduled]]) -> list[PreVisitCheck]:
     """Registration rules + the payer's 271 for each appointment; problems go to a work queue."""
     ids = {(t, a.patient_id) for t, a in items}
+    rules_by_tenant = await tenant_member_id_rules(conn, {t for t, _ in items})
     rows = await conn.execute(select(patients).where(patients.c.tenant_id.in_({t for t, _ in ids})))
     registered = {(r.tenant_id, r.patient_id): r for r in rows if (r.tenant_id, r.patient_id) in ids}
     checks, to_ask = [], []
@@ -86,7 +107,7 @@ async def check_appointments(conn: AsyncConnection, elig: Eligibility, rules: Pa
             continue
         problems = validate_registration(PatientRegistration.model_validate(reg.patient),
                                          [CoverageRegistration.model_validate(c) for c in reg.coverages],
-                                         today=appt.scheduled_date, rules=rules)
+                                         today=appt.scheduled_date, rules=rules_by_tenant[tenant_id])
         checks.append([p.model_dump(mode="json") for p in problems])
         primary = next((c for c in reg.coverages if c["order_of_benefits"] == 1), None)
         to_ask.append((tenant_id, _visit_claim(reg.patient, primary, appt)) if primary else None)
@@ -116,3 +137,26 @@ async def check_appointments(conn: AsyncConnection, elig: Eligibility, rules: Pa
                      "problems": problems, "eligibility": eligibility})
     await _put_appointment.execute(conn, rows)
     return out
+
+
+async def put_member_id_rule(conn: AsyncConnection, *, tenant_id: str, payer_id: str, pattern: str,
+                             description: str | None, actor: str) -> None:
+    """Raises ValueError when the pattern is not a usable regex (the API answers 422)."""
+    PayerMemberIdRules.from_mapping({"payers": {payer_id: pattern}})  # validates before storing
+    stmt = pg_insert(member_id_rules).values(tenant_id=tenant_id, payer_id=payer_id, pattern=pattern,
+                                             description=description, updated_by=actor)
+    await conn.execute(stmt.on_conflict_do_update(
+        index_elements=[member_id_rules.c.tenant_id, member_id_rules.c.payer_id],
+        set_={"pattern": pattern, "description": description, "updated_by": actor, "updated_at": func.now()}))
+
+
+async def delete_member_id_rule(conn: AsyncConnection, *, tenant_id: str, payer_id: str) -> bool:
+    result = await conn.execute(delete(member_id_rules).where(
+        member_id_rules.c.tenant_id == tenant_id, member_id_rules.c.payer_id == payer_id))
+    return result.rowcount > 0
+
+
+async def list_member_id_rules(conn: AsyncConnection, tenant_id: str) -> list[dict]:
+    rows = await conn.execute(select(member_id_rules).where(member_id_rules.c.tenant_id == tenant_id)
+                              .order_by(member_id_rules.c.payer_id))
+    return [dict(r) for r in rows.mappings()]

@@ -38,6 +38,7 @@ def build_claim(submission: EncounterSubmitted, *, claim_id: uuid.UUID, encounte
             units=line.units,
             charge=line.charge,
             diagnosis_pointers=line.diagnosis_pointers,
+            code_system=line.code_system,
         )
         for i, line in enumerate(submission.lines, start=1)
     ]
@@ -54,6 +55,7 @@ def build_claim(submission: EncounterSubmitted, *, claim_id: uuid.UUID, encounte
         rendering_provider=submission.rendering_provider,
         referring_provider=submission.referring_provider,
         diagnoses=[d.replace(".", "").strip().upper() for d in submission.diagnoses],
+        source_diagnoses=submission.source_diagnoses,
         lines=lines,
         total_charge=sum((line.charge for line in lines), Decimal("0.00")),
         prior_authorization=submission.prior_authorization,

@@ -22,7 +22,7 @@ def missing_items(submission: EncounterSubmitted, line_prices: list[Decimal | No
     out: list[Missing] = []
     if submission.service_date is None:
         out.append(Missing("service_date", "date of service is missing"))
-    if not submission.diagnoses:
+    if not submission.diagnoses and not submission.source_diagnoses:  # SNOMED-only: the coder maps them
         out.append(Missing("diagnoses", "no diagnosis: the provider must document at least one"))
     if submission.billing_provider is None:
         out.append(Missing("billing_provider", "billing provider (NPI, tax id) is missing"))

@@ -1,4 +1,5 @@
-"""FHIR R4B Bundle (one encounter, as an EHR POSTs it) -> EncounterSubmitted (pure, no I/O).
+"""FHIR R4B Bundle -> EncounterSubmitted (pure, no I/O): one encounter as an EHR POSTs it, or a
+patient's multi-encounter export (Synthea) split per encounter.
 
 Every rejection is an IntakeError listing field paths and reasons. Reasons are written here or
 taken from pydantic's message templates, never from the input, so no PHI leaks into responses or logs.
@@ -30,6 +31,8 @@ HCPCS_SYSTEM = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 BILLABLE_CODE_SYSTEMS = frozenset({CPT_SYSTEM, HCPCS_SYSTEM})
 ICD10CM_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
+SNOMED_SYSTEM = "http://snomed.info/sct"
+CVX_SYSTEM = "http://hl7.org/fhir/sid/cvx"
 
 MODIFIER_EXTENSION_SUFFIX = "/procedure-modifier"
 CHARGE_EXTENSION_SUFFIX = "/charge-amount"
@@ -48,6 +51,8 @@ SEX_BY_GENDER = {"male": "M", "female": "F", "other": "U", "unknown": "U"}
 
 MAX_DIAGNOSES = 12  # CMS-1500 / 837P carry at most 12 diagnosis codes
 MAX_MODIFIERS = 4
+MAX_LINES = 50  # 837P loop 2400 repeats at most 50 times
+MAX_SOURCE_DIAGNOSES = 50
 MAX_PROVIDER_NAME = 60
 MAX_PAYER_NAME = 60
 
@@ -61,17 +66,43 @@ _PROCEDURE_CODE = re.compile(r"^[A-Z0-9]{5}$")  # CPT (5 digits / 4+letter) and 
 _MODIFIER = re.compile(r"^[A-Z0-9]{2}$")
 _PLACE_OF_SERVICE = re.compile(r"^\d{2}$")
 _STATE = re.compile(r"^[A-Z]{2}$")
+_SNOMED_CODE = re.compile(r"^[0-9]{6,18}$")
+_CVX_CODE = re.compile(r"^[0-9]{1,3}$")
 
 
 _Problems = Problems  # the mapping code's local name
 
 
-# ---------------------------------------------------------------- public entry point
+# ---------------------------------------------------------------- public entry points
 def bundle_to_encounter(bundle: dict, *, source_system: str) -> EncounterSubmitted:
+    """A single-encounter bundle (an EHR posting one visit)."""
+    index = _BundleIndex(_parse_bundle(bundle))
+    return _encounter_submission(index, _single(index, "Patient"), _single(index, "Encounter"), source_system)
+
+
+def bundle_to_encounters(bundle: dict, *, source_system: str) -> list[EncounterSubmitted]:
+    """A single-encounter bundle, or one patient's multi-encounter export (Synthea's batch bundles):
+    split per Encounter, each with the resources that point at it (Condition.encounter,
+    Procedure.encounter, ChargeItem.context, Claim.item.encounter) plus the shared ones (Patient,
+    Coverage, Organization, Practitioner). All or nothing: problems are reported per encounter."""
     index = _BundleIndex(_parse_bundle(bundle))
     patient = _single(index, "Patient")
-    encounter = _single(index, "Encounter")
+    found = index.of_type("Encounter")
+    if len(found) <= 1:
+        return [_encounter_submission(index, patient, _single(index, "Encounter"), source_system)]
+    submissions, errors = [], []
+    for encounter in found:
+        try:
+            submissions.append(_encounter_submission(index.scoped_to(encounter), patient, encounter, source_system))
+        except IntakeError as exc:
+            errors += [{"encounter": encounter.path, **e} for e in exc.errors]
+    if errors:
+        raise IntakeError(errors)
+    return submissions
 
+
+def _encounter_submission(index: "_BundleIndex", patient: "_Entry", encounter: "_Entry",
+                          source_system: str) -> EncounterSubmitted:
     problems = _Problems()
     enc = encounter.resource
     if enc.status in UNBILLABLE_ENCOUNTER_STATUSES:
@@ -86,6 +117,7 @@ def bundle_to_encounter(bundle: dict, *, source_system: str) -> EncounterSubmitt
         "billing_provider": _billing_provider(enc, index, problems),
         "rendering_provider": _rendering_provider(enc, index, problems),
         "diagnoses": _diagnoses(index),
+        "source_diagnoses": _source_diagnoses(index),
         "lines": _service_lines(index, problems),
         "prior_authorization": _prior_authorization(index),
     }
@@ -188,6 +220,21 @@ class _BundleIndex:
     def of_type(self, resource_type: str) -> list[_Entry]:
         return [e for e in self.entries if e.resource.get_resource_type() == resource_type]
 
+    def scoped_to(self, encounter: _Entry) -> "_BundleIndex":
+        """The same bundle seen from one encounter: entries that point at another encounter drop out,
+        references still resolve against the whole bundle."""
+        scoped = object.__new__(_BundleIndex)
+        scoped._by_reference = self._by_reference
+        scoped.entries = [e for e in self.entries if e is encounter or self._belongs(e, encounter)]
+        return scoped
+
+    def _belongs(self, entry: _Entry, encounter: _Entry) -> bool:
+        resource = entry.resource
+        if resource.get_resource_type() == "Encounter":
+            return False
+        refs = _encounter_references(resource)
+        return not refs or any(self.resolve(ref, "Encounter") is encounter for ref in refs)
+
     def resolve(self, reference: Reference | None, resource_type: str) -> _Entry | None:
         target = reference.reference if reference is not None else None
         if not target:
@@ -200,6 +247,17 @@ class _BundleIndex:
         if entry is None or entry.resource.get_resource_type() != resource_type:
             return None
         return entry
+
+
+def _encounter_references(resource: Any) -> list[Reference]:
+    """Where a resource says which encounter it belongs to; none means it is shared (Patient, ...)."""
+    resource_type = resource.get_resource_type()
+    if resource_type == "ChargeItem":
+        return [resource.context] if resource.context else []
+    if resource_type in ("Claim", "ExplanationOfBenefit"):
+        return [ref for item in resource.item or [] for ref in item.encounter or []]
+    encounter = getattr(resource, "encounter", None)
+    return [encounter] if isinstance(encounter, Reference) else []
 
 
 def _single(index: _BundleIndex, resource_type: str) -> _Entry:
@@ -401,8 +459,9 @@ def _relationship(cov: Any) -> str:
 
 # ---------------------------------------------------------------- providers
 def _billing_provider(enc: Any, index: _BundleIndex, problems: _Problems) -> Provider | None:
+    """None when the encounter names no billing organization with an NPI (Synthea's carry none): the
+    tenant's default billing provider applies, or completeness review holds the encounter."""
     if enc.serviceProvider is None:
-        problems.add("Encounter.serviceProvider", "is required: it names the billing organization")
         return None
     org = index.resolve(enc.serviceProvider, "Organization")
     if org is None:
@@ -410,7 +469,6 @@ def _billing_provider(enc: Any, index: _BundleIndex, problems: _Problems) -> Pro
         return None
     npi = _npi_identifier(org.resource)
     if npi is None:
-        problems.add(f"{org.path}.identifier", f"the billing organization has no NPI identifier (system {NPI_SYSTEM})")
         return None
     return _provider(org, npi, org.resource.name, problems)
 
@@ -466,6 +524,22 @@ def _diagnoses(index: _BundleIndex) -> list[str]:
     return codes[:MAX_DIAGNOSES]
 
 
+def _source_diagnoses(index: _BundleIndex) -> list[dict]:
+    """SNOMED CT conditions of an encounter with no ICD-10-CM coding: the coder maps them."""
+    found: list[dict] = []
+    for entry in index.of_type("Condition"):
+        codings = _codings(entry.resource.code)
+        if any(c.system == ICD10CM_SYSTEM for c in codings):
+            continue
+        for coding in codings:
+            code = (coding.code or "").strip()
+            if coding.system == SNOMED_SYSTEM and _SNOMED_CODE.match(code):
+                item = {"system": "snomed-ct", "code": code}
+                if item not in found:
+                    found.append(item)
+    return found[:MAX_SOURCE_DIAGNOSES]
+
+
 # ---------------------------------------------------------------- service lines
 def _service_lines(index: _BundleIndex, problems: _Problems) -> list[EncounterLine]:
     lines: list[EncounterLine] = []
@@ -483,12 +557,56 @@ def _service_lines(index: _BundleIndex, problems: _Problems) -> list[EncounterLi
             lines.append(line)
 
     if not billable_found:
+        lines = _source_coded_lines(index, problems)
+    if not billable_found and not lines:
         problems.add(
             "Procedure",
-            f"no CPT/HCPCS coded Procedure or ChargeItem found (code.coding.system {CPT_SYSTEM} or "
-            f"{HCPCS_SYSTEM}); procedures coded only in SNOMED CT or other systems are not billable",
+            f"no billable service found: no Procedure or ChargeItem coded in CPT/HCPCS ({CPT_SYSTEM} or "
+            f"{HCPCS_SYSTEM}), and no Claim item or Procedure coded in SNOMED CT or CVX for a coder to code",
         )
     return lines
+
+
+def _source_coded_lines(index: _BundleIndex, problems: _Problems) -> list[EncounterLine]:
+    """Services the EHR coded in SNOMED CT / CVX only (Synthea): they travel as they came, with the
+    EHR's charge when it sent one, and coding sends the claim to the coder queue. The EHR's Claim
+    items are its billing view of the visit (net amounts included), so they win over Procedures."""
+    lines: list[EncounterLine] = []
+    for claim in index.of_type("Claim"):
+        for i, item in enumerate(claim.resource.item or []):
+            found = _source_coding(item.productOrService)
+            if found is None:
+                continue
+            system, code = found
+            units = item.quantity.value if item.quantity is not None and item.quantity.value else Decimal(1)
+            charge = item.net.value if item.net is not None else None
+            line = _contract(EncounterLine, problems, prefix=f"{claim.path}.item[{i}]",
+                             paths={"charge": f"{claim.path}.item[{i}].net.value"},
+                             procedure_code=code, code_system=system, units=units, charge=charge)
+            if line is not None:
+                lines.append(line)
+    if lines:
+        return lines[:MAX_LINES]
+    for entry in _billable_sources(index):
+        if entry.resource.get_resource_type() != "Procedure":
+            continue
+        found = _source_coding(entry.resource.code)
+        if found is not None:
+            line = _line(entry, problems, procedure_code=found[1], code_system=found[0], units=Decimal(1),
+                         charge=_optional_charge_amount(entry, problems))
+            if line is not None:
+                lines.append(line)
+    return lines[:MAX_LINES]
+
+
+def _source_coding(concept: CodeableConcept | None) -> tuple[str, str] | None:
+    for coding in _codings(concept):
+        code = (coding.code or "").strip()
+        if coding.system == SNOMED_SYSTEM and _SNOMED_CODE.match(code):
+            return "snomed-ct", code
+        if coding.system == CVX_SYSTEM and _CVX_CODE.match(code):
+            return "cvx", code
+    return None
 
 
 def _billable_sources(index: _BundleIndex) -> list[_Entry]:
@@ -590,6 +708,13 @@ def _charge_amount(entry: _Entry, problems: _Problems) -> Decimal | None:
         f"needs a charge-amount extension (url ending {CHARGE_EXTENSION_SUFFIX}) with valueMoney; "
         "a missing charge is never assumed to be 0",
     )
+    return None
+
+
+def _optional_charge_amount(entry: _Entry, problems: _Problems) -> Decimal | None:
+    """A source-coded procedure may come without a charge: chargemaster or completeness review prices it."""
+    if any(ext.url and ext.url.endswith(CHARGE_EXTENSION_SUFFIX) for ext in entry.resource.extension or []):
+        return _charge_amount(entry, problems)
     return None
 
 

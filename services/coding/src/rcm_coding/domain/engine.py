@@ -65,11 +65,38 @@ def load_tables(directory: str | Path | None) -> CodingTables:
     return tables
 
 
+SOURCE_SYSTEM_NAMES = {"snomed-ct": "SNOMED CT", "cvx": "CVX"}
+
+
+def source_code_edits(claim: Claim) -> list[Edit]:
+    """Services and diagnoses the EHR coded in SNOMED CT / CVX (e.g. Synthea): a coder assigns the
+    CPT/HCPCS and ICD-10-CM codes a claim needs."""
+    edits = []
+    for line in claim.lines:
+        if line.code_system != "cpt-hcpcs":
+            system = SOURCE_SYSTEM_NAMES[line.code_system]
+            edits.append(Edit(code="COD004", severity="error", line_number=line.line_number, field="procedure_code",
+                              message=(f"line {line.line_number}: the EHR coded this service in {system} only; "
+                                       "assign the CPT/HCPCS code")))
+    if claim.source_diagnoses and not claim.diagnoses:
+        edits.append(Edit(code="COD005", severity="error", field="diagnoses",
+                          # codes stay out of the message (diagnoses are patient data): the claim shows them
+                          message=(f"the EHR sent {len(claim.source_diagnoses)} diagnosis(es) in SNOMED CT only; "
+                                   "assign the ICD-10-CM codes")))
+    return edits
+
+
 def code_claim(claim: Claim, tables: CodingTables) -> list[Edit]:
-    edits: list[Edit] = []
-    if not claim.diagnoses:
+    edits = source_code_edits(claim)
+    if not claim.diagnoses and not claim.source_diagnoses:
         edits.append(Edit(code="COD001", severity="error", field="diagnoses",
                           message="claim has no ICD-10-CM diagnosis; a coder must assign one"))
+    billable = [line for line in claim.lines if line.code_system == "cpt-hcpcs"]
+    if len(billable) < len(claim.lines):
+        if not billable:
+            return edits + icd10.diagnosis_edits(claim)
+        # check the lines already in CPT/HCPCS now; the rest once the coder has coded them
+        claim = claim.model_copy(update={"lines": billable})
     edits += icd10.diagnosis_edits(claim)
     edits += procedure_edits(claim, tables.hcpcs, tables.cpt)
     edits += modifier_edits(claim, tables.modifier_rules, tables.hcpcs)
