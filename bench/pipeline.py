@@ -141,6 +141,7 @@ async def main(args) -> None:
     stack = Stack(args.api_key, args.tenant)
     run = uuid.uuid4().hex[:8]
     try:
+        await stack.enroll_providers()
         await stack.publish_intake([])  # connect the producer before timing
         meter = ResourceMeter()
         meter.start()

@@ -26,6 +26,7 @@ async def main(n: int, api_key: str, tenant: str) -> int:
     stack = Stack(api_key, tenant)
     t0 = time.monotonic()
     try:
+        await stack.enroll_providers()
         json_part, fhir_part, kafka_part = batch[0::3], batch[1::3], batch[2::3]
         sem = asyncio.Semaphore(16)
 

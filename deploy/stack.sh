@@ -161,6 +161,7 @@ service_env() {  # name package port schema -> exports for that service
   export RCM_KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
   export RCM_HTTP_PORT="$port"
   export RCM_CODING_TABLES_DIR="${RCM_CODING_TABLES_DIR:-$ROOT/deploy/reference-data}"
+  export RCM_FILE_DROP_ROOT="${RCM_FILE_DROP_ROOT:-$STACK_DIR/clearinghouse-mailbox}"
   export RCM_AUTH_RULES_PATH="${RCM_AUTH_RULES_PATH:-$ROOT/deploy/reference-data/auth_rules.csv}"
   export RCM_SERVICE_URLS="${RCM_SERVICE_URLS:-$(service_rows | awk '{printf "%s%s=http://127.0.0.1:%s", (NR>1?",":""), $1, $3}')}"
 }

@@ -44,6 +44,15 @@ class Stack:
         if self._producer is not None:
             await self._producer.stop()
 
+    async def enroll_providers(self) -> None:
+        """The demo practice's provider profiles (tax id, ZIP+4 address, taxonomy) for this tenant."""
+        from tests.support.encounters import PROVIDER_PROFILES
+
+        for profile in PROVIDER_PROFILES:
+            r = await self.http.put(url("charges", f"/v1/provider-profiles/{profile['npi']}"), json=profile,
+                                    headers={"X-User": "enrollment"})
+            r.raise_for_status()
+
     async def post_json(self, body: dict[str, Any]) -> httpx.Response:
         return await self.http.post(url("charges", "/v1/encounters"), json=body)
 

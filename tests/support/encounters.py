@@ -22,6 +22,16 @@ ADDONS = [("36415", "20.00"), ("85025", "35.00"), ("80053", "55.00"), ("93000", 
 GOOD_NPI = "1234567893"  # passes the NPI Luhn check
 BAD_NPI = "1234567890"
 NOT_ENROLLED_NPI = "1346053105"  # valid check digit; the sandbox payer has no enrollment for it
+RENDERING_NPI = "1982749354"
+
+_PRACTICE_ADDRESS = {"line1": "100 Main St", "city": "Springfield", "state": "IL", "postal_code": "627011234"}
+# What the billing company enrolled for the demo practice (charges' provider profiles): EHRs send the
+# NPI, the 837P also needs the tax id, the address with ZIP+4 and the taxonomy.
+PROVIDER_PROFILES = [
+    *({"npi": npi, "name": "Demo Family Practice", "tax_id": "123456789", "taxonomy": "207Q00000X",
+       "address": _PRACTICE_ADDRESS} for npi in (GOOD_NPI, BAD_NPI, NOT_ENROLLED_NPI)),
+    {"npi": RENDERING_NPI, "name": "Dana Demo", "taxonomy": "207Q00000X"},
+]
 
 # scenario -> (weight, expected final state)
 SCENARIOS: dict[str, tuple[int, str]] = {
@@ -62,7 +72,11 @@ def generate(n: int, *, seed: int = 7, source_system: str = "demo-ehr", run_id: 
     out = []
     for i in range(n):
         scenario = names[i % len(names)] if i < len(names) else rnd.choices(names, weights)[0]
-        out.append(GeneratedEncounter(scenario, SCENARIOS[scenario][1], _encounter(rnd, scenario, f"{run_id}-{i:06d}", source_system)))
+        # the patient and visit come from (seed, source system): a batch sent again under a new source
+        # system bills other services, not duplicates the scrubber would rightly stop (SCR034)
+        visit_rnd = random.Random(f"{seed}/{source_system}/{i}")
+        out.append(GeneratedEncounter(scenario, SCENARIOS[scenario][1],
+                                      _encounter(visit_rnd, scenario, f"{run_id}-{i:06d}", source_system)))
     return out
 
 
@@ -99,7 +113,7 @@ def _encounter(rnd: random.Random, scenario: str, source_id: str, source_system:
         "billing_provider": {"npi": {"bad_npi": BAD_NPI, "not_enrolled": NOT_ENROLLED_NPI}.get(scenario, GOOD_NPI),
                              "name": "Demo Family Practice",
                              "tax_id": "123456789"},
-        "rendering_provider": {"npi": "1982749354", "name": "Dana Demo"},
+        "rendering_provider": {"npi": RENDERING_NPI, "name": "Dana Demo"},
         "diagnoses": diagnoses,
         "lines": [{"procedure_code": code, "charge": charge, "units": "1",
                    "diagnosis_pointers": [1] if diagnoses else [1]} for code, charge in lines],

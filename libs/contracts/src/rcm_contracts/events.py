@@ -194,6 +194,7 @@ class ClaimScrubbed(Event):
 class ClaimSubmitted(Event):
     SERVICE = "submission"
     NAME = "claim-submitted"
+    SCHEMA_MINOR = 1  # 1.1: patient_control_number, frequency_code, attempt
 
     claim_id: uuid.UUID
     payer_id: str
@@ -201,6 +202,10 @@ class ClaimSubmitted(Event):
     interchange_control_number: str
     total_charge: Money
     submitted_at: datetime
+    # CLM01 as sent: 277CA (TRN02) and 835 (CLP01) name the claim by it
+    patient_control_number: str | None = None
+    frequency_code: Literal["1", "7", "8"] | None = None
+    attempt: int | None = Field(default=None, ge=1)
 
 
 class ClaimAcknowledged(Event):
@@ -208,12 +213,28 @@ class ClaimAcknowledged(Event):
 
     SERVICE = "submission"
     NAME = "claim-acknowledged"
+    SCHEMA_MINOR = 1  # 1.1: stage, first_pass
 
     claim_id: uuid.UUID
     accepted: bool
     payer_claim_control_number: str | None = None
     status_code: str
     reason: str | None = None
+    stage: Literal["999", "277CA"] | None = None
+    first_pass: bool | None = None  # accepted on its first submission, never rejected before
+
+
+class ClaimReturned(Event):
+    """A claim goes back to the scrubber's review queue: it could not become a valid 837P (the
+    implementation-guide check found problems before anything was sent), or the clearinghouse
+    rejected it (999 or 277CA). The findings say what to fix."""
+
+    SERVICE = "submission"
+    NAME = "claim-returned"
+
+    claim_id: uuid.UUID
+    stage: Literal["build", "validation", "999", "277CA"]
+    findings: list[Edit] = Field(min_length=1)
 
 
 # ---------------------------------------------------------------- remittance
@@ -275,6 +296,7 @@ ALL_EVENTS: list[type[Event]] = [
     ClaimScrubbed,
     ClaimSubmitted,
     ClaimAcknowledged,
+    ClaimReturned,
     PaymentPosted,
     DenialRecorded,
     PatientBalanceOpened,

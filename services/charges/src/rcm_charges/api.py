@@ -20,13 +20,13 @@ from rcm_runtime.auth import TenantId
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.reads import jsonable, problem, stage_read_router
 
-from rcm_charges.db import chargemaster_items, encounters
+from rcm_charges.db import chargemaster_items, encounters, provider_profiles
 from rcm_charges.domain.chargemaster import ChargemasterCsvError, parse_chargemaster_csv
 from rcm_charges.domain.fhir_bundle import IntakeError, bundle_to_encounters
 from rcm_charges.domain.hl7_dft import dft_to_encounters, split_messages
 from rcm_charges.service import (
     Intake, add_late_charges, audit_trail, capture_encounters, default_billing_provider, fix_encounter,
-    set_default_billing_provider,
+    put_provider_profile, set_default_billing_provider,
 )
 
 router = APIRouter(prefix="/v1", tags=["encounters"])
@@ -226,3 +226,23 @@ async def delete_default_billing_provider(tenant_id: TenantId, rt: RuntimeDep, a
     async with rt.engine.begin() as conn:
         await set_default_billing_provider(conn, tenant_id=tenant_id, provider=None, actor=actor)
     return Response(status_code=204)
+
+
+@router.put("/provider-profiles/{npi}", tags=["settings"],
+            summary="Enroll a provider: tax id, address (ZIP+4 for billing), taxonomy, name",
+            description="Encounters naming this NPI (billing, rendering or referring) get the fields they left "
+                        "empty from here; what the EHR sent wins.")
+async def put_profile(npi: str, body: Provider, tenant_id: TenantId, rt: RuntimeDep, actor: Actor) -> dict:
+    if body.npi != npi:
+        return problem(422, "npi_mismatch", "the NPI in the path and in the body differ")
+    async with rt.engine.begin() as conn:
+        await put_provider_profile(conn, tenant_id=tenant_id, provider=body, actor=actor)
+    return body.model_dump(mode="json", exclude_none=True)
+
+
+@router.get("/provider-profiles", tags=["settings"], summary="The tenant's enrolled providers")
+async def list_profiles(tenant_id: TenantId, rt: RuntimeDep) -> dict:
+    async with rt.engine.connect() as conn:
+        rows = (await conn.execute(select(provider_profiles).where(provider_profiles.c.tenant_id == tenant_id)
+                                   .order_by(provider_profiles.c.npi))).mappings().all()
+    return {"providers": [jsonable(dict(r)) for r in rows]}

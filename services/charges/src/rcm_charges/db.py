@@ -84,7 +84,21 @@ class TenantSettings(Base, table=True):
     updated_at: datetime = Field(sa_column=_now_column())
 
 
+class ProviderProfile(Base, table=True):
+    """What the billing company enrolled for a provider (tax id, address with ZIP+4, taxonomy): EHRs
+    usually send only the NPI, the 837P needs the rest. Intake fills fields the encounter left empty."""
+
+    __tablename__ = "provider_profiles"
+
+    tenant_id: str = Field(primary_key=True)
+    npi: str = Field(primary_key=True)
+    provider: dict = Field(sa_column=Column(JSONB, nullable=False))
+    updated_by: str
+    updated_at: datetime = Field(sa_column=_now_column())
+
+
 encounters = EncounterRecord.__table__
+provider_profiles = ProviderProfile.__table__
 tenant_settings = TenantSettings.__table__
 encounter_audit = EncounterAudit.__table__
 chargemaster_items = ChargemasterRow.__table__

@@ -19,7 +19,7 @@ from rcm_contracts.events import EncounterCaptured, EncounterHeld, EncounterSubm
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.errors import Conflict, NotFound
 
-from rcm_charges.db import chargemaster_items, encounter_audit, encounters, tenant_settings
+from rcm_charges.db import chargemaster_items, encounter_audit, encounters, provider_profiles, tenant_settings
 from rcm_charges.domain.chargemaster import ChargemasterItem, price_line
 from rcm_charges.domain.claim_builder import build_claim, content_hash
 from rcm_charges.domain.completeness import missing_items
@@ -68,6 +68,23 @@ class TenantReference:
 
     prices: list[ChargemasterItem] = field(default_factory=list)
     default_billing_provider: Provider | None = None
+    profiles: dict[str, Provider] = field(default_factory=dict)  # by NPI
+
+
+PROVIDER_ROLES = ("billing_provider", "rendering_provider", "referring_provider")
+
+
+def with_profiles(submission: EncounterSubmitted, ref: TenantReference) -> EncounterSubmitted:
+    """Fill what the EHR left empty (tax id, address, taxonomy, name) from the enrolled provider profile;
+    what the EHR sent wins."""
+    updates = {}
+    for role in PROVIDER_ROLES:
+        provider = getattr(submission, role)
+        profile = ref.profiles.get(provider.npi) if provider is not None else None
+        if profile is not None:
+            sent = provider.model_dump(exclude_none=True)
+            updates[role] = Provider.model_validate({**profile.model_dump(exclude_none=True), **sent})
+    return submission.model_copy(update=updates) if updates else submission
 
 
 async def tenant_reference(conn: AsyncConnection, intakes: list[Intake]) -> dict[str, TenantReference]:
@@ -81,6 +98,12 @@ async def tenant_reference(conn: AsyncConnection, intakes: list[Intake]) -> dict
             tuple_(chargemaster_items.c.tenant_id, chargemaster_items.c.code).in_(list(wanted))))
         for r in rows:
             out[r.tenant_id].prices.append(ChargemasterItem(r.code, r.modifier, r.price, r.effective_from, r.effective_to))
+    npis = {(it.tenant_id, p.npi) for it in intakes for p in (getattr(it.submission, r) for r in PROVIDER_ROLES) if p}
+    if npis:
+        rows = await conn.execute(select(provider_profiles).where(
+            tuple_(provider_profiles.c.tenant_id, provider_profiles.c.npi).in_(list(npis))))
+        for r in rows:
+            out[r.tenant_id].profiles[r.npi] = Provider.model_validate(r.provider)
     unbilled = {it.tenant_id for it in intakes if it.submission.billing_provider is None}
     if unbilled:
         rows = await conn.execute(select(tenant_settings.c.tenant_id, tenant_settings.c.default_billing_provider)
@@ -104,6 +127,7 @@ def evaluate(submission: EncounterSubmitted, ref: TenantReference, *, claim_id: 
     """Complete -> a claim and EncounterCaptured; incomplete -> what is missing and EncounterHeld."""
     if submission.billing_provider is None and ref.default_billing_provider is not None:
         submission = submission.model_copy(update={"billing_provider": ref.default_billing_provider})
+    submission = with_profiles(submission, ref)
     line_prices = [price_line(line, submission.service_date, ref.prices) for line in submission.lines]
     missing = missing_items(submission, line_prices)
     if missing:
@@ -268,3 +292,11 @@ async def set_default_billing_provider(conn: AsyncConnection, *, tenant_id: str,
 async def default_billing_provider(conn: AsyncConnection, tenant_id: str) -> dict | None:
     row = (await conn.execute(select(tenant_settings).where(tenant_settings.c.tenant_id == tenant_id))).mappings().first()
     return dict(row) if row else None
+
+
+async def put_provider_profile(conn: AsyncConnection, *, tenant_id: str, provider: Provider, actor: str) -> None:
+    value = provider.model_dump(mode="json", exclude_none=True)
+    stmt = pg_insert(provider_profiles).values(tenant_id=tenant_id, npi=provider.npi, provider=value, updated_by=actor)
+    await conn.execute(stmt.on_conflict_do_update(
+        index_elements=[provider_profiles.c.tenant_id, provider_profiles.c.npi],
+        set_={"provider": value, "updated_by": actor, "updated_at": func.now()}))

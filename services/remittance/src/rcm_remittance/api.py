@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from rcm_contracts.wire import RemittanceAdvice
 from rcm_runtime.app import RuntimeDep
 from rcm_runtime.auth import TenantId
-from rcm_runtime.reads import stage_read_router
+from rcm_runtime.reads import problem, stage_read_router
+from rcm_runtime.x12 import X12Error
 
 from rcm_remittance.db import posted_payments
-from rcm_remittance.service import post_remittance_advice
+from rcm_remittance.domain.x12_835 import Unparseable835
+from rcm_remittance.service import post_835, post_remittance_advice
 
 router = APIRouter(prefix="/v1", tags=["remittance"])
 
@@ -20,6 +22,20 @@ async def post_era(body: RemittanceAdvice, tenant_id: TenantId, rt: RuntimeDep) 
     async with rt.transaction() as tx:
         result = await post_remittance_advice(tx, tenant_id, body)
     return {"posted": result.posted, "duplicates": result.duplicates, "rejected": result.rejected}
+
+
+@router.post("/remittances/x12", summary="Post an X12 835 (005010X221A1): each claim payment once; payments "
+                                          "naming no claim we submitted are kept as unmatched",
+             openapi_extra={"requestBody": {"content": {"application/edi-x12": {"schema": {"type": "string"}}}}})
+async def post_x12_era(request: Request, tenant_id: TenantId, rt: RuntimeDep):
+    text = (await request.body()).decode("utf-8", errors="replace")
+    try:
+        async with rt.transaction() as tx:
+            result = await post_835(tx, tenant_id, text)
+    except (Unparseable835, X12Error) as exc:
+        return problem(422, "invalid_835", str(exc))
+    return {"posted": result.posted, "duplicates": result.duplicates, "rejected": result.rejected,
+            "unmatched": result.unmatched}
 
 
 reads = stage_read_router(posted_payments, tag="remittance", status_column="outcome", queue_path="/payments",

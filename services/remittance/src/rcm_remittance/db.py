@@ -44,3 +44,38 @@ class PostedPayment(Base, table=True):
 
 
 posted_payments = PostedPayment.__table__
+
+
+class ClaimRef(Base, table=True):
+    """CLP01 -> claim: what submission published when it sent the claim (claim-submitted)."""
+
+    __tablename__ = "claim_refs"
+
+    tenant_id: str = Field(primary_key=True)
+    patient_control_number: str = Field(primary_key=True)
+    claim_id: uuid.UUID
+    payer_id: str
+
+
+class UnmatchedPayment(Base, table=True):
+    """A claim payment in an 835 that names no claim we know (yet): kept whole, with the reason. It is
+    posted when the claim's claim-submitted event arrives (the 835 can overtake it); otherwise a person
+    works it (status unmatched)."""
+
+    __tablename__ = "unmatched_payments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(index=True)
+    payer_id: str | None = None
+    trace_number: str | None = None
+    patient_control_number: str
+    payer_claim_control_number: str | None = None
+    paid_amount: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    reason: str
+    status: str = "unmatched"  # unmatched -> posted
+    advice: dict = Field(sa_column=Column(JSONB, nullable=False))  # the RemittanceAdvice with this one claim
+    received_at: datetime = Field(sa_column=_now_column())
+
+
+claim_refs = ClaimRef.__table__
+unmatched_payments = UnmatchedPayment.__table__

@@ -5,12 +5,18 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from rcm_runtime.bulk import BulkInsert
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from rcm_contracts.events import PaymentPosted
+from rcm_runtime.bulk import BulkInsert
+from rcm_runtime.consumer import BatchContext, Delivery
+
+from rcm_contracts.events import ClaimSubmitted, PaymentPosted
 from rcm_contracts.wire import RemittanceAdvice
 
-from rcm_remittance.db import posted_payments
+from rcm_remittance.db import claim_refs, posted_payments, unmatched_payments
+from rcm_remittance.domain.era import map_payment
+from rcm_remittance.domain.x12_835 import read_835
 from rcm_remittance.domain.posting import UnbalancedRemittance, check_balanced, outcome
 
 
@@ -19,6 +25,7 @@ class PostingResult:
     posted: int = 0
     duplicates: int = 0
     rejected: list[dict] = field(default_factory=list)
+    unmatched: int = 0
 
 
 _post = BulkInsert(posted_payments, ["remittance_id", "claim_id", "tenant_id", "payer_id", "payer_claim_control_number",
@@ -60,3 +67,65 @@ async def post_remittance_advice(tx, tenant_id: str, era: RemittanceAdvice) -> P
                               adjustments=remit.adjustments, outcome=row["outcome"], payment_date=era.payment_date,
                               remark_codes=remit.remark_codes), tenant_id=tenant_id, key=remit.claim_id)
     return result
+
+
+class _ConsumerTx:
+    """post_remittance_advice's transaction interface over a consumer batch (events caused by `delivery`)."""
+
+    def __init__(self, ctx: BatchContext, delivery: Delivery) -> None:
+        self.conn, self._ctx, self._delivery = ctx.conn, ctx, delivery
+
+    def emit(self, event, *, tenant_id: str, key) -> None:
+        self._ctx.emit(self._delivery, event, key=key)
+
+
+async def on_claims_submitted(ctx: BatchContext, deliveries: list[Delivery]) -> None:
+    """Remember each claim's CLP01 (patient control number) so its 835 payment finds it, and post any
+    payment that arrived before this event did."""
+    by_key = {(d.tenant_id, d.event.patient_control_number): d for d in deliveries if d.event.patient_control_number}
+    if not by_key:
+        return
+    await ctx.conn.execute(pg_insert(claim_refs).values([
+        {"tenant_id": t, "patient_control_number": pcn, "claim_id": d.event.claim_id, "payer_id": d.event.payer_id}
+        for (t, pcn), d in by_key.items()]).on_conflict_do_nothing())
+    waiting = (await ctx.conn.execute(select(unmatched_payments).where(
+        unmatched_payments.c.status == "unmatched",
+        tuple_(unmatched_payments.c.tenant_id, unmatched_payments.c.patient_control_number).in_(list(by_key)))
+        .with_for_update())).all()
+    for row in waiting:
+        d = by_key[(row.tenant_id, row.patient_control_number)]
+        advice = RemittanceAdvice.model_validate(row.advice)
+        advice = advice.model_copy(update={"claims": [advice.claims[0].model_copy(update={"claim_id": d.event.claim_id})]})
+        await post_remittance_advice(_ConsumerTx(ctx, d), row.tenant_id, advice)
+        await ctx.conn.execute(update(unmatched_payments).where(unmatched_payments.c.id == row.id)
+                               .values(status="posted"))
+
+
+HANDLERS = {ClaimSubmitted.event_type(): on_claims_submitted}
+
+
+async def post_835(tx, tenant_id: str, text: str) -> PostingResult:
+    """Post an X12 835: every claim payment matched to a claim we submitted is posted once; one that
+    names no such claim is kept in unmatched_payments for a person. Raises Unparseable835 / X12Error."""
+    payments = read_835(text)
+    pcns = {clp.patient_control_number for p in payments for clp in p.claims}
+    rows = await tx.conn.execute(select(claim_refs.c.patient_control_number, claim_refs.c.claim_id).where(
+        tuple_(claim_refs.c.tenant_id, claim_refs.c.patient_control_number).in_([(tenant_id, p) for p in pcns])))
+    claim_ids = {r.patient_control_number: r.claim_id for r in rows}
+    total = PostingResult()
+    for payment in payments:
+        mapped = map_payment(payment, claim_ids)
+        if mapped.advice is not None:
+            result = await post_remittance_advice(tx, tenant_id, mapped.advice)
+            total.posted += result.posted
+            total.duplicates += result.duplicates
+            total.rejected += result.rejected
+        if mapped.unmatched:
+            await tx.conn.execute(insert(unmatched_payments), [{
+                "tenant_id": tenant_id, "payer_id": payment.payer_id, "trace_number": payment.trace_number,
+                "patient_control_number": clp.patient_control_number,
+                "payer_claim_control_number": clp.payer_claim_control_number, "paid_amount": clp.paid,
+                "reason": "no claim with this patient control number (CLP01) is known for this tenant",
+                "advice": advice.model_dump(mode="json")} for clp, advice in mapped.unmatched])
+            total.unmatched += len(mapped.unmatched)
+    return total

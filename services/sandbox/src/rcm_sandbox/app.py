@@ -6,7 +6,7 @@ from rcm_runtime.app import create_service_app
 
 from rcm_sandbox import api
 from rcm_sandbox.fixtures import load_fixtures
-from rcm_sandbox.service import remitter
+from rcm_sandbox.service import mailbox, remitter
 from rcm_sandbox.settings import Settings
 
 settings = Settings()
@@ -20,14 +20,20 @@ async def run_remitter(rt) -> None:
     async def post_era(tenant_id, era) -> None:
         if tenant_id not in keys:
             raise HTTPException(500, "no API key for tenant")
-        resp = await rt.http.post(f"{base}/v1/remittances", content=era.model_dump_json(),
-                                  headers={"content-type": "application/json", "x-api-key": keys[tenant_id]})
+        resp = await rt.http.post(f"{base}/v1/remittances/x12", content=era.encode("utf-8"),
+                                  headers={"content-type": "application/edi-x12", "x-api-key": keys[tenant_id]})
         resp.raise_for_status()
 
     await remitter(rt, fixtures, post_era, settings.remit_batch_max, settings.adjudication_delay_s)
 
 
+async def run_mailbox(rt) -> None:
+    await mailbox(rt, fixtures, settings.file_drop_root)
+
+
 app = create_service_app(settings, title="OpenRCM sandbox clearinghouse and payer",
-                         description="Simulated clearinghouse (999/277CA) and payer (adjudication, 835 ERAs).",
-                         routers=[api.router, api.payer_router], background=[run_remitter])
+                         description="Simulated clearinghouse (837P in; 999/277CA out, over HTTP or an SFTP-style "
+                                     "mailbox) and payer (adjudication, 835 ERAs, 270/271 eligibility).",
+                         routers=[api.router, api.payer_router],
+                         background=[run_remitter, *([run_mailbox] if settings.file_drop_root else [])])
 app.state.fixtures = fixtures

@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, func
+from sqlalchemy import Column, DateTime, Sequence, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -35,4 +35,33 @@ class PayerClaim(Base, table=True):
     remitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
+class OutboundFile(Base, table=True):
+    """Responses (999, 277CA) waiting for the submitter to pick them up over HTTP."""
+
+    __tablename__ = "outbound_files"
+
+    id: int | None = Field(default=None, primary_key=True)
+    submitter_id: str = Field(index=True)
+    name: str
+    content: str
+    created_at: datetime = Field(sa_column=_now_column())
+
+
+class ReceivedInterchange(Base, table=True):
+    """Each 837 received (by name = the submitter's ISA13): a file sent twice is answered once."""
+
+    __tablename__ = "received_interchanges"
+
+    submitter_id: str = Field(primary_key=True)
+    name: str = Field(primary_key=True)
+    accepted: bool
+    claim_count: int
+    received_at: datetime = Field(sa_column=_now_column())
+
+
+# Control numbers of what the sandbox sends (999, 277CA, 835 interchanges).
+sandbox_control_seq = Sequence("sandbox_control_seq", start=1, maxvalue=999_999_999, cycle=True, metadata=metadata)
+
 payer_claims = PayerClaim.__table__
+outbound_files = OutboundFile.__table__
+received_interchanges = ReceivedInterchange.__table__

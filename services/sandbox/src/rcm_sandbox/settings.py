@@ -8,5 +8,8 @@ class Settings(ServiceSettings):
     consumer_enabled: bool = False
     clearinghouse_key: str = "dev-clearinghouse-key"
     fixtures_path: str | None = None  # JSON payer rules + member benefits; default: the packaged fixtures
-    adjudication_delay_s: float = 0.0  # how long a claim waits before the payer adjudicates it
+    # how long an accepted claim waits before the payer adjudicates it: the 277CA usually reaches the
+    # submitter first, as in real life (where the 835 comes days later)
+    adjudication_delay_s: float = 1.0
     remit_batch_max: int = 500
+    file_drop_root: str | None = None  # the SFTP-style mailbox directory shared with submission's file-drop adapter

@@ -11,7 +11,9 @@ from rcm_contracts.events import EncounterSubmitted
 from rcm_contracts.wire import ClaimRemittance
 from rcm_sandbox.domain.adjudication import MemberBenefits, PayerRules
 from rcm_sandbox.fixtures import SandboxFixtures, load_fixtures
-from rcm_sandbox.service import pccn_for, remittance_for
+from rcm_contracts.events import Adjustment
+from rcm_sandbox.domain.clearinghouse import pccn_for as pccn_for_id
+from rcm_sandbox.service import remitted
 from tests.support.encounters import SCENARIOS, generate
 
 
@@ -164,6 +166,20 @@ def to_claim(body: dict, claim_id: uuid.UUID | None = None) -> Claim:
 
 
 BODIES = [e.body for e in generate(3, seed=5)]
+
+
+def pccn_for(claim: Claim) -> str:
+    return pccn_for_id(claim.claim_id)
+
+
+def remittance_for(claim: Claim, pccn: str, fixtures) -> ClaimRemittance:
+    """What the 835 says about the claim, in the wire model's terms (CLP/CAS/MOA)."""
+    adj = remitted(claim, pccn, fixtures).adjudication
+    return ClaimRemittance(
+        claim_id=claim.claim_id, payer_claim_control_number=pccn, total_charge=adj.total_charge,
+        allowed_amount=adj.allowed, paid_amount=adj.paid, patient_responsibility=adj.patient_responsibility,
+        adjustments=[Adjustment(group_code=g, reason_code=c, amount=a) for g, c, a in adj.adjustments],
+        remark_codes=list(adj.remark_codes))
 
 
 def test_pccn_is_stable_for_the_same_claim():

@@ -9,4 +9,5 @@ from rcm_scrubber.settings import Settings
 settings = Settings()
 app = create_service_app(settings, title="OpenRCM scrubber",
                          description="Pre-submission claim edits, the manual review queue and the clean-claim decision.",
-                         routers=[api.router], handlers=consumers.HANDLERS, consume_topics=[topics.CODING])
+                         routers=[api.reads, api.router, api.rules], handlers=consumers.HANDLERS,
+                         consume_topics=[topics.CODING, topics.SUBMISSION])

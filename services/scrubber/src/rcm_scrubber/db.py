@@ -1,9 +1,9 @@
 """scrubber schema: scrub result per claim; decision=review is the manual review queue."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Column, DateTime, func
+from sqlalchemy import ARRAY, Column, DateTime, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -21,6 +21,9 @@ def _now_column() -> Column:
 
 
 class ScrubbedClaim(Base, table=True):
+    """A claim's latest scrub. decision: clean (sent on to submission), review (waits in the manual
+    review queue), held (parked by a person until released)."""
+
     __tablename__ = "scrubbed_claims"
 
     claim_id: uuid.UUID = Field(primary_key=True)
@@ -29,6 +32,57 @@ class ScrubbedClaim(Base, table=True):
     edits: list = Field(sa_column=Column(JSONB, nullable=False))
     claim: dict = Field(sa_column=Column(JSONB, nullable=False))
     scrubbed_at: datetime = Field(sa_column=_now_column())
+    payer_id: str | None = Field(default=None, index=True)
+    edit_codes: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(String), nullable=False,
+                                                                         server_default="{}"))
+    # where the claim came back from: scrub (pre-submission edits), build/validation (the 837P could not be
+    # made valid), 999 / 277CA (the clearinghouse rejected it)
+    stage: str = Field(default="scrub", sa_column_kwargs={"server_default": "scrub"})
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    rule_sets: list | None = Field(default=None, sa_column=Column(JSONB))  # which rule-set versions applied
+
+
+class ReviewAudit(Base, table=True):
+    """Every review-queue action: who, when, what the claim and its edits were before and after."""
+
+    __tablename__ = "review_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: uuid.UUID = Field(index=True)
+    tenant_id: str
+    actor: str
+    action: str  # corrected | rescrubbed | held | released | returned
+    before: dict | None = Field(default=None, sa_column=Column(JSONB))
+    after: dict | None = Field(default=None, sa_column=Column(JSONB))
+    note: str | None = None
+    at: datetime = Field(sa_column=_now_column())
+
+
+class RuleSetVersion(Base, table=True):
+    """A versioned rule-set document (rcm_scrubber.domain.rule_sets): payer_id '*' = the tenant default."""
+
+    __tablename__ = "rule_sets"
+
+    tenant_id: str = Field(primary_key=True)
+    payer_id: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    effective_from: date
+    document: dict = Field(sa_column=Column(JSONB, nullable=False))
+    created_by: str
+    created_at: datetime = Field(sa_column=_now_column())
+
+
+class ClaimFingerprint(Base, table=True):
+    """Claims sent on, by fingerprint (patient, payer, dates and codes): duplicate detection (SCR034)."""
+
+    __tablename__ = "claim_fingerprints"
+
+    tenant_id: str = Field(primary_key=True)
+    fingerprint: str = Field(primary_key=True)
+    claim_id: uuid.UUID
 
 
 scrubbed_claims = ScrubbedClaim.__table__
+review_audit = ReviewAudit.__table__
+rule_sets = RuleSetVersion.__table__
+claim_fingerprints = ClaimFingerprint.__table__

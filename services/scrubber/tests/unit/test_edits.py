@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from rcm_contracts.claim import Claim, Coverage, Person, Provider, ServiceLine
+from rcm_contracts.claim import Address, Claim, Coverage, Person, Provider, ServiceLine
 from rcm_contracts.events import Edit
 from rcm_scrubber.domain.edits import decision, npi_is_valid, scrub
 
@@ -15,6 +15,9 @@ GOOD_NPI_2 = "1982749354"
 BAD_NPI = "1234567890"  # fails the check digit
 TODAY = date(2026, 3, 20)
 COVERAGE = Coverage(payer_id="SBX01", payer_name="Sandbox Health Plan", member_id="M123")
+# Everything the 837P needs beyond the edits under test, so a clean claim has no findings at all.
+PRACTICE_ADDRESS = Address(line1="1 Main St", city="Boston", state="MA", postal_code="021101234")
+HOME_ADDRESS = Address(line1="2 Elm St", city="Boston", state="MA", postal_code="02110")
 _DEFAULT = object()
 
 
@@ -29,10 +32,12 @@ def make_claim(*, billing_npi=GOOD_NPI, rendering_npi=GOOD_NPI_2, coverage=_DEFA
         source_encounter_id="enc-1",
         service_date=service_date,
         place_of_service="11",
-        patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(1980, 1, 2)),
+        patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(1980, 1, 2), sex="F",
+                       address=HOME_ADDRESS),
         coverage=COVERAGE if coverage is _DEFAULT else coverage,
-        billing_provider=Provider(npi=billing_npi),
-        rendering_provider=Provider(npi=rendering_npi) if rendering_npi else None,
+        billing_provider=Provider(npi=billing_npi, name="Springfield Family Medicine", tax_id="123456789",
+                                  address=PRACTICE_ADDRESS),
+        rendering_provider=Provider(npi=rendering_npi, name="Dana Demo") if rendering_npi else None,
         diagnoses=["J069"],
         lines=lines,
         total_charge=sum((line.charge for line in lines), Decimal(0)) if total_charge is None else Decimal(total_charge),

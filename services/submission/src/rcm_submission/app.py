@@ -1,26 +1,45 @@
-"""submission: claims to the clearinghouse, acknowledgments back."""
+"""submission: 837P interchanges to clearinghouses, 999/277CA acknowledgments back."""
 
 from rcm_contracts import topics
 from rcm_runtime.app import create_service_app
 
 from rcm_submission import api
-from rcm_submission.clearinghouse import HttpClearinghouse
-from rcm_submission.service import HANDLERS, dispatcher
+from rcm_submission.clearinghouse import FileDropClearinghouse, HttpClearinghouse
+from rcm_submission.service import HANDLERS, Identity, dispatch_once, loop, poll_acknowledgments
 from rcm_submission.settings import Settings
 
 settings = Settings()
+identity = Identity(settings.submitter_name, settings.submitter_contact, settings.submitter_phone)
 
 
-def _adapter(rt):
-    url = settings.clearinghouse_url or settings.service_url("sandbox")
-    return HttpClearinghouse(settings.clearinghouse_name, url, settings.clearinghouse_key, rt.http)
+def adapters(rt) -> dict:
+    out = {}
+    for name, cfg in settings.clearinghouse_config().items():
+        if cfg["kind"] == "file":
+            out[name] = FileDropClearinghouse(name, cfg["root"])
+        else:
+            out[name] = HttpClearinghouse(name, cfg.get("url") or settings.service_url("sandbox"),
+                                          cfg.get("key", settings.clearinghouse_key), rt.http)
+    return out
 
 
 async def run_dispatcher(rt) -> None:
-    await dispatcher(rt, _adapter)
+    connections = adapters(rt)
+    await loop(lambda: dispatch_once(rt, connections, identity=identity, default_route=settings.default_clearinghouse,
+                                     usage=settings.interchange_usage, batch_max=settings.dispatch_batch_max),
+               idle_s=0.1, what="dispatch")
+
+
+async def run_ack_poller(rt) -> None:
+    connections = adapters(rt)
+    await loop(lambda: poll_acknowledgments(rt, connections), idle_s=settings.ack_poll_s, what="acknowledgments")
 
 
 app = create_service_app(settings, title="OpenRCM submission",
-                         description="Claim submission to clearinghouses (837P) and acknowledgment handling (999/277CA).",
-                         routers=[api.router], handlers=HANDLERS, consume_topics=[topics.SCRUBBER],
-                         background=[run_dispatcher] if settings.dispatch_enabled else [])
+                         description="X12 837P (005010X222A1) to clearinghouses, validated against the implementation "
+                                     "guide before anything leaves; 999 and 277CA acknowledgments; corrected and "
+                                     "secondary claims.",
+                         routers=[api.reads, api.router], handlers=HANDLERS,
+                         consume_topics=[topics.SCRUBBER, topics.REMITTANCE],
+                         background=[run_dispatcher, run_ack_poller] if settings.dispatch_enabled else [])
+app.state.adapters = adapters

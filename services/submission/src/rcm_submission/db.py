@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Index, Sequence, func
+from sqlalchemy import Column, DateTime, Index, Sequence, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -26,12 +26,19 @@ interchange_control_seq = Sequence("interchange_control_seq", start=1, maxvalue=
 
 class SubmissionRecord(Base, table=True):
     __tablename__ = "submissions"
-    __table_args__ = (Index("ix_submissions_status_queued", "status", "queued_at"),)
+    __table_args__ = (Index("ix_submissions_status_queued", "status", "queued_at"),
+                      UniqueConstraint("patient_control_number", name="uq_submissions_patient_control_number"))
 
     claim_id: uuid.UUID = Field(primary_key=True)
     tenant_id: str = Field(index=True)
     payer_id: str
-    status: str  # queued -> accepted | rejected
+    # queued -> sent -> accepted (277CA) | rejected (999/277CA, back in review); returned (never sent:
+    # the 837P could not be built or failed the implementation-guide check)
+    status: str
+    patient_control_number: str  # CLM01, how 277CA and 835 name the claim (unique: see __table_args__)
+    frequency_code: str = Field(default="1", sa_column_kwargs={"server_default": "1"})
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # interchanges this claim went out in
+    ever_rejected: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})  # first-pass acceptance needs no earlier rejection
     clearinghouse: str | None = None
     interchange_control_number: str | None = None
     payer_claim_control_number: str | None = None
@@ -43,4 +50,81 @@ class SubmissionRecord(Base, table=True):
     submitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
+class InterchangeRecord(Base, table=True):
+    """An 837P interchange as sent: ISA13 = GS06, kept verbatim for audit and re-sends."""
+
+    __tablename__ = "interchanges"
+
+    interchange_control_number: str = Field(primary_key=True)
+    tenant_id: str = Field(index=True)
+    payer_id: str
+    clearinghouse: str
+    claim_count: int
+    # sending (committed, not yet handed over) -> sent -> accepted | rejected (999)
+    status: str = "sending"
+    content: str
+    sent_at: datetime = Field(sa_column=_now_column())
+    acknowledged_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class AcknowledgmentFile(Base, table=True):
+    """Every response file read from a clearinghouse. A file that does not parse (or names nothing we
+    sent) is quarantined with the reason and changes no claim."""
+
+    __tablename__ = "acknowledgment_files"
+    __table_args__ = (UniqueConstraint("clearinghouse", "content_sha256", name="uq_ack_file_content"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    clearinghouse: str
+    name: str
+    kind: str  # 999 | 277CA | unknown
+    status: str  # processed | quarantined
+    reason: str | None = None
+    interchange_control_number: str | None = None
+    claims_updated: int = 0
+    content_sha256: str
+    content: str
+    received_at: datetime = Field(sa_column=_now_column())
+
+
+class ClearinghouseRoute(Base, table=True):
+    __tablename__ = "clearinghouse_routes"
+
+    tenant_id: str = Field(primary_key=True)
+    payer_id: str = Field(primary_key=True)  # '*' = the tenant's fallback route
+    clearinghouse: str
+    updated_by: str
+    updated_at: datetime = Field(sa_column=_now_column())
+
+
+class SubmissionAudit(Base, table=True):
+    """Corrections, voids and secondary claims started by people: who, when, what."""
+
+    __tablename__ = "submission_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: uuid.UUID = Field(index=True)
+    tenant_id: str
+    actor: str
+    action: str
+    detail: dict | None = Field(default=None, sa_column=Column(JSONB))
+    at: datetime = Field(sa_column=_now_column())
+
+
+class PrimaryPayment(Base, table=True):
+    """The primary payer's adjudication of a claim (from remittance), what a secondary claim carries
+    in its 2320 loop."""
+
+    __tablename__ = "primary_payments"
+
+    claim_id: uuid.UUID = Field(primary_key=True)
+    tenant_id: str
+    payment: dict = Field(sa_column=Column(JSONB, nullable=False))
+
+
 submissions = SubmissionRecord.__table__
+interchanges = InterchangeRecord.__table__
+acknowledgment_files = AcknowledgmentFile.__table__
+clearinghouse_routes = ClearinghouseRoute.__table__
+submission_audit = SubmissionAudit.__table__
+primary_payments = PrimaryPayment.__table__

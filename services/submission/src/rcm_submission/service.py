@@ -1,113 +1,499 @@
-"""submission use cases: queue clean claims; dispatch queued claims per tenant and payer."""
+"""submission use cases: queue clean claims; build, validate and send 837P interchanges per tenant,
+payer and clearinghouse; read 999/277CA responses back.
+
+A claim never leaves half-built: claims the 837P cannot carry (check_billable) or that fail the
+implementation-guide check go back to the scrubber's review queue (ClaimReturned) with the findings,
+and the rest of the batch goes on without them. A response file that does not parse, or names nothing
+we sent, is quarantined with the reason and changes no claim.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import uuid
 from collections import defaultdict
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Integer, bindparam, cast, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from rcm_contracts.claim import Claim
-from rcm_contracts.events import ClaimAcknowledged, ClaimScrubbed, ClaimSubmitted
-from rcm_contracts.wire import Interchange
-from rcm_runtime.bulk import BulkInsert
+from rcm_contracts.claim import Adjustment, Claim, OtherPayer, patient_control_number
+from rcm_contracts.events import (
+    ClaimAcknowledged, ClaimReturned, ClaimScrubbed, ClaimSubmitted, Edit, PaymentPosted,
+)
 from rcm_runtime.consumer import BatchContext, Delivery
+from rcm_runtime.x12 import X12Error, tokenize
+from rcm_runtime.x12_837p import ClaimBatch, Receiver, Submitter, build_837p, check_billable
+from rcm_runtime.x12_ig import IgFinding, IgValidator
 
-from rcm_submission.clearinghouse import ClearinghouseAdapter, ClearinghouseUnavailable
-from rcm_submission.db import interchange_control_seq, submissions
+from rcm_submission.clearinghouse import ClearinghouseAdapter, ClearinghouseUnavailable, InboundFile, OutboundFile
+from rcm_submission.db import (
+    acknowledgment_files, clearinghouse_routes, interchange_control_seq, interchanges, primary_payments, submissions,
+)
+from rcm_submission.domain.routing import Route, RouteTable
+from rcm_submission.errors import NotAccepted, NotFoundClaim
+from rcm_submission.domain.x12_acks import (
+    ClaimAcknowledgment, GroupAcknowledgment, UnparseableAcknowledgment, read_277ca, read_999,
+)
 
 log = logging.getLogger("rcm.submission")
 
+_validator = IgValidator.for_transaction("837", "005010X222A1")
 
-_queue = BulkInsert(submissions, ["claim_id", "tenant_id", "payer_id", "status", "claim"])
+
+@dataclass(frozen=True)
+class Identity:
+    """Who we are on the wire. The submitter id (ISA06, GS02, 1000A NM109) is the tenant's id: the
+    clearinghouse knows each practice by its own submitter id."""
+
+    name: str
+    contact_name: str
+    phone: str
 
 
+def submitter_id(tenant_id: str) -> str:
+    return tenant_id[:15]
+
+
+# ---------------------------------------------------------------- queueing
 async def on_claims_scrubbed(ctx: BatchContext, deliveries: list[Delivery]) -> None:
+    """Clean claims are queued. A claim that comes back clean after a rejection is queued again (its
+    attempts and rejection history kept); one already sent or accepted is left alone (a redelivery)."""
     rows = [
         {"claim_id": d.event.claim.claim_id, "tenant_id": d.tenant_id, "payer_id": d.event.claim.coverage.payer_id,
-         "status": "queued", "claim": d.event.claim.model_dump(mode="json")}
+         "status": "queued", "claim": d.event.claim.model_dump(mode="json"),
+         "patient_control_number": patient_control_number(d.event.claim.claim_id),
+         "frequency_code": d.event.claim.frequency_code}
         for d in deliveries if d.event.decision == "clean" and d.event.claim.coverage is not None
     ]
-    await _queue.execute(ctx.conn, rows)
+    if not rows:
+        return
+    stmt = pg_insert(submissions).values(rows)
+    await ctx.conn.execute(stmt.on_conflict_do_update(
+        index_elements=[submissions.c.claim_id],
+        set_={"status": "queued", "claim": stmt.excluded.claim, "payer_id": stmt.excluded.payer_id,
+              "queued_at": datetime.now(timezone.utc)},
+        where=submissions.c.status.in_(("queued", "rejected", "returned"))))
 
 
-HANDLERS = {ClaimScrubbed.event_type(): on_claims_scrubbed}
+async def on_payments_posted(ctx: BatchContext, deliveries: list[Delivery]) -> None:
+    """The primary payer's adjudication, kept for a secondary claim's 2320 loop."""
+    rows = [{"claim_id": d.event.claim_id, "tenant_id": d.tenant_id, "payment": d.event.model_dump(mode="json")}
+            for d in deliveries]
+    if rows:
+        stmt = pg_insert(primary_payments).values(rows)
+        await ctx.conn.execute(stmt.on_conflict_do_nothing())
 
 
-_record_ack = (
-    update(submissions)
-    .where(submissions.c.claim_id == bindparam("b_claim_id"))
-    .values(status=bindparam("b_status"), clearinghouse=bindparam("b_clearinghouse"),
-            interchange_control_number=bindparam("b_icn"), submitted_at=bindparam("b_submitted_at"),
-            payer_claim_control_number=bindparam("b_pccn"), ack_status_code=bindparam("b_code"),
-            ack_reason=bindparam("b_reason"), first_pass_accepted=bindparam("b_first_pass"))
-)
+HANDLERS = {ClaimScrubbed.event_type(): on_claims_scrubbed, PaymentPosted.event_type(): on_payments_posted}
 
 
-async def dispatch_once(rt, adapter: ClearinghouseAdapter, batch_max: int = 500) -> int:
-    """Send one batch of queued claims. Row locks (SKIP LOCKED) let several replicas dispatch.
+# ---------------------------------------------------------------- building and validating
+def finding_edit(f: IgFinding) -> Edit:
+    return Edit(code=f"IG-{f.code}", severity="error", field=f.element or f.tag,
+                message=f"837P implementation guide: {f.message}" + (f" (loop {f.loop_id}, {f.tag})" if f.loop_id else ""))
 
-    The HTTP call happens inside the transaction: if the commit is lost the claims are re-sent, and the
-    clearinghouse recognises them by claim id (idempotent), so nothing is billed twice.
-    """
+
+@dataclass
+class BuiltInterchange:
+    text: str | None
+    claims: list[Claim]
+    returned: list[tuple[Claim, str, list[Edit]]] = field(default_factory=list)  # (claim, stage, findings)
+
+
+def build_valid_interchange(claims: list[Claim], *, tenant_id: str, payer_id: str, control_number: int,
+                            identity: Identity, receiver: Receiver, now: datetime, usage: str) -> BuiltInterchange:
+    """The 837P for these claims, validated against the implementation guide. Claims that cannot be
+    carried, or that make the interchange invalid, are set aside with their findings; the others go."""
+    out = BuiltInterchange(None, [])
+    ready = []
+    for claim in claims:
+        problems = check_billable(claim)
+        if problems:
+            out.returned.append((claim, "build", [Edit(code="BUILD", severity="error", field=p.split(":")[0],
+                                                       message=f"the 837P cannot carry the claim: {p}")
+                                                  for p in problems]))
+        else:
+            ready.append(claim)
+
+    def build(batch_claims: list[Claim]) -> str:
+        return build_837p(ClaimBatch(
+            claims=batch_claims, submitter=Submitter(identity.name, submitter_id(tenant_id), identity.contact_name,
+                                                     phone=identity.phone),
+            receiver=receiver, interchange_control_number=control_number, now=now,
+            sender_id=submitter_id(tenant_id), receiver_id=receiver.id, usage=usage))
+
+    while ready:
+        text = build(ready)
+        report = _validator.validate(text)
+        if report.ok:
+            out.text, out.claims = text, ready
+            return out
+        # find the claims at fault: each alone in its own interchange (only on this rare path)
+        bad = []
+        for claim in ready:
+            alone = _validator.validate(build([claim]))
+            if not alone.ok:
+                bad.append((claim, [finding_edit(f) for f in alone.errors][:20]))
+        if not bad:  # the batch fails only together: send none, return all with the batch findings
+            edits = [finding_edit(f) for f in report.errors][:20]
+            out.returned += [(c, "validation", edits) for c in ready]
+            return out
+        out.returned += [(c, "validation", edits) for c, edits in bad]
+        bad_ids = {c.claim_id for c, _ in bad}
+        ready = [c for c in ready if c.claim_id not in bad_ids]
+    return out
+
+
+# ---------------------------------------------------------------- dispatch
+_mark_sent = (update(submissions).where(submissions.c.claim_id == bindparam("b_claim_id"))
+              .values(status="sent", clearinghouse=bindparam("b_clearinghouse"),
+                      interchange_control_number=bindparam("b_icn"), submitted_at=bindparam("b_at"),
+                      attempts=submissions.c.attempts + 1))
+
+
+async def load_routes(conn, tenant_ids: set[str], default: str) -> RouteTable:
+    rows = await conn.execute(select(clearinghouse_routes).where(clearinghouse_routes.c.tenant_id.in_(tenant_ids)))
+    return RouteTable([Route(r.tenant_id, r.payer_id, r.clearinghouse) for r in rows], default)
+
+
+def _return(tx, tenant_id: str, claim_id: uuid.UUID, stage: str, findings: list[Edit]) -> None:
+    tx.emit(ClaimReturned(claim_id=claim_id, stage=stage, findings=findings), tenant_id=tenant_id, key=claim_id)
+
+
+RESEND_AFTER_S = 30  # an interchange still 'sending' this long after it was prepared is sent again
+
+
+async def dispatch_once(rt, adapters: dict[str, ClearinghouseAdapter], *, identity: Identity, default_route: str,
+                        usage: str = "P", batch_max: int = 500) -> int:
+    """Send one batch of queued claims: one interchange per (tenant, payer). Row locks (SKIP LOCKED) let
+    several replicas dispatch.
+
+    Two steps, so a response can never arrive for an interchange we have not recorded: the interchange
+    is built, validated and committed (status 'sending', its claims 'sent', ClaimSubmitted in the
+    outbox), then handed to the clearinghouse and marked 'sent'. If the hand-over fails, or the process
+    dies in between, resend_unconfirmed() sends the stored file again under the same name (the ISA13),
+    which the clearinghouse answers once."""
+    await resend_unconfirmed(rt, adapters)
+    prepared: list[tuple[str, OutboundFile]] = []
     async with rt.transaction() as tx:
-        rows = (
-            await tx.conn.execute(
-                select(submissions.c.claim_id, submissions.c.tenant_id, submissions.c.payer_id, submissions.c.claim)
-                .where(submissions.c.status == "queued")
-                .order_by(submissions.c.queued_at)
-                .limit(batch_max)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
+        rows = (await tx.conn.execute(
+            select(submissions.c.claim_id, submissions.c.tenant_id, submissions.c.payer_id, submissions.c.claim)
+            .where(submissions.c.status == "queued").order_by(submissions.c.queued_at).limit(batch_max)
+            .with_for_update(skip_locked=True))).all()
         if not rows:
             return 0
+        routes = await load_routes(tx.conn, {r.tenant_id for r in rows}, default_route)
         groups: dict[tuple[str, str], list] = defaultdict(list)
         for r in rows:
             groups[(r.tenant_id, r.payer_id)].append(r)
         now = datetime.now(timezone.utc)
         for (tenant_id, payer_id), group in groups.items():
-            icn = f"{await tx.conn.scalar(interchange_control_seq.next_value()):09d}"
+            name = routes.clearinghouse_for(tenant_id, payer_id)
             claims = [Claim.model_validate(r.claim) for r in group]
-            ack = await adapter.submit(Interchange(tenant_id=tenant_id, interchange_control_number=icn,
-                                                   payer_id=payer_id, claims=claims))
-            acks = {a.claim_id: a for a in ack.claims}
-            updates = []
-            for claim in claims:
-                a = acks.get(claim.claim_id)
-                accepted = bool(ack.syntax_accepted and a and a.accepted)
-                status_code = a.status_code if a else ("999-R" if not ack.syntax_accepted else "missing")
-                reason = a.reason if a else ("interchange rejected (999)" if not ack.syntax_accepted else "no claim acknowledgment")
-                pccn = a.payer_claim_control_number if a else None
-                updates.append({"b_claim_id": claim.claim_id, "b_status": "accepted" if accepted else "rejected",
-                                "b_clearinghouse": adapter.name, "b_icn": icn, "b_submitted_at": now, "b_pccn": pccn,
-                                "b_code": status_code, "b_reason": reason, "b_first_pass": accepted})
-                tx.emit(ClaimSubmitted(claim_id=claim.claim_id, payer_id=payer_id, clearinghouse=adapter.name,
-                                       interchange_control_number=icn, total_charge=claim.total_charge,
-                                       submitted_at=now), tenant_id=tenant_id, key=claim.claim_id)
-                tx.emit(ClaimAcknowledged(claim_id=claim.claim_id, accepted=accepted, status_code=status_code,
-                                          payer_claim_control_number=pccn, reason=reason),
-                        tenant_id=tenant_id, key=claim.claim_id)
-            await tx.conn.execute(_record_ack, updates)
-        return len(rows)
+            if name not in adapters:
+                await _set_returned(tx, tenant_id, [(c, "build", [Edit(
+                    code="ROUTE", severity="error", field="coverage.payer_id",
+                    message="the payer's route names a clearinghouse this deployment has no connection for; "
+                            "fix the route")]) for c in claims])
+                continue
+            icn = await tx.conn.scalar(interchange_control_seq.next_value())
+            built = build_valid_interchange(claims, tenant_id=tenant_id, payer_id=payer_id, control_number=icn,
+                                            identity=identity, receiver=Receiver(name, name.upper()[:15]), now=now,
+                                            usage=usage)
+            await _set_returned(tx, tenant_id, built.returned)
+            if built.text is None:
+                continue
+            icn_text = f"{icn:09d}"
+            await tx.conn.execute(insert(interchanges).values(
+                interchange_control_number=icn_text, tenant_id=tenant_id, payer_id=payer_id, clearinghouse=name,
+                claim_count=len(built.claims), content=built.text, status="sending"))
+            attempts = await _mark_claims_sent(tx.conn, built.claims, name, icn_text, now)
+            for c in built.claims:
+                tx.emit(ClaimSubmitted(claim_id=c.claim_id, payer_id=payer_id, clearinghouse=name,
+                                       interchange_control_number=icn_text, total_charge=c.total_charge,
+                                       submitted_at=now, patient_control_number=patient_control_number(c.claim_id),
+                                       frequency_code=c.frequency_code, attempt=attempts[c.claim_id]),
+                        tenant_id=tenant_id, key=c.claim_id)
+            prepared.append((name, OutboundFile(f"{icn_text}.837", built.text)))
+    for name, file in prepared:
+        await _hand_over(rt, adapters[name], file)
+    return len(rows)
 
 
-async def dispatcher(rt, adapter_factory, idle_s: float = 0.1) -> None:
-    adapter = adapter_factory(rt)
+async def _mark_claims_sent(conn, claims: list[Claim], clearinghouse: str, icn: str, now: datetime) -> dict:
+    await conn.execute(_mark_sent, [{"b_claim_id": c.claim_id, "b_clearinghouse": clearinghouse, "b_icn": icn,
+                                     "b_at": now} for c in claims])
+    return dict((await conn.execute(select(submissions.c.claim_id, submissions.c.attempts).where(
+        submissions.c.claim_id.in_([c.claim_id for c in claims])))).all())
+
+
+async def _hand_over(rt, adapter: ClearinghouseAdapter, file: OutboundFile) -> bool:
+    try:
+        await adapter.send(file)
+    except ClearinghouseUnavailable as exc:
+        log.warning("interchange not handed over; will resend", extra={"reason": str(exc)})
+        return False
+    async with rt.engine.begin() as conn:
+        await conn.execute(update(interchanges).where(
+            interchanges.c.interchange_control_number == file.name.split(".")[0],
+            interchanges.c.status == "sending").values(status="sent"))
+    return True
+
+
+async def resend_unconfirmed(rt, adapters: dict[str, ClearinghouseAdapter], limit: int = 20) -> int:
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=RESEND_AFTER_S)
+    async with rt.engine.connect() as conn:
+        rows = (await conn.execute(select(interchanges.c.interchange_control_number, interchanges.c.clearinghouse,
+                                          interchanges.c.content)
+                                   .where(interchanges.c.status == "sending", interchanges.c.sent_at < cutoff)
+                                   .order_by(interchanges.c.sent_at).limit(limit))).all()
+    sent = 0
+    for r in rows:
+        if r.clearinghouse in adapters:
+            sent += await _hand_over(rt, adapters[r.clearinghouse],
+                                     OutboundFile(f"{r.interchange_control_number}.837", r.content))
+    return sent
+
+
+async def _set_returned(tx, tenant_id: str, returned: list[tuple[Claim, str, list[Edit]]]) -> None:
+    if not returned:
+        return
+    await tx.conn.execute(update(submissions).where(submissions.c.claim_id.in_([c.claim_id for c, _, _ in returned]))
+                          .values(status="returned"))
+    for claim, stage, findings in returned:
+        _return(tx, tenant_id, claim.claim_id, stage, findings)
+
+
+# ---------------------------------------------------------------- acknowledgments
+@dataclass
+class AckResult:
+    kind: str
+    status: str  # processed | quarantined | duplicate
+    reason: str | None = None
+    claims_updated: int = 0
+
+
+def _kind(text: str) -> str:
+    _, segments = tokenize(text)
+    st = next((s for s in segments if s.tag == "ST"), None)
+    if st is None:
+        raise UnparseableAcknowledgment("no transaction set (ST) in the file")
+    return {"999": "999", "277": "277CA"}.get(st.element(1), "unknown")
+
+
+async def process_acknowledgment(tx, clearinghouse: str, name: str, content: str) -> AckResult:
+    """Read one response file into claim statuses. Idempotent on the file's content."""
+    sha = hashlib.sha256(content.encode("utf-8", errors="replace")).hexdigest()
+    seen = await tx.conn.scalar(select(acknowledgment_files.c.id).where(
+        acknowledgment_files.c.clearinghouse == clearinghouse, acknowledgment_files.c.content_sha256 == sha))
+    if seen is not None:
+        return AckResult("unknown", "duplicate")
+    result = AckResult("unknown", "quarantined")
+    icn = None
+    try:
+        result.kind = _kind(content)
+        if result.kind == "999":
+            icn, result.claims_updated, result.reason = await _apply_999(tx, clearinghouse, read_999(content))
+        elif result.kind == "277CA":
+            result.claims_updated, result.reason = await _apply_277ca(tx, read_277ca(content).claims)
+        else:
+            result.reason = "not a 999 or 277CA acknowledgment"
+    except (UnparseableAcknowledgment, X12Error) as exc:
+        result.reason = f"does not parse: {exc}"
+    if result.reason is None:
+        result.status = "processed"
+    await tx.conn.execute(insert(acknowledgment_files).values(
+        clearinghouse=clearinghouse, name=name[:200], kind=result.kind, status=result.status, reason=result.reason,
+        interchange_control_number=icn, claims_updated=result.claims_updated, content_sha256=sha, content=content))
+    return result
+
+
+def _ack_event(tx, row, *, accepted: bool, stage: str, status_code: str, reason: str | None,
+               pccn: str | None = None, first_pass: bool | None = None) -> None:
+    tx.emit(ClaimAcknowledged(claim_id=row.claim_id, accepted=accepted, status_code=status_code, reason=reason,
+                              payer_claim_control_number=pccn, stage=stage, first_pass=first_pass),
+            tenant_id=row.tenant_id, key=row.claim_id)
+
+
+async def _apply_999(tx, clearinghouse: str, groups: list[GroupAcknowledgment]) -> tuple[str | None, int, str | None]:
+    """A rejected transaction set rejects every claim it carried (we send one ST per interchange)."""
+    updated, icn = 0, None
+    for group in groups:
+        icn = f"{int(group.group_control_number):09d}" if group.group_control_number.isdigit() else None
+        sent = (await tx.conn.execute(select(interchanges).where(
+            interchanges.c.interchange_control_number == icn,
+            interchanges.c.clearinghouse == clearinghouse))).first() if icn else None
+        if sent is None:
+            return icn, 0, "the 999 acknowledges a group (GS06) this deployment did not send"
+        accepted = all(t.accepted for t in group.transaction_sets) and group.status.value != "rejected"
+        await tx.conn.execute(update(interchanges).where(interchanges.c.interchange_control_number == icn).values(
+            status="accepted" if accepted else "rejected", acknowledged_at=datetime.now(timezone.utc)))
+        if accepted:
+            continue
+        findings = [f for t in group.transaction_sets for f in t.findings]
+        codes = [e.code for t in group.transaction_sets for e in t.syntax_errors] + [e.code for e in group.group_errors]
+        edits = [Edit(code=f"999-{f.code or 'R'}", severity="error", message=f"999 rejected the interchange: "
+                      f"{f.description}", field=f.segment_tag) for f in findings][:20] or [
+            Edit(code="999-R", severity="error", message="999 rejected the interchange (codes "
+                 + (", ".join(codes) or "none given") + "); correct and resubmit")]
+        rows = (await tx.conn.execute(select(submissions).where(
+            submissions.c.interchange_control_number == icn, submissions.c.status == "sent").with_for_update())).all()
+        await tx.conn.execute(update(submissions).where(submissions.c.claim_id.in_([r.claim_id for r in rows]))
+                              .values(status="rejected", ever_rejected=True, ack_status_code="999:R",
+                                      ack_reason=edits[0].message[:500]))
+        for r in rows:
+            _ack_event(tx, r, accepted=False, stage="999", status_code="999:R", reason=edits[0].message)
+            _return(tx, r.tenant_id, r.claim_id, "999", edits)
+        updated += len(rows)
+    return icn, updated, None
+
+
+def _status_code(ack: ClaimAcknowledgment) -> str:
+    relevant = [s for s in ack.statuses if (s.rejects if ack.accepted is False else s.accepts)] or list(ack.statuses)
+    s = relevant[0] if relevant else None
+    return ":".join(x for x in (s.category, s.code, s.entity) if x) if s else "277CA"
+
+
+def _status_reason(ack: ClaimAcknowledgment) -> str:
+    parts = [f"{s.category_meaning}: {s.meaning}" + (f" ({s.entity_meaning})" if s.entity_meaning else "")
+             for s in ack.statuses if s.rejects]
+    return "; ".join(parts)[:500] or "rejected by the clearinghouse or payer"
+
+
+async def _apply_277ca(tx, acks: tuple[ClaimAcknowledgment, ...]) -> tuple[int, str | None]:
+    by_pcn = {a.patient_control_number: a for a in acks if a.patient_control_number and a.accepted is not None}
+    if not by_pcn:
+        return 0, "the 277CA carries no claim with a decided status"
+    rows = (await tx.conn.execute(select(submissions).where(
+        submissions.c.patient_control_number.in_(list(by_pcn)), submissions.c.status == "sent").with_for_update())).all()
+    if not rows:
+        return 0, "the 277CA names no claim this deployment is waiting on (unknown or already acknowledged)"
+    for r in rows:
+        ack = by_pcn[r.patient_control_number]
+        code = _status_code(ack)
+        if ack.accepted:
+            first_pass = r.attempts == 1 and not r.ever_rejected and r.frequency_code == "1"
+            await tx.conn.execute(update(submissions).where(submissions.c.claim_id == r.claim_id).values(
+                status="accepted", payer_claim_control_number=ack.payer_claim_control_number, ack_status_code=code,
+                ack_reason=None, first_pass_accepted=first_pass))
+            _ack_event(tx, r, accepted=True, stage="277CA", status_code=code, reason=None,
+                       pccn=ack.payer_claim_control_number, first_pass=first_pass)
+        else:
+            reason = _status_reason(ack)
+            await tx.conn.execute(update(submissions).where(submissions.c.claim_id == r.claim_id).values(
+                status="rejected", ever_rejected=True, ack_status_code=code, ack_reason=reason,
+                first_pass_accepted=False))
+            _ack_event(tx, r, accepted=False, stage="277CA", status_code=code, reason=reason, first_pass=False)
+            _return(tx, r.tenant_id, r.claim_id, "277CA", [Edit(
+                code=f"277CA-{code}", severity="error", message=f"277CA rejected the claim: {reason}; correct and "
+                                                                 "resubmit")])
+    return len(rows), None
+
+
+async def poll_acknowledgments(rt, adapters: dict[str, ClearinghouseAdapter], limit: int = 50) -> int:
+    handled = 0
+    for name, adapter in adapters.items():
+        files: list[InboundFile] = await adapter.receive(limit)
+        for f in files:
+            async with rt.transaction() as tx:
+                result = await process_acknowledgment(tx, name, f.name, f.content)
+            if result.status == "quarantined":
+                log.warning("acknowledgment quarantined", extra={"clearinghouse": name, "kind": result.kind})
+            await adapter.done(f)
+            handled += 1
+    return handled
+
+
+async def loop(step, *, idle_s: float, what: str) -> None:
+    """Run `step` forever: busy while it finds work, idle otherwise; a failure waits and retries."""
     while True:
         try:
-            n = await dispatch_once(rt, adapter)
+            n = await step()
         except ClearinghouseUnavailable as exc:
-            log.warning("clearinghouse unavailable; claims stay queued", extra={"reason": str(exc)})
+            log.warning("clearinghouse unavailable; will retry", extra={"reason": str(exc), "loop": what})
             n = 0
             await asyncio.sleep(2.0)
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("dispatch failed; claims stay queued")
+            log.exception("loop step failed; will retry", extra={"loop": what})
             n = 0
             await asyncio.sleep(2.0)
         if n == 0:
             await asyncio.sleep(idle_s)
+
+
+# ---------------------------------------------------------------- corrections and secondary claims
+async def resubmit_corrected(conn, *, tenant_id: str, claim_id: uuid.UUID, frequency: str,
+                             changes: dict[str, Any] | None) -> Claim:
+    """A replacement (7) or void (8) of a claim the payer accepted: it names the payer's claim number
+    (REF*F8) and goes out again. Raises NotFound / NotAccepted."""
+    row = (await conn.execute(select(submissions).where(
+        submissions.c.tenant_id == tenant_id, submissions.c.claim_id == claim_id).with_for_update())).first()
+    if row is None:
+        raise NotFoundClaim("no such claim at the submission stage for this tenant")
+    if row.status != "accepted" or not row.payer_claim_control_number:
+        raise NotAccepted("only a claim the payer accepted (with its claim number) can be replaced or voided")
+    protected = {"claim_id", "encounter_id", "source_system", "source_encounter_id"}
+    data = {**row.claim, **{k: v for k, v in (changes or {}).items() if k not in protected},
+            "frequency_code": frequency, "original_claim_number": row.payer_claim_control_number}
+    claim = Claim.model_validate(data)
+    await conn.execute(update(submissions).where(submissions.c.claim_id == claim_id).values(
+        status="queued", claim=claim.model_dump(mode="json"), frequency_code=frequency,
+        queued_at=datetime.now(timezone.utc)))
+    return claim
+
+
+def secondary_claim_id(primary_claim_id: uuid.UUID) -> uuid.UUID:
+    return uuid.uuid5(primary_claim_id, "secondary")
+
+
+async def queue_secondary(conn, *, tenant_id: str, claim_id: uuid.UUID, coverage: dict[str, Any]) -> Claim:
+    """The claim to the secondary payer, carrying the primary's payment and adjustments (2320/2330)."""
+    row = (await conn.execute(select(submissions).where(
+        submissions.c.tenant_id == tenant_id, submissions.c.claim_id == claim_id))).first()
+    if row is None:
+        raise NotFoundClaim("no such claim at the submission stage for this tenant")
+    paid = (await conn.execute(select(primary_payments.c.payment).where(
+        primary_payments.c.claim_id == claim_id, primary_payments.c.tenant_id == tenant_id))).scalar()
+    if paid is None:
+        raise NotAccepted("the primary payer has not paid or denied this claim yet (no remittance posted)")
+    primary = Claim.model_validate(row.claim)
+    other = OtherPayer(coverage=primary.coverage, responsibility="P",
+                       payer_claim_control_number=paid["payer_claim_control_number"],
+                       paid_amount=Decimal(paid["paid_amount"]), adjudication_date=paid["payment_date"],
+                       adjustments=[Adjustment.model_validate(a) for a in paid["adjustments"] if Decimal(a["amount"])])
+    secondary = Claim.model_validate({**primary.model_dump(mode="json"), "claim_id": str(secondary_claim_id(claim_id)),
+                                      "coverage": coverage, "payer_responsibility": "S",
+                                      "other_payers": [other.model_dump(mode="json")], "frequency_code": "1",
+                                      "original_claim_number": None})
+    stmt = pg_insert(submissions).values(
+        claim_id=secondary.claim_id, tenant_id=tenant_id, payer_id=secondary.coverage.payer_id, status="queued",
+        claim=secondary.model_dump(mode="json"), patient_control_number=patient_control_number(secondary.claim_id),
+        frequency_code="1")
+    await conn.execute(stmt.on_conflict_do_nothing())
+    return secondary
+
+
+async def first_pass_summary(conn, tenant_id: str) -> list[dict]:
+    """Per payer: claims acknowledged, accepted on the first pass, rejected at least once."""
+    stmt = (select(submissions.c.payer_id,
+                   func.count().filter(submissions.c.status.in_(("accepted", "rejected"))).label("acknowledged"),
+                   func.sum(cast(submissions.c.first_pass_accepted.is_(True), Integer)).label("first_pass_accepted"),
+                   func.sum(cast(submissions.c.ever_rejected, Integer)).label("ever_rejected"))
+            .where(submissions.c.tenant_id == tenant_id).group_by(submissions.c.payer_id)
+            .order_by(submissions.c.payer_id))
+    out = []
+    for r in await conn.execute(stmt):
+        acknowledged, first = r.acknowledged or 0, r.first_pass_accepted or 0
+        out.append({"payer_id": r.payer_id, "acknowledged": acknowledged, "first_pass_accepted": first,
+                    "ever_rejected": r.ever_rejected or 0,
+                    "first_pass_rate": round(first / acknowledged, 4) if acknowledged else None})
+    return out
+

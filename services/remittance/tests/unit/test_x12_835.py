@@ -1,0 +1,413 @@
+"""835 reader: every shared sample (with its known defects, cross-checked against what MANIFEST.tsv says of
+it), hand-written ERAs for each balancing rule, and garbage that must raise Unparseable835 without quoting
+its content."""
+
+import csv
+import re
+from datetime import date, datetime
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from rcm_remittance.domain.x12_835 import RemittancePayment, Unparseable835, read_835
+from rcm_runtime.errors import safe_reason
+from rcm_runtime.x12 import EnvelopeErrorCode, Segment, build_interchange
+from tests.support.shared import samples_dir
+
+NOW = datetime(2026, 3, 20, 6, 30)
+BALANCE_WORDS = ("does not balance", "is not the lines' SVC03", "is not the sum of its PR", "payment does not balance")
+
+
+def sample_files() -> list[Path]:
+    folder = samples_dir("x12", "835")
+    return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+
+
+def sample_params() -> list:
+    files = sample_files()
+    if not files:
+        reason = f"shared 835 samples not present under {samples_dir('x12', '835')}: set RCM_SHARED_DIR to ../shared"
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
+    return [pytest.param(p, id=p.name) for p in files]
+
+
+def manifest_notes() -> dict[str, str]:
+    """file name -> the MANIFEST's note on what the file exercises (empty when there is no manifest)."""
+    manifest = samples_dir("x12", "MANIFEST.tsv")
+    if not manifest.is_file():
+        return {}
+    with manifest.open(newline="") as fh:
+        rows = csv.DictReader(fh, delimiter="\t")
+        return {row["file"].split("/", 1)[1]: row["notes"] for row in rows if row["file"].startswith("835/")}
+
+
+def only(payments: list[RemittancePayment]) -> RemittancePayment:
+    assert len(payments) == 1
+    return payments[0]
+
+
+def balance_warnings(payment: RemittancePayment) -> list[str]:
+    return [w for w in payment.warnings if any(word in w for word in BALANCE_WORDS)]
+
+
+def adjustments(items) -> list[tuple[str, str, D]]:
+    return [(a.group, a.reason, a.amount) for a in items]
+
+
+# ---------------------------------------------------------------- shared samples
+
+
+def check_managed_care_claims(p: RemittancePayment) -> None:
+    """TR3 managed-care example: two claims, claim-level CO-A2, line-level PR-1 (and CO-45)."""
+    assert (p.payment_method, p.handling_code, p.amount) == ("ACH", "I", D("945"))
+    assert (p.payer_name, p.payer_id, p.payee_npi, p.payee_tax_id) == (
+        "RUSHMORE LIFE", "1935665544", "5544667733", "777667755")  # payer id: TRN03, no REF*2U in the file
+    first, second = p.claims
+    assert (first.patient_control_number, first.status_code, first.charge, first.paid, first.patient_responsibility) \
+        == ("5554555444", "1", D("800"), D("450"), D("300"))
+    assert adjustments(first.adjustments) == [("CO", "A2", D("50"))]
+    [line] = first.lines
+    assert (line.qualifier, line.procedure_code, line.charge, line.paid, line.units) == (
+        "HC", "99211", D("800"), D("500"), D(1))
+    assert (line.service_from, line.service_to) == (date(2002, 3, 1), date(2002, 3, 4))  # DTM*150/151
+    assert adjustments(line.adjustments) == [("PR", "1", D("300"))]
+    assert adjustments(second.all_adjustments) == [("CO", "A2", D("55")), ("PR", "1", D("600")), ("CO", "45", D("50"))]
+
+
+def check_managed_care(p: RemittancePayment, *, fixed: bool) -> None:
+    check_managed_care_claims(p)
+    assert p.trace_number == "7170066655"
+    if fixed:
+        assert p.payment_date == date(2002, 3, 14) and p.warnings == ()
+    else:
+        assert p.payment_date is None  # BPR16 is 20002316 in the published file
+        assert p.warnings == ("BPR16 is not a valid date; ignored",)
+
+
+def check_separate(p: RemittancePayment) -> None:
+    check_managed_care_claims(p)  # the same TR3 example, as the badX12 project copied it
+    assert (p.payment_date, p.production_date, p.trace_number) == (date(2002, 3, 16), date(2002, 3, 14), "71700666555")
+    assert [c.payer_claim_control_number for c in p.claims] == ["94060555410000", "9407779923000"]
+    assert p.warnings == ()
+
+
+def check_institutional(p: RemittancePayment) -> None:
+    """TS3/TS2 provider summaries, MIA/MOA, and a negative PLB that raises the payment by 1.27."""
+    assert (p.payer_id, p.payee_npi, p.handling_code, p.amount) == ("999", "6543210903", "C", D("150000"))
+    assert [c.claim_filing_indicator for c in p.claims] == ["MA", "MB"]
+    assert p.claims[1].remark_codes == ("MA02",)
+    assert (p.claims[0].service_from, p.claims[0].service_to) == (date(2002, 8, 16), date(2002, 8, 24))
+    [plb] = p.provider_adjustments
+    assert (plb.provider_id, plb.reason, plb.reference, plb.amount) == ("6543210903", "CV", "CP", D("-1.27"))
+    assert balance_warnings(p) == []  # 138018.40 + 11980.33 - (-1.27) = 150000
+
+
+def check_dental(p: RemittancePayment) -> None:
+    claim = only_claim(p)
+    assert (p.payment_method, p.amount, p.payee_tax_id, p.payee_npi) == ("CHK", D("132"), "999994703", None)
+    assert [(ln.qualifier, ln.procedure_code, ln.paid) for ln in claim.lines] == [
+        ("AD", "D0120", D("25")), ("AD", "D0220", D("14")), ("AD", "D0230", D("10")), ("AD", "D0274", D("34")),
+        ("AD", "D1110", D("49"))]
+    assert all(a.group == "CO" and a.reason == "131" for a in claim.all_adjustments)
+
+
+def only_claim(p: RemittancePayment):
+    assert len(p.claims) == 1
+    return p.claims[0]
+
+
+def check_single_check(p: RemittancePayment) -> None:
+    assert (p.amount, len(p.claims), sum(len(c.lines) for c in p.claims)) == (D("810.8"), 9, 33)
+    assert sum((c.paid for c in p.claims), D(0)) == D("810.8")
+    assert [c.patient_responsibility for c in p.claims if c.patient_responsibility] == [D("24"), D("902"), D("44.2")]
+
+
+def check_secondary_with_negative_cas(p: RemittancePayment) -> None:
+    claim = only_claim(p)
+    assert (claim.status_code, claim.status) == ("2", "Processed as secondary")
+    [line] = claim.lines
+    assert adjustments(line.adjustments) == [("OA", "23", D("516")), ("OA", "94", D("-9"))]
+    assert line.allowed == D("550")
+    assert balance_warnings(p) == []
+
+
+def check_secondary_payments(p: RemittancePayment) -> None:
+    first, second = p.claims
+    assert adjustments(first.adjustments) == [("OA", "23", D("9411.64"))] and first.lines == ()
+    assert [(ln.procedure_code, ln.modifiers) for ln in second.lines] == [("12345", ("26",)), ("66543", ("26",))]
+    # One CAS with two triplets: PR-1 150 and PR-2 70.
+    assert adjustments(second.lines[1].adjustments) == [("PR", "1", D("150")), ("PR", "2", D("70")),
+                                                        ("CO", "42", D("85"))]
+    assert second.patient_responsibility == D("220")
+
+
+def check_tertiary(p: RemittancePayment) -> None:
+    claim = only_claim(p)
+    assert (claim.status_code, claim.paid) == ("3", D("187.50"))
+    assert balance_warnings(p) == []
+
+
+def check_lfh_secondary(p: RemittancePayment, *, fixed: bool) -> None:
+    if fixed:
+        check_secondary_payments(p)
+    else:
+        # ISA16 says ':' but the body uses '>': SVC01 cannot be split, and the reader says so.
+        assert [ln.qualifier for ln in p.claims[1].lines] == ["HC>12345>26", "HC>66543>26"]
+        assert [w for w in p.warnings if "SVC01" in w] == [
+            "claim #2 (CLP segment #22) line #1: SVC01 has no procedure code (is the component separator in ISA16 "
+            "the one the file uses?)",
+            "claim #2 (CLP segment #22) line #2: SVC01 has no procedure code (is the component separator in ISA16 "
+            "the one the file uses?)"]
+        assert "BPR16 (check issue or EFT effective date) is missing" in p.warnings
+    assert balance_warnings(p) == []
+
+
+def check_lfh_tertiary(p: RemittancePayment) -> None:
+    # SVC*HC*24599.00*1766.50*...: the procedure code sits where the charge belongs, so nothing adds up.
+    claim = only_claim(p)
+    assert (claim.lines[0].qualifier, claim.lines[0].procedure_code, claim.lines[0].charge) == (
+        "HC", None, D("24599.00"))
+    assert balance_warnings(p) == [
+        "claim #1 (CLP segment #14) line #1 does not balance: SVC02 - SVC03 = 22832.50, its adjustments total 1579.00",
+        "claim #1 (CLP segment #14): CLP04 187.50 is not the lines' SVC03 less claim-level adjustments (1766.50)",
+    ]
+
+
+def check_denial(p: RemittancePayment) -> None:
+    claim = only_claim(p)
+    assert (p.payment_method, p.handling_code, p.amount) == ("NON", "H", D("0"))
+    assert (claim.denied, claim.status, claim.paid, claim.claim_filing_indicator) == (True, "Denied", D("0"), "MC")
+    assert [(ln.procedure_code, ln.units, ln.remark_codes) for ln in claim.lines] == [
+        ("T1005", D("68"), ("N14",)), ("T1005", D("16"), ("N14",)), ("T1005", D("36"), ("N14",))]
+    assert adjustments(claim.all_adjustments) == [("CO", "16", D("500.04")), ("OA", "A7", D("127.8")),
+                                                  ("OA", "A7", D("287.55"))]
+    assert p.production_date == date(2013, 9, 1)
+
+
+def check_edifabric(p: RemittancePayment) -> None:
+    # GS01 is HC (the 837's) on an 835: read anyway, reported as an envelope defect.
+    assert [e.code for e in p.envelope_errors] == [EnvelopeErrorCode.FUNCTIONAL_ID_MISMATCH]
+    assert only_claim(p).lines[0].procedure_code == "55669"
+
+
+def check_cob(p: RemittancePayment, *, fixed: bool) -> None:
+    [line] = only_claim(p).lines
+    assert adjustments(line.adjustments) == [("OA", "23", D("516.00")), ("OA", "94", D("-9.00"))]
+    assert balance_warnings(p) == []
+    assert (line.procedure_code == "55669") is fixed
+
+
+EXPECTED = {
+    "badx12_X221-dollars-and-data-sent-separate.835": check_separate,
+    "badx12_X221-dollars-and-data-sent-together.835": check_institutional,
+    "badx12_X221-era-sample.835": check_dental,
+    "badx12_X221-multiple-claims-single-check.835": check_single_check,
+    "badx12_X221-secondary-payment-with-higher-fee-schedule.835": check_secondary_with_negative_cas,
+    "badx12_X221-secondary-payments.835": check_secondary_payments,
+    "badx12_X221-tertiary-payments.835": check_tertiary,
+    "edifabric_payment.835": check_edifabric,
+    "lfh_cob-contractual-adjustment.835": lambda p: check_cob(p, fixed=False),
+    "lfh_cob-contractual-adjustment.fixed.835": lambda p: check_cob(p, fixed=True),
+    "lfh_managed-care.835": lambda p: check_managed_care(p, fixed=False),
+    "lfh_managed-care.fixed.835": lambda p: check_managed_care(p, fixed=True),
+    "lfh_medicare-part-a.835": check_institutional,
+    "lfh_secondary-payment.835": lambda p: check_lfh_secondary(p, fixed=False),
+    "lfh_secondary-payment.fixed.835": lambda p: check_lfh_secondary(p, fixed=True),
+    "lfh_tertiary-payment.835": check_lfh_tertiary,
+    "pyx12_mult-loops.835": check_denial,
+}
+
+# The only sample whose amounts do not balance; MANIFEST.tsv calls its SVC01 malformed.
+OFF_BALANCE = {"lfh_tertiary-payment.835": "malformed SVC01"}
+
+
+@pytest.mark.parametrize("path", sample_params())
+def test_835_sample_parses(path: Path):
+    payment = only(read_835(path.read_text()))
+    assert payment.claims, f"{path.name}: no claim read"
+    assert all(c.patient_control_number for c in payment.claims)
+    # Balance warnings exactly where the file is known to be off.
+    assert bool(balance_warnings(payment)) == (path.name in OFF_BALANCE), balance_warnings(payment)
+    check = EXPECTED.get(path.name)
+    if check is None:
+        pytest.skip(f"{path.name} parses; no specific expectations written for this new sample")
+    check(payment)
+
+
+@pytest.mark.parametrize("path", sample_params())
+def test_835_sample_agrees_with_the_manifest_notes(path: Path):
+    """Counts and codes the MANIFEST states in words (e.g. '9 claims, 33 SVC', 'CLP02=4') hold for what is read."""
+    notes = manifest_notes().get(path.name)
+    if notes is None:
+        pytest.skip(f"{path.name} has no MANIFEST.tsv row")
+    payment = only(read_835(path.read_text()))
+    if m := re.search(r"\b(\d+) claims?\b", notes):
+        assert len(payment.claims) == int(m.group(1))
+    if m := re.search(r"\b(\d+) (?:SVC|service lines)\b", notes):
+        assert sum(len(c.lines) for c in payment.claims) == int(m.group(1))
+    if m := re.search(r"CLP02=(\d+)", notes):
+        assert {c.status_code for c in payment.claims} == {m.group(1)}
+    if "PLB" in notes:
+        assert payment.provider_adjustments
+    if "negative CAS" in notes:
+        assert any(a.amount < 0 for c in payment.claims for a in c.all_adjustments)
+    if path.name in OFF_BALANCE:
+        assert OFF_BALANCE[path.name] in notes
+
+
+# ---------------------------------------------------------------- hand-written ERAs
+
+
+def era(*detail: Segment, bpr: list[str] | None = None, header: list[Segment] | None = None) -> str:
+    segments = [
+        Segment("ST", ["835", "0001"]),
+        Segment("BPR", bpr or ["I", "80", "C", "CHK", *[""] * 11, "20260323"]),
+        Segment("TRN", ["1", "CHK100", "1123456789"]),
+        *(header or [Segment("DTM", ["405", "20260320"])]),
+        Segment("N1", ["PR", "SANDBOX HEALTH PLAN"]), Segment("N3", ["1 PAYER WAY"]),
+        Segment("N4", ["HARRISBURG", "PA", "17111"]), Segment("REF", ["2U", "SBX01"]),
+        Segment("PER", ["BL", "EDI", "TE", "8005551212"]),
+        Segment("N1", ["PE", "NORTHSIDE CLINIC", "XX", "1234567893"]), Segment("REF", ["TJ", "987654321"]),
+        Segment("LX", ["1"]),
+        *detail,
+    ]
+    return build_interchange("SANDBOXPAY", "CLINIC01", 5, "HP", "005010X221A1", [segments], now=NOW)
+
+
+PAID_CLAIM = [
+    Segment("CLP", ["PCN1", "1", "100", "80", "10", "12", "SBX1", "11", "1"]),
+    Segment("NM1", ["QC", "1", "DOE", "JANE", "", "", "", "MI", "M1"]),
+    Segment("MIA", ["0", "", "", "", "MA01", *[""] * 14, "N20"]),
+    Segment("DTM", ["232", "20260302"]),
+    Segment("SVC", ["HC:99213:25:59:76:77", "100", "80", "", "2", "", "3"]),
+    Segment("DTM", ["472", "20260302"]),
+    Segment("CAS", ["CO", "45", "10", "1", "253", "0", "", "59", "0", "", "94", "0", "", "97", "0", "", "131", "0"]),
+    Segment("CAS", ["PR", "3", "10"]),
+    Segment("REF", ["6R", "LINE1"]),
+    Segment("AMT", ["B6", "90"]),
+    Segment("LQ", ["HE", "N130"]),
+    Segment("LQ", ["RX", "75"]),
+]
+
+
+def test_claim_line_and_payment_fields():
+    payment = only(read_835(era(*PAID_CLAIM)))
+    assert (payment.payer_id, payment.payer_name, payment.payee_npi, payment.payee_tax_id) == (
+        "SBX01", "SANDBOX HEALTH PLAN", "1234567893", "987654321")
+    assert (payment.amount, payment.credit, payment.payment_date, payment.trace_number, payment.trace_originator) \
+        == (D("80"), True, date(2026, 3, 23), "CHK100", "1123456789")
+    claim = only_claim(payment)
+    assert claim.remark_codes == ("MA01", "N20")  # MIA05 and MIA20
+    [line] = claim.lines
+    assert (line.procedure_code, line.modifiers, line.units, line.original_units) == (
+        "99213", ("25", "59", "76", "77"), D("2"), D("3"))
+    assert (line.allowed, line.line_item_control_number, line.remark_codes) == (D("90"), "LINE1", ("N130",))
+    # Six CAS triplets in one segment, the quantity of the first kept.
+    assert [(a.reason, a.amount, a.quantity) for a in line.adjustments][:2] == [
+        ("45", D("10"), D("1")), ("253", D("0"), None)]
+    assert len(line.adjustments) == 7
+    assert payment.warnings == ()
+
+
+def test_every_imbalance_is_a_warning():
+    text = era(
+        Segment("CLP", ["PCN1", "1", "100", "70", "15", "12", "SBX1"]),
+        Segment("CAS", ["CO", "A2", "5"]),
+        Segment("SVC", ["HC:99213", "100", "80"]),
+        Segment("CAS", ["CO", "45", "10"]),
+        Segment("CAS", ["PR", "3", "5"]),
+        Segment("CLP", ["PCN2", "4", "50", "10", "", "12", "SBX2"]),
+        Segment("CAS", ["CO", "96", "40"]),
+    )
+    payment = only(read_835(text))
+    assert balance_warnings(payment) == [
+        "claim #1 (CLP segment #13) line #1 does not balance: SVC02 - SVC03 = 20, its adjustments total 15",
+        "claim #1 (CLP segment #13) does not balance: CLP03 - CLP04 = 30, claim and line adjustments total 20",
+        "claim #1 (CLP segment #13): CLP04 70 is not the lines' SVC03 less claim-level adjustments (75)",
+        "claim #1 (CLP segment #13): CLP05 15 is not the sum of its PR adjustments (5)",
+    ]  # the payment itself balances: BPR02 80 = 70 + 10
+    assert "claim #2 (CLP segment #18) is denied (CLP02 4) but pays 10" in payment.warnings
+
+
+def test_payment_total_is_checked_against_claims_and_plb():
+    claim = [Segment("CLP", ["PCN1", "1", "100", "80", "", "12", "SBX1"]), Segment("CAS", ["CO", "45", "20"])]
+    withheld = only(read_835(era(*claim, Segment("PLB", ["1234567893", "20261231", "WO:OVERPAY1", "5"]),
+                                 bpr=["I", "75", "C", "CHK", *[""] * 11, "20260323"])))
+    assert balance_warnings(withheld) == []
+    assert [(a.reason, a.reference, a.amount) for a in withheld.provider_adjustments] == [("WO", "OVERPAY1", D("5"))]
+    short = only(read_835(era(*claim, bpr=["I", "79.99", "C", "CHK", *[""] * 11, "20260323"])))
+    assert balance_warnings(short) == ["payment does not balance: BPR02 79.99, claims' CLP04 less PLB adjustments 80"]
+
+
+def test_reversal_and_its_correction_balance():
+    # A payer corrects a paid claim by reversing it (CLP02 22, negated amounts) and paying it again.
+    text = era(Segment("CLP", ["PCN1", "22", "-100", "-80", "", "12", "SBX1"]),
+               Segment("CAS", ["CO", "45", "-20"]),
+               Segment("CLP", ["PCN1", "1", "100", "90", "", "12", "SBX1"]),
+               Segment("CAS", ["CO", "45", "10"]),
+               bpr=["I", "10", "C", "CHK", *[""] * 11, "20260323"])
+    payment = only(read_835(text))
+    assert [c.status for c in payment.claims] == ["Reversal of previous payment", "Processed as primary"]
+    assert payment.warnings == ()
+
+
+def test_unreadable_optional_values_are_warnings():
+    text = era(Segment("CLP", ["PCN1", "1", "100", "100", "1O", "12", "SBX1"]),
+               Segment("SVC", ["HC:99213", "100", "100", "", "x"]), Segment("AMT", ["B6", "n/a"]),
+               Segment("DTM", ["472", "20261340"]),
+               header=[Segment("DTM", ["405", "2026"])])
+    payment = only(read_835(text))
+    line = only_claim(payment).lines[0]
+    assert (line.units, line.allowed, line.service_from) == (D(1), None, None)
+    assert set(payment.warnings) >= {"DTM*405 is not a valid date; ignored",
+                                     "claim #1 (CLP segment #13) CLP05 is not a number; ignored",
+                                     "claim #1 (CLP segment #13) line #1 SVC05 is not a number; ignored",
+                                     "claim #1 (CLP segment #13) line #1 AMT*B6 is not a number; ignored",
+                                     "DTM*'472' is not a valid date; ignored"}
+
+
+def test_segments_between_lx_and_clp_are_ignored_with_a_warning():
+    text = era(Segment("NM1", ["QC", "1", "DOE"]), *PAID_CLAIM[:2])
+    payment = only(read_835(text))
+    assert "NM1 segment #13 is outside any claim; ignored" in payment.warnings
+
+
+def test_several_835s_in_one_interchange():
+    one = [Segment("ST", ["835", "0001"]), Segment("BPR", ["H", "0", "C", "NON", *[""] * 11, "20260323"]),
+           Segment("TRN", ["1", "T1", "1123456789"]), Segment("CLP", ["A", "4", "10", "0", "", "12", "X"]),
+           Segment("CAS", ["CO", "31", "10"])]
+    two = [Segment("ST", ["835", "0002"]), *one[1:]]
+    text = build_interchange("SANDBOXPAY", "CLINIC01", 5, "HP", "005010X221A1", [one, two], now=NOW)
+    assert [p.control_number for p in read_835(text)] == ["0001", "0002"]
+
+
+# ---------------------------------------------------------------- garbage
+
+PHI = "DOE^JOHN 1980-01-02 SSN 123-45-6789"
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("", "not an X12 interchange"),
+    (f"remittance for {PHI}", "not an X12 interchange"),
+    (era(Segment("CLP", ["PCN1", "1", PHI, "80", "", "12", "X"])), "CLP03 of segment #13 is not an amount"),
+    (era(Segment("CLP", ["PCN1", "1", "100", "", "", "12", "X"])), "CLP04 of segment #13 is missing"),
+    (era(Segment("CLP", ["PCN1", "1", "100", "80", "", "12", "X"]), Segment("CAS", ["CO", "45", PHI])),
+     "CAS03 of segment #14 is not an amount"),
+    (era(Segment("SVC", ["HC:99213", "100", "80"])), "SVC segment #13 comes before any CLP"),
+    (era(bpr=["I", PHI, "C", "CHK"]), "BPR02 of segment #2 is not an amount"),
+])
+def test_garbage_raises_without_quoting_it(text, reason):
+    with pytest.raises(Unparseable835, match=reason) as caught:
+        read_835(text)
+    assert "DOE" not in safe_reason(caught.value) and "123-45" not in str(caught.value)
+
+
+def test_no_bpr_and_wrong_transaction_set_are_named():
+    no_bpr = build_interchange("P", "C", 5, "HP", "005010X221A1", [[Segment("ST", ["835", "0001"]),
+                                                                    Segment("TRN", ["1", "T"])]], now=NOW)
+    with pytest.raises(Unparseable835, match="835 '0001' has no BPR segment"):
+        read_835(no_bpr)
+    ack = build_interchange("P", "C", 5, "FA", "005010X231A1", [[Segment("ST", ["999", "0001"])]], now=NOW)
+    with pytest.raises(Unparseable835, match=r"no 835 transaction set in the interchange \(found: '999'\)"):
+        read_835(ack)

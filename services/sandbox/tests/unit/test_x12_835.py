@@ -1,0 +1,388 @@
+"""835 writer: layout per 005010X221A1, the guide's balancing rules checked on the written X12 itself, refusal
+of unbalanced input, and every generated 835 accepted by the independent pyx12 validator."""
+
+import io
+import json
+import logging
+import uuid
+from dataclasses import replace
+from datetime import date, datetime
+from decimal import Decimal as D
+
+import pytest
+from pyx12.params import params as pyx12_params
+from pyx12.x12n_document import x12n_document
+
+from rcm_contracts.claim import Address, Claim, Coverage, Person, Provider, ServiceLine, patient_control_number
+from rcm_runtime.x12 import Segment, parse_interchange
+from rcm_sandbox.domain.adjudication import ClaimAdjudication, LineAdjudication, MemberBenefits, PayerRules, adjudicate
+from rcm_sandbox.domain.x12_835 import BankAccount, Payee, Payer, Payment, RemittedClaim, build_835
+
+NOW = datetime(2026, 3, 20, 6, 30)
+NPI = "1234567893"
+MEMBER = "M123456789"
+
+PAYER = Payer(name="SANDBOX HEALTH PLAN", payer_id="SBX01", tax_id="123456789",
+              address=Address(line1="1 PAYER WAY", city="HARRISBURG", state="PA", postal_code="17111"),
+              contact_phone="8005551212", contact_name="EDI SUPPORT")
+PAYEE = Payee(name="NORTHSIDE CLINIC", npi=NPI, tax_id="987654321",
+              address=Address(line1="22 CLINIC RD", city="YORK", state="PA", postal_code="17401"))
+ACH = Payment(method="ACH", payment_date=date(2026, 3, 23), trace_number="EFT20260323001",
+              payer_bank=BankAccount("011000015", "1234567"), payee_bank=BankAccount("021000021", "7654321"))
+CHECK = Payment(method="CHK", payment_date=date(2026, 3, 23), trace_number="100234")
+NO_PAYMENT = Payment(method="NON", payment_date=date(2026, 3, 23), trace_number="ZP20260323001")
+
+RULES = PayerRules(payer_id="SBX01", fee_schedule={"99213": D("92.47"), "36415": D("3.00"), "97110": D("28.15")},
+                   default_allowed_ratio=D("0.60"), non_covered_codes=frozenset({"S9999"}),
+                   auth_required_codes=frozenset({"70553"}))
+BENEFITS = MemberBenefits(member_id=MEMBER, active=True, deductible_remaining=D("20.00"),
+                          coinsurance_rate=D("0.20"), copay=D("15.00"))
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def pyx12_errors(text: str) -> list[str]:
+    """Every error pyx12 reports, located by segment and element (read from its JSON error tree)."""
+    report = io.StringIO()
+    logging.getLogger("pyx12").setLevel(logging.CRITICAL)  # its log repeats what the report holds
+    valid = x12n_document(pyx12_params(), io.StringIO(text), fd_997=None, fd_html=None, fd_json=report)
+    errors: list[str] = []
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, where)
+        elif isinstance(node, dict):
+            if "seg_id" in node:
+                where = f"{node['seg_id']} (segment #{node.get('seg_count')})"
+            if node.get("ele_pos") is not None:
+                where = f"{where} element {node['ele_pos']}"
+            errors.extend(f"{where}: {e.get('err_cde')} {e.get('err_str')}" for e in node.get("errors", []))
+            for key, value in node.items():
+                if key != "errors":
+                    walk(value, where)
+
+    walk(json.loads(report.getvalue() or "{}"), "envelope")
+    if not valid and not errors:
+        errors.append("pyx12 rejected the document without reporting an error")
+    return errors
+
+
+def assert_pyx12_valid(text: str) -> None:
+    errors = pyx12_errors(text)
+    assert not errors, "pyx12 rejects the generated 835:\n" + "\n".join(errors)
+
+
+def make_claim(*lines: tuple, member_id: str = MEMBER, subscriber: Person | None = None,
+               responsibility: str = "P") -> Claim:
+    """lines: (procedure_code, charge[, units[, modifiers[, service_date]]])."""
+    service_lines = [
+        ServiceLine(line_number=i, procedure_code=spec[0], charge=D(spec[1]),
+                    units=D(spec[2]) if len(spec) > 2 else D(1),
+                    modifiers=list(spec[3]) if len(spec) > 3 else [],
+                    service_date=spec[4] if len(spec) > 4 else None)
+        for i, spec in enumerate(lines, start=1)
+    ]
+    return Claim(
+        claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system="test-ehr", source_encounter_id="enc-1",
+        service_date=date(2026, 3, 2), place_of_service="11",
+        patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(1980, 1, 2)),
+        coverage=Coverage(payer_id="SBX01", payer_name="Sandbox Health Plan", member_id=member_id,
+                          relationship="self" if subscriber is None else "child", subscriber=subscriber),
+        billing_provider=Provider(npi=NPI, name="Northside Clinic"), diagnoses=["J06.9"], lines=service_lines,
+        total_charge=sum((ln.charge for ln in service_lines), D("0.00")), payer_responsibility=responsibility,
+    )
+
+
+def remitted(claim: Claim, number: str = "SBX0001", benefits: MemberBenefits | None = BENEFITS) -> RemittedClaim:
+    return RemittedClaim(claim=claim, adjudication=adjudicate(claim, benefits, RULES),
+                         payer_claim_control_number=number)
+
+
+def era(claims, payment: Payment = ACH, **kwargs) -> str:
+    args = {"payer": PAYER, "payee": PAYEE, "payment": payment, "control_number": 77, "sender_id": "SANDBOXPAY",
+            "receiver_id": "CLINIC01", "now": NOW} | kwargs
+    return build_835(claims, **args)
+
+
+def segments(text: str) -> list[Segment]:
+    [transaction] = parse_interchange(text).transactions
+    return transaction.segments
+
+
+def texts(text: str) -> list[str]:
+    return [s for s in text.split("~") if s][2:-2]
+
+
+def cas_total(segs: list[Segment], group: str | None = None) -> D:
+    total = D(0)
+    for cas in segs:
+        for at in range(2, 20, 3):
+            if cas.element(at) and (group is None or cas.element(1) == group):
+                total += D(cas.element(at + 1))
+    return total
+
+
+def assert_balanced_835(text: str) -> None:
+    """The guide's balancing rules, checked on the X12 as written (not on the writer's inputs)."""
+    segs = segments(text)
+    bpr = segs[1]
+    claims: list[list[Segment]] = []
+    for seg in segs:
+        if seg.tag == "CLP":
+            claims.append([seg])
+        elif claims and seg.tag != "SE":
+            claims[-1].append(seg)
+    assert D(bpr.element(2)) == sum((D(c[0].element(4)) for c in claims), D(0)), "BPR02 != sum of CLP04"
+    for claim in claims:
+        clp = claim[0]
+        first_svc = next((i for i, s in enumerate(claim) if s.tag == "SVC"), len(claim))
+        claim_cas = [s for s in claim[:first_svc] if s.tag == "CAS"]
+        lines: list[list[Segment]] = []
+        for seg in claim[first_svc:]:
+            if seg.tag == "SVC":
+                lines.append([seg])
+            else:
+                lines[-1].append(seg)
+        for line in lines:
+            svc, line_cas = line[0], [s for s in line if s.tag == "CAS"]
+            assert D(svc.element(2)) - D(svc.element(3)) == cas_total(line_cas), f"line does not balance: {svc}"
+        all_cas = claim_cas + [s for line in lines for s in line if s.tag == "CAS"]
+        assert D(clp.element(3)) - D(clp.element(4)) == cas_total(all_cas), f"claim does not balance: {clp}"
+        assert D(clp.element(4)) == sum((D(line[0].element(3)) for line in lines), D(0)) - cas_total(claim_cas)
+        assert D(clp.element(5) or 0) == cas_total(all_cas, "PR"), "CLP05 != PR adjustments"
+
+
+# ---------------------------------------------------------------- layout
+
+
+def test_paid_claim_with_copay_deductible_coinsurance_and_a_contractual_write_off():
+    claim = make_claim(("99213", "150.00", "1", ["25"]), ("36415", "20.00", "2"))
+    text = era([remitted(claim)])
+    pcn = patient_control_number(claim.claim_id)
+    assert text.split("~")[1] == "GS*HP*SANDBOXPAY*CLINIC01*20260320*0630*77*X*005010X221A1"
+    assert texts(text) == [
+        "ST*835*0077",
+        "BPR*I*50.78*C*ACH*CCP*01*011000015*DA*1234567*1123456789**01*021000021*DA*7654321*20260323",
+        "TRN*1*EFT20260323001*1123456789",
+        "DTM*405*20260320",
+        "N1*PR*SANDBOX HEALTH PLAN",
+        "N3*1 PAYER WAY",
+        "N4*HARRISBURG*PA*17111",
+        "REF*2U*SBX01",
+        "PER*BL*EDI SUPPORT*TE*8005551212",
+        "N1*PE*NORTHSIDE CLINIC*XX*1234567893",
+        "N3*22 CLINIC RD",
+        "N4*YORK*PA*17401",
+        "REF*TJ*987654321",
+        "LX*1",
+        f"CLP*{pcn}*1*170*50.78*47.69*12*SBX0001*11*1",  # PR: 15 + 20 + 11.49 + 1.20
+        "NM1*QC*1*Lovelace*Ada****MI*M123456789",
+        "DTM*232*20260302",
+        # allowed 92.47: copay 15, deductible 20, coinsurance 20 % of 57.47 = 11.49, paid 45.98
+        "SVC*HC:99213:25*150*45.98",
+        "DTM*472*20260302",
+        "CAS*CO*45*57.53",
+        "CAS*PR*3*15**1*20**2*11.49",
+        "AMT*B6*92.47",
+        # allowed 6.00 (2 units x 3.00): coinsurance 1.20, paid 4.80; SVC05 because units are not 1
+        "SVC*HC:36415*20*4.8**2",
+        "DTM*472*20260302",
+        "CAS*CO*45*14",
+        "CAS*PR*2*1.2",
+        "AMT*B6*6",
+        "SE*28*0077",
+    ]
+    assert_balanced_835(text)
+    assert_pyx12_valid(text)
+
+
+def test_denied_claim_is_status_4_with_nothing_paid():
+    claim = make_claim(("99213", "150.00"), member_id="UNKNOWN")
+    text = era([remitted(claim)], payment=NO_PAYMENT)
+    clp = next(s for s in texts(text) if s.startswith("CLP"))
+    assert clp.split("*")[2:6] == ["4", "150", "0", ""]  # no CLP05 when the patient owes nothing
+    assert "CAS*CO*31*150" in texts(text) and "AMT*B6*0" in texts(text)
+    assert_balanced_835(text)
+    assert_pyx12_valid(text)
+
+
+def test_zero_pay_remittance_uses_non_and_notification_only():
+    claim = make_claim(("99213", "150.00"))
+    inactive = replace(BENEFITS, active=False)
+    text = era([remitted(claim, benefits=inactive)], payment=NO_PAYMENT)
+    assert texts(text)[1] == "BPR*H*0*C*NON************20260323"
+    assert texts(text)[2] == "TRN*1*ZP20260323001*1123456789"
+    assert_balanced_835(text)
+    assert_pyx12_valid(text)
+
+
+def test_partially_paid_claim_carries_its_remark_code():
+    claim = make_claim(("99213", "150.00"), ("S9999", "40.00"))
+    text = era([remitted(claim)], payment=CHECK)
+    assert texts(text)[1] == "BPR*I*45.98*C*CHK************20260323"
+    assert "MOA***N130" in texts(text)
+    assert "CAS*CO*96*40" in texts(text)
+    assert next(s for s in texts(text) if s.startswith("CLP")).split("*")[2] == "1"
+    assert_balanced_835(text)
+    assert_pyx12_valid(text)
+
+
+def test_multi_claim_payment_totals_and_statuses():
+    paid = make_claim(("99213", "150.00"), ("97110", "90.00", "3"))
+    denied = make_claim(("70553", "900.00"))  # needs an authorization the claim lacks: CO-197
+    secondary = make_claim(("36415", "20.00"), responsibility="S")
+    claims = [remitted(paid, "SBX0001"), remitted(denied, "SBX0002"), remitted(secondary, "SBX0003")]
+    text = era(claims)
+    clps = [s.split("*") for s in texts(text) if s.startswith("CLP")]
+    assert [c[2] for c in clps] == ["1", "4", "2"]
+    assert [c[7] for c in clps] == ["SBX0001", "SBX0002", "SBX0003"]
+    total = sum((c.adjudication.paid for c in claims), D(0))
+    assert D(texts(text)[1].split("*")[2]) == total
+    assert "CAS*CO*197*900" in texts(text)
+    assert_balanced_835(text)
+    assert_pyx12_valid(text)
+
+
+def test_dependent_patient_is_named_apart_from_the_insured_who_holds_the_member_id():
+    parent = Person(first_name="Grace", last_name="Lovelace", birth_date=date(1955, 6, 1))
+    text = era([remitted(make_claim(("99213", "150.00"), subscriber=parent))])
+    names = [s for s in texts(text) if s.startswith("NM1")]
+    assert names == ["NM1*QC*1*Lovelace*Ada", "NM1*IL*1*Lovelace*Grace****MI*M123456789"]
+    assert_pyx12_valid(text)
+
+
+def test_statement_period_spans_the_line_dates():
+    claim = make_claim(("99213", "150.00", "1", [], date(2026, 3, 2)), ("97110", "90.00", "1", [], date(2026, 3, 5)))
+    text = era([remitted(claim)])
+    assert [s for s in texts(text) if s.startswith("DTM*23")] == ["DTM*232*20260302", "DTM*233*20260305"]
+    assert [s for s in texts(text) if s.startswith("DTM*472")] == ["DTM*472*20260302", "DTM*472*20260305"]
+    assert_pyx12_valid(text)
+
+
+def hand_adjudication(claim: Claim, line_rows, claim_rows, paid: D, patient: D,
+                      outcome: str = "paid") -> ClaimAdjudication:
+    line = claim.lines[0]
+    line_paid = line.charge - sum((a for _, _, a in line_rows), D(0))
+    return ClaimAdjudication(
+        claim_id=claim.claim_id, total_charge=claim.total_charge, allowed=line_paid, paid=paid,
+        patient_responsibility=patient, adjustments=list(line_rows) + list(claim_rows),
+        lines=[LineAdjudication(line_number=1, procedure_code=line.procedure_code, charge=line.charge,
+                                allowed=line_paid, paid=line_paid, adjustments=list(line_rows))],
+        outcome=outcome, remark_codes=[],
+    )
+
+
+def test_adjustments_beyond_the_lines_are_reported_at_claim_level():
+    claim = make_claim(("99213", "100.00"))
+    # A claim-level interest-style reduction the lines do not hold: CO-A2 of 5.00 at claim level.
+    adjudication = hand_adjudication(claim, [("CO", "45", D("20.00"))], [("CO", "A2", D("5.00"))],
+                                     paid=D("75.00"), patient=D("0.00"))
+    text = era([RemittedClaim(claim, adjudication, "SBX0009")])
+    clp_at = next(i for i, s in enumerate(texts(text)) if s.startswith("CLP"))
+    assert texts(text)[clp_at + 1] == "CAS*CO*A2*5"
+    assert "SVC*HC:99213*100*80" in texts(text)
+    assert_balanced_835(text)
+    assert_pyx12_valid(text)
+
+
+def test_more_than_six_reasons_in_one_group_split_the_cas():
+    claim = make_claim(("99213", "100.00"))
+    rows = [("CO", carc, D("1.00")) for carc in ("45", "59", "94", "97", "131", "144", "253")]
+    adjudication = hand_adjudication(claim, rows, [], paid=D("93.00"), patient=D("0.00"))
+    text = era([RemittedClaim(claim, adjudication, "SBX0010")])
+    assert [s for s in texts(text) if s.startswith("CAS")] == [
+        "CAS*CO*45*1**59*1**94*1**97*1**131*1**144*1", "CAS*CO*253*1"]
+    assert_balanced_835(text)
+    assert_pyx12_valid(text)
+
+
+def test_names_with_delimiters_are_blanked():
+    claim = make_claim(("99213", "150.00"))
+    claim = claim.model_copy(update={"patient": claim.patient.model_copy(update={"last_name": "O*Neil~"})})
+    text = era([remitted(claim)])
+    assert "NM1*QC*1*O Neil*Ada****MI*M123456789" in texts(text)
+    assert_pyx12_valid(text)
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def test_unbalanced_line_is_refused():
+    claim = make_claim(("99213", "100.00"))
+    good = hand_adjudication(claim, [("CO", "45", D("20.00"))], [], paid=D("80.00"), patient=D("0.00"))
+    bad_line = replace(good.lines[0], paid=D("81.00"))
+    with pytest.raises(ValueError, match="claim #1 line 1 does not balance"):
+        era([RemittedClaim(claim, replace(good, lines=[bad_line]), "X")])
+
+
+def test_unbalanced_claim_and_patient_responsibility_are_refused():
+    claim = make_claim(("99213", "100.00"))
+    good = hand_adjudication(claim, [("CO", "45", D("20.00"))], [], paid=D("80.00"), patient=D("0.00"))
+    with pytest.raises(ValueError, match="claim #1 does not balance"):
+        era([RemittedClaim(claim, replace(good, paid=D("70.00")), "X")])
+    with pytest.raises(ValueError, match="patient responsibility"):
+        era([RemittedClaim(claim, replace(good, patient_responsibility=D("5.00")), "X")])
+
+
+def test_denied_claim_that_pays_is_refused():
+    claim = make_claim(("99213", "100.00"))
+    odd = hand_adjudication(claim, [("CO", "45", D("20.00"))], [], paid=D("80.00"), patient=D("0.00"),
+                            outcome="denied")
+    with pytest.raises(ValueError, match="denied but pays"):
+        era([RemittedClaim(claim, odd, "X")])
+
+
+def test_retired_group_code_is_refused():
+    claim = make_claim(("99213", "100.00"))
+    reversal = hand_adjudication(claim, [("CR", "45", D("20.00"))], [], paid=D("80.00"), patient=D("0.00"))
+    with pytest.raises(ValueError, match="CO, OA, PI and PR only"):
+        era([RemittedClaim(claim, reversal, "X")])
+
+
+def test_payment_method_must_suit_the_amount():
+    paying = remitted(make_claim(("99213", "150.00")))
+    zero = remitted(make_claim(("99213", "150.00"), member_id="UNKNOWN"))
+    with pytest.raises(ValueError, match="zero-pay remittance; these claims pay"):
+        era([paying], payment=NO_PAYMENT)
+    with pytest.raises(ValueError, match="uses payment method NON"):
+        era([zero], payment=CHECK)
+    with pytest.raises(ValueError, match="both bank accounts"):
+        Payment(method="ACH", payment_date=date(2026, 3, 23), trace_number="T1")
+    with pytest.raises(ValueError, match="both bank accounts"):
+        replace(CHECK, payer_bank=BankAccount("011000015", "1"), payee_bank=BankAccount("021000021", "2"))
+
+
+def test_claim_and_adjudication_must_belong_together():
+    one, other = make_claim(("99213", "150.00")), make_claim(("99213", "150.00"))
+    with pytest.raises(ValueError, match="not for this claim"):
+        RemittedClaim(one, adjudicate(other, BENEFITS, RULES), "X")
+    with pytest.raises(ValueError, match="CLP06"):
+        RemittedClaim(one, adjudicate(one, BENEFITS, RULES), "X", claim_filing_indicator="CI")
+    with pytest.raises(ValueError, match="payer claim control number"):
+        RemittedClaim(one, adjudicate(one, BENEFITS, RULES), " ")
+
+
+def test_too_many_remark_codes_are_refused():
+    claim = make_claim(("99213", "150.00"))
+    adjudication = replace(adjudicate(claim, BENEFITS, RULES), remark_codes=["N1", "N2", "N3", "N4", "N5", "N6"])
+    with pytest.raises(ValueError, match="at most 5 RARC"):
+        era([RemittedClaim(claim, adjudication, "X")])
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: replace(PAYER, tax_id="12-345678"), "9-digit EIN"),
+    (lambda: replace(PAYER, contact_phone="555-1212"), "10 digits"),
+    (lambda: replace(PAYEE, npi="123"), "NPI"),
+    (lambda: BankAccount("1234", "1"), "routing"),
+    (lambda: replace(CHECK, trace_number="has space"), "trace number"),
+])
+def test_party_and_payment_fields_are_checked(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_an_835_pays_at_least_one_claim():
+    with pytest.raises(ValueError, match="at least one claim"):
+        era([])

@@ -1,0 +1,255 @@
+"""scrubber use cases: scrub coded claims under the tenant's and payer's rule sets; keep the manual
+review queue (correct, re-scrub, hold, release, every action audited); take back claims submission
+could not send or the clearinghouse rejected."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any, Callable
+
+from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from rcm_contracts.base import Event
+from rcm_contracts.claim import Claim
+from rcm_contracts.events import ClaimScrubbed, Edit
+from rcm_runtime.errors import Conflict, NotFound
+
+from rcm_scrubber.db import claim_fingerprints, review_audit, rule_sets, scrubbed_claims
+from rcm_scrubber.domain.engine import ScrubContext, claim_fingerprint, decision, scrub
+from rcm_scrubber.domain.rule_sets import RuleSetDocument, RuleSetError, RuleSetLibrary, parse_rule_set
+
+TENANT_DEFAULT = "*"  # rule_sets.payer_id of a tenant's default rule set
+OPEN = ("review", "held")  # decisions a person may still act on
+
+Emit = Callable[[Event, uuid.UUID], None]
+
+
+class NotInReview(Conflict):
+    code = "not_in_review"
+
+
+class StillFailing(Conflict):
+    """Release refused: errors remain. The edits travel with the 409."""
+
+    code = "edits_remain"
+
+    def __init__(self, edits: list[Edit]) -> None:
+        super().__init__(f"{sum(e.severity == 'error' for e in edits)} error edit(s) remain; correct the claim first")
+        self.edits = edits
+
+
+class StaleVersion(Conflict):
+    code = "version_exists"
+
+
+# ---------------------------------------------------------------- rule sets
+async def rule_library(conn: AsyncConnection, tenant_ids: set[str]) -> RuleSetLibrary:
+    rows = await conn.execute(select(rule_sets.c.document).where(rule_sets.c.tenant_id.in_(tenant_ids)))
+    return RuleSetLibrary(parse_rule_set(r.document) for r in rows)
+
+
+async def add_rule_set(conn: AsyncConnection, *, tenant_id: str, document: dict[str, Any], actor: str) -> RuleSetDocument:
+    """Store a new version. Raises RuleSetError (422) for a bad document, StaleVersion (409) when the
+    version is not above the latest for that tenant and payer (versions are never rewritten)."""
+    doc = parse_rule_set({**document, "tenant_id": tenant_id})
+    payer = doc.payer_id or TENANT_DEFAULT
+    latest = await conn.scalar(select(func.max(rule_sets.c.version)).where(
+        rule_sets.c.tenant_id == tenant_id, rule_sets.c.payer_id == payer))
+    if latest is not None and doc.version <= latest:
+        raise StaleVersion(f"version {doc.version} is not above the latest ({latest}) for this payer")
+    await conn.execute(insert(rule_sets).values(tenant_id=tenant_id, payer_id=payer, version=doc.version,
+                                                effective_from=doc.effective_from,
+                                                document=doc.model_dump(mode="json"), created_by=actor))
+    return doc
+
+
+# ---------------------------------------------------------------- scrubbing
+@dataclass(frozen=True)
+class Scrubbed:
+    claim: Claim
+    decision: str
+    edits: list[Edit]
+    rule_sets: list[dict]
+
+
+async def _known_fingerprints(conn: AsyncConnection, items: list[tuple[str, Claim]]) -> dict[tuple[str, str], uuid.UUID]:
+    keys = list({(t, claim_fingerprint(c, t)) for t, c in items})
+    if not keys:
+        return {}
+    rows = await conn.execute(select(claim_fingerprints).where(
+        tuple_(claim_fingerprints.c.tenant_id, claim_fingerprints.c.fingerprint).in_(keys)))
+    return {(r.tenant_id, r.fingerprint): r.claim_id for r in rows}
+
+
+async def scrub_claims(conn: AsyncConnection, items: list[tuple[str, Claim, list[Edit]]]) -> list[Scrubbed]:
+    """(tenant, claim, upstream edits) -> decisions, with one query each for rule sets and fingerprints."""
+    library = await rule_library(conn, {t for t, _, _ in items})
+    known = await _known_fingerprints(conn, [(t, c) for t, c, _ in items])
+    today = datetime.now(timezone.utc).date()
+    out = []
+    for tenant_id, claim, upstream in items:
+        fingerprint = claim_fingerprint(claim, tenant_id)
+        seen = known.get((tenant_id, fingerprint))
+        rule_set = library.for_claim(claim, tenant_id)
+        ctx = ScrubContext(today=today, tenant_id=tenant_id, rule_set=rule_set, upstream=upstream,
+                           # the claim's own earlier send is not a duplicate of itself
+                           known_fingerprints={fingerprint} if seen is not None and seen != claim.claim_id else frozenset())
+        edits = scrub(claim, context=ctx)
+        out.append(Scrubbed(claim, decision(edits), edits,
+                            [{"payer_id": s.payer_id, "version": s.version} for s in rule_set.sources]))
+    return out
+
+
+def _row(tenant_id: str, s: Scrubbed, *, stage: str = "scrub") -> dict[str, Any]:
+    return {"claim_id": s.claim.claim_id, "tenant_id": tenant_id, "decision": s.decision,
+            "edits": [e.model_dump(mode="json") for e in s.edits], "claim": s.claim.model_dump(mode="json"),
+            "payer_id": s.claim.coverage.payer_id if s.claim.coverage else None,
+            "edit_codes": sorted({e.code for e in s.edits}), "stage": stage, "rule_sets": s.rule_sets}
+
+
+async def record_sent_on(conn: AsyncConnection, tenant_id: str, claims: list[Claim]) -> None:
+    """Fingerprints of claims released to submission: a later claim billing the same services is a duplicate."""
+    if not claims:
+        return
+    stmt = pg_insert(claim_fingerprints).values([
+        {"tenant_id": tenant_id, "fingerprint": claim_fingerprint(c, tenant_id), "claim_id": c.claim_id} for c in claims])
+    await conn.execute(stmt.on_conflict_do_nothing())
+
+
+async def accept_coded(conn: AsyncConnection, emit_for: Callable[[int], Emit],
+                       items: list[tuple[str, Claim, list[Edit]]]) -> None:
+    """Coded claims: clean ones go on to submission, the others wait in the review queue. A claim coded
+    again (after a coder's fix) replaces its earlier scrub."""
+    results = await scrub_claims(conn, items)
+    rows = [_row(t, s) for (t, _, _), s in zip(items, results)]
+    if rows:
+        stmt = pg_insert(scrubbed_claims).values(rows)
+        await conn.execute(stmt.on_conflict_do_update(
+            index_elements=[scrubbed_claims.c.claim_id],
+            set_={k: stmt.excluded[k] for k in ("decision", "edits", "claim", "payer_id", "edit_codes", "stage",
+                                               "rule_sets")} | {"version": scrubbed_claims.c.version + 1,
+                                                                "scrubbed_at": func.now()}))
+    for i, ((tenant_id, _, _), s) in enumerate(zip(items, results)):
+        if s.decision == "clean":
+            await record_sent_on(conn, tenant_id, [s.claim])
+        emit_for(i)(ClaimScrubbed(claim=s.claim, decision=s.decision, edits=s.edits), s.claim.claim_id)
+
+
+async def take_back(conn: AsyncConnection, items: list[tuple[str, uuid.UUID, str, list[Edit]]]) -> int:
+    """Claims submission returned (no valid 837P could be built, or a 999/277CA rejection) re-enter
+    the review queue with the findings as their edits. Returns how many were found."""
+    found = 0
+    for tenant_id, claim_id, stage, findings in items:
+        result = await conn.execute(update(scrubbed_claims).where(
+            scrubbed_claims.c.tenant_id == tenant_id, scrubbed_claims.c.claim_id == claim_id).values(
+            decision="review", stage=stage, edits=[e.model_dump(mode="json") for e in findings],
+            edit_codes=sorted({e.code for e in findings}), scrubbed_at=func.now()))
+        if result.rowcount:
+            found += 1
+            await conn.execute(insert(review_audit).values(
+                claim_id=claim_id, tenant_id=tenant_id, actor="submission", action="returned",
+                after={"stage": stage, "edits": [e.model_dump(mode="json") for e in findings]}))
+    return found
+
+
+# ---------------------------------------------------------------- review queue actions
+async def _open_claim(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID, *, states=OPEN):
+    row = (await conn.execute(select(scrubbed_claims).where(
+        scrubbed_claims.c.tenant_id == tenant_id, scrubbed_claims.c.claim_id == claim_id).with_for_update())).first()
+    if row is None:
+        raise NotFound("no such claim at the scrubber stage for this tenant")
+    if row.decision not in states:
+        raise NotInReview(f"the claim is {row.decision}, not in the review queue")
+    return row
+
+
+def _snapshot(row_or_result) -> dict[str, Any]:
+    if isinstance(row_or_result, Scrubbed):
+        return {"decision": row_or_result.decision, "claim": row_or_result.claim.model_dump(mode="json"),
+                "edit_codes": sorted({e.code for e in row_or_result.edits})}
+    return {"decision": row_or_result.decision, "claim": row_or_result.claim, "edit_codes": row_or_result.edit_codes}
+
+
+async def _rescrub(conn: AsyncConnection, emit: Emit, row, claim: Claim, *, actor: str, action: str,
+                   note: str | None, release: bool) -> Scrubbed:
+    """Scrub the (corrected) claim again. Clean -> sent on when `release` (a person's decision) or
+    when it came back clean from a correction; otherwise it stays in review with the new edits."""
+    [result] = await scrub_claims(conn, [(row.tenant_id, claim, [])])
+    if release and result.decision != "clean":
+        raise StillFailing(result.edits)
+    await conn.execute(update(scrubbed_claims).where(scrubbed_claims.c.claim_id == row.claim_id).values(
+        **{k: v for k, v in _row(row.tenant_id, result, stage="scrub").items() if k not in ("claim_id", "tenant_id")},
+        version=row.version + 1, scrubbed_at=func.now()))
+    await conn.execute(insert(review_audit).values(claim_id=row.claim_id, tenant_id=row.tenant_id, actor=actor,
+                                                   action=action, before=_snapshot(row), after=_snapshot(result),
+                                                   note=note))
+    if result.decision == "clean":
+        await record_sent_on(conn, row.tenant_id, [claim])
+        emit(ClaimScrubbed(claim=claim, decision="clean", edits=result.edits), claim.claim_id)
+    return result
+
+
+async def correct(conn: AsyncConnection, emit: Emit, *, tenant_id: str, claim_id: uuid.UUID,
+                  changes: dict[str, Any], actor: str, note: str | None = None) -> Scrubbed:
+    """Merge corrected fields (top-level claim fields) and re-scrub. Raises pydantic ValidationError
+    when the corrected claim is not a valid claim."""
+    row = await _open_claim(conn, tenant_id, claim_id)
+    protected = {"claim_id", "encounter_id", "source_system", "source_encounter_id"}
+    merged = Claim.model_validate({**row.claim, **{k: v for k, v in changes.items() if k not in protected}})
+    return await _rescrub(conn, emit, row, merged, actor=actor, action="corrected", note=note, release=False)
+
+
+async def rescrub(conn: AsyncConnection, emit: Emit, *, tenant_id: str, claim_id: uuid.UUID, actor: str) -> Scrubbed:
+    """After a rule-set change: the same claim under today's rules."""
+    row = await _open_claim(conn, tenant_id, claim_id, states=("review",))
+    return await _rescrub(conn, emit, row, Claim.model_validate(row.claim), actor=actor, action="rescrubbed",
+                          note=None, release=False)
+
+
+async def release(conn: AsyncConnection, emit: Emit, *, tenant_id: str, claim_id: uuid.UUID, actor: str,
+                  note: str | None) -> Scrubbed:
+    """A held claim (or one a person judged ready) goes on if no error edit remains."""
+    row = await _open_claim(conn, tenant_id, claim_id)
+    return await _rescrub(conn, emit, row, Claim.model_validate(row.claim), actor=actor, action="released",
+                          note=note, release=True)
+
+
+async def hold(conn: AsyncConnection, *, tenant_id: str, claim_id: uuid.UUID, actor: str, note: str | None) -> None:
+    row = await _open_claim(conn, tenant_id, claim_id, states=("review",))
+    await conn.execute(update(scrubbed_claims).where(scrubbed_claims.c.claim_id == claim_id).values(decision="held"))
+    await conn.execute(insert(review_audit).values(claim_id=claim_id, tenant_id=tenant_id, actor=actor, action="held",
+                                                   before=_snapshot(row), after={"decision": "held"}, note=note))
+
+
+async def audit_trail(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID) -> list[dict]:
+    rows = await conn.execute(select(review_audit).where(
+        review_audit.c.tenant_id == tenant_id, review_audit.c.claim_id == claim_id).order_by(review_audit.c.id))
+    return [dict(r) for r in rows.mappings()]
+
+
+async def review_queue(conn: AsyncConnection, tenant_id: str, *, decision: str | None, edit: str | None,
+                       payer_id: str | None, stage: str | None, limit: int, offset: int) -> tuple[int, list[dict]]:
+    where = [scrubbed_claims.c.tenant_id == tenant_id]
+    if decision:
+        where.append(scrubbed_claims.c.decision == decision)
+    if edit:
+        where.append(scrubbed_claims.c.edit_codes.any(edit))
+    if payer_id:
+        where.append(scrubbed_claims.c.payer_id == payer_id)
+    if stage:
+        where.append(scrubbed_claims.c.stage == stage)
+    total = await conn.scalar(select(func.count()).select_from(scrubbed_claims).where(*where))
+    rows = await conn.execute(select(scrubbed_claims).where(*where).order_by(scrubbed_claims.c.scrubbed_at)
+                              .limit(limit).offset(offset))
+    return total, [dict(r) for r in rows.mappings()]
+
+
+def as_of(on: date | None) -> date:
+    return on or datetime.now(timezone.utc).date()
+
+
+__all__ = ["RuleSetError"]
