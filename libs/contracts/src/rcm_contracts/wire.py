@@ -1,8 +1,6 @@
-"""HTTP payloads exchanged with clearinghouses and payers (not Kafka events).
-
-In production these are X12 (837P out; 999/277CA/835 back). The sandbox clearinghouse speaks this JSON
-form so the pipeline can run end to end; the X12 adapters map to and from the same models.
-"""
+"""Remittance in the project's JSON form (not a Kafka event): what remittance posts, whether an ERA came
+as X12 835 (POST /v1/remittances/x12, mapped by rcm_remittance.domain.era) or as JSON from an
+integrator (POST /v1/remittances). Claims go out as X12 837P (rcm_runtime.x12_837p)."""
 
 from __future__ import annotations
 
@@ -13,35 +11,8 @@ from typing import Literal
 from pydantic import Field
 
 from rcm_contracts.base import Contract
-from rcm_contracts.claim import Claim, Money
+from rcm_contracts.claim import Money
 from rcm_contracts.events import Adjustment
-
-
-class Interchange(Contract):
-    """One batch of claims for one tenant and payer (an 837P interchange)."""
-
-    tenant_id: str
-    interchange_control_number: str = Field(pattern=r"^[0-9]{9}$")
-    payer_id: str
-    claims: list[Claim] = Field(min_length=1, max_length=5000)
-
-
-class ClaimAck(Contract):
-    """Per-claim acknowledgment (277CA)."""
-
-    claim_id: uuid.UUID
-    accepted: bool
-    status_code: str
-    payer_claim_control_number: str | None = None
-    reason: str | None = None
-
-
-class InterchangeAck(Contract):
-    """Interchange syntax acknowledgment (999) plus the claim acknowledgments (277CA)."""
-
-    interchange_control_number: str
-    syntax_accepted: bool
-    claims: list[ClaimAck] = Field(default_factory=list)
 
 
 class ClaimRemittance(Contract):

@@ -152,7 +152,31 @@ def fast_check(rule: ElementRule):
             return plain_r(v) is not None and lo <= len(v) - ("." in v) <= hi
 
         return r_ok
+    if rule.data_type in ("DT", "TM"):
+        # digits only (checked by the date/time test) leaves no room for control characters or blanks
+        valid = (lambda v: is_valid_date("DT", v)) if rule.data_type == "DT" else is_valid_time
+
+        def dt_ok(v: str) -> bool:
+            return lo <= len(v) <= hi and valid(v)
+
+        return dt_ok
     return None
+
+
+def type_list_ok(types: list[str | None]):
+    """Fast acceptance for a 1251 value checked against the date formats of earlier 1250 codes: some
+    listed format accepts it (None when the list is empty: pyx12 then skips the check)."""
+    formats = tuple(t for t in types if t)
+    if not formats:
+        return None
+
+    def ok(v: str) -> bool:
+        try:
+            return any(is_valid_data_type(v, t) for t in formats)
+        except ReferenceCrash:
+            return False  # let the exact check meet (and report) it
+
+    return ok
 
 
 def _code_is_clean(rule: ElementRule, code: str) -> bool:
@@ -285,100 +309,18 @@ def check_composite(rule: CompositeRule, parts: list[str] | None, icvn: str) -> 
     return out
 
 
-# ---------------------------------------------------------------- segments: fast acceptance
-
-
-def fast_plan(seg: SegmentRule) -> tuple[tuple, tuple[bool, ...]]:
-    """Per position: (is_composite, fast test(s), required-when-empty flag(s), special) - see
-    segment_is_clean. Also, for each element count n, whether a child at index >= n is required."""
-    plan = []
-    seen_1250 = False
-    for i, child in enumerate(seg.children):
-        if isinstance(child, CompositeRule):
-            comps = child.components
-            plan.append((True, tuple(c.fast_ok for c in comps), tuple(bool(check_missing(c)) for c in comps),
-                         child.usage))
-            continue
-        special = None
-        if seg.is_dtp and i == 2:
-            special = "dtp"
-        elif child.data_ele == "1251" and seen_1250:
-            special = "date_format_list"
-        seen_1250 = seen_1250 or (child.data_ele == "1250" and bool(child.codes_list))
-        plan.append((False, child.fast_ok, bool(check_missing(child)), special))
-    absent_required = [_required_when_absent(c) for c in seg.children]
-    required_from = tuple(any(absent_required[n:]) for n in range(len(seg.children) + 1))
-    return tuple(plan), required_from
-
-
-def _required_when_absent(child: ElementRule | CompositeRule) -> bool:
-    if isinstance(child, CompositeRule):
-        return child.usage not in ("N", "S")
-    return bool(check_missing(child))
-
-
-def segment_is_clean(seg: SegmentRule, elements: list[str], sub: str | None) -> bool:
-    """True guarantees check_segment would report nothing; False means "look closer" (not "invalid").
-
-    The common, valid segment is accepted here with one precomputed test per element instead of the
-    full check; anything unusual (components where none belong, empty required values, DTP formats
-    other than D8, 1250/1251 format lists, over-long segments) is left to check_segment."""
-    plan = seg.fast_plan
-    n = len(elements)
-    if sub is None or n > len(plan) or seg.required_from[n]:
-        return False
-    for i in range(n):
-        raw = elements[i]
-        is_composite, fast, required, extra = plan[i]
-        if is_composite:
-            if not _composite_is_clean(raw, sub, fast, required, extra):
-                return False
-        elif raw == "":
-            if required:
-                return False
-        elif fast is None or sub in raw or not fast(raw):
-            return False
-        elif extra is not None and not _date_format_is_clean(extra, elements, raw, sub):
-            return False
-    for rule, positions in seg.syntax:
-        if check_syntax(seg.tag, elements, sub, rule, positions) is not None:
-            return False
-    return True
-
-
-def _composite_is_clean(raw: str, sub: str, fast: tuple, required: tuple, usage: str) -> bool:
-    parts = raw.split(sub)
-    if len(parts) > len(fast):
-        return False
-    if not any(parts):
-        return usage in ("N", "S")
-    if usage == "N":
-        return False
-    for j, value in enumerate(parts):
-        if value == "":
-            if required[j]:
-                return False
-        elif fast[j] is None or not fast[j](value):
-            return False
-    return not any(required[len(parts):])
-
-
-def _date_format_is_clean(extra: str, elements: list[str], raw: str, sub: str) -> bool:
-    if extra != "dtp":
-        return False
-    fmt = elements[1].rstrip(sub)
-    if fmt not in DTP_FORMATS:
-        return True  # no format to check against (pyx12 passes an empty type list)
-    return fmt == "D8" and is_valid_date("D8", raw)
-
-
 # ---------------------------------------------------------------- segments: exact check
 
 
 def check_segment(seg: SegmentRule, elements: list[str], sub: str | None, icvn: str) -> list[Problem]:
-    """segment_if.is_valid_errors: element count, each element/composite, then the syntax rules."""
-    if segment_is_clean(seg, elements, sub):
+    """The problems of one segment; the generated fast check (x12_ig_fastpath) settles most valid ones."""
+    if sub is not None and icvn == "00501" and seg.fast_check(elements, sub):  # type: ignore[misc]
         return []
+    return check_segment_exact(seg, elements, sub, icvn)
+
+
+def check_segment_exact(seg: SegmentRule, elements: list[str], sub: str | None, icvn: str) -> list[Problem]:
+    """segment_if.is_valid_errors: element count, each element/composite, then the syntax rules."""
     children = seg.children
     n, count = len(elements), len(children)
     out: list[Problem] = []
@@ -433,35 +375,53 @@ def _formatted(raw: str, sub: str | None) -> str:
 
 
 def _present(elements: list[str], pos: int, sub: str | None) -> bool:
+    """syntax.py's test: the element exists and Segment.get_value() of it is not empty."""
     if pos > len(elements):
         return False
     raw = elements[pos - 1]
     return bool(raw.strip(sub)) if sub is not None else raw != ""
 
 
+def syntax_violated(rule: str, positions: tuple[int, ...], elements: list[str], sub: str | None) -> bool:
+    """syntax.is_syntax_valid's decision: P paired, R required (one of), E exclusion, C conditional,
+    L list conditional. A rule with fewer than two elements is always a violation for pyx12."""
+    if len(positions) < 2:
+        return True
+    count = 0
+    for p in positions:
+        if _present(elements, p, sub):
+            count += 1
+    if rule == "P":
+        return count not in (0, len(positions))
+    if rule == "R":
+        return count == 0
+    if rule == "E":
+        return count > 1
+    first = _present(elements, positions[0], sub)
+    if rule == "C":
+        return first and count != len(positions)
+    if rule == "L":
+        return first and count == 1
+    return True  # unknown rule letters are filtered out at compile time; pyx12 fails them too
+
+
 def check_syntax(tag: str, elements: list[str], sub: str | None, rule: str,
                  positions: tuple[int, ...]) -> Problem | None:
-    """syntax.is_syntax_valid: P paired, R required (one of), E exclusion, C conditional, L list conditional."""
+    """The syntax rule as a Problem (None when satisfied); messages are built only on failure."""
+    if not syntax_violated(rule, positions, elements, sub):
+        return None
     refs = [f"{tag}{p:02d}" for p in positions]
-    if len(positions) < 2:
-        return Problem("syntax_rule", f"syntax rule {rule} on {tag} has fewer than two elements (pyx12 "
-                                      "rejects it)", refs[0] if refs else None)
-    present = [_present(elements, p, sub) for p in positions]
-    count = sum(present)
     label = rule + "".join(f"{p:02d}" for p in positions)
-    if rule == "P" and count not in (0, len(positions)):
-        return Problem("syntax_paired", f"syntax {label}: if any of {', '.join(refs)} is present, all are "
-                                        "required", refs[0])
-    if rule == "R" and count == 0:
-        return Problem("syntax_required", f"syntax {label}: at least one of {', '.join(refs)} is required",
-                       refs[0])
-    if rule == "E" and count > 1:
-        return Problem("syntax_exclusion", f"syntax {label}: at most one of {', '.join(refs)} may be present",
-                       refs[0])
-    if rule == "C" and present[0] and count - 1 != len(positions) - 1:
-        return Problem("syntax_conditional", f"syntax {label}: if {refs[0]} is present, "
-                                             f"{', '.join(refs[1:])} required", refs[0])
-    if rule == "L" and present[0] and count - 1 == 0:
-        return Problem("syntax_list_conditional", f"syntax {label}: if {refs[0]} is present, at least one of "
-                                                  f"{', '.join(refs[1:])} is required", refs[0])
-    return None
+    if len(positions) < 2:
+        return Problem("syntax_rule", f"syntax rule {label} on {tag} has fewer than two elements (pyx12 "
+                                      "rejects it)", refs[0] if refs else None)
+    first, rest = refs[0], ", ".join(refs[1:])
+    messages = {
+        "P": ("syntax_paired", f"if any of {', '.join(refs)} is present, all are required"),
+        "R": ("syntax_required", f"at least one of {', '.join(refs)} is required"),
+        "E": ("syntax_exclusion", f"at most one of {', '.join(refs)} may be present"),
+        "C": ("syntax_conditional", f"if {first} is present, {rest} required"),
+        "L": ("syntax_list_conditional", f"if {first} is present, at least one of {rest} is required"),
+    }
+    code, text = messages.get(rule, ("syntax_rule", "unknown syntax rule"))
+    return Problem(code, f"syntax {label}: {text}", first)

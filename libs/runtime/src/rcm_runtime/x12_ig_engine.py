@@ -256,7 +256,8 @@ class Engine:
                 self.cursor_on_envelope = True
             else:
                 self.cursor_on_envelope = False
-                self._handle_reader_errors()
+                if env.errors:
+                    self._handle_reader_errors()
             self._check_segment(node, tag, elements, sub_term if tag != "ISA" else None, node_icvn or "00401")
         self._cleanup()
 

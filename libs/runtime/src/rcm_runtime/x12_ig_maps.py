@@ -86,8 +86,8 @@ class SegmentRule:
     syntax: tuple[tuple[str, tuple[int, ...]], ...]
     is_dtp: bool
     has_date_format_rule: bool  # has a data element 1250 (date format qualifier), see x12_ig_elements
-    fast_plan: tuple = ()  # per position, for x12_ig_elements.segment_is_clean
-    required_from: tuple[bool, ...] = ()  # [n]: a child at index >= n is required when absent
+    fast_check: object = None  # generated "certainly valid?" test, see x12_ig_fastpath
+    fast_source: str = ""
 
     is_loop = False
 
@@ -275,7 +275,7 @@ class _MapCompiler:
         return loop
 
     def _segment(self, loop: LoopRule, e: ET.Element) -> SegmentRule:
-        from rcm_runtime.x12_ig_elements import fast_plan  # circular: the checks need the rule classes
+        from rcm_runtime.x12_ig_fastpath import build_fast_check  # circular: it needs the rule classes
 
         tag = e.get("xid") or ""
         children = self._segment_children(tag, e)
@@ -286,7 +286,7 @@ class _MapCompiler:
             loop=loop, qualifier=_qualifier(tag, children), children=children, syntax=syntax,
             is_dtp=tag == "DTP",
             has_date_format_rule=any(isinstance(c, ElementRule) and c.data_ele == "1250" for c in children))
-        seg.fast_plan, seg.required_from = fast_plan(seg)
+        seg.fast_check, seg.fast_source = build_fast_check(seg)
         return seg
 
     def _segment_children(self, tag: str, e: ET.Element) -> tuple[Child, ...]:

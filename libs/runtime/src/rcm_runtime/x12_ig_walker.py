@@ -37,31 +37,78 @@ class WalkError:
 
 
 class Counter:
-    """pyx12 NodeCounter on path strings."""
+    """pyx12 NodeCounter on path strings.
 
-    __slots__ = ("counts",)
+    pyx12 forgets counts by scanning every key for a path prefix. We keep, for each path, the set of
+    its child paths that hold counts somewhere below (wrapper loops are never counted themselves but
+    still link their children), so forgetting a subtree touches only that subtree.
+    """
+
+    __slots__ = ("counts", "below")
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
+        self.below: dict[str, set[str]] = {}
 
     def get(self, path: str) -> int:
         return self.counts.get(path, 0)
 
     def increment(self, path: str) -> None:
-        self.counts[path] = self.counts.get(path, 0) + 1
+        counts = self.counts
+        if path in counts:
+            counts[path] += 1
+            return
+        counts[path] = 1
+        self._link(path)
+
+    def _link(self, path: str) -> None:
+        below = self.below
+        while True:
+            parent = _parent(path)
+            if parent is None:
+                return
+            children = below.get(parent)
+            if children is None:
+                below[parent] = {path}
+            elif path in children:
+                return
+            else:
+                children.add(path)
+            path = parent
 
     def reset_below(self, path: str) -> None:
         """reset_to_node: forget every count strictly below `path` (the path's own count stays)."""
-        prefix = path + "/"
-        stale = [k for k in self.counts if k.startswith(prefix)]
-        for k in stale:
-            del self.counts[k]
+        pending = self.below.pop(path, None)
+        if not pending:
+            return
+        counts, below = self.counts, self.below
+        stack = list(pending)
+        while stack:
+            p = stack.pop()
+            counts.pop(p, None)
+            sub = below.pop(p, None)
+            if sub:
+                stack.extend(sub)
 
     def force_loop_start(self, loop_path: str, seg_path: str) -> None:
         """walk_tree.forceWalkCounterToLoopStart, used for ISA and GS."""
         self.reset_below(loop_path)
         self.increment(loop_path)
         self.increment(seg_path)
+
+
+_PARENTS: dict[str, str | None] = {}
+
+
+def _parent(path: str) -> str | None:
+    """'/A/B/C' -> '/A/B'; '/A' -> None (paths come from the maps, so the cache stays small)."""
+    try:
+        return _PARENTS[path]
+    except KeyError:
+        cut = path.rfind("/")
+        parent = path[:cut] if cut > 0 else None
+        _PARENTS[path] = parent
+        return parent
 
 
 def qualifier_value(seg: SegmentRule, elements: list[str], sub: str) -> str | None:
@@ -92,14 +139,15 @@ class Walker:
 
     def __init__(self) -> None:
         self.counter = Counter()
-        self.missing: list[tuple[SegmentRule, WalkError]] = []
+        # Required segments/loops passed over: (segment whose pos decides, the loop when it is a loop
+        # that is missing). Turned into WalkErrors only when flushed - most are dropped.
+        self.missing: list[tuple[SegmentRule, LoopRule | None]] = []
         self.pending: list[WalkError] = []
 
     def walk(self, node: Node, tag: str, elements: list[str], sub: str) -> tuple[SegmentRule | None, list[WalkError]]:
         """The map node for this data segment (None: not found) and the errors met on the way."""
         self.missing = []
         self.pending = []
-        orig = node
         start = node.pos
         loop = node if node.is_loop else node.loop
         while True:
@@ -108,7 +156,7 @@ class Walker:
                 return found, self.pending
             if loop.is_root:
                 self.pending.append(WalkError("segment_not_found", f"segment {tag} is not expected here "
-                                              f"(searched from {_where(orig)})", orig, _loop_id(orig)))
+                                              f"(searched from {_where(node)})", node, _loop_id(node)))
                 return None, self.pending
             start = loop.pos
             loop = loop.parent  # type: ignore[assignment]
@@ -118,8 +166,7 @@ class Walker:
         children = loop.children
         counts = self.counter.counts
         visit = loop.scan_by_tag.get(tag, loop.scan_default)  # type: ignore[union-attr]
-        first = bisect_left(visit, bisect_left(loop.child_pos, start))
-        for k in range(first, len(visit)):
+        for k in range(bisect_left(visit, bisect_left(loop.child_pos, start)), len(visit)):
             child = children[visit[k]]
             if child.is_loop:
                 if self._loop_matches(child, tag, elements, sub):
@@ -131,24 +178,24 @@ class Walker:
                     return self._enter(loop, tag, elements, sub), True  # a new iteration of this loop
                 return self._take_segment(child), True
             if child.usage == "R" and counts.get(child.path, 0) < 1:
-                self.missing.append((child, WalkError(
-                    "mandatory_segment_missing", f"required segment {child.tag} ({child.name}) is missing",
-                    child, child.loop.id)))
+                self.missing.append((child, None))
         return None, False
 
     def _take_segment(self, seg: SegmentRule) -> SegmentRule:
-        self.counter.increment(seg.path)
+        counter = self.counter
+        counter.increment(seg.path)
         if seg.usage == "N":
             self.pending.append(WalkError("segment_not_used", f"segment {seg.tag} is marked as not used "
                                           f"in loop {seg.loop.id}", None, seg.loop.id))
         else:
-            found = self.counter.get(seg.path)
+            found = counter.counts[seg.path]
             if found > seg.max_use:
                 self.pending.append(WalkError("segment_max_use_exceeded", f"segment {seg.tag} occurs {found} "
                                               f"times, at most {seg.max_use} allowed", seg, seg.loop.id))
-        key = seg.eq_key
-        self.missing = [m for m in self.missing if m[0].eq_key != key]
-        self._flush_missing(seg.pos)
+        if self.missing:
+            key = seg.eq_key
+            self.missing = [m for m in self.missing if m[0].eq_key != key]
+            self._flush_missing(seg.pos)
         return seg
 
     def _loop_matches(self, loop: LoopRule, tag: str, elements: list[str], sub: str) -> bool:
@@ -158,11 +205,11 @@ class Walker:
             return False
         if first.is_loop:
             return any(self._loop_matches(c, tag, elements, sub) for c in loop.child_loops)
-        if is_match(first, tag, elements, sub):
+        if first.tag == tag and (first.qualifier is None
+                                 or qualifier_value(first, elements, sub) in first.qualifier[2]):
             return True
-        if loop.usage == "R" and self.counter.get(loop.path) < 1:
-            self.missing.append((first, WalkError("mandatory_loop_missing", f"required loop {loop.id} "
-                                                  f"({loop.name}) is missing", first, loop.id)))
+        if loop.usage == "R" and self.counter.counts.get(loop.path, 0) < 1:
+            self.missing.append((first, loop))
         return False
 
     def _enter(self, loop: LoopRule, tag: str, elements: list[str], sub: str) -> SegmentRule | None:
@@ -171,7 +218,8 @@ class Walker:
         if first is not None and is_match(first, tag, elements, sub):
             self._count_loop(loop)
             self.counter.increment(first.path)
-            self._flush_missing(None)
+            if self.missing:
+                self._flush_missing(None)
             return first
         for child in loop.child_loops:
             found = self._enter(child, tag, elements, sub)
@@ -186,20 +234,25 @@ class Walker:
             return
         if loop.usage not in ("R", "S"):
             return
-        self.counter.reset_below(loop.path)
-        self.counter.increment(loop.path)
-        found = self.counter.get(loop.path)
+        counter = self.counter
+        counter.reset_below(loop.path)
+        counter.increment(loop.path)
+        found = counter.counts[loop.path]
         if found > loop.max_repeat:
             self.pending.append(WalkError("loop_repeat_exceeded", f"loop {loop.id} repeats {found} times, at "
                                           f"most {loop.max_repeat} allowed", loop, loop.id))
 
     def _flush_missing(self, keep_pos: int | None) -> None:
         kept = []
-        for seg, err in self.missing:
+        for seg, loop in self.missing:
             if seg.pos == keep_pos:
-                kept.append((seg, err))
+                kept.append((seg, loop))
+            elif loop is None:
+                self.pending.append(WalkError("mandatory_segment_missing", f"required segment {seg.tag} "
+                                              f"({seg.name}) is missing", seg, seg.loop.id))
             else:
-                self.pending.append(err)
+                self.pending.append(WalkError("mandatory_loop_missing", f"required loop {loop.id} "
+                                              f"({loop.name}) is missing", seg, loop.id))
         self.missing = kept
 
 
