@@ -171,16 +171,20 @@ async def test_file_drop_route_sends_through_the_mailbox(stack):
 
 async def test_unparseable_or_unknown_acknowledgments_are_quarantined_and_change_nothing(stack):
     garbage = await stack.http.post(url("submission", "/v1/acknowledgments"), params={"clearinghouse": "sandbox"},
-                                    content=b"this is not X12 at all", headers=OPS)
+                                    content=f"this is not X12 at all {uuid.uuid4()}".encode(), headers=OPS)
     assert garbage.status_code == 422 and garbage.json()["code"] == "quarantined"
     assert "does not parse" in garbage.json()["description"]
+    n = uuid.uuid4().int % 10**8 + 9 * 10**8  # a group number this deployment never sent
     stranger = ("ISA*00*          *00*          *ZZ*SANDBOXCH      *ZZ*TENANT-A       *261129*1200*^*00501*"
-                "900000001*0*P*:~GS*FA*SANDBOXCH*TENANT-A*20261129*1200*900000001*X*005010X231A1~"
-                "ST*999*0001*005010X231A1~AK1*HC*987654321*005010X222A1~AK2*837*0001*005010X222A1~IK5*R*5~"
+                f"900000001*0*P*:~GS*FA*SANDBOXCH*TENANT-A*20261129*1200*900000001*X*005010X231A1~"
+                f"ST*999*0001*005010X231A1~AK1*HC*{n}*005010X222A1~AK2*837*0001*005010X222A1~IK5*R*5~"
                 "AK9*R*1*1*0~SE*6*0001~GE*1*900000001~IEA*1*900000001~")
     r = await stack.http.post(url("submission", "/v1/acknowledgments"), params={"clearinghouse": "sandbox"},
                               content=stranger.encode(), headers=OPS)
     assert r.status_code == 422 and "did not send" in r.json()["description"]
+    again = await stack.http.post(url("submission", "/v1/acknowledgments"), params={"clearinghouse": "sandbox"},
+                                  content=stranger.encode(), headers=OPS)
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"  # the same file is read once
     no_key = await stack.http.post(url("submission", "/v1/acknowledgments"), params={"clearinghouse": "sandbox"},
                                    content=stranger.encode())
     assert no_key.status_code == 401
