@@ -473,6 +473,10 @@ def _encode(seg: Segment, out: Delimiters) -> str:
 
 
 def _encode_element(seg: Segment, position: int, out: Delimiters) -> str:
+    raw = seg.elements[position - 1]
+    src = seg.delimiters
+    if src == out and not _SPECIAL[out].intersection(raw):
+        return raw  # the common case: a simple value, nothing to split or re-join (the writers' hot path)
     repetitions = []
     for index in range(len(seg.repetitions(position))):
         parts = seg.components(position, index)
@@ -483,6 +487,17 @@ def _encode_element(seg: Segment, position: int, out: Delimiters) -> str:
             parts.pop()
         repetitions.append(out.component.join(parts))
     return (out.repetition or "").join(repetitions)
+
+
+class _SpecialCharacters(dict):
+    """Per output delimiters: the characters that make an element more than a plain value."""
+
+    def __missing__(self, out: Delimiters) -> frozenset[str]:
+        self[out] = value = frozenset(out.all())
+        return value
+
+
+_SPECIAL = _SpecialCharacters()
 
 
 def _require(condition: bool, message: str) -> None:
