@@ -268,8 +268,8 @@ def _single(index: _BundleIndex, resource_type: str) -> _Entry:
             [
                 {
                     "field": resource_type,
-                    "reason": f"a single-encounter bundle needs exactly one {resource_type} resource, "
-                    f"found {len(found)}" + (hint if resource_type == "Encounter" and found else ""),
+                    "reason": f"the bundle needs exactly one {resource_type} resource, found {len(found)}"
+                    + (hint if resource_type == "Encounter" and found else ""),
                 }
             ]
         )
