@@ -43,6 +43,17 @@ class Person(Contract):
     address: Address | None = None
 
 
+class Insured(Contract):
+    """The insured person as the 837P knows them: name and address, a birth date only when sent. The TR3
+    carries none for a dependent patient's subscriber (2010BA DMG) or for an other payer's (2330A)."""
+
+    first_name: str = Field(min_length=1, max_length=35)
+    last_name: str = Field(min_length=1, max_length=60)
+    birth_date: date | None = None
+    sex: Literal["M", "F", "U"] = "U"
+    address: Address | None = None
+
+
 class Coverage(Contract):
     payer_id: str = Field(min_length=1, max_length=80)
     payer_name: str = Field(min_length=1, max_length=60)
@@ -50,6 +61,9 @@ class Coverage(Contract):
     group_number: str | None = Field(default=None, max_length=50)
     relationship: Literal["self", "spouse", "child", "other"] = "self"
     subscriber: Person | None = None  # None when the patient is the subscriber
+    # The subscriber when the patient is not the subscriber and only name/id (no birth date) are known,
+    # e.g. read from an 837P; `subscriber` (a full Person) wins when both are given.
+    insured: Insured | None = None
 
 
 class Provider(Contract):

@@ -33,7 +33,7 @@ class EncounterSubmitted(Event):
     SERVICE = "intake"
     NAME = "encounter-submitted"
     MAJOR = 2
-    SCHEMA_MINOR = 2  # 2.1: prior_authorization; 2.2: lines[].code_system, source_diagnoses
+    SCHEMA_MINOR = 3  # 2.1: prior_authorization; 2.2: lines[].code_system, source_diagnoses; 2.3: coverage.insured
 
     source_system: str = Field(min_length=1, max_length=64)
     source_encounter_id: str = Field(min_length=1, max_length=128)
@@ -98,7 +98,8 @@ class AppointmentScheduled(Event):
 class EncounterCaptured(Event):
     SERVICE = "charges"
     NAME = "encounter-captured"
-    SCHEMA_MINOR = 2  # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems
+    # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured
+    SCHEMA_MINOR = 3
 
     claim: Claim
     intake_channel: Literal["fhir", "json", "kafka", "hl7v2"]
@@ -140,7 +141,7 @@ class EligibilityResult(Contract):
 class CoverageVerified(Event):
     SERVICE = "eligibility"
     NAME = "coverage-verified"
-    SCHEMA_MINOR = 2  # 1.2: frequency, supervisor, COB, code systems
+    SCHEMA_MINOR = 3  # 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured
 
     claim: Claim
     eligibility: EligibilityResult
@@ -173,7 +174,8 @@ class Edit(Contract):
 class ClaimCoded(Event):
     SERVICE = "coding"
     NAME = "claim-coded"
-    SCHEMA_MINOR = 2  # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems
+    # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured
+    SCHEMA_MINOR = 3
 
     claim: Claim
     status: Literal["coded", "needs_coder"]
@@ -183,7 +185,8 @@ class ClaimCoded(Event):
 class ClaimScrubbed(Event):
     SERVICE = "scrubber"
     NAME = "claim-scrubbed"
-    SCHEMA_MINOR = 2  # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems
+    # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured
+    SCHEMA_MINOR = 3
 
     claim: Claim
     decision: Literal["clean", "review"]

@@ -2,15 +2,19 @@
 
 Writer: one interchange per batch (all claims for one payer) holding one ST; inside it a 2000A billing
 provider HL per distinct billing provider, a 2000B subscriber HL per claim and a 2000C patient HL when the
-patient is not the subscriber. Situational segments follow the TR3 rule "if not required, do not send":
-no 2010BA DMG for a dependent's subscriber, no 2310B when the rendering provider is the billing provider,
-no SV105 because every line shares CLM05-1 in the claim model. `check_billable` lists what a claim lacks
-for the TR3; `build_837p` refuses a batch holding such a claim instead of writing a file that the
-clearinghouse would reject (or worse, accept half-built).
+patient is not the subscriber. That subscriber (2010BA), like an other payer's (2330A), is
+`coverage.subscriber` or else `coverage.insured`, which needs no birth date: the TR3 sends none for either.
+Situational segments follow the TR3 rule "if not required, do not send": no 2010BA DMG for a dependent's
+subscriber, no 2310B when the rendering provider is the billing provider, no SV105 because every line
+shares CLM05-1 in the claim model. `check_billable` lists what a claim lacks for the TR3; `build_837p`
+refuses a batch holding such a claim instead of writing a file that the clearinghouse would reject (or
+worse, accept half-built).
 
 Reader: any 837P interchange (several ST, billing providers, dependents, COB loops) into the claim model,
-as far as that model goes. What the model cannot hold comes back as per-claim notes; a claim it cannot
-represent at all (no date of birth, no NPI, malformed numbers) comes back as a problem, never an exception.
+as far as that model goes. A subscriber who is not the patient comes back as `coverage.insured` (name, id
+and address) unless 2010BA carries a date of birth. What the model cannot hold comes back as per-claim notes;
+a claim it cannot represent at all (no date of birth for the patient, no NPI, malformed numbers) comes back as
+a problem, never an exception.
 
 Messages (problems, notes, exceptions) name fields and loops, never values: names, ids and dates are PHI.
 """
@@ -33,6 +37,7 @@ from rcm_contracts.claim import (
     Adjustment,
     Claim,
     Coverage,
+    Insured,
     LineAdjudication,
     OtherPayer,
     Person,
@@ -218,12 +223,19 @@ def _coverage_problems(claim: Claim) -> list[str]:
     if not _text(coverage.payer_name):
         problems.append("coverage.payer_name: nothing left once delimiters are removed (2010BB NM103)")
     if coverage.relationship != "self":
-        if coverage.subscriber is None:
-            problems.append("coverage.subscriber: missing for a dependent patient (2010BA NM1*IL)")
-        else:
-            problems += _person_name_problems("coverage.subscriber", coverage.subscriber)
-            if coverage.subscriber.address is not None:
-                problems += _address_problems("coverage.subscriber.address", coverage.subscriber.address)
+        problems += _subscriber_problems("coverage", coverage, "2010BA NM1*IL", "for a dependent patient")
+    return problems
+
+
+def _subscriber_problems(label: str, coverage: Coverage, loop: str, why: str) -> list[str]:
+    """The subscriber who is not the patient: a full Person or else the insured (name and id) will do."""
+    field_, subscriber = (("subscriber", coverage.subscriber) if coverage.subscriber is not None
+                          else ("insured", coverage.insured))
+    if subscriber is None:
+        return [f"{label}.subscriber: missing {why}, and no {label}.insured either ({loop})"]
+    problems = _person_name_problems(f"{label}.{field_}", subscriber)
+    if subscriber.address is not None:
+        problems += _address_problems(f"{label}.{field_}.address", subscriber.address)
     return problems
 
 
@@ -279,10 +291,7 @@ def _other_coverage_problems(label: str, coverage: Coverage) -> list[str]:
     if not _text(coverage.payer_name):
         problems.append(f"{label}.payer_name: nothing left once delimiters are removed (2330B NM103)")
     if coverage.relationship != "self":
-        if coverage.subscriber is None:
-            problems.append(f"{label}.subscriber: missing for a non-self relationship (2330A NM1*IL)")
-        else:
-            problems += _person_name_problems(f"{label}.subscriber", coverage.subscriber)
+        problems += _subscriber_problems(label, coverage, "2330A NM1*IL", "for a non-self relationship")
     return problems
 
 
@@ -323,7 +332,7 @@ def _cas_problems(label: str, adjustments: list[Adjustment]) -> list[str]:
     return problems
 
 
-def _person_name_problems(label: str, person: Person) -> list[str]:
+def _person_name_problems(label: str, person: Person | Insured) -> list[str]:
     return [f"{label}.{part}: nothing left once delimiters are removed"
             for part in ("last_name", "first_name") if not _text(getattr(person, part))]
 
@@ -430,7 +439,7 @@ def _subscriber_hierarchy(claim: Claim, hierarchy: _Hierarchy, parent: str, fili
     coverage = claim.coverage
     dependent = coverage.relationship != "self"
     subscriber_hl, hl = hierarchy.add(parent=parent, level="22", has_children=dependent)
-    subscriber = coverage.subscriber if dependent else claim.patient
+    subscriber = _subscriber(coverage) if dependent else claim.patient
     segments = [
         hl,
         # SBR02 18 says the subscriber is the patient; for a dependent it stays empty (PAT01 says who).
@@ -446,12 +455,17 @@ def _subscriber_hierarchy(claim: Claim, hierarchy: _Hierarchy, parent: str, fili
     return [*segments, *_claim_loop(claim)]
 
 
-def _subscriber_name(coverage: Coverage, person: Person, *, is_patient: bool) -> list[Segment]:
+def _subscriber(coverage: Coverage) -> Person | Insured:
+    """Who 2010BA/2330A names when the patient is not the subscriber (check_billable makes sure someone is)."""
+    return coverage.subscriber if coverage.subscriber is not None else coverage.insured
+
+
+def _subscriber_name(coverage: Coverage, person: Person | Insured, *, is_patient: bool) -> list[Segment]:
     segments = [Segment("NM1", ["IL", "1", _text(person.last_name, 60), _text(person.first_name, 35), "", "", "",
                                 "MI", _id(coverage.member_id)])]
     if person.address is not None:
         segments += _address_segments(person.address)
-    if is_patient:  # TR3: 2010BA DMG only when the subscriber is the patient
+    if is_patient:  # TR3: 2010BA DMG only when the subscriber is the patient (who is a Person)
         segments.append(_demographics(person))
     return segments
 
@@ -536,7 +550,7 @@ def _split_person_name(name: str) -> tuple[str, str]:
 
 def _other_payer_loop(claim: Claim, other: OtherPayer) -> list[Segment]:
     coverage = other.coverage
-    subscriber = claim.patient if coverage.relationship == "self" else coverage.subscriber
+    subscriber = claim.patient if coverage.relationship == "self" else _subscriber(coverage)
     segments = [
         Segment("SBR", [other.responsibility, _OTHER_SUBSCRIBER_RELATIONSHIP[coverage.relationship],
                         _id(coverage.group_number), "", "", "", "", "", _UNKNOWN_FILING_INDICATOR]),
@@ -968,15 +982,33 @@ def _read_coverage(draft: _ClaimDraft, findings: _Findings) -> Coverage | None:
     if sbr is None or insured is None or payer is None:
         findings.fatal.append("coverage: 2000B lacks SBR, 2010BA NM1*IL or 2010BB NM1*PR")
         return None
-    relationship, subscriber = "self", None
+    relationship, subscriber, insured_person = "self", None, None
     if draft.patient is not None:
         relationship_code = pat.element(1) if (pat := _first(draft.patient, "PAT")) else ""
         relationship = _RELATIONSHIP_FROM_CODE.get(relationship_code, "other")
-        # TR3: 2010BA DMG is not sent for a dependent's subscriber, so this is usually a note.
-        subscriber = _read_person(insured, "coverage.subscriber", findings, required=False)
+        # TR3: 2010BA DMG is not sent for a dependent's subscriber, so this is usually the insured.
+        if _birth_date_given(insured):
+            subscriber = _read_person(insured, "coverage.subscriber", findings, required=False)
+        else:
+            insured_person = _read_insured(insured, "coverage.insured", findings)
     data = {"payer_id": payer[0].element(9), "payer_name": payer[0].element(3), "member_id": insured[0].element(9),
-            "group_number": sbr.element(3) or None, "relationship": relationship, "subscriber": subscriber}
+            "group_number": sbr.element(3) or None, "relationship": relationship, "subscriber": subscriber,
+            "insured": insured_person}
     return _validated(Coverage, data, "coverage", findings, required=True)
+
+
+def _birth_date_given(loop: list[Segment]) -> bool:
+    demographics = _first(loop, "DMG")
+    return demographics is not None and demographics.element(1) == "D8" and bool(demographics.element(2))
+
+
+def _read_insured(loop: list[Segment], label: str, findings: _Findings) -> Insured | None:
+    """A subscriber who is not the patient, without a date of birth (2010BA without DMG, 2330A)."""
+    nm1, demographics = loop[0], _first(loop, "DMG")
+    data = {"first_name": nm1.element(4), "last_name": nm1.element(3),
+            "sex": (demographics.element(3) if demographics is not None else "") or "U",
+            "address": _read_address(loop, f"{label}.address", findings)}
+    return _validated(Insured, data, label, findings, required=False)
 
 
 def _read_diagnoses(header: list[Segment], findings: _Findings) -> list[str]:
@@ -1069,13 +1101,12 @@ def _read_other_payer(n: int, loop: _OtherPayerLoops, adjudications: list[tuple[
     if paid is None:
         findings.fatal.append(f"{label}.paid_amount: no 2320 AMT*D")
     relationship = _RELATIONSHIP_FROM_CODE.get(sbr.element(2), "other")
-    if relationship != "self":
-        findings.notes.append(f"{label}.coverage.subscriber: 2330A has no date of birth, which the claim model "
-                              "requires; the other subscriber is left out")
+    # 2330A has no DMG: a subscriber who is not the patient comes back as the insured (name, id, address).
+    other_insured = None if relationship == "self" else _read_insured(insured, f"{label}.coverage.insured", findings)
     return {
         "coverage": {"payer_id": payer[0].element(9), "payer_name": payer[0].element(3),
                      "member_id": insured[0].element(9), "group_number": sbr.element(3) or None,
-                     "relationship": relationship, "subscriber": None},
+                     "relationship": relationship, "subscriber": None, "insured": other_insured},
         "responsibility": sbr.element(1),
         "payer_claim_control_number": _reference(payer, "F8"),
         "paid_amount": _amount(paid.element(2), f"{label}.paid_amount") if paid else None,

@@ -22,6 +22,7 @@ from rcm_contracts.claim import (
     Adjustment,
     Claim,
     Coverage,
+    Insured,
     LineAdjudication,
     OtherPayer,
     Person,
@@ -108,6 +109,8 @@ PATIENT = Person(first_name="Jane", last_name="Doe", birth_date=date(1980, 2, 29
                  address=address("12 Elm St", "62704", line2="Apt 3"))
 SUBSCRIBER = Person(first_name="John", last_name="Doe", birth_date=date(1978, 7, 4), sex="M",
                     address=address("12 Elm St", "62704"))
+# The subscriber as an 837P names them (2010BA without DMG, 2330A): no birth date, sex unknown.
+INSURED = Insured(first_name="John", last_name="Doe", address=address("12 Elm St", "62704"))
 COVERAGE = Coverage(payer_id="60054", payer_name="Acme Health", member_id="W123456789", group_number="GRP100")
 PRIMARY_COVERAGE = Coverage(payer_id="87726", payer_name="First Payer", member_id="P9876543")
 
@@ -158,12 +161,15 @@ def raw(text: str) -> list[str]:
 # ---------------------------------------------------------------- scenarios
 
 
-def dependent_coverage(relationship: str = "child") -> Coverage:
-    return COVERAGE.model_copy(update={"relationship": relationship, "subscriber": SUBSCRIBER})
+def dependent_coverage(relationship: str = "child", *, insured: bool = False) -> Coverage:
+    """A dependent's coverage naming the subscriber as a full Person, or as the insured (name only)."""
+    who = {"insured": INSURED} if insured else {"subscriber": SUBSCRIBER}
+    return COVERAGE.model_copy(update={"relationship": relationship, **who})
 
 
-def secondary_claim(other_relationship: str = "self") -> Claim:
-    """Secondary to PRIMARY_COVERAGE, which paid part of line 1 and all of line 2 (balances per TR3 1.4.4)."""
+def secondary_claim(other_relationship: str = "self", *, insured: bool = False) -> Claim:
+    """Secondary to PRIMARY_COVERAGE, which paid part of line 1 and all of line 2 (balances per TR3 1.4.4).
+    The other subscriber, when not the patient, is SUBSCRIBER or (insured=True) INSURED."""
     claim_level = [Adjustment(group_code="CO", reason_code=code, amount=Decimal("1.00"))
                    for code in ("45", "97", "94", "253", "59", "B7", "A1")]  # 7 reasons: two CAS*CO
     claim_level.append(Adjustment(group_code="PR", reason_code="1", amount=Decimal("20")))
@@ -171,8 +177,8 @@ def secondary_claim(other_relationship: str = "self") -> Claim:
                   Adjustment(group_code="PR", reason_code="2", amount=Decimal("10"))]
     adjudicated = date(2026, 3, 20)
     primary = OtherPayer(
-        coverage=PRIMARY_COVERAGE.model_copy(update={
-            "relationship": other_relationship, "subscriber": None if other_relationship == "self" else SUBSCRIBER}),
+        coverage=PRIMARY_COVERAGE.model_copy(update={"relationship": other_relationship} | (
+            {} if other_relationship == "self" else {"insured": INSURED} if insured else {"subscriber": SUBSCRIBER})),
         responsibility="P", payer_claim_control_number="PCCN0001", paid_amount=Decimal("58"),
         adjudication_date=adjudicated, adjustments=claim_level,
         lines=[LineAdjudication(line_number=1, procedure_code="99213", paid_amount=Decimal("60"),
@@ -194,6 +200,7 @@ TWELVE_DIAGNOSES = ["E119", "I10", "E785", "J449", "M1711", "K219", "F329", "G47
 SCENARIOS: dict[str, Callable[[], list[Claim]]] = {
     "self subscriber": lambda: [claim()],
     "dependent patient (2000C)": lambda: [claim(coverage=dependent_coverage("child"))],
+    "dependent patient, subscriber known by name only": lambda: [claim(coverage=dependent_coverage(insured=True))],
     "spouse patient": lambda: [claim(coverage=dependent_coverage("spouse"))],
     "four modifiers, fractional units": lambda: [claim(lines=[
         line(1, "97110", "12.34", modifiers=("GP", "59", "XS", "KX"), units="2.5"),
@@ -208,6 +215,7 @@ SCENARIOS: dict[str, Callable[[], list[Claim]]] = {
     "void (frequency 8)": lambda: [claim(frequency_code="8", original_claim_number="PAYER-CLM-88")],
     "secondary with claim and line adjustments": lambda: [secondary_claim()],
     "secondary, other subscriber is the spouse": lambda: [secondary_claim("spouse")],
+    "secondary, other subscriber known by name only": lambda: [secondary_claim("spouse", insured=True)],
     "multiple billing providers": lambda: [
         claim(), claim(billing_provider=OTHER_BILLING, rendering_provider=RENDERING),
         claim(coverage=dependent_coverage("other"), place_of_service="02")],
@@ -298,6 +306,25 @@ def test_dependent_gets_a_patient_hl_and_no_subscriber_demographics(built):
     assert [s.element(1) for s in tags(built["multiple billing providers"][1], "PAT")] == ["G8"]
 
 
+def test_dependent_subscriber_known_by_name_only_is_the_2010ba_subscriber(built):
+    _, text = built["dependent patient, subscriber known by name only"]
+    lines = raw(text)
+    start = lines.index("HL*2*1*22*1")
+    assert lines[start + 2:start + 6] == [
+        "NM1*IL*1*Doe*John****MI*W123456789",
+        "N3*12 Elm St",
+        "N4*Springfield*IL*62704",
+        "NM1*PR*2*Acme Health*****PI*60054",  # no DMG, as for any dependent's subscriber
+    ]
+
+
+def test_a_full_subscriber_wins_over_the_insured():
+    coverage = dependent_coverage().model_copy(update={"insured": INSURED.model_copy(update={"first_name": "Jack"})})
+    lines = raw(build([claim(coverage=coverage)]))
+    assert "NM1*IL*1*Doe*John****MI*W123456789" in lines
+    assert not [s for s in lines if "Jack" in s]
+
+
 def test_modifiers_units_and_amounts(built):
     _, text = built["four modifiers, fractional units"]
     assert [s.elements for s in tags(text, "SV1")] == [
@@ -383,6 +410,14 @@ def test_other_subscriber_who_is_not_the_patient(built):
     assert "NM1*IL*1*Doe*John****MI*P9876543" in lines[start:]
 
 
+def test_other_subscriber_known_by_name_only(built):
+    _, text = built["secondary, other subscriber known by name only"]
+    lines = raw(text)
+    start = lines.index("NM1*IL*1*Doe*John****MI*P9876543", lines.index("SBR*P*01*******ZZ"))  # 2330A
+    assert lines[start + 1:start + 4] == [
+        "N3*12 Elm St", "N4*Springfield*IL*62704", "NM1*PR*2*First Payer*****PI*87726"]
+
+
 def test_other_payer_without_line_adjudication_dates_its_2330b():
     other = OtherPayer(coverage=PRIMARY_COVERAGE, paid_amount=Decimal("100.5"), adjudication_date=date(2026, 3, 9),
                        adjustments=[Adjustment(group_code="CO", reason_code="45", amount=Decimal(25))])
@@ -438,11 +473,24 @@ def test_check_billable_flags_what_the_tr3_needs():
     assert [p.split(":")[0] for p in check_billable(claim(coverage=bad_id))] == ["coverage.member_id"]
     assert [p.split(":")[0] for p in check_billable(claim(coverage=COVERAGE.model_copy(
         update={"relationship": "child"})))] == ["coverage.subscriber"]
+    assert check_billable(claim(coverage=dependent_coverage(insured=True))) == []  # no birth date needed
+    unsendable = dependent_coverage(insured=True).model_copy(
+        update={"insured": INSURED.model_copy(update={"last_name": "*~"})})
+    assert [p.split(":")[0] for p in check_billable(claim(coverage=unsendable))] == ["coverage.insured.last_name"]
     assert [p.split(":")[0] for p in check_billable(claim(diagnoses=[], lines=[line(1)]))] == ["diagnoses"]
     assert [p.split(":")[0] for p in check_billable(claim(total_charge=Decimal("1")))] == ["total_charge"]
     assert [p.split(":")[0] for p in check_billable(claim(payer_responsibility="S"))] == ["other_payers"]
     snomed_line = line(1, "183452005").model_copy(update={"code_system": "snomed-ct"})
     assert [p.split(":")[0] for p in check_billable(claim(lines=[snomed_line]))] == ["lines[0].code_system"]
+
+
+def test_check_billable_wants_someone_in_2330a_for_another_subscriber():
+    assert check_billable(secondary_claim("spouse", insured=True)) == []
+    nobody = secondary_claim("spouse")
+    other = nobody.other_payers[0]
+    other = other.model_copy(update={"coverage": other.coverage.model_copy(update={"subscriber": None})})
+    problems = check_billable(nobody.model_copy(update={"other_payers": [other]}))
+    assert [p.split(":")[0] for p in problems] == ["other_payers[0].coverage.subscriber"]
 
 
 def test_check_billable_wants_cob_amounts_to_balance():
@@ -491,16 +539,22 @@ def _squeezed(value: Any) -> Any:
 
 
 def expected_after_reading(claim_: Claim) -> Claim:
-    """What an 837P can give back. The claim model needs a birth date for every Person, but the TR3 sends
-    none for a subscriber who is not the patient (2010BA DMG, 2330A): those subscribers cannot come back.
+    """What an 837P can give back. The TR3 sends no birth date or sex for a subscriber who is not the patient
+    (2010BA DMG, 2330A): the subscriber or insured written comes back as the insured, name and address only.
     A rendering provider who is the billing provider is not sent (TR3 2310B), so it comes back as None."""
-    coverage = claim_.coverage.model_copy(update={"subscriber": None})
-    others = [o.model_copy(update={"coverage": o.coverage.model_copy(update={"subscriber": None})})
-              for o in claim_.other_payers]
+    coverage = as_read_back(claim_.coverage)
+    others = [o.model_copy(update={"coverage": as_read_back(o.coverage)}) for o in claim_.other_payers]
     rendering = claim_.rendering_provider
     if rendering is not None and rendering.npi == claim_.billing_provider.npi:
         rendering = None
     return claim_.model_copy(update={"coverage": coverage, "other_payers": others, "rendering_provider": rendering})
+
+
+def as_read_back(coverage: Coverage) -> Coverage:
+    named = None if coverage.relationship == "self" else coverage.subscriber or coverage.insured
+    insured = None if named is None else Insured(first_name=named.first_name, last_name=named.last_name,
+                                                 address=named.address)
+    return coverage.model_copy(update={"subscriber": None, "insured": insured})
 
 
 def read_by_pcn(text: str) -> dict[str, ReadClaim]:
@@ -520,10 +574,32 @@ def test_round_trip(built, name):
         assert back.claim.source_system == SOURCE_SYSTEM
         ids = claim_ids("000001234", "0001", back.patient_control_number)
         assert (back.claim.claim_id, back.claim.encounter_id) == ids
-        if original.coverage.relationship != "self":
-            assert any(n.startswith("coverage.subscriber.birth_date") for n in back.notes)
-        if any(o.coverage.relationship != "self" for o in original.other_payers):
-            assert any(n.startswith("other_payers[0].coverage.subscriber") for n in back.notes)
+        # A subscriber who is not the patient comes back as the insured: nothing about them is left out.
+        assert not [n for n in back.notes if ".subscriber" in n or ".insured" in n]
+
+
+def test_dependent_subscriber_known_by_name_only_round_trips(built):
+    (original,), text = built["dependent patient, subscriber known by name only"]
+    (back,) = read_837p(text).claims
+    assert back.claim.coverage == original.coverage  # INSURED has no birth date and sex U: all of it travels
+    assert back.notes == ()
+
+
+def test_other_subscriber_known_by_name_only_round_trips(built):
+    (original,), text = built["secondary, other subscriber known by name only"]
+    (back,) = read_837p(text).claims
+    assert back.claim.other_payers == original.other_payers
+    assert back.claim.other_payers[0].coverage.insured == INSURED
+
+
+def test_reader_keeps_a_full_subscriber_when_2010ba_has_a_birth_date(built):
+    # The TR3 says not to send 2010BA DMG for a dependent's subscriber, but some files do: keep the Person.
+    _, text = built["dependent patient (2000C)"]
+    lines = raw(text)
+    at = lines.index("NM1*PR*2*Acme Health*****PI*60054")
+    with_dmg = "~".join([*lines[:at], "DMG*D8*19780704*M", *lines[at:]]) + "~"
+    (back,) = read_837p(with_dmg).claims
+    assert back.claim.coverage.subscriber == SUBSCRIBER and back.claim.coverage.insured is None
 
 
 def test_reader_ids_are_deterministic_per_interchange_and_transaction():
@@ -627,9 +703,12 @@ def test_every_shared_sample_is_read(name):
 def test_pyx12_accepted_samples_regenerate_into_valid_files(name):
     read = read_837p((SAMPLES / name).read_text())
     claims = [with_zip_plus_4(r.claim) for r in read.claims]
+    gaps = sorted({p.split(":")[0] for c in claims for p in check_billable(c)})
+    # The TR3 sends no birth date for a subscriber who is not the patient (2010BA, 2330A): the reader brings
+    # them back as the insured, which bills, so no IG-valid sample lacks its subscriber.
+    assert [g for g in gaps if g.endswith(".subscriber")] == []
     billable = [c for c in claims if not check_billable(c)]
     if not billable:
-        gaps = sorted({p.split(":")[0] for c in claims for p in check_billable(c)})
         pytest.skip(f"{name}: no claim complete enough to bill (missing: {', '.join(gaps)})")
     by_payer: dict[str, list[Claim]] = {}
     for c in billable:

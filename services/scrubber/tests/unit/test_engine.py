@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import pytest
 
-from rcm_contracts.claim import Address, Claim, Coverage, OtherPayer, Person, Provider, ServiceLine
+from rcm_contracts.claim import Address, Claim, Coverage, Insured, OtherPayer, Person, Provider, ServiceLine
 from rcm_contracts.events import Edit
 from rcm_scrubber.domain.catalog import CATALOG_BY_ID
 from rcm_scrubber.domain.engine import (
@@ -296,6 +296,26 @@ def test_dependent_with_subscriber_passes():
     claim = changed(changed(make_claim(), "coverage.relationship", "spouse"), "coverage.subscriber",
                     Person(first_name="Otto", last_name="Holder", birth_date=date(1960, 1, 1)))
     assert run(claim) == []
+
+
+def test_dependent_with_the_insured_known_by_name_only_passes():
+    # An 837P names a dependent's subscriber without a birth date: coverage.insured stands in for SCR021.
+    claim = changed(changed(make_claim(), "coverage.relationship", "child"), "coverage.insured",
+                    Insured(first_name="Otto", last_name="Holder"))
+    assert run(claim) == []
+
+
+def test_blank_insured_name_fires_for_a_dependent():
+    insured = Insured.model_construct(first_name="  ", last_name="Holder", birth_date=None, sex="U", address=None)
+    claim = changed(changed(make_claim(), "coverage.relationship", "child"), "coverage.insured", insured)
+    assert [(e.code, e.field) for e in run(claim)] == [("SCR017", "coverage.insured.first_name")]
+
+
+def test_a_full_subscriber_is_checked_before_the_insured():
+    subscriber = Person.model_construct(first_name="Otto", last_name=" ", birth_date=date(1960, 1, 1), sex="M")
+    claim = changed(changed(make_claim(), "coverage.relationship", "child"), "coverage.subscriber", subscriber)
+    claim = changed(claim, "coverage.insured", Insured(first_name="Otto", last_name="Holder"))
+    assert [(e.code, e.field) for e in run(claim)] == [("SCR017", "coverage.subscriber.last_name")]
 
 
 def test_subscriber_copied_from_the_patient_with_relationship_self_passes():

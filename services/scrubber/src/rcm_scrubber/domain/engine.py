@@ -21,7 +21,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
-from rcm_contracts.claim import Claim, Person, Provider
+from rcm_contracts.claim import Claim, Coverage, Insured, Person, Provider
 from rcm_contracts.events import Edit
 
 from rcm_scrubber.domain.catalog import (
@@ -230,11 +230,22 @@ def _provider_names(claim: Claim, ctx: ScrubContext, _: object) -> Sequence[Hit]
     return hits
 
 
+def _dependent_subscriber(coverage: Coverage | None) -> tuple[str, Person | Insured] | None:
+    """(field, person) of the subscriber when the patient is not the subscriber: the full Person, else the
+    insured known by name only (an 837P sends no birth date for them). None when self or nobody is named."""
+    if coverage is None or coverage.relationship == "self":
+        return None
+    if coverage.subscriber is not None:
+        return "coverage.subscriber", coverage.subscriber
+    if coverage.insured is not None:
+        return "coverage.insured", coverage.insured
+    return None
+
+
 def _person_names(claim: Claim, ctx: ScrubContext, _: object) -> Sequence[Hit]:
-    people: list[tuple[str, Person]] = [("patient", claim.patient)]
-    coverage = claim.coverage
-    if coverage is not None and coverage.relationship != "self" and coverage.subscriber is not None:
-        people.append(("coverage.subscriber", coverage.subscriber))
+    people: list[tuple[str, Person | Insured]] = [("patient", claim.patient)]
+    if (subscriber := _dependent_subscriber(claim.coverage)) is not None:
+        people.append(subscriber)
     hits: list[Hit] = []
     for path, person in people:
         if _blank(person.first_name):
@@ -259,7 +270,7 @@ def _patient_address(claim: Claim, ctx: ScrubContext, _: object) -> Sequence[Hit
 
 def _subscriber_missing(claim: Claim, ctx: ScrubContext, _: object) -> Sequence[Hit]:
     coverage = claim.coverage
-    missing = coverage is not None and coverage.relationship != "self" and coverage.subscriber is None
+    missing = coverage is not None and coverage.relationship != "self" and _dependent_subscriber(coverage) is None
     return _CLAIM_HIT if missing else _NO_HITS
 
 
