@@ -186,7 +186,8 @@ def _code_is_clean(rule: ElementRule, code: str) -> bool:
             and is_valid_data_type(code, rule.data_type, "00401"))
 
 
-def check_value(rule: ElementRule, value: str, icvn: str, type_list: list[str | None] | None = None) -> list[Problem]:
+def check_value(rule: ElementRule, value: str, icvn: str,
+                type_list: list[str | None] | None = None) -> list[Problem]:
     """element_if.is_valid_errors for a present, simple (non-composite) value. Mirrors its order:
     not-used, length, control characters (which stop further checks), trailing spaces, code list,
     data type, 1250/1251 date-format list, regex."""

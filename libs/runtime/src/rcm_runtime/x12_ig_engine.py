@@ -26,6 +26,7 @@ _SEG_ID = re.compile("^[A-Z][A-Z0-9]{1,2}$", re.S)  # segment.rec_seg_id ('$' al
 _VALID_TAGS: set[str] = set()  # tags already found valid (the regex is the slow part of the check)
 _TRACKED = frozenset({"ISA", "GS", "ST", "HL", "CLM", "LX", "IEA", "GE", "SE"})  # what x12file looks at
 
+MAX_FINDINGS = 1000
 ERROR = "error"
 WARNING = "warning"
 
@@ -58,6 +59,7 @@ class IgReport:
     findings: list[IgFinding] = field(default_factory=list)
     map_files: tuple[str, ...] = ()  # the implementation-guide maps used, in order of first use
     segment_count: int = 0
+    omitted: int = 0  # findings beyond MAX_FINDINGS, counted but not kept (a garbled file can have millions)
 
     @property
     def errors(self) -> list[IgFinding]:
@@ -122,6 +124,7 @@ class Engine:
         self.expected_map = expected_map
         self.supported = supported
         self.findings: list[IgFinding] = []
+        self.omitted = 0
         self.valid = True
         self.map_files: list[str] = []
         self.env = _Envelope()
@@ -131,6 +134,13 @@ class Engine:
         self.has_gs = False
         self.has_st = False
         self.position = 0
+        # where the walk stands: pyx12 starts in the control map and moves to a guide map at each GS
+        self.control = compiled_map(CONTROL_MAPS["00501"])
+        self.node: SegmentRule = self.control.node("/ISA_LOOP/ISA")  # type: ignore[assignment]
+        self.node_icvn = self.control.icvn
+        self.cur_map: CompiledMap | None = None
+        self.map_file = CONTROL_MAPS["00501"]
+        self.isa12: str | None = None
 
     # ------------------------------------------------------------ findings
 
@@ -140,6 +150,10 @@ class Engine:
             self.valid = False
         else:
             message += " (pyx12 drops this error at this point of the interchange, so it does not count)"
+        if len(self.findings) >= MAX_FINDINGS:
+            self.omitted += 1
+            return
+        tag = _safe_tag(tag) if tag else None  # a garbled "tag" may be data
         self.findings.append(IgFinding(ERROR if counted else WARNING, code, message, position, tag, loop_id,
                                        element))
 
@@ -161,8 +175,8 @@ class Engine:
         return self._report()
 
     def _report(self) -> IgReport:
-        return IgReport(ok=self.valid and not any(f.severity == ERROR for f in self.findings),
-                        findings=self.findings, map_files=tuple(self.map_files), segment_count=self.position)
+        return IgReport(ok=self.valid, findings=self.findings, map_files=tuple(self.map_files),
+                        segment_count=self.position, omitted=self.omitted)
 
     def _open(self) -> tuple[list[str], tuple[str, str, str]]:
         """rawx12file.RawX12File: a 106-character ISA fixes the delimiters; then split on the terminator.
@@ -187,79 +201,82 @@ class Engine:
     # ------------------------------------------------------------ main loop
 
     def _validate(self, lines: list[str], delimiters: tuple[str, str, str]) -> None:
+        """x12n_document's loop: locate each segment's map node, route the errors, check the segment."""
         _, ele_term, sub_term = delimiters
-        control = compiled_map(CONTROL_MAPS["00501"])
-        ctrl_isa = control.node("/ISA_LOOP/ISA")
-        ctrl_gs = control.node("/ISA_LOOP/GS_LOOP/GS")
-        node: SegmentRule = ctrl_isa  # type: ignore[assignment]
-        node_icvn = control.icvn
-        cur_map: CompiledMap | None = None
-        map_file = CONTROL_MAPS["00501"]
-        isa12: str | None = None
-        walker, env = self.walker, self.env
+        env = self.env
         for line in lines:
             line = line.lstrip("\n\r")
             if not line:
                 break
             self.position += 1
             tag, elements = self._read_segment(line, ele_term, sub_term)
-            if tag == "ISA":
-                walker.counter.force_loop_start("/ISA_LOOP", "/ISA_LOOP/ISA")
-                found: SegmentRule | None = ctrl_isa  # type: ignore[assignment]
-                node_icvn = control.icvn
-            elif tag == "GS":
-                walker.counter.force_loop_start("/ISA_LOOP/GS_LOOP", "/ISA_LOOP/GS_LOOP/GS")
-                found = ctrl_gs  # type: ignore[assignment]
-            else:
-                found, walk_errors = walker.walk(node, tag, elements, sub_term)
-                if walk_errors:
-                    self._apply_walk_errors(walk_errors, tag)
+            found = self._locate(tag, elements, sub_term)
             if found is None:
                 continue  # pyx12 keeps the previous node, and this segment's reader errors wait
-            node = found
-            if tag == "ISA":
-                isa12 = elements[11] if len(elements) > 11 else None
-                self.cursor_on_envelope = True
-                self._handle_reader_errors()
-            elif tag == "IEA":
-                self._handle_reader_errors()
-                self.cursor_on_envelope = True
-            elif tag == "GS":
-                new_file = self._map_for_group(isa12, elements, sub_term)
-                if new_file != map_file:
-                    map_file = new_file
-                    cur_map = compiled_map(map_file)
-                    self.map_files.append(map_file)
-                    env.check_837_lx = cur_map.transaction_id == "837"
-                if cur_map is None:
-                    # the group names the control map itself; pyx12 dereferences its empty current map
-                    self._stop("map_not_found", "GS01/GS08 do not name a transaction set guide", "GS")
-                node = cur_map.node("/ISA_LOOP/GS_LOOP/GS")  # type: ignore[assignment]
-                node_icvn = cur_map.icvn
-                self.cursor_on_envelope = True
-                self.has_gs = True
-                self._handle_reader_errors()
-            elif tag == "GE":
-                self._handle_reader_errors()
-                if _pyint(elements[0].rstrip(sub_term) if elements else None) is None:
-                    # err_gs.close() does int(GE01) unguarded
-                    self._stop("envelope", "GE01 is not a number (pyx12 aborts here)", "GE", "GE01")
-                self.cursor_on_envelope = True
-            elif tag == "ST":
-                if not self.has_gs:
-                    self._stop("envelope", "ST segment before any GS (pyx12 aborts here)", "ST")
-                self.cursor_on_envelope = True
-                self.has_st = True
-                self._handle_reader_errors()
-            elif tag == "SE":
-                self._handle_reader_errors()
-                self.cursor_on_envelope = True
+            self.node = found
+            if tag in ENVELOPE_TAGS:
+                self._envelope_segment(tag, elements, sub_term)
             else:
                 self.cursor_on_envelope = False
                 if env.errors:
                     self._handle_reader_errors()
-            self._check_segment(node, tag, elements, sub_term if tag != "ISA" else None, node_icvn or "00401")
+            self._check_segment(self.node, tag, elements, sub_term if tag != "ISA" else None,
+                                self.node_icvn or "00401")
         self._cleanup()
+
+    def _locate(self, tag: str, elements: list[str], sub: str) -> SegmentRule | None:
+        """ISA and GS are pinned to the control map (and restart their counts); others are walked."""
+        counter = self.walker.counter
+        if tag == "ISA":
+            counter.force_loop_start("/ISA_LOOP", "/ISA_LOOP/ISA")
+            self.node_icvn = self.control.icvn
+            return self.control.node("/ISA_LOOP/ISA")  # type: ignore[return-value]
+        if tag == "GS":
+            counter.force_loop_start("/ISA_LOOP/GS_LOOP", "/ISA_LOOP/GS_LOOP/GS")
+            return self.control.node("/ISA_LOOP/GS_LOOP/GS")  # type: ignore[return-value]
+        found, walk_errors = self.walker.walk(self.node, tag, elements, sub)
+        if walk_errors:
+            self._apply_walk_errors(walk_errors, tag)
+        return found
+
+    def _envelope_segment(self, tag: str, elements: list[str], sub: str) -> None:
+        """x12n_document's per-envelope branches: the error-handler cursor moves to the envelope node
+        before (ISA, GS, ST) or after (IEA, GE, SE) this segment's reader errors are handled."""
+        if tag == "ISA":
+            self.isa12 = elements[11]  # ISA elements are never split into components
+            self.cursor_on_envelope = True
+            self._handle_reader_errors()
+        elif tag == "GS":
+            self._open_group(elements, sub)
+            self.cursor_on_envelope = True
+            self.has_gs = True
+            self._handle_reader_errors()
+        elif tag == "ST":
+            if not self.has_gs:
+                self._stop("envelope", "ST segment before any GS (pyx12 aborts here)", "ST")
+            self.cursor_on_envelope = True
+            self.has_st = True
+            self._handle_reader_errors()
+        else:  # IEA, GE, SE
+            self._handle_reader_errors()
+            if tag == "GE" and _pyint(_value(elements, 1, sub)) is None:
+                # err_gs.close() does int(GE01) unguarded
+                self._stop("envelope", "GE01 is not a number (pyx12 aborts here)", "GE", "GE01")
+            self.cursor_on_envelope = True
+
+    def _open_group(self, elements: list[str], sub: str) -> None:
+        """The GS picks the guide map (reloaded only when it changes) and re-roots the walk in it."""
+        new_file = self._map_for_group(self.isa12, elements, sub)
+        if new_file != self.map_file:
+            self.map_file = new_file
+            self.cur_map = compiled_map(new_file)
+            self.map_files.append(new_file)
+            self.env.check_837_lx = self.cur_map.transaction_id == "837"
+        if self.cur_map is None:
+            # the group names the control map itself; pyx12 dereferences its empty current map
+            self._stop("map_not_found", "GS01/GS08 do not name a transaction set guide", "GS")
+        self.node = self.cur_map.node("/ISA_LOOP/GS_LOOP/GS")  # type: ignore[union-attr,assignment]
+        self.node_icvn = self.cur_map.icvn  # type: ignore[union-attr]
 
     def _read_segment(self, line: str, ele_term: str, sub_term: str) -> tuple[str, list[str]]:
         """X12Reader.__iter__ and X12Base/X12Reader._parse_segment for one segment."""
@@ -445,7 +462,9 @@ class Engine:
         counted = e.level != "seg" or (self.has_st and not self.cursor_on_envelope)
         self._finding(counted, e.code, e.message, e.position, e.tag or None)
 
-    def _check_segment(self, node: SegmentRule, tag: str, elements: list[str], sub: str | None, icvn: str) -> None:
+    def _check_segment(self, node: SegmentRule, tag: str, elements: list[str], sub: str | None,
+                       icvn: str) -> None:
+        """apply_segment_errors: every problem makes the segment (so the interchange) invalid."""
         try:
             problems = check_segment(node, elements, sub, icvn)
         except ReferenceCrash as crash:

@@ -25,7 +25,7 @@ def build_fast_check(seg: SegmentRule) -> tuple[FastCheck, str]:
     gen = _Generator(seg)
     source = gen.source()
     namespace = dict(gen.namespace)
-    exec(compile(source, f"<x12_ig fast check {seg.tag} {seg.path}>", "exec"), namespace)  # noqa: S102
+    exec(compile(source, f"<x12_ig fast check {seg.loop.path}/{seg.tag}>", "exec"), namespace)  # noqa: S102
     return namespace["clean"], source
 
 

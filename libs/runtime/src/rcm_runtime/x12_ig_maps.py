@@ -243,10 +243,8 @@ class _MapCompiler:
         for e in xml.findall("loop"):
             child = self._loop(loop, e)
             entries.append((child.pos, 0, child))
-        seg_xml = {}
         for e in xml.findall("segment"):
             child = self._segment(loop, e)
-            seg_xml[id(child)] = e
             entries.append((child.pos, 1, child))
         entries.sort(key=lambda t: (t[0], t[1]))
         children = tuple(c for _, _, c in entries)

@@ -144,7 +144,8 @@ class Walker:
         self.missing: list[tuple[SegmentRule, LoopRule | None]] = []
         self.pending: list[WalkError] = []
 
-    def walk(self, node: Node, tag: str, elements: list[str], sub: str) -> tuple[SegmentRule | None, list[WalkError]]:
+    def walk(self, node: Node, tag: str, elements: list[str],
+             sub: str) -> tuple[SegmentRule | None, list[WalkError]]:
         """The map node for this data segment (None: not found) and the errors met on the way."""
         self.missing = []
         self.pending = []
@@ -155,8 +156,9 @@ class Walker:
             if done:
                 return found, self.pending
             if loop.is_root:
-                self.pending.append(WalkError("segment_not_found", f"segment {tag} is not expected here "
-                                              f"(searched from {_where(node)})", node, _loop_id(node)))
+                # the data tag stays out of the message: in garbled data it may be anything
+                self.pending.append(WalkError("segment_not_found", "segment is not expected here (searched "
+                                              f"from {_where(node)})", node, _loop_id(node)))
                 return None, self.pending
             start = loop.pos
             loop = loop.parent  # type: ignore[assignment]

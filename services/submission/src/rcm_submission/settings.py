@@ -19,7 +19,7 @@ class Settings(ServiceSettings):
     interchange_usage: str = "P"  # ISA15: P production, T test
     dispatch_enabled: bool = True
     dispatch_batch_max: int = 500
-    ack_poll_s: float = 0.2
+    ack_poll_s: float = 0.5  # idle wait between polls of the clearinghouses for 999/277CA files
 
     def clearinghouse_config(self) -> dict[str, dict]:
         if self.clearinghouses:
