@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from rcm_contracts.base import Event
 from rcm_contracts.claim import Claim
 from rcm_contracts.events import ClaimScrubbed, Edit
+from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.errors import Conflict, NotFound
 
 from rcm_scrubber.db import claim_fingerprints, review_audit, rule_sets, scrubbed_claims
@@ -111,13 +112,14 @@ def _row(tenant_id: str, s: Scrubbed, *, stage: str = "scrub") -> dict[str, Any]
             "edit_codes": sorted({e.code for e in s.edits}), "stage": stage, "rule_sets": s.rule_sets}
 
 
-async def record_sent_on(conn: AsyncConnection, tenant_id: str, claims: list[Claim]) -> None:
+_insert_fingerprints = BulkInsert(claim_fingerprints, ["tenant_id", "fingerprint", "claim_id"],
+                                  on_conflict="DO NOTHING")
+
+
+async def record_sent_on(conn: AsyncConnection, items: list[tuple[str, Claim]]) -> None:
     """Fingerprints of claims released to submission: a later claim billing the same services is a duplicate."""
-    if not claims:
-        return
-    stmt = pg_insert(claim_fingerprints).values([
-        {"tenant_id": tenant_id, "fingerprint": claim_fingerprint(c, tenant_id), "claim_id": c.claim_id} for c in claims])
-    await conn.execute(stmt.on_conflict_do_nothing())
+    await _insert_fingerprints.execute(conn, [
+        {"tenant_id": t, "fingerprint": claim_fingerprint(c, t), "claim_id": c.claim_id} for t, c in items])
 
 
 async def accept_coded(conn: AsyncConnection, emit_for: Callable[[int], Emit],
@@ -133,9 +135,8 @@ async def accept_coded(conn: AsyncConnection, emit_for: Callable[[int], Emit],
             set_={k: stmt.excluded[k] for k in ("decision", "edits", "claim", "payer_id", "edit_codes", "stage",
                                                "rule_sets")} | {"version": scrubbed_claims.c.version + 1,
                                                                 "scrubbed_at": func.now()}))
-    for i, ((tenant_id, _, _), s) in enumerate(zip(items, results)):
-        if s.decision == "clean":
-            await record_sent_on(conn, tenant_id, [s.claim])
+    await record_sent_on(conn, [(t, s.claim) for (t, _, _), s in zip(items, results) if s.decision == "clean"])
+    for i, s in enumerate(results):
         emit_for(i)(ClaimScrubbed(claim=s.claim, decision=s.decision, edits=s.edits), s.claim.claim_id)
 
 
@@ -188,7 +189,7 @@ async def _rescrub(conn: AsyncConnection, emit: Emit, row, claim: Claim, *, acto
                                                    action=action, before=_snapshot(row), after=_snapshot(result),
                                                    note=note))
     if result.decision == "clean":
-        await record_sent_on(conn, row.tenant_id, [claim])
+        await record_sent_on(conn, [(row.tenant_id, claim)])
         emit(ClaimScrubbed(claim=claim, decision="clean", edits=result.edits), claim.claim_id)
     return result
 

@@ -366,6 +366,15 @@ def _status_reason(ack: ClaimAcknowledgment) -> str:
     return "; ".join(parts)[:500] or "rejected by the clearinghouse or payer"
 
 
+_mark_accepted = (update(submissions).where(submissions.c.claim_id == bindparam("b_claim_id"))
+                  .values(status="accepted", payer_claim_control_number=bindparam("b_pccn"),
+                          ack_status_code=bindparam("b_code"), ack_reason=None,
+                          first_pass_accepted=bindparam("b_first_pass")))
+_mark_rejected = (update(submissions).where(submissions.c.claim_id == bindparam("b_claim_id"))
+                  .values(status="rejected", ever_rejected=True, ack_status_code=bindparam("b_code"),
+                          ack_reason=bindparam("b_reason"), first_pass_accepted=False))
+
+
 async def _apply_277ca(tx, acks: tuple[ClaimAcknowledgment, ...]) -> tuple[int, str | None]:
     by_pcn = {a.patient_control_number: a for a in acks if a.patient_control_number and a.accepted is not None}
     if not by_pcn:
@@ -374,25 +383,27 @@ async def _apply_277ca(tx, acks: tuple[ClaimAcknowledgment, ...]) -> tuple[int, 
         submissions.c.patient_control_number.in_(list(by_pcn)), submissions.c.status == "sent").with_for_update())).all()
     if not rows:
         return 0, "the 277CA names no claim this deployment is waiting on (unknown or already acknowledged)"
+    accepted, rejected = [], []
     for r in rows:
         ack = by_pcn[r.patient_control_number]
         code = _status_code(ack)
         if ack.accepted:
             first_pass = r.attempts == 1 and not r.ever_rejected and r.frequency_code == "1"
-            await tx.conn.execute(update(submissions).where(submissions.c.claim_id == r.claim_id).values(
-                status="accepted", payer_claim_control_number=ack.payer_claim_control_number, ack_status_code=code,
-                ack_reason=None, first_pass_accepted=first_pass))
+            accepted.append({"b_claim_id": r.claim_id, "b_pccn": ack.payer_claim_control_number, "b_code": code,
+                             "b_first_pass": first_pass})
             _ack_event(tx, r, accepted=True, stage="277CA", status_code=code, reason=None,
                        pccn=ack.payer_claim_control_number, first_pass=first_pass)
         else:
             reason = _status_reason(ack)
-            await tx.conn.execute(update(submissions).where(submissions.c.claim_id == r.claim_id).values(
-                status="rejected", ever_rejected=True, ack_status_code=code, ack_reason=reason,
-                first_pass_accepted=False))
+            rejected.append({"b_claim_id": r.claim_id, "b_code": code, "b_reason": reason})
             _ack_event(tx, r, accepted=False, stage="277CA", status_code=code, reason=reason, first_pass=False)
             _return(tx, r.tenant_id, r.claim_id, "277CA", [Edit(
                 code=f"277CA-{code}", severity="error", message=f"277CA rejected the claim: {reason}; correct and "
                                                                  "resubmit")])
+    if accepted:
+        await tx.conn.execute(_mark_accepted, accepted)
+    if rejected:
+        await tx.conn.execute(_mark_rejected, rejected)
     return len(rows), None
 
 
