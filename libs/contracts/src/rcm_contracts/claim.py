@@ -64,6 +64,10 @@ class Coverage(Contract):
     # The subscriber when the patient is not the subscriber and only name/id (no birth date) are known,
     # e.g. read from an 837P; `subscriber` (a full Person) wins when both are given.
     insured: Insured | None = None
+    # the coverage period the payer's 271 reported (eligibility fills it): the scrubber checks the date
+    # of service against it (SCR029)
+    effective_from: date | None = None
+    effective_to: date | None = None
 
 
 class Provider(Contract):

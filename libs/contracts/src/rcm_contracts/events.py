@@ -33,7 +33,7 @@ class EncounterSubmitted(Event):
     SERVICE = "intake"
     NAME = "encounter-submitted"
     MAJOR = 2
-    SCHEMA_MINOR = 3  # 2.1: prior_authorization; 2.2: lines[].code_system, source_diagnoses; 2.3: coverage.insured
+    SCHEMA_MINOR = 4  # 2.1: prior_authorization; 2.2: lines[].code_system, source_diagnoses; 2.3: coverage.insured; 2.4: coverage dates
 
     source_system: str = Field(min_length=1, max_length=64)
     source_encounter_id: str = Field(min_length=1, max_length=128)
@@ -98,8 +98,8 @@ class AppointmentScheduled(Event):
 class EncounterCaptured(Event):
     SERVICE = "charges"
     NAME = "encounter-captured"
-    # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured
-    SCHEMA_MINOR = 3
+    # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured; 1.4: coverage dates
+    SCHEMA_MINOR = 4
 
     claim: Claim
     intake_channel: Literal["fhir", "json", "kafka", "hl7v2"]
@@ -141,7 +141,7 @@ class EligibilityResult(Contract):
 class CoverageVerified(Event):
     SERVICE = "eligibility"
     NAME = "coverage-verified"
-    SCHEMA_MINOR = 3  # 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured
+    SCHEMA_MINOR = 4  # 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured; 1.4: coverage dates
 
     claim: Claim
     eligibility: EligibilityResult
@@ -174,8 +174,8 @@ class Edit(Contract):
 class ClaimCoded(Event):
     SERVICE = "coding"
     NAME = "claim-coded"
-    # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured
-    SCHEMA_MINOR = 3
+    # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured; 1.4: coverage dates
+    SCHEMA_MINOR = 4
 
     claim: Claim
     status: Literal["coded", "needs_coder"]
@@ -185,8 +185,8 @@ class ClaimCoded(Event):
 class ClaimScrubbed(Event):
     SERVICE = "scrubber"
     NAME = "claim-scrubbed"
-    # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured
-    SCHEMA_MINOR = 3
+    # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured; 1.4: coverage dates
+    SCHEMA_MINOR = 4
 
     claim: Claim
     decision: Literal["clean", "review"]

@@ -18,7 +18,7 @@ from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.errors import Conflict, NotFound
 
 from rcm_eligibility.db import coverage_checks, eligibility_cache, inquiry_control_seq
-from rcm_eligibility.domain.decision import CoverageSnapshot, Decision, decide, snapshot_of
+from rcm_eligibility.domain.decision import CoverageSnapshot, Decision, decide, snapshot_of, with_coverage_period
 from rcm_eligibility.domain.prior_auth import AuthRuleTable
 from rcm_eligibility.domain.x12_270 import Dependent, EligibilityInquiry, Subscriber, build_270_batch
 from rcm_eligibility.domain.x12_271 import parse_271
@@ -156,9 +156,9 @@ def check_row(tenant_id: str, claim: Claim, decision: Decision, snapshot: Covera
             "claim": claim.model_dump(mode="json"), "snapshot": snapshot.as_json() if snapshot else None}
 
 
-def outcome_event(claim: Claim, decision: Decision):
+def outcome_event(claim: Claim, decision: Decision, snapshot: CoverageSnapshot | None = None):
     if decision.hold_reason is None:
-        return CoverageVerified(claim=claim, eligibility=decision.result)
+        return CoverageVerified(claim=with_coverage_period(claim, snapshot), eligibility=decision.result)
     return EligibilityHeld(claim_id=claim.claim_id, reason=decision.hold_reason, work_queue=decision.work_queue,
                            edits=decision.edits)
 
@@ -171,7 +171,7 @@ async def verify_claims(conn: AsyncConnection, elig: Eligibility, items: list[tu
     for i, ((tenant_id, claim), (snap, source)) in enumerate(zip(items, snaps)):
         decision = decide(claim, snap, source=source, now=now, auth_rules=elig.auth_rules)
         rows.append(check_row(tenant_id, claim, decision, snap))
-        emit(i, outcome_event(claim, decision), claim.claim_id)
+        emit(i, outcome_event(claim, decision, snap), claim.claim_id)
     await _record.execute(conn, rows)
 
 
@@ -190,7 +190,7 @@ async def _redecide(conn, elig: Eligibility, row, claim: Claim, snapshot: Covera
     values = check_row(row.tenant_id, claim, decision, snapshot)
     del values["claim_id"], values["tenant_id"]
     await conn.execute(update(coverage_checks).where(coverage_checks.c.claim_id == row.claim_id).values(**values))
-    emit(outcome_event(claim, decision), claim.claim_id)
+    emit(outcome_event(claim, decision, snapshot), claim.claim_id)
     return decision
 
 

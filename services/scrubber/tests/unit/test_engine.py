@@ -638,3 +638,14 @@ def test_context_defaults_to_the_builtin_rule_set():
     ctx = ScrubContext(today=TODAY, tenant_id=TENANT)
     assert ctx.rule_set is DEFAULT_RULE_SET
     assert ctx.upstream == () and not ctx.known_fingerprints and ctx.coverage_dates is None
+
+
+def test_coverage_period_on_the_claim_from_the_271_is_checked_without_context():
+    claim = make_claim()
+    cov = claim.coverage.model_copy(update={"effective_from": claim.service_date + timedelta(days=1)})
+    outside = claim.model_copy(update={"coverage": cov})
+    inside = claim.model_copy(update={"coverage": claim.coverage.model_copy(update={
+        "effective_from": claim.service_date - timedelta(days=30), "effective_to": claim.service_date})})
+
+    assert "SCR029" in codes(scrub(outside, context=ScrubContext(today=TODAY, tenant_id=TENANT)))
+    assert "SCR029" not in codes(scrub(inside, context=ScrubContext(today=TODAY, tenant_id=TENANT)))

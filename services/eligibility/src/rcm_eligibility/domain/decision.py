@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +33,8 @@ class CoverageSnapshot:
     copay: str | None = None
     coinsurance_rate: str | None = None
     auth_required_service_types: list[str] = field(default_factory=list)
+    coverage_start: str | None = None  # ISO dates of the coverage period the 271 reported
+    coverage_end: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,7 +59,18 @@ def snapshot_of(summaries: list[CoverageSummary]) -> CoverageSnapshot:
         copay=str(copay) if copay is not None else None,
         coinsurance_rate=str(s.coinsurance_rate()) if s.coinsurance_rate() is not None else None,
         auth_required_service_types=[st for st in SERVICE_TYPES_ASKED if s.authorization_required(st)],
+        coverage_start=s.coverage_period.start.isoformat() if s.coverage_period and s.coverage_period.start else None,
+        coverage_end=s.coverage_period.end.isoformat() if s.coverage_period and s.coverage_period.end else None,
     )
+
+
+def with_coverage_period(claim: Claim, snapshot: CoverageSnapshot | None) -> Claim:
+    """The claim with the coverage period the payer reported, for the scrubber's coverage-dates edit."""
+    if claim.coverage is None or snapshot is None or not (snapshot.coverage_start or snapshot.coverage_end):
+        return claim
+    return claim.model_copy(update={"coverage": claim.coverage.model_copy(update={
+        "effective_from": date.fromisoformat(snapshot.coverage_start) if snapshot.coverage_start else None,
+        "effective_to": date.fromisoformat(snapshot.coverage_end) if snapshot.coverage_end else None})})
 
 
 @dataclass(frozen=True)

@@ -313,6 +313,9 @@ def _line_before_claim(claim: Claim, ctx: ScrubContext, _: object) -> Sequence[H
 
 def _outside_coverage(claim: Claim, ctx: ScrubContext, _: object) -> Sequence[Hit]:
     period = ctx.coverage_dates
+    cov = claim.coverage
+    if period is None and cov is not None and (cov.effective_from or cov.effective_to):
+        period = CoverageDates(cov.effective_from, cov.effective_to)  # what the payer's 271 reported
     if period is None:
         return _NO_HITS
     return _dated_hits(claim, lambda d: not period.covers(d))
