@@ -42,7 +42,8 @@ class NotHeld(Conflict):
 
 def _inquiry(claim: Claim) -> EligibilityInquiry:
     cov = claim.coverage
-    subscriber_person = cov.subscriber or claim.patient
+    # the subscriber: a full person, else the insured known by name only (no birth date), else the patient
+    subscriber_person = cov.subscriber or (cov.insured if cov.relationship != "self" else None) or claim.patient
     dependent = None
     if cov.relationship != "self":
         p = claim.patient

@@ -171,3 +171,23 @@ def test_invalid_inquiries_are_refused_without_echoing_values(changes, message):
 @pytest.mark.parametrize("npi, ok", [("1234567893", True), ("1234567890", False), ("1245319599", True)])
 def test_npi_check_digit(npi, ok):
     assert npi_check_digit_ok(npi) is ok
+
+
+def test_inquiry_names_the_insured_when_only_name_and_id_are_known():
+    import uuid
+    from decimal import Decimal
+
+    from rcm_contracts.claim import Claim, Coverage, Insured, Person, Provider, ServiceLine
+    from rcm_eligibility.service import _inquiry
+
+    claim = Claim(claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system="x12-837p", source_encounter_id="1",
+                  service_date=date(2026, 3, 14), place_of_service="11",
+                  patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(2015, 1, 1)),
+                  coverage=Coverage(payer_id="SBX01", payer_name="Sandbox", member_id="M1", relationship="child",
+                                    insured=Insured(first_name="Grace", last_name="Lovelace")),
+                  billing_provider=Provider(npi="1234567893"), diagnoses=["J069"],
+                  lines=[ServiceLine(line_number=1, procedure_code="99213", units=Decimal(1), charge=Decimal("90"))],
+                  total_charge=Decimal("90"))
+    inquiry = _inquiry(claim)
+    assert (inquiry.subscriber.first_name, inquiry.subscriber.birth_date) == ("Grace", None)
+    assert inquiry.dependent.first_name == "Ada"

@@ -253,6 +253,17 @@ def test_dependent_patient_is_named_apart_from_the_insured_who_holds_the_member_
     assert_pyx12_valid(text)
 
 
+def test_an_insured_known_by_name_only_holds_the_member_id_too():
+    from rcm_contracts.claim import Insured
+
+    claim = make_claim(("99213", "150.00"), subscriber=Person(first_name="X", last_name="Y", birth_date=date(1955, 6, 1)))
+    claim = claim.model_copy(update={"coverage": claim.coverage.model_copy(update={
+        "subscriber": None, "insured": Insured(first_name="Grace", last_name="Lovelace")})})
+    text = era([remitted(claim)])
+    names = [s for s in texts(text) if s.startswith("NM1")]
+    assert names == ["NM1*QC*1*Lovelace*Ada", "NM1*IL*1*Lovelace*Grace****MI*M123456789"]
+
+
 def test_statement_period_spans_the_line_dates():
     claim = make_claim(("99213", "150.00", "1", [], date(2026, 3, 2)), ("97110", "90.00", "1", [], date(2026, 3, 5)))
     text = era([remitted(claim)])

@@ -323,10 +323,11 @@ def _names(claim: Claim) -> list[Segment]:
     name = ["QC", "1", _text(patient.last_name), _text(patient.first_name)]
     if coverage is None:
         return [Segment("NM1", name)]
-    if coverage.subscriber is None:
+    # A dependent has no member id of their own: the id belongs to the insured, named in NM1*IL
+    # (a full subscriber, or the insured the 837P named without a birth date).
+    subscriber = coverage.subscriber or (coverage.insured if coverage.relationship != "self" else None)
+    if subscriber is None:
         return [Segment("NM1", [*name, "", "", "", "MI", coverage.member_id.strip()])]
-    # A dependent has no member id of their own: the id belongs to the insured, named in NM1*IL.
-    subscriber = coverage.subscriber
     return [Segment("NM1", name),
             Segment("NM1", ["IL", "1", _text(subscriber.last_name), _text(subscriber.first_name), "", "", "", "MI",
                             coverage.member_id.strip()])]
