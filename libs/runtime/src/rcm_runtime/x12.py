@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 ISA_ELEMENT_COUNT = 16
@@ -389,6 +389,25 @@ def _same_control(a: str, b: str) -> bool:
     """Control numbers match when identical, or equal as numbers (leading zeros are not worth a reject)."""
     a, b = a.strip(), b.strip()
     return a == b or (_as_int(a) is not None and _as_int(a) == _as_int(b))
+
+
+_D8 = re.compile(r"[0-9]{8}")
+_CODE = re.compile(r"[A-Z0-9]{1,35}")
+
+
+def d8_date(text: str) -> date | None:
+    """A CCYYMMDD (D8) date; None when the text is not one (readers report that as a warning)."""
+    if not _D8.fullmatch(text):
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return None
+
+
+def quote_code(value: str) -> str:
+    """A code for a message: quoted only when it looks like a code (never free text that could be PHI)."""
+    return repr(value) if _CODE.fullmatch(value) else "<invalid>"
 
 
 def _safe(value: str) -> str:

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Protocol, TypeVar
 
 from rcm_runtime.errors import DomainError
-from rcm_runtime.x12 import EnvelopeError, Segment, TransactionSet, X12Error, parse_interchange
+from rcm_runtime.x12 import EnvelopeError, Segment, TransactionSet, X12Error, d8_date, parse_interchange, quote_code
 
 IMPLEMENTATION = "005010X279A1"
 
@@ -32,7 +32,6 @@ INDIVIDUAL, FAMILY = "IND", "FAM"  # EB02 coverage levels most callers ask about
 
 _LOOP_LETTER = {"20": "A", "21": "B", "22": "C", "23": "D"}
 _NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")  # X12 'R' type, ASCII digits only
-_CODE = re.compile(r"[A-Z0-9]{1,35}")
 
 REJECT_REASONS: dict[str, str] = {  # AAA03 as used by the 271 (TR3 code list, in plain words)
     "04": "Authorized quantity exceeded",
@@ -260,7 +259,7 @@ def parse_271(text: str) -> list[CoverageSummary]:
         raise Unparseable271(f"not an X12 interchange: {exc}") from exc
     responses = [t for t in interchange.transactions if t.id_code == "271"]
     if not responses:
-        found = sorted({_code(t.id_code) for t in interchange.transactions})
+        found = sorted({quote_code(t.id_code) for t in interchange.transactions})
         raise Unparseable271(f"no 271 transaction set in the interchange (found: {', '.join(found) or 'none'})")
     envelope_errors = tuple(interchange.errors)
     return [s for t in responses for s in _read_transaction(t, envelope_errors)]
@@ -331,7 +330,7 @@ def _read_transaction(
 ) -> list[CoverageSummary]:
     warnings: list[str] = []
     if transaction.implementation_reference != IMPLEMENTATION:
-        warnings.append(f"implementation reference {_code(transaction.implementation_reference)} "
+        warnings.append(f"implementation reference {quote_code(transaction.implementation_reference)} "
                         f"is not {IMPLEMENTATION}; read as {IMPLEMENTATION}")
     loops = _read_loops(transaction.body)
     if not any(loop.level == "20" for loop in loops):
@@ -472,23 +471,14 @@ def _dtp_range(seg: Segment, warnings: list[str]) -> DateRange | None:
     qualifier, fmt, value = seg.element(1), seg.element(2), seg.element(3)
     if fmt == "RD8":
         start_text, _, end_text = value.partition("-")
-        start, end = _date(start_text), _date(end_text)
+        start, end = d8_date(start_text), d8_date(end_text)
         if start and end:
             return DateRange(start, end)
-    elif fmt == "D8" and (day := _date(value)):
+    elif fmt == "D8" and (day := d8_date(value)):
         # A single end-qualified date closes the range; any other single date is when coverage began.
         return DateRange(None, day) if qualifier in ("347", "357") else DateRange(day, None)
-    warnings.append(f"DTP*{_code(qualifier)} has an unreadable date")
+    warnings.append(f"DTP*{quote_code(qualifier)} has an unreadable date")
     return None
-
-
-def _date(text: str) -> date | None:
-    if not re.fullmatch(r"[0-9]{8}", text):
-        return None
-    try:
-        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    except ValueError:
-        return None
 
 
 def _decimal(text: str, label: str, warnings: list[str]) -> Decimal | None:
@@ -553,15 +543,11 @@ def _network(eb: Segment) -> Network:
 
 def _rejection(loop: str, aaa: Segment) -> EligibilityRejection:
     code, follow_up = aaa.element(3), aaa.element(4)
-    meaning = REJECT_REASONS.get(code) or (f"Unrecognised reject reason code {_code(code)}" if code
+    meaning = REJECT_REASONS.get(code) or (f"Unrecognised reject reason code {quote_code(code)}" if code
                                            else "Request rejected without a reason code")
-    action = FOLLOW_UP_ACTIONS.get(follow_up) or (f"Unrecognised follow-up action code {_code(follow_up)}"
+    action = FOLLOW_UP_ACTIONS.get(follow_up) or (f"Unrecognised follow-up action code {quote_code(follow_up)}"
                                                   if follow_up else "No follow-up action given")
     valid = {"Y": True, "N": False}.get(aaa.element(1))
     return EligibilityRejection(code=code, meaning=meaning, follow_up_action=action,
                                 follow_up_code=follow_up or None, loop=loop, request_valid=valid)
 
-
-def _code(value: str) -> str:
-    """Codes are quoted in warnings only when they look like codes (never free text that could be PHI)."""
-    return repr(value) if _CODE.fullmatch(value) else "<invalid>"

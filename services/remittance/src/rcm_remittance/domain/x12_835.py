@@ -23,7 +23,9 @@ from datetime import date
 from decimal import Decimal
 
 from rcm_runtime.errors import DomainError
-from rcm_runtime.x12 import EnvelopeError, Interchange, Segment, TransactionSet, X12Error, parse_interchange
+from rcm_runtime.x12 import (
+    EnvelopeError, Interchange, Segment, TransactionSet, X12Error, d8_date, parse_interchange, quote_code,
+)
 
 IMPLEMENTATION = "005010X221A1"
 ZERO = Decimal(0)
@@ -43,7 +45,6 @@ CLAIM_STATUS: dict[str, str] = {  # CLP02
 DENIED = "4"
 
 _NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")  # X12 'R' type, ASCII digits only
-_CODE = re.compile(r"[A-Z0-9]{1,35}")
 _CAS_TRIPLETS = range(2, 20, 3)  # CAS02/05/08/11/14/17: reason; the amount and quantity follow each
 _PLB_PAIRS = range(3, 15, 2)  # PLB03/05/.../13: reason:reference composite; the amount follows each
 _MIA_REMARKS = (5, 20, 21, 22, 23)
@@ -145,7 +146,7 @@ def read_835(text: str) -> list[RemittancePayment]:
     interchange = _interchange(text)
     transactions = [t for t in interchange.transactions if t.id_code == "835"]
     if not transactions:
-        found = sorted({_code(t.id_code) for t in interchange.transactions})
+        found = sorted({quote_code(t.id_code) for t in interchange.transactions})
         raise Unparseable835(f"no 835 transaction set in the interchange (found: {', '.join(found) or 'none'})")
     return [_PaymentReader(t, tuple(interchange.errors)).read() for t in transactions]
 
@@ -193,7 +194,7 @@ class _PaymentReader:
 
     def read(self) -> RemittancePayment:
         if self.transaction.implementation_reference not in ("", IMPLEMENTATION):
-            self.warnings.append(f"implementation reference {_code(self.transaction.implementation_reference)} "
+            self.warnings.append(f"implementation reference {quote_code(self.transaction.implementation_reference)} "
                                  f"is not {IMPLEMENTATION}; read as {IMPLEMENTATION}")
         for position, seg in enumerate(self.transaction.body, start=2):
             self.route(seg, position)
@@ -291,7 +292,7 @@ class _PaymentReader:
         claim = ClaimPayment(
             patient_control_number=clp.element(1),
             status_code=status,
-            status=CLAIM_STATUS.get(status) or f"Unrecognised claim status code {_code(status)}",
+            status=CLAIM_STATUS.get(status) or f"Unrecognised claim status code {quote_code(status)}",
             charge=self.money(clp, 3),
             paid=self.money(clp, 4),
             patient_responsibility=self.optional_money(clp.element(5), f"{where} CLP05") or ZERO,
@@ -338,7 +339,7 @@ class _PaymentReader:
         )
 
     def line_dates(self, segments: list[Segment]) -> tuple[date | None, date | None]:
-        dates = {s.element(1): self.date(s.element(2), f"DTM*{_code(s.element(1))}")
+        dates = {s.element(1): self.date(s.element(2), f"DTM*{quote_code(s.element(1))}")
                  for s in segments if s.tag == "DTM"}
         start = dates.get("472") or dates.get("150")
         end = dates.get("472") or dates.get("151") or start
@@ -422,7 +423,7 @@ class _PaymentReader:
         return Decimal(text)
 
     def date(self, text: str, label: str) -> date | None:
-        parsed = _date(text)
+        parsed = d8_date(text)
         if parsed is None and text:
             self.warnings.append(f"{label} is not a valid date; ignored")
         return parsed
@@ -439,19 +440,6 @@ def _claim_remarks(segments: list[Segment]) -> tuple[str, ...]:
 def _total(adjustments: Iterable[Adjustment]) -> Decimal:
     return sum((a.amount for a in adjustments), ZERO)
 
-
-def _date(text: str) -> date | None:
-    if not re.fullmatch(r"[0-9]{8}", text):
-        return None
-    try:
-        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    except ValueError:
-        return None
-
-
-def _code(value: str) -> str:
-    """Codes are quoted in messages only when they look like codes (never free text that could be PHI)."""
-    return repr(value) if _CODE.fullmatch(value) else "<invalid>"
 
 
 def _safe(control_number: str) -> str:

@@ -21,12 +21,13 @@ from decimal import Decimal
 from enum import StrEnum
 
 from rcm_runtime.errors import DomainError
-from rcm_runtime.x12 import EnvelopeError, Interchange, Segment, TransactionSet, X12Error, parse_interchange
+from rcm_runtime.x12 import (
+    EnvelopeError, Interchange, Segment, TransactionSet, X12Error, d8_date, parse_interchange, quote_code,
+)
 
 IMPLEMENTATION_999 = "005010X231A1"
 IMPLEMENTATION_277CA = "005010X214"
 
-_CODE = re.compile(r"[A-Z0-9]{1,35}")
 _DIGITS = re.compile(r"[0-9]+")
 _NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")  # X12 'R' type, ASCII digits only
 
@@ -356,7 +357,7 @@ class _GroupReader:
         ack_code = ik5.element(1)
         status = _ACK_STATUS.get(ack_code)
         if status is None or status == AckStatus.PARTIALLY_ACCEPTED:
-            self.warnings.append(f"IK501 {_code(ack_code)} is not a transaction set acknowledgment code; "
+            self.warnings.append(f"IK501 {quote_code(ack_code)} is not a transaction set acknowledgment code; "
                                  "read as rejected")
             status = AckStatus.REJECTED
         self.sets.append(TransactionSetAcknowledgment(
@@ -372,7 +373,7 @@ class _GroupReader:
         ack_code = self.ak9.element(1)
         status = _ACK_STATUS.get(ack_code)
         if status is None:
-            self.warnings.append(f"AK901 {_code(ack_code)} is not a group acknowledgment code; read as rejected")
+            self.warnings.append(f"AK901 {quote_code(ack_code)} is not a group acknowledgment code; read as rejected")
             status = AckStatus.REJECTED
         return GroupAcknowledgment(
             control_number=self.transaction.control_number, functional_id=self.ak1.element(1),
@@ -565,7 +566,7 @@ class _AcknowledgmentReader:
         receiver_name = _first(loop.segments, "NM1")
         trace = _first(loop.segments, "TRN")
         quantities = {s.element(1): _count(s.element(2)) for s in loop.segments if s.tag == "QTY"}
-        amounts = {s.element(1): _money(s.element(2), f"AMT*{_code(s.element(1))}", self.warnings)
+        amounts = {s.element(1): _money(s.element(2), f"AMT*{quote_code(s.element(1))}", self.warnings)
                    for s in loop.segments if s.tag == "AMT"}
         return BatchAcknowledgment(
             source_name=(source_name.element(3) or None) if source_name else None,
@@ -685,7 +686,7 @@ def _accepted(statuses: list[ClaimStatus], stcs: list[Segment], warnings: list[s
 def _statuses(stcs: list[Segment], warnings: list[str]) -> list[ClaimStatus]:
     found = []
     for stc in stcs:
-        effective = _date(stc.element(2)) if stc.element(2) else None
+        effective = d8_date(stc.element(2)) if stc.element(2) else None
         if stc.element(2) and effective is None:
             warnings.append("STC02 has an unreadable date")
         for position in (1, 10, 11):  # STC01, STC10, STC11: up to three statuses per segment
@@ -698,11 +699,11 @@ def _statuses(stcs: list[Segment], warnings: list[str]) -> list[ClaimStatus]:
 def _status(category: str, code: str, entity: str, action: str | None, effective: date | None) -> ClaimStatus:
     return ClaimStatus(
         category=category,
-        category_meaning=CATEGORY_CODES.get(category) or f"Unrecognised status category {_code(category)}",
+        category_meaning=CATEGORY_CODES.get(category) or f"Unrecognised status category {quote_code(category)}",
         code=code,
-        meaning=STATUS_CODES.get(code) or f"Status code {_code(code)} (not in the local table)",
+        meaning=STATUS_CODES.get(code) or f"Status code {quote_code(code)} (not in the local table)",
         entity=entity or None,
-        entity_meaning=(ENTITY_CODES.get(entity) or f"Entity code {_code(entity)}") if entity else None,
+        entity_meaning=(ENTITY_CODES.get(entity) or f"Entity code {quote_code(entity)}") if entity else None,
         action=action,
         effective_date=effective,
     )
@@ -714,7 +715,7 @@ def _service_period(segments: list[Segment], warnings: list[str]) -> tuple[date 
         return None, None
     value = dtp.element(3)
     start_text, _, end_text = value.partition("-") if dtp.element(2) == "RD8" else (value, "", value)
-    start, end = _date(start_text), _date(end_text)
+    start, end = d8_date(start_text), d8_date(end_text)
     if start is None or end is None:
         warnings.append("DTP*472 has an unreadable service date")
         return None, None
@@ -736,7 +737,7 @@ def _interchange(text: str) -> Interchange:
 def _transactions(interchange: Interchange, id_code: str) -> list[TransactionSet]:
     found = [t for t in interchange.transactions if t.id_code == id_code]
     if not found:
-        present = sorted({_code(t.id_code) for t in interchange.transactions})
+        present = sorted({quote_code(t.id_code) for t in interchange.transactions})
         raise UnparseableAcknowledgment(f"no {id_code} transaction set in the interchange "
                                         f"(found: {', '.join(present) or 'none'})")
     return found
@@ -747,7 +748,7 @@ def _implementation_warnings(transaction: TransactionSet, expected: str) -> list
     if reference == expected:
         return []
     return [f"transaction set {_safe(transaction.control_number)}: implementation reference "
-            f"{_code(reference) if reference else 'absent'} is not {expected}; read as {expected}"]
+            f"{quote_code(reference) if reference else 'absent'} is not {expected}; read as {expected}"]
 
 
 def _first(segments: list[Segment], tag: str) -> Segment | None:
@@ -764,7 +765,7 @@ def _decode(code: str, table: dict[str, str], kind: str) -> CodedError | None:
 
 
 def _meaning(code: str, table: dict[str, str], kind: str) -> str:
-    return table.get(code) or f"Unrecognised {kind} code {_code(code)}"
+    return table.get(code) or f"Unrecognised {kind} code {quote_code(code)}"
 
 
 def _count(value: str) -> int | None:
@@ -779,19 +780,6 @@ def _money(text: str, label: str, warnings: list[str]) -> Decimal | None:
         return None
     return Decimal(text)
 
-
-def _date(text: str) -> date | None:
-    if not re.fullmatch(r"[0-9]{8}", text):
-        return None
-    try:
-        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    except ValueError:
-        return None
-
-
-def _code(value: str) -> str:
-    """Codes are quoted in messages only when they look like codes (never free text that could be PHI)."""
-    return repr(value) if _CODE.fullmatch(value) else "<invalid>"
 
 
 def _safe(control_number: str) -> str:
