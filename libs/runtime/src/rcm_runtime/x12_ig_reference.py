@@ -7,6 +7,7 @@ element value (possibly PHI) reaches test output or logs.
 from __future__ import annotations
 
 import io
+import json
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,6 +51,43 @@ def pyx12_verdict(text: str) -> Pyx12Verdict:
         except Exception as exc:  # noqa: BLE001 - any crash is a "did not pass" for the oracle
             return Pyx12Verdict(False, type(exc).__name__)
     return Pyx12Verdict(bool(ok))
+
+
+def pyx12_errors(text: str) -> list[str]:
+    """Every error pyx12 reports, located by segment and element ([] when it accepts the text): for test
+    failure messages. Read from its JSON error tree, never from its log (which quotes values)."""
+    import pyx12.params
+    import pyx12.x12n_document
+
+    report = io.StringIO()
+    with _quiet_pyx12():
+        valid = pyx12.x12n_document.x12n_document(pyx12.params.params(), io.StringIO(text), fd_997=None,
+                                                  fd_html=None, fd_json=report)
+    errors: list[str] = []
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, where)
+        elif isinstance(node, dict):
+            if "seg_id" in node:
+                where = f"{node['seg_id']} (segment #{node.get('seg_count')})"
+            if node.get("ele_pos") is not None:
+                where = f"{where} element {node['ele_pos']}"
+            errors.extend(f"{where}: {e.get('err_cde')} {e.get('err_str')}" for e in node.get("errors", []))
+            for key, value in node.items():
+                if key != "errors":
+                    walk(value, where)
+
+    walk(json.loads(report.getvalue() or "{}"), "envelope")
+    if not valid and not errors:
+        errors.append("pyx12 rejected the document without reporting an error")
+    return errors
+
+
+def assert_pyx12_valid(text: str, what: str = "document") -> None:
+    errors = pyx12_errors(text)
+    assert not errors, f"pyx12 rejects the generated {what}:\n" + "\n".join(errors)
 
 
 def assert_agrees_with_pyx12(text: str, validator: IgValidator | None = None) -> IgReport:

@@ -4,8 +4,6 @@ sample is read, and the IG-valid samples regenerate into files pyx12 accepts."""
 from __future__ import annotations
 
 import csv
-import io
-import json
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -14,8 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import pyx12.params
-import pyx12.x12n_document
 
 from rcm_contracts.claim import (
     Address,
@@ -31,6 +27,7 @@ from rcm_contracts.claim import (
     patient_control_number,
 )
 from rcm_runtime.x12 import Segment, build_interchange, tokenize
+from rcm_runtime.x12_ig_reference import pyx12_errors
 from rcm_runtime.x12_837p import (
     SOURCE_SYSTEM,
     ClaimBatch,
@@ -53,29 +50,8 @@ DOS = date(2026, 3, 2)
 # ---------------------------------------------------------------- pyx12
 
 
-def pyx12_findings(text: str) -> list[str]:
-    """What pyx12 4.0.0 (an independent validator) finds wrong with an interchange; [] when it accepts it."""
-    report = io.StringIO()
-    valid = pyx12.x12n_document.x12n_document(pyx12.params.params(), io.StringIO(text), fd_997=None,
-                                              fd_html=None, fd_json=report)
-    findings = list(_json_findings(json.loads(report.getvalue() or "{}"), ""))
-    if not valid and not findings:
-        findings.append("pyx12 rejected the file without a detailed finding (see its log output)")
-    return findings
-
-
-def _json_findings(node: dict[str, Any], where: str):
-    for error in node.get("errors", []):
-        yield f"{where or 'interchange'}: {error.get('err_str')}"
-    for key in ("interchanges", "groups", "transactions", "segments", "elements"):
-        for child in node.get(key, []):
-            label = (f"{child['seg_id']} (segment #{child['seg_count']})" if "seg_id" in child
-                     else f"{where} element {child['name']}" if "ele_pos" in child else where)
-            yield from _json_findings(child, label)
-
-
 def assert_pyx12_accepts(text: str) -> None:
-    findings = pyx12_findings(text)
+    findings = pyx12_errors(text)
     assert findings == [], "pyx12 findings:\n" + "\n".join(findings) + "\n\nfile:\n" + text.replace("~", "~\n")
 
 

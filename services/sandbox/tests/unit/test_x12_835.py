@@ -1,19 +1,15 @@
 """835 writer: layout per 005010X221A1, the guide's balancing rules checked on the written X12 itself, refusal
 of unbalanced input, and every generated 835 accepted by the independent pyx12 validator."""
 
-import io
-import json
-import logging
 import uuid
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal as D
 
 import pytest
-from pyx12.params import params as pyx12_params
-from pyx12.x12n_document import x12n_document
 
 from rcm_contracts.claim import Address, Claim, Coverage, Person, Provider, ServiceLine, patient_control_number
+from rcm_runtime.x12_ig_reference import assert_pyx12_valid
 from rcm_runtime.x12 import Segment, parse_interchange
 from rcm_sandbox.domain.adjudication import ClaimAdjudication, LineAdjudication, MemberBenefits, PayerRules, adjudicate
 from rcm_sandbox.domain.x12_835 import BankAccount, Payee, Payer, Payment, RemittedClaim, build_835
@@ -40,38 +36,6 @@ BENEFITS = MemberBenefits(member_id=MEMBER, active=True, deductible_remaining=D(
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def pyx12_errors(text: str) -> list[str]:
-    """Every error pyx12 reports, located by segment and element (read from its JSON error tree)."""
-    report = io.StringIO()
-    logging.getLogger("pyx12").setLevel(logging.CRITICAL)  # its log repeats what the report holds
-    valid = x12n_document(pyx12_params(), io.StringIO(text), fd_997=None, fd_html=None, fd_json=report)
-    errors: list[str] = []
-
-    def walk(node: object, where: str) -> None:
-        if isinstance(node, list):
-            for item in node:
-                walk(item, where)
-        elif isinstance(node, dict):
-            if "seg_id" in node:
-                where = f"{node['seg_id']} (segment #{node.get('seg_count')})"
-            if node.get("ele_pos") is not None:
-                where = f"{where} element {node['ele_pos']}"
-            errors.extend(f"{where}: {e.get('err_cde')} {e.get('err_str')}" for e in node.get("errors", []))
-            for key, value in node.items():
-                if key != "errors":
-                    walk(value, where)
-
-    walk(json.loads(report.getvalue() or "{}"), "envelope")
-    if not valid and not errors:
-        errors.append("pyx12 rejected the document without reporting an error")
-    return errors
-
-
-def assert_pyx12_valid(text: str) -> None:
-    errors = pyx12_errors(text)
-    assert not errors, "pyx12 rejects the generated 835:\n" + "\n".join(errors)
 
 
 def make_claim(*lines: tuple, member_id: str = MEMBER, subscriber: Person | None = None,
@@ -195,7 +159,7 @@ def test_paid_claim_with_copay_deductible_coinsurance_and_a_contractual_write_of
         "SE*28*0077",
     ]
     assert_balanced_835(text)
-    assert_pyx12_valid(text)
+    assert_pyx12_valid(text, "835")
 
 
 def test_denied_claim_is_status_4_with_nothing_paid():
@@ -205,7 +169,7 @@ def test_denied_claim_is_status_4_with_nothing_paid():
     assert clp.split("*")[2:6] == ["4", "150", "0", ""]  # no CLP05 when the patient owes nothing
     assert "CAS*CO*31*150" in texts(text) and "AMT*B6*0" in texts(text)
     assert_balanced_835(text)
-    assert_pyx12_valid(text)
+    assert_pyx12_valid(text, "835")
 
 
 def test_zero_pay_remittance_uses_non_and_notification_only():
@@ -215,7 +179,7 @@ def test_zero_pay_remittance_uses_non_and_notification_only():
     assert texts(text)[1] == "BPR*H*0*C*NON************20260323"
     assert texts(text)[2] == "TRN*1*ZP20260323001*1123456789"
     assert_balanced_835(text)
-    assert_pyx12_valid(text)
+    assert_pyx12_valid(text, "835")
 
 
 def test_partially_paid_claim_carries_its_remark_code():
@@ -226,7 +190,7 @@ def test_partially_paid_claim_carries_its_remark_code():
     assert "CAS*CO*96*40" in texts(text)
     assert next(s for s in texts(text) if s.startswith("CLP")).split("*")[2] == "1"
     assert_balanced_835(text)
-    assert_pyx12_valid(text)
+    assert_pyx12_valid(text, "835")
 
 
 def test_multi_claim_payment_totals_and_statuses():
@@ -242,7 +206,7 @@ def test_multi_claim_payment_totals_and_statuses():
     assert D(texts(text)[1].split("*")[2]) == total
     assert "CAS*CO*197*900" in texts(text)
     assert_balanced_835(text)
-    assert_pyx12_valid(text)
+    assert_pyx12_valid(text, "835")
 
 
 def test_dependent_patient_is_named_apart_from_the_insured_who_holds_the_member_id():
@@ -250,7 +214,7 @@ def test_dependent_patient_is_named_apart_from_the_insured_who_holds_the_member_
     text = era([remitted(make_claim(("99213", "150.00"), subscriber=parent))])
     names = [s for s in texts(text) if s.startswith("NM1")]
     assert names == ["NM1*QC*1*Lovelace*Ada", "NM1*IL*1*Lovelace*Grace****MI*M123456789"]
-    assert_pyx12_valid(text)
+    assert_pyx12_valid(text, "835")
 
 
 def test_an_insured_known_by_name_only_holds_the_member_id_too():
@@ -269,7 +233,7 @@ def test_statement_period_spans_the_line_dates():
     text = era([remitted(claim)])
     assert [s for s in texts(text) if s.startswith("DTM*23")] == ["DTM*232*20260302", "DTM*233*20260305"]
     assert [s for s in texts(text) if s.startswith("DTM*472")] == ["DTM*472*20260302", "DTM*472*20260305"]
-    assert_pyx12_valid(text)
+    assert_pyx12_valid(text, "835")
 
 
 def hand_adjudication(claim: Claim, line_rows, claim_rows, paid: D, patient: D,
@@ -295,7 +259,7 @@ def test_adjustments_beyond_the_lines_are_reported_at_claim_level():
     assert texts(text)[clp_at + 1] == "CAS*CO*A2*5"
     assert "SVC*HC:99213*100*80" in texts(text)
     assert_balanced_835(text)
-    assert_pyx12_valid(text)
+    assert_pyx12_valid(text, "835")
 
 
 def test_more_than_six_reasons_in_one_group_split_the_cas():
@@ -306,7 +270,7 @@ def test_more_than_six_reasons_in_one_group_split_the_cas():
     assert [s for s in texts(text) if s.startswith("CAS")] == [
         "CAS*CO*45*1**59*1**94*1**97*1**131*1**144*1", "CAS*CO*253*1"]
     assert_balanced_835(text)
-    assert_pyx12_valid(text)
+    assert_pyx12_valid(text, "835")
 
 
 def test_names_with_delimiters_are_blanked():
@@ -314,7 +278,7 @@ def test_names_with_delimiters_are_blanked():
     claim = claim.model_copy(update={"patient": claim.patient.model_copy(update={"last_name": "O*Neil~"})})
     text = era([remitted(claim)])
     assert "NM1*QC*1*O Neil*Ada****MI*M123456789" in texts(text)
-    assert_pyx12_valid(text)
+    assert_pyx12_valid(text, "835")
 
 
 # ---------------------------------------------------------------- refusals

@@ -1,17 +1,13 @@
 """999 and 277CA writers: segment layout per the guides, refusal of contradictory input, and every
 generated acknowledgment accepted by the independent pyx12 validator."""
 
-import io
-import json
-import logging
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal as D
 
 import pytest
-from pyx12.params import params as pyx12_params
-from pyx12.x12n_document import x12n_document
 
+from rcm_runtime.x12_ig_reference import assert_pyx12_valid
 from rcm_runtime.x12 import parse_interchange
 from rcm_sandbox.domain.x12_acks import (
     ClaimDecision,
@@ -30,39 +26,7 @@ GROUP = ReceivedGroup(functional_id="HC", control_number="17456", version="00501
 PCN_1, PCN_2, PCN_3 = "0A1B2C3D4E5F60718293", "1A1B2C3D4E5F60718293", "2A1B2C3D4E5F60718293"
 
 
-# ---------------------------------------------------------------- pyx12
-
-
-def pyx12_errors(text: str) -> list[str]:
-    """Every error pyx12 reports, located by segment and element (read from its JSON error tree)."""
-    report = io.StringIO()
-    logging.getLogger("pyx12").setLevel(logging.CRITICAL)  # its log repeats what the report holds
-    valid = x12n_document(pyx12_params(), io.StringIO(text), fd_997=None, fd_html=None, fd_json=report)
-    errors: list[str] = []
-
-    def walk(node: object, where: str) -> None:
-        if isinstance(node, list):
-            for item in node:
-                walk(item, where)
-        elif isinstance(node, dict):
-            if "seg_id" in node:
-                where = f"{node['seg_id']} (segment #{node.get('seg_count')})"
-            if node.get("ele_pos") is not None:
-                where = f"{where} element {node['ele_pos']}"
-            errors.extend(f"{where}: {e.get('err_cde')} {e.get('err_str')}" for e in node.get("errors", []))
-            for key, value in node.items():
-                if key != "errors":
-                    walk(value, where)
-
-    walk(json.loads(report.getvalue() or "{}"), "envelope")
-    if not valid and not errors:
-        errors.append("pyx12 rejected the document without reporting an error")
-    return errors
-
-
-def assert_pyx12_valid(text: str) -> None:
-    errors = pyx12_errors(text)
-    assert not errors, "pyx12 rejects the generated document:\n" + "\n".join(errors)
+# ---------------------------------------------------------------- helpers
 
 
 def body(text: str) -> list[str]:
