@@ -1,9 +1,11 @@
 """charges consumes the EHR intake topic (encounters published straight to Kafka)."""
 
+import logging
+from datetime import timedelta
+
 from rcm_contracts.events import EncounterSubmitted
 from rcm_runtime.consumer import BatchContext, Delivery
-
-from datetime import timedelta
+from rcm_runtime.polling import poll_forever
 
 from rcm_charges.service import Intake, capture_encounters, release_due
 
@@ -19,18 +21,8 @@ def handlers(charge_lag: timedelta):
 
 async def release_loop(rt, idle_s: float = 1.0) -> None:
     """Releases encounters whose charge-lag window has passed."""
-    import asyncio
-    import logging
+    async def release_once() -> int:
+        async with rt.transaction() as tx:
+            return await release_due(tx.conn, lambda tenant_id, ev, key: tx.emit(ev, tenant_id=tenant_id, key=key))
 
-    log = logging.getLogger("rcm.charges")
-    while True:
-        try:
-            async with rt.transaction() as tx:
-                n = await release_due(tx.conn, lambda tenant_id, ev, key: tx.emit(ev, tenant_id=tenant_id, key=key))
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("charge-lag release failed; will retry")
-            n = 0
-        if n == 0:
-            await asyncio.sleep(idle_s)
+    await poll_forever(release_once, idle_s=idle_s, log=logging.getLogger("rcm.charges"), what="charge-lag release")

@@ -8,7 +8,6 @@ in from-clearinghouse).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections import defaultdict
@@ -19,6 +18,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from rcm_contracts.claim import Address, Claim
+from rcm_runtime.polling import poll_forever
 from rcm_runtime.x12 import X12Error, parse_interchange
 
 from rcm_sandbox.db import outbound_files, payer_claims, received_interchanges, sandbox_control_seq
@@ -95,17 +95,8 @@ async def mailbox_once(rt, fixtures: SandboxFixtures, root: Path) -> int:
 
 
 async def mailbox(rt, fixtures: SandboxFixtures, root: str) -> None:
-    while True:
-        try:
-            n = await mailbox_once(rt, fixtures, Path(root))
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("mailbox pass failed; will retry")
-            n = 0
-            await asyncio.sleep(2.0)
-        if n == 0:
-            await asyncio.sleep(0.2)
+    await poll_forever(lambda: mailbox_once(rt, fixtures, Path(root)), idle_s=0.2, log=log, what="mailbox pass",
+                       failure_wait_s=2.0)
 
 
 # ---------------------------------------------------------------- payer: adjudication and 835s
@@ -156,14 +147,5 @@ async def remit_once(rt, fixtures: SandboxFixtures, post_era, batch_max: int, de
 
 
 async def remitter(rt, fixtures: SandboxFixtures, post_era, batch_max: int, delay_s: float) -> None:
-    while True:
-        try:
-            n = await remit_once(rt, fixtures, post_era, batch_max, delay_s)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("ERA delivery failed; will retry")
-            n = 0
-            await asyncio.sleep(2.0)
-        if n == 0:
-            await asyncio.sleep(0.1)
+    await poll_forever(lambda: remit_once(rt, fixtures, post_era, batch_max, delay_s), idle_s=0.1, log=log,
+                       what="ERA delivery", failure_wait_s=2.0)

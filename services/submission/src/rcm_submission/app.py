@@ -5,7 +5,10 @@ from rcm_runtime.app import create_service_app
 
 from rcm_submission import api
 from rcm_submission.clearinghouse import FileDropClearinghouse, HttpClearinghouse
-from rcm_submission.service import HANDLERS, Identity, dispatch_once, loop, poll_acknowledgments
+from rcm_runtime.polling import poll_forever
+
+from rcm_submission.clearinghouse import ClearinghouseUnavailable
+from rcm_submission.service import HANDLERS, Identity, dispatch_once, log, poll_acknowledgments
 from rcm_submission.settings import Settings
 
 settings = Settings()
@@ -25,14 +28,16 @@ def adapters(rt) -> dict:
 
 async def run_dispatcher(rt) -> None:
     connections = adapters(rt)
-    await loop(lambda: dispatch_once(rt, connections, identity=identity, default_route=settings.default_clearinghouse,
-                                     usage=settings.interchange_usage, batch_max=settings.dispatch_batch_max),
-               idle_s=0.1, what="dispatch")
+    await poll_forever(lambda: dispatch_once(rt, connections, identity=identity,
+                                             default_route=settings.default_clearinghouse,
+                                             usage=settings.interchange_usage, batch_max=settings.dispatch_batch_max),
+                       idle_s=0.1, log=log, what="dispatch", failure_wait_s=2.0, transient=(ClearinghouseUnavailable,))
 
 
 async def run_ack_poller(rt) -> None:
     connections = adapters(rt)
-    await loop(lambda: poll_acknowledgments(rt, connections), idle_s=settings.ack_poll_s, what="acknowledgments")
+    await poll_forever(lambda: poll_acknowledgments(rt, connections), idle_s=settings.ack_poll_s, log=log,
+                       what="acknowledgments", failure_wait_s=2.0, transient=(ClearinghouseUnavailable,))
 
 
 app = create_service_app(settings, title="OpenRCM submission",

@@ -9,7 +9,6 @@ we sent, is quarantined with the reason and changes no claim.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import uuid
@@ -419,25 +418,6 @@ async def poll_acknowledgments(rt, adapters: dict[str, ClearinghouseAdapter], li
             await adapter.done(f)
             handled += 1
     return handled
-
-
-async def loop(step, *, idle_s: float, what: str) -> None:
-    """Run `step` forever: busy while it finds work, idle otherwise; a failure waits and retries."""
-    while True:
-        try:
-            n = await step()
-        except ClearinghouseUnavailable as exc:
-            log.warning("clearinghouse unavailable; will retry", extra={"reason": str(exc), "loop": what})
-            n = 0
-            await asyncio.sleep(2.0)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("loop step failed; will retry", extra={"loop": what})
-            n = 0
-            await asyncio.sleep(2.0)
-        if n == 0:
-            await asyncio.sleep(idle_s)
 
 
 # ---------------------------------------------------------------- corrections and secondary claims
