@@ -19,7 +19,8 @@ from opentelemetry import trace
 from pydantic import ValidationError
 
 from rcm_contracts.envelope import describe_validation_error
-from rcm_runtime.errors import Conflict, NotFound, sqlstate_of
+from rcm_runtime.errors import Conflict, NotFound
+from rcm_runtime.failures import sqlstate_of
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine

@@ -28,7 +28,8 @@ from rcm_contracts.registry import REGISTRY, Registry
 from pydantic import ValidationError
 
 from rcm_runtime.bulk import BulkInsert
-from rcm_runtime.errors import DomainError, TransientError, safe_reason
+from rcm_runtime.errors import DomainError, TransientError
+from rcm_runtime.failures import safe_reason
 from rcm_runtime.messaging import dead_letters, inbox
 from rcm_runtime.outbox import Emitter
 from rcm_runtime.telemetry import start_consumer_span, traceparent_of

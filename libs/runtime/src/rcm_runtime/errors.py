@@ -1,11 +1,8 @@
-"""Turning exceptions into reasons that are safe to store and log (no values, so no PHI)."""
+"""Errors that domain code raises. This module imports nothing, so pure domain modules and libraries
+(rcm_x12) can raise them without loading SQLAlchemy, Kafka or FastAPI. Turning any exception into a
+reason that is safe to store and log lives in rcm_runtime.failures."""
 
 from __future__ import annotations
-
-from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError
-
-from rcm_contracts.envelope import EnvelopeError, describe_validation_error
 
 
 class DomainError(Exception):
@@ -27,21 +24,3 @@ class Conflict(DomainError):
 class TransientError(Exception):
     """A dependency (payer, clearinghouse) is unavailable: retry the whole batch later; never
     dead-letter the records for it. The message must be safe to log."""
-
-
-def sqlstate_of(exc: BaseException) -> str | None:
-    orig = getattr(exc, "orig", None)
-    return getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
-
-
-def safe_reason(exc: BaseException) -> str:
-    if isinstance(exc, (EnvelopeError, DomainError, TransientError)):
-        return str(exc)[:2000]
-    if isinstance(exc, ValidationError):
-        return "validation failed: " + describe_validation_error(exc)[:2000]
-    if isinstance(exc, DBAPIError):
-        orig = getattr(exc, "orig", None)
-        code = sqlstate_of(exc)
-        cname = getattr(getattr(orig, "__cause__", None), "constraint_name", None)
-        return f"database error {type(exc).__name__} sqlstate={code} constraint={cname}"
-    return f"unhandled {type(exc).__name__}"

@@ -15,7 +15,8 @@ from rcm_contracts.claim import Claim, Person, Provider, ServiceLine
 from rcm_contracts.envelope import EnvelopeError, decode_envelope, new_envelope
 from rcm_contracts.events import ClaimAcknowledged, EncounterCaptured
 from rcm_runtime.consumer import Decoded, decode_record, dead_letter_row
-from rcm_runtime.errors import DomainError, safe_reason
+from rcm_runtime.errors import DomainError
+from rcm_runtime.failures import safe_reason
 from rcm_runtime.outbox import Emitter, outbox_row
 from rcm_runtime.settings import ServiceSettings
 from rcm_runtime.telemetry import JsonFormatter

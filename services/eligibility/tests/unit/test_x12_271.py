@@ -15,7 +15,7 @@ from rcm_eligibility.domain.x12_271 import (
     Unparseable271,
     parse_271,
 )
-from rcm_runtime.errors import safe_reason
+from rcm_runtime.failures import safe_reason
 from rcm_runtime.x12 import EnvelopeErrorCode, Segment, build_interchange
 from tests.support.shared import samples_dir
 

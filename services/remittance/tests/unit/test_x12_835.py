@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rcm_remittance.domain.x12_835 import RemittancePayment, Unparseable835, read_835
-from rcm_runtime.errors import safe_reason
+from rcm_runtime.failures import safe_reason
 from rcm_runtime.x12 import EnvelopeErrorCode, Segment, build_interchange
 from tests.support.shared import samples_dir
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rcm_runtime.errors import safe_reason
+from rcm_runtime.failures import safe_reason
 from rcm_runtime.x12 import EnvelopeErrorCode, Segment, build_interchange
 from rcm_submission.domain.x12_acks import (
     AckStatus,
