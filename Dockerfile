@@ -76,5 +76,5 @@ USER 10001:10001
 EXPOSE 8101-8110
 
 ENTRYPOINT ["/app/deploy/docker/entrypoint.sh"]
-# Migrations for $RCM_SERVICE_NAME, then `python -m rcm_runtime.serve <package>.app:app`.
+# Migrations for $RCM_SERVICE_NAME, then `python -m rcm_runtime.serve <package>.app:create_app`.
 CMD ["serve"]

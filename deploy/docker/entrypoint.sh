@@ -44,9 +44,9 @@ migrate() {
 }
 
 serve() {
-  log "starting $SVC_NAME ($SVC_PKG.app:app) on $RCM_HTTP_HOST:$RCM_HTTP_PORT"
+  log "starting $SVC_NAME ($SVC_PKG.app:create_app) on $RCM_HTTP_HOST:$RCM_HTTP_PORT"
   cd "$APP_DIR/services/$SVC_NAME"
-  exec python -m rcm_runtime.serve "$SVC_PKG.app:app"
+  exec python -m rcm_runtime.serve "$SVC_PKG.app:create_app"
 }
 
 cmd="${1:-serve}"

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from datetime import timedelta
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, AsyncIterator, Awaitable, Callable, Iterable
+from typing import Annotated, Any, AsyncIterator, Awaitable, Callable, Iterable, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -30,46 +31,59 @@ from rcm_contracts.base import Event
 from rcm_contracts.envelope import Envelope
 from rcm_runtime.consumer import ConsumerLoop, Handler
 from rcm_runtime.db import make_engine
-from rcm_runtime.outbox import Emitter, OutboxRelay, make_producer
+from rcm_runtime.clock import Clock, SystemClock
+from rcm_runtime.inbox import prune_inbox_forever
+from rcm_runtime.outbox import OutboxRelay, make_producer
 from rcm_runtime.settings import ServiceSettings
 from rcm_runtime.telemetry import setup_logging, setup_tracing, span_from_traceparent
+from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
 
 log = logging.getLogger("rcm.app")
 
 
 class Transaction:
-    """A command's unit of work: business state and its events commit together."""
+    """Transitional: a command's transaction with `emit(event, tenant_id=, key=)`. Use cases take a
+    UnitOfWork instead (rcm_runtime.unit_of_work); this goes once every service is on it."""
 
-    def __init__(self, conn: AsyncConnection, emitter: Emitter) -> None:
-        self.conn = conn
-        self.emitter = emitter
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.conn = uow.conn
+        self._uow = uow
 
     def emit(self, event: Event, *, tenant_id: str, key: uuid.UUID | str,
              correlation_id: uuid.UUID | None = None) -> Envelope:
-        return self.emitter.emit(event, tenant_id=tenant_id, key=key, correlation_id=correlation_id)
+        return self._uow.bind(Cause(tenant_id=tenant_id, actor="api", correlation_id=correlation_id)).emit(event, key=key)
 
 
 @dataclass
 class Runtime:
+    """What the composition root builds once per process and the app's dependencies hand out."""
+
     settings: ServiceSettings
     engine: AsyncEngine
     out_topic: str
     api_keys: dict[str, str]
+    clock: Clock
+    units: UnitsOfWork = field(init=False)
     producer: AIOKafkaProducer | None = None
     relay: OutboxRelay | None = None
     consumer: ConsumerLoop | None = None
     http: httpx.AsyncClient | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
+    services: dict[type, Any] = field(default_factory=dict)
+    handlers: dict[str, Handler] = field(default_factory=dict)  # event type -> consumer handler
+
+    def provide(self, service: Any) -> None:
+        """Register a use-case object (built once, in the composition root) for `Provided[...]`."""
+        self.services[type(service)] = service
+
+    def __post_init__(self) -> None:
+        self.units = UnitsOfWork(self.engine, service=self.settings.service_name, topic=self.out_topic,
+                                 clock=self.clock, on_commit=self.poke_relay)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        emitter = Emitter(self.settings.service_name, self.out_topic)
-        async with self.engine.begin() as conn:
-            tx = Transaction(conn, emitter)
-            yield tx
-            wrote = await emitter.flush(conn)
-        if wrote:
-            self.poke_relay()
+        async with self.units.begin_system() as uow:
+            yield Transaction(uow)
 
     def poke_relay(self) -> None:
         if self.relay is not None:
@@ -82,6 +96,22 @@ def get_runtime(request: Request) -> Runtime:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 BackgroundTask = Callable[[Runtime], Awaitable[None]]
+T = TypeVar("T")
+
+
+class Provided:
+    """`Provided[Charges]` in a router signature hands out the one Charges object the composition root
+    registered with `rt.provide(...)`: routers call use cases and never build their own."""
+
+    def __class_getitem__(cls, service_type: type[T]) -> Any:
+        def get(request: Request) -> T:
+            try:
+                return request.app.state.runtime.services[service_type]
+            except KeyError:  # a wiring bug, found by the first request of any test
+                raise RuntimeError(f"{service_type.__name__} was not provided by the composition root") from None
+
+        get.__name__ = f"provided_{service_type.__name__}"
+        return Annotated[service_type, Depends(get)]
 
 
 def _validation_422(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -99,14 +129,16 @@ def create_service_app(
     title: str,
     description: str = "",
     routers: Iterable[APIRouter] = (),
-    handlers: dict[str, Handler] | None = None,
+    handlers: dict[str, Handler] | Callable[[Runtime], dict[str, Handler]] | None = None,
     consume_topics: list[str] | None = None,
     background: Iterable[BackgroundTask] = (),
     startup: Iterable[BackgroundTask] = (),
+    clock: Clock | None = None,
 ) -> FastAPI:
-    """`startup` hooks are awaited before the relay and the consumer start (wire dependencies there);
-    `background` tasks run for the life of the process."""
-    handlers = handlers or {}
+    """`startup` hooks are awaited before the relay and the consumer start (wire dependencies there: they
+    get the Runtime, with its engine, units of work, clock and HTTP client); `background` tasks run for the
+    life of the process. `clock` defaults to the system clock; tests pass a FixedClock."""
+    clock = clock or SystemClock()
     consume_topics = consume_topics or []
     out_topic = topic_names.events_topic(settings.service_name.replace("-", "_"))
 
@@ -116,24 +148,30 @@ def create_service_app(
         setup_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
         engine = make_engine(settings)
         rt = Runtime(settings=settings, engine=engine, out_topic=out_topic, api_keys=settings.api_key_tenants(),
-                     http=httpx.AsyncClient(timeout=30))
+                     clock=clock, http=httpx.AsyncClient(timeout=30))
         app.state.runtime = rt
         for hook in startup:
             await hook(rt)
+        # Handlers may need the use-case objects the startup hooks built: a callable gets the Runtime.
+        rt.handlers = active_handlers = (handlers(rt) if callable(handlers) else handlers) or {}
         if settings.relay_enabled:
             rt.producer = make_producer(settings.kafka_bootstrap, f"{settings.service_name}-relay")
             await rt.producer.start()
             rt.relay = OutboxRelay(engine, rt.producer, settings.db_schema, settings.relay_batch_max, settings.relay_idle_poll_s)
             rt.tasks.append(asyncio.create_task(rt.relay.run(), name="outbox-relay"))
-        if settings.consumer_enabled and consume_topics and handlers:
+        if settings.consumer_enabled and consume_topics and active_handlers:
             rt.consumer = ConsumerLoop(
                 engine=engine, bootstrap=settings.kafka_bootstrap, group_id=settings.group_id,
-                topics=consume_topics, handlers=handlers, service=settings.service_name, out_topic=out_topic,
+                topics=consume_topics, handlers=active_handlers, service=settings.service_name, out_topic=out_topic,
                 batch_max=settings.consumer_batch_max, max_retries=settings.consumer_max_retries,
-                retry_backoff_s=settings.consumer_retry_backoff_s, on_commit=rt.poke_relay,
+                retry_backoff_s=settings.consumer_retry_backoff_s, on_commit=rt.poke_relay, clock=clock,
             )
             await rt.consumer.start()
             rt.tasks.append(asyncio.create_task(rt.consumer.run(), name="consumer"))
+        if rt.consumer is not None and settings.inbox_retention_days > 0:
+            rt.tasks.append(asyncio.create_task(prune_inbox_forever(
+                engine, clock, retention=timedelta(days=settings.inbox_retention_days),
+                every_s=settings.inbox_prune_every_s), name="inbox-retention"))
         for task in background:
             rt.tasks.append(asyncio.create_task(task(rt), name=getattr(task, "__name__", "background")))
         log.info("service started", extra={"status": "started"})
@@ -146,7 +184,7 @@ def create_service_app(
             if rt.relay:
                 rt.relay.stop()
             for t in rt.tasks:
-                if t.get_name() not in ("consumer", "outbox-relay"):
+                if t.get_name() not in ("consumer", "outbox-relay"):  # let the current batch finish
                     t.cancel()
             await asyncio.wait(rt.tasks, timeout=15) if rt.tasks else None
             for t in rt.tasks:

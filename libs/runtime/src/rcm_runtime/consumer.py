@@ -20,7 +20,7 @@ from typing import Any, Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rcm_contracts.base import Event
 from rcm_contracts.envelope import Envelope, EnvelopeError, decode_envelope
@@ -31,7 +31,8 @@ from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.errors import DomainError, TransientError
 from rcm_runtime.failures import safe_reason
 from rcm_runtime.messaging import dead_letters, inbox
-from rcm_runtime.outbox import Emitter
+from rcm_runtime.clock import Clock
+from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
 from rcm_runtime.telemetry import start_consumer_span, traceparent_of
 
 log = logging.getLogger("rcm.consumer")
@@ -39,11 +40,13 @@ log = logging.getLogger("rcm.consumer")
 
 @dataclass
 class Delivery:
-    """One new (not yet applied) event of the batch, with the trace context its effects continue."""
+    """One new (not yet applied) event of the batch, with the trace context its effects continue and its
+    unit of work (the batch's transaction, bound to this event's tenant and cause)."""
 
     envelope: Envelope
     event: Any
     traceparent: str | None = None  # of this consumer's span for the event
+    uow: UnitOfWork | None = None
 
     @property
     def tenant_id(self) -> str:
@@ -53,24 +56,15 @@ class Delivery:
     def key(self) -> str:
         return self.envelope.partitionkey
 
-
-@dataclass
-class BatchContext:
-    """What a handler gets: the open transaction and an emitter bound to it."""
-
-    conn: AsyncConnection
-    emitter: Emitter
-
-    def emit(self, cause: Delivery, event: Event, *, key: uuid.UUID | str | None = None) -> Envelope:
-        """Write an event caused by `cause` (same tenant, correlation, trace) to the outbox."""
-        return self.emitter.emit(event, tenant_id=cause.tenant_id, key=key or cause.key, cause=cause.envelope,
-                                 traceparent=cause.traceparent)
+    def cause(self) -> Cause:
+        return Cause(tenant_id=self.envelope.tenantid, actor=f"event:{self.envelope.source}", event=self.envelope,
+                     traceparent=self.traceparent)
 
 
 # A handler applies a run of consecutive new events (of the types it is registered for), in record
-# order, inside the batch's transaction: it should write them with multi-row statements (one round
-# trip, not one per event).
-Handler = Callable[[BatchContext, list[Delivery]], Awaitable[None]]
+# order, inside the batch's transaction (`uow`, not bound to a tenant; each delivery's `uow` is): it should
+# write them with multi-row statements (one round trip, not one per event).
+Handler = Callable[[UnitOfWork, list[Delivery]], Awaitable[None]]
 
 
 @dataclass
@@ -139,9 +133,14 @@ class BatchApplier:
     service: str
     topic: str
     on_commit: Callable[[], None] = lambda: None
+    clock: Clock | None = None
     applied: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+
+    def __post_init__(self) -> None:
+        self.units = UnitsOfWork(self.engine, service=self.service, topic=self.topic, clock=self.clock,
+                                 on_commit=self.on_commit)
 
     def _start_span(self, dv: Delivery):
         env = dv.envelope
@@ -157,8 +156,8 @@ class BatchApplier:
 
     async def apply(self, items: list[Decoded]) -> None:
         """One transaction: dead letters for undecodable items, inbox + effects for handled ones."""
-        emitter = Emitter(self.service, self.topic)
-        async with self.engine.begin() as conn:
+        async with self.units.begin_system() as uow:
+            conn = uow.conn
             bad = [dead_letter_row(d, d.error) for d in items if d.error is not None]
             if bad:
                 await _insert_dead_letters.execute(conn, bad)
@@ -178,19 +177,17 @@ class BatchApplier:
                 seen.add(eid)
                 fresh.append(Delivery(d.envelope, d.event))
             spans = [self._start_span(dv) for dv in fresh]
+            for dv in fresh:
+                dv.uow = uow.bind(dv.cause())
             try:
-                ctx = BatchContext(conn, emitter)
                 for run in consecutive_runs(fresh, self.handlers):
-                    await self.handlers[run[0].event.event_type()](ctx, run)
+                    await self.handlers[run[0].event.event_type()](uow, run)
             finally:
                 for span in spans:
                     if span is not None:
                         span.end()
-            wrote = await emitter.flush(conn)
         self.applied += len(fresh)
         self.dead_lettered += len(bad)
-        if wrote:
-            self.on_commit()
 
     async def dead_letter(self, d: Decoded, reason: str) -> None:
         async with self.engine.begin() as conn:
@@ -237,7 +234,7 @@ class ConsumerLoop:
                  handlers: dict[str, Handler], service: str, out_topic: str,
                  batch_max: int = 500, max_retries: int = 3, retry_backoff_s: float = 0.2,
                  on_commit: Callable[[], None] = lambda: None, registry: Registry = REGISTRY,
-                 client_id: str | None = None) -> None:
+                 client_id: str | None = None, clock: Clock | None = None) -> None:
         self.bootstrap = bootstrap
         self.group_id = group_id
         self.topics = topics
@@ -246,7 +243,7 @@ class ConsumerLoop:
         self.retry_backoff_s = retry_backoff_s
         self.registry = registry
         self.client_id = client_id or f"{service}-consumer"
-        self.applier = BatchApplier(engine, handlers, service, out_topic, on_commit)
+        self.applier = BatchApplier(engine, handlers, service, out_topic, on_commit, clock)
         self.consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
         self.ready = False

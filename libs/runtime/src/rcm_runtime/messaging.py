@@ -41,6 +41,9 @@ inbox = Table(
     Column("event_type", Text, nullable=False),
     Column("topic", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Retention deletes by age (rcm_runtime.inbox); BRIN suits an append-ordered timestamp and costs
+    # next to nothing on insert.
+    Index("ix_inbox_received_at", "received_at", postgresql_using="brin"),
 )
 
 # Records that could not be applied, with the reason (field names and error types, never values).

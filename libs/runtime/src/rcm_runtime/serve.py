@@ -1,5 +1,6 @@
-"""`python -m rcm_runtime.serve [--migrate] package.app:app`: run one service with its settings' host
-and port. --migrate first upgrades the service's schema (Alembic, alembic.ini in the working
+"""`python -m rcm_runtime.serve [--migrate] package.app:create_app`: run one service with its settings'
+host and port. The target is the service's app factory (its composition root): settings are read when
+the process starts, never at import. --migrate first upgrades the service's schema (Alembic, alembic.ini in the working
 directory) in the same interpreter, which saves a second heavy start-up per service."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def main() -> None:
         log_config=None,  # the service installs JSON logging in its lifespan
         access_log=False,  # request paths only in traces; no query strings (could hold PHI) in logs
         timeout_graceful_shutdown=20,
+        factory=True,
     )
 
 

@@ -25,6 +25,9 @@ class ServiceSettings(BaseSettings):
     consumer_batch_max: int = 500  # records sharing one DB transaction
     consumer_max_retries: int = 3  # per-record attempts before dead-lettering
     consumer_retry_backoff_s: float = 0.2
+    # Inbox history kept for de-duplication (rcm_runtime.inbox): at least the consumed topics' retention.
+    inbox_retention_days: float = 14.0
+    inbox_prune_every_s: float = 3600.0
     relay_batch_max: int = 1000
     relay_idle_poll_s: float = 0.05
 

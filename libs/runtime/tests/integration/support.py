@@ -12,7 +12,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from rcm_contracts.envelope import Envelope, new_envelope
 from rcm_contracts.events import PatientBalanceOpened
-from rcm_runtime.consumer import BatchContext, Delivery
+from rcm_runtime.consumer import Delivery
+from rcm_runtime.unit_of_work import UnitOfWork
 from rcm_runtime.errors import DomainError
 
 effects_md = MetaData()
@@ -35,12 +36,12 @@ _count = insert(effects)
 _count = _count.on_conflict_do_update(index_elements=[effects.c.claim_key], set_={"applied": effects.c.applied + 1})
 
 
-async def count_effect(ctx: BatchContext, deliveries: list[Delivery]) -> None:
+async def count_effect(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
     """Adds 1 per application: a value of 2 would mean an event was applied twice."""
     for d in deliveries:
         if d.event.amount_due == POISON_AMOUNT:
             raise DomainError("statement amount rejected by test rule")
-        await ctx.conn.execute(_count, {"claim_key": d.key, "applied": 1})
+        await uow.conn.execute(_count, {"claim_key": d.key, "applied": 1})
 
 
 HANDLERS = {PatientBalanceOpened.event_type(): count_effect}

@@ -1,11 +1,17 @@
-"""analytics: read models and KPIs over every service's events."""
+"""analytics: read models and KPIs over every service's events. `create_app` is the composition root."""
+
+from fastapi import FastAPI
 
 from rcm_runtime.app import create_service_app
+from rcm_runtime.clock import Clock
 
 from rcm_analytics import api, consumers
 from rcm_analytics.settings import Settings
 
-settings = Settings()
-app = create_service_app(settings, title="OpenRCM analytics",
-                         description="Claim timelines, pipeline counts and revenue-cycle KPIs.",
-                         routers=[api.router], handlers=consumers.HANDLERS, consume_topics=consumers.TOPICS)
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    return create_service_app(settings, title="OpenRCM analytics",
+                              description="Claim timelines, pipeline counts and revenue-cycle KPIs.",
+                              routers=[api.router], handlers=consumers.HANDLERS, consume_topics=consumers.TOPICS,
+                              clock=clock)

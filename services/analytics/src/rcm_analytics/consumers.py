@@ -6,7 +6,8 @@ import uuid
 from rcm_contracts import topics
 from rcm_contracts.events import ALL_EVENTS, EncounterSubmitted
 from rcm_runtime.bulk import BulkInsert
-from rcm_runtime.consumer import BatchContext, Delivery
+from rcm_runtime.consumer import Delivery
+from rcm_runtime.unit_of_work import UnitOfWork
 
 from rcm_analytics.db import claim_events, claim_status
 from rcm_analytics.domain.lifecycle import facts_from, summary_of
@@ -34,7 +35,7 @@ def _upsert_for(keys: frozenset) -> BulkInsert:
 STATUS_KEYS = {"claim_id", "tenant_id", "first_event_at", "last_event_at"}
 
 
-async def on_events(ctx: BatchContext, deliveries: list[Delivery]) -> None:
+async def on_events(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
     """Every event type at once: timeline rows in one insert, then one upsert per set of fact columns.
     Facts merge order-independently, so grouping by type loses nothing; rows are merged per claim
     first, since one statement may not touch a row twice."""
@@ -55,9 +56,9 @@ async def on_events(ctx: BatchContext, deliveries: list[Delivery]) -> None:
             row.update({**facts, "stage_rank": max(row["stage_rank"], facts["stage_rank"]),
                         "first_event_at": min(row["first_event_at"], env.time),
                         "last_event_at": max(row["last_event_at"], env.time)})
-    await _insert_events.execute(ctx.conn, timeline)
+    await _insert_events.execute(uow.conn, timeline)
     for keys, rows in status.items():
-        await _upsert_for(keys).execute(ctx.conn, list(rows.values()))
+        await _upsert_for(keys).execute(uow.conn, list(rows.values()))
 
 
 HANDLERS = {model.event_type(): on_events for model in ALL_EVENTS if model is not EncounterSubmitted}

@@ -1,21 +1,28 @@
-"""charges: encounter intake (FHIR R4, JSON, Kafka) and charge capture."""
+"""charges: encounter intake (FHIR R4, HL7 v2, JSON, Kafka) and charge capture. `create_app` is the
+composition root."""
 
 from datetime import timedelta
 
+from fastapi import FastAPI
+
 from rcm_contracts import topics
 from rcm_runtime.app import create_service_app
+from rcm_runtime.clock import Clock
 
 from rcm_charges import api, consumers
 from rcm_charges.settings import Settings
 
-settings = Settings()
-app = create_service_app(
-    settings,
-    title="OpenRCM charges",
-    description="Encounter intake from EHRs (FHIR R4 Bundle, OpenRCM JSON, Kafka topic "
-    f"`{topics.INTAKE_ENCOUNTERS}`) and charge capture.",
-    routers=[api.router, api.reads],
-    handlers=consumers.handlers(timedelta(seconds=settings.charge_lag_s)),
-    background=[consumers.release_loop] if settings.charge_lag_s > 0 else [],
-    consume_topics=[topics.INTAKE_ENCOUNTERS],
-)
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    return create_service_app(
+        settings,
+        title="OpenRCM charges",
+        description="Encounter intake from EHRs (FHIR R4 Bundle, HL7 v2 DFT^P03, OpenRCM JSON, Kafka topic "
+        f"`{topics.INTAKE_ENCOUNTERS}`) and charge capture.",
+        routers=[api.router, api.reads],
+        handlers=consumers.handlers(timedelta(seconds=settings.charge_lag_s)),
+        background=[consumers.release_loop] if settings.charge_lag_s > 0 else [],
+        consume_topics=[topics.INTAKE_ENCOUNTERS],
+        clock=clock,
+    )

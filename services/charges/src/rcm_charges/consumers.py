@@ -4,16 +4,17 @@ import logging
 from datetime import timedelta
 
 from rcm_contracts.events import EncounterSubmitted
-from rcm_runtime.consumer import BatchContext, Delivery
+from rcm_runtime.consumer import Delivery
+from rcm_runtime.unit_of_work import UnitOfWork
 from rcm_runtime.polling import poll_forever
 
 from rcm_charges.service import Intake, capture_encounters, release_due
 
 
 def handlers(charge_lag: timedelta):
-    async def on_encounters_submitted(ctx: BatchContext, deliveries: list[Delivery]) -> None:
+    async def on_encounters_submitted(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
         await capture_encounters(
-            ctx.conn, lambda i, ev, key: ctx.emit(deliveries[i], ev, key=key),
+            uow.conn, lambda i, ev, key: deliveries[i].uow.emit(ev, key=key),
             [Intake(d.tenant_id, d.event, "kafka") for d in deliveries], charge_lag=charge_lag)
 
     return {EncounterSubmitted.event_type(): on_encounters_submitted}

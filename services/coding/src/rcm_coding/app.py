@@ -1,20 +1,26 @@
-"""coding: ICD-10-CM / CPT / HCPCS validation, NCCI and MUE edits, medical necessity, coder queue."""
+"""coding: ICD-10-CM / CPT / HCPCS validation, NCCI and MUE edits, medical necessity, coder queue.
+`create_app` is the composition root."""
+
+from fastapi import FastAPI
 
 from rcm_contracts import topics
 from rcm_runtime.app import create_service_app
+from rcm_runtime.clock import Clock
 
 from rcm_coding import api, consumers
 from rcm_coding.domain import icd10
 from rcm_coding.domain.engine import load_tables
 from rcm_coding.settings import Settings
 
-settings = Settings()
-tables = load_tables(settings.coding_tables_dir)
-icd10.is_known("A000")  # load the ICD-10-CM release now (~3 s), not on the first claim
 
-app = create_service_app(settings, title="OpenRCM coding",
-                         description="ICD-10-CM / CPT / HCPCS validation, NCCI PTP and MUE edits, modifier rules, "
-                                     "medical necessity and the coder queue.",
-                         routers=[api.reads, api.router], handlers=consumers.handlers(tables),
-                         consume_topics=[topics.ELIGIBILITY])
-app.state.coding_tables = tables
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    tables = load_tables(settings.coding_tables_dir)
+    icd10.is_known("A000")  # load the ICD-10-CM release now (~3 s), not on the first claim
+    app = create_service_app(settings, title="OpenRCM coding",
+                             description="ICD-10-CM / CPT / HCPCS validation, NCCI PTP and MUE edits, modifier rules, "
+                                         "medical necessity and the coder queue.",
+                             routers=[api.reads, api.router], handlers=consumers.handlers(tables),
+                             consume_topics=[topics.ELIGIBILITY], clock=clock)
+    app.state.coding_tables = tables
+    return app

@@ -5,7 +5,8 @@ import uuid
 
 from rcm_contracts.events import DenialRecorded, PaymentPosted
 from rcm_runtime.bulk import BulkInsert
-from rcm_runtime.consumer import BatchContext, Delivery
+from rcm_runtime.consumer import Delivery
+from rcm_runtime.unit_of_work import UnitOfWork
 
 from rcm_denials.db import denials
 from rcm_denials.domain.root_cause import classify
@@ -14,7 +15,7 @@ _insert = BulkInsert(denials, ["denial_id", "remittance_id", "claim_id", "tenant
                                "work_queue", "reason_codes", "denied_amount"], returning=["denial_id"])
 
 
-async def on_payments_posted(ctx: BatchContext, deliveries: list[Delivery]) -> None:
+async def on_payments_posted(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
     rows, causes = [], {}
     for d in deliveries:
         ev = d.event
@@ -29,11 +30,11 @@ async def on_payments_posted(ctx: BatchContext, deliveries: list[Delivery]) -> N
         causes[denial_id] = (d, found)
     if not rows:
         return
-    inserted = {r.denial_id for r in await _insert.execute(ctx.conn, rows)}  # a re-posted remittance is skipped
+    inserted = {r.denial_id for r in await _insert.execute(uow.conn, rows)}  # a re-posted remittance is skipped
     for row in rows:
         if row["denial_id"] in inserted:
             d, found = causes[row["denial_id"]]
-            ctx.emit(d, DenialRecorded(claim_id=d.event.claim_id, denial_id=row["denial_id"], payer_id=d.event.payer_id,
+            d.uow.emit(DenialRecorded(claim_id=d.event.claim_id, denial_id=row["denial_id"], payer_id=d.event.payer_id,
                                        reason_codes=list(found.reason_codes), category=found.category,
                                        work_queue=found.work_queue, denied_amount=found.denied_amount),
                      key=d.event.claim_id)

@@ -1,10 +1,15 @@
-"""eligibility: 270/271 coverage verification, prior-auth requirements and the front-desk queues."""
+"""eligibility: 270/271 coverage verification, prior-auth requirements and the front-desk queues.
+`create_app` is the composition root: the payer connection and the Eligibility use cases are built once
+per process, when it starts."""
 
 from datetime import timedelta
 from pathlib import Path
 
+from fastapi import FastAPI
+
 from rcm_contracts import topics
-from rcm_runtime.app import create_service_app
+from rcm_runtime.app import Runtime, create_service_app
+from rcm_runtime.clock import Clock
 
 from rcm_eligibility import api, consumers
 from rcm_eligibility.domain.prior_auth import AuthRuleTable
@@ -12,31 +17,28 @@ from rcm_eligibility.payers import FileDropPayerConnection, HttpPayerConnection
 from rcm_eligibility.service import Eligibility
 from rcm_eligibility.settings import Settings
 
-settings = Settings()
-auth_rules = (AuthRuleTable.from_csv(Path(settings.auth_rules_path).read_text()) if settings.auth_rules_path
-              else AuthRuleTable(rules=()))
-_state: dict = {}
 
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    auth_rules = (AuthRuleTable.from_csv(Path(settings.auth_rules_path).read_text()) if settings.auth_rules_path
+                  else AuthRuleTable(rules=()))
 
-def eligibility() -> Eligibility:
-    return _state["eligibility"]
+    async def wire(rt: Runtime) -> None:
+        """The payer connection needs the process's HTTP client, which exists once the app starts."""
+        if settings.payer_connection == "file":
+            payer = FileDropPayerConnection(settings.payer_outbox_dir, settings.payer_inbox_dir)
+        else:
+            payer = HttpPayerConnection(settings.payer_url or settings.service_url("sandbox"), settings.payer_key,
+                                        rt.http)
+        rt.provide(Eligibility(payer=payer, auth_rules=auth_rules, submitter_id=settings.submitter_id,
+                               cache_ttl=timedelta(seconds=settings.eligibility_cache_ttl_s),
+                               concurrency=settings.payer_concurrency))
 
-
-async def wire(rt) -> None:
-    """Startup hook: the payer connection needs the app's HTTP client."""
-    if settings.payer_connection == "file":
-        payer = FileDropPayerConnection(settings.payer_outbox_dir, settings.payer_inbox_dir)
-    else:
-        payer = HttpPayerConnection(settings.payer_url or settings.service_url("sandbox"), settings.payer_key, rt.http)
-    _state["eligibility"] = Eligibility(payer=payer,
-                                        auth_rules=auth_rules, submitter_id=settings.submitter_id,
-                                        cache_ttl=timedelta(seconds=settings.eligibility_cache_ttl_s),
-                                        concurrency=settings.payer_concurrency)
-
-
-app = create_service_app(settings, title="OpenRCM eligibility",
-                         description="270/271 eligibility and benefits, prior-authorization requirements, "
-                                     "front-desk and authorization work queues.",
-                         routers=[api.reads, api.router], handlers=consumers.handlers(eligibility),
-                         consume_topics=[topics.CHARGES, topics.INTAKE_ENCOUNTERS], startup=[wire])
-app.state.eligibility = eligibility
+    app = create_service_app(settings, title="OpenRCM eligibility",
+                             description="270/271 eligibility and benefits, prior-authorization requirements, "
+                                         "front-desk and authorization work queues.",
+                             routers=[api.reads, api.router],
+                             handlers=lambda rt: consumers.handlers(rt.services[Eligibility]),
+                             consume_topics=[topics.CHARGES, topics.INTAKE_ENCOUNTERS], startup=[wire], clock=clock)
+    app.state.eligibility = lambda: app.state.runtime.services[Eligibility]
+    return app

@@ -1,12 +1,18 @@
-"""patient-billing: patient balances, statements, payments and dunning."""
+"""patient-billing: patient balances, statements, payments and dunning. `create_app` is the composition root."""
+
+from fastapi import FastAPI
 
 from rcm_contracts import topics
 from rcm_runtime.app import create_service_app
+from rcm_runtime.clock import Clock
 
 from rcm_patient_billing import api, consumers
 from rcm_patient_billing.settings import Settings
 
-settings = Settings()
-app = create_service_app(settings, title="OpenRCM patient-billing",
-                         description="Patient balances, itemized statements, payment plans, dunning.",
-                         routers=[api.router], handlers=consumers.HANDLERS, consume_topics=[topics.REMITTANCE])
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    return create_service_app(settings, title="OpenRCM patient-billing",
+                              description="Patient balances, itemized statements, payment plans, dunning.",
+                              routers=[api.router], handlers=consumers.HANDLERS, consume_topics=[topics.REMITTANCE],
+                              clock=clock)

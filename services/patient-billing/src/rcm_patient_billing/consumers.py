@@ -5,7 +5,8 @@ import uuid
 
 from rcm_contracts.events import PatientBalanceOpened, PaymentPosted
 from rcm_runtime.bulk import BulkInsert
-from rcm_runtime.consumer import BatchContext, Delivery
+from rcm_runtime.consumer import Delivery
+from rcm_runtime.unit_of_work import UnitOfWork
 
 from rcm_patient_billing.db import patient_balances
 from rcm_patient_billing.domain.statement import due_date
@@ -14,7 +15,7 @@ _insert = BulkInsert(patient_balances, ["statement_id", "remittance_id", "claim_
                                         "due_date"], returning=["statement_id"])
 
 
-async def on_payments_posted(ctx: BatchContext, deliveries: list[Delivery]) -> None:
+async def on_payments_posted(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
     rows, causes = [], {}
     for d in deliveries:
         ev = d.event
@@ -27,11 +28,11 @@ async def on_payments_posted(ctx: BatchContext, deliveries: list[Delivery]) -> N
         causes[statement_id] = d
     if not rows:
         return
-    inserted = {r.statement_id for r in await _insert.execute(ctx.conn, rows)}
+    inserted = {r.statement_id for r in await _insert.execute(uow.conn, rows)}
     for row in rows:
         if row["statement_id"] in inserted:
             d = causes[row["statement_id"]]
-            ctx.emit(d, PatientBalanceOpened(claim_id=d.event.claim_id, statement_id=row["statement_id"],
+            d.uow.emit(PatientBalanceOpened(claim_id=d.event.claim_id, statement_id=row["statement_id"],
                                              amount_due=row["amount_due"], due_date=row["due_date"]),
                      key=d.event.claim_id)
 

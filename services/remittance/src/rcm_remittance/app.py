@@ -1,13 +1,25 @@
-"""remittance: ERA posting, contractual adjustments, patient responsibility."""
+"""remittance: ERA posting, contractual adjustments, patient responsibility. `create_app` is the
+composition root."""
+
+from fastapi import FastAPI
 
 from rcm_contracts import topics
-from rcm_runtime.app import create_service_app
+from rcm_runtime.app import Runtime, create_service_app
+from rcm_runtime.clock import Clock
 
 from rcm_remittance import api
-from rcm_remittance.service import HANDLERS
+from rcm_remittance.service import HANDLERS, Remittance
 from rcm_remittance.settings import Settings
 
-settings = Settings()
-app = create_service_app(settings, title="OpenRCM remittance",
-                         description="X12 835 posting: payments, contractual adjustments, patient responsibility.",
-                         routers=[api.router, api.reads], handlers=HANDLERS, consume_topics=[topics.SUBMISSION])
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    async def wire(rt: Runtime) -> None:
+        rt.provide(Remittance(rt.units))
+
+    return create_service_app(settings, title="OpenRCM remittance",
+                              description="X12 835 posting: payments, contractual adjustments, patient "
+                                          "responsibility.",
+                              routers=[api.router, api.reads], handlers=HANDLERS, consume_topics=[topics.SUBMISSION],
+                              startup=[wire], clock=clock)

@@ -25,7 +25,8 @@ from rcm_contracts.claim import Adjustment, Claim, OtherPayer, patient_control_n
 from rcm_contracts.events import (
     ClaimAcknowledged, ClaimReturned, ClaimScrubbed, ClaimSubmitted, Edit, PaymentPosted,
 )
-from rcm_runtime.consumer import BatchContext, Delivery
+from rcm_runtime.consumer import Delivery
+from rcm_runtime.unit_of_work import UnitOfWork
 from rcm_runtime.x12 import X12Error, tokenize
 from rcm_runtime.x12_837p import ClaimBatch, Receiver, Submitter, build_837p, check_billable
 from rcm_runtime.x12_ig import IgFinding, IgValidator
@@ -60,7 +61,7 @@ def submitter_id(tenant_id: str) -> str:
 
 
 # ---------------------------------------------------------------- queueing
-async def on_claims_scrubbed(ctx: BatchContext, deliveries: list[Delivery]) -> None:
+async def on_claims_scrubbed(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
     """Clean claims are queued. A claim that comes back clean after a rejection is queued again (its
     attempts and rejection history kept); one already sent or accepted is left alone (a redelivery)."""
     rows = [
@@ -73,20 +74,20 @@ async def on_claims_scrubbed(ctx: BatchContext, deliveries: list[Delivery]) -> N
     if not rows:
         return
     stmt = pg_insert(submissions).values(rows)
-    await ctx.conn.execute(stmt.on_conflict_do_update(
+    await uow.conn.execute(stmt.on_conflict_do_update(
         index_elements=[submissions.c.claim_id],
         set_={"status": "queued", "claim": stmt.excluded.claim, "payer_id": stmt.excluded.payer_id,
               "queued_at": datetime.now(timezone.utc)},
         where=submissions.c.status.in_(("queued", "rejected", "returned"))))
 
 
-async def on_payments_posted(ctx: BatchContext, deliveries: list[Delivery]) -> None:
+async def on_payments_posted(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
     """The primary payer's adjudication, kept for a secondary claim's 2320 loop."""
     rows = [{"claim_id": d.event.claim_id, "tenant_id": d.tenant_id, "payment": d.event.model_dump(mode="json")}
             for d in deliveries]
     if rows:
         stmt = pg_insert(primary_payments).values(rows)
-        await ctx.conn.execute(stmt.on_conflict_do_nothing())
+        await uow.conn.execute(stmt.on_conflict_do_nothing())
 
 
 HANDLERS = {ClaimScrubbed.event_type(): on_claims_scrubbed, PaymentPosted.event_type(): on_payments_posted}

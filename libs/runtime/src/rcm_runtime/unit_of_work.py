@@ -1,0 +1,131 @@
+"""One unit of work for commands and consumed events.
+
+A use case gets a `UnitOfWork`: the open transaction (`conn`) plus `emit(event, key=)`, with the tenant, the
+actor and the cause (the consumed event, its correlation id and trace) already bound. Business state and the
+events it causes commit together (transactional outbox), whether the work runs for an API request, for a
+consumed Kafka record or for a background loop.
+
+- Commands: the service opens `async with units.begin(tenant_id=..., actor=...) as uow:`.
+- Consumers: the consumer loop opens one transaction per batch of records (the inbox rows commit with the
+  effects) and hands each `Delivery` a unit bound to that record (`delivery.uow`); all share one connection,
+  so a handler still writes a whole batch with one multi-row statement.
+- Background loops that act for many tenants open `units.begin_system(actor=...)` and `bind()` per row.
+
+Never call an outside party (payer, clearinghouse) inside a unit of work: call first, then apply the answer
+in a short one (DESIGN.md §2 rule 7).
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, AsyncIterator, Callable
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from rcm_contracts.base import Event
+from rcm_contracts.envelope import Envelope
+from rcm_runtime.clock import Clock, SystemClock
+from rcm_runtime.outbox import Emitter
+
+if TYPE_CHECKING:  # pragma: no cover
+    from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Who and what a unit of work acts for: the tenant, the actor (a person, or the system component), and
+    the consumed event that caused it, if any (its correlation id and the trace its effects continue)."""
+
+    tenant_id: str
+    actor: str
+    event: Envelope | None = None
+    traceparent: str | None = None
+    correlation_id: uuid.UUID | None = None
+
+
+class UnboundUnitOfWork(RuntimeError):
+    """emit() on a unit of work that is not bound to a tenant: a programming error, never bad input."""
+
+
+class UnitOfWork:
+    """The open transaction and the outbox, bound to one cause. `bind()` gives another view of the same
+    transaction for another cause (one per record of a consumed batch, one per tenant of a system loop)."""
+
+    __slots__ = ("conn", "cause", "clock", "_outbox")
+
+    def __init__(self, conn: AsyncConnection, outbox: Emitter, cause: Cause | None, clock: Clock) -> None:
+        self.conn = conn
+        self.cause = cause
+        self.clock = clock
+        self._outbox = outbox
+
+    @property
+    def tenant_id(self) -> str:
+        if self.cause is None:
+            raise UnboundUnitOfWork("this unit of work is not bound to a tenant")
+        return self.cause.tenant_id
+
+    @property
+    def actor(self) -> str:
+        if self.cause is None:
+            raise UnboundUnitOfWork("this unit of work is not bound to an actor")
+        return self.cause.actor
+
+    def now(self) -> "datetime":
+        return self.clock.now()
+
+    def bind(self, cause: Cause) -> "UnitOfWork":
+        return UnitOfWork(self.conn, self._outbox, cause, self.clock)
+
+    def emit(self, event: Event, *, key: uuid.UUID | str | None = None) -> Envelope:
+        """Write `event` to the outbox (published after commit), keyed by `key` (the claim id), or by the
+        causing event's key when omitted."""
+        cause = self.cause
+        if cause is None:
+            raise UnboundUnitOfWork("emit() needs a unit of work bound to a tenant")
+        if key is None:
+            if cause.event is None:
+                raise UnboundUnitOfWork("emit() needs a key when no consumed event caused the work")
+            key = cause.event.partitionkey
+        return self._outbox.emit(event, tenant_id=cause.tenant_id, key=key, cause=cause.event,
+                                 correlation_id=cause.correlation_id, traceparent=cause.traceparent)
+
+
+class UnitsOfWork:
+    """Opens units of work on one service's engine. Built once per process in the composition root."""
+
+    def __init__(self, engine: AsyncEngine, *, service: str, topic: str, clock: Clock | None = None,
+                 on_commit: Callable[[], None] = lambda: None) -> None:
+        self.engine = engine
+        self.service = service
+        self.topic = topic
+        self.clock: Clock = clock or SystemClock()
+        self.on_commit = on_commit
+
+    def outbox(self) -> Emitter:
+        return Emitter(self.service, self.topic)
+
+    @asynccontextmanager
+    async def _begin(self, cause: Cause | None) -> AsyncIterator[UnitOfWork]:
+        outbox = self.outbox()
+        async with self.engine.begin() as conn:
+            yield UnitOfWork(conn, outbox, cause, self.clock)
+            wrote = await outbox.flush(conn)
+        if wrote:
+            self.on_commit()  # wake the relay: publish now rather than at its next poll
+
+    def begin(self, *, tenant_id: str, actor: str, correlation_id: uuid.UUID | None = None):
+        """A command's unit of work for one tenant, acting as `actor`."""
+        return self._begin(Cause(tenant_id=tenant_id, actor=actor, correlation_id=correlation_id))
+
+    def begin_system(self):
+        """A unit of work not bound to a tenant (a background loop over many tenants): `bind()` per row."""
+        return self._begin(None)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for queries (no transaction held open beyond them, nothing emitted)."""
+        async with self.engine.connect() as conn:
+            yield conn
