@@ -7,34 +7,14 @@ import json
 import uuid
 from collections import Counter
 
-import httpx
 import pytest
 
-from tests.support.client import Stack, url
+from tests.support.client import TENANT_B, Stack, url
 from tests.support.encounters import generate, intake_record, to_fhir_bundle, to_hl7_dft
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.e2e  # the `stack` fixture: tests/support/fixtures.py
 
-TENANT_A = ("dev-key-tenant-a", "tenant-a")
-TENANT_B = ("dev-key-tenant-b", "tenant-b")
 OPS = {"x-ops-key": "dev-ops-key"}
-
-
-@pytest.fixture(scope="module")
-async def stack():
-    try:
-        async with httpx.AsyncClient(timeout=3) as c:
-            for svc in ("charges", "analytics", "sandbox"):
-                (await c.get(url(svc, "/readyz"))).raise_for_status()
-    except httpx.HTTPError as exc:
-        pytest.fail(f"services not running ({type(exc).__name__}); run the suite with `make test`")
-    s = Stack(*TENANT_A)
-    await s.enroll_providers()
-    b = Stack(*TENANT_B)
-    await b.enroll_providers()
-    await b.close()
-    yield s
-    await s.close()
 
 
 def _source() -> str:
