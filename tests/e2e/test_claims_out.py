@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import httpx
 import pytest
 
 from rcm_runtime.x12_ig import validate_interchange
@@ -16,25 +15,10 @@ from rcm_runtime.x12_ig_reference import pyx12_verdict
 from tests.support.client import Stack, url
 from tests.support.encounters import GOOD_NPI, generate
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.e2e  # the `stack` fixture: tests/support/fixtures.py
 
-TENANT_A = ("dev-key-tenant-a", "tenant-a")
 OPS = {"x-ops-key": "dev-ops-key"}
 ACTOR = {"X-User": "biller.sam"}
-
-
-@pytest.fixture(scope="module")
-async def stack():
-    try:
-        async with httpx.AsyncClient(timeout=3) as c:
-            for svc in ("scrubber", "submission", "sandbox"):
-                (await c.get(url(svc, "/readyz"))).raise_for_status()
-    except httpx.HTTPError as exc:
-        pytest.fail(f"services not running ({type(exc).__name__}); run the suite with `make test`")
-    s = Stack(*TENANT_A)
-    await s.enroll_providers()
-    yield s
-    await s.close()
 
 
 def _source() -> str:

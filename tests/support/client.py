@@ -4,6 +4,7 @@ Used by the demo, the end-to-end tests and the pipeline benchmark."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -24,7 +25,11 @@ def service_ports() -> dict[str, int]:
 
 
 PORTS = service_ports()
-KAFKA_BOOTSTRAP = "127.0.0.1:19092"
+# deploy/stack.sh starts Kafka on RCM_KAFKA_PORT (default 19092)
+KAFKA_BOOTSTRAP = f"127.0.0.1:{os.environ.get('RCM_KAFKA_PORT', '19092')}"
+# The local stack's development keys (RCM_API_KEYS in deploy/): (API key, tenant id).
+TENANT_A = ("dev-key-tenant-a", "tenant-a")
+TENANT_B = ("dev-key-tenant-b", "tenant-b")
 
 
 def url(service: str, path: str = "") -> str:

@@ -1,4 +1,5 @@
-"""Pytest fixtures for tests that talk to the real PostgreSQL and Kafka of the local stack.
+"""Pytest fixtures for tests that talk to the real PostgreSQL and Kafka of the local stack, and the one
+`stack` fixture of the end-to-end tests (the running services). Loaded as a plugin by the root conftest.
 
 `make test` (deploy/test.sh) starts them; run alone, these fixtures fail with a message saying so.
 """
@@ -9,17 +10,19 @@ import asyncio
 import os
 import uuid
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from rcm_runtime.db import make_engine
 from rcm_runtime.settings import ServiceSettings
+from tests.support.client import KAFKA_BOOTSTRAP, PORTS, TENANT_A, TENANT_B, Stack, url
 
 PG_PORT = int(os.environ.get("RCM_PG_PORT", "55432"))
 # Superuser over the local unix socket (trust auth) to create throwaway schemas.
 ADMIN_URL = f"postgresql+asyncpg://postgres@/openrcm?host=/tmp&port={PG_PORT}"
-KAFKA = f"127.0.0.1:{os.environ.get('RCM_KAFKA_PORT', '19092')}"
+KAFKA = KAFKA_BOOTSTRAP
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +69,28 @@ async def scratch_schema(admin_engine):
     await engine.dispose()
     async with admin_engine.begin() as conn:
         await conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+
+
+@pytest.fixture(scope="module")
+async def stack():
+    """Tenant A's client of the running services, with the demo practice's provider profiles enrolled for
+    tenants A and B. Fails (never skips) when a service of deploy/services.tsv is not ready."""
+    not_ready = []
+    async with httpx.AsyncClient(timeout=3) as c:
+        for svc in PORTS:
+            try:
+                (await c.get(url(svc, "/readyz"))).raise_for_status()
+            except httpx.HTTPError as exc:
+                not_ready.append(f"{svc} ({type(exc).__name__})")
+    if not_ready:
+        pytest.fail(f"services not running: {', '.join(not_ready)}; run the suite with `make test`")
+    s = Stack(*TENANT_A)
+    await s.enroll_providers()
+    b = Stack(*TENANT_B)
+    await b.enroll_providers()
+    await b.close()
+    yield s
+    await s.close()
 
 
 def unique_topic(prefix: str = "test") -> str:

@@ -49,18 +49,31 @@ class MissingSamples:
     """Stands in for the sample path when the samples are absent: the first use skips the test locally and
     fails it under CI, naming the folder looked in."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, what: str = "shared samples") -> None:
         self.folder = folder
+        self.what = what
 
     def __fspath__(self) -> str:
-        missing("shared samples", self.folder)
+        missing(self.what, self.folder)
         raise AssertionError("unreachable")
 
     def __getattr__(self, name: str):
-        missing("shared samples", self.folder)
+        if name in ("folder", "what"):  # not set yet (copy/pickle): no recursion through missing()
+            raise AttributeError(name)
+        missing(self.what, self.folder)
 
     def __repr__(self) -> str:
         return f"MissingSamples({self.folder})"
+
+
+def corpus_files(*parts: str, pattern: str = "*", recursive: bool = False) -> list[Path]:
+    """Samples that widen a test which also stands without them (a robustness corpus): [] locally when the
+    folder is absent, so the test still runs on its own inputs; under CI the test fails naming the folder.
+    Call it inside the test, not at import."""
+    files = sample_files(*parts, pattern=pattern, recursive=recursive)
+    if not files and in_ci():
+        missing("shared samples", samples_dir(*parts))
+    return files
 
 
 def sample_params(*parts: str, pattern: str = "*", recursive: bool = False) -> list:
@@ -83,3 +96,16 @@ def need(path: Path) -> Path:
 def sample_file(*parts: str) -> Path:
     """One named sample (samples/<parts...>), or skip locally / fail under CI when it is absent."""
     return need(samples_dir(*parts))
+
+
+def reference_path(name: str) -> Path:
+    """Where a shared reference file (reference/<name>, e.g. carc.md) is; it may be absent (see `reference_file`)."""
+    return shared_dir() / "reference" / name
+
+
+def reference_file(name: str) -> Path:
+    """A shared reference file, or skip locally / fail under CI when it is absent."""
+    path = reference_path(name)
+    if not path.is_file():
+        missing("shared reference file", path)
+    return path

@@ -5,13 +5,12 @@ import logging
 import traceback
 import uuid
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
-from rcm_contracts.claim import Claim, Person, Provider, ServiceLine
+from rcm_contracts.claim import Claim, Person
 from rcm_contracts.envelope import EnvelopeError, decode_envelope, new_envelope
 from rcm_contracts.events import ClaimAcknowledged, EncounterCaptured
 from rcm_runtime.consumer import Decoded, decode_record, dead_letter_row
@@ -20,6 +19,7 @@ from rcm_runtime.failures import safe_reason
 from rcm_runtime.outbox import Emitter, outbox_row
 from rcm_runtime.settings import ServiceSettings
 from rcm_runtime.telemetry import JsonFormatter
+from tests.support.claims import make_claim, make_line, make_patient
 
 TENANT = "tenant-a"
 FIRST, LAST = "Zebulon", "Quackenbush"
@@ -31,14 +31,8 @@ def ack_event(claim_id: uuid.UUID) -> ClaimAcknowledged:
 
 
 def claim() -> Claim:
-    return Claim(
-        claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system="test-ehr", source_encounter_id="enc-1",
-        service_date=date(2026, 3, 14), place_of_service="11",
-        patient=Person(first_name=FIRST, last_name=LAST, birth_date=date(1977, 3, 14)),
-        billing_provider=Provider(npi="1234567893"), diagnoses=["J069"],
-        lines=[ServiceLine(line_number=1, procedure_code="99213", units=Decimal(1), charge=Decimal("150.00"))],
-        total_charge=Decimal("150.00"),
-    )
+    return make_claim(patient=make_patient(first_name=FIRST, last_name=LAST, birth_date=date(1977, 3, 14)),
+                      lines=[make_line(1, "99213", "150.00")])
 
 
 def record(value: bytes | None, *, key: bytes | None = None, headers=(), topic=TOPIC, partition=2, offset=41) -> ConsumerRecord:

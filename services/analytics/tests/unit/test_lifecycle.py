@@ -9,7 +9,6 @@ from decimal import Decimal as D
 import pytest
 
 from rcm_analytics.domain.lifecycle import FINAL_STATES, STAGES, Status, derive, facts_from, kpis, summary_of
-from rcm_contracts.claim import Address, Claim, Coverage, Person, Provider, ServiceLine
 from rcm_contracts.events import (
     EligibilityHeld,
     EncounterHeld,
@@ -28,23 +27,19 @@ from rcm_contracts.events import (
     PatientBalanceOpened,
     PaymentPosted,
 )
+from tests.support.claims import make_address, make_claim, make_coverage, make_line, make_patient
 
 T0 = datetime(2026, 3, 14, 9, 0, tzinfo=timezone.utc)
 FIRST, LAST, DOB, MEMBER = "Quentella", "Zyxwvutson", date(1984, 7, 19), "COPAYX98765"
-CLAIM = Claim(
+CLAIM = make_claim(
     claim_id=uuid.UUID("00000000-0000-4000-8000-0000000000aa"),
-    encounter_id=uuid.uuid4(),
-    source_system="test-ehr",
     source_encounter_id="enc-7",
     service_date=date(2026, 3, 10),
-    place_of_service="11",
-    patient=Person(first_name=FIRST, last_name=LAST, birth_date=DOB, sex="F",
-                   address=Address(line1="17 Hidden Lane", city="Springfield", state="IL", postal_code="62704")),
-    coverage=Coverage(payer_id="SBX01", payer_name="Sandbox Health Plan", member_id=MEMBER),
-    billing_provider=Provider(npi="1234567893"),
-    diagnoses=["J069"],
-    lines=[ServiceLine(line_number=1, procedure_code="99213", units=D(1), charge=D("150.00")),
-           ServiceLine(line_number=2, procedure_code="97810", units=D(1), charge=D("85.00"))],
+    patient=make_patient(first_name=FIRST, last_name=LAST, birth_date=DOB, sex="F",
+                         address=make_address(line1="17 Hidden Lane", city="Springfield", state="IL",
+                                              postal_code="62704")),
+    coverage=make_coverage(payer_id="SBX01", payer_name="Sandbox Health Plan", member_id=MEMBER),
+    lines=[make_line(1, "99213", "150.00"), make_line(2, "97810", "85.00")],
     total_charge=D("235.00"),
 )
 CID = CLAIM.claim_id

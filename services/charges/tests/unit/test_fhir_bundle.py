@@ -8,9 +8,10 @@ import pytest
 from rcm_charges.domain.fhir_bundle import IntakeError, bundle_to_encounter, bundle_to_encounters
 from rcm_contracts.claim import Address, Coverage, Person, Provider
 from rcm_contracts.events import EncounterLine, EncounterSubmitted
-from tests.support.shared import samples_dir
+from tests.support.shared import MissingSamples, sample_files, samples_dir
 
-SYNTHEA_DIR = samples_dir("fhir", "synthea-covid-juvenile-2020")
+SYNTHEA = ("fhir", "synthea-covid-juvenile-2020")
+SYNTHEA_DIR = samples_dir(*SYNTHEA)
 
 CPT = "http://www.ama-assn.org/go/cpt"
 HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
@@ -330,20 +331,17 @@ def test_errors_are_collected_in_one_round_trip():
 
 # ---------------------------------------------------------------- Synthea samples
 def _synthea_patient_bundles() -> list:
-    if not SYNTHEA_DIR.is_dir():
-        return [None]
     paths = []
-    for path in sorted(SYNTHEA_DIR.glob("*.json")):
+    for path in sample_files(*SYNTHEA, pattern="*.json"):
         bundle = json.loads(path.read_text())
         if any(e.get("resource", {}).get("resourceType") == "Patient" for e in bundle.get("entry", [])):
             paths.append(pytest.param(path, id=path.stem.split("_")[-1]))  # id without the patient's name
-    return paths
+    # none: the first use of the stand-in skips locally and fails under CI=true, naming the folder
+    return paths or [pytest.param(MissingSamples(SYNTHEA_DIR, "Synthea patient bundles"), id="samples-missing")]
 
 
 @pytest.mark.parametrize("path", _synthea_patient_bundles())
 def test_synthea_patient_history_splits_into_one_source_coded_encounter_per_visit(path):
-    if path is None:
-        pytest.skip(f"shared samples absent: {SYNTHEA_DIR}")
     bundle = json.loads(path.read_text())
     resources = [e["resource"] for e in bundle["entry"]]
     encounter_ids = [r["id"] for r in resources if r["resourceType"] == "Encounter"]

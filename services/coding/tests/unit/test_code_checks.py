@@ -1,31 +1,18 @@
 """Code-format edits (rcm_coding.domain.code_checks): ICD-10-CM, CPT, HCPCS Level II, coding status."""
 
-import uuid
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
 from rcm_coding.domain.code_checks import CPT, HCPCS_II, ICD10CM, code_edits, coding_status
-from rcm_contracts.claim import Claim, Person, Provider, ServiceLine
+from rcm_contracts.claim import Claim
 from rcm_contracts.events import Edit
+from tests.support import claims
 
 
 def make_claim(diagnoses=("J069",), codes=("99213",)) -> Claim:
-    return Claim(
-        claim_id=uuid.uuid4(),
-        encounter_id=uuid.uuid4(),
-        source_system="test-ehr",
-        source_encounter_id="enc-1",
-        service_date=date(2026, 3, 14),
-        place_of_service="11",
-        patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(1980, 1, 2)),
-        billing_provider=Provider(npi="1234567893"),
-        diagnoses=list(diagnoses),
-        lines=[ServiceLine(line_number=i, procedure_code=c, units=Decimal(1), charge=Decimal("100.00"))
-               for i, c in enumerate(codes, start=1)],
-        total_charge=Decimal("100.00") * len(codes),
-    )
+    return claims.make_claim(diagnoses=list(diagnoses), lines=claims.make_lines(*codes, charge="100.00"))
 
 
 def codes_of(edits: list[Edit]) -> list[str]:
@@ -194,25 +181,17 @@ def test_status_of_a_clean_claim_is_coded():
 
 # ---------------------------------------------------------------- source-coded (SNOMED CT / CVX) claims
 def _source_coded_claim(**overrides):
-    from datetime import date
-    from decimal import Decimal
-    import uuid
-
-    from rcm_contracts.claim import Claim, Person, Provider, ServiceLine, SourceCode
+    from rcm_contracts.claim import SourceCode
 
     values = dict(
-        claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system="synthea", source_encounter_id="e-1",
-        service_date=date(2025, 11, 3), place_of_service="11",
-        patient=Person(first_name="A", last_name="B", birth_date=date(2015, 1, 1)),
-        billing_provider=Provider(npi="1234567893"),
-        source_diagnoses=[SourceCode(system="snomed-ct", code="195662009")],
-        lines=[ServiceLine(line_number=1, procedure_code="410620009", code_system="snomed-ct", units=Decimal(1),
-                           charge=Decimal("120.00")),
-               ServiceLine(line_number=2, procedure_code="08", code_system="cvx", units=Decimal(1),
-                           charge=Decimal("140.52"))],
+        source_system="synthea", source_encounter_id="e-1", service_date=date(2025, 11, 3),
+        patient=claims.make_patient(first_name="A", last_name="B", birth_date=date(2015, 1, 1)),
+        diagnoses=[], source_diagnoses=[SourceCode(system="snomed-ct", code="195662009")],
+        lines=[claims.make_line(1, "410620009", "120.00", code_system="snomed-ct"),
+               claims.make_line(2, "08", "140.52", code_system="cvx")],
         total_charge=Decimal("260.52"))
     values.update(overrides)
-    return Claim(**values)
+    return claims.make_claim(**values)
 
 
 def test_snomed_and_cvx_coded_claims_go_to_the_coder_with_one_edit_per_line_and_no_codes_in_messages():

@@ -5,14 +5,13 @@ Fixture rows follow the CMS HCPCS Excel layout (codesets.md 2.5); descriptions a
 
 import csv
 import io
-import uuid
 from datetime import date
-from decimal import Decimal
 
 import pytest
 
 from rcm_coding.domain.hcpcs import CodeEntry, load_cpt, load_hcpcs, procedure_edits, procedure_kind
-from rcm_contracts.claim import Claim, Person, Provider, ServiceLine
+from rcm_contracts.claim import Claim
+from tests.support import claims
 
 HCPCS_COLUMNS = (
     ["HCPC", "SEQNUM", "RECID", "LONG DESCRIPTION", "SHORT DESCRIPTION", "PRICE1", "PRICE2", "PRICE3", "PRICE4",
@@ -79,21 +78,9 @@ def cpt():
 
 def make_claim(codes, service_date=date(2026, 3, 14), line_dates=None) -> Claim:
     line_dates = line_dates or [None] * len(codes)
-    return Claim(
-        claim_id=uuid.uuid4(),
-        encounter_id=uuid.uuid4(),
-        source_system="test-ehr",
-        source_encounter_id="enc-1",
-        service_date=service_date,
-        place_of_service="11",
-        patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(1980, 1, 2)),
-        billing_provider=Provider(npi="1234567893"),
-        diagnoses=["E119"],
-        lines=[ServiceLine(line_number=i, procedure_code=c, units=Decimal(1), charge=Decimal("10.00"),
-                           service_date=d)
-               for i, (c, d) in enumerate(zip(codes, line_dates), start=1)],
-        total_charge=Decimal("10.00") * len(codes),
-    )
+    return claims.make_claim(service_date=service_date, diagnoses=["E119"],
+                             lines=[claims.make_line(i, c, "10.00", service_date=d)
+                                    for i, (c, d) in enumerate(zip(codes, line_dates), start=1)])
 
 
 def codes_of(edits):

@@ -2,9 +2,7 @@
 
 import subprocess
 import sys
-import uuid
 from datetime import date
-from decimal import Decimal
 
 import pytest
 
@@ -17,7 +15,8 @@ from rcm_coding.domain.icd10 import (
     is_known,
     loaded_release,
 )
-from rcm_contracts.claim import Claim, Person, Provider, ServiceLine
+from rcm_contracts.claim import Claim
+from tests.support import claims
 
 IN_WINDOW = date(2026, 3, 14)
 
@@ -25,21 +24,9 @@ IN_WINDOW = date(2026, 3, 14)
 def make_claim(diagnoses, service_date=IN_WINDOW, lines=None) -> Claim:
     """lines: (pointers, service_date or None) per line; default one line pointing at every diagnosis."""
     lines = lines or [(list(range(1, min(len(diagnoses), 4) + 1)) or [1], None)]
-    return Claim(
-        claim_id=uuid.uuid4(),
-        encounter_id=uuid.uuid4(),
-        source_system="test-ehr",
-        source_encounter_id="enc-1",
-        service_date=service_date,
-        place_of_service="11",
-        patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(1980, 1, 2)),
-        billing_provider=Provider(npi="1234567893"),
-        diagnoses=list(diagnoses),
-        lines=[ServiceLine(line_number=i, procedure_code="11111", units=Decimal(1), charge=Decimal("10.00"),
-                           diagnosis_pointers=pointers, service_date=dos)
-               for i, (pointers, dos) in enumerate(lines, start=1)],
-        total_charge=Decimal("10.00") * len(lines),
-    )
+    return claims.make_claim(service_date=service_date, diagnoses=list(diagnoses),
+                             lines=[claims.make_line(i, "11111", "10.00", pointers=pointers, service_date=dos)
+                                    for i, (pointers, dos) in enumerate(lines, start=1)])
 
 
 def codes_of(edits):

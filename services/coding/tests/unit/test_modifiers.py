@@ -2,36 +2,23 @@
 
 import csv
 import io
-import uuid
 from datetime import date
-from decimal import Decimal
 
 import pytest
 
 from rcm_coding.domain.hcpcs import load_hcpcs
 from rcm_coding.domain.modifiers import DEFAULT_RULES, ModifierRules, modifier_edits, pctc_codes_from_pprrvu
-from rcm_contracts.claim import Claim, Person, Provider, ServiceLine
+from rcm_contracts.claim import Claim
+from tests.support import claims
 
 PCTC_RULES = ModifierRules(pc_tc_codes=frozenset({"77777"}))
 
 
 def make_claim(*lines, service_date=date(2026, 3, 14)) -> Claim:
     """lines: (procedure_code, [modifiers]) per line."""
-    return Claim(
-        claim_id=uuid.uuid4(),
-        encounter_id=uuid.uuid4(),
-        source_system="test-ehr",
-        source_encounter_id="enc-1",
-        service_date=service_date,
-        place_of_service="11",
-        patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(1980, 1, 2)),
-        billing_provider=Provider(npi="1234567893"),
-        diagnoses=["E119"],
-        lines=[ServiceLine(line_number=i, procedure_code=code, modifiers=mods, units=Decimal(1),
-                           charge=Decimal("10.00"))
-               for i, (code, mods) in enumerate(lines, start=1)],
-        total_charge=Decimal("10.00") * len(lines),
-    )
+    return claims.make_claim(service_date=service_date, diagnoses=["E119"],
+                             lines=[claims.make_line(i, code, "10.00", modifiers=mods)
+                                    for i, (code, mods) in enumerate(lines, start=1)])
 
 
 def codes_of(edits):

@@ -1,15 +1,14 @@
 """Medically Unlikely Edits (rcm_coding.domain.mue): CSV loader, MAI 1 per line, MAI 2/3 per date of service."""
 
 import io
-import uuid
 from datetime import date
-from decimal import Decimal
 
 import pytest
 
 from rcm_coding.domain.mue import Mue, MueTable, load_mue, mue_edits
-from rcm_contracts.claim import Claim, Person, Provider, ServiceLine
+from rcm_contracts.claim import Claim, ServiceLine
 from rcm_contracts.events import Edit
+from tests.support import claims
 
 # Format-true practitioner MUE CSV: a multi-line quoted copyright preamble, then a header whose first cell has a
 # line break inside quotes; codes, values and the copyright wording are invented.
@@ -36,18 +35,11 @@ def table() -> MueTable:
 
 
 def line(n, code, units="1", service_date=None, modifiers=()) -> ServiceLine:
-    return ServiceLine(line_number=n, procedure_code=code, modifiers=list(modifiers), units=Decimal(units),
-                       charge=Decimal("100.00"), service_date=service_date)
+    return claims.make_line(n, code, "100.00", units=units, modifiers=modifiers, service_date=service_date)
 
 
 def claim(*lines: ServiceLine) -> Claim:
-    return Claim(
-        claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system="test-ehr", source_encounter_id="enc-1",
-        service_date=DOS, place_of_service="11",
-        patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(1980, 1, 2)),
-        billing_provider=Provider(npi="1234567893"), diagnoses=["J069"], lines=list(lines),
-        total_charge=Decimal("100.00") * len(lines),
-    )
+    return claims.make_claim(service_date=DOS, lines=list(lines))
 
 
 def codes(edits: list[Edit]) -> list[tuple[str, int | None]]:

@@ -1,15 +1,14 @@
 """NCCI PTP edits (rcm_coding.domain.ncci): TXT loader, date windows, modifier indicators 0/1/9, bypass modifiers."""
 
 import itertools
-import uuid
 from datetime import date
-from decimal import Decimal
 
 import pytest
 
 from rcm_coding.domain.ncci import NCCI_BYPASS_MODIFIERS, PtpTable, load_ptp, ptp_edits
-from rcm_contracts.claim import Claim, Person, Provider, ServiceLine
+from rcm_contracts.claim import Claim, ServiceLine
 from rcm_contracts.events import Edit
+from tests.support import claims
 
 # Format-true practitioner PTP TXT (tab-delimited, copyright preamble, header split over two lines as in some
 # CMS releases); codes, dates and the copyright wording are invented.
@@ -48,18 +47,11 @@ def table() -> PtpTable:
 
 
 def line(n, code, modifiers=(), service_date=None, units="1") -> ServiceLine:
-    return ServiceLine(line_number=n, procedure_code=code, modifiers=list(modifiers), units=Decimal(units),
-                       charge=Decimal("100.00"), service_date=service_date)
+    return claims.make_line(n, code, "100.00", units=units, modifiers=modifiers, service_date=service_date)
 
 
 def claim(*lines: ServiceLine, service_date=DOS) -> Claim:
-    return Claim(
-        claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system="test-ehr", source_encounter_id="enc-1",
-        service_date=service_date, place_of_service="11",
-        patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(1980, 1, 2)),
-        billing_provider=Provider(npi="1234567893"), diagnoses=["J069"], lines=list(lines),
-        total_charge=Decimal("100.00") * len(lines),
-    )
+    return claims.make_claim(service_date=service_date, lines=list(lines))
 
 
 def codes(edits: list[Edit]) -> list[tuple[str, int | None]]:

@@ -1,13 +1,12 @@
 """Medical necessity per payer (rcm_coding.domain.necessity). Procedure codes and payer ids are invented."""
 
-import uuid
 from datetime import date
-from decimal import Decimal
 
 import pytest
 
 from rcm_coding.domain.necessity import CoveragePolicy, CoverageTable, load_coverage, necessity_edits
-from rcm_contracts.claim import Claim, Coverage, Person, Provider, ServiceLine
+from rcm_contracts.claim import Claim
+from tests.support import claims
 
 COVERAGE_CSV = """payer_id,procedure_code,covered_dx
 MEDICARE-J15,11111,E11*
@@ -24,21 +23,10 @@ def coverage():
 
 def make_claim(diagnoses, *lines, payer="MEDICARE-J15") -> Claim:
     """lines: (procedure_code, diagnosis_pointers) per line."""
-    return Claim(
-        claim_id=uuid.uuid4(),
-        encounter_id=uuid.uuid4(),
-        source_system="test-ehr",
-        source_encounter_id="enc-1",
-        service_date=date(2026, 3, 14),
-        place_of_service="11",
-        patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(1980, 1, 2)),
-        coverage=Coverage(payer_id=payer, payer_name="Payer", member_id="M1") if payer else None,
-        billing_provider=Provider(npi="1234567893"),
-        diagnoses=list(diagnoses),
-        lines=[ServiceLine(line_number=i, procedure_code=code, units=Decimal(1), charge=Decimal("10.00"),
-                           diagnosis_pointers=pointers)
-               for i, (code, pointers) in enumerate(lines, start=1)],
-        total_charge=Decimal("10.00") * len(lines),
+    return claims.make_claim(
+        service_date=date(2026, 3, 14), diagnoses=list(diagnoses),
+        coverage=claims.make_coverage(payer_id=payer, payer_name="Payer", member_id="M1") if payer else None,
+        lines=[claims.make_line(i, code, "10.00", pointers=pointers) for i, (code, pointers) in enumerate(lines, start=1)],
     )
 
 

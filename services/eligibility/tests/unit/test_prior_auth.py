@@ -1,13 +1,12 @@
 """Prior-authorization requirements (rcm_eligibility.domain.prior_auth): rule table, 271 path, ELG020."""
 
-import uuid
 from datetime import date
 from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
 
-from rcm_contracts.claim import Claim, Coverage, Person, Provider, ServiceLine
+from rcm_contracts.claim import Claim, Coverage
 from rcm_eligibility.domain.prior_auth import (
     AuthRequirement,
     AuthRule,
@@ -17,6 +16,7 @@ from rcm_eligibility.domain.prior_auth import (
     missing_authorizations,
     service_type_for,
 )
+from tests.support import claims
 
 RULES_CSV = """payer_id,procedure_code,place_of_service,min_units,description
 SBX01,70551,,,MRI brain without contrast
@@ -33,15 +33,11 @@ _DEFAULT = object()
 
 
 def make_claim(*lines: tuple[str, str], pos="11", coverage=_DEFAULT) -> Claim:
-    service_lines = [ServiceLine(line_number=i, procedure_code=code, units=Decimal(units), charge=Decimal("100.00"))
-                     for i, (code, units) in enumerate(lines, start=1)]
-    return Claim(
-        claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system="test-ehr", source_encounter_id="enc-1",
-        service_date=date(2026, 3, 14), place_of_service=pos,
-        patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(1980, 1, 2)),
+    """lines: (procedure_code, units) per line."""
+    return claims.make_claim(
+        service_date=date(2026, 3, 14), place_of_service=pos, diagnoses=["M1711"],
         coverage=COVERAGE if coverage is _DEFAULT else coverage,
-        billing_provider=Provider(npi="1234567893"), diagnoses=["M1711"],
-        lines=service_lines, total_charge=Decimal("100.00") * len(service_lines),
+        lines=[claims.make_line(i, code, "100.00", units=units) for i, (code, units) in enumerate(lines, start=1)],
     )
 
 

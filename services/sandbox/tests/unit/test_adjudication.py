@@ -1,11 +1,10 @@
 import random
-import uuid
 from datetime import date
 from decimal import Decimal as D
 
 import pytest
 
-from rcm_contracts.claim import Claim, Coverage, Person, Provider, ServiceLine
+from rcm_contracts.claim import Claim
 from rcm_sandbox.domain.adjudication import (
     ClaimAdjudication,
     LineAdjudication,
@@ -13,6 +12,7 @@ from rcm_sandbox.domain.adjudication import (
     PayerRules,
     adjudicate,
 )
+from tests.support import claims
 
 NPI = "1234567893"  # passes the Luhn check with prefix 80840
 MEMBER = "M123456789"
@@ -20,30 +20,15 @@ MEMBER = "M123456789"
 
 def make_claim(*lines: tuple[str, str] | tuple[str, str, str], member_id: str | None = MEMBER) -> Claim:
     """lines: (procedure_code, charge[, units])."""
-    service_lines = [
-        ServiceLine(
-            line_number=i,
-            procedure_code=spec[0],
-            units=D(spec[2]) if len(spec) > 2 else D(1),
-            charge=D(spec[1]),
-        )
-        for i, spec in enumerate(lines, start=1)
-    ]
-    return Claim(
-        claim_id=uuid.uuid4(),
-        encounter_id=uuid.uuid4(),
-        source_system="test-ehr",
-        source_encounter_id="enc-1",
+    return claims.make_claim(
         service_date=date(2025, 3, 14),
-        place_of_service="11",
-        patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(1980, 1, 2)),
         coverage=None
         if member_id is None
-        else Coverage(payer_id="SANDBOX", payer_name="Sandbox Health", member_id=member_id),
-        billing_provider=Provider(npi=NPI),
+        else claims.make_coverage(payer_id="SANDBOX", payer_name="Sandbox Health", member_id=member_id),
+        billing_provider=claims.make_provider(NPI),
         diagnoses=["J06.9"],
-        lines=service_lines,
-        total_charge=sum((ln.charge for ln in service_lines), D("0.00")),
+        lines=[claims.make_line(i, spec[0], spec[1], units=spec[2] if len(spec) > 2 else "1")
+               for i, spec in enumerate(lines, start=1)],
     )
 
 

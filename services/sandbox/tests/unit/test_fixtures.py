@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from rcm_contracts.claim import Claim, ServiceLine
+from rcm_contracts.claim import Claim
 from rcm_contracts.events import EncounterSubmitted
 from rcm_contracts.wire import ClaimRemittance
 from rcm_sandbox.domain.adjudication import MemberBenefits, PayerRules
@@ -14,6 +14,7 @@ from rcm_sandbox.fixtures import SandboxFixtures, load_fixtures
 from rcm_contracts.events import Adjustment
 from rcm_sandbox.domain.clearinghouse import pccn_for as pccn_for_id
 from rcm_sandbox.service import remitted
+from tests.support.claims import make_claim, make_line
 from tests.support.encounters import SCENARIOS, generate
 
 
@@ -155,14 +156,13 @@ def test_load_fixtures_from_a_path(tmp_path):
 def to_claim(body: dict, claim_id: uuid.UUID | None = None) -> Claim:
     """The claim charges would build from a generated encounter (numbered lines, summed total)."""
     sub = EncounterSubmitted.model_validate(body)
-    lines = [ServiceLine(line_number=i, procedure_code=ln.procedure_code, modifiers=ln.modifiers, units=ln.units,
-                         charge=ln.charge, diagnosis_pointers=ln.diagnosis_pointers)
+    lines = [make_line(i, ln.procedure_code, ln.charge, units=ln.units, modifiers=ln.modifiers,
+                       pointers=ln.diagnosis_pointers)
              for i, ln in enumerate(sub.lines, start=1)]
-    return Claim(claim_id=claim_id or uuid.uuid4(), encounter_id=uuid.uuid4(), lines=lines,
-                 total_charge=sum((ln.charge for ln in lines), D("0.00")),
-                 **sub.model_dump(include={"source_system", "source_encounter_id", "service_date", "place_of_service",
-                                           "patient", "coverage", "billing_provider", "rendering_provider",
-                                           "referring_provider", "diagnoses"}))
+    return make_claim(claim_id=claim_id or uuid.uuid4(), lines=lines,
+                      **sub.model_dump(include={"source_system", "source_encounter_id", "service_date",
+                                                "place_of_service", "patient", "coverage", "billing_provider",
+                                                "rendering_provider", "referring_provider", "diagnoses"}))
 
 
 BODIES = [e.body for e in generate(3, seed=5)]

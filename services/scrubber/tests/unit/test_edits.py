@@ -1,14 +1,14 @@
 """Pre-submission edits (rcm_scrubber.domain.edits): NPI check digit, SCR001..SCR006, decision."""
 
-import uuid
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from rcm_contracts.claim import Address, Claim, Coverage, Person, Provider, ServiceLine
+from rcm_contracts.claim import Address, Claim, Coverage
 from rcm_contracts.events import Edit
 from rcm_scrubber.domain.edits import decision, npi_is_valid, scrub
+from tests.support import claims
 
 GOOD_NPI = "1234567893"
 GOOD_NPI_2 = "1982749354"
@@ -23,24 +23,15 @@ _DEFAULT = object()
 
 def make_claim(*, billing_npi=GOOD_NPI, rendering_npi=GOOD_NPI_2, coverage=_DEFAULT, service_date=date(2026, 3, 14),
                charges=("150.00", "20.00"), total_charge=None) -> Claim:
-    lines = [ServiceLine(line_number=i, procedure_code="99213", units=Decimal(1), charge=Decimal(c))
-             for i, c in enumerate(charges, start=1)]
-    return Claim(
-        claim_id=uuid.uuid4(),
-        encounter_id=uuid.uuid4(),
-        source_system="test-ehr",
-        source_encounter_id="enc-1",
+    return claims.make_claim(
         service_date=service_date,
-        place_of_service="11",
-        patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(1980, 1, 2), sex="F",
-                       address=HOME_ADDRESS),
+        patient=claims.make_patient(sex="F", address=HOME_ADDRESS),
         coverage=COVERAGE if coverage is _DEFAULT else coverage,
-        billing_provider=Provider(npi=billing_npi, name="Springfield Family Medicine", tax_id="123456789",
-                                  address=PRACTICE_ADDRESS),
-        rendering_provider=Provider(npi=rendering_npi, name="Dana Demo") if rendering_npi else None,
-        diagnoses=["J069"],
-        lines=lines,
-        total_charge=sum((line.charge for line in lines), Decimal(0)) if total_charge is None else Decimal(total_charge),
+        billing_provider=claims.make_provider(billing_npi, name="Springfield Family Medicine", tax_id="123456789",
+                                              address=PRACTICE_ADDRESS),
+        rendering_provider=claims.make_provider(rendering_npi, name="Dana Demo") if rendering_npi else None,
+        lines=[claims.make_line(i, "99213", c) for i, c in enumerate(charges, start=1)],
+        **({} if total_charge is None else {"total_charge": Decimal(total_charge)}),
     )
 
 

@@ -24,6 +24,7 @@ from rcm_scrubber.domain.engine import (
     taxonomy_is_valid,
 )
 from rcm_scrubber.domain.rule_sets import DEFAULT_RULE_SET, compile_rule_set, parse_rule_set
+from tests.support import claims
 
 TODAY = date(2026, 3, 20)
 DOS = date(2026, 3, 14)
@@ -39,25 +40,20 @@ HOME = Address(line1="42 Wren Lane", city="Quincy", state="MA", postal_code="021
 
 def make_claim(*, lines: list[ServiceLine] | None = None, **updates: Any) -> Claim:
     """A claim with everything the 837P needs: the default rule set finds nothing on it."""
-    lines = lines or [
-        ServiceLine(line_number=1, procedure_code="99214", units=Decimal(1), charge=Decimal("210.00")),
-        ServiceLine(line_number=2, procedure_code="36415", units=Decimal(1), charge=Decimal("20.00"),
-                    diagnosis_pointers=[2]),
-    ]
+    lines = lines or [claims.make_line(1, "99214", "210.00"), claims.make_line(2, "36415", "20.00", pointers=[2])]
     fields: dict[str, Any] = dict(
-        claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system="test-ehr", source_encounter_id="enc-1",
-        service_date=DOS, place_of_service="11",
-        patient=Person(first_name=FIRST, last_name=LAST, birth_date=BIRTH, sex="F", address=HOME),
-        coverage=Coverage(payer_id="SBX01", payer_name="Sandbox Health Plan", member_id=MEMBER_ID),
-        billing_provider=Provider(npi=BILLING_NPI, name="Harbor Family Medicine", tax_id=TIN, address=PRACTICE,
-                                  taxonomy="207Q00000X"),
-        rendering_provider=Provider(npi=RENDERING_NPI, name="Dana Demo", taxonomy="207Q00000X"),
+        service_date=DOS,
+        patient=claims.make_patient(first_name=FIRST, last_name=LAST, birth_date=BIRTH, sex="F", address=HOME),
+        coverage=claims.make_coverage(payer_id="SBX01", payer_name="Sandbox Health Plan", member_id=MEMBER_ID),
+        billing_provider=claims.make_provider(BILLING_NPI, name="Harbor Family Medicine", tax_id=TIN,
+                                              address=PRACTICE, taxonomy="207Q00000X"),
+        rendering_provider=claims.make_provider(RENDERING_NPI, name="Dana Demo", taxonomy="207Q00000X"),
         diagnoses=["E119", "I10"],
         lines=lines,
         total_charge=sum((line.charge for line in lines), Decimal(0)),
     )
     fields.update(updates)
-    return Claim(**fields)
+    return claims.make_claim(**fields)
 
 
 def changed(model: Any, path: str, value: Any) -> Any:
@@ -505,8 +501,7 @@ AUTH = rules({"SCR035": {"parameters": {"auth_required_codes": ["7014*", "72148"
 
 
 def _lines(*procedure_codes: str) -> list[ServiceLine]:
-    return [ServiceLine(line_number=i, procedure_code=code, units=Decimal(1), charge=Decimal("100.00"))
-            for i, code in enumerate(procedure_codes, start=1)]
+    return claims.make_lines(*procedure_codes, charge="100.00")
 
 
 def test_each_line_needing_authorization_is_reported():

@@ -4,14 +4,13 @@ versions and effective dates, custom declarative rules, and their effect through
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from rcm_contracts.claim import Address, Claim, Coverage, Person, Provider, ServiceLine
+from rcm_contracts.claim import Address, Claim, Person, ServiceLine
 from rcm_scrubber.domain.catalog import CATALOG
 from rcm_scrubber.domain.engine import ScrubContext, decision, scrub
 from rcm_scrubber.domain.rule_sets import (
@@ -25,6 +24,7 @@ from rcm_scrubber.domain.rule_sets import (
     default_document,
     parse_rule_set,
 )
+from tests.support import claims
 
 TENANT = "tenant-a"
 TODAY = date(2026, 3, 20)
@@ -41,25 +41,24 @@ def ruleset(**fields: Any):
 
 def line(n: int, code: str, *, modifiers: tuple[str, ...] = (), units: str = "1", charge: str = "100.00",
          pointers: tuple[int, ...] = (1,)) -> ServiceLine:
-    return ServiceLine(line_number=n, procedure_code=code, modifiers=list(modifiers), units=Decimal(units),
-                       charge=Decimal(charge), diagnosis_pointers=list(pointers))
+    return claims.make_line(n, code, charge, units=units, modifiers=modifiers, pointers=pointers)
 
 
 def make_claim(*, lines: list[ServiceLine] | None = None, payer_id: str | None = "SBX01", **updates: Any) -> Claim:
     lines = lines or [line(1, "99214")]
     fields: dict[str, Any] = dict(
-        claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system="test-ehr", source_encounter_id="enc-1",
-        service_date=DOS, place_of_service="11",
-        patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(1980, 1, 2), sex="F",
-                       address=Address(line1="2 Elm St", city="Boston", state="MA", postal_code="02110")),
-        coverage=Coverage(payer_id=payer_id, payer_name="Plan", member_id="M123") if payer_id else None,
-        billing_provider=Provider(npi="1234567893", name="Practice", tax_id="123456789",
-                                  address=Address(line1="1 Main St", city="Boston", state="MA", postal_code="021101234")),
+        service_date=DOS,
+        patient=claims.make_patient(sex="F", address=claims.make_address(line1="2 Elm St", city="Boston", state="MA",
+                                                                        postal_code="02110")),
+        coverage=claims.make_coverage(payer_id=payer_id, payer_name="Plan", member_id="M123") if payer_id else None,
+        billing_provider=claims.make_provider(name="Practice", tax_id="123456789",
+                                              address=claims.make_address(line1="1 Main St", city="Boston", state="MA",
+                                                                          postal_code="021101234")),
         diagnoses=["E11.9", "I10", "Z0000"], lines=lines,
         total_charge=sum((ln.charge for ln in lines), Decimal(0)),
     )
     fields.update(updates)
-    return Claim(**fields)
+    return claims.make_claim(**fields)
 
 
 def scrub_with(claim: Claim, rule_set) -> list:

@@ -1,0 +1,1 @@
+"""Tests that exercise more than one service package together (never inside a service's own tests)."""
