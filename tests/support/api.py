@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aiokafka import ConsumerRecord
 
 from rcm_contracts.base import Event
-from rcm_contracts.envelope import new_envelope
+from rcm_contracts.envelope import Envelope, new_envelope
 from rcm_runtime.clock import Clock
 from rcm_runtime.consumer import BatchApplier, decode_record
 from rcm_runtime.db import make_engine
@@ -58,15 +58,21 @@ class ServiceApi:
             events = [e for e in events if e["type"].rsplit(".", 2)[-2] == event_type_suffix]
         return events
 
-    async def consume(self, *events: tuple[Event, str, uuid.UUID | str], topic: str = "test.events") -> BatchApplier:
+    async def consume(self, *events: tuple[Event, str, uuid.UUID | str] | Envelope,
+                      topic: str = "test.events") -> BatchApplier:
         """Apply consumed events (event, tenant_id, key) through the app's own handlers, exactly as its consumer
         loop would (one batch: inbox, effects and outbox rows in one transaction). Returns the applier, whose
-        counters say what was applied, de-duplicated or dead-lettered."""
+        counters say what was applied, de-duplicated or dead-lettered. An `Envelope` (from `new_envelope`) is
+        delivered as it is: pass the same one again to redeliver an event, or set its id and time."""
         rt = self.app.state.runtime
         applier = BatchApplier(self.engine, rt.handlers, self.settings.service_name, rt.out_topic, clock=rt.clock)
         items = []
-        for offset, (event, tenant_id, key) in enumerate(events):
-            env = new_envelope(event, service="test", tenant_id=tenant_id, key=str(key))
+        for offset, item in enumerate(events):
+            if isinstance(item, Envelope):
+                env, key = item, item.partitionkey
+            else:
+                event, tenant_id, key = item
+                env = new_envelope(event, service="test", tenant_id=tenant_id, key=str(key))
             record = ConsumerRecord(topic=topic, partition=0, offset=offset, timestamp=0, timestamp_type=0,
                                     key=str(key).encode(), value=env.to_bytes(), checksum=None,
                                     serialized_key_size=0, serialized_value_size=0, headers=())

@@ -3,16 +3,21 @@
 from fastapi import FastAPI
 
 from rcm_contracts import topics
-from rcm_runtime.app import create_service_app
+from rcm_runtime.app import Runtime, create_service_app
 from rcm_runtime.clock import Clock
 
 from rcm_patient_billing import api, consumers
+from rcm_patient_billing.service import PatientBilling
 from rcm_patient_billing.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
+
+    async def wire(rt: Runtime) -> None:
+        rt.provide(PatientBilling(rt.units))
+
     return create_service_app(settings, title="OpenRCM patient-billing",
                               description="Patient balances, itemized statements, payment plans, dunning.",
-                              routers=[api.router], handlers=consumers.HANDLERS, consume_topics=[topics.REMITTANCE],
-                              clock=clock)
+                              routers=[api.router], consume_topics=[topics.REMITTANCE], startup=[wire],
+                              handlers=lambda rt: consumers.handlers(rt.services[PatientBilling]), clock=clock)

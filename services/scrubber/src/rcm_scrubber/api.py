@@ -1,28 +1,25 @@
 """scrubber APIs: the review queue (filter, view, correct, re-scrub, hold, release, audit), rule sets
-(versioned, per tenant and payer) and the edit catalog."""
+(versioned, per tenant and payer) and the edit catalog. Routers validate HTTP input, call the Scrubber use
+cases and map results and errors to responses."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Awaitable
 
 from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select
 
 from rcm_contracts.envelope import describe_validation_error
-from rcm_runtime.app import RuntimeDep
+from rcm_runtime.app import Provided
 from rcm_runtime.auth import TenantId
 from rcm_runtime.reads import jsonable, problem, stage_read_router
 
-from rcm_scrubber.db import rule_sets, scrubbed_claims
-from rcm_scrubber.domain.catalog import CATALOG
+from rcm_scrubber.db import scrubbed_claims
 from rcm_scrubber.domain.rule_sets import RuleSetError
-from rcm_scrubber.service import (
-    StillFailing, add_rule_set, as_of, audit_trail, correct, hold, release, rescrub, review_queue, rule_library,
-)
+from rcm_scrubber.service import Scrubbed, Scrubber, StillFailing
 
 reads = stage_read_router(scrubbed_claims, tag="scrubber")
 router = APIRouter(prefix="/v1", tags=["review queue"])
@@ -34,69 +31,62 @@ class Note(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
-def _outcome(result) -> dict:
+async def _outcome(action: Awaitable[Scrubbed]) -> dict | JSONResponse:
+    try:
+        result = await action
+    except ValidationError as exc:
+        return problem(422, "invalid_claim", describe_validation_error(exc))
+    except StillFailing as exc:
+        return JSONResponse(status_code=409, content={"code": exc.code, "description": str(exc),
+                                                      "edits": [e.model_dump(mode="json") for e in exc.edits]})
     return {"claim_id": str(result.claim.claim_id), "decision": result.decision,
             "edits": [e.model_dump(mode="json") for e in result.edits]}
 
 
 @router.get("/review-queue", summary="Claims waiting for review, filtered by edit, payer, where they came back "
                                      "from (scrub, build, validation, 999, 277CA) or decision (review, held)")
-async def get_review_queue(tenant_id: TenantId, rt: RuntimeDep, decision: str | None = "review",
+async def get_review_queue(tenant_id: TenantId, scrubber: Provided[Scrubber], decision: str | None = "review",
                            edit: str | None = None, payer_id: str | None = None, stage: str | None = None,
                            limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict:
-    async with rt.engine.connect() as conn:
-        total, rows = await review_queue(conn, tenant_id, decision=decision, edit=edit, payer_id=payer_id,
-                                         stage=stage, limit=limit, offset=offset)
+    total, rows = await scrubber.review_queue(tenant_id, decision=decision, edit=edit, payer_id=payer_id,
+                                              stage=stage, limit=limit, offset=offset)
     return {"total": total, "items": [jsonable(r) for r in rows]}
-
-
-async def _act(rt, tenant_id: str, action) -> Any:
-    try:
-        async with rt.transaction() as tx:
-            return _outcome(await action(tx.conn, lambda ev, key: tx.emit(ev, tenant_id=tenant_id, key=key)))
-    except ValidationError as exc:
-        return problem(422, "invalid_claim", describe_validation_error(exc))
-    except StillFailing as exc:
-        return JSONResponse(status_code=409, content={"code": exc.code, "description": str(exc),
-                                                      "edits": [e.model_dump(mode="json") for e in exc.edits]})
 
 
 @router.patch("/claims/{claim_id}", summary="Correct fields of a claim in review (merged field by field) and "
                                             "re-scrub it; a clean result goes on to submission")
-async def correct_claim(claim_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep, actor: Actor,
+async def correct_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provided[Scrubber], actor: Actor,
                         changes: dict[str, Any] = Body(..., examples=[{"billing_provider": {
                             "npi": "1245319599", "tax_id": "123456789", "name": "Demo Family Practice",
                             "address": {"line1": "1 Main St", "city": "Boston", "state": "MA",
                                         "postal_code": "021081234"}}}]),
                         note: str | None = Query(None, max_length=500)):
-    return await _act(rt, tenant_id, lambda conn, emit: correct(conn, emit, tenant_id=tenant_id, claim_id=claim_id,
-                                                                changes=changes, actor=actor, note=note))
+    return await _outcome(scrubber.correct(tenant_id=tenant_id, claim_id=claim_id, changes=changes, actor=actor,
+                                           note=note))
 
 
 @router.post("/claims/{claim_id}/rescrub", summary="Scrub a claim in review again (e.g. after a rule-set change)")
-async def rescrub_claim(claim_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep, actor: Actor):
-    return await _act(rt, tenant_id, lambda conn, emit: rescrub(conn, emit, tenant_id=tenant_id, claim_id=claim_id,
-                                                                actor=actor))
+async def rescrub_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provided[Scrubber], actor: Actor):
+    return await _outcome(scrubber.rescrub(tenant_id=tenant_id, claim_id=claim_id, actor=actor))
 
 
 @router.post("/claims/{claim_id}/hold", summary="Park a claim in review (e.g. waiting for the practice)")
-async def hold_claim(claim_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep, actor: Actor, body: Note = Note()):
-    async with rt.engine.begin() as conn:
-        await hold(conn, tenant_id=tenant_id, claim_id=claim_id, actor=actor, note=body.note)
+async def hold_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provided[Scrubber], actor: Actor,
+                     body: Note = Note()):
+    await scrubber.hold(tenant_id=tenant_id, claim_id=claim_id, actor=actor, note=body.note)
     return {"claim_id": str(claim_id), "decision": "held"}
 
 
 @router.post("/claims/{claim_id}/release", summary="Send a held or reviewed claim on: refused (409, with the "
                                                    "edits) while an error edit remains")
-async def release_claim(claim_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep, actor: Actor, body: Note = Note()):
-    return await _act(rt, tenant_id, lambda conn, emit: release(conn, emit, tenant_id=tenant_id, claim_id=claim_id,
-                                                                actor=actor, note=body.note))
+async def release_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provided[Scrubber], actor: Actor,
+                        body: Note = Note()):
+    return await _outcome(scrubber.release(tenant_id=tenant_id, claim_id=claim_id, actor=actor, note=body.note))
 
 
 @router.get("/claims/{claim_id}/audit", summary="Every review action on the claim: who, when, before and after")
-async def claim_audit(claim_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep) -> dict:
-    async with rt.engine.connect() as conn:
-        rows = await audit_trail(conn, tenant_id, claim_id)
+async def claim_audit(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provided[Scrubber]) -> dict:
+    rows = await scrubber.audit_trail(tenant_id, claim_id)
     return {"claim_id": str(claim_id), "actions": [jsonable(r) for r in rows]}
 
 
@@ -105,11 +95,8 @@ rules = APIRouter(prefix="/v1", tags=["rule sets"])
 
 
 @rules.get("/edit-catalog", summary="Every edit the scrubber knows: id, default severity, field, 837P loop/segment")
-async def edit_catalog() -> dict:
-    return {"edits": [{"id": d.id, "severity": d.severity, "title": d.title, "message": d.message, "field": d.field,
-                       "segment": d.segment,
-                       "parameters": d.parameters.model_json_schema() if d.parameters else None}
-                      for d in CATALOG]}
+async def edit_catalog(scrubber: Provided[Scrubber]) -> dict:
+    return {"edits": scrubber.edit_catalog()}
 
 
 @rules.post("/rule-sets", status_code=201,
@@ -117,7 +104,7 @@ async def edit_catalog() -> dict:
             description="Versions are never rewritten: a change is a new version with its effective_from (compared "
                         "with the claim's date of service). Applies to claims scrubbed from now on; re-scrub claims "
                         "in review to apply it to them.")
-async def post_rule_set(tenant_id: TenantId, rt: RuntimeDep, actor: Actor,
+async def post_rule_set(tenant_id: TenantId, scrubber: Provided[Scrubber], actor: Actor,
                         document: dict[str, Any] = Body(..., examples=[{
                             "payer_id": "SBX01", "version": 1, "effective_from": "2026-01-01",
                             "edits": {"SCR032": {"parameters": {"timely_filing_days": 90}}},
@@ -126,29 +113,21 @@ async def post_rule_set(tenant_id: TenantId, rt: RuntimeDep, actor: Actor,
                                               "message": "this payer denies 99214 without modifier 25 (CO-4)",
                                               "field": "modifiers"}]}])):
     try:
-        async with rt.engine.begin() as conn:
-            doc = await add_rule_set(conn, tenant_id=tenant_id, document=document, actor=actor)
+        doc = await scrubber.add_rule_set(tenant_id=tenant_id, document=document, actor=actor)
     except RuleSetError as exc:
         return problem(422, "invalid_rule_set", "the rule set cannot be used", exc.errors)
     return doc.model_dump(mode="json")
 
 
 @rules.get("/rule-sets", summary="The tenant's rule-set versions (newest first)")
-async def list_rule_sets(tenant_id: TenantId, rt: RuntimeDep, payer_id: str | None = None) -> dict:
-    stmt = select(rule_sets).where(rule_sets.c.tenant_id == tenant_id)
-    if payer_id:
-        stmt = stmt.where(rule_sets.c.payer_id == payer_id)
-    async with rt.engine.connect() as conn:
-        rows = (await conn.execute(stmt.order_by(rule_sets.c.payer_id, rule_sets.c.version.desc()))).mappings().all()
-    return {"rule_sets": [jsonable(dict(r)) for r in rows]}
+async def list_rule_sets(tenant_id: TenantId, scrubber: Provided[Scrubber], payer_id: str | None = None) -> dict:
+    return {"rule_sets": [jsonable(r) for r in await scrubber.rule_sets(tenant_id, payer_id=payer_id)]}
 
 
 @rules.get("/rule-sets/effective", summary="What runs on a claim for this payer and date of service")
-async def effective_rule_set(tenant_id: TenantId, rt: RuntimeDep, payer_id: str | None = None,
+async def effective_rule_set(tenant_id: TenantId, scrubber: Provided[Scrubber], payer_id: str | None = None,
                              on: date | None = None) -> dict:
-    async with rt.engine.connect() as conn:
-        library = await rule_library(conn, {tenant_id})
-    effective = library.effective(tenant_id, payer_id, on=as_of(on))
+    effective = await scrubber.effective_rule_set(tenant_id, payer_id=payer_id, on=on)
     return {"sources": [{"payer_id": s.payer_id, "version": s.version} for s in effective.sources],
             "edits": [{"id": e.id, "severity": e.severity} for e in effective.edits],
             "custom_rules": [r.id for r in effective.custom_rules]}

@@ -1,32 +1,38 @@
 """scrubber use cases: scrub coded claims under the tenant's and payer's rule sets; keep the manual
 review queue (correct, re-scrub, hold, release, every action audited); take back claims submission
-could not send or the clearinghouse rejected."""
+could not send or the clearinghouse rejected.
+
+`Scrubber` (built once in the composition root) is what routers and consumer handlers call: each command
+opens and owns its unit of work; the functions below it take that unit (`uow`: connection, emit, tenant and
+actor bound) or, for pure reads, a connection. The date scrubbing compares against (future dates of service,
+timely filing) is the injected clock's."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import Any, Callable
+from datetime import date
+from typing import Any, Sequence
 
 from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rcm_contracts.base import Event
 from rcm_contracts.claim import Claim
-from rcm_contracts.events import ClaimScrubbed, Edit
+from rcm_contracts.events import ClaimReturned, ClaimScrubbed, Edit
 from rcm_runtime.bulk import BulkInsert
+from rcm_runtime.clock import Clock
+from rcm_runtime.consumer import Delivery
 from rcm_runtime.errors import Conflict, NotFound
+from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
 
 from rcm_scrubber.db import claim_fingerprints, review_audit, rule_sets, scrubbed_claims
+from rcm_scrubber.domain.catalog import CATALOG
 from rcm_scrubber.domain.engine import ScrubContext, claim_fingerprint, decision, scrub
-from rcm_scrubber.domain.rule_sets import RuleSetDocument, RuleSetError, RuleSetLibrary, parse_rule_set
+from rcm_scrubber.domain.rule_sets import EffectiveRuleSet, RuleSetDocument, RuleSetLibrary, parse_rule_set
 
 TENANT_DEFAULT = "*"  # rule_sets.payer_id of a tenant's default rule set
 OPEN = ("review", "held")  # decisions a person may still act on
-
-Emit = Callable[[Event, uuid.UUID], None]
 
 
 class NotInReview(Conflict):
@@ -53,19 +59,36 @@ async def rule_library(conn: AsyncConnection, tenant_ids: set[str]) -> RuleSetLi
     return RuleSetLibrary(parse_rule_set(r.document) for r in rows)
 
 
-async def add_rule_set(conn: AsyncConnection, *, tenant_id: str, document: dict[str, Any], actor: str) -> RuleSetDocument:
-    """Store a new version. Raises RuleSetError (422) for a bad document, StaleVersion (409) when the
-    version is not above the latest for that tenant and payer (versions are never rewritten)."""
+async def add_rule_set(uow: UnitOfWork, document: dict[str, Any]) -> RuleSetDocument:
+    """Store a new version for the unit's tenant, created by its actor. Raises RuleSetError (422) for a bad
+    document, StaleVersion (409) when the version is not above the latest for that tenant and payer
+    (versions are never rewritten)."""
+    tenant_id = uow.tenant_id
     doc = parse_rule_set({**document, "tenant_id": tenant_id})
     payer = doc.payer_id or TENANT_DEFAULT
-    latest = await conn.scalar(select(func.max(rule_sets.c.version)).where(
+    latest = await uow.conn.scalar(select(func.max(rule_sets.c.version)).where(
         rule_sets.c.tenant_id == tenant_id, rule_sets.c.payer_id == payer))
     if latest is not None and doc.version <= latest:
         raise StaleVersion(f"version {doc.version} is not above the latest ({latest}) for this payer")
-    await conn.execute(insert(rule_sets).values(tenant_id=tenant_id, payer_id=payer, version=doc.version,
-                                                effective_from=doc.effective_from,
-                                                document=doc.model_dump(mode="json"), created_by=actor))
+    await uow.conn.execute(insert(rule_sets).values(tenant_id=tenant_id, payer_id=payer, version=doc.version,
+                                                    effective_from=doc.effective_from,
+                                                    document=doc.model_dump(mode="json"), created_by=uow.actor))
     return doc
+
+
+async def list_rule_sets(conn: AsyncConnection, tenant_id: str, payer_id: str | None) -> list[dict[str, Any]]:
+    stmt = select(rule_sets).where(rule_sets.c.tenant_id == tenant_id)
+    if payer_id:
+        stmt = stmt.where(rule_sets.c.payer_id == payer_id)
+    rows = await conn.execute(stmt.order_by(rule_sets.c.payer_id, rule_sets.c.version.desc()))
+    return [dict(r) for r in rows.mappings()]
+
+
+def edit_catalog() -> list[dict[str, Any]]:
+    """Every edit the scrubber knows: id, default severity, field, 837P loop/segment, parameter schema."""
+    return [{"id": d.id, "severity": d.severity, "title": d.title, "message": d.message, "field": d.field,
+             "segment": d.segment, "parameters": d.parameters.model_json_schema() if d.parameters else None}
+            for d in CATALOG]
 
 
 # ---------------------------------------------------------------- scrubbing
@@ -86,11 +109,12 @@ async def _known_fingerprints(conn: AsyncConnection, items: list[tuple[str, Clai
     return {(r.tenant_id, r.fingerprint): r.claim_id for r in rows}
 
 
-async def scrub_claims(conn: AsyncConnection, items: list[tuple[str, Claim, list[Edit]]]) -> list[Scrubbed]:
-    """(tenant, claim, upstream edits) -> decisions, with one query each for rule sets and fingerprints."""
+async def scrub_claims(conn: AsyncConnection, items: list[tuple[str, Claim, list[Edit]]], *,
+                       today: date) -> list[Scrubbed]:
+    """(tenant, claim, upstream edits) -> decisions as of `today`, with one query each for rule sets and
+    fingerprints."""
     library = await rule_library(conn, {t for t, _, _ in items})
     known = await _known_fingerprints(conn, [(t, c) for t, c, _ in items])
-    today = datetime.now(timezone.utc).date()
     out = []
     for tenant_id, claim, upstream in items:
         fingerprint = claim_fingerprint(claim, tenant_id)
@@ -122,45 +146,53 @@ async def record_sent_on(conn: AsyncConnection, items: list[tuple[str, Claim]]) 
         {"tenant_id": t, "fingerprint": claim_fingerprint(c, t), "claim_id": c.claim_id} for t, c in items])
 
 
-async def accept_coded(conn: AsyncConnection, emit_for: Callable[[int], Emit],
-                       items: list[tuple[str, Claim, list[Edit]]]) -> None:
-    """Coded claims: clean ones go on to submission, the others wait in the review queue. A claim coded
-    again (after a coder's fix) replaces its earlier scrub."""
-    results = await scrub_claims(conn, items)
+async def accept_coded(coded: Sequence[Delivery]) -> None:
+    """Coded claims (each delivery with its unit of work, bound to its tenant; all share one connection):
+    clean ones go on to submission, the others wait in the review queue, all written with one upsert. A
+    claim coded again (after a coder's fix) replaces its earlier scrub. Claims that still need a coder are
+    skipped: coding emits them again once fixed."""
+    ready = [d for d in coded if d.event.status == "coded"]
+    if not ready:
+        return
+    conn, clock = ready[0].uow.conn, ready[0].uow.clock
+    items = [(d.uow.tenant_id, d.event.claim, list(d.event.edits)) for d in ready]
+    results = await scrub_claims(conn, items, today=clock.today())
     rows = [_row(t, s) for (t, _, _), s in zip(items, results)]
-    if rows:
-        stmt = pg_insert(scrubbed_claims).values(rows)
-        await conn.execute(stmt.on_conflict_do_update(
-            index_elements=[scrubbed_claims.c.claim_id],
-            set_={k: stmt.excluded[k] for k in ("decision", "edits", "claim", "payer_id", "edit_codes", "stage",
-                                               "rule_sets")} | {"version": scrubbed_claims.c.version + 1,
-                                                                "scrubbed_at": func.now()}))
+    stmt = pg_insert(scrubbed_claims).values(rows)
+    await conn.execute(stmt.on_conflict_do_update(
+        index_elements=[scrubbed_claims.c.claim_id],
+        set_={k: stmt.excluded[k] for k in ("decision", "edits", "claim", "payer_id", "edit_codes", "stage",
+                                           "rule_sets")} | {"version": scrubbed_claims.c.version + 1,
+                                                            "scrubbed_at": func.now()}))
     await record_sent_on(conn, [(t, s.claim) for (t, _, _), s in zip(items, results) if s.decision == "clean"])
-    for i, s in enumerate(results):
-        emit_for(i)(ClaimScrubbed(claim=s.claim, decision=s.decision, edits=s.edits), s.claim.claim_id)
+    for d, s in zip(ready, results):
+        d.uow.emit(ClaimScrubbed(claim=s.claim, decision=s.decision, edits=s.edits), key=s.claim.claim_id)
 
 
-async def take_back(conn: AsyncConnection, items: list[tuple[str, uuid.UUID, str, list[Edit]]]) -> int:
+async def take_back(returned: Sequence[Delivery]) -> int:
     """Claims submission returned (no valid 837P could be built, or a 999/277CA rejection) re-enter
     the review queue with the findings as their edits. Returns how many were found."""
     found = 0
-    for tenant_id, claim_id, stage, findings in items:
+    for d in returned:
+        ev: ClaimReturned = d.event
+        tenant_id, conn = d.uow.tenant_id, d.uow.conn
+        findings = [e.model_dump(mode="json") for e in ev.findings]
         result = await conn.execute(update(scrubbed_claims).where(
-            scrubbed_claims.c.tenant_id == tenant_id, scrubbed_claims.c.claim_id == claim_id).values(
-            decision="review", stage=stage, edits=[e.model_dump(mode="json") for e in findings],
-            edit_codes=sorted({e.code for e in findings}), scrubbed_at=func.now()))
+            scrubbed_claims.c.tenant_id == tenant_id, scrubbed_claims.c.claim_id == ev.claim_id).values(
+            decision="review", stage=ev.stage, edits=findings, edit_codes=sorted({e.code for e in ev.findings}),
+            scrubbed_at=func.now()))
         if result.rowcount:
             found += 1
             await conn.execute(insert(review_audit).values(
-                claim_id=claim_id, tenant_id=tenant_id, actor="submission", action="returned",
-                after={"stage": stage, "edits": [e.model_dump(mode="json") for e in findings]}))
+                claim_id=ev.claim_id, tenant_id=tenant_id, actor="submission", action="returned",
+                after={"stage": ev.stage, "edits": findings}))
     return found
 
 
 # ---------------------------------------------------------------- review queue actions
-async def _open_claim(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID, *, states=OPEN):
-    row = (await conn.execute(select(scrubbed_claims).where(
-        scrubbed_claims.c.tenant_id == tenant_id, scrubbed_claims.c.claim_id == claim_id).with_for_update())).first()
+async def _open_claim(uow: UnitOfWork, claim_id: uuid.UUID, *, states=OPEN):
+    row = (await uow.conn.execute(select(scrubbed_claims).where(
+        scrubbed_claims.c.tenant_id == uow.tenant_id, scrubbed_claims.c.claim_id == claim_id).with_for_update())).first()
     if row is None:
         raise NotFound("no such claim at the scrubber stage for this tenant")
     if row.decision not in states:
@@ -175,55 +207,52 @@ def _snapshot(row_or_result) -> dict[str, Any]:
     return {"decision": row_or_result.decision, "claim": row_or_result.claim, "edit_codes": row_or_result.edit_codes}
 
 
-async def _rescrub(conn: AsyncConnection, emit: Emit, row, claim: Claim, *, actor: str, action: str,
-                   note: str | None, release: bool) -> Scrubbed:
+async def _rescrub(uow: UnitOfWork, row, claim: Claim, *, action: str, note: str | None, release: bool) -> Scrubbed:
     """Scrub the (corrected) claim again. Clean -> sent on when `release` (a person's decision) or
     when it came back clean from a correction; otherwise it stays in review with the new edits."""
-    [result] = await scrub_claims(conn, [(row.tenant_id, claim, [])])
+    conn = uow.conn
+    [result] = await scrub_claims(conn, [(row.tenant_id, claim, [])], today=uow.clock.today())
     if release and result.decision != "clean":
         raise StillFailing(result.edits)
     await conn.execute(update(scrubbed_claims).where(scrubbed_claims.c.claim_id == row.claim_id).values(
         **{k: v for k, v in _row(row.tenant_id, result, stage="scrub").items() if k not in ("claim_id", "tenant_id")},
         version=row.version + 1, scrubbed_at=func.now()))
-    await conn.execute(insert(review_audit).values(claim_id=row.claim_id, tenant_id=row.tenant_id, actor=actor,
+    await conn.execute(insert(review_audit).values(claim_id=row.claim_id, tenant_id=row.tenant_id, actor=uow.actor,
                                                    action=action, before=_snapshot(row), after=_snapshot(result),
                                                    note=note))
     if result.decision == "clean":
         await record_sent_on(conn, [(row.tenant_id, claim)])
-        emit(ClaimScrubbed(claim=claim, decision="clean", edits=result.edits), claim.claim_id)
+        uow.emit(ClaimScrubbed(claim=claim, decision="clean", edits=result.edits), key=claim.claim_id)
     return result
 
 
-async def correct(conn: AsyncConnection, emit: Emit, *, tenant_id: str, claim_id: uuid.UUID,
-                  changes: dict[str, Any], actor: str, note: str | None = None) -> Scrubbed:
+async def correct(uow: UnitOfWork, claim_id: uuid.UUID, changes: dict[str, Any], note: str | None = None) -> Scrubbed:
     """Merge corrected fields (top-level claim fields) and re-scrub. Raises pydantic ValidationError
     when the corrected claim is not a valid claim."""
-    row = await _open_claim(conn, tenant_id, claim_id)
+    row = await _open_claim(uow, claim_id)
     protected = {"claim_id", "encounter_id", "source_system", "source_encounter_id"}
     merged = Claim.model_validate({**row.claim, **{k: v for k, v in changes.items() if k not in protected}})
-    return await _rescrub(conn, emit, row, merged, actor=actor, action="corrected", note=note, release=False)
+    return await _rescrub(uow, row, merged, action="corrected", note=note, release=False)
 
 
-async def rescrub(conn: AsyncConnection, emit: Emit, *, tenant_id: str, claim_id: uuid.UUID, actor: str) -> Scrubbed:
+async def rescrub(uow: UnitOfWork, claim_id: uuid.UUID) -> Scrubbed:
     """After a rule-set change: the same claim under today's rules."""
-    row = await _open_claim(conn, tenant_id, claim_id, states=("review",))
-    return await _rescrub(conn, emit, row, Claim.model_validate(row.claim), actor=actor, action="rescrubbed",
-                          note=None, release=False)
+    row = await _open_claim(uow, claim_id, states=("review",))
+    return await _rescrub(uow, row, Claim.model_validate(row.claim), action="rescrubbed", note=None, release=False)
 
 
-async def release(conn: AsyncConnection, emit: Emit, *, tenant_id: str, claim_id: uuid.UUID, actor: str,
-                  note: str | None) -> Scrubbed:
+async def release(uow: UnitOfWork, claim_id: uuid.UUID, note: str | None) -> Scrubbed:
     """A held claim (or one a person judged ready) goes on if no error edit remains."""
-    row = await _open_claim(conn, tenant_id, claim_id)
-    return await _rescrub(conn, emit, row, Claim.model_validate(row.claim), actor=actor, action="released",
-                          note=note, release=True)
+    row = await _open_claim(uow, claim_id)
+    return await _rescrub(uow, row, Claim.model_validate(row.claim), action="released", note=note, release=True)
 
 
-async def hold(conn: AsyncConnection, *, tenant_id: str, claim_id: uuid.UUID, actor: str, note: str | None) -> None:
-    row = await _open_claim(conn, tenant_id, claim_id, states=("review",))
-    await conn.execute(update(scrubbed_claims).where(scrubbed_claims.c.claim_id == claim_id).values(decision="held"))
-    await conn.execute(insert(review_audit).values(claim_id=claim_id, tenant_id=tenant_id, actor=actor, action="held",
-                                                   before=_snapshot(row), after={"decision": "held"}, note=note))
+async def hold(uow: UnitOfWork, claim_id: uuid.UUID, note: str | None) -> None:
+    row = await _open_claim(uow, claim_id, states=("review",))
+    await uow.conn.execute(update(scrubbed_claims).where(scrubbed_claims.c.claim_id == claim_id).values(decision="held"))
+    await uow.conn.execute(insert(review_audit).values(claim_id=claim_id, tenant_id=uow.tenant_id, actor=uow.actor,
+                                                       action="held", before=_snapshot(row),
+                                                       after={"decision": "held"}, note=note))
 
 
 async def audit_trail(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID) -> list[dict]:
@@ -249,8 +278,67 @@ async def review_queue(conn: AsyncConnection, tenant_id: str, *, decision: str |
     return total, [dict(r) for r in rows.mappings()]
 
 
-def as_of(on: date | None) -> date:
-    return on or datetime.now(timezone.utc).date()
+# ---------------------------------------------------------------- the use cases routers and handlers call
+class Scrubber:
+    """The scrubber's use cases, built once in the composition root: commands open and own their unit of
+    work (acting for the tenant, as the person named by the request); queries read on one connection."""
 
+    def __init__(self, units: UnitsOfWork, clock: Clock) -> None:
+        self.units = units
+        self.clock = clock
 
-__all__ = ["RuleSetError"]
+    # consumed events (each delivery carries its bound unit of work)
+    async def accept_coded(self, coded: Sequence[Delivery]) -> None:
+        await accept_coded(coded)
+
+    async def take_back(self, returned: Sequence[Delivery]) -> int:
+        return await take_back(returned)
+
+    # review queue
+    async def review_queue(self, tenant_id: str, *, decision: str | None, edit: str | None, payer_id: str | None,
+                           stage: str | None, limit: int, offset: int) -> tuple[int, list[dict]]:
+        async with self.units.read() as conn:
+            return await review_queue(conn, tenant_id, decision=decision, edit=edit, payer_id=payer_id, stage=stage,
+                                      limit=limit, offset=offset)
+
+    async def audit_trail(self, tenant_id: str, claim_id: uuid.UUID) -> list[dict]:
+        async with self.units.read() as conn:
+            return await audit_trail(conn, tenant_id, claim_id)
+
+    async def correct(self, *, tenant_id: str, claim_id: uuid.UUID, changes: dict[str, Any], actor: str,
+                      note: str | None = None) -> Scrubbed:
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            return await correct(uow, claim_id, changes, note)
+
+    async def rescrub(self, *, tenant_id: str, claim_id: uuid.UUID, actor: str) -> Scrubbed:
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            return await rescrub(uow, claim_id)
+
+    async def release(self, *, tenant_id: str, claim_id: uuid.UUID, actor: str, note: str | None) -> Scrubbed:
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            return await release(uow, claim_id, note)
+
+    async def hold(self, *, tenant_id: str, claim_id: uuid.UUID, actor: str, note: str | None) -> None:
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            await hold(uow, claim_id, note)
+
+    # rule sets and catalog
+    async def add_rule_set(self, *, tenant_id: str, document: dict[str, Any], actor: str) -> RuleSetDocument:
+        """Raises RuleSetError (nothing stored) for a document that cannot be used, StaleVersion for a version
+        not above the latest."""
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            return await add_rule_set(uow, document)
+
+    async def rule_sets(self, tenant_id: str, *, payer_id: str | None) -> list[dict[str, Any]]:
+        async with self.units.read() as conn:
+            return await list_rule_sets(conn, tenant_id, payer_id)
+
+    async def effective_rule_set(self, tenant_id: str, *, payer_id: str | None, on: date | None) -> EffectiveRuleSet:
+        """What runs on a claim of this payer with date of service `on` (default: today, by the clock)."""
+        async with self.units.read() as conn:
+            library = await rule_library(conn, {tenant_id})
+        return library.effective(tenant_id, payer_id, on=on or self.clock.today())
+
+    def edit_catalog(self) -> list[dict[str, Any]]:
+        return edit_catalog()
+

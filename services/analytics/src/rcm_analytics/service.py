@@ -1,0 +1,127 @@
+"""analytics use cases: fold every service's events into claim status rows and timelines (consumer), and
+answer the read APIs (a claim, its timeline, claim listing, pipeline counts, KPIs)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from typing import Any, Sequence
+
+from sqlalchemy import select
+
+from rcm_runtime.bulk import BulkInsert
+from rcm_runtime.consumer import Delivery
+from rcm_runtime.unit_of_work import UnitsOfWork
+
+from rcm_analytics.db import claim_events, claim_status
+from rcm_analytics.domain.lifecycle import derive, facts_from, kpis, summary_of
+
+_insert_events = BulkInsert(claim_events, ["event_id", "claim_id", "tenant_id", "event_type", "source", "occurred_at",
+                                           "summary"])
+
+
+def _upsert(keys: frozenset) -> BulkInsert:
+    """The statement for one set of fact columns: facts only ever move a claim forward."""
+    sets = [f"{k} = EXCLUDED.{k}" for k in sorted(keys) if k != "stage_rank"] + [
+        "stage_rank = GREATEST(claim_status.stage_rank, EXCLUDED.stage_rank)",
+        "first_event_at = LEAST(claim_status.first_event_at, EXCLUDED.first_event_at)",
+        "last_event_at = GREATEST(claim_status.last_event_at, EXCLUDED.last_event_at)",
+    ]
+    return BulkInsert(claim_status, ["claim_id", "tenant_id", "first_event_at", "last_event_at", *sorted(keys)],
+                      on_conflict="(claim_id) DO UPDATE SET " + ", ".join(sets))
+
+
+class Analytics:
+    """analytics' use cases, built once in the composition root (which also owns the cache of upsert
+    statements, one per set of fact columns)."""
+
+    def __init__(self, units: UnitsOfWork) -> None:
+        self.units = units
+        self._upserts: dict[frozenset, BulkInsert] = {}
+
+    def _upsert_for(self, keys: frozenset) -> BulkInsert:
+        statement = self._upserts.get(keys)
+        if statement is None:
+            statement = self._upserts[keys] = _upsert(keys)
+        return statement
+
+    # ------------------------------------------------------------ consumed events
+    async def record_events(self, deliveries: Sequence[Delivery]) -> None:
+        """Every event type at once (each delivery with its unit of work; all share one connection):
+        timeline rows in one insert, then one upsert per set of fact columns. Facts merge
+        order-independently, so grouping by type loses nothing; rows are merged per claim first, since one
+        statement may not touch a row twice."""
+        if not deliveries:
+            return
+        timeline = []
+        status: dict[frozenset, dict[uuid.UUID, dict]] = {}
+        for d in deliveries:
+            env = d.envelope
+            claim_id = uuid.UUID(env.partitionkey)
+            timeline.append({"event_id": env.id, "claim_id": claim_id, "tenant_id": env.tenantid,
+                             "event_type": env.type, "source": env.source, "occurred_at": env.time,
+                             "summary": summary_of(d.event)})
+            facts = facts_from(d.event, env.time)
+            group = status.setdefault(frozenset(facts), {})
+            row = group.get(claim_id)
+            if row is None:
+                group[claim_id] = {"claim_id": claim_id, "tenant_id": env.tenantid, "first_event_at": env.time,
+                                   "last_event_at": env.time, **facts}
+            else:
+                row.update({**facts, "stage_rank": max(row["stage_rank"], facts["stage_rank"]),
+                            "first_event_at": min(row["first_event_at"], env.time),
+                            "last_event_at": max(row["last_event_at"], env.time)})
+        conn = deliveries[0].uow.conn
+        await _insert_events.execute(conn, timeline)
+        for keys, rows in status.items():
+            await self._upsert_for(keys).execute(conn, list(rows.values()))
+
+    # ------------------------------------------------------------ reads (one tenant each)
+    async def claim(self, tenant_id: str, claim_id: uuid.UUID) -> dict[str, Any] | None:
+        """The claim's status row with its derived stage and final state; None if the tenant has no such claim."""
+        async with self.units.read() as conn:
+            row = (await conn.execute(select(claim_status).where(
+                claim_status.c.tenant_id == tenant_id, claim_status.c.claim_id == claim_id))).mappings().first()
+        return None if row is None else _with_status(dict(row))
+
+    async def timeline(self, tenant_id: str, claim_id: uuid.UUID) -> list[dict[str, Any]]:
+        """Every event of the claim, in time order (empty if the tenant has none)."""
+        async with self.units.read() as conn:
+            rows = (await conn.execute(
+                select(claim_events.c.event_id, claim_events.c.event_type, claim_events.c.source,
+                       claim_events.c.occurred_at, claim_events.c.summary)
+                .where(claim_events.c.tenant_id == tenant_id, claim_events.c.claim_id == claim_id)
+                .order_by(claim_events.c.occurred_at))).mappings().all()
+        return [dict(r) for r in rows]
+
+    async def claims(self, tenant_id: str, *, source_system: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+        """Claims (oldest first) with their derived stage and final state."""
+        return [_with_status(r) for r in await self._status_rows(tenant_id, source_system, limit, offset)]
+
+    async def pipeline(self, tenant_id: str, *, source_system: str | None) -> dict[str, Any]:
+        rows = await self._status_rows(tenant_id, source_system)
+        statuses = [derive(r) for r in rows]
+        return {
+            "claims": len(rows),
+            "by_stage": dict(Counter(s.stage for s in statuses)),
+            "by_final_state": dict(Counter(s.final_state for s in statuses if s.final_state)),
+            "in_flight": sum(1 for s in statuses if s.final_state is None),
+        }
+
+    async def kpis(self, tenant_id: str, *, source_system: str | None) -> dict[str, Any]:
+        return kpis(await self._status_rows(tenant_id, source_system))
+
+    async def _status_rows(self, tenant_id: str, source_system: str | None = None, limit: int | None = None,
+                           offset: int = 0) -> list[dict[str, Any]]:
+        stmt = select(claim_status).where(claim_status.c.tenant_id == tenant_id)
+        if source_system:
+            stmt = stmt.where(claim_status.c.source_system == source_system)
+        if limit is not None:
+            stmt = stmt.order_by(claim_status.c.first_event_at, claim_status.c.claim_id).limit(limit).offset(offset)
+        async with self.units.read() as conn:
+            return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+
+def _with_status(row: dict[str, Any]) -> dict[str, Any]:
+    status = derive(row)
+    return {**row, "stage": status.stage, "final_state": status.final_state}

@@ -1,0 +1,54 @@
+"""denials use cases: record a denial (root cause and work queue) for each posted payment whose adjustments
+include denials, once per remittance, with its DenialRecorded event."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Sequence
+
+from rcm_contracts.events import DenialRecorded, PaymentPosted
+from rcm_runtime.bulk import BulkInsert
+from rcm_runtime.consumer import Delivery
+from rcm_runtime.unit_of_work import UnitsOfWork
+
+from rcm_denials.db import denials
+from rcm_denials.domain.root_cause import classify
+
+_insert = BulkInsert(denials, ["denial_id", "remittance_id", "claim_id", "tenant_id", "payer_id", "category",
+                               "work_queue", "reason_codes", "denied_amount"], returning=["denial_id"])
+
+
+class Denials:
+    """denials' use cases, built once in the composition root."""
+
+    def __init__(self, units: UnitsOfWork) -> None:
+        self.units = units
+
+    async def record_denials(self, payments: Sequence[Delivery]) -> int:
+        """Posted payments (each with its unit of work, bound to the payment's tenant; all share one
+        connection): one multi-row insert for those carrying denial adjustments; a remittance already
+        recorded is skipped. Returns how many denials were recorded."""
+        rows, causes = [], {}
+        for p in payments:
+            ev: PaymentPosted = p.event
+            found = classify([(a.group_code, a.reason_code, a.amount) for a in ev.adjustments])
+            if found is None:
+                continue
+            denial_id = uuid.uuid4()
+            rows.append({"denial_id": denial_id, "remittance_id": ev.remittance_id, "claim_id": ev.claim_id,
+                         "tenant_id": p.uow.tenant_id, "payer_id": ev.payer_id, "category": found.category,
+                         "work_queue": found.work_queue, "reason_codes": list(found.reason_codes),
+                         "denied_amount": found.denied_amount})
+            causes[denial_id] = (p, found)
+        if not rows:
+            return 0
+        inserted = {r.denial_id for r in await _insert.execute(payments[0].uow.conn, rows)}  # re-posted: skipped
+        for row in rows:
+            if row["denial_id"] in inserted:
+                p, found = causes[row["denial_id"]]
+                p.uow.emit(DenialRecorded(claim_id=p.event.claim_id, denial_id=row["denial_id"],
+                                          payer_id=p.event.payer_id, reason_codes=list(found.reason_codes),
+                                          category=found.category, work_queue=found.work_queue,
+                                          denied_amount=found.denied_amount),
+                           key=p.event.claim_id)
+        return len(inserted)
