@@ -598,12 +598,13 @@ class Submission:
         """Raises UnknownClearinghouse when no connection of that name is configured."""
         if clearinghouse not in self.clearinghouses:
             raise UnknownClearinghouse(sorted(self.clearinghouses))
-        stmt = pg_insert(clearinghouse_routes).values(tenant_id=tenant_id, payer_id=payer_id,
-                                                      clearinghouse=clearinghouse, updated_by=actor)
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            stmt = pg_insert(clearinghouse_routes).values(tenant_id=tenant_id, payer_id=payer_id,
+                                                          clearinghouse=clearinghouse, updated_by=actor,
+                                                          updated_at=uow.now())
             await uow.conn.execute(stmt.on_conflict_do_update(
                 index_elements=[clearinghouse_routes.c.tenant_id, clearinghouse_routes.c.payer_id],
-                set_={"clearinghouse": clearinghouse, "updated_by": actor}))
+                set_={"clearinghouse": clearinghouse, "updated_by": actor, "updated_at": stmt.excluded.updated_at}))
 
     async def routes(self, tenant_id: str) -> dict:
         async with self.units.read() as conn:

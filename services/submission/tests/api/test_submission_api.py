@@ -352,6 +352,15 @@ async def test_a_route_to_an_unknown_clearinghouse_is_refused_naming_the_configu
     assert await api.scalar("SELECT count(*) FROM clearinghouse_routes") == 0
 
 
+async def test_changing_a_route_records_who_changed_it_and_when(api):
+    await api.client.put("/v1/routes/*", json={"clearinghouse": "box"}, headers=headers(api, user="first.user"))
+    api.clock.advance(timedelta(hours=2))
+    await api.client.put("/v1/routes/*", json={"clearinghouse": "other"}, headers=headers(api, user="second.user"))
+    [route] = (await api.client.get("/v1/routes", headers=api.headers())).json()["routes"]
+    assert (route["payer_id"], route["clearinghouse"], route["updated_by"]) == ("*", "other", "second.user")
+    assert datetime.fromisoformat(route["updated_at"]) == NOW + timedelta(hours=2)
+
+
 # ---------------------------------------------------------------- corrections and secondary claims
 async def test_an_accepted_claim_is_replaced_with_its_payer_claim_number_and_audited(api):
     claim = await accepted_claim(api)
