@@ -1,14 +1,17 @@
 """sandbox: a local clearinghouse and payer for the demo and the end-to-end tests. `create_app` is the
-composition root."""
+composition root: the fixtures and the `Sandbox` use cases are built once per process."""
 
-from fastapi import FastAPI, HTTPException
+from datetime import timedelta
+
+from fastapi import FastAPI
 
 from rcm_runtime.app import Runtime, create_service_app
 from rcm_runtime.clock import Clock
+from rcm_runtime.polling import poll_forever
 
 from rcm_sandbox import api
 from rcm_sandbox.fixtures import load_fixtures
-from rcm_sandbox.service import mailbox, remitter
+from rcm_sandbox.service import RemittancePush, Sandbox, log
 from rcm_sandbox.settings import Settings
 
 
@@ -16,28 +19,30 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     settings = settings or Settings()
     fixtures = load_fixtures(settings.fixtures_path)
 
+    async def wire(rt: Runtime) -> None:
+        # the payer pushes each tenant's ERAs to remittance with that tenant's API key
+        try:
+            remittance_url = settings.service_url("remittance")
+        except KeyError:  # a sandbox without a remittance to pay into: it says so on each delivery
+            remittance_url = None
+        push = RemittancePush(rt.http, remittance_url, {tenant: key for key, tenant in rt.api_keys.items()})
+        rt.provide(Sandbox(rt.units, fixtures, clearinghouse_key=settings.clearinghouse_key, deliver_era=push,
+                           adjudication_delay=timedelta(seconds=settings.adjudication_delay_s),
+                           remit_batch_max=settings.remit_batch_max, file_drop_root=settings.file_drop_root))
+
     async def run_remitter(rt: Runtime) -> None:
-        keys = {tenant: key for key, tenant in rt.api_keys.items()}  # the payer pushes ERAs as each tenant
-        base = settings.service_url("remittance")
-
-        async def post_era(tenant_id, era) -> None:
-            if tenant_id not in keys:
-                raise HTTPException(500, "no API key for tenant")
-            resp = await rt.http.post(f"{base}/v1/remittances/x12", content=era.encode("utf-8"),
-                                      headers={"content-type": "application/edi-x12", "x-api-key": keys[tenant_id]})
-            resp.raise_for_status()
-
-        await remitter(rt, fixtures, post_era, settings.remit_batch_max, settings.adjudication_delay_s)
+        await poll_forever(rt.services[Sandbox].remit_once, idle_s=0.1, log=log, what="ERA delivery",
+                           failure_wait_s=2.0)
 
     async def run_mailbox(rt: Runtime) -> None:
-        await mailbox(rt, fixtures, settings.file_drop_root)
+        await poll_forever(rt.services[Sandbox].mailbox_once, idle_s=0.2, log=log, what="mailbox pass",
+                           failure_wait_s=2.0)
 
-    app = create_service_app(settings, title="OpenRCM sandbox clearinghouse and payer",
-                             description="Simulated clearinghouse (837P in; 999/277CA out, over HTTP or an "
-                                         "SFTP-style mailbox) and payer (adjudication, 835 ERAs, 270/271 "
-                                         "eligibility).",
-                             routers=[api.router, api.payer_router],
-                             background=[run_remitter, *([run_mailbox] if settings.file_drop_root else [])],
-                             clock=clock)
-    app.state.fixtures = fixtures
-    return app
+    return create_service_app(settings, title="OpenRCM sandbox clearinghouse and payer",
+                              description="Simulated clearinghouse (837P in; 999/277CA out, over HTTP or an "
+                                          "SFTP-style mailbox) and payer (adjudication, 835 ERAs, 270/271 "
+                                          "eligibility).",
+                              routers=[api.router, api.payer_router], startup=[wire],
+                              background=([run_remitter, *([run_mailbox] if settings.file_drop_root else [])]
+                                          if settings.loops_enabled else []),
+                              clock=clock)

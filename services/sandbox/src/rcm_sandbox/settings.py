@@ -13,3 +13,4 @@ class Settings(ServiceSettings):
     adjudication_delay_s: float = 1.0
     remit_batch_max: int = 500
     file_drop_root: str | None = None  # the SFTP-style mailbox directory shared with submission's file-drop adapter
+    loops_enabled: bool = True  # the remitter and mailbox loops (in-process tests run them step by step)

@@ -10,15 +10,16 @@ we sent, is quarantined with the reason and changes no claim.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, cast, func, insert, select, update
+from sqlalchemy import Integer, bindparam, cast, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from rcm_contracts.claim import Adjustment, Claim, OtherPayer, patient_control_number
@@ -26,17 +27,19 @@ from rcm_contracts.events import (
     ClaimAcknowledged, ClaimReturned, ClaimScrubbed, ClaimSubmitted, Edit, PaymentPosted,
 )
 from rcm_runtime.consumer import Delivery
-from rcm_runtime.unit_of_work import UnitOfWork
+from rcm_runtime.reads import jsonable
+from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
 from rcm_runtime.x12 import X12Error, tokenize
 from rcm_runtime.x12_837p import ClaimBatch, Receiver, Submitter, build_837p, check_billable
 from rcm_runtime.x12_ig import IgFinding, IgValidator
 
 from rcm_submission.clearinghouse import ClearinghouseAdapter, ClearinghouseUnavailable, InboundFile, OutboundFile
 from rcm_submission.db import (
-    acknowledgment_files, clearinghouse_routes, interchange_control_seq, interchanges, primary_payments, submissions,
+    acknowledgment_files, clearinghouse_routes, interchange_control_seq, interchanges, primary_payments,
+    submission_audit, submissions,
 )
-from rcm_submission.domain.routing import Route, RouteTable
-from rcm_submission.errors import NotAccepted, NotFoundClaim
+from rcm_submission.domain.routing import FALLBACK, Route, RouteTable
+from rcm_submission.errors import NotAccepted, NotFoundClaim, NotFoundInterchange, UnknownClearinghouse
 from rcm_submission.domain.x12_acks import (
     ClaimAcknowledgment, GroupAcknowledgment, UnparseableAcknowledgment, read_277ca, read_999,
 )
@@ -64,11 +67,12 @@ def submitter_id(tenant_id: str) -> str:
 async def on_claims_scrubbed(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
     """Clean claims are queued. A claim that comes back clean after a rejection is queued again (its
     attempts and rejection history kept); one already sent or accepted is left alone (a redelivery)."""
+    now = uow.now()
     rows = [
         {"claim_id": d.event.claim.claim_id, "tenant_id": d.tenant_id, "payer_id": d.event.claim.coverage.payer_id,
          "status": "queued", "claim": d.event.claim.model_dump(mode="json"),
          "patient_control_number": patient_control_number(d.event.claim.claim_id),
-         "frequency_code": d.event.claim.frequency_code}
+         "frequency_code": d.event.claim.frequency_code, "queued_at": now}
         for d in deliveries if d.event.decision == "clean" and d.event.claim.coverage is not None
     ]
     if not rows:
@@ -77,7 +81,7 @@ async def on_claims_scrubbed(uow: UnitOfWork, deliveries: list[Delivery]) -> Non
     await uow.conn.execute(stmt.on_conflict_do_update(
         index_elements=[submissions.c.claim_id],
         set_={"status": "queued", "claim": stmt.excluded.claim, "payer_id": stmt.excluded.payer_id,
-              "queued_at": datetime.now(timezone.utc)},
+              "queued_at": stmt.excluded.queued_at},
         where=submissions.c.status.in_(("queued", "rejected", "returned"))))
 
 
@@ -151,10 +155,30 @@ def build_valid_interchange(claims: list[Claim], *, tenant_id: str, payer_id: st
 
 
 # ---------------------------------------------------------------- dispatch
+DISPATCHER = "system:dispatcher"  # the actor of what the dispatcher emits
+ACK_POLLER = "system:acknowledgments"  # the actor of what the acknowledgment poller emits
+RESEND_AFTER = timedelta(seconds=30)  # an interchange still 'sending' this long after it was prepared is sent again
+
 _mark_sent = (update(submissions).where(submissions.c.claim_id == bindparam("b_claim_id"))
               .values(status="sent", clearinghouse=bindparam("b_clearinghouse"),
                       interchange_control_number=bindparam("b_icn"), submitted_at=bindparam("b_at"),
                       attempts=submissions.c.attempts + 1))
+
+
+class _Tenants:
+    """Per-tenant views of a system unit of work (a background loop, or a response file, acts for many
+    tenants): what it emits for a tenant's claim is bound to that tenant and to the acting component."""
+
+    def __init__(self, uow: UnitOfWork, actor: str) -> None:
+        self.uow = uow
+        self.actor = actor
+        self._bound: dict[str, UnitOfWork] = {}
+
+    def __call__(self, tenant_id: str) -> UnitOfWork:
+        bound = self._bound.get(tenant_id)
+        if bound is None:
+            bound = self._bound[tenant_id] = self.uow.bind(Cause(tenant_id=tenant_id, actor=self.actor))
+        return bound
 
 
 async def load_routes(conn, tenant_ids: set[str], default: str) -> RouteTable:
@@ -162,68 +186,18 @@ async def load_routes(conn, tenant_ids: set[str], default: str) -> RouteTable:
     return RouteTable([Route(r.tenant_id, r.payer_id, r.clearinghouse) for r in rows], default)
 
 
-def _return(tx, tenant_id: str, claim_id: uuid.UUID, stage: str, findings: list[Edit]) -> None:
-    tx.emit(ClaimReturned(claim_id=claim_id, stage=stage, findings=findings), tenant_id=tenant_id, key=claim_id)
+def _return(uow: UnitOfWork, claim_id: uuid.UUID, stage: str, findings: list[Edit]) -> None:
+    uow.emit(ClaimReturned(claim_id=claim_id, stage=stage, findings=findings), key=claim_id)
 
 
-RESEND_AFTER_S = 30  # an interchange still 'sending' this long after it was prepared is sent again
-
-
-async def dispatch_once(rt, adapters: dict[str, ClearinghouseAdapter], *, identity: Identity, default_route: str,
-                        usage: str = "P", batch_max: int = 500) -> int:
-    """Send one batch of queued claims: one interchange per (tenant, payer). Row locks (SKIP LOCKED) let
-    several replicas dispatch.
-
-    Two steps, so a response can never arrive for an interchange we have not recorded: the interchange
-    is built, validated and committed (status 'sending', its claims 'sent', ClaimSubmitted in the
-    outbox), then handed to the clearinghouse and marked 'sent'. If the hand-over fails, or the process
-    dies in between, resend_unconfirmed() sends the stored file again under the same name (the ISA13),
-    which the clearinghouse answers once."""
-    await resend_unconfirmed(rt, adapters)
-    prepared: list[tuple[str, OutboundFile]] = []
-    async with rt.transaction() as tx:
-        rows = (await tx.conn.execute(
-            select(submissions.c.claim_id, submissions.c.tenant_id, submissions.c.payer_id, submissions.c.claim)
-            .where(submissions.c.status == "queued").order_by(submissions.c.queued_at).limit(batch_max)
-            .with_for_update(skip_locked=True))).all()
-        if not rows:
-            return 0
-        routes = await load_routes(tx.conn, {r.tenant_id for r in rows}, default_route)
-        groups: dict[tuple[str, str], list] = defaultdict(list)
-        for r in rows:
-            groups[(r.tenant_id, r.payer_id)].append(r)
-        now = datetime.now(timezone.utc)
-        for (tenant_id, payer_id), group in groups.items():
-            name = routes.clearinghouse_for(tenant_id, payer_id)
-            claims = [Claim.model_validate(r.claim) for r in group]
-            if name not in adapters:
-                await _set_returned(tx, tenant_id, [(c, "build", [Edit(
-                    code="ROUTE", severity="error", field="coverage.payer_id",
-                    message="the payer's route names a clearinghouse this deployment has no connection for; "
-                            "fix the route")]) for c in claims])
-                continue
-            icn = await tx.conn.scalar(interchange_control_seq.next_value())
-            built = build_valid_interchange(claims, tenant_id=tenant_id, payer_id=payer_id, control_number=icn,
-                                            identity=identity, receiver=Receiver(name, name.upper()[:15]), now=now,
-                                            usage=usage)
-            await _set_returned(tx, tenant_id, built.returned)
-            if built.text is None:
-                continue
-            icn_text = f"{icn:09d}"
-            await tx.conn.execute(insert(interchanges).values(
-                interchange_control_number=icn_text, tenant_id=tenant_id, payer_id=payer_id, clearinghouse=name,
-                claim_count=len(built.claims), content=built.text, status="sending"))
-            attempts = await _mark_claims_sent(tx.conn, built.claims, name, icn_text, now)
-            for c in built.claims:
-                tx.emit(ClaimSubmitted(claim_id=c.claim_id, payer_id=payer_id, clearinghouse=name,
-                                       interchange_control_number=icn_text, total_charge=c.total_charge,
-                                       submitted_at=now, patient_control_number=patient_control_number(c.claim_id),
-                                       frequency_code=c.frequency_code, attempt=attempts[c.claim_id]),
-                        tenant_id=tenant_id, key=c.claim_id)
-            prepared.append((name, OutboundFile(f"{icn_text}.837", built.text)))
-    for name, file in prepared:
-        await _hand_over(rt, adapters[name], file)
-    return len(rows)
+async def _set_returned(uow: UnitOfWork, returned: list[tuple[Claim, str, list[Edit]]]) -> None:
+    """Claims that cannot go (uow bound to their tenant) go back to review with their findings."""
+    if not returned:
+        return
+    await uow.conn.execute(update(submissions).where(submissions.c.claim_id.in_([c.claim_id for c, _, _ in returned]))
+                           .values(status="returned"))
+    for claim, stage, findings in returned:
+        _return(uow, claim.claim_id, stage, findings)
 
 
 async def _mark_claims_sent(conn, claims: list[Claim], clearinghouse: str, icn: str, now: datetime) -> dict:
@@ -233,41 +207,53 @@ async def _mark_claims_sent(conn, claims: list[Claim], clearinghouse: str, icn: 
         submissions.c.claim_id.in_([c.claim_id for c in claims])))).all())
 
 
-async def _hand_over(rt, adapter: ClearinghouseAdapter, file: OutboundFile) -> bool:
-    try:
-        await adapter.send(file)
-    except ClearinghouseUnavailable as exc:
-        log.warning("interchange not handed over; will resend", extra={"reason": str(exc)})
-        return False
-    async with rt.engine.begin() as conn:
-        await conn.execute(update(interchanges).where(
-            interchanges.c.interchange_control_number == file.name.split(".")[0],
-            interchanges.c.status == "sending").values(status="sent"))
-    return True
-
-
-async def resend_unconfirmed(rt, adapters: dict[str, ClearinghouseAdapter], limit: int = 20) -> int:
-    cutoff = datetime.now(timezone.utc) - timedelta(seconds=RESEND_AFTER_S)
-    async with rt.engine.connect() as conn:
-        rows = (await conn.execute(select(interchanges.c.interchange_control_number, interchanges.c.clearinghouse,
-                                          interchanges.c.content)
-                                   .where(interchanges.c.status == "sending", interchanges.c.sent_at < cutoff)
-                                   .order_by(interchanges.c.sent_at).limit(limit))).all()
-    sent = 0
+async def prepare_interchanges(tenants: _Tenants, clearinghouses: set[str], *, identity: Identity,
+                               default_route: str, usage: str, batch_max: int) -> tuple[int, list[tuple[str, OutboundFile]]]:
+    """Inside the dispatcher's unit of work: take a batch of queued claims (row locks, SKIP LOCKED, so several
+    replicas can dispatch), build and validate one interchange per (tenant, payer), record it ('sending',
+    its claims 'sent', ClaimSubmitted in the outbox) and return the files to hand over once it commits."""
+    conn = tenants.uow.conn
+    rows = (await conn.execute(
+        select(submissions.c.claim_id, submissions.c.tenant_id, submissions.c.payer_id, submissions.c.claim)
+        .where(submissions.c.status == "queued").order_by(submissions.c.queued_at).limit(batch_max)
+        .with_for_update(skip_locked=True))).all()
+    if not rows:
+        return 0, []
+    routes = await load_routes(conn, {r.tenant_id for r in rows}, default_route)
+    groups: dict[tuple[str, str], list] = defaultdict(list)
     for r in rows:
-        if r.clearinghouse in adapters:
-            sent += await _hand_over(rt, adapters[r.clearinghouse],
-                                     OutboundFile(f"{r.interchange_control_number}.837", r.content))
-    return sent
-
-
-async def _set_returned(tx, tenant_id: str, returned: list[tuple[Claim, str, list[Edit]]]) -> None:
-    if not returned:
-        return
-    await tx.conn.execute(update(submissions).where(submissions.c.claim_id.in_([c.claim_id for c, _, _ in returned]))
-                          .values(status="returned"))
-    for claim, stage, findings in returned:
-        _return(tx, tenant_id, claim.claim_id, stage, findings)
+        groups[(r.tenant_id, r.payer_id)].append(r)
+    now = tenants.uow.now()
+    prepared: list[tuple[str, OutboundFile]] = []
+    for (tenant_id, payer_id), group in groups.items():
+        uow = tenants(tenant_id)
+        name = routes.clearinghouse_for(tenant_id, payer_id)
+        claims = [Claim.model_validate(r.claim) for r in group]
+        if name not in clearinghouses:
+            await _set_returned(uow, [(c, "build", [Edit(
+                code="ROUTE", severity="error", field="coverage.payer_id",
+                message="the payer's route names a clearinghouse this deployment has no connection for; "
+                        "fix the route")]) for c in claims])
+            continue
+        icn = await conn.scalar(interchange_control_seq.next_value())
+        built = build_valid_interchange(claims, tenant_id=tenant_id, payer_id=payer_id, control_number=icn,
+                                        identity=identity, receiver=Receiver(name, name.upper()[:15]), now=now,
+                                        usage=usage)
+        await _set_returned(uow, built.returned)
+        if built.text is None:
+            continue
+        icn_text = f"{icn:09d}"
+        await conn.execute(insert(interchanges).values(
+            interchange_control_number=icn_text, tenant_id=tenant_id, payer_id=payer_id, clearinghouse=name,
+            claim_count=len(built.claims), content=built.text, status="sending", sent_at=now))
+        attempts = await _mark_claims_sent(conn, built.claims, name, icn_text, now)
+        for c in built.claims:
+            uow.emit(ClaimSubmitted(claim_id=c.claim_id, payer_id=payer_id, clearinghouse=name,
+                                    interchange_control_number=icn_text, total_charge=c.total_charge,
+                                    submitted_at=now, patient_control_number=patient_control_number(c.claim_id),
+                                    frequency_code=c.frequency_code, attempt=attempts[c.claim_id]), key=c.claim_id)
+        prepared.append((name, OutboundFile(f"{icn_text}.837", built.text)))
+    return len(rows), prepared
 
 
 # ---------------------------------------------------------------- acknowledgments
@@ -287,10 +273,13 @@ def _kind(text: str) -> str:
     return {"999": "999", "277": "277CA"}.get(st.element(1), "unknown")
 
 
-async def process_acknowledgment(tx, clearinghouse: str, name: str, content: str) -> AckResult:
-    """Read one response file into claim statuses. Idempotent on the file's content."""
+async def process_acknowledgment(uow: UnitOfWork, clearinghouse: str, name: str, content: str, *,
+                                 actor: str) -> AckResult:
+    """Read one response file into claim statuses (`uow` a system unit: the file may name claims of several
+    tenants; what it emits is bound to each claim's tenant and `actor`). Idempotent on the file's content."""
+    tenants = _Tenants(uow, actor)
     sha = hashlib.sha256(content.encode("utf-8", errors="replace")).hexdigest()
-    seen = await tx.conn.scalar(select(acknowledgment_files.c.id).where(
+    seen = await uow.conn.scalar(select(acknowledgment_files.c.id).where(
         acknowledgment_files.c.clearinghouse == clearinghouse, acknowledgment_files.c.content_sha256 == sha))
     if seen is not None:
         return AckResult("unknown", "duplicate")
@@ -299,41 +288,43 @@ async def process_acknowledgment(tx, clearinghouse: str, name: str, content: str
     try:
         result.kind = _kind(content)
         if result.kind == "999":
-            icn, result.claims_updated, result.reason = await _apply_999(tx, clearinghouse, read_999(content))
+            icn, result.claims_updated, result.reason = await _apply_999(tenants, clearinghouse, read_999(content))
         elif result.kind == "277CA":
-            result.claims_updated, result.reason = await _apply_277ca(tx, read_277ca(content).claims)
+            result.claims_updated, result.reason = await _apply_277ca(tenants, read_277ca(content).claims)
         else:
             result.reason = "not a 999 or 277CA acknowledgment"
     except (UnparseableAcknowledgment, X12Error) as exc:
         result.reason = f"does not parse: {exc}"
     if result.reason is None:
         result.status = "processed"
-    await tx.conn.execute(insert(acknowledgment_files).values(
+    await uow.conn.execute(insert(acknowledgment_files).values(
         clearinghouse=clearinghouse, name=name[:200], kind=result.kind, status=result.status, reason=result.reason,
-        interchange_control_number=icn, claims_updated=result.claims_updated, content_sha256=sha, content=content))
+        interchange_control_number=icn, claims_updated=result.claims_updated, content_sha256=sha, content=content,
+        received_at=uow.now()))
     return result
 
 
-def _ack_event(tx, row, *, accepted: bool, stage: str, status_code: str, reason: str | None,
+def _ack_event(uow: UnitOfWork, row, *, accepted: bool, stage: str, status_code: str, reason: str | None,
                pccn: str | None = None, first_pass: bool | None = None) -> None:
-    tx.emit(ClaimAcknowledged(claim_id=row.claim_id, accepted=accepted, status_code=status_code, reason=reason,
-                              payer_claim_control_number=pccn, stage=stage, first_pass=first_pass),
-            tenant_id=row.tenant_id, key=row.claim_id)
+    uow.emit(ClaimAcknowledged(claim_id=row.claim_id, accepted=accepted, status_code=status_code, reason=reason,
+                               payer_claim_control_number=pccn, stage=stage, first_pass=first_pass), key=row.claim_id)
 
 
-async def _apply_999(tx, clearinghouse: str, groups: list[GroupAcknowledgment]) -> tuple[str | None, int, str | None]:
+async def _apply_999(tenants: _Tenants, clearinghouse: str,
+                     groups: list[GroupAcknowledgment]) -> tuple[str | None, int, str | None]:
     """A rejected transaction set rejects every claim it carried (we send one ST per interchange)."""
+    conn = tenants.uow.conn
     updated, icn = 0, None
     for group in groups:
         icn = f"{int(group.group_control_number):09d}" if group.group_control_number.isdigit() else None
-        sent = (await tx.conn.execute(select(interchanges).where(
+        sent = (await conn.execute(select(interchanges).where(
             interchanges.c.interchange_control_number == icn,
             interchanges.c.clearinghouse == clearinghouse))).first() if icn else None
         if sent is None:
             return icn, 0, "the 999 acknowledges a group (GS06) this deployment did not send"
         accepted = all(t.accepted for t in group.transaction_sets) and group.status.value != "rejected"
-        await tx.conn.execute(update(interchanges).where(interchanges.c.interchange_control_number == icn).values(
-            status="accepted" if accepted else "rejected", acknowledged_at=datetime.now(timezone.utc)))
+        await conn.execute(update(interchanges).where(interchanges.c.interchange_control_number == icn).values(
+            status="accepted" if accepted else "rejected", acknowledged_at=tenants.uow.now()))
         if accepted:
             continue
         findings = [f for t in group.transaction_sets for f in t.findings]
@@ -342,14 +333,15 @@ async def _apply_999(tx, clearinghouse: str, groups: list[GroupAcknowledgment]) 
                       f"{f.description}", field=f.segment_tag) for f in findings][:20] or [
             Edit(code="999-R", severity="error", message="999 rejected the interchange (codes "
                  + (", ".join(codes) or "none given") + "); correct and resubmit")]
-        rows = (await tx.conn.execute(select(submissions).where(
+        rows = (await conn.execute(select(submissions).where(
             submissions.c.interchange_control_number == icn, submissions.c.status == "sent").with_for_update())).all()
-        await tx.conn.execute(update(submissions).where(submissions.c.claim_id.in_([r.claim_id for r in rows]))
-                              .values(status="rejected", ever_rejected=True, ack_status_code="999:R",
-                                      ack_reason=edits[0].message[:500]))
+        await conn.execute(update(submissions).where(submissions.c.claim_id.in_([r.claim_id for r in rows]))
+                           .values(status="rejected", ever_rejected=True, ack_status_code="999:R",
+                                   ack_reason=edits[0].message[:500]))
         for r in rows:
-            _ack_event(tx, r, accepted=False, stage="999", status_code="999:R", reason=edits[0].message)
-            _return(tx, r.tenant_id, r.claim_id, "999", edits)
+            uow = tenants(r.tenant_id)
+            _ack_event(uow, r, accepted=False, stage="999", status_code="999:R", reason=edits[0].message)
+            _return(uow, r.claim_id, "999", edits)
         updated += len(rows)
     return icn, updated, None
 
@@ -375,59 +367,48 @@ _mark_rejected = (update(submissions).where(submissions.c.claim_id == bindparam(
                           ack_reason=bindparam("b_reason"), first_pass_accepted=False))
 
 
-async def _apply_277ca(tx, acks: tuple[ClaimAcknowledgment, ...]) -> tuple[int, str | None]:
+async def _apply_277ca(tenants: _Tenants, acks: tuple[ClaimAcknowledgment, ...]) -> tuple[int, str | None]:
+    conn = tenants.uow.conn
     by_pcn = {a.patient_control_number: a for a in acks if a.patient_control_number and a.accepted is not None}
     if not by_pcn:
         return 0, "the 277CA carries no claim with a decided status"
-    rows = (await tx.conn.execute(select(submissions).where(
+    rows = (await conn.execute(select(submissions).where(
         submissions.c.patient_control_number.in_(list(by_pcn)), submissions.c.status == "sent").with_for_update())).all()
     if not rows:
         return 0, "the 277CA names no claim this deployment is waiting on (unknown or already acknowledged)"
     accepted, rejected = [], []
     for r in rows:
+        uow = tenants(r.tenant_id)
         ack = by_pcn[r.patient_control_number]
         code = _status_code(ack)
         if ack.accepted:
             first_pass = r.attempts == 1 and not r.ever_rejected and r.frequency_code == "1"
             accepted.append({"b_claim_id": r.claim_id, "b_pccn": ack.payer_claim_control_number, "b_code": code,
                              "b_first_pass": first_pass})
-            _ack_event(tx, r, accepted=True, stage="277CA", status_code=code, reason=None,
+            _ack_event(uow, r, accepted=True, stage="277CA", status_code=code, reason=None,
                        pccn=ack.payer_claim_control_number, first_pass=first_pass)
         else:
             reason = _status_reason(ack)
             rejected.append({"b_claim_id": r.claim_id, "b_code": code, "b_reason": reason})
-            _ack_event(tx, r, accepted=False, stage="277CA", status_code=code, reason=reason, first_pass=False)
-            _return(tx, r.tenant_id, r.claim_id, "277CA", [Edit(
+            _ack_event(uow, r, accepted=False, stage="277CA", status_code=code, reason=reason, first_pass=False)
+            _return(uow, r.claim_id, "277CA", [Edit(
                 code=f"277CA-{code}", severity="error", message=f"277CA rejected the claim: {reason}; correct and "
                                                                  "resubmit")])
     if accepted:
-        await tx.conn.execute(_mark_accepted, accepted)
+        await conn.execute(_mark_accepted, accepted)
     if rejected:
-        await tx.conn.execute(_mark_rejected, rejected)
+        await conn.execute(_mark_rejected, rejected)
     return len(rows), None
 
 
-async def poll_acknowledgments(rt, adapters: dict[str, ClearinghouseAdapter], limit: int = 50) -> int:
-    handled = 0
-    for name, adapter in adapters.items():
-        files: list[InboundFile] = await adapter.receive(limit)
-        for f in files:
-            async with rt.transaction() as tx:
-                result = await process_acknowledgment(tx, name, f.name, f.content)
-            if result.status == "quarantined":
-                log.warning("acknowledgment quarantined", extra={"clearinghouse": name, "kind": result.kind})
-            await adapter.done(f)
-            handled += 1
-    return handled
-
-
 # ---------------------------------------------------------------- corrections and secondary claims
-async def resubmit_corrected(conn, *, tenant_id: str, claim_id: uuid.UUID, frequency: str,
+async def resubmit_corrected(uow: UnitOfWork, *, claim_id: uuid.UUID, frequency: str,
                              changes: dict[str, Any] | None) -> Claim:
     """A replacement (7) or void (8) of a claim the payer accepted: it names the payer's claim number
-    (REF*F8) and goes out again. Raises NotFound / NotAccepted."""
+    (REF*F8) and goes out again. Raises NotFound / NotAccepted, or ValidationError for bad changes."""
+    conn = uow.conn
     row = (await conn.execute(select(submissions).where(
-        submissions.c.tenant_id == tenant_id, submissions.c.claim_id == claim_id).with_for_update())).first()
+        submissions.c.tenant_id == uow.tenant_id, submissions.c.claim_id == claim_id).with_for_update())).first()
     if row is None:
         raise NotFoundClaim("no such claim at the submission stage for this tenant")
     if row.status != "accepted" or not row.payer_claim_control_number:
@@ -437,8 +418,7 @@ async def resubmit_corrected(conn, *, tenant_id: str, claim_id: uuid.UUID, frequ
             "frequency_code": frequency, "original_claim_number": row.payer_claim_control_number}
     claim = Claim.model_validate(data)
     await conn.execute(update(submissions).where(submissions.c.claim_id == claim_id).values(
-        status="queued", claim=claim.model_dump(mode="json"), frequency_code=frequency,
-        queued_at=datetime.now(timezone.utc)))
+        status="queued", claim=claim.model_dump(mode="json"), frequency_code=frequency, queued_at=uow.now()))
     return claim
 
 
@@ -446,8 +426,9 @@ def secondary_claim_id(primary_claim_id: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(primary_claim_id, "secondary")
 
 
-async def queue_secondary(conn, *, tenant_id: str, claim_id: uuid.UUID, coverage: dict[str, Any]) -> Claim:
+async def queue_secondary(uow: UnitOfWork, *, claim_id: uuid.UUID, coverage: dict[str, Any]) -> Claim:
     """The claim to the secondary payer, carrying the primary's payment and adjustments (2320/2330)."""
+    conn, tenant_id = uow.conn, uow.tenant_id
     row = (await conn.execute(select(submissions).where(
         submissions.c.tenant_id == tenant_id, submissions.c.claim_id == claim_id))).first()
     if row is None:
@@ -468,11 +449,19 @@ async def queue_secondary(conn, *, tenant_id: str, claim_id: uuid.UUID, coverage
     stmt = pg_insert(submissions).values(
         claim_id=secondary.claim_id, tenant_id=tenant_id, payer_id=secondary.coverage.payer_id, status="queued",
         claim=secondary.model_dump(mode="json"), patient_control_number=patient_control_number(secondary.claim_id),
-        frequency_code="1")
+        frequency_code="1", queued_at=uow.now())
     await conn.execute(stmt.on_conflict_do_nothing())
     return secondary
 
 
+async def audit(uow: UnitOfWork, claim_id: uuid.UUID, action: str, detail: dict) -> None:
+    """Who (the unit's actor) did what to a claim, in the same transaction as the change."""
+    await uow.conn.execute(submission_audit.insert().values(claim_id=claim_id, tenant_id=uow.tenant_id,
+                                                            actor=uow.actor, action=action, detail=detail,
+                                                            at=uow.now()))
+
+
+# ---------------------------------------------------------------- reads
 async def first_pass_summary(conn, tenant_id: str) -> list[dict]:
     """Per payer: claims acknowledged, accepted on the first pass, rejected at least once."""
     stmt = (select(submissions.c.payer_id,
@@ -489,3 +478,166 @@ async def first_pass_summary(conn, tenant_id: str) -> list[dict]:
                     "first_pass_rate": round(first / acknowledged, 4) if acknowledged else None})
     return out
 
+
+# ---------------------------------------------------------------- the use cases
+class Submission:
+    """submission's use cases, built once in the composition root with the clearinghouse connections. Each
+    command opens and owns its unit of work; no clearinghouse is called while one is open (DESIGN §2 rule 7):
+    interchanges are recorded, then handed over; response files are fetched, then applied one short unit each."""
+
+    def __init__(self, units: UnitsOfWork, clearinghouses: dict[str, ClearinghouseAdapter], *, identity: Identity,
+                 default_route: str, usage: str = "P", batch_max: int = 500, ops_api_key: str | None = None) -> None:
+        self.units = units
+        self.clock = units.clock
+        self.clearinghouses = clearinghouses
+        self.identity = identity
+        self.default_route = default_route
+        self.usage = usage
+        self.batch_max = batch_max
+        self._ops_api_key = ops_api_key
+
+    def is_operator(self, key: str | None) -> bool:
+        """Whether `key` is the deployment's ops key (acknowledgment intake and listing need it)."""
+        return bool(key) and self._ops_api_key is not None and hmac.compare_digest(key, self._ops_api_key)
+
+    # -------------------------------------------------------- dispatch (the background loop)
+    async def dispatch_once(self) -> int:
+        """Send one batch of queued claims: one interchange per (tenant, payer).
+
+        Two steps, so a response can never arrive for an interchange we have not recorded: the interchange
+        is built, validated and committed (status 'sending', its claims 'sent', ClaimSubmitted in the
+        outbox), then handed to the clearinghouse and marked 'sent'. If the hand-over fails, or the process
+        dies in between, resend_unconfirmed() sends the stored file again under the same name (the ISA13),
+        which the clearinghouse answers once."""
+        await self.resend_unconfirmed()
+        async with self.units.begin_system() as uow:
+            taken, prepared = await prepare_interchanges(
+                _Tenants(uow, DISPATCHER), set(self.clearinghouses), identity=self.identity,
+                default_route=self.default_route, usage=self.usage, batch_max=self.batch_max)
+        for name, file in prepared:
+            await self._hand_over(self.clearinghouses[name], file)
+        return taken
+
+    async def _hand_over(self, adapter: ClearinghouseAdapter, file: OutboundFile) -> bool:
+        try:
+            await adapter.send(file)
+        except ClearinghouseUnavailable as exc:
+            log.warning("interchange not handed over; will resend", extra={"reason": str(exc)})
+            return False
+        async with self.units.begin_system() as uow:
+            await uow.conn.execute(update(interchanges).where(
+                interchanges.c.interchange_control_number == file.name.split(".")[0],
+                interchanges.c.status == "sending").values(status="sent"))
+        return True
+
+    async def resend_unconfirmed(self, limit: int = 20) -> int:
+        cutoff = self.clock.now() - RESEND_AFTER
+        async with self.units.read() as conn:
+            rows = (await conn.execute(select(interchanges.c.interchange_control_number, interchanges.c.clearinghouse,
+                                              interchanges.c.content)
+                                       .where(interchanges.c.status == "sending", interchanges.c.sent_at < cutoff)
+                                       .order_by(interchanges.c.sent_at).limit(limit))).all()
+        sent = 0
+        for r in rows:
+            if r.clearinghouse in self.clearinghouses:
+                sent += await self._hand_over(self.clearinghouses[r.clearinghouse],
+                                              OutboundFile(f"{r.interchange_control_number}.837", r.content))
+        return sent
+
+    # -------------------------------------------------------- acknowledgments
+    async def poll_acknowledgments(self, limit: int = 50) -> int:
+        """Fetch the response files waiting at each clearinghouse (no transaction open), apply each in its
+        own short unit of work, then tell the clearinghouse it may forget it."""
+        handled = 0
+        for name, adapter in self.clearinghouses.items():
+            files: list[InboundFile] = await adapter.receive(limit)
+            for f in files:
+                result = await self.receive_acknowledgment(name, f.name, f.content, actor=ACK_POLLER)
+                if result.status == "quarantined":
+                    log.warning("acknowledgment quarantined", extra={"clearinghouse": name, "kind": result.kind})
+                await adapter.done(f)
+                handled += 1
+        return handled
+
+    async def receive_acknowledgment(self, clearinghouse: str, name: str, content: str, *,
+                                     actor: str = "api") -> AckResult:
+        """One 999 or 277CA file (polled, or handed in by an operator): quarantined with the reason when it
+        does not parse or names nothing we sent."""
+        async with self.units.begin_system() as uow:
+            return await process_acknowledgment(uow, clearinghouse, name, content, actor=actor)
+
+    async def acknowledgment_files(self, *, status: str | None = None, limit: int = 100) -> list[dict]:
+        cols = [c for c in acknowledgment_files.c if c.name != "content"]
+        stmt = select(*cols)
+        if status:
+            stmt = stmt.where(acknowledgment_files.c.status == status)
+        async with self.units.read() as conn:
+            rows = (await conn.execute(stmt.order_by(acknowledgment_files.c.id.desc()).limit(limit))).mappings().all()
+        return [jsonable(dict(r)) for r in rows]
+
+    # -------------------------------------------------------- reads
+    async def interchange(self, tenant_id: str, icn: str) -> dict:
+        async with self.units.read() as conn:
+            row = (await conn.execute(select(interchanges).where(
+                interchanges.c.tenant_id == tenant_id,
+                interchanges.c.interchange_control_number == icn))).mappings().first()
+        if row is None:
+            raise NotFoundInterchange("no such interchange for this tenant")
+        return jsonable(dict(row))
+
+    async def acceptance(self, tenant_id: str) -> dict:
+        async with self.units.read() as conn:
+            payers = await first_pass_summary(conn, tenant_id)
+        acknowledged = sum(p["acknowledged"] for p in payers)
+        first = sum(p["first_pass_accepted"] for p in payers)
+        return {"acknowledged": acknowledged, "first_pass_accepted": first,
+                "first_pass_rate": round(first / acknowledged, 4) if acknowledged else None, "payers": payers}
+
+    # -------------------------------------------------------- routes
+    async def set_route(self, *, tenant_id: str, actor: str, payer_id: str, clearinghouse: str) -> None:
+        """Raises UnknownClearinghouse when no connection of that name is configured."""
+        if clearinghouse not in self.clearinghouses:
+            raise UnknownClearinghouse(sorted(self.clearinghouses))
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            stmt = pg_insert(clearinghouse_routes).values(tenant_id=tenant_id, payer_id=payer_id,
+                                                          clearinghouse=clearinghouse, updated_by=actor,
+                                                          updated_at=uow.now())
+            await uow.conn.execute(stmt.on_conflict_do_update(
+                index_elements=[clearinghouse_routes.c.tenant_id, clearinghouse_routes.c.payer_id],
+                set_={"clearinghouse": clearinghouse, "updated_by": actor, "updated_at": stmt.excluded.updated_at}))
+
+    async def routes(self, tenant_id: str) -> dict:
+        async with self.units.read() as conn:
+            rows = (await conn.execute(select(clearinghouse_routes).where(
+                clearinghouse_routes.c.tenant_id == tenant_id)
+                .order_by(clearinghouse_routes.c.payer_id))).mappings().all()
+        return {"fallback": FALLBACK, "routes": [jsonable(dict(r)) for r in rows]}
+
+    async def remove_route(self, *, tenant_id: str, actor: str, payer_id: str) -> None:
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            await uow.conn.execute(delete(clearinghouse_routes).where(
+                clearinghouse_routes.c.tenant_id == tenant_id, clearinghouse_routes.c.payer_id == payer_id))
+
+    # -------------------------------------------------------- corrections and secondary claims (audited)
+    async def correct(self, *, tenant_id: str, actor: str, claim_id: uuid.UUID, frequency: str,
+                      changes: dict[str, Any] | None, note: str | None) -> Claim:
+        """Replace (7) or void (8) an accepted claim; audited. Raises NotFound / NotAccepted / ValidationError."""
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            claim = await resubmit_corrected(uow, claim_id=claim_id, frequency=frequency, changes=changes)
+            await audit(uow, claim_id, f"frequency_{frequency}", {"note": note, "changed": sorted((changes or {}).keys())})
+        return claim
+
+    async def bill_secondary(self, *, tenant_id: str, actor: str, claim_id: uuid.UUID,
+                             coverage: dict[str, Any]) -> Claim:
+        """Queue the secondary payer's claim; audited. Raises NotFound / NotAccepted / ValidationError."""
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            claim = await queue_secondary(uow, claim_id=claim_id, coverage=coverage)
+            await audit(uow, claim_id, "secondary", {"secondary_claim_id": str(claim.claim_id)})
+        return claim
+
+    async def claim_audit(self, tenant_id: str, claim_id: uuid.UUID) -> list[dict]:
+        async with self.units.read() as conn:
+            rows = (await conn.execute(select(submission_audit).where(
+                submission_audit.c.tenant_id == tenant_id, submission_audit.c.claim_id == claim_id)
+                .order_by(submission_audit.c.id))).mappings().all()
+        return [jsonable(dict(r)) for r in rows]

@@ -1,0 +1,464 @@
+"""submission's routers, consumer handlers and background use cases in-process (its own create_app, httpx ASGI
+transport) against the real PostgreSQL, with file-drop clearinghouses in a temporary directory (no network)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from aiokafka import ConsumerRecord
+from sqlalchemy import text
+
+from rcm_charges.domain.claim_builder import build_claim
+from rcm_contracts.claim import Adjustment, patient_control_number
+from rcm_contracts.envelope import new_envelope
+from rcm_contracts.events import ClaimScrubbed, EncounterSubmitted, PaymentPosted
+from rcm_runtime.clock import FixedClock
+from rcm_runtime.consumer import BatchApplier, decode_record
+from rcm_sandbox.domain.clearinghouse import answer_837
+from rcm_submission.app import create_app
+from rcm_submission.db import metadata
+from rcm_submission.service import Submission, secondary_claim_id
+from rcm_submission.settings import Settings
+from tests.support.api import service_api
+from tests.support.encounters import PROVIDER_PROFILES, generate
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc)
+OPS = {"x-ops-key": "ops-test-key"}
+PAYERS = {"SBX01", "SBX02"}
+
+
+def claims(n: int, *, seed: int = 11, payer_id: str = "SBX01", scenario: str = "paid"):
+    out = []
+    for g in generate(n, seed=seed, scenarios=[scenario]):
+        body = {**g.body, "billing_provider": PROVIDER_PROFILES[0],
+                "coverage": {**g.body["coverage"], "payer_id": payer_id}}
+        out.append(build_claim(EncounterSubmitted.model_validate(body), claim_id=uuid.uuid4(), encounter_id=uuid.uuid4()))
+    return out
+
+
+@pytest.fixture
+async def api(tmp_path):
+    clock = FixedClock(NOW)
+    boxes = {"box": {"kind": "file", "root": str(tmp_path / "box")},
+             "other": {"kind": "file", "root": str(tmp_path / "other")}}
+    async with service_api(create_app, Settings, metadata, clock=clock, clearinghouses=json.dumps(boxes),
+                           default_clearinghouse="box", dispatch_enabled=False, interchange_usage="T",
+                           ops_api_key="ops-test-key") as api:
+        api.clock = clock
+        api.root = tmp_path
+        api.submission = api.app.state.runtime.services[Submission]
+        yield api
+
+
+async def execute(api, sql: str, **params) -> None:
+    """A committed write (api.scalar reads without committing)."""
+    async with api.engine.begin() as conn:
+        await conn.execute(text(sql), params)
+
+
+def headers(api, tenant: str = "tenant-a", user: str | None = "pat.biller"):
+    return api.headers(tenant, **({"x-user": user} if user else {}))
+
+
+async def queue(api, *batch, tenant: str = "tenant-a", decision: str = "clean"):
+    return await api.consume(*((ClaimScrubbed(claim=c, decision=decision), tenant, c.claim_id) for c in batch))
+
+
+def sent_files(api, box: str = "box") -> list[Path]:
+    return sorted((api.root / box / "to-clearinghouse").glob("*.837"))
+
+
+async def answer_from_clearinghouse(api, box: str = "box", not_enrolled: set[str] = frozenset()) -> list[str]:
+    """Play the clearinghouse: answer every 837 in the mailbox with its 999 and 277CA (the sandbox's own rules)."""
+    names = []
+    for i, path in enumerate(sent_files(api, box)):
+        answer = answer_837(path.read_text(), payers=PAYERS, not_enrolled_npis=set(not_enrolled),
+                            control_number=900 + i, now=NOW)
+        for name, content in answer.files:
+            (api.root / box / "from-clearinghouse" / name).write_text(content)
+            names.append(name)
+        path.unlink()
+    return names
+
+
+async def accepted_claim(api, tenant: str = "tenant-a", seed: int = 11):
+    [claim] = claims(1, seed=seed)
+    await queue(api, claim, tenant=tenant)
+    await api.submission.dispatch_once()
+    await answer_from_clearinghouse(api)
+    await api.submission.poll_acknowledgments()
+    return claim
+
+
+def posted(claim, *, paid: str = "60.00") -> PaymentPosted:
+    return PaymentPosted(claim_id=claim.claim_id, remittance_id=uuid.uuid4(), payer_id="SBX01",
+                         payer_claim_control_number="SBX0001", total_charge=claim.total_charge,
+                         allowed_amount=Decimal(paid), paid_amount=Decimal(paid),
+                         patient_responsibility=Decimal("0.00"),
+                         adjustments=[Adjustment(group_code="CO", reason_code="45",
+                                                 amount=claim.total_charge - Decimal(paid))],
+                         outcome="paid", payment_date=date(2026, 11, 20))
+
+
+async def redeliver(api, event, tenant: str, key) -> list[BatchApplier]:
+    """The same record (one event id) consumed twice, in two batches, as after a rebalance."""
+    rt = api.app.state.runtime
+    env = new_envelope(event, service="test", tenant_id=tenant, key=str(key))
+    appliers = []
+    for offset in range(2):
+        record = ConsumerRecord(topic="test.events", partition=0, offset=offset, timestamp=0, timestamp_type=0,
+                                key=str(key).encode(), value=env.to_bytes(), checksum=None, serialized_key_size=0,
+                                serialized_value_size=0, headers=())
+        applier = BatchApplier(api.engine, rt.handlers, api.settings.service_name, rt.out_topic, clock=rt.clock)
+        await applier.apply_with_fallback([decode_record(record)], max_retries=1, backoff_s=0)
+        appliers.append(applier)
+    return appliers
+
+
+# ---------------------------------------------------------------- consumer handlers
+async def test_a_clean_scrubbed_claim_is_queued_once_and_a_review_claim_is_not(api):
+    clean, review = claims(2)
+    await queue(api, clean)
+    await queue(api, review, decision="review")
+    row = (await api.client.get(f"/v1/claims/{clean.claim_id}", headers=api.headers())).json()
+    assert row["status"] == "queued" and row["payer_id"] == "SBX01" and row["tenant_id"] == "tenant-a"
+    assert row["patient_control_number"] == patient_control_number(clean.claim_id)
+    assert datetime.fromisoformat(row["queued_at"]) == NOW  # the injected clock
+    assert (await api.client.get(f"/v1/claims/{review.claim_id}", headers=api.headers())).status_code == 404
+    first, again = await redeliver(api, ClaimScrubbed(claim=clean, decision="clean"), "tenant-a", clean.claim_id)
+    assert (first.applied, again.applied, again.duplicates) == (1, 0, 1)
+    assert await api.scalar("SELECT count(*) FROM submissions") == 1
+    assert await api.outbox_events() == []  # queueing emits nothing
+
+
+async def test_a_claim_already_sent_is_not_queued_again_by_a_later_scrub(api):
+    [claim] = claims(1)
+    await queue(api, claim)
+    await api.submission.dispatch_once()
+    await queue(api, claim)  # the scrubber's event again, under a new id
+    assert await api.scalar("SELECT status FROM submissions") == "sent"
+    assert await api.scalar("SELECT attempts FROM submissions") == 1
+
+
+async def test_a_posted_payment_is_kept_once_for_the_secondary_claim(api):
+    [claim] = claims(1)
+    first, again = await redeliver(api, posted(claim), "tenant-a", claim.claim_id)
+    assert (first.applied, again.duplicates) == (1, 1)
+    assert await api.scalar("SELECT count(*) FROM primary_payments") == 1
+    assert await api.scalar("SELECT payment->>'paid_amount' FROM primary_payments WHERE tenant_id = 'tenant-a'") == "60.00"
+
+
+# ---------------------------------------------------------------- dispatch and acknowledgments (background use cases)
+async def test_dispatch_writes_one_valid_837p_per_payer_and_marks_its_claims_sent(api):
+    one, two = claims(2, seed=12)
+    [other_payer] = claims(1, seed=13, payer_id="SBX02")
+    await queue(api, one, two, other_payer)
+    assert await api.submission.dispatch_once() == 3
+    files = sent_files(api)
+    assert len(files) == 2  # one interchange per (tenant, payer)
+    texts = {f.name: f.read_text() for f in files}
+    assert sorted(t.count("CLM*") for t in texts.values()) == [1, 2]
+    assert all(t.startswith("ISA*") and "*005010X222A1~" in t for t in texts.values())
+    for content in texts.values():  # the 837P the sandbox clearinghouse validates: accepted whole
+        assert answer_837(content, payers=PAYERS, not_enrolled_npis=set(), control_number=1, now=NOW).accepted
+    rows = {r["claim_id"]: r for r in (await api.client.get("/v1/submissions", headers=api.headers())).json()["items"]}
+    assert {rows[str(c.claim_id)]["status"] for c in (one, two, other_payer)} == {"sent"}
+    assert {rows[str(c.claim_id)]["clearinghouse"] for c in (one, two, other_payer)} == {"box"}
+    icn = rows[str(one.claim_id)]["interchange_control_number"]
+    assert f"{icn}.837" in texts and rows[str(two.claim_id)]["interchange_control_number"] == icn
+    assert await api.scalar("SELECT count(*) FROM interchanges WHERE status = 'sent'") == 2
+    submitted = await api.outbox_events("claim-submitted")
+    assert sorted(e["data"]["claim_id"] for e in submitted) == sorted(str(c.claim_id) for c in (one, two, other_payer))
+    assert {e["tenantid"] for e in submitted} == {"tenant-a"}
+    assert {e["data"]["submitted_at"] for e in submitted} == {NOW.isoformat().replace("+00:00", "Z")}
+    assert await api.submission.dispatch_once() == 0  # nothing left queued
+
+
+async def test_an_interchange_not_handed_over_is_sent_again_after_the_resend_delay(api):
+    [claim] = claims(1)
+    await queue(api, claim)
+    await api.submission.dispatch_once()
+    [file] = sent_files(api)
+    file.unlink()  # as if the process died after recording it
+    await execute(api, "UPDATE interchanges SET status = 'sending'")
+    assert await api.submission.resend_unconfirmed() == 0  # too early: the hand-over may still be under way
+    api.clock.advance(timedelta(seconds=31))
+    assert await api.submission.resend_unconfirmed() == 1
+    assert [f.name for f in sent_files(api)] == [file.name]
+    assert await api.scalar("SELECT status FROM interchanges") == "sent"
+
+
+async def test_a_route_to_a_clearinghouse_without_a_connection_returns_the_claim_to_review(api):
+    [claim] = claims(1)
+    await execute(api, "INSERT INTO clearinghouse_routes (tenant_id, payer_id, clearinghouse, updated_by) "
+                       "VALUES ('tenant-a', 'SBX01', 'gone', 'x')")
+    await queue(api, claim)
+    await api.submission.dispatch_once()
+    assert sent_files(api) == [] and await api.scalar("SELECT status FROM submissions") == "returned"
+    [returned] = await api.outbox_events("claim-returned")
+    assert returned["data"]["stage"] == "build" and returned["data"]["findings"][0]["code"] == "ROUTE"
+
+
+async def test_polled_999_and_277ca_accept_the_claims_and_feed_first_pass_acceptance(api):
+    good, not_enrolled = claims(2, seed=14)
+    not_enrolled = not_enrolled.model_copy(update={"billing_provider": not_enrolled.billing_provider.model_copy(
+        update={"npi": "1346053105"})})
+    await queue(api, good, not_enrolled)
+    await api.submission.dispatch_once()
+    names = await answer_from_clearinghouse(api, not_enrolled={"1346053105"})
+    assert [n.rsplit(".", 1)[1] for n in names] == ["999", "277"]
+    assert await api.submission.poll_acknowledgments() == 2
+    assert sorted(p.name for p in (api.root / "box" / "archive").iterdir()) == sorted(names)
+    row = (await api.client.get(f"/v1/claims/{good.claim_id}", headers=api.headers())).json()
+    assert row["status"] == "accepted" and row["payer_claim_control_number"].startswith("SBX")
+    assert row["first_pass_accepted"] is True
+    rejected = (await api.client.get(f"/v1/claims/{not_enrolled.claim_id}", headers=api.headers())).json()
+    assert rejected["status"] == "rejected" and rejected["ever_rejected"] is True
+    acks = {e["data"]["claim_id"]: e for e in await api.outbox_events("claim-acknowledged")}
+    assert acks[str(good.claim_id)]["data"]["accepted"] is True and acks[str(good.claim_id)]["tenantid"] == "tenant-a"
+    assert acks[str(not_enrolled.claim_id)]["data"]["accepted"] is False
+    [returned] = await api.outbox_events("claim-returned")
+    assert returned["data"]["claim_id"] == str(not_enrolled.claim_id) and returned["data"]["stage"] == "277CA"
+    icn = row["interchange_control_number"]
+    assert await api.scalar("SELECT status FROM interchanges WHERE interchange_control_number = :i", i=icn) == "accepted"
+
+    acceptance = (await api.client.get("/v1/acceptance", headers=api.headers())).json()
+    assert acceptance == {"acknowledged": 2, "first_pass_accepted": 1, "first_pass_rate": 0.5, "payers": [
+        {"payer_id": "SBX01", "acknowledged": 2, "first_pass_accepted": 1, "ever_rejected": 1,
+         "first_pass_rate": 0.5}]}
+    theirs = (await api.client.get("/v1/acceptance", headers=api.headers("tenant-b"))).json()
+    assert theirs == {"acknowledged": 0, "first_pass_accepted": 0, "first_pass_rate": None, "payers": []}
+
+
+# ---------------------------------------------------------------- reads
+async def test_an_interchange_is_shown_as_sent_only_to_its_tenant(api):
+    [claim] = claims(1)
+    await queue(api, claim)
+    await api.submission.dispatch_once()
+    icn = await api.scalar("SELECT interchange_control_number FROM interchanges")
+    mine = await api.client.get(f"/v1/interchanges/{icn}", headers=api.headers())
+    assert mine.status_code == 200
+    body = mine.json()
+    assert body["content"] == sent_files(api)[0].read_text() and body["claim_count"] == 1
+    assert body["status"] == "sent" and body["clearinghouse"] == "box"
+    theirs = await api.client.get(f"/v1/interchanges/{icn}", headers=api.headers("tenant-b"))
+    assert theirs.status_code == 404 and theirs.json()["code"] == "not_found"
+    assert (await api.client.get("/v1/interchanges/000000999", headers=api.headers())).status_code == 404
+
+
+async def test_claims_and_the_queue_are_listed_only_to_their_tenant(api):
+    [mine] = claims(1, seed=15)
+    [theirs] = claims(1, seed=16)
+    await queue(api, mine)
+    await queue(api, theirs, tenant="tenant-b")
+    listed = (await api.client.get("/v1/submissions", params={"status": "queued"}, headers=api.headers())).json()
+    assert listed["total"] == 1 and listed["items"][0]["claim_id"] == str(mine.claim_id)
+    assert (await api.client.get(f"/v1/claims/{theirs.claim_id}", headers=api.headers())).status_code == 404
+
+
+# ---------------------------------------------------------------- acknowledgment files handed in by operators
+async def test_an_acknowledgment_handed_in_applies_once_and_is_listed_for_operators(api):
+    [claim] = claims(1, seed=17)
+    await queue(api, claim)
+    await api.submission.dispatch_once()
+    await answer_from_clearinghouse(api)
+    inbox = api.root / "box" / "from-clearinghouse"
+    [ca] = [p for p in inbox.iterdir() if p.suffix == ".277"]
+    handed = await api.client.post("/v1/acknowledgments", params={"clearinghouse": "box", "name": ca.name},
+                                   content=ca.read_bytes(), headers={"content-type": "application/edi-x12", **OPS})
+    assert handed.status_code == 200
+    assert handed.json() == {"kind": "277CA", "status": "processed", "reason": None, "claims_updated": 1}
+    again = await api.client.post("/v1/acknowledgments", params={"clearinghouse": "box"}, content=ca.read_bytes(),
+                                  headers=OPS)
+    assert again.json()["status"] == "duplicate"
+    assert await api.scalar("SELECT status FROM submissions") == "accepted"
+    [ack] = await api.outbox_events("claim-acknowledged")
+    assert ack["tenantid"] == "tenant-a" and ack["data"]["accepted"] is True
+
+    files = (await api.client.get("/v1/acknowledgments", headers=OPS)).json()["files"]
+    assert [(f["name"], f["kind"], f["status"], f["claims_updated"]) for f in files] == [(ca.name, "277CA", "processed", 1)]
+    assert "content" not in files[0]
+
+
+async def test_an_unreadable_or_unknown_acknowledgment_is_quarantined_and_changes_no_claim(api):
+    [claim] = claims(1, seed=18)
+    await queue(api, claim)
+    garbage = await api.client.post("/v1/acknowledgments", params={"clearinghouse": "box", "name": "junk.txt"},
+                                    content=b"this is not X12", headers=OPS)
+    assert garbage.status_code == 422 and garbage.json()["code"] == "quarantined"
+    assert garbage.json()["errors"][0]["status"] == "quarantined"
+    assert await api.submission.dispatch_once() == 1
+    answer = answer_837(sent_files(api)[0].read_text(), payers=PAYERS, not_enrolled_npis=set(), control_number=5, now=NOW)
+    [(name, ack_999), _] = answer.files
+    unknown = await api.client.post("/v1/acknowledgments", params={"clearinghouse": "other", "name": name},
+                                    content=ack_999.encode(), headers=OPS)  # names a group 'other' never sent
+    assert unknown.status_code == 422 and "did not send" in unknown.json()["description"]
+    assert await api.scalar("SELECT status FROM submissions") == "sent"
+    assert await api.outbox_events("claim-acknowledged") == []
+    quarantined = (await api.client.get("/v1/acknowledgments", params={"status": "quarantined"}, headers=OPS)).json()
+    assert [f["name"] for f in quarantined["files"]] == [name, "junk.txt"]  # newest first
+
+
+async def test_acknowledgment_files_need_the_ops_key(api):
+    no_key = await api.client.post("/v1/acknowledgments", params={"clearinghouse": "box"}, content=b"ISA~",
+                                   headers=api.headers())
+    wrong = await api.client.get("/v1/acknowledgments", headers={"x-ops-key": "guess"})
+    assert no_key.status_code == 401 and wrong.status_code == 401
+    assert no_key.json()["detail"]["code"] == "unauthenticated"
+    assert await api.scalar("SELECT count(*) FROM acknowledgment_files") == 0
+    missing = await api.client.post("/v1/acknowledgments", content=b"ISA~", headers=OPS)
+    assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "query.clearinghouse"
+
+
+# ---------------------------------------------------------------- routes
+async def test_routes_are_set_listed_and_removed_per_tenant_and_steer_dispatch(api):
+    put = await api.client.put("/v1/routes/SBX01", json={"clearinghouse": "other"}, headers=headers(api))
+    assert put.status_code == 200 and put.json() == {"payer_id": "SBX01", "clearinghouse": "other"}
+    listed = (await api.client.get("/v1/routes", headers=api.headers())).json()
+    assert listed["fallback"] == "*"
+    assert [(r["payer_id"], r["clearinghouse"], r["updated_by"]) for r in listed["routes"]] == [("SBX01", "other", "pat.biller")]
+    assert (await api.client.get("/v1/routes", headers=api.headers("tenant-b"))).json()["routes"] == []
+
+    [claim] = claims(1, seed=19)
+    await queue(api, claim)
+    await api.submission.dispatch_once()
+    assert len(sent_files(api, "other")) == 1 and sent_files(api, "box") == []
+
+    theirs = await api.client.delete("/v1/routes/SBX01", headers=headers(api, "tenant-b"))
+    assert theirs.status_code == 204
+    assert len((await api.client.get("/v1/routes", headers=api.headers())).json()["routes"]) == 1  # untouched
+    gone = await api.client.delete("/v1/routes/SBX01", headers=headers(api))
+    assert gone.status_code == 204
+    assert (await api.client.get("/v1/routes", headers=api.headers())).json()["routes"] == []
+
+
+async def test_a_route_to_an_unknown_clearinghouse_is_refused_naming_the_configured_ones(api):
+    resp = await api.client.put("/v1/routes/SBX01", json={"clearinghouse": "nowhere"}, headers=headers(api))
+    assert resp.status_code == 422 and resp.json()["code"] == "unknown_clearinghouse"
+    assert resp.json()["errors"] == [{"field": "clearinghouse", "reason": "configured: box, other"}]
+    blank = await api.client.put("/v1/routes/SBX01", json={"clearinghouse": ""}, headers=headers(api))
+    assert blank.status_code == 422 and blank.json()["errors"][0]["field"] == "body.clearinghouse"
+    no_user = await api.client.put("/v1/routes/SBX01", json={"clearinghouse": "box"}, headers=headers(api, user=None))
+    assert no_user.status_code == 422 and no_user.json()["errors"][0]["field"] == "header.X-User"
+    no_user_delete = await api.client.delete("/v1/routes/SBX01", headers=headers(api, user=None))
+    assert no_user_delete.status_code == 422
+    assert await api.scalar("SELECT count(*) FROM clearinghouse_routes") == 0
+
+
+async def test_changing_a_route_records_who_changed_it_and_when(api):
+    await api.client.put("/v1/routes/*", json={"clearinghouse": "box"}, headers=headers(api, user="first.user"))
+    api.clock.advance(timedelta(hours=2))
+    await api.client.put("/v1/routes/*", json={"clearinghouse": "other"}, headers=headers(api, user="second.user"))
+    [route] = (await api.client.get("/v1/routes", headers=api.headers())).json()["routes"]
+    assert (route["payer_id"], route["clearinghouse"], route["updated_by"]) == ("*", "other", "second.user")
+    assert datetime.fromisoformat(route["updated_at"]) == NOW + timedelta(hours=2)
+
+
+# ---------------------------------------------------------------- corrections and secondary claims
+async def test_an_accepted_claim_is_replaced_with_its_payer_claim_number_and_audited(api):
+    claim = await accepted_claim(api)
+    pccn = await api.scalar("SELECT payer_claim_control_number FROM submissions")
+    resp = await api.client.post(f"/v1/claims/{claim.claim_id}/corrections", headers=headers(api),
+                                 json={"frequency_code": "7", "changes": {"place_of_service": "22"}, "note": "POS"})
+    assert resp.status_code == 200
+    assert resp.json() == {"claim_id": str(claim.claim_id), "status": "queued", "frequency_code": "7",
+                           "original_claim_number": pccn}
+    row = (await api.client.get(f"/v1/claims/{claim.claim_id}", headers=api.headers())).json()
+    assert row["status"] == "queued" and row["frequency_code"] == "7" and row["claim"]["place_of_service"] == "22"
+    audit = (await api.client.get(f"/v1/claims/{claim.claim_id}/audit", headers=api.headers())).json()
+    assert [(a["action"], a["actor"], a["detail"]) for a in audit["actions"]] == [
+        ("frequency_7", "pat.biller", {"note": "POS", "changed": ["place_of_service"]})]
+    assert (await api.client.get(f"/v1/claims/{claim.claim_id}/audit", headers=api.headers("tenant-b"))).json()["actions"] == []
+    await api.submission.dispatch_once()
+    [replacement] = sent_files(api)
+    assert f"REF*F8*{pccn}~" in replacement.read_text() and "*11:B:7*" not in replacement.read_text()
+    assert "*22:B:7*" in replacement.read_text()
+
+
+async def test_corrections_refuse_unknown_unaccepted_other_tenants_and_invalid_claims(api):
+    [queued] = claims(1, seed=20)
+    await queue(api, queued)
+    not_accepted = await api.client.post(f"/v1/claims/{queued.claim_id}/corrections", headers=headers(api),
+                                         json={"frequency_code": "8"})
+    assert not_accepted.status_code == 409 and not_accepted.json()["code"] == "not_accepted"
+    unknown = await api.client.post(f"/v1/claims/{uuid.uuid4()}/corrections", headers=headers(api),
+                                    json={"frequency_code": "7"})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
+    claim = await accepted_claim(api, seed=21)
+    theirs = await api.client.post(f"/v1/claims/{claim.claim_id}/corrections", headers=headers(api, "tenant-b"),
+                                   json={"frequency_code": "8"})
+    assert theirs.status_code == 404
+    bad_frequency = await api.client.post(f"/v1/claims/{claim.claim_id}/corrections", headers=headers(api),
+                                          json={"frequency_code": "1"})
+    assert bad_frequency.status_code == 422 and bad_frequency.json()["errors"][0]["field"] == "body.frequency_code"
+    secret_name = "Zebediah-Secret"
+    invalid = await api.client.post(f"/v1/claims/{claim.claim_id}/corrections", headers=headers(api),
+                                    json={"frequency_code": "7", "changes": {"patient": {"last_name": secret_name}}})
+    assert invalid.status_code == 422 and invalid.json()["code"] == "invalid_claim"
+    assert secret_name not in invalid.text and "patient" in invalid.json()["description"]
+    no_user = await api.client.post(f"/v1/claims/{claim.claim_id}/corrections", headers=headers(api, user=None),
+                                    json={"frequency_code": "8"})
+    assert no_user.status_code == 422
+    assert await api.scalar("SELECT status FROM submissions WHERE claim_id = :c", c=claim.claim_id) == "accepted"
+    assert await api.scalar("SELECT count(*) FROM submission_audit") == 0
+
+
+async def test_a_secondary_claim_carries_the_primary_payment_and_is_audited(api):
+    claim = await accepted_claim(api, seed=22)
+    coverage = {"payer_id": "SBX02", "payer_name": "Sandbox Medicare Advantage", "member_id": "M55501234"}
+    early = await api.client.post(f"/v1/claims/{claim.claim_id}/secondary", json={"coverage": coverage},
+                                  headers=headers(api))
+    assert early.status_code == 409 and early.json()["code"] == "not_accepted"
+    await api.consume((posted(claim), "tenant-a", claim.claim_id))
+    resp = await api.client.post(f"/v1/claims/{claim.claim_id}/secondary", json={"coverage": coverage},
+                                 headers=headers(api))
+    secondary_id = secondary_claim_id(claim.claim_id)
+    assert resp.status_code == 201 and resp.json() == {"claim_id": str(secondary_id),
+                                                       "primary_claim_id": str(claim.claim_id),
+                                                       "status": "queued", "payer_id": "SBX02"}
+    row = (await api.client.get(f"/v1/claims/{secondary_id}", headers=api.headers())).json()
+    assert row["status"] == "queued" and row["claim"]["payer_responsibility"] == "S"
+    assert row["claim"]["other_payers"][0]["paid_amount"] == "60.00"
+    audit = (await api.client.get(f"/v1/claims/{claim.claim_id}/audit", headers=api.headers())).json()["actions"]
+    assert [(a["action"], a["actor"], a["detail"]) for a in audit] == [
+        ("secondary", "pat.biller", {"secondary_claim_id": str(secondary_id)})]
+    await api.submission.dispatch_once()
+    [file] = sent_files(api)
+    assert "SBR*S*" in file.read_text() and "AMT*D*60~" in file.read_text()
+
+
+async def test_a_secondary_claim_refuses_other_tenants_unknown_claims_and_bad_coverage(api):
+    claim = await accepted_claim(api, seed=23)
+    await api.consume((posted(claim), "tenant-a", claim.claim_id))
+    coverage = {"payer_id": "SBX02", "payer_name": "Sandbox Medicare Advantage", "member_id": "M55501234"}
+    theirs = await api.client.post(f"/v1/claims/{claim.claim_id}/secondary", json={"coverage": coverage},
+                                   headers=headers(api, "tenant-b"))
+    assert theirs.status_code == 404
+    unknown = await api.client.post(f"/v1/claims/{uuid.uuid4()}/secondary", json={"coverage": coverage},
+                                    headers=headers(api))
+    assert unknown.status_code == 404
+    bad = await api.client.post(f"/v1/claims/{claim.claim_id}/secondary", headers=headers(api),
+                                json={"coverage": {"payer_id": "SBX02", "member_id": "M555-SECRET-1"}})
+    assert bad.status_code == 422 and any(e["field"].startswith("body.coverage") for e in bad.json()["errors"])
+    assert "M555-SECRET-1" not in bad.text
+    assert await api.scalar("SELECT count(*) FROM submissions") == 1
+    assert await api.scalar("SELECT count(*) FROM submission_audit") == 0
+
+
+async def test_without_an_api_key_every_tenant_route_answers_401(api):
+    cid = uuid.uuid4()
+    for method, path, body in [("GET", "/v1/submissions", None), ("GET", f"/v1/claims/{cid}", None),
+                               ("GET", "/v1/interchanges/000000001", None), ("GET", "/v1/acceptance", None),
+                               ("GET", "/v1/routes", None), ("PUT", "/v1/routes/SBX01", {"clearinghouse": "box"}),
+                               ("DELETE", "/v1/routes/SBX01", None), ("GET", f"/v1/claims/{cid}/audit", None),
+                               ("POST", f"/v1/claims/{cid}/corrections", {"frequency_code": "8"}),
+                               ("POST", f"/v1/claims/{cid}/secondary", {"coverage": {}})]:
+        resp = await api.client.request(method, path, json=body, headers={"x-user": "pat.biller"})
+        assert resp.status_code == 401, (method, path, resp.status_code)
