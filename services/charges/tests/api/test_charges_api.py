@@ -364,6 +364,15 @@ async def test_a_bad_chargemaster_is_a_422_listing_every_row_and_imports_nothing
     assert await api.scalar("SELECT count(*) FROM chargemaster_items") == 0
 
 
+async def test_a_chargemaster_with_a_row_twice_is_a_422_not_a_server_error(api):
+    resp = await api.client.post("/v1/chargemaster", headers=api.headers(),
+                                 content=b"code,price,effective_from\n99213,10.00,2026-01-01\n99213,12.00,2026-01-01\n")
+
+    assert resp.status_code == 422 and resp.json()["code"] == "invalid_chargemaster"
+    assert resp.json()["errors"] == [{"field": "row 3", "reason": "same code, modifier and effective_from as row 2"}]
+    assert await api.scalar("SELECT count(*) FROM chargemaster_items") == 0
+
+
 # ---------------------------------------------------------------- tenant settings and provider profiles
 async def test_default_billing_provider_is_set_applied_and_cleared(api):
     provider = {"npi": GOOD_NPI, "name": "Group Practice", "tax_id": "987654321"}
@@ -494,3 +503,4 @@ async def test_a_redelivered_intake_event_is_applied_once(api):
     assert len(await api.outbox_events("encounter-captured")) == 1
     assert await api.scalar("SELECT count(*) FROM encounters") == 1
     assert str(await api.scalar("SELECT event_id FROM inbox")) == str(env.id)
+
