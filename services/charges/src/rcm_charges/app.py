@@ -6,23 +6,33 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from rcm_contracts import topics
-from rcm_runtime.app import create_service_app
+from rcm_runtime.app import Runtime, create_service_app
 from rcm_runtime.clock import Clock
 
 from rcm_charges import api, consumers
+from rcm_charges.service import Charges
 from rcm_charges.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
+
+    async def wire(rt: Runtime) -> None:
+        rt.provide(Charges(rt.units, charge_lag=timedelta(seconds=settings.charge_lag_s)))
+
+    async def release_loop(rt: Runtime) -> None:
+        """Releases encounters whose charge-lag window has passed."""
+        await rt.services[Charges].release_forever()
+
     return create_service_app(
         settings,
         title="OpenRCM charges",
         description="Encounter intake from EHRs (FHIR R4 Bundle, HL7 v2 DFT^P03, OpenRCM JSON, Kafka topic "
         f"`{topics.INTAKE_ENCOUNTERS}`) and charge capture.",
         routers=[api.router, api.reads],
-        handlers=consumers.handlers(timedelta(seconds=settings.charge_lag_s)),
-        background=[consumers.release_loop] if settings.charge_lag_s > 0 else [],
+        handlers=lambda rt: consumers.handlers(rt.services[Charges]),
+        background=[release_loop] if settings.charge_lag_s > 0 else [],
         consume_topics=[topics.INTAKE_ENCOUNTERS],
+        startup=[wire],
         clock=clock,
     )

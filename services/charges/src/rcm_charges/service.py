@@ -1,15 +1,22 @@
 """Use cases of charges: capture encounters as claims once per (tenant, source system, source id),
-hold incomplete ones in completeness review, release them when fixed."""
+hold incomplete ones in completeness review, release them when fixed (or when the charge-lag window
+has passed), and keep what a tenant configured (chargemaster, default billing provider, provider
+profiles).
+
+`Charges` is what routers and the consumer call: each command opens and owns its unit of work. The
+functions below it take that unit (`uow`: connection plus emit with tenant, actor and cause bound), or a
+connection for pure reads."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,12 +24,20 @@ from rcm_contracts.base import Event
 from rcm_contracts.claim import Provider
 from rcm_contracts.events import EncounterCaptured, EncounterHeld, EncounterSubmitted, MissingItem
 from rcm_runtime.bulk import BulkInsert
-from rcm_runtime.errors import Conflict, NotFound
+from rcm_runtime.consumer import Delivery
+from rcm_runtime.errors import Conflict, DomainError, NotFound
+from rcm_runtime.polling import poll_forever
+from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
 
 from rcm_charges.db import chargemaster_items, encounter_audit, encounters, provider_profiles, tenant_settings
-from rcm_charges.domain.chargemaster import ChargemasterItem, price_line
+from rcm_charges.domain.chargemaster import ChargemasterCsvError, ChargemasterItem, parse_chargemaster_csv, price_line
 from rcm_charges.domain.claim_builder import build_claim, content_hash
 from rcm_charges.domain.completeness import missing_items
+from rcm_charges.domain.fhir_bundle import bundle_to_encounters
+from rcm_charges.domain.hl7_dft import dft_to_encounters, split_messages
+from rcm_charges.domain.intake_errors import IntakeError
+
+log = logging.getLogger("rcm.charges")
 
 
 class ConflictingResend(Conflict):
@@ -37,11 +52,34 @@ class NotOpen(Conflict):
     code = "not_open"
 
 
+class InvalidChargemaster(DomainError):
+    """A chargemaster CSV with bad rows: nothing imported. errors: [{"field": "row N", "reason": why}]."""
+
+    code = "invalid_chargemaster"
+
+    def __init__(self, message: str, errors: list[dict]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+class NoHl7Message(DomainError):
+    """The body holds no HL7 v2 message (no MSH segment)."""
+
+    code = "invalid_hl7"
+
+
 @dataclass(frozen=True)
 class Intake:
-    tenant_id: str
+    """One encounter to capture, with the unit of work bound to its tenant and cause (a request's unit,
+    or a consumed event's `delivery.uow`; all intakes of one batch share its connection)."""
+
+    uow: UnitOfWork
     submission: EncounterSubmitted
     channel: str
+
+    @property
+    def tenant_id(self) -> str:
+        return self.uow.tenant_id
 
 
 @dataclass(frozen=True)
@@ -52,8 +90,6 @@ class CaptureResult:
     missing: list[dict] | None = None
     created: bool = False  # a new encounter (not a resend or a change to an existing one)
 
-
-Emit = Callable[[int, Event, uuid.UUID], None]  # (index of the intake, event, key)
 
 _insert_encounters = BulkInsert(
     encounters, ["claim_id", "encounter_id", "tenant_id", "source_system", "source_encounter_id", "intake_channel",
@@ -151,15 +187,17 @@ def _hold_for_lag(ev: Evaluation, release_after: datetime | None, now: datetime)
     return ev
 
 
-async def capture_encounters(conn: AsyncConnection, emit: Emit, intakes: list[Intake], *, actor: str = "intake",
+async def capture_encounters(uow: UnitOfWork, intakes: list[Intake], *, actor: str = "intake",
                              charge_lag: timedelta = timedelta(0)) -> list[CaptureResult]:
-    """Insert encounters (one statement for the batch). A resend with the same content changes
-    nothing; a corrected resend of an open encounter becomes its next version (audited); a corrected
-    resend of a released claim raises ConflictingResend. With a charge lag, complete encounters wait
-    (status open) so late charges can join before release_due() releases them."""
+    """Insert encounters (one statement for the batch, on `uow.conn`; each intake's events go out through
+    its own bound unit). A resend with the same content changes nothing; a corrected resend of an open
+    encounter becomes its next version (audited); a corrected resend of a released claim raises
+    ConflictingResend. With a charge lag, complete encounters wait (status open) so late charges can join
+    before release_due() releases them."""
+    conn = uow.conn
     refs = await tenant_reference(conn, intakes)
     rows, evals = [], []
-    now = datetime.now(timezone.utc)
+    now = uow.now()
     release_after = now + charge_lag if charge_lag > timedelta(0) else None
     for it in intakes:
         claim_id, encounter_id = uuid.uuid4(), uuid.uuid4()
@@ -183,7 +221,7 @@ async def capture_encounters(conn: AsyncConnection, emit: Emit, intakes: list[In
     for i, (row, ev) in enumerate(zip(rows, evals)):
         if row["claim_id"] in inserted:
             if ev.status != "open":
-                emit(i, ev.event, row["claim_id"])
+                intakes[i].uow.emit(ev.event, key=row["claim_id"])
             results.append(CaptureResult(row["claim_id"], row["encounter_id"], ev.status, ev.missing, created=True))
             continue
         prior = existing[(row["tenant_id"], row["source_system"], row["source_encounter_id"])]
@@ -194,19 +232,22 @@ async def capture_encounters(conn: AsyncConnection, emit: Emit, intakes: list[In
             raise ConflictingResend(
                 "an encounter with this source_system and source_encounter_id was already released as a claim; "
                 "changes now need a corrected claim (frequency 7)")
-        result = await _apply_change(conn, lambda ev_, key: emit(i, ev_, key), prior, intakes[i].submission,
+        result = await _apply_change(intakes[i].uow, prior, intakes[i].submission,
                                      actor=actor, action="corrected_resend", channel=intakes[i].channel)
         results.append(result)
     return results
 
 
-async def _apply_change(conn: AsyncConnection, emit, prior, submission: EncounterSubmitted, *, actor: str,
+async def _apply_change(uow: UnitOfWork, prior, submission: EncounterSubmitted, *, actor: str,
                         action: str, channel: str) -> CaptureResult:
-    refs = await tenant_reference(conn, [Intake(prior.tenant_id, submission, channel)])
+    """A new version of an open encounter (`uow` is bound to its tenant): re-evaluated, audited, and
+    released (its event emitted) when complete and out of its charge-lag window."""
+    conn = uow.conn
+    refs = await tenant_reference(conn, [Intake(uow, submission, channel)])
     ev = evaluate(submission, refs[prior.tenant_id], claim_id=prior.claim_id, encounter_id=prior.encounter_id,
                   channel=channel)
     version = prior.version + 1
-    now = datetime.now(timezone.utc)
+    now = uow.now()
     ev = _hold_for_lag(ev, prior.release_after, now)
     await conn.execute(update(encounters).where(encounters.c.claim_id == prior.claim_id).values(
         submission=submission.model_dump(mode="json"), content_hash=content_hash(submission), version=version,
@@ -215,7 +256,7 @@ async def _apply_change(conn: AsyncConnection, emit, prior, submission: Encounte
         "claim_id": prior.claim_id, "tenant_id": prior.tenant_id, "actor": actor, "action": action,
         "version": version, "before": prior.submission, "after": submission.model_dump(mode="json")}])
     if ev.status != "open":
-        emit(ev.event, prior.claim_id)
+        uow.emit(ev.event, key=prior.claim_id)
     return CaptureResult(prior.claim_id, prior.encounter_id, ev.status, ev.missing)
 
 
@@ -229,41 +270,45 @@ async def _open_encounter(conn: AsyncConnection, tenant_id: str, claim_id: uuid.
     return prior
 
 
-async def fix_encounter(conn: AsyncConnection, emit, *, tenant_id: str, claim_id: uuid.UUID, changes: dict[str, Any],
-                        actor: str) -> CaptureResult:
+async def fix_encounter(uow: UnitOfWork, *, claim_id: uuid.UUID, changes: dict[str, Any]) -> CaptureResult:
     """Completeness review: merge the corrected fields into the held encounter; release it if complete.
-    Raises pydantic ValidationError when the merged encounter is invalid."""
-    prior = await _open_encounter(conn, tenant_id, claim_id)
+    Audited as the unit's actor. Raises pydantic ValidationError when the merged encounter is invalid."""
+    prior = await _open_encounter(uow.conn, uow.tenant_id, claim_id)
     merged = EncounterSubmitted.model_validate({**prior.submission, **changes,
                                                 "source_system": prior.source_system,
                                                 "source_encounter_id": prior.source_encounter_id})
-    return await _apply_change(conn, emit, prior, merged, actor=actor, action="fixed", channel=prior.intake_channel)
+    return await _apply_change(uow, prior, merged, actor=uow.actor, action="fixed", channel=prior.intake_channel)
 
 
-async def add_late_charges(conn: AsyncConnection, emit, *, tenant_id: str, claim_id: uuid.UUID, lines: list[dict],
-                           actor: str) -> CaptureResult:
+async def add_late_charges(uow: UnitOfWork, *, claim_id: uuid.UUID, lines: list[dict]) -> CaptureResult:
     """Charges that arrive after the encounter, added while it is still open (held, or inside the
-    charge-lag window)."""
-    prior = await _open_encounter(conn, tenant_id, claim_id)
+    charge-lag window). Audited as the unit's actor."""
+    prior = await _open_encounter(uow.conn, uow.tenant_id, claim_id)
     merged = EncounterSubmitted.model_validate({**prior.submission, "lines": [*prior.submission["lines"], *lines]})
-    return await _apply_change(conn, emit, prior, merged, actor=actor, action="late_charge", channel=prior.intake_channel)
+    return await _apply_change(uow, prior, merged, actor=uow.actor, action="late_charge", channel=prior.intake_channel)
 
 
-async def release_due(conn: AsyncConnection, emit, *, batch_max: int = 500) -> int:
-    """Release open encounters whose charge-lag window has passed (with any late charges). Row locks
+RELEASE_ACTOR = "system:charge-lag"
+
+
+async def release_due(uow: UnitOfWork, *, batch_max: int = 500) -> int:
+    """Release open encounters whose charge-lag window has passed by `uow.now()` (with any late charges),
+    for every tenant: `uow` is a system unit, bound per released row to that row's tenant. Row locks
     (SKIP LOCKED) let several replicas run this."""
-    now = datetime.now(timezone.utc)
+    conn = uow.conn
+    now = uow.now()
     due = (await conn.execute(select(encounters).where(
         encounters.c.status == "open", encounters.c.release_after <= now)
         .order_by(encounters.c.release_after).limit(batch_max).with_for_update(skip_locked=True))).all()
     for prior in due:
+        bound = uow.bind(Cause(tenant_id=prior.tenant_id, actor=RELEASE_ACTOR))
         submission = EncounterSubmitted.model_validate(prior.submission)
-        refs = await tenant_reference(conn, [Intake(prior.tenant_id, submission, prior.intake_channel)])
+        refs = await tenant_reference(conn, [Intake(bound, submission, prior.intake_channel)])
         ev = evaluate(submission, refs[prior.tenant_id], claim_id=prior.claim_id, encounter_id=prior.encounter_id,
                       channel=prior.intake_channel)
         await conn.execute(update(encounters).where(encounters.c.claim_id == prior.claim_id).values(
             status=ev.status, missing=ev.missing, claim=ev.claim, released_at=now if ev.status == "captured" else None))
-        emit(prior.tenant_id, ev.event, prior.claim_id)
+        bound.emit(ev.event, key=prior.claim_id)
     return len(due)
 
 
@@ -279,14 +324,15 @@ async def audit_trail(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID
     return [dict(r) for r in rows.mappings()]
 
 
-async def set_default_billing_provider(conn: AsyncConnection, *, tenant_id: str, provider: Provider | None,
-                                       actor: str) -> None:
-    """The billing provider applied to this tenant's encounters that name none (audited by who/when)."""
+async def set_default_billing_provider(uow: UnitOfWork, provider: Provider | None) -> None:
+    """The billing provider applied to the unit's tenant's encounters that name none (audited by who/when:
+    the unit's actor)."""
     value = provider.model_dump(mode="json") if provider else None
-    stmt = pg_insert(tenant_settings).values(tenant_id=tenant_id, default_billing_provider=value, updated_by=actor)
-    await conn.execute(stmt.on_conflict_do_update(
+    stmt = pg_insert(tenant_settings).values(tenant_id=uow.tenant_id, default_billing_provider=value,
+                                             updated_by=uow.actor)
+    await uow.conn.execute(stmt.on_conflict_do_update(
         index_elements=[tenant_settings.c.tenant_id],
-        set_={"default_billing_provider": value, "updated_by": actor, "updated_at": func.now()}))
+        set_={"default_billing_provider": value, "updated_by": uow.actor, "updated_at": func.now()}))
 
 
 async def default_billing_provider(conn: AsyncConnection, tenant_id: str) -> dict | None:
@@ -294,9 +340,153 @@ async def default_billing_provider(conn: AsyncConnection, tenant_id: str) -> dic
     return dict(row) if row else None
 
 
-async def put_provider_profile(conn: AsyncConnection, *, tenant_id: str, provider: Provider, actor: str) -> None:
+async def put_provider_profile(uow: UnitOfWork, provider: Provider) -> None:
     value = provider.model_dump(mode="json", exclude_none=True)
-    stmt = pg_insert(provider_profiles).values(tenant_id=tenant_id, npi=provider.npi, provider=value, updated_by=actor)
-    await conn.execute(stmt.on_conflict_do_update(
+    stmt = pg_insert(provider_profiles).values(tenant_id=uow.tenant_id, npi=provider.npi, provider=value,
+                                               updated_by=uow.actor)
+    await uow.conn.execute(stmt.on_conflict_do_update(
         index_elements=[provider_profiles.c.tenant_id, provider_profiles.c.npi],
-        set_={"provider": value, "updated_by": actor, "updated_at": func.now()}))
+        set_={"provider": value, "updated_by": uow.actor, "updated_at": func.now()}))
+
+
+async def list_provider_profiles(conn: AsyncConnection, tenant_id: str) -> list[dict]:
+    rows = await conn.execute(select(provider_profiles).where(provider_profiles.c.tenant_id == tenant_id)
+                              .order_by(provider_profiles.c.npi))
+    return [dict(r) for r in rows.mappings()]
+
+
+_import_items = BulkInsert(chargemaster_items, ["tenant_id", "code", "modifier", "price", "effective_from", "effective_to"],
+                           on_conflict="ON CONSTRAINT uq_chargemaster_item DO UPDATE SET price = EXCLUDED.price, "
+                                       "effective_to = EXCLUDED.effective_to, imported_at = now()")
+
+
+async def import_chargemaster_items(uow: UnitOfWork, items: list[ChargemasterItem], *, replace: bool = False) -> None:
+    """Upsert the tenant's chargemaster rows (one statement); `replace` drops its other rows first."""
+    tenant_id = uow.tenant_id
+    if replace:
+        await uow.conn.execute(delete(chargemaster_items).where(chargemaster_items.c.tenant_id == tenant_id))
+    await _import_items.execute(uow.conn, [{"tenant_id": tenant_id, "code": i.code, "modifier": i.modifier,
+                                            "price": i.price, "effective_from": i.effective_from,
+                                            "effective_to": i.effective_to} for i in items])
+
+
+async def list_chargemaster(conn: AsyncConnection, tenant_id: str, *, code: str | None = None,
+                            limit: int = 500) -> list[dict]:
+    stmt = select(chargemaster_items).where(chargemaster_items.c.tenant_id == tenant_id)
+    if code:
+        stmt = stmt.where(chargemaster_items.c.code == code.upper())
+    rows = await conn.execute(stmt.order_by(chargemaster_items.c.code, chargemaster_items.c.effective_from).limit(limit))
+    return [dict(r) for r in rows.mappings()]
+
+
+class Charges:
+    """The charges use cases routers, the intake consumer and the charge-lag loop run. Built once in the
+    composition root; each command opens and owns its unit of work."""
+
+    def __init__(self, units: UnitsOfWork, *, charge_lag: timedelta = timedelta(0)) -> None:
+        self.units = units
+        self.clock = units.clock
+        self.charge_lag = charge_lag
+
+    # -- intake ------------------------------------------------------------------------------------------
+
+    async def capture(self, *, tenant_id: str, submissions: list[EncounterSubmitted], channel: str,
+                      actor: str = "api") -> list[CaptureResult]:
+        """Capture encounters sent over HTTP, all in one unit of work (all or nothing). Raises
+        ConflictingResend (409) for a changed resend of a released claim."""
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            return await capture_encounters(uow, [Intake(uow, s, channel) for s in submissions],
+                                            charge_lag=self.charge_lag)
+
+    async def capture_fhir(self, *, tenant_id: str, bundle: Any, source_system: str = "fhir") -> list[CaptureResult]:
+        """A FHIR R4 Bundle, split per Encounter; raises IntakeError (nothing captured) when any is rejected."""
+        submissions = bundle_to_encounters(bundle, source_system=source_system)
+        return await self.capture(tenant_id=tenant_id, submissions=submissions, channel="fhir")
+
+    async def capture_hl7v2(self, *, tenant_id: str, text: str, source_system: str | None = None) -> list[CaptureResult]:
+        """HL7 v2 DFT^P03 message(s): all parsed first; raises NoHl7Message, or IntakeError listing the problems
+        per message (`message`: 1-based), and then captures nothing."""
+        messages = split_messages(text)
+        if not messages:
+            raise NoHl7Message("no HL7 v2 message (MSH segment) in the body")
+        submissions, errors = [], []
+        for i, message in enumerate(messages):
+            try:
+                submissions += dft_to_encounters(message, source_system=source_system)
+            except IntakeError as exc:
+                errors += [{"message": i + 1, **e} for e in exc.errors]
+        if errors:
+            raise IntakeError(errors)
+        return await self.capture(tenant_id=tenant_id, submissions=submissions, channel="hl7v2")
+
+    async def on_encounters_submitted(self, uow: UnitOfWork, deliveries: list[Delivery]) -> None:
+        """Consumer handler: encounters an EHR published to the intake topic, captured as one batch."""
+        await capture_encounters(uow, [Intake(d.uow, d.event, "kafka") for d in deliveries],
+                                 charge_lag=self.charge_lag)
+
+    # -- completeness review and late charges (audited) -------------------------------------------------
+
+    async def fix(self, *, tenant_id: str, claim_id: uuid.UUID, changes: dict[str, Any], actor: str) -> CaptureResult:
+        """Raises NotFound, NotOpen, or pydantic ValidationError (the merged encounter is invalid)."""
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            return await fix_encounter(uow, claim_id=claim_id, changes=changes)
+
+    async def add_late_charges(self, *, tenant_id: str, claim_id: uuid.UUID, lines: list[dict],
+                               actor: str) -> CaptureResult:
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            return await add_late_charges(uow, claim_id=claim_id, lines=lines)
+
+    async def audit_trail(self, *, tenant_id: str, claim_id: uuid.UUID) -> list[dict]:
+        async with self.units.read() as conn:
+            return await audit_trail(conn, tenant_id, claim_id)
+
+    # -- charge lag --------------------------------------------------------------------------------------
+
+    async def release_due(self, *, batch_max: int = 500) -> int:
+        """Release every tenant's open encounters whose charge-lag window has passed (by the clock)."""
+        async with self.units.begin_system() as uow:
+            return await release_due(uow, batch_max=batch_max)
+
+    async def release_forever(self, idle_s: float = 1.0) -> None:
+        """The background loop: release what is due, then wait `idle_s` when nothing was."""
+        await poll_forever(self.release_due, idle_s=idle_s, log=log, what="charge-lag release")
+
+    # -- chargemaster ------------------------------------------------------------------------------------
+
+    async def import_chargemaster(self, *, tenant_id: str, csv_text: str, replace: bool = False,
+                                  actor: str = "api") -> int:
+        """Raises InvalidChargemaster (every bad row listed; nothing imported)."""
+        try:
+            items = parse_chargemaster_csv(csv_text)
+        except ChargemasterCsvError as exc:
+            raise InvalidChargemaster(str(exc), exc.errors) from None
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            await import_chargemaster_items(uow, items, replace=replace)
+        return len(items)
+
+    async def chargemaster(self, *, tenant_id: str, code: str | None = None, limit: int = 500) -> list[dict]:
+        async with self.units.read() as conn:
+            return await list_chargemaster(conn, tenant_id, code=code, limit=limit)
+
+    # -- tenant settings and provider profiles (audited by who/when) -------------------------------------
+
+    async def set_default_billing_provider(self, *, tenant_id: str, provider: Provider | None,
+                                           actor: str) -> dict | None:
+        """Set (or, with None, clear) the default billing provider; returns the tenant's settings row."""
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            await set_default_billing_provider(uow, provider)
+            return await default_billing_provider(uow.conn, tenant_id)
+
+    async def default_billing_provider(self, *, tenant_id: str) -> dict | None:
+        """The tenant's default billing provider (its settings row), or None when none is configured."""
+        async with self.units.read() as conn:
+            row = await default_billing_provider(conn, tenant_id)
+        return row if row is not None and row["default_billing_provider"] is not None else None
+
+    async def put_provider_profile(self, *, tenant_id: str, provider: Provider, actor: str) -> None:
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            await put_provider_profile(uow, provider)
+
+    async def provider_profiles(self, *, tenant_id: str) -> list[dict]:
+        async with self.units.read() as conn:
+            return await list_provider_profiles(conn, tenant_id)

@@ -1,26 +1,28 @@
-"""coding APIs: a claim's coding result, the coder queue, and coder actions (audited)."""
+"""coding APIs: a claim's coding result, the coder queue, and coder actions (audited). Thin: validate the
+HTTP input, call the `Coding` use cases, map results and errors to responses."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field, ValidationError
 
 from rcm_contracts.envelope import describe_validation_error
-from rcm_runtime.app import RuntimeDep
+from rcm_runtime.app import Provided
 from rcm_runtime.auth import TenantId
 from rcm_runtime.errors import Conflict, DomainError, NotFound
 from rcm_runtime.reads import jsonable, problem, stage_read_router
 
 from rcm_coding.db import coded_claims
-from rcm_coding.service import Recode, assign, audit_trail, recode
+from rcm_coding.service import Coding, Recode
 
 reads = stage_read_router(coded_claims, tag="coding", status_column="status", queue_path="/coder-queue",
                           queue_default="needs_coder", time_column="coded_at")
 router = APIRouter(prefix="/v1", tags=["coder queue"])
 Actor = Annotated[str, Header(alias="X-User", min_length=1, max_length=128, description="the coder acting")]
+UseCases = Provided[Coding]
 
 
 class Assignment(BaseModel):
@@ -28,21 +30,16 @@ class Assignment(BaseModel):
 
 
 @router.post("/claims/{claim_id}/assignment", summary="Assign a queued claim to a coder")
-async def assign_claim(claim_id: uuid.UUID, body: Assignment, tenant_id: TenantId, rt: RuntimeDep, actor: Actor):
-    async with rt.transaction() as tx:
-        await assign(tx.conn, tenant_id=tenant_id, claim_id=claim_id, coder=body.coder, actor=actor)
+async def assign_claim(claim_id: uuid.UUID, body: Assignment, tenant_id: TenantId, coding: UseCases, actor: Actor):
+    await coding.assign(tenant_id=tenant_id, claim_id=claim_id, coder=body.coder, actor=actor)
     return {"claim_id": str(claim_id), "assigned_to": body.coder}
 
 
 @router.post("/claims/{claim_id}/coding", summary="Recode a queued claim (diagnoses, line codes, modifiers, "
                                                   "units, pointers); it moves on once no error edit remains")
-async def recode_claim(claim_id: uuid.UUID, body: Recode, request: Request, tenant_id: TenantId, rt: RuntimeDep,
-                       actor: Actor):
+async def recode_claim(claim_id: uuid.UUID, body: Recode, tenant_id: TenantId, coding: UseCases, actor: Actor):
     try:
-        async with rt.transaction() as tx:
-            status, edits = await recode(tx.conn, lambda ev, key: tx.emit(ev, tenant_id=tenant_id, key=key),
-                                         request.app.state.coding_tables, tenant_id=tenant_id, claim_id=claim_id,
-                                         change=body, actor=actor)
+        status, edits = await coding.recode(tenant_id=tenant_id, claim_id=claim_id, change=body, actor=actor)
     except ValidationError as exc:
         return problem(422, "invalid_claim", describe_validation_error(exc))
     except (NotFound, Conflict):
@@ -53,12 +50,11 @@ async def recode_claim(claim_id: uuid.UUID, body: Recode, request: Request, tena
 
 
 @router.get("/claims/{claim_id}/audit", summary="Every coder action on the claim: who, when, before, after")
-async def coding_audit(claim_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep) -> dict:
-    async with rt.engine.connect() as conn:
-        rows = await audit_trail(conn, tenant_id, claim_id)
+async def coding_audit(claim_id: uuid.UUID, tenant_id: TenantId, coding: UseCases) -> dict:
+    rows = await coding.audit_trail(tenant_id=tenant_id, claim_id=claim_id)
     return {"claim_id": str(claim_id), "actions": [jsonable(r) for r in rows]}
 
 
 @router.get("/reference-data", tags=["ops"], summary="Which code tables this coding service loaded")
-async def reference_data(request: Request) -> dict:
-    return request.app.state.coding_tables.summary()
+async def reference_data(coding: UseCases) -> dict:
+    return coding.reference_data()

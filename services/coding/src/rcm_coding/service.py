@@ -1,4 +1,10 @@
-"""Coder queue actions: assign a claim, recode it (diagnoses, lines), every action audited."""
+"""Use cases of coding: run the coding engine on claims with verified coverage (queueing those a coder
+must fix), and the coder queue's actions: assign a claim, recode it (diagnoses, lines), every action
+audited.
+
+`Coding` is what routers and the consumer call: it holds the reference tables (loaded once, in the
+composition root) and each command opens and owns its unit of work. The functions below it take that unit
+(`uow`: connection plus emit with tenant, actor and cause bound), or a connection for pure reads."""
 
 from __future__ import annotations
 
@@ -11,7 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rcm_contracts.claim import Claim
 from rcm_contracts.events import ClaimCoded
+from rcm_runtime.bulk import BulkInsert
+from rcm_runtime.consumer import Delivery
 from rcm_runtime.errors import Conflict, DomainError, NotFound
+from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
 
 from rcm_coding.db import coded_claims, coding_audit
 from rcm_coding.domain.engine import CodingTables, code_claim, coding_status
@@ -75,16 +84,37 @@ async def _queued(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID):
     return row
 
 
-async def assign(conn: AsyncConnection, *, tenant_id: str, claim_id: uuid.UUID, coder: str, actor: str) -> None:
+_insert_coded = BulkInsert(coded_claims, ["claim_id", "tenant_id", "status", "edits", "claim"])
+
+
+async def code_claims(uow: UnitOfWork, deliveries: list[Delivery], tables: CodingTables) -> None:
+    """Code each claim whose coverage was verified: clean ones move on (ClaimCoded, status coded), the
+    others wait in the coder queue (status needs_coder). One multi-row insert for the batch, on the batch's
+    connection; each event goes out through its delivery's bound unit."""
+    rows = []
+    for d in deliveries:
+        claim = d.event.claim
+        edits = code_claim(claim, tables)
+        status = coding_status(edits)
+        rows.append({"claim_id": claim.claim_id, "tenant_id": d.tenant_id, "status": status,
+                     "edits": [e.model_dump(mode="json") for e in edits], "claim": claim.model_dump(mode="json")})
+        d.uow.emit(ClaimCoded(claim=claim, status=status, edits=edits), key=claim.claim_id)
+    await _insert_coded.execute(uow.conn, rows)
+
+
+async def assign(uow: UnitOfWork, *, claim_id: uuid.UUID, coder: str) -> None:
+    """Assign a queued claim of the unit's tenant to a coder (audited as the unit's actor)."""
+    conn, tenant_id = uow.conn, uow.tenant_id
     await _queued(conn, tenant_id, claim_id)
     await conn.execute(update(coded_claims).where(coded_claims.c.claim_id == claim_id).values(assigned_to=coder))
-    await conn.execute(insert(coding_audit), [{"claim_id": claim_id, "tenant_id": tenant_id, "actor": actor,
+    await conn.execute(insert(coding_audit), [{"claim_id": claim_id, "tenant_id": tenant_id, "actor": uow.actor,
                                                "action": "assigned", "after": {"assigned_to": coder}}])
 
 
-async def recode(conn: AsyncConnection, emit, tables: CodingTables, *, tenant_id: str, claim_id: uuid.UUID,
-                 change: Recode, actor: str) -> tuple[str, list]:
-    """Apply the coder's change and re-run the engine. Clean -> coded, and the claim moves on."""
+async def recode(uow: UnitOfWork, tables: CodingTables, *, claim_id: uuid.UUID, change: Recode) -> tuple[str, list]:
+    """Apply the coder's change (audited as the unit's actor) and re-run the engine. Clean -> coded, and the
+    claim moves on."""
+    conn, tenant_id, actor = uow.conn, uow.tenant_id, uow.actor
     row = await _queued(conn, tenant_id, claim_id)
     claim = apply_recode(row.claim, change)
     edits = code_claim(claim, tables)
@@ -98,7 +128,7 @@ async def recode(conn: AsyncConnection, emit, tables: CodingTables, *, tenant_id
         "before": {**_codes(row.claim), "note": None}, "after": {**_codes(after), "note": change.note},
         "edits_after": edit_rows}])
     if status == "coded":
-        emit(ClaimCoded(claim=claim, status=status, edits=edits), claim_id)
+        uow.emit(ClaimCoded(claim=claim, status=status, edits=edits), key=claim_id)
     return status, edit_rows
 
 
@@ -106,3 +136,35 @@ async def audit_trail(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID
     rows = await conn.execute(select(coding_audit).where(
         coding_audit.c.tenant_id == tenant_id, coding_audit.c.claim_id == claim_id).order_by(coding_audit.c.id))
     return [dict(r) for r in rows.mappings()]
+
+
+class Coding:
+    """The coding use cases routers and the consumer run, with the reference tables loaded once. Each
+    command opens and owns its unit of work."""
+
+    def __init__(self, units: UnitsOfWork, tables: CodingTables) -> None:
+        self.units = units
+        self.tables = tables
+
+    async def on_coverage_verified(self, uow: UnitOfWork, deliveries: list[Delivery]) -> None:
+        """Consumer handler: claims whose coverage eligibility verified, coded as one batch."""
+        await code_claims(uow, deliveries, self.tables)
+
+    async def assign(self, *, tenant_id: str, claim_id: uuid.UUID, coder: str, actor: str) -> None:
+        """Raises NotFound (no such claim for the tenant) or NotInQueue (already coded)."""
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            await assign(uow, claim_id=claim_id, coder=coder)
+
+    async def recode(self, *, tenant_id: str, claim_id: uuid.UUID, change: Recode, actor: str) -> tuple[str, list]:
+        """Raises NotFound, NotInQueue, DomainError (a line the claim lacks) or pydantic ValidationError (the
+        recoded claim is invalid); nothing changes then."""
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            return await recode(uow, self.tables, claim_id=claim_id, change=change)
+
+    async def audit_trail(self, *, tenant_id: str, claim_id: uuid.UUID) -> list[dict]:
+        async with self.units.read() as conn:
+            return await audit_trail(conn, tenant_id, claim_id)
+
+    def reference_data(self) -> dict[str, int | None]:
+        """How many entries of each code table this process loaded (None: not loaded)."""
+        return self.tables.summary()

@@ -34,13 +34,15 @@ class ChargemasterCsvError(ValueError):
 
 def parse_chargemaster_csv(text: str) -> list[ChargemasterItem]:
     """CSV with header `code,modifier,price,effective_from,effective_to` (modifier and effective_to may
-    be blank). All rows are checked; any bad row rejects the file with every problem listed."""
+    be blank). All rows are checked; any bad row rejects the file with every problem listed. Two rows for
+    the same code, modifier and effective_from are a bad row (which price would be meant?)."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip().lower() for h in reader.fieldnames or []]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise ChargemasterCsvError([{"field": "header", "reason": f"missing column(s): {', '.join(missing)}"}])
     items, errors = [], []
+    first_row: dict[tuple[str, str, date], int] = {}
     for n, raw in enumerate(reader, start=2):
         row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
         try:
@@ -57,6 +59,10 @@ def parse_chargemaster_csv(text: str) -> list[ChargemasterItem]:
             modifier = row.get("modifier", "").upper()
             if modifier and len(modifier) != 2:
                 raise ValueError("modifier must be 2 characters")
+            key = (code, modifier, start)
+            if key in first_row:
+                raise ValueError(f"same code, modifier and effective_from as row {first_row[key]}")
+            first_row[key] = n
             items.append(ChargemasterItem(code, modifier, price.quantize(Decimal("0.01")), start, end))
         except (ValueError, InvalidOperation, KeyError) as exc:
             errors.append({"field": f"row {n}", "reason": str(exc) or type(exc).__name__})
