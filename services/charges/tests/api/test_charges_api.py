@@ -9,7 +9,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from aiokafka import ConsumerRecord
 
 from rcm_charges.app import create_app
 from rcm_charges.db import metadata
@@ -18,7 +17,6 @@ from rcm_charges.settings import Settings
 from rcm_contracts.envelope import Envelope, new_envelope
 from rcm_contracts.events import EncounterSubmitted
 from rcm_runtime.clock import FixedClock
-from rcm_runtime.consumer import BatchApplier, decode_record
 from tests.support.api import service_api
 from tests.support.encounters import GOOD_NPI, generate, to_fhir_bundle, to_hl7_dft
 
@@ -465,18 +463,6 @@ async def test_a_claim_and_the_encounter_queue_are_read_only_by_their_tenant(api
 
 
 # ---------------------------------------------------------------- intake consumer
-async def consume_envelopes(api, *envelopes: Envelope) -> BatchApplier:
-    """Like api.consume, for given envelopes: the same envelope twice is a redelivery (same event id)."""
-    rt = api.app.state.runtime
-    applier = BatchApplier(api.engine, rt.handlers, api.settings.service_name, rt.out_topic, clock=rt.clock)
-    items = [decode_record(ConsumerRecord(topic="rcm.intake.encounters", partition=0, offset=i, timestamp=0,
-                                          timestamp_type=0, key=env.partitionkey.encode(), value=env.to_bytes(),
-                                          checksum=None, serialized_key_size=0, serialized_value_size=0, headers=()))
-             for i, env in enumerate(envelopes)]
-    await applier.apply_with_fallback(items, max_retries=1, backoff_s=0)
-    return applier
-
-
 async def test_encounters_from_the_intake_topic_are_captured_with_the_event_as_cause(api):
     complete, incomplete = encounter(seed=27), encounter(seed=28, scenario="no_diagnosis")
     applier = await api.consume((EncounterSubmitted.model_validate(complete), "tenant-a", "k-1"),
@@ -496,8 +482,8 @@ async def test_encounters_from_the_intake_topic_are_captured_with_the_event_as_c
 async def test_a_redelivered_intake_event_is_applied_once(api):
     env = new_envelope(EncounterSubmitted.model_validate(encounter(seed=29)), service="intake", tenant_id="tenant-a",
                        key="k-1")
-    first = await consume_envelopes(api, env, env)
-    again = await consume_envelopes(api, env)
+    first = await api.consume(env, env)
+    again = await api.consume(env)
 
     assert (first.applied, first.duplicates) == (1, 1) and (again.applied, again.duplicates) == (0, 1)
     assert len(await api.outbox_events("encounter-captured")) == 1

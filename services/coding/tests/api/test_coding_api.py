@@ -8,7 +8,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from aiokafka import ConsumerRecord
 
 from rcm_coding.app import create_app
 from rcm_coding.db import metadata
@@ -16,7 +15,6 @@ from rcm_coding.settings import Settings
 from rcm_contracts.claim import Claim
 from rcm_contracts.envelope import Envelope, new_envelope
 from rcm_contracts.events import CoverageVerified, EligibilityResult
-from rcm_runtime.consumer import BatchApplier, decode_record
 from tests.support.api import service_api
 
 pytestmark = pytest.mark.integration
@@ -64,18 +62,6 @@ async def queue_claim(api, tenant: str = "tenant-a", **kw) -> Claim:
     return c
 
 
-async def consume_envelopes(api, *envelopes: Envelope) -> BatchApplier:
-    """Like api.consume, for given envelopes: the same envelope twice is a redelivery (same event id)."""
-    rt = api.app.state.runtime
-    applier = BatchApplier(api.engine, rt.handlers, api.settings.service_name, rt.out_topic, clock=rt.clock)
-    items = [decode_record(ConsumerRecord(topic="rcm.eligibility.events", partition=0, offset=i, timestamp=0,
-                                          timestamp_type=0, key=env.partitionkey.encode(), value=env.to_bytes(),
-                                          checksum=None, serialized_key_size=0, serialized_value_size=0, headers=()))
-             for i, env in enumerate(envelopes)]
-    await applier.apply_with_fallback(items, max_retries=1, backoff_s=0)
-    return applier
-
-
 # ---------------------------------------------------------------- the CoverageVerified consumer
 async def test_verified_claims_are_coded_clean_ones_move_on_and_the_rest_wait_for_a_coder(api):
     clean, bad_dx, ncci = claim(), claim(diagnoses=["ZZZ9"]), claim(codes=("11111", "33333"))
@@ -100,8 +86,8 @@ async def test_verified_claims_are_coded_clean_ones_move_on_and_the_rest_wait_fo
 async def test_a_redelivered_coverage_verified_event_is_applied_once(api):
     c = claim()
     env = new_envelope(verified(c), service="eligibility", tenant_id="tenant-a", key=str(c.claim_id))
-    first = await consume_envelopes(api, env, env)
-    again = await consume_envelopes(api, env)
+    first = await api.consume(env, env)
+    again = await api.consume(env)
 
     assert (first.applied, first.duplicates) == (1, 1) and (again.applied, again.duplicates) == (0, 1)
     assert first.dead_lettered == again.dead_lettered == 0
