@@ -12,6 +12,7 @@ from functools import partial
 import httpx
 import pytest
 from aiokafka import ConsumerRecord
+from sqlalchemy import text
 
 from rcm_contracts.claim import Claim
 from rcm_contracts.envelope import new_envelope
@@ -75,6 +76,7 @@ class Payer:
         self.exchanges: list[int] = []
         self.connections_held: list[int] = []
         self.engines: list = []
+        self.during = None  # an async callable run while the payer is answering (another actor's change)
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox_app), base_url=PAYER_URL,
                                         event_hooks={"request": [self._seen]})
 
@@ -82,6 +84,8 @@ class Payer:
         if request.url.path == "/v1/eligibility":
             self.exchanges.append(request.content.decode().count("ST*270*"))
             self.connections_held.append(sum(e.pool.checkedout() for e in self.engines))
+            if self.during is not None:
+                await self.during()
 
     @property
     def inquiries(self) -> int:
@@ -439,6 +443,25 @@ async def test_a_recheck_asks_the_payer_again_and_releases_the_claim_once_covera
 
     done = await api.client.post(path, json={}, headers=desk)
     assert done.status_code == 409 and done.json()["code"] == "not_held" and payer.exchanges == [1, 1, 1]
+
+
+async def test_a_recheck_does_not_overwrite_a_change_made_while_the_payer_was_answering(api, payer):
+    ev = captured("TERM8101")
+    await api.consume((ev, "tenant-a", ev.claim.claim_id))
+    held_events = len(await api.outbox_events())
+
+    async def another_desk_rechecked() -> None:
+        async with api.engine.begin() as conn:
+            await conn.execute(text("UPDATE coverage_checks SET result = result || '{\"reason\": \"newer\"}'::jsonb "
+                                    "WHERE claim_id = :id"), {"id": ev.claim.claim_id})
+
+    payer.during = another_desk_rechecked
+    resp = await api.client.post(f"/v1/claims/{ev.claim.claim_id}/recheck", json={"member_id": "COPAY8102"},
+                                 headers=api.headers(**{"X-User": "desk"}))
+    assert resp.status_code == 409 and resp.json()["code"] == "claim_changed"
+    assert await api.scalar("SELECT status FROM coverage_checks") == "held"
+    assert await api.scalar("SELECT result->>'reason' FROM coverage_checks") == "newer"  # the other change stays
+    assert len(await api.outbox_events()) == held_events
 
 
 # -- member-id rules ---------------------------------------------------------------------------------------------
