@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -103,8 +103,8 @@ async def visits_for(conn: AsyncConnection, items: list[tuple[str, AppointmentSc
     """Registration rules for each appointment (a read): problems, and the draft claim to ask the payer about."""
     ids = {(t, a.patient_id) for t, a in items}
     rules_by_tenant = await tenant_member_id_rules(conn, {t for t, _ in items})
-    rows = await conn.execute(select(patients).where(patients.c.tenant_id.in_({t for t, _ in ids})))
-    registered = {(r.tenant_id, r.patient_id): r for r in rows if (r.tenant_id, r.patient_id) in ids}
+    rows = await conn.execute(select(patients).where(tuple_(patients.c.tenant_id, patients.c.patient_id).in_(ids)))
+    registered = {(r.tenant_id, r.patient_id): r for r in rows}
     visits = []
     for tenant_id, appt in items:
         reg = registered.get((tenant_id, appt.patient_id))
