@@ -3,6 +3,7 @@ of the date of service so problems reach the front desk before the patient arriv
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -30,7 +31,8 @@ _put_appointment = BulkInsert(appointments, ["id", "tenant_id", "source_system",
                               on_conflict="ON CONSTRAINT uq_appointment DO UPDATE SET scheduled_date = "
                                           "EXCLUDED.scheduled_date, status = EXCLUDED.status, work_queue = "
                                           "EXCLUDED.work_queue, problems = EXCLUDED.problems, eligibility = "
-                                          "EXCLUDED.eligibility, checked_at = now()")
+                                          "EXCLUDED.eligibility, checked_at = now()",
+                              returning=["id", "tenant_id", "source_system", "source_appointment_id"])
 
 
 DEFAULT_RULE_KEY = "*"  # member_id_rules.payer_id of a tenant's default format
@@ -129,7 +131,7 @@ async def record_pre_visit_checks(conn: AsyncConnection, items: list[tuple[str, 
                                   visits: list[Visit], decisions: list[Decision | None]) -> list[PreVisitCheck]:
     """Each appointment's outcome (registration problems + the payer's decision), stored in one statement;
     problems send it to a work queue."""
-    out, rows = [], []
+    checks, rows = [], []
     for (tenant_id, appt), visit, decision in zip(items, visits, decisions):
         problems = list(visit.problems)
         eligibility, queue = None, None
@@ -141,13 +143,17 @@ async def record_pre_visit_checks(conn: AsyncConnection, items: list[tuple[str, 
         if queue is None and any(p["severity"] == "error" for p in problems):
             queue = "front-desk"
         check = PreVisitCheck(uuid.uuid4(), "problems" if queue else "verified", queue, problems, eligibility)
-        out.append(check)
+        checks.append(check)
         rows.append({"id": check.appointment_id, "tenant_id": tenant_id, "source_system": appt.source_system,
                      "source_appointment_id": appt.source_appointment_id, "patient_id": appt.patient_id,
                      "scheduled_date": appt.scheduled_date, "status": check.status, "work_queue": queue,
                      "problems": problems, "eligibility": eligibility})
-    await _put_appointment.execute(conn, rows)
-    return out
+    # An appointment sent again updates its row, which keeps its first id: answer with the stored id.
+    stored = {(r.tenant_id, r.source_system, r.source_appointment_id): r.id
+              for r in await _put_appointment.execute(conn, rows)}
+    return [dataclasses.replace(check, appointment_id=stored[(row["tenant_id"], row["source_system"],
+                                                              row["source_appointment_id"])])
+            for check, row in zip(checks, rows)]
 
 
 async def list_appointments(conn: AsyncConnection, tenant_id: str, *, work_queue: str | None, on: date | None,

@@ -269,6 +269,7 @@ async def test_a_registered_patients_appointment_is_verified_with_the_payer_befo
 
     resent = await api.client.post("/v1/appointments", json=appointment("A-1", "MRN-1"), headers=api.headers())
     assert resent.status_code == 200
+    assert resent.json()["appointment_id"] == ok.json()["appointment_id"]  # the same appointment, updated
     assert await api.scalar("SELECT count(*) FROM appointments WHERE tenant_id = 'tenant-a'") == 3
 
 
