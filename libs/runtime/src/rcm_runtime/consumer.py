@@ -7,6 +7,15 @@ same transaction as their effects; offsets are committed to Kafka only after the
 If a batch fails, its records are retried one by one (bounded); one that still fails is written to
 the dead-letter table with its reason and the loop moves on. Records that do not decode, or carry an
 unknown type, go to the dead-letter table straight away.
+
+Handlers that need an outside party (a payer's 271) before they can apply an event are `PreparedHandler`s:
+their `prepare(deliveries)` runs for the batch's not-yet-applied events BEFORE the batch transaction opens,
+with no connection held (short reads of its own, then the outside calls), and returns one value per
+delivery; the loop puts each on `delivery.prepared`, then opens the transaction and calls `apply(uow,
+deliveries)` like any handler. So no transaction (and no row lock) is held while waiting for the outside
+party (DESIGN.md §2 rule 7). Events already in the inbox (a redelivery) are not prepared, so a redelivered
+batch asks no outside party again. A `TransientError` from `prepare` retries the batch later, as from any
+handler. Plain handlers (`Handler`) are unchanged.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from typing import Any, Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rcm_contracts.base import Event
@@ -47,6 +57,7 @@ class Delivery:
     event: Any
     traceparent: str | None = None  # of this consumer's span for the event
     uow: UnitOfWork | None = None
+    prepared: Any = None  # what a PreparedHandler's prepare step returned for this event
 
     @property
     def tenant_id(self) -> str:
@@ -65,6 +76,25 @@ class Delivery:
 # order, inside the batch's transaction (`uow`, not bound to a tenant; each delivery's `uow` is): it should
 # write them with multi-row statements (one round trip, not one per event).
 Handler = Callable[[UnitOfWork, list[Delivery]], Awaitable[None]]
+
+
+class PreparedHandler:
+    """A handler in two steps: `prepare(deliveries) -> list` (one value per delivery, in order) runs before the
+    batch transaction, outside any transaction: do the outside calls there; `apply(uow, deliveries)` runs
+    inside it, with each delivery's value on `delivery.prepared`. Calling the object is `apply`, so it is a
+    Handler wherever one is expected."""
+
+    def __init__(self, prepare: Callable[[list[Delivery]], Awaitable[list[Any]]], apply: Handler) -> None:
+        self.prepare = prepare
+        self.apply = apply
+
+    async def __call__(self, uow: UnitOfWork, deliveries: list[Delivery]) -> None:
+        await self.apply(uow, deliveries)
+
+
+class NotPrepared(TransientError):
+    """An event found new in the transaction that the prepare step had seen as already applied (its inbox
+    row was pruned meanwhile): retry the batch, which prepares it then."""
 
 
 @dataclass
@@ -154,8 +184,30 @@ class BatchApplier:
         # Route on the parsed (upcast) type, so a handler for v2 also receives v1 records.
         return d.event is not None and d.event.event_type() in self.handlers
 
+    async def _prepare(self, wanted: list[Decoded]) -> dict[uuid.UUID, Any]:
+        """Run the PreparedHandlers' prepare step for the events not applied yet, before any transaction."""
+        todo = {d.envelope.id: d for d in wanted if isinstance(self.handlers[d.event.event_type()], PreparedHandler)}
+        if not todo:
+            return {}
+        async with self.engine.connect() as conn:  # a short read: which of them a previous delivery applied
+            done = set((await conn.execute(select(inbox.c.event_id).where(inbox.c.event_id.in_(list(todo))))).scalars())
+        by_handler: dict[int, tuple[PreparedHandler, list[Delivery]]] = {}
+        for eid, d in todo.items():
+            if eid not in done:
+                handler = self.handlers[d.event.event_type()]
+                by_handler.setdefault(id(handler), (handler, []))[1].append(Delivery(d.envelope, d.event))
+        prepared: dict[uuid.UUID, Any] = {}
+        for handler, deliveries in by_handler.values():
+            values = await handler.prepare(deliveries)
+            if len(values) != len(deliveries):
+                raise RuntimeError("prepare() must return one value per delivery")
+            prepared.update((dv.envelope.id, v) for dv, v in zip(deliveries, values))
+        return prepared
+
     async def apply(self, items: list[Decoded]) -> None:
-        """One transaction: dead letters for undecodable items, inbox + effects for handled ones."""
+        """One transaction: dead letters for undecodable items, inbox + effects for handled ones (after the
+        prepare step of PreparedHandlers, which runs before it)."""
+        prepared = await self._prepare([d for d in items if self.wants(d)])
         async with self.units.begin_system() as uow:
             conn = uow.conn
             bad = [dead_letter_row(d, d.error) for d in items if d.error is not None]
@@ -175,7 +227,9 @@ class BatchApplier:
                     self.duplicates += 1
                     continue
                 seen.add(eid)
-                fresh.append(Delivery(d.envelope, d.event))
+                if eid not in prepared and isinstance(self.handlers[d.event.event_type()], PreparedHandler):
+                    raise NotPrepared("an event became new after the prepare step; the batch is retried")
+                fresh.append(Delivery(d.envelope, d.event, prepared=prepared.get(eid)))
             spans = [self._start_span(dv) for dv in fresh]
             for dv in fresh:
                 dv.uow = uow.bind(dv.cause())

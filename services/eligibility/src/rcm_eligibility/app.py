@@ -5,6 +5,7 @@ per process, when it starts."""
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from rcm_contracts import topics
@@ -18,7 +19,10 @@ from rcm_eligibility.service import Eligibility
 from rcm_eligibility.settings import Settings
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               payer_http: httpx.AsyncClient | None = None) -> FastAPI:
+    """`payer_http` is a test seam: the HTTP client the real-time payer connection uses instead of the
+    process's own (in-process API tests hand it the sandbox app through httpx's ASGI transport)."""
     settings = settings or Settings()
     auth_rules = (AuthRuleTable.from_csv(Path(settings.auth_rules_path).read_text()) if settings.auth_rules_path
                   else AuthRuleTable(rules=()))
@@ -29,16 +33,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             payer = FileDropPayerConnection(settings.payer_outbox_dir, settings.payer_inbox_dir)
         else:
             payer = HttpPayerConnection(settings.payer_url or settings.service_url("sandbox"), settings.payer_key,
-                                        rt.http)
-        rt.provide(Eligibility(payer=payer, auth_rules=auth_rules, submitter_id=settings.submitter_id,
+                                        payer_http or rt.http)
+        rt.provide(Eligibility(rt.units, payer=payer, auth_rules=auth_rules, submitter_id=settings.submitter_id,
                                cache_ttl=timedelta(seconds=settings.eligibility_cache_ttl_s),
                                concurrency=settings.payer_concurrency))
 
-    app = create_service_app(settings, title="OpenRCM eligibility",
-                             description="270/271 eligibility and benefits, prior-authorization requirements, "
-                                         "front-desk and authorization work queues.",
-                             routers=[api.reads, api.router],
-                             handlers=lambda rt: consumers.handlers(rt.services[Eligibility]),
-                             consume_topics=[topics.CHARGES, topics.INTAKE_ENCOUNTERS], startup=[wire], clock=clock)
-    app.state.eligibility = lambda: app.state.runtime.services[Eligibility]
-    return app
+    return create_service_app(settings, title="OpenRCM eligibility",
+                              description="270/271 eligibility and benefits, prior-authorization requirements, "
+                                          "front-desk and authorization work queues.",
+                              routers=[api.reads, api.router],
+                              handlers=lambda rt: consumers.handlers(rt.services[Eligibility]),
+                              consume_topics=[topics.CHARGES, topics.INTAKE_ENCOUNTERS], startup=[wire], clock=clock)

@@ -3,24 +3,25 @@ of the date of service so problems reach the front desk before the patient arriv
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rcm_contracts.claim import Address, Claim, Coverage, Person, ServiceLine
 from rcm_contracts.events import AppointmentScheduled
 from rcm_runtime.bulk import BulkInsert
+from rcm_runtime.reads import jsonable
 
 from rcm_eligibility.db import appointments, member_id_rules, patients
-from rcm_eligibility.domain.decision import decide
+from rcm_eligibility.domain.decision import Decision
 from rcm_eligibility.domain.registration import (
     CoverageRegistration, PatientRegistration, PayerMemberIdRules, RegistrationProblem, validate_registration,
 )
-from rcm_eligibility.service import Eligibility, snapshots_for
 
 _put_patient = BulkInsert(patients, ["tenant_id", "patient_id", "patient", "coverages"],
                           on_conflict="ON CONSTRAINT uq_patient DO UPDATE SET patient = EXCLUDED.patient, "
@@ -30,7 +31,8 @@ _put_appointment = BulkInsert(appointments, ["id", "tenant_id", "source_system",
                               on_conflict="ON CONSTRAINT uq_appointment DO UPDATE SET scheduled_date = "
                                           "EXCLUDED.scheduled_date, status = EXCLUDED.status, work_queue = "
                                           "EXCLUDED.work_queue, problems = EXCLUDED.problems, eligibility = "
-                                          "EXCLUDED.eligibility, checked_at = now()")
+                                          "EXCLUDED.eligibility, checked_at = now()",
+                              returning=["id", "tenant_id", "source_system", "source_appointment_id"])
 
 
 DEFAULT_RULE_KEY = "*"  # member_id_rules.payer_id of a tenant's default format
@@ -53,9 +55,9 @@ async def rules_of(conn: AsyncConnection, tenant_id: str) -> PayerMemberIdRules:
 
 
 async def register(conn: AsyncConnection, *, tenant_id: str, patient_id: str, patient: PatientRegistration,
-                   coverages: list[CoverageRegistration]) -> list[RegistrationProblem]:
+                   coverages: list[CoverageRegistration], today: date) -> list[RegistrationProblem]:
     """Store the registration unless it has errors; warnings are stored with it and returned."""
-    problems = validate_registration(patient, coverages, today=date.today(), rules=await rules_of(conn, tenant_id))
+    problems = validate_registration(patient, coverages, today=today, rules=await rules_of(conn, tenant_id))
     if not any(p.severity == "error" for p in problems):
         await _put_patient.execute(conn, [{"tenant_id": tenant_id, "patient_id": patient_id,
                                            "patient": patient.model_dump(mode="json"),
@@ -82,6 +84,15 @@ def _visit_claim(patient: dict, coverage: dict, appt: AppointmentScheduled) -> C
 
 
 @dataclass(frozen=True)
+class Visit:
+    """What the registration says about an appointment: its problems, and the visit as a draft claim to
+    verify with the payer (None when the patient is not registered or has no primary coverage)."""
+
+    problems: list[dict]
+    claim: Claim | None
+
+
+@dataclass(frozen=True)
 class PreVisitCheck:
     appointment_id: uuid.UUID
     status: str
@@ -90,39 +101,41 @@ class PreVisitCheck:
     eligibility: dict | None
 
 
-async def check_appointments(conn: AsyncConnection, elig: Eligibility,
-                             items: list[tuple[str, AppointmentScheduled]]) -> list[PreVisitCheck]:
-    """Registration rules + the payer's 271 for each appointment; problems go to a work queue."""
+async def visits_for(conn: AsyncConnection, items: list[tuple[str, AppointmentScheduled]]) -> list[Visit]:
+    """Registration rules for each appointment (a read): problems, and the draft claim to ask the payer about."""
     ids = {(t, a.patient_id) for t, a in items}
     rules_by_tenant = await tenant_member_id_rules(conn, {t for t, _ in items})
-    rows = await conn.execute(select(patients).where(patients.c.tenant_id.in_({t for t, _ in ids})))
-    registered = {(r.tenant_id, r.patient_id): r for r in rows if (r.tenant_id, r.patient_id) in ids}
-    checks, to_ask = [], []
+    rows = await conn.execute(select(patients).where(tuple_(patients.c.tenant_id, patients.c.patient_id).in_(ids)))
+    registered = {(r.tenant_id, r.patient_id): r for r in rows}
+    visits = []
     for tenant_id, appt in items:
         reg = registered.get((tenant_id, appt.patient_id))
         if reg is None:
-            checks.append([{"field": "patient_id", "code": "REG020", "severity": "error",
-                            "message": "the patient is not registered: register demographics and coverage before the visit"}])
-            to_ask.append(None)
+            visits.append(Visit([{"field": "patient_id", "code": "REG020", "severity": "error",
+                                  "message": "the patient is not registered: register demographics and coverage "
+                                             "before the visit"}], None))
             continue
         problems = validate_registration(PatientRegistration.model_validate(reg.patient),
                                          [CoverageRegistration.model_validate(c) for c in reg.coverages],
                                          today=appt.scheduled_date, rules=rules_by_tenant[tenant_id])
-        checks.append([p.model_dump(mode="json") for p in problems])
+        checks = [p.model_dump(mode="json") for p in problems]
         primary = next((c for c in reg.coverages if c["order_of_benefits"] == 1), None)
-        to_ask.append((tenant_id, _visit_claim(reg.patient, primary, appt)) if primary else None)
         if primary is None:
-            checks[-1].append({"field": "coverages", "code": "REG021", "severity": "warning",
-                               "message": "no primary coverage on file: self-pay unless coverage is added"})
-    asked = [x for x in to_ask if x is not None]
-    snaps = iter(await snapshots_for(conn, elig, asked))
-    now = datetime.now(timezone.utc)
-    out, rows = [], []
-    for (tenant_id, appt), problems, pair in zip(items, checks, to_ask):
+            checks.append({"field": "coverages", "code": "REG021", "severity": "warning",
+                           "message": "no primary coverage on file: self-pay unless coverage is added"})
+        visits.append(Visit(checks, _visit_claim(reg.patient, primary, appt) if primary else None))
+    return visits
+
+
+async def record_pre_visit_checks(conn: AsyncConnection, items: list[tuple[str, AppointmentScheduled]],
+                                  visits: list[Visit], decisions: list[Decision | None]) -> list[PreVisitCheck]:
+    """Each appointment's outcome (registration problems + the payer's decision), stored in one statement;
+    problems send it to a work queue."""
+    checks, rows = [], []
+    for (tenant_id, appt), visit, decision in zip(items, visits, decisions):
+        problems = list(visit.problems)
         eligibility, queue = None, None
-        if pair is not None:
-            snap, source = next(snaps)
-            decision = decide(pair[1], snap, source=source, now=now, auth_rules=elig.auth_rules)
+        if decision is not None:
             eligibility = decision.result.model_dump(mode="json")
             problems += [{"field": e.field, "code": e.code, "severity": e.severity, "message": e.message}
                          for e in decision.edits]
@@ -130,19 +143,39 @@ async def check_appointments(conn: AsyncConnection, elig: Eligibility,
         if queue is None and any(p["severity"] == "error" for p in problems):
             queue = "front-desk"
         check = PreVisitCheck(uuid.uuid4(), "problems" if queue else "verified", queue, problems, eligibility)
-        out.append(check)
+        checks.append(check)
         rows.append({"id": check.appointment_id, "tenant_id": tenant_id, "source_system": appt.source_system,
                      "source_appointment_id": appt.source_appointment_id, "patient_id": appt.patient_id,
                      "scheduled_date": appt.scheduled_date, "status": check.status, "work_queue": queue,
                      "problems": problems, "eligibility": eligibility})
-    await _put_appointment.execute(conn, rows)
-    return out
+    # An appointment sent again updates its row, which keeps its first id: answer with the stored id.
+    stored = {(r.tenant_id, r.source_system, r.source_appointment_id): r.id
+              for r in await _put_appointment.execute(conn, rows)}
+    return [dataclasses.replace(check, appointment_id=stored[(row["tenant_id"], row["source_system"],
+                                                              row["source_appointment_id"])])
+            for check, row in zip(checks, rows)]
+
+
+async def list_appointments(conn: AsyncConnection, tenant_id: str, *, work_queue: str | None, on: date | None,
+                            limit: int) -> list[dict]:
+    stmt = select(appointments).where(appointments.c.tenant_id == tenant_id)
+    if work_queue:
+        stmt = stmt.where(appointments.c.work_queue == work_queue)
+    if on:
+        stmt = stmt.where(appointments.c.scheduled_date == on)
+    rows = (await conn.execute(stmt.order_by(appointments.c.scheduled_date).limit(limit))).mappings().all()
+    return [jsonable(dict(r)) for r in rows]
+
+
+def check_member_id_rule(payer_id: str, pattern: str) -> None:
+    """Raises ValueError when the pattern is not a usable regex."""
+    PayerMemberIdRules.from_mapping({"payers": {payer_id: pattern}})
 
 
 async def put_member_id_rule(conn: AsyncConnection, *, tenant_id: str, payer_id: str, pattern: str,
                              description: str | None, actor: str) -> None:
     """Raises ValueError when the pattern is not a usable regex (the API answers 422)."""
-    PayerMemberIdRules.from_mapping({"payers": {payer_id: pattern}})  # validates before storing
+    check_member_id_rule(payer_id, pattern)  # validates before storing
     stmt = pg_insert(member_id_rules).values(tenant_id=tenant_id, payer_id=payer_id, pattern=pattern,
                                              description=description, updated_by=actor)
     await conn.execute(stmt.on_conflict_do_update(

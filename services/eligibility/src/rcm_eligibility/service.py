@@ -1,5 +1,13 @@
 """eligibility use cases: verify coverage for claims (cached 271s), hold what the front desk or the
-authorizations team must fix, release held claims."""
+authorizations team must fix, release held claims, registrations and pre-visit checks.
+
+`Eligibility` is the one use-case object (built once by the composition root). Every use case that needs the
+payer works in three steps, so no transaction is open while the payer answers (DESIGN.md §2 rule 7):
+(a) a short read (the 271 cache, inquiry control numbers), (b) the 270/271 exchange with no connection held,
+(c) a short unit of work that stores the answers, the decisions and their events. Consumed events take the
+same path through `PreparedHandler`s (rcm_runtime.consumer): (a)+(b) in `prepare`, (c) in the batch's
+transaction.
+"""
 
 from __future__ import annotations
 
@@ -7,37 +15,77 @@ import asyncio
 import dataclasses
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
+from typing import Any, Sequence
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rcm_contracts.claim import Claim
-from rcm_contracts.events import CoverageVerified, EligibilityHeld
+from rcm_contracts.claim import Claim, Coverage, Person, Provider, ServiceLine
+from rcm_contracts.events import AppointmentScheduled, CoverageVerified, EligibilityHeld
 from rcm_runtime.bulk import BulkInsert
+from rcm_runtime.consumer import Delivery
 from rcm_runtime.errors import Conflict, NotFound
+from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
 
+from rcm_eligibility import registration_service as registrations
 from rcm_eligibility.db import coverage_checks, eligibility_cache, inquiry_control_seq
 from rcm_eligibility.domain.decision import CoverageSnapshot, Decision, decide, snapshot_of, with_coverage_period
+from rcm_eligibility.domain.fhir_appointment import appointment_from_fhir
 from rcm_eligibility.domain.prior_auth import AuthRuleTable
+from rcm_eligibility.domain.registration import (
+    CoverageRegistration, PatientRegistration, RegistrationProblem, validate_registration,
+)
 from rcm_eligibility.domain.x12_270 import Dependent, EligibilityInquiry, Subscriber, build_270_batch
 from rcm_eligibility.domain.x12_271 import parse_271
 from rcm_eligibility.payers import PayerConnection, PayerRefused
+from rcm_eligibility.registration_service import PreVisitCheck, Visit
 
-
-@dataclass
-class Eligibility:
-    """Everything the use cases need besides the transaction: payer connection and rules."""
-
-    payer: PayerConnection
-    auth_rules: AuthRuleTable
-    submitter_id: str
-    cache_ttl: timedelta
-    concurrency: int = 8
+API_ACTOR = "api"  # unaudited commands
 
 
 class NotHeld(Conflict):
     code = "not_held"
+
+
+class ClaimChanged(Conflict):
+    code = "claim_changed"
+
+
+class NoMemberIdRule(NotFound):
+    pass
+
+
+class InvalidMemberIdRule(ValueError):
+    """The pattern is not a usable regular expression (the API answers 422)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The 271 snapshot for one claim and where it came from (none | cache | payer | not_sent). `cache_key`
+    is set when the payer just answered: the snapshot to store in the cache under (tenant, payer, member, DOS)."""
+
+    snapshot: CoverageSnapshot | None
+    source: str
+    cache_key: tuple | None = None
+
+
+@dataclass(frozen=True)
+class CoverageQuestion:
+    """An on-demand check: who, which payer, which provider, when, what service."""
+
+    patient: Person
+    coverage: Coverage
+    provider: Provider
+    service_date: date
+    procedure_codes: Sequence[str]
+    place_of_service: str = "11"
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    decision: Decision
+    snapshot: CoverageSnapshot | None
 
 
 def _inquiry(claim: Claim) -> EligibilityInquiry:
@@ -61,8 +109,8 @@ def _inquiry(claim: Claim) -> EligibilityInquiry:
 BATCH_270 = 100  # inquiries per interchange
 
 
-async def _ask_chunk(elig: Eligibility, chunk: list[tuple[tuple, Claim]], control: int, gate: asyncio.Semaphore,
-                     asked: dict, unasked: set) -> None:
+async def _ask_chunk(payer: PayerConnection, submitter_id: str, now: datetime, chunk: list[tuple[tuple, Claim]],
+                     control: int, gate: asyncio.Semaphore, asked: dict, unasked: set) -> None:
     inquiries, keys = [], []
     for i, (key, claim) in enumerate(chunk, start=1):
         try:
@@ -74,11 +122,11 @@ async def _ask_chunk(elig: Eligibility, chunk: list[tuple[tuple, Claim]], contro
         keys.append(key)
     if not inquiries:
         return
-    x270 = build_270_batch(inquiries, control_number=control, sender_id=elig.submitter_id,
-                           receiver_id=chunk[0][1].coverage.payer_id[:15], now=datetime.now(timezone.utc))
+    x270 = build_270_batch(inquiries, control_number=control, sender_id=submitter_id,
+                           receiver_id=chunk[0][1].coverage.payer_id[:15], now=now)
     async with gate:
         try:
-            x271 = await elig.payer.inquire(x270)
+            x271 = await payer.inquire(x270)
         except PayerRefused as exc:
             for key in keys:
                 asked[key] = CoverageSnapshot(active=None, rejections=[{"code": "refused", "meaning": str(exc),
@@ -96,52 +144,22 @@ async def _ask_chunk(elig: Eligibility, chunk: list[tuple[tuple, Claim]], contro
             asked[key] = snapshot_of([s for s in summaries if not s.trace_number][:1])  # payer-level rejection
 
 
-_cache_put = BulkInsert(eligibility_cache, ["tenant_id", "payer_id", "member_id", "service_date", "snapshot"],
+# The cache is written optimistically, after the payer answered and without any lock held while asking:
+# two replicas that miss on the same member at the same moment both ask (one spare 270, rare, since a claim's
+# events land on one partition) and the later answer wins the row (ON CONFLICT DO UPDATE). Locking the cache
+# row across the payer call would instead hold a transaction open for the payer's response time.
+_cache_put = BulkInsert(eligibility_cache, ["tenant_id", "payer_id", "member_id", "service_date", "snapshot",
+                                            "fetched_at"],
                         on_conflict="ON CONSTRAINT uq_eligibility_cache DO UPDATE SET snapshot = EXCLUDED.snapshot, "
-                                    "fetched_at = now()")
+                                    "fetched_at = EXCLUDED.fetched_at")
 
 
-async def snapshots_for(conn: AsyncConnection, elig: Eligibility, tenant_claims: list[tuple[str, Claim]], *,
-                        fresh: bool = False) -> list[tuple[CoverageSnapshot | None, str]]:
-    """The 271 snapshot per claim: from the cache when fresh enough, else from the payer (in parallel)."""
-    keys = [(t, c.coverage.payer_id, c.coverage.member_id, c.service_date) if c.coverage else None
-            for t, c in tenant_claims]
-    cached = {}
-    wanted = [k for k in keys if k is not None]
-    if wanted and not fresh:
-        since = datetime.now(timezone.utc) - elig.cache_ttl
-        rows = await conn.execute(select(eligibility_cache).where(
-            tuple_(eligibility_cache.c.tenant_id, eligibility_cache.c.payer_id, eligibility_cache.c.member_id,
-                   eligibility_cache.c.service_date).in_(wanted), eligibility_cache.c.fetched_at >= since))
-        cached = {(r.tenant_id, r.payer_id, r.member_id, r.service_date): CoverageSnapshot.from_json(r.snapshot) for r in rows}
-    misses = {k: c for k, (_, c) in zip(keys, tenant_claims) if k is not None and k not in cached}
-    asked: dict[tuple, CoverageSnapshot] = {}
-    unasked: set[tuple] = set()
-    if misses:
-        # One batch interchange per payer (up to BATCH_270 inquiries), sent in parallel; each 270 has
-        # its own trace number and its 271 is matched back on the echoed TRN02.
-        by_payer: dict[str, list[tuple[tuple, Claim]]] = {}
-        for key, claim in misses.items():
-            by_payer.setdefault(claim.coverage.payer_id, []).append((key, claim))
-        chunks = [group[i:i + BATCH_270] for group in by_payer.values() for i in range(0, len(group), BATCH_270)]
-        controls = [await conn.scalar(inquiry_control_seq.next_value()) for _ in chunks]
-        gate = asyncio.Semaphore(elig.concurrency)
-        await asyncio.gather(*(_ask_chunk(elig, chunk, control, gate, asked, unasked)
-                               for chunk, control in zip(chunks, controls)))
-    if asked:
+async def store_answers(conn: AsyncConnection, answers: Sequence[Answer | None], fetched_at: datetime) -> None:
+    """Cache what the payer just answered (one statement; a member asked twice in a batch is stored once)."""
+    rows = {a.cache_key: a.snapshot for a in answers if a is not None and a.cache_key is not None}
+    if rows:
         await _cache_put.execute(conn, [{"tenant_id": k[0], "payer_id": k[1], "member_id": k[2], "service_date": k[3],
-                                         "snapshot": s.as_json()} for k, s in asked.items()])
-    out = []
-    for k in keys:
-        if k is None:
-            out.append((None, "none"))
-        elif k in cached:
-            out.append((cached[k], "cache"))
-        elif k in unasked:
-            out.append((None, "not_sent"))
-        else:
-            out.append((asked[k], "payer"))
-    return out
+                                         "snapshot": s.as_json(), "fetched_at": fetched_at} for k, s in rows.items()])
 
 
 _record = BulkInsert(coverage_checks, ["claim_id", "tenant_id", "payer_id", "status", "reason", "result", "work_queue",
@@ -164,21 +182,10 @@ def outcome_event(claim: Claim, decision: Decision, snapshot: CoverageSnapshot |
                            edits=decision.edits)
 
 
-async def verify_claims(conn: AsyncConnection, elig: Eligibility, items: list[tuple[str, Claim]], emit) -> None:
-    """`emit(index, event, key)` for each claim: CoverageVerified, or EligibilityHeld."""
-    snaps = await snapshots_for(conn, elig, items)
-    now = datetime.now(timezone.utc)
-    rows = []
-    for i, ((tenant_id, claim), (snap, source)) in enumerate(zip(items, snaps)):
-        decision = decide(claim, snap, source=source, now=now, auth_rules=elig.auth_rules)
-        rows.append(check_row(tenant_id, claim, decision, snap))
-        emit(i, outcome_event(claim, decision, snap), claim.claim_id)
-    await _record.execute(conn, rows)
-
-
-async def _held(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID):
-    row = (await conn.execute(select(coverage_checks).where(
-        coverage_checks.c.tenant_id == tenant_id, coverage_checks.c.claim_id == claim_id).with_for_update())).first()
+async def _held(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID, *, lock: bool = False):
+    stmt = select(coverage_checks).where(coverage_checks.c.tenant_id == tenant_id,
+                                         coverage_checks.c.claim_id == claim_id)
+    row = (await conn.execute(stmt.with_for_update() if lock else stmt)).first()
     if row is None:
         raise NotFound("no such claim at the eligibility stage for this tenant")
     if row.status != "held":
@@ -186,29 +193,213 @@ async def _held(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID):
     return row
 
 
-async def _redecide(conn, elig: Eligibility, row, claim: Claim, snapshot: CoverageSnapshot, source: str, emit) -> Decision:
-    decision = decide(claim, snapshot, source=source, now=datetime.now(timezone.utc), auth_rules=elig.auth_rules)
-    values = check_row(row.tenant_id, claim, decision, snapshot)
-    del values["claim_id"], values["tenant_id"]
-    await conn.execute(update(coverage_checks).where(coverage_checks.c.claim_id == row.claim_id).values(**values))
-    emit(outcome_event(claim, decision, snapshot), claim.claim_id)
-    return decision
+def _on_demand_claim(q: CoverageQuestion) -> Claim:
+    return Claim(claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system="eligibility-check",
+                 source_encounter_id="on-demand", service_date=q.service_date, place_of_service=q.place_of_service,
+                 patient=q.patient, coverage=q.coverage, billing_provider=q.provider, diagnoses=["Z0000"],
+                 lines=[ServiceLine(line_number=i, procedure_code=p, units=1, charge=0)
+                        for i, p in enumerate(q.procedure_codes, start=1)], total_charge=0)
 
 
-async def record_authorization(conn, elig: Eligibility, emit, *, tenant_id: str, claim_id: uuid.UUID,
-                               authorization_number: str) -> Decision:
-    """The authorizations team obtained the payer's authorization: attach it and release the claim."""
-    row = await _held(conn, tenant_id, claim_id)
-    claim = Claim.model_validate({**row.claim, "prior_authorization": authorization_number})
-    return await _redecide(conn, elig, row, claim, CoverageSnapshot.from_json(row.snapshot), "cache", emit)
+class Eligibility:
+    """The eligibility use cases, with what they need besides a unit of work: the payer connection, the
+    prior-auth rules, the cache policy and the clock. Each command opens and owns its unit of work."""
 
+    def __init__(self, units: UnitsOfWork, *, payer: PayerConnection, auth_rules: AuthRuleTable, submitter_id: str,
+                 cache_ttl: timedelta, concurrency: int = 8) -> None:
+        self.units = units
+        self.clock = units.clock
+        self.payer = payer
+        self.auth_rules = auth_rules
+        self.submitter_id = submitter_id
+        self.cache_ttl = cache_ttl
+        self.concurrency = concurrency
 
-async def recheck(conn, elig: Eligibility, emit, *, tenant_id: str, claim_id: uuid.UUID,
-                  member_id: str | None = None) -> Decision:
-    """The front desk corrected the coverage (or the payer updated it): ask the payer again."""
-    row = await _held(conn, tenant_id, claim_id)
-    claim = Claim.model_validate(row.claim)
-    if member_id:
-        claim = claim.model_copy(update={"coverage": claim.coverage.model_copy(update={"member_id": member_id})})
-    [(snapshot, source)] = await snapshots_for(conn, elig, [(tenant_id, claim)], fresh=True)
-    return await _redecide(conn, elig, row, claim, snapshot, source, emit)
+    # -- the payer's answers: (a) short read, (b) 270/271 with no connection held -------------------------
+
+    async def coverage_answers(self, tenant_claims: Sequence[tuple[str, Claim]], *,
+                               fresh: bool = False) -> list[Answer]:
+        """The 271 snapshot per claim: from the cache when fresh enough (unless `fresh`), else from the payer
+        (one batch interchange per payer and up to BATCH_270 members, in parallel). Opens no transaction
+        while the payer answers; the caller stores the answers (`store_answers`) in its unit of work."""
+        keys = [(t, c.coverage.payer_id, c.coverage.member_id, c.service_date) if c.coverage else None
+                for t, c in tenant_claims]
+        wanted = list(dict.fromkeys(k for k in keys if k is not None))
+        if not wanted:
+            return [Answer(None, "none") for _ in keys]
+        cached: dict[tuple, CoverageSnapshot] = {}
+        async with self.units.read() as conn:
+            if not fresh:
+                rows = await conn.execute(select(eligibility_cache).where(
+                    tuple_(eligibility_cache.c.tenant_id, eligibility_cache.c.payer_id, eligibility_cache.c.member_id,
+                           eligibility_cache.c.service_date).in_(wanted),
+                    eligibility_cache.c.fetched_at >= self.clock.now() - self.cache_ttl))
+                cached = {(r.tenant_id, r.payer_id, r.member_id, r.service_date): CoverageSnapshot.from_json(r.snapshot)
+                          for r in rows}
+            misses = {k: c for k, (_, c) in zip(keys, tenant_claims) if k is not None and k not in cached}
+            # One batch interchange per payer (up to BATCH_270 inquiries); each 270 has its own trace number
+            # and its 271 is matched back on the echoed TRN02.
+            by_payer: dict[str, list[tuple[tuple, Claim]]] = {}
+            for key, claim in misses.items():
+                by_payer.setdefault(claim.coverage.payer_id, []).append((key, claim))
+            chunks = [group[i:i + BATCH_270] for group in by_payer.values() for i in range(0, len(group), BATCH_270)]
+            controls = list((await conn.execute(select(inquiry_control_seq.next_value()).select_from(
+                func.generate_series(1, len(chunks))))).scalars()) if chunks else []
+        asked: dict[tuple, CoverageSnapshot] = {}
+        unasked: set[tuple] = set()
+        if chunks:  # no connection held from here on
+            gate = asyncio.Semaphore(self.concurrency)
+            now = self.clock.now()
+            await asyncio.gather(*(_ask_chunk(self.payer, self.submitter_id, now, chunk, control, gate, asked, unasked)
+                                   for chunk, control in zip(chunks, controls)))
+        out = []
+        for k in keys:
+            if k is None:
+                out.append(Answer(None, "none"))
+            elif k in cached:
+                out.append(Answer(cached[k], "cache"))
+            elif k in unasked:
+                out.append(Answer(None, "not_sent"))
+            else:
+                out.append(Answer(asked[k], "payer", cache_key=k))
+        return out
+
+    def _decide(self, claim: Claim, answer: Answer, now: datetime) -> Decision:
+        return decide(claim, answer.snapshot, source=answer.source, now=now, auth_rules=self.auth_rules)
+
+    # -- consumed events (PreparedHandlers: prepare outside the batch transaction, then apply in it) --------
+
+    async def ask_for_captured_claims(self, deliveries: list[Delivery]) -> list[Answer]:
+        return await self.coverage_answers([(d.tenant_id, d.event.claim) for d in deliveries])
+
+    async def verify_captured_claims(self, uow: UnitOfWork, deliveries: list[Delivery]) -> None:
+        """Each captured claim, with its prepared Answer: CoverageVerified, or EligibilityHeld (one cache write
+        and one coverage_checks insert for the whole run)."""
+        now = uow.now()
+        await store_answers(uow.conn, [d.prepared for d in deliveries], now)
+        rows = []
+        for d in deliveries:
+            claim, answer = d.event.claim, d.prepared
+            decision = self._decide(claim, answer, now)
+            rows.append(check_row(d.tenant_id, claim, decision, answer.snapshot))
+            d.uow.emit(outcome_event(claim, decision, answer.snapshot), key=claim.claim_id)
+        await _record.execute(uow.conn, rows)
+
+    async def ask_for_appointments(self, deliveries: list[Delivery]) -> list[tuple[Visit, Answer | None]]:
+        return await self._visits([(d.tenant_id, d.event) for d in deliveries])
+
+    async def record_scheduled_appointments(self, uow: UnitOfWork, deliveries: list[Delivery]) -> None:
+        await self._record_visits(uow, [(d.tenant_id, d.event) for d in deliveries], [d.prepared for d in deliveries])
+
+    async def _visits(self, items: list[tuple[str, AppointmentScheduled]]) -> list[tuple[Visit, Answer | None]]:
+        async with self.units.read() as conn:
+            visits = await registrations.visits_for(conn, items)
+        answers = iter(await self.coverage_answers([(t, v.claim) for (t, _), v in zip(items, visits)
+                                                    if v.claim is not None]))
+        return [(v, next(answers) if v.claim is not None else None) for v in visits]
+
+    async def _record_visits(self, uow: UnitOfWork, items: list[tuple[str, AppointmentScheduled]],
+                             prepared: list[tuple[Visit, Answer | None]]) -> list[PreVisitCheck]:
+        now = uow.now()
+        await store_answers(uow.conn, [a for _, a in prepared], now)
+        decisions = [self._decide(v.claim, a, now) if v.claim is not None else None for v, a in prepared]
+        return await registrations.record_pre_visit_checks(uow.conn, items, [v for v, _ in prepared], decisions)
+
+    # -- commands -----------------------------------------------------------------------------------------
+
+    async def check(self, tenant_id: str, questions: Sequence[CoverageQuestion]) -> list[CheckOutcome]:
+        """On-demand checks (front-desk tools): the payer's answer (cached per member, payer and date of
+        service) and the decision the pipeline would take."""
+        claims = [_on_demand_claim(q) for q in questions]
+        answers = await self.coverage_answers([(tenant_id, c) for c in claims])
+        if any(a.cache_key is not None for a in answers):
+            async with self.units.begin(tenant_id=tenant_id, actor=API_ACTOR) as uow:
+                await store_answers(uow.conn, answers, uow.now())
+        now = self.clock.now()
+        return [CheckOutcome(self._decide(c, a, now), a.snapshot) for c, a in zip(claims, answers)]
+
+    async def schedule(self, tenant_id: str, appointment: AppointmentScheduled) -> PreVisitCheck:
+        """A scheduled visit: registration rules and the payer's 271 before the date of service."""
+        items = [(tenant_id, appointment)]
+        prepared = await self._visits(items)
+        async with self.units.begin(tenant_id=tenant_id, actor=API_ACTOR) as uow:
+            [check] = await self._record_visits(uow, items, prepared)
+        return check
+
+    async def schedule_fhir(self, tenant_id: str, raw: Any, *, source_system: str) -> PreVisitCheck:
+        """A FHIR R4 Appointment; raises AppointmentError (field-level errors) when it cannot be checked."""
+        return await self.schedule(tenant_id, appointment_from_fhir(raw, source_system=source_system))
+
+    async def appointments(self, tenant_id: str, *, work_queue: str | None = None, on: date | None = None,
+                           limit: int = 200) -> list[dict]:
+        async with self.units.read() as conn:
+            return await registrations.list_appointments(conn, tenant_id, work_queue=work_queue, on=on, limit=limit)
+
+    async def validate_registration(self, tenant_id: str, patient: PatientRegistration,
+                                    coverages: list[CoverageRegistration]) -> list[RegistrationProblem]:
+        async with self.units.read() as conn:
+            rules = await registrations.rules_of(conn, tenant_id)
+        return validate_registration(patient, coverages, today=self.clock.today(), rules=rules)
+
+    async def register(self, tenant_id: str, patient_id: str, patient: PatientRegistration,
+                       coverages: list[CoverageRegistration]) -> list[RegistrationProblem]:
+        """Store the registration unless it has errors; warnings are stored with it and returned."""
+        async with self.units.begin(tenant_id=tenant_id, actor=API_ACTOR) as uow:
+            return await registrations.register(uow.conn, tenant_id=tenant_id, patient_id=patient_id, patient=patient,
+                                                coverages=coverages, today=self.clock.today())
+
+    async def set_member_id_rule(self, tenant_id: str, actor: str, payer_id: str, *, pattern: str,
+                                 description: str | None) -> None:
+        try:
+            registrations.check_member_id_rule(payer_id, pattern)
+        except ValueError as exc:
+            raise InvalidMemberIdRule(str(exc)) from None
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            await registrations.put_member_id_rule(uow.conn, tenant_id=tenant_id, payer_id=payer_id, pattern=pattern,
+                                                   description=description, actor=actor)
+
+    async def remove_member_id_rule(self, tenant_id: str, actor: str, payer_id: str) -> None:
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            if not await registrations.delete_member_id_rule(uow.conn, tenant_id=tenant_id, payer_id=payer_id):
+                raise NoMemberIdRule("no member-id rule for this payer")
+
+    async def member_id_rules(self, tenant_id: str) -> list[dict]:
+        async with self.units.read() as conn:
+            return await registrations.list_member_id_rules(conn, tenant_id)
+
+    async def record_authorization(self, tenant_id: str, actor: str, claim_id: uuid.UUID,
+                                   authorization_number: str) -> Decision:
+        """The authorizations team obtained the payer's authorization: attach it and release the claim. No
+        payer call: the claim's stored 271 snapshot decides again."""
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            row = await _held(uow.conn, tenant_id, claim_id, lock=True)
+            claim = Claim.model_validate({**row.claim, "prior_authorization": authorization_number})
+            return await self._redecide(uow, claim, Answer(CoverageSnapshot.from_json(row.snapshot), "cache"))
+
+    async def recheck(self, tenant_id: str, actor: str, claim_id: uuid.UUID, member_id: str | None = None) -> Decision:
+        """The front desk corrected the coverage (or the payer updated it): ask the payer again, then apply
+        the answer. The held row is read, the payer asked with no transaction open, and the answer applied
+        under a row lock only if the row is still held and unchanged (optimistic: two desks rechecking the
+        same claim at once each ask; the later one gets 409 rather than overwriting the first)."""
+        async with self.units.read() as conn:
+            seen = await _held(conn, tenant_id, claim_id)
+        claim = Claim.model_validate(seen.claim)
+        if member_id:
+            claim = claim.model_copy(update={"coverage": claim.coverage.model_copy(update={"member_id": member_id})})
+        [answer] = await self.coverage_answers([(tenant_id, claim)], fresh=True)
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            row = await _held(uow.conn, tenant_id, claim_id, lock=True)
+            if row.claim != seen.claim or row.result != seen.result:  # another recheck applied meanwhile
+                raise ClaimChanged("the claim changed while the payer was asked; look at it again and retry")
+            await store_answers(uow.conn, [answer], uow.now())
+            return await self._redecide(uow, claim, answer)
+
+    async def _redecide(self, uow: UnitOfWork, claim: Claim, answer: Answer) -> Decision:
+        decision = self._decide(claim, answer, uow.now())
+        values = check_row(uow.tenant_id, claim, decision, answer.snapshot)
+        del values["claim_id"], values["tenant_id"]
+        await uow.conn.execute(update(coverage_checks).where(coverage_checks.c.tenant_id == uow.tenant_id,
+                                                             coverage_checks.c.claim_id == claim.claim_id)
+                               .values(**values))
+        uow.emit(outcome_event(claim, decision, answer.snapshot), key=claim.claim_id)
+        return decision
