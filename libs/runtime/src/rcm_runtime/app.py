@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from datetime import timedelta
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any, AsyncIterator, Awaitable, Callable, Iterable, TypeVar
+from typing import Annotated, Any, Awaitable, Callable, Iterable, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -24,11 +23,9 @@ from rcm_runtime.errors import Conflict, NotFound
 from rcm_runtime.failures import sqlstate_of
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rcm_contracts import topics as topic_names
-from rcm_contracts.base import Event
-from rcm_contracts.envelope import Envelope
 from rcm_runtime.consumer import ConsumerLoop, Handler
 from rcm_runtime.db import make_engine
 from rcm_runtime.clock import Clock, SystemClock
@@ -36,22 +33,9 @@ from rcm_runtime.inbox import prune_inbox_forever
 from rcm_runtime.outbox import OutboxRelay, make_producer
 from rcm_runtime.settings import ServiceSettings
 from rcm_runtime.telemetry import setup_logging, setup_tracing, span_from_traceparent
-from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
+from rcm_runtime.unit_of_work import UnitsOfWork
 
 log = logging.getLogger("rcm.app")
-
-
-class Transaction:
-    """Transitional: a command's transaction with `emit(event, tenant_id=, key=)`. Use cases take a
-    UnitOfWork instead (rcm_runtime.unit_of_work); this goes once every service is on it."""
-
-    def __init__(self, uow: UnitOfWork) -> None:
-        self.conn = uow.conn
-        self._uow = uow
-
-    def emit(self, event: Event, *, tenant_id: str, key: uuid.UUID | str,
-             correlation_id: uuid.UUID | None = None) -> Envelope:
-        return self._uow.bind(Cause(tenant_id=tenant_id, actor="api", correlation_id=correlation_id)).emit(event, key=key)
 
 
 @dataclass
@@ -79,11 +63,6 @@ class Runtime:
     def __post_init__(self) -> None:
         self.units = UnitsOfWork(self.engine, service=self.settings.service_name, topic=self.out_topic,
                                  clock=self.clock, on_commit=self.poke_relay)
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        async with self.units.begin_system() as uow:
-            yield Transaction(uow)
 
     def poke_relay(self) -> None:
         if self.relay is not None:

@@ -14,7 +14,7 @@ from rcm_charges.app import create_app
 from rcm_charges.db import metadata
 from rcm_charges.service import Charges
 from rcm_charges.settings import Settings
-from rcm_contracts.envelope import Envelope, new_envelope
+from rcm_contracts.envelope import new_envelope
 from rcm_contracts.events import EncounterSubmitted
 from rcm_runtime.clock import FixedClock
 from tests.support.api import service_api

@@ -13,7 +13,7 @@ from rcm_coding.app import create_app
 from rcm_coding.db import metadata
 from rcm_coding.settings import Settings
 from rcm_contracts.claim import Claim
-from rcm_contracts.envelope import Envelope, new_envelope
+from rcm_contracts.envelope import new_envelope
 from rcm_contracts.events import CoverageVerified, EligibilityResult
 from tests.support.api import service_api
 

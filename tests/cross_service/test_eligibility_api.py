@@ -11,14 +11,12 @@ from functools import partial
 
 import httpx
 import pytest
-from aiokafka import ConsumerRecord
 from sqlalchemy import text
 
 from rcm_contracts.claim import Claim
 from rcm_contracts.envelope import new_envelope
 from rcm_contracts.events import AppointmentScheduled, EncounterCaptured
 from rcm_runtime.clock import FixedClock
-from rcm_runtime.consumer import BatchApplier, decode_record
 from rcm_runtime.errors import TransientError
 from rcm_sandbox.app import create_app as create_sandbox_app
 from rcm_sandbox.db import metadata as sandbox_metadata
@@ -112,19 +110,6 @@ async def api(payer, clock):
         payer.engines += [api.engine, api.app.state.runtime.engine]
         yield api
     assert payer.connections_held == [0] * len(payer.exchanges)  # every payer call: no connection held
-
-
-async def redeliver(api, envelopes) -> BatchApplier:
-    """Apply these exact envelopes (same event ids) through the app's handlers, as the consumer loop does
-    when Kafka hands records again."""
-    rt = api.app.state.runtime
-    applier = BatchApplier(api.engine, rt.handlers, api.settings.service_name, rt.out_topic, clock=rt.clock)
-    items = [decode_record(ConsumerRecord(topic="t", partition=0, offset=i, timestamp=0, timestamp_type=0,
-                                          key=env.partitionkey.encode(), value=env.to_bytes(), checksum=None,
-                                          serialized_key_size=0, serialized_value_size=0, headers=()))
-             for i, env in enumerate(envelopes)]
-    await applier.apply_with_fallback(items, max_retries=1, backoff_s=0)
-    return applier
 
 
 # -- on-demand checks ------------------------------------------------------------------------------------------
@@ -305,8 +290,8 @@ async def test_a_scheduled_appointment_from_the_intake_topic_is_checked_once(api
     await api.client.put("/v1/patients/MRN-9", json=registration("TERM9001"), headers=api.headers())
     event = AppointmentScheduled.model_validate(appointment("K-1", "MRN-9"))
     env = new_envelope(event, service="intake", tenant_id="tenant-a", key="appt-K-1")
-    first = await redeliver(api, [env])
-    again = await redeliver(api, [env])
+    first = await api.consume(env)
+    again = await api.consume(env)
     assert first.applied == 1 and again.applied == 0 and again.duplicates == 1
     assert payer.exchanges == [1]  # the redelivery asked nobody
     row = (await api.client.get("/v1/appointments", headers=api.headers())).json()["items"]
@@ -321,7 +306,7 @@ async def test_captured_claims_are_verified_with_one_interchange_and_a_redeliver
     active, inactive = captured("COPAY6001"), captured("TERM6002")
     envs = [new_envelope(ev, service="charges", tenant_id="tenant-a", key=str(ev.claim.claim_id))
             for ev in (active, inactive)]
-    applier = await redeliver(api, envs)
+    applier = await api.consume(*envs)
     assert applier.applied == 2 and applier.dead_lettered == 0
     assert payer.exchanges == [2]  # one interchange, one 270 per member
     assert payer.connections_held == [0]  # asked before the batch transaction opened
@@ -342,7 +327,7 @@ async def test_captured_claims_are_verified_with_one_interchange_and_a_redeliver
         == 404
     assert (await api.client.get("/v1/work-queue", headers=api.headers("tenant-b"))).json()["total"] == 0
 
-    again = await redeliver(api, envs)
+    again = await api.consume(*envs)
     assert again.applied == 0 and again.duplicates == 2
     assert payer.exchanges == [2] and len(await api.outbox_events()) == 2
     assert await api.scalar("SELECT count(*) FROM coverage_checks") == 2
