@@ -11,8 +11,8 @@ import uuid
 import httpx
 import pytest
 
-from rcm_runtime.x12_ig import validate_interchange
-from rcm_runtime.x12_ig_reference import pyx12_verdict
+from rcm_x12.ig.validator import validate_interchange
+from tests.support.pyx12_oracle import pyx12_verdict
 from tests.support.client import Stack, url
 from tests.support.encounters import GOOD_NPI, generate
 

@@ -20,8 +20,8 @@ from rcm_runtime.errors import Conflict, NotFound
 from rcm_eligibility.db import coverage_checks, eligibility_cache, inquiry_control_seq
 from rcm_eligibility.domain.decision import CoverageSnapshot, Decision, decide, snapshot_of, with_coverage_period
 from rcm_eligibility.domain.prior_auth import AuthRuleTable
-from rcm_eligibility.domain.x12_270 import Dependent, EligibilityInquiry, Subscriber, build_270_batch
-from rcm_eligibility.domain.x12_271 import parse_271
+from rcm_x12.eligibility_270 import Dependent, EligibilityInquiry, Subscriber, build_270_batch
+from rcm_x12.eligibility_271 import parse_271
 from rcm_eligibility.payers import PayerConnection, PayerRefused
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 
 from rcm_runtime.app import RuntimeDep
 from rcm_runtime.reads import stage_read_router
-from rcm_runtime.x12 import X12Error, parse_interchange
+from rcm_x12.codec import X12Error, parse_interchange
 
 from rcm_sandbox.db import outbound_files, payer_claims
 from rcm_sandbox.domain.eligibility import Bad270, build_271_interchange, read_270s

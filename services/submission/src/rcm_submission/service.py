@@ -26,9 +26,10 @@ from rcm_contracts.events import (
     ClaimAcknowledged, ClaimReturned, ClaimScrubbed, ClaimSubmitted, Edit, PaymentPosted,
 )
 from rcm_runtime.consumer import BatchContext, Delivery
-from rcm_runtime.x12 import X12Error, tokenize
-from rcm_runtime.x12_837p import ClaimBatch, Receiver, Submitter, build_837p, check_billable
-from rcm_runtime.x12_ig import IgFinding, IgValidator
+from rcm_x12.codec import X12Error, tokenize
+from rcm_x12.claim_837p.check import check_billable
+from rcm_x12.claim_837p.write import ClaimBatch, Receiver, Submitter, build_837p
+from rcm_x12.ig.validator import IgFinding, IgValidator
 
 from rcm_submission.clearinghouse import ClearinghouseAdapter, ClearinghouseUnavailable, InboundFile, OutboundFile
 from rcm_submission.db import (
@@ -36,9 +37,8 @@ from rcm_submission.db import (
 )
 from rcm_submission.domain.routing import Route, RouteTable
 from rcm_submission.errors import NotAccepted, NotFoundClaim
-from rcm_submission.domain.x12_acks import (
-    ClaimAcknowledgment, GroupAcknowledgment, UnparseableAcknowledgment, read_277ca, read_999,
-)
+from rcm_x12.ack_277ca import ClaimAcknowledgment, read_277ca
+from rcm_x12.ack_999 import GroupAcknowledgment, UnparseableAcknowledgment, read_999
 
 log = logging.getLogger("rcm.submission")
 

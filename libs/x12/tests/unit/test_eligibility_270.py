@@ -6,14 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from rcm_eligibility.domain.x12_270 import (
-    Dependent,
-    EligibilityInquiry,
-    Subscriber,
-    build_270,
-    npi_check_digit_ok,
-)
-from rcm_runtime.x12 import Segment, parse_interchange
+from rcm_x12.codec import Segment, parse_interchange
+from rcm_x12.eligibility_270 import Dependent, EligibilityInquiry, Subscriber, build_270
+from rcm_x12.format import npi_is_valid
 from tests.support.shared import samples_dir
 
 NOW = datetime(2026, 3, 14, 9, 5)
@@ -170,7 +165,7 @@ def test_invalid_inquiries_are_refused_without_echoing_values(changes, message):
 
 @pytest.mark.parametrize("npi, ok", [("1234567893", True), ("1234567890", False), ("1245319599", True)])
 def test_npi_check_digit(npi, ok):
-    assert npi_check_digit_ok(npi) is ok
+    assert npi_is_valid(npi) is ok
 
 
 def test_inquiry_names_the_insured_when_only_name_and_id_are_known():

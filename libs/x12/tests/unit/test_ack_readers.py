@@ -8,15 +8,9 @@ from pathlib import Path
 import pytest
 
 from rcm_runtime.failures import safe_reason
-from rcm_runtime.x12 import EnvelopeErrorCode, Segment, build_interchange
-from rcm_submission.domain.x12_acks import (
-    AckStatus,
-    ClaimAcknowledgments,
-    GroupAcknowledgment,
-    UnparseableAcknowledgment,
-    read_277ca,
-    read_999,
-)
+from rcm_x12.codec import EnvelopeErrorCode, Segment, build_interchange
+from rcm_x12.ack_277ca import ClaimAcknowledgments, read_277ca
+from rcm_x12.ack_999 import AckStatus, GroupAcknowledgment, UnparseableAcknowledgment, read_999
 from tests.support.shared import samples_dir
 
 NOW = datetime(2026, 3, 14, 9, 5)

@@ -1,11 +1,11 @@
-"""rcm_runtime.x12: delimiter detection, envelopes, control-number checks, writer, garbage rejection."""
+"""rcm_x12.codec: delimiter detection, envelopes, control-number checks, writer, garbage rejection."""
 
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from rcm_runtime.x12 import (
+from rcm_x12.codec import (
     Delimiters,
     EnvelopeErrorCode,
     Segment,

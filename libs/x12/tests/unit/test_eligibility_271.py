@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rcm_eligibility.domain.x12_271 import (
+from rcm_x12.eligibility_271 import (
     AmountBasis,
     CoverageSummary,
     DateRange,
@@ -16,7 +16,7 @@ from rcm_eligibility.domain.x12_271 import (
     parse_271,
 )
 from rcm_runtime.failures import safe_reason
-from rcm_runtime.x12 import EnvelopeErrorCode, Segment, build_interchange
+from rcm_x12.codec import EnvelopeErrorCode, Segment, build_interchange
 from tests.support.shared import samples_dir
 
 E = EnvelopeErrorCode

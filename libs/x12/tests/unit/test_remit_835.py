@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from rcm_remittance.domain.x12_835 import RemittancePayment, Unparseable835, read_835
+from rcm_x12.remit_835 import RemittancePayment, Unparseable835, read_835
 from rcm_runtime.failures import safe_reason
-from rcm_runtime.x12 import EnvelopeErrorCode, Segment, build_interchange
+from rcm_x12.codec import EnvelopeErrorCode, Segment, build_interchange
 from tests.support.shared import samples_dir
 
 NOW = datetime(2026, 3, 20, 6, 30)

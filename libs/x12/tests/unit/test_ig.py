@@ -1,4 +1,4 @@
-"""rcm_runtime.x12_ig: the fast implementation-guide validator must give pyx12's verdict.
+"""rcm_x12.ig: the fast implementation-guide validator must give pyx12's verdict.
 
 - agreement: every sample under ../shared/samples/x12/{837p,835,999,277ca}, ours vs pyx12;
 - mutations: targeted corruptions of the pyx12-valid samples, both must reject (and so agree);
@@ -14,16 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from rcm_runtime.x12_ig import (
-    SUPPORTED,
-    IgValidator,
-    UnsupportedTransaction,
-    assert_agrees_with_pyx12,
-    validate_interchange,
-)
-from rcm_runtime.x12_ig_elements import check_segment_exact
-from rcm_runtime.x12_ig_maps import CompositeRule, ElementRule, compiled_map
-from rcm_runtime.x12_ig_reference import pyx12_verdict
+from rcm_x12.ig.elements import check_segment_exact
+from rcm_x12.ig.maps import compiled_map
+from rcm_x12.ig.rules import CompositeRule, ElementRule
+from rcm_x12.ig.validator import SUPPORTED, IgValidator, UnsupportedTransaction, validate_interchange
+from tests.support.pyx12_oracle import assert_agrees_with_pyx12, pyx12_verdict
 from tests.support.shared import samples_dir
 
 pytest.importorskip("pyx12", reason="pyx12 is the reference validator these tests compare against")
@@ -59,7 +54,7 @@ def test_verdict_agrees_with_pyx12_on_sample(path: Path):
     try:
         assert_agrees_with_pyx12(text)
     except UnsupportedTransaction as exc:
-        pytest.skip(f"{path.parent.name}: transaction type not supported by x12_ig ({exc})")
+        pytest.skip(f"{path.parent.name}: transaction type not supported by rcm_x12.ig ({exc})")
 
 
 # ---------------------------------------------------------------- mutations
