@@ -9,7 +9,7 @@ import pytest
 from rcm_x12.codec import Segment, parse_interchange
 from rcm_x12.eligibility_270 import Dependent, EligibilityInquiry, Subscriber, build_270
 from rcm_x12.format import npi_is_valid
-from tests.support.shared import samples_dir
+from tests.support.shared import sample_file
 
 NOW = datetime(2026, 3, 14, 9, 5)
 NPI = "1234567893"
@@ -45,10 +45,7 @@ def shape(segments: list[Segment]) -> list[str]:
 
 
 def sample(name: str) -> Path:
-    path = samples_dir("x12", "270", name)
-    if not path.is_file():
-        pytest.skip(f"shared 270 sample {name} not present (set RCM_SHARED_DIR)")
-    return path
+    return sample_file("x12", "270", name)
 
 
 def test_subscriber_inquiry_segments():
