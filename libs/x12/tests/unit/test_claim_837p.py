@@ -31,7 +31,8 @@ from rcm_x12.claim_837p.codes import SOURCE_SYSTEM
 from rcm_x12.claim_837p.read import ReadClaim, claim_ids, read_837p
 from rcm_x12.claim_837p.write import ClaimBatch, Receiver, Submitter, build_837p, transaction_837p
 from rcm_x12.codec import Segment, build_interchange, tokenize
-from rcm_x12.format import npi_is_valid
+from rcm_x12.claim_837p import write as write_module
+from rcm_x12.format import free_text, is_x12_text, npi_is_valid
 from tests.support.pyx12_oracle import pyx12_errors
 from tests.support.shared import MissingSamples, need, sample_files, sample_params, samples_dir
 
@@ -700,3 +701,20 @@ def test_shared_sample_report(capsys):
         for row in rows:
             print("  {:<95} {:<4} {:>4} {:>4} {:>4}".format(*row))
     assert sum(r[2] for r in rows) > 0
+
+
+# ---------------------------------------------------------------- free text, transliterated once
+
+
+def test_writer_transliterates_free_text_with_the_shared_rule():
+    """Names and addresses go through rcm_x12.format.free_text: "Łukasz" no longer loses its Ł, "Straße"
+    no longer loses its ß, and the file passes pyx12's 5010 character-set check."""
+    person = PATIENT.model_copy(update={"first_name": "Łukasz", "last_name": "Müller",
+                                        "address": address("Straße 12", "62704", city="Zürich")})
+    text = build([claim(patient=person)])
+    assert "NM1*IL*1*Muller*Lukasz****MI*W123456789" in raw(text)
+    assert "N3*Strasse 12" in raw(text)
+    assert "N4*Zurich*IL*62704" in raw(text)
+    assert all(is_x12_text(e) for s in segments(text) if s.tag in ("NM1", "N3", "N4") for e in s.elements)
+    assert_pyx12_accepts(text)
+    assert write_module.free_text is free_text
