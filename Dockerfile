@@ -31,6 +31,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY libs/contracts/pyproject.toml libs/contracts/
 COPY libs/runtime/pyproject.toml libs/runtime/
+COPY libs/x12/pyproject.toml libs/x12/
 COPY services/analytics/pyproject.toml services/analytics/
 COPY services/charges/pyproject.toml services/charges/
 COPY services/coding/pyproject.toml services/coding/

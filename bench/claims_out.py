@@ -41,10 +41,10 @@ from rcm_charges.domain.claim_builder import build_claim  # noqa: E402
 from rcm_charges.service import TenantReference, with_profiles  # noqa: E402
 from rcm_contracts.claim import Claim, Provider  # noqa: E402
 from rcm_contracts.events import EncounterSubmitted  # noqa: E402
-from rcm_runtime.x12_837p import ClaimBatch, Receiver, Submitter, build_837p  # noqa: E402
-from rcm_runtime.x12_ig import IgValidator  # noqa: E402
 from rcm_scrubber.domain.engine import ScrubContext, claim_fingerprint, decision, scrub  # noqa: E402
 from rcm_scrubber.domain.rule_sets import RuleSetLibrary, parse_rule_set  # noqa: E402
+from rcm_x12.claim_837p.write import ClaimBatch, Receiver, Submitter, build_837p  # noqa: E402
+from rcm_x12.ig.validator import IgValidator  # noqa: E402
 from tests.support.encounters import PROVIDER_PROFILES, generate  # noqa: E402
 
 # scenarios whose claims are complete and billable (the others stop at a hold by design)

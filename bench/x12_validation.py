@@ -2,7 +2,7 @@
 
 Generates N 837P claims (005010X222A1) from a small built-in template (no sample files needed), batches
 them into interchanges of B claims each (one ST per interchange), and validates the same interchanges
-with rcm_runtime.x12_ig and with pyx12. Prints claims/s, the verdicts, and each engine's peak RSS.
+with rcm_x12.ig and with pyx12 (through tests/support/pyx12_oracle). Prints claims/s, the verdicts, and each engine's peak RSS.
 
 Each engine runs in its own child process so its peak RSS is its own (ru_maxrss is per process), and
 maps are loaded the way each engine normally does: ours once per process (compile time reported
@@ -25,6 +25,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.support.pyx12_oracle (the pyx12 reference is test support)
 
 # ---------------------------------------------------------------- 837P generator
 
@@ -110,7 +111,7 @@ def _peak_rss_mb() -> float:
 
 
 def run_ours(batches: list[tuple[str, int]]) -> dict:
-    from rcm_runtime.x12_ig import IgValidator
+    from rcm_x12.ig.validator import IgValidator
 
     t0 = time.perf_counter()
     validator = IgValidator.for_transaction("837", "005010X222A1")
@@ -122,7 +123,7 @@ def run_ours(batches: list[tuple[str, int]]) -> dict:
 
 
 def run_pyx12(batches: list[tuple[str, int]]) -> dict:
-    from rcm_runtime.x12_ig_reference import pyx12_verdict
+    from tests.support.pyx12_oracle import pyx12_verdict
 
     pyx12_verdict("ISA")  # imports pyx12 outside the timed loop
     t0, c0 = time.perf_counter(), time.process_time()

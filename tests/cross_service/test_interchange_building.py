@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 from rcm_charges.domain.claim_builder import build_claim
 from rcm_contracts.events import EncounterSubmitted
-from rcm_runtime.x12_837p import Receiver
-from rcm_runtime.x12_ig_reference import assert_agrees_with_pyx12
+from rcm_x12.claim_837p.write import Receiver
+from tests.support.pyx12_oracle import assert_agrees_with_pyx12
 from rcm_submission.service import Identity, build_valid_interchange
 from tests.support.encounters import PROVIDER_PROFILES, generate
 

@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 
-from rcm_runtime.x12_ig import validate_interchange
-from rcm_runtime.x12_ig_reference import pyx12_verdict
-from tests.support.client import Stack, url
+from rcm_x12.ig.validator import validate_interchange
+from tests.support.pyx12_oracle import pyx12_verdict
+from tests.support.client import url
 from tests.support.encounters import GOOD_NPI, generate
 
 pytestmark = pytest.mark.e2e  # the `stack` fixture: tests/support/fixtures.py

@@ -10,21 +10,19 @@ from datetime import date, datetime
 from decimal import Decimal as D
 
 from rcm_contracts.claim import Address, Claim, Coverage, Person, Provider, ServiceLine, patient_control_number
-from rcm_remittance.domain.x12_835 import read_835
+from rcm_x12.remit_835 import read_835
 from rcm_sandbox.domain.adjudication import MemberBenefits, PayerRules, adjudicate
 from rcm_sandbox.domain.x12_835 import BankAccount, Payee, Payer, Payment, RemittedClaim, build_835
-from rcm_sandbox.domain.x12_acks import (
-    ClaimDecision,
+from rcm_x12.ack_277ca import ClaimDecision, Party, StatusCode, build_277ca, read_277ca
+from rcm_x12.ack_999 import (
+    AckStatus,
     Finding,
-    Party,
     ReceivedGroup,
     SituationalTrigger,
-    StatusCode,
     TransactionSetResult,
-    build_277ca,
     build_999,
+    read_999,
 )
-from rcm_submission.domain.x12_acks import AckStatus, read_277ca, read_999
 
 NOW = datetime(2026, 3, 20, 6, 30)
 NPI = "1234567893"

@@ -9,6 +9,7 @@ from rcm_charges.domain.fhir_bundle import IntakeError as FhirIntakeError
 from rcm_charges.domain.hl7_dft import IntakeError, dft_to_encounters, split_messages
 from rcm_contracts.claim import Address, Coverage, Person, Provider
 from rcm_contracts.events import EncounterLine, EncounterSubmitted
+from rcm_x12.format import npi_is_valid
 from tests.support.shared import corpus_files, sample_file, sample_params
 
 FAMILY_NAME = "Zyxwvutson"
@@ -123,17 +124,6 @@ def rejected(message: str, **kwargs) -> list[dict]:
 
 def fields_of(errors: list[dict]) -> list[str]:
     return [e["field"] for e in errors]
-
-
-def luhn_valid_npi(npi: str) -> bool:
-    digits = [int(d) for d in "80840" + npi]
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 1:
-            d *= 2
-            d -= 9 if d > 9 else 0
-        total += d
-    return total % 10 == 0
 
 
 # ---------------------------------------------------------------- the hand-written message
@@ -469,7 +459,7 @@ def test_no_provider_anywhere_is_accepted_without_one_for_completeness_review():
 
 def test_luhn_invalid_npi_is_accepted_here():
     message = set_field(DFT, "MSH", 1, 4, "SFM^9988776655^NPI")
-    assert not luhn_valid_npi("9988776655")
+    assert not npi_is_valid("9988776655")
     assert one(message).billing_provider.npi == "9988776655"
 
 
@@ -714,7 +704,7 @@ def test_iris_example_a_is_accepted_once_it_carries_an_amount():
     assert [(line.procedure_code, line.modifiers, line.charge, line.diagnosis_pointers) for line in encounter.lines] == [
         ("92250", ["26"], Decimal("125.00"), [1])
     ]
-    assert encounter.billing_provider.npi == "9988776655" and not luhn_valid_npi("9988776655")
+    assert encounter.billing_provider.npi == "9988776655" and not npi_is_valid("9988776655")
     assert encounter.rendering_provider is None
     assert encounter.referring_provider is None  # PV1-8 / FT1-21 carry an 8-digit id labelled NPI
     assert encounter.coverage is None

@@ -36,8 +36,8 @@ from rcm_eligibility.domain.prior_auth import AuthRuleTable
 from rcm_eligibility.domain.registration import (
     CoverageRegistration, PatientRegistration, RegistrationProblem, validate_registration,
 )
-from rcm_eligibility.domain.x12_270 import Dependent, EligibilityInquiry, Subscriber, build_270_batch
-from rcm_eligibility.domain.x12_271 import parse_271
+from rcm_x12.eligibility_270 import Dependent, EligibilityInquiry, Subscriber, build_270_batch
+from rcm_x12.eligibility_271 import parse_271
 from rcm_eligibility.payers import PayerConnection, PayerRefused
 from rcm_eligibility.registration_service import PreVisitCheck, Visit
 

@@ -5,8 +5,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from rcm_eligibility.domain.x12_270 import EligibilityInquiry, Subscriber, build_270
-from rcm_eligibility.domain.x12_271 import parse_271
+from rcm_x12.eligibility_270 import EligibilityInquiry, Subscriber, build_270
+from rcm_x12.eligibility_271 import parse_271
 from rcm_eligibility.payers import FileDropPayerConnection, interchange_control_number
 from rcm_runtime.errors import TransientError
 

@@ -8,10 +8,10 @@ from rcm_contracts.wire import RemittanceAdvice
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import TenantId
 from rcm_runtime.reads import problem, stage_read_router
-from rcm_runtime.x12 import X12Error
+from rcm_x12.codec import X12Error
 
 from rcm_remittance.db import posted_payments
-from rcm_remittance.domain.x12_835 import Unparseable835
+from rcm_x12.remit_835 import Unparseable835
 from rcm_remittance.service import Remittance
 
 router = APIRouter(prefix="/v1", tags=["remittance"])

@@ -17,7 +17,7 @@ from rcm_contracts.wire import RemittanceAdvice
 
 from rcm_remittance.db import claim_refs, posted_payments, unmatched_payments
 from rcm_remittance.domain.era import map_payment
-from rcm_remittance.domain.x12_835 import read_835
+from rcm_x12.remit_835 import read_835
 from rcm_remittance.domain.posting import UnbalancedRemittance, check_balanced, outcome
 
 

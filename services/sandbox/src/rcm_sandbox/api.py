@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 
 from rcm_runtime.app import Provided
 from rcm_runtime.reads import stage_read_router
-from rcm_runtime.x12 import X12Error
+from rcm_x12.codec import X12Error
 
 from rcm_sandbox.db import payer_claims
 from rcm_sandbox.domain.eligibility import Bad270

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from rcm_contracts.claim import Address, Claim
 from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
-from rcm_runtime.x12 import X12Error, parse_interchange
+from rcm_x12.codec import X12Error, parse_interchange
 
 from rcm_sandbox.db import outbound_files, payer_claims, received_interchanges, sandbox_control_seq
 from rcm_sandbox.domain.adjudication import adjudicate

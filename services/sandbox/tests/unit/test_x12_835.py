@@ -9,8 +9,8 @@ from decimal import Decimal as D
 import pytest
 
 from rcm_contracts.claim import Address, Claim, Coverage, Person, Provider, ServiceLine, patient_control_number
-from rcm_runtime.x12_ig_reference import assert_pyx12_valid
-from rcm_runtime.x12 import Segment, parse_interchange
+from tests.support.pyx12_oracle import assert_pyx12_valid
+from rcm_x12.codec import Segment, parse_interchange
 from rcm_sandbox.domain.adjudication import ClaimAdjudication, LineAdjudication, MemberBenefits, PayerRules, adjudicate
 from rcm_sandbox.domain.x12_835 import BankAccount, Payee, Payer, Payment, RemittedClaim, build_835
 

@@ -29,9 +29,10 @@ from rcm_contracts.events import (
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.reads import jsonable
 from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
-from rcm_runtime.x12 import X12Error, tokenize
-from rcm_runtime.x12_837p import ClaimBatch, Receiver, Submitter, build_837p, check_billable
-from rcm_runtime.x12_ig import IgFinding, IgValidator
+from rcm_x12.codec import X12Error, tokenize
+from rcm_x12.claim_837p.check import check_billable
+from rcm_x12.claim_837p.write import ClaimBatch, Receiver, Submitter, build_837p
+from rcm_x12.ig.validator import IgFinding, IgValidator
 
 from rcm_submission.clearinghouse import ClearinghouseAdapter, ClearinghouseUnavailable, InboundFile, OutboundFile
 from rcm_submission.db import (
@@ -40,9 +41,8 @@ from rcm_submission.db import (
 )
 from rcm_submission.domain.routing import FALLBACK, Route, RouteTable
 from rcm_submission.errors import NotAccepted, NotFoundClaim, NotFoundInterchange, UnknownClearinghouse
-from rcm_submission.domain.x12_acks import (
-    ClaimAcknowledgment, GroupAcknowledgment, UnparseableAcknowledgment, read_277ca, read_999,
-)
+from rcm_x12.ack_277ca import ClaimAcknowledgment, read_277ca
+from rcm_x12.ack_999 import GroupAcknowledgment, UnparseableAcknowledgment, read_999
 
 log = logging.getLogger("rcm.submission")
 

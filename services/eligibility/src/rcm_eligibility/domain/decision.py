@@ -12,7 +12,7 @@ from rcm_contracts.claim import Claim
 from rcm_contracts.events import Edit, EligibilityResult
 
 from rcm_eligibility.domain.prior_auth import AuthRuleTable, auth_requirements, missing_authorizations
-from rcm_eligibility.domain.x12_271 import AmountBasis, CoverageSummary
+from rcm_x12.eligibility_271 import AmountBasis, CoverageSummary
 
 # Procedure -> 271 service type (EB03) whose authorization indicator applies. Radiology -> 4
 # (diagnostic X-ray); everything else -> 30 (health benefit plan coverage).

@@ -11,7 +11,7 @@ from decimal import Decimal
 from rcm_contracts.events import Adjustment
 from rcm_contracts.wire import ClaimRemittance, RemittanceAdvice
 
-from rcm_remittance.domain.x12_835 import ClaimPayment, RemittancePayment
+from rcm_x12.remit_835 import ClaimPayment, RemittancePayment
 
 ZERO = Decimal("0.00")
 METHODS = {"ACH": "ACH", "CHK": "CHK", "NON": "NON"}

@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from rcm_contracts.claim import Claim
-from rcm_runtime.x12 import parse_interchange, tokenize
-from rcm_runtime.x12_837p import read_837p
-from rcm_runtime.x12_ig import IgFinding, IgReport, validate_interchange
-
-from rcm_sandbox.domain.x12_acks import (
-    ClaimDecision, Finding, Party, ReceivedGroup, StatusCode, TransactionSetResult, build_277ca, build_999,
-)
+from rcm_x12.ack_277ca import ClaimDecision, Party, StatusCode, build_277ca
+from rcm_x12.ack_999 import Finding, ReceivedGroup, TransactionSetResult, build_999
+from rcm_x12.claim_837p.read import read_837p
+from rcm_x12.codec import parse_interchange, tokenize
+from rcm_x12.ig.validator import IgFinding, IgReport, validate_interchange
 
 CLEARINGHOUSE_ID = "SANDBOXCH"
 CLEARINGHOUSE = Party("OpenRCM Sandbox Clearinghouse", CLEARINGHOUSE_ID, is_clearinghouse=True)
@@ -80,7 +78,7 @@ def _ik(finding: IgFinding, st_position: int) -> Finding:
 
 def answer_837(text: str, *, payers: set[str], not_enrolled_npis: set[str], control_number: int,
                now: datetime) -> Answer:
-    """Raises rcm_runtime.x12.X12Error for text that is not X12 at all (the caller answers 400)."""
+    """Raises rcm_x12.codec.X12Error for text that is not X12 at all (the caller answers 400)."""
     interchange = parse_interchange(text)
     tenant_id = interchange.sender_id.strip()
     group = interchange.groups[0] if interchange.groups and interchange.groups[0].header is not None else None

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from rcm_runtime.x12 import Segment, X12Error, build_interchange, parse_interchange
+from rcm_x12.codec import Segment, X12Error, build_interchange, parse_interchange
 
 from rcm_sandbox.domain.adjudication import MemberBenefits, PayerRules
 

@@ -13,6 +13,9 @@ mis-posts) an unbalanced ERA:
 Adjustments are reported per line (the sandbox adjudicates lines); only what the claim-level summary holds
 beyond its lines goes into claim-level CAS, so nothing is reported twice. Error messages name claims by
 their position in the input and lines by number, never by patient data.
+
+This is the sandbox's own mapping (its adjudication results to the guide's loops); the X12 value rules
+(amounts, free text, CAS) are rcm_x12.format's, shared with every other writer.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from decimal import Decimal
 from typing import Literal
 
 from rcm_contracts.claim import Address, Claim, ServiceLine, patient_control_number
-from rcm_runtime.x12 import Segment, build_interchange
+from rcm_x12.codec import Segment, build_interchange
+from rcm_x12.format import cas_segments, free_text, x12_amount, x12_decimal
 
 from rcm_sandbox.domain.adjudication import AdjustmentRow, ClaimAdjudication, LineAdjudication
 
@@ -38,18 +42,15 @@ CLAIM_FILING_INDICATORS = frozenset({"12", "13", "14", "15", "16", "17", "AM", "
                                      "MC", "OF", "TV", "VA", "WC", "ZZ"})
 DENIED = "4"  # CLP02
 _PROCESSED_AS = {"P": "1", "S": "2", "T": "3"}  # CLP02 by the claim's place in the order of benefits
-_CAS_TRIPLETS = 6  # reason/amount/quantity triplets one CAS segment holds
 _MOA_REMARKS = 5  # MOA03-MOA07
 
 PaymentMethod = Literal["ACH", "CHK", "NON"]
 
 ZERO = Decimal("0.00")
-CENT = Decimal("0.01")
 _DIGITS9 = re.compile(r"[0-9]{9}")
 _NPI = re.compile(r"[0-9]{10}")
 _PHONE = re.compile(r"[0-9]{10}")
 _REMARK = re.compile(r"[A-Z0-9]{1,5}")
-_X12_UNSAFE = re.compile(r"[*~:^|>]")
 
 
 @dataclass(frozen=True)
@@ -254,27 +255,27 @@ def _bpr(payment: Payment, total: Decimal, payer: Payer) -> Segment:
         return Segment("BPR", ["H", "0", "C", "NON", *[""] * 11, dated])
     if payment.method == "CHK":
         # I = remittance information only: the check travels separately.
-        return Segment("BPR", ["I", _amount(total), "C", "CHK", *[""] * 11, dated])
+        return Segment("BPR", ["I", x12_amount(total), "C", "CHK", *[""] * 11, dated])
     sender, receiver = payment.payer_bank, payment.payee_bank
     if sender is None or receiver is None:  # Payment refuses this already; kept for the type checker
         raise ValueError("an ACH payment needs both bank accounts")
     # Dollars and data travel separately (the ERA goes through the clearinghouse): I + CCP.
-    return Segment("BPR", ["I", _amount(total), "C", "ACH", "CCP",
+    return Segment("BPR", ["I", x12_amount(total), "C", "ACH", "CCP",
                            "01", sender.routing_number, "DA", sender.account_number, payer.originator, "",
                            "01", receiver.routing_number, "DA", receiver.account_number, dated])
 
 
 def _payer_loop(payer: Payer) -> list[Segment]:
     return [
-        Segment("N1", ["PR", _text(payer.name)]),
+        Segment("N1", ["PR", free_text(payer.name)]),
         *_address(payer.address),
         Segment("REF", ["2U", payer.payer_id.strip()]),
-        Segment("PER", ["BL", _text(payer.contact_name or ""), "TE", payer.contact_phone]),
+        Segment("PER", ["BL", free_text(payer.contact_name or ""), "TE", payer.contact_phone]),
     ]
 
 
 def _payee_loop(payee: Payee) -> list[Segment]:
-    segments = [Segment("N1", ["PE", _text(payee.name), "XX", payee.npi])]
+    segments = [Segment("N1", ["PE", free_text(payee.name), "XX", payee.npi])]
     if payee.address:
         segments.extend(_address(payee.address))
     if payee.tax_id:
@@ -283,8 +284,8 @@ def _payee_loop(payee: Payee) -> list[Segment]:
 
 
 def _address(address: Address) -> list[Segment]:
-    return [Segment("N3", [_text(address.line1), _text(address.line2 or "")]),
-            Segment("N4", [_text(address.city), address.state, address.postal_code])]
+    return [Segment("N3", [free_text(address.line1), free_text(address.line2 or "")]),
+            Segment("N4", [free_text(address.city), address.state, address.postal_code])]
 
 
 # ---------------------------------------------------------------- claims and lines
@@ -300,8 +301,8 @@ def _claim_loop(remitted: RemittedClaim) -> list[Segment]:
     claim, adj = remitted.claim, remitted.adjudication
     patient = adj.patient_responsibility
     segments = [
-        Segment("CLP", [patient_control_number(claim.claim_id), _status(remitted), _amount(adj.total_charge),
-                        _amount(adj.paid), _amount(patient) if patient else "", remitted.claim_filing_indicator,
+        Segment("CLP", [patient_control_number(claim.claim_id), _status(remitted), x12_amount(adj.total_charge),
+                        x12_amount(adj.paid), x12_amount(patient) if patient else "", remitted.claim_filing_indicator,
                         remitted.payer_claim_control_number.strip(),
                         # Facility code and frequency echo CLM05-1/-3 of the claim, as the guide asks.
                         claim.place_of_service, claim.frequency_code]),
@@ -320,7 +321,7 @@ def _claim_loop(remitted: RemittedClaim) -> list[Segment]:
 def _names(claim: Claim) -> list[Segment]:
     patient = claim.patient
     coverage = claim.coverage
-    name = ["QC", "1", _text(patient.last_name), _text(patient.first_name)]
+    name = ["QC", "1", free_text(patient.last_name), free_text(patient.first_name)]
     if coverage is None:
         return [Segment("NM1", name)]
     # A dependent has no member id of their own: the id belongs to the insured, named in NM1*IL
@@ -329,7 +330,7 @@ def _names(claim: Claim) -> list[Segment]:
     if subscriber is None:
         return [Segment("NM1", [*name, "", "", "", "MI", coverage.member_id.strip()])]
     return [Segment("NM1", name),
-            Segment("NM1", ["IL", "1", _text(subscriber.last_name), _text(subscriber.first_name), "", "", "", "MI",
+            Segment("NM1", ["IL", "1", free_text(subscriber.last_name), free_text(subscriber.first_name), "", "", "", "MI",
                             coverage.member_id.strip()])]
 
 
@@ -351,46 +352,16 @@ def _statement_dates(claim: Claim) -> list[Segment]:
 
 def _service_loop(result: LineAdjudication, line: ServiceLine, claim: Claim) -> list[Segment]:
     procedure = ":".join(["HC", result.procedure_code, *line.modifiers])
-    units = _number(line.units) if line.units != 1 else ""  # SVC05 is sent only when not 1
+    units = x12_decimal(line.units) if line.units != 1 else ""  # SVC05 is sent only when not 1
     served = line.service_date or claim.service_date
     return [
-        Segment("SVC", [procedure, _amount(result.charge), _amount(result.paid), "", units]),
+        Segment("SVC", [procedure, x12_amount(result.charge), x12_amount(result.paid), "", units]),
         Segment("DTM", ["472", f"{served:%Y%m%d}"]),
         *_cas(result.adjustments),
-        Segment("AMT", ["B6", _amount(result.allowed)]),
+        Segment("AMT", ["B6", x12_amount(result.allowed)]),
     ]
 
 
 def _cas(rows: Sequence[AdjustmentRow]) -> list[Segment]:
     """One CAS per group code, six reason/amount pairs each (CAS04, 07, ... quantities left empty)."""
-    by_group: dict[str, list[AdjustmentRow]] = {}
-    for row in rows:
-        by_group.setdefault(row[0], []).append(row)
-    segments = []
-    for group, group_rows in by_group.items():
-        for start in range(0, len(group_rows), _CAS_TRIPLETS):
-            elements = [group]
-            for _, carc, amount in group_rows[start:start + _CAS_TRIPLETS]:
-                elements += [carc, _amount(amount), ""]
-            segments.append(Segment("CAS", elements))
-    return segments
-
-
-# ---------------------------------------------------------------- formatting
-
-
-def _amount(value: Decimal) -> str:
-    """X12 'R' amounts: cents at most, no trailing zeros after the point (the standard suppresses them)."""
-    return _number(value.quantize(CENT))
-
-
-def _number(value: Decimal) -> str:
-    text = f"{value:f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
-
-
-def _text(value: str) -> str:
-    """Free text from people's records may hold delimiter characters; blank them rather than fail the ERA."""
-    return " ".join(_X12_UNSAFE.sub(" ", value).split())
+    return cas_segments((group, carc, x12_amount(amount)) for group, carc, amount in rows)

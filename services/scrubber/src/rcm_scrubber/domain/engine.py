@@ -23,6 +23,7 @@ from typing import Literal
 
 from rcm_contracts.claim import Claim, Coverage, Insured, Person, Provider
 from rcm_contracts.events import Edit
+from rcm_x12.format import npi_is_valid as x12_npi_is_valid
 
 from rcm_scrubber.domain.catalog import (
     CATALOG_BY_ID,
@@ -44,20 +45,9 @@ TAXONOMY_FORMAT = re.compile(r"[0-9A-Z]{9}X")  # NUCC provider taxonomy: 10 char
 PO_BOX = re.compile(r"\b(?:P\.?\s*O\.?\s*BOX|POST\s+OFFICE\s+BOX|LOCK\s*BOX)\b", re.IGNORECASE)
 
 
-@lru_cache(maxsize=65536)  # a practice bills under few NPIs: a batch checks each one once
-def npi_is_valid(npi: str) -> bool:
-    """NPI check digit: Luhn over '80840' + the first nine digits (CMS NPI standard)."""
-    if len(npi) != 10 or not (npi.isascii() and npi.isdigit()):
-        return False
-    digits = [int(c) for c in "80840" + npi[:9]]
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return (10 - total % 10) % 10 == int(npi[9])
+# The NPI check digit rule is rcm_x12.format.npi_is_valid; cached here because a practice bills under few
+# NPIs, so a batch checks each one once.
+npi_is_valid = lru_cache(maxsize=65536)(x12_npi_is_valid)
 
 
 def taxonomy_is_valid(code: str) -> bool:

@@ -26,22 +26,15 @@ from rcm_contracts.claim import (
     ServiceLine,
     patient_control_number,
 )
-from rcm_runtime.x12 import Segment, build_interchange, tokenize
-from rcm_runtime.x12_ig_reference import pyx12_errors
-from rcm_runtime.x12_837p import (
-    SOURCE_SYSTEM,
-    ClaimBatch,
-    ClaimNotBillable,
-    ReadClaim,
-    Receiver,
-    Submitter,
-    build_837p,
-    check_billable,
-    claim_ids,
-    read_837p,
-    transaction_837p,
-)
-from tests.support.shared import samples_dir
+from rcm_x12.claim_837p.check import ClaimNotBillable, check_billable
+from rcm_x12.claim_837p.codes import SOURCE_SYSTEM
+from rcm_x12.claim_837p.read import ReadClaim, claim_ids, read_837p
+from rcm_x12.claim_837p.write import ClaimBatch, Receiver, Submitter, build_837p, transaction_837p
+from rcm_x12.codec import Segment, build_interchange, tokenize
+from rcm_x12.claim_837p import write as write_module
+from rcm_x12.format import free_text, is_x12_text, npi_is_valid
+from tests.support.pyx12_oracle import pyx12_errors
+from tests.support.shared import MissingSamples, need, sample_files, sample_params, samples_dir
 
 NOW = datetime(2026, 3, 14, 9, 5)
 DOS = date(2026, 3, 2)
@@ -56,16 +49,6 @@ def assert_pyx12_accepts(text: str) -> None:
 
 
 # ---------------------------------------------------------------- claim factory
-
-
-def luhn_npi_ok(npi: str) -> bool:
-    digits = [int(c) for c in "80840" + npi]
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def address(line1: str = "100 Main St", postal_code: str = "62704", **kw: Any) -> Address:
@@ -210,7 +193,7 @@ def built() -> dict[str, tuple[list[Claim], str]]:
 
 def test_factory_npis_pass_the_check_digit():
     for provider in (BILLING, OTHER_BILLING, RENDERING, REFERRING, SUPERVISING):
-        assert luhn_npi_ok(provider.npi), provider.npi
+        assert npi_is_valid(provider.npi), provider.npi
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -632,18 +615,13 @@ def test_repeated_clm01_is_refused_rather_than_merged():
 
 
 SAMPLES = samples_dir("x12", "837p")
-NO_SAMPLES = "shared 837P samples not present: set RCM_SHARED_DIR to the shared folder (../shared)"
-
-
-def sample_files() -> list[str]:
-    return sorted(p.name for p in SAMPLES.glob("*.837")) if SAMPLES.is_dir() else []
+MANIFEST = samples_dir("x12", "MANIFEST.tsv")
 
 
 def pyx12_accepted_samples() -> set[str]:
-    manifest = SAMPLES.parent / "MANIFEST.tsv"
-    if not manifest.is_file():
+    if not MANIFEST.is_file():
         return set()
-    with manifest.open(newline="") as fh:
+    with MANIFEST.open(newline="") as fh:
         rows = csv.DictReader(fh, delimiter="\t")
         return {r["file"].removeprefix("837p/") for r in rows
                 if r["file"].startswith("837p/") and r["pyx12"].startswith("OK")}
@@ -659,10 +637,19 @@ def with_zip_plus_4(claim_: Claim) -> Claim:
     return claim_.model_copy(update={"billing_provider": provider.model_copy(update={"address": fixed})})
 
 
-@pytest.mark.skipif(not sample_files(), reason=NO_SAMPLES)
-@pytest.mark.parametrize("name", sample_files())
-def test_every_shared_sample_is_read(name):
-    text = (SAMPLES / name).read_text()
+def pyx12_accepted_params() -> list:
+    """`pytest.param` per 837P sample that MANIFEST.tsv says pyx12 accepts (skips locally / fails under CI
+    when the manifest is missing)."""
+    accepted = sorted(pyx12_accepted_samples())
+    if not accepted:
+        return [pytest.param(MissingSamples(MANIFEST), id="samples-missing")]
+    return [pytest.param(SAMPLES / name, id=name) for name in accepted]
+
+
+@pytest.mark.parametrize("path", sample_params("x12", "837p", pattern="*.837"))
+def test_every_shared_sample_is_read(path):
+    name = path.name
+    text = path.read_text()
     result = read_837p(text)
     clm_count = sum(1 for s in tokenize(text)[1] if s.tag == "CLM")
     print(f"{name}: {clm_count} CLM, {len(result.claims)} read, {len(result.problems)} unreadable, "
@@ -674,10 +661,10 @@ def test_every_shared_sample_is_read(name):
         assert result.problems == [], "an IG-valid sample should read completely"
 
 
-@pytest.mark.skipif(not pyx12_accepted_samples(), reason=NO_SAMPLES)
-@pytest.mark.parametrize("name", sorted(pyx12_accepted_samples()))
-def test_pyx12_accepted_samples_regenerate_into_valid_files(name):
-    read = read_837p((SAMPLES / name).read_text())
+@pytest.mark.parametrize("path", pyx12_accepted_params())
+def test_pyx12_accepted_samples_regenerate_into_valid_files(path):
+    name = path.name
+    read = read_837p(path.read_text())
     claims = [with_zip_plus_4(r.claim) for r in read.claims]
     gaps = sorted({p.split(":")[0] for c in claims for p in check_billable(c)})
     # The TR3 sends no birth date for a subscriber who is not the patient (2010BA, 2330A): the reader brings
@@ -698,13 +685,14 @@ def test_pyx12_accepted_samples_regenerate_into_valid_files(name):
             assert comparable(back) == comparable(expected_after_reading(original))
 
 
-@pytest.mark.skipif(not sample_files(), reason=NO_SAMPLES)
 def test_shared_sample_report(capsys):
     """Per-file counts (run with -s to see them): what reads, what regenerates, what keeps a claim out."""
+    need(SAMPLES)
     accepted = pyx12_accepted_samples()
     rows = []
-    for name in sample_files():
-        result = read_837p((SAMPLES / name).read_text())
+    for path in sample_files("x12", "837p", pattern="*.837"):
+        name = path.name
+        result = read_837p(path.read_text())
         claims = [with_zip_plus_4(r.claim) for r in result.claims]
         billable = sum(1 for c in claims if not check_billable(c))
         rows.append((name, "OK" if name in accepted else "FAIL", len(result.claims), len(result.problems), billable))
@@ -713,3 +701,20 @@ def test_shared_sample_report(capsys):
         for row in rows:
             print("  {:<95} {:<4} {:>4} {:>4} {:>4}".format(*row))
     assert sum(r[2] for r in rows) > 0
+
+
+# ---------------------------------------------------------------- free text, transliterated once
+
+
+def test_writer_transliterates_free_text_with_the_shared_rule():
+    """Names and addresses go through rcm_x12.format.free_text: "Łukasz" no longer loses its Ł, "Straße"
+    no longer loses its ß, and the file passes pyx12's 5010 character-set check."""
+    person = PATIENT.model_copy(update={"first_name": "Łukasz", "last_name": "Müller",
+                                        "address": address("Straße 12", "62704", city="Zürich")})
+    text = build([claim(patient=person)])
+    assert "NM1*IL*1*Muller*Lukasz****MI*W123456789" in raw(text)
+    assert "N3*Strasse 12" in raw(text)
+    assert "N4*Zurich*IL*62704" in raw(text)
+    assert all(is_x12_text(e) for s in segments(text) if s.tag in ("NM1", "N3", "N4") for e in s.elements)
+    assert_pyx12_accepts(text)
+    assert write_module.free_text is free_text

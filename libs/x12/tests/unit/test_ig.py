@@ -1,4 +1,4 @@
-"""rcm_runtime.x12_ig: the fast implementation-guide validator must give pyx12's verdict.
+"""rcm_x12.ig: the fast implementation-guide validator must give pyx12's verdict.
 
 - agreement: every sample under ../shared/samples/x12/{837p,835,999,277ca}, ours vs pyx12;
 - mutations: targeted corruptions of the pyx12-valid samples, both must reject (and so agree);
@@ -14,23 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from rcm_runtime.x12_ig import (
-    SUPPORTED,
-    IgValidator,
-    UnsupportedTransaction,
-    assert_agrees_with_pyx12,
-    validate_interchange,
-)
-from rcm_runtime.x12_ig_elements import check_segment_exact
-from rcm_runtime.x12_ig_maps import CompositeRule, ElementRule, compiled_map
-from rcm_runtime.x12_ig_reference import pyx12_verdict
-from tests.support.shared import samples_dir
+from rcm_x12.ig.elements import check_segment_exact
+from rcm_x12.ig.maps import compiled_map
+from rcm_x12.ig.rules import CompositeRule, ElementRule
+from rcm_x12.ig.validator import SUPPORTED, IgValidator, UnsupportedTransaction, validate_interchange
+from tests.support.pyx12_oracle import assert_agrees_with_pyx12, pyx12_verdict
+from tests.support.shared import MissingSamples, sample_files, samples_dir
 
 pytest.importorskip("pyx12", reason="pyx12 is the reference validator these tests compare against")
 
 FOLDERS = ("837p", "835", "999", "277ca")
 X12_DIR = samples_dir("x12")
-SHARED_MISSING = f"shared X12 samples not found at {X12_DIR} (set RCM_SHARED_DIR or check out ../shared)"
 
 
 def read(path: Path) -> str:
@@ -38,28 +32,24 @@ def read(path: Path) -> str:
         return fd.read()
 
 
-def sample_files() -> list[Path]:
-    return sorted(p for folder in FOLDERS if (X12_DIR / folder).is_dir() for p in (X12_DIR / folder).iterdir()
-                  if p.is_file())
-
-
-def sample_params():
-    files = sample_files()
+def agreement_params() -> list:
+    """Every sample of FOLDERS (skips locally / fails under CI when the samples are missing)."""
+    files = sorted(p for folder in FOLDERS for p in sample_files("x12", folder))
     if not files:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=SHARED_MISSING), id="no-samples")]
+        return [pytest.param(MissingSamples(X12_DIR), id="samples-missing")]
     return [pytest.param(p, id=f"{p.parent.name}/{p.name}") for p in files]
 
 
 # ---------------------------------------------------------------- agreement on every sample
 
 
-@pytest.mark.parametrize("path", sample_params())
+@pytest.mark.parametrize("path", agreement_params())
 def test_verdict_agrees_with_pyx12_on_sample(path: Path):
     text = read(path)
     try:
         assert_agrees_with_pyx12(text)
     except UnsupportedTransaction as exc:
-        pytest.skip(f"{path.parent.name}: transaction type not supported by x12_ig ({exc})")
+        pytest.skip(f"{path.parent.name}: transaction type not supported by rcm_x12.ig ({exc})")
 
 
 # ---------------------------------------------------------------- mutations
@@ -265,7 +255,7 @@ def pyx12_valid_samples() -> dict[str, list[Path]]:
 def mutation_params():
     samples = pyx12_valid_samples()
     if not samples:
-        return [pytest.param(None, None, marks=pytest.mark.skip(reason=SHARED_MISSING), id="no-samples")]
+        return [pytest.param(MissingSamples(X12_DIR / "MANIFEST.tsv"), None, id="samples-missing")]
     params = []
     for folder in FOLDERS:
         for path in samples.get(folder, []):

@@ -7,19 +7,10 @@ from decimal import Decimal as D
 
 import pytest
 
-from rcm_runtime.x12_ig_reference import assert_pyx12_valid
-from rcm_runtime.x12 import parse_interchange
-from rcm_sandbox.domain.x12_acks import (
-    ClaimDecision,
-    Finding,
-    Party,
-    ReceivedGroup,
-    SituationalTrigger,
-    StatusCode,
-    TransactionSetResult,
-    build_277ca,
-    build_999,
-)
+from tests.support.pyx12_oracle import assert_pyx12_valid
+from rcm_x12.codec import parse_interchange
+from rcm_x12.ack_277ca import ClaimDecision, Party, StatusCode, build_277ca
+from rcm_x12.ack_999 import Finding, ReceivedGroup, SituationalTrigger, TransactionSetResult, build_999
 
 NOW = datetime(2026, 3, 14, 9, 5)
 GROUP = ReceivedGroup(functional_id="HC", control_number="17456", version="005010X222A1")

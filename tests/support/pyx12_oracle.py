@@ -1,5 +1,8 @@
 """pyx12 as the reference oracle for tests and benchmarks: its verdict on a text, and an agreement check.
 
+Test support, never imported by production code: rcm_x12.ig is the validator, and this module compares it
+with pyx12 (tests and bench/ import it; the root pyproject puts the checkout on pytest's path).
+
 pyx12 logs every error with the offending values; its loggers are silenced while it runs so that no
 element value (possibly PHI) reaches test output or logs.
 """
@@ -11,10 +14,9 @@ import json
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
-if TYPE_CHECKING:
-    from rcm_runtime.x12_ig import IgReport, IgValidator
+from rcm_x12.ig.validator import IgReport, IgValidator, validate_interchange
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +94,6 @@ def assert_pyx12_valid(text: str, what: str = "document") -> None:
 
 def assert_agrees_with_pyx12(text: str, validator: IgValidator | None = None) -> IgReport:
     """AssertionError unless our verdict equals pyx12's. Returns our report for further assertions."""
-    from rcm_runtime.x12_ig import validate_interchange
-
     report = validator.validate(text) if validator is not None else validate_interchange(text)
     reference = pyx12_verdict(text)
     if report.ok != reference.valid:

@@ -1,11 +1,10 @@
-"""rcm_runtime.x12: delimiter detection, envelopes, control-number checks, writer, garbage rejection."""
+"""rcm_x12.codec: delimiter detection, envelopes, control-number checks, writer, garbage rejection."""
 
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
-from rcm_runtime.x12 import (
+from rcm_x12.codec import (
     Delimiters,
     EnvelopeErrorCode,
     Segment,
@@ -14,7 +13,7 @@ from rcm_runtime.x12 import (
     detect_delimiters,
     parse_interchange,
 )
-from tests.support.shared import samples_dir
+from tests.support.shared import sample_file, sample_params
 
 NOW = datetime(2026, 3, 14, 9, 5)
 E = EnvelopeErrorCode
@@ -241,19 +240,12 @@ def test_segments_without_a_valid_tag_are_rejected(junk):
 # ---------------------------------------------------------------- shared samples
 
 
-def sample_files() -> list[Path]:
-    root = samples_dir("x12")
-    return sorted(p for p in root.glob("*/*") if p.is_file()) if root.is_dir() else []
-
-
-@pytest.mark.skipif(not sample_files(), reason="shared X12 samples not present (set RCM_SHARED_DIR)")
-@pytest.mark.parametrize("path", sample_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", sample_params("x12", pattern="*/*"))
 def test_every_shared_sample_tokenizes(path):
     ic = parse_interchange(path.read_text())
     assert ic.transactions and all(t.header.tag == "ST" for t in ic.transactions)
 
 
-@pytest.mark.skipif(not sample_files(), reason="shared X12 samples not present (set RCM_SHARED_DIR)")
 @pytest.mark.parametrize("name, expected", [
     ("999/ims_999-accepted.999", [E.IEA_CONTROL_NUMBER]),
     ("837p/ims_complex_2st.837", [E.SE_SEGMENT_COUNT, E.SE_SEGMENT_COUNT, E.GE_TRANSACTION_COUNT]),
@@ -264,4 +256,4 @@ def test_every_shared_sample_tokenizes(path):
     ("999/ims_999-accepted.fixed.999", []),
 ])
 def test_known_defects_in_shared_samples_are_found(name, expected):
-    assert codes(samples_dir("x12", *name.split("/")).read_text()) == expected
+    assert codes(sample_file("x12", *name.split("/")).read_text()) == expected

@@ -1,6 +1,6 @@
 """Per-segment fast acceptance functions, generated from the compiled map.
 
-Most segments of a real interchange are valid, and the exact check (x12_ig_elements.check_segment_exact)
+Most segments of a real interchange are valid, and the exact check (elements.check_segment_exact)
 spends most of its time walking generic per-element structures. For each segment rule we generate, once,
 a small straight-line Python function that answers "certainly valid?" with one precomputed test per
 element and bit-mask tests for the syntax rules. A True guarantees the exact check would report
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from rcm_runtime.x12_ig_elements import DTP_FORMATS, check_missing, is_valid_date, syntax_violated, type_list_ok
-from rcm_runtime.x12_ig_maps import CompositeRule, ElementRule, SegmentRule
+from rcm_x12.ig.elements import DTP_FORMATS, check_missing, is_valid_date, syntax_violated, type_list_ok
+from rcm_x12.ig.rules import CompositeRule, ElementRule, SegmentRule
 
 FastCheck = Callable[[list[str], str], bool]
 
@@ -25,7 +25,7 @@ def build_fast_check(seg: SegmentRule) -> tuple[FastCheck, str]:
     gen = _Generator(seg)
     source = gen.source()
     namespace = dict(gen.namespace)
-    exec(compile(source, f"<x12_ig fast check {seg.loop.path}/{seg.tag}>", "exec"), namespace)  # noqa: S102
+    exec(compile(source, f"<rcm_x12.ig fast check {seg.loop.path}/{seg.tag}>", "exec"), namespace)  # noqa: S102
     return namespace["clean"], source
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rcm_runtime.x12_ig_maps import CompositeRule, ElementRule, SegmentRule
+from rcm_x12.ig.rules import CompositeRule, ElementRule, SegmentRule
 
 # validation.py, compiled with re.S | re.ASCII as pyx12 does.
 _MODE = re.S | re.ASCII
@@ -314,7 +314,7 @@ def check_composite(rule: CompositeRule, parts: list[str] | None, icvn: str) -> 
 
 
 def check_segment(seg: SegmentRule, elements: list[str], sub: str | None, icvn: str) -> list[Problem]:
-    """The problems of one segment; the generated fast check (x12_ig_fastpath) settles most valid ones."""
+    """The problems of one segment; the generated fast check (fastpath.py) settles most valid ones."""
     if sub is not None and icvn == "00501" and seg.fast_check(elements, sub):  # type: ignore[misc]
         return []
     return check_segment_exact(seg, elements, sub, icvn)

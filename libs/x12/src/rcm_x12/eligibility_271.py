@@ -11,7 +11,6 @@ Envelope defects are tolerated and carried on each summary; text that is not a 2
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,8 +18,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
-from rcm_runtime.errors import DomainError
-from rcm_runtime.x12 import EnvelopeError, Segment, TransactionSet, X12Error, d8_date, parse_interchange, quote_code
+from rcm_x12.codec import EnvelopeError, Segment, TransactionSet
+from rcm_x12.format import d8_date, quote_code
+from rcm_x12.reading import Unreadable, open_interchange, optional_number, transactions_of
 
 IMPLEMENTATION = "005010X279A1"
 
@@ -31,7 +31,6 @@ COINSURANCE, COPAY, DEDUCTIBLE, OUT_OF_POCKET = "A", "B", "C", "G"
 INDIVIDUAL, FAMILY = "IND", "FAM"  # EB02 coverage levels most callers ask about
 
 _LOOP_LETTER = {"20": "A", "21": "B", "22": "C", "23": "D"}
-_NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")  # X12 'R' type, ASCII digits only
 
 REJECT_REASONS: dict[str, str] = {  # AAA03 as used by the 271 (TR3 code list, in plain words)
     "04": "Authorized quantity exceeded",
@@ -93,12 +92,8 @@ FOLLOW_UP_ACTIONS: dict[str, str] = {  # AAA04
 }
 
 
-class Unparseable271(DomainError):
+class Unparseable271(Unreadable):
     """The input is not a 271 (reason names structure only, never patient data)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class Network(StrEnum):
@@ -253,14 +248,8 @@ def _accumulator(items: tuple[Accumulator, ...], level: str | None, basis: Amoun
 
 
 def parse_271(text: str) -> list[CoverageSummary]:
-    try:
-        interchange = parse_interchange(text)
-    except X12Error as exc:
-        raise Unparseable271(f"not an X12 interchange: {exc}") from exc
-    responses = [t for t in interchange.transactions if t.id_code == "271"]
-    if not responses:
-        found = sorted({quote_code(t.id_code) for t in interchange.transactions})
-        raise Unparseable271(f"no 271 transaction set in the interchange (found: {', '.join(found) or 'none'})")
+    interchange = open_interchange(text, Unparseable271)
+    responses = transactions_of(interchange, "271", Unparseable271)
     envelope_errors = tuple(interchange.errors)
     return [s for t in responses for s in _read_transaction(t, envelope_errors)]
 
@@ -481,21 +470,12 @@ def _dtp_range(seg: Segment, warnings: list[str]) -> DateRange | None:
     return None
 
 
-def _decimal(text: str, label: str, warnings: list[str]) -> Decimal | None:
-    if not text:
-        return None
-    if not _NUMBER.fullmatch(text):
-        warnings.append(f"{label} is not a number; ignored")
-        return None
-    return Decimal(text)
-
-
 def _accumulators(benefits: list[_Benefit], code: str, warnings: list[str]) -> tuple[Accumulator, ...]:
     found = []
     for b in benefits:
         if b.code != code:
             continue
-        amount = _decimal(b.eb.element(7), f"EB07 of EB*{code}", warnings)
+        amount = optional_number(b.eb.element(7), f"EB07 of EB*{code}", warnings)
         if amount is None:
             continue
         period = b.eb.element(6) or None
@@ -512,7 +492,7 @@ def _cost_shares(benefits: list[_Benefit], code: str, position: int, warnings: l
     for b in benefits:
         if b.code != code:
             continue
-        value = _decimal(b.eb.element(position), f"EB{position:02d} of EB*{code}", warnings)
+        value = optional_number(b.eb.element(position), f"EB{position:02d} of EB*{code}", warnings)
         if value is None:
             continue
         if code == COINSURANCE and not Decimal(0) <= value <= Decimal(1):

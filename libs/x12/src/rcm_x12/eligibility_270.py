@@ -1,6 +1,7 @@
 """Building the 005010X279A1 270 eligibility inquiry (pure).
 
-Loop layout follows the TR3 examples (and the shared samples): 2000A payer, 2000B provider, 2000C
+Free text (names) goes through rcm_x12.format.free_text, like every writer's: transliterated to ASCII,
+delimiters blanked. Loop layout follows the TR3 examples (and the shared samples): 2000A payer, 2000B provider, 2000C
 subscriber, and 2000D dependent only when the patient is not the subscriber. Patient-specific segments
 (TRN, DMG, DTP*291, EQ) go in the patient's own loop, so the subscriber loop of a dependent inquiry
 carries identification only.
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
-from rcm_runtime.x12 import Segment, build_interchange
+from rcm_x12.codec import Segment, build_interchange
+from rcm_x12.format import free_text, npi_is_valid
 
 IMPLEMENTATION = "005010X279A1"
 FUNCTIONAL_ID = "HS"  # GS01 for a 270
@@ -22,8 +24,6 @@ Relationship = Literal["self", "spouse", "child", "other"]  # same vocabulary as
 Sex = Literal["M", "F", "U"]
 
 _SERVICE_TYPE = re.compile(r"[A-Z0-9]{1,2}")
-_NPI = re.compile(r"[0-9]{10}")  # ASCII only
-_X12_UNSAFE = re.compile(r"[*~:^|>]")  # delimiters we write or that partners commonly use
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class EligibilityInquiry:
     def __post_init__(self) -> None:
         object.__setattr__(self, "service_type_codes", tuple(self.service_type_codes))
         # Messages name the field, never its value (names, ids and dates are PHI).
-        if not _NPI.fullmatch(self.provider_npi) or not npi_check_digit_ok(self.provider_npi):
+        if not npi_is_valid(self.provider_npi):
             raise ValueError("provider NPI must be 10 digits with a valid check digit")
         if not self.payer_id.strip() or not self.payer_name.strip():
             raise ValueError("payer id and name are required")
@@ -79,17 +79,6 @@ class EligibilityInquiry:
     @property
     def patient_is_subscriber(self) -> bool:
         return self.dependent is None
-
-
-def npi_check_digit_ok(npi: str) -> bool:
-    """Luhn over the NPI with the 80840 card-issuer prefix (CMS NPI check digit rule)."""
-    digits = [int(c) for c in "80840" + npi]
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def build_270(
@@ -133,13 +122,13 @@ def transaction_270(inquiry: EligibilityInquiry, *, control_number: int, sender_
 def _payer_loop(inquiry: EligibilityInquiry) -> list[Segment]:
     return [
         Segment("HL", ["1", "", "20", "1"]),
-        Segment("NM1", ["PR", "2", _text(inquiry.payer_name), "", "", "", "", "PI", inquiry.payer_id.strip()]),
+        Segment("NM1", ["PR", "2", free_text(inquiry.payer_name), "", "", "", "", "PI", inquiry.payer_id.strip()]),
     ]
 
 
 def _provider_loop(inquiry: EligibilityInquiry) -> list[Segment]:
     person = inquiry.provider_first_name is not None
-    name = [_text(inquiry.provider_name), _text(inquiry.provider_first_name or "")]
+    name = [free_text(inquiry.provider_name), free_text(inquiry.provider_first_name or "")]
     return [
         Segment("HL", ["2", "1", "21", "1"]),
         Segment("NM1", ["1P", "1" if person else "2", *name, "", "", "", "XX", inquiry.provider_npi]),
@@ -150,7 +139,7 @@ def _subscriber_loop(inquiry: EligibilityInquiry, reference: str, originator: st
     sub = inquiry.subscriber
     segments = [Segment("HL", ["3", "2", "22", "0" if inquiry.patient_is_subscriber else "1"])]
     # Ids are sent as given (the writer refuses delimiter characters): altering one would query someone else.
-    name = Segment("NM1", ["IL", "1", _text(sub.last_name), _text(sub.first_name), "", "", "", "MI",
+    name = Segment("NM1", ["IL", "1", free_text(sub.last_name), free_text(sub.first_name), "", "", "", "MI",
                            sub.member_id.strip()])
     if not inquiry.patient_is_subscriber:
         return [*segments, name]
@@ -165,7 +154,7 @@ def _dependent_loop(inquiry: EligibilityInquiry, reference: str, originator: str
     return [
         Segment("HL", ["4", "3", "23", "0"]),
         _trace(reference, originator),
-        Segment("NM1", ["03", "1", _text(dep.last_name), _text(dep.first_name)]),
+        Segment("NM1", ["03", "1", free_text(dep.last_name), free_text(dep.first_name)]),
         *_demographics(dep.birth_date, dep.sex),
         *_service_request(inquiry),
     ]
@@ -190,8 +179,3 @@ def _service_request(inquiry: EligibilityInquiry) -> list[Segment]:
 def _default_originator(sender_id: str) -> str:
     # TRN03 is "1"+EIN, "3"+DUNS or "9"+a 9-character user-assigned id; the submitter id is ours to assign.
     return "9" + sender_id.strip()[-9:].rjust(9, "0")
-
-
-def _text(value: str) -> str:
-    """Free text from people's records may hold delimiter characters; blank them rather than fail the inquiry."""
-    return " ".join(_X12_UNSAFE.sub(" ", value).split())

@@ -23,7 +23,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass
 
-from rcm_runtime.x12_ig_maps import LoopRule, SegmentRule
+from rcm_x12.ig.rules import LoopRule, SegmentRule
 
 Node = LoopRule | SegmentRule
 

@@ -1,7 +1,7 @@
-"""Generic X12 tokenizer and writer (pure), shared by every service that speaks X12.
+"""Generic X12 tokenizer and writer (pure): delimiters, segments, ISA/GS/ST envelopes.
 
-Services must not import each other, so the envelope handling lives here once and each service keeps
-only its transaction-specific reading/writing (270/271, 837, 835, 276/277, 999).
+The envelope handling lives here once; each transaction module of rcm_x12 (837P, 835, 270/271, 999, 277CA)
+reads and writes its own loops on top of it, with the value rules of rcm_x12.format.
 
 The reader is tolerant on purpose: envelope defects (wrong counts, mismatched control numbers, missing
 trailers, a GS01 that does not suit the transaction) come back as `EnvelopeError`s for the caller to
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 
 ISA_ELEMENT_COUNT = 16
@@ -389,25 +389,6 @@ def _same_control(a: str, b: str) -> bool:
     """Control numbers match when identical, or equal as numbers (leading zeros are not worth a reject)."""
     a, b = a.strip(), b.strip()
     return a == b or (_as_int(a) is not None and _as_int(a) == _as_int(b))
-
-
-_D8 = re.compile(r"[0-9]{8}")
-_CODE = re.compile(r"[A-Z0-9]{1,35}")
-
-
-def d8_date(text: str) -> date | None:
-    """A CCYYMMDD (D8) date; None when the text is not one (readers report that as a warning)."""
-    if not _D8.fullmatch(text):
-        return None
-    try:
-        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    except ValueError:
-        return None
-
-
-def quote_code(value: str) -> str:
-    """A code for a message: quoted only when it looks like a code (never free text that could be PHI)."""
-    return repr(value) if _CODE.fullmatch(value) else "<invalid>"
 
 
 def _safe(value: str) -> str:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rcm_runtime.x12_ig_elements import Problem, ReferenceCrash, check_segment
-from rcm_runtime.x12_ig_maps import CompiledMap, SegmentRule, compiled_map, find_map_file, map_index
-from rcm_runtime.x12_ig_walker import Walker, WalkError
+from rcm_x12.ig.elements import Problem, ReferenceCrash, check_segment
+from rcm_x12.ig.maps import compiled_map, find_map_file, map_index
+from rcm_x12.ig.rules import CompiledMap, SegmentRule
+from rcm_x12.ig.walker import Walker, WalkError
 
 ISA_LENGTH = 106  # rawx12file: the ISA is read as a fixed-width record
 ENVELOPE_TAGS = frozenset({"ISA", "IEA", "GS", "GE", "ST", "SE"})

@@ -6,15 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from rcm_eligibility.domain.x12_270 import (
-    Dependent,
-    EligibilityInquiry,
-    Subscriber,
-    build_270,
-    npi_check_digit_ok,
-)
-from rcm_runtime.x12 import Segment, parse_interchange
-from tests.support.shared import samples_dir
+from rcm_x12.codec import Segment, parse_interchange
+from rcm_x12.eligibility_270 import Dependent, EligibilityInquiry, Subscriber, build_270
+from rcm_x12 import eligibility_270
+from rcm_x12.format import free_text, is_x12_text, npi_is_valid
+from tests.support.shared import sample_file
 
 NOW = datetime(2026, 3, 14, 9, 5)
 NPI = "1234567893"
@@ -50,10 +46,7 @@ def shape(segments: list[Segment]) -> list[str]:
 
 
 def sample(name: str) -> Path:
-    path = samples_dir("x12", "270", name)
-    if not path.is_file():
-        pytest.skip(f"shared 270 sample {name} not present (set RCM_SHARED_DIR)")
-    return path
+    return sample_file("x12", "270", name)
 
 
 def test_subscriber_inquiry_segments():
@@ -170,7 +163,7 @@ def test_invalid_inquiries_are_refused_without_echoing_values(changes, message):
 
 @pytest.mark.parametrize("npi, ok", [("1234567893", True), ("1234567890", False), ("1245319599", True)])
 def test_npi_check_digit(npi, ok):
-    assert npi_check_digit_ok(npi) is ok
+    assert npi_is_valid(npi) is ok
 
 
 def test_inquiry_names_the_insured_when_only_name_and_id_are_known():
@@ -191,3 +184,15 @@ def test_inquiry_names_the_insured_when_only_name_and_id_are_known():
     inquiry = _inquiry(claim)
     assert (inquiry.subscriber.first_name, inquiry.subscriber.birth_date) == ("Grace", None)
     assert inquiry.dependent.first_name == "Ada"
+
+
+def test_names_are_transliterated_with_the_shared_rule():
+    """The 270 writer used to send "José Müller" unchanged, which fails the character-set check."""
+    named = replace(INQUIRY, subscriber=replace(SUBSCRIBER, first_name="José", last_name="Müller"),
+                    payer_name="Straße Health", provider_name="Łukasz Clinic")
+    texts = segment_texts(build(named))
+    assert "NM1*IL*1*Muller*Jose****MI*11122333301" in texts
+    assert "NM1*PR*2*Strasse Health*****PI*842610001" in texts
+    assert any(t.startswith("NM1*1P*2*Lukasz Clinic*") for t in texts)
+    assert all(is_x12_text(t.replace("*", "")) for t in texts if t.startswith("NM1"))
+    assert eligibility_270.free_text is free_text

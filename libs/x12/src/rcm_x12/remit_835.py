@@ -16,16 +16,14 @@ stopping. Messages and warnings name segments and positions, never patient data.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from rcm_runtime.errors import DomainError
-from rcm_runtime.x12 import (
-    EnvelopeError, Interchange, Segment, TransactionSet, X12Error, d8_date, parse_interchange, quote_code,
-)
+from rcm_x12.codec import EnvelopeError, Segment, TransactionSet
+from rcm_x12.format import d8_date, parse_number, quote_code, quote_control_number
+from rcm_x12.reading import Unreadable, open_interchange, optional_number, transactions_of
 
 IMPLEMENTATION = "005010X221A1"
 ZERO = Decimal(0)
@@ -44,19 +42,14 @@ CLAIM_STATUS: dict[str, str] = {  # CLP02
 }
 DENIED = "4"
 
-_NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")  # X12 'R' type, ASCII digits only
 _CAS_TRIPLETS = range(2, 20, 3)  # CAS02/05/08/11/14/17: reason; the amount and quantity follow each
 _PLB_PAIRS = range(3, 15, 2)  # PLB03/05/.../13: reason:reference composite; the amount follows each
 _MIA_REMARKS = (5, 20, 21, 22, 23)
 _MOA_REMARKS = (3, 4, 5, 6, 7)
 
 
-class Unparseable835(DomainError):
+class Unparseable835(Unreadable):
     """The input is not a readable 835 (reason names segments and positions only, never element values)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -143,19 +136,9 @@ class RemittancePayment:
 
 
 def read_835(text: str) -> list[RemittancePayment]:
-    interchange = _interchange(text)
-    transactions = [t for t in interchange.transactions if t.id_code == "835"]
-    if not transactions:
-        found = sorted({quote_code(t.id_code) for t in interchange.transactions})
-        raise Unparseable835(f"no 835 transaction set in the interchange (found: {', '.join(found) or 'none'})")
+    interchange = open_interchange(text, Unparseable835)
+    transactions = transactions_of(interchange, "835", Unparseable835)
     return [_PaymentReader(t, tuple(interchange.errors)).read() for t in transactions]
-
-
-def _interchange(text: str) -> Interchange:
-    try:
-        return parse_interchange(text)
-    except X12Error as exc:
-        raise Unparseable835(f"not an X12 interchange: {exc}") from None
 
 
 # ---------------------------------------------------------------- walking the transaction set
@@ -200,7 +183,7 @@ class _PaymentReader:
             self.route(seg, position)
         bpr = self.single("BPR")
         if bpr is None:
-            raise Unparseable835(f"835 {_safe(self.transaction.control_number)} has no BPR segment")
+            raise Unparseable835(f"835 {quote_control_number(self.transaction.control_number)} has no BPR segment")
         return self.payment(bpr)
 
     def route(self, seg: Segment, position: int) -> None:
@@ -409,18 +392,14 @@ class _PaymentReader:
     def money(self, seg: Segment, element: int) -> Decimal:
         """A required amount: guessing one would post the wrong money, so an unreadable one stops the read."""
         text = seg.element(element)
-        if not _NUMBER.fullmatch(text):
+        amount = parse_number(text)
+        if amount is None:
             state = "missing" if not text else "not an amount"
             raise Unparseable835(f"{seg.tag}{element:02d} of segment #{self.positions.get(id(seg), '?')} is {state}")
-        return Decimal(text)
+        return amount
 
     def optional_money(self, text: str, label: str) -> Decimal | None:
-        if not text:
-            return None
-        if not _NUMBER.fullmatch(text):
-            self.warnings.append(f"{label} is not a number; ignored")
-            return None
-        return Decimal(text)
+        return optional_number(text, label, self.warnings)
 
     def date(self, text: str, label: str) -> date | None:
         parsed = d8_date(text)
@@ -439,8 +418,3 @@ def _claim_remarks(segments: list[Segment]) -> tuple[str, ...]:
 
 def _total(adjustments: Iterable[Adjustment]) -> Decimal:
     return sum((a.amount for a in adjustments), ZERO)
-
-
-
-def _safe(control_number: str) -> str:
-    return repr(control_number) if re.fullmatch(r"[A-Za-z0-9]{1,15}", control_number) else "<invalid>"

@@ -1,8 +1,8 @@
 """Compile pyx12's implementation-guide maps (the XML shipped inside the pyx12 package) into plain rules.
 
 pyx12 re-reads and re-objectifies its XML maps on every validation call; we read the same files once per
-process and flatten them into small slotted objects that the walker (x12_ig_walker) and the element
-checks (x12_ig_elements) can use without any further lookups.
+process and flatten them into small slotted objects (rules.py) that the walker (walker.py) and the element
+checks (elements.py) can use without any further lookups.
 
 Everything here mirrors how pyx12 4.0.0 builds its map tree (pyx12/map_if/*.py), including the details
 that decide how segments are matched and counted:
@@ -22,125 +22,22 @@ import xml.etree.ElementTree as ET  # the maps are package data of an installed 
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
-from typing import Union
 
-MAXINT = 2147483647  # pyx12's "unbounded" repeat / max_use
-
+from rcm_x12.ig.elements import fast_check
+from rcm_x12.ig.fastpath import build_fast_check
+from rcm_x12.ig.rules import (
+    MAXINT,
+    Child,
+    CompiledMap,
+    CompositeRule,
+    ElementRule,
+    LoopRule,
+    MapEntry,
+    SegmentRule,
+)
 
 class MapError(Exception):
     """A pyx12 map cannot be compiled (missing file, unknown data element, malformed structure)."""
-
-
-# ---------------------------------------------------------------- compiled rules
-
-
-@dataclass(slots=True, eq=False)
-class ElementRule:
-    """One simple element, or one component of a composite."""
-
-    ref: str  # reference designator for findings, e.g. "CLM01" or "CLM05-01"
-    name: str
-    usage: str
-    seq: int
-    data_ele: str
-    data_type: str
-    min_len: int
-    max_len: int
-    codes: frozenset[str | None]  # the map's valid_codes (empty: no list)
-    codes_list: tuple[str | None, ...]  # same, in map order (the 1250/1251 date-format rule uses it)
-    external: frozenset[str | None] | None  # codes.xml list named by valid_codes/@external
-    external_id: str | None
-    regex: re.Pattern[str] | None
-    in_composite: bool
-    composite_usage: str | None  # usage of the enclosing composite (pyx12's empty-R rule looks at it)
-    numeric: bool  # R or N*: pyx12 ignores '-' and '.' when measuring the length
-    fast_ok: object  # precomputed quick acceptance test, see x12_ig_elements.fast_check
-
-
-@dataclass(slots=True, eq=False)
-class CompositeRule:
-    ref: str
-    name: str
-    usage: str
-    seq: int
-    components: tuple[ElementRule, ...]
-
-
-Child = Union[ElementRule, CompositeRule]
-
-
-@dataclass(slots=True, eq=False)
-class SegmentRule:
-    tag: str
-    name: str
-    usage: str
-    pos: int
-    max_use: int
-    path: str  # pyx12's x12path string: the key of its node counter
-    eq_key: tuple[str, str]  # pyx12's node equality: (id, parent id)
-    loop: "LoopRule"
-    # How the segment is told apart from siblings with the same tag: (element index 0-based, component
-    # index or None, codes) or None when the tag alone decides. See _qualifier().
-    qualifier: tuple[int, int | None, frozenset[str | None]] | None
-    children: tuple[Child, ...]
-    syntax: tuple[tuple[str, tuple[int, ...]], ...]
-    is_dtp: bool
-    has_date_format_rule: bool  # has a data element 1250 (date format qualifier), see x12_ig_elements
-    fast_check: object = None  # generated "certainly valid?" test, see x12_ig_fastpath
-    fast_source: str = ""
-
-    is_loop = False
-
-    @property
-    def loop_id(self) -> str:
-        return self.loop.id
-
-
-@dataclass(slots=True, eq=False)
-class LoopRule:
-    id: str
-    name: str
-    usage: str
-    pos: int
-    max_repeat: int
-    path: str
-    eq_key: tuple[str, str]
-    parent: "LoopRule | None"
-    is_root: bool
-    children: tuple[Union["LoopRule", SegmentRule], ...] = ()
-    child_pos: tuple[int, ...] = ()  # children's pos, for bisecting to "pos >= start"
-    first: "LoopRule | SegmentRule | None" = None
-    first_seg: SegmentRule | None = None  # first child when it is a segment (pyx12 get_first_seg)
-    child_loops: tuple["LoopRule", ...] = ()
-    # Scan shortcut: for a data segment tag, the indices of the children the walker must visit - those
-    # that could match that tag plus those with side effects (required ones, recorded when passed over).
-    # Skipping the others changes nothing, and saves visiting dozens of optional REF/DTP/... siblings.
-    scan_by_tag: dict[str, tuple[int, ...]] | None = None
-    scan_default: tuple[int, ...] = ()
-
-    is_loop = True
-
-
-@dataclass(slots=True, eq=False)
-class CompiledMap:
-    file: str
-    transaction_id: str  # the map root's xid ("837", "835", ...)
-    root: LoopRule
-    icvn: str | None  # ISA12 valid code of the map (pyx12 uses it to pick the 5010 character set)
-    by_path: dict[str, LoopRule | SegmentRule]
-
-    def node(self, path: str) -> LoopRule | SegmentRule:
-        return self.by_path[path]
-
-
-@dataclass(frozen=True, slots=True)
-class MapEntry:
-    icvn: str
-    vriic: str
-    fic: str
-    tspc: str | None
-    file: str
-    abbr: str
 
 
 # ---------------------------------------------------------------- resources
@@ -273,8 +170,6 @@ class _MapCompiler:
         return loop
 
     def _segment(self, loop: LoopRule, e: ET.Element) -> SegmentRule:
-        from rcm_runtime.x12_ig_fastpath import build_fast_check  # circular: it needs the rule classes
-
         tag = e.get("xid") or ""
         children = self._segment_children(tag, e)
         syntax = tuple(s for s in (_split_syntax(x.text) for x in e.findall("syntax")) if s is not None)
@@ -313,8 +208,6 @@ class _MapCompiler:
         return CompositeRule(ref=ref, name=_attr(e, "name") or "", usage=usage, seq=seq, components=components)
 
     def _element(self, e: ET.Element, ref: str, composite_usage: str | None) -> ElementRule:
-        from rcm_runtime.x12_ig_elements import fast_check  # circular: the checks need ElementRule
-
         data_ele = _attr(e, "data_ele") or ""
         de = self.dataele.get(data_ele)
         if de is None:

@@ -12,19 +12,20 @@ maps.xml) once per process and then walks an interchange with the same rules, qu
         for finding in report.errors: ...        # position, tag, loop id, element ref, code, message
 
 Findings never quote element values (they may be PHI): only tags, positions, element references,
-lengths and counts. Findings that pyx12 would drop (see x12_ig_engine) are kept as warnings.
+lengths and counts. Findings that pyx12 would drop (see engine.py) are kept as warnings.
 
-Modules: x12_ig_maps (map compiler), x12_ig_walker (loop/segment identification and counts),
-x12_ig_elements (element, composite and syntax checks), x12_ig_engine (reader, envelopes, verdict),
-x12_ig_reference (pyx12 as an oracle for tests).
+Modules of rcm_x12.ig: rules (the compiled rule types), maps (map compiler), walker (loop/segment
+identification and counts), elements (element, composite and syntax checks), fastpath (generated per-segment
+acceptance tests), engine (reader, envelopes, verdict). pyx12 as an oracle is test support, outside this
+package: tests/support/pyx12_oracle.py (`assert_agrees_with_pyx12`, `pyx12_verdict`).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from rcm_runtime.x12_ig_engine import Engine, IgFinding, IgReport, UnsupportedTransaction
-from rcm_runtime.x12_ig_maps import compiled_map, map_index
+from rcm_x12.ig.engine import Engine, IgFinding, IgReport, UnsupportedTransaction
+from rcm_x12.ig.maps import compiled_map, map_index
 
 __all__ = [
     "IgFinding",
@@ -32,7 +33,6 @@ __all__ = [
     "IgValidator",
     "SUPPORTED",
     "UnsupportedTransaction",
-    "assert_agrees_with_pyx12",
     "validate_interchange",
 ]
 
@@ -84,13 +84,3 @@ def validate_interchange(text: str) -> IgReport:
     Raises UnsupportedTransaction when the interchange is not 5010 or a GS names a guide outside
     SUPPORTED; a GS01 that does not suit a known GS08 is an invalid interchange (pyx12 aborts on it)."""
     return Engine(text, None, _SUPPORTED_FILES).run()
-
-
-def assert_agrees_with_pyx12(text: str, validator: IgValidator | None = None) -> IgReport:
-    """Run pyx12 and this validator on `text`; AssertionError unless the verdicts are equal.
-
-    Usable from any test (e.g. the 837P generator's). Needs pyx12 installed; imported lazily so that
-    production code paths do not load it."""
-    from rcm_runtime.x12_ig_reference import assert_agrees_with_pyx12 as check
-
-    return check(text, validator)
