@@ -64,3 +64,68 @@ async def test_an_unreadable_835_answers_422_and_posts_nothing(api):
 
 async def test_without_an_api_key_the_answer_is_401(api):
     assert (await api.client.post("/v1/remittances", json=era(uuid.uuid4()))).status_code == 401
+
+
+# ---------------------------------------------------------------- X12 835 against submitted claims
+
+ERA_835 = ("ISA*00*          *00*          *ZZ*SANDBOX1       *ZZ*OPENRCM        *261102*1200*^*00501*000000901*0*P*:~"
+           "GS*HP*SANDBOX1*OPENRCM*20261102*1200*901*X*005010X221A1~"
+           "ST*835*0001~"
+           "BPR*I*80.00*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*888888888*DA*654321*20261102~"
+           "TRN*1*TRN-835-1*1512345678~"
+           "DTM*405*20261102~"
+           "N1*PR*SANDBOX PAYER*XV*SANDBOX1~"
+           "N3*1 PAYER WAY~N4*CITY*NY*10001~"
+           "N1*PE*DEMO CLINIC*XX*1234567893~"
+           "LX*1~"
+           "CLP*PCN-1*1*100.00*80.00*20.00*12*PAYERCLAIM-1~"
+           "NM1*QC*1*DOE*JANE****MI*MEMBER1~"
+           "SVC*HC:99213*100.00*80.00**1~"
+           "DTM*472*20261001~"
+           "CAS*PR*2*20.00~"
+           "SE*15*0001~GE*1*901~IEA*1*000000901~")
+X12 = {"content-type": "application/edi-x12"}
+
+
+def submitted(claim_id: uuid.UUID, pcn: str = "PCN-1"):
+    from datetime import datetime, timezone
+
+    from rcm_contracts.events import ClaimSubmitted
+
+    return ClaimSubmitted(claim_id=claim_id, payer_id="SANDBOX1", clearinghouse="sandbox",
+                          interchange_control_number="000000001", total_charge="100.00",
+                          submitted_at=datetime(2026, 10, 2, tzinfo=timezone.utc), patient_control_number=pcn)
+
+
+async def test_an_835_posts_each_claim_payment_against_the_submitted_claim_once(api):
+    claim_id = uuid.uuid4()
+    applier = await api.consume((submitted(claim_id), "tenant-a", claim_id))
+    assert applier.applied == 1 and applier.dead_lettered == 0
+
+    first = await api.client.post("/v1/remittances/x12", content=ERA_835.encode(), headers=api.headers(**X12))
+    again = await api.client.post("/v1/remittances/x12", content=ERA_835.encode(), headers=api.headers(**X12))
+    assert first.status_code == 200, first.text
+    assert first.json() == {"posted": 1, "duplicates": 0, "rejected": [], "unmatched": 0}
+    assert again.json()["posted"] == 0 and again.json()["duplicates"] == 1
+    [posted] = await api.outbox_events("payment-posted")
+    assert posted["partitionkey"] == str(claim_id) and posted["tenantid"] == "tenant-a"
+    assert posted["data"]["patient_responsibility"] == "20.00"
+
+
+async def test_an_835_for_another_tenants_claim_is_kept_unmatched_not_posted(api):
+    claim_id = uuid.uuid4()
+    await api.consume((submitted(claim_id), "tenant-a", claim_id))
+    resp = await api.client.post("/v1/remittances/x12", content=ERA_835.encode(), headers=api.headers("tenant-b", **X12))
+    assert resp.json() == {"posted": 0, "duplicates": 0, "rejected": [], "unmatched": 1}
+    assert await api.outbox_events("payment-posted") == []
+    assert await api.scalar("SELECT tenant_id FROM unmatched_payments") == "tenant-b"
+
+
+async def test_a_payment_that_arrived_before_its_claim_is_posted_when_the_claim_is_submitted(api):
+    claim_id = uuid.uuid4()
+    early = await api.client.post("/v1/remittances/x12", content=ERA_835.encode(), headers=api.headers(**X12))
+    assert early.json()["unmatched"] == 1
+    await api.consume((submitted(claim_id), "tenant-a", claim_id))
+    [posted] = await api.outbox_events("payment-posted")
+    assert posted["partitionkey"] == str(claim_id) and posted["causationid"] is not None
+    assert await api.scalar("SELECT status FROM unmatched_payments") == "posted"
