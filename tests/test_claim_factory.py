@@ -7,7 +7,20 @@ import pytest
 from pydantic import ValidationError
 
 from rcm_contracts.claim import Claim
-from tests.support.claims import GOOD_NPI, make_claim, make_coverage, make_line, make_lines, make_provider
+from tests.support.claims import (
+    ADJUDICATION_DATE,
+    GOOD_NPI,
+    make_adjustment,
+    make_claim,
+    make_coverage,
+    make_insured,
+    make_line,
+    make_line_adjudication,
+    make_lines,
+    make_other_payer,
+    make_patient,
+    make_provider,
+)
 
 
 def test_default_claim_is_valid_and_round_trips():
@@ -41,3 +54,44 @@ def test_overrides_win_and_nested_parts_can_be_dicts():
 def test_the_contract_still_validates_what_the_factory_builds():
     with pytest.raises(ValidationError, match="diagnosis pointer 2"):
         make_claim(lines=[make_line(1, pointers=[2])])
+
+
+def test_a_dependent_coverage_names_the_subscriber_in_full_or_by_name_only():
+    parent = make_patient(first_name="Grace", birth_date=date(1955, 6, 1))
+    claim = make_claim(coverage=make_coverage(relationship="child", subscriber=parent))
+    assert claim.coverage.relationship == "child" and claim.coverage.subscriber == parent
+    by_name = make_claim(coverage=make_coverage(relationship="spouse", insured=make_insured(first_name="Grace")))
+    insured = by_name.coverage.insured
+    assert (insured.first_name, insured.birth_date, by_name.coverage.subscriber) == ("Grace", None, None)
+    assert Claim.model_validate_json(by_name.model_dump_json()) == by_name
+
+
+def test_a_secondary_claim_carries_the_other_payers_adjudication():
+    primary = make_other_payer(
+        paid_amount=Decimal("70.00"), payer_claim_control_number="PCCN1",
+        adjustments=[make_adjustment("PR", "1", "10.00")],
+        lines=[make_line_adjudication(1, "99213", "70.00", adjustments=[make_adjustment("CO", "45", "20.00")])])
+    claim = make_claim(coverage=make_coverage(), payer_responsibility="S", other_payers=[primary])
+    (other,) = claim.other_payers
+    assert other.coverage.payer_id != claim.coverage.payer_id and other.responsibility == "P"
+    assert (other.paid_amount, other.adjudication_date) == (Decimal("70.00"), ADJUDICATION_DATE)
+    assert [(a.group_code, a.reason_code, a.amount) for a in other.adjustments] == [("PR", "1", Decimal("10.00"))]
+    (line,) = other.lines
+    assert (line.line_number, line.procedure_code, line.paid_amount, line.paid_units) == (
+        1, "99213", Decimal("70.00"), Decimal(1))
+    assert line.adjustments[0].amount == Decimal("20.00") and line.adjudication_date == ADJUDICATION_DATE
+    assert Claim.model_validate_json(claim.model_dump_json()) == claim
+
+
+def test_the_default_other_payer_is_valid_and_balanced_against_the_default_claim():
+    other = make_other_payer()
+    claim = make_claim(coverage=make_coverage(), payer_responsibility="S", other_payers=[other])
+    adjusted = sum((a.amount for a in other.adjustments), Decimal(0))
+    assert claim.total_charge - adjusted == other.paid_amount
+
+
+def test_other_payer_parts_are_validated():
+    with pytest.raises(ValidationError):
+        make_adjustment("XX", "45", "1.00")  # not a CAS group code
+    with pytest.raises(ValidationError):
+        make_line_adjudication(0)  # lines are numbered from 1

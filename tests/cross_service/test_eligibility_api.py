@@ -6,14 +6,13 @@ are unknown; payer SBX01 requires prior authorization for imaging such as 72148)
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import partial
 
 import httpx
 import pytest
 from sqlalchemy import text
 
-from rcm_contracts.claim import Claim
 from rcm_contracts.envelope import new_envelope
 from rcm_contracts.events import AppointmentScheduled, EncounterCaptured
 from rcm_runtime.clock import FixedClock
@@ -21,6 +20,7 @@ from rcm_runtime.errors import TransientError
 from rcm_sandbox.app import create_app as create_sandbox_app
 from rcm_sandbox.db import metadata as sandbox_metadata
 from rcm_sandbox.settings import Settings as SandboxSettings
+from tests.support import claims as factory
 from tests.support.api import service_api
 
 from rcm_eligibility.app import create_app
@@ -57,12 +57,10 @@ def appointment(appointment_id: str, patient_id: str, *codes: str) -> dict:
 
 
 def captured(member_id: str, *codes: str) -> EncounterCaptured:
-    claim = Claim.model_validate({
-        "claim_id": str(uuid.uuid4()), "encounter_id": str(uuid.uuid4()), "source_system": "ehr",
-        "source_encounter_id": uuid.uuid4().hex, "service_date": DOS, "place_of_service": "11", "patient": PATIENT,
-        "coverage": coverage(member_id), "billing_provider": PROVIDER, "diagnoses": ["Z0000"], "total_charge": "100.00",
-        "lines": [{"line_number": i, "procedure_code": c, "units": 1, "charge": "100.00"}
-                  for i, c in enumerate(codes or ["99213"], start=1)]})
+    claim = factory.make_claim(
+        source_system="ehr", source_encounter_id=uuid.uuid4().hex, service_date=date.fromisoformat(DOS),
+        patient=PATIENT, coverage=coverage(member_id), billing_provider=PROVIDER, diagnoses=["Z0000"],
+        lines=factory.make_lines(*(codes or ["99213"])))
     return EncounterCaptured(claim=claim, intake_channel="json")
 
 

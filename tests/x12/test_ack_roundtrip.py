@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal as D
 
-from rcm_contracts.claim import Address, Claim, Coverage, Person, Provider, ServiceLine, patient_control_number
+from rcm_contracts.claim import Address, Claim, patient_control_number
 from rcm_x12.remit_835 import read_835
 from rcm_sandbox.domain.adjudication import MemberBenefits, PayerRules, adjudicate
 from rcm_sandbox.domain.x12_835 import BankAccount, Payee, Payer, Payment, RemittedClaim, build_835
@@ -23,6 +23,7 @@ from rcm_x12.ack_999 import (
     build_999,
     read_999,
 )
+from tests.support import claims as factory
 
 NOW = datetime(2026, 3, 20, 6, 30)
 NPI = "1234567893"
@@ -122,16 +123,14 @@ BENEFITS = MemberBenefits(member_id="M1", active=True, deductible_remaining=D("2
 
 
 def make_claim(*lines: tuple, member_id: str = "M1") -> Claim:
-    service_lines = [ServiceLine(line_number=i, procedure_code=code, charge=D(charge), units=D(units),
-                                 modifiers=list(modifiers))
-                     for i, (code, charge, units, modifiers) in enumerate(lines, start=1)]
-    return Claim(
-        claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system="test-ehr", source_encounter_id="enc-1",
-        service_date=date(2026, 3, 2), place_of_service="11",
-        patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(1980, 1, 2)),
-        coverage=Coverage(payer_id="SBX01", payer_name="Sandbox Health Plan", member_id=member_id),
-        billing_provider=Provider(npi=NPI), diagnoses=["J06.9"], lines=service_lines,
-        total_charge=sum((ln.charge for ln in service_lines), D("0.00")),
+    """lines: (procedure_code, charge, units, modifiers)."""
+    return factory.make_claim(
+        service_date=date(2026, 3, 2),
+        coverage=factory.make_coverage(payer_id="SBX01", payer_name="Sandbox Health Plan", member_id=member_id),
+        billing_provider=factory.make_provider(NPI),
+        diagnoses=["J06.9"],
+        lines=[factory.make_line(i, code, charge, units=units, modifiers=modifiers)
+               for i, (code, charge, units, modifiers) in enumerate(lines, start=1)],
     )
 
 

@@ -4,7 +4,6 @@ sample is read, and the IG-valid samples regenerate into files pyx12 accepts."""
 from __future__ import annotations
 
 import csv
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
@@ -13,19 +12,7 @@ from typing import Any
 
 import pytest
 
-from rcm_contracts.claim import (
-    Address,
-    Adjustment,
-    Claim,
-    Coverage,
-    Insured,
-    LineAdjudication,
-    OtherPayer,
-    Person,
-    Provider,
-    ServiceLine,
-    patient_control_number,
-)
+from rcm_contracts.claim import Address, Claim, Coverage, Insured, ServiceLine, patient_control_number
 from rcm_x12.claim_837p.check import ClaimNotBillable, check_billable
 from rcm_x12.claim_837p.codes import SOURCE_SYSTEM
 from rcm_x12.claim_837p.read import ReadClaim, claim_ids, read_837p
@@ -33,6 +20,18 @@ from rcm_x12.claim_837p.write import ClaimBatch, Receiver, Submitter, build_837p
 from rcm_x12.codec import Segment, build_interchange, tokenize
 from rcm_x12.claim_837p import write as write_module
 from rcm_x12.format import free_text, is_x12_text, npi_is_valid
+from tests.support.claims import (
+    make_address,
+    make_adjustment,
+    make_claim,
+    make_coverage,
+    make_insured,
+    make_line,
+    make_line_adjudication,
+    make_other_payer,
+    make_patient,
+    make_provider,
+)
 from tests.support.pyx12_oracle import pyx12_errors
 from tests.support.shared import MissingSamples, need, sample_files, sample_params, samples_dir
 
@@ -48,47 +47,46 @@ def assert_pyx12_accepts(text: str) -> None:
     assert findings == [], "pyx12 findings:\n" + "\n".join(findings) + "\n\nfile:\n" + text.replace("~", "~\n")
 
 
-# ---------------------------------------------------------------- claim factory
+# ---------------------------------------------------------------- claims
+# Built by the shared factory (tests/support/claims.py) with this file's parties: every value the segments
+# below are compared against is named here.
 
 
 def address(line1: str = "100 Main St", postal_code: str = "62704", **kw: Any) -> Address:
-    return Address(line1=line1, city=kw.pop("city", "Springfield"), state=kw.pop("state", "IL"),
-                   postal_code=postal_code, **kw)
+    return make_address(**{"line1": line1, "city": "Springfield", "state": "IL", "postal_code": postal_code} | kw)
 
 
-BILLING = Provider(npi="1234567893", name="Springfield Family Medicine", taxonomy="207Q00000X", tax_id="123456789",
-                   address=address("100 Main St", "627011234"))
-OTHER_BILLING = Provider(npi="1245319599", name="Shelbyville Clinic", tax_id="987654321",
-                         address=address("5 Oak Ave", "621761234", city="Shelbyville"))
-RENDERING = Provider(npi="1679576722", name="Ada Careful", taxonomy="207R00000X")
-REFERRING = Provider(npi="1987654328", name="Ray Referrer")
-SUPERVISING = Provider(npi="1333444556", name="Sue Pervisor")
+BILLING = make_provider("1234567893", name="Springfield Family Medicine", taxonomy="207Q00000X", tax_id="123456789",
+                        address=address("100 Main St", "627011234"))
+OTHER_BILLING = make_provider("1245319599", name="Shelbyville Clinic", tax_id="987654321",
+                              address=address("5 Oak Ave", "621761234", city="Shelbyville"))
+RENDERING = make_provider("1679576722", name="Ada Careful", taxonomy="207R00000X")
+REFERRING = make_provider("1987654328", name="Ray Referrer")
+SUPERVISING = make_provider("1333444556", name="Sue Pervisor")
 
-PATIENT = Person(first_name="Jane", last_name="Doe", birth_date=date(1980, 2, 29), sex="F",
-                 address=address("12 Elm St", "62704", line2="Apt 3"))
-SUBSCRIBER = Person(first_name="John", last_name="Doe", birth_date=date(1978, 7, 4), sex="M",
-                    address=address("12 Elm St", "62704"))
+PATIENT = make_patient(first_name="Jane", last_name="Doe", birth_date=date(1980, 2, 29), sex="F",
+                       address=address("12 Elm St", "62704", line2="Apt 3"))
+SUBSCRIBER = make_patient(first_name="John", last_name="Doe", birth_date=date(1978, 7, 4), sex="M",
+                          address=address("12 Elm St", "62704"))
 # The subscriber as an 837P names them (2010BA without DMG, 2330A): no birth date, sex unknown.
-INSURED = Insured(first_name="John", last_name="Doe", address=address("12 Elm St", "62704"))
-COVERAGE = Coverage(payer_id="60054", payer_name="Acme Health", member_id="W123456789", group_number="GRP100")
-PRIMARY_COVERAGE = Coverage(payer_id="87726", payer_name="First Payer", member_id="P9876543")
+INSURED = make_insured(first_name="John", last_name="Doe", address=address("12 Elm St", "62704"))
+COVERAGE = make_coverage(payer_id="60054", payer_name="Acme Health", member_id="W123456789", group_number="GRP100")
+PRIMARY_COVERAGE = make_coverage(payer_id="87726", payer_name="First Payer", member_id="P9876543")
 
 
 def line(number: int, code: str = "99213", charge: str = "100", *, pointers: tuple[int, ...] = (1,),
          modifiers: tuple[str, ...] = (), units: str = "1", service_date: date | None = None) -> ServiceLine:
-    return ServiceLine(line_number=number, procedure_code=code, modifiers=list(modifiers), units=Decimal(units),
-                       charge=Decimal(charge), diagnosis_pointers=list(pointers), service_date=service_date)
+    return make_line(number, code, charge, units=units, modifiers=modifiers, pointers=pointers,
+                     service_date=service_date)
 
 
 def claim(**changes: Any) -> Claim:
-    data: dict[str, Any] = {
-        "claim_id": uuid.uuid4(), "encounter_id": uuid.uuid4(), "source_system": "test",
-        "source_encounter_id": "enc-1", "service_date": DOS, "place_of_service": "11", "patient": PATIENT,
+    """The shared factory's claim with this file's parties; the total is the sum of the lines unless given."""
+    return make_claim(**{
+        "service_date": DOS, "place_of_service": "11", "patient": PATIENT,
         "coverage": COVERAGE, "billing_provider": BILLING, "diagnoses": ["J069", "R509"],
         "lines": [line(1, "99213", "100.50", pointers=(1, 2)), line(2, "87880", "25")],
-    } | changes
-    data.setdefault("total_charge", sum((ln.charge for ln in data["lines"]), Decimal(0)))
-    return Claim.model_validate(data)
+    } | changes)
 
 
 def batch(claims: list[Claim], **changes: Any) -> ClaimBatch:
@@ -129,21 +127,19 @@ def dependent_coverage(relationship: str = "child", *, insured: bool = False) ->
 def secondary_claim(other_relationship: str = "self", *, insured: bool = False) -> Claim:
     """Secondary to PRIMARY_COVERAGE, which paid part of line 1 and all of line 2 (balances per TR3 1.4.4).
     The other subscriber, when not the patient, is SUBSCRIBER or (insured=True) INSURED."""
-    claim_level = [Adjustment(group_code="CO", reason_code=code, amount=Decimal("1.00"))
+    claim_level = [make_adjustment("CO", code, Decimal("1.00"))
                    for code in ("45", "97", "94", "253", "59", "B7", "A1")]  # 7 reasons: two CAS*CO
-    claim_level.append(Adjustment(group_code="PR", reason_code="1", amount=Decimal("20")))
-    line_level = [Adjustment(group_code="CO", reason_code="45", amount=Decimal("30.50")),
-                  Adjustment(group_code="PR", reason_code="2", amount=Decimal("10"))]
+    claim_level.append(make_adjustment("PR", "1", Decimal("20")))
+    line_level = [make_adjustment("CO", "45", Decimal("30.50")), make_adjustment("PR", "2", Decimal("10"))]
     adjudicated = date(2026, 3, 20)
-    primary = OtherPayer(
+    primary = make_other_payer(
         coverage=PRIMARY_COVERAGE.model_copy(update={"relationship": other_relationship} | (
             {} if other_relationship == "self" else {"insured": INSURED} if insured else {"subscriber": SUBSCRIBER})),
         responsibility="P", payer_claim_control_number="PCCN0001", paid_amount=Decimal("58"),
         adjudication_date=adjudicated, adjustments=claim_level,
-        lines=[LineAdjudication(line_number=1, procedure_code="99213", paid_amount=Decimal("60"),
-                                adjustments=line_level, adjudication_date=adjudicated),
-               LineAdjudication(line_number=2, procedure_code="87880", paid_amount=Decimal("25"),
-                                adjudication_date=adjudicated)],
+        lines=[make_line_adjudication(1, "99213", Decimal("60"), adjustments=line_level,
+                                      adjudication_date=adjudicated),
+               make_line_adjudication(2, "87880", Decimal("25"), adjudication_date=adjudicated)],
     )
     return claim(payer_responsibility="S", other_payers=[primary])
 
@@ -378,8 +374,8 @@ def test_other_subscriber_known_by_name_only(built):
 
 
 def test_other_payer_without_line_adjudication_dates_its_2330b():
-    other = OtherPayer(coverage=PRIMARY_COVERAGE, paid_amount=Decimal("100.5"), adjudication_date=date(2026, 3, 9),
-                       adjustments=[Adjustment(group_code="CO", reason_code="45", amount=Decimal(25))])
+    other = make_other_payer(coverage=PRIMARY_COVERAGE, paid_amount=Decimal("100.5"),
+                             adjudication_date=date(2026, 3, 9), adjustments=[make_adjustment("CO", "45", Decimal(25))])
     text = build([claim(payer_responsibility="S", other_payers=[other])])
     lines = raw(text)
     assert lines[lines.index("NM1*PR*2*First Payer*****PI*87726") + 1] == "DTP*573*D8*20260309"
@@ -408,7 +404,7 @@ def test_free_text_loses_delimiters_and_accents():
 
 
 def test_not_billable_claim_names_fields_and_no_values():
-    unbillable = claim(billing_provider=Provider(npi=BILLING.npi, name=BILLING.name),
+    unbillable = claim(billing_provider=make_provider(BILLING.npi, name=BILLING.name),
                        patient=PATIENT.model_copy(update={"address": None}), coverage=None)
     good = claim()
     with pytest.raises(ClaimNotBillable) as caught:

@@ -10,6 +10,7 @@ from rcm_x12.codec import Segment, parse_interchange
 from rcm_x12.eligibility_270 import Dependent, EligibilityInquiry, Subscriber, build_270
 from rcm_x12 import eligibility_270
 from rcm_x12.format import free_text, is_x12_text, npi_is_valid
+from tests.support.claims import make_claim, make_coverage, make_insured, make_patient
 from tests.support.shared import sample_file
 
 NOW = datetime(2026, 3, 14, 9, 5)
@@ -167,20 +168,11 @@ def test_npi_check_digit(npi, ok):
 
 
 def test_inquiry_names_the_insured_when_only_name_and_id_are_known():
-    import uuid
-    from decimal import Decimal
-
-    from rcm_contracts.claim import Claim, Coverage, Insured, Person, Provider, ServiceLine
     from rcm_eligibility.service import _inquiry
 
-    claim = Claim(claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system="x12-837p", source_encounter_id="1",
-                  service_date=date(2026, 3, 14), place_of_service="11",
-                  patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(2015, 1, 1)),
-                  coverage=Coverage(payer_id="SBX01", payer_name="Sandbox", member_id="M1", relationship="child",
-                                    insured=Insured(first_name="Grace", last_name="Lovelace")),
-                  billing_provider=Provider(npi="1234567893"), diagnoses=["J069"],
-                  lines=[ServiceLine(line_number=1, procedure_code="99213", units=Decimal(1), charge=Decimal("90"))],
-                  total_charge=Decimal("90"))
+    claim = make_claim(source_system="x12-837p",  # an insured without birth date is what an 837P gives
+                       patient=make_patient(first_name="Ada", birth_date=date(2015, 1, 1)),
+                       coverage=make_coverage(relationship="child", insured=make_insured(first_name="Grace")))
     inquiry = _inquiry(claim)
     assert (inquiry.subscriber.first_name, inquiry.subscriber.birth_date) == ("Grace", None)
     assert inquiry.dependent.first_name == "Ada"

@@ -16,6 +16,7 @@ from rcm_x12.eligibility_271 import (
 )
 from rcm_runtime.failures import safe_reason
 from rcm_x12.codec import EnvelopeErrorCode, Segment, build_interchange
+from tests.support.claims import make_claim, make_coverage
 from tests.support.shared import need, sample_file, sample_files, sample_params, samples_dir
 
 E = EnvelopeErrorCode
@@ -270,21 +271,12 @@ def test_plan_group_and_coverage_dates():
 
 
 def test_the_coverage_period_travels_on_the_claim_for_the_scrubber():
-    import uuid
-
-    from rcm_contracts.claim import Claim, Coverage, Person, Provider, ServiceLine
     from rcm_eligibility.domain.decision import CoverageSnapshot, snapshot_of, with_coverage_period
 
     snapshot = snapshot_of(parse_271(response("DTP*346*D8*20260101", "DTP*347*D8*20261231", "EB*1**30")))
     assert (snapshot.coverage_start, snapshot.coverage_end) == ("2026-01-01", "2026-12-31")
     assert CoverageSnapshot.from_json(snapshot.as_json()) == snapshot  # cached snapshots keep it
-    claim = Claim(claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system="ehr", source_encounter_id="e1",
-                  service_date=date(2026, 3, 14), place_of_service="11",
-                  patient=Person(first_name="A", last_name="B", birth_date=date(1980, 1, 1)),
-                  coverage=Coverage(payer_id="SBX01", payer_name="Sandbox", member_id="M1"),
-                  billing_provider=Provider(npi="1234567893"), diagnoses=["J069"],
-                  lines=[ServiceLine(line_number=1, procedure_code="99213", units=Decimal(1), charge=Decimal("100"))],
-                  total_charge=Decimal("100"))
+    claim = make_claim(service_date=date(2026, 3, 14), coverage=make_coverage())
     dated = with_coverage_period(claim, snapshot)
     assert (dated.coverage.effective_from, dated.coverage.effective_to) == (date(2026, 1, 1), date(2026, 12, 31))
     assert with_coverage_period(claim, CoverageSnapshot(active=True)) is claim  # no dates reported: unchanged

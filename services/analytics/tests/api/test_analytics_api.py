@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from rcm_contracts.base import Event
-from rcm_contracts.claim import Address, Claim, Coverage, Person, Provider, ServiceLine
+from rcm_contracts.claim import Claim
 from rcm_contracts.envelope import Envelope, new_envelope
 from rcm_contracts.events import (
     ClaimAcknowledged, ClaimScrubbed, ClaimSubmitted, DenialRecorded, EncounterCaptured, PatientBalanceOpened,
@@ -20,6 +20,7 @@ from rcm_contracts.events import (
 from rcm_analytics.app import create_app
 from rcm_analytics.db import metadata
 from rcm_analytics.settings import Settings
+from tests.support import claims as factory
 from tests.support.api import service_api
 
 pytestmark = pytest.mark.integration
@@ -29,15 +30,15 @@ D = Decimal
 
 
 def claim(claim_id: uuid.UUID, *, source_system: str = "ehr-1", charge: str = "100.00") -> Claim:
-    return Claim(claim_id=claim_id, encounter_id=uuid.uuid4(), source_system=source_system,
-                 source_encounter_id=f"enc-{claim_id.hex[:8]}", service_date=date(2026, 2, 27), place_of_service="11",
-                 patient=Person(first_name="Zelphine", last_name="Quarrington", birth_date=date(1971, 8, 23)),
-                 coverage=Coverage(payer_id="SBX01", payer_name="Sandbox Health Plan", member_id="MBR7734521"),
-                 billing_provider=Provider(npi="1234567893", name="Harbor Family Medicine",
-                                           address=Address(line1="1 Main St", city="Boston", state="MA",
-                                                           postal_code="021101234")),
-                 diagnoses=["E119"], total_charge=D(charge),
-                 lines=[ServiceLine(line_number=1, procedure_code="99214", units=D(1), charge=D(charge))])
+    return factory.make_claim(
+        claim_id=claim_id, source_system=source_system, source_encounter_id=f"enc-{claim_id.hex[:8]}",
+        service_date=date(2026, 2, 27),
+        patient=factory.make_patient(first_name="Zelphine", last_name="Quarrington", birth_date=date(1971, 8, 23)),
+        coverage=factory.make_coverage(payer_id="SBX01", payer_name="Sandbox Health Plan", member_id="MBR7734521"),
+        billing_provider=factory.make_provider("1234567893", name="Harbor Family Medicine",
+                                               address=factory.make_address(line1="1 Main St",
+                                                                            postal_code="021101234")),
+        diagnoses=["E119"], lines=[factory.make_line(1, "99214", charge)])
 
 
 def env(event: Event, tenant: str, claim_id: uuid.UUID, minutes: int) -> Envelope:

@@ -4,7 +4,7 @@ CoverageVerified consumer through the app's own handlers."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from rcm_coding.settings import Settings
 from rcm_contracts.claim import Claim
 from rcm_contracts.envelope import new_envelope
 from rcm_contracts.events import CoverageVerified, EligibilityResult
+from tests.support import claims as factory
 from tests.support.api import service_api
 
 pytestmark = pytest.mark.integration
@@ -26,21 +27,17 @@ CODER = {"X-User": "coder-1"}
 
 
 def claim(*, diagnoses=("E119",), codes=("99213", "85025"), claim_id: uuid.UUID | None = None) -> Claim:
-    return Claim.model_validate({
-        "claim_id": str(claim_id or uuid.uuid4()), "encounter_id": str(uuid.uuid4()),
-        "source_system": "ehr", "source_encounter_id": uuid.uuid4().hex, "service_date": "2026-09-01",
-        "place_of_service": "11",
-        "patient": {"first_name": "Ada", "last_name": "Novak", "birth_date": "1950-02-03", "sex": "F",
-                    "address": {"line1": "1 Main St", "city": "Boston", "state": "MA", "postal_code": "02110"}},
-        "coverage": {"payer_id": "SBX01", "payer_name": "Sandbox Health Plan", "member_id": "M12345678",
-                     "relationship": "self"},
-        "billing_provider": {"npi": "1234567893", "name": "Demo Family Practice", "tax_id": "123456789"},
-        "rendering_provider": {"npi": "1982749354", "name": "Dana Demo"},
-        "diagnoses": list(diagnoses),
-        "lines": [{"line_number": i, "procedure_code": code, "units": "1", "charge": "50.00",
-                   "diagnosis_pointers": [1]} for i, code in enumerate(codes, start=1)],
-        "total_charge": f"{50 * len(codes)}.00",
-    })
+    return factory.make_claim(
+        claim_id=claim_id or uuid.uuid4(), source_system="ehr", source_encounter_id=uuid.uuid4().hex,
+        service_date=date(2026, 9, 1),
+        patient=factory.make_patient(first_name="Ada", last_name="Novak", birth_date=date(1950, 2, 3), sex="F",
+                                     address=factory.make_address(line1="1 Main St")),
+        coverage=factory.make_coverage(member_id="M12345678"),
+        billing_provider=factory.make_provider("1234567893", name="Demo Family Practice", tax_id="123456789"),
+        rendering_provider=factory.make_provider("1982749354", name="Dana Demo"),
+        diagnoses=list(diagnoses),
+        lines=factory.make_lines(*codes, charge="50.00"),
+    )
 
 
 def verified(c: Claim) -> CoverageVerified:

@@ -1,14 +1,14 @@
 """835 writer: layout per 005010X221A1, the guide's balancing rules checked on the written X12 itself, refusal
 of unbalanced input, and every generated 835 accepted by the independent pyx12 validator."""
 
-import uuid
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal as D
 
 import pytest
 
-from rcm_contracts.claim import Address, Claim, Coverage, Person, Provider, ServiceLine, patient_control_number
+from rcm_contracts.claim import Address, Claim, Insured, Person, patient_control_number
+from tests.support import claims as factory
 from tests.support.pyx12_oracle import assert_pyx12_valid
 from rcm_x12.codec import Segment, parse_interchange
 from rcm_sandbox.domain.adjudication import ClaimAdjudication, LineAdjudication, MemberBenefits, PayerRules, adjudicate
@@ -39,23 +39,22 @@ BENEFITS = MemberBenefits(member_id=MEMBER, active=True, deductible_remaining=D(
 
 
 def make_claim(*lines: tuple, member_id: str = MEMBER, subscriber: Person | None = None,
-               responsibility: str = "P") -> Claim:
-    """lines: (procedure_code, charge[, units[, modifiers[, service_date]]])."""
-    service_lines = [
-        ServiceLine(line_number=i, procedure_code=spec[0], charge=D(spec[1]),
-                    units=D(spec[2]) if len(spec) > 2 else D(1),
-                    modifiers=list(spec[3]) if len(spec) > 3 else [],
-                    service_date=spec[4] if len(spec) > 4 else None)
-        for i, spec in enumerate(lines, start=1)
-    ]
-    return Claim(
-        claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system="test-ehr", source_encounter_id="enc-1",
-        service_date=date(2026, 3, 2), place_of_service="11",
-        patient=Person(first_name="Ada", last_name="Lovelace", birth_date=date(1980, 1, 2)),
-        coverage=Coverage(payer_id="SBX01", payer_name="Sandbox Health Plan", member_id=member_id,
-                          relationship="self" if subscriber is None else "child", subscriber=subscriber),
-        billing_provider=Provider(npi=NPI, name="Northside Clinic"), diagnoses=["J06.9"], lines=service_lines,
-        total_charge=sum((ln.charge for ln in service_lines), D("0.00")), payer_responsibility=responsibility,
+               insured: Insured | None = None, responsibility: str = "P") -> Claim:
+    """lines: (procedure_code, charge[, units[, modifiers[, service_date]]]). A subscriber or insured makes
+    the patient (Ada Lovelace, whom the NM1*QC checks name) a dependent."""
+    return factory.make_claim(
+        service_date=date(2026, 3, 2),
+        patient=factory.make_patient(first_name="Ada", last_name="Lovelace"),
+        coverage=factory.make_coverage(payer_id="SBX01", payer_name="Sandbox Health Plan", member_id=member_id,
+                                       relationship="self" if subscriber is None and insured is None else "child",
+                                       subscriber=subscriber, insured=insured),
+        billing_provider=factory.make_provider(NPI, name="Northside Clinic"),
+        diagnoses=["J06.9"],
+        lines=[factory.make_line(i, spec[0], spec[1], units=spec[2] if len(spec) > 2 else "1",
+                                 modifiers=spec[3] if len(spec) > 3 else (),
+                                 service_date=spec[4] if len(spec) > 4 else None)
+               for i, spec in enumerate(lines, start=1)],
+        payer_responsibility=responsibility,
     )
 
 
@@ -210,7 +209,7 @@ def test_multi_claim_payment_totals_and_statuses():
 
 
 def test_dependent_patient_is_named_apart_from_the_insured_who_holds_the_member_id():
-    parent = Person(first_name="Grace", last_name="Lovelace", birth_date=date(1955, 6, 1))
+    parent = factory.make_patient(first_name="Grace", last_name="Lovelace", birth_date=date(1955, 6, 1))
     text = era([remitted(make_claim(("99213", "150.00"), subscriber=parent))])
     names = [s for s in texts(text) if s.startswith("NM1")]
     assert names == ["NM1*QC*1*Lovelace*Ada", "NM1*IL*1*Lovelace*Grace****MI*M123456789"]
@@ -218,11 +217,8 @@ def test_dependent_patient_is_named_apart_from_the_insured_who_holds_the_member_
 
 
 def test_an_insured_known_by_name_only_holds_the_member_id_too():
-    from rcm_contracts.claim import Insured
-
-    claim = make_claim(("99213", "150.00"), subscriber=Person(first_name="X", last_name="Y", birth_date=date(1955, 6, 1)))
-    claim = claim.model_copy(update={"coverage": claim.coverage.model_copy(update={
-        "subscriber": None, "insured": Insured(first_name="Grace", last_name="Lovelace")})})
+    claim = make_claim(("99213", "150.00"), insured=factory.make_insured(first_name="Grace", last_name="Lovelace"))
+    assert claim.coverage.subscriber is None
     text = era([remitted(claim)])
     names = [s for s in texts(text) if s.startswith("NM1")]
     assert names == ["NM1*QC*1*Lovelace*Ada", "NM1*IL*1*Lovelace*Grace****MI*M123456789"]

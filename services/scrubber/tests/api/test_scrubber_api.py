@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rcm_contracts.claim import Address, Claim, Coverage, Person, Provider, ServiceLine
+from rcm_contracts.claim import Claim
 from rcm_contracts.envelope import new_envelope
 from rcm_contracts.events import ClaimCoded, ClaimReturned, Edit
 from rcm_runtime.clock import FixedClock
@@ -19,6 +19,7 @@ from rcm_scrubber.app import create_app
 from rcm_scrubber.db import metadata
 from rcm_scrubber.domain.catalog import CATALOG
 from rcm_scrubber.settings import Settings
+from tests.support import claims as factory
 from tests.support.api import service_api
 
 pytestmark = pytest.mark.integration
@@ -33,22 +34,21 @@ PEOPLE = {"x-user": "dana.reviewer"}
 
 def make_claim(**updates: Any) -> Claim:
     """A claim the built-in rule set finds nothing on (the values of the engine's unit tests)."""
-    practice = Address(line1="100 Harbor Way", city="Boston", state="MA", postal_code="021101234")
-    lines = [ServiceLine(line_number=1, procedure_code="99214", units=Decimal(1), charge=Decimal("210.00")),
-             ServiceLine(line_number=2, procedure_code="36415", units=Decimal(1), charge=Decimal("20.00"),
-                         diagnosis_pointers=[2])]
+    practice = factory.make_address(line1="100 Harbor Way", postal_code="021101234")
     fields: dict[str, Any] = dict(
-        claim_id=uuid.uuid4(), encounter_id=uuid.uuid4(), source_system="test-ehr", source_encounter_id="enc-1",
-        service_date=DOS, place_of_service="11",
-        patient=Person(first_name="Zelphine", last_name="Quarrington", birth_date=date(1971, 8, 23), sex="F",
-                       address=Address(line1="42 Wren Lane", city="Quincy", state="MA", postal_code="02169")),
-        coverage=Coverage(payer_id=PAYER, payer_name="Sandbox Health Plan", member_id="MBR7734521"),
-        billing_provider=Provider(npi=GOOD_NPI, name="Harbor Family Medicine", tax_id="987654321", address=practice,
-                                  taxonomy="207Q00000X"),
-        rendering_provider=Provider(npi="1245319599", name="Dana Demo", taxonomy="207Q00000X"),
-        diagnoses=["E119", "I10"], lines=lines, total_charge=Decimal("230.00"))
+        service_date=DOS,
+        patient=factory.make_patient(first_name="Zelphine", last_name="Quarrington", birth_date=date(1971, 8, 23),
+                                     sex="F", address=factory.make_address(line1="42 Wren Lane", city="Quincy",
+                                                                           postal_code="02169")),
+        coverage=factory.make_coverage(payer_id=PAYER, payer_name="Sandbox Health Plan", member_id="MBR7734521"),
+        billing_provider=factory.make_provider(GOOD_NPI, name="Harbor Family Medicine", tax_id="987654321",
+                                               address=practice, taxonomy="207Q00000X"),
+        rendering_provider=factory.make_provider("1245319599", name="Dana Demo", taxonomy="207Q00000X"),
+        diagnoses=["E119", "I10"],
+        lines=[factory.make_line(1, "99214", "210.00"), factory.make_line(2, "36415", "20.00", pointers=[2])],
+        total_charge=Decimal("230.00"))
     fields.update(updates)
-    return Claim(**fields)
+    return factory.make_claim(**fields)
 
 
 def with_bad_npi() -> Claim:
