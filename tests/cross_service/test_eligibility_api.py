@@ -357,6 +357,10 @@ async def test_an_unreachable_payer_leaves_the_batch_to_be_retried_and_dead_lett
                 await api.consume((ev, "tenant-a", ev.claim.claim_id))
             for table in ("inbox", "dead_letters", "coverage_checks", "eligibility_cache", "outbox"):
                 assert await api.scalar(f"SELECT count(*) FROM {table}") == 0, table
+            # the same outage on an API request: 503 with a reason to retry, never a 500
+            resp = await api.client.post("/v1/eligibility-checks", json=check("COPAY6202"), headers=api.headers())
+            assert resp.status_code == 503 and resp.json()["code"] == "dependency_unavailable"
+            assert resp.headers["retry-after"] == "30" and "COPAY6202" not in resp.text
 
 
 # -- held claims: authorization and recheck ----------------------------------------------------------------------

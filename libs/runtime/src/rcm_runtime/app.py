@@ -19,7 +19,7 @@ from opentelemetry import trace
 from pydantic import ValidationError
 
 from rcm_contracts.envelope import describe_validation_error
-from rcm_runtime.errors import Conflict, NotFound
+from rcm_runtime.errors import Conflict, NotFound, TransientError
 from rcm_runtime.failures import sqlstate_of
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -181,6 +181,13 @@ def create_service_app(
     @app.exception_handler(OperationalError)
     async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
         return JSONResponse(status_code=503, content={"code": "unavailable", "description": "database unavailable; retry later"})
+
+    @app.exception_handler(TransientError)
+    async def _dependency_down(_: Request, exc: TransientError) -> JSONResponse:
+        # A payer or clearinghouse is unreachable: the caller may retry; not a bug, so no 500. The message
+        # of a TransientError is written to be safe (no PHI).
+        return JSONResponse(status_code=503, headers={"retry-after": "30"},
+                            content={"code": "dependency_unavailable", "description": str(exc)})
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
