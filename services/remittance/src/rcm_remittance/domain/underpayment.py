@@ -49,6 +49,10 @@ class PaidLine:
     allowed: Decimal  # allowed amount as paid (SVC02 less the contractual adjustments, or AMT*B6)
     line_id: str | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.units, Decimal) or not isinstance(self.allowed, Decimal):
+            raise ValueError("units and allowed amount are Decimals")  # money is never float
+
 
 @dataclass(frozen=True)
 class Tolerance:
@@ -136,14 +140,16 @@ def check_claim(lines: list[PaidLine] | tuple[PaidLine, ...], contract: Contract
             results.append(LineResult(line, "no_contract_rate", None, line.allowed, None, reason))
             continue
         difference = line.allowed - expected
-        status: LineStatus = "paid_incorrectly" if tolerance.exceeded(expected, -difference) else "paid_correctly"
-        results.append(LineResult(line, status, expected, line.allowed, difference))
+        flagged = tolerance.exceeded(expected, -difference)
+        results.append(LineResult(line, "paid_incorrectly" if flagged else "paid_correctly", expected, line.allowed,
+                                  difference))
     rated = [r for r in results if r.expected is not None]
     expected_total = sum((r.expected for r in rated), ZERO)
     actual_total = sum((r.actual for r in rated), ZERO)
     difference = actual_total - expected_total
+    status: LineStatus
     if not rated:
-        status: LineStatus = "no_contract_rate"
+        status = "no_contract_rate"
     elif any(r.status == "paid_incorrectly" for r in rated) or tolerance.exceeded(expected_total, -difference):
         status = "paid_incorrectly"
     else:
