@@ -15,6 +15,7 @@ import pytest
 from rcm_remittance.domain.medicare_pfs import (
     FACILITY_POS,
     PfsRelease,
+    effective_from_filename,
     PfsSchedule,
     RateFileError,
     is_facility,
@@ -205,3 +206,31 @@ def test_explicit_conversion_factor_overrides_the_file_and_releases_must_not_ove
         PfsSchedule((open_ended, qpp))
     with pytest.raises(ValueError):
         PfsRelease(date(2026, 1, 2), date(2026, 1, 1), rvus, gpcis)
+
+
+def test_zip_locality_chain_prices_in_the_locality_of_the_zip(schedule):
+    table = load_zip_locality(lines("zip5_fixture.txt"))
+    mac, locality = locality_for_zip(table, "00601")
+    # 00601 -> MAC 05102 locality 05: 2.40 x 33.4009 = 80.16216 -> 80.16 (as in test_locality_changes_the_gpcis)
+    assert schedule.price("11111", (), "11", date(2026, 3, 1), mac, locality).amount == D("80.16")
+
+
+def test_release_start_from_the_cms_file_name():
+    assert effective_from_filename("PPRRVU2026_Jan_nonQPP.csv") == date(2026, 1, 1)
+    assert effective_from_filename("rvu26b/PPRRVU2026_Apr_QPP.csv") == date(2026, 4, 1)
+    assert effective_from_filename("pprrvu2025_oct_fixture.csv") == date(2025, 10, 1)
+    assert effective_from_filename("GPCI2026.csv") is None
+
+
+def test_fixtures_ship_no_descriptors():
+    for name in ("pprrvu2025_jan_fixture.csv", "pprrvu2026_jan_fixture.csv"):
+        rows = load_pprrvu(lines(name))
+        text = (FIXTURES / name).read_text()
+        assert rows and text.count("INVENTED FIXTURE CODE") == len(rows)
+
+
+def test_pprrvu_quoted_cells_with_commas_and_line_breaks_keep_their_positions():
+    row = _row(code="12345").split(",")
+    row[2] = '"A DESCRIPTOR, WITH A COMMA\nAND A LINE BREAK"'
+    rvus = load_pprrvu(["preamble\n", HEADER, ",".join(row)])
+    assert rvus[("12345", "")].work == D("1.00") and rvus[("12345", "")].conversion_factor == D("33.4009")

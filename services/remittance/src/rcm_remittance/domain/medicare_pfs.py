@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -236,6 +237,19 @@ def locality_for_zip(table: dict[str, ZipLocality], zip_code: str) -> tuple[str,
     if entry is None or entry.plus4:
         return None
     return entry.carrier, entry.locality
+
+
+_RELEASE_NAME = re.compile(r"PPRRVU(\d{4})_(JAN|APR|JUL|OCT)", re.IGNORECASE)
+_QUARTER_MONTH = {"JAN": 1, "APR": 4, "JUL": 7, "OCT": 10}
+
+
+def effective_from_filename(name: str) -> date | None:
+    """The first day a quarterly PPRRVU file applies to, from CMS's file name (`PPRRVU2026_Jan_nonQPP.csv` ->
+    2026-01-01; the A/B/C/D releases are January, April, July, October), or None if the name does not say."""
+    match = _RELEASE_NAME.search(name)
+    if match is None:
+        return None
+    return date(int(match.group(1)), _QUARTER_MONTH[match.group(2).upper()], 1)
 
 
 def is_facility(place_of_service: str) -> bool:
