@@ -60,6 +60,9 @@ def test_modifier_rows_and_fallback_to_the_global_rate(fee_table):
     # a component (or 53) the table does not price is never priced at the global rate
     assert fee_table.price("22222", ("26",), day).reason == "no_rate_for_modifier"
     assert fee_table.price("11111", ("53",), day).reason == "no_rate_for_modifier"
+    # payment-changing modifiers the table does not price: an assistant is not expected at the surgeon's 250.00
+    for mods in (("80",), ("AS",), ("62",), ("52",), ("73",), ("74",)):
+        assert fee_table.price("22222", mods, day).reason == "no_rate_for_modifier", mods
     assert fee_table.price("33333", (), day).reason == "code_not_in_fee_table"
 
 
@@ -135,8 +138,10 @@ def test_fee_table_carve_outs_come_before_the_medicare_percentage(fee_table, sch
     assert both.rate("11111", (), "11", date(2026, 3, 1)).amount == D("104.50")
     # 33333 is not in the fee table: 97.53 (facility) x 1.10 = 107.283 -> 107.28
     assert both.rate("33333", (), "22", date(2026, 3, 1)).amount == D("107.28")
-    # 22222-26 has no fee table row (a component) so the percentage prices it: not in the PPRRVU either
-    assert both.rate("22222", ("26",), "22", date(2026, 3, 1)).reason == "code_not_in_fee_schedule"
+    # 22222-26 has no fee table row (a component) so the percentage prices it: no 26 row in the PPRRVU either
+    assert both.rate("22222", ("26",), "22", date(2026, 3, 1)).reason == "no_rate_for_modifier"
+    # 22222-80 has no fee table row: 110 % of the Medicare assistant amount 39.01 = 42.911 -> 42.91
+    assert both.rate("22222", ("80",), "22", date(2026, 3, 1)).amount == D("42.91")
     only_fees = Contract("P1", fee_table=fee_table)
     assert only_fees.rate("33333", (), "22", date(2026, 3, 1)).reason == "code_not_in_fee_table"
 

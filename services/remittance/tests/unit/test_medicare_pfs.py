@@ -234,3 +234,12 @@ def test_pprrvu_quoted_cells_with_commas_and_line_breaks_keep_their_positions():
     row[2] = '"A DESCRIPTOR, WITH A COMMA\nAND A LINE BREAK"'
     rvus = load_pprrvu(["preamble\n", HEADER, ",".join(row)])
     assert rvus[("12345", "")].work == D("1.00") and rvus[("12345", "")].conversion_factor == D("33.4009")
+
+
+def test_reduced_services_and_unpriced_components_have_no_rate(schedule):
+    day = date(2026, 3, 1)
+    for mods in (("52",), ("53",), ("73",), ("74",), ("26", "52")):
+        assert schedule.price("11111", mods, "11", day, "01112", "05").reason == "reduced_service_modifier", mods
+    # 22222 is priced only globally: its professional component has no row
+    assert schedule.price("22222", ("26",), "22", day, "01112", "05").reason == "no_rate_for_modifier"
+    assert schedule.price("98765", ("26",), "22", day, "01112", "05").reason == "code_not_in_fee_schedule"

@@ -15,9 +15,10 @@ Rows are numbered as lines of the file (the header is row 1). Every bad row is r
 `RateFileError`, each with its row number and reason; no value other than the code appears in it.
 
 **Which row prices a line**: the code's row for the first of the line's modifiers that has one in force on
-the date of service; otherwise, unless the line carries a component modifier (26, TC) or 53 that the table does
-not price, the code's blank-modifier row. A professional or technical component is never priced at the global
-rate: that would overstate the expected amount by the other component.
+the date of service; otherwise, unless the line carries a modifier that changes the payment (`PRICING_MODIFIERS`:
+components 26/TC, reduced or discontinued 52/53/73/74, bilateral 50, assistant 80/81/82/AS, co-surgeon 62) that
+the table does not price, the code's blank-modifier row. Such a line is never priced at the global rate: that
+would overstate the expected amount (a professional component, an assistant at 16 %) and flag a correct payment.
 
 **A contract** names the payer and has a fee table, a percentage of the Medicare physician fee schedule for a
 locality (MAC + locality number), or both: the fee table is looked up first (carve-outs), then the percentage.
@@ -37,7 +38,7 @@ from rcm_remittance.domain.medicare_pfs import ROW_MODIFIERS, PfsSchedule, Price
 from rcm_remittance.domain.rate_files import MODIFIER, RateFileError, decimal_or_none, joined, safe_code
 
 FEE_TABLE_HEADER = ("code", "modifier", "amount", "effective_from", "effective_to")
-COMPONENT_MODIFIERS = frozenset(ROW_MODIFIERS)
+PRICING_MODIFIERS = frozenset(ROW_MODIFIERS) | {"52", "73", "74", "50", "80", "81", "82", "AS", "62"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,7 @@ class FeeTable:
             hit = self.row(code, m, day)
             if hit is not None:
                 return Price(hit.amount)
-        if any(m in COMPONENT_MODIFIERS for m in modifiers):
+        if any(m in PRICING_MODIFIERS for m in modifiers):
             return Price(None, "no_rate_for_modifier")
         hit = self.row(code, "", day)
         if hit is not None:

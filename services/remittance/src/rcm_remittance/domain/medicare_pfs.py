@@ -41,6 +41,9 @@ The multiple-procedure reduction (MULT PROC = 2: 100 % for the highest, 50 % for
 depends on the claim's other lines: `multiple_procedure_rank` gives the indicator so the claim-level check
 can apply it.
 
+Reduced or discontinued services without a row of their own (modifiers 52, 73, 74; 53 where the PPRRVU has
+no 53 row) are priced by the contractor: the line has no contract rate (`reduced_service_modifier`).
+
 `NA` in a setting's NA indicator means that setting is not priced (codesets.md §2.4): the line has no
 contract rate. Status codes A, R, T are payable; C is carrier priced (no national RVUs) and every other status
 is not separately payable: no contract rate either.
@@ -62,6 +65,7 @@ FACILITY_POS = frozenset({"19", "21", "22", "23", "24", "26", "31", "34", "41", 
 PAYABLE_STATUS = frozenset({"A", "R", "T"})
 # modifiers that select a PPRRVU row of their own (professional / technical component, discontinued procedure)
 ROW_MODIFIERS = ("26", "TC", "53")
+REDUCED_SERVICE_MODIFIERS = frozenset({"52", "53", "73", "74"})
 
 PPRRVU_COLUMNS = 25  # at least up to CONV FACTOR (index 24); the 2026 file has 32
 _COL = {"hcpcs": 0, "mod": 1, "status": 3, "work": 5, "nf_pe": 6, "nf_na": 7, "f_pe": 8, "f_na": 9, "mp": 10,
@@ -334,9 +338,16 @@ class PfsRelease:
 
     def price(self, code: str, modifiers: Iterable[str], place_of_service: str, mac: str, locality: str) -> Price:
         modifiers = [m.upper() for m in modifiers]
-        rvu = self.rvus.get((code.upper(), _row_modifier(modifiers)))
+        code, row_modifier = code.upper(), _row_modifier(modifiers)
+        rvu = self.rvus.get((code, row_modifier))
         if rvu is None:
-            return Price(None, "code_not_in_fee_schedule")
+            if not row_modifier or (code, "") not in self.rvus:
+                return Price(None, "code_not_in_fee_schedule")
+            if row_modifier == "53":
+                return Price(None, "reduced_service_modifier")
+            return Price(None, "no_rate_for_modifier")  # a component of a code priced only globally
+        if REDUCED_SERVICE_MODIFIERS.difference({rvu.modifier}).intersection(modifiers):
+            return Price(None, "reduced_service_modifier")
         if rvu.status == "C":
             return Price(None, "carrier_priced")
         if rvu.status not in PAYABLE_STATUS:

@@ -18,6 +18,7 @@ from rcm_runtime.errors import DomainError
 CODE = re.compile(r"^[0-9A-Z]{5}$")
 MODIFIER = re.compile(r"^[0-9A-Z]{2}$")
 CENT = Decimal("0.01")
+_PLAIN_DECIMAL = re.compile(r"-?\d+(\.\d+)?|-?\.\d+")
 
 
 class RateFileError(DomainError):
@@ -49,7 +50,7 @@ def squash(cell: str) -> str:
 def decimal_or_none(text: str) -> Decimal | None:
     """A plain decimal number (no exponent, no thousands separators, no currency sign), else None."""
     text = text.strip()
-    if not re.fullmatch(r"-?\d+(\.\d+)?|-?\.\d+", text):
+    if not _PLAIN_DECIMAL.fullmatch(text):
         return None
     try:
         return Decimal(text)
