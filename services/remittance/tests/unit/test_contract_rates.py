@@ -153,3 +153,9 @@ def test_a_contract_needs_a_rate_source_and_a_positive_decimal_percentage(schedu
         MedicarePercent(D("0"), schedule, "01112", "05")
     with pytest.raises(ValueError):
         MedicarePercent(120.0, schedule, "01112", "05")  # float money is refused
+
+
+def test_fee_table_row_numbers_count_blank_lines():
+    with pytest.raises(RateFileError) as err:
+        load_fee_table([HEADER, "\n", "11111,,1.00,2025-01-01,\n", "\n", "11111,,x,2025-01-01,\n"])
+    assert err.value.problems == [(5, "code 11111: amount is not a decimal number")]

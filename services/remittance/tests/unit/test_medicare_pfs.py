@@ -76,7 +76,7 @@ def test_pprrvu_loader_lists_every_bad_row_with_its_number():
             _row(code="12345")]
     with pytest.raises(RateFileError) as err:
         load_pprrvu(text)
-    assert err.value.problems == [(4, "code 23456: not a number in work"),
+    assert err.value.problems == [(4, "code 23456: not a non-negative number in work"),
                                   (5, "code 34567: 10 columns, the PPRRVU layout has at least 25"),
                                   (6, "code 12345: duplicate row for this code and modifier")]
     assert "1.5x" not in str(err.value)
@@ -110,6 +110,11 @@ def test_gpci_loader_restores_leading_zeros_dropped_by_spreadsheets_and_reports_
                                   (5, "duplicate row for this MAC and locality")]
     ok = load_gpci(text[:3])
     assert list(ok) == [("01112", "05")]
+    with pytest.raises(RateFileError) as err:
+        load_gpci(["Medicare Administrative Contractor (MAC),State,Locality Number,Locality Name,2025 PE GPCI\n"])
+    assert [row for row, _ in err.value.problems] == [1]
+    with pytest.raises(RateFileError, match="not a GPCI file"):
+        load_gpci(["01112,ZZ,05,A,1.000,0.900,0.700\n"])
 
 
 def test_zip5_fixed_width_loader_and_locality_lookup():
@@ -243,3 +248,13 @@ def test_reduced_services_and_unpriced_components_have_no_rate(schedule):
     # 22222 is priced only globally: its professional component has no row
     assert schedule.price("22222", ("26",), "22", day, "01112", "05").reason == "no_rate_for_modifier"
     assert schedule.price("98765", ("26",), "22", day, "01112", "05").reason == "code_not_in_fee_schedule"
+
+
+def test_row_numbers_are_file_lines_even_after_a_quoted_line_break():
+    good = _row(code="12345").split(",")
+    good[2] = '"TWO\nLINES"'
+    text = ["preamble\n", HEADER, ",".join(good), _row(code="23456", mp="-0.10")]
+    with pytest.raises(RateFileError) as err:
+        load_pprrvu(text)
+    # lines: 1 preamble, 2 header, 3-4 the quoted record, 5 the bad row
+    assert err.value.problems == [(5, "code 23456: not a non-negative number in mp")]

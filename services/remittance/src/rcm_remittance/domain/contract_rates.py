@@ -27,15 +27,13 @@ The percentage applies to the Medicare amount per unit after CMS rounding and is
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from rcm_remittance.domain.medicare_pfs import ROW_MODIFIERS, PfsSchedule, Price, round_cents
-from rcm_remittance.domain.rate_files import MODIFIER, RateFileError, decimal_or_none, joined, safe_code
+from rcm_remittance.domain.rate_files import MODIFIER, RateFileError, decimal_or_none, records, safe_code
 
 FEE_TABLE_HEADER = ("code", "modifier", "amount", "effective_from", "effective_to")
 PRICING_MODIFIERS = frozenset(ROW_MODIFIERS) | {"52", "73", "74", "50", "80", "81", "82", "AS", "62"}
@@ -96,11 +94,10 @@ class FeeTable:
 
 def load_fee_table(lines: Iterable[str]) -> FeeTable:
     """Read a fee table CSV (layout in the module docstring); raises RateFileError listing every bad row."""
-    rows = csv.reader(io.StringIO(joined(lines)))
     problems: list[tuple[int, str]] = []
     parsed: list[tuple[int, FeeRow]] = []
     header_seen = False
-    for n, row in enumerate(rows, start=1):
+    for n, row in records(lines):
         if not any(cell.strip() for cell in row):
             continue
         if not header_seen:

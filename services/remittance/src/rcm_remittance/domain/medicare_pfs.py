@@ -51,15 +51,14 @@ is not separately payable: no contract rate either.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from rcm_remittance.domain.rate_files import CENT, MODIFIER, RateFileError, decimal_or_none, joined, safe_code, squash
+from rcm_remittance.domain.rate_files import (CENT, MODIFIER, RateFileError, decimal_or_none, records, safe_code,
+                                              squash)
 
 FACILITY_POS = frozenset({"19", "21", "22", "23", "24", "26", "31", "34", "41", "42", "51", "52", "53", "56", "61"})
 PAYABLE_STATUS = frozenset({"A", "R", "T"})
@@ -106,11 +105,10 @@ def _cell(row: list[str], index: int) -> str:
 
 def load_pprrvu(lines: Iterable[str]) -> dict[tuple[str, str], Rvu]:
     """(HCPCS, MOD) -> Rvu from a PPRRVU CSV in the official layout. Raises RateFileError listing bad rows."""
-    rows = csv.reader(io.StringIO(joined(lines)))
     out: dict[tuple[str, str], Rvu] = {}
     problems: list[tuple[int, str]] = []
     seen_header = False
-    for n, row in enumerate(rows, start=1):
+    for n, row in records(lines):
         first = squash(row[0]) if row else ""
         if not seen_header:
             seen_header = first == "HCPCS"
@@ -130,11 +128,11 @@ def load_pprrvu(lines: Iterable[str]) -> dict[tuple[str, str], Rvu]:
             value = Decimal("0") if text in ("", "NA") and name != "cf" else decimal_or_none(text)
             if name == "cf" and text == "":
                 value = None
-            elif value is None:
+            elif value is None or value < 0:
                 bad.append(name)
             values[name] = value
         if bad:
-            problems.append((n, f"code {code}: not a number in {', '.join(bad)}"))
+            problems.append((n, f"code {code}: not a non-negative number in {', '.join(bad)}"))
             continue
         if modifier and not MODIFIER.match(modifier):
             problems.append((n, f"code {code}: modifier is not two letters or digits"))
@@ -160,11 +158,10 @@ def load_pprrvu(lines: Iterable[str]) -> dict[tuple[str, str], Rvu]:
 
 def load_gpci(lines: Iterable[str]) -> dict[tuple[str, str], Gpci]:
     """(MAC, locality number) -> Gpci from a GPCI CSV in the official layout."""
-    rows = csv.reader(io.StringIO(joined(lines)))
     out: dict[tuple[str, str], Gpci] = {}
     problems: list[tuple[int, str]] = []
     cols: dict[str, int] | None = None
-    for n, row in enumerate(rows, start=1):
+    for n, row in records(lines):
         if cols is None:
             if row and squash(row[0]).startswith("MEDICAREADMINISTRATIVECONTRACTOR"):
                 header = [squash(c) for c in row]
@@ -173,7 +170,8 @@ def load_gpci(lines: Iterable[str]) -> dict[tuple[str, str], Gpci]:
                 mp = [i for i, h in enumerate(header) if "MPGPCI" in h]
                 loc = [i for i, h in enumerate(header) if h.startswith("LOCALITYNUMBER")]
                 if not (work and pe and mp and loc):
-                    problems.append((n, "header lacks a locality number, PW GPCI (with floor), PE GPCI or MP GPCI column"))
+                    problems.append((n, "header lacks a locality number, PW GPCI (with floor), PE GPCI or MP GPCI "
+                                        "column"))
                     break
                 cols = {"mac": 0, "locality": loc[0], "work": work[0], "pe": pe[0], "mp": mp[0]}
             continue

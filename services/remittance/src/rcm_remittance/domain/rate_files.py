@@ -7,8 +7,10 @@ value it may repeat is the procedure code, never an amount, a name or anything e
 
 from __future__ import annotations
 
+import csv
+import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 
 from rcm_runtime.errors import DomainError
@@ -40,6 +42,16 @@ class RateFileError(DomainError):
 def joined(lines: Iterable[str]) -> str:
     """The lines as one text, whether or not the caller kept the line endings (quoted cells may span lines)."""
     return "\n".join(line.rstrip("\r\n") for line in lines)
+
+
+def records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    """CSV records with the file line each starts on (1-based), so a quoted cell spanning lines does not
+    shift the row numbers that errors name."""
+    reader = csv.reader(io.StringIO(joined(lines)))
+    start = 1
+    for row in reader:
+        yield start, row
+        start = reader.line_num + 1
 
 
 def squash(cell: str) -> str:
