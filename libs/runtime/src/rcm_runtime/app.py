@@ -13,13 +13,14 @@ from typing import Annotated, Any, Awaitable, Callable, Iterable, TypeVar
 import httpx
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from pydantic import ValidationError
 
 from rcm_contracts.envelope import describe_validation_error
-from rcm_runtime.errors import Conflict, NotFound, TransientError
+from rcm_runtime.errors import Conflict, DomainError, NotFound, TransientError
 from rcm_runtime.failures import sqlstate_of
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -188,6 +189,16 @@ def create_service_app(
         # of a TransientError is written to be safe (no PHI).
         return JSONResponse(status_code=503, headers={"retry-after": "30"},
                             content={"code": "dependency_unavailable", "description": str(exc)})
+
+    @app.exception_handler(DomainError)
+    async def _rejected(_: Request, exc: DomainError) -> JSONResponse:
+        # A domain rule refused the caller's input (messages are written to be safe): 422 with its reason,
+        # and the problem list when the error carries one. NotFound and Conflict have their own codes below.
+        body = {"code": getattr(exc, "code", "rejected"), "description": str(exc)}
+        problems = getattr(exc, "errors", None) or getattr(exc, "problems", None)
+        if isinstance(problems, list):
+            body["errors"] = problems
+        return JSONResponse(status_code=422, content=jsonable_encoder(body))
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:

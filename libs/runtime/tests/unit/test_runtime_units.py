@@ -383,3 +383,37 @@ def test_group_id_defaults_to_the_service_name(monkeypatch):
     monkeypatch.delenv("RCM_CONSUMER_GROUP", raising=False)
     assert settings().group_id == "rcm.charges"
     assert settings(consumer_group="custom").group_id == "custom"
+
+
+# ---------------------------------------------------------------- domain errors raised in a request
+
+
+async def test_a_domain_error_in_a_request_is_a_422_with_its_reason_never_a_500():
+    import httpx
+    from fastapi import APIRouter
+
+    from rcm_runtime.app import create_service_app
+    from rcm_runtime.errors import Conflict, DomainError, NotFound
+
+    class BadFile(DomainError):
+        code = "invalid_file"
+
+        def __init__(self) -> None:
+            super().__init__("the file cannot be read (1 problem(s))")
+            self.errors = [{"line": 3, "reason": "amount is not a number"}]
+
+    router = APIRouter()
+
+    @router.get("/boom/{kind}")
+    async def boom(kind: str):
+        raise {"plain": DomainError("refused by a rule"), "file": BadFile(), "missing": NotFound("no such claim"),
+               "conflict": Conflict("already released")}[kind]
+
+    app = create_service_app(ServiceSettings(service_name="t", db_schema="t"), title="t", routers=[router])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        plain, bad, missing, conflict = [await client.get(f"/boom/{k}") for k in ("plain", "file", "missing", "conflict")]
+    assert (plain.status_code, plain.json()) == (422, {"code": "rejected", "description": "refused by a rule"})
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_file"
+    assert bad.json()["errors"] == [{"line": 3, "reason": "amount is not a number"}]
+    assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+    assert (conflict.status_code, conflict.json()["code"]) == (409, "conflict")
