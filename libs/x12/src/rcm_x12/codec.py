@@ -261,6 +261,36 @@ def parse_interchange(text: str) -> Interchange:
     return _Assembler(segments, delimiters).run()
 
 
+def split_interchanges(text: str) -> list[str]:
+    """A file's interchanges as text, each from its ISA through its IEA segment (each may use its own delimiters).
+
+    A file may hold several ISA..IEA envelopes one after the other (payers batch checks that way). Text after
+    an IEA that does not start another ISA stays with that interchange, so that parse_interchange reports it
+    (DATA_AFTER_IEA) rather than it being dropped. Raises X12Error when the text does not start with an ISA.
+    """
+    rest = _strip_preamble(text)
+    chunks: list[str] = []
+    while True:
+        delimiters = detect_delimiters(rest)
+        iea = re.compile(re.escape(delimiters.segment) + r"[" + re.escape(_BOM + _BLANKS) + r"]*IEA"
+                         + re.escape(delimiters.element)).search(rest)
+        end = rest.find(delimiters.segment, iea.end()) if iea else -1
+        if end < 0:
+            chunks.append(rest)
+            return chunks
+        following = _strip_preamble(rest[end + 1:])
+        if not following.startswith("ISA"):
+            chunks.append(rest)  # nothing more, or trailing data that parse_interchange reports
+            return chunks
+        chunks.append(rest[: end + 1])
+        rest = following
+
+
+def parse_interchanges(text: str) -> list[Interchange]:
+    """Every interchange of a file (see split_interchanges), each read as parse_interchange reads one."""
+    return [parse_interchange(chunk) for chunk in split_interchanges(text)]
+
+
 class _Assembler:
     """Walks the flat segment list, opening and closing envelopes and checking their trailers."""
 

@@ -12,6 +12,20 @@ as warnings rather than refused:
 - payment:  BPR02 = sum of CLP04 - sum of PLB amounts (a positive PLB withholds money from the provider)
 Unreadable money in a required position raises `Unparseable835`: posting a guessed amount is worse than
 stopping. Messages and warnings name segments and positions, never patient data.
+
+The contract, per file (`read_835` and `read_835_file` read the same way):
+- Every interchange (ISA..IEA) of the file is read, and every 835 transaction set in each: one
+  `RemittancePayment` per set, in file order, each knowing its interchange (ISA13), group (GS06) and set (ST02).
+- The whole file is rejected, nothing returned, when any part of it cannot be trusted to be complete or is not
+  an 005010X221A1 835: `Unsupported835Version` (GS08 or ST03 names another version, e.g. a 4010
+  004010X091A1 835), `Incomplete835` (a missing IEA/GE/SE trailer, a wrong SE01/GE01/IEA01 count, segments
+  outside an envelope or after the last IEA: a truncated file), or `Unparseable835` (not X12, no 835 at all,
+  no BPR, an unreadable amount). All three are `Unparseable835`, hence `Unreadable`: a permanent rejection
+  whose reason is safe to keep and show.
+- What does not put the money in doubt is returned, never dropped: envelope defects that leave every segment
+  in place (a control number that does not match, GS01 not HP) are in each payment's `envelope_errors`; the
+  balancing and value findings are in its `warnings`. `read_835_file(...).findings()` lists them all for the
+  file, each prefixed with where it is (interchange and transaction set).
 """
 
 from __future__ import annotations
@@ -21,9 +35,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from rcm_x12.codec import EnvelopeError, Segment, TransactionSet
+from rcm_x12.codec import (
+    EnvelopeError,
+    EnvelopeErrorCode,
+    FunctionalGroup,
+    Interchange,
+    Segment,
+    TransactionSet,
+    X12Error,
+    parse_interchanges,
+)
 from rcm_x12.format import d8_date, parse_number, quote_code, quote_control_number
-from rcm_x12.reading import Unreadable, open_interchange, optional_number, transactions_of
+from rcm_x12.reading import Unreadable, optional_number
 
 IMPLEMENTATION = "005010X221A1"
 ZERO = Decimal(0)
@@ -48,8 +71,33 @@ _MIA_REMARKS = (5, 20, 21, 22, 23)
 _MOA_REMARKS = (3, 4, 5, 6, 7)
 
 
+# Envelope defects after which some of the file may be missing or misplaced: the file is rejected whole.
+INCOMPLETE: frozenset[EnvelopeErrorCode] = frozenset({
+    EnvelopeErrorCode.MISSING_IEA, EnvelopeErrorCode.IEA_GROUP_COUNT,
+    EnvelopeErrorCode.MISSING_GE, EnvelopeErrorCode.GE_TRANSACTION_COUNT,
+    EnvelopeErrorCode.MISSING_SE, EnvelopeErrorCode.SE_SEGMENT_COUNT,
+    EnvelopeErrorCode.OUTSIDE_ENVELOPE, EnvelopeErrorCode.DATA_AFTER_IEA,
+})
+
+
 class Unparseable835(Unreadable):
     """The input is not a readable 835 (reason names segments and positions only, never element values)."""
+
+
+class Unsupported835Version(Unparseable835):
+    """An 835 of another version than 005010X221A1 (e.g. 4010's 004010X091A1): rejected, never read as 5010."""
+
+    def __init__(self, reason: str, version: str) -> None:
+        super().__init__(reason)
+        self.version = version
+
+
+class Incomplete835(Unparseable835):
+    """The file is truncated or its envelopes do not hold together: rejected whole, with every defect found."""
+
+    def __init__(self, reason: str, envelope_errors: tuple[EnvelopeError, ...]) -> None:
+        super().__init__(reason)
+        self.envelope_errors = envelope_errors
 
 
 @dataclass(frozen=True)
@@ -76,6 +124,37 @@ class ServicePayment:
     adjustments: tuple[Adjustment, ...]
     remark_codes: tuple[str, ...]  # LQ*HE
     line_item_control_number: str | None  # REF*6R: echoes the 837's line control number
+    submitted_procedure_code: str | None = None  # SVC06-2: the code billed, when the payer paid another
+
+
+@dataclass(frozen=True)
+class ClaimPosition:
+    """Where a claim payment sits in the file: with the payer and trace, what tells two payments apart when
+    everything else (even CLP07) is the same."""
+
+    interchange_control_number: str  # ISA13
+    group_control_number: str  # GS06
+    transaction_control_number: str  # ST02
+    claim_index: int  # 1-based order of the CLP within its transaction set
+    segment_position: int  # the CLP's segment number within the set (ST = 1)
+
+
+@dataclass(frozen=True)
+class ClaimIdentity:
+    """What identifies one claim payment (see RemittancePayment.identity): the payer as it names itself
+    (N1*PR N104, REF*2U; TRN03 is the trace's originator, kept apart), the check/EFT trace, the claim's own
+    numbers and dates, and its position in the file."""
+
+    payer_identifier: str | None  # N1*PR N104
+    payer_reference: str | None  # N1*PR loop REF*2U
+    trace_number: str | None  # TRN02
+    trace_originator: str | None  # TRN03
+    patient_control_number: str  # CLP01
+    status_code: str  # CLP02
+    payer_claim_control_number: str | None  # CLP07
+    service_from: date | None  # claim DTM*232, else the earliest line date
+    service_to: date | None  # claim DTM*233, else the latest line date
+    position: ClaimPosition | None
 
 
 @dataclass(frozen=True)
@@ -93,6 +172,8 @@ class ClaimPayment:
     lines: tuple[ServicePayment, ...]
     service_from: date | None  # DTM*232
     service_to: date | None  # DTM*233
+    position: ClaimPosition | None = None  # where it is in the file
+    dates: tuple[tuple[str, date], ...] = ()  # every claim-level DTM as (qualifier, date): 050 received, 036/037 ...
 
     @property
     def denied(self) -> bool:
@@ -107,10 +188,13 @@ class ClaimPayment:
 class ProviderAdjustment:
     """PLB: money the payer adds (negative) or withholds (positive) outside any claim."""
 
-    provider_id: str
-    reason: str  # PLB03-1, e.g. WO overpayment recovery, L6 interest, CV capital pass-through
+    provider_id: str  # PLB01
+    reason: str  # PLB03-1, e.g. WO overpayment recovery, L6 interest, FB forwarding balance, CS, 72, CV, ...
     reference: str | None  # PLB03-2
     amount: Decimal
+    fiscal_period: date | None = None  # PLB02: the last day of the provider's fiscal year
+    plb_index: int = 0  # 1-based order of the PLB segment within its transaction set
+    pair_index: int = 0  # 1-based order of the (reason, amount) pair within that PLB (PLB03/04 = 1 ... PLB13/14 = 6)
 
 
 @dataclass(frozen=True)
@@ -131,14 +215,136 @@ class RemittancePayment:
     trace_originator: str | None  # TRN03
     claims: tuple[ClaimPayment, ...]
     provider_adjustments: tuple[ProviderAdjustment, ...]
-    envelope_errors: tuple[EnvelopeError, ...] = ()
+    envelope_errors: tuple[EnvelopeError, ...] = ()  # its interchange's defects that leave every segment in place
     warnings: tuple[str, ...] = ()
+    interchange_control_number: str = ""  # ISA13
+    group_control_number: str = ""  # GS06
+    version: str = IMPLEMENTATION  # GS08
+    sender_id: str = ""  # ISA06
+    receiver_id: str = ""  # ISA08
+    payer_identifier: str | None = None  # N1*PR N104 alone (payer_id falls back to REF*2U and TRN03)
+    payer_identifier_qualifier: str | None = None  # N1*PR N103: XV (CMS plan id), ...
+    payer_reference: str | None = None  # N1*PR loop REF*2U
+
+    @property
+    def where(self) -> str:
+        """'interchange '000000005' 835 '0001'': the prefix findings are shown with."""
+        return (f"interchange {quote_control_number(self.interchange_control_number)} "
+                f"835 {quote_control_number(self.control_number)}")
+
+    def identity(self, claim: ClaimPayment) -> ClaimIdentity:
+        start = claim.service_from or min((ln.service_from for ln in claim.lines if ln.service_from), default=None)
+        end = claim.service_to if claim.service_from else max(
+            (ln.service_to or ln.service_from for ln in claim.lines if ln.service_to or ln.service_from),
+            default=None)
+        return ClaimIdentity(
+            payer_identifier=self.payer_identifier, payer_reference=self.payer_reference,
+            trace_number=self.trace_number, trace_originator=self.trace_originator,
+            patient_control_number=claim.patient_control_number, status_code=claim.status_code,
+            payer_claim_control_number=claim.payer_claim_control_number,
+            service_from=start, service_to=end or start, position=claim.position)
+
+
+@dataclass(frozen=True)
+class InterchangeSummary:
+    control_number: str  # ISA13
+    sender_id: str  # ISA06
+    receiver_id: str  # ISA08
+    usage: str  # ISA15: P production, T test
+    transaction_control_numbers: tuple[str, ...]  # ST02 of each 835 read from it
+    envelope_errors: tuple[EnvelopeError, ...]  # the non-fatal ones (the fatal ones reject the file)
+    warnings: tuple[str, ...]  # e.g. a transaction set that is not an 835, ignored
+
+
+@dataclass(frozen=True)
+class Remittance835:
+    """A whole 835 file as read: its payments (every interchange, in order) and its interchanges."""
+
+    payments: tuple[RemittancePayment, ...]
+    interchanges: tuple[InterchangeSummary, ...]
+
+    @property
+    def claim_count(self) -> int:
+        return sum(len(p.claims) for p in self.payments)
+
+    @property
+    def envelope_errors(self) -> tuple[EnvelopeError, ...]:
+        return tuple(e for i in self.interchanges for e in i.envelope_errors)
+
+    def findings(self) -> tuple[str, ...]:
+        """Every envelope error and warning of the file, each prefixed with where it is (PHI-free)."""
+        found = []
+        for summary in self.interchanges:
+            where = f"interchange {quote_control_number(summary.control_number)}"
+            found += [f"{where}: {e}" for e in summary.envelope_errors]
+            found += [f"{where}: {w}" for w in summary.warnings]
+        for payment in self.payments:
+            found += [f"{payment.where}: {w}" for w in payment.warnings]
+        return tuple(found)
 
 
 def read_835(text: str) -> list[RemittancePayment]:
-    interchange = open_interchange(text, Unparseable835)
-    transactions = transactions_of(interchange, "835", Unparseable835)
-    return [_PaymentReader(t, tuple(interchange.errors)).read() for t in transactions]
+    """Every 835 payment of the file (all interchanges), or the file rejected whole: see the module's contract."""
+    return list(read_835_file(text).payments)
+
+
+def read_835_file(text: str) -> Remittance835:
+    """The whole file: payments and interchanges; raises Unparseable835 (or a subclass) for the whole file."""
+    try:
+        interchanges = parse_interchanges(text)
+    except X12Error as exc:
+        raise Unparseable835(f"not an X12 interchange: {exc}") from None
+    _reject_incomplete(interchanges)
+    found = [(i, t) for i in interchanges for g in i.groups for t in g.transactions if t.id_code == "835"]
+    if not found:
+        present = sorted({quote_code(t.id_code) for i in interchanges for t in i.transactions})
+        raise Unparseable835(f"no 835 transaction set in the interchange (found: {', '.join(present) or 'none'})")
+    _reject_other_versions(interchanges)
+    payments = []
+    summaries = []
+    for interchange in interchanges:
+        kept = tuple(e for e in interchange.errors if e.code not in INCOMPLETE)
+        read = [_PaymentReader(t, kept, interchange, group).read()
+                for group in interchange.groups for t in group.transactions if t.id_code == "835"]
+        ignored = tuple(f"transaction set {quote_control_number(t.control_number)} (ST01 {quote_code(t.id_code)}) "
+                        "is not an 835; ignored" for t in interchange.transactions if t.id_code != "835")
+        payments += read
+        summaries.append(InterchangeSummary(
+            control_number=interchange.control_number, sender_id=interchange.sender_id,
+            receiver_id=interchange.receiver_id, usage=interchange.usage,
+            transaction_control_numbers=tuple(p.control_number for p in read), envelope_errors=kept,
+            warnings=ignored))
+    return Remittance835(payments=tuple(payments), interchanges=tuple(summaries))
+
+
+def _reject_incomplete(interchanges: list[Interchange]) -> None:
+    fatal = [(i, e) for i in interchanges for e in i.errors if e.code in INCOMPLETE]
+    if not fatal:
+        return
+    shown = "; ".join(f"interchange #{n} ({quote_control_number(i.control_number)}): {e}"
+                      for n, i in enumerate(interchanges, start=1) for e in i.errors if e.code in INCOMPLETE)
+    raise Incomplete835(f"835 file rejected whole, it is truncated or its envelopes do not hold together: {shown}",
+                        tuple(e for _, e in fatal))
+
+
+def _reject_other_versions(interchanges: list[Interchange]) -> None:
+    for interchange in interchanges:
+        for group in interchange.groups:
+            sets = [t for t in group.transactions if t.id_code == "835"]
+            if not sets:
+                continue
+            where = (f"interchange {quote_control_number(interchange.control_number)} functional group "
+                     f"{quote_control_number(group.control_number)}")
+            if group.version != IMPLEMENTATION:
+                raise Unsupported835Version(
+                    f"{where}: version {quote_code(group.version) if group.version else 'absent'} (GS08) is not "
+                    f"{IMPLEMENTATION}; only 005010X221A1 835s are read", group.version)
+            for t in sets:
+                if t.implementation_reference not in ("", IMPLEMENTATION):
+                    raise Unsupported835Version(
+                        f"{where} 835 {quote_control_number(t.control_number)}: implementation reference "
+                        f"{quote_code(t.implementation_reference)} (ST03) is not {IMPLEMENTATION}",
+                        t.implementation_reference)
 
 
 # ---------------------------------------------------------------- walking the transaction set
@@ -164,9 +370,12 @@ class _PaymentReader:
     (CLP) or its current service line (SVC). LX/TS3/TS2 (header-number groups, institutional provider
     summaries) carry nothing the payment needs, so what follows them until the next CLP is skipped."""
 
-    def __init__(self, transaction: TransactionSet, envelope_errors: tuple[EnvelopeError, ...]) -> None:
+    def __init__(self, transaction: TransactionSet, envelope_errors: tuple[EnvelopeError, ...],
+                 interchange: Interchange, group: FunctionalGroup) -> None:
         self.transaction = transaction
         self.envelope_errors = envelope_errors
+        self.interchange = interchange
+        self.group = group
         self.warnings: list[str] = []
         self.header: list[Segment] = []
         self.parties: dict[str, list[Segment]] = {}
@@ -176,9 +385,6 @@ class _PaymentReader:
         self.positions: dict[int, int] = {}  # id(segment) -> its position in the set (ST = 1), for messages
 
     def read(self) -> RemittancePayment:
-        if self.transaction.implementation_reference not in ("", IMPLEMENTATION):
-            self.warnings.append(f"implementation reference {quote_code(self.transaction.implementation_reference)} "
-                                 f"is not {IMPLEMENTATION}; read as {IMPLEMENTATION}")
         for position, seg in enumerate(self.transaction.body, start=2):
             self.route(seg, position)
         bpr = self.single("BPR")
@@ -218,7 +424,7 @@ class _PaymentReader:
         trn = self.single("TRN")
         production = next((s for s in self.header if s.tag == "DTM" and s.element(1) == "405"), None)
         claims = tuple(self.claim(draft, number) for number, draft in enumerate(self.claims, start=1))
-        adjustments = tuple(a for seg in self.plb for a in self.provider_adjustments(seg))
+        adjustments = tuple(a for n, seg in enumerate(self.plb, start=1) for a in self.provider_adjustments(seg, n))
         amount = self.money(bpr, 2)
         self.check_payment(amount, claims, adjustments)
         payee_npi, payee_tax_id = self.payee_ids()
@@ -239,6 +445,12 @@ class _PaymentReader:
             trace_originator=(trn.element(3) or None) if trn else None,
             claims=claims, provider_adjustments=adjustments,
             envelope_errors=self.envelope_errors, warnings=tuple(self.warnings),
+            interchange_control_number=self.interchange.control_number,
+            group_control_number=self.group.control_number, version=self.group.version,
+            sender_id=self.interchange.sender_id, receiver_id=self.interchange.receiver_id,
+            payer_identifier=(payer.element(4) or None) if payer else None,
+            payer_identifier_qualifier=(payer.element(3) or None) if payer else None,
+            payer_reference=self.party_ref("PR", "2U"),
         )
 
     # ------------------------------------------------------------ parties
@@ -285,11 +497,30 @@ class _PaymentReader:
             remark_codes=_claim_remarks(draft.segments),
             lines=tuple(self.line(line, f"{where} line #{n}") for n, line in enumerate(draft.lines, start=1)),
             service_from=start, service_to=end or start,
+            position=ClaimPosition(
+                interchange_control_number=self.interchange.control_number,
+                group_control_number=self.group.control_number,
+                transaction_control_number=self.transaction.control_number,
+                claim_index=number, segment_position=draft.position),
+            dates=self.claim_dates(draft, where),
         )
         if not claim.patient_control_number:
             self.warnings.append(f"{where} has no patient control number (CLP01)")
         self.check_claim(claim, where)
         return claim
+
+    def claim_dates(self, draft: _ClaimDraft, where: str) -> tuple[tuple[str, date], ...]:
+        found = []
+        for seg in draft.segments:
+            if seg.tag != "DTM":
+                continue
+            qualifier = seg.element(1)
+            # 232/233 are read (and warned about) by claim_date; the others are only kept here
+            parsed = d8_date(seg.element(2)) if qualifier in ("232", "233") else self.date(
+                seg.element(2), f"{where} DTM*{quote_code(qualifier)}")
+            if parsed is not None:
+                found.append((qualifier, parsed))
+        return tuple(found)
 
     def claim_date(self, draft: _ClaimDraft, qualifier: str) -> date | None:
         dtm = next((s for s in draft.segments if s.tag == "DTM" and s.element(1) == qualifier), None)
@@ -319,6 +550,7 @@ class _PaymentReader:
             remark_codes=tuple(s.element(2) for s in draft.segments
                                if s.tag == "LQ" and s.element(1) == "HE" and s.element(2)),
             line_item_control_number=(control.element(2) or None) if control else None,
+            submitted_procedure_code=svc.component(6, 2) or None,
         )
 
     def line_dates(self, segments: list[Segment]) -> tuple[date | None, date | None]:
@@ -344,15 +576,16 @@ class _PaymentReader:
                 ))
         return tuple(found)
 
-    def provider_adjustments(self, plb: Segment) -> list[ProviderAdjustment]:
+    def provider_adjustments(self, plb: Segment, number: int) -> list[ProviderAdjustment]:
         found = []
-        for reason_at in _PLB_PAIRS:
+        period = self.date(plb.element(2), f"PLB #{number} PLB02")
+        for pair, reason_at in enumerate(_PLB_PAIRS, start=1):
             reason = plb.component(reason_at, 1)
             if not reason:
                 continue
             found.append(ProviderAdjustment(
                 provider_id=plb.element(1), reason=reason, reference=plb.component(reason_at, 2) or None,
-                amount=self.money(plb, reason_at + 1),
+                amount=self.money(plb, reason_at + 1), fiscal_period=period, plb_index=number, pair_index=pair,
             ))
         return found
 
