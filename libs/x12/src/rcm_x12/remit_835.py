@@ -30,6 +30,7 @@ The contract, per file (`read_835` and `read_835_file` read the same way):
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -46,7 +47,7 @@ from rcm_x12.codec import (
     parse_interchanges,
 )
 from rcm_x12.format import d8_date, parse_number, quote_code, quote_control_number
-from rcm_x12.reading import Unreadable, optional_number
+from rcm_x12.reading import Unreadable
 
 IMPLEMENTATION = "005010X221A1"
 ZERO = Decimal(0)
@@ -290,6 +291,19 @@ def read_835(text: str) -> list[RemittancePayment]:
 
 def read_835_file(text: str) -> Remittance835:
     """The whole file: payments and interchanges; raises Unparseable835 (or a subclass) for the whole file."""
+    # A file makes hundreds of thousands of small objects that all live until the read ends: the cyclic
+    # collector would walk them over and over (it doubled the read time of a 10,000-claim file) and can free
+    # none of them, so it is paused for the read (reference counting still frees as usual).
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_file(text)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _read_file(text: str) -> Remittance835:
     try:
         interchanges = parse_interchanges(text)
     except X12Error as exc:
@@ -350,19 +364,26 @@ def _reject_other_versions(interchanges: list[Interchange]) -> None:
 # ---------------------------------------------------------------- walking the transaction set
 
 
-@dataclass
 class _LineDraft:
-    svc: Segment
-    position: int
-    segments: list[Segment] = field(default_factory=list)
+    __slots__ = ("svc", "position", "segments")
+
+    def __init__(self, svc: Segment, position: int) -> None:
+        self.svc = svc
+        self.position = position
+        self.segments: list[Segment] = []
 
 
-@dataclass
 class _ClaimDraft:
-    clp: Segment
-    position: int
-    segments: list[Segment] = field(default_factory=list)
-    lines: list[_LineDraft] = field(default_factory=list)
+    __slots__ = ("clp", "position", "segments", "lines")
+
+    def __init__(self, clp: Segment, position: int) -> None:
+        self.clp = clp
+        self.position = position
+        self.segments: list[Segment] = []
+        self.lines: list[_LineDraft] = []
+
+
+_SKIPPED = frozenset({"LX", "TS3", "TS2"})
 
 
 class _PaymentReader:
@@ -381,38 +402,47 @@ class _PaymentReader:
         self.parties: dict[str, list[Segment]] = {}
         self.claims: list[_ClaimDraft] = []
         self.plb: list[Segment] = []
-        self.sink: list[Segment] | None = self.header
-        self.positions: dict[int, int] = {}  # id(segment) -> its position in the set (ST = 1), for messages
 
     def read(self) -> RemittancePayment:
-        for position, seg in enumerate(self.transaction.body, start=2):
-            self.route(seg, position)
+        self.walk()
         bpr = self.single("BPR")
         if bpr is None:
             raise Unparseable835(f"835 {quote_control_number(self.transaction.control_number)} has no BPR segment")
         return self.payment(bpr)
 
-    def route(self, seg: Segment, position: int) -> None:
-        self.positions[id(seg)] = position
-        if seg.tag == "CLP":
-            self.claims.append(_ClaimDraft(seg, position))
-            self.sink = self.claims[-1].segments
-        elif seg.tag == "SVC":
-            if not self.claims:
-                raise Unparseable835(f"SVC segment #{position} comes before any CLP")
-            self.claims[-1].lines.append(_LineDraft(seg, position))
-            self.sink = self.claims[-1].lines[-1].segments
-        elif seg.tag == "N1":
-            self.sink = self.parties.setdefault(seg.element(1), [])
-            self.sink.append(seg)
-        elif seg.tag in ("LX", "TS3", "TS2", "PLB"):
-            if seg.tag == "PLB":
-                self.plb.append(seg)
-            self.sink = None
-        elif self.sink is not None:
-            self.sink.append(seg)
-        else:
-            self.warnings.append(f"{seg.tag} segment #{position} is outside any claim; ignored")
+    def walk(self) -> None:
+        claims, plb, parties, skipped = self.claims, self.plb, self.parties, _SKIPPED
+        sink: list[Segment] | None = self.header
+        position = 1
+        for seg in self.transaction.body:
+            position += 1
+            tag = seg.tag
+            if tag == "CLP":
+                claim = _ClaimDraft(seg, position)
+                claims.append(claim)
+                sink = claim.segments
+            elif tag == "SVC":
+                if not claims:
+                    raise Unparseable835(f"SVC segment #{position} comes before any CLP")
+                line = _LineDraft(seg, position)
+                claims[-1].lines.append(line)
+                sink = line.segments
+            elif tag == "N1":
+                sink = parties.setdefault(seg.element(1), [])
+                sink.append(seg)
+            elif tag in skipped:
+                sink = None
+            elif tag == "PLB":
+                plb.append(seg)
+                sink = None
+            elif sink is not None:
+                sink.append(seg)
+            else:
+                self.warnings.append(f"{tag} segment #{position} is outside any claim; ignored")
+
+    def position_of(self, seg: Segment) -> int | str:
+        """A segment's position in the set (ST = 1), looked up only for a message."""
+        return next((n for n, s in enumerate(self.transaction.segments, start=1) if s is seg), "?")
 
     def single(self, tag: str) -> Segment | None:
         found = [s for s in self.header if s.tag == tag]
@@ -481,39 +511,50 @@ class _PaymentReader:
 
     def claim(self, draft: _ClaimDraft, number: int) -> ClaimPayment:
         clp, where = draft.clp, f"claim #{number} (CLP segment #{draft.position})"
-        status = clp.element(2)
-        start = self.claim_date(draft, "232")
-        end = self.claim_date(draft, "233")
+        el = clp.elements
+        size = len(el)
+        cas, dtm, remarks = [], [], []
+        for seg in draft.segments:
+            tag = seg.tag
+            if tag == "CAS":
+                cas.append(seg)
+            elif tag == "DTM":
+                dtm.append(seg)
+            elif tag == "MOA" or tag == "MIA":
+                se = seg.elements
+                remarks += [se[p - 1] for p in (_MOA_REMARKS if tag == "MOA" else _MIA_REMARKS)
+                            if p <= len(se) and se[p - 1]]
+        start = self.claim_date(dtm, "232")
+        end = self.claim_date(dtm, "233")
+        status = el[1] if size > 1 else ""
         claim = ClaimPayment(
-            patient_control_number=clp.element(1),
+            patient_control_number=el[0] if size else "",
             status_code=status,
             status=CLAIM_STATUS.get(status) or f"Unrecognised claim status code {quote_code(status)}",
             charge=self.money(clp, 3),
             paid=self.money(clp, 4),
-            patient_responsibility=self.optional_money(clp.element(5), f"{where} CLP05") or ZERO,
-            claim_filing_indicator=clp.element(6) or None,
-            payer_claim_control_number=clp.element(7) or None,
-            adjustments=self.adjustments(draft.segments),
-            remark_codes=_claim_remarks(draft.segments),
-            lines=tuple(self.line(line, f"{where} line #{n}") for n, line in enumerate(draft.lines, start=1)),
+            patient_responsibility=self.optional_money(el[4] if size > 4 else "", where, " CLP05") or ZERO,
+            claim_filing_indicator=(el[5] if size > 5 else "") or None,
+            payer_claim_control_number=(el[6] if size > 6 else "") or None,
+            adjustments=self.adjustments(cas) if cas else (),
+            remark_codes=tuple(remarks),
+            lines=tuple(self.line(line, where, n) for n, line in enumerate(draft.lines, start=1)),
             service_from=start, service_to=end or start,
             position=ClaimPosition(
                 interchange_control_number=self.interchange.control_number,
                 group_control_number=self.group.control_number,
                 transaction_control_number=self.transaction.control_number,
                 claim_index=number, segment_position=draft.position),
-            dates=self.claim_dates(draft, where),
+            dates=self.claim_dates(dtm, where) if dtm else (),
         )
         if not claim.patient_control_number:
             self.warnings.append(f"{where} has no patient control number (CLP01)")
         self.check_claim(claim, where)
         return claim
 
-    def claim_dates(self, draft: _ClaimDraft, where: str) -> tuple[tuple[str, date], ...]:
+    def claim_dates(self, dtm: list[Segment], where: str) -> tuple[tuple[str, date], ...]:
         found = []
-        for seg in draft.segments:
-            if seg.tag != "DTM":
-                continue
+        for seg in dtm:
             qualifier = seg.element(1)
             # 232/233 are read (and warned about) by claim_date; the others are only kept here
             parsed = d8_date(seg.element(2)) if qualifier in ("232", "233") else self.date(
@@ -522,57 +563,81 @@ class _PaymentReader:
                 found.append((qualifier, parsed))
         return tuple(found)
 
-    def claim_date(self, draft: _ClaimDraft, qualifier: str) -> date | None:
-        dtm = next((s for s in draft.segments if s.tag == "DTM" and s.element(1) == qualifier), None)
-        return self.date(dtm.element(2), f"DTM*{qualifier}") if dtm else None
+    def claim_date(self, dtm: list[Segment], qualifier: str) -> date | None:
+        for seg in dtm:
+            se = seg.elements
+            if se and se[0] == qualifier:
+                text = se[1] if len(se) > 1 else ""
+                return _DATES.get(text) or self.date(text, f"DTM*{qualifier}")
+        return None
 
-    def line(self, draft: _LineDraft, where: str) -> ServicePayment:
+    def line(self, draft: _LineDraft, claim_where: str, number: int) -> ServicePayment:
         svc = draft.svc
+        el = svc.elements
+        size = len(el)
         parts = svc.components(1)
         if len(parts) < 2 or not parts[1]:
-            self.warnings.append(f"{where}: SVC01 has no procedure code (is the component separator in ISA16 "
-                                 "the one the file uses?)")
-        start, end = self.line_dates(draft.segments)
-        allowed = next((s for s in draft.segments if s.tag == "AMT" and s.element(1) == "B6"), None)
-        control = next((s for s in draft.segments if s.tag == "REF" and s.element(1) == "6R"), None)
+            self.warnings.append(f"{claim_where} line #{number}: SVC01 has no procedure code (is the component "
+                                 "separator in ISA16 the one the file uses?)")
+        cas, remarks = [], []
+        dates: dict[str, date | None] = {}
+        allowed = control = None
+        for seg in draft.segments:
+            tag, se = seg.tag, seg.elements
+            if tag == "CAS":
+                cas.append(seg)
+            elif tag == "DTM":
+                qualifier = se[0] if se else ""
+                text = se[1] if len(se) > 1 else ""
+                dates[qualifier] = _DATES.get(text) or self.date(text, f"DTM*{quote_code(qualifier)}")
+            elif tag == "LQ":
+                if len(se) > 1 and se[0] == "HE" and se[1]:
+                    remarks.append(se[1])
+            elif tag == "AMT":
+                if allowed is None and se and se[0] == "B6":
+                    allowed = seg
+            elif tag == "REF":
+                if control is None and se and se[0] == "6R":
+                    control = seg
+        start = dates.get("472") or dates.get("150")
+        end = dates.get("472") or dates.get("151") or start
+        units = el[4] if size > 4 else ""
         return ServicePayment(
             qualifier=(parts[0] or None) if parts else None,
             procedure_code=(parts[1] or None) if len(parts) > 1 else None,
             modifiers=tuple(p for p in parts[2:6] if p),
             charge=self.money(svc, 2),
             paid=self.money(svc, 3),
-            units=self.optional_money(svc.element(5), f"{where} SVC05") or Decimal(1),
-            original_units=self.optional_money(svc.element(7), f"{where} SVC07"),
-            revenue_code=svc.element(4) or None,
-            allowed=self.optional_money(allowed.element(2), f"{where} AMT*B6") if allowed else None,
+            units=(self.optional_money(units, claim_where, " line #", number, " SVC05") if units else None)
+            or Decimal(1),
+            original_units=self.optional_money(el[6], claim_where, " line #", number, " SVC07") if size > 6 else None,
+            revenue_code=(el[3] if size > 3 else "") or None,
+            allowed=self.optional_money(allowed.element(2), claim_where, " line #", number, " AMT*B6")
+            if allowed else None,
             service_from=start, service_to=end,
-            adjustments=self.adjustments(draft.segments),
-            remark_codes=tuple(s.element(2) for s in draft.segments
-                               if s.tag == "LQ" and s.element(1) == "HE" and s.element(2)),
+            adjustments=self.adjustments(cas) if cas else (),
+            remark_codes=tuple(remarks),
             line_item_control_number=(control.element(2) or None) if control else None,
-            submitted_procedure_code=svc.component(6, 2) or None,
+            submitted_procedure_code=svc.component(6, 2) or None if size > 5 else None,
         )
-
-    def line_dates(self, segments: list[Segment]) -> tuple[date | None, date | None]:
-        dates = {s.element(1): self.date(s.element(2), f"DTM*{quote_code(s.element(1))}")
-                 for s in segments if s.tag == "DTM"}
-        start = dates.get("472") or dates.get("150")
-        end = dates.get("472") or dates.get("151") or start
-        return start, end
 
     def adjustments(self, segments: list[Segment]) -> tuple[Adjustment, ...]:
         found = []
         for seg in segments:
-            if seg.tag != "CAS":
-                continue
+            el = seg.elements
+            size = len(el)
+            group = el[0] if size else ""
             for reason_at in _CAS_TRIPLETS:
-                reason = seg.element(reason_at)
+                if reason_at > size:
+                    break
+                reason = el[reason_at - 1]
                 if not reason:
                     continue
+                quantity = el[reason_at + 1] if reason_at + 1 < size else ""
                 found.append(Adjustment(
-                    group=seg.element(1), reason=reason,
+                    group=group, reason=reason,
                     amount=self.money(seg, reason_at + 1),
-                    quantity=self.optional_money(seg.element(reason_at + 2), f"CAS{reason_at + 2:02d}"),
+                    quantity=self.optional_money(quantity, "CAS", f"{reason_at + 2:02d}") if quantity else None,
                 ))
         return tuple(found)
 
@@ -592,21 +657,32 @@ class _PaymentReader:
     # ------------------------------------------------------------ balancing
 
     def check_claim(self, claim: ClaimPayment, where: str) -> None:
+        adjusted = patient = ZERO
+        for a in claim.adjustments:
+            adjusted += a.amount
+            if a.group == "PR":
+                patient += a.amount
+        claim_level = adjusted
+        lines_paid = ZERO
         for number, line in enumerate(claim.lines, start=1):
-            adjusted = _total(line.adjustments)
-            if line.charge - line.paid != adjusted:
+            line_adjusted = ZERO
+            for a in line.adjustments:
+                line_adjusted += a.amount
+                if a.group == "PR":
+                    patient += a.amount
+            adjusted += line_adjusted
+            lines_paid += line.paid
+            if line.charge - line.paid != line_adjusted:
                 self.warnings.append(f"{where} line #{number} does not balance: SVC02 - SVC03 = "
-                                     f"{line.charge - line.paid}, its adjustments total {adjusted}")
-        adjusted = _total(claim.all_adjustments)
+                                     f"{line.charge - line.paid}, its adjustments total {line_adjusted}")
         if claim.charge - claim.paid != adjusted:
             self.warnings.append(f"{where} does not balance: CLP03 - CLP04 = {claim.charge - claim.paid}, "
                                  f"claim and line adjustments total {adjusted}")
         if claim.lines:
-            from_lines = sum((line.paid for line in claim.lines), ZERO) - _total(claim.adjustments)
+            from_lines = lines_paid - claim_level
             if claim.paid != from_lines:
                 self.warnings.append(f"{where}: CLP04 {claim.paid} is not the lines' SVC03 less claim-level "
                                      f"adjustments ({from_lines})")
-        patient = _total(a for a in claim.all_adjustments if a.group == "PR")
         if claim.patient_responsibility != patient:
             self.warnings.append(f"{where}: CLP05 {claim.patient_responsibility} is not the sum of its PR "
                                  f"adjustments ({patient})")
@@ -624,29 +700,54 @@ class _PaymentReader:
 
     def money(self, seg: Segment, element: int) -> Decimal:
         """A required amount: guessing one would post the wrong money, so an unreadable one stops the read."""
-        text = seg.element(element)
-        amount = parse_number(text)
+        el = seg.elements
+        text = el[element - 1] if element <= len(el) else ""
+        amount = _AMOUNTS.get(text)
         if amount is None:
-            state = "missing" if not text else "not an amount"
-            raise Unparseable835(f"{seg.tag}{element:02d} of segment #{self.positions.get(id(seg), '?')} is {state}")
+            amount = _amount(text)
+            if amount is None:
+                state = "missing" if not text else "not an amount"
+                raise Unparseable835(f"{seg.tag}{element:02d} of segment #{self.position_of(seg)} is {state}")
         return amount
 
-    def optional_money(self, text: str, label: str) -> Decimal | None:
-        return optional_number(text, label, self.warnings)
+    def optional_money(self, text: str, *label: object) -> Decimal | None:
+        """An optional amount; `label`'s parts are joined only for the warning when it is unreadable."""
+        if not text:
+            return None
+        amount = _AMOUNTS.get(text)
+        if amount is None:
+            amount = _amount(text)
+            if amount is None:
+                self.warnings.append(f"{''.join(map(str, label))} is not a number; ignored")
+        return amount
 
     def date(self, text: str, label: str) -> date | None:
-        parsed = d8_date(text)
-        if parsed is None and text:
-            self.warnings.append(f"{label} is not a valid date; ignored")
+        parsed = _DATES.get(text)
+        if parsed is None:
+            parsed = d8_date(text)
+            if parsed is not None:
+                if len(_DATES) >= _AMOUNTS_MAX:
+                    _DATES.clear()
+                _DATES[text] = parsed
+            elif text:
+                self.warnings.append(f"{label} is not a valid date; ignored")
         return parsed
 
 
-def _claim_remarks(segments: list[Segment]) -> tuple[str, ...]:
-    codes = []
-    for seg in segments:
-        positions = _MOA_REMARKS if seg.tag == "MOA" else _MIA_REMARKS if seg.tag == "MIA" else ()
-        codes.extend(seg.element(p) for p in positions if seg.element(p))
-    return tuple(codes)
+# Amounts as read -> Decimal: most amounts in a file repeat ("0", "10", "25.50"), and a dictionary look-up is
+# cheaper than the R-number check and Decimal's parse. Bounded: emptied when it grows past _AMOUNTS_MAX.
+_AMOUNTS: dict[str, Decimal] = {}
+_DATES: dict[str, date] = {}  # the same for D8 dates
+_AMOUNTS_MAX = 50_000
+
+
+def _amount(text: str) -> Decimal | None:
+    amount = parse_number(text)
+    if amount is not None:
+        if len(_AMOUNTS) >= _AMOUNTS_MAX:
+            _AMOUNTS.clear()
+        _AMOUNTS[text] = amount
+    return amount
 
 
 def _total(adjustments: Iterable[Adjustment]) -> Decimal:
