@@ -51,6 +51,7 @@ from rcm_x12.reading import Unreadable
 
 IMPLEMENTATION = "005010X221A1"
 ZERO = Decimal(0)
+ONE = Decimal(1)
 
 CLAIM_STATUS: dict[str, str] = {  # CLP02
     "1": "Processed as primary",
@@ -527,26 +528,26 @@ class _PaymentReader:
         start = self.claim_date(dtm, "232")
         end = self.claim_date(dtm, "233")
         status = el[1] if size > 1 else ""
-        claim = ClaimPayment(
-            patient_control_number=el[0] if size else "",
-            status_code=status,
-            status=CLAIM_STATUS.get(status) or f"Unrecognised claim status code {quote_code(status)}",
-            charge=self.money(clp, 3),
-            paid=self.money(clp, 4),
-            patient_responsibility=self.optional_money(el[4] if size > 4 else "", where, " CLP05") or ZERO,
-            claim_filing_indicator=(el[5] if size > 5 else "") or None,
-            payer_claim_control_number=(el[6] if size > 6 else "") or None,
-            adjustments=self.adjustments(cas) if cas else (),
-            remark_codes=tuple(remarks),
-            lines=tuple(self.line(line, where, n) for n, line in enumerate(draft.lines, start=1)),
-            service_from=start, service_to=end or start,
-            position=ClaimPosition(
-                interchange_control_number=self.interchange.control_number,
-                group_control_number=self.group.control_number,
-                transaction_control_number=self.transaction.control_number,
-                claim_index=number, segment_position=draft.position),
-            dates=self.claim_dates(dtm, where) if dtm else (),
-        )
+        claim = _frozen(ClaimPayment, {
+            "patient_control_number": el[0] if size else "",
+            "status_code": status,
+            "status": CLAIM_STATUS.get(status) or f"Unrecognised claim status code {quote_code(status)}",
+            "charge": self.money(clp, 3),
+            "paid": self.money(clp, 4),
+            "patient_responsibility": self.optional_money(el[4] if size > 4 else "", where, " CLP05") or ZERO,
+            "claim_filing_indicator": (el[5] if size > 5 else "") or None,
+            "payer_claim_control_number": (el[6] if size > 6 else "") or None,
+            "adjustments": self.adjustments(cas) if cas else (),
+            "remark_codes": tuple(remarks),
+            "lines": tuple(self.line(line, where, n) for n, line in enumerate(draft.lines, start=1)),
+            "service_from": start, "service_to": end or start,
+            "position": _frozen(ClaimPosition, {
+                "interchange_control_number": self.interchange.control_number,
+                "group_control_number": self.group.control_number,
+                "transaction_control_number": self.transaction.control_number,
+                "claim_index": number, "segment_position": draft.position}),
+            "dates": self.claim_dates(dtm, where) if dtm else (),
+        })
         if not claim.patient_control_number:
             self.warnings.append(f"{where} has no patient control number (CLP01)")
         self.check_claim(claim, where)
@@ -602,24 +603,24 @@ class _PaymentReader:
         start = dates.get("472") or dates.get("150")
         end = dates.get("472") or dates.get("151") or start
         units = el[4] if size > 4 else ""
-        return ServicePayment(
-            qualifier=(parts[0] or None) if parts else None,
-            procedure_code=(parts[1] or None) if len(parts) > 1 else None,
-            modifiers=tuple(p for p in parts[2:6] if p),
-            charge=self.money(svc, 2),
-            paid=self.money(svc, 3),
-            units=(self.optional_money(units, claim_where, " line #", number, " SVC05") if units else None)
-            or Decimal(1),
-            original_units=self.optional_money(el[6], claim_where, " line #", number, " SVC07") if size > 6 else None,
-            revenue_code=(el[3] if size > 3 else "") or None,
-            allowed=self.optional_money(allowed.element(2), claim_where, " line #", number, " AMT*B6")
+        return _frozen(ServicePayment, {
+            "qualifier": (parts[0] or None) if parts else None,
+            "procedure_code": (parts[1] or None) if len(parts) > 1 else None,
+            "modifiers": tuple(p for p in parts[2:6] if p),
+            "charge": self.money(svc, 2),
+            "paid": self.money(svc, 3),
+            "units": self.optional_money(units, claim_where, " line #", number, " SVC05") or ONE,
+            "original_units": self.optional_money(el[6], claim_where, " line #", number, " SVC07")
+            if size > 6 else None,
+            "revenue_code": (el[3] if size > 3 else "") or None,
+            "allowed": self.optional_money(allowed.element(2), claim_where, " line #", number, " AMT*B6")
             if allowed else None,
-            service_from=start, service_to=end,
-            adjustments=self.adjustments(cas) if cas else (),
-            remark_codes=tuple(remarks),
-            line_item_control_number=(control.element(2) or None) if control else None,
-            submitted_procedure_code=svc.component(6, 2) or None if size > 5 else None,
-        )
+            "service_from": start, "service_to": end,
+            "adjustments": self.adjustments(cas) if cas else (),
+            "remark_codes": tuple(remarks),
+            "line_item_control_number": (control.element(2) or None) if control else None,
+            "submitted_procedure_code": svc.component(6, 2) or None if size > 5 else None,
+        })
 
     def adjustments(self, segments: list[Segment]) -> tuple[Adjustment, ...]:
         found = []
@@ -634,11 +635,11 @@ class _PaymentReader:
                 if not reason:
                     continue
                 quantity = el[reason_at + 1] if reason_at + 1 < size else ""
-                found.append(Adjustment(
-                    group=group, reason=reason,
-                    amount=self.money(seg, reason_at + 1),
-                    quantity=self.optional_money(quantity, "CAS", f"{reason_at + 2:02d}") if quantity else None,
-                ))
+                found.append(_frozen(Adjustment, {
+                    "group": group, "reason": reason,
+                    "amount": self.money(seg, reason_at + 1),
+                    "quantity": self.optional_money(quantity, "CAS", f"{reason_at + 2:02d}") if quantity else None,
+                }))
         return tuple(found)
 
     def provider_adjustments(self, plb: Segment, number: int) -> list[ProviderAdjustment]:
@@ -732,6 +733,19 @@ class _PaymentReader:
             elif text:
                 self.warnings.append(f"{label} is not a valid date; ignored")
         return parsed
+
+
+_new, _set = object.__new__, object.__setattr__
+
+
+def _frozen(cls, values: dict):  # type: ignore[no-untyped-def]
+    """`cls(**values)` for one of this module's frozen dataclasses, without the generated __init__'s
+    object.__setattr__ per field (3x the cost, and the reader makes several such objects per claim). The
+    object is the same: equal, hashable, immutable. `values` must name every field: the unit tests check that
+    each object the reader returns has exactly its class's fields."""
+    obj = _new(cls)
+    _set(obj, "__dict__", values)
+    return obj
 
 
 # Amounts as read -> Decimal: most amounts in a file repeat ("0", "10", "25.50"), and a dictionary look-up is

@@ -643,3 +643,22 @@ def test_the_benchmark_file_reads_whole_and_balances():
     for p, n in reversals:  # each reversal follows the payment it negates, and names the same claim
         original, reversal = p.claims[n - 1], p.claims[n]
         assert (reversal.paid, reversal.patient_control_number) == (-original.paid, original.patient_control_number)
+
+
+def test_every_object_the_reader_makes_has_exactly_its_fields():
+    """The reader builds its frozen dataclasses without their __init__ (for speed): each must still carry every
+    field of its class, equal and hash as one built the ordinary way."""
+    from dataclasses import fields, replace
+
+    from rcm_x12.remit_835 import Adjustment, ClaimPayment, ServicePayment
+
+    payment = only(read_835(era(*PAID_CLAIM)))
+    claim = only_claim(payment)
+    objects = [claim, claim.position, *claim.lines, *claim.all_adjustments]
+    assert {type(o) for o in objects} == {ClaimPayment, ClaimPosition, ServicePayment, Adjustment}
+    for obj in objects:
+        assert set(vars(obj)) == {f.name for f in fields(obj)}, type(obj).__name__
+        same = replace(obj)  # built through the dataclass's own __init__
+        assert same == obj and hash(same) == hash(obj)
+    with pytest.raises(AttributeError):
+        claim.paid = D("1")  # still frozen
