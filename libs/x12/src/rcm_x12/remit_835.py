@@ -403,6 +403,8 @@ class _PaymentReader:
         self.parties: dict[str, list[Segment]] = {}
         self.claims: list[_ClaimDraft] = []
         self.plb: list[Segment] = []
+        self.component = interchange.delimiters.component
+        self.repetition = interchange.delimiters.repetition
 
     def read(self) -> RemittancePayment:
         self.walk()
@@ -558,8 +560,9 @@ class _PaymentReader:
         for seg in dtm:
             qualifier = seg.element(1)
             # 232/233 are read (and warned about) by claim_date; the others are only kept here
-            parsed = d8_date(seg.element(2)) if qualifier in ("232", "233") else self.date(
-                seg.element(2), f"{where} DTM*{quote_code(qualifier)}")
+            text = seg.element(2)
+            parsed = _DATES.get(text) or (d8_date(text) if qualifier in ("232", "233") else self.date(
+                text, f"{where} DTM*{quote_code(qualifier)}"))
             if parsed is not None:
                 found.append((qualifier, parsed))
         return tuple(found)
@@ -576,7 +579,9 @@ class _PaymentReader:
         svc = draft.svc
         el = svc.elements
         size = len(el)
-        parts = svc.components(1)
+        parts = el[0].split(self.component) if size else []
+        if self.repetition and self.repetition in el[0]:
+            parts = svc.components(1)
         if len(parts) < 2 or not parts[1]:
             self.warnings.append(f"{claim_where} line #{number}: SVC01 has no procedure code (is the component "
                                  "separator in ISA16 the one the file uses?)")
@@ -606,7 +611,7 @@ class _PaymentReader:
         return _frozen(ServicePayment, {
             "qualifier": (parts[0] or None) if parts else None,
             "procedure_code": (parts[1] or None) if len(parts) > 1 else None,
-            "modifiers": tuple(p for p in parts[2:6] if p),
+            "modifiers": tuple(filter(None, parts[2:6])) if len(parts) > 2 else (),
             "charge": self.money(svc, 2),
             "paid": self.money(svc, 3),
             "units": self.optional_money(units, claim_where, " line #", number, " SVC05") or ONE,
