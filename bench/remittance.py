@@ -8,7 +8,8 @@ PLB), so our reader must return no warning at all; the bench checks that, and th
 
 The same file is then parsed by our reader and by linuxforhealth-x12 in the same run, each in its own child
 process so that its peak RSS (ru_maxrss) is its own. Times are CPU seconds of that process (process_time,
-best of --repeat runs): on a shared machine wall time measures the neighbours as much as the reader. Prints claims/s for each, the ratio, and peak memory.
+best of --repeat runs): on a shared machine wall time measures the neighbours as much as the reader.
+Prints claims/s for each, the ratio, and peak memory.
 The posting half (balance and post into PostgreSQL) is added by whoever finishes posting.
 
 linuxforhealth-x12 0.57.0 (the last release) is written against pydantic 1; the workspace pins pydantic 2,
@@ -76,7 +77,8 @@ class _Generator:
             segs.append("LQ*HE*N130")
         return segs, charge, paid, patient
 
-    def claim(self, status: str, pcn: str, icn: str, day: date, *, reverse: tuple | None = None) -> tuple[list[str], Decimal]:
+    def claim(self, status: str, pcn: str, icn: str, day: date, *,
+              reverse: tuple | None = None) -> tuple[list[str], Decimal]:
         """One CLP loop; a reversal (CLP02 22) negates `reverse` (the original claim's built lines)."""
         self.claims += 1
         if reverse is not None:
@@ -92,7 +94,8 @@ class _Generator:
             paid = sum((b[2] for b in built), Decimal(0))
             patient = sum((b[3] for b in built), Decimal(0))
         segs = [f"CLP*{pcn}*{status}*{_money(charge)}*{_money(paid)}*{_money(patient)}*12*{icn}*11*1",
-                f"NM1*QC*1*{self.rng.choice(LAST_NAMES)}*{self.rng.choice(FIRST_NAMES)}****MI*M{self.rng.randrange(10**8):08d}",
+                f"NM1*QC*1*{self.rng.choice(LAST_NAMES)}*{self.rng.choice(FIRST_NAMES)}****MI*"
+                f"M{self.rng.randrange(10**8):08d}",
                 f"DTM*232*{day:%Y%m%d}", f"DTM*233*{day:%Y%m%d}"]
         for ln in lines:
             segs.extend(ln)
@@ -178,7 +181,8 @@ def generate_835(claims: int, interchanges: int, per_check: int, seed: int = 835
     day = date(2026, 3, 20)
     parts = []
     for n in range(1, interchanges + 1):
-        sizes = [per_check] * (per_interchange // per_check) + ([per_interchange % per_check] if per_interchange % per_check else [])
+        rest = per_interchange % per_check
+        sizes = [per_check] * (per_interchange // per_check) + ([rest] if rest else [])
         parts.append(gen.interchange(n, sizes, day))
     return "".join(parts), gen.claims
 

@@ -534,8 +534,8 @@ class _PaymentReader:
             "patient_control_number": el[0] if size else "",
             "status_code": status,
             "status": CLAIM_STATUS.get(status) or f"Unrecognised claim status code {quote_code(status)}",
-            "charge": self.money(clp, 3),
-            "paid": self.money(clp, 4),
+            "charge": _AMOUNTS.get(el[2] if size > 2 else "") or self.money(clp, 3),
+            "paid": _AMOUNTS.get(el[3] if size > 3 else "") or self.money(clp, 4),
             "patient_responsibility": self.optional_money(el[4] if size > 4 else "", where, " CLP05") or ZERO,
             "claim_filing_indicator": (el[5] if size > 5 else "") or None,
             "payer_claim_control_number": (el[6] if size > 6 else "") or None,
@@ -612,8 +612,8 @@ class _PaymentReader:
             "qualifier": (parts[0] or None) if parts else None,
             "procedure_code": (parts[1] or None) if len(parts) > 1 else None,
             "modifiers": tuple(filter(None, parts[2:6])) if len(parts) > 2 else (),
-            "charge": self.money(svc, 2),
-            "paid": self.money(svc, 3),
+            "charge": _AMOUNTS.get(el[1] if size > 1 else "") or self.money(svc, 2),
+            "paid": _AMOUNTS.get(el[2] if size > 2 else "") or self.money(svc, 3),
             "units": self.optional_money(units, claim_where, " line #", number, " SVC05") or ONE,
             "original_units": self.optional_money(el[6], claim_where, " line #", number, " SVC07")
             if size > 6 else None,
@@ -642,7 +642,8 @@ class _PaymentReader:
                 quantity = el[reason_at + 1] if reason_at + 1 < size else ""
                 found.append(_frozen(Adjustment, {
                     "group": group, "reason": reason,
-                    "amount": self.money(seg, reason_at + 1),
+                    "amount": _AMOUNTS.get(el[reason_at] if reason_at < size else "")
+                    or self.money(seg, reason_at + 1),
                     "quantity": self.optional_money(quantity, "CAS", f"{reason_at + 2:02d}") if quantity else None,
                 }))
         return tuple(found)
@@ -754,7 +755,8 @@ def _frozen(cls, values: dict):  # type: ignore[no-untyped-def]
 
 
 # Amounts as read -> Decimal: most amounts in a file repeat ("0", "10", "25.50"), and a dictionary look-up is
-# cheaper than the R-number check and Decimal's parse. Bounded: emptied when it grows past _AMOUNTS_MAX.
+# cheaper than the R-number check and Decimal's parse (`_AMOUNTS.get(text) or self.money(...)`: a cached zero
+# is falsy and simply takes the checked path). Bounded: emptied when it grows past _AMOUNTS_MAX.
 _AMOUNTS: dict[str, Decimal] = {}
 _DATES: dict[str, date] = {}  # the same for D8 dates
 _AMOUNTS_MAX = 50_000
