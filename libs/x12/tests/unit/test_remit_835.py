@@ -662,3 +662,10 @@ def test_every_object_the_reader_makes_has_exactly_its_fields():
         assert same == obj and hash(same) == hash(obj)
     with pytest.raises(AttributeError):
         claim.paid = D("1")  # still frozen
+
+
+def test_an_interchange_cut_short_before_a_complete_one_rejects_the_file():
+    text = two_claims()
+    with pytest.raises(Incomplete835, match="missing_se") as caught:
+        read_835(text[: text.index("CLP*PCN2")] + interchange(6, check("0001", denied("B"))))
+    assert "DOE" not in str(caught.value)
