@@ -16,12 +16,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from itertools import islice
 
 ISA_ELEMENT_COUNT = 16
 _BOM = "\ufeff"
 _BLANKS = " \t\r\n\v\f"  # not str.isspace(): that also covers the \x1c-\x1f separators some senders use
 _TAG = re.compile(r"[A-Z][A-Z0-9]{1,2}")
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() would admit other scripts' digits
+_VALID_TAGS: set[str] = set()  # tags already seen to match _TAG (bounded: 2-3 characters of [A-Z0-9])
 
 # ST01 -> the GS01 functional identifier the HIPAA guides require for it.
 FUNCTIONAL_IDS: dict[str, str] = {
@@ -241,14 +243,23 @@ def tokenize(text: str) -> tuple[Delimiters, list[Segment]]:
     """Split an interchange into segments (ISA first); whitespace around terminators is ignored."""
     delimiters = detect_delimiters(text)
     segments: list[Segment] = []
+    # The hot path of every reader: a segment is made without its frozen __init__ (same fields, same object),
+    # and each distinct tag is checked once.
+    append, new, setattr_, blanks = segments.append, object.__new__, object.__setattr__, _BOM + _BLANKS
+    element, valid_tags = delimiters.element, _VALID_TAGS
     for raw in _strip_preamble(text).split(delimiters.segment):
-        raw = raw.strip(_BOM + _BLANKS)
+        raw = raw.strip(blanks)
         if not raw:
             continue
-        tag, *elements = raw.split(delimiters.element)
-        if not _TAG.fullmatch(tag):
-            raise X12Error(f"segment #{len(segments) + 1} does not start with a valid segment tag")
-        segments.append(Segment(tag, elements, delimiters))
+        elements = raw.split(element)
+        tag = elements.pop(0)
+        if tag not in valid_tags:
+            if not _TAG.fullmatch(tag):
+                raise X12Error(f"segment #{len(segments) + 1} does not start with a valid segment tag")
+            valid_tags.add(tag)
+        seg = new(Segment)
+        setattr_(seg, "__dict__", {"tag": tag, "elements": elements, "delimiters": delimiters})
+        append(seg)
     isa = segments[0]
     if isa.tag != "ISA" or len(isa.elements) != ISA_ELEMENT_COUNT:
         raise X12Error("ISA segment does not have 16 elements")
@@ -259,6 +270,36 @@ def parse_interchange(text: str) -> Interchange:
     """Read one interchange into ISA/GS/ST envelopes; envelope defects land in `Interchange.errors`."""
     delimiters, segments = tokenize(text)
     return _Assembler(segments, delimiters).run()
+
+
+def split_interchanges(text: str) -> list[str]:
+    """A file's interchanges as text, each from its ISA through its IEA segment (each may use its own delimiters).
+
+    A file may hold several ISA..IEA envelopes one after the other (payers batch checks that way). Text after
+    an IEA that does not start another ISA stays with that interchange, so that parse_interchange reports it
+    (DATA_AFTER_IEA) rather than it being dropped. Raises X12Error when the text does not start with an ISA.
+    """
+    rest = _strip_preamble(text)
+    chunks: list[str] = []
+    while True:
+        delimiters = detect_delimiters(rest)
+        iea = re.compile(re.escape(delimiters.segment) + r"[" + re.escape(_BOM + _BLANKS) + r"]*IEA"
+                         + re.escape(delimiters.element)).search(rest)
+        end = rest.find(delimiters.segment, iea.end()) if iea else -1
+        if end < 0:
+            chunks.append(rest)
+            return chunks
+        following = _strip_preamble(rest[end + 1:])
+        if not following.startswith("ISA"):
+            chunks.append(rest)  # nothing more, or trailing data that parse_interchange reports
+            return chunks
+        chunks.append(rest[: end + 1])
+        rest = following
+
+
+def parse_interchanges(text: str) -> list[Interchange]:
+    """Every interchange of a file (see split_interchanges), each read as parse_interchange reads one."""
+    return [parse_interchange(chunk) for chunk in split_interchanges(text)]
 
 
 class _Assembler:
@@ -275,13 +316,19 @@ class _Assembler:
         self.interchange.errors.append(EnvelopeError(code, message, position))
 
     def run(self) -> Interchange:
-        for position, seg in enumerate(self.segments[1:], start=2):
+        handlers = {"GS": self.open_group, "ST": self.open_transaction, "SE": self.close_transaction,
+                    "GE": self.close_group, "IEA": self.close_interchange}
+        position = 1
+        for seg in islice(self.segments, 1, None):
+            position += 1
+            handler = handlers.get(seg.tag)
+            if handler is None and self.transaction is not None:
+                self.transaction.segments.append(seg)  # the common case, inlined from add_segment
+                continue
             if self.interchange.trailer is not None:
                 self.error(EnvelopeErrorCode.DATA_AFTER_IEA, f"{seg.tag} segment after IEA ignored", position)
                 break
-            handler = {"GS": self.open_group, "ST": self.open_transaction, "SE": self.close_transaction,
-                       "GE": self.close_group, "IEA": self.close_interchange}.get(seg.tag, self.add_segment)
-            handler(seg, position)
+            (handler or self.add_segment)(seg, position)
         if self.interchange.trailer is None:
             end = len(self.segments) + 1
             self.close_open_transaction(end)

@@ -13,7 +13,7 @@ import pytest
 from rcm_x12.remit_835 import RemittancePayment, Unparseable835, read_835
 from rcm_runtime.failures import safe_reason
 from rcm_x12.codec import EnvelopeErrorCode, Segment, build_interchange
-from tests.support.shared import sample_params, samples_dir
+from tests.support.shared import missing, sample_files, sample_params, samples_dir
 
 NOW = datetime(2026, 3, 20, 6, 30)
 BALANCE_WORDS = ("does not balance", "is not the lines' SVC03", "is not the sum of its PR", "payment does not balance")
@@ -398,3 +398,274 @@ def test_no_bpr_and_wrong_transaction_set_are_named():
     ack = build_interchange("P", "C", 5, "FA", "005010X231A1", [[Segment("ST", ["999", "0001"])]], now=NOW)
     with pytest.raises(Unparseable835, match=r"no 835 transaction set in the interchange \(found: '999'\)"):
         read_835(ack)
+
+
+# ---------------------------------------------------------------- whole files: interchanges, versions, truncation
+
+from rcm_x12.remit_835 import (  # noqa: E402
+    ClaimPosition,
+    Incomplete835,
+    Unsupported835Version,
+    read_835_file,
+)
+
+
+def check(control: str, *claims: list[Segment], amount: str = "0", trn: str = "T1",
+          parties: list[Segment] | None = None) -> list[Segment]:
+    return [Segment("ST", ["835", control, "005010X221A1"]),
+            Segment("BPR", ["H", amount, "C", "NON", *[""] * 11, "20260323"]),
+            Segment("TRN", ["1", trn, "1123456789"]),
+            *(parties if parties is not None else [Segment("N1", ["PR", "SANDBOX HEALTH PLAN", "XV", "SBXPLAN"]),
+                                                   Segment("REF", ["2U", "SBX01"])]),
+            Segment("LX", ["1"]), *(seg for claim in claims for seg in claim)]
+
+
+def denied(pcn: str, icn: str = "X") -> list[Segment]:
+    return [Segment("CLP", [pcn, "4", "10", "0", "", "12", icn]), Segment("CAS", ["CO", "31", "10"])]
+
+
+def interchange(control: int, *checks: list[Segment], version: str = "005010X221A1") -> str:
+    return build_interchange("SANDBOXPAY", "CLINIC01", control, "HP", version, list(checks), now=NOW)
+
+
+def test_every_interchange_of_a_file_is_read():
+    text = (interchange(5, check("0001", denied("A"), denied("B")), check("0002", denied("C")))
+            + interchange(6, check("0001", denied("D")))
+            + "\n" + interchange(7, check("0009", denied("E"), denied("F"))))
+    payments = read_835(text)
+    assert [(p.interchange_control_number, p.control_number, [c.patient_control_number for c in p.claims])
+            for p in payments] == [("000000005", "0001", ["A", "B"]), ("000000005", "0002", ["C"]),
+                                   ("000000006", "0001", ["D"]), ("000000007", "0009", ["E", "F"])]
+    whole = read_835_file(text)
+    assert whole.claim_count == 6
+    assert [(i.control_number, i.transaction_control_numbers) for i in whole.interchanges] == [
+        ("000000005", ("0001", "0002")), ("000000006", ("0001",)), ("000000007", ("0009",))]
+    assert whole.findings() == ()
+
+
+def test_interchanges_with_their_own_delimiters_are_each_split_with_them():
+    other = interchange(6, check("0001", denied("D"))).replace("*", "|").replace("~", "\n")
+    payments = read_835(interchange(5, check("0001", denied("A"))) + other)
+    assert [c.patient_control_number for p in payments for c in p.claims] == ["A", "D"]
+
+
+def test_the_shared_samples_as_one_file_read_as_each_alone():
+    paths = sample_files("x12", "835")
+    if not paths:
+        missing("835 samples", samples_dir("x12", "835"))
+    alone = [only(read_835(path.read_text())) for path in paths]
+    together = read_835("\n".join(path.read_text() for path in paths))
+    assert len(together) == len(alone) == len(paths)
+    for a, t in zip(alone, together, strict=True):
+        assert (t.claims, t.provider_adjustments, t.amount, t.warnings, t.envelope_errors) == (
+            a.claims, a.provider_adjustments, a.amount, a.warnings, a.envelope_errors)
+    assert sum(len(p.claims) for p in together) == sum(len(p.claims) for p in alone) > len(paths)
+
+
+def test_a_4010_835_is_rejected_naming_its_version():
+    st = [Segment("ST", ["835", "0001"]), *check("0001", denied("A"))[1:]]  # 4010 has no ST03
+    text = interchange(5, st, version="004010X091A1")
+    with pytest.raises(Unsupported835Version, match=r"version '004010X091A1' \(GS08\) is not 005010X221A1") as caught:
+        read_835(text)
+    assert caught.value.version == "004010X091A1"
+    assert isinstance(caught.value, Unparseable835)
+    # a 5010 interchange before it does not make the file half-readable
+    with pytest.raises(Unsupported835Version):
+        read_835(interchange(4, check("0001", denied("B"))) + text)
+
+
+def test_an_st03_of_another_guide_is_rejected():
+    st = check("0001", denied("A"))
+    st[0] = Segment("ST", ["835", "0001", "005010X221"])
+    with pytest.raises(Unsupported835Version, match=r"implementation reference '005010X221' \(ST03\)"):
+        read_835(interchange(5, st))
+
+
+def two_claims() -> str:
+    claim = [Segment("CLP", ["PCN1", "1", "100", "80", "", "12", "SBX1"]), Segment("NM1", ["QC", "1", "DOE", "JANE"]),
+             Segment("CAS", ["CO", "45", "20"])]
+    second = [Segment("CLP", ["PCN2", "1", "50", "50", "", "12", "SBX2"])]
+    return interchange(5, check("0001", claim, second, amount="130"))
+
+
+@pytest.mark.parametrize("cut, codes", [
+    ("CLP*PCN2", {"missing_se", "missing_ge", "missing_iea"}),  # cut after the first claim
+    ("SE*", {"missing_se", "missing_ge", "missing_iea"}),  # cut before the trailers
+    ("GE*", {"missing_ge", "missing_iea"}),
+    ("IEA*", {"missing_iea"}),
+])
+def test_a_truncated_file_is_rejected_whole(cut: str, codes: set[str]):
+    text = two_claims()
+    truncated = text[: text.index(cut)]
+    with pytest.raises(Incomplete835, match="835 file rejected whole") as caught:
+        read_835(truncated)
+    assert {str(e.code) for e in caught.value.envelope_errors} == codes
+    assert "DOE" not in str(caught.value) and "JANE" not in str(caught.value)
+
+
+def test_a_file_cut_mid_segment_or_in_its_second_interchange_returns_nothing():
+    text = two_claims()
+    with pytest.raises(Incomplete835):
+        read_835(text[: text.index("CLP*PCN2") + 12])
+    whole = interchange(4, check("0001", denied("A")))
+    with pytest.raises(Incomplete835, match=r"interchange #2 \('000000005'\)"):
+        read_835(whole + text[: text.index("SE*")])
+
+
+def test_a_wrong_count_or_data_after_the_last_iea_rejects_the_file():
+    text = two_claims()
+    se = re.search(r"SE\*(\d+)\*", text)
+    wrong = text.replace(se.group(0), f"SE*{int(se.group(1)) - 1}*")  # a segment lost in transit
+    with pytest.raises(Incomplete835, match="se01_segment_count"):
+        read_835(wrong)
+    with pytest.raises(Incomplete835, match="data_after_iea"):
+        read_835(text + "CLP*PCN3*1*10*10~")
+    with pytest.raises(Incomplete835, match="ge01_transaction_count"):
+        read_835(text.replace("GE*1*", "GE*2*"))
+
+
+def test_envelope_defects_that_lose_nothing_are_returned_with_every_interchange():
+    first = interchange(5, check("0001", denied("A"))).replace("IEA*1*000000005", "IEA*1*000000099")
+    second = interchange(6, check("0001", denied("B"))).replace("SE*9*0001", "SE*9*0002")
+    whole = read_835_file(first + second)
+    assert [[e.code for e in p.envelope_errors] for p in whole.payments] == [
+        [EnvelopeErrorCode.IEA_CONTROL_NUMBER], [EnvelopeErrorCode.SE_CONTROL_NUMBER]]
+    assert whole.findings() == (
+        "interchange '000000005': iea02_control_number: IEA02 '000000099' does not match ISA13 '000000005' "
+        "(segment #13)",
+        "interchange '000000006': se02_control_number: SE02 '0002' does not match ST02 '0001' (segment #11)")
+
+
+def test_warnings_of_every_interchange_are_in_the_findings():
+    off = [Segment("CLP", ["A", "1", "10", "9", "", "12", "X"])]  # 1.00 unexplained
+    text = interchange(5, check("0001", off, amount="9")) + interchange(6, check("0001", off, amount="9"))
+    findings = read_835_file(text).findings()
+    assert findings == tuple(
+        f"interchange '{n}' 835 '0001': claim #1 (CLP segment #7) does not balance: CLP03 - CLP04 = 1, "
+        "claim and line adjustments total 0" for n in ("000000005", "000000006"))
+
+
+def test_a_transaction_set_that_is_not_an_835_is_reported_not_dropped_silently():
+    text = build_interchange("P", "C", 5, "HP", "005010X221A1",
+                             [check("0001", denied("A")), [Segment("ST", ["999", "0002"])]], now=NOW)
+    whole = read_835_file(text)
+    assert whole.claim_count == 1
+    assert "interchange '000000005': transaction set '0002' (ST01 '999') is not an 835; ignored" in whole.findings()
+
+
+# ---------------------------------------------------------------- identity, PLB, claim and line detail
+
+
+def test_each_claim_payment_carries_what_identifies_it():
+    same = denied("A", icn="SAMEICN")  # two payments identical in every element, CLP07 included
+    dated = [Segment("CLP", ["B", "1", "10", "10", "", "12", "SAMEICN"]), Segment("DTM", ["050", "20260301"]),
+             Segment("SVC", ["HC:99213", "10", "10"]), Segment("DTM", ["472", "20260302"])]
+    text = interchange(5, check("0001", same, same, dated, amount="10", trn="EFT77"))
+    [payment] = read_835(text)
+    first, second, third = payment.claims
+    assert first.position == ClaimPosition("000000005", "5", "0001", 1, 7)
+    assert (second.position.claim_index, second.position.segment_position) == (2, 9)
+    one, two, three = (payment.identity(c) for c in payment.claims)
+    assert one != two and one.position != two.position
+    assert (one.payer_identifier, one.payer_reference, one.trace_number, one.trace_originator,
+            one.patient_control_number, one.status_code, one.payer_claim_control_number) == (
+        "SBXPLAN", "SBX01", "EFT77", "1123456789", "A", "4", "SAMEICN")
+    assert (payment.payer_identifier_qualifier, payment.group_control_number, payment.version,
+            payment.sender_id, payment.receiver_id) == ("XV", "5", "005010X221A1", "SANDBOXPAY", "CLINIC01")
+    # no claim-level DTM*232: the service dates come from the lines
+    assert (three.service_from, three.service_to) == (date(2026, 3, 2), date(2026, 3, 2))
+    assert third.dates == (("050", date(2026, 3, 1)),)
+
+
+def test_a_payer_named_only_in_trn03_has_no_payer_identity_of_its_own():
+    [payment] = read_835(interchange(5, check("0001", denied("A"), parties=[])))
+    identity = payment.identity(payment.claims[0])
+    assert (identity.payer_identifier, identity.payer_reference, identity.trace_originator) == (
+        None, None, "1123456789")
+    assert payment.payer_id == "1123456789"  # the existing fallback is unchanged
+
+
+def test_plb_pairs_are_kept_as_read():
+    claim = [Segment("CLP", ["PCN1", "1", "100", "80", "", "12", "SBX1"]), Segment("CAS", ["CO", "45", "20"])]
+    plbs = [Segment("PLB", ["1234567893", "20261231", "WO:OVERPAY1", "5", "L6:INT1", "-2.5", "FB:FWD9", "1.25",
+                            "CS:ADJ", "0.75", "72:AUTH3", "3", "J1", "-1"]),
+            Segment("PLB", ["1234567893", "20261231", "L6", "-0.5"])]
+    payment = only(read_835(era(*claim, *plbs, bpr=["I", "74.00", "C", "CHK", *[""] * 11, "20260323"])))
+    assert [(a.provider_id, a.fiscal_period, a.plb_index, a.pair_index, a.reason, a.reference, a.amount)
+            for a in payment.provider_adjustments] == [
+        ("1234567893", date(2026, 12, 31), 1, 1, "WO", "OVERPAY1", D("5")),
+        ("1234567893", date(2026, 12, 31), 1, 2, "L6", "INT1", D("-2.5")),
+        ("1234567893", date(2026, 12, 31), 1, 3, "FB", "FWD9", D("1.25")),
+        ("1234567893", date(2026, 12, 31), 1, 4, "CS", "ADJ", D("0.75")),
+        ("1234567893", date(2026, 12, 31), 1, 5, "72", "AUTH3", D("3")),
+        ("1234567893", date(2026, 12, 31), 1, 6, "J1", None, D("-1")),
+        ("1234567893", date(2026, 12, 31), 2, 1, "L6", None, D("-0.5")),
+    ]
+    assert balance_warnings(payment) == []  # 80 - (5 - 2.5 + 1.25 + 0.75 + 3 - 1 - 0.5) = 74
+
+
+def test_claim_and_line_detail():
+    claim = [Segment("CLP", ["PCN1", "1", "100", "70", "10", "12", "SBX1"]),
+             Segment("CAS", ["OA", "23", "5"]),
+             Segment("DTM", ["232", "20260302"]), Segment("DTM", ["233", "20260303"]),
+             Segment("DTM", ["036", "20261231"]),
+             Segment("SVC", ["HC:99214:25", "100", "75", "", "2", "HC:99215"]),
+             Segment("DTM", ["150", "20260302"]), Segment("DTM", ["151", "20260303"]),
+             Segment("CAS", ["CO", "45", "15"]), Segment("CAS", ["PR", "2", "10"]),
+             Segment("LQ", ["HE", "M15"]), Segment("LQ", ["HE", "N381"])]
+    payment = only(read_835(era(*claim, bpr=["I", "70", "C", "CHK", *[""] * 11, "20260323"])))
+    c = only_claim(payment)
+    assert adjustments(c.adjustments) == [("OA", "23", D("5"))]
+    assert c.dates == (("232", date(2026, 3, 2)), ("233", date(2026, 3, 3)), ("036", date(2026, 12, 31)))
+    [line] = c.lines
+    assert (line.qualifier, line.procedure_code, line.modifiers, line.charge, line.paid, line.units,
+            line.submitted_procedure_code) == ("HC", "99214", ("25",), D("100"), D("75"), D("2"), "99215")
+    assert adjustments(line.adjustments) == [("CO", "45", D("15")), ("PR", "2", D("10"))]
+    assert (line.remark_codes, line.service_from, line.service_to) == (
+        ("M15", "N381"), date(2026, 3, 2), date(2026, 3, 3))
+    assert payment.warnings == ()
+
+
+# ---------------------------------------------------------------- the benchmark's file
+
+
+def test_the_benchmark_file_reads_whole_and_balances():
+    from bench.remittance import generate_835
+
+    text, claims = generate_835(300, 3, 20)
+    whole = read_835_file(text)
+    assert whole.claim_count == claims >= 300
+    assert len(whole.interchanges) == 3 and whole.findings() == ()
+    statuses = {c.status_code for p in whole.payments for c in p.claims}
+    assert {"1", "2", "22"} <= statuses
+    assert all(p.provider_adjustments for p in whole.payments)
+    reversals = [(p, n) for p in whole.payments for n, c in enumerate(p.claims) if c.status_code == "22"]
+    for p, n in reversals:  # each reversal follows the payment it negates, and names the same claim
+        original, reversal = p.claims[n - 1], p.claims[n]
+        assert (reversal.paid, reversal.patient_control_number) == (-original.paid, original.patient_control_number)
+
+
+def test_every_object_the_reader_makes_has_exactly_its_fields():
+    """The reader builds its frozen dataclasses without their __init__ (for speed): each must still carry every
+    field of its class, equal and hash as one built the ordinary way."""
+    from dataclasses import fields, replace
+
+    from rcm_x12.remit_835 import Adjustment, ClaimPayment, ServicePayment
+
+    payment = only(read_835(era(*PAID_CLAIM)))
+    claim = only_claim(payment)
+    objects = [claim, claim.position, *claim.lines, *claim.all_adjustments]
+    assert {type(o) for o in objects} == {ClaimPayment, ClaimPosition, ServicePayment, Adjustment}
+    for obj in objects:
+        assert set(vars(obj)) == {f.name for f in fields(obj)}, type(obj).__name__
+        same = replace(obj)  # built through the dataclass's own __init__
+        assert same == obj and hash(same) == hash(obj)
+    with pytest.raises(AttributeError):
+        claim.paid = D("1")  # still frozen
+
+
+def test_an_interchange_cut_short_before_a_complete_one_rejects_the_file():
+    text = two_claims()
+    with pytest.raises(Incomplete835, match="missing_se") as caught:
+        read_835(text[: text.index("CLP*PCN2")] + interchange(6, check("0001", denied("B"))))
+    assert "DOE" not in str(caught.value)
