@@ -204,6 +204,48 @@ async def test_another_tenants_claim_with_the_same_id_is_its_own_row_sent_and_ac
     assert files == [1, 1]
 
 
+async def test_a_277ca_naming_a_clm01_two_tenants_share_is_applied_only_through_the_interchange_it_names(api):
+    """CLM01 is derived from the claim id, so two tenants' claims with the same id share it. A 277CA whose batch
+    (2200B TRN02, our BHT03 = the interchange control number) names neither interchange is applied to neither
+    tenant (quarantined with the reason); the real one is applied to the tenant whose interchange it answers."""
+    [ours] = claims(1, seed=26)
+    [theirs] = claims(1, seed=27)
+    await queue(api, ours)
+    await queue(api, theirs.model_copy(update={"claim_id": ours.claim_id}), tenant="tenant-b")
+    await api.submission.dispatch_once()
+    await answer_from_clearinghouse(api)
+    inbox = api.root / "box" / "from-clearinghouse"
+    ca = next(p for p in sorted(inbox.iterdir()) if p.suffix == ".277")
+    content = ca.read_text()
+    segments = [seg.strip() for seg in content.split("~")]
+    [batch] = [seg.split("*")[2] for before, seg in zip(segments, segments[1:])
+               if before.startswith("NM1*41*") and seg.startswith("TRN*2*")]  # 2200B: the submitter's batch
+    assert content.count(f"TRN*2*{batch}~") == 1
+    tampered = content.replace(f"TRN*2*{batch}~", "TRN*2*NOSUCHBATCH~")
+
+    def hand_in(text: str, name: str):
+        return api.client.post("/v1/acknowledgments", params={"clearinghouse": "box", "name": name},
+                               content=text.encode(), headers={"content-type": "application/edi-x12", **OPS})
+
+    neither = await hand_in(tampered, "tampered.277")
+    assert neither.status_code == 422 and neither.json()["code"] == "quarantined"
+    assert neither.json()["errors"] == [{"kind": "277CA", "status": "quarantined", "claims_updated": 0, "reason":
+                                         "the 277CA names a CLM01 that claims of several tenants share, and its "
+                                         "batch (2200B TRN02) names none of their interchanges"}]
+    assert await api.scalar("SELECT json_agg(status) FROM submissions") == ["sent", "sent"]
+    assert await api.outbox_events("claim-acknowledged") == []
+
+    real = await hand_in(content, ca.name)
+    assert real.json() == {"kind": "277CA", "status": "processed", "reason": None, "claims_updated": 1}
+    statuses = await api.scalar("SELECT json_object_agg(tenant_id, status || '@' || interchange_control_number) "
+                                "FROM submissions")
+    answered = next(t for t, v in statuses.items() if v.endswith(f"@{batch}"))
+    assert statuses == {answered: f"accepted@{batch}",
+                        **{t: v for t, v in statuses.items() if t != answered and v.startswith("sent@")}}
+    [ack] = await api.outbox_events("claim-acknowledged")
+    assert ack["tenantid"] == answered and ack["partitionkey"] == str(ours.claim_id)
+
+
 # ---------------------------------------------------------------- dispatch and acknowledgments (background use cases)
 async def test_dispatch_writes_one_valid_837p_per_payer_and_marks_its_claims_sent(api):
     one, two = claims(2, seed=12)

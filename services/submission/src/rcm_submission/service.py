@@ -401,7 +401,10 @@ async def _apply_277ca(tenants: _Tenants, parsed: ClaimAcknowledgments) -> tuple
         return 0, "the 277CA carries no claim with a decided status"
     rows = (await conn.execute(select(submissions).where(
         submissions.c.patient_control_number.in_(list(by_pcn)), submissions.c.status == "sent").with_for_update())).all()
-    rows = _unambiguous(rows, {b.batch_reference for b in parsed.batches if b.batch_reference})
+    found, rows = rows, _unambiguous(rows, {b.batch_reference for b in parsed.batches if b.batch_reference})
+    if found and not rows:
+        return 0, ("the 277CA names a CLM01 that claims of several tenants share, and its batch (2200B TRN02) names "
+                   "none of their interchanges")
     if not rows:
         return 0, "the 277CA names no claim this deployment is waiting on (unknown or already acknowledged)"
     accepted, rejected = [], []
