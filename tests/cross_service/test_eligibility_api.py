@@ -365,6 +365,29 @@ async def test_an_unreachable_payer_leaves_the_batch_to_be_retried_and_dead_lett
 
 # -- held claims: authorization and recheck ----------------------------------------------------------------------
 
+async def test_another_tenants_captured_claim_with_the_same_id_changes_nothing_of_this_tenants(api, payer):
+    """coverage_checks is keyed by (tenant, claim): tenant b's captured claim carrying tenant a's claim id gets its
+    own check and work-queue row (not dropped as a conflict), and tenant a's check and queue stay as they were."""
+    ours = captured("TERM6101")
+    await api.consume((ours, "tenant-a", ours.claim.claim_id))
+    cid = ours.claim.claim_id
+    before = (await api.client.get(f"/v1/claims/{cid}", headers=api.headers())).json()
+    queue_before = (await api.client.get("/v1/work-queue", headers=api.headers())).json()
+    claim = factory.make_claim(claim_id=cid, source_system="ehr", source_encounter_id=uuid.uuid4().hex,
+                               service_date=date.fromisoformat(DOS), patient=PATIENT, coverage=coverage("COPAY6102"),
+                               billing_provider=PROVIDER, diagnoses=["Z0000"], lines=factory.make_lines("99213"))
+    applier = await api.consume((EncounterCaptured(claim=claim, intake_channel="json"), "tenant-b", cid))
+    assert applier.applied == 1 and applier.dead_lettered == 0
+
+    assert (await api.client.get(f"/v1/claims/{cid}", headers=api.headers())).json() == before
+    assert (await api.client.get("/v1/work-queue", headers=api.headers())).json() == queue_before
+    assert before["status"] == "held" and before["hold_reason"] == "coverage_inactive"
+    theirs = (await api.client.get(f"/v1/claims/{cid}", headers=api.headers("tenant-b"))).json()
+    assert theirs["tenant_id"] == "tenant-b" and theirs["status"] == "active"
+    [verified] = await api.outbox_events("coverage-verified")
+    assert verified["tenantid"] == "tenant-b" and verified["partitionkey"] == str(cid)
+
+
 async def test_an_authorization_releases_a_claim_held_for_one(api, payer):
     ev = captured("COPAY7001", "72148")
     await api.consume((ev, "tenant-a", ev.claim.claim_id))

@@ -155,6 +155,97 @@ async def test_a_posted_payment_is_kept_once_for_the_secondary_claim(api):
     assert await api.scalar("SELECT payment->>'paid_amount' FROM primary_payments WHERE tenant_id = 'tenant-a'") == "60.00"
 
 
+async def test_another_tenants_payment_for_the_same_claim_id_does_not_stand_in_for_this_tenants(api):
+    """primary_payments is keyed by (tenant, claim): tenant b's payment naming tenant a's claim id, arriving first,
+    is kept for tenant b only; tenant a's own payment is still kept and is what a's secondary claim carries."""
+    claim = await accepted_claim(api, seed=23)
+    await api.consume((posted(claim, paid="1.00"), "tenant-b", claim.claim_id))
+    await api.consume((posted(claim, paid="60.00"), "tenant-a", claim.claim_id))
+    assert await api.scalar("SELECT json_object_agg(tenant_id, payment->>'paid_amount') FROM primary_payments") == {
+        "tenant-a": "60.00", "tenant-b": "1.00"}
+    coverage = {"payer_id": "SBX02", "payer_name": "Sandbox Medicare Advantage", "member_id": "M55501234"}
+    resp = await api.client.post(f"/v1/claims/{claim.claim_id}/secondary", json={"coverage": coverage},
+                                 headers=headers(api))
+    assert resp.status_code == 201
+    row = (await api.client.get(f"/v1/claims/{resp.json()['claim_id']}", headers=api.headers())).json()
+    assert row["claim"]["other_payers"][0]["paid_amount"] == "60.00"
+    theirs = await api.client.post(f"/v1/claims/{claim.claim_id}/secondary", json={"coverage": coverage},
+                                   headers=headers(api, "tenant-b"))
+    assert theirs.status_code == 404  # tenant b has no such claim at submission: its payment alone bills nothing
+
+
+async def test_another_tenants_claim_with_the_same_id_is_its_own_row_sent_and_acknowledged_for_its_tenant(api):
+    """submissions is keyed by (tenant, claim): tenant b's clean claim carrying tenant a's claim id is queued as its
+    own row (tenant a's stays as it was), each goes out in its own tenant's interchange, and each 277CA (both name
+    the same CLM01) is applied to the tenant whose interchange it answers."""
+    [ours] = claims(1, seed=24)
+    await queue(api, ours)
+    before = (await api.client.get(f"/v1/claims/{ours.claim_id}", headers=api.headers())).json()
+    [theirs] = claims(1, seed=25)
+    theirs = theirs.model_copy(update={"claim_id": ours.claim_id})
+    await queue(api, theirs, tenant="tenant-b")
+    assert (await api.client.get(f"/v1/claims/{ours.claim_id}", headers=api.headers())).json() == before
+    their_row = (await api.client.get(f"/v1/claims/{ours.claim_id}", headers=api.headers("tenant-b"))).json()
+    assert their_row["tenant_id"] == "tenant-b" and their_row["status"] == "queued"
+    assert their_row["claim"]["source_encounter_id"] == theirs.source_encounter_id != ours.source_encounter_id
+
+    await api.submission.dispatch_once()
+    assert len(sent_files(api)) == 2  # one interchange per tenant
+    await answer_from_clearinghouse(api)
+    assert await api.submission.poll_acknowledgments() == 4  # two 999s, two 277CAs
+    rows = {t: (await api.client.get(f"/v1/claims/{ours.claim_id}", headers=api.headers(t))).json()
+            for t in ("tenant-a", "tenant-b")}
+    assert {t: (r["status"], r["attempts"]) for t, r in rows.items()} == {"tenant-a": ("accepted", 1),
+                                                                          "tenant-b": ("accepted", 1)}
+    assert rows["tenant-a"]["interchange_control_number"] != rows["tenant-b"]["interchange_control_number"]
+    acks = await api.outbox_events("claim-acknowledged")
+    assert sorted((e["tenantid"], e["data"]["accepted"]) for e in acks) == [("tenant-a", True), ("tenant-b", True)]
+    files = await api.scalar("SELECT json_agg(claims_updated ORDER BY id) FROM acknowledgment_files WHERE kind = '277CA'")
+    assert files == [1, 1]
+
+
+async def test_a_277ca_naming_a_clm01_two_tenants_share_is_applied_only_through_the_interchange_it_names(api):
+    """CLM01 is derived from the claim id, so two tenants' claims with the same id share it. A 277CA whose batch
+    (2200B TRN02, our BHT03 = the interchange control number) names neither interchange is applied to neither
+    tenant (quarantined with the reason); the real one is applied to the tenant whose interchange it answers."""
+    [ours] = claims(1, seed=26)
+    [theirs] = claims(1, seed=27)
+    await queue(api, ours)
+    await queue(api, theirs.model_copy(update={"claim_id": ours.claim_id}), tenant="tenant-b")
+    await api.submission.dispatch_once()
+    await answer_from_clearinghouse(api)
+    inbox = api.root / "box" / "from-clearinghouse"
+    ca = next(p for p in sorted(inbox.iterdir()) if p.suffix == ".277")
+    content = ca.read_text()
+    segments = [seg.strip() for seg in content.split("~")]
+    [batch] = [seg.split("*")[2] for before, seg in zip(segments, segments[1:])
+               if before.startswith("NM1*41*") and seg.startswith("TRN*2*")]  # 2200B: the submitter's batch
+    assert content.count(f"TRN*2*{batch}~") == 1
+    tampered = content.replace(f"TRN*2*{batch}~", "TRN*2*NOSUCHBATCH~")
+
+    def hand_in(text: str, name: str):
+        return api.client.post("/v1/acknowledgments", params={"clearinghouse": "box", "name": name},
+                               content=text.encode(), headers={"content-type": "application/edi-x12", **OPS})
+
+    neither = await hand_in(tampered, "tampered.277")
+    assert neither.status_code == 422 and neither.json()["code"] == "quarantined"
+    assert neither.json()["errors"] == [{"kind": "277CA", "status": "quarantined", "claims_updated": 0, "reason":
+                                         "the 277CA names a CLM01 that claims of several tenants share, and its "
+                                         "batch (2200B TRN02) names none of their interchanges"}]
+    assert await api.scalar("SELECT json_agg(status) FROM submissions") == ["sent", "sent"]
+    assert await api.outbox_events("claim-acknowledged") == []
+
+    real = await hand_in(content, ca.name)
+    assert real.json() == {"kind": "277CA", "status": "processed", "reason": None, "claims_updated": 1}
+    statuses = await api.scalar("SELECT json_object_agg(tenant_id, status || '@' || interchange_control_number) "
+                                "FROM submissions")
+    answered = next(t for t, v in statuses.items() if v.endswith(f"@{batch}"))
+    assert statuses == {answered: f"accepted@{batch}",
+                        **{t: v for t, v in statuses.items() if t != answered and v.startswith("sent@")}}
+    [ack] = await api.outbox_events("claim-acknowledged")
+    assert ack["tenantid"] == answered and ack["partitionkey"] == str(ours.claim_id)
+
+
 # ---------------------------------------------------------------- dispatch and acknowledgments (background use cases)
 async def test_dispatch_writes_one_valid_837p_per_payer_and_marks_its_claims_sent(api):
     one, two = claims(2, seed=12)

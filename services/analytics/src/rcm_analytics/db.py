@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Numeric, func
+from sqlalchemy import Column, DateTime, Numeric, PrimaryKeyConstraint, func
 from decimal import Decimal
 from datetime import date
 from sqlalchemy.dialects.postgresql import JSONB
@@ -24,9 +24,12 @@ def _now_column() -> Column:
 
 class ClaimStatus(Base, table=True):
     __tablename__ = "claim_status"
+    # keyed by (tenant, claim): a claim id comes from events, so another tenant's event naming the same id
+    # must make its own row, never merge into this tenant's (migration 0005)
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "claim_id", name="claim_status_pkey"),)
 
     claim_id: uuid.UUID = Field(primary_key=True)
-    tenant_id: str = Field(index=True)
+    tenant_id: str = Field(primary_key=True, index=True)
     stage_rank: int = 0
     source_system: str | None = Field(default=None, index=True)
     source_encounter_id: str | None = None

@@ -28,7 +28,7 @@ def _upsert(keys: frozenset) -> BulkInsert:
         "last_event_at = GREATEST(claim_status.last_event_at, EXCLUDED.last_event_at)",
     ]
     return BulkInsert(claim_status, ["claim_id", "tenant_id", "first_event_at", "last_event_at", *sorted(keys)],
-                      on_conflict="(claim_id) DO UPDATE SET " + ", ".join(sets))
+                      on_conflict="(tenant_id, claim_id) DO UPDATE SET " + ", ".join(sets))
 
 
 class Analytics:
@@ -49,12 +49,13 @@ class Analytics:
     async def record_events(self, deliveries: Sequence[Delivery]) -> None:
         """Every event type at once (each delivery with its unit of work; all share one connection):
         timeline rows in one insert, then one upsert per set of fact columns. Facts merge
-        order-independently, so grouping by type loses nothing; rows are merged per claim first, since one
-        statement may not touch a row twice."""
+        order-independently, so grouping by type loses nothing; rows are merged per (tenant, claim) first, since
+        one statement may not touch a row twice. The read model is keyed by (tenant, claim): another tenant's
+        event naming the same claim id is its own row and never merges into this tenant's."""
         if not deliveries:
             return
         timeline = []
-        status: dict[frozenset, dict[uuid.UUID, dict]] = {}
+        status: dict[frozenset, dict[tuple[str, uuid.UUID], dict]] = {}
         for d in deliveries:
             env = d.envelope
             claim_id = uuid.UUID(env.partitionkey)
@@ -63,9 +64,9 @@ class Analytics:
                              "summary": summary_of(d.event)})
             facts = facts_from(d.event, env.time)
             group = status.setdefault(frozenset(facts), {})
-            row = group.get(claim_id)
+            row = group.get((env.tenantid, claim_id))
             if row is None:
-                group[claim_id] = {"claim_id": claim_id, "tenant_id": env.tenantid, "first_event_at": env.time,
+                group[(env.tenantid, claim_id)] = {"claim_id": claim_id, "tenant_id": env.tenantid, "first_event_at": env.time,
                                    "last_event_at": env.time, **facts}
             else:
                 row.update({**facts, "stage_rank": max(row["stage_rank"], facts["stage_rank"]),

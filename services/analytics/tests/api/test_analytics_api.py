@@ -206,10 +206,6 @@ async def test_another_tenant_sees_none_of_it(api):
     assert (await api.client.get(f"/v1/claims/{theirs}", headers=api.headers("tenant-a"))).status_code == 404
 
 
-@pytest.mark.xfail(strict=True, reason="finding: analytics' claim_status read model is keyed by claim_id alone "
-                                       "(ON CONFLICT (claim_id)), not (tenant, claim_id): another tenant's event "
-                                       "for the same claim id merges its facts into this tenant's row. The "
-                                       "money-in issue re-keys it; this test then passes and must lose its xfail.")
 async def test_another_tenants_event_for_the_same_claim_id_does_not_change_this_tenants_claim(api):
     cid = uuid.uuid4()
     await api.consume(*life_of_paid_claim(cid))
@@ -217,6 +213,25 @@ async def test_another_tenants_event_for_the_same_claim_id_does_not_change_this_
     await api.consume(env(ClaimAcknowledged(claim_id=cid, accepted=False, status_code="R3"), "tenant-b", cid, 50))
     after = (await api.client.get(f"/v1/claims/{cid}", headers=api.headers())).json()
     assert after == before
+    theirs = (await api.client.get(f"/v1/claims/{cid}", headers=api.headers("tenant-b"))).json()
+    assert theirs["tenant_id"] == "tenant-b" and theirs["ack_accepted"] is False and theirs["paid_amount"] is None
+
+
+async def test_two_tenants_events_for_one_claim_id_in_one_batch_make_two_rows(api):
+    """One consumed batch holding both tenants' events for the same claim id: merged per (tenant, claim)
+    before the multi-row upsert, so neither tenant's facts reach the other's row."""
+    cid = uuid.uuid4()
+    applier = await api.consume(*life_of_paid_claim(cid),
+                                env(ClaimAcknowledged(claim_id=cid, accepted=False, status_code="R3"), "tenant-b",
+                                    cid, 50))
+    assert applier.applied == 7 and applier.dead_lettered == 0
+    ours = (await api.client.get(f"/v1/claims/{cid}", headers=api.headers())).json()
+    theirs = (await api.client.get(f"/v1/claims/{cid}", headers=api.headers("tenant-b"))).json()
+    assert (ours["tenant_id"], ours["ack_accepted"], ours["paid_amount"], ours["final_state"]) == (
+        "tenant-a", True, "60.00", "patient_balance")
+    assert (theirs["tenant_id"], theirs["ack_accepted"], theirs["paid_amount"]) == ("tenant-b", False, None)
+    their_timeline = (await api.client.get(f"/v1/claims/{cid}/timeline", headers=api.headers("tenant-b"))).json()
+    assert [e["event_type"].rsplit(".", 2)[-2] for e in their_timeline["events"]] == ["claim-acknowledged"]
 
 
 async def test_unknown_claims_answer_404(api):

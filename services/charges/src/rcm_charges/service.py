@@ -249,7 +249,8 @@ async def _apply_change(uow: UnitOfWork, prior, submission: EncounterSubmitted, 
     version = prior.version + 1
     now = uow.now()
     ev = _hold_for_lag(ev, prior.release_after, now)
-    await conn.execute(update(encounters).where(encounters.c.claim_id == prior.claim_id).values(
+    await conn.execute(update(encounters).where(
+        encounters.c.tenant_id == prior.tenant_id, encounters.c.claim_id == prior.claim_id).values(
         submission=submission.model_dump(mode="json"), content_hash=content_hash(submission), version=version,
         status=ev.status, missing=ev.missing, claim=ev.claim, released_at=now if ev.status == "captured" else None))
     await conn.execute(insert(encounter_audit), [{
@@ -306,7 +307,8 @@ async def release_due(uow: UnitOfWork, *, batch_max: int = 500) -> int:
         refs = await tenant_reference(conn, [Intake(bound, submission, prior.intake_channel)])
         ev = evaluate(submission, refs[prior.tenant_id], claim_id=prior.claim_id, encounter_id=prior.encounter_id,
                       channel=prior.intake_channel)
-        await conn.execute(update(encounters).where(encounters.c.claim_id == prior.claim_id).values(
+        await conn.execute(update(encounters).where(
+            encounters.c.tenant_id == prior.tenant_id, encounters.c.claim_id == prior.claim_id).values(
             status=ev.status, missing=ev.missing, claim=ev.claim, released_at=now if ev.status == "captured" else None))
         bound.emit(ev.event, key=prior.claim_id)
     return len(due)

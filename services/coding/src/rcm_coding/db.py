@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, func
+from sqlalchemy import Column, DateTime, PrimaryKeyConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -22,9 +22,11 @@ def _now_column() -> Column:
 
 class CodedClaim(Base, table=True):
     __tablename__ = "coded_claims"
+    # keyed by (tenant, claim): the claim id comes from eligibility's events (migration 0004)
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "claim_id", name="coded_claims_pkey"),)
 
     claim_id: uuid.UUID = Field(primary_key=True)
-    tenant_id: str = Field(index=True)
+    tenant_id: str = Field(primary_key=True, index=True)
     status: str = Field(index=True)
     edits: list = Field(sa_column=Column(JSONB, nullable=False))
     claim: dict = Field(sa_column=Column(JSONB, nullable=False))

@@ -84,7 +84,9 @@ async def _queued(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID):
     return row
 
 
-_insert_coded = BulkInsert(coded_claims, ["claim_id", "tenant_id", "status", "edits", "claim"])
+# keyed by (tenant, claim): another tenant's claim with the same id is its own row (and its own queue entry)
+_insert_coded = BulkInsert(coded_claims, ["claim_id", "tenant_id", "status", "edits", "claim"],
+                           on_conflict="(tenant_id, claim_id) DO NOTHING")
 
 
 async def code_claims(uow: UnitOfWork, deliveries: list[Delivery], tables: CodingTables) -> None:
@@ -106,7 +108,8 @@ async def assign(uow: UnitOfWork, *, claim_id: uuid.UUID, coder: str) -> None:
     """Assign a queued claim of the unit's tenant to a coder (audited as the unit's actor)."""
     conn, tenant_id = uow.conn, uow.tenant_id
     await _queued(conn, tenant_id, claim_id)
-    await conn.execute(update(coded_claims).where(coded_claims.c.claim_id == claim_id).values(assigned_to=coder))
+    await conn.execute(update(coded_claims).where(
+        coded_claims.c.tenant_id == tenant_id, coded_claims.c.claim_id == claim_id).values(assigned_to=coder))
     await conn.execute(insert(coding_audit), [{"claim_id": claim_id, "tenant_id": tenant_id, "actor": uow.actor,
                                                "action": "assigned", "after": {"assigned_to": coder}}])
 
@@ -121,7 +124,8 @@ async def recode(uow: UnitOfWork, tables: CodingTables, *, claim_id: uuid.UUID, 
     status = coding_status(edits)
     after = claim.model_dump(mode="json")
     edit_rows = [e.model_dump(mode="json") for e in edits]
-    await conn.execute(update(coded_claims).where(coded_claims.c.claim_id == claim_id).values(
+    await conn.execute(update(coded_claims).where(
+        coded_claims.c.tenant_id == tenant_id, coded_claims.c.claim_id == claim_id).values(
         status=status, edits=edit_rows, claim=after))
     await conn.execute(insert(coding_audit), [{
         "claim_id": claim_id, "tenant_id": tenant_id, "actor": actor, "action": "recoded",

@@ -112,6 +112,31 @@ async def test_the_coder_queue_and_a_claim_are_read_only_by_their_tenant(api):
     assert not_mine.status_code == 404 and anonymous.status_code == 401
 
 
+async def test_another_tenants_claim_with_the_same_id_changes_nothing_of_this_tenants(api):
+    """coded_claims is keyed by (tenant, claim): tenant b's verified claim with tenant a's claim id is coded into
+    its own row (not dropped as a conflict), and tenant a's coder actions touch only tenant a's row."""
+    ours = await queue_claim(api)
+    before = (await api.client.get(f"/v1/claims/{ours.claim_id}", headers=api.headers())).json()
+    theirs = claim(claim_id=ours.claim_id)  # clean
+    applier = await api.consume((verified(theirs), "tenant-b", theirs.claim_id))
+    assert applier.applied == 1 and applier.dead_lettered == 0
+    assert (await api.client.get(f"/v1/claims/{ours.claim_id}", headers=api.headers())).json() == before
+    their_row = (await api.client.get(f"/v1/claims/{ours.claim_id}", headers=api.headers("tenant-b"))).json()
+    assert their_row["tenant_id"] == "tenant-b" and their_row["status"] == "coded"
+    assert their_row["claim"]["source_encounter_id"] == theirs.source_encounter_id != ours.source_encounter_id
+
+    assigned = await api.client.post(f"/v1/claims/{ours.claim_id}/assignment", json={"coder": "dana"},
+                                     headers=api.headers(**CODER))
+    recoded = await api.client.post(f"/v1/claims/{ours.claim_id}/coding", json={"diagnoses": ["E11.9"]},
+                                    headers=api.headers(**CODER))
+    assert assigned.status_code == 200 and recoded.status_code == 200 and recoded.json()["status"] == "coded"
+    rows = await api.scalar("SELECT json_object_agg(tenant_id, status || '@' || coalesce(assigned_to, '-') || '@' "
+                            "|| (claim->'diagnoses'->>0)) FROM coded_claims WHERE claim_id = :c", c=ours.claim_id)
+    assert rows == {"tenant-a": "coded@dana@E119", "tenant-b": "coded@-@E119"}
+    assert (await api.client.get(f"/v1/claims/{ours.claim_id}/audit", headers=api.headers("tenant-b"))
+            ).json()["actions"] == []
+
+
 async def test_reference_data_names_the_tables_this_process_loaded(api):
     resp = await api.client.get("/v1/reference-data")
 

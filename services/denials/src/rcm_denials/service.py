@@ -15,7 +15,9 @@ from rcm_denials.db import denials
 from rcm_denials.domain.root_cause import classify
 
 _insert = BulkInsert(denials, ["denial_id", "remittance_id", "claim_id", "tenant_id", "payer_id", "category",
-                               "work_queue", "reason_codes", "denied_amount"], returning=["denial_id"])
+                               "work_queue", "reason_codes", "denied_amount"],
+                     on_conflict="(tenant_id, remittance_id) DO NOTHING",  # once per remittance of a tenant
+                     returning=["denial_id"])
 
 
 class Denials:

@@ -93,6 +93,34 @@ async def test_a_redelivered_or_reposted_payment_records_the_denial_once(api):
     assert len(await api.outbox_events("denial-recorded")) == 1
 
 
+async def test_two_tenants_may_each_record_a_remittance_with_the_same_id(api):
+    """The remittance id is unique per tenant: tenant b's payment carrying the id tenant a already recorded is
+    recorded for tenant b, not skipped as a repost, and a repost within one tenant is still recorded once."""
+    remittance_id, a, b = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await api.consume((payment(a, ("CO", "97", "100.00"), remittance_id=remittance_id), "tenant-a", a))
+    theirs = await api.consume((payment(b, ("CO", "27", "100.00"), remittance_id=remittance_id), "tenant-b", b),
+                               (payment(b, ("CO", "27", "100.00"), remittance_id=remittance_id), "tenant-b", b))
+    assert theirs.applied == 2 and theirs.dead_lettered == 0
+    rows = (await api.client.get("/v1/denials", headers=api.headers("tenant-b"))).json()
+    assert rows["total"] == 1 and rows["items"][0]["claim_id"] == str(b) and rows["items"][0]["category"] == "eligibility"
+    assert [(e["tenantid"], e["partitionkey"]) for e in await api.outbox_events("denial-recorded")] == [
+        ("tenant-a", str(a)), ("tenant-b", str(b))]
+    assert await api.scalar("SELECT count(*) FROM denials WHERE remittance_id = :r", r=remittance_id) == 2
+
+
+async def test_another_tenants_payment_for_the_same_claim_id_changes_nothing_of_this_tenants(api):
+    claim_id = uuid.uuid4()
+    await api.consume((payment(claim_id, ("CO", "97", "100.00")), "tenant-a", claim_id))
+    before = (await api.client.get(f"/v1/claims/{claim_id}", headers=api.headers("tenant-a"))).json()
+    queue_before = (await api.client.get("/v1/denials", headers=api.headers("tenant-a"))).json()
+    await api.consume((payment(claim_id, ("CO", "197", "100.00")), "tenant-b", claim_id))
+    assert (await api.client.get(f"/v1/claims/{claim_id}", headers=api.headers("tenant-a"))).json() == before
+    assert (await api.client.get("/v1/denials", headers=api.headers("tenant-a"))).json() == queue_before
+    assert before["category"] == "coding" and before["tenant_id"] == "tenant-a"
+    theirs = (await api.client.get(f"/v1/claims/{claim_id}", headers=api.headers("tenant-b"))).json()
+    assert theirs["tenant_id"] == "tenant-b" and theirs["category"] == "authorization"
+
+
 async def test_the_work_queue_and_claim_reads_are_isolated_by_tenant(api):
     a, b = uuid.uuid4(), uuid.uuid4()
     await api.consume((payment(a, ("CO", "97", "100.00")), "tenant-a", a),

@@ -3,7 +3,7 @@
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Column, DateTime, Sequence, UniqueConstraint, func
+from sqlalchemy import Column, DateTime, PrimaryKeyConstraint, Sequence, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -25,9 +25,11 @@ def _now_column() -> Column:
 
 class CoverageCheck(Base, table=True):
     __tablename__ = "coverage_checks"
+    # keyed by (tenant, claim): the claim id comes from charges' events (migration 0006)
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "claim_id", name="coverage_checks_pkey"),)
 
     claim_id: uuid.UUID = Field(primary_key=True)
-    tenant_id: str = Field(index=True)
+    tenant_id: str = Field(primary_key=True, index=True)
     payer_id: str | None = None
     status: str  # active | inactive | unknown | held
     reason: str | None = None

@@ -162,8 +162,10 @@ async def store_answers(conn: AsyncConnection, answers: Sequence[Answer | None],
                                          "snapshot": s.as_json(), "fetched_at": fetched_at} for k, s in rows.items()])
 
 
+# keyed by (tenant, claim): another tenant's captured claim with the same id is its own check (and work-queue row)
 _record = BulkInsert(coverage_checks, ["claim_id", "tenant_id", "payer_id", "status", "reason", "result", "work_queue",
-                                       "hold_reason", "edits", "claim", "snapshot"])
+                                       "hold_reason", "edits", "claim", "snapshot"],
+                     on_conflict="(tenant_id, claim_id) DO NOTHING")
 
 
 def check_row(tenant_id: str, claim: Claim, decision: Decision, snapshot: CoverageSnapshot | None) -> dict:

@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Numeric, func
+from sqlalchemy import Column, DateTime, Numeric, UniqueConstraint, func
 from decimal import Decimal
 from datetime import date
 from sqlalchemy.orm import registry
@@ -23,9 +23,12 @@ def _now_column() -> Column:
 
 class PatientBalance(Base, table=True):
     __tablename__ = "patient_balances"
+    # once per remittance of a tenant: a remittance id comes from remittance's events, so it is unique per
+    # tenant, never across tenants (migration 0003)
+    __table_args__ = (UniqueConstraint("tenant_id", "remittance_id", name="uq_patient_balances_tenant_remittance"),)
 
     statement_id: uuid.UUID = Field(primary_key=True)
-    remittance_id: uuid.UUID = Field(unique=True)
+    remittance_id: uuid.UUID
     claim_id: uuid.UUID = Field(index=True)
     tenant_id: str = Field(index=True)
     amount_due: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))

@@ -15,7 +15,8 @@ from rcm_patient_billing.db import patient_balances
 from rcm_patient_billing.domain.statement import due_date
 
 _insert = BulkInsert(patient_balances, ["statement_id", "remittance_id", "claim_id", "tenant_id", "amount_due",
-                                        "due_date"], returning=["statement_id"])
+                                        "due_date"], on_conflict="(tenant_id, remittance_id) DO NOTHING",
+                     returning=["statement_id"])
 
 
 class PatientBilling:

@@ -77,6 +77,34 @@ async def test_a_remittance_posted_again_as_a_new_event_opens_no_second_balance(
     assert len(await api.outbox_events("balance-opened")) == 1
 
 
+async def test_two_tenants_may_each_open_a_balance_for_a_remittance_with_the_same_id(api):
+    """The remittance id is unique per tenant: tenant b's payment carrying the id tenant a already billed opens
+    tenant b's balance (not skipped as a repost); a repost within tenant b still opens one."""
+    remittance_id, a, b = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await api.consume((payment(a, patient="20.00", remittance_id=remittance_id), "tenant-a", a))
+    theirs = await api.consume((payment(b, patient="35.50", remittance_id=remittance_id), "tenant-b", b),
+                               (payment(b, patient="35.50", remittance_id=remittance_id), "tenant-b", b))
+    assert theirs.applied == 2 and theirs.dead_lettered == 0
+    assert [(e["tenantid"], e["partitionkey"], e["data"]["amount_due"]) for e in
+            await api.outbox_events("balance-opened")] == [("tenant-a", str(a), "20.00"), ("tenant-b", str(b), "35.50")]
+    rows = (await api.client.get("/v1/balances", headers=api.headers("tenant-b"))).json()
+    assert rows["total"] == 1 and rows["items"][0]["claim_id"] == str(b) and rows["items"][0]["amount_due"] == "35.50"
+    assert await api.scalar("SELECT count(*) FROM patient_balances WHERE remittance_id = :r", r=remittance_id) == 2
+
+
+async def test_another_tenants_payment_for_the_same_claim_id_changes_nothing_of_this_tenants(api):
+    claim_id = uuid.uuid4()
+    await api.consume((payment(claim_id, patient="20.00"), "tenant-a", claim_id))
+    before = (await api.client.get(f"/v1/claims/{claim_id}", headers=api.headers("tenant-a"))).json()
+    listing_before = (await api.client.get("/v1/balances", headers=api.headers("tenant-a"))).json()
+    await api.consume((payment(claim_id, patient="99.00"), "tenant-b", claim_id))
+    assert (await api.client.get(f"/v1/claims/{claim_id}", headers=api.headers("tenant-a"))).json() == before
+    assert (await api.client.get("/v1/balances", headers=api.headers("tenant-a"))).json() == listing_before
+    assert before["amount_due"] == "20.00" and before["tenant_id"] == "tenant-a"
+    theirs = (await api.client.get(f"/v1/claims/{claim_id}", headers=api.headers("tenant-b"))).json()
+    assert theirs["tenant_id"] == "tenant-b" and theirs["amount_due"] == "99.00"
+
+
 async def test_zero_patient_responsibility_opens_nothing(api):
     claim_id = uuid.uuid4()
     applier = await api.consume((payment(claim_id, patient="0.00"), "tenant-a", claim_id))

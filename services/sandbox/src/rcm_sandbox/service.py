@@ -225,6 +225,6 @@ class Sandbox:
                 await self.deliver_era(tenant_id, era_for(remits, payer_id=payer_id, control_number=control_number,
                                                           now=now))
                 await conn.execute(update(payer_claims).where(
-                    payer_claims.c.claim_id.in_([r.claim.claim_id for r in remits]))
+                    payer_claims.c.tenant_id == tenant_id, payer_claims.c.claim_id.in_([r.claim.claim_id for r in remits]))
                     .values(status="remitted", remitted_at=now))
             return len(rows)

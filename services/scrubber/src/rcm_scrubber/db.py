@@ -3,7 +3,7 @@
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import ARRAY, Column, DateTime, String, func
+from sqlalchemy import ARRAY, Column, DateTime, PrimaryKeyConstraint, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -25,9 +25,11 @@ class ScrubbedClaim(Base, table=True):
     review queue), held (parked by a person until released)."""
 
     __tablename__ = "scrubbed_claims"
+    # keyed by (tenant, claim): the claim id comes from coding's event (migration 0004)
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "claim_id", name="scrubbed_claims_pkey"),)
 
     claim_id: uuid.UUID = Field(primary_key=True)
-    tenant_id: str = Field(index=True)
+    tenant_id: str = Field(primary_key=True, index=True)
     decision: str = Field(index=True)
     edits: list = Field(sa_column=Column(JSONB, nullable=False))
     claim: dict = Field(sa_column=Column(JSONB, nullable=False))

@@ -149,7 +149,8 @@ async def record_sent_on(conn: AsyncConnection, items: list[tuple[str, Claim]]) 
 async def accept_coded(coded: Sequence[Delivery]) -> None:
     """Coded claims (each delivery with its unit of work, bound to its tenant; all share one connection):
     clean ones go on to submission, the others wait in the review queue, all written with one upsert. A
-    claim coded again (after a coder's fix) replaces its earlier scrub. Claims that still need a coder are
+    claim coded again (after a coder's fix) replaces its earlier scrub; rows are keyed by (tenant, claim), so
+    another tenant's claim with the same id is its own row. Claims that still need a coder are
     skipped: coding emits them again once fixed."""
     ready = [d for d in coded if d.event.status == "coded"]
     if not ready:
@@ -160,7 +161,7 @@ async def accept_coded(coded: Sequence[Delivery]) -> None:
     rows = [_row(t, s) for (t, _, _), s in zip(items, results)]
     stmt = pg_insert(scrubbed_claims).values(rows)
     await conn.execute(stmt.on_conflict_do_update(
-        index_elements=[scrubbed_claims.c.claim_id],
+        index_elements=[scrubbed_claims.c.tenant_id, scrubbed_claims.c.claim_id],
         set_={k: stmt.excluded[k] for k in ("decision", "edits", "claim", "payer_id", "edit_codes", "stage",
                                            "rule_sets")} | {"version": scrubbed_claims.c.version + 1,
                                                             "scrubbed_at": func.now()}))
@@ -214,7 +215,8 @@ async def _rescrub(uow: UnitOfWork, row, claim: Claim, *, action: str, note: str
     [result] = await scrub_claims(conn, [(row.tenant_id, claim, [])], today=uow.clock.today())
     if release and result.decision != "clean":
         raise StillFailing(result.edits)
-    await conn.execute(update(scrubbed_claims).where(scrubbed_claims.c.claim_id == row.claim_id).values(
+    await conn.execute(update(scrubbed_claims).where(
+        scrubbed_claims.c.tenant_id == row.tenant_id, scrubbed_claims.c.claim_id == row.claim_id).values(
         **{k: v for k, v in _row(row.tenant_id, result, stage="scrub").items() if k not in ("claim_id", "tenant_id")},
         version=row.version + 1, scrubbed_at=func.now()))
     await conn.execute(insert(review_audit).values(claim_id=row.claim_id, tenant_id=row.tenant_id, actor=uow.actor,
@@ -249,7 +251,8 @@ async def release(uow: UnitOfWork, claim_id: uuid.UUID, note: str | None) -> Scr
 
 async def hold(uow: UnitOfWork, claim_id: uuid.UUID, note: str | None) -> None:
     row = await _open_claim(uow, claim_id, states=("review",))
-    await uow.conn.execute(update(scrubbed_claims).where(scrubbed_claims.c.claim_id == claim_id).values(decision="held"))
+    await uow.conn.execute(update(scrubbed_claims).where(
+        scrubbed_claims.c.tenant_id == uow.tenant_id, scrubbed_claims.c.claim_id == claim_id).values(decision="held"))
     await uow.conn.execute(insert(review_audit).values(claim_id=claim_id, tenant_id=uow.tenant_id, actor=uow.actor,
                                                        action="held", before=_snapshot(row),
                                                        after={"decision": "held"}, note=note))

@@ -425,11 +425,6 @@ async def test_without_an_api_key_the_answer_is_401(api):
         assert resp.status_code == 401, (method, path)
 
 
-@pytest.mark.xfail(strict=True, reason="finding: scrubbed_claims is keyed by claim_id alone and the coded-claim "
-                                       "upsert is ON CONFLICT (claim_id), not (tenant, claim_id): another tenant's "
-                                       "ClaimCoded with the same claim id overwrites this tenant's scrub. Needs a "
-                                       "schema change (tenant-keyed read models); when fixed this test passes and "
-                                       "must lose its xfail.")
 async def test_another_tenants_coded_claim_with_the_same_id_does_not_overwrite_this_tenants_scrub(api):
     claim = await in_review(api)
     before = (await api.client.get(f"/v1/claims/{claim.claim_id}", headers=api.headers())).json()
@@ -437,3 +432,6 @@ async def test_another_tenants_coded_claim_with_the_same_id_does_not_overwrite_t
                        claim.claim_id))
     after = (await api.client.get(f"/v1/claims/{claim.claim_id}", headers=api.headers())).json()
     assert after == before
+    theirs = (await api.client.get(f"/v1/claims/{claim.claim_id}", headers=api.headers("tenant-b"))).json()
+    assert theirs["tenant_id"] == "tenant-b" and theirs["claim"]["source_encounter_id"] == "enc-b"
+    assert before["claim"]["source_encounter_id"] != "enc-b"

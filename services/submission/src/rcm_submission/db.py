@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Index, Sequence, UniqueConstraint, func
+from sqlalchemy import Column, DateTime, Index, PrimaryKeyConstraint, Sequence, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -26,16 +26,22 @@ interchange_control_seq = Sequence("interchange_control_seq", start=1, maxvalue=
 
 class SubmissionRecord(Base, table=True):
     __tablename__ = "submissions"
+    # keyed by (tenant, claim): the claim id comes from the scrubber's events (migration 0004); CLM01 is derived
+    # from the claim id, so it is unique per tenant too (a 277CA naming a CLM01 two tenants share is applied
+    # only through the interchange it names)
     __table_args__ = (Index("ix_submissions_status_queued", "status", "queued_at"),
-                      UniqueConstraint("patient_control_number", name="uq_submissions_patient_control_number"))
+                      PrimaryKeyConstraint("tenant_id", "claim_id", name="submissions_pkey"),
+                      UniqueConstraint("tenant_id", "patient_control_number",
+                                       name="uq_submissions_tenant_patient_control_number"),
+                      Index("ix_submissions_patient_control_number", "patient_control_number"))
 
     claim_id: uuid.UUID = Field(primary_key=True)
-    tenant_id: str = Field(index=True)
+    tenant_id: str = Field(primary_key=True, index=True)
     payer_id: str
     # queued -> sent -> accepted (277CA) | rejected (999/277CA, back in review); returned (never sent:
     # the 837P could not be built or failed the implementation-guide check)
     status: str
-    patient_control_number: str  # CLM01, how 277CA and 835 name the claim (unique: see __table_args__)
+    patient_control_number: str  # CLM01, how 277CA and 835 name the claim (unique per tenant: see __table_args__)
     frequency_code: str = Field(default="1", sa_column_kwargs={"server_default": "1"})
     attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # interchanges this claim went out in
     ever_rejected: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})  # first-pass acceptance needs no earlier rejection
@@ -116,9 +122,11 @@ class PrimaryPayment(Base, table=True):
     in its 2320 loop."""
 
     __tablename__ = "primary_payments"
+    # keyed by (tenant, claim): the claim id comes from remittance's events (migration 0004)
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "claim_id", name="primary_payments_pkey"),)
 
     claim_id: uuid.UUID = Field(primary_key=True)
-    tenant_id: str
+    tenant_id: str = Field(primary_key=True)
     payment: dict = Field(sa_column=Column(JSONB, nullable=False))
 
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, cast, delete, func, insert, select, update
+from sqlalchemy import Integer, bindparam, cast, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from rcm_contracts.claim import Adjustment, Claim, OtherPayer, patient_control_number
@@ -41,7 +41,7 @@ from rcm_submission.db import (
 )
 from rcm_submission.domain.routing import FALLBACK, Route, RouteTable
 from rcm_submission.errors import NotAccepted, NotFoundClaim, NotFoundInterchange, UnknownClearinghouse
-from rcm_x12.ack_277ca import ClaimAcknowledgment, read_277ca
+from rcm_x12.ack_277ca import ClaimAcknowledgment, ClaimAcknowledgments, read_277ca
 from rcm_x12.ack_999 import GroupAcknowledgment, UnparseableAcknowledgment, read_999
 
 log = logging.getLogger("rcm.submission")
@@ -66,7 +66,8 @@ def submitter_id(tenant_id: str) -> str:
 # ---------------------------------------------------------------- queueing
 async def on_claims_scrubbed(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
     """Clean claims are queued. A claim that comes back clean after a rejection is queued again (its
-    attempts and rejection history kept); one already sent or accepted is left alone (a redelivery)."""
+    attempts and rejection history kept); one already sent or accepted is left alone (a redelivery). Rows are
+    keyed by (tenant, claim): another tenant's claim with the same id is its own row."""
     now = uow.now()
     rows = [
         {"claim_id": d.event.claim.claim_id, "tenant_id": d.tenant_id, "payer_id": d.event.claim.coverage.payer_id,
@@ -79,19 +80,21 @@ async def on_claims_scrubbed(uow: UnitOfWork, deliveries: list[Delivery]) -> Non
         return
     stmt = pg_insert(submissions).values(rows)
     await uow.conn.execute(stmt.on_conflict_do_update(
-        index_elements=[submissions.c.claim_id],
+        index_elements=[submissions.c.tenant_id, submissions.c.claim_id],
         set_={"status": "queued", "claim": stmt.excluded.claim, "payer_id": stmt.excluded.payer_id,
               "queued_at": stmt.excluded.queued_at},
         where=submissions.c.status.in_(("queued", "rejected", "returned"))))
 
 
 async def on_payments_posted(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
-    """The primary payer's adjudication, kept for a secondary claim's 2320 loop."""
+    """The primary payer's adjudication, kept for a secondary claim's 2320 loop (once per tenant and claim: another
+    tenant's payment naming the same claim id never stands in for this tenant's)."""
     rows = [{"claim_id": d.event.claim_id, "tenant_id": d.tenant_id, "payment": d.event.model_dump(mode="json")}
             for d in deliveries]
     if rows:
         stmt = pg_insert(primary_payments).values(rows)
-        await uow.conn.execute(stmt.on_conflict_do_nothing())
+        await uow.conn.execute(stmt.on_conflict_do_nothing(
+            index_elements=[primary_payments.c.tenant_id, primary_payments.c.claim_id]))
 
 
 HANDLERS = {ClaimScrubbed.event_type(): on_claims_scrubbed, PaymentPosted.event_type(): on_payments_posted}
@@ -159,7 +162,8 @@ DISPATCHER = "system:dispatcher"  # the actor of what the dispatcher emits
 ACK_POLLER = "system:acknowledgments"  # the actor of what the acknowledgment poller emits
 RESEND_AFTER = timedelta(seconds=30)  # an interchange still 'sending' this long after it was prepared is sent again
 
-_mark_sent = (update(submissions).where(submissions.c.claim_id == bindparam("b_claim_id"))
+_mark_sent = (update(submissions).where(submissions.c.tenant_id == bindparam("b_tenant_id"),
+                                       submissions.c.claim_id == bindparam("b_claim_id"))
               .values(status="sent", clearinghouse=bindparam("b_clearinghouse"),
                       interchange_control_number=bindparam("b_icn"), submitted_at=bindparam("b_at"),
                       attempts=submissions.c.attempts + 1))
@@ -194,17 +198,19 @@ async def _set_returned(uow: UnitOfWork, returned: list[tuple[Claim, str, list[E
     """Claims that cannot go (uow bound to their tenant) go back to review with their findings."""
     if not returned:
         return
-    await uow.conn.execute(update(submissions).where(submissions.c.claim_id.in_([c.claim_id for c, _, _ in returned]))
+    await uow.conn.execute(update(submissions).where(
+        submissions.c.tenant_id == uow.tenant_id, submissions.c.claim_id.in_([c.claim_id for c, _, _ in returned]))
                            .values(status="returned"))
     for claim, stage, findings in returned:
         _return(uow, claim.claim_id, stage, findings)
 
 
-async def _mark_claims_sent(conn, claims: list[Claim], clearinghouse: str, icn: str, now: datetime) -> dict:
-    await conn.execute(_mark_sent, [{"b_claim_id": c.claim_id, "b_clearinghouse": clearinghouse, "b_icn": icn,
-                                     "b_at": now} for c in claims])
+async def _mark_claims_sent(conn, tenant_id: str, claims: list[Claim], clearinghouse: str, icn: str,
+                            now: datetime) -> dict:
+    await conn.execute(_mark_sent, [{"b_tenant_id": tenant_id, "b_claim_id": c.claim_id,
+                                     "b_clearinghouse": clearinghouse, "b_icn": icn, "b_at": now} for c in claims])
     return dict((await conn.execute(select(submissions.c.claim_id, submissions.c.attempts).where(
-        submissions.c.claim_id.in_([c.claim_id for c in claims])))).all())
+        submissions.c.tenant_id == tenant_id, submissions.c.claim_id.in_([c.claim_id for c in claims])))).all())
 
 
 async def prepare_interchanges(tenants: _Tenants, clearinghouses: set[str], *, identity: Identity,
@@ -246,7 +252,7 @@ async def prepare_interchanges(tenants: _Tenants, clearinghouses: set[str], *, i
         await conn.execute(insert(interchanges).values(
             interchange_control_number=icn_text, tenant_id=tenant_id, payer_id=payer_id, clearinghouse=name,
             claim_count=len(built.claims), content=built.text, status="sending", sent_at=now))
-        attempts = await _mark_claims_sent(conn, built.claims, name, icn_text, now)
+        attempts = await _mark_claims_sent(conn, tenant_id, built.claims, name, icn_text, now)
         for c in built.claims:
             uow.emit(ClaimSubmitted(claim_id=c.claim_id, payer_id=payer_id, clearinghouse=name,
                                     interchange_control_number=icn_text, total_charge=c.total_charge,
@@ -290,7 +296,7 @@ async def process_acknowledgment(uow: UnitOfWork, clearinghouse: str, name: str,
         if result.kind == "999":
             icn, result.claims_updated, result.reason = await _apply_999(tenants, clearinghouse, read_999(content))
         elif result.kind == "277CA":
-            result.claims_updated, result.reason = await _apply_277ca(tenants, read_277ca(content).claims)
+            result.claims_updated, result.reason = await _apply_277ca(tenants, read_277ca(content))
         else:
             result.reason = "not a 999 or 277CA acknowledgment"
     except (UnparseableAcknowledgment, X12Error) as exc:
@@ -335,7 +341,8 @@ async def _apply_999(tenants: _Tenants, clearinghouse: str,
                  + (", ".join(codes) or "none given") + "); correct and resubmit")]
         rows = (await conn.execute(select(submissions).where(
             submissions.c.interchange_control_number == icn, submissions.c.status == "sent").with_for_update())).all()
-        await conn.execute(update(submissions).where(submissions.c.claim_id.in_([r.claim_id for r in rows]))
+        await conn.execute(update(submissions).where(
+            tuple_(submissions.c.tenant_id, submissions.c.claim_id).in_([(r.tenant_id, r.claim_id) for r in rows]))
                            .values(status="rejected", ever_rejected=True, ack_status_code="999:R",
                                    ack_reason=edits[0].message[:500]))
         for r in rows:
@@ -358,22 +365,46 @@ def _status_reason(ack: ClaimAcknowledgment) -> str:
     return "; ".join(parts)[:500] or "rejected by the clearinghouse or payer"
 
 
-_mark_accepted = (update(submissions).where(submissions.c.claim_id == bindparam("b_claim_id"))
+_mark_accepted = (update(submissions).where(submissions.c.tenant_id == bindparam("b_tenant_id"),
+                                           submissions.c.claim_id == bindparam("b_claim_id"))
                   .values(status="accepted", payer_claim_control_number=bindparam("b_pccn"),
                           ack_status_code=bindparam("b_code"), ack_reason=None,
                           first_pass_accepted=bindparam("b_first_pass")))
-_mark_rejected = (update(submissions).where(submissions.c.claim_id == bindparam("b_claim_id"))
+_mark_rejected = (update(submissions).where(submissions.c.tenant_id == bindparam("b_tenant_id"),
+                                           submissions.c.claim_id == bindparam("b_claim_id"))
                   .values(status="rejected", ever_rejected=True, ack_status_code=bindparam("b_code"),
                           ack_reason=bindparam("b_reason"), first_pass_accepted=False))
 
 
-async def _apply_277ca(tenants: _Tenants, acks: tuple[ClaimAcknowledgment, ...]) -> tuple[int, str | None]:
+def _unambiguous(rows: list, batch_references: set[str]) -> list:
+    """The patient control number is unique per tenant, so two tenants' claims with the same claim id share one.
+    Where a 277CA's claim matches sent claims of several tenants, only the one sent in an interchange the file's
+    batches name (2200B TRN02 echoes our BHT03, the interchange control number) is applied; a claim still
+    ambiguous is left as sent, never applied to the wrong tenant."""
+    by_pcn: dict[str, list] = defaultdict(list)
+    for r in rows:
+        by_pcn[r.patient_control_number].append(r)
+    out = []
+    for same in by_pcn.values():
+        if len(same) > 1:
+            same = [r for r in same if r.interchange_control_number in batch_references]
+        if len(same) == 1:
+            out.extend(same)
+    return out
+
+
+async def _apply_277ca(tenants: _Tenants, parsed: ClaimAcknowledgments) -> tuple[int, str | None]:
     conn = tenants.uow.conn
-    by_pcn = {a.patient_control_number: a for a in acks if a.patient_control_number and a.accepted is not None}
+    by_pcn = {a.patient_control_number: a for a in parsed.claims
+              if a.patient_control_number and a.accepted is not None}
     if not by_pcn:
         return 0, "the 277CA carries no claim with a decided status"
     rows = (await conn.execute(select(submissions).where(
         submissions.c.patient_control_number.in_(list(by_pcn)), submissions.c.status == "sent").with_for_update())).all()
+    found, rows = rows, _unambiguous(rows, {b.batch_reference for b in parsed.batches if b.batch_reference})
+    if found and not rows:
+        return 0, ("the 277CA names a CLM01 that claims of several tenants share, and its batch (2200B TRN02) names "
+                   "none of their interchanges")
     if not rows:
         return 0, "the 277CA names no claim this deployment is waiting on (unknown or already acknowledged)"
     accepted, rejected = [], []
@@ -383,13 +414,13 @@ async def _apply_277ca(tenants: _Tenants, acks: tuple[ClaimAcknowledgment, ...])
         code = _status_code(ack)
         if ack.accepted:
             first_pass = r.attempts == 1 and not r.ever_rejected and r.frequency_code == "1"
-            accepted.append({"b_claim_id": r.claim_id, "b_pccn": ack.payer_claim_control_number, "b_code": code,
+            accepted.append({"b_tenant_id": r.tenant_id, "b_claim_id": r.claim_id, "b_pccn": ack.payer_claim_control_number, "b_code": code,
                              "b_first_pass": first_pass})
             _ack_event(uow, r, accepted=True, stage="277CA", status_code=code, reason=None,
                        pccn=ack.payer_claim_control_number, first_pass=first_pass)
         else:
             reason = _status_reason(ack)
-            rejected.append({"b_claim_id": r.claim_id, "b_code": code, "b_reason": reason})
+            rejected.append({"b_tenant_id": r.tenant_id, "b_claim_id": r.claim_id, "b_code": code, "b_reason": reason})
             _ack_event(uow, r, accepted=False, stage="277CA", status_code=code, reason=reason, first_pass=False)
             _return(uow, r.claim_id, "277CA", [Edit(
                 code=f"277CA-{code}", severity="error", message=f"277CA rejected the claim: {reason}; correct and "
@@ -417,7 +448,8 @@ async def resubmit_corrected(uow: UnitOfWork, *, claim_id: uuid.UUID, frequency:
     data = {**row.claim, **{k: v for k, v in (changes or {}).items() if k not in protected},
             "frequency_code": frequency, "original_claim_number": row.payer_claim_control_number}
     claim = Claim.model_validate(data)
-    await conn.execute(update(submissions).where(submissions.c.claim_id == claim_id).values(
+    await conn.execute(update(submissions).where(
+        submissions.c.tenant_id == uow.tenant_id, submissions.c.claim_id == claim_id).values(
         status="queued", claim=claim.model_dump(mode="json"), frequency_code=frequency, queued_at=uow.now()))
     return claim
 
