@@ -69,3 +69,17 @@ def payment_keys(tenant_id: str, check: Check, aliases: dict[str, str]) -> list[
         seen[parts] += 1
         keys.append(hashlib.sha256("\x1f".join((*parts, str(seen[parts]))).encode()).hexdigest())
     return keys
+
+
+def plb_keys(tenant_id: str, check: Check, aliases: dict[str, str]) -> list[str]:
+    """One key per PLB adjustment of the check: payer, trace, provider, reason, reference, amount and the
+    occurrence among identical ones (a re-sent check posts its provider adjustments once too)."""
+    payer = payer_key(check, aliases)
+    seen: Counter[tuple[str, ...]] = Counter()
+    keys = []
+    for p in check.provider_adjustments:
+        parts = ("plb", tenant_id, payer, norm(check.trace_number), norm(p.provider_id), norm(p.reason),
+                 norm(p.reference), str(p.amount.normalize()))
+        seen[parts] += 1
+        keys.append(hashlib.sha256("\x1f".join((*parts, str(seen[parts]))).encode()).hexdigest())
+    return keys
