@@ -371,8 +371,14 @@ class Poster:
             ledger_entries.c.tenant_id == self.tenant, ledger_entries.c.claim_id.in_(claim_ids),
             ledger_entries.c.kind.in_(L.PR_KINDS)).group_by(ledger_entries.c.claim_id))
         running = defaultdict(lambda: ZERO, {r[0]: r[1] for r in rows})
+
+        def pr(entries) -> Decimal:
+            return sum((e.amount for e in entries if e.kind in L.PR_KINDS), ZERO)
+        for i, _, _, _, _, entries in events:  # back to before this batch, then forward event by event
+            running[i.claim_id] -= pr(entries)
         for i, remittance_id, payer, outcome, reverses, entries in events:
             claim = i.claim
+            running[i.claim_id] += pr(entries)
             if outcome == "reversed":
                 taken = L.totals((e.kind, -e.amount) for e in entries)
                 self.uow.emit(PaymentReversed(
