@@ -21,7 +21,7 @@ def upgrade() -> None:
     now = sa.text('now()')
     # posted_payments: one per (tenant, payment key); payments posted before this revision keep a key of
     # their own (their remittance id), so nothing already posted is matched against the new keys.
-    op.drop_constraint('uq_posted_payment', 'posted_payments', type_='unique')
+    op.execute('ALTER TABLE posted_payments DROP CONSTRAINT IF EXISTS uq_posted_payment')
     op.add_column('posted_payments', sa.Column('payment_key', sa.String(), nullable=True))
     op.execute("UPDATE posted_payments SET payment_key = 'legacy:' || remittance_id::text")
     op.alter_column('posted_payments', 'payment_key', nullable=False)
