@@ -454,6 +454,9 @@ async def ingest(uow: UnitOfWork, source: str, content: str) -> FileResult:
     tenant = uow.tenant_id
     digest = sha256(content.encode("utf-8"))
     file_id = uuid.uuid4()
+    refused = None
+    if "\x00" in content:  # PostgreSQL text cannot hold NUL: kept with U+FFFD in its place, and refused
+        content, refused = content.replace("\x00", "\ufffd"), "the file contains NUL bytes; it is not an X12 text"
     new = (await uow.conn.execute(text(
         "INSERT INTO remittance_files (id, tenant_id, sha256, source, status, trace_numbers, findings, totals, outcomes, "
         "content, received_at) VALUES (:id, :tenant, :sha, :source, 'receiving', '[]', '{}', '{}', '[]', :content, :now) "
@@ -467,6 +470,8 @@ async def ingest(uow: UnitOfWork, source: str, content: str) -> FileResult:
                                                   "before"} for o in first.outcomes],
                           reason="this file was received before (same content): nothing is posted again")
     try:
+        if refused:
+            raise RejectedFile(refused)
         checks = _parse(source, content)
     except (RejectedFile, ValueError) as exc:
         reason = str(exc) if isinstance(exc, RejectedFile) else "the JSON advice is not valid"

@@ -79,7 +79,12 @@ async def test_a_file_is_stored_answered_listed_and_read_and_the_same_file_again
 @pytest.mark.parametrize("mangle,reason", [
     (lambda t: t[: t.index("SE*")], "truncated"),
     (lambda t: t.replace("*00501*", "*00401*"), "ISA12"),
-    (lambda t: t.replace("005010X221A1", "004010X091A1"), "not 005010X221A1")], ids=["truncated", "isa12", "st03"])
+    (lambda t: t.replace("005010X221A1", "004010X091A1"), "not 005010X221A1"),
+    (lambda t: t.replace("CLP*PCN-1*1*100.00", "CLP*PCN-1*1*100000000000.00"), "out of range"),
+    (lambda t: t.replace("SVC*HC:99213*100.00*80.00", "SVC*HC:99213*100.00*80.005"), "more than two decimals"),
+    (lambda t: t + "\x00", "NUL bytes"),
+    (lambda t: "", "not an X12 interchange")],
+    ids=["truncated", "isa12", "st03", "huge", "mills", "nul", "empty"])
 async def test_truncated_or_4010_files_are_rejected_whole_stored_with_the_reason_and_nothing_posted(api, mangle, reason):
     await submit(api, "PCN-1")
     text = mangle(era(check([PAID, clp("PCN-2", "10.00", "10.00")])))

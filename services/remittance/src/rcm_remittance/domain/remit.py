@@ -150,10 +150,37 @@ def _interchange_number(text: str) -> str:
     return text.split(text[3])[13]
 
 
+MAX_AMOUNT = Decimal("9999999999.99")  # what NUMERIC(12, 2) and the events' Money hold
+
+
+def _amount(value: Decimal, where: str) -> Decimal:
+    if abs(value) > MAX_AMOUNT or value != value.quantize(Decimal("0.01")):
+        raise RejectedFile(f"{where}: the amount is out of range or has more than two decimals")
+    return value
+
+
+def _check_amounts(payment: RemittancePayment) -> None:
+    where = f"transaction set {payment.control_number}"
+    _amount(payment.amount, f"{where} BPR02")
+    for n, c in enumerate(payment.claims, start=1):
+        for label, v in (("CLP03", c.charge), ("CLP04", c.paid), ("CLP05", c.patient_responsibility)):
+            _amount(v, f"{where} claim #{n} {label}")
+        for a in c.all_adjustments:
+            _amount(a.amount, f"{where} claim #{n} CAS")
+        for m, s in enumerate(c.lines, start=1):
+            _amount(s.charge, f"{where} claim #{n} line #{m} SVC02")
+            _amount(s.paid, f"{where} claim #{n} line #{m} SVC03")
+            if s.allowed is not None:
+                _amount(s.allowed, f"{where} claim #{n} line #{m} AMT*B6")
+    for p in payment.provider_adjustments:
+        _amount(p.amount, f"{where} PLB")
+
+
 def _check(payment: RemittancePayment, interchange: str) -> Check:
     for w in payment.warnings:
         if "implementation reference" in w:
             raise RejectedFile(f"transaction set {payment.control_number}: ST03/GS08 is not {IMPLEMENTATION}")
+    _check_amounts(payment)
     claims = []
     for clp in payment.claims:
         lines = tuple(Line(procedure_code=s.procedure_code, modifiers=s.modifiers, charge=s.charge, paid=s.paid,
