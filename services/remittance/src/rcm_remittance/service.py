@@ -102,6 +102,17 @@ _insert_unmatched = BulkInsert(unmatched_payments, [
     "reason", "status", "advice", "payment_key", "file_id"],
     on_conflict="ON CONSTRAINT uq_unmatched_payment_key DO NOTHING", returning=["id"])
 _insert_aliases = BulkInsert(payer_aliases, ["tenant_id", "alias", "payer_key"], on_conflict="DO NOTHING")
+# Array parameters (= ANY): one cached plan and one parameter however many claims a file has (an IN list of
+# 10,000 bind parameters costs more to compile than to run).
+_refs_by_pcn = text("SELECT patient_control_number, claim_id FROM claim_refs WHERE tenant_id = :tenant "
+                    "AND patient_control_number = ANY(CAST(:pcns AS text[]))")
+_refs_by_claim = text("SELECT claim_id FROM claim_refs WHERE tenant_id = :tenant AND claim_id = ANY(CAST(:ids AS uuid[]))")
+_posted_keys = text("SELECT payment_key FROM posted_payments WHERE tenant_id = :tenant "
+                    "AND payment_key = ANY(CAST(:keys AS text[]))")
+_ledger_state = text("SELECT claim_id, kind, amount, group_code, reason_code FROM ledger_entries WHERE tenant_id = :tenant "
+                     "AND claim_id = ANY(CAST(:ids AS uuid[])) AND kind = ANY(CAST(:kinds AS text[])) ORDER BY id")
+_patient_shares = text("SELECT claim_id, sum(amount) FROM ledger_entries WHERE tenant_id = :tenant "
+                       "AND claim_id = ANY(CAST(:ids AS uuid[])) AND kind = ANY(CAST(:kinds AS text[])) GROUP BY claim_id")
 
 
 def _check_context(check: Check) -> dict:
@@ -178,14 +189,12 @@ class Poster:
         pcns |= set(references)
         by_pcn: dict[str, uuid.UUID] = {}
         if pcns:
-            rows = await self.uow.conn.execute(select(claim_refs.c.patient_control_number, claim_refs.c.claim_id).where(
-                claim_refs.c.tenant_id == self.tenant, claim_refs.c.patient_control_number.in_(sorted(pcns))))
+            rows = await self.uow.conn.execute(_refs_by_pcn, {"tenant": self.tenant, "pcns": sorted(pcns)})
             by_pcn = {r.patient_control_number: r.claim_id for r in rows}
         named = {i.claim.claim_id for i in items if i.claim_id is None and i.claim.claim_id is not None}
         known: set[uuid.UUID] = set()
         if named:
-            rows = await self.uow.conn.execute(select(claim_refs.c.claim_id).where(
-                claim_refs.c.tenant_id == self.tenant, claim_refs.c.claim_id.in_(sorted(named, key=str))))
+            rows = await self.uow.conn.execute(_refs_by_claim, {"tenant": self.tenant, "ids": sorted(named, key=str)})
             known = {r.claim_id for r in rows}
         for i in items:
             if i.claim_id is None:
@@ -196,8 +205,8 @@ class Poster:
     async def post(self, items: list[Item], aliases: dict[str, str], *, queue_unmatched: bool = True) -> list[dict]:
         uow, tenant = self.uow, self.tenant
         keys = [i.key for i in items]
-        posted_keys = {r.payment_key for r in await uow.conn.execute(select(posted_payments.c.payment_key).where(
-            posted_payments.c.tenant_id == tenant, posted_payments.c.payment_key.in_(keys)))} if keys else set()
+        posted_keys = {r.payment_key for r in await uow.conn.execute(
+            _posted_keys, {"tenant": tenant, "keys": keys})} if keys else set()
         outcomes: list[dict] = []
         to_post: list[tuple[Item, dict]] = []
         unmatched_rows, seen = [], set()
@@ -227,10 +236,8 @@ class Poster:
         claim_ids = sorted({i.claim_id for i, _ in to_post}, key=str)
         state: dict[uuid.UUID, list[L.Entry]] = defaultdict(list)
         if claim_ids:
-            rows = await uow.conn.execute(select(ledger_entries.c.claim_id, ledger_entries.c.kind, ledger_entries.c.amount,
-                                                 ledger_entries.c.group_code, ledger_entries.c.reason_code).where(
-                ledger_entries.c.tenant_id == tenant, ledger_entries.c.claim_id.in_(claim_ids),
-                ledger_entries.c.kind.in_(["charge", *L.PR_KINDS])))
+            rows = await uow.conn.execute(_ledger_state, {"tenant": tenant, "ids": claim_ids,
+                                                          "kinds": ["charge", *L.PR_KINDS]})
             for r in rows:
                 state[r.claim_id].append(L.Entry(r.kind, r.amount, group_code=r.group_code, reason_code=r.reason_code))
         originals = await self._reversal_candidates([i for i, _ in to_post if i.claim.status_code == L.REVERSAL])
@@ -367,9 +374,8 @@ class Poster:
         if not events:
             return
         claim_ids = sorted({i.claim_id for i, *_ in events}, key=str)
-        rows = await self.uow.conn.execute(select(ledger_entries.c.claim_id, func.sum(ledger_entries.c.amount)).where(
-            ledger_entries.c.tenant_id == self.tenant, ledger_entries.c.claim_id.in_(claim_ids),
-            ledger_entries.c.kind.in_(L.PR_KINDS)).group_by(ledger_entries.c.claim_id))
+        rows = await self.uow.conn.execute(_patient_shares, {"tenant": self.tenant, "ids": claim_ids,
+                                                             "kinds": list(L.PR_KINDS)})
         running = defaultdict(lambda: ZERO, {r[0]: r[1] for r in rows})
 
         def pr(entries) -> Decimal:
