@@ -4,7 +4,7 @@ release/reject, the claim ledger and the unmatched queue."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -66,7 +66,9 @@ _FILE_LIST = [c for c in remittance_files.c if c.name not in ("content", "outcom
                                     "from/to, payment date)")
 async def list_files(tenant_id: TenantId, rt: RuntimeDep, status: str | None = None, payer: str | None = None,
                      received_from: date | None = None, received_to: date | None = None,
-                     payment_date: date | None = None, limit: int = Query(50, ge=1, le=500),
+                     payment_date: date | None = None,
+                     date_: date | None = Query(None, alias="date", description="received on this day (UTC)"),
+                     limit: int = Query(50, ge=1, le=500),
                      offset: int = Query(0, ge=0)) -> dict:
     where = [remittance_files.c.tenant_id == tenant_id]
     if status:
@@ -76,9 +78,13 @@ async def list_files(tenant_id: TenantId, rt: RuntimeDep, status: str | None = N
     if received_from:
         where.append(remittance_files.c.received_at >= datetime.combine(received_from, time.min, timezone.utc))
     if received_to:
-        where.append(remittance_files.c.received_at < datetime.combine(received_to, time.max, timezone.utc))
+        where.append(remittance_files.c.received_at < datetime.combine(received_to + timedelta(days=1), time.min,
+                                                                      timezone.utc))
     if payment_date:
         where.append(remittance_files.c.payment_date == payment_date)
+    if date_:
+        where.append(remittance_files.c.received_at >= datetime.combine(date_, time.min, timezone.utc))
+        where.append(remittance_files.c.received_at < datetime.combine(date_ + timedelta(days=1), time.min, timezone.utc))
     async with rt.units.read() as conn:
         total = (await conn.execute(select(func.count()).select_from(remittance_files).where(*where))).scalar()
         rows = (await conn.execute(select(*_FILE_LIST).where(*where).order_by(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, text, tuple_, update
+from sqlalchemy import select, text, tuple_, update
 
 from rcm_contracts.events import Adjustment, ClaimSubmitted, PaymentPosted, PaymentReversed
 from rcm_contracts.wire import RemittanceAdvice

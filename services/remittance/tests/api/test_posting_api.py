@@ -69,6 +69,11 @@ async def test_a_file_is_stored_answered_listed_and_read_and_the_same_file_again
                                    headers=api.headers())).json()
     assert listed["total"] == 1 and listed["items"][0]["id"] == first["file_id"] and "content" not in listed["items"][0]
     assert (await api.client.get("/v1/remittances", params={"status": "held"}, headers=api.headers())).json()["total"] == 0
+    today = datetime.now(timezone.utc).date().isoformat()
+    assert (await api.client.get("/v1/remittances", params={"date": today, "payment_date": "2026-11-02"},
+                                 headers=api.headers())).json()["total"] == 1
+    assert (await api.client.get("/v1/remittances", params={"received_to": "2000-01-01"},
+                                 headers=api.headers())).json()["total"] == 0
     assert (await api.client.get("/v1/remittances", headers=api.headers("tenant-b"))).json()["total"] == 0
     one = (await api.client.get(f"/v1/remittances/{first['file_id']}", headers=api.headers())).json()
     assert one["status"] == "posted" and one["findings"]["imbalances"] == [] and len(one["payments"]) == 1
@@ -219,7 +224,7 @@ async def test_the_ledger_has_line_entries_and_totals_by_kind(api):
         (1, "charge", "100.00"), (1, "payer_payment", "60.00"), (1, "contractual", "15.00")]
 
 
-@pytest.mark.parametrize("pccn", ["SAME-1", None])
+@pytest.mark.parametrize("pccn", ["SAME-1", "OTHER-9", None])
 async def test_a_reversal_negates_the_original_and_the_correction_posts_anew(api, pccn):
     claim_id = await submit(api, "PCN-1")
     original = clp("PCN-1", "100.00", "80.00", pccn="SAME-1", cas=[("PR", "2", "20.00")])
