@@ -111,6 +111,8 @@ _posted_keys = text("SELECT payment_key FROM posted_payments WHERE tenant_id = :
                     "AND payment_key = ANY(CAST(:keys AS text[]))")
 _ledger_state = text("SELECT claim_id, kind, amount, group_code, reason_code FROM ledger_entries WHERE tenant_id = :tenant "
                      "AND claim_id = ANY(CAST(:ids AS uuid[])) AND kind = ANY(CAST(:kinds AS text[])) ORDER BY id")
+_lock_claims = text("SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM "
+                    "(SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered")
 _patient_shares = text("SELECT claim_id, sum(amount) FROM ledger_entries WHERE tenant_id = :tenant "
                        "AND claim_id = ANY(CAST(:ids AS uuid[])) AND kind = ANY(CAST(:kinds AS text[])) GROUP BY claim_id")
 
@@ -234,6 +236,12 @@ class Poster:
             seen.add(i.key)
 
         claim_ids = sorted({i.claim_id for i, _ in to_post}, key=str)
+        # What a reversal or a later payer posts depends on what the claim's ledger holds: serialise those
+        # claims' posting across concurrent files (transaction-scoped advisory locks, taken in one order).
+        dependent = sorted({f"{tenant}/{i.claim_id}" for i, _ in to_post
+                            if i.claim.status_code in L.SECONDARY | L.TERTIARY | {L.REVERSAL}})
+        if dependent:
+            await uow.conn.execute(_lock_claims, {"keys": dependent})
         state: dict[uuid.UUID, list[L.Entry]] = defaultdict(list)
         if claim_ids:
             rows = await uow.conn.execute(_ledger_state, {"tenant": tenant, "ids": claim_ids,
