@@ -4,6 +4,7 @@ the ledger with reversals and secondary payers, PLB, the unmatched queue."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal as D
 from datetime import datetime, timezone
 
 import pytest
@@ -334,3 +335,30 @@ async def test_posting_a_large_file_takes_a_handful_of_statements(api):
     assert body["posted"] == n and body["status"] == "posted"
     assert await api.scalar("SELECT count(*) FROM ledger_entries") == 3 * n
     print(f"\nposted {n} claims in {elapsed:.2f}s: {n / elapsed:.0f} claims/s")
+
+
+# ---------------------------------------------------------------- the guide's own samples
+
+
+async def test_the_guides_many_claims_one_check_example_posts_all_nine_payments_once(api):
+    from tests.support.shared import sample_file
+
+    text = sample_file("x12", "835", "badx12_X221-multiple-claims-single-check.835").read_text()
+    claim_id = await submit(api, "7722337")  # all nine CLPs name this CLP01 and share one CLP07
+    body = (await post(api, text)).json()
+    assert body["status"] == "posted" and body["posted"] == 9, body
+    assert (await post(api, text.replace("\n", ""))).json()["duplicates"] == 9  # other bytes, the same payments
+    events = await api.outbox_events("payment-posted")
+    assert len(events) == 9 and {e["partitionkey"] for e in events} == {str(claim_id)}
+    paid = sum(D(e["data"]["paid_amount"]) for e in events)
+    assert D((await ledger(api, claim_id))["totals"]["payer_paid"]) == paid == D("810.80")
+
+
+async def test_an_unbalanced_shared_sample_is_held_with_its_line_difference(api):
+    from tests.support.shared import sample_file
+
+    text = sample_file("x12", "835", "lfh_tertiary-payment.835").read_text()
+    body = (await post(api, text)).json()
+    assert body["status"] == "held" and body["posted"] == 0
+    found = (await api.client.get(f"/v1/remittances/{body['file_id']}", headers=api.headers())).json()["findings"]
+    assert {(i["level"], i["difference"]) for i in found["imbalances"]} == {("line", "-21253.50"), ("claim", "1579.00")}
