@@ -133,11 +133,15 @@ def _check_from_context(ctx: dict, claim: ClaimPay) -> Check:
                  claims=(claim,))
 
 
-def _aggregated(claim: ClaimPay) -> list[Adjustment]:
+def _aggregated_pairs(claim: ClaimPay) -> list[tuple[str, str, Decimal]]:
     totals: OrderedDict[tuple[str, str], Decimal] = OrderedDict()
     for a in claim.all_adjustments:
         totals[(a.group, a.reason)] = totals.get((a.group, a.reason), ZERO) + a.amount
-    return [Adjustment(group_code=g, reason_code=r, amount=amount) for (g, r), amount in totals.items() if amount]
+    return [(g, r, amount) for (g, r), amount in totals.items() if amount]
+
+
+def _aggregated(claim: ClaimPay) -> list[Adjustment]:
+    return [Adjustment(group_code=g, reason_code=r, amount=amount) for g, r, amount in _aggregated_pairs(claim)]
 
 
 def _patient_share(claim: ClaimPay) -> Decimal:
@@ -252,10 +256,13 @@ class Poster:
 
         payment_rows, entry_rows, reversed_pairs, events = [], [], [], []
         used: set[uuid.UUID] = set()
+        payers: dict[int, tuple[str, str]] = {}
         for i, o in to_post:
             check, claim = i.check, i.claim
             remittance_id = uuid.uuid4()
-            payer = self.display_payer(check, aliases)
+            if id(check) not in payers:
+                payers[id(check)] = (self.display_payer(check, aliases), payer_key(check, aliases))
+            payer, key_of_payer = payers[id(check)]
             action = L.status_action(claim.status_code)
             entries: list[L.Entry] = []
             outcome = L.outcome(claim)
@@ -294,9 +301,10 @@ class Poster:
                 "payer_claim_control_number": claim.payer_claim_control_number or "NONE",
                 "trace_number": check.trace_number, "payment_date": check.payment_date, "total_charge": claim.charge,
                 "allowed_amount": _allowed(claim), "paid_amount": claim.paid, "patient_responsibility": pr,
-                "outcome": outcome, "adjustments": [a.model_dump(mode="json") for a in _aggregated(claim)],
+                "outcome": outcome, "adjustments": [{"group_code": g, "reason_code": r, "amount": str(a)}
+                                                    for g, r, a in _aggregated_pairs(claim)],
                 "remark_codes": _remarks(claim), "payment_key": i.key, "file_id": self.file_id,
-                "status_code": claim.status_code, "payer_key": payer_key(check, aliases),
+                "status_code": claim.status_code, "payer_key": key_of_payer,
                 "patient_control_number": claim.patient_control_number, "reverses": reverses})
             for e in entries:
                 entry_rows.append(self._entry_row(e, i.claim_id, remittance_id, check))
