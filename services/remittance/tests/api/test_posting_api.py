@@ -362,3 +362,14 @@ async def test_an_unbalanced_shared_sample_is_held_with_its_line_difference(api)
     assert body["status"] == "held" and body["posted"] == 0
     found = (await api.client.get(f"/v1/remittances/{body['file_id']}", headers=api.headers())).json()["findings"]
     assert {(i["level"], i["difference"]) for i in found["imbalances"]} == {("line", "-21253.50"), ("claim", "1579.00")}
+
+
+async def test_the_same_payment_in_two_files_posted_at_once_posts_once(api):
+    import asyncio
+
+    claim_id = await submit(api, "PCN-1")
+    first, second = await asyncio.gather(post(api, era(check([PAID]), isa13="000000111")),
+                                         post(api, era(check([PAID], naming="trn"), isa13="000000222")))
+    assert sorted((first.json()["posted"], second.json()["posted"])) == [0, 1]
+    assert len(await api.outbox_events("payment-posted")) == 1
+    assert (await ledger(api, claim_id))["totals"]["payer_paid"] == "80.00"
