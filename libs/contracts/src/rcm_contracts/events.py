@@ -244,6 +244,7 @@ class ClaimReturned(Event):
 class PaymentPosted(Event):
     SERVICE = "remittance"
     NAME = "payment-posted"
+    SCHEMA_MINOR = 1
 
     claim_id: uuid.UUID
     remittance_id: uuid.UUID
@@ -257,6 +258,31 @@ class PaymentPosted(Event):
     outcome: Literal["paid", "partially_paid", "denied"]
     payment_date: date
     remark_codes: list[str] = Field(default_factory=list)
+    # 1.1: the 835's CLP02 (1/19 primary, 2/20 secondary, 3/21 tertiary, 4 denied; 19-21 forwarded to another
+    # payer) and the claim's running patient responsibility after this payment (the ledger's PR total, not
+    # this payment's share: a consumer replaces what it holds instead of adding it).
+    claim_status_code: str | None = None
+    patient_responsibility_total: Money | None = None
+
+
+class PaymentReversed(Event):
+    """A payer took back a payment it had posted (835 CLP02 22): its ledger entries are negated. Amounts are
+    what was taken back (positive); `patient_responsibility_total` is the claim's running patient
+    responsibility after the reversal (replace, do not add). A correction, when the payer sends one, follows
+    as a PaymentPosted."""
+
+    SERVICE = "remittance"
+    NAME = "payment-reversed"
+
+    claim_id: uuid.UUID
+    remittance_id: uuid.UUID  # the reversal's own id
+    reversed_remittance_id: uuid.UUID  # the PaymentPosted.remittance_id it takes back
+    payer_id: str
+    payer_claim_control_number: str
+    paid_amount: Money
+    patient_responsibility: Money
+    patient_responsibility_total: Money
+    payment_date: date
 
 
 # ---------------------------------------------------------------- denials
@@ -301,6 +327,7 @@ ALL_EVENTS: list[type[Event]] = [
     ClaimAcknowledged,
     ClaimReturned,
     PaymentPosted,
+    PaymentReversed,
     DenialRecorded,
     PatientBalanceOpened,
 ]

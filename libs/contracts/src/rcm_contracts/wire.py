@@ -1,5 +1,5 @@
 """Remittance in the project's JSON form (not a Kafka event): what remittance posts, whether an ERA came
-as X12 835 (POST /v1/remittances/x12, mapped by rcm_remittance.domain.era) or as JSON from an
+as X12 835 (POST /v1/remittances/x12, read by rcm_remittance.domain.remit) or as JSON from an
 integrator (POST /v1/remittances). Claims go out as X12 837P (rcm_x12.claim_837p.write)."""
 
 from __future__ import annotations

@@ -1,39 +1,188 @@
-"""remittance: ERA intake (what a clearinghouse pushes) and read APIs."""
+"""remittance: remittance intake (835 files and the JSON advice), files and their findings, held files'
+release/reject, the claim ledger and the unmatched queue."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import uuid
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
 
 from rcm_contracts.wire import RemittanceAdvice
-from rcm_runtime.app import Provided
+from rcm_runtime.app import Provided, RuntimeDep
 from rcm_runtime.auth import TenantId
-from rcm_runtime.reads import problem, stage_read_router
-from rcm_x12.codec import X12Error
+from rcm_runtime.reads import jsonable, problem, stage_read_router
 
-from rcm_remittance.db import posted_payments
-from rcm_x12.remit_835 import Unparseable835
-from rcm_remittance.service import Remittance
+from rcm_remittance.db import claim_refs, ledger_entries, posted_payments, remittance_files, unmatched_payments
+from rcm_remittance.domain.ledger import totals
+from rcm_remittance.service import Conflict, FileResult, NotFound, Remittance
 
 router = APIRouter(prefix="/v1", tags=["remittance"])
 
-
-@router.post("/remittances", summary="Post an ERA (835 claim payments); each payer claim is posted at most once")
-async def post_era(body: RemittanceAdvice, tenant_id: TenantId, remittance: Provided[Remittance]) -> dict:
-    result = await remittance.post_advice(tenant_id=tenant_id, actor="api", era=body)
-    return {"posted": result.posted, "duplicates": result.duplicates, "rejected": result.rejected}
+Actor = Annotated[str, Header(alias="X-User", min_length=1, max_length=128, description="the operator acting")]
 
 
-@router.post("/remittances/x12", summary="Post an X12 835 (005010X221A1): each claim payment once; payments "
-                                          "naming no claim we submitted are kept as unmatched",
+class Decision(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class Match(BaseModel):
+    claim_id: uuid.UUID
+    reason: str = Field(default="matched by an operator", min_length=1, max_length=500)
+
+
+def _answer(result: FileResult):
+    """200 with the file's outcome; a rejected file (unreadable, truncated, not 5010) answers 422 invalid_835
+    with the reason and the stored file's id."""
+    body = result.as_json()
+    if result.status == "rejected":
+        return JSONResponse(status_code=422, content={"code": "invalid_835", "description": result.reason,
+                                                      "file_id": body["file_id"], "status": "rejected"})
+    return JSONResponse(content=body)  # plain JSON already: no jsonable_encoder walk over 10,000 outcomes
+
+
+@router.post("/remittances", summary="Post an ERA as JSON (RemittanceAdvice): the same identity, tenant and "
+                                     "balancing rules as an 835")
+async def post_era(body: RemittanceAdvice, tenant_id: TenantId, remittance: Provided[Remittance]):
+    return _answer(await remittance.post_advice(tenant_id=tenant_id, actor="api", era=body))
+
+
+@router.post("/remittances/x12", summary="Post an X12 835 file (005010X221A1, any number of interchanges): stored "
+                                         "verbatim, balanced, each claim payment posted once to this tenant's claims",
              openapi_extra={"requestBody": {"content": {"application/edi-x12": {"schema": {"type": "string"}}}}})
 async def post_x12_era(request: Request, tenant_id: TenantId, remittance: Provided[Remittance]):
     text = (await request.body()).decode("utf-8", errors="replace")
+    return _answer(await remittance.post_x12(tenant_id=tenant_id, actor="api", text=text))
+
+
+_FILE_LIST = [c for c in remittance_files.c if c.name not in ("content", "outcomes", "findings")]
+
+
+@router.get("/remittances", summary="Remittance files received, newest first (filters: status, payer, received "
+                                    "from/to, payment date)")
+async def list_files(tenant_id: TenantId, rt: RuntimeDep, status: str | None = None, payer: str | None = None,
+                     received_from: date | None = None, received_to: date | None = None,
+                     payment_date: date | None = None,
+                     date_: date | None = Query(None, alias="date", description="received on this day (UTC)"),
+                     limit: int = Query(50, ge=1, le=500),
+                     offset: int = Query(0, ge=0)) -> dict:
+    where = [remittance_files.c.tenant_id == tenant_id]
+    if status:
+        where.append(remittance_files.c.status == status)
+    if payer:
+        where.append(remittance_files.c.payer_id == payer)
+    if received_from:
+        where.append(remittance_files.c.received_at >= datetime.combine(received_from, time.min, timezone.utc))
+    if received_to:
+        where.append(remittance_files.c.received_at < datetime.combine(received_to + timedelta(days=1), time.min,
+                                                                      timezone.utc))
+    if payment_date:
+        where.append(remittance_files.c.payment_date == payment_date)
+    if date_:
+        where.append(remittance_files.c.received_at >= datetime.combine(date_, time.min, timezone.utc))
+        where.append(remittance_files.c.received_at < datetime.combine(date_ + timedelta(days=1), time.min, timezone.utc))
+    async with rt.units.read() as conn:
+        total = (await conn.execute(select(func.count()).select_from(remittance_files).where(*where))).scalar()
+        rows = (await conn.execute(select(*_FILE_LIST).where(*where).order_by(
+            remittance_files.c.received_at.desc(), remittance_files.c.id).limit(limit).offset(offset))).mappings().all()
+    return {"total": total, "items": [jsonable(dict(r)) for r in rows]}
+
+
+@router.get("/remittances/{file_id}", summary="A remittance file: status, findings (envelope errors, warnings, "
+                                              "imbalances), per claim payment its outcome, and the payments posted")
+async def read_file(file_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep):
+    async with rt.units.read() as conn:
+        row = (await conn.execute(select(*[c for c in remittance_files.c if c.name != "content"]).where(
+            remittance_files.c.tenant_id == tenant_id, remittance_files.c.id == file_id))).mappings().first()
+        if row is None:
+            return problem(404, "not_found", "no such remittance file for this tenant")
+        payments = (await conn.execute(select(posted_payments).where(
+            posted_payments.c.tenant_id == tenant_id, posted_payments.c.file_id == file_id)
+            .order_by(posted_payments.c.posted_at))).mappings().all()
+    return {**jsonable(dict(row)), "payments": [jsonable(dict(p)) for p in payments]}
+
+
+@router.post("/remittances/{file_id}/release", summary="Post a held file as it is (audited: X-User and a reason)")
+async def release(file_id: uuid.UUID, body: Decision, tenant_id: TenantId, actor: Actor,
+                  remittance: Provided[Remittance]):
     try:
-        result = await remittance.post_x12(tenant_id=tenant_id, actor="api", text=text)
-    except (Unparseable835, X12Error) as exc:
-        return problem(422, "invalid_835", str(exc))
-    return {"posted": result.posted, "duplicates": result.duplicates, "rejected": result.rejected,
-            "unmatched": result.unmatched}
+        return (await remittance.release(tenant_id=tenant_id, actor=actor, file_id=file_id, reason=body.reason)).as_json()
+    except NotFound as exc:
+        return problem(404, "not_found", str(exc))
+    except Conflict as exc:
+        return problem(409, "not_held", str(exc))
+
+
+@router.post("/remittances/{file_id}/reject", summary="Reject a held file: nothing of it is posted (audited)")
+async def reject(file_id: uuid.UUID, body: Decision, tenant_id: TenantId, actor: Actor,
+                 remittance: Provided[Remittance]):
+    try:
+        return (await remittance.reject(tenant_id=tenant_id, actor=actor, file_id=file_id, reason=body.reason)).as_json()
+    except NotFound as exc:
+        return problem(404, "not_found", str(exc))
+    except Conflict as exc:
+        return problem(409, "not_held", str(exc))
+
+
+@router.get("/claims/{claim_id}/ledger", summary="A claim's ledger: its entries and totals (decimal strings); "
+                                                 "only the claim's own tenant sees it")
+async def claim_ledger(claim_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep):
+    async with rt.units.read() as conn:
+        ours = (await conn.execute(select(claim_refs.c.claim_id).where(
+            claim_refs.c.tenant_id == tenant_id, claim_refs.c.claim_id == claim_id).limit(1))).first()
+        entries = (await conn.execute(select(ledger_entries).where(
+            ledger_entries.c.tenant_id == tenant_id, ledger_entries.c.claim_id == claim_id)
+            .order_by(ledger_entries.c.id))).mappings().all()
+    if ours is None and not entries:
+        return problem(404, "not_found", "no such claim for this tenant")
+    claim_entries = [e for e in entries if e["kind"] != "provider_adjustment"]
+    return {"claim_id": str(claim_id), "totals": totals((e["kind"], e["amount"]) for e in entries).as_json(),
+            "entries": [jsonable({k: v for k, v in e.items() if k not in ("tenant_id", "entry_key")})
+                        for e in entries], "entry_count": len(claim_entries)}
+
+
+@router.get("/unmatched-payments", summary="Claim payments that name no claim of this tenant (or were held): "
+                                           "to match to a claim or return")
+async def list_unmatched(tenant_id: TenantId, rt: RuntimeDep, status: str | None = "unmatched",
+                         limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict:
+    where = [unmatched_payments.c.tenant_id == tenant_id]
+    if status:
+        where.append(unmatched_payments.c.status == status)
+    cols = [c for c in unmatched_payments.c if c.name != "advice"]
+    async with rt.units.read() as conn:
+        total = (await conn.execute(select(func.count()).select_from(unmatched_payments).where(*where))).scalar()
+        rows = (await conn.execute(select(*cols).where(*where).order_by(unmatched_payments.c.id)
+                                   .limit(limit).offset(offset))).mappings().all()
+    return {"total": total, "items": [jsonable(dict(r)) for r in rows]}
+
+
+@router.post("/unmatched-payments/{unmatched_id}/match", summary="Post an unmatched payment to a claim of this "
+                                                                "tenant (audited: X-User)")
+async def match(unmatched_id: int, body: Match, tenant_id: TenantId, actor: Actor, remittance: Provided[Remittance]):
+    try:
+        return await remittance.match(tenant_id=tenant_id, actor=actor, unmatched_id=unmatched_id,
+                                      claim_id=body.claim_id, reason=body.reason)
+    except NotFound as exc:
+        return problem(404, "not_found", str(exc))
+    except Conflict as exc:
+        return problem(409, "not_unmatched", str(exc))
+
+
+@router.post("/unmatched-payments/{unmatched_id}/return", summary="Return an unmatched or held payment to the "
+                                                                 "payer: never posted (audited: X-User, reason)")
+async def return_payment(unmatched_id: int, body: Decision, tenant_id: TenantId, actor: Actor,
+                         remittance: Provided[Remittance]):
+    try:
+        return await remittance.return_payment(tenant_id=tenant_id, actor=actor, unmatched_id=unmatched_id,
+                                               reason=body.reason)
+    except NotFound as exc:
+        return problem(404, "not_found", str(exc))
+    except Conflict as exc:
+        return problem(409, "not_unmatched", str(exc))
 
 
 reads = stage_read_router(posted_payments, tag="remittance", status_column="outcome", queue_path="/payments",

@@ -1,9 +1,11 @@
-"""remittance schema: one posted claim payment per (tenant, payer, payer claim control number)."""
+"""remittance schema: every file received (verbatim, idempotent on its content), each claim payment posted
+once per (tenant, payment key: rcm_remittance.domain.identity), the claim ledger's immutable entries, the
+unmatched queue, payer aliases and the audit of what operators did."""
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Numeric, UniqueConstraint, func
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Numeric, Text, UniqueConstraint, func
 from decimal import Decimal
 from datetime import date
 from sqlalchemy.dialects.postgresql import JSONB
@@ -23,8 +25,11 @@ def _now_column() -> Column:
 
 
 class PostedPayment(Base, table=True):
+    """One claim payment (CLP) posted: once per (tenant, payment_key). outcome: paid | partially_paid | denied |
+    reversed (CLP02 22: `reverses` names the original, whose `reversed_by` names it) | not_our_claim (23)."""
+
     __tablename__ = "posted_payments"
-    __table_args__ = (UniqueConstraint("tenant_id", "payer_id", "payer_claim_control_number", name="uq_posted_payment"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "payment_key", name="uq_posted_payment_key"),)
 
     remittance_id: uuid.UUID = Field(primary_key=True)
     claim_id: uuid.UUID = Field(index=True)
@@ -41,15 +46,24 @@ class PostedPayment(Base, table=True):
     adjustments: list = Field(sa_column=Column(JSONB, nullable=False))
     remark_codes: list = Field(sa_column=Column(JSONB, nullable=False))
     posted_at: datetime = Field(sa_column=_now_column())
+    payment_key: str
+    file_id: uuid.UUID | None = Field(default=None, index=True)
+    status_code: str | None = None  # CLP02
+    payer_key: str | None = None  # the normalised payer (identity.payer_key)
+    patient_control_number: str | None = None
+    reverses: uuid.UUID | None = None
+    reversed_by: uuid.UUID | None = None
 
 
 posted_payments = PostedPayment.__table__
 
 
 class ClaimRef(Base, table=True):
-    """CLP01 -> claim: what submission published when it sent the claim (claim-submitted)."""
+    """CLP01 -> claim: what submission published when it sent the claim (claim-submitted). The tenant's own
+    submitted claims: nothing is posted to a claim that is not here for the caller's tenant."""
 
     __tablename__ = "claim_refs"
+    __table_args__ = (Index("ix_claim_refs_tenant_claim", "tenant_id", "claim_id"),)
 
     tenant_id: str = Field(primary_key=True)
     patient_control_number: str = Field(primary_key=True)
@@ -63,6 +77,7 @@ class UnmatchedPayment(Base, table=True):
     works it (status unmatched)."""
 
     __tablename__ = "unmatched_payments"
+    __table_args__ = (UniqueConstraint("tenant_id", "payment_key", name="uq_unmatched_payment_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: str = Field(index=True)
@@ -72,10 +87,103 @@ class UnmatchedPayment(Base, table=True):
     payer_claim_control_number: str | None = None
     paid_amount: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
     reason: str
-    status: str = "unmatched"  # unmatched -> posted
-    advice: dict = Field(sa_column=Column(JSONB, nullable=False))  # the RemittanceAdvice with this one claim
+    # unmatched -> posted (its claim was submitted) | matched (an operator named the claim) | returned;
+    # held (a status the 835 guide does not define, or a reversal of nothing posted) -> returned
+    status: str = "unmatched"
+    # {"check": the check's context, "claim": the claim payment (rcm_remittance.domain.remit.claim_to_json)}
+    advice: dict = Field(sa_column=Column(JSONB, nullable=False))
     received_at: datetime = Field(sa_column=_now_column())
+    payment_key: str | None = None
+    file_id: uuid.UUID | None = None
+    claim_id: uuid.UUID | None = None  # once posted
+    resolved_by: str | None = None
+    resolved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class RemittanceFile(Base, table=True):
+    """Every remittance received, verbatim, once per (tenant, SHA-256 of its content). status: posted |
+    partially_posted (some claim payments unmatched or held) | held (does not balance; nothing posted until
+    released) | rejected (unreadable, truncated, not 5010; or rejected by an operator)."""
+
+    __tablename__ = "remittance_files"
+    __table_args__ = (UniqueConstraint("tenant_id", "sha256", name="uq_remittance_file_content"),
+                      Index("ix_remittance_files_tenant_received", "tenant_id", "received_at"))
+
+    id: uuid.UUID = Field(primary_key=True)
+    tenant_id: str
+    sha256: str
+    source: str  # x12 | json
+    status: str
+    reason: str | None = None
+    payer_id: str | None = None
+    trace_numbers: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    payment_date: date | None = None
+    findings: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    totals: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    outcomes: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(sa_column=_now_column())
+    reviewed_by: str | None = None
+    review_reason: str | None = None
+
+
+class LedgerEntry(Base, table=True):
+    """Immutable: a claim's ledger is the sum of its entries (rcm_remittance.domain.ledger); a reversal adds
+    the negated entries. PLB entries (kind provider_adjustment) are against the provider and the check:
+    claim_id names the claim only when the PLB reference names one of the tenant's claims."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_entries_tenant_claim", "tenant_id", "claim_id"),
+                      UniqueConstraint("tenant_id", "entry_key", name="uq_ledger_entry_key"))
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    tenant_id: str
+    claim_id: uuid.UUID | None = None
+    remittance_id: uuid.UUID | None = None  # the posted payment it belongs to
+    file_id: uuid.UUID | None = None
+    line_number: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    kind: str
+    amount: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    procedure_code: str | None = None
+    group_code: str | None = None
+    reason_code: str | None = None
+    remark_codes: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    trace_number: str | None = None
+    provider_id: str | None = None
+    reference: str | None = None
+    note: str | None = None
+    entry_key: str | None = None  # PLB entries: their identity (posted once, like a claim payment)
+    created_at: datetime = Field(sa_column=_now_column())
+
+
+class PayerAlias(Base, table=True):
+    """A payer's N1*PR/REF*2U id -> the payer key (TRN03) learned from 835s naming both."""
+
+    __tablename__ = "payer_aliases"
+
+    tenant_id: str = Field(primary_key=True)
+    alias: str = Field(primary_key=True)
+    payer_key: str
+
+
+class RemittanceAudit(Base, table=True):
+    """Who did what to a file or an unmatched payment, and why."""
+
+    __tablename__ = "remittance_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(index=True)
+    subject: str  # file | unmatched
+    subject_id: str
+    action: str  # release | reject | match | return
+    actor: str
+    reason: str
+    at: datetime = Field(sa_column=_now_column())
 
 
 claim_refs = ClaimRef.__table__
 unmatched_payments = UnmatchedPayment.__table__
+remittance_files = RemittanceFile.__table__
+ledger_entries = LedgerEntry.__table__
+payer_aliases = PayerAlias.__table__
+remittance_audit = RemittanceAudit.__table__

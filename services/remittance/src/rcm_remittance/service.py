@@ -1,80 +1,550 @@
-"""Posting an ERA: each claim payment once, with its PaymentPosted event, in one transaction."""
+"""Posting remittances: every file stored verbatim and read once, balanced before anything is posted, each
+claim payment posted exactly once to the caller's tenant's own claim, the ledger, the unmatched queue.
+
+A file's path (`ingest`): store it (idempotent on (tenant, SHA-256 of the content): the same file again is
+`duplicate` with the first file's id) -> read it (unreadable, truncated, not 5010: `rejected`, nothing
+posted) -> balance it (any imbalance: `held`, nothing posted until an operator releases it) -> post
+(`post_items`). Posting a file takes a fixed handful of multi-row statements whatever its size: aliases,
+claim refs, posted keys, ledger state, reversal originals, then one INSERT each for payments, entries and
+unmatched payments, one UPDATE for reversed originals and one SELECT of the running patient shares.
+
+Tenant safety: a claim payment is posted only to a claim in claim_refs for the unit of work's tenant (the
+claims that tenant submitted), by CLP01 for an 835 and by claim id for the JSON advice; anything else is
+queued as unmatched, never posted.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select, text, tuple_, update
 
+from rcm_contracts.events import Adjustment, ClaimSubmitted, PaymentPosted, PaymentReversed
+from rcm_contracts.wire import RemittanceAdvice
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
 
-from rcm_contracts.events import ClaimSubmitted, PaymentPosted
-from rcm_contracts.wire import RemittanceAdvice
+from rcm_remittance.db import (claim_refs, ledger_entries, payer_aliases, posted_payments, remittance_audit,
+                               remittance_files, unmatched_payments)
+from rcm_remittance.domain import ledger as L
+from rcm_remittance.domain.balancing import file_imbalances, patient_share_warnings
+from rcm_remittance.domain.identity import aliases_of, norm, payer_key, payment_keys, plb_keys
+from rcm_remittance.domain.remit import (Check, ClaimPay, RejectedFile, claim_from_json, claim_to_json,
+                                         read_advice, read_x12_file, sha256)
 
-from rcm_remittance.db import claim_refs, posted_payments, unmatched_payments
-from rcm_remittance.domain.era import map_payment
-from rcm_x12.remit_835 import read_835
-from rcm_remittance.domain.posting import UnbalancedRemittance, check_balanced, outcome
+ZERO = Decimal("0.00")
+POSTED_LIKE = {"posted", "duplicate", "reversed", "not_our_claim"}
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(ValueError):
+    pass
 
 
 @dataclass
-class PostingResult:
-    posted: int = 0
-    duplicates: int = 0
-    rejected: list[dict] = field(default_factory=list)
-    unmatched: int = 0
+class Item:
+    """One claim payment to post: where it is, its identity and (once resolved) its claim."""
+
+    check_index: int
+    claim_index: int
+    check: Check
+    claim: ClaimPay
+    key: str
+    claim_id: uuid.UUID | None = None
 
 
-_post = BulkInsert(posted_payments, ["remittance_id", "claim_id", "tenant_id", "payer_id", "payer_claim_control_number",
-                                     "trace_number", "payment_date", "total_charge", "allowed_amount", "paid_amount",
-                                     "patient_responsibility", "outcome", "adjustments", "remark_codes"],
-                   on_conflict="ON CONSTRAINT uq_posted_payment DO NOTHING", returning=["remittance_id"])
+@dataclass
+class FileResult:
+    file_id: uuid.UUID
+    status: str
+    outcomes: list[dict] = field(default_factory=list)
+    findings: dict = field(default_factory=dict)
+    reason: str | None = None
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for o in self.outcomes if o["outcome"] == outcome)
+
+    @property
+    def rejected(self) -> list[dict]:
+        """Claim payments refused for their own fault (imbalance, a status the guide does not define)."""
+        return [{"index": o["claim_index"], "check_index": o["check_index"], "claim_id": o.get("claim_id"),
+                 "reason": o["reason"]} for o in self.outcomes if o["outcome"] == "held" and o.get("own_fault")]
+
+    def as_json(self) -> dict:
+        duplicates = len(self.outcomes) if self.status == "duplicate" else self.count("duplicate")
+        return {"file_id": str(self.file_id), "status": self.status, "reason": self.reason,
+                "posted": self.count("posted") + self.count("reversed"), "duplicates": duplicates,
+                "unmatched": self.count("unmatched"), "held": self.count("held"), "rejected": self.rejected,
+                "claims": self.outcomes, "findings": self.findings}
 
 
-async def post_remittance_advice(uow: UnitOfWork, era: RemittanceAdvice) -> PostingResult:
-    """Post every balanced claim payment of the ERA once, for the unit of work's tenant; an ERA received
-    again posts nothing new."""
-    tenant_id = uow.tenant_id
-    result = PostingResult()
-    rows, remits = [], {}
-    for i, remit in enumerate(era.claims):
-        try:
-            check_balanced(remit)
-        except UnbalancedRemittance as exc:
-            result.rejected.append({"index": i, "claim_id": str(remit.claim_id), "reason": str(exc)})
-            continue
-        remittance_id = uuid.uuid4()
-        remits[remittance_id] = remit
-        rows.append({"remittance_id": remittance_id, "claim_id": remit.claim_id, "tenant_id": tenant_id,
-                     "payer_id": era.payer_id, "payer_claim_control_number": remit.payer_claim_control_number,
-                     "trace_number": era.trace_number, "payment_date": era.payment_date,
-                     "total_charge": remit.total_charge, "allowed_amount": remit.allowed_amount,
-                     "paid_amount": remit.paid_amount, "patient_responsibility": remit.patient_responsibility,
-                     "outcome": outcome(remit), "adjustments": [a.model_dump(mode="json") for a in remit.adjustments],
-                     "remark_codes": remit.remark_codes})
-    inserted = {r.remittance_id for r in await _post.execute(uow.conn, rows)}
-    result.duplicates = len(rows) - len(inserted)  # never post a payment twice
-    for row in rows:
-        if row["remittance_id"] not in inserted:
-            continue
-        remit = remits[row["remittance_id"]]
-        result.posted += 1
-        uow.emit(PaymentPosted(claim_id=remit.claim_id, remittance_id=row["remittance_id"], payer_id=era.payer_id,
-                              payer_claim_control_number=remit.payer_claim_control_number,
-                              total_charge=remit.total_charge, allowed_amount=remit.allowed_amount,
-                              paid_amount=remit.paid_amount, patient_responsibility=remit.patient_responsibility,
-                              adjustments=remit.adjustments, outcome=row["outcome"], payment_date=era.payment_date,
-                              remark_codes=remit.remark_codes), key=remit.claim_id)
-    return result
+# ---------------------------------------------------------------- statements
+
+_insert_payments = BulkInsert(posted_payments, [
+    "remittance_id", "claim_id", "tenant_id", "payer_id", "payer_claim_control_number", "trace_number", "payment_date",
+    "total_charge", "allowed_amount", "paid_amount", "patient_responsibility", "outcome", "adjustments", "remark_codes",
+    "payment_key", "file_id", "status_code", "payer_key", "patient_control_number", "reverses"],
+    on_conflict="ON CONSTRAINT uq_posted_payment_key DO NOTHING", returning=["remittance_id"])
+_insert_entries = BulkInsert(ledger_entries, [
+    "tenant_id", "claim_id", "remittance_id", "file_id", "line_number", "kind", "amount", "procedure_code", "group_code",
+    "reason_code", "remark_codes", "trace_number", "provider_id", "reference", "note", "entry_key"],
+    on_conflict="ON CONSTRAINT uq_ledger_entry_key DO NOTHING")
+_insert_unmatched = BulkInsert(unmatched_payments, [
+    "tenant_id", "payer_id", "trace_number", "patient_control_number", "payer_claim_control_number", "paid_amount",
+    "reason", "status", "advice", "payment_key", "file_id"],
+    on_conflict="ON CONSTRAINT uq_unmatched_payment_key DO NOTHING", returning=["id"])
+_insert_aliases = BulkInsert(payer_aliases, ["tenant_id", "alias", "payer_key"], on_conflict="DO NOTHING")
+# Array parameters (= ANY): one cached plan and one parameter however many claims a file has (an IN list of
+# 10,000 bind parameters costs more to compile than to run).
+_refs_by_pcn = text("SELECT patient_control_number, claim_id FROM claim_refs WHERE tenant_id = :tenant "
+                    "AND patient_control_number = ANY(CAST(:pcns AS text[]))")
+_refs_by_claim = text("SELECT claim_id FROM claim_refs WHERE tenant_id = :tenant AND claim_id = ANY(CAST(:ids AS uuid[]))")
+_posted_keys = text("SELECT payment_key FROM posted_payments WHERE tenant_id = :tenant "
+                    "AND payment_key = ANY(CAST(:keys AS text[]))")
+_ledger_state = text("SELECT claim_id, kind, amount, group_code, reason_code FROM ledger_entries WHERE tenant_id = :tenant "
+                     "AND claim_id = ANY(CAST(:ids AS uuid[])) AND kind = ANY(CAST(:kinds AS text[])) ORDER BY id")
+_lock_claims = text("SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM "
+                    "(SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered")
+_patient_shares = text("SELECT claim_id, sum(amount) FROM ledger_entries WHERE tenant_id = :tenant "
+                       "AND claim_id = ANY(CAST(:ids AS uuid[])) AND kind = ANY(CAST(:kinds AS text[])) GROUP BY claim_id")
+
+
+def _check_context(check: Check) -> dict:
+    return {"payer_id": check.payer_id, "payer_name": check.payer_name, "trace_number": check.trace_number,
+            "trace_originator": check.trace_originator, "payment_date": check.payment_date.isoformat(),
+            "payment_method": check.payment_method, "interchange": check.interchange,
+            "control_number": check.control_number}
+
+
+def _check_from_context(ctx: dict, claim: ClaimPay) -> Check:
+    from datetime import date
+    return Check(interchange=ctx.get("interchange", ""), control_number=ctx.get("control_number", ""),
+                 payer_id=ctx.get("payer_id"), payer_name=ctx.get("payer_name"), trace_number=ctx["trace_number"],
+                 trace_originator=ctx.get("trace_originator"), amount=None,
+                 payment_date=date.fromisoformat(ctx["payment_date"]), payment_method=ctx.get("payment_method", "NON"),
+                 claims=(claim,))
+
+
+def _aggregated_pairs(claim: ClaimPay) -> list[tuple[str, str, Decimal]]:
+    totals: OrderedDict[tuple[str, str], Decimal] = OrderedDict()
+    for a in claim.all_adjustments:
+        totals[(a.group, a.reason)] = totals.get((a.group, a.reason), ZERO) + a.amount
+    return [(g, r, amount) for (g, r), amount in totals.items() if amount]
+
+
+def _aggregated(claim: ClaimPay) -> list[Adjustment]:
+    return [Adjustment(group_code=g, reason_code=r, amount=amount) for g, r, amount in _aggregated_pairs(claim)]
+
+
+def _patient_share(claim: ClaimPay) -> Decimal:
+    return sum((a.amount for a in claim.all_adjustments if a.group == "PR"), ZERO)
+
+
+def _allowed(claim: ClaimPay) -> Decimal:
+    if claim.allowed is not None:
+        return claim.allowed
+    return claim.charge - sum((a.amount for a in claim.all_adjustments if a.group != "PR"), ZERO)
+
+
+def _remarks(claim: ClaimPay) -> list[str]:
+    return list(dict.fromkeys([*claim.remark_codes, *(r for line in claim.lines for r in line.remark_codes)]))
+
+
+# ---------------------------------------------------------------- posting
+
+
+class Poster:
+    """Posts items (claim payments already identified) for one unit of work's tenant."""
+
+    def __init__(self, uow: UnitOfWork, file_id: uuid.UUID | None) -> None:
+        self.uow, self.file_id, self.tenant = uow, file_id, uow.tenant_id
+
+    async def aliases(self, checks: list[Check]) -> dict[str, str]:
+        learned = {a: k for c in checks for a, k in aliases_of(c).items()}
+        if learned:
+            await _insert_aliases.execute(self.uow.conn, [{"tenant_id": self.tenant, "alias": a, "payer_key": k}
+                                                          for a, k in learned.items()])
+        names = sorted({norm(c.payer_id) for c in checks if c.payer_id} | {norm(c.trace_originator) for c in checks
+                                                                           if c.trace_originator})
+        rows = (await self.uow.conn.execute(select(payer_aliases.c.alias, payer_aliases.c.payer_key).where(
+            payer_aliases.c.tenant_id == self.tenant,
+            (payer_aliases.c.alias.in_(names)) | (payer_aliases.c.payer_key.in_(names))))).all() if names else []
+        return {**{r.alias: r.payer_key for r in rows}, **learned}
+
+    @staticmethod
+    def display_payer(check: Check, aliases: dict[str, str]) -> str:
+        """How events and rows name the payer: N1*PR/REF*2U; else the id learned for its TRN03; else TRN03."""
+        if check.payer_id:
+            return check.payer_id
+        key = payer_key(check, aliases)
+        named = sorted(a for a, k in aliases.items() if k == key and a != key)
+        return named[0] if named else (check.trace_originator or "UNKNOWN")
+
+    async def resolve_claims(self, items: list[Item], references: set[str] = frozenset()) -> dict[str, uuid.UUID]:
+        """Each item's claim, only among the tenant's own submitted claims; returns CLP01 -> claim for the
+        PLB references too."""
+        pcns = {i.claim.patient_control_number for i in items if i.claim_id is None and i.claim.claim_id is None}
+        pcns |= set(references)
+        by_pcn: dict[str, uuid.UUID] = {}
+        if pcns:
+            rows = await self.uow.conn.execute(_refs_by_pcn, {"tenant": self.tenant, "pcns": sorted(pcns)})
+            by_pcn = {r.patient_control_number: r.claim_id for r in rows}
+        named = {i.claim.claim_id for i in items if i.claim_id is None and i.claim.claim_id is not None}
+        known: set[uuid.UUID] = set()
+        if named:
+            rows = await self.uow.conn.execute(_refs_by_claim, {"tenant": self.tenant, "ids": sorted(named, key=str)})
+            known = {r.claim_id for r in rows}
+        for i in items:
+            if i.claim_id is None:
+                i.claim_id = (i.claim.claim_id if i.claim.claim_id in known else None) if i.claim.claim_id else \
+                    by_pcn.get(i.claim.patient_control_number)
+        return by_pcn
+
+    async def post(self, items: list[Item], aliases: dict[str, str], *, queue_unmatched: bool = True) -> list[dict]:
+        uow, tenant = self.uow, self.tenant
+        keys = [i.key for i in items]
+        posted_keys = {r.payment_key for r in await uow.conn.execute(
+            _posted_keys, {"tenant": tenant, "keys": keys})} if keys else set()
+        outcomes: list[dict] = []
+        to_post: list[tuple[Item, dict]] = []
+        unmatched_rows, seen = [], set()
+        for i in items:
+            o = {"check_index": i.check_index, "claim_index": i.claim_index,
+                 "patient_control_number": i.claim.patient_control_number, "status_code": i.claim.status_code,
+                 "paid": str(i.claim.paid), "payment_key": i.key,
+                 "claim_id": str(i.claim_id) if i.claim_id else None}
+            outcomes.append(o)
+            action = L.status_action(i.claim.status_code)
+            if i.key in posted_keys or i.key in seen:
+                o.update(outcome="duplicate", reason="this claim payment was posted before")
+            elif action == "hold":
+                o.update(outcome="held", own_fault=True, reason=f"claim status CLP02 {i.claim.status_code[:4]!r} is not "
+                         "one the 835 guide defines (1-4, 19-23); held for a person")
+                unmatched_rows.append(self._queue_row(i, aliases, o["reason"], "held"))
+            elif i.claim_id is None:
+                o.update(outcome="unmatched", reason="no claim with this patient control number (CLP01) was submitted "
+                         "by this tenant" if i.claim.claim_id is None else "no claim with this id was submitted by "
+                         "this tenant")
+                if queue_unmatched:
+                    unmatched_rows.append(self._queue_row(i, aliases, o["reason"], "unmatched"))
+            else:
+                to_post.append((i, o))
+            seen.add(i.key)
+
+        claim_ids = sorted({i.claim_id for i, _ in to_post}, key=str)
+        # What a reversal or a later payer posts depends on what the claim's ledger holds: serialise those
+        # claims' posting across concurrent files (transaction-scoped advisory locks, taken in one order).
+        dependent = sorted({f"{tenant}/{i.claim_id}" for i, _ in to_post
+                            if i.claim.status_code in L.SECONDARY | L.TERTIARY | {L.REVERSAL}})
+        if dependent:
+            await uow.conn.execute(_lock_claims, {"keys": dependent})
+        state: dict[uuid.UUID, list[L.Entry]] = defaultdict(list)
+        if claim_ids:
+            rows = await uow.conn.execute(_ledger_state, {"tenant": tenant, "ids": claim_ids,
+                                                          "kinds": ["charge", *L.PR_KINDS]})
+            for r in rows:
+                state[r.claim_id].append(L.Entry(r.kind, r.amount, group_code=r.group_code, reason_code=r.reason_code))
+        originals = await self._reversal_candidates([i for i, _ in to_post if i.claim.status_code == L.REVERSAL])
+
+        payment_rows, entry_rows, reversed_pairs, events = [], [], [], []
+        used: set[uuid.UUID] = set()
+        payers: dict[int, tuple[str, str]] = {}
+        for i, o in to_post:
+            check, claim = i.check, i.claim
+            remittance_id = uuid.uuid4()
+            if id(check) not in payers:
+                payers[id(check)] = (self.display_payer(check, aliases), payer_key(check, aliases))
+            payer, key_of_payer = payers[id(check)]
+            action = L.status_action(claim.status_code)
+            entries: list[L.Entry] = []
+            outcome = L.outcome(claim)
+            reverses = None
+            if action == "reverse":
+                original = self._match_original(i, originals, aliases, used)
+                if original is None:
+                    o.update(outcome="held", own_fault=True, reason="reversal (CLP02 22) of a payment not posted "
+                             "here for this claim and payer; held for a person")
+                    unmatched_rows.append(self._queue_row(i, aliases, o["reason"], "held"))
+                    continue
+                used.add(original["remittance_id"])
+                reverses = original["remittance_id"]
+                entries = L.negated(original["entries"])
+                outcome = "reversed"
+                reversed_pairs.append((reverses, remittance_id))
+                o.update(outcome="reversed", reason="the original payment's entries are negated",
+                         reverses=str(reverses))
+            elif action == "not_ours":
+                outcome = "not_our_claim"
+                o.update(outcome="not_our_claim", reason="CLP02 23: not this payer's claim, forwarded; no money moves")
+            else:
+                existing = state[i.claim_id]
+                later = claim.status_code in L.SECONDARY | L.TERTIARY
+                charge_posted = any(e.kind == "charge" for e in existing) and \
+                    sum((e.amount for e in existing if e.kind == "charge"), ZERO) != 0
+                if later and charge_posted:
+                    entries += L.superseded_patient_share(existing)
+                entries += L.payment_entries(claim, charge_posted=charge_posted)
+                o.update(outcome="posted", payment_outcome=outcome, reason=L_STATUS_REASON.get(claim.status_code, ""))
+            state[i.claim_id] += [e for e in entries if e.kind in ("charge", *L.PR_KINDS)]
+            o["remittance_id"] = str(remittance_id)
+            pr = _patient_share(claim)
+            payment_rows.append({
+                "remittance_id": remittance_id, "claim_id": i.claim_id, "tenant_id": tenant, "payer_id": payer,
+                "payer_claim_control_number": claim.payer_claim_control_number or "NONE",
+                "trace_number": check.trace_number, "payment_date": check.payment_date, "total_charge": claim.charge,
+                "allowed_amount": _allowed(claim), "paid_amount": claim.paid, "patient_responsibility": pr,
+                "outcome": outcome, "adjustments": [{"group_code": g, "reason_code": r, "amount": str(a)}
+                                                    for g, r, a in _aggregated_pairs(claim)],
+                "remark_codes": _remarks(claim), "payment_key": i.key, "file_id": self.file_id,
+                "status_code": claim.status_code, "payer_key": key_of_payer,
+                "patient_control_number": claim.patient_control_number, "reverses": reverses})
+            for e in entries:
+                entry_rows.append(self._entry_row(e, i.claim_id, remittance_id, check))
+            events.append((i, remittance_id, payer, outcome, reverses, entries))
+
+        inserted = {r.remittance_id for r in await _insert_payments.execute(uow.conn, payment_rows)} if payment_rows else set()
+        lost = {r["remittance_id"] for r in payment_rows} - inserted  # posted meanwhile by a concurrent request
+        for (i, o) in to_post:
+            if o.get("remittance_id") and uuid.UUID(o["remittance_id"]) in lost:
+                o.update(outcome="duplicate", reason="this claim payment was posted before")
+                o.pop("remittance_id")
+        entry_rows = [r for r in entry_rows if r["remittance_id"] in inserted]
+        if entry_rows:
+            await _insert_entries.execute(uow.conn, entry_rows)
+        reversed_pairs = [(a, b) for a, b in reversed_pairs if b in inserted]
+        if reversed_pairs:
+            await uow.conn.execute(text(
+                "UPDATE posted_payments AS p SET reversed_by = u.by FROM unnest(CAST(:orig AS uuid[]), "
+                "CAST(:by AS uuid[])) AS u(orig, by) WHERE p.remittance_id = u.orig AND p.tenant_id = :tenant"),
+                {"orig": [a for a, _ in reversed_pairs], "by": [b for _, b in reversed_pairs], "tenant": tenant})
+        if unmatched_rows:
+            await _insert_unmatched.execute(uow.conn, unmatched_rows)
+        await self._emit([e for e in events if e[1] in inserted])
+        return outcomes
+
+    def _queue_row(self, i: Item, aliases: dict[str, str], reason: str, status: str) -> dict:
+        return {"tenant_id": self.tenant, "payer_id": self.display_payer(i.check, aliases),
+                "trace_number": i.check.trace_number, "patient_control_number": i.claim.patient_control_number,
+                "payer_claim_control_number": i.claim.payer_claim_control_number, "paid_amount": i.claim.paid,
+                "reason": reason, "status": status,
+                "advice": {"check": _check_context(i.check), "claim": claim_to_json(i.claim)},
+                "payment_key": i.key, "file_id": self.file_id}
+
+    def _entry_row(self, e: L.Entry, claim_id, remittance_id, check: Check, **extra) -> dict:
+        return {"tenant_id": self.tenant, "claim_id": claim_id, "remittance_id": remittance_id,
+                "file_id": self.file_id, "line_number": e.line_number, "kind": e.kind, "amount": e.amount,
+                "procedure_code": e.procedure_code, "group_code": e.group_code, "reason_code": e.reason_code,
+                "remark_codes": list(e.remark_codes), "trace_number": check.trace_number, "provider_id": None,
+                "reference": None, "note": None, "entry_key": None, **extra}
+
+    async def _reversal_candidates(self, items: list[Item]) -> dict[uuid.UUID, list[dict]]:
+        claim_ids = sorted({i.claim_id for i in items}, key=str)
+        if not claim_ids:
+            return {}
+        rows = (await self.uow.conn.execute(select(
+            posted_payments.c.remittance_id, posted_payments.c.claim_id, posted_payments.c.payer_key,
+            posted_payments.c.payer_claim_control_number, posted_payments.c.paid_amount,
+            posted_payments.c.total_charge).where(
+            posted_payments.c.tenant_id == self.tenant, posted_payments.c.claim_id.in_(claim_ids),
+            posted_payments.c.reversed_by.is_(None), posted_payments.c.outcome.in_(["paid", "partially_paid", "denied"]),
+            posted_payments.c.status_code.is_distinct_from(L.REVERSAL))
+            .order_by(posted_payments.c.posted_at.desc()))).mappings().all()
+        by_claim: dict[uuid.UUID, list[dict]] = defaultdict(list)
+        ids = [r["remittance_id"] for r in rows]
+        entries: dict[uuid.UUID, list[L.Entry]] = defaultdict(list)
+        if ids:
+            for e in await self.uow.conn.execute(select(ledger_entries).where(
+                    ledger_entries.c.tenant_id == self.tenant, ledger_entries.c.remittance_id.in_(ids))
+                    .order_by(ledger_entries.c.id)):
+                entries[e.remittance_id].append(L.Entry(e.kind, e.amount, e.line_number, e.procedure_code,
+                                                        e.group_code, e.reason_code, tuple(e.remark_codes)))
+        for r in rows:
+            by_claim[r["claim_id"]].append({**r, "entries": entries[r["remittance_id"]]})
+        return by_claim
+
+    @staticmethod
+    def _match_original(i: Item, originals: dict, aliases: dict[str, str], used: set) -> dict | None:
+        """The payment a reversal takes back: the same claim and payer, not reversed yet; among them the one
+        with the reversal's CLP07, else the one whose CLP04 the reversal negates, else the latest."""
+        payer = payer_key(i.check, aliases)
+        candidates = [r for r in originals.get(i.claim_id, []) if r["remittance_id"] not in used
+                      and (r["payer_key"] in (payer, None))]
+        pccn = i.claim.payer_claim_control_number
+        for test in (lambda r: pccn and r["payer_claim_control_number"] == pccn,
+                     lambda r: r["paid_amount"] == -i.claim.paid,
+                     lambda r: True):
+            found = [r for r in candidates if test(r)]
+            if found:
+                return found[0]
+        return None
+
+    async def _emit(self, events: list) -> None:
+        if not events:
+            return
+        claim_ids = sorted({i.claim_id for i, *_ in events}, key=str)
+        rows = await self.uow.conn.execute(_patient_shares, {"tenant": self.tenant, "ids": claim_ids,
+                                                             "kinds": list(L.PR_KINDS)})
+        running = defaultdict(lambda: ZERO, {r[0]: r[1] for r in rows})
+
+        def pr(entries) -> Decimal:
+            return sum((e.amount for e in entries if e.kind in L.PR_KINDS), ZERO)
+        for i, _, _, _, _, entries in events:  # back to before this batch, then forward event by event
+            running[i.claim_id] -= pr(entries)
+        for i, remittance_id, payer, outcome, reverses, entries in events:
+            claim = i.claim
+            running[i.claim_id] += pr(entries)
+            if outcome == "reversed":
+                taken = L.totals((e.kind, -e.amount) for e in entries)
+                self.uow.emit(PaymentReversed(
+                    claim_id=i.claim_id, remittance_id=remittance_id, reversed_remittance_id=reverses, payer_id=payer,
+                    payer_claim_control_number=claim.payer_claim_control_number or "NONE",
+                    paid_amount=taken.payer_paid, patient_responsibility=taken.patient_responsibility,
+                    patient_responsibility_total=running[i.claim_id], payment_date=i.check.payment_date), key=i.claim_id)
+            elif outcome in ("paid", "partially_paid", "denied"):
+                self.uow.emit(PaymentPosted(
+                    claim_id=i.claim_id, remittance_id=remittance_id, payer_id=payer,
+                    payer_claim_control_number=claim.payer_claim_control_number or "NONE", total_charge=claim.charge,
+                    allowed_amount=_allowed(claim), paid_amount=claim.paid, patient_responsibility=_patient_share(claim),
+                    adjustments=_aggregated(claim), outcome=outcome, payment_date=i.check.payment_date,
+                    remark_codes=_remarks(claim), claim_status_code=claim.status_code,
+                    patient_responsibility_total=running[i.claim_id]), key=i.claim_id)
+
+    async def post_provider_adjustments(self, checks: list[Check], aliases: dict[str, str],
+                                        by_pcn: dict[str, uuid.UUID]) -> int:
+        rows = []
+        for check in checks:
+            for p, key in zip(check.provider_adjustments, plb_keys(self.tenant, check, aliases)):
+                claim_id = by_pcn.get(p.reference) if p.reference else None
+                rows.append(self._entry_row(L.Entry("provider_adjustment", p.amount, reason_code=p.reason), claim_id,
+                                            None, check, provider_id=p.provider_id, reference=p.reference,
+                                            entry_key=key, note="PLB: positive withholds from the provider"))
+        if rows:
+            await _insert_entries.execute(self.uow.conn, rows)
+        return len(rows)
+
+
+L_STATUS_REASON = {"1": "processed as primary", "19": "processed as primary, forwarded to another payer",
+                   "2": "processed as secondary", "20": "processed as secondary, forwarded to another payer",
+                   "3": "processed as tertiary", "21": "processed as tertiary, forwarded to another payer",
+                   "4": "denied"}
+
+
+def _items(tenant_id: str, checks: list[Check], aliases: dict[str, str]) -> list[Item]:
+    return [Item(n, m, check, claim, key)
+            for n, check in enumerate(checks)
+            for m, (claim, key) in enumerate(zip(check.claims, payment_keys(tenant_id, check, aliases)))]
+
+
+async def post_checks(uow: UnitOfWork, file_id: uuid.UUID | None, checks: list[Check]) -> list[dict]:
+    poster = Poster(uow, file_id)
+    aliases = await poster.aliases(checks)
+    items = _items(uow.tenant_id, checks, aliases)
+    references = {p.reference for c in checks for p in c.provider_adjustments if p.reference}
+    by_pcn = await poster.resolve_claims(items, references)
+    outcomes = await poster.post(items, aliases)
+    await poster.post_provider_adjustments(checks, aliases, by_pcn)
+    return outcomes
+
+
+def _parse(source: str, content: str) -> list[Check]:
+    if source == "json":
+        return read_advice(RemittanceAdvice.model_validate_json(content))
+    return read_x12_file(content)
+
+
+def _totals(checks: list[Check]) -> dict:
+    return {"checks": len(checks), "claims": sum(len(c.claims) for c in checks),
+            "paid": str(sum((c.amount for c in checks if c.amount is not None), ZERO)) if any(
+                c.amount is not None for c in checks) else str(sum((x.paid for c in checks for x in c.claims), ZERO)),
+            "claims_paid": str(sum((x.paid for c in checks for x in c.claims), ZERO)),
+            "provider_adjustments": str(sum((p.amount for c in checks for p in c.provider_adjustments), ZERO))}
+
+
+def _file_status(outcomes: list[dict]) -> str:
+    return "posted" if all(o["outcome"] in POSTED_LIKE for o in outcomes) else "partially_posted"
+
+
+async def ingest(uow: UnitOfWork, source: str, content: str) -> FileResult:
+    tenant = uow.tenant_id
+    digest = sha256(content.encode("utf-8"))
+    file_id = uuid.uuid4()
+    refused = None
+    if "\x00" in content:  # PostgreSQL text cannot hold NUL: kept with U+FFFD in its place, and refused
+        content, refused = content.replace("\x00", "\ufffd"), "the file contains NUL bytes; it is not an X12 text"
+    new = (await uow.conn.execute(text(
+        "INSERT INTO remittance_files (id, tenant_id, sha256, source, status, trace_numbers, findings, totals, outcomes, "
+        "content, received_at) VALUES (:id, :tenant, :sha, :source, 'receiving', '[]', '{}', '{}', '[]', :content, :now) "
+        "ON CONFLICT ON CONSTRAINT uq_remittance_file_content DO NOTHING RETURNING id"),
+        {"id": file_id, "tenant": tenant, "sha": digest, "source": source, "content": content,
+         "now": uow.now()})).first()
+    if new is None:
+        first = (await uow.conn.execute(select(remittance_files.c.id, remittance_files.c.outcomes).where(
+            remittance_files.c.tenant_id == tenant, remittance_files.c.sha256 == digest))).one()
+        return FileResult(first.id, "duplicate", [{**o, "outcome": "duplicate", "reason": "this file was received "
+                                                  "before"} for o in first.outcomes],
+                          reason="this file was received before (same content): nothing is posted again")
+    try:
+        if refused:
+            raise RejectedFile(refused)
+        checks = _parse(source, content)
+    except (RejectedFile, ValueError) as exc:
+        reason = str(exc) if isinstance(exc, RejectedFile) else "the JSON advice is not valid"
+        await _finish(uow, file_id, "rejected", reason=reason, findings={"errors": [reason]})
+        return FileResult(file_id, "rejected", reason=reason, findings={"errors": [reason]})
+    imbalances = file_imbalances(checks)
+    findings = {"envelope_errors": sorted({e for c in checks for e in c.envelope_errors}),
+                "warnings": [w for c in checks for w in c.warnings] + patient_share_warnings(checks),
+                "imbalances": [i.as_json() for i in imbalances]}
+    meta = {"payer_id": next((c.payer_id or c.trace_originator for c in checks), None),
+            "trace_numbers": [c.trace_number for c in checks], "payment_date": checks[0].payment_date,
+            "totals": _totals(checks)}
+    if imbalances:
+        faulty = {(i.check_index, i.claim_index) for i in imbalances if i.claim_index is not None}
+        outcomes = [{"check_index": n, "claim_index": m, "patient_control_number": c.patient_control_number,
+                     "status_code": c.status_code, "paid": str(c.paid), "outcome": "held",
+                     "own_fault": (n, m) in faulty,
+                     "reason": ("this claim payment does not balance" if (n, m) in faulty else
+                                "the file does not balance") + "; nothing is posted until the file is released"}
+                    for n, check in enumerate(checks) for m, c in enumerate(check.claims)]
+        reason = "does not balance: " + "; ".join(
+            f"{i.level} ({i.rule}) check {i.check_index}" + (f" claim {i.claim_index}" if i.claim_index is not None else "")
+            + (f" line {i.line_index}" if i.line_index is not None else "") + f": difference {i.difference}"
+            for i in imbalances[:20])
+        await _finish(uow, file_id, "held", reason=reason, findings=findings, outcomes=outcomes, **meta)
+        return FileResult(file_id, "held", outcomes, findings, reason)
+    outcomes = await post_checks(uow, file_id, checks)
+    status = _file_status(outcomes)
+    await _finish(uow, file_id, status, findings=findings, outcomes=outcomes, **meta)
+    return FileResult(file_id, status, outcomes, findings)
+
+
+async def _finish(uow: UnitOfWork, file_id: uuid.UUID, status: str, **values: Any) -> None:
+    await uow.conn.execute(update(remittance_files).where(remittance_files.c.id == file_id)
+                           .values(status=status, **values))
+
+
+async def _audit(uow: UnitOfWork, subject: str, subject_id: Any, action: str, reason: str) -> None:
+    await uow.conn.execute(remittance_audit.insert().values(
+        tenant_id=uow.tenant_id, subject=subject, subject_id=str(subject_id), action=action, actor=uow.actor,
+        reason=reason, at=uow.now()))
+
+
+# ---------------------------------------------------------------- consumed events
 
 
 async def on_claims_submitted(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
     """Remember each claim's CLP01 (patient control number) so its 835 payment finds it, and post any
-    payment that arrived before this event did."""
+    payment that arrived before this event did (for the same tenant only)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
     by_key = {(d.tenant_id, d.event.patient_control_number): d for d in deliveries if d.event.patient_control_number}
     if not by_key:
         return
@@ -84,45 +554,30 @@ async def on_claims_submitted(uow: UnitOfWork, deliveries: list[Delivery]) -> No
     waiting = (await uow.conn.execute(select(unmatched_payments).where(
         unmatched_payments.c.status == "unmatched",
         tuple_(unmatched_payments.c.tenant_id, unmatched_payments.c.patient_control_number).in_(list(by_key)))
-        .with_for_update())).all()
+        .order_by(unmatched_payments.c.id).with_for_update())).all()
     for row in waiting:
+        if "claim" not in row.advice:
+            continue  # queued before revision 0004 (a RemittanceAdvice): an operator matches it
         d = by_key[(row.tenant_id, row.patient_control_number)]
-        advice = RemittanceAdvice.model_validate(row.advice)
-        advice = advice.model_copy(update={"claims": [advice.claims[0].model_copy(update={"claim_id": d.event.claim_id})]})
-        await post_remittance_advice(d.uow, advice)  # d.uow is bound to row.tenant_id (matched on it)
+        await _post_queued(d.uow, row, d.event.claim_id)  # d.uow is bound to row.tenant_id (matched on it)
         await uow.conn.execute(update(unmatched_payments).where(unmatched_payments.c.id == row.id)
-                               .values(status="posted"))
+                               .values(status="posted", claim_id=d.event.claim_id, resolved_at=uow.now()))
+
+
+async def _post_queued(uow: UnitOfWork, row, claim_id: uuid.UUID) -> dict:
+    claim = claim_from_json(row.advice["claim"])
+    check = _check_from_context(row.advice["check"], claim)
+    poster = Poster(uow, row.file_id)
+    aliases = await poster.aliases([check])
+    item = Item(0, 0, check, claim, row.payment_key, claim_id)
+    [outcome] = await poster.post([item], aliases, queue_unmatched=False)
+    return outcome
 
 
 HANDLERS = {ClaimSubmitted.event_type(): on_claims_submitted}
 
 
-async def post_835(uow: UnitOfWork, text: str) -> PostingResult:
-    """Post an X12 835: every claim payment matched to a claim we submitted is posted once; one that
-    names no such claim is kept in unmatched_payments for a person. Raises Unparseable835 / X12Error."""
-    tenant_id = uow.tenant_id
-    payments = read_835(text)
-    pcns = {clp.patient_control_number for p in payments for clp in p.claims}
-    rows = await uow.conn.execute(select(claim_refs.c.patient_control_number, claim_refs.c.claim_id).where(
-        tuple_(claim_refs.c.tenant_id, claim_refs.c.patient_control_number).in_([(tenant_id, p) for p in pcns])))
-    claim_ids = {r.patient_control_number: r.claim_id for r in rows}
-    total = PostingResult()
-    for payment in payments:
-        mapped = map_payment(payment, claim_ids)
-        if mapped.advice is not None:
-            result = await post_remittance_advice(uow, mapped.advice)
-            total.posted += result.posted
-            total.duplicates += result.duplicates
-            total.rejected += result.rejected
-        if mapped.unmatched:
-            await uow.conn.execute(insert(unmatched_payments), [{
-                "tenant_id": tenant_id, "payer_id": payment.payer_id, "trace_number": payment.trace_number,
-                "patient_control_number": clp.patient_control_number,
-                "payer_claim_control_number": clp.payer_claim_control_number, "paid_amount": clp.paid,
-                "reason": "no claim with this patient control number (CLP01) is known for this tenant",
-                "advice": advice.model_dump(mode="json")} for clp, advice in mapped.unmatched])
-            total.unmatched += len(mapped.unmatched)
-    return total
+# ---------------------------------------------------------------- use cases
 
 
 class Remittance:
@@ -131,11 +586,77 @@ class Remittance:
     def __init__(self, units: UnitsOfWork) -> None:
         self.units = units
 
-    async def post_advice(self, *, tenant_id: str, actor: str, era: RemittanceAdvice) -> PostingResult:
+    async def post_advice(self, *, tenant_id: str, actor: str, era: RemittanceAdvice) -> FileResult:
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
-            return await post_remittance_advice(uow, era)
+            return await ingest(uow, "json", era.model_dump_json())
 
-    async def post_x12(self, *, tenant_id: str, actor: str, text: str) -> PostingResult:
-        """Raises Unparseable835 / X12Error (nothing posted) when the 835 cannot be read."""
+    async def post_x12(self, *, tenant_id: str, actor: str, text: str) -> FileResult:
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
-            return await post_835(uow, text)
+            return await ingest(uow, "x12", text)
+
+    async def release(self, *, tenant_id: str, actor: str, file_id: uuid.UUID, reason: str) -> FileResult:
+        """Post a held file as it is (an operator's decision, audited)."""
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            row = await self._held(uow, file_id)
+            checks = _parse(row.source, row.content)
+            outcomes = await post_checks(uow, file_id, checks)
+            status = _file_status(outcomes)
+            await _finish(uow, file_id, status, outcomes=outcomes, reviewed_by=actor, review_reason=reason)
+            await _audit(uow, "file", file_id, "release", reason)
+            return FileResult(file_id, status, outcomes, row.findings)
+
+    async def reject(self, *, tenant_id: str, actor: str, file_id: uuid.UUID, reason: str) -> FileResult:
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            row = await self._held(uow, file_id)
+            outcomes = [{**o, "outcome": "rejected", "reason": "the file was rejected by an operator"}
+                        for o in row.outcomes]
+            await _finish(uow, file_id, "rejected", outcomes=outcomes, reviewed_by=actor, review_reason=reason,
+                          reason=f"rejected by an operator: {reason}")
+            await _audit(uow, "file", file_id, "reject", reason)
+            return FileResult(file_id, "rejected", outcomes, row.findings, reason)
+
+    @staticmethod
+    async def _held(uow: UnitOfWork, file_id: uuid.UUID):
+        row = (await uow.conn.execute(select(remittance_files).where(
+            remittance_files.c.tenant_id == uow.tenant_id, remittance_files.c.id == file_id).with_for_update())).first()
+        if row is None:
+            raise NotFound("no such remittance file for this tenant")
+        if row.status != "held":
+            raise Conflict(f"the file is {row.status}, not held")
+        return row
+
+    async def match(self, *, tenant_id: str, actor: str, unmatched_id: int, claim_id: uuid.UUID, reason: str) -> dict:
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            row = await self._queued(uow, unmatched_id, ("unmatched",))
+            known = (await uow.conn.execute(select(claim_refs.c.claim_id).where(
+                claim_refs.c.tenant_id == tenant_id, claim_refs.c.claim_id == claim_id))).first()
+            if known is None:
+                raise NotFound("no claim with this id was submitted by this tenant")
+            outcome = await _post_queued(uow, row, claim_id)
+            if outcome["outcome"] not in POSTED_LIKE:
+                raise Conflict(f"the payment could not be posted: {outcome['reason']}")
+            await uow.conn.execute(update(unmatched_payments).where(unmatched_payments.c.id == row.id).values(
+                status="matched", claim_id=claim_id, resolved_by=actor, resolved_at=uow.now()))
+            await _audit(uow, "unmatched", row.id, "match", reason)
+            return {"id": row.id, "status": "matched", "claim_id": str(claim_id), "posting": outcome}
+
+    async def return_payment(self, *, tenant_id: str, actor: str, unmatched_id: int, reason: str) -> dict:
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            row = await self._queued(uow, unmatched_id, ("unmatched", "held"))
+            await uow.conn.execute(update(unmatched_payments).where(unmatched_payments.c.id == row.id).values(
+                status="returned", resolved_by=actor, resolved_at=uow.now()))
+            await _audit(uow, "unmatched", row.id, "return", reason)
+            return {"id": row.id, "status": "returned"}
+
+    @staticmethod
+    async def _queued(uow: UnitOfWork, unmatched_id: int, statuses: tuple[str, ...]):
+        row = (await uow.conn.execute(select(unmatched_payments).where(
+            unmatched_payments.c.tenant_id == uow.tenant_id, unmatched_payments.c.id == unmatched_id)
+            .with_for_update())).first()
+        if row is None:
+            raise NotFound("no such unmatched payment for this tenant")
+        if row.status not in statuses:
+            raise Conflict(f"the payment is {row.status}")
+        if "claim" not in row.advice:
+            raise Conflict("queued before the ledger existed; post it through a new file")
+        return row

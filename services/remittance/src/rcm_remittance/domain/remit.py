@@ -1,0 +1,278 @@
+"""One remittance file in posting terms (pure): the checks (one per 835 transaction set, or the JSON
+RemittanceAdvice) and their claim payments with lines and adjustments, whatever the file's format.
+
+`read_x12_file` splits the text into its interchanges (ISA..IEA) and reads each with rcm_x12's 835 reader, so
+every interchange of a file is posted; a file whose last interchange has no IEA (truncated), whose ISA12 is not
+00501 or whose transaction sets name another guide than 005010X221A1 is refused whole (`RejectedFile`), so
+nothing of it is posted. Reasons name segments and positions, never patient data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import date
+from decimal import Decimal
+
+from rcm_contracts.wire import RemittanceAdvice
+from rcm_x12.codec import X12Error
+from rcm_x12.remit_835 import IMPLEMENTATION, RemittancePayment, Unparseable835, read_835
+
+ZERO = Decimal("0.00")
+VERSION = "00501"
+
+
+class RejectedFile(ValueError):
+    """The file cannot be posted at all; the reason names structure only."""
+
+
+@dataclass(frozen=True)
+class Adj:
+    group: str
+    reason: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Line:
+    procedure_code: str | None
+    modifiers: tuple[str, ...]
+    charge: Decimal
+    paid: Decimal
+    allowed: Decimal | None
+    adjustments: tuple[Adj, ...]
+    remark_codes: tuple[str, ...]
+    service_from: date | None = None
+    service_to: date | None = None
+
+
+@dataclass(frozen=True)
+class ClaimPay:
+    patient_control_number: str  # CLP01 (the JSON path: our claim id)
+    status_code: str  # CLP02 (the JSON path: "1")
+    charge: Decimal
+    paid: Decimal
+    patient_responsibility: Decimal
+    payer_claim_control_number: str | None  # CLP07
+    adjustments: tuple[Adj, ...]  # claim level
+    lines: tuple[Line, ...]
+    remark_codes: tuple[str, ...]
+    service_from: date | None = None
+    service_to: date | None = None
+    allowed: Decimal | None = None  # the JSON path gives it; from an 835: AMT*B6 over the lines
+    claim_id: uuid.UUID | None = None  # the JSON path names our claim
+
+    @property
+    def all_adjustments(self) -> tuple[Adj, ...]:
+        return self.adjustments + tuple(a for line in self.lines for a in line.adjustments)
+
+    @property
+    def dates(self) -> tuple[date | None, date | None]:
+        """The claim's service dates: DTM*232/233, else the lines' earliest and latest."""
+        if self.service_from:
+            return self.service_from, self.service_to or self.service_from
+        starts = [d for line in self.lines for d in (line.service_from,) if d]
+        ends = [d for line in self.lines for d in (line.service_to or line.service_from,) if d]
+        return (min(starts) if starts else None), (max(ends) if ends else None)
+
+
+@dataclass(frozen=True)
+class PLB:
+    provider_id: str
+    reason: str
+    reference: str | None
+    amount: Decimal  # positive: withheld from the provider
+
+
+@dataclass(frozen=True)
+class Check:
+    """One payment (BPR/TRN) with its claims; `interchange`/`control_number` say where it is in the file."""
+
+    interchange: str  # ISA13 ("" for JSON)
+    control_number: str  # ST02 ("" for JSON)
+    payer_id: str | None  # N1*PR N104, else REF*2U (None when the 835 names the payer only in TRN03)
+    payer_name: str | None
+    trace_number: str  # TRN02
+    trace_originator: str | None  # TRN03
+    amount: Decimal | None  # BPR02 (None for JSON: no check total to balance)
+    payment_date: date
+    payment_method: str
+    claims: tuple[ClaimPay, ...]
+    provider_adjustments: tuple[PLB, ...] = ()
+    warnings: tuple[str, ...] = ()
+    envelope_errors: tuple[str, ...] = ()
+
+
+def sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+# ---------------------------------------------------------------- X12
+
+
+def split_interchanges(text: str) -> list[str]:
+    """Each ISA..IEA of the file; RejectedFile when the text is not X12 or an interchange has no IEA."""
+    text = text.lstrip("\ufeff \r\n\t")
+    if not text.startswith("ISA") or len(text) < 106:
+        raise RejectedFile("not an X12 interchange: the file does not start with a 106-character ISA segment")
+    element, terminator = text[3], text[105]
+    segments = [s.strip("\r\n ") for s in text.split(terminator)]
+    found, current = [], None
+    for position, seg in enumerate(segments, start=1):
+        if not seg:
+            continue
+        tag = seg.split(element, 1)[0]
+        if tag == "ISA":
+            if current is not None:
+                raise RejectedFile(f"truncated: ISA segment #{position} opens an interchange before the previous "
+                                   "one was closed by IEA")
+            parts = seg.split(element)
+            if len(parts) < 17:
+                raise RejectedFile(f"ISA segment #{position} has {len(parts) - 1} elements, not 16")
+            if parts[12] != VERSION:
+                raise RejectedFile(f"interchange version ISA12 {parts[12][:5]!r} is not {VERSION} (005010X221A1 "
+                                   "is the only 835 version posted)")
+            current = [seg]
+        elif current is None:
+            raise RejectedFile(f"segment #{position} ({tag[:3]}) is outside any interchange")
+        else:
+            current.append(seg)
+            if tag == "IEA":
+                found.append(terminator.join(current) + terminator)
+                current = None
+    if current is not None:
+        raise RejectedFile("truncated: the last interchange has no IEA segment")
+    return found
+
+
+def _interchange_number(text: str) -> str:
+    return text.split(text[3])[13]
+
+
+MAX_AMOUNT = Decimal("9999999999.99")  # what NUMERIC(12, 2) and the events' Money hold
+
+
+def _amount(value: Decimal, where: str) -> Decimal:
+    if abs(value) > MAX_AMOUNT or value != value.quantize(Decimal("0.01")):
+        raise RejectedFile(f"{where}: the amount is out of range or has more than two decimals")
+    return value
+
+
+def _check_amounts(payment: RemittancePayment) -> None:
+    where = f"transaction set {payment.control_number}"
+    _amount(payment.amount, f"{where} BPR02")
+    for n, c in enumerate(payment.claims, start=1):
+        for label, v in (("CLP03", c.charge), ("CLP04", c.paid), ("CLP05", c.patient_responsibility)):
+            _amount(v, f"{where} claim #{n} {label}")
+        for a in c.all_adjustments:
+            _amount(a.amount, f"{where} claim #{n} CAS")
+        for m, s in enumerate(c.lines, start=1):
+            _amount(s.charge, f"{where} claim #{n} line #{m} SVC02")
+            _amount(s.paid, f"{where} claim #{n} line #{m} SVC03")
+            if s.allowed is not None:
+                _amount(s.allowed, f"{where} claim #{n} line #{m} AMT*B6")
+    for p in payment.provider_adjustments:
+        _amount(p.amount, f"{where} PLB")
+
+
+def _check(payment: RemittancePayment, interchange: str) -> Check:
+    for w in payment.warnings:
+        if "implementation reference" in w:
+            raise RejectedFile(f"transaction set {payment.control_number}: ST03/GS08 is not {IMPLEMENTATION}")
+    _check_amounts(payment)
+    claims = []
+    for clp in payment.claims:
+        lines = tuple(Line(procedure_code=s.procedure_code, modifiers=s.modifiers, charge=s.charge, paid=s.paid,
+                           allowed=s.allowed, adjustments=tuple(Adj(a.group, a.reason, a.amount) for a in s.adjustments),
+                           remark_codes=s.remark_codes, service_from=s.service_from, service_to=s.service_to)
+                      for s in clp.lines)
+        allowed = (sum((s.allowed for s in clp.lines), ZERO)
+                   if clp.lines and all(s.allowed is not None for s in clp.lines) else None)
+        claims.append(ClaimPay(
+            patient_control_number=clp.patient_control_number, status_code=clp.status_code, charge=clp.charge,
+            paid=clp.paid, patient_responsibility=clp.patient_responsibility,
+            payer_claim_control_number=clp.payer_claim_control_number,
+            adjustments=tuple(Adj(a.group, a.reason, a.amount) for a in clp.adjustments), lines=lines,
+            remark_codes=clp.remark_codes, service_from=clp.service_from, service_to=clp.service_to, allowed=allowed))
+    payer_id = payment.payer_id
+    if payer_id is not None and payer_id == payment.trace_originator:
+        payer_id = None  # the reader fell back to TRN03: the 835 names the payer nowhere else
+    return Check(
+        interchange=interchange, control_number=payment.control_number, payer_id=payer_id,
+        payer_name=payment.payer_name, trace_number=payment.trace_number or payment.control_number,
+        trace_originator=payment.trace_originator, amount=payment.amount,
+        payment_date=payment.payment_date or payment.production_date or date(1970, 1, 1),
+        payment_method=payment.payment_method, claims=tuple(claims),
+        provider_adjustments=tuple(PLB(p.provider_id, p.reason, p.reference, p.amount)
+                                   for p in payment.provider_adjustments),
+        warnings=tuple(payment.warnings), envelope_errors=tuple(str(e) for e in payment.envelope_errors))
+
+
+def read_x12_file(text: str) -> list[Check]:
+    """Every check of every interchange; RejectedFile when any of it cannot be read (nothing is posted)."""
+    checks = []
+    for number, interchange in enumerate(split_interchanges(text), start=1):
+        try:
+            payments = read_835(interchange)
+        except (Unparseable835, X12Error) as exc:
+            raise RejectedFile(f"interchange #{number}: {exc}") from None
+        checks.extend(_check(p, _interchange_number(interchange)) for p in payments)
+    if not checks:
+        raise RejectedFile("the file holds no 835 transaction set")
+    return checks
+
+
+# ---------------------------------------------------------------- JSON (RemittanceAdvice)
+
+
+def read_advice(advice: RemittanceAdvice) -> list[Check]:
+    claims = tuple(ClaimPay(
+        patient_control_number=str(c.claim_id), status_code="1", charge=c.total_charge, paid=c.paid_amount,
+        patient_responsibility=c.patient_responsibility, payer_claim_control_number=c.payer_claim_control_number,
+        adjustments=tuple(Adj(a.group_code, a.reason_code, a.amount) for a in c.adjustments), lines=(),
+        remark_codes=tuple(c.remark_codes), allowed=c.allowed_amount, claim_id=c.claim_id) for c in advice.claims)
+    return [Check(interchange="", control_number="", payer_id=advice.payer_id, payer_name=None,
+                  trace_number=advice.trace_number, trace_originator=None, amount=None,
+                  payment_date=advice.payment_date, payment_method=advice.payment_method, claims=claims)]
+
+
+# ---------------------------------------------------------------- (de)serialising a claim payment
+
+
+def claim_to_json(c: ClaimPay) -> dict:
+    def conv(v):
+        if isinstance(v, Decimal):
+            return str(v)
+        if isinstance(v, date):
+            return v.isoformat()
+        if isinstance(v, uuid.UUID):
+            return str(v)
+        if isinstance(v, (list, tuple)):
+            return [conv(x) for x in v]
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        return v
+    return conv(asdict(c))
+
+
+def claim_from_json(d: dict) -> ClaimPay:
+    def dec(v):
+        return None if v is None else Decimal(v)
+
+    def day(v):
+        return None if v is None else date.fromisoformat(v)
+
+    def adjs(xs):
+        return tuple(Adj(a["group"], a["reason"], Decimal(a["amount"])) for a in xs)
+    lines = tuple(Line(procedure_code=x["procedure_code"], modifiers=tuple(x["modifiers"]), charge=Decimal(x["charge"]),
+                       paid=Decimal(x["paid"]), allowed=dec(x["allowed"]), adjustments=adjs(x["adjustments"]),
+                       remark_codes=tuple(x["remark_codes"]), service_from=day(x["service_from"]),
+                       service_to=day(x["service_to"])) for x in d["lines"])
+    return ClaimPay(patient_control_number=d["patient_control_number"], status_code=d["status_code"],
+                    charge=Decimal(d["charge"]), paid=Decimal(d["paid"]),
+                    patient_responsibility=Decimal(d["patient_responsibility"]),
+                    payer_claim_control_number=d["payer_claim_control_number"], adjustments=adjs(d["adjustments"]),
+                    lines=lines, remark_codes=tuple(d["remark_codes"]), service_from=day(d["service_from"]),
+                    service_to=day(d["service_to"]), allowed=dec(d["allowed"]),
+                    claim_id=uuid.UUID(d["claim_id"]) if d.get("claim_id") else None)
