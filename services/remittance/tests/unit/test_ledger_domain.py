@@ -8,7 +8,7 @@ from rcm_remittance.domain.balancing import check_imbalances, file_imbalances
 from rcm_remittance.domain.identity import aliases_of, payer_key, payment_keys
 from rcm_remittance.domain.ledger import (negated, outcome, payment_entries, status_action,
                                           superseded_patient_share, totals)
-from rcm_remittance.domain.remit import RejectedFile, read_x12_file, split_interchanges
+from rcm_remittance.domain.remit import RejectedFile, read_x12_file
 from tests.support.era835 import check, clp, era, svc
 
 
@@ -81,7 +81,7 @@ def test_every_interchange_of_a_file_is_read():
 def test_a_truncated_file_is_rejected_whole():
     text = era(check([TWO_LINES]))
     with pytest.raises(RejectedFile, match="truncated"):
-        split_interchanges(text[: text.index("CLP")])
+        read_x12_file(text[: text.index("CLP")])
 
 
 def test_a_4010_interchange_is_rejected():

@@ -1,10 +1,12 @@
 """One remittance file in posting terms (pure): the checks (one per 835 transaction set, or the JSON
 RemittanceAdvice) and their claim payments with lines and adjustments, whatever the file's format.
 
-`read_x12_file` splits the text into its interchanges (ISA..IEA) and reads each with rcm_x12's 835 reader, so
-every interchange of a file is posted; a file whose last interchange has no IEA (truncated), whose ISA12 is not
-00501 or whose transaction sets name another guide than 005010X221A1 is refused whole (`RejectedFile`), so
-nothing of it is posted. Reasons name segments and positions, never patient data.
+`read_x12_file` reads the file with rcm_x12's 835 reader (`read_835_file`), the one reading path: it reads every
+interchange of a file and rejects the file whole when it is truncated, its envelopes do not hold together
+(`Incomplete835`) or a group or set names another guide than 005010X221A1 (`Unsupported835Version`). Here only
+what posting adds: ISA12 must be 00501 and every amount must fit the ledger's NUMERIC(12, 2). Any of these
+refuses the whole file (`RejectedFile`), so nothing of it is posted. Reasons name segments and positions, never
+patient data.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from datetime import date
 from decimal import Decimal
 
 from rcm_contracts.wire import RemittanceAdvice
-from rcm_x12.codec import X12Error
-from rcm_x12.remit_835 import IMPLEMENTATION, RemittancePayment, Unparseable835, read_835
+from rcm_x12.codec import X12Error, detect_delimiters, split_interchanges
+from rcm_x12.remit_835 import RemittancePayment, Unparseable835, read_835_file
 
 ZERO = Decimal("0.00")
 VERSION = "00501"
@@ -111,43 +113,23 @@ def sha256(content: bytes) -> str:
 # ---------------------------------------------------------------- X12
 
 
-def split_interchanges(text: str) -> list[str]:
-    """Each ISA..IEA of the file; RejectedFile when the text is not X12 or an interchange has no IEA."""
-    text = text.lstrip("\ufeff \r\n\t")
-    if not text.startswith("ISA") or len(text) < 106:
-        raise RejectedFile("not an X12 interchange: the file does not start with a 106-character ISA segment")
-    element, terminator = text[3], text[105]
-    segments = [s.strip("\r\n ") for s in text.split(terminator)]
-    found, current = [], None
-    for position, seg in enumerate(segments, start=1):
-        if not seg:
-            continue
-        tag = seg.split(element, 1)[0]
-        if tag == "ISA":
-            if current is not None:
-                raise RejectedFile(f"truncated: ISA segment #{position} opens an interchange before the previous "
-                                   "one was closed by IEA")
-            parts = seg.split(element)
-            if len(parts) < 17:
-                raise RejectedFile(f"ISA segment #{position} has {len(parts) - 1} elements, not 16")
-            if parts[12] != VERSION:
-                raise RejectedFile(f"interchange version ISA12 {parts[12][:5]!r} is not {VERSION} (005010X221A1 "
-                                   "is the only 835 version posted)")
-            current = [seg]
-        elif current is None:
-            raise RejectedFile(f"segment #{position} ({tag[:3]}) is outside any interchange")
-        else:
-            current.append(seg)
-            if tag == "IEA":
-                found.append(terminator.join(current) + terminator)
-                current = None
-    if current is not None:
-        raise RejectedFile("truncated: the last interchange has no IEA segment")
-    return found
-
-
-def _interchange_number(text: str) -> str:
-    return text.split(text[3])[13]
+def _versions(text: str) -> None:
+    """ISA12 of every interchange must be 00501. rcm_x12's reader checks GS08/ST03 (the guide), truncation and
+    envelopes; the interchange control version is the one thing it leaves to its caller."""
+    try:
+        chunks = split_interchanges(text)
+    except X12Error as exc:
+        raise RejectedFile(f"not an X12 interchange: {exc}") from None
+    for number, chunk in enumerate(chunks, start=1):
+        try:
+            element = detect_delimiters(chunk).element
+        except X12Error as exc:
+            raise RejectedFile(f"interchange #{number}: {exc}") from None
+        parts = chunk.lstrip("\ufeff \t\r\n").split(element, 13)
+        version = parts[12] if len(parts) > 12 else ""
+        if version != VERSION:
+            raise RejectedFile(f"interchange #{number}: interchange version ISA12 {version[:5]!r} is not {VERSION} "
+                               "(005010X221A1 is the only 835 version posted)")
 
 
 MAX_AMOUNT = Decimal("9999999999.99")  # what NUMERIC(12, 2) and the events' Money hold
@@ -176,10 +158,7 @@ def _check_amounts(payment: RemittancePayment) -> None:
         _amount(p.amount, f"{where} PLB")
 
 
-def _check(payment: RemittancePayment, interchange: str) -> Check:
-    for w in payment.warnings:
-        if "implementation reference" in w:
-            raise RejectedFile(f"transaction set {payment.control_number}: ST03/GS08 is not {IMPLEMENTATION}")
+def _check(payment: RemittancePayment, extra_warnings: tuple[str, ...] = ()) -> Check:
     _check_amounts(payment)
     claims = []
     for clp in payment.claims:
@@ -195,29 +174,35 @@ def _check(payment: RemittancePayment, interchange: str) -> Check:
             payer_claim_control_number=clp.payer_claim_control_number,
             adjustments=tuple(Adj(a.group, a.reason, a.amount) for a in clp.adjustments), lines=lines,
             remark_codes=clp.remark_codes, service_from=clp.service_from, service_to=clp.service_to, allowed=allowed))
-    payer_id = payment.payer_id
-    if payer_id is not None and payer_id == payment.trace_originator:
-        payer_id = None  # the reader fell back to TRN03: the 835 names the payer nowhere else
+    # N1*PR N104, else REF*2U: never TRN03 (the reader's last resort in payer_id), which names the trace's
+    # originator; identity.payer_key relates the two through the aliases a tenant's files teach it.
+    payer_id = payment.payer_identifier or payment.payer_reference
     return Check(
-        interchange=interchange, control_number=payment.control_number, payer_id=payer_id,
+        interchange=payment.interchange_control_number, control_number=payment.control_number, payer_id=payer_id,
         payer_name=payment.payer_name, trace_number=payment.trace_number or payment.control_number,
         trace_originator=payment.trace_originator, amount=payment.amount,
         payment_date=payment.payment_date or payment.production_date or date(1970, 1, 1),
         payment_method=payment.payment_method, claims=tuple(claims),
         provider_adjustments=tuple(PLB(p.provider_id, p.reason, p.reference, p.amount)
                                    for p in payment.provider_adjustments),
-        warnings=tuple(payment.warnings), envelope_errors=tuple(str(e) for e in payment.envelope_errors))
+        warnings=tuple(payment.warnings) + extra_warnings, envelope_errors=tuple(str(e) for e in payment.envelope_errors))
 
 
 def read_x12_file(text: str) -> list[Check]:
-    """Every check of every interchange; RejectedFile when any of it cannot be read (nothing is posted)."""
+    """Every check of every interchange, read by rcm_x12's reader (`read_835_file`: it splits the interchanges,
+    rejects a truncated file, broken envelopes and any version but 005010X221A1); RejectedFile when any of it
+    cannot be read, so nothing of it is posted."""
+    try:
+        remittance = read_835_file(text)
+    except (Unparseable835, X12Error) as exc:  # Incomplete835 and Unsupported835Version included
+        raise RejectedFile(str(exc)) from None
+    _versions(text)
+    # what an interchange found outside its 835s (e.g. a transaction set that is not an 835) goes with its
+    # first check, so it reaches the file's findings
+    ignored = {i.control_number: i.warnings for i in remittance.interchanges if i.warnings}
     checks = []
-    for number, interchange in enumerate(split_interchanges(text), start=1):
-        try:
-            payments = read_835(interchange)
-        except (Unparseable835, X12Error) as exc:
-            raise RejectedFile(f"interchange #{number}: {exc}") from None
-        checks.extend(_check(p, _interchange_number(interchange)) for p in payments)
+    for payment in remittance.payments:
+        checks.append(_check(payment, ignored.pop(payment.interchange_control_number, ())))
     if not checks:
         raise RejectedFile("the file holds no 835 transaction set")
     return checks
