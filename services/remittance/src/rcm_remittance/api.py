@@ -187,3 +187,28 @@ async def return_payment(unmatched_id: int, body: Decision, tenant_id: TenantId,
 
 reads = stage_read_router(posted_payments, tag="remittance", status_column="outcome", queue_path="/payments",
                           queue_default=None, time_column="posted_at")
+
+
+# ---------------------------------------------------------------- deposits (ERA-to-deposit reassociation)
+
+from typing import Literal  # noqa: E402
+
+from rcm_remittance.service import Deposits  # noqa: E402
+
+
+@router.post("/deposits", summary="Record bank deposits from a BAI2 file or a CSV export (date,amount,trace): each "
+                                  "stored once per tenant (the same file again adds nothing); answers the count "
+                                  "stored and the reassociation with the ERAs",
+             openapi_extra={"requestBody": {"content": {"text/plain": {"schema": {"type": "string"}},
+                                                        "application/octet-stream": {"schema": {"type": "string"}}}}})
+async def post_deposits(request: Request, tenant_id: TenantId, deposits: Provided[Deposits],
+                        format: Literal["bai2", "csv"] | None = Query(
+                            None, description="bai2 or csv; default: bai2 when the file starts with an 01 record")):
+    return await deposits.upload(tenant_id=tenant_id, actor="api", content=await request.body(), fmt=format)
+
+
+@router.get("/deposits/reassociation", summary="Deposits matched to ERAs (by TRN02 trace and amount), amount "
+                                              "mismatches with the difference, unmatched deposits and ERAs "
+                                              "without a deposit")
+async def deposit_reassociation(tenant_id: TenantId, deposits: Provided[Deposits]):
+    return await deposits.reassociation(tenant_id=tenant_id, actor="api")

@@ -8,7 +8,7 @@ from rcm_runtime.app import Runtime, create_service_app
 from rcm_runtime.clock import Clock
 
 from rcm_remittance import api
-from rcm_remittance.service import HANDLERS, Remittance
+from rcm_remittance.service import HANDLERS, Deposits, Remittance
 from rcm_remittance.settings import Settings
 
 
@@ -17,6 +17,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     async def wire(rt: Runtime) -> None:
         rt.provide(Remittance(rt.units))
+        rt.provide(Deposits(rt.units))
 
     return create_service_app(settings, title="OpenRCM remittance",
                               description="X12 835 posting: payments, contractual adjustments, patient "

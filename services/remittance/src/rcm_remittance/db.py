@@ -187,3 +187,55 @@ remittance_files = RemittanceFile.__table__
 ledger_entries = LedgerEntry.__table__
 payer_aliases = PayerAlias.__table__
 remittance_audit = RemittanceAudit.__table__
+
+
+# ---------------------------------------------------------------- deposits (ERA-to-deposit reassociation)
+
+
+class DepositRow(Base, table=True):
+    """A bank deposit read from a BAI2 file or a CSV export (rcm_remittance.domain.deposits), stored once per
+    (tenant, file SHA-256, line): the same file uploaded again adds nothing. status: unmatched | matched |
+    amount_mismatch, as the last reassociation found it; matched_file_ids names the remittance file(s)."""
+
+    __tablename__ = "deposits"
+    __table_args__ = (UniqueConstraint("tenant_id", "file_sha256", "line", name="uq_deposit_file_line"),
+                      Index("ix_deposits_tenant_status", "tenant_id", "status"))
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    tenant_id: str
+    file_sha256: str
+    source: str  # bai2 | csv
+    line: int = Field(sa_column=Column(Integer, nullable=False))
+    deposit_date: date
+    amount: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    trace: str | None = None
+    trace_key: str | None = None  # deposits.normalise_trace(trace)
+    bank_reference: str | None = None
+    customer_reference: str | None = None
+    type_code: str | None = None
+    status: str = "unmatched"
+    matched_by: str | None = None  # trace | amount_and_date
+    matched_file_ids: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    difference: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
+    received_at: datetime = Field(sa_column=_now_column())
+
+
+class EraPaymentRow(Base, table=True):
+    """The payments (checks/EFTs) of the remittance files, as reassociation needs them: TRN02, BPR02, BPR04,
+    BPR16. Derived from remittance_files (read once per file through the same reader as posting)."""
+
+    __tablename__ = "era_payments"
+
+    tenant_id: str = Field(primary_key=True)
+    file_id: uuid.UUID = Field(primary_key=True)
+    check_index: int = Field(sa_column=Column(Integer, primary_key=True))
+    trace: str
+    trace_key: str | None = None
+    amount: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    payment_date: date | None = None
+    method: str | None = None
+    payer_id: str | None = None
+
+
+deposits = DepositRow.__table__
+era_payments = EraPaymentRow.__table__
