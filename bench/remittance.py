@@ -10,7 +10,11 @@ The same file is then parsed by our reader and by linuxforhealth-x12 in the same
 process so that its peak RSS (ru_maxrss) is its own. Times are CPU seconds of that process (process_time,
 best of --repeat runs): on a shared machine wall time measures the neighbours as much as the reader.
 Prints claims/s for each, the ratio, and peak memory.
-The posting half (balance and post into PostgreSQL) is added by whoever finishes posting.
+The posting half (`--post`, needs the local stack's PostgreSQL: `make up`) runs the remittance service's own app
+in-process (tests/support/api.py: its create_app, a throwaway schema of the real PostgreSQL, relay and consumer
+off): it first registers every CLP01 as a submitted claim of the tenant (ClaimSubmitted through the app's own
+consumer handler, not timed), then times POST /v1/remittances/x12 of the whole file (read, balance, identity,
+ledger entries, events), and prints claims/s posted, the outcomes and the ledger rows written.
 
 linuxforhealth-x12 0.57.0 (the last release) is written against pydantic 1; the workspace pins pydantic 2,
 whose `pydantic.v1` package is the pydantic 1 API. Its child process aliases `pydantic` to `pydantic.v1`
@@ -258,6 +262,46 @@ def _child(engine: str, path: str, repeat: int, profile: bool) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+async def _post(text: str, claims: int) -> None:
+    import uuid
+    from collections import Counter
+    from datetime import datetime, timezone
+
+    sys.path.insert(0, str(ROOT))
+    from rcm_contracts.events import ClaimSubmitted
+    from rcm_remittance.app import create_app
+    from rcm_remittance.db import metadata
+    from rcm_remittance.settings import Settings
+    from tests.support.api import service_api
+
+    pcns = sorted(set(re.findall(r"CLP\*([^*~]+)\*", text)))
+    async with service_api(create_app, Settings, metadata) as api:
+        started = time.perf_counter()
+        for i in range(0, len(pcns), 500):
+            events = []
+            for pcn in pcns[i:i + 500]:
+                claim_id = uuid.uuid4()
+                events.append((ClaimSubmitted(claim_id=claim_id, payer_id="BENCHPAYER", clearinghouse="bench",
+                                              interchange_control_number="000000001", total_charge="1.00",
+                                              submitted_at=datetime(2026, 10, 1, tzinfo=timezone.utc),
+                                              patient_control_number=pcn), "tenant-a", claim_id))
+            await api.consume(*events)
+        print(f"post:  {len(pcns)} claims registered as submitted in {time.perf_counter() - started:.1f}s (not timed)")
+        body = text.encode()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        resp = await api.client.post("/v1/remittances/x12", content=body,
+                                     headers=api.headers(**{"content-type": "application/edi-x12"}))
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        if resp.status_code != 200:
+            raise SystemExit(f"posting answered {resp.status_code}: {resp.text[:300]}")
+        result = resp.json()
+        outcomes = Counter(p.get("outcome") for p in result.get("payments", result.get("claims", [])))
+        entries = await api.scalar("SELECT count(*) FROM ledger_entries")
+        print(f"post:  {claims} claim payments in {wall:.2f}s wall ({cpu:.2f}s CPU in this process; PostgreSQL's "
+              f"work is in its own) = {claims / wall:,.0f} claims/s posted; file status {result.get('status')}; "
+              f"outcomes {dict(outcomes)}; {entries} ledger entries")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claims", type=int, default=10_000)
@@ -267,6 +311,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile our reader (stderr)")
     parser.add_argument("--no-lfh", action="store_true", help="skip linuxforhealth-x12")
     parser.add_argument("--keep", type=Path, help="also write the generated 835 here")
+    parser.add_argument("--post", action="store_true", help="also post the file into PostgreSQL (make up first)")
     parser.add_argument("--engine", choices=("ours", "lfh"), help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -292,6 +337,10 @@ def main() -> None:
               f"{ours['findings']} warnings/envelope errors, paid {ours['paid']}")
         if ours["claims"] != claims or ours["findings"]:
             raise SystemExit(f"our reader read {ours['claims']} of {claims} claims with {ours['findings']} findings")
+        if args.post:
+            import asyncio
+
+            asyncio.run(_post(text, claims))
         if args.no_lfh:
             return
         lfh_path = Path(folder) / "bench-lfh.835"
