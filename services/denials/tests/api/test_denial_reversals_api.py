@@ -11,13 +11,24 @@ from decimal import Decimal
 import pytest
 
 from rcm_contracts.envelope import new_envelope
-from rcm_contracts.events import PaymentReversed
+from rcm_contracts.claim import Adjustment
+from rcm_contracts.events import PaymentPosted, PaymentReversed
 from rcm_denials.app import create_app
 from rcm_denials.db import metadata
 from rcm_denials.settings import Settings
 from tests.support.api import service_api
 
-from .test_denials_api import payment
+
+
+def payment(claim_id: uuid.UUID, *adjustments: tuple[str, str, str], outcome: str = "denied",
+            remittance_id: uuid.UUID | None = None) -> PaymentPosted:
+    adj = [Adjustment(group_code=g, reason_code=c, amount=Decimal(a)) for g, c, a in adjustments]
+    total = Decimal("100.00")
+    return PaymentPosted(claim_id=claim_id, remittance_id=remittance_id or uuid.uuid4(), payer_id="SANDBOX1",
+                         payer_claim_control_number="PCCN-1", total_charge=total, allowed_amount=total,
+                         paid_amount=total - sum((a.amount for a in adj), Decimal("0.00")),
+                         patient_responsibility=Decimal("0.00"), adjustments=adj, outcome=outcome,
+                         payment_date=date(2026, 11, 2))
 
 pytestmark = pytest.mark.integration
 
