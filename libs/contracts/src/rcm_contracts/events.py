@@ -310,6 +310,24 @@ class PatientBalanceOpened(Event):
     due_date: date
 
 
+class PatientBalanceChanged(Event):
+    """The claim's one patient balance moved to a new amount due: a later payment (secondary payer,
+    correction) or a reversal replaced the patient's running responsibility (never added to it). `amount_due` is
+    the whole new amount (replace, do not add); `status` is `closed` when it reaches 0, `open` otherwise
+    (a closed balance reopens when a correction leaves the patient something to pay again)."""
+
+    SERVICE = "patient_billing"
+    NAME = "balance-changed"
+
+    claim_id: uuid.UUID
+    statement_id: uuid.UUID
+    previous_amount_due: Money
+    amount_due: Money
+    status: Literal["open", "closed"]
+    remittance_id: uuid.UUID  # the PaymentPosted / PaymentReversed remittance that changed it
+    reason: Literal["payment", "reversal"]
+
+
 # Majors that are no longer produced: their schemas stay committed and their golden examples must
 # still parse (through the upcasters in rcm_contracts.upcasters).
 RETIRED_EVENTS: list[type[Event]] = [EncounterSubmittedV1]
@@ -330,6 +348,7 @@ ALL_EVENTS: list[type[Event]] = [
     PaymentReversed,
     DenialRecorded,
     PatientBalanceOpened,
+    PatientBalanceChanged,
 ]
 
 EligibilityHeld.model_rebuild()  # its edits refer to Edit, defined below it

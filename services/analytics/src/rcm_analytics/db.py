@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Numeric, PrimaryKeyConstraint, func
+from sqlalchemy import BigInteger, Column, DateTime, Identity, Numeric, PrimaryKeyConstraint, func
 from decimal import Decimal
 from datetime import date
 from sqlalchemy.dialects.postgresql import JSONB
@@ -67,5 +67,27 @@ class ClaimEvent(Base, table=True):
     summary: dict = Field(sa_column=Column(JSONB, nullable=False))
 
 
+class ClaimPayment(Base, table=True):
+    """Every PaymentPosted and PaymentReversed of a claim, once per (tenant, remittance): the claim's payer_paid,
+    allowed_amount, patient_responsibility and payment_outcome are folded from all of them (migration 0006), not
+    taken from the last payment. Amounts are as the event gives them (a reversal's are what it took back)."""
+
+    __tablename__ = "claim_payments"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "remittance_id", name="claim_payments_pkey"),)
+
+    tenant_id: str = Field(primary_key=True)
+    remittance_id: uuid.UUID = Field(primary_key=True)
+    claim_id: uuid.UUID = Field(index=True)
+    seq: int = Field(sa_column=Column(BigInteger, Identity(), nullable=False))  # arrival order
+    kind: str  # payment | reversal
+    reversed_remittance_id: uuid.UUID | None = None
+    outcome: str | None = None
+    paid_amount: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    allowed_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    patient_responsibility: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    patient_responsibility_total: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+
+
 claim_status = ClaimStatus.__table__
+claim_payments = ClaimPayment.__table__
 claim_events = ClaimEvent.__table__

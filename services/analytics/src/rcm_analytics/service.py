@@ -7,17 +7,47 @@ import uuid
 from collections import Counter
 from typing import Any, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.unit_of_work import UnitsOfWork
 
-from rcm_analytics.db import claim_events, claim_status
-from rcm_analytics.domain.lifecycle import derive, facts_from, kpis, summary_of
+from rcm_contracts.events import PaymentPosted, PaymentReversed
+
+from rcm_analytics.db import claim_events, claim_payments, claim_status
+from rcm_analytics.domain.lifecycle import derive, facts_from, kpis, running_payments, summary_of
 
 _insert_events = BulkInsert(claim_events, ["event_id", "claim_id", "tenant_id", "event_type", "source", "occurred_at",
                                            "summary"])
+_insert_payments = BulkInsert(claim_payments, ["tenant_id", "remittance_id", "claim_id", "kind", "reversed_remittance_id",
+                                               "outcome", "paid_amount", "allowed_amount", "patient_responsibility",
+                                               "patient_responsibility_total"],
+                              on_conflict="(tenant_id, remittance_id) DO NOTHING")  # a repost counts once
+_claim_payments = text(
+    "SELECT p.tenant_id, p.claim_id, p.remittance_id, p.kind, p.reversed_remittance_id, p.outcome, p.paid_amount, "
+    "p.allowed_amount, p.patient_responsibility, p.patient_responsibility_total FROM claim_payments p "
+    "JOIN unnest(CAST(:tenants AS text[]), CAST(:claims AS uuid[])) AS k(tenant_id, claim_id) "
+    "ON p.tenant_id = k.tenant_id AND p.claim_id = k.claim_id ORDER BY p.seq")
+_set_payments = text(
+    "UPDATE claim_status c SET paid_amount = u.paid, allowed_amount = u.allowed, patient_responsibility = u.patient, "
+    "payment_outcome = u.outcome FROM unnest(CAST(:tenants AS text[]), CAST(:claims AS uuid[]), "
+    "CAST(:paid AS numeric(12,2)[]), CAST(:allowed AS numeric(12,2)[]), CAST(:patient AS numeric(12,2)[]), "
+    "CAST(:outcomes AS text[])) AS u(tenant_id, claim_id, paid, allowed, patient, outcome) "
+    "WHERE c.tenant_id = u.tenant_id AND c.claim_id = u.claim_id")
+
+
+def _payment_row(tenant_id: str, event) -> dict:
+    if isinstance(event, PaymentReversed):
+        return {"tenant_id": tenant_id, "remittance_id": event.remittance_id, "claim_id": event.claim_id,
+                "kind": "reversal", "reversed_remittance_id": event.reversed_remittance_id, "outcome": None,
+                "paid_amount": event.paid_amount, "allowed_amount": None,
+                "patient_responsibility": event.patient_responsibility,
+                "patient_responsibility_total": event.patient_responsibility_total}
+    return {"tenant_id": tenant_id, "remittance_id": event.remittance_id, "claim_id": event.claim_id, "kind": "payment",
+            "reversed_remittance_id": None, "outcome": event.outcome, "paid_amount": event.paid_amount,
+            "allowed_amount": event.allowed_amount, "patient_responsibility": event.patient_responsibility,
+            "patient_responsibility_total": event.patient_responsibility_total}
 
 
 def _upsert(keys: frozenset) -> BulkInsert:
@@ -69,13 +99,34 @@ class Analytics:
                 group[(env.tenantid, claim_id)] = {"claim_id": claim_id, "tenant_id": env.tenantid, "first_event_at": env.time,
                                    "last_event_at": env.time, **facts}
             else:
-                row.update({**facts, "stage_rank": max(row["stage_rank"], facts["stage_rank"]),
+                row.update({**facts, "stage_rank": max(row.get("stage_rank", 0), facts.get("stage_rank", 0)),
                             "first_event_at": min(row["first_event_at"], env.time),
                             "last_event_at": max(row["last_event_at"], env.time)})
         conn = deliveries[0].uow.conn
         await _insert_events.execute(conn, timeline)
         for keys, rows in status.items():
             await self._upsert_for(keys).execute(conn, list(rows.values()))
+        await self._fold_payments(conn, [d for d in deliveries if isinstance(d.event, (PaymentPosted, PaymentReversed))])
+
+    async def _fold_payments(self, conn, deliveries: Sequence[Delivery]) -> None:
+        """Every payment and reversal counts (not the last payment alone): one insert into claim_payments, one
+        select of the touched claims' payments, one update of their status rows with the running figures
+        (`running_payments`). Idempotent: a repost of a remittance is not inserted again, and the figures are
+        recomputed from all of a claim's rows, so applying a batch twice gives the same numbers."""
+        if not deliveries:
+            return
+        await _insert_payments.execute(conn, [_payment_row(d.envelope.tenantid, d.event) for d in deliveries])
+        keys = sorted({(d.envelope.tenantid, d.event.claim_id) for d in deliveries}, key=str)
+        by_claim: dict[tuple[str, uuid.UUID], list[dict]] = {k: [] for k in keys}
+        for r in (await conn.execute(_claim_payments, {"tenants": [k[0] for k in keys],
+                                                        "claims": [k[1] for k in keys]})).mappings():
+            by_claim[(r["tenant_id"], r["claim_id"])].append(dict(r))
+        figures = [running_payments(by_claim[k]) for k in keys]
+        await conn.execute(_set_payments, {"tenants": [k[0] for k in keys], "claims": [k[1] for k in keys],
+                                           "paid": [f["paid_amount"] for f in figures],
+                                           "allowed": [f["allowed_amount"] for f in figures],
+                                           "patient": [f["patient_responsibility"] for f in figures],
+                                           "outcomes": [f["payment_outcome"] for f in figures]})
 
     # ------------------------------------------------------------ reads (one tenant each)
     async def claim(self, tenant_id: str, claim_id: uuid.UUID) -> dict[str, Any] | None:

@@ -366,3 +366,27 @@ def test_summary_of_payment_lists_adjustments_by_group_and_carc():
 
 def test_summary_of_coded_lists_edit_codes_only():
     assert summary_of(coded("needs_coder")) == {"status": "needs_coder", "edits": ["COD001"]}
+
+
+def test_running_payments_adds_payers_subtracts_reversals_and_replaces_the_patient_share():
+    from rcm_analytics.domain.lifecycle import running_payments
+
+    r1, r2, r3 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+    def row(rid, kind, paid, patient, total, outcome="paid", allowed="100.00", reverses=None):
+        return {"remittance_id": rid, "kind": kind, "reversed_remittance_id": reverses, "outcome": outcome,
+                "paid_amount": D(paid), "allowed_amount": D(allowed) if kind == "payment" else None,
+                "patient_responsibility": D(patient), "patient_responsibility_total": None if total is None else D(total)}
+
+    primary, secondary = row(r1, "payment", "70.00", "30.00", "30.00"), row(r2, "payment", "20.00", "10.00", "10.00")
+    # hand computation: 70 + 20 paid; the patient owes the secondary's running 10, not 30 + 10; allowed once
+    assert running_payments([primary, secondary]) == {"paid_amount": D("90.00"), "allowed_amount": D("100.00"),
+                                                      "patient_responsibility": D("10.00"), "payment_outcome": "paid"}
+    back = row(r3, "reversal", "20.00", "10.00", "30.00", outcome=None, reverses=r2)
+    assert running_payments([primary, secondary, back]) == {"paid_amount": D("70.00"), "allowed_amount": D("100.00"),
+                                                            "patient_responsibility": D("30.00"), "payment_outcome": "paid"}
+    only_back = [primary, row(r3, "reversal", "70.00", "30.00", "0.00", outcome=None, reverses=r1)]
+    assert running_payments(only_back)["payment_outcome"] == "reversed"
+    assert running_payments(only_back)["paid_amount"] == D("0.00")
+    # 1.0 events (no running total): the signed sum
+    assert running_payments([row(r1, "payment", "70.00", "30.00", None)])["patient_responsibility"] == D("30.00")

@@ -36,8 +36,10 @@ class Denial(Base, table=True):
     work_queue: str = Field(index=True)
     reason_codes: list = Field(sa_column=Column(JSONB, nullable=False))
     denied_amount: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
-    status: str = "open"
+    status: str = "open"  # open | voided (the payer reversed the remittance it came from)
     recorded_at: datetime = Field(sa_column=_now_column())
+    voided_by_remittance_id: uuid.UUID | None = None  # the reversal (PaymentReversed.remittance_id)
+    voided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 denials = Denial.__table__

@@ -1,10 +1,13 @@
 """denials use cases: record a denial (root cause and work queue) for each posted payment whose adjustments
-include denials, once per remittance, with its DenialRecorded event."""
+include denials, once per remittance, with its DenialRecorded event; a PaymentReversed voids the denial recorded
+for the remittance it takes back (by (tenant, remittance id)); the correction's PaymentPosted records anew."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Sequence
+
+from sqlalchemy import text
 
 from rcm_contracts.events import DenialRecorded, PaymentPosted
 from rcm_runtime.bulk import BulkInsert
@@ -18,6 +21,11 @@ _insert = BulkInsert(denials, ["denial_id", "remittance_id", "claim_id", "tenant
                                "work_queue", "reason_codes", "denied_amount"],
                      on_conflict="(tenant_id, remittance_id) DO NOTHING",  # once per remittance of a tenant
                      returning=["denial_id"])
+_void = text("UPDATE denials d SET status = 'voided', voided_by_remittance_id = v.reversal_id, voided_at = v.at "
+             "FROM unnest(CAST(:tenants AS text[]), CAST(:reversed AS uuid[]), CAST(:reversals AS uuid[]), "
+             "CAST(:times AS timestamptz[])) AS v(tenant_id, remittance_id, reversal_id, at) "
+             "WHERE d.tenant_id = v.tenant_id AND d.remittance_id = v.remittance_id AND d.status <> 'voided' "
+             "RETURNING d.denial_id")
 
 
 class Denials:
@@ -54,3 +62,17 @@ class Denials:
                                           denied_amount=found.denied_amount),
                            key=p.event.claim_id)
         return len(inserted)
+
+    async def void_reversed(self, reversals: Sequence[Delivery]) -> int:
+        """Reversals (each with its unit of work bound to its tenant; all share one connection): one multi-row
+        update voids the denials recorded for the remittances they take back, within the reversal's tenant only.
+        A redelivered reversal finds them voided already and changes nothing; a reversal of a remittance that
+        recorded no denial (paid, or never seen) voids nothing. Returns how many denials were voided."""
+        if not reversals:
+            return 0
+        now = reversals[0].uow.now()
+        voided = await reversals[0].uow.conn.execute(_void, {
+            "tenants": [r.uow.tenant_id for r in reversals],
+            "reversed": [r.event.reversed_remittance_id for r in reversals],
+            "reversals": [r.event.remittance_id for r in reversals], "times": [now] * len(reversals)})
+        return len(list(voided))

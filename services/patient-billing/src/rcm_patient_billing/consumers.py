@@ -1,6 +1,6 @@
-"""patient-billing reacts to posted payments with patient responsibility: open a balance."""
+"""patient-billing reacts to posted and reversed payments: one balance per claim at its running patient share."""
 
-from rcm_contracts.events import PaymentPosted
+from rcm_contracts.events import PaymentPosted, PaymentReversed
 from rcm_runtime.consumer import Delivery, Handler
 from rcm_runtime.unit_of_work import UnitOfWork
 
@@ -8,7 +8,8 @@ from rcm_patient_billing.service import PatientBilling
 
 
 def handlers(billing: PatientBilling) -> dict[str, Handler]:
-    async def on_payments_posted(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
-        await billing.open_balances(deliveries)
+    async def on_payments(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
+        await billing.apply_payments(deliveries)
 
-    return {PaymentPosted.event_type(): on_payments_posted}
+    # one handler object for both types: a run of mixed payments and reversals is applied in record order
+    return {PaymentPosted.event_type(): on_payments, PaymentReversed.event_type(): on_payments}

@@ -1,9 +1,9 @@
-"""patient_billing schema: patient balances opened from payer remittances."""
+"""patient_billing schema: one patient balance per (tenant, claim), and every remittance event applied to it."""
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Numeric, UniqueConstraint, func
+from sqlalchemy import Column, DateTime, Numeric, PrimaryKeyConstraint, UniqueConstraint, func
 from decimal import Decimal
 from datetime import date
 from sqlalchemy.orm import registry
@@ -23,18 +23,41 @@ def _now_column() -> Column:
 
 class PatientBalance(Base, table=True):
     __tablename__ = "patient_balances"
-    # once per remittance of a tenant: a remittance id comes from remittance's events, so it is unique per
-    # tenant, never across tenants (migration 0003)
-    __table_args__ = (UniqueConstraint("tenant_id", "remittance_id", name="uq_patient_balances_tenant_remittance"),)
+    # one balance per claim of a tenant (migration 0004; before, one per remittance): later payments and
+    # reversals replace its amount due. A claim id comes from events, so it is unique per tenant only.
+    __table_args__ = (UniqueConstraint("tenant_id", "claim_id", name="uq_patient_balances_tenant_claim"),)
 
     statement_id: uuid.UUID = Field(primary_key=True)
-    remittance_id: uuid.UUID
+    remittance_id: uuid.UUID  # the remittance that opened it
     claim_id: uuid.UUID = Field(index=True)
     tenant_id: str = Field(index=True)
     amount_due: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
     due_date: date
-    status: str = "open"
+    status: str = "open"  # open | closed (amount due 0; reopens if a correction leaves the patient a share)
     opened_at: datetime = Field(sa_column=_now_column())
+    last_remittance_id: uuid.UUID | None = None  # the remittance that last changed it
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class BalancePosting(Base, table=True):
+    """Every PaymentPosted / PaymentReversed applied, once per remittance of a tenant: a remittance seen again
+    (a repost as a new event) changes nothing, and a payment whose reversal came first is known as reversed."""
+
+    __tablename__ = "balance_postings"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "remittance_id", name="balance_postings_pkey"),)
+
+    tenant_id: str = Field(primary_key=True)
+    remittance_id: uuid.UUID = Field(primary_key=True)
+    claim_id: uuid.UUID
+    kind: str  # payment | reversal
+    reversed_remittance_id: uuid.UUID | None = Field(default=None, index=True)
+    patient_responsibility: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    patient_responsibility_total: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    statement_id: uuid.UUID | None = None  # the balance it applied to (None: the claim has none)
+    effect: str  # opened | changed | unchanged | none | superseded | migrated
+    amount_due_after: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    applied_at: datetime = Field(sa_column=_now_column())
 
 
 patient_balances = PatientBalance.__table__
+balance_postings = BalancePosting.__table__

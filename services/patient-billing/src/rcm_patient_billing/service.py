@@ -1,22 +1,59 @@
-"""patient-billing use cases: open a patient balance for each posted payment that leaves the patient
-something to pay (once per remittance), with its PatientBalanceOpened event."""
+"""patient-billing use cases: one patient balance per (tenant, claim), kept at the claim's running patient
+responsibility by every PaymentPosted and PaymentReversed (PatientBalanceOpened when it opens,
+PatientBalanceChanged when its amount due changes; a balance at 0 is closed).
+
+Exactly once: the inbox drops a redelivered event; `balance_postings` records each remittance of a tenant once,
+so the same remittance posted again as a new event changes nothing. Order: remittance keys every event by the
+claim id, so one claim's payments and reversals arrive in posting order; the amount due is replaced by the
+event's running total, never added to, so applying them in that order leaves the ledger's figure.
+Out of order (a reversal for a payment this service never saw): the reversal's `patient_responsibility_total` is
+the ledger's figure after it, so it is applied like any other (a claim without a balance opens one only if the
+patient owes something); and if the reversed payment is replayed later, it is recorded as `superseded` and
+changes nothing (the reversal already accounts for it)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Sequence
 
-from rcm_contracts.events import PatientBalanceOpened, PaymentPosted
+from sqlalchemy import text
+
+from rcm_contracts.events import PatientBalanceChanged, PatientBalanceOpened, PaymentPosted, PaymentReversed
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.unit_of_work import UnitsOfWork
 
-from rcm_patient_billing.db import patient_balances
+from rcm_patient_billing.db import balance_postings, patient_balances
+from rcm_patient_billing.domain.balance import Posting, apply
 from rcm_patient_billing.domain.statement import due_date
 
-_insert = BulkInsert(patient_balances, ["statement_id", "remittance_id", "claim_id", "tenant_id", "amount_due",
-                                        "due_date"], on_conflict="(tenant_id, remittance_id) DO NOTHING",
-                     returning=["statement_id"])
+_insert_balances = BulkInsert(patient_balances, ["statement_id", "remittance_id", "claim_id", "tenant_id", "amount_due",
+                                                 "due_date", "status", "last_remittance_id", "updated_at"],
+                              on_conflict="(tenant_id, claim_id) DO NOTHING", returning=["statement_id"])
+_insert_postings = BulkInsert(balance_postings, ["tenant_id", "remittance_id", "claim_id", "kind",
+                                                 "reversed_remittance_id", "patient_responsibility",
+                                                 "patient_responsibility_total", "statement_id", "effect",
+                                                 "amount_due_after"],
+                              on_conflict="(tenant_id, remittance_id) DO NOTHING")
+# what the batch's remittances already did: seen before (a repost), or reversed before they arrived
+_known = text("SELECT p.tenant_id, p.remittance_id, p.reversed_remittance_id FROM balance_postings p "
+              "JOIN unnest(CAST(:tenants AS text[]), CAST(:ids AS uuid[])) AS k(tenant_id, remittance_id) "
+              "ON p.tenant_id = k.tenant_id AND (p.remittance_id = k.remittance_id OR p.reversed_remittance_id = k.remittance_id)")
+_balances = text("SELECT b.tenant_id, b.claim_id, b.statement_id, b.amount_due FROM patient_balances b "
+                 "JOIN unnest(CAST(:tenants AS text[]), CAST(:claims AS uuid[])) AS k(tenant_id, claim_id) "
+                 "ON b.tenant_id = k.tenant_id AND b.claim_id = k.claim_id FOR UPDATE OF b")
+_update_balances = text(
+    "UPDATE patient_balances b SET amount_due = u.amount_due, status = u.status, last_remittance_id = u.remittance_id, "
+    "updated_at = u.updated_at FROM unnest(CAST(:statement_ids AS uuid[]), CAST(:amounts AS numeric(12,2)[]), "
+    "CAST(:statuses AS text[]), CAST(:remittance_ids AS uuid[]), CAST(:times AS timestamptz[])) "
+    "AS u(statement_id, amount_due, status, remittance_id, updated_at) WHERE b.statement_id = u.statement_id")
+
+
+def _posting(event: PaymentPosted | PaymentReversed) -> Posting:
+    if isinstance(event, PaymentReversed):
+        return Posting(event.remittance_id, "reversal", event.patient_responsibility, event.patient_responsibility_total,
+                       event.reversed_remittance_id)
+    return Posting(event.remittance_id, "payment", event.patient_responsibility, event.patient_responsibility_total)
 
 
 class PatientBilling:
@@ -25,27 +62,74 @@ class PatientBilling:
     def __init__(self, units: UnitsOfWork) -> None:
         self.units = units
 
-    async def open_balances(self, payments: Sequence[Delivery]) -> int:
-        """Posted payments (each with its unit of work, bound to the payment's tenant; all share one
-        connection): one multi-row insert for those with patient responsibility; a remittance already billed
-        opens nothing new. Returns how many balances were opened."""
-        rows, causes = [], {}
-        for p in payments:
-            ev: PaymentPosted = p.event
-            if ev.patient_responsibility <= 0:
-                continue
-            statement_id = uuid.uuid4()
-            rows.append({"statement_id": statement_id, "remittance_id": ev.remittance_id, "claim_id": ev.claim_id,
-                         "tenant_id": p.uow.tenant_id, "amount_due": ev.patient_responsibility,
-                         "due_date": due_date(ev.payment_date)})
-            causes[statement_id] = p
-        if not rows:
+    async def apply_payments(self, deliveries: Sequence[Delivery]) -> int:
+        """Posted and reversed payments (each with its unit of work, bound to its tenant; all share one
+        connection), in partition order: two selects (the batch's known remittances, its claims' balances,
+        locked), then one multi-row insert of postings, one of new balances and one update of changed ones.
+        Returns how many balances were opened or changed."""
+        if not deliveries:
             return 0
-        inserted = {r.statement_id for r in await _insert.execute(payments[0].uow.conn, rows)}
-        for row in rows:
-            if row["statement_id"] in inserted:
-                p = causes[row["statement_id"]]
-                p.uow.emit(PatientBalanceOpened(claim_id=p.event.claim_id, statement_id=row["statement_id"],
-                                                amount_due=row["amount_due"], due_date=row["due_date"]),
-                           key=p.event.claim_id)
-        return len(inserted)
+        conn = deliveries[0].uow.conn
+        tenants = [d.uow.tenant_id for d in deliveries]
+        seen: set[tuple[str, uuid.UUID]] = set()
+        reversed_: set[tuple[str, uuid.UUID]] = set()
+        for t, rid, rev in await conn.execute(_known, {"tenants": tenants,
+                                                       "ids": [d.event.remittance_id for d in deliveries]}):
+            seen.add((t, rid))
+            if rev is not None:
+                reversed_.add((t, rev))
+        # (tenant, claim) -> [statement_id, amount_due, is_new, opened_by, due_date]
+        balances: dict[tuple[str, uuid.UUID], list] = {
+            (t, c): [s, a, False, None, None] for t, c, s, a in await conn.execute(
+                _balances, {"tenants": tenants, "claims": [d.event.claim_id for d in deliveries]})}
+        postings, touched = [], {}
+        now = deliveries[0].uow.now()
+        for d in deliveries:
+            ev, tenant = d.event, d.uow.tenant_id
+            posting = _posting(ev)
+            if (tenant, posting.remittance_id) in seen:
+                continue  # this remittance was applied already (a repost as a new event)
+            seen.add((tenant, posting.remittance_id))
+            if posting.reversed_remittance_id is not None:
+                reversed_.add((tenant, posting.reversed_remittance_id))
+            key = (tenant, ev.claim_id)
+            balance = balances.get(key)
+            out = apply(None if balance is None else balance[1], posting,
+                        already_reversed=(tenant, posting.remittance_id) in reversed_)
+            if out.effect == "opened":
+                balance = balances[key] = [uuid.uuid4(), out.amount_due, True, posting.remittance_id,
+                                           due_date(ev.payment_date)]
+                d.uow.emit(PatientBalanceOpened(claim_id=ev.claim_id, statement_id=balance[0], amount_due=out.amount_due,
+                                                due_date=balance[4]), key=ev.claim_id)
+            elif out.effect == "changed":
+                balance[1] = out.amount_due
+                d.uow.emit(PatientBalanceChanged(claim_id=ev.claim_id, statement_id=balance[0],
+                                                 previous_amount_due=out.previous, amount_due=out.amount_due,
+                                                 status=out.status, remittance_id=posting.remittance_id,
+                                                 reason=posting.kind), key=ev.claim_id)
+            if out.effect in ("opened", "changed"):
+                touched[key] = (posting.remittance_id, out.status)
+            postings.append({"tenant_id": tenant, "remittance_id": posting.remittance_id, "claim_id": ev.claim_id,
+                             "kind": posting.kind, "reversed_remittance_id": posting.reversed_remittance_id,
+                             "patient_responsibility": posting.patient_responsibility,
+                             "patient_responsibility_total": posting.total,
+                             "statement_id": None if balance is None else balance[0], "effect": out.effect,
+                             "amount_due_after": out.amount_due})
+        new = [{"statement_id": balances[k][0], "remittance_id": balances[k][3], "claim_id": k[1], "tenant_id": k[0],
+                "amount_due": balances[k][1], "due_date": balances[k][4], "status": status,
+                "last_remittance_id": rid, "updated_at": now}
+               for k, (rid, status) in touched.items() if balances[k][2]]
+        if new and len(await _insert_balances.execute(conn, new)) != len(new):
+            # another writer opened one of these claims' balances meanwhile: fail the batch (it is retried
+            # record by record, and the retry sees that balance)
+            raise RuntimeError("a patient balance of this batch was opened concurrently")
+        changed = [(balances[k][0], balances[k][1], status, rid) for k, (rid, status) in touched.items()
+                   if not balances[k][2]]
+        if changed:
+            await conn.execute(_update_balances, {"statement_ids": [c[0] for c in changed],
+                                                  "amounts": [c[1] for c in changed],
+                                                  "statuses": [c[2] for c in changed],
+                                                  "remittance_ids": [c[3] for c in changed],
+                                                  "times": [now] * len(changed)})
+        await _insert_postings.execute(conn, postings)
+        return len(touched)

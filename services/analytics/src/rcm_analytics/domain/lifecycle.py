@@ -22,8 +22,10 @@ from rcm_contracts.events import (
     EncounterCaptured,
     EligibilityHeld,
     EncounterHeld,
+    PatientBalanceChanged,
     PatientBalanceOpened,
     PaymentPosted,
+    PaymentReversed,
 )
 
 STAGES = ["captured", "eligibility_verified", "coded", "scrubbed", "submitted", "acknowledged", "posted"]
@@ -63,6 +65,10 @@ def facts_from(event: Event, occurred_at: datetime) -> dict[str, Any]:
             return {"stage_rank": rank("posted"), "denial_category": event.category}
         case PatientBalanceOpened():
             return {"stage_rank": rank("posted"), "balance_opened": True}
+        case PaymentReversed():
+            return {"stage_rank": rank("posted")}  # amounts: folded from claim_payments (running_payments)
+        case PatientBalanceChanged():
+            return {"stage_rank": rank("posted"), "balance_opened": True}
     return {}
 
 
@@ -93,7 +99,32 @@ def summary_of(event: Event) -> dict[str, Any]:
             return {"category": event.category, "reason_codes": event.reason_codes, "work_queue": event.work_queue}
         case PatientBalanceOpened():
             return {"amount_due": str(event.amount_due), "due_date": event.due_date.isoformat()}
+        case PaymentReversed():
+            return {"reversed": str(event.paid_amount), "patient_responsibility_total": str(event.patient_responsibility_total)}
+        case PatientBalanceChanged():
+            return {"amount_due": str(event.amount_due), "previous_amount_due": str(event.previous_amount_due),
+                    "status": event.status, "reason": event.reason}
     return {}
+
+
+def running_payments(payments: list[dict[str, Any]]) -> dict[str, Any]:
+    """A claim's payment facts from every payment and reversal it had (rows of claim_payments in arrival order),
+    not from the last one: payer paid is the sum over payments minus the sum over reversals; patient
+    responsibility is the latest running total remittance gave (replace, never add), or, for events without it,
+    the same signed sum; allowed is the largest allowed of the payments not reversed (a secondary payer repeats
+    the claim's allowed amount, it does not add to it); the outcome is the latest payment not reversed, or
+    `reversed` while every payment has been taken back and no correction came yet."""
+    reversed_ids = {p["reversed_remittance_id"] for p in payments if p["kind"] == "reversal"}
+    sign = {"payment": 1, "reversal": -1}
+    paid = sum((sign[p["kind"]] * p["paid_amount"] for p in payments), Decimal("0.00"))
+    totals = [p["patient_responsibility_total"] for p in payments if p["patient_responsibility_total"] is not None]
+    patient = totals[-1] if totals else sum((sign[p["kind"]] * p["patient_responsibility"] for p in payments),
+                                            Decimal("0.00"))
+    standing = [p for p in payments if p["kind"] == "payment" and p["remittance_id"] not in reversed_ids]
+    allowed = max((p["allowed_amount"] for p in standing if p["allowed_amount"] is not None), default=None)
+    outcome = standing[-1]["outcome"] if standing else ("reversed" if payments else None)
+    return {"paid_amount": paid, "allowed_amount": allowed if allowed is not None else Decimal("0.00"),
+            "patient_responsibility": patient, "payment_outcome": outcome}
 
 
 @dataclass(frozen=True)
@@ -116,8 +147,8 @@ def derive(facts: dict[str, Any]) -> Status:
     if facts.get("ack_accepted") is False:
         return Status(stage, "rejected")
     outcome = facts.get("payment_outcome")
-    if outcome is None:
-        return Status(stage, None)
+    if outcome is None or outcome == "reversed":
+        return Status(stage, None)  # not posted yet, or every payment taken back and its correction not yet in
     needs_denial = outcome in ("denied", "partially_paid")
     needs_balance = (facts.get("patient_responsibility") or Decimal(0)) > 0
     if (needs_denial and not facts.get("denial_category")) or (needs_balance and not facts.get("balance_opened")):
