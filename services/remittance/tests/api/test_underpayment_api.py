@@ -257,3 +257,14 @@ async def test_a_medicare_percentage_contract_flags_a_payment_below_120_percent(
                                                      "actual_allowed": "80.00", "difference": "-8.98"}
     [event] = await api.outbox_events("payment-underpaid")
     assert event["data"]["claim_id"] == str(claim_id) and event["data"]["underpaid_amount"] == "8.98"
+
+
+async def test_a_payment_that_waited_for_its_claim_is_checked_when_it_posts(api):
+    await put_contract(api)
+    text = era(check([clp("PCN-L", "300.00", "180.00", lines=[svc("22222", "300.00", "180.00", [("CO", "45", "120.00")])])]))
+    early = await post(api, text)
+    assert early["unmatched"] == 1 and await api.outbox_events("payment-underpaid") == []
+    claim_id = await submit(api, "PCN-L")  # claim-submitted arrives: the queued payment posts in that consumer batch
+    [event] = await api.outbox_events("payment-underpaid")
+    assert event["data"]["claim_id"] == str(claim_id)
+    assert (event["data"]["expected_allowed"], event["data"]["actual_allowed"]) == ("250.00", "180.00")
