@@ -20,12 +20,13 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from rcm_contracts.events import PaymentUnderpaid, UnderpaidLine
 from rcm_runtime.bulk import BulkInsert
@@ -167,7 +168,6 @@ class Contracts:
 
     async def put(self, *, tenant_id: str, actor: str, payer_id: str, terms: ContractTerms, reason: str) -> dict:
         rows = validate(terms, medicare())
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
             values = {"fee_table": terms.fee_table, "fee_table_rows": rows,
                       "medicare_percent": terms.medicare_percent,
