@@ -285,6 +285,40 @@ class PaymentReversed(Event):
     payment_date: date
 
 
+
+class UnderpaidLine(Contract):
+    """One service line paid below the contract beyond the tolerance (allowed amounts per line)."""
+
+    line_number: int = Field(ge=1)  # 1-based position of the SVC in the claim payment
+    procedure_code: str = Field(min_length=1, max_length=18)
+    modifiers: list[str] = Field(default_factory=list, max_length=4)
+    units: Decimal = Field(gt=0)
+    date_of_service: date
+    expected_allowed: Money  # contracted rate x units
+    actual_allowed: Money  # AMT*B6, else SVC02 less the line's CO adjustments
+    underpaid_amount: Money  # expected - actual (positive)
+
+
+class PaymentUnderpaid(Event):
+    """A posted claim payment (CLP02 1/19 primary or 2/20 secondary) whose allowed amount is below the tenant's
+    contract with the payer beyond the contract's tolerance ("paid incorrectly"). Totals are over the lines
+    that have a contract rate; `lines` are the flagged ones. Emitted once per posted payment, after its
+    PaymentPosted."""
+
+    SERVICE = "remittance"
+    NAME = "payment-underpaid"
+
+    claim_id: uuid.UUID
+    remittance_id: uuid.UUID  # the PaymentPosted.remittance_id
+    payer_id: str
+    claim_status_code: str  # CLP02
+    payment_date: date
+    expected_allowed: Money
+    actual_allowed: Money
+    underpaid_amount: Money  # expected_allowed - actual_allowed
+    lines: list[UnderpaidLine] = Field(default_factory=list)
+
+
 # ---------------------------------------------------------------- denials
 class DenialRecorded(Event):
     SERVICE = "denials"
@@ -346,6 +380,7 @@ ALL_EVENTS: list[type[Event]] = [
     ClaimReturned,
     PaymentPosted,
     PaymentReversed,
+    PaymentUnderpaid,
     DenialRecorded,
     PatientBalanceOpened,
     PatientBalanceChanged,

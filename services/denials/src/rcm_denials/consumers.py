@@ -1,7 +1,7 @@
-"""denials reacts to posted payments (record denials with their root cause and work queue) and to reversals
-(void the denial of the reversed remittance)."""
+"""denials reacts to posted payments (record denials with their root cause and work queue), to reversals
+(void the denial of the reversed remittance) and to payments paid below the contract (underpayment items)."""
 
-from rcm_contracts.events import PaymentPosted, PaymentReversed
+from rcm_contracts.events import PaymentPosted, PaymentReversed, PaymentUnderpaid
 from rcm_runtime.consumer import Delivery, Handler
 from rcm_runtime.unit_of_work import UnitOfWork
 
@@ -15,4 +15,8 @@ def handlers(denials: Denials) -> dict[str, Handler]:
     async def on_payments_reversed(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
         await denials.void_reversed(deliveries)
 
-    return {PaymentPosted.event_type(): on_payments_posted, PaymentReversed.event_type(): on_payments_reversed}
+    async def on_payments_underpaid(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
+        await denials.record_underpayments(deliveries)
+
+    return {PaymentPosted.event_type(): on_payments_posted, PaymentReversed.event_type(): on_payments_reversed,
+            PaymentUnderpaid.event_type(): on_payments_underpaid}

@@ -1,9 +1,10 @@
-"""denials schema: one denial per posted payment that carries denial adjustments."""
+"""denials schema: one denial per posted payment that carries denial adjustments, and one underpayment item per
+posted payment remittance found paid below the contract (kind `underpayment`, category `underpaid`)."""
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Numeric, UniqueConstraint, func
+from sqlalchemy import Column, DateTime, Numeric, Text, UniqueConstraint, func
 from decimal import Decimal
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
@@ -23,9 +24,10 @@ def _now_column() -> Column:
 
 class Denial(Base, table=True):
     __tablename__ = "denials"
-    # once per remittance of a tenant: a remittance id comes from remittance's events, so it is unique per
-    # tenant, never across tenants (migration 0003)
-    __table_args__ = (UniqueConstraint("tenant_id", "remittance_id", name="uq_denials_tenant_remittance"),)
+    # once per remittance and kind of a tenant: a remittance id comes from remittance's events, so it is unique
+    # per tenant, never across tenants (migration 0003); a payment may be both partly denied and underpaid
+    # (migration 0004)
+    __table_args__ = (UniqueConstraint("tenant_id", "remittance_id", "kind", name="uq_denials_tenant_remittance_kind"),)
 
     denial_id: uuid.UUID = Field(primary_key=True)
     remittance_id: uuid.UUID
@@ -40,6 +42,12 @@ class Denial(Base, table=True):
     recorded_at: datetime = Field(sa_column=_now_column())
     voided_by_remittance_id: uuid.UUID | None = None  # the reversal (PaymentReversed.remittance_id)
     voided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # denial (from PaymentPosted's adjustments) | underpayment (PaymentUnderpaid: denied_amount is the
+    # shortfall, expected - actual allowed; lines the flagged service lines)
+    kind: str = Field(default="denial", sa_column=Column(Text, nullable=False, server_default="denial"))
+    expected_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
+    actual_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
+    lines: list | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
 
 
 denials = Denial.__table__

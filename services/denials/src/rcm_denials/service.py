@@ -9,7 +9,7 @@ from typing import Sequence
 
 from sqlalchemy import text
 
-from rcm_contracts.events import DenialRecorded, PaymentPosted
+from rcm_contracts.events import DenialRecorded, PaymentPosted, PaymentUnderpaid
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.unit_of_work import UnitsOfWork
@@ -19,13 +19,19 @@ from rcm_denials.domain.root_cause import classify
 
 _insert = BulkInsert(denials, ["denial_id", "remittance_id", "claim_id", "tenant_id", "payer_id", "category",
                                "work_queue", "reason_codes", "denied_amount"],
-                     on_conflict="(tenant_id, remittance_id) DO NOTHING",  # once per remittance of a tenant
+                     on_conflict="(tenant_id, remittance_id, kind) DO NOTHING",  # once per remittance of a tenant
                      returning=["denial_id"])
 _void = text("UPDATE denials d SET status = 'voided', voided_by_remittance_id = v.reversal_id, voided_at = v.at "
              "FROM unnest(CAST(:tenants AS text[]), CAST(:reversed AS uuid[]), CAST(:reversals AS uuid[]), "
              "CAST(:times AS timestamptz[])) AS v(tenant_id, remittance_id, reversal_id, at) "
              "WHERE d.tenant_id = v.tenant_id AND d.remittance_id = v.remittance_id AND d.status <> 'voided' "
              "RETURNING d.denial_id")
+_insert_underpaid = BulkInsert(denials, ["denial_id", "remittance_id", "claim_id", "tenant_id", "payer_id", "category",
+                                         "work_queue", "reason_codes", "denied_amount", "kind", "expected_amount",
+                                         "actual_amount", "lines"],
+                               on_conflict="(tenant_id, remittance_id, kind) DO NOTHING", returning=["denial_id"])
+UNDERPAID_CATEGORY = "underpaid"
+UNDERPAID_WORK_QUEUE = "underpayments"
 
 
 class Denials:
@@ -76,3 +82,21 @@ class Denials:
             "reversed": [r.event.reversed_remittance_id for r in reversals],
             "reversals": [r.event.remittance_id for r in reversals], "times": [now] * len(reversals)})
         return len(list(voided))
+    async def record_underpayments(self, payments: Sequence[Delivery]) -> int:
+        """Payments paid below the contract (PaymentUnderpaid, each delivery's unit of work bound to its tenant):
+        one item per (tenant, remittance) in the `underpayments` work queue, category `underpaid`, with the
+        expected and actual allowed amounts and the flagged lines; a redelivery is skipped. No DenialRecorded is
+        emitted: an underpayment is not a denial (denial-rate KPIs stay denials only)."""
+        rows = []
+        for p in payments:
+            ev: PaymentUnderpaid = p.event
+            rows.append({"denial_id": uuid.uuid4(), "remittance_id": ev.remittance_id, "claim_id": ev.claim_id,
+                         "tenant_id": p.uow.tenant_id, "payer_id": ev.payer_id, "category": UNDERPAID_CATEGORY,
+                         "work_queue": UNDERPAID_WORK_QUEUE,
+                         "reason_codes": [],  # no CARC: the payer paid, short of the contract
+                         "denied_amount": ev.underpaid_amount, "kind": "underpayment",
+                         "expected_amount": ev.expected_allowed, "actual_amount": ev.actual_allowed,
+                         "lines": [line.model_dump(mode="json") for line in ev.lines]})
+        if not rows:
+            return 0
+        return len(await _insert_underpaid.execute(payments[0].uow.conn, rows))

@@ -13,7 +13,7 @@ import pytest
 
 from rcm_contracts.claim import Adjustment
 from rcm_contracts.envelope import new_envelope
-from rcm_contracts.events import PaymentPosted
+from rcm_contracts.events import PaymentPosted, PaymentUnderpaid
 from rcm_denials.app import create_app
 from rcm_denials.db import metadata
 from rcm_denials.settings import Settings
@@ -162,3 +162,55 @@ async def test_bad_query_and_path_values_answer_422_naming_the_field(api):
 async def test_without_an_api_key_the_answer_is_401(api):
     assert (await api.client.get("/v1/denials")).status_code == 401
     assert (await api.client.get(f"/v1/claims/{uuid.uuid4()}")).status_code == 401
+
+
+# ---------------------------------------------------------------- underpayments (PaymentUnderpaid)
+
+
+def underpaid(claim_id: uuid.UUID, remittance_id: uuid.UUID, *, expected: str = "250.00",
+              actual: str = "180.00") -> "PaymentUnderpaid":
+    from rcm_contracts.events import PaymentUnderpaid, UnderpaidLine
+    short = Decimal(expected) - Decimal(actual)
+    return PaymentUnderpaid(claim_id=claim_id, remittance_id=remittance_id, payer_id="SANDBOX1", claim_status_code="1",
+                            payment_date=date(2026, 11, 2), expected_allowed=Decimal(expected),
+                            actual_allowed=Decimal(actual), underpaid_amount=short,
+                            lines=[UnderpaidLine(line_number=1, procedure_code="22222", units=Decimal(1),
+                                                 date_of_service=date(2026, 10, 1), expected_allowed=Decimal(expected),
+                                                 actual_allowed=Decimal(actual), underpaid_amount=short)])
+
+
+async def test_an_underpaid_payment_is_an_underpaid_item_with_expected_and_actual_amounts_once(api):
+    claim_id, remittance_id = uuid.uuid4(), uuid.uuid4()
+    envelope = new_envelope(underpaid(claim_id, remittance_id), service="remittance", tenant_id="tenant-a",
+                            key=str(claim_id))
+    applier = await api.consume(envelope)
+    assert applier.applied == 1 and applier.dead_lettered == 0
+    again = await api.consume(envelope)  # redelivered: the inbox skips it
+    assert again.applied == 0 and again.dead_lettered == 0
+    # the same finding under a new event id (a replay): still one item per (tenant, remittance)
+    replay = await api.consume((underpaid(claim_id, remittance_id), "tenant-a", claim_id))
+    assert replay.applied == 1 and replay.dead_lettered == 0
+    queue = (await api.client.get("/v1/denials", params={"status": "underpayments"}, headers=api.headers())).json()
+    [item] = queue["items"]
+    assert (item["claim_id"], item["remittance_id"], item["category"], item["kind"]) == (
+        str(claim_id), str(remittance_id), "underpaid", "underpayment")
+    assert (item["expected_amount"], item["actual_amount"], item["denied_amount"]) == ("250.00", "180.00", "70.00")
+    assert item["lines"][0]["procedure_code"] == "22222" and item["lines"][0]["underpaid_amount"] == "70.00"
+    assert await api.outbox_events() == []  # an underpayment is not a denial: no DenialRecorded
+    assert (await api.client.get("/v1/denials", headers=api.headers("tenant-b"))).json()["items"] == []
+
+
+async def test_a_payment_both_partly_denied_and_underpaid_keeps_both_items(api):
+    claim_id, remittance_id = uuid.uuid4(), uuid.uuid4()
+    await api.consume((payment(claim_id, ("CO", "197", "40.00"), outcome="partially_paid", remittance_id=remittance_id),
+                       "tenant-a", claim_id),
+                      (underpaid(claim_id, remittance_id), "tenant-a", claim_id))
+    kinds = await api.scalar("SELECT string_agg(kind || ':' || category, ',' ORDER BY kind) FROM denials "
+                             "WHERE tenant_id = 'tenant-a' AND remittance_id = :r", r=remittance_id)
+    assert kinds == "denial:authorization,underpayment:underpaid"
+    [recorded] = await api.outbox_events("denial-recorded")
+    assert recorded["data"]["category"] == "authorization"
+    # tenant b's underpayment with the same remittance id is its own
+    other = await api.consume((underpaid(claim_id, remittance_id), "tenant-b", claim_id))
+    assert other.applied == 1
+    assert await api.scalar("SELECT count(*) FROM denials WHERE kind = 'underpayment'") == 2

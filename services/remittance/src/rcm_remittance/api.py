@@ -212,3 +212,66 @@ async def post_deposits(request: Request, tenant_id: TenantId, deposits: Provide
                                               "without a deposit")
 async def deposit_reassociation(tenant_id: TenantId, deposits: Provided[Deposits]):
     return await deposits.reassociation(tenant_id=tenant_id, actor="api")
+
+
+# ---------------------------------------------------------------- payer contracts and underpayments
+
+from decimal import Decimal  # noqa: E402
+
+from fastapi import Path as PathParam  # noqa: E402
+
+from rcm_remittance.db import payment_underpayments  # noqa: E402
+from rcm_remittance.underpaid import ContractTerms, Contracts  # noqa: E402
+
+PayerId = Annotated[str, PathParam(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$",
+                                   description="the payer as its 835s name it (N1*PR N104 / REF*2U, or TRN03)")]
+
+
+class MedicareTerms(BaseModel):
+    percent: Decimal = Field(gt=0, le=1000, max_digits=7, decimal_places=3,
+                             description="percentage of the Medicare allowed amount, e.g. 120")
+    mac: str = Field(pattern=r"^\d{5}$", description="Medicare Administrative Contractor number, e.g. 01112")
+    locality: str = Field(pattern=r"^\d{1,2}$", description="locality number within the MAC, e.g. 05")
+
+
+class ToleranceTerms(BaseModel):
+    absolute: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2,
+                                     description="dollars a line or claim may fall short without a flag")
+    percent: Decimal | None = Field(default=None, ge=0, le=100, max_digits=7, decimal_places=3,
+                                    description="percent of the expected amount it may fall short")
+
+
+class ContractBody(BaseModel):
+    fee_table: str | None = Field(default=None, max_length=5_000_000,
+                                  description="fee table CSV: header code,modifier,amount,effective_from,effective_to")
+    medicare: MedicareTerms | None = None
+    tolerance: ToleranceTerms = Field(default_factory=ToleranceTerms)
+    reason: str = Field(default="contract terms updated", min_length=1, max_length=500)
+
+
+@router.put("/payers/{payer_id}/contract", summary="Set this tenant's contract with a payer: a fee table CSV and/or a "
+                                                   "percentage of the Medicare fee schedule, and the underpayment "
+                                                   "tolerance (audited: X-User)")
+async def put_contract(payer_id: PayerId, body: ContractBody, tenant_id: TenantId, actor: Actor,
+                       contracts: Provided[Contracts]):
+    terms = ContractTerms(fee_table=body.fee_table, medicare_percent=body.medicare.percent if body.medicare else None,
+                          mac=body.medicare.mac if body.medicare else None,
+                          locality=body.medicare.locality if body.medicare else None,
+                          tolerance_absolute=body.tolerance.absolute, tolerance_percent=body.tolerance.percent)
+    return await contracts.put(tenant_id=tenant_id, actor=actor, payer_id=payer_id, terms=terms, reason=body.reason)
+
+
+@router.get("/payers/{payer_id}/contract", summary="This tenant's contract with a payer")
+async def get_contract(payer_id: PayerId, tenant_id: TenantId, contracts: Provided[Contracts]):
+    return await contracts.get(tenant_id=tenant_id, payer_id=payer_id)
+
+
+@router.get("/claims/{claim_id}/underpayments", summary="A claim's payments paid incorrectly (below the contract "
+                                                        "beyond its tolerance): expected vs actual allowed per line")
+async def claim_underpayments(claim_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep) -> dict:
+    async with rt.units.read() as conn:
+        rows = (await conn.execute(select(payment_underpayments).where(
+            payment_underpayments.c.tenant_id == tenant_id, payment_underpayments.c.claim_id == claim_id)
+            .order_by(payment_underpayments.c.id))).mappings().all()
+    return {"claim_id": str(claim_id), "items": [jsonable({k: v for k, v in r.items() if k != "tenant_id"})
+                                                 for r in rows]}

@@ -239,3 +239,55 @@ class EraPaymentRow(Base, table=True):
 
 deposits = DepositRow.__table__
 era_payments = EraPaymentRow.__table__
+
+
+# ---------------------------------------------------------------- contracts and underpayments (revision 0006)
+
+
+class PayerContract(Base, table=True):
+    """A tenant's contract with one payer: its fee table (the CSV as the operator sent it, re-read when a
+    file is posted), and/or a percentage of the Medicare physician fee schedule for one locality (MAC +
+    locality number), and the tolerance beyond which a short payment is "paid incorrectly". Replaced whole by
+    each PUT (remittance_audit keeps who and why, subject `contract`)."""
+
+    __tablename__ = "payer_contracts"
+
+    tenant_id: str = Field(primary_key=True)
+    payer_id: str = Field(primary_key=True)
+    fee_table: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    fee_table_rows: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    medicare_percent: Decimal | None = Field(default=None, sa_column=Column(Numeric(7, 3), nullable=True))
+    medicare_mac: str | None = None
+    medicare_locality: str | None = None
+    tolerance_absolute: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
+    tolerance_percent: Decimal | None = Field(default=None, sa_column=Column(Numeric(7, 3), nullable=True))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+    updated_by: str
+    updated_at: datetime = Field(sa_column=_now_column())
+
+
+class PaymentUnderpayment(Base, table=True):
+    """The underpayment finding of one posted payment (posted_payments.remittance_id) "paid incorrectly":
+    expected vs actual allowed per claim and per line (every line checked, flagged or not). Once per
+    (tenant, remittance id): a payment is posted once, so is its finding."""
+
+    __tablename__ = "payment_underpayments"
+    __table_args__ = (UniqueConstraint("tenant_id", "remittance_id", name="uq_payment_underpayment"),
+                      Index("ix_payment_underpayments_tenant_claim", "tenant_id", "claim_id"))
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    tenant_id: str
+    remittance_id: uuid.UUID
+    claim_id: uuid.UUID
+    file_id: uuid.UUID | None = None
+    payer_id: str
+    contract_version: int = Field(sa_column=Column(Integer, nullable=False))
+    expected_allowed: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    actual_allowed: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    difference: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))  # actual - expected
+    lines: list = Field(sa_column=Column(JSONB, nullable=False))
+    found_at: datetime = Field(sa_column=_now_column())
+
+
+payer_contracts = PayerContract.__table__
+payment_underpayments = PaymentUnderpayment.__table__

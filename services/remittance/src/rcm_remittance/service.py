@@ -29,6 +29,7 @@ from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
 
+from rcm_remittance import underpaid
 from rcm_remittance.db import (claim_refs, ledger_entries, payer_aliases, posted_payments, remittance_audit,
                                remittance_files, unmatched_payments)
 from rcm_remittance.domain import ledger as L
@@ -328,7 +329,15 @@ class Poster:
         if unmatched_rows:
             await _insert_unmatched.execute(uow.conn, unmatched_rows)
         await self._emit([e for e in events if e[1] in inserted])
+        await self._check_underpaid(to_post, events, inserted, aliases)
         return outcomes
+
+    async def _check_underpaid(self, to_post: list, events: list, inserted: set, aliases: dict[str, str]) -> None:
+        """Payments just inserted against the tenant's contracts (rcm_remittance.underpaid)."""
+        outcome_of = {id(i): o for i, o in to_post}
+        await underpaid.check_posted(self.uow, self.file_id, aliases, [
+            (i, outcome_of[id(i)], remittance_id, payer) for i, remittance_id, payer, outcome, *_ in events
+            if remittance_id in inserted and outcome in ("paid", "partially_paid", "denied")])
 
     def _queue_row(self, i: Item, aliases: dict[str, str], reason: str, status: str) -> dict:
         return {"tenant_id": self.tenant, "payer_id": self.display_payer(i.check, aliases),

@@ -47,6 +47,7 @@ class Line:
     remark_codes: tuple[str, ...]
     service_from: date | None = None
     service_to: date | None = None
+    units: Decimal = Decimal(1)  # SVC05 (units paid; absent = 1)
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,8 @@ def _check(payment: RemittancePayment, extra_warnings: tuple[str, ...] = ()) -> 
     for clp in payment.claims:
         lines = tuple(Line(procedure_code=s.procedure_code, modifiers=s.modifiers, charge=s.charge, paid=s.paid,
                            allowed=s.allowed, adjustments=tuple(Adj(a.group, a.reason, a.amount) for a in s.adjustments),
-                           remark_codes=s.remark_codes, service_from=s.service_from, service_to=s.service_to)
+                           remark_codes=s.remark_codes, service_from=s.service_from, service_to=s.service_to,
+                           units=s.units)
                       for s in clp.lines)
         allowed = (sum((s.allowed for s in clp.lines), ZERO)
                    if clp.lines and all(s.allowed is not None for s in clp.lines) else None)
@@ -253,7 +255,7 @@ def claim_from_json(d: dict) -> ClaimPay:
     lines = tuple(Line(procedure_code=x["procedure_code"], modifiers=tuple(x["modifiers"]), charge=Decimal(x["charge"]),
                        paid=Decimal(x["paid"]), allowed=dec(x["allowed"]), adjustments=adjs(x["adjustments"]),
                        remark_codes=tuple(x["remark_codes"]), service_from=day(x["service_from"]),
-                       service_to=day(x["service_to"])) for x in d["lines"])
+                       service_to=day(x["service_to"]), units=Decimal(x.get("units", "1"))) for x in d["lines"])
     return ClaimPay(patient_control_number=d["patient_control_number"], status_code=d["status_code"],
                     charge=Decimal(d["charge"]), paid=Decimal(d["paid"]),
                     patient_responsibility=Decimal(d["patient_responsibility"]),
