@@ -159,6 +159,18 @@ def test_line_entries_and_totals_by_hand():
         D("150.00"), D("90.00"), D("25.00"), D("15.00"), D("20.00"), D("35.00"), D("35.00"))
 
 
+def test_claim_level_adjustments_on_a_claim_with_lines_come_off_the_payment():
+    # The guide's own example (X221 "dollars and data sent separately"): charge 800.00, the line paid 500.00 with
+    # PR-1 300.00, and a claim-level CO-A2 50.00 taken off: CLP04 = 500 - 50 = 450.00 is what the payer paid.
+    c = clp("5554555444", "800.00", "450.00", patient="300.00", cas=[("CO", "A2", "50.00")],
+            lines=[svc("99211", "800.00", "500.00", [("PR", "1", "300.00")])])
+    [chk] = read(check([c]))
+    t = totals((e.kind, e.amount) for e in payment_entries(chk.claims[0], charge_posted=False))
+    # balance = 800 - 450 paid - 50 contractual = 300 = the deductible the patient owes
+    assert (t.charge, t.payer_paid, t.contractual, t.deductible, t.balance) == (
+        D("800.00"), D("450.00"), D("50.00"), D("300.00"), D("300.00"))
+
+
 def test_claim_level_entries_when_there_are_no_lines_and_oa_is_another_adjustment():
     c = clp("PCN-1", "200.00", "100.00", cas=[("CO", "45", "40.00"), ("OA", "23", "15.00"), ("PR", "1", "30.00"),
                                               ("PR", "2", "10.00"), ("PR", "96", "5.00")])

@@ -97,7 +97,11 @@ def payment_entries(claim: ClaimPay, *, charge_posted: bool) -> list[Entry]:
                 entries.append(Entry("payer_payment", line.paid, n, line.procedure_code))
             entries += _adjustments(line.adjustments, n, line.procedure_code, later, line.remark_codes)
         entries += _adjustments(claim.adjustments, 0, None, later, claim.remark_codes)
-        # CLP04 = sum(SVC03) - claim CAS: the claim-level adjustments are money taken off the lines' payments
+        # CLP04 = sum(SVC03) - claim CAS: claim-level adjustments are money taken off the lines' payments, so the
+        # payer paid CLP04, not the lines' sum (the guide's own example: lines 500.00, CO-A2 50.00, CLP04 450.00).
+        taken_off = sum((line.paid for line in claim.lines), ZERO) - claim.paid
+        if taken_off:
+            entries.append(Entry("payer_payment", -taken_off, 0, None))
     else:
         if with_charge:
             entries.append(Entry("charge", claim.charge, remark_codes=claim.remark_codes))
