@@ -4,7 +4,9 @@
 (b) every module under services/*/src/*/domain/ imports, in a fresh interpreter, without loading a database,
     web, Kafka or HTTP client library: domain logic stays pure;
 (c) no test under services/<a>/tests imports another service's package rcm_<b>: cross-service tests live in
-    tests/ (e.g. tests/cross_service/).
+    tests/ (e.g. tests/cross_service/);
+(d) routers are thin: no services/*/src/*/api.py imports sqlalchemy or its service's `db` module, or uses
+    `RuntimeDep` (it calls use cases handed out as `Provided[...]`; queries live in the use-case objects).
 
 Libraries (libs/*: rcm_contracts, rcm_runtime, ...) may be imported by anyone; only service packages count.
 """
@@ -70,6 +72,34 @@ def foreign_service_imports(folder: Path, own_package: str) -> list[str]:
         shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         found += [f"{shown}: {name}" for name in sorted(others)]
     return found
+
+
+def thin_router_violations(source: str, own_package: str) -> list[str]:
+    """What makes an api.py more than a thin router: `import sqlalchemy...` / `from sqlalchemy... import`,
+    importing its own package's `db` module (`from rcm_x.db import t`, `from rcm_x import db`, `import rcm_x.db`,
+    also inside functions) and any use of `RuntimeDep` (imported or referenced)."""
+    db_module = f"{own_package}.db"
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "sqlalchemy":
+                    found.append((node.lineno, f"imports {alias.name}"))
+                elif alias.name == db_module or alias.name.startswith(db_module + "."):
+                    found.append((node.lineno, f"imports {alias.name}"))
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.split(".")[0] == "sqlalchemy":
+                found.append((node.lineno, f"imports from {node.module}"))
+            elif node.module == db_module or node.module.startswith(db_module + "."):
+                found.append((node.lineno, f"imports from {node.module}"))
+            elif node.module == own_package and any(a.name == "db" for a in node.names):
+                found.append((node.lineno, f"imports {db_module}"))
+            found += [(node.lineno, "imports RuntimeDep") for a in node.names if a.name == "RuntimeDep"]
+        elif isinstance(node, ast.Name) and node.id == "RuntimeDep":
+            found.append((node.lineno, "uses RuntimeDep"))
+        elif isinstance(node, ast.Attribute) and node.attr == "RuntimeDep":
+            found.append((node.lineno, "uses RuntimeDep"))
+    return [f"line {line}: {what}" for line, what in sorted(found, key=lambda f: f[0])]
 
 
 def test_every_service_has_one_package():
@@ -159,6 +189,36 @@ def test_service_tests_import_no_other_service(service):
     assert foreign_service_imports(tests, SERVICES[service].name) == [], "move cross-service tests to tests/"
 
 
+# ---------------------------------------------------------------- (d) routers are thin
+API_MODULES = {service: package / "api.py" for service, package in SERVICES.items() if (package / "api.py").is_file()}
+
+
+def test_there_are_routers_to_check():
+    assert len(API_MODULES) >= len(SERVICES) - 1
+
+
+# Known, older than this check: these api.py import their db module only to hand one table to the shared
+# rcm_runtime.reads.stage_read_router (no query of their own). Building that router in app.py (as remittance
+# does) removes the import; then drop the service from this set (the test fails until it is dropped).
+READ_ROUTER_TABLE_IMPORTS = frozenset({"charges", "coding", "denials", "eligibility", "patient-billing", "sandbox",
+                                       "scrubber", "submission"})
+
+
+@pytest.mark.parametrize("service", sorted(API_MODULES))
+def test_router_runs_no_sql_and_reaches_no_runtime(service):
+    package = SERVICES[service].name
+    found = thin_router_violations(API_MODULES[service].read_text(encoding="utf-8"), package)
+    if service in READ_ROUTER_TABLE_IMPORTS:
+        known = [f for f in found if f.endswith(f": imports from {package}.db")]
+        assert len(known) == 1, f"{service}: no longer imports its db module: drop it from READ_ROUTER_TABLE_IMPORTS"
+        found.remove(known[0])
+    assert found == [], "move the query into a use-case object handed out as Provided[...] (rt.provide in app.py)"
+
+
+def test_the_known_read_router_imports_are_services():
+    assert READ_ROUTER_TABLE_IMPORTS <= set(API_MODULES)
+
+
 # ---------------------------------------------------------------- the checks themselves
 def test_the_import_scan_finds_every_form_of_import():
     source = '''
@@ -191,3 +251,27 @@ def test_a_module_loading_infrastructure_is_reported():
     assert "sqlalchemy" in results["rcm_runtime.db"]["loaded"]  # the engine factory: SQLAlchemy by design
     assert results["rcm_contracts.compat"] == {"ok": True, "loaded": []}
     assert not results["rcm_no_such_module"]["ok"]
+
+
+def test_a_router_running_sql_or_reaching_the_runtime_is_reported():
+    source = '''
+import uuid
+import sqlalchemy.dialects.postgresql
+from sqlalchemy import select
+from rcm_runtime.app import Provided, RuntimeDep
+from rcm_runtime import app as runtime_app
+from rcm_remittance.db import posted_payments
+from rcm_remittance import db, service
+from rcm_charges.db import encounters
+
+async def route(rt: RuntimeDep, other: runtime_app.RuntimeDep):
+    import rcm_remittance.db
+'''
+    found = thin_router_violations(source, "rcm_remittance")
+    assert found == ["line 3: imports sqlalchemy.dialects.postgresql", "line 4: imports from sqlalchemy",
+                     "line 5: imports RuntimeDep", "line 7: imports from rcm_remittance.db",
+                     "line 8: imports rcm_remittance.db", "line 11: uses RuntimeDep", "line 11: uses RuntimeDep",
+                     "line 12: imports rcm_remittance.db"]
+    clean = ("from rcm_runtime.app import Provided\nfrom rcm_remittance.service import Remittance\n"
+             "from rcm_remittance.domain.ledger import totals\n")
+    assert thin_router_violations(clean, "rcm_remittance") == []

@@ -4,22 +4,19 @@ release/reject, the claim ledger and the unmatched queue."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 
 from rcm_contracts.wire import RemittanceAdvice
-from rcm_runtime.app import Provided, RuntimeDep
+from rcm_runtime.app import Provided
 from rcm_runtime.auth import TenantId
-from rcm_runtime.reads import jsonable, problem, stage_read_router
+from rcm_runtime.reads import problem
 
-from rcm_remittance.db import claim_refs, ledger_entries, posted_payments, remittance_files, unmatched_payments
-from rcm_remittance.domain.ledger import totals
-from rcm_remittance.service import Conflict, FileResult, NotFound, Remittance
+from rcm_remittance.service import Conflict, FileResult, NotFound, Remittance, RemittanceQueries
 
 router = APIRouter(prefix="/v1", tags=["remittance"])
 
@@ -59,51 +56,26 @@ async def post_x12_era(request: Request, tenant_id: TenantId, remittance: Provid
     return _answer(await remittance.post_x12(tenant_id=tenant_id, actor="api", text=text))
 
 
-_FILE_LIST = [c for c in remittance_files.c if c.name not in ("content", "outcomes", "findings")]
-
-
 @router.get("/remittances", summary="Remittance files received, newest first (filters: status, payer, received "
                                     "from/to, payment date)")
-async def list_files(tenant_id: TenantId, rt: RuntimeDep, status: str | None = None, payer: str | None = None,
-                     received_from: date | None = None, received_to: date | None = None,
+async def list_files(tenant_id: TenantId, queries: Provided[RemittanceQueries], status: str | None = None,
+                     payer: str | None = None, received_from: date | None = None, received_to: date | None = None,
                      payment_date: date | None = None,
                      date_: date | None = Query(None, alias="date", description="received on this day (UTC)"),
                      limit: int = Query(50, ge=1, le=500),
                      offset: int = Query(0, ge=0)) -> dict:
-    where = [remittance_files.c.tenant_id == tenant_id]
-    if status:
-        where.append(remittance_files.c.status == status)
-    if payer:
-        where.append(remittance_files.c.payer_id == payer)
-    if received_from:
-        where.append(remittance_files.c.received_at >= datetime.combine(received_from, time.min, timezone.utc))
-    if received_to:
-        where.append(remittance_files.c.received_at < datetime.combine(received_to + timedelta(days=1), time.min,
-                                                                      timezone.utc))
-    if payment_date:
-        where.append(remittance_files.c.payment_date == payment_date)
-    if date_:
-        where.append(remittance_files.c.received_at >= datetime.combine(date_, time.min, timezone.utc))
-        where.append(remittance_files.c.received_at < datetime.combine(date_ + timedelta(days=1), time.min, timezone.utc))
-    async with rt.units.read() as conn:
-        total = (await conn.execute(select(func.count()).select_from(remittance_files).where(*where))).scalar()
-        rows = (await conn.execute(select(*_FILE_LIST).where(*where).order_by(
-            remittance_files.c.received_at.desc(), remittance_files.c.id).limit(limit).offset(offset))).mappings().all()
-    return {"total": total, "items": [jsonable(dict(r)) for r in rows]}
+    return await queries.files(tenant_id=tenant_id, status=status, payer=payer, received_from=received_from,
+                               received_to=received_to, payment_date=payment_date, received_on=date_, limit=limit,
+                               offset=offset)
 
 
 @router.get("/remittances/{file_id}", summary="A remittance file: status, findings (envelope errors, warnings, "
                                               "imbalances), per claim payment its outcome, and the payments posted")
-async def read_file(file_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep):
-    async with rt.units.read() as conn:
-        row = (await conn.execute(select(*[c for c in remittance_files.c if c.name != "content"]).where(
-            remittance_files.c.tenant_id == tenant_id, remittance_files.c.id == file_id))).mappings().first()
-        if row is None:
-            return problem(404, "not_found", "no such remittance file for this tenant")
-        payments = (await conn.execute(select(posted_payments).where(
-            posted_payments.c.tenant_id == tenant_id, posted_payments.c.file_id == file_id)
-            .order_by(posted_payments.c.posted_at))).mappings().all()
-    return {**jsonable(dict(row)), "payments": [jsonable(dict(p)) for p in payments]}
+async def read_file(file_id: uuid.UUID, tenant_id: TenantId, queries: Provided[RemittanceQueries]):
+    try:
+        return await queries.file(tenant_id=tenant_id, file_id=file_id)
+    except NotFound as exc:
+        return problem(404, "not_found", str(exc))
 
 
 @router.post("/remittances/{file_id}/release", summary="Post a held file as it is (audited: X-User and a reason)")
@@ -130,34 +102,18 @@ async def reject(file_id: uuid.UUID, body: Decision, tenant_id: TenantId, actor:
 
 @router.get("/claims/{claim_id}/ledger", summary="A claim's ledger: its entries and totals (decimal strings); "
                                                  "only the claim's own tenant sees it")
-async def claim_ledger(claim_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep):
-    async with rt.units.read() as conn:
-        ours = (await conn.execute(select(claim_refs.c.claim_id).where(
-            claim_refs.c.tenant_id == tenant_id, claim_refs.c.claim_id == claim_id).limit(1))).first()
-        entries = (await conn.execute(select(ledger_entries).where(
-            ledger_entries.c.tenant_id == tenant_id, ledger_entries.c.claim_id == claim_id)
-            .order_by(ledger_entries.c.id))).mappings().all()
-    if ours is None and not entries:
-        return problem(404, "not_found", "no such claim for this tenant")
-    claim_entries = [e for e in entries if e["kind"] != "provider_adjustment"]
-    return {"claim_id": str(claim_id), "totals": totals((e["kind"], e["amount"]) for e in entries).as_json(),
-            "entries": [jsonable({k: v for k, v in e.items() if k not in ("tenant_id", "entry_key")})
-                        for e in entries], "entry_count": len(claim_entries)}
+async def claim_ledger(claim_id: uuid.UUID, tenant_id: TenantId, queries: Provided[RemittanceQueries]):
+    try:
+        return await queries.claim_ledger(tenant_id=tenant_id, claim_id=claim_id)
+    except NotFound as exc:
+        return problem(404, "not_found", str(exc))
 
 
 @router.get("/unmatched-payments", summary="Claim payments that name no claim of this tenant (or were held): "
                                            "to match to a claim or return")
-async def list_unmatched(tenant_id: TenantId, rt: RuntimeDep, status: str | None = "unmatched",
-                         limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict:
-    where = [unmatched_payments.c.tenant_id == tenant_id]
-    if status:
-        where.append(unmatched_payments.c.status == status)
-    cols = [c for c in unmatched_payments.c if c.name != "advice"]
-    async with rt.units.read() as conn:
-        total = (await conn.execute(select(func.count()).select_from(unmatched_payments).where(*where))).scalar()
-        rows = (await conn.execute(select(*cols).where(*where).order_by(unmatched_payments.c.id)
-                                   .limit(limit).offset(offset))).mappings().all()
-    return {"total": total, "items": [jsonable(dict(r)) for r in rows]}
+async def list_unmatched(tenant_id: TenantId, queries: Provided[RemittanceQueries],
+                         status: str | None = "unmatched", limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict:
+    return await queries.unmatched(tenant_id=tenant_id, status=status, limit=limit, offset=offset)
 
 
 @router.post("/unmatched-payments/{unmatched_id}/match", summary="Post an unmatched payment to a claim of this "
@@ -183,10 +139,6 @@ async def return_payment(unmatched_id: int, body: Decision, tenant_id: TenantId,
         return problem(404, "not_found", str(exc))
     except Conflict as exc:
         return problem(409, "not_unmatched", str(exc))
-
-
-reads = stage_read_router(posted_payments, tag="remittance", status_column="outcome", queue_path="/payments",
-                          queue_default=None, time_column="posted_at")
 
 
 # ---------------------------------------------------------------- deposits (ERA-to-deposit reassociation)
@@ -220,7 +172,6 @@ from decimal import Decimal  # noqa: E402
 
 from fastapi import Path as PathParam  # noqa: E402
 
-from rcm_remittance.db import payment_underpayments  # noqa: E402
 from rcm_remittance.underpaid import ContractTerms, Contracts  # noqa: E402
 
 PayerId = Annotated[str, PathParam(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$",
@@ -268,10 +219,5 @@ async def get_contract(payer_id: PayerId, tenant_id: TenantId, contracts: Provid
 
 @router.get("/claims/{claim_id}/underpayments", summary="A claim's payments paid incorrectly (below the contract "
                                                         "beyond its tolerance): expected vs actual allowed per line")
-async def claim_underpayments(claim_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep) -> dict:
-    async with rt.units.read() as conn:
-        rows = (await conn.execute(select(payment_underpayments).where(
-            payment_underpayments.c.tenant_id == tenant_id, payment_underpayments.c.claim_id == claim_id)
-            .order_by(payment_underpayments.c.id))).mappings().all()
-    return {"claim_id": str(claim_id), "items": [jsonable({k: v for k, v in r.items() if k != "tenant_id"})
-                                                 for r in rows]}
+async def claim_underpayments(claim_id: uuid.UUID, tenant_id: TenantId, contracts: Provided[Contracts]) -> dict:
+    return await contracts.underpayments(tenant_id=tenant_id, claim_id=claim_id)

@@ -1,14 +1,17 @@
 """remittance: ERA posting, contractual adjustments, patient responsibility. `create_app` is the
-composition root."""
+composition root: the Medicare fee schedule is read and the use cases are built once per process, when it
+starts; the consumer handlers are those of the same Remittance object."""
 
 from fastapi import FastAPI
 
 from rcm_contracts import topics
 from rcm_runtime.app import Runtime, create_service_app
 from rcm_runtime.clock import Clock
+from rcm_runtime.reads import stage_read_router
 
-from rcm_remittance import api, underpaid
-from rcm_remittance.service import HANDLERS, Deposits, Remittance
+from rcm_remittance import api, service, underpaid
+from rcm_remittance.db import posted_payments
+from rcm_remittance.service import Deposits, Remittance, RemittanceQueries
 from rcm_remittance.settings import Settings
 
 
@@ -16,17 +19,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     settings = settings or Settings()
 
     async def wire(rt: Runtime) -> None:
-        rt.provide(Remittance(rt.units))
-        rt.provide(Deposits(rt.units))
-
-    async def wire_contracts(rt: Runtime) -> None:
         # Medicare fee schedule releases: reference data, read once here (none configured: no Medicare pricing)
-        underpaid.configure(underpaid.load_fee_schedule_dir(settings.fee_schedule_dir)
-                            if settings.fee_schedule_dir else None)
-        rt.provide(underpaid.Contracts(rt.units))
+        medicare = underpaid.load_fee_schedule_dir(settings.fee_schedule_dir) if settings.fee_schedule_dir else None
+        rt.provide(Remittance(rt.units, medicare=medicare))
+        rt.provide(RemittanceQueries(rt.units))
+        rt.provide(Deposits(rt.units))
+        rt.provide(underpaid.Contracts(rt.units, medicare=medicare))
 
+    reads = stage_read_router(posted_payments, tag="remittance", status_column="outcome", queue_path="/payments",
+                              queue_default=None, time_column="posted_at")
     return create_service_app(settings, title="OpenRCM remittance",
                               description="X12 835 posting: payments, contractual adjustments, patient "
                                           "responsibility.",
-                              routers=[api.router, api.reads], handlers=HANDLERS, consume_topics=[topics.SUBMISSION],
-                              startup=[wire, wire_contracts], clock=clock)
+                              routers=[api.router, reads],
+                              handlers=lambda rt: service.handlers(rt.services[Remittance]),
+                              consume_topics=[topics.SUBMISSION], startup=[wire], clock=clock)

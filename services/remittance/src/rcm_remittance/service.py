@@ -18,15 +18,17 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text, tuple_, update
+from sqlalchemy import func, select, text, tuple_, update
 
 from rcm_contracts.events import Adjustment, ClaimSubmitted, PaymentPosted, PaymentReversed
 from rcm_contracts.wire import RemittanceAdvice
 from rcm_runtime.bulk import BulkInsert
-from rcm_runtime.consumer import Delivery
+from rcm_runtime.consumer import Delivery, Handler
+from rcm_runtime.reads import jsonable
 from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
 
 from rcm_remittance import underpaid
@@ -35,6 +37,7 @@ from rcm_remittance.db import (claim_refs, ledger_entries, payer_aliases, posted
 from rcm_remittance.domain import ledger as L
 from rcm_remittance.domain.balancing import file_imbalances, patient_share_warnings
 from rcm_remittance.domain.identity import aliases_of, norm, payer_key, payment_keys, plb_keys
+from rcm_remittance.domain.medicare_pfs import PfsSchedule
 from rcm_remittance.domain.remit import (Check, ClaimPay, RejectedFile, claim_from_json, claim_to_json,
                                          read_advice, read_x12_file, sha256)
 
@@ -163,10 +166,11 @@ def _remarks(claim: ClaimPay) -> list[str]:
 
 
 class Poster:
-    """Posts items (claim payments already identified) for one unit of work's tenant."""
+    """Posts items (claim payments already identified) for one unit of work's tenant; `medicare` is the
+    Medicare fee schedule the underpayment check prices with (None: none configured)."""
 
-    def __init__(self, uow: UnitOfWork, file_id: uuid.UUID | None) -> None:
-        self.uow, self.file_id, self.tenant = uow, file_id, uow.tenant_id
+    def __init__(self, uow: UnitOfWork, file_id: uuid.UUID | None, medicare: PfsSchedule | None) -> None:
+        self.uow, self.file_id, self.tenant, self.medicare = uow, file_id, uow.tenant_id, medicare
 
     async def aliases(self, checks: list[Check]) -> dict[str, str]:
         learned = {a: k for c in checks for a, k in aliases_of(c).items()}
@@ -337,7 +341,7 @@ class Poster:
         outcome_of = {id(i): o for i, o in to_post}
         await underpaid.check_posted(self.uow, self.file_id, aliases, [
             (i, outcome_of[id(i)], remittance_id, payer) for i, remittance_id, payer, outcome, *_ in events
-            if remittance_id in inserted and outcome in ("paid", "partially_paid", "denied")])
+            if remittance_id in inserted and outcome in ("paid", "partially_paid", "denied")], self.medicare)
 
     def _queue_row(self, i: Item, aliases: dict[str, str], reason: str, status: str) -> dict:
         return {"tenant_id": self.tenant, "payer_id": self.display_payer(i.check, aliases),
@@ -452,8 +456,9 @@ def _items(tenant_id: str, checks: list[Check], aliases: dict[str, str]) -> list
             for m, (claim, key) in enumerate(zip(check.claims, payment_keys(tenant_id, check, aliases)))]
 
 
-async def post_checks(uow: UnitOfWork, file_id: uuid.UUID | None, checks: list[Check]) -> list[dict]:
-    poster = Poster(uow, file_id)
+async def post_checks(uow: UnitOfWork, file_id: uuid.UUID | None, checks: list[Check],
+                      medicare: PfsSchedule | None) -> list[dict]:
+    poster = Poster(uow, file_id, medicare)
     aliases = await poster.aliases(checks)
     items = _items(uow.tenant_id, checks, aliases)
     references = {p.reference for c in checks for p in c.provider_adjustments if p.reference}
@@ -481,7 +486,7 @@ def _file_status(outcomes: list[dict]) -> str:
     return "posted" if all(o["outcome"] in POSTED_LIKE for o in outcomes) else "partially_posted"
 
 
-async def ingest(uow: UnitOfWork, source: str, content: str) -> FileResult:
+async def ingest(uow: UnitOfWork, source: str, content: str, medicare: PfsSchedule | None) -> FileResult:
     tenant = uow.tenant_id
     digest = sha256(content.encode("utf-8"))
     file_id = uuid.uuid4()
@@ -529,7 +534,7 @@ async def ingest(uow: UnitOfWork, source: str, content: str) -> FileResult:
             for i in imbalances[:20])
         await _finish(uow, file_id, "held", reason=reason, findings=findings, outcomes=outcomes, **meta)
         return FileResult(file_id, "held", outcomes, findings, reason)
-    outcomes = await post_checks(uow, file_id, checks)
+    outcomes = await post_checks(uow, file_id, checks, medicare)
     status = _file_status(outcomes)
     await _finish(uow, file_id, status, findings=findings, outcomes=outcomes, **meta)
     return FileResult(file_id, status, outcomes, findings)
@@ -549,66 +554,70 @@ async def _audit(uow: UnitOfWork, subject: str, subject_id: Any, action: str, re
 # ---------------------------------------------------------------- consumed events
 
 
-async def on_claims_submitted(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
-    """Remember each claim's CLP01 (patient control number) so its 835 payment finds it, and post any
-    payment that arrived before this event did (for the same tenant only)."""
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-    by_key = {(d.tenant_id, d.event.patient_control_number): d for d in deliveries if d.event.patient_control_number}
-    if not by_key:
-        return
-    await uow.conn.execute(pg_insert(claim_refs).values([
-        {"tenant_id": t, "patient_control_number": pcn, "claim_id": d.event.claim_id, "payer_id": d.event.payer_id}
-        for (t, pcn), d in by_key.items()]).on_conflict_do_nothing())
-    waiting = (await uow.conn.execute(select(unmatched_payments).where(
-        unmatched_payments.c.status == "unmatched",
-        tuple_(unmatched_payments.c.tenant_id, unmatched_payments.c.patient_control_number).in_(list(by_key)))
-        .order_by(unmatched_payments.c.id).with_for_update())).all()
-    for row in waiting:
-        if "claim" not in row.advice:
-            continue  # queued before revision 0004 (a RemittanceAdvice): an operator matches it
-        d = by_key[(row.tenant_id, row.patient_control_number)]
-        await _post_queued(d.uow, row, d.event.claim_id)  # d.uow is bound to row.tenant_id (matched on it)
-        await uow.conn.execute(update(unmatched_payments).where(unmatched_payments.c.id == row.id)
-                               .values(status="posted", claim_id=d.event.claim_id, resolved_at=uow.now()))
-
-
-async def _post_queued(uow: UnitOfWork, row, claim_id: uuid.UUID) -> dict:
+async def _post_queued(uow: UnitOfWork, row, claim_id: uuid.UUID, medicare: PfsSchedule | None) -> dict:
     claim = claim_from_json(row.advice["claim"])
     check = _check_from_context(row.advice["check"], claim)
-    poster = Poster(uow, row.file_id)
+    poster = Poster(uow, row.file_id, medicare)
     aliases = await poster.aliases([check])
     item = Item(0, 0, check, claim, row.payment_key, claim_id)
     [outcome] = await poster.post([item], aliases, queue_unmatched=False)
     return outcome
 
 
-HANDLERS = {ClaimSubmitted.event_type(): on_claims_submitted}
+def handlers(remittance: Remittance) -> dict[str, Handler]:
+    """The consumer's handlers (event type -> handler), bound to the composition root's Remittance."""
+    return {ClaimSubmitted.event_type(): remittance.on_claims_submitted}
 
 
 # ---------------------------------------------------------------- use cases
 
 
 class Remittance:
-    """The remittance use cases an API request runs: each opens and owns its unit of work."""
+    """The remittance use cases an API request runs (each opens and owns its unit of work), and the consumer
+    handler that posts payments waiting for their claim. `medicare`: the Medicare fee schedule posting checks
+    payments against (None: none configured)."""
 
-    def __init__(self, units: UnitsOfWork) -> None:
-        self.units = units
+    def __init__(self, units: UnitsOfWork, *, medicare: PfsSchedule | None) -> None:
+        self.units, self.medicare = units, medicare
+
+    async def on_claims_submitted(self, uow: UnitOfWork, deliveries: list[Delivery]) -> None:
+        """Remember each claim's CLP01 (patient control number) so its 835 payment finds it, and post any
+        payment that arrived before this event did (for the same tenant only)."""
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        by_key = {(d.tenant_id, d.event.patient_control_number): d for d in deliveries if d.event.patient_control_number}
+        if not by_key:
+            return
+        await uow.conn.execute(pg_insert(claim_refs).values([
+            {"tenant_id": t, "patient_control_number": pcn, "claim_id": d.event.claim_id, "payer_id": d.event.payer_id}
+            for (t, pcn), d in by_key.items()]).on_conflict_do_nothing())
+        waiting = (await uow.conn.execute(select(unmatched_payments).where(
+            unmatched_payments.c.status == "unmatched",
+            tuple_(unmatched_payments.c.tenant_id, unmatched_payments.c.patient_control_number).in_(list(by_key)))
+            .order_by(unmatched_payments.c.id).with_for_update())).all()
+        for row in waiting:
+            if "claim" not in row.advice:
+                continue  # queued before revision 0004 (a RemittanceAdvice): an operator matches it
+            d = by_key[(row.tenant_id, row.patient_control_number)]
+            # d.uow is bound to row.tenant_id (matched on it)
+            await _post_queued(d.uow, row, d.event.claim_id, self.medicare)
+            await uow.conn.execute(update(unmatched_payments).where(unmatched_payments.c.id == row.id)
+                                   .values(status="posted", claim_id=d.event.claim_id, resolved_at=uow.now()))
 
     async def post_advice(self, *, tenant_id: str, actor: str, era: RemittanceAdvice) -> FileResult:
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
-            return await ingest(uow, "json", era.model_dump_json())
+            return await ingest(uow, "json", era.model_dump_json(), self.medicare)
 
     async def post_x12(self, *, tenant_id: str, actor: str, text: str) -> FileResult:
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
-            return await ingest(uow, "x12", text)
+            return await ingest(uow, "x12", text, self.medicare)
 
     async def release(self, *, tenant_id: str, actor: str, file_id: uuid.UUID, reason: str) -> FileResult:
         """Post a held file as it is (an operator's decision, audited)."""
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
             row = await self._held(uow, file_id)
             checks = _parse(row.source, row.content)
-            outcomes = await post_checks(uow, file_id, checks)
+            outcomes = await post_checks(uow, file_id, checks, self.medicare)
             status = _file_status(outcomes)
             await _finish(uow, file_id, status, outcomes=outcomes, reviewed_by=actor, review_reason=reason)
             await _audit(uow, "file", file_id, "release", reason)
@@ -641,7 +650,7 @@ class Remittance:
                 claim_refs.c.tenant_id == tenant_id, claim_refs.c.claim_id == claim_id))).first()
             if known is None:
                 raise NotFound("no claim with this id was submitted by this tenant")
-            outcome = await _post_queued(uow, row, claim_id)
+            outcome = await _post_queued(uow, row, claim_id, self.medicare)
             if outcome["outcome"] not in POSTED_LIKE:
                 raise Conflict(f"the payment could not be posted: {outcome['reason']}")
             await uow.conn.execute(update(unmatched_payments).where(unmatched_payments.c.id == row.id).values(
@@ -669,6 +678,90 @@ class Remittance:
         if "claim" not in row.advice:
             raise Conflict("queued before the ledger existed; post it through a new file")
         return row
+
+
+# ---------------------------------------------------------------- reads
+
+
+_FILE_LIST = [c for c in remittance_files.c if c.name not in ("content", "outcomes", "findings")]
+
+
+def _day(d: date) -> datetime:
+    return datetime.combine(d, time.min, timezone.utc)
+
+
+class RemittanceQueries:
+    """What the remittance routes read: files, a file with its payments, a claim's ledger, the unmatched
+    queue. Each opens a read-only connection; rows come back as JSON-ready dicts."""
+
+    def __init__(self, units: UnitsOfWork) -> None:
+        self.units = units
+
+    async def files(self, *, tenant_id: str, status: str | None = None, payer: str | None = None,
+                    received_from: date | None = None, received_to: date | None = None,
+                    payment_date: date | None = None, received_on: date | None = None, limit: int = 50,
+                    offset: int = 0) -> dict:
+        """Remittance files, newest first (without their content, outcomes and findings)."""
+        where = [remittance_files.c.tenant_id == tenant_id]
+        if status:
+            where.append(remittance_files.c.status == status)
+        if payer:
+            where.append(remittance_files.c.payer_id == payer)
+        if received_from:
+            where.append(remittance_files.c.received_at >= _day(received_from))
+        if received_to:
+            where.append(remittance_files.c.received_at < _day(received_to + timedelta(days=1)))
+        if payment_date:
+            where.append(remittance_files.c.payment_date == payment_date)
+        if received_on:
+            where.append(remittance_files.c.received_at >= _day(received_on))
+            where.append(remittance_files.c.received_at < _day(received_on + timedelta(days=1)))
+        async with self.units.read() as conn:
+            total = (await conn.execute(select(func.count()).select_from(remittance_files).where(*where))).scalar()
+            rows = (await conn.execute(select(*_FILE_LIST).where(*where).order_by(
+                remittance_files.c.received_at.desc(), remittance_files.c.id).limit(limit).offset(offset))
+                    ).mappings().all()
+        return {"total": total, "items": [jsonable(dict(r)) for r in rows]}
+
+    async def file(self, *, tenant_id: str, file_id: uuid.UUID) -> dict:
+        """A file (without its content) and the payments posted from it; NotFound for another tenant's."""
+        async with self.units.read() as conn:
+            row = (await conn.execute(select(*[c for c in remittance_files.c if c.name != "content"]).where(
+                remittance_files.c.tenant_id == tenant_id, remittance_files.c.id == file_id))).mappings().first()
+            if row is None:
+                raise NotFound("no such remittance file for this tenant")
+            payments = (await conn.execute(select(posted_payments).where(
+                posted_payments.c.tenant_id == tenant_id, posted_payments.c.file_id == file_id)
+                .order_by(posted_payments.c.posted_at))).mappings().all()
+        return {**jsonable(dict(row)), "payments": [jsonable(dict(p)) for p in payments]}
+
+    async def claim_ledger(self, *, tenant_id: str, claim_id: uuid.UUID) -> dict:
+        """A claim's ledger entries and totals; NotFound when the tenant has neither the claim nor entries."""
+        async with self.units.read() as conn:
+            ours = (await conn.execute(select(claim_refs.c.claim_id).where(
+                claim_refs.c.tenant_id == tenant_id, claim_refs.c.claim_id == claim_id).limit(1))).first()
+            entries = (await conn.execute(select(ledger_entries).where(
+                ledger_entries.c.tenant_id == tenant_id, ledger_entries.c.claim_id == claim_id)
+                .order_by(ledger_entries.c.id))).mappings().all()
+        if ours is None and not entries:
+            raise NotFound("no such claim for this tenant")
+        claim_entries = [e for e in entries if e["kind"] != "provider_adjustment"]
+        return {"claim_id": str(claim_id), "totals": L.totals((e["kind"], e["amount"]) for e in entries).as_json(),
+                "entries": [jsonable({k: v for k, v in e.items() if k not in ("tenant_id", "entry_key")})
+                            for e in entries], "entry_count": len(claim_entries)}
+
+    async def unmatched(self, *, tenant_id: str, status: str | None = "unmatched", limit: int = 100,
+                        offset: int = 0) -> dict:
+        """The unmatched queue (without the queued advice), oldest first."""
+        where = [unmatched_payments.c.tenant_id == tenant_id]
+        if status:
+            where.append(unmatched_payments.c.status == status)
+        cols = [c for c in unmatched_payments.c if c.name != "advice"]
+        async with self.units.read() as conn:
+            total = (await conn.execute(select(func.count()).select_from(unmatched_payments).where(*where))).scalar()
+            rows = (await conn.execute(select(*cols).where(*where).order_by(unmatched_payments.c.id)
+                                       .limit(limit).offset(offset))).mappings().all()
+        return {"total": total, "items": [jsonable(dict(r)) for r in rows]}
 
 
 # ---------------------------------------------------------------- deposits: ERA-to-deposit reassociation

@@ -10,9 +10,11 @@
   A payment is inserted once per (tenant, payment key), so its finding and event are too: re-posting the
   same file or payment emits nothing.
 - The Medicare fee schedule is reference data read once by the composition root (`load_fee_schedule_dir`,
-  settings `fee_schedule_dir`) and handed to `configure`; posting code reaches it through `medicare()`. It is
-  process-wide on purpose: posting runs from request use cases and from the consumer (payments waiting for
-  their claim), and both see the same release set.
+  settings `fee_schedule_dir`) and handed to the objects that need it: `Contracts` (to validate a Medicare
+  percentage) and `Remittance` (which passes it to `Poster` and on to `check_posted`). Posting runs from
+  request use cases and from the consumer handlers (payments waiting for their claim); both are the same
+  `Remittance` object, so both see the same release set.
+- `Contracts.underpayments` is the read of a claim's findings (GET /v1/claims/{id}/underpayments).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from rcm_contracts.events import PaymentUnderpaid, UnderpaidLine
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.errors import DomainError, NotFound
+from rcm_runtime.reads import jsonable
 from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
 
 from rcm_remittance.db import payer_contracts, payment_underpayments, remittance_audit
@@ -58,18 +61,6 @@ class NoContract(NotFound):
 
 
 # ---------------------------------------------------------------- Medicare reference data
-
-
-_medicare: PfsSchedule | None = None
-
-
-def configure(schedule: PfsSchedule | None) -> None:
-    global _medicare
-    _medicare = schedule
-
-
-def medicare() -> PfsSchedule | None:
-    return _medicare
 
 
 _GPCI_YEAR = re.compile(r"gpci(\d{4})", re.IGNORECASE)
@@ -161,13 +152,14 @@ def contract_json(row: Any) -> dict:
 
 
 class Contracts:
-    """Contract use cases: each opens and owns its unit of work."""
+    """Contract use cases: each opens and owns its unit of work. `medicare`: the Medicare fee schedule the
+    composition root read (None: none configured)."""
 
-    def __init__(self, units: UnitsOfWork) -> None:
-        self.units = units
+    def __init__(self, units: UnitsOfWork, *, medicare: PfsSchedule | None) -> None:
+        self.units, self.medicare = units, medicare
 
     async def put(self, *, tenant_id: str, actor: str, payer_id: str, terms: ContractTerms, reason: str) -> dict:
-        rows = validate(terms, medicare())
+        rows = validate(terms, self.medicare)
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
             values = {"fee_table": terms.fee_table, "fee_table_rows": rows,
                       "medicare_percent": terms.medicare_percent,
@@ -191,6 +183,15 @@ class Contracts:
         if row is None:
             raise NoContract("no contract with this payer for this tenant")
         return contract_json(row)
+
+    async def underpayments(self, *, tenant_id: str, claim_id: uuid.UUID) -> dict:
+        """A claim's payments paid incorrectly (its findings, oldest first)."""
+        async with self.units.read() as conn:
+            rows = (await conn.execute(select(payment_underpayments).where(
+                payment_underpayments.c.tenant_id == tenant_id, payment_underpayments.c.claim_id == claim_id)
+                .order_by(payment_underpayments.c.id))).mappings().all()
+        return {"claim_id": str(claim_id), "items": [jsonable({k: v for k, v in r.items() if k != "tenant_id"})
+                                                     for r in rows]}
 
 
 # ---------------------------------------------------------------- the check while posting
@@ -240,8 +241,10 @@ def _line_json(r) -> dict:
             "difference": None if r.difference is None else str(r.difference), "reason": r.reason}
 
 
-async def check_posted(uow: UnitOfWork, file_id: uuid.UUID | None, aliases: dict[str, str], posted: list) -> None:
-    """`posted`: (item, outcome dict, remittance id, payer as events name it) of the payments just inserted."""
+async def check_posted(uow: UnitOfWork, file_id: uuid.UUID | None, aliases: dict[str, str], posted: list,
+                       medicare: PfsSchedule | None) -> None:
+    """`posted`: (item, outcome dict, remittance id, payer as events name it) of the payments just inserted;
+    `medicare`: the configured Medicare fee schedule (None: a Medicare percentage cannot price)."""
     todo = [p for p in posted if p[0].claim.status_code in CHECKED_STATUSES and p[0].claim.lines]
     if not todo:
         return
@@ -250,7 +253,7 @@ async def check_posted(uow: UnitOfWork, file_id: uuid.UUID | None, aliases: dict
     rows = {r.payer_id: r for r in await uow.conn.execute(_contracts_for, {"tenant": uow.tenant_id, "payers": names})}
     if not rows:
         return
-    schedule, built = medicare(), {}
+    schedule, built = medicare, {}
     findings, events = [], []
     for i, o, remittance_id, payer in todo:
         row = rows.get(payer) or rows.get(keys[id(i)])
