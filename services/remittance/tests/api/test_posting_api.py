@@ -14,7 +14,7 @@ from rcm_remittance.app import create_app
 from rcm_remittance.db import metadata
 from rcm_remittance.settings import Settings
 from tests.support.api import service_api
-from tests.support.era835 import check, clp, era, svc
+from tests.support.era835 import submit_claim, check, clp, era, svc
 
 pytestmark = pytest.mark.integration
 X12 = {"content-type": "application/edi-x12"}
@@ -28,13 +28,7 @@ async def api():
 
 
 async def submit(api, pcn: str, tenant: str = "tenant-a") -> uuid.UUID:
-    claim_id = uuid.uuid4()
-    applier = await api.consume((ClaimSubmitted(
-        claim_id=claim_id, payer_id="SANDBOX1", clearinghouse="sandbox", interchange_control_number="000000001",
-        total_charge="100.00", submitted_at=datetime(2026, 10, 2, tzinfo=timezone.utc), patient_control_number=pcn),
-        tenant, claim_id))
-    assert applier.applied == 1
-    return claim_id
+    return await submit_claim(api, pcn, tenant)
 
 
 async def post(api, text: str, tenant: str = "tenant-a"):
