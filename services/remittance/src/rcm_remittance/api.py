@@ -14,9 +14,8 @@ from pydantic import BaseModel, Field
 from rcm_contracts.wire import RemittanceAdvice
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import TenantId
-from rcm_runtime.reads import problem
 
-from rcm_remittance.service import Conflict, FileResult, NotFound, Remittance, RemittanceQueries
+from rcm_remittance.service import FileResult, Remittance, RemittanceQueries
 
 router = APIRouter(prefix="/v1", tags=["remittance"])
 
@@ -72,41 +71,25 @@ async def list_files(tenant_id: TenantId, queries: Provided[RemittanceQueries], 
 @router.get("/remittances/{file_id}", summary="A remittance file: status, findings (envelope errors, warnings, "
                                               "imbalances), per claim payment its outcome, and the payments posted")
 async def read_file(file_id: uuid.UUID, tenant_id: TenantId, queries: Provided[RemittanceQueries]):
-    try:
-        return await queries.file(tenant_id=tenant_id, file_id=file_id)
-    except NotFound as exc:
-        return problem(404, "not_found", str(exc))
+    return await queries.file(tenant_id=tenant_id, file_id=file_id)
 
 
 @router.post("/remittances/{file_id}/release", summary="Post a held file as it is (audited: X-User and a reason)")
 async def release(file_id: uuid.UUID, body: Decision, tenant_id: TenantId, actor: Actor,
                   remittance: Provided[Remittance]):
-    try:
-        return (await remittance.release(tenant_id=tenant_id, actor=actor, file_id=file_id, reason=body.reason)).as_json()
-    except NotFound as exc:
-        return problem(404, "not_found", str(exc))
-    except Conflict as exc:
-        return problem(409, "not_held", str(exc))
+    return (await remittance.release(tenant_id=tenant_id, actor=actor, file_id=file_id, reason=body.reason)).as_json()
 
 
 @router.post("/remittances/{file_id}/reject", summary="Reject a held file: nothing of it is posted (audited)")
 async def reject(file_id: uuid.UUID, body: Decision, tenant_id: TenantId, actor: Actor,
                  remittance: Provided[Remittance]):
-    try:
-        return (await remittance.reject(tenant_id=tenant_id, actor=actor, file_id=file_id, reason=body.reason)).as_json()
-    except NotFound as exc:
-        return problem(404, "not_found", str(exc))
-    except Conflict as exc:
-        return problem(409, "not_held", str(exc))
+    return (await remittance.reject(tenant_id=tenant_id, actor=actor, file_id=file_id, reason=body.reason)).as_json()
 
 
 @router.get("/claims/{claim_id}/ledger", summary="A claim's ledger: its entries and totals (decimal strings); "
                                                  "only the claim's own tenant sees it")
 async def claim_ledger(claim_id: uuid.UUID, tenant_id: TenantId, queries: Provided[RemittanceQueries]):
-    try:
-        return await queries.claim_ledger(tenant_id=tenant_id, claim_id=claim_id)
-    except NotFound as exc:
-        return problem(404, "not_found", str(exc))
+    return await queries.claim_ledger(tenant_id=tenant_id, claim_id=claim_id)
 
 
 @router.get("/unmatched-payments", summary="Claim payments that name no claim of this tenant (or were held): "
@@ -119,26 +102,16 @@ async def list_unmatched(tenant_id: TenantId, queries: Provided[RemittanceQuerie
 @router.post("/unmatched-payments/{unmatched_id}/match", summary="Post an unmatched payment to a claim of this "
                                                                 "tenant (audited: X-User)")
 async def match(unmatched_id: int, body: Match, tenant_id: TenantId, actor: Actor, remittance: Provided[Remittance]):
-    try:
-        return await remittance.match(tenant_id=tenant_id, actor=actor, unmatched_id=unmatched_id,
-                                      claim_id=body.claim_id, reason=body.reason)
-    except NotFound as exc:
-        return problem(404, "not_found", str(exc))
-    except Conflict as exc:
-        return problem(409, "not_unmatched", str(exc))
+    return await remittance.match(tenant_id=tenant_id, actor=actor, unmatched_id=unmatched_id,
+                                  claim_id=body.claim_id, reason=body.reason)
 
 
 @router.post("/unmatched-payments/{unmatched_id}/return", summary="Return an unmatched or held payment to the "
                                                                  "payer: never posted (audited: X-User, reason)")
 async def return_payment(unmatched_id: int, body: Decision, tenant_id: TenantId, actor: Actor,
                          remittance: Provided[Remittance]):
-    try:
-        return await remittance.return_payment(tenant_id=tenant_id, actor=actor, unmatched_id=unmatched_id,
-                                               reason=body.reason)
-    except NotFound as exc:
-        return problem(404, "not_found", str(exc))
-    except Conflict as exc:
-        return problem(409, "not_unmatched", str(exc))
+    return await remittance.return_payment(tenant_id=tenant_id, actor=actor, unmatched_id=unmatched_id,
+                                           reason=body.reason)
 
 
 # ---------------------------------------------------------------- deposits (ERA-to-deposit reassociation)

@@ -27,6 +27,7 @@ from sqlalchemy import func, select, text, tuple_, update
 from rcm_contracts.events import Adjustment, ClaimSubmitted, PaymentPosted, PaymentReversed
 from rcm_contracts.wire import RemittanceAdvice
 from rcm_runtime.bulk import BulkInsert
+from rcm_runtime.errors import Conflict, NotFound
 from rcm_runtime.consumer import Delivery, Handler
 from rcm_runtime.reads import jsonable
 from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
@@ -45,12 +46,16 @@ ZERO = Decimal("0.00")
 POSTED_LIKE = {"posted", "duplicate", "reversed", "not_our_claim"}
 
 
-class NotFound(LookupError):
-    pass
+class NotHeld(Conflict):
+    """Release/reject of a file that is not held (the runtime answers 409 with this code)."""
+
+    code = "not_held"
 
 
-class Conflict(ValueError):
-    pass
+class NotUnmatched(Conflict):
+    """Match/return of a payment that is no longer (or never was) in the unmatched queue, or cannot be posted."""
+
+    code = "not_unmatched"
 
 
 @dataclass
@@ -640,7 +645,7 @@ class Remittance:
         if row is None:
             raise NotFound("no such remittance file for this tenant")
         if row.status != "held":
-            raise Conflict(f"the file is {row.status}, not held")
+            raise NotHeld(f"the file is {row.status}, not held")
         return row
 
     async def match(self, *, tenant_id: str, actor: str, unmatched_id: int, claim_id: uuid.UUID, reason: str) -> dict:
@@ -652,7 +657,7 @@ class Remittance:
                 raise NotFound("no claim with this id was submitted by this tenant")
             outcome = await _post_queued(uow, row, claim_id, self.medicare)
             if outcome["outcome"] not in POSTED_LIKE:
-                raise Conflict(f"the payment could not be posted: {outcome['reason']}")
+                raise NotUnmatched(f"the payment could not be posted: {outcome['reason']}")
             await uow.conn.execute(update(unmatched_payments).where(unmatched_payments.c.id == row.id).values(
                 status="matched", claim_id=claim_id, resolved_by=actor, resolved_at=uow.now()))
             await _audit(uow, "unmatched", row.id, "match", reason)
@@ -674,9 +679,9 @@ class Remittance:
         if row is None:
             raise NotFound("no such unmatched payment for this tenant")
         if row.status not in statuses:
-            raise Conflict(f"the payment is {row.status}")
+            raise NotUnmatched(f"the payment is {row.status}")
         if "claim" not in row.advice:
-            raise Conflict("queued before the ledger existed; post it through a new file")
+            raise NotUnmatched("queued before the ledger existed; post it through a new file")
         return row
 
 
