@@ -146,6 +146,9 @@ class Claim(Contract):
     original_claim_number: str | None = Field(default=None, max_length=50)
     payer_responsibility: Literal["P", "S", "T"] = "P"  # SBR01: which payer in the order of benefits
     other_payers: list[OtherPayer] = Field(default_factory=list, max_length=10)
+    # the patient's coverage that pays after this claim's payer (coordination of benefits): when the primary's
+    # 835 leaves the patient a share, submission sends the claim on to it (a secondary claim) automatically
+    secondary_coverage: Coverage | None = None
 
     @model_validator(mode="after")
     def _pointers_point_at_diagnoses(self) -> "Claim":

@@ -33,7 +33,9 @@ class EncounterSubmitted(Event):
     SERVICE = "intake"
     NAME = "encounter-submitted"
     MAJOR = 2
-    SCHEMA_MINOR = 4  # 2.1: prior_authorization; 2.2: lines[].code_system, source_diagnoses; 2.3: coverage.insured; 2.4: coverage dates
+    # 2.1: prior_authorization; 2.2: lines[].code_system, source_diagnoses; 2.3: coverage.insured; 2.4: coverage dates;
+    # 2.5: secondary_coverage
+    SCHEMA_MINOR = 5
 
     source_system: str = Field(min_length=1, max_length=64)
     source_encounter_id: str = Field(min_length=1, max_length=128)
@@ -48,6 +50,7 @@ class EncounterSubmitted(Event):
     source_diagnoses: list[SourceCode] = Field(default_factory=list, max_length=50)
     lines: list[EncounterLine] = Field(min_length=1, max_length=50)
     prior_authorization: str | None = Field(default=None, max_length=50)
+    secondary_coverage: Coverage | None = None  # 2.5: the coverage that pays after `coverage`
 
 
 class EncounterLineV1(Contract):
@@ -98,8 +101,9 @@ class AppointmentScheduled(Event):
 class EncounterCaptured(Event):
     SERVICE = "charges"
     NAME = "encounter-captured"
-    # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured; 1.4: coverage dates
-    SCHEMA_MINOR = 4
+    # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured; 1.4: coverage dates;
+    # 1.5: claim.secondary_coverage
+    SCHEMA_MINOR = 5
 
     claim: Claim
     intake_channel: Literal["fhir", "json", "kafka", "hl7v2"]
@@ -141,7 +145,8 @@ class EligibilityResult(Contract):
 class CoverageVerified(Event):
     SERVICE = "eligibility"
     NAME = "coverage-verified"
-    SCHEMA_MINOR = 4  # 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured; 1.4: coverage dates
+    # 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured; 1.4: coverage dates; 1.5: claim.secondary_coverage
+    SCHEMA_MINOR = 5
 
     claim: Claim
     eligibility: EligibilityResult
@@ -174,8 +179,9 @@ class Edit(Contract):
 class ClaimCoded(Event):
     SERVICE = "coding"
     NAME = "claim-coded"
-    # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured; 1.4: coverage dates
-    SCHEMA_MINOR = 4
+    # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured; 1.4: coverage dates;
+    # 1.5: claim.secondary_coverage
+    SCHEMA_MINOR = 5
 
     claim: Claim
     status: Literal["coded", "needs_coder"]
@@ -185,8 +191,9 @@ class ClaimCoded(Event):
 class ClaimScrubbed(Event):
     SERVICE = "scrubber"
     NAME = "claim-scrubbed"
-    # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured; 1.4: coverage dates
-    SCHEMA_MINOR = 4
+    # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured; 1.4: coverage dates;
+    # 1.5: claim.secondary_coverage
+    SCHEMA_MINOR = 5
 
     claim: Claim
     decision: Literal["clean", "review"]
@@ -197,7 +204,7 @@ class ClaimScrubbed(Event):
 class ClaimSubmitted(Event):
     SERVICE = "submission"
     NAME = "claim-submitted"
-    SCHEMA_MINOR = 1  # 1.1: patient_control_number, frequency_code, attempt
+    SCHEMA_MINOR = 2  # 1.1: patient_control_number, frequency_code, attempt; 1.2: payer_responsibility, primary_claim_id, next_payer_id
 
     claim_id: uuid.UUID
     payer_id: str
@@ -209,6 +216,12 @@ class ClaimSubmitted(Event):
     patient_control_number: str | None = None
     frequency_code: Literal["1", "7", "8"] | None = None
     attempt: int | None = Field(default=None, ge=1)
+    # 1.2, coordination of benefits. A secondary (S) or tertiary (T) claim names the claim it follows
+    # (`primary_claim_id`): its payments post to that claim's ledger, and the submitter keys its events by it.
+    # `next_payer_id`: the payer the claim goes on to when this one leaves the patient a share.
+    payer_responsibility: Literal["P", "S", "T"] | None = None
+    primary_claim_id: uuid.UUID | None = None
+    next_payer_id: str | None = Field(default=None, max_length=80)
 
 
 class ClaimAcknowledged(Event):
@@ -244,7 +257,7 @@ class ClaimReturned(Event):
 class PaymentPosted(Event):
     SERVICE = "remittance"
     NAME = "payment-posted"
-    SCHEMA_MINOR = 1
+    SCHEMA_MINOR = 2  # 1.1: claim_status_code, patient_responsibility_total; 1.2: awaiting_payer_id
 
     claim_id: uuid.UUID
     remittance_id: uuid.UUID
@@ -263,6 +276,9 @@ class PaymentPosted(Event):
     # this payment's share: a consumer replaces what it holds instead of adding it).
     claim_status_code: str | None = None
     patient_responsibility_total: Money | None = None
+    # 1.2: the claim goes on to this payer (secondary coverage on file) for the patient's share: patient billing
+    # holds the balance until that payer answers instead of billing the patient now
+    awaiting_payer_id: str | None = Field(default=None, max_length=80)
 
 
 class PaymentReversed(Event):
