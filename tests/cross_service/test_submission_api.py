@@ -553,3 +553,82 @@ async def test_without_an_api_key_every_tenant_route_answers_401(api):
                                ("POST", f"/v1/claims/{cid}/secondary", {"coverage": {}})]:
         resp = await api.client.request(method, path, json=body, headers={"x-user": "pat.biller"})
         assert resp.status_code == 401, (method, path, resp.status_code)
+
+
+# ---------------------------------------------------------------- coordination of benefits (automatic secondary)
+SECONDARY = {"payer_id": "SBX02", "payer_name": "Sandbox Medigap", "member_id": "M55501234"}
+
+
+def with_patient_share(claim, *, status: str = "1", share: str = "20.00", paid: str = "60.00") -> PaymentPosted:
+    return posted(claim, paid=paid).model_copy(update={
+        "remittance_id": uuid.uuid4(), "claim_status_code": status, "patient_responsibility": Decimal(share),
+        "patient_responsibility_total": Decimal(share), "outcome": "partially_paid" if Decimal(share) else "paid",
+        "adjustments": [Adjustment(group_code="CO", reason_code="45",
+                                   amount=claim.total_charge - Decimal(paid) - Decimal(share)),
+                        Adjustment(group_code="PR", reason_code="2", amount=Decimal(share))]})
+
+
+async def accepted_claim_with_secondary(api, seed: int):
+    [claim] = claims(1, seed=seed)
+    claim = claim.model_copy(update={"secondary_coverage": claim.coverage.model_validate(SECONDARY)})
+    await queue(api, claim)
+    await api.submission.dispatch_once()
+    await answer_from_clearinghouse(api)
+    await api.submission.poll_acknowledgments()
+    return claim
+
+
+async def test_a_primary_payment_leaving_a_patient_share_sends_the_claim_on_to_the_secondary_coverage(api):
+    claim = await accepted_claim_with_secondary(api, seed=31)
+    [submitted] = await api.outbox_events("claim-submitted")
+    assert submitted["data"]["next_payer_id"] == "SBX02" and submitted["data"]["payer_responsibility"] == "P"
+    assert submitted["data"].get("primary_claim_id") is None
+
+    payment = with_patient_share(claim)
+    await api.consume((payment, "tenant-a", claim.claim_id))
+    secondary_id = secondary_claim_id(claim.claim_id)
+    row = (await api.client.get(f"/v1/claims/{secondary_id}", headers=api.headers())).json()
+    assert row["status"] == "queued" and row["payer_id"] == "SBX02"
+    assert row["claim"]["payer_responsibility"] == "S" and row["claim"]["secondary_coverage"] is None
+    assert row["claim"]["other_payers"][0]["paid_amount"] == "60.00"
+    assert {(a["group_code"], a["reason_code"], a["amount"]) for a in row["claim"]["other_payers"][0]["adjustments"]} \
+        == {("CO", "45", str(claim.total_charge - Decimal("80.00"))), ("PR", "2", "20.00")}
+    audit = (await api.client.get(f"/v1/claims/{claim.claim_id}/audit", headers=api.headers())).json()["actions"]
+    assert [(a["action"], a["detail"]["automatic"], a["detail"]["primary_remittance_id"]) for a in audit] == [
+        ("secondary", True, str(payment.remittance_id))]
+
+    # the same payment again, and a later payment (a correction), queue nothing more; by hand it is a 409
+    await api.consume((with_patient_share(claim, share="15.00"), "tenant-a", claim.claim_id))
+    assert await api.scalar("SELECT count(*) FROM submissions WHERE primary_claim_id IS NOT NULL") == 1
+    again = await api.client.post(f"/v1/claims/{claim.claim_id}/secondary", json={"coverage": SECONDARY},
+                                  headers=headers(api))
+    assert again.status_code == 409 and again.json()["code"] == "secondary_queued"
+
+    # out it goes as an 837 with SBR*S and the primary's 2320; its events are keyed by the primary claim
+    await api.submission.dispatch_once()
+    text_ = next(p for p in sent_files(api) if "SBR*S*" in p.read_text()).read_text()
+    assert "AMT*D*60~" in text_
+    second = (await api.outbox_events("claim-submitted"))[-1]
+    assert second["data"]["claim_id"] == str(secondary_id) and second["partitionkey"] == str(claim.claim_id)
+    assert second["data"]["primary_claim_id"] == str(claim.claim_id)
+    assert second["data"]["payer_responsibility"] == "S" and second["data"].get("next_payer_id") is None
+    await answer_from_clearinghouse(api)
+    await api.submission.poll_acknowledgments()
+    acks = [e for e in await api.outbox_events("claim-acknowledged") if e["data"]["claim_id"] == str(secondary_id)]
+    assert acks and {e["partitionkey"] for e in acks} == {str(claim.claim_id)}
+
+
+@pytest.mark.parametrize("status,share", [("19", "20.00"), ("1", "0.00"), ("4", "20.00"), ("2", "20.00")])
+async def test_no_secondary_claim_for_a_crossover_no_patient_share_a_denial_or_a_later_payer(api, status, share):
+    """19: the payer forwarded the claim itself; nothing left to the patient; 4/2: not a primary payment."""
+    claim = await accepted_claim_with_secondary(api, seed=32)
+    await api.consume((with_patient_share(claim, status=status, share=share), "tenant-a", claim.claim_id))
+    assert await api.scalar("SELECT count(*) FROM submissions WHERE primary_claim_id IS NOT NULL") == 0
+
+
+async def test_no_secondary_claim_without_secondary_coverage_or_for_another_tenants_claim(api):
+    plain = await accepted_claim(api, seed=33)
+    await api.consume((with_patient_share(plain), "tenant-a", plain.claim_id))
+    covered = await accepted_claim_with_secondary(api, seed=34)
+    await api.consume((with_patient_share(covered), "tenant-b", covered.claim_id))  # b has no such claim
+    assert await api.scalar("SELECT count(*) FROM submissions WHERE primary_claim_id IS NOT NULL") == 0

@@ -54,6 +54,9 @@ class SubmissionRecord(Base, table=True):
     claim: dict = Field(sa_column=Column(JSONB, nullable=False))
     queued_at: datetime = Field(sa_column=_now_column())
     submitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # a secondary claim: the primary claim it follows (migration 0005). Its events are keyed by that claim, so
+    # one claim's story (both payers) stays in one partition, in order, and in one timeline downstream.
+    primary_claim_id: uuid.UUID | None = None
 
 
 class InterchangeRecord(Base, table=True):

@@ -13,6 +13,12 @@ class NotAccepted(Conflict):
     code = "not_accepted"
 
 
+class SecondaryQueued(Conflict):
+    """The claim's secondary claim exists already (sent automatically after the primary's payment, or by hand)."""
+
+    code = "secondary_queued"
+
+
 class NotFoundInterchange(NotFound):
     code = "not_found"
 

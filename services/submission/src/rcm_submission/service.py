@@ -40,7 +40,7 @@ from rcm_submission.db import (
     submission_audit, submissions,
 )
 from rcm_submission.domain.routing import FALLBACK, Route, RouteTable
-from rcm_submission.errors import NotAccepted, NotFoundClaim, NotFoundInterchange, UnknownClearinghouse
+from rcm_submission.errors import NotAccepted, NotFoundClaim, NotFoundInterchange, SecondaryQueued, UnknownClearinghouse
 from rcm_x12.ack_277ca import ClaimAcknowledgment, ClaimAcknowledgments, read_277ca
 from rcm_x12.ack_999 import GroupAcknowledgment, UnparseableAcknowledgment, read_999
 
@@ -88,13 +88,42 @@ async def on_claims_scrubbed(uow: UnitOfWork, deliveries: list[Delivery]) -> Non
 
 async def on_payments_posted(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
     """The primary payer's adjudication, kept for a secondary claim's 2320 loop (once per tenant and claim: another
-    tenant's payment naming the same claim id never stands in for this tenant's)."""
+    tenant's payment naming the same claim id never stands in for this tenant's). When it leaves the patient a share
+    and the claim has secondary coverage on file, the secondary claim is queued now (coordination of benefits)."""
     rows = [{"claim_id": d.event.claim_id, "tenant_id": d.tenant_id, "payment": d.event.model_dump(mode="json")}
             for d in deliveries]
     if rows:
         stmt = pg_insert(primary_payments).values(rows)
         await uow.conn.execute(stmt.on_conflict_do_nothing(
             index_elements=[primary_payments.c.tenant_id, primary_payments.c.claim_id]))
+    for d in deliveries:
+        if leaves_patient_share_for_secondary(d.event):
+            await _queue_secondary_on_file(d.uow, d.event)
+
+
+def leaves_patient_share_for_secondary(payment: PaymentPosted) -> bool:
+    """A primary adjudication (CLP02 1) that leaves the patient a share goes on to the secondary payer. 19 means the
+    payer forwarded the claim itself (a crossover): sending it too would bill the secondary twice."""
+    share = payment.patient_responsibility_total
+    if share is None:
+        share = payment.patient_responsibility
+    return payment.claim_status_code == "1" and share > 0
+
+
+async def _queue_secondary_on_file(uow: UnitOfWork, payment: PaymentPosted) -> None:
+    row = (await uow.conn.execute(select(submissions.c.claim, submissions.c.primary_claim_id).where(
+        submissions.c.tenant_id == uow.tenant_id, submissions.c.claim_id == payment.claim_id))).first()
+    if row is None or row.primary_claim_id is not None:
+        return  # not a claim this tenant sent, or itself a secondary claim
+    coverage = row.claim.get("secondary_coverage")
+    if not coverage or row.claim.get("payer_responsibility", "P") != "P":
+        return
+    secondary = await queue_secondary(uow, claim_id=payment.claim_id, coverage=coverage,
+                                      payment=payment.model_dump(mode="json"))
+    if secondary is not None:
+        await audit(uow, payment.claim_id, "secondary", {"secondary_claim_id": str(secondary.claim_id),
+                                                         "automatic": True,
+                                                         "primary_remittance_id": str(payment.remittance_id)})
 
 
 HANDLERS = {ClaimScrubbed.event_type(): on_claims_scrubbed, PaymentPosted.event_type(): on_payments_posted}
@@ -190,8 +219,14 @@ async def load_routes(conn, tenant_ids: set[str], default: str) -> RouteTable:
     return RouteTable([Route(r.tenant_id, r.payer_id, r.clearinghouse) for r in rows], default)
 
 
-def _return(uow: UnitOfWork, claim_id: uuid.UUID, stage: str, findings: list[Edit]) -> None:
-    uow.emit(ClaimReturned(claim_id=claim_id, stage=stage, findings=findings), key=claim_id)
+def event_key(claim_id: uuid.UUID, primary_claim_id: uuid.UUID | None) -> uuid.UUID:
+    """A secondary claim's events are keyed by its primary claim: one partition and one story per claim."""
+    return primary_claim_id or claim_id
+
+
+def _return(uow: UnitOfWork, claim_id: uuid.UUID, stage: str, findings: list[Edit],
+            primary_claim_id: uuid.UUID | None = None) -> None:
+    uow.emit(ClaimReturned(claim_id=claim_id, stage=stage, findings=findings), key=event_key(claim_id, primary_claim_id))
 
 
 async def _set_returned(uow: UnitOfWork, returned: list[tuple[Claim, str, list[Edit]]]) -> None:
@@ -220,7 +255,8 @@ async def prepare_interchanges(tenants: _Tenants, clearinghouses: set[str], *, i
     its claims 'sent', ClaimSubmitted in the outbox) and return the files to hand over once it commits."""
     conn = tenants.uow.conn
     rows = (await conn.execute(
-        select(submissions.c.claim_id, submissions.c.tenant_id, submissions.c.payer_id, submissions.c.claim)
+        select(submissions.c.claim_id, submissions.c.tenant_id, submissions.c.payer_id, submissions.c.claim,
+               submissions.c.primary_claim_id)
         .where(submissions.c.status == "queued").order_by(submissions.c.queued_at).limit(batch_max)
         .with_for_update(skip_locked=True))).all()
     if not rows:
@@ -253,11 +289,16 @@ async def prepare_interchanges(tenants: _Tenants, clearinghouses: set[str], *, i
             interchange_control_number=icn_text, tenant_id=tenant_id, payer_id=payer_id, clearinghouse=name,
             claim_count=len(built.claims), content=built.text, status="sending", sent_at=now))
         attempts = await _mark_claims_sent(conn, tenant_id, built.claims, name, icn_text, now)
+        primaries = {r.claim_id: r.primary_claim_id for r in group}
         for c in built.claims:
+            primary = primaries.get(c.claim_id)
+            next_payer = c.secondary_coverage.payer_id if c.secondary_coverage and c.payer_responsibility == "P" else None
             uow.emit(ClaimSubmitted(claim_id=c.claim_id, payer_id=payer_id, clearinghouse=name,
                                     interchange_control_number=icn_text, total_charge=c.total_charge,
                                     submitted_at=now, patient_control_number=patient_control_number(c.claim_id),
-                                    frequency_code=c.frequency_code, attempt=attempts[c.claim_id]), key=c.claim_id)
+                                    frequency_code=c.frequency_code, attempt=attempts[c.claim_id],
+                                    payer_responsibility=c.payer_responsibility, primary_claim_id=primary,
+                                    next_payer_id=next_payer), key=event_key(c.claim_id, primary))
         prepared.append((name, OutboundFile(f"{icn_text}.837", built.text)))
     return len(rows), prepared
 
@@ -313,7 +354,8 @@ async def process_acknowledgment(uow: UnitOfWork, clearinghouse: str, name: str,
 def _ack_event(uow: UnitOfWork, row, *, accepted: bool, stage: str, status_code: str, reason: str | None,
                pccn: str | None = None, first_pass: bool | None = None) -> None:
     uow.emit(ClaimAcknowledged(claim_id=row.claim_id, accepted=accepted, status_code=status_code, reason=reason,
-                               payer_claim_control_number=pccn, stage=stage, first_pass=first_pass), key=row.claim_id)
+                               payer_claim_control_number=pccn, stage=stage, first_pass=first_pass),
+             key=event_key(row.claim_id, row.primary_claim_id))
 
 
 async def _apply_999(tenants: _Tenants, clearinghouse: str,
@@ -348,7 +390,7 @@ async def _apply_999(tenants: _Tenants, clearinghouse: str,
         for r in rows:
             uow = tenants(r.tenant_id)
             _ack_event(uow, r, accepted=False, stage="999", status_code="999:R", reason=edits[0].message)
-            _return(uow, r.claim_id, "999", edits)
+            _return(uow, r.claim_id, "999", edits, r.primary_claim_id)
         updated += len(rows)
     return icn, updated, None
 
@@ -422,7 +464,7 @@ async def _apply_277ca(tenants: _Tenants, parsed: ClaimAcknowledgments) -> tuple
             reason = _status_reason(ack)
             rejected.append({"b_tenant_id": r.tenant_id, "b_claim_id": r.claim_id, "b_code": code, "b_reason": reason})
             _ack_event(uow, r, accepted=False, stage="277CA", status_code=code, reason=reason, first_pass=False)
-            _return(uow, r.claim_id, "277CA", [Edit(
+            _return(uow, r.claim_id, "277CA", primary_claim_id=r.primary_claim_id, findings=[Edit(
                 code=f"277CA-{code}", severity="error", message=f"277CA rejected the claim: {reason}; correct and "
                                                                  "resubmit")])
     if accepted:
@@ -458,14 +500,16 @@ def secondary_claim_id(primary_claim_id: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(primary_claim_id, "secondary")
 
 
-async def queue_secondary(uow: UnitOfWork, *, claim_id: uuid.UUID, coverage: dict[str, Any]) -> Claim:
-    """The claim to the secondary payer, carrying the primary's payment and adjustments (2320/2330)."""
+async def queue_secondary(uow: UnitOfWork, *, claim_id: uuid.UUID, coverage: dict[str, Any],
+                          payment: dict[str, Any] | None = None) -> Claim | None:
+    """The claim to the secondary payer, carrying the primary's payment and adjustments (2320/2330): `payment` the
+    primary's PaymentPosted (else the one kept for the claim). Returns None when it was queued before."""
     conn, tenant_id = uow.conn, uow.tenant_id
     row = (await conn.execute(select(submissions).where(
         submissions.c.tenant_id == tenant_id, submissions.c.claim_id == claim_id))).first()
     if row is None:
         raise NotFoundClaim("no such claim at the submission stage for this tenant")
-    paid = (await conn.execute(select(primary_payments.c.payment).where(
+    paid = payment or (await conn.execute(select(primary_payments.c.payment).where(
         primary_payments.c.claim_id == claim_id, primary_payments.c.tenant_id == tenant_id))).scalar()
     if paid is None:
         raise NotAccepted("the primary payer has not paid or denied this claim yet (no remittance posted)")
@@ -475,15 +519,15 @@ async def queue_secondary(uow: UnitOfWork, *, claim_id: uuid.UUID, coverage: dic
                        paid_amount=Decimal(paid["paid_amount"]), adjudication_date=paid["payment_date"],
                        adjustments=[Adjustment.model_validate(a) for a in paid["adjustments"] if Decimal(a["amount"])])
     secondary = Claim.model_validate({**primary.model_dump(mode="json"), "claim_id": str(secondary_claim_id(claim_id)),
-                                      "coverage": coverage, "payer_responsibility": "S",
+                                      "coverage": coverage, "payer_responsibility": "S", "secondary_coverage": None,
                                       "other_payers": [other.model_dump(mode="json")], "frequency_code": "1",
                                       "original_claim_number": None})
     stmt = pg_insert(submissions).values(
         claim_id=secondary.claim_id, tenant_id=tenant_id, payer_id=secondary.coverage.payer_id, status="queued",
         claim=secondary.model_dump(mode="json"), patient_control_number=patient_control_number(secondary.claim_id),
-        frequency_code="1", queued_at=uow.now())
-    await conn.execute(stmt.on_conflict_do_nothing())
-    return secondary
+        frequency_code="1", queued_at=uow.now(), primary_claim_id=claim_id)
+    inserted = (await conn.execute(stmt.on_conflict_do_nothing().returning(submissions.c.claim_id))).first()
+    return secondary if inserted is not None else None
 
 
 async def audit(uow: UnitOfWork, claim_id: uuid.UUID, action: str, detail: dict) -> None:
@@ -664,6 +708,8 @@ class Submission:
         """Queue the secondary payer's claim; audited. Raises NotFound / NotAccepted / ValidationError."""
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
             claim = await queue_secondary(uow, claim_id=claim_id, coverage=coverage)
+            if claim is None:
+                raise SecondaryQueued("the secondary claim was queued before")
             await audit(uow, claim_id, "secondary", {"secondary_claim_id": str(claim.claim_id)})
         return claim
 

@@ -59,4 +59,5 @@ def build_claim(submission: EncounterSubmitted, *, claim_id: uuid.UUID, encounte
         lines=lines,
         total_charge=sum((line.charge for line in lines), Decimal("0.00")),
         prior_authorization=submission.prior_authorization,
+        secondary_coverage=submission.secondary_coverage,
     )

@@ -114,6 +114,7 @@ def _encounter_submission(index: "_BundleIndex", patient: "_Entry", encounter: "
         "place_of_service": _place_of_service(enc, problems),
         "patient": _patient(patient.resource, problems),
         "coverage": _primary_coverage(index, problems),
+        "secondary_coverage": _secondary_coverage(index, problems),
         "billing_provider": _billing_provider(enc, index, problems),
         "rendering_provider": _rendering_provider(enc, index, problems),
         "diagnoses": _diagnoses(index),
@@ -400,6 +401,12 @@ def _primary_coverage(index: _BundleIndex, problems: _Problems) -> Coverage | No
             return None
         coverages = primaries
     return _coverage(coverages[0], index, problems) if coverages else None
+
+
+def _secondary_coverage(index: _BundleIndex, problems: _Problems) -> Coverage | None:
+    """The Coverage with order 2 (the payer after the primary), when the patient has several and one says so."""
+    seconds = [c for c in index.of_type("Coverage") if c.resource.order == 2]
+    return _coverage(seconds[0], index, problems) if len(seconds) == 1 else None
 
 
 def _coverage(entry: _Entry, index: _BundleIndex, problems: _Problems) -> Coverage | None:

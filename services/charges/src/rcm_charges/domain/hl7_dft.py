@@ -479,6 +479,7 @@ class _DftMapper:
         pv1 = self.msg.first("PV1")
         patient = self._patient(pid)
         coverage = self._coverage()
+        secondary_coverage = self._secondary_coverage()
         pr1s_by_ft1 = self._procedures_by_ft1()
         lines = [
             line
@@ -538,6 +539,7 @@ class _DftMapper:
                 place_of_service=self._place_of_service(pv1, group),
                 patient=patient,
                 coverage=coverage,
+                secondary_coverage=secondary_coverage,
                 billing_provider=billing,
                 rendering_provider=rendering,
                 referring_provider=referring,
@@ -609,7 +611,14 @@ class _DftMapper:
         in1s = self.msg.all("IN1")
         if not in1s:
             return None
-        in1 = next((s for s in in1s if s.component(1) == "1"), in1s[0])
+        return self._insurance(next((s for s in in1s if s.component(1) == "1"), in1s[0]))
+
+    def _secondary_coverage(self) -> Coverage | None:
+        """The IN1 with set id 2: the coverage that pays after the primary (coordination of benefits)."""
+        in1 = next((s for s in self.msg.all("IN1") if s.component(1) == "2"), None)
+        return None if in1 is None else self._insurance(in1)
+
+    def _insurance(self, in1: _Segment) -> Coverage | None:
         p = lambda n: in1.path(n, repeating=True)  # noqa: E731
         payer_id = in1.component(3) or in1.component(2)
         payer_name = in1.component(4) or payer_id
