@@ -67,8 +67,12 @@ class ClaimRef(Base, table=True):
 
     tenant_id: str = Field(primary_key=True)
     patient_control_number: str = Field(primary_key=True)
-    claim_id: uuid.UUID
+    claim_id: uuid.UUID  # a secondary claim's CLP01 names its primary claim: both payers post to one ledger
     payer_id: str
+    # migration 0007, coordination of benefits: P/S/T as sent (None: before 1.2), and the payer the claim goes on
+    # to when this one leaves the patient a share (patient billing waits for it)
+    payer_responsibility: str | None = None
+    next_payer_id: str | None = None
 
 
 class UnmatchedPayment(Base, table=True):

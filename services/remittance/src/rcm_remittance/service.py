@@ -68,6 +68,9 @@ class Item:
     claim: ClaimPay
     key: str
     claim_id: uuid.UUID | None = None
+    # from the claim's ref (coordination of benefits): a secondary/tertiary claim's payer, and the payer after this one
+    later_payer: bool = False
+    next_payer_id: str | None = None
 
 
 @dataclass
@@ -113,7 +116,8 @@ _insert_unmatched = BulkInsert(unmatched_payments, [
 _insert_aliases = BulkInsert(payer_aliases, ["tenant_id", "alias", "payer_key"], on_conflict="DO NOTHING")
 # Array parameters (= ANY): one cached plan and one parameter however many claims a file has (an IN list of
 # 10,000 bind parameters costs more to compile than to run).
-_refs_by_pcn = text("SELECT patient_control_number, claim_id FROM claim_refs WHERE tenant_id = :tenant "
+_refs_by_pcn = text("SELECT patient_control_number, claim_id, payer_responsibility, next_payer_id FROM claim_refs "
+                    "WHERE tenant_id = :tenant "
                     "AND patient_control_number = ANY(CAST(:pcns AS text[]))")
 _refs_by_claim = text("SELECT claim_id FROM claim_refs WHERE tenant_id = :tenant AND claim_id = ANY(CAST(:ids AS uuid[]))")
 _posted_keys = text("SELECT payment_key FROM posted_payments WHERE tenant_id = :tenant "
@@ -204,9 +208,11 @@ class Poster:
         pcns = {i.claim.patient_control_number for i in items if i.claim_id is None and i.claim.claim_id is None}
         pcns |= set(references)
         by_pcn: dict[str, uuid.UUID] = {}
+        refs: dict[str, Any] = {}
         if pcns:
             rows = await self.uow.conn.execute(_refs_by_pcn, {"tenant": self.tenant, "pcns": sorted(pcns)})
-            by_pcn = {r.patient_control_number: r.claim_id for r in rows}
+            refs = {r.patient_control_number: r for r in rows}
+            by_pcn = {pcn: r.claim_id for pcn, r in refs.items()}
         named = {i.claim.claim_id for i in items if i.claim_id is None and i.claim.claim_id is not None}
         known: set[uuid.UUID] = set()
         if named:
@@ -216,6 +222,10 @@ class Poster:
             if i.claim_id is None:
                 i.claim_id = (i.claim.claim_id if i.claim.claim_id in known else None) if i.claim.claim_id else \
                     by_pcn.get(i.claim.patient_control_number)
+                ref = refs.get(i.claim.patient_control_number) if i.claim.claim_id is None else None
+                if ref is not None:
+                    i.later_payer = ref.payer_responsibility in ("S", "T")
+                    i.next_payer_id = ref.next_payer_id
         return by_pcn
 
     async def post(self, items: list[Item], aliases: dict[str, str], *, queue_unmatched: bool = True) -> list[dict]:
@@ -253,7 +263,7 @@ class Poster:
         # What a reversal or a later payer posts depends on what the claim's ledger holds: serialise those
         # claims' posting across concurrent files (transaction-scoped advisory locks, taken in one order).
         dependent = sorted({f"{tenant}/{i.claim_id}" for i, _ in to_post
-                            if i.claim.status_code in L.SECONDARY | L.TERTIARY | {L.REVERSAL}})
+                            if i.claim.status_code in L.SECONDARY | L.TERTIARY | {L.REVERSAL} or i.later_payer})
         if dependent:
             await uow.conn.execute(_lock_claims, {"keys": dependent})
         state: dict[uuid.UUID, list[L.Entry]] = defaultdict(list)
@@ -296,12 +306,13 @@ class Poster:
                 o.update(outcome="not_our_claim", reason="CLP02 23: not this payer's claim, forwarded; no money moves")
             else:
                 existing = state[i.claim_id]
-                later = claim.status_code in L.SECONDARY | L.TERTIARY
+                # a later payer: CLP02 2/3 (and 20/21), or a denial (4) of the secondary claim we sent
+                later = claim.status_code in L.SECONDARY | L.TERTIARY or i.later_payer
                 charge_posted = any(e.kind == "charge" for e in existing) and \
                     sum((e.amount for e in existing if e.kind == "charge"), ZERO) != 0
                 if later and charge_posted:
                     entries += L.superseded_patient_share(existing)
-                entries += L.payment_entries(claim, charge_posted=charge_posted)
+                entries += L.payment_entries(claim, charge_posted=charge_posted, later_payer=later)
                 o.update(outcome="posted", payment_outcome=outcome, reason=L_STATUS_REASON.get(claim.status_code, ""))
             state[i.claim_id] += [e for e in entries if e.kind in ("charge", *L.PR_KINDS)]
             o["remittance_id"] = str(remittance_id)
@@ -433,7 +444,9 @@ class Poster:
                     allowed_amount=_allowed(claim), paid_amount=claim.paid, patient_responsibility=_patient_share(claim),
                     adjustments=_aggregated(claim), outcome=outcome, payment_date=i.check.payment_date,
                     remark_codes=_remarks(claim), claim_status_code=claim.status_code,
-                    patient_responsibility_total=running[i.claim_id]), key=i.claim_id)
+                    patient_responsibility_total=running[i.claim_id],
+                    awaiting_payer_id=L.awaiting_payer(claim.status_code, running[i.claim_id], i.next_payer_id)),
+                    key=i.claim_id)
 
     async def post_provider_adjustments(self, checks: list[Check], aliases: dict[str, str],
                                         by_pcn: dict[str, uuid.UUID]) -> int:
@@ -577,6 +590,11 @@ def handlers(remittance: Remittance) -> dict[str, Handler]:
 # ---------------------------------------------------------------- use cases
 
 
+def ledger_claim(submitted: ClaimSubmitted) -> uuid.UUID:
+    """The claim whose ledger a submitted claim's payments post to: a secondary claim's is its primary's."""
+    return submitted.primary_claim_id or submitted.claim_id
+
+
 class Remittance:
     """The remittance use cases an API request runs (each opens and owns its unit of work), and the consumer
     handler that posts payments waiting for their claim. `medicare`: the Medicare fee schedule posting checks
@@ -594,7 +612,9 @@ class Remittance:
         if not by_key:
             return
         await uow.conn.execute(pg_insert(claim_refs).values([
-            {"tenant_id": t, "patient_control_number": pcn, "claim_id": d.event.claim_id, "payer_id": d.event.payer_id}
+            {"tenant_id": t, "patient_control_number": pcn, "claim_id": ledger_claim(d.event),
+             "payer_id": d.event.payer_id, "payer_responsibility": d.event.payer_responsibility,
+             "next_payer_id": d.event.next_payer_id}
             for (t, pcn), d in by_key.items()]).on_conflict_do_nothing())
         waiting = (await uow.conn.execute(select(unmatched_payments).where(
             unmatched_payments.c.status == "unmatched",
@@ -605,9 +625,9 @@ class Remittance:
                 continue  # queued before revision 0004 (a RemittanceAdvice): an operator matches it
             d = by_key[(row.tenant_id, row.patient_control_number)]
             # d.uow is bound to row.tenant_id (matched on it)
-            await _post_queued(d.uow, row, d.event.claim_id, self.medicare)
+            await _post_queued(d.uow, row, ledger_claim(d.event), self.medicare)
             await uow.conn.execute(update(unmatched_payments).where(unmatched_payments.c.id == row.id)
-                                   .values(status="posted", claim_id=d.event.claim_id, resolved_at=uow.now()))
+                                   .values(status="posted", claim_id=ledger_claim(d.event), resolved_at=uow.now()))
 
     async def post_advice(self, *, tenant_id: str, actor: str, era: RemittanceAdvice) -> FileResult:
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:

@@ -367,3 +367,61 @@ async def test_the_same_payment_in_two_files_posted_at_once_posts_once(api):
     assert sorted((first.json()["posted"], second.json()["posted"])) == [0, 1]
     assert len(await api.outbox_events("payment-posted")) == 1
     assert (await ledger(api, claim_id))["totals"]["payer_paid"] == "80.00"
+
+
+# ---------------------------------------------------------------- coordination of benefits (secondary claims)
+async def submitted(api, pcn: str, *, claim_id=None, responsibility=None, primary=None, next_payer=None,
+                    payer_id: str = "SANDBOX1", tenant: str = "tenant-a") -> uuid.UUID:
+    claim_id = claim_id or uuid.uuid4()
+    applier = await api.consume((ClaimSubmitted(
+        claim_id=claim_id, payer_id=payer_id, clearinghouse="sandbox", interchange_control_number="000000001",
+        total_charge="100.00", submitted_at=datetime(2026, 10, 2, tzinfo=timezone.utc), patient_control_number=pcn,
+        payer_responsibility=responsibility, primary_claim_id=primary, next_payer_id=next_payer),
+        tenant, primary or claim_id))
+    assert applier.applied == 1
+    return claim_id
+
+
+async def test_the_secondary_claims_payment_posts_to_the_primary_claims_ledger_and_patient_billing_waits_for_it(api):
+    """Primary (CLP01 PCN-P) with secondary coverage on file: its PaymentPosted names the secondary payer the patient's
+    share waits for; the secondary claim (its own CLP01 PCN-S, naming the primary) posts to the same ledger, and its
+    PaymentPosted bills the patient what is left."""
+    primary = await submitted(api, "PCN-P", responsibility="P", next_payer="SECOND1")
+    secondary = await submitted(api, "PCN-S", responsibility="S", primary=primary, payer_id="SECOND1")
+    assert secondary != primary
+    await post(api, era(check([clp("PCN-P", "100.00", "80.00", cas=[("PR", "2", "20.00")])])))
+    await post(api, era(check([clp("PCN-S", "100.00", "15.00", status="2", cas=[("OA", "23", "80.00"),
+                                                                               ("PR", "2", "5.00")])],
+                              trace="T-SEC", payer_id="SECOND1", trn03="1999999999")))
+    totals = (await ledger(api, primary))["totals"]
+    assert (totals["charge"], totals["payer_paid"], totals["patient_responsibility"]["total"], totals["balance"]) == (
+        "100.00", "95.00", "5.00", "5.00")
+    events = [e["data"] for e in await api.outbox_events("payment-posted")]
+    assert [(e["claim_id"], e["patient_responsibility_total"], e.get("awaiting_payer_id")) for e in events] == [
+        (str(primary), "20.00", "SECOND1"), (str(primary), "5.00", None)]
+
+
+async def test_a_denial_of_the_secondary_claim_does_not_charge_the_claim_again(api):
+    primary = await submitted(api, "PCN-P", responsibility="P", next_payer="SECOND1")
+    await submitted(api, "PCN-S", responsibility="S", primary=primary, payer_id="SECOND1")
+    await post(api, era(check([clp("PCN-P", "100.00", "80.00", cas=[("PR", "2", "20.00")])])))
+    await post(api, era(check([clp("PCN-S", "100.00", "0.00", status="4", cas=[("OA", "23", "80.00"),
+                                                                              ("PR", "2", "20.00")])],
+                              trace="T-SEC", payer_id="SECOND1", trn03="1999999999")))
+    totals = (await ledger(api, primary))["totals"]
+    assert (totals["charge"], totals["payer_paid"], totals["patient_responsibility"]["total"], totals["balance"]) == (
+        "100.00", "80.00", "20.00", "20.00")
+    assert [e["data"].get("awaiting_payer_id") for e in await api.outbox_events("payment-posted")] == ["SECOND1", None]
+
+
+@pytest.mark.parametrize("status,cas,awaiting", [
+    ("1", [("PR", "2", "20.00")], "SECOND1"),
+    ("19", [("PR", "2", "20.00")], "SECOND1"),  # the payer forwarded it itself: the patient still waits
+    ("1", [("CO", "45", "20.00")], None),  # nothing left to the patient
+    ("4", [("CO", "50", "100.00")], None)])
+async def test_whether_the_patient_share_waits_for_the_next_payer(api, status, cas, awaiting):
+    await submitted(api, "PCN-P", responsibility="P", next_payer="SECOND1")
+    paid = "0.00" if status == "4" else "80.00"
+    await post(api, era(check([clp("PCN-P", "100.00", paid, status=status, cas=cas)])))
+    [event] = await api.outbox_events("payment-posted")
+    assert event["data"].get("awaiting_payer_id") == awaiting

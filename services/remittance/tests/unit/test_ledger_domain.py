@@ -212,3 +212,21 @@ def test_a_denied_claim_is_denied_with_its_charge_and_denial_on_the_ledger():
     entries = payment_entries(chk.claims[0], charge_posted=False)
     assert outcome(chk.claims[0]) == "denied"
     assert totals((e.kind, e.amount) for e in entries).balance == D("0.00")
+
+
+def test_the_patient_share_waits_only_after_a_primary_adjudication_with_a_payer_after_it():
+    from rcm_remittance.domain.ledger import awaiting_payer
+
+    assert awaiting_payer("1", D("20.00"), "SECOND1") == "SECOND1"
+    assert awaiting_payer("19", D("20.00"), "SECOND1") == "SECOND1"
+    assert awaiting_payer("1", D("0.00"), "SECOND1") is None
+    assert awaiting_payer("1", D("20.00"), None) is None
+    assert [awaiting_payer(s, D("20.00"), "SECOND1") for s in ("2", "20", "3", "4", "22")] == [None] * 5
+
+
+def test_a_denial_by_a_later_payer_does_not_charge_the_claim_again():
+    [chk] = read(check([clp("PCN-S", "100.00", "0.00", status="4", cas=[("OA", "23", "80.00"), ("PR", "2", "20.00")])]))
+    denial = chk.claims[0]
+    entries = payment_entries(denial, charge_posted=True, later_payer=True)
+    assert [e.kind for e in entries] == ["prior_payer", "coinsurance"]
+    assert [e.kind for e in payment_entries(denial, charge_posted=True)][0] == "charge"

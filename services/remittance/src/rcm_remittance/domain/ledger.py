@@ -83,10 +83,13 @@ def _adjustments(adjs: Iterable[Adj], line_number: int, code: str | None, later_
             for a in adjs if a.amount]
 
 
-def payment_entries(claim: ClaimPay, *, charge_posted: bool) -> list[Entry]:
+def payment_entries(claim: ClaimPay, *, charge_posted: bool, later_payer: bool | None = None) -> list[Entry]:
     """The entries a postable claim payment (statuses 1-4, 19-21) makes. `charge_posted`: the claim's
-    charge is already on the ledger (a later payer's payment does not charge the claim again)."""
-    later = claim.status_code in SECONDARY | TERTIARY and charge_posted  # OA-23 is then a memo
+    charge is already on the ledger (a later payer's payment does not charge the claim again). `later_payer`:
+    this payer follows another (default: from CLP02 2/3/20/21; a secondary claim's denial, CLP02 4, is one too)."""
+    if later_payer is None:
+        later_payer = claim.status_code in SECONDARY | TERTIARY
+    later = later_payer and charge_posted  # OA-23 is then a memo
     with_charge = not later
     entries: list[Entry] = []
     if claim.lines:
@@ -109,6 +112,14 @@ def payment_entries(claim: ClaimPay, *, charge_posted: bool) -> list[Entry]:
             entries.append(Entry("payer_payment", claim.paid))
         entries += _adjustments(claim.adjustments, 0, None, later, claim.remark_codes)
     return entries
+
+
+def awaiting_payer(status_code: str, patient_total: Decimal, next_payer_id: str | None) -> str | None:
+    """The payer the patient's share waits for: after a primary adjudication (1, or 19 forwarded by the payer itself)
+    that leaves the patient a share, when the claim has a payer after this one. None: bill the patient now."""
+    if next_payer_id and status_code in PRIMARY and patient_total > 0:
+        return next_payer_id
+    return None
 
 
 def negated(entries: Iterable[Entry]) -> list[Entry]:
