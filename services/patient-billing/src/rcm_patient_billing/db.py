@@ -32,8 +32,10 @@ class PatientBalance(Base, table=True):
     claim_id: uuid.UUID = Field(index=True)
     tenant_id: str = Field(index=True)
     amount_due: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
-    due_date: date
-    status: str = "open"  # open | closed (amount due 0; reopens if a correction leaves the patient a share)
+    due_date: date | None = None  # None while awaiting_insurance (not billed yet; migration 0005)
+    # open | closed (amount due 0; reopens if a correction leaves the patient a share) | awaiting_insurance (the
+    # claim went on to the next payer for the patient's share: recorded, not billed)
+    status: str = "open"
     opened_at: datetime = Field(sa_column=_now_column())
     last_remittance_id: uuid.UUID | None = None  # the remittance that last changed it
     updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

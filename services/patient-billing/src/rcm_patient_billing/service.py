@@ -39,21 +39,23 @@ _insert_postings = BulkInsert(balance_postings, ["tenant_id", "remittance_id", "
 _known = text("SELECT p.tenant_id, p.remittance_id, p.reversed_remittance_id FROM balance_postings p "
               "JOIN unnest(CAST(:tenants AS text[]), CAST(:ids AS uuid[])) AS k(tenant_id, remittance_id) "
               "ON p.tenant_id = k.tenant_id AND (p.remittance_id = k.remittance_id OR p.reversed_remittance_id = k.remittance_id)")
-_balances = text("SELECT b.tenant_id, b.claim_id, b.statement_id, b.amount_due FROM patient_balances b "
+_balances = text("SELECT b.tenant_id, b.claim_id, b.statement_id, b.amount_due, b.status FROM patient_balances b "
                  "JOIN unnest(CAST(:tenants AS text[]), CAST(:claims AS uuid[])) AS k(tenant_id, claim_id) "
                  "ON b.tenant_id = k.tenant_id AND b.claim_id = k.claim_id FOR UPDATE OF b")
 _update_balances = text(
     "UPDATE patient_balances b SET amount_due = u.amount_due, status = u.status, last_remittance_id = u.remittance_id, "
-    "updated_at = u.updated_at FROM unnest(CAST(:statement_ids AS uuid[]), CAST(:amounts AS numeric(12,2)[]), "
-    "CAST(:statuses AS text[]), CAST(:remittance_ids AS uuid[]), CAST(:times AS timestamptz[])) "
-    "AS u(statement_id, amount_due, status, remittance_id, updated_at) WHERE b.statement_id = u.statement_id")
+    "updated_at = u.updated_at, due_date = COALESCE(u.due_date, b.due_date) FROM unnest(CAST(:statement_ids AS uuid[]), "
+    "CAST(:amounts AS numeric(12,2)[]), CAST(:statuses AS text[]), CAST(:remittance_ids AS uuid[]), "
+    "CAST(:times AS timestamptz[]), CAST(:due_dates AS date[])) "
+    "AS u(statement_id, amount_due, status, remittance_id, updated_at, due_date) WHERE b.statement_id = u.statement_id")
 
 
 def _posting(event: PaymentPosted | PaymentReversed) -> Posting:
     if isinstance(event, PaymentReversed):
         return Posting(event.remittance_id, "reversal", event.patient_responsibility, event.patient_responsibility_total,
                        event.reversed_remittance_id)
-    return Posting(event.remittance_id, "payment", event.patient_responsibility, event.patient_responsibility_total)
+    return Posting(event.remittance_id, "payment", event.patient_responsibility, event.patient_responsibility_total,
+                   awaiting_payer_id=event.awaiting_payer_id)
 
 
 class PatientBilling:
@@ -78,9 +80,9 @@ class PatientBilling:
             seen.add((t, rid))
             if rev is not None:
                 reversed_.add((t, rev))
-        # (tenant, claim) -> [statement_id, amount_due, is_new, opened_by, due_date]
+        # (tenant, claim) -> [statement_id, amount_due, is_new, opened_by, due_date, status]
         balances: dict[tuple[str, uuid.UUID], list] = {
-            (t, c): [s, a, False, None, None] for t, c, s, a in await conn.execute(
+            (t, c): [s, a, False, None, None, st] for t, c, s, a, st in await conn.execute(
                 _balances, {"tenants": tenants, "claims": [d.event.claim_id for d in deliveries]})}
         postings, touched = [], {}
         now = deliveries[0].uow.now()
@@ -95,10 +97,14 @@ class PatientBilling:
             key = (tenant, ev.claim_id)
             balance = balances.get(key)
             out = apply(None if balance is None else balance[1], posting,
-                        already_reversed=(tenant, posting.remittance_id) in reversed_)
-            if out.effect == "opened":
-                balance = balances[key] = [uuid.uuid4(), out.amount_due, True, posting.remittance_id,
-                                           due_date(ev.payment_date)]
+                        already_reversed=(tenant, posting.remittance_id) in reversed_,
+                        current_status=None if balance is None else balance[5])
+            if balance is None and out.effect in ("opened", "awaiting"):
+                balance = balances[key] = [uuid.uuid4(), out.amount_due, True, posting.remittance_id, None, None]
+            if out.effect in ("awaiting", "settled"):
+                balance[1] = out.amount_due  # recorded, not billed: no statement, no event for the patient
+            elif out.effect == "opened":
+                balance[1], balance[4] = out.amount_due, due_date(ev.payment_date)
                 d.uow.emit(PatientBalanceOpened(claim_id=ev.claim_id, statement_id=balance[0], amount_due=out.amount_due,
                                                 due_date=balance[4]), key=ev.claim_id)
             elif out.effect == "changed":
@@ -107,7 +113,8 @@ class PatientBilling:
                                                  previous_amount_due=out.previous, amount_due=out.amount_due,
                                                  status=out.status, remittance_id=posting.remittance_id,
                                                  reason=posting.kind), key=ev.claim_id)
-            if out.effect in ("opened", "changed"):
+            if out.effect in ("opened", "changed", "awaiting", "settled"):
+                balance[5] = out.status
                 touched[key] = (posting.remittance_id, out.status)
             postings.append({"tenant_id": tenant, "remittance_id": posting.remittance_id, "claim_id": ev.claim_id,
                              "kind": posting.kind, "reversed_remittance_id": posting.reversed_remittance_id,
@@ -123,13 +130,14 @@ class PatientBilling:
             # another writer opened one of these claims' balances meanwhile: fail the batch (it is retried
             # record by record, and the retry sees that balance)
             raise RuntimeError("a patient balance of this batch was opened concurrently")
-        changed = [(balances[k][0], balances[k][1], status, rid) for k, (rid, status) in touched.items()
+        changed = [(balances[k][0], balances[k][1], status, rid, balances[k][4]) for k, (rid, status) in touched.items()
                    if not balances[k][2]]
         if changed:
             await conn.execute(_update_balances, {"statement_ids": [c[0] for c in changed],
                                                   "amounts": [c[1] for c in changed],
                                                   "statuses": [c[2] for c in changed],
                                                   "remittance_ids": [c[3] for c in changed],
-                                                  "times": [now] * len(changed)})
+                                                  "times": [now] * len(changed),
+                                                  "due_dates": [c[4] for c in changed]})
         await _insert_postings.execute(conn, postings)
         return len(touched)

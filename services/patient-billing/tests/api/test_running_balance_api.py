@@ -163,3 +163,43 @@ async def test_another_tenants_secondary_and_reversal_for_the_same_claim_id_chan
     theirs_row = await balance(api, claim_id, "tenant-b")
     assert (theirs_row["amount_due"], theirs_row["status"]) == ("0.00", "closed")
     assert {e["tenantid"] for e in await api.outbox_events("balance-changed")} == {"tenant-b"}
+
+
+# ---------------------------------------------------------------- coordination of benefits: waiting for the secondary
+def awaiting(claim_id, *, share: str, status: str = "1") -> PaymentPosted:
+    return posted(claim_id, paid="70.00", share=share, total=share, status=status).model_copy(
+        update={"awaiting_payer_id": "SECOND1"})
+
+
+async def test_the_patient_is_not_billed_while_the_secondary_payer_has_the_claim_then_owes_what_it_leaves(api):
+    claim_id = uuid.uuid4()
+    await api.consume((awaiting(claim_id, share="30.00"), "tenant-a", claim_id))
+    row = await balance(api, claim_id)
+    assert (row["amount_due"], row["status"], row["due_date"]) == ("30.00", "awaiting_insurance", None)
+    assert await api.outbox_events("balance-opened") == [] and await api.outbox_events("balance-changed") == []
+    secondary = posted(claim_id, paid="20.00", share="10.00", total="10.00", status="2")
+    await api.consume((secondary, "tenant-a", claim_id))
+    row = await balance(api, claim_id)
+    assert (row["amount_due"], row["status"], row["due_date"]) == ("10.00", "open", "2026-12-02")
+    [opened] = await api.outbox_events("balance-opened")
+    assert (opened["data"]["amount_due"], opened["data"]["statement_id"]) == ("10.00", row["statement_id"])
+    assert await api.outbox_events("balance-changed") == []
+
+
+async def test_a_secondary_that_pays_the_whole_share_settles_the_balance_without_billing_the_patient(api):
+    claim_id = uuid.uuid4()
+    await api.consume((awaiting(claim_id, share="30.00"), "tenant-a", claim_id),
+                      (posted(claim_id, paid="30.00", share="0.00", total="0.00", status="2"), "tenant-a", claim_id))
+    row = await balance(api, claim_id)
+    assert (row["amount_due"], row["status"]) == ("0.00", "closed")
+    assert await api.outbox_events("balance-opened") == []
+
+
+async def test_a_balance_already_billed_is_not_taken_back_into_waiting(api):
+    claim_id = uuid.uuid4()
+    await api.consume((posted(claim_id, paid="70.00", share="30.00", total="30.00"), "tenant-a", claim_id))
+    await api.consume((awaiting(claim_id, share="25.00"), "tenant-a", claim_id))
+    row = await balance(api, claim_id)
+    assert (row["amount_due"], row["status"]) == ("25.00", "open")
+    [changed] = await api.outbox_events("balance-changed")
+    assert changed["data"]["amount_due"] == "25.00"
