@@ -92,6 +92,8 @@ class Analytics:
             timeline.append({"event_id": env.id, "claim_id": claim_id, "tenant_id": env.tenantid,
                              "event_type": env.type, "source": env.source, "occurred_at": env.time,
                              "summary": summary_of(d.event)})
+            if getattr(d.event, "claim_id", claim_id) != claim_id:
+                continue  # about a related claim (a secondary claim, keyed by its primary): timeline only
             facts = facts_from(d.event, env.time)
             group = status.setdefault(frozenset(facts), {})
             row = group.get((env.tenantid, claim_id))

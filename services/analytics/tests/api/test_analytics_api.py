@@ -255,3 +255,21 @@ async def test_without_an_api_key_the_answer_is_401(api):
     for path in (f"/v1/claims/{uuid.uuid4()}", f"/v1/claims/{uuid.uuid4()}/timeline", "/v1/claims", "/v1/pipeline",
                  "/v1/kpis"):
         assert (await api.client.get(path)).status_code == 401
+
+
+async def test_a_secondary_claims_events_join_its_primarys_timeline_without_changing_its_status(api):
+    """Submission keys a secondary claim's events by its primary claim: they are on the primary's timeline, and
+    a rejection of the secondary claim does not turn the primary's accepted acknowledgment into a rejection."""
+    cid, secondary = uuid.uuid4(), uuid.uuid4()
+    await api.consume(*life_of_paid_claim(cid))
+    later = [env(submitted(secondary).model_copy(update={"primary_claim_id": cid, "payer_responsibility": "S",
+                                                         "payer_id": "SBX02"}), "tenant-a", cid, 6),
+             env(ClaimAcknowledged(claim_id=secondary, accepted=False, status_code="A7:21"), "tenant-a", cid, 7)]
+    applier = await api.consume(*later)
+    assert applier.applied == 2 and applier.dead_lettered == 0
+    body = (await api.client.get(f"/v1/claims/{cid}/timeline", headers=api.headers())).json()
+    assert [e["event_type"].rsplit(".", 2)[-2] for e in body["events"]][-2:] == ["claim-submitted", "claim-acknowledged"]
+    assert body["events"][-2]["summary"]["payer_responsibility"] == "S"
+    status = (await api.client.get(f"/v1/claims/{cid}", headers=api.headers())).json()
+    assert status["ack_accepted"] is True and status["final_state"] == "patient_balance"
+    assert (await api.client.get(f"/v1/claims/{secondary}", headers=api.headers())).status_code == 404

@@ -88,7 +88,10 @@ def summary_of(event: Event) -> dict[str, Any]:
         case ClaimScrubbed():
             return {"decision": event.decision, "edits": [e.code for e in event.edits]}
         case ClaimSubmitted():
-            return {"clearinghouse": event.clearinghouse, "interchange": event.interchange_control_number}
+            summary = {"clearinghouse": event.clearinghouse, "interchange": event.interchange_control_number}
+            if event.primary_claim_id is not None:  # the secondary claim, on its primary's timeline
+                summary |= {"payer_responsibility": event.payer_responsibility, "payer_id": event.payer_id}
+            return summary
         case ClaimAcknowledged():
             return {"accepted": event.accepted, "status_code": event.status_code}
         case PaymentPosted():
