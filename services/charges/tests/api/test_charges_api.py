@@ -83,6 +83,14 @@ async def test_a_complete_encounter_is_captured_once_and_emits_encounter_capture
     assert row["tenant_id"] == "tenant-a" and row["status"] == "captured" and row["intake_channel"] == "json"
 
 
+async def test_a_secondary_coverage_travels_on_the_captured_claim(api):
+    secondary = {"payer_id": "SBX02", "payer_name": "Sandbox Medigap", "member_id": "SUP-5521"}
+    resp = await submit(api, {**encounter(seed=3), "secondary_coverage": secondary})
+    assert resp.status_code == 201, resp.text
+    [captured] = await api.outbox_events("encounter-captured")
+    assert {k: captured["data"]["claim"]["secondary_coverage"][k] for k in secondary} == secondary
+
+
 async def test_an_incomplete_encounter_is_held_with_what_is_missing(api):
     resp = await submit(api, encounter(seed=2, scenario="no_diagnosis"))
 

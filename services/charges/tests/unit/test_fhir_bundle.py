@@ -364,3 +364,21 @@ def test_synthea_patient_history_splits_into_one_source_coded_encounter_per_visi
     nets = sorted(str(item["net"]["value"]) for c in claims for item in c["item"] if "net" in item)
     assert sorted(str(line.charge.normalize()) for e in encounters for line in e.lines if line.charge is not None) == \
         sorted(str(Decimal(n).normalize()) for n in nets)
+
+
+def test_a_second_coverage_with_order_2_travels_as_the_secondary_coverage():
+    bundle = build_bundle()
+    primary = _resource(bundle, "Coverage")
+    primary["order"] = 1
+    second = copy.deepcopy(primary) | {"order": 2, "subscriberId": "SUP-5521",
+                                       "payor": [{"identifier": {"value": "SBX02"}, "display": "Supplemental Plan"}]}
+    second.pop("class")
+    bundle["entry"].append(_entry("urn:uuid:99999999-9999-4999-8999-999999999999", second))
+    submitted = bundle_to_encounter(bundle, source_system="ehr-test")
+    assert submitted.coverage.payer_id == "60054"
+    assert submitted.secondary_coverage == Coverage(payer_id="SBX02", payer_name="Supplemental Plan",
+                                                    member_id="SUP-5521", relationship="self")
+
+
+def test_a_single_coverage_has_no_secondary():
+    assert bundle_to_encounter(build_bundle(), source_system="ehr-test").secondary_coverage is None

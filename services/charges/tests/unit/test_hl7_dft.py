@@ -740,3 +740,13 @@ def test_mieweb_messages_fail_on_icd9_even_when_everything_else_is_fixed():
         errors = rejected(message)
         assert fields_of(errors) == ["DG1[1].3", "DG1[2].3"]
         assert all(ICD9_REASON in e["reason"] for e in errors)
+
+
+def test_in1_with_set_id_2_is_the_secondary_coverage():
+    message = insert_after(DFT, "IN1", "IN1|2|SUPP|SBX02|Supplemental Plan|||||||||||||SEL|||||||||||||||||||SUP-5521")
+    [encounter] = dft_to_encounters(message)
+    assert encounter.coverage == EXPECTED.coverage
+    assert encounter.secondary_coverage == Coverage(payer_id="SBX02", payer_name="Supplemental Plan",
+                                                    member_id="SUP-5521", relationship="self")
+    [only] = dft_to_encounters(DFT)
+    assert only.secondary_coverage is None
