@@ -10,9 +10,11 @@ same long-lived stack without a file or a payment turning into a duplicate of an
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import pytest
 
+from tests.support.bai2 import bai2
 from tests.support.client import TENANT_B, Stack, url
 from tests.support.era835 import check, clp, era, svc
 from tests.support.money_in import (OPERATOR, Ids, amount_due, analytics_claim, analytics_paid, denial, eventually,
@@ -372,3 +374,39 @@ async def test_a_payment_that_arrived_before_its_claim_posts_when_the_claim_is_s
     assert posted["claim_id"] == str(claim_id)
     await amount_due(stack, claim_id, "20.00")
     await analytics_paid(stack, claim_id, "80.00", patient="20.00")
+
+
+# ---------------------------------------------------------------- deposits (ERA-to-deposit reassociation)
+
+
+async def test_bank_deposits_are_reassociated_with_the_eras_by_trace_for_their_tenant_only(stack, stack_b, ids):
+    await submit_claims(stack, ids.pcn(1), ids.pcn(2))
+    files = []
+    for n, amount in ((1, "80.00"), (2, "50.00")):
+        pr = str(Decimal("100.00") - Decimal(amount))  # the patient's coinsurance balances the line
+        text = era(check([clp(ids.pcn(n), "100.00", amount, lines=[svc("99213", "100.00", amount, [("PR", "2", pr)])])],
+                         trace=ids.trace(n)), isa13=ids.isa13())
+        body = (await post_835(stack, text)).json()
+        assert body["status"] == "posted", body
+        files.append(body["file_id"])
+    # the first EFT deposited as paid; the second 55.00 for an ERA of 50.00
+    bank = bai2([("165", 8000, "BR001", f"ACH CREDIT TRN*1*{ids.trace(1)}*1512345678\\"),
+                 ("169", 5500, "BR002", f"TRN*1*{ids.trace(2)}*1512345678\\")])
+    deposits = url("remittance", "/v1/deposits")
+    resp = await stack.http.post(deposits, content=bank.encode(), headers={"content-type": "text/plain"})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert (body["format"], body["deposits_in_file"], body["stored"], body["already_stored"]) == ("bai2", 2, 2, 0)
+    assert "1234567890" not in resp.text  # never the account number
+    r = body["reassociation"]
+    [m] = [m for m in r["matched"] if m["deposit"]["trace"] == ids.trace(1)]
+    assert (m["deposit"]["amount"], m["by"], m["file_ids"]) == ("80.00", "trace", [files[0]])
+    [x] = [x for x in r["amount_mismatches"] if x["deposit"]["trace"] == ids.trace(2)]
+    assert (x["file_ids"], x["era_amount"], x["difference"]) == ([files[1]], "50.00", "5.00")
+
+    again = (await stack.http.post(deposits, content=bank.encode(), headers={"content-type": "text/plain"})).json()
+    assert (again["stored"], again["already_stored"]) == (0, 2)
+    theirs = await stack_b.get("remittance", "/v1/deposits/reassociation")
+    traces = {d["deposit"]["trace"] for d in theirs["matched"] + theirs["amount_mismatches"]} | {
+        d["trace"] for d in theirs["unmatched_deposits"]} | {e["trace"] for e in theirs["eras_without_deposit"]}
+    assert not traces & {ids.trace(1), ids.trace(2)}
