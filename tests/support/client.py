@@ -66,14 +66,18 @@ class Stack:
                                     params={"source_system": source_system})
 
     async def publish_intake(self, records: Iterable[tuple[bytes, bytes, list]]) -> int:
-        from aiokafka import AIOKafkaProducer
-
         from rcm_contracts import topics
+
+        return await self.publish(topics.INTAKE_ENCOUNTERS, records)
+
+    async def publish(self, topic: str, records: Iterable[tuple[bytes, bytes, list]]) -> int:
+        """(key, value, headers) records on a topic of the stack's Kafka, acknowledged by the broker."""
+        from aiokafka import AIOKafkaProducer
 
         if self._producer is None:
             self._producer = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP, enable_idempotence=True, linger_ms=10)
             await self._producer.start()
-        futures = [await self._producer.send(topics.INTAKE_ENCOUNTERS, key=k, value=v, headers=h) for k, v, h in records]
+        futures = [await self._producer.send(topic, key=k, value=v, headers=h) for k, v, h in records]
         await asyncio.gather(*futures)
         return len(futures)
 

@@ -13,6 +13,7 @@ from rcm_remittance.app import create_app
 from rcm_remittance.db import metadata
 from rcm_remittance.settings import Settings
 from tests.support.api import service_api
+from tests.support.bai2 import bai2
 from tests.support.era835 import submit_claim, check, clp, era, svc
 
 pytestmark = pytest.mark.integration
@@ -38,21 +39,6 @@ async def post_era(api, pcn: str, paid: str, trace: str, isa13: str, tenant: str
     resp = await api.client.post("/v1/remittances/x12", content=text.encode(), headers=api.headers(tenant, **X12))
     assert resp.status_code == 200 and resp.json()["status"] == "posted", resp.text
     return resp.json()["file_id"]
-
-
-def bai2(details: list[tuple[str, int, str, str]], as_of: str = "261102") -> str:
-    """A BAI2 file of one account: `details` are (type code, cents, bank reference, text). Control totals are
-    the sum of the cents; record counts by hand: account = 03 + details + 49, group = 02 + account + 98,
-    file = 01 + group + 99."""
-    total = sum(cents for _, cents, _, _ in details)
-    account_records = 1 + len(details) + 1
-    group_records = 1 + account_records + 1
-    file_records = 1 + group_records + 1
-    lines = ["01,BANKID,PRACTICE,261103,0600,1,,,2/", f"02,PRACTICE,BANKID,1,{as_of},2400,USD,2/",
-             "03,1234567890,USD/"]
-    lines += [f"16,{code},{cents},Z,{ref},,{text}" for code, cents, ref, text in details]
-    lines += [f"49,{total},{account_records}/", f"98,{total},1,{group_records}/", f"99,{total},1,{file_records}/"]
-    return "\n".join(lines) + "\n"
 
 
 # EFT-100 pays file 1 exactly (80.00); EFT-200's deposit is 55.00 for an ERA of 50.00; a check deposit of 12.34
