@@ -104,7 +104,7 @@ def era(*checks: Check, isa13: str = "000000901") -> str:
 
 
 async def submit_claim(api, pcn: str, tenant: str = "tenant-a", *, payer_id: str = "SANDBOX1",
-                       total_charge: str = "100.00"):
+                       total_charge: str = "100.00", place_of_service: str | None = None):
     """Make the claim an 835 pays: a ClaimSubmitted (CLP01 = `pcn`) through remittance's own consumer handler
     (`api` is tests.support.api's ServiceApi of the remittance app). Returns the claim id."""
     import uuid
@@ -115,7 +115,8 @@ async def submit_claim(api, pcn: str, tenant: str = "tenant-a", *, payer_id: str
     claim_id = uuid.uuid4()
     applier = await api.consume((ClaimSubmitted(
         claim_id=claim_id, payer_id=payer_id, clearinghouse="sandbox", interchange_control_number="000000001",
-        total_charge=total_charge, submitted_at=datetime(2026, 10, 2, tzinfo=timezone.utc), patient_control_number=pcn),
+        total_charge=total_charge, submitted_at=datetime(2026, 10, 2, tzinfo=timezone.utc), patient_control_number=pcn,
+        place_of_service=place_of_service),
         tenant, claim_id))
     assert applier.applied == 1
     return claim_id

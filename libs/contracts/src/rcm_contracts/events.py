@@ -204,7 +204,9 @@ class ClaimScrubbed(Event):
 class ClaimSubmitted(Event):
     SERVICE = "submission"
     NAME = "claim-submitted"
-    SCHEMA_MINOR = 2  # 1.1: patient_control_number, frequency_code, attempt; 1.2: payer_responsibility, primary_claim_id, next_payer_id
+    # 1.1: patient_control_number, frequency_code, attempt; 1.2: payer_responsibility, primary_claim_id, next_payer_id,
+    # place_of_service
+    SCHEMA_MINOR = 2
 
     claim_id: uuid.UUID
     payer_id: str
@@ -222,6 +224,8 @@ class ClaimSubmitted(Event):
     payer_responsibility: Literal["P", "S", "T"] | None = None
     primary_claim_id: uuid.UUID | None = None
     next_payer_id: str | None = Field(default=None, max_length=80)
+    # 1.2: CLM05-1 as sent: a payment is priced against the contract at the place of service (facility or not)
+    place_of_service: str | None = Field(default=None, pattern=r"^[0-9]{2}$")
 
 
 class ClaimAcknowledged(Event):

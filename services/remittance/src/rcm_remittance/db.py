@@ -73,6 +73,7 @@ class ClaimRef(Base, table=True):
     # to when this one leaves the patient a share (patient billing waits for it)
     payer_responsibility: str | None = None
     next_payer_id: str | None = None
+    place_of_service: str | None = None  # CLM05-1 as sent (migration 0008); the contract prices by it
 
 
 class UnmatchedPayment(Base, table=True):

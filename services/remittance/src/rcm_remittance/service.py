@@ -71,6 +71,7 @@ class Item:
     # from the claim's ref (coordination of benefits): a secondary/tertiary claim's payer, and the payer after this one
     later_payer: bool = False
     next_payer_id: str | None = None
+    place_of_service: str | None = None  # as submitted (None: not known, e.g. a claim named by id in JSON)
 
 
 @dataclass
@@ -116,7 +117,8 @@ _insert_unmatched = BulkInsert(unmatched_payments, [
 _insert_aliases = BulkInsert(payer_aliases, ["tenant_id", "alias", "payer_key"], on_conflict="DO NOTHING")
 # Array parameters (= ANY): one cached plan and one parameter however many claims a file has (an IN list of
 # 10,000 bind parameters costs more to compile than to run).
-_refs_by_pcn = text("SELECT patient_control_number, claim_id, payer_responsibility, next_payer_id FROM claim_refs "
+_refs_by_pcn = text("SELECT patient_control_number, claim_id, payer_responsibility, next_payer_id, place_of_service "
+                    "FROM claim_refs "
                     "WHERE tenant_id = :tenant "
                     "AND patient_control_number = ANY(CAST(:pcns AS text[]))")
 _refs_by_claim = text("SELECT claim_id FROM claim_refs WHERE tenant_id = :tenant AND claim_id = ANY(CAST(:ids AS uuid[]))")
@@ -226,6 +228,7 @@ class Poster:
                 if ref is not None:
                     i.later_payer = ref.payer_responsibility in ("S", "T")
                     i.next_payer_id = ref.next_payer_id
+                    i.place_of_service = ref.place_of_service
         return by_pcn
 
     async def post(self, items: list[Item], aliases: dict[str, str], *, queue_unmatched: bool = True) -> list[dict]:
@@ -614,7 +617,7 @@ class Remittance:
         await uow.conn.execute(pg_insert(claim_refs).values([
             {"tenant_id": t, "patient_control_number": pcn, "claim_id": ledger_claim(d.event),
              "payer_id": d.event.payer_id, "payer_responsibility": d.event.payer_responsibility,
-             "next_payer_id": d.event.next_payer_id}
+             "next_payer_id": d.event.next_payer_id, "place_of_service": d.event.place_of_service}
             for (t, pcn), d in by_key.items()]).on_conflict_do_nothing())
         waiting = (await uow.conn.execute(select(unmatched_payments).where(
             unmatched_payments.c.status == "unmatched",

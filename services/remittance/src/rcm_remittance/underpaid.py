@@ -47,7 +47,7 @@ from rcm_remittance.domain.underpayment import ClaimResult, PaidLine, Tolerance,
 
 ZERO = Decimal("0.00")
 CHECKED_STATUSES = frozenset({"1", "19", "2", "20"})  # primary and secondary payments
-DEFAULT_PLACE_OF_SERVICE = "11"  # office: the submitted claim's POS does not reach remittance (yet)
+DEFAULT_PLACE_OF_SERVICE = "11"  # office: for a claim submitted before claim-submitted 1.2 carried its POS
 _MAC = re.compile(r"^\d{5}$")
 _LOCALITY = re.compile(r"^\d{1,2}$")
 
@@ -264,7 +264,8 @@ async def check_posted(uow: UnitOfWork, file_id: uuid.UUID | None, aliases: dict
         terms = built[row.payer_id]
         if terms is None:
             continue
-        result: ClaimResult = check_claim(paid_lines(i.claim, i.check), *terms)
+        pos = i.place_of_service or DEFAULT_PLACE_OF_SERVICE
+        result: ClaimResult = check_claim(paid_lines(i.claim, i.check, pos), *terms)
         o["contract_check"] = {"status": result.status, "expected_allowed": str(result.expected),
                                "actual_allowed": str(result.actual), "difference": str(result.difference)}
         if result.status != "paid_incorrectly":

@@ -260,3 +260,18 @@ async def test_a_payment_that_waited_for_its_claim_is_checked_when_it_posts(api)
     [event] = await api.outbox_events("payment-underpaid")
     assert event["data"]["claim_id"] == str(claim_id)
     assert (event["data"]["expected_allowed"], event["data"]["actual_allowed"]) == ("250.00", "180.00")
+
+
+async def test_the_contract_prices_at_the_place_of_service_the_claim_was_submitted_with(medicare_api):
+    """POS 22 (outpatient hospital) is a facility setting: 11111 there is 51.94, 120 % = 62.33, so an allowed 80.00
+    is not underpaid; the same payment at POS 11 (office, 88.98) is."""
+    api = medicare_api
+    await put_contract(api, fee_table=None, medicare={"percent": "120", "mac": "01112", "locality": "05"},
+                       tolerance={"absolute": "0.50"})
+    await submit_claim(api, "PCN-F", total_charge="150.00", place_of_service="22")
+    await submit_claim(api, "PCN-O", total_charge="150.00", place_of_service="11")
+    result = await post(api, era(check([clp(pcn, "150.00", "80.00", lines=[
+        svc("11111", "150.00", "80.00", [("CO", "45", "70.00")])]) for pcn in ("PCN-F", "PCN-O")])))
+    facility, office = (c["contract_check"] for c in result["claims"])
+    assert (facility["expected_allowed"], office["expected_allowed"]) == ("62.33", "88.98")
+    assert facility["status"] != "paid_incorrectly" and office["status"] == "paid_incorrectly"

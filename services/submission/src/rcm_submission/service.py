@@ -298,7 +298,8 @@ async def prepare_interchanges(tenants: _Tenants, clearinghouses: set[str], *, i
                                     submitted_at=now, patient_control_number=patient_control_number(c.claim_id),
                                     frequency_code=c.frequency_code, attempt=attempts[c.claim_id],
                                     payer_responsibility=c.payer_responsibility, primary_claim_id=primary,
-                                    next_payer_id=next_payer), key=event_key(c.claim_id, primary))
+                                    next_payer_id=next_payer, place_of_service=c.place_of_service),
+                     key=event_key(c.claim_id, primary))
         prepared.append((name, OutboundFile(f"{icn_text}.837", built.text)))
     return len(rows), prepared
 
