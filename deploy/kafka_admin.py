@@ -8,12 +8,14 @@ import logging
 import sys
 import time
 
-from aiokafka.admin import AIOKafkaAdminClient, ConfigResource, ConfigResourceType, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
 from rcm_contracts import topics
 
 logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the readiness poll expects refusals
+TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
 
 
 async def wait_ready(bootstrap: str, timeout: float) -> AIOKafkaAdminClient:
@@ -39,10 +41,12 @@ async def ensure_topics(admin: AIOKafkaAdminClient, names: list[str], partitions
     existing = set(await admin.list_topics())
     missing = [n for n in names if n not in existing]
     if missing:
-        await admin.create_topics(
+        response = await admin.create_topics(
             [NewTopic(name=n, num_partitions=partitions, replication_factor=1, topic_configs=topics.topic_config(n))
              for n in missing]
         )
+        # created meanwhile (auto-created on first use, or just now by another process): set like existing ones
+        existing |= {error[0] for error in response.topic_errors if error[1] == TOPIC_ALREADY_EXISTS}
     configured = [ConfigResource(ConfigResourceType.TOPIC, n, configs) for n in names
                   if n in existing and (configs := topics.topic_config(n))]
     if configured:
