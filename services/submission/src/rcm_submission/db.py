@@ -92,7 +92,7 @@ class AcknowledgmentFile(Base, table=True):
     reason: str | None = None
     interchange_control_number: str | None = None
     claims_updated: int = 0
-    tenant_id: str | None = None  # an 835's payee, resolved from the claims it pays (migration 0005)
+    tenant_id: str | None = None  # an 835's payee, resolved from the claims it pays (migration 0006)
     content_sha256: str
     content: str
     received_at: datetime = Field(sa_column=_now_column())

@@ -2,8 +2,8 @@
 claims it pays (kind '835', status 'forwarded'); the column says which tenant (null for 999/277CA files, which may
 name claims of several tenants, and for an 835 whose tenant is not certain).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 from typing import Sequence, Union
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0005'
-down_revision: Union[str, None] = '0004'
+revision: str = '0006'
+down_revision: Union[str, None] = '0005'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
