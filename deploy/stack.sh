@@ -163,6 +163,9 @@ service_env() {  # name package port schema -> exports for that service
   export RCM_CODING_TABLES_DIR="${RCM_CODING_TABLES_DIR:-$ROOT/deploy/reference-data}"
   export RCM_FILE_DROP_ROOT="${RCM_FILE_DROP_ROOT:-$STACK_DIR/clearinghouse-mailbox}"
   export RCM_AUTH_RULES_PATH="${RCM_AUTH_RULES_PATH:-$ROOT/deploy/reference-data/auth_rules.csv}"
+  # the sandbox payer SBX02 pays through the clearinghouse (submission polls its 835s and forwards them to
+  # remittance); SBX01 pushes to remittance's HTTP intake: the demo runs both ways in
+  export RCM_ERA_VIA_CLEARINGHOUSE="${RCM_ERA_VIA_CLEARINGHOUSE-SBX02}"
   export RCM_SERVICE_URLS="${RCM_SERVICE_URLS:-$(service_rows | awk '{printf "%s%s=http://127.0.0.1:%s", (NR>1?",":""), $1, $3}')}"
 }
 

@@ -58,12 +58,14 @@ class Eras:
 
     def __init__(self, fail: bool = False) -> None:
         self.delivered: list[tuple[str, str]] = []
+        self.payers: list[str] = []
         self.fail = fail
 
-    async def __call__(self, tenant_id: str, era: str) -> None:
+    async def __call__(self, tenant_id: str, era: str, payer_id: str) -> None:
         if self.fail:
             raise OSError("remittance unreachable")
         self.delivered.append((tenant_id, era))
+        self.payers.append(payer_id)
 
 
 @pytest.fixture

@@ -257,6 +257,23 @@ class ClaimReturned(Event):
     findings: list[Edit] = Field(min_length=1)
 
 
+class RemittanceReceived(Event):
+    """An 835 that arrived on a clearinghouse connection submission polls (file drop or HTTP), for the tenant
+    whose claims it pays (submission resolved it from the CLP01 patient control numbers it sent). remittance
+    ingests `content` exactly as an upload to POST /v1/remittances/x12. The whole file travels in the event:
+    its topic takes large records (rcm_contracts.topics.MAX_MESSAGE_BYTES); a file above submission's limit is
+    quarantined there instead, for an operator to upload."""
+
+    SERVICE = "submission"
+    NAME = "remittance-received"
+
+    clearinghouse: str = Field(min_length=1)
+    file_name: str
+    content: str = Field(min_length=1)  # the 835 as received, verbatim
+    content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    received_at: datetime
+
+
 # ---------------------------------------------------------------- remittance
 class PaymentPosted(Event):
     SERVICE = "remittance"
@@ -398,6 +415,7 @@ ALL_EVENTS: list[type[Event]] = [
     ClaimSubmitted,
     ClaimAcknowledged,
     ClaimReturned,
+    RemittanceReceived,
     PaymentPosted,
     PaymentReversed,
     PaymentUnderpaid,

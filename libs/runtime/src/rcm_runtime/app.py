@@ -135,7 +135,9 @@ def create_service_app(
         # Handlers may need the use-case objects the startup hooks built: a callable gets the Runtime.
         rt.handlers = active_handlers = (handlers(rt) if callable(handlers) else handlers) or {}
         if settings.relay_enabled:
-            rt.producer = make_producer(settings.kafka_bootstrap, f"{settings.service_name}-relay")
+            rt.producer = make_producer(settings.kafka_bootstrap, f"{settings.service_name}-relay",
+                                        compression=settings.kafka_compression,
+                                        max_request_size=settings.kafka_max_request_bytes)
             await rt.producer.start()
             rt.relay = OutboxRelay(engine, rt.producer, settings.db_schema, settings.relay_batch_max, settings.relay_idle_poll_s)
             rt.tasks.append(asyncio.create_task(rt.relay.run(), name="outbox-relay"))

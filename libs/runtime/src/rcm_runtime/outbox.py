@@ -56,12 +56,14 @@ class Emitter:
         cause: Envelope | None = None,
         correlation_id: uuid.UUID | None = None,
         traceparent: str | None = None,
+        subject: str | None = None,
     ) -> Envelope:
         env = new_envelope(
             event,
             service=self.service,
             tenant_id=tenant_id,
             key=str(key),
+            subject=subject,
             correlation_id=cause.correlationid if cause else correlation_id,
             causation_id=cause.id if cause else None,
             traceparent=traceparent or current_traceparent(),
@@ -86,13 +88,19 @@ def advisory_key(schema: str) -> int:
     return zlib.crc32(f"rcm.outbox.relay.{schema}".encode())
 
 
-def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+def make_producer(bootstrap: str, client_id: str, *, compression: str | None = None,
+                  max_request_size: int = 1 << 20) -> AIOKafkaProducer:
+    """`compression` (None or "gzip") and `max_request_size` (the largest record it may send, uncompressed) come
+    from the service's settings: a service whose topic carries large records (submission: whole 835 files) raises
+    both, and the topic's max.message.bytes (rcm_contracts.topics) lets the broker take them."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         client_id=client_id,
         enable_idempotence=True,  # implies acks=all; no duplicates from producer retries
         linger_ms=5,
-        max_batch_size=1 << 20,
+        max_batch_size=1 << 20,  # a record larger than a batch gets a batch of its own
+        max_request_size=max_request_size,
+        compression_type=compression,
         request_timeout_ms=30000,
     )
 

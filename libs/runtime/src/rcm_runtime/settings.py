@@ -30,6 +30,11 @@ class ServiceSettings(BaseSettings):
     inbox_prune_every_s: float = 3600.0
     relay_batch_max: int = 1000
     relay_idle_poll_s: float = 0.05
+    # The relay's producer: compression (None or gzip, the one codec aiokafka has without extra packages) and the
+    # largest record it may send (uncompressed). A service whose events can be large raises both; its topic's
+    # max.message.bytes must let the broker take them (rcm_contracts.topics.MAX_MESSAGE_BYTES).
+    kafka_compression: Literal["gzip"] | None = None
+    kafka_max_request_bytes: int = 1 << 20
 
     # API keys, "key:tenant" pairs separated by commas. Local development keys only by default.
     api_keys: str = "dev-key-tenant-a:tenant-a,dev-key-tenant-b:tenant-b,dev-key-demo:demo"

@@ -79,9 +79,10 @@ class UnitOfWork:
     def bind(self, cause: Cause) -> "UnitOfWork":
         return UnitOfWork(self.conn, self._outbox, cause, self.clock)
 
-    def emit(self, event: Event, *, key: uuid.UUID | str | None = None) -> Envelope:
+    def emit(self, event: Event, *, key: uuid.UUID | str | None = None, subject: str | None = None) -> Envelope:
         """Write `event` to the outbox (published after commit), keyed by `key` (the claim id), or by the
-        causing event's key when omitted."""
+        causing event's key when omitted. `subject`: what the event is about when it is not a claim
+        (default `claim/<key>`)."""
         cause = self.cause
         if cause is None:
             raise UnboundUnitOfWork("emit() needs a unit of work bound to a tenant")
@@ -90,7 +91,7 @@ class UnitOfWork:
                 raise UnboundUnitOfWork("emit() needs a key when no consumed event caused the work")
             key = cause.event.partitionkey
         return self._outbox.emit(event, tenant_id=cause.tenant_id, key=key, cause=cause.event,
-                                 correlation_id=cause.correlation_id, traceparent=cause.traceparent)
+                                 correlation_id=cause.correlation_id, traceparent=cause.traceparent, subject=subject)
 
 
 class UnitsOfWork:

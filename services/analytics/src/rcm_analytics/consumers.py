@@ -1,7 +1,7 @@
 """analytics consumes every service's events into claim status rows and timelines."""
 
 from rcm_contracts import topics
-from rcm_contracts.events import ALL_EVENTS, EncounterSubmitted
+from rcm_contracts.events import ALL_EVENTS, EncounterSubmitted, RemittanceReceived
 from rcm_runtime.consumer import Delivery, Handler
 from rcm_runtime.unit_of_work import UnitOfWork
 
@@ -14,5 +14,7 @@ def handlers(analytics: Analytics) -> dict[str, Handler]:
     async def on_events(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
         await analytics.record_events(deliveries)
 
-    # one handler object for every type: the consumer hands it a whole run of mixed events at once
-    return {model.event_type(): on_events for model in ALL_EVENTS if model is not EncounterSubmitted}
+    # one handler object for every type: the consumer hands it a whole run of mixed events at once. Not a claim's
+    # step: a whole 835 file handed to remittance (keyed by tenant; its payments come as PaymentPosted)
+    return {model.event_type(): on_events for model in ALL_EVENTS
+            if model not in (EncounterSubmitted, RemittanceReceived)}

@@ -15,6 +15,7 @@ queued as unmatched, never posted.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
@@ -24,13 +25,13 @@ from typing import Any
 
 from sqlalchemy import func, select, text, tuple_, update
 
-from rcm_contracts.events import Adjustment, ClaimSubmitted, PaymentPosted, PaymentReversed
+from rcm_contracts.events import Adjustment, ClaimSubmitted, PaymentPosted, PaymentReversed, RemittanceReceived
 from rcm_contracts.wire import RemittanceAdvice
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.errors import Conflict, NotFound
 from rcm_runtime.consumer import Delivery, Handler
 from rcm_runtime.reads import jsonable
-from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
+from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
 
 from rcm_remittance import underpaid
 from rcm_remittance.db import (claim_refs, ledger_entries, payer_aliases, posted_payments, remittance_audit,
@@ -41,6 +42,8 @@ from rcm_remittance.domain.identity import aliases_of, norm, payer_key, payment_
 from rcm_remittance.domain.medicare_pfs import PfsSchedule
 from rcm_remittance.domain.remit import (Check, ClaimPay, RejectedFile, claim_from_json, claim_to_json,
                                          read_advice, read_x12_file, sha256)
+
+log = logging.getLogger("rcm.remittance")
 
 ZERO = Decimal("0.00")
 POSTED_LIKE = {"posted", "duplicate", "reversed", "not_our_claim"}
@@ -516,10 +519,10 @@ async def ingest(uow: UnitOfWork, source: str, content: str, medicare: PfsSchedu
         content, refused = content.replace("\x00", "\ufffd"), "the file contains NUL bytes; it is not an X12 text"
     new = (await uow.conn.execute(text(
         "INSERT INTO remittance_files (id, tenant_id, sha256, source, status, trace_numbers, findings, totals, outcomes, "
-        "content, received_at) VALUES (:id, :tenant, :sha, :source, 'receiving', '[]', '{}', '{}', '[]', :content, :now) "
-        "ON CONFLICT ON CONSTRAINT uq_remittance_file_content DO NOTHING RETURNING id"),
+        "content, received_at, received_by) VALUES (:id, :tenant, :sha, :source, 'receiving', '[]', '{}', '{}', '[]', "
+        ":content, :now, :actor) ON CONFLICT ON CONSTRAINT uq_remittance_file_content DO NOTHING RETURNING id"),
         {"id": file_id, "tenant": tenant, "sha": digest, "source": source, "content": content,
-         "now": uow.now()})).first()
+         "now": uow.now(), "actor": uow.actor})).first()
     if new is None:
         first = (await uow.conn.execute(select(remittance_files.c.id, remittance_files.c.outcomes).where(
             remittance_files.c.tenant_id == tenant, remittance_files.c.sha256 == digest))).one()
@@ -587,7 +590,8 @@ async def _post_queued(uow: UnitOfWork, row, claim_id: uuid.UUID, medicare: PfsS
 
 def handlers(remittance: Remittance) -> dict[str, Handler]:
     """The consumer's handlers (event type -> handler), bound to the composition root's Remittance."""
-    return {ClaimSubmitted.event_type(): remittance.on_claims_submitted}
+    return {ClaimSubmitted.event_type(): remittance.on_claims_submitted,
+            RemittanceReceived.event_type(): remittance.on_remittances_received}
 
 
 # ---------------------------------------------------------------- use cases
@@ -631,6 +635,20 @@ class Remittance:
             await _post_queued(d.uow, row, ledger_claim(d.event), self.medicare)
             await uow.conn.execute(update(unmatched_payments).where(unmatched_payments.c.id == row.id)
                                    .values(status="posted", claim_id=ledger_claim(d.event), resolved_at=uow.now()))
+
+    async def on_remittances_received(self, uow: UnitOfWork, deliveries: list[Delivery]) -> None:
+        """835s that submission polled from a clearinghouse connection, each ingested for the event's tenant exactly
+        as an upload to POST /v1/remittances/x12 (stored verbatim, same statuses, idempotent on (tenant, SHA-256):
+        a file seen before, by either way in, is a duplicate and posts nothing). Actor "clearinghouse:<name>". A
+        file rejected or held for its own fault is its result (listed with its reason), not a handler failure."""
+        for d in deliveries:
+            event: RemittanceReceived = d.event
+            actor = f"clearinghouse:{event.clearinghouse}"[:128]
+            # d.uow is bound to the event's tenant; the payments it posts continue the event's correlation
+            unit = d.uow.bind(Cause(tenant_id=d.tenant_id, actor=actor, event=d.envelope, traceparent=d.traceparent))
+            result = await ingest(unit, "x12", event.content, self.medicare)
+            log.info("835 from a clearinghouse ingested", extra={"tenant_id": d.tenant_id, "status": result.status,
+                                                                  "file_id": str(result.file_id)})
 
     async def post_advice(self, *, tenant_id: str, actor: str, era: RemittanceAdvice) -> FileResult:
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:

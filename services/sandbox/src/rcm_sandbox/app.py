@@ -11,7 +11,7 @@ from rcm_runtime.polling import poll_forever
 
 from rcm_sandbox import api
 from rcm_sandbox.fixtures import load_fixtures
-from rcm_sandbox.service import RemittancePush, Sandbox, log
+from rcm_sandbox.service import ClearinghouseEras, EraRoute, RemittancePush, Sandbox, log
 from rcm_sandbox.settings import Settings
 
 
@@ -26,7 +26,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         except KeyError:  # a sandbox without a remittance to pay into: it says so on each delivery
             remittance_url = None
         push = RemittancePush(rt.http, remittance_url, {tenant: key for key, tenant in rt.api_keys.items()})
-        rt.provide(Sandbox(rt.units, fixtures, clearinghouse_key=settings.clearinghouse_key, deliver_era=push,
+        # the payers configured so pay through the clearinghouse instead (submission polls their 835s)
+        deliver = EraRoute(push, ClearinghouseEras(rt.units), settings.era_payers_via_clearinghouse())
+        rt.provide(Sandbox(rt.units, fixtures, clearinghouse_key=settings.clearinghouse_key, deliver_era=deliver,
                            adjudication_delay=timedelta(seconds=settings.adjudication_delay_s),
                            remit_batch_max=settings.remit_batch_max, file_drop_root=settings.file_drop_root))
 

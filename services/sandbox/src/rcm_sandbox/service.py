@@ -1,5 +1,6 @@
 """The sandbox clearinghouse + payer: answer 837P interchanges with a 999 and a 277CA, adjudicate the
-accepted claims, push 835 ERAs to remittance.
+accepted claims, push 835 ERAs to remittance (or, for the payers configured so, hand them to the clearinghouse,
+whose outbound files the submitter polls like its 999s and 277CAs).
 
 Two ways in, like real clearinghouses: an HTTP API (POST an 837, GET/DELETE the responses) and an
 SFTP-style mailbox directory (the submitter drops <ISA13>.837 into to-clearinghouse; responses appear
@@ -109,7 +110,7 @@ class RemittancePush:
         self.base_url = base_url
         self.tenant_keys = tenant_keys  # tenant -> API key
 
-    async def __call__(self, tenant_id: str, era: str) -> None:
+    async def __call__(self, tenant_id: str, era: str, payer_id: str) -> None:
         if self.base_url is None:
             raise CannotDeliver("no URL configured for service 'remittance' (RCM_SERVICE_URLS)")
         key = self.tenant_keys.get(tenant_id)
@@ -120,7 +121,34 @@ class RemittancePush:
         resp.raise_for_status()
 
 
-EraSink = Callable[[str, str], Awaitable[None]]  # (tenant_id, 835 text)
+EraSink = Callable[[str, str, str], Awaitable[None]]  # (tenant_id, 835 text, payer_id)
+
+
+class ClearinghouseEras:
+    """How a payer that pays through the clearinghouse delivers an 835: into the submitter's outbound files, which
+    submission polls (GET /v1/x12/outbound) as it does the 999s and 277CAs, as <ISA13>.835. Like the push, in a
+    unit of its own before the remitter's commits: a failure after it leaves the claims to adjudicate again, and
+    the second 835 posts nothing twice (remittance's payment keys)."""
+
+    def __init__(self, units: UnitsOfWork) -> None:
+        self.units = units
+
+    async def __call__(self, tenant_id: str, era: str, payer_id: str) -> None:
+        # the submitter's id is the tenant's (submission's ISA06 = the tenant id, 15 characters at most)
+        async with self.units.begin_system() as uow:
+            await queue_responses(uow.conn, tenant_id[:15], [(f"{parse_interchange(era).control_number}.835", era)],
+                                  uow.now())
+
+
+class EraRoute:
+    """Each payer's ERAs go one way: the payers listed pay through the clearinghouse, the others push."""
+
+    def __init__(self, push: EraSink, clearinghouse: EraSink, via_clearinghouse: frozenset[str]) -> None:
+        self.push, self.clearinghouse, self.via_clearinghouse = push, clearinghouse, via_clearinghouse
+
+    async def __call__(self, tenant_id: str, era: str, payer_id: str) -> None:
+        sink = self.clearinghouse if payer_id in self.via_clearinghouse else self.push
+        await sink(tenant_id, era, payer_id)
 
 
 # ---------------------------------------------------------------- the use cases
@@ -223,7 +251,7 @@ class Sandbox:
             for (tenant_id, payer_id, _), remits in groups.items():
                 control_number = await conn.scalar(sandbox_control_seq.next_value())
                 await self.deliver_era(tenant_id, era_for(remits, payer_id=payer_id, control_number=control_number,
-                                                          now=now))
+                                                          now=now), payer_id)
                 await conn.execute(update(payer_claims).where(
                     payer_claims.c.tenant_id == tenant_id, payer_claims.c.claim_id.in_([r.claim.claim_id for r in remits]))
                     .values(status="remitted", remitted_at=now))

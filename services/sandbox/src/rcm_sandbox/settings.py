@@ -14,3 +14,9 @@ class Settings(ServiceSettings):
     remit_batch_max: int = 500
     file_drop_root: str | None = None  # the SFTP-style mailbox directory shared with submission's file-drop adapter
     loops_enabled: bool = True  # the remitter and mailbox loops (in-process tests run them step by step)
+    # Payer ids (comma-separated) whose 835s go through the clearinghouse: queued with the submitter's outbound
+    # files, which submission polls and forwards to remittance. The other payers push to remittance's HTTP intake.
+    era_via_clearinghouse: str = ""
+
+    def era_payers_via_clearinghouse(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.era_via_clearinghouse.split(",") if p.strip())

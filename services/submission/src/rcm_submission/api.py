@@ -47,10 +47,12 @@ async def acceptance(tenant_id: TenantId, submission: Provided[Submission]) -> d
 
 
 # ---------------------------------------------------------------- acknowledgment files (operators)
-@router.post("/acknowledgments", tags=["ops"], summary="Hand in a 999 or 277CA file received out of band",
+@router.post("/acknowledgments", tags=["ops"], summary="Hand in a 999 or 277CA file (or an 835) received out of "
+                                                         "band",
              description="For clearinghouses that push responses (or an operator re-feeding a file). A file that "
                          "does not parse, or names nothing we sent, is quarantined with the reason (422) and changes "
-                         "no claim. Needs the ops key.",
+                         "no claim. An 835 is forwarded to remittance for the tenant whose claims it pays (status "
+                         "forwarded), or quarantined when that tenant is not certain. Needs the ops key.",
              openapi_extra={"requestBody": {"content": {"application/edi-x12": {"schema": {"type": "string"}}}}},
              dependencies=[Operator])
 async def post_acknowledgment(request: Request, submission: Provided[Submission],

@@ -1,4 +1,4 @@
-"""submission: 837P interchanges to clearinghouses, 999/277CA acknowledgments back. `create_app` is the
+"""submission: 837P interchanges to clearinghouses, 999/277CA acknowledgments back, 835s on to remittance. `create_app` is the
 composition root: the clearinghouse connections and the `Submission` use cases are built once per process,
 when it starts."""
 
@@ -36,7 +36,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                               identity=Identity(settings.submitter_name, settings.submitter_contact,
                                                 settings.submitter_phone),
                               default_route=settings.default_clearinghouse, usage=settings.interchange_usage,
-                              batch_max=settings.dispatch_batch_max, ops_api_key=settings.ops_api_key))
+                              batch_max=settings.dispatch_batch_max, ops_api_key=settings.ops_api_key,
+                              era_max_bytes=settings.era_event_max_bytes))
 
     async def run_dispatcher(rt: Runtime) -> None:
         await poll_forever(rt.services[Submission].dispatch_once, idle_s=0.1, log=log, what="dispatch",

@@ -77,8 +77,9 @@ class InterchangeRecord(Base, table=True):
 
 
 class AcknowledgmentFile(Base, table=True):
-    """Every response file read from a clearinghouse. A file that does not parse (or names nothing we
-    sent) is quarantined with the reason and changes no claim."""
+    """Every file read from a clearinghouse: responses (999, 277CA) and 835s handed on to remittance. A file
+    that does not parse (or names nothing we sent, or an 835 whose tenant is not certain) is quarantined with
+    the reason and changes no claim."""
 
     __tablename__ = "acknowledgment_files"
     __table_args__ = (UniqueConstraint("clearinghouse", "content_sha256", name="uq_ack_file_content"),)
@@ -86,11 +87,12 @@ class AcknowledgmentFile(Base, table=True):
     id: int | None = Field(default=None, primary_key=True)
     clearinghouse: str
     name: str
-    kind: str  # 999 | 277CA | unknown
-    status: str  # processed | quarantined
+    kind: str  # 999 | 277CA | 835 | unknown
+    status: str  # processed | forwarded (an 835, to remittance as RemittanceReceived) | quarantined
     reason: str | None = None
     interchange_control_number: str | None = None
     claims_updated: int = 0
+    tenant_id: str | None = None  # an 835's payee, resolved from the claims it pays (migration 0006)
     content_sha256: str
     content: str
     received_at: datetime = Field(sa_column=_now_column())

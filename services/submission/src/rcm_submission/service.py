@@ -1,16 +1,18 @@
 """submission use cases: queue clean claims; build, validate and send 837P interchanges per tenant,
-payer and clearinghouse; read 999/277CA responses back.
+payer and clearinghouse; read 999/277CA responses back; hand 835s that arrive the same way to remittance.
 
 A claim never leaves half-built: claims the 837P cannot carry (check_billable) or that fail the
 implementation-guide check go back to the scrubber's review queue (ClaimReturned) with the findings,
 and the rest of the batch goes on without them. A response file that does not parse, or names nothing
-we sent, is quarantined with the reason and changes no claim.
+we sent, is quarantined with the reason and changes no claim. An 835 is forwarded to remittance
+(RemittanceReceived) for the one tenant whose claims it pays, or quarantined with the reason.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import uuid
 from collections import defaultdict
@@ -19,12 +21,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, cast, delete, func, insert, select, tuple_, update
+from sqlalchemy import Integer, bindparam, cast, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from rcm_contracts.claim import Adjustment, Claim, OtherPayer, patient_control_number
 from rcm_contracts.events import (
-    ClaimAcknowledged, ClaimReturned, ClaimScrubbed, ClaimSubmitted, Edit, PaymentPosted,
+    ClaimAcknowledged, ClaimReturned, ClaimScrubbed, ClaimSubmitted, Edit, PaymentPosted, RemittanceReceived,
 )
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.reads import jsonable
@@ -39,6 +41,7 @@ from rcm_submission.db import (
     acknowledgment_files, clearinghouse_routes, interchange_control_seq, interchanges, primary_payments,
     submission_audit, submissions,
 )
+from rcm_submission.domain.era_tenant import claim_numbers, tenant_for
 from rcm_submission.domain.routing import FALLBACK, Route, RouteTable
 from rcm_submission.errors import NotAccepted, NotFoundClaim, NotFoundInterchange, SecondaryQueued, UnknownClearinghouse
 from rcm_x12.ack_277ca import ClaimAcknowledgment, ClaimAcknowledgments, read_277ca
@@ -307,10 +310,15 @@ async def prepare_interchanges(tenants: _Tenants, clearinghouses: set[str], *, i
 # ---------------------------------------------------------------- acknowledgments
 @dataclass
 class AckResult:
-    kind: str
-    status: str  # processed | quarantined | duplicate
+    kind: str  # 999 | 277CA | 835 | unknown
+    status: str  # processed | forwarded (an 835, to remittance) | quarantined | duplicate
     reason: str | None = None
     claims_updated: int = 0
+    tenant_id: str | None = None  # an 835's tenant (its payee), once known
+
+
+ERA_EVENT_MAX_BYTES = 8_000_000  # default of Settings.era_event_max_bytes
+TOO_LARGE = "too large for the event bus: upload it through POST /v1/remittances/x12"
 
 
 def _kind(text: str) -> str:
@@ -318,13 +326,14 @@ def _kind(text: str) -> str:
     st = next((s for s in segments if s.tag == "ST"), None)
     if st is None:
         raise UnparseableAcknowledgment("no transaction set (ST) in the file")
-    return {"999": "999", "277": "277CA"}.get(st.element(1), "unknown")
+    return {"999": "999", "277": "277CA", "835": "835"}.get(st.element(1), "unknown")
 
 
 async def process_acknowledgment(uow: UnitOfWork, clearinghouse: str, name: str, content: str, *,
-                                 actor: str) -> AckResult:
-    """Read one response file into claim statuses (`uow` a system unit: the file may name claims of several
-    tenants; what it emits is bound to each claim's tenant and `actor`). Idempotent on the file's content."""
+                                 actor: str, era_max_bytes: int = ERA_EVENT_MAX_BYTES) -> AckResult:
+    """Read one response file into claim statuses, or forward an 835 to remittance (`uow` a system unit: the
+    file may name claims of several tenants; what it emits is bound to each claim's tenant and `actor`).
+    Idempotent on the file's content."""
     tenants = _Tenants(uow, actor)
     sha = hashlib.sha256(content.encode("utf-8", errors="replace")).hexdigest()
     seen = await uow.conn.scalar(select(acknowledgment_files.c.id).where(
@@ -339,17 +348,48 @@ async def process_acknowledgment(uow: UnitOfWork, clearinghouse: str, name: str,
             icn, result.claims_updated, result.reason = await _apply_999(tenants, clearinghouse, read_999(content))
         elif result.kind == "277CA":
             result.claims_updated, result.reason = await _apply_277ca(tenants, read_277ca(content))
+        elif result.kind == "835":
+            result.tenant_id, result.reason = await _forward_835(tenants, clearinghouse, name, content, sha,
+                                                                 max_bytes=era_max_bytes)
         else:
-            result.reason = "not a 999 or 277CA acknowledgment"
+            result.reason = "not a 999, 277CA or 835"
     except (UnparseableAcknowledgment, X12Error) as exc:
         result.reason = f"does not parse: {exc}"
     if result.reason is None:
-        result.status = "processed"
+        result.status = "forwarded" if result.kind == "835" else "processed"
     await uow.conn.execute(insert(acknowledgment_files).values(
         clearinghouse=clearinghouse, name=name[:200], kind=result.kind, status=result.status, reason=result.reason,
-        interchange_control_number=icn, claims_updated=result.claims_updated, content_sha256=sha, content=content,
-        received_at=uow.now()))
+        interchange_control_number=icn, claims_updated=result.claims_updated, tenant_id=result.tenant_id,
+        content_sha256=sha, content=content, received_at=uow.now()))
     return result
+
+
+_owners_of = text("SELECT patient_control_number, tenant_id FROM submissions "
+                  "WHERE patient_control_number = ANY(CAST(:pcns AS text[]))")
+
+
+async def _forward_835(tenants: _Tenants, clearinghouse: str, name: str, content: str, sha: str, *,
+                       max_bytes: int) -> tuple[str | None, str | None]:
+    """(tenant, reason): hand the 835 to remittance as RemittanceReceived for the tenant whose claims it pays,
+    in the unit that records the file (so exactly once with it); or say why not (no tenant, too large)."""
+    numbers = claim_numbers(content)
+    owners: dict[str, set[str]] = defaultdict(set)
+    if numbers:
+        for pcn, tenant in await tenants.uow.conn.execute(_owners_of, {"pcns": list(set(numbers))}):
+            owners[pcn].add(tenant)
+    found = tenant_for(numbers, owners)
+    if found.tenant_id is None:
+        return None, found.reason
+    event = RemittanceReceived(clearinghouse=clearinghouse, file_name=name[:200], content=content,
+                               content_sha256=sha, received_at=tenants.uow.now())
+    # the size it travels at (JSON-escaped): above the limit the relay's producer or the topic would refuse it
+    # and stall every event behind it, so it stays here for an operator instead
+    size = len(json.dumps(content, ensure_ascii=False).encode("utf-8"))
+    if size > max_bytes:
+        return found.tenant_id, f"{TOO_LARGE} ({size} bytes as an event; the limit is {max_bytes})"
+    # keyed by tenant: one tenant's files reach remittance in the order they arrived (a reversal after its original)
+    tenants(found.tenant_id).emit(event, key=found.tenant_id, subject=f"remittance-file/{sha}")
+    return found.tenant_id, None
 
 
 def _ack_event(uow: UnitOfWork, row, *, accepted: bool, stage: str, status_code: str, reason: str | None,
@@ -563,7 +603,8 @@ class Submission:
     interchanges are recorded, then handed over; response files are fetched, then applied one short unit each."""
 
     def __init__(self, units: UnitsOfWork, clearinghouses: dict[str, ClearinghouseAdapter], *, identity: Identity,
-                 default_route: str, usage: str = "P", batch_max: int = 500, ops_api_key: str | None = None) -> None:
+                 default_route: str, usage: str = "P", batch_max: int = 500, ops_api_key: str | None = None,
+                 era_max_bytes: int = ERA_EVENT_MAX_BYTES) -> None:
         self.units = units
         self.clock = units.clock
         self.clearinghouses = clearinghouses
@@ -572,6 +613,7 @@ class Submission:
         self.usage = usage
         self.batch_max = batch_max
         self._ops_api_key = ops_api_key
+        self.era_max_bytes = era_max_bytes  # the largest 835 forwarded to remittance as an event
 
     def is_operator(self, key: str | None) -> bool:
         """Whether `key` is the deployment's ops key (acknowledgment intake and listing need it)."""
@@ -623,8 +665,8 @@ class Submission:
 
     # -------------------------------------------------------- acknowledgments
     async def poll_acknowledgments(self, limit: int = 50) -> int:
-        """Fetch the response files waiting at each clearinghouse (no transaction open), apply each in its
-        own short unit of work, then tell the clearinghouse it may forget it."""
+        """Fetch the response files waiting at each clearinghouse (no transaction open), apply (or forward, an
+        835) each in its own short unit of work, then tell the clearinghouse it may forget it."""
         handled = 0
         for name, adapter in self.clearinghouses.items():
             files: list[InboundFile] = await adapter.receive(limit)
@@ -632,6 +674,8 @@ class Submission:
                 result = await self.receive_acknowledgment(name, f.name, f.content, actor=ACK_POLLER)
                 if result.status == "quarantined":
                     log.warning("acknowledgment quarantined", extra={"clearinghouse": name, "kind": result.kind})
+                elif result.status == "forwarded":
+                    log.info("835 forwarded to remittance", extra={"clearinghouse": name, "tenant_id": result.tenant_id})
                 await adapter.done(f)
                 handled += 1
         return handled
@@ -639,9 +683,10 @@ class Submission:
     async def receive_acknowledgment(self, clearinghouse: str, name: str, content: str, *,
                                      actor: str = "api") -> AckResult:
         """One 999 or 277CA file (polled, or handed in by an operator): quarantined with the reason when it
-        does not parse or names nothing we sent."""
+        does not parse or names nothing we sent. An 835 is forwarded to remittance for its tenant."""
         async with self.units.begin_system() as uow:
-            return await process_acknowledgment(uow, clearinghouse, name, content, actor=actor)
+            return await process_acknowledgment(uow, clearinghouse, name, content, actor=actor,
+                                                era_max_bytes=self.era_max_bytes)
 
     async def acknowledgment_files(self, *, status: str | None = None, limit: int = 100) -> list[dict]:
         cols = [c for c in acknowledgment_files.c if c.name != "content"]

@@ -1,6 +1,12 @@
 import json
+from typing import Literal
 
+from pydantic import model_validator
+
+from rcm_contracts import topics
 from rcm_runtime.settings import ServiceSettings
+
+ENVELOPE_ROOM = 64 * 1024  # the envelope and headers around an event's data, with room to spare
 
 
 class Settings(ServiceSettings):
@@ -19,7 +25,21 @@ class Settings(ServiceSettings):
     interchange_usage: str = "P"  # ISA15: P production, T test
     dispatch_enabled: bool = True
     dispatch_batch_max: int = 500
-    ack_poll_s: float = 0.5  # idle wait between polls of the clearinghouses for 999/277CA files
+    ack_poll_s: float = 0.5  # idle wait between polls of the clearinghouses for 999/277CA/835 files
+    # The largest 835 (its text as it travels in the event, JSON-escaped) handed to remittance as an event; a
+    # larger one is quarantined for an operator to upload through remittance's POST /v1/remittances/x12.
+    era_event_max_bytes: int = 8_000_000
+    # submission's topic carries whole 835 files: its producer compresses (X12 shrinks about tenfold) and may send
+    # records up to the topic's max.message.bytes
+    kafka_compression: Literal["gzip"] | None = "gzip"
+    kafka_max_request_bytes: int = topics.MAX_MESSAGE_BYTES[topics.SUBMISSION]
+
+    @model_validator(mode="after")
+    def _an_era_event_fits_a_record(self) -> "Settings":
+        if self.era_event_max_bytes + ENVELOPE_ROOM > self.kafka_max_request_bytes:
+            raise ValueError(f"era_event_max_bytes ({self.era_event_max_bytes}) leaves no room for the envelope in "
+                             f"kafka_max_request_bytes ({self.kafka_max_request_bytes})")
+        return self
 
     def clearinghouse_config(self) -> dict[str, dict]:
         if self.clearinghouses:

@@ -1,0 +1,24 @@
+"""remittance_files.received_by: who handed the file in ("api" for an upload, "clearinghouse:<name>" for an 835
+that submission polled from a clearinghouse connection and forwarded as RemittanceReceived).
+
+Revision ID: 0008
+Revises: 0007
+"""
+from typing import Sequence, Union
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision: str = '0008'
+down_revision: Union[str, None] = '0007'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    op.add_column('remittance_files', sa.Column('received_by', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column('remittance_files', 'received_by')
