@@ -129,7 +129,7 @@ class RemittanceFile(Base, table=True):
     content: str = Field(sa_column=Column(Text, nullable=False))
     received_at: datetime = Field(sa_column=_now_column())
     # who handed the file in: "api" (POST /v1/remittances...), "clearinghouse:<name>" (an 835 submission polled
-    # from a clearinghouse connection, RemittanceReceived); null for files received before migration 0008
+    # from a clearinghouse connection, RemittanceReceived); null for files received before migration 0009
     received_by: str | None = None
     reviewed_by: str | None = None
     review_reason: str | None = None
