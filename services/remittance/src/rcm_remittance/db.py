@@ -202,11 +202,12 @@ remittance_audit = RemittanceAudit.__table__
 
 class DepositRow(Base, table=True):
     """A bank deposit read from a BAI2 file or a CSV export (rcm_remittance.domain.deposits), stored once per
-    (tenant, file SHA-256, line): the same file uploaded again adds nothing. status: unmatched | matched |
+    (tenant, deposit key): the same file uploaded again, or another file listing the same deposit, adds nothing. status: unmatched | matched |
     amount_mismatch, as the last reassociation found it; matched_file_ids names the remittance file(s)."""
 
     __tablename__ = "deposits"
     __table_args__ = (UniqueConstraint("tenant_id", "file_sha256", "line", name="uq_deposit_file_line"),
+                      UniqueConstraint("tenant_id", "deposit_key", name="uq_deposit_key"),
                       Index("ix_deposits_tenant_status", "tenant_id", "status"))
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
@@ -214,6 +215,7 @@ class DepositRow(Base, table=True):
     file_sha256: str
     source: str  # bai2 | csv
     line: int = Field(sa_column=Column(Integer, nullable=False))
+    deposit_key: str  # deposits.deposit_key: the same deposit in two overlapping bank files is stored once (0010)
     deposit_date: date
     amount: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
     trace: str | None = None

@@ -813,7 +813,7 @@ class RemittanceQueries:
 # ---------------------------------------------------------------- deposits: ERA-to-deposit reassociation
 #
 # Deposits come from the bank's file (BAI2 or a CSV export: rcm_remittance.domain.deposits), stored once per
-# (tenant, file SHA-256, line). The ERAs are the checks/EFTs of the tenant's remittance files, read through
+# (tenant, deposit key: trace or bank reference with date and amount), so overlapping bank files add each once. The ERAs are the checks/EFTs of the tenant's remittance files, read through
 # the same reader as posting (once per file, into era_payments). Each reassociation runs over all of the
 # tenant's deposits and ERAs (under a per-tenant lock) and records each deposit's status.
 
@@ -833,9 +833,9 @@ _update_deposits = text(
     "CAST(:files AS text[]), CAST(:diffs AS numeric[])) AS u(id, status, how, files, diff) "
     "WHERE d.tenant_id = :tenant AND d.id = u.id")
 _insert_deposits = BulkInsert(deposits_table, [
-    "tenant_id", "file_sha256", "source", "line", "deposit_date", "amount", "trace", "trace_key", "bank_reference",
-    "customer_reference", "type_code", "status", "matched_file_ids"],
-    on_conflict="ON CONSTRAINT uq_deposit_file_line DO NOTHING", returning=["id"])
+    "tenant_id", "file_sha256", "source", "line", "deposit_key", "deposit_date", "amount", "trace", "trace_key",
+    "bank_reference", "customer_reference", "type_code", "status", "matched_file_ids"],
+    on_conflict="DO NOTHING", returning=["id"])
 _insert_era_payments = BulkInsert(era_payments, [
     "tenant_id", "file_id", "check_index", "trace", "trace_key", "amount", "payment_date", "method", "payer_id"],
     on_conflict="DO NOTHING")
@@ -878,7 +878,7 @@ class Deposits:
             if found:
                 rows = await _insert_deposits.execute(uow.conn, [{
                     "tenant_id": tenant_id, "file_sha256": digest, "source": fmt, "line": d.line,
-                    "deposit_date": d.deposit_date, "amount": d.amount, "trace": d.trace,
+                    "deposit_key": D.deposit_key(d, digest), "deposit_date": d.deposit_date, "amount": d.amount, "trace": d.trace,
                     "trace_key": D.normalise_trace(d.trace), "bank_reference": d.bank_reference,
                     "customer_reference": d.customer_reference, "type_code": d.type_code, "status": "unmatched",
                     "matched_file_ids": []} for d in found])

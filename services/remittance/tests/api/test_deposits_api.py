@@ -162,3 +162,22 @@ async def test_an_unknown_format_is_422(api):
 async def test_without_a_key_deposits_are_401(api):
     assert (await api.client.post("/v1/deposits", content=CSV.encode(), headers=TEXT)).status_code == 401
     assert (await api.client.get("/v1/deposits/reassociation")).status_code == 401
+
+
+async def test_the_same_deposit_in_two_overlapping_bank_files_is_stored_once(api):
+    """Monday's BAI2 and the week's BAI2 both list EFT-100; the CSV export lists it too (and a deposit the bank
+    files do not). Each deposit is stored once; two deposits without trace or bank reference stay apart."""
+    await submit(api, "PCN-1")
+    f1 = await post_era(api, "PCN-1", "80.00", "EFT-100", "000000901")
+    monday = bai2([("165", 8000, "BR001", "ACH CREDIT TRN*1*EFT-100*1512345678\\")])
+    week = bai2([("165", 8000, "BR001", "ACH CREDIT TRN*1*EFT-100*1512345678\\"),
+                 ("169", 5500, "BR002", "TRN*1*EFT-200*1512345678\\")])
+    assert (await upload(api, monday)).json()["stored"] == 1
+    body = (await upload(api, week)).json()
+    assert (body["deposits_in_file"], body["stored"], body["already_stored"]) == (2, 1, 1)
+    csv_body = (await upload(api, "date,amount,trace\n2026-11-02,80.00,EFT-100\n2026-11-02,9.99,\n"
+                                  "2026-11-02,9.99,\n")).json()
+    assert (csv_body["stored"], csv_body["already_stored"]) == (2, 1)  # the two untraced 9.99s are two deposits
+    assert await api.scalar("SELECT count(*) FROM deposits WHERE trace_key = 'EFT-100'") == 1
+    r = csv_body["reassociation"]
+    assert [m["file_ids"] for m in r["matched"]] == [[f1]]

@@ -108,3 +108,15 @@ def test_a_check_deposit_without_a_trace_matches_only_one_check_era_of_that_amou
     assert [(m.eras[0].era_id, m.by) for m in result.matches] == [("c1", "amount_and_date")]
     ambiguous = reassociate([dep("45.00", None)], [*eras, era("c3", "CHK1003", "45.00", method="CHK")])
     assert ambiguous.matches == [] and len(ambiguous.unmatched_deposits) == 1
+
+
+def test_a_deposit_is_known_by_trace_else_bank_reference_else_its_place_in_its_file():
+    from datetime import date
+    from decimal import Decimal
+
+    from rcm_remittance.domain.deposits import Deposit, deposit_key
+
+    day, amount = date(2026, 11, 2), Decimal("80")
+    assert deposit_key(Deposit(day, amount, " 00eft-100", "BR001"), "sha") == "trace:2026-11-02:80.00:EFT-100"
+    assert deposit_key(Deposit(day, amount, None, " br 001"), "sha") == "bank:2026-11-02:80.00:BR001"
+    assert deposit_key(Deposit(day, amount, None, None, line=7), "sha") == "file:sha:7"

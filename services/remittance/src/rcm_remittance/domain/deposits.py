@@ -99,6 +99,19 @@ def normalise_trace(trace: str | None) -> str | None:
     return t or None
 
 
+def deposit_key(d: Deposit, file_sha256: str) -> str:
+    """What identifies a deposit across bank files (a day's BAI2 and the month's CSV export overlap): the payer's
+    trace, else the bank's own reference for the transaction, each with the date and amount; a deposit with neither
+    is known only by its place in its file (two such deposits of one day and amount cannot be told apart)."""
+    trace = normalise_trace(d.trace)
+    if trace:
+        return f"trace:{d.deposit_date.isoformat()}:{d.amount.quantize(CENT)}:{trace}"
+    reference = re.sub(r"\s+", "", d.bank_reference or "").upper()
+    if reference:
+        return f"bank:{d.deposit_date.isoformat()}:{d.amount.quantize(CENT)}:{reference}"
+    return f"file:{file_sha256}:{d.line}"
+
+
 # ---------------------------------------------------------------- BAI2
 
 
