@@ -2,8 +2,9 @@
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import Column, DateTime, Sequence, func
+from sqlalchemy import Column, DateTime, Numeric, Sequence, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -28,11 +29,17 @@ class PayerClaim(Base, table=True):
     payer_id: str
     payer_claim_control_number: str = Field(unique=True)
     interchange_control_number: str
-    status: str = Field(index=True)  # received -> remitted
+    status: str = Field(index=True)  # received -> remitted (-> reprocessed: reversed and corrected)
     claim: dict = Field(sa_column=Column(JSONB, nullable=False))
-    adjudication: dict | None = Field(default=None, sa_column=Column(JSONB))
+    adjudication: dict | None = Field(default=None, sa_column=Column(JSONB))  # the payment standing now
     received_at: datetime = Field(sa_column=_now_column())
     remitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # when the payer finds it paid the claim wrongly (a member marked reprocess): the reversal and correction
+    # go out in the first remit cycle at or after it
+    reprocess_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # an overpayment the correction left with the provider, recovered (PLB WO) from a later check
+    recoupment_due: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    recouped_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class OutboundFile(Base, table=True):
