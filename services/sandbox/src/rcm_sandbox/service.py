@@ -259,8 +259,8 @@ class Sandbox:
                 control_number = await conn.scalar(sandbox_control_seq.next_value())
                 await self.deliver_era(tenant_id, era_for(plan, payer_id=payer_id, fixtures=self.fixtures,
                                                           control_number=control_number, now=now))
-            await self._record(conn, payments, reprocessed, plans, now)
-            return len(rows) + 2 * len(redo)
+            await self._record(conn, payments, plans, now)
+            return len(rows) + 2 * sum(len(p.reprocessed) for p in plans)
 
     async def _pending_recoveries(self, conn, keys: set, now: datetime) -> list[tuple[tuple, PendingRecovery]]:
         """Overpayments parked in an earlier check, for the providers this cycle pays."""
@@ -275,7 +275,7 @@ class Sandbox:
         return [((r.tenant_id, r.payer_id, r.npi), PendingRecovery(r.claim_id, r.recoupment_due))
                 for r in found if (r.tenant_id, r.payer_id, r.npi) in keys]
 
-    async def _record(self, conn, payments: list, reprocessed: list, plans: list[CheckPlan], now: datetime) -> None:
+    async def _record(self, conn, payments: list, plans: list[CheckPlan], now: datetime) -> None:
         """What the payer remembers: claims paid (the payment kept where a later cycle will reverse it),
         payments reprocessed, overpayments parked and recovered."""
         by_tenant = defaultdict(list)
@@ -293,12 +293,13 @@ class Sandbox:
                 adjudication=bindparam("adj"), reprocess_at=now + self.adjudication_delay),
                 [{"cid": r.claim.claim_id, "adj": adjudication_to_json(r.adjudication)} for r in to_reprocess])
         overpaid = {cid: amount for plan in plans for cid, amount in plan.overpaid.items()}
-        if reprocessed:
+        corrected = [c for plan in plans for c in plan.reprocessed]  # the others wait for the next cycle
+        if corrected:
             await conn.execute(update(payer_claims).where(payer_claims.c.claim_id == bindparam("cid")).values(
                 status="reprocessed", reprocess_at=None, remitted_at=now, adjudication=bindparam("adj"),
                 recoupment_due=bindparam("due")),
                 [{"cid": c.claim.claim_id, "adj": adjudication_to_json(c.adjudication),
-                  "due": overpaid.get(c.claim.claim_id)} for _, _, c in reprocessed])
+                  "due": overpaid.get(c.claim.claim_id)} for c in corrected])
         recovered = {cid: amount for plan in plans for cid, amount in plan.recovered.items()}
         if recovered:
             # what the check could not take stays due for a later one

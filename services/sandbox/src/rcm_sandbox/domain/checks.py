@@ -38,11 +38,17 @@ class PendingRecovery:
     amount: Decimal
 
 
+# The guide lets a check carry several PLB segments, but pyx12 (the oracle the tests hold every 835 to) reads a
+# second PLB as a second footer loop: one PLB of six adjustments per check, and what does not fit waits.
+MAX_ADJUSTMENTS = 6
+
+
 @dataclass
 class CheckPlan:
     key: Hashable  # (tenant, payer, billing NPI)
     claims: list[RemittedClaim] = field(default_factory=list)
     adjustments: list[ProviderAdjustment] = field(default_factory=list)
+    reprocessed: list[RemittedClaim] = field(default_factory=list)  # corrections made in this check
     recovered: dict[uuid.UUID, Decimal] = field(default_factory=dict)  # payer claim -> taken back in this check
     overpaid: dict[uuid.UUID, Decimal] = field(default_factory=dict)  # payer claim -> parked in this check
 
@@ -50,43 +56,49 @@ class CheckPlan:
     def total(self) -> Decimal:
         return check_total(sum((c.adjudication.paid for c in self.claims), ZERO), self.adjustments)
 
-
-def _pcn(remitted: RemittedClaim) -> str:
-    return patient_control_number(remitted.claim.claim_id)
+    @property
+    def room(self) -> int:
+        return MAX_ADJUSTMENTS - len(self.adjustments)
 
 
 def plan_checks(payments: list[tuple[Hashable, RemittedClaim]],
                 reprocessed: list[tuple[Hashable, RemittedClaim, RemittedClaim]],
                 pending: list[tuple[Hashable, PendingRecovery]]) -> list[CheckPlan]:
     """`payments`: (check key, first payment); `reprocessed`: (check key, the original payment as made, the
-    corrected payment); `pending`: (check key, overpayment parked earlier). Checks come in first-seen order."""
+    corrected payment); `pending`: (check key, overpayment parked earlier). Checks come in first-seen order;
+    a reprocessing whose parked overpayment finds no room in its check's PLB is left for the next cycle."""
     plans: dict[Hashable, CheckPlan] = {}
-
-    def plan(key: Hashable) -> CheckPlan:
-        return plans.setdefault(key, CheckPlan(key))
-
+    for key, remitted in payments:
+        plans.setdefault(key, CheckPlan(key)).claims.append(remitted)
+    for p in plans.values():
+        # TR3 1.10.2.9: the check pays the net interest of its claims in one L6; it names the claim when one
+        interest = [c for c in p.claims if c.interest]
+        if interest:
+            reference = _pcn(interest[0]) if len(interest) == 1 else None
+            p.adjustments.append(interest_paid(reference, sum((c.interest for c in interest), ZERO)))
     for key, original, corrected in reprocessed:
-        p = plan(key)
-        p.claims.append(replace(original, adjudication=reversal_of(original.adjudication), reversal=True,
-                                interest=ZERO))
-        p.claims.append(corrected)
+        p = plans.setdefault(key, CheckPlan(key))
         over = overpayment(original.adjudication, corrected.adjudication)
+        if over and not p.room:
+            continue
+        # reversals first, each followed by its correction, ahead of the check's new payments
+        at = 2 * len(p.reprocessed)
+        p.claims[at:at] = [replace(original, adjudication=reversal_of(original.adjudication), reversal=True,
+                                   interest=ZERO), corrected]
+        p.reprocessed.append(corrected)
         if over:
             p.adjustments.append(deferred_recovery(_pcn(corrected), over))
             p.overpaid[corrected.claim.claim_id] = over
-    for key, remitted in payments:
-        p = plan(key)
-        p.claims.append(remitted)
-    for p in plans.values():
-        for c in p.claims:
-            if c.interest:
-                p.adjustments.append(interest_paid(_pcn(c), c.interest))
     for key, due in pending:
         p = plans.get(key)
-        if p is None:
-            continue  # no check for this provider this cycle: it waits for one
+        if p is None or not p.room or not p.claims:
+            continue  # no check (or no room in its PLB) for this provider this cycle: it waits for one
         take = min(due.amount, p.total)
         if take > 0:
             p.adjustments.append(recovery(patient_control_number(due.claim_id), take))
             p.recovered[due.claim_id] = take
-    return list(plans.values())
+    return [p for p in plans.values() if p.claims]
+
+
+def _pcn(remitted: RemittedClaim) -> str:
+    return patient_control_number(remitted.claim.claim_id)

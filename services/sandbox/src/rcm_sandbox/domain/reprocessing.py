@@ -77,7 +77,7 @@ def interest_owed(paid: Decimal, annual_rate: Decimal, days_late: int) -> Decima
     return (paid * annual_rate * days_late / DAYS_PER_YEAR).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def interest_paid(pcn: str, amount: Decimal) -> ProviderAdjustment:
+def interest_paid(pcn: str | None, amount: Decimal) -> ProviderAdjustment:
     return ProviderAdjustment(INTEREST, pcn, -amount)
 
 
