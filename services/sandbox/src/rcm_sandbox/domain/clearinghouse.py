@@ -61,9 +61,10 @@ def sandbox_claim_id(tenant_id: str, pcn: str, later_payer: str | None = None) -
     return uuid.UUID(hex=tail[:32])
 
 
-def pccn_for(claim_id: uuid.UUID) -> str:
-    """Payer claim control number: stable per claim, so a re-sent claim gets the same answer."""
-    return "SBX" + claim_id.hex[:17].upper()
+def pccn_for(claim_id: uuid.UUID, later_payer: bool = False) -> str:
+    """Payer claim control number: stable per claim, so a re-sent claim gets the same answer. A later payer's
+    claim may share its CLM01 (the head of the id) with the primary's: its number comes from the id's tail."""
+    return "SBX" + (claim_id.hex[-17:] if later_payer else claim_id.hex[:17]).upper()
 
 
 def _ik(finding: IgFinding, st_position: int) -> Finding:
@@ -113,7 +114,7 @@ def answer_837(text: str, *, payers: set[str], not_enrolled_npis: set[str], cont
         elif claim.billing_provider.npi in not_enrolled_npis:
             statuses = (StatusCode("A7", "562", "85"),)  # billing provider NPI not enrolled with the payer
         accepted = not statuses
-        pccn = pccn_for(claim_id) if accepted else None
+        pccn = pccn_for(claim_id, claim.payer_responsibility != "P") if accepted else None
         if accepted:
             answer.received.append(ReceivedClaim(tenant_id, payer_id, claim.model_copy(update={"claim_id": claim_id}),
                                                  pccn))
