@@ -432,12 +432,18 @@ def test_interest_on_a_late_payment_is_amt_i_on_the_claim_and_plb_l6_on_the_chec
     assert_pyx12_valid(text, "835")
 
 
-def test_interest_of_several_claims_is_paid_net_in_one_l6():
-    claims = [make_claim(("99213", "150.00")) for _ in range(3)]
+def test_interest_is_one_l6_per_claim_and_past_the_plbs_room_the_rest_is_paid_net():
+    claims = [make_claim(("99213", "150.00")) for _ in range(8)]
     late = [RemittedClaim(c, adjudicate(c, BENEFITS, RULES), f"SBX{n}", interest=D("1.10")) for n, c in enumerate(claims)]
-    [plan] = plan_checks([("k", r) for r in late], [], [])
+    [plan] = plan_checks([("k", r) for r in late[:2]], [], [])
     text = era(plan.claims, provider_adjustments=plan.adjustments)
-    assert [s for s in texts(text) if s.startswith("PLB")] == ["PLB*1234567893*20261231*L6*-3.3"]
+    pcns = [patient_control_number(c.claim_id) for c in claims]
+    assert [s for s in texts(text) if s.startswith("PLB")] == [
+        f"PLB*1234567893*20261231*L6:{pcns[0]}*-1.1*L6:{pcns[1]}*-1.1"]
+    [crowded] = plan_checks([("k", r) for r in late], [], [])
+    assert [(a.reference, a.amount) for a in crowded.adjustments] == [
+        *[(pcn, D("-1.10")) for pcn in pcns[:5]], (None, D("-3.30"))]
+    text = era(crowded.claims, provider_adjustments=crowded.adjustments)
     assert_balanced_835(text)
     assert_pyx12_valid(text, "835")
 

@@ -71,11 +71,15 @@ def plan_checks(payments: list[tuple[Hashable, RemittedClaim]],
     for key, remitted in payments:
         plans.setdefault(key, CheckPlan(key)).claims.append(remitted)
     for p in plans.values():
-        # TR3 1.10.2.9: the check pays the net interest of its claims in one L6; it names the claim when one
-        interest = [c for c in p.claims if c.interest]
-        if interest:
-            reference = _pcn(interest[0]) if len(interest) == 1 else None
-            p.adjustments.append(interest_paid(reference, sum((c.interest for c in interest), ZERO)))
+        # Interest goes with the payment it is owed on (TR3 1.10.2.9: the L6s equal the claims' AMT*I): one L6
+        # per claim, naming its CLP01 so the provider can post it to the claim; past the PLB's room the rest
+        # is paid net in the last L6, naming no claim.
+        late = [c for c in p.claims if c.interest]
+        named, netted = (late, []) if len(late) <= MAX_ADJUSTMENTS else (late[:MAX_ADJUSTMENTS - 1],
+                                                                         late[MAX_ADJUSTMENTS - 1:])
+        p.adjustments += [interest_paid(_pcn(c), c.interest) for c in named]
+        if netted:
+            p.adjustments.append(interest_paid(None, sum((c.interest for c in netted), ZERO)))
     for key, original, corrected in reprocessed:
         p = plans.setdefault(key, CheckPlan(key))
         over = overpayment(original.adjudication, corrected.adjudication)
