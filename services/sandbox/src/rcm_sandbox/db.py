@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, DateTime, Numeric, Sequence, func
+from sqlalchemy import Column, DateTime, Index, Numeric, Sequence, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -23,6 +23,11 @@ def _now_column() -> Column:
 
 class PayerClaim(Base, table=True):
     __tablename__ = "payer_claims"
+    # the remitter looks for the few claims with something left to do on every cycle
+    __table_args__ = (
+        Index("ix_payer_claims_reprocess_at", "reprocess_at", postgresql_where=text("reprocess_at IS NOT NULL")),
+        Index("ix_payer_claims_recoupment_due", "tenant_id", postgresql_where=text("recoupment_due IS NOT NULL")),
+    )
 
     claim_id: uuid.UUID = Field(primary_key=True)
     tenant_id: str = Field(index=True)
