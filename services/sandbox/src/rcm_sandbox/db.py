@@ -36,7 +36,8 @@ class PayerClaim(Base, table=True):
     interchange_control_number: str
     status: str = Field(index=True)  # received -> remitted (-> reprocessed: reversed and corrected)
     claim: dict = Field(sa_column=Column(JSONB, nullable=False))
-    adjudication: dict | None = Field(default=None, sa_column=Column(JSONB))  # the payment standing now
+    # the payment standing now, kept where a later cycle will reverse it (and after a correction)
+    adjudication: dict | None = Field(default=None, sa_column=Column(JSONB))
     received_at: datetime = Field(sa_column=_now_column())
     remitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     # when the payer finds it paid the claim wrongly (a member marked reprocess): the reversal and correction
