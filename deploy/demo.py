@@ -1,6 +1,8 @@
 """Demo: sends a batch of generated encounters through the running stack three ways (JSON, FHIR R4
 Bundle, Kafka intake topic), shows progress while they settle, then prints per-stage counts, one
-claim's timeline and the OpenAPI URL of every service. Run by `make demo` after `stack.sh up`."""
+claim's timeline, the ledgers of a paid, a partly paid, a reversed-and-corrected, a secondary-paid and an
+underpaid claim (waiting for the payer's later 835s), and the OpenAPI URL of every service. Run by
+`make demo` after `stack.sh up`."""
 
 from __future__ import annotations
 
@@ -11,12 +13,23 @@ import sys
 import time
 import uuid
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.client import PORTS, Stack, url  # noqa: E402
-from tests.support.encounters import generate, intake_record, to_fhir_bundle  # noqa: E402
+from tests.support.encounters import (  # noqa: E402
+    UNDERPAID_CODE,
+    generate,
+    intake_record,
+    to_fhir_bundle,
+)
+
+# The demo tenant's contract with SBX01 expects more for the underpaid scenario's code than the sandbox pays
+# (175.00): remittance flags those payments (PaymentUnderpaid, the denials service's underpayment queue).
+CONTRACT_PAYER, CONTRACT_RATE = "SBX01", "190.00"
+LATER_835_TIMEOUT_S = 90
 
 
 async def main(n: int, api_key: str, tenant: str) -> int:
@@ -27,6 +40,12 @@ async def main(n: int, api_key: str, tenant: str) -> int:
     t0 = time.monotonic()
     try:
         await stack.enroll_providers()
+        contract = await stack.http.put(
+            url("remittance", f"/v1/payers/{CONTRACT_PAYER}/contract"), headers={"X-User": "demo"},
+            json={"fee_table": f"code,modifier,amount,effective_from,effective_to\n{UNDERPAID_CODE},,{CONTRACT_RATE},"
+                               "2020-01-01,\n", "reason": "demo contract"})
+        if contract.status_code != 200:
+            raise SystemExit(f"contract refused: HTTP {contract.status_code} {contract.text[:300]}")
         json_part, fhir_part, kafka_part = batch[0::3], batch[1::3], batch[2::3]
         sem = asyncio.Semaphore(16)
 
@@ -77,16 +96,125 @@ async def main(n: int, api_key: str, tenant: str) -> int:
             start = start or ts
             print(f"  +{(ts - start).total_seconds() * 1000:7.0f} ms  {e['source']:22s} "
                   f"{e['event_type'].split('.')[-2]:20s} {json.dumps(e['summary'])}")
+        missing = await show_ledgers(stack, batch, claims, run)
+
         print("\nOpenAPI docs:")
         for name in PORTS:
             print(f"  {name:16s} {url(name, '/docs')}")
         mismatch = {s: (p["by_final_state"].get(s, 0), c) for s, c in expected.items() if p["by_final_state"].get(s, 0) != c}
         if mismatch:
             print(f"\nfinal states differ from expected: {mismatch}")
-            return 1
-        return 0
+        if missing:
+            print(f"\nthe payer's later 835s did not all arrive within {LATER_835_TIMEOUT_S}s: missing {missing}")
+        return 1 if mismatch or missing else 0
     finally:
         await stack.close()
+
+
+# ---------------------------------------------------------------- ledgers of one claim of each kind
+KINDS = [("paid", "paid"), ("partly paid", "non_covered_line"), ("reversed-and-corrected", "reprocessed"),
+         ("secondary-paid", "secondary"), ("underpaid", "underpaid"), ("late, with interest", "late_paid")]
+
+
+def _entries(ledger: dict, kind: str, reason: str | None = None) -> list[dict]:
+    return [e for e in ledger["entries"] if e["kind"] == kind and (reason is None or e["reason_code"] == reason)]
+
+
+# What each kind's ledger shows once the payer's later 835s have been posted (None: nothing later to wait for).
+LATER = {
+    "reprocessed": ("a reversal (CLP02 22) and its correction",
+                    lambda ld: any(Decimal(e["amount"]) < 0 for e in _entries(ld, "charge"))),
+    "recovered": ("the overpayment recovered from a later check (PLB WO)",
+                  lambda ld: any(Decimal(e["amount"]) > 0 for e in _entries(ld, "provider_adjustment", "WO"))),
+    "secondary": ("the supplement's payment (CLP02 2, OA-23)", lambda ld: bool(_entries(ld, "prior_payer"))),
+    "late_paid": ("interest (PLB L6)", lambda ld: bool(_entries(ld, "provider_adjustment", "L6"))),
+}
+
+
+async def _ledger(stack: Stack, claim_id: str) -> dict | None:
+    r = await stack.http.get(url("remittance", f"/v1/claims/{claim_id}/ledger"))
+    return r.json() if r.status_code == 200 else None
+
+
+async def _wait_for(stack: Stack, waits: dict[str, tuple[str, str]], deadline: float) -> set[str]:
+    """Poll the ledgers until every awaited later 835 shows (key -> (claim id, what)); the keys still missing."""
+    left = dict(waits)
+    while left and time.monotonic() < deadline:
+        for key, (claim_id, _) in list(left.items()):
+            ledger = await _ledger(stack, claim_id)
+            if ledger and LATER[key][1](ledger):
+                left.pop(key)
+        if left:
+            await asyncio.sleep(1.0)
+    return set(left)
+
+
+async def _send_follow_up(stack: Stack, payer: tuple[str, str], run: str) -> None:
+    """The payer recovers an overpayment from its next check to the practice: a few more visits billed to it."""
+    follow = generate(3, seed=int(time.time()) + 1, source_system=f"demo-ehr-{run}-next", run_id=f"{run}n",
+                      scenarios=["paid"])
+    for g in follow:
+        body = {**g.body, "coverage": {**g.body["coverage"], "payer_id": payer[0], "payer_name": payer[1]}}
+        r = await stack.post_json(body)
+        if r.status_code not in (200, 201):
+            raise SystemExit(f"intake refused: HTTP {r.status_code} {r.text[:300]}")
+
+
+async def show_ledgers(stack: Stack, batch, claims: list[dict], run: str) -> list[str]:
+    """One claim of each kind: wait (bounded) for the payer's later 835s, then print its ledger totals and the
+    patient balance. Returns what did not arrive."""
+    by_source = {c["source_encounter_id"]: c for c in claims}
+    picked: dict[str, tuple[dict, dict]] = {}  # scenario -> (generated body, analytics claim)
+    for g in batch:
+        claim = by_source.get(g.body["source_encounter_id"])
+        if claim and g.scenario not in picked and claim["final_state"] == g.expected_final_state:
+            picked[g.scenario] = (g.body, claim)
+    waits = {key: (picked[scenario][1]["claim_id"], LATER[key][0])
+             for key, scenario in (("reprocessed", "reprocessed"), ("secondary", "secondary"),
+                                   ("late_paid", "late_paid")) if scenario in picked}
+    deadline = time.monotonic() + LATER_835_TIMEOUT_S
+    if waits:
+        print(f"\nwaiting up to {LATER_835_TIMEOUT_S}s for the payer's later 835s: "
+              + "; ".join(what for _, what in waits.values()))
+    missing = await _wait_for(stack, waits, deadline)
+    if "reprocessed" in picked and "reprocessed" not in missing:
+        body = picked["reprocessed"][0]
+        await _send_follow_up(stack, (body["coverage"]["payer_id"], body["coverage"]["payer_name"]), run)
+        missing |= await _wait_for(stack, {"recovered": (picked["reprocessed"][1]["claim_id"],
+                                                         LATER["recovered"][0])}, deadline)
+
+    print("\nledgers (remittance) and patient balances (patient-billing), one claim of each kind:")
+    print(f"  {'kind':24s} {'charge':>9s} {'paid':>9s} {'contract':>9s} {'patient':>9s} {'balance':>9s} "
+          f"{'pt due':>9s}  notes")
+    for label, scenario in KINDS:
+        if scenario not in picked:
+            print(f"  {label:24s} (no such claim in this batch)")
+            continue
+        claim_id = picked[scenario][1]["claim_id"]
+        ledger = await _ledger(stack, claim_id)
+        if ledger is None:
+            print(f"  {label:24s} {claim_id}: no ledger")
+            continue
+        t = ledger["totals"]
+        r = await stack.http.get(url("patient-billing", f"/v1/claims/{claim_id}"))
+        due = r.json()["amount_due"] if r.status_code == 200 else "-"
+        notes = []
+        reversals = sum(1 for e in _entries(ledger, "charge") if Decimal(e["amount"]) < 0)
+        if reversals:
+            notes.append(f"{reversals} line(s) reversed and re-paid")
+        for e in _entries(ledger, "provider_adjustment"):
+            notes.append(f"PLB {e['reason_code']} {e['amount']}")
+        if _entries(ledger, "prior_payer"):
+            notes.append("secondary paid (OA-23 memo)")
+        if scenario == "underpaid":
+            u = await stack.http.get(url("remittance", f"/v1/claims/{claim_id}/underpayments"))
+            items = u.json()["items"] if u.status_code == 200 else []
+            notes += [f"underpaid: allowed {i['actual_allowed']}, contract expects {i['expected_allowed']}" for i in items]
+            if not items:
+                notes.append("no underpayment flagged")
+        print(f"  {label:24s} {t['charge']:>9s} {t['payer_paid']:>9s} {t['contractual']:>9s} "
+              f"{t['patient_responsibility']['total']:>9s} {t['balance']:>9s} {str(due):>9s}  {'; '.join(notes)}")
+    return sorted(LATER[key][0] for key in missing)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 
@@ -39,8 +40,10 @@ async def test_encounters_from_three_channels_reach_analytics_with_expected_fina
         assert claim["final_state"] == g.expected_final_state, (g.scenario, claim)
     assert Counter(c["final_state"] for c in claims) == Counter(g.expected_final_state for g in batch)
 
-    # Each stage holds its own state for a settled claim, readable through its own API.
-    paid = next(c for c in claims if c["final_state"] == "patient_balance")
+    # Each stage holds its own state for a settled claim, readable through its own API. A copay claim: one payer,
+    # one payment (a secondary-covered claim's timeline holds the supplement's payment too).
+    copay_ids = {g.body["source_encounter_id"] for g in batch if g.scenario == "copay"}
+    paid = next(c for c in claims if c["final_state"] == "patient_balance" and c["source_encounter_id"] in copay_ids)
     cid = paid["claim_id"]
     for svc in ("charges", "eligibility", "coding", "scrubber", "submission", "remittance", "patient-billing"):
         body = await stack.get(svc, f"/v1/claims/{cid}")
@@ -60,6 +63,27 @@ async def test_encounters_from_three_channels_reach_analytics_with_expected_fina
     kpis = await stack.get("analytics", "/v1/kpis", source_system=source)
     assert kpis["claims"] == len(batch)
     assert 0 < kpis["first_pass_acceptance_rate"] < 1  # the unknown-payer claims were rejected
+
+    # The payer's later 835s: the reprocessed claim's payment reversed (CLP02 22) and corrected in a later check,
+    # the late claim's interest (PLB L6, linked by its CLP01) in its own check.
+    async def ledger_of(scenario: str) -> dict:
+        g = next(g for g in batch if g.scenario == scenario)
+        return await stack.get("remittance", f"/v1/claims/{by_source_id[g.body['source_encounter_id']]['claim_id']}/ledger")
+
+    async def later_835s_posted() -> bool:
+        reprocessed, late = await ledger_of("reprocessed"), await ledger_of("late_paid")
+        reversed_ = any(e["kind"] == "charge" and Decimal(e["amount"]) < 0 for e in reprocessed["entries"])
+        interest = any(e["kind"] == "provider_adjustment" and e["reason_code"] == "L6" for e in late["entries"])
+        return reversed_ and interest
+    for _ in range(60):
+        if await later_835s_posted():
+            break
+        await asyncio.sleep(0.5)
+    reprocessed = await ledger_of("reprocessed")
+    assert any(e["kind"] == "charge" and Decimal(e["amount"]) < 0 for e in reprocessed["entries"]), reprocessed
+    assert Decimal(reprocessed["totals"]["balance"]) == 0 and Decimal(reprocessed["totals"]["charge"]) > 0
+    late = await ledger_of("late_paid")
+    assert [e["reason_code"] for e in late["entries"] if e["kind"] == "provider_adjustment"] == ["L6"], late
 
 
 async def test_same_encounter_sent_twice_is_one_claim(stack):

@@ -51,9 +51,18 @@ SCENARIOS: dict[str, tuple[int, str]] = {
     "ncci_conflict": (2, "coding_hold"),  # an NCCI pair with modifier indicator 0 (deploy/reference-data)
     "unknown_payer": (2, "eligibility_hold"),  # the 271 says provider not on file: caught before billing
     "not_enrolled": (3, "rejected"),  # billing NPI not enrolled with the payer: 277CA rejection
+    # What real payers send after (or besides) a first payment. The final state is the one the claim keeps
+    # whether or not the later 835 has come yet (deploy/demo.py waits for those and shows them):
+    # copay + coinsurance at the primary; the supplement (SBX03) pays the coinsurance, the copay stays
+    "secondary": (3, "patient_balance"),
+    "reprocessed": (3, "paid"),  # paid from superseded rates, later reversed and corrected (overpayment: PLB WO)
+    "late_paid": (3, "paid"),  # paid after the prompt-pay deadline: interest (AMT*I, PLB L6)
+    "underpaid": (3, "paid"),  # 99215 at SBX01's rate; the demo's contract expects more (PaymentUnderpaid)
 }
 MEMBER_PREFIX = {"paid": "M", "copay": "COPAY", "deductible": "HDHP", "coinsurance": "COINS", "terminated": "TERM",
-                 "unknown_member": "NOTFOUND"}
+                 "unknown_member": "NOTFOUND", "secondary": "COB", "reprocessed": "REPRO", "late_paid": "LATE"}
+SECONDARY_PAYER = ("SBX03", "Sandbox Medigap Supplement")  # the sandbox's supplemental plan
+UNDERPAID_CODE, UNDERPAID_CHARGE = "99215", "280.00"  # SBX01 pays 175.00 for it (sandbox fixtures)
 
 
 @dataclass(frozen=True)
@@ -92,11 +101,19 @@ def _encounter(rnd: random.Random, scenario: str, source_id: str, source_system:
         lines = [("11111", "300.00"), ("33333", "120.00")]  # invented codes of the PTP fixture
     if scenario == "non_covered_line":
         lines = [visit, ("97810", "85.00")]
+    if scenario == "underpaid":
+        lines = [(UNDERPAID_CODE, UNDERPAID_CHARGE)]
     diagnoses = [] if scenario == "no_diagnosis" else rnd.sample(DX, rnd.randint(1, 3))
     if scenario == "invalid_diagnosis":
         diagnoses = ["ZZZ9"]  # not ICD-10-CM: the coder queue
     payer = ("ZZZ99", "Unknown Payer") if scenario == "unknown_payer" else rnd.choice([("SBX01", "Sandbox Health Plan"), ("SBX02", "Sandbox Medicare Advantage")])
+    if scenario in ("secondary", "underpaid"):
+        payer = ("SBX01", "Sandbox Health Plan")  # the underpaid code's contract is with SBX01
     member = f"{MEMBER_PREFIX.get(scenario, 'M')}{rnd.randint(10**7, 10**8 - 1)}"
+    secondary = {}
+    if scenario == "secondary":
+        secondary = {"secondary_coverage": {"payer_id": SECONDARY_PAYER[0], "payer_name": SECONDARY_PAYER[1],
+                                            "member_id": f"SUPP{rnd.randint(10**7, 10**8 - 1)}", "relationship": "self"}}
     return {
         "source_system": source_system,
         "source_encounter_id": source_id,
@@ -118,6 +135,7 @@ def _encounter(rnd: random.Random, scenario: str, source_id: str, source_system:
         "lines": [{"procedure_code": code, "charge": charge, "units": "1",
                    "diagnosis_pointers": [1] if diagnoses else [1]} for code, charge in lines],
         **({"prior_authorization": f"AUTH{rnd.randint(10**6, 10**7 - 1)}"} if scenario == "with_auth" else {}),
+        **secondary,
     }
 
 
@@ -143,10 +161,14 @@ def to_fhir_bundle(body: dict[str, Any]) -> dict[str, Any]:
         {"fullUrl": "urn:uuid:prac", "resource": {
             "resourceType": "Practitioner", "id": "prac", "name": [{"family": "Demo", "given": ["Dana"]}],
             "identifier": [{"system": NPI_SYSTEM, "value": body["rendering_provider"]["npi"]}]}},
-        {"fullUrl": "urn:uuid:coverage", "resource": {
-            "resourceType": "Coverage", "status": "active", "subscriberId": cov["member_id"],
+        *({"fullUrl": "urn:uuid:coverage" if order == 1 else f"urn:uuid:coverage-{order}", "resource": {
+            "resourceType": "Coverage", "status": "active", "subscriberId": c["member_id"],
             "beneficiary": {"reference": "urn:uuid:patient"}, "relationship": {"coding": [{"code": "self"}]},
-            "payor": [{"identifier": {"value": cov["payer_id"]}, "display": cov["payer_name"]}]}},
+            # Coverage.order tells the primary (1) from the secondary (2) when the patient has both
+            **({"order": order} if body.get("secondary_coverage") else {}),
+            "payor": [{"identifier": {"value": c["payer_id"]}, "display": c["payer_name"]}]}}
+          for order, c in enumerate([cov, *([body["secondary_coverage"]] if body.get("secondary_coverage") else [])],
+                                    start=1)),
         {"fullUrl": "urn:uuid:encounter", "resource": {
             "resourceType": "Encounter", "id": "encounter", "status": "finished",
             "identifier": [{"system": f"urn:{body['source_system']}:encounter", "value": body["source_encounter_id"]}],

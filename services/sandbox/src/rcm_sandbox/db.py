@@ -2,8 +2,9 @@
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import Column, DateTime, Sequence, func
+from sqlalchemy import Column, DateTime, Index, Numeric, Sequence, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -22,17 +23,29 @@ def _now_column() -> Column:
 
 class PayerClaim(Base, table=True):
     __tablename__ = "payer_claims"
+    # the remitter looks for the few claims with something left to do on every cycle
+    __table_args__ = (
+        Index("ix_payer_claims_reprocess_at", "reprocess_at", postgresql_where=text("reprocess_at IS NOT NULL")),
+        Index("ix_payer_claims_recoupment_due", "tenant_id", postgresql_where=text("recoupment_due IS NOT NULL")),
+    )
 
     claim_id: uuid.UUID = Field(primary_key=True)
     tenant_id: str = Field(index=True)
     payer_id: str
     payer_claim_control_number: str = Field(unique=True)
     interchange_control_number: str
-    status: str = Field(index=True)  # received -> remitted
+    status: str = Field(index=True)  # received -> remitted (-> reprocessed: reversed and corrected)
     claim: dict = Field(sa_column=Column(JSONB, nullable=False))
+    # the payment standing now, kept where a later cycle will reverse it (and after a correction)
     adjudication: dict | None = Field(default=None, sa_column=Column(JSONB))
     received_at: datetime = Field(sa_column=_now_column())
     remitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # when the payer finds it paid the claim wrongly (a member marked reprocess): the reversal and correction
+    # go out in the first remit cycle at or after it
+    reprocess_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # an overpayment the correction left with the provider, recovered (PLB WO) from a later check
+    recoupment_due: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    recouped_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class OutboundFile(Base, table=True):

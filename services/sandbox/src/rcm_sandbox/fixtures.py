@@ -29,7 +29,8 @@ def _benefits(member_id: str, plan: dict | None) -> MemberBenefits | None:
         return None
     return MemberBenefits(member_id=member_id, active=bool(plan["active"]),
                           deductible_remaining=Decimal(plan["deductible_remaining"]),
-                          coinsurance_rate=Decimal(plan["coinsurance_rate"]), copay=Decimal(plan["copay"]))
+                          coinsurance_rate=Decimal(plan["coinsurance_rate"]), copay=Decimal(plan["copay"]),
+                          reprocess=bool(plan.get("reprocess", False)), paid_late_days=int(plan.get("paid_late_days", 0)))
 
 
 def load_fixtures(path: str | None = None) -> SandboxFixtures:
@@ -38,7 +39,11 @@ def load_fixtures(path: str | None = None) -> SandboxFixtures:
         pid: PayerRules(payer_id=pid, fee_schedule={k: Decimal(v) for k, v in p["fee_schedule"].items()},
                         default_allowed_ratio=Decimal(p["default_allowed_ratio"]),
                         non_covered_codes=frozenset(p.get("non_covered_codes", [])),
-                        auth_required_codes=frozenset(p.get("auth_required_codes", [])))
+                        auth_required_codes=frozenset(p.get("auth_required_codes", [])),
+                        superseded_fee_schedule={k: Decimal(v) for k, v in p.get("superseded_fee_schedule", {}).items()},
+                        interest_rate=Decimal(p.get("interest_rate", "0")),
+                        secondary_covers=frozenset(p.get("secondary_covers", ["1", "2", "3"])),
+                        name=p.get("name"), tax_id=p.get("tax_id", "060000001"))
         for pid, p in raw["payers"].items()
     }
     return SandboxFixtures(payers=payers, member_plans=raw["members"],

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from rcm_contracts.claim import Address, Claim
@@ -26,9 +26,12 @@ from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
 from rcm_x12.codec import X12Error, parse_interchange
 
 from rcm_sandbox.db import outbound_files, payer_claims, received_interchanges, sandbox_control_seq
-from rcm_sandbox.domain.adjudication import adjudicate
+from rcm_sandbox.domain.adjudication import ZERO, adjudicate
+from rcm_sandbox.domain.checks import CheckPlan, PendingRecovery, plan_checks
 from rcm_sandbox.domain.clearinghouse import CLEARINGHOUSE_ID, answer_837
 from rcm_sandbox.domain.eligibility import build_271_interchange, read_270s
+from rcm_sandbox.domain.reprocessing import adjudication_from_json, adjudication_to_json, interest_owed
+from rcm_sandbox.domain.secondary import adjudicate_secondary
 from rcm_sandbox.domain.x12_835 import BankAccount, Payee, Payer, Payment, RemittedClaim, build_835
 from rcm_sandbox.fixtures import SandboxFixtures
 
@@ -77,24 +80,37 @@ async def queue_responses(conn, submitter_id: str, files: list[tuple[str, str]],
 
 
 # ---------------------------------------------------------------- payer: adjudication and 835s
-def remitted(claim: Claim, pccn: str, fixtures: SandboxFixtures) -> RemittedClaim:
+def remitted(claim: Claim, pccn: str, fixtures: SandboxFixtures, *, first_payment: bool = True) -> RemittedClaim:
+    """The payer's payment of a claim: as secondary when the claim says the payer is not first (SBR01 S/T);
+    a member marked `reprocess` is first paid from the payer's superseded rates (the mistake a later cycle
+    corrects); a member paid late gets interest with the first payment (a correction carries none)."""
     rules = fixtures.payers[claim.coverage.payer_id]
     benefits = fixtures.benefits_for(claim.coverage.member_id)
-    return RemittedClaim(claim, adjudicate(claim, benefits, rules, prior_authorization=claim.prior_authorization), pccn)
+    if claim.payer_responsibility != "P":
+        adjudication = adjudicate_secondary(claim, benefits, rules)
+    else:
+        mistaken = first_payment and benefits is not None and benefits.reprocess
+        adjudication = adjudicate(claim, benefits, rules.as_first_paid() if mistaken else rules,
+                                  prior_authorization=claim.prior_authorization)
+    interest = ZERO
+    if first_payment and benefits is not None:
+        interest = interest_owed(adjudication.paid, rules.interest_rate, benefits.paid_late_days)
+    return RemittedClaim(claim, adjudication, pccn, interest=interest)
 
 
-def era_for(remits: list[RemittedClaim], *, payer_id: str, control_number: int, now: datetime) -> str:
-    billing = remits[0].claim.billing_provider
-    total = sum((r.adjudication.paid for r in remits), start=type(remits[0].adjudication.paid)(0))
+def era_for(plan: CheckPlan, *, payer_id: str, fixtures: SandboxFixtures, control_number: int, now: datetime) -> str:
+    billing = plan.claims[0].claim.billing_provider
+    total = plan.total
     method = "ACH" if total > 0 else "NON"
     payment = Payment(method, now.date(), f"EFT{control_number:09d}",
                       payer_bank=PAYER_BANK if method == "ACH" else None,
                       payee_bank=PAYEE_BANK if method == "ACH" else None)
-    return build_835(remits, payer=Payer(f"Sandbox Payer {payer_id}", payer_id, "060000001", PAYER_ADDRESS,
-                                         "8005550199"),
+    rules = fixtures.payers.get(payer_id)
+    return build_835(plan.claims, payer=Payer(f"Sandbox Payer {payer_id}", payer_id, rules.tax_id if rules else
+                                              "060000001", PAYER_ADDRESS, "8005550199"),
                      payee=Payee(billing.name or "BILLING PROVIDER", billing.npi, billing.tax_id),
                      payment=payment, control_number=control_number, sender_id=payer_id[:15],
-                     receiver_id=CLEARINGHOUSE_ID, now=now)
+                     receiver_id=CLEARINGHOUSE_ID, now=now, provider_adjustments=plan.adjustments)
 
 
 class CannotDeliver(RuntimeError):
@@ -229,9 +245,11 @@ class Sandbox:
 
     # -------------------------------------------------------- payer: adjudication and 835s
     async def remit_once(self) -> int:
-        """Adjudicate a batch of claims received at least the adjudication delay ago; one 835 per (tenant,
-        payer, billing provider). The sandbox plays the payer: the ERA is delivered inside its own
-        transaction, so a delivery that fails leaves the claims to adjudicate again."""
+        """One remit cycle: adjudicate a batch of claims received at least the adjudication delay ago, reverse
+        and correct the payments found wrong since an earlier cycle, and recover overpayments parked in earlier
+        checks; one 835 per (tenant, payer, billing provider). The sandbox plays the payer: the ERAs are
+        delivered inside its own transaction, so a delivery that fails leaves everything to do again.
+        Returns the number of claim payments (reversals and corrections included) sent."""
         now = self.clock.now()
         async with self.units.begin_system() as uow:
             conn = uow.conn
@@ -241,18 +259,78 @@ class Sandbox:
                 .where(payer_claims.c.status == "received", payer_claims.c.received_at <= now - self.adjudication_delay)
                 .order_by(payer_claims.c.received_at).limit(self.remit_batch_max)
                 .with_for_update(skip_locked=True))).all()
-            if not rows:
+            # a payment found wrong in an earlier cycle: never in the check that made it
+            redo = (await conn.execute(
+                select(payer_claims.c.claim_id, payer_claims.c.tenant_id, payer_claims.c.payer_id,
+                       payer_claims.c.payer_claim_control_number, payer_claims.c.claim, payer_claims.c.adjudication)
+                .where(payer_claims.c.reprocess_at.is_not(None), payer_claims.c.reprocess_at <= now,
+                       payer_claims.c.remitted_at < now, payer_claims.c.status == "remitted")
+                .order_by(payer_claims.c.reprocess_at).limit(self.remit_batch_max)
+                .with_for_update(skip_locked=True))).all()
+            if not rows and not redo:
                 return 0
-            groups = defaultdict(list)
+            payments, reprocessed = [], []
             for r in rows:
                 claim = Claim.model_validate(r.claim)
-                groups[(r.tenant_id, r.payer_id, claim.billing_provider.npi)].append(
-                    remitted(claim, r.payer_claim_control_number, self.fixtures))
-            for (tenant_id, payer_id, _), remits in groups.items():
+                payments.append(((r.tenant_id, r.payer_id, claim.billing_provider.npi),
+                                 remitted(claim, r.payer_claim_control_number, self.fixtures)))
+            for r in redo:
+                claim = Claim.model_validate(r.claim)
+                original = RemittedClaim(claim, adjudication_from_json(r.adjudication), r.payer_claim_control_number)
+                reprocessed.append(((r.tenant_id, r.payer_id, claim.billing_provider.npi), original,
+                                    remitted(claim, r.payer_claim_control_number, self.fixtures, first_payment=False)))
+            keys = {key for key, *_ in payments + reprocessed}
+            pending = await self._pending_recoveries(conn, keys, now)
+            plans = plan_checks(payments, reprocessed, pending)
+            for plan in plans:
+                tenant_id, payer_id, _ = plan.key
                 control_number = await conn.scalar(sandbox_control_seq.next_value())
-                await self.deliver_era(tenant_id, era_for(remits, payer_id=payer_id, control_number=control_number,
-                                                          now=now), payer_id)
-                await conn.execute(update(payer_claims).where(
-                    payer_claims.c.tenant_id == tenant_id, payer_claims.c.claim_id.in_([r.claim.claim_id for r in remits]))
-                    .values(status="remitted", remitted_at=now))
-            return len(rows)
+                await self.deliver_era(tenant_id, era_for(plan, payer_id=payer_id, fixtures=self.fixtures,
+                                                          control_number=control_number, now=now), payer_id)
+            await self._record(conn, payments, plans, now)
+            return len(rows) + 2 * sum(len(p.reprocessed) for p in plans)
+
+    async def _pending_recoveries(self, conn, keys: set, now: datetime) -> list[tuple[tuple, PendingRecovery]]:
+        """Overpayments parked in an earlier check, for the providers this cycle pays."""
+        if not keys:
+            return []
+        found = (await conn.execute(
+            select(payer_claims.c.claim_id, payer_claims.c.tenant_id, payer_claims.c.payer_id,
+                   payer_claims.c.claim["billing_provider"]["npi"].astext.label("npi"), payer_claims.c.recoupment_due)
+            .where(payer_claims.c.recoupment_due.is_not(None), payer_claims.c.remitted_at < now,
+                   payer_claims.c.tenant_id.in_(sorted({k[0] for k in keys})))
+            .order_by(payer_claims.c.remitted_at).with_for_update(skip_locked=True))).all()
+        return [((r.tenant_id, r.payer_id, r.npi), PendingRecovery(r.claim_id, r.recoupment_due))
+                for r in found if (r.tenant_id, r.payer_id, r.npi) in keys]
+
+    async def _record(self, conn, payments: list, plans: list[CheckPlan], now: datetime) -> None:
+        """What the payer remembers: claims paid (the payment kept where a later cycle will reverse it),
+        payments reprocessed, overpayments parked and recovered."""
+        by_tenant = defaultdict(list)
+        for (tenant_id, *_), r in payments:
+            by_tenant[tenant_id].append(r.claim.claim_id)
+        for tenant_id, ids in by_tenant.items():
+            await conn.execute(update(payer_claims).where(
+                payer_claims.c.tenant_id == tenant_id, payer_claims.c.claim_id.in_(ids))
+                .values(status="remitted", remitted_at=now))
+        to_reprocess = [r for _, r in payments
+                        if r.claim.payer_responsibility == "P" and (b := self.fixtures.benefits_for(
+                            r.claim.coverage.member_id)) is not None and b.reprocess]
+        if to_reprocess:
+            await conn.execute(update(payer_claims).where(payer_claims.c.claim_id == bindparam("cid")).values(
+                adjudication=bindparam("adj"), reprocess_at=now + self.adjudication_delay),
+                [{"cid": r.claim.claim_id, "adj": adjudication_to_json(r.adjudication)} for r in to_reprocess])
+        overpaid = {cid: amount for plan in plans for cid, amount in plan.overpaid.items()}
+        corrected = [c for plan in plans for c in plan.reprocessed]  # the others wait for the next cycle
+        if corrected:
+            await conn.execute(update(payer_claims).where(payer_claims.c.claim_id == bindparam("cid")).values(
+                status="reprocessed", reprocess_at=None, remitted_at=now, adjudication=bindparam("adj"),
+                recoupment_due=bindparam("due")),
+                [{"cid": c.claim.claim_id, "adj": adjudication_to_json(c.adjudication),
+                  "due": overpaid.get(c.claim.claim_id)} for c in corrected])
+        recovered = {cid: amount for plan in plans for cid, amount in plan.recovered.items()}
+        if recovered:
+            # what the check could not take stays due for a later one
+            await conn.execute(update(payer_claims).where(payer_claims.c.claim_id == bindparam("cid")).values(
+                recoupment_due=func.nullif(payer_claims.c.recoupment_due - bindparam("taken"), 0),
+                recouped_at=now), [{"cid": cid, "taken": amount} for cid, amount in recovered.items()])

@@ -107,8 +107,8 @@ def test_without_default_an_unmatched_member_has_no_benefits():
 # ---------------------------------------------------------------- payers
 
 
-def test_both_sandbox_payers_are_loaded(fixtures):
-    assert set(fixtures.payers) == {"SBX01", "SBX02"}
+def test_the_sandbox_payers_are_loaded(fixtures):
+    assert set(fixtures.payers) == {"SBX01", "SBX02", "SBX03"}
     assert all(isinstance(r, PayerRules) and r.payer_id == pid for pid, r in fixtures.payers.items())
 
 
@@ -131,9 +131,29 @@ def test_sbx02_rules(fixtures):
 
 def test_fee_schedules_are_exact_decimals(fixtures):
     for rules in fixtures.payers.values():
-        assert rules.fee_schedule
-        assert all(isinstance(v, D) and v == v.quantize(D("0.01")) for v in rules.fee_schedule.values())
-        assert isinstance(rules.default_allowed_ratio, D)
+        assert rules.fee_schedule or rules.payer_id == "SBX03"  # the supplement prices nothing itself
+        for schedule in (rules.fee_schedule, rules.superseded_fee_schedule):
+            assert all(isinstance(v, D) and v == v.quantize(D("0.01")) for v in schedule.values())
+        assert isinstance(rules.default_allowed_ratio, D) and isinstance(rules.interest_rate, D)
+
+
+def test_payers_have_their_own_tax_ids_so_their_835s_tell_them_apart(fixtures):
+    assert len({r.tax_id for r in fixtures.payers.values()}) == len(fixtures.payers)
+
+
+def test_sbx03_is_a_supplement_paying_deductible_and_coinsurance_not_copays(fixtures):
+    r = fixtures.payers["SBX03"]
+    assert r.secondary_covers == frozenset({"1", "2"})
+    assert r.name == "Sandbox Medigap Supplement"
+
+
+def test_members_marked_for_reprocessing_and_late_payment(fixtures):
+    assert fixtures.benefits_for("REPRO1").reprocess is True
+    assert fixtures.benefits_for("LATE1").paid_late_days == 45
+    assert fixtures.benefits_for("M1").reprocess is False and fixtures.benefits_for("M1").paid_late_days == 0
+    assert fixtures.payers["SBX01"].as_first_paid().fee_schedule["99213"] == D("104.00")
+    assert fixtures.payers["SBX01"].as_first_paid().fee_schedule["36415"] == D("3.00")  # not superseded: kept
+    assert fixtures.payers["SBX01"].fee_schedule["99213"] == D("92.00")
 
 
 def test_load_fixtures_from_a_path(tmp_path):

@@ -13,6 +13,10 @@ from tests.support.pyx12_oracle import assert_pyx12_valid
 from rcm_x12.codec import Segment, parse_interchange
 from rcm_sandbox.domain.adjudication import ClaimAdjudication, LineAdjudication, MemberBenefits, PayerRules, adjudicate
 from rcm_sandbox.domain.x12_835 import BankAccount, Payee, Payer, Payment, RemittedClaim, build_835
+from rcm_sandbox.domain.checks import PendingRecovery, plan_checks
+from rcm_sandbox.domain.reprocessing import ProviderAdjustment
+from rcm_sandbox.domain.secondary import adjudicate_secondary
+from rcm_contracts.claim import Adjustment, OtherPayer
 
 NOW = datetime(2026, 3, 20, 6, 30)
 NPI = "1234567893"
@@ -92,12 +96,18 @@ def assert_balanced_835(text: str) -> None:
     segs = segments(text)
     bpr = segs[1]
     claims: list[list[Segment]] = []
+    plb = [s for s in segs if s.tag == "PLB"]
     for seg in segs:
         if seg.tag == "CLP":
             claims.append([seg])
-        elif claims and seg.tag != "SE":
+        elif claims and seg.tag not in ("SE", "PLB"):
             claims[-1].append(seg)
-    assert D(bpr.element(2)) == sum((D(c[0].element(4)) for c in claims), D(0)), "BPR02 != sum of CLP04"
+    plb_pairs = [(p.element(at).split(":")[0], D(p.element(at + 1))) for p in plb for at in range(3, 15, 2)
+                 if p.element(at)]
+    assert D(bpr.element(2)) == sum((D(c[0].element(4)) for c in claims), D(0)) - sum(
+        (a for _, a in plb_pairs), D(0)), "BPR02 != sum of CLP04 - sum of PLB04"
+    interest = sum((D(s.element(2)) for c in claims for s in c if s.tag == "AMT" and s.element(1) == "I"), D(0))
+    assert interest == -sum((a for r, a in plb_pairs if r == "L6"), D(0)), "AMT*I != PLB L6 (negated)"
     for claim in claims:
         clp = claim[0]
         first_svc = next((i for i, s in enumerate(claim) if s.tag == "SVC"), len(claim))
@@ -357,3 +367,134 @@ def test_party_and_payment_fields_are_checked(build, message):
 def test_an_835_pays_at_least_one_claim():
     with pytest.raises(ValueError, match="at least one claim"):
         era([])
+
+
+# ---------------------------------------------------------------- what real payers send: reversals, PLB, secondary
+
+WRONG_RULES = replace(RULES, fee_schedule={**RULES.fee_schedule, "99213": D("104.00")})  # the rate later corrected
+
+
+def test_reversal_and_correction_in_one_check_park_the_overpayment_with_a_negative_wo():
+    claim = make_claim(("99213", "150.00"), ("36415", "20.00", "2"))
+    original = RemittedClaim(claim, adjudicate(claim, BENEFITS, WRONG_RULES), "SBX0001")
+    corrected = RemittedClaim(claim, adjudicate(claim, BENEFITS, RULES), "SBX0001")
+    [plan] = plan_checks([], [("k", original, corrected)], [])
+    assert plan.total == 0  # the overpayment is not netted from this check: it pays nothing more, takes nothing
+    text = era(plan.claims, provider_adjustments=plan.adjustments, payment=NO_PAYMENT)
+    assert texts(text)[1] == "BPR*H*0*C*NON************20260323"
+    pcn = patient_control_number(claim.claim_id)
+    clps = [s for s in texts(text) if s.startswith("CLP")]
+    # the original: allowed 104, copay 15, deductible 20, coinsurance 13.80, paid 55.20 (+ 4.80 and 1.20 PR-2)
+    assert clps == [f"CLP*{pcn}*22*-170*-60*-50*12*SBX0001*11*1", f"CLP*{pcn}*1*170*50.78*47.69*12*SBX0001*11*1"]
+    assert "SVC*HC:99213*-150*-55.2" in texts(text) and "CAS*CO*45*-46" in texts(text)
+    assert "CAS*PR*3*-15**1*-20**2*-13.8" in texts(text) and "AMT*B6*-104" in texts(text)
+    overpaid = D("60.00") - D("50.78")
+    assert texts(text)[-2] == f"PLB*1234567893*20261231*WO:{pcn}*-{overpaid}"
+    assert plan.overpaid == {claim.claim_id: overpaid}
+    assert_balanced_835(text)
+    assert_pyx12_valid(text, "835")
+
+
+def test_a_later_check_recovers_the_parked_overpayment_with_a_positive_wo_never_more_than_it_pays():
+    earlier = make_claim(("99213", "150.00"))
+    new = make_claim(("99213", "150.00"))
+    paying = RemittedClaim(new, adjudicate(new, BENEFITS, RULES), "SBX0002")  # pays 45.98
+    [plan] = plan_checks([("k", paying)], [], [("k", PendingRecovery(earlier.claim_id, D("9.22"))),
+                                             ("other", PendingRecovery(uuid_of(), D("1.00")))])
+    assert plan.recovered == {earlier.claim_id: D("9.22")}
+    text = era(plan.claims, provider_adjustments=plan.adjustments, payment=CHECK)
+    assert texts(text)[1] == "BPR*I*36.76*C*CHK************20260323"
+    assert texts(text)[-2] == f"PLB*1234567893*20261231*WO:{patient_control_number(earlier.claim_id)}*9.22"
+    assert_balanced_835(text)
+    assert_pyx12_valid(text, "835")
+
+    [small] = plan_checks([("k", paying)], [], [("k", PendingRecovery(earlier.claim_id, D("100.00")))])
+    assert small.recovered == {earlier.claim_id: D("45.98")} and small.total == 0  # the rest waits
+
+
+def uuid_of():
+    import uuid
+    return uuid.uuid4()
+
+
+def test_interest_on_a_late_payment_is_amt_i_on_the_claim_and_plb_l6_on_the_check():
+    claim = make_claim(("99213", "150.00"))
+    late = RemittedClaim(claim, adjudicate(claim, BENEFITS, RULES), "SBX0003", interest=D("0.68"))
+    [plan] = plan_checks([("k", late)], [], [])
+    text = era(plan.claims, provider_adjustments=plan.adjustments)
+    pcn = patient_control_number(claim.claim_id)
+    assert "AMT*I*0.68" in texts(text)
+    at = texts(text).index("AMT*I*0.68")
+    assert texts(text)[at - 1] == "DTM*232*20260302" and texts(text)[at + 1].startswith("SVC*")  # 2100 order
+    assert texts(text)[-2] == f"PLB*1234567893*20261231*L6:{pcn}*-0.68"
+    assert D(texts(text)[1].split("*")[2]) == D("45.98") + D("0.68")
+    assert_balanced_835(text)
+    assert_pyx12_valid(text, "835")
+
+
+def test_interest_is_one_l6_per_claim_and_past_the_plbs_room_the_rest_is_paid_net():
+    claims = [make_claim(("99213", "150.00")) for _ in range(8)]
+    late = [RemittedClaim(c, adjudicate(c, BENEFITS, RULES), f"SBX{n}", interest=D("1.10")) for n, c in enumerate(claims)]
+    [plan] = plan_checks([("k", r) for r in late[:2]], [], [])
+    text = era(plan.claims, provider_adjustments=plan.adjustments)
+    pcns = [patient_control_number(c.claim_id) for c in claims]
+    assert [s for s in texts(text) if s.startswith("PLB")] == [
+        f"PLB*1234567893*20261231*L6:{pcns[0]}*-1.1*L6:{pcns[1]}*-1.1"]
+    [crowded] = plan_checks([("k", r) for r in late], [], [])
+    assert [(a.reference, a.amount) for a in crowded.adjustments] == [
+        *[(pcn, D("-1.10")) for pcn in pcns[:5]], (None, D("-3.30"))]
+    text = era(crowded.claims, provider_adjustments=crowded.adjustments)
+    assert_balanced_835(text)
+    assert_pyx12_valid(text, "835")
+
+
+def test_the_writer_splits_more_than_six_adjustments_over_plb_segments():
+    claim = make_claim(("99213", "150.00"))
+    text = era([remitted(claim)], provider_adjustments=[ProviderAdjustment("WO", f"R{n}", D("1.00")) for n in range(7)])
+    plbs = [s for s in texts(text) if s.startswith("PLB")]
+    assert [s.count("WO:") for s in plbs] == [6, 1]
+    assert_balanced_835(text)
+
+
+def test_a_check_parks_at_most_six_adjustments_and_the_rest_waits():
+    reprocessed = []
+    for n in range(7):
+        claim = make_claim(("99213", "150.00"))
+        reprocessed.append(("k", RemittedClaim(claim, adjudicate(claim, BENEFITS, WRONG_RULES), f"S{n}"),
+                            RemittedClaim(claim, adjudicate(claim, BENEFITS, RULES), f"S{n}")))
+    [plan] = plan_checks([], reprocessed, [("k", PendingRecovery(uuid_of(), D("1.00")))])
+    assert len(plan.reprocessed) == 6 and len(plan.adjustments) == 6 and not plan.recovered
+    assert [c.reversal for c in plan.claims] == [True, False] * 6
+    text = era(plan.claims, provider_adjustments=plan.adjustments, payment=NO_PAYMENT)
+    assert_balanced_835(text)
+    assert_pyx12_valid(text, "835")
+
+
+def test_secondary_payment_is_clp02_2_with_the_prior_payers_impact_as_oa23():
+    primary = make_claim(("99213", "150.00"), ("36415", "20.00", "2"))
+    first = adjudicate(primary, BENEFITS, RULES)  # copay 15, deductible 20, coinsurance 11.49 + 1.20
+    other = OtherPayer(coverage=primary.coverage, paid_amount=first.paid, adjudication_date=date(2026, 3, 20),
+                       adjustments=[Adjustment(group_code=g, reason_code=r, amount=a) for g, r, a in first.adjustments])
+    claim = primary.model_copy(update={"payer_responsibility": "S", "other_payers": [other]})
+    supplement = replace(RULES, payer_id="SBX03", secondary_covers=frozenset({"1", "2"}))
+    plain = replace(BENEFITS, deductible_remaining=D(0), coinsurance_rate=D(0), copay=D(0))
+    text = era([RemittedClaim(claim, adjudicate_secondary(claim, plain, supplement), "SBX0004")])
+    clp = next(s for s in texts(text) if s.startswith("CLP")).split("*")
+    assert clp[2:6] == ["2", "170", "32.69", "15"]  # deductible and coinsurance paid, the copay stays
+    # the primary reported claim-level adjustments only: its patient share is laid on the lines in order
+    assert "CAS*OA*23*102.31" in texts(text) and "CAS*PR*3*15" in texts(text) and "CAS*OA*23*20" in texts(text)
+    assert_balanced_835(text)
+    assert_pyx12_valid(text, "835")
+
+
+def test_refusals_for_provider_adjustments():
+    claim = make_claim(("99213", "150.00"))
+    paid = remitted(claim)
+    with pytest.raises(ValueError, match="AMT\\*I"):
+        era([paid], provider_adjustments=[ProviderAdjustment("L6", "X", D("-1.00"))])
+    with pytest.raises(ValueError, match="negative amount"):
+        era([paid], provider_adjustments=[ProviderAdjustment("WO", "X", D("100.00"))])
+    with pytest.raises(ValueError, match="zero"):
+        ProviderAdjustment("WO", "X", D("0"))
+    with pytest.raises(ValueError, match="not with its reversal"):
+        RemittedClaim(claim, paid.adjudication, "X", reversal=True, interest=D("1.00"))

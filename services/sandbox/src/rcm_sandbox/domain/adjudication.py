@@ -19,7 +19,7 @@ Every line balances: charge == paid + sum(adjustments).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
@@ -46,6 +46,10 @@ class MemberBenefits:
     deductible_remaining: Decimal
     coinsurance_rate: Decimal  # e.g. Decimal("0.20") = patient pays 20 % after the deductible
     copay: Decimal
+    # the payer first pays this member's claims from its superseded fee schedule, finds the mistake and
+    # reprocesses them in a later cycle (reversal and correction)
+    reprocess: bool = False
+    paid_late_days: int = 0  # days past the payer's prompt-pay deadline its payments come: interest is owed
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,18 @@ class PayerRules:
     default_allowed_ratio: Decimal  # allowed = charge * ratio for codes not in the fee schedule
     non_covered_codes: frozenset[str] = frozenset()
     auth_required_codes: frozenset[str] = frozenset()
+    # rates the payer loaded by mistake; used for the first payment of a member marked `reprocess`
+    superseded_fee_schedule: dict[str, Decimal] = field(default_factory=dict)
+    interest_rate: Decimal = Decimal(0)  # simple annual interest on payments made after the prompt-pay deadline
+    # As a secondary payer: the earlier payer's patient-responsibility CARCs (PR-1 deductible, PR-2
+    # coinsurance, PR-3 copay) this plan pays; what it does not cover stays the patient's.
+    secondary_covers: frozenset[str] = frozenset({"1", "2", "3"})
+    name: str | None = None
+    tax_id: str = "060000001"  # the payer's EIN: TRN03 and BPR10 ("1" + EIN) tell the payers apart
+
+    def as_first_paid(self) -> "PayerRules":
+        """The rules the payer wrongly applied before reprocessing: its superseded rates over the right ones."""
+        return replace(self, fee_schedule={**self.fee_schedule, **self.superseded_fee_schedule})
 
 
 @dataclass(frozen=True)

@@ -49,18 +49,22 @@ class Answer:
     accepted: bool = False
 
 
-def sandbox_claim_id(tenant_id: str, pcn: str) -> uuid.UUID:
+def sandbox_claim_id(tenant_id: str, pcn: str, later_payer: str | None = None) -> uuid.UUID:
     """Stable per (submitter, CLM01): a claim sent again is the same payer claim. For OpenRCM's own
-    CLM01s (20 hex digits) the id begins with them, so patient_control_number(id) gives CLM01 back."""
-    tail = hashlib.sha256(f"{tenant_id}/{pcn}".encode()).hexdigest()
+    CLM01s (20 hex digits) the id begins with them, so patient_control_number(id) gives CLM01 back.
+    `later_payer`: the payer of a secondary/tertiary claim, which may keep the primary's CLM01 (providers
+    often do) and is still another payer's claim."""
+    tail = hashlib.sha256(f"{tenant_id}/{pcn}".encode() + (f"/{later_payer}".encode() if later_payer else b"")
+                          ).hexdigest()
     if len(pcn) == 20 and all(c in "0123456789ABCDEFabcdef" for c in pcn):
         return uuid.UUID(hex=pcn.lower() + tail[:12])
     return uuid.UUID(hex=tail[:32])
 
 
-def pccn_for(claim_id: uuid.UUID) -> str:
-    """Payer claim control number: stable per claim, so a re-sent claim gets the same answer."""
-    return "SBX" + claim_id.hex[:17].upper()
+def pccn_for(claim_id: uuid.UUID, later_payer: bool = False) -> str:
+    """Payer claim control number: stable per claim, so a re-sent claim gets the same answer. A later payer's
+    claim may share its CLM01 (the head of the id) with the primary's: its number comes from the id's tail."""
+    return "SBX" + (claim_id.hex[-17:] if later_payer else claim_id.hex[:17]).upper()
 
 
 def _ik(finding: IgFinding, st_position: int) -> Finding:
@@ -101,15 +105,16 @@ def answer_837(text: str, *, payers: set[str], not_enrolled_npis: set[str], cont
     decisions = []
     for read in read_837p(text).claims:
         claim = read.claim
-        claim_id = sandbox_claim_id(tenant_id, read.patient_control_number)
         payer_id = claim.coverage.payer_id if claim.coverage else ""
+        claim_id = sandbox_claim_id(tenant_id, read.patient_control_number,
+                                    payer_id if claim.payer_responsibility != "P" else None)
         statuses: tuple[StatusCode, ...] = ()
         if payer_id not in payers:
             statuses = (StatusCode("A3", "116"),)  # claim submitted to the incorrect payer
         elif claim.billing_provider.npi in not_enrolled_npis:
             statuses = (StatusCode("A7", "562", "85"),)  # billing provider NPI not enrolled with the payer
         accepted = not statuses
-        pccn = pccn_for(claim_id) if accepted else None
+        pccn = pccn_for(claim_id, claim.payer_responsibility != "P") if accepted else None
         if accepted:
             answer.received.append(ReceivedClaim(tenant_id, payer_id, claim.model_copy(update={"claim_id": claim_id}),
                                                  pccn))

@@ -8,7 +8,12 @@ mis-posts) an unbalanced ERA:
 - claim:       CLP03 (charge) - CLP04 (paid) = sum of claim and line CAS amounts,
                and CLP04 = sum of SVC03 - claim-level CAS
 - patient:     CLP05 = sum of the PR (patient responsibility) CAS amounts
-- payment:     BPR02 = sum of CLP04 (no PLB provider-level adjustments are written)
+- payment:     BPR02 = sum of CLP04 - sum of PLB04 (provider-level adjustments: negative pays the provider,
+               positive takes money back), never below zero
+- interest:    the PLB L6 amounts are the claims' AMT*I interest, negated (TR3 1.10.2.9)
+
+A reversal (CLP02 22) is a claim whose adjudication is the original's with every amount negated: the same rules
+hold with the signs turned, so it needs no rules of its own.
 
 Adjustments are reported per line (the sandbox adjudicates lines); only what the claim-level summary holds
 beyond its lines goes into claim-level CAS, so nothing is reported twice. Error messages name claims by
@@ -32,6 +37,7 @@ from rcm_x12.codec import Segment, build_interchange
 from rcm_x12.format import cas_segments, free_text, x12_amount, x12_decimal
 
 from rcm_sandbox.domain.adjudication import AdjustmentRow, ClaimAdjudication, LineAdjudication
+from rcm_sandbox.domain.reprocessing import INTEREST, ProviderAdjustment, check_total
 
 IMPLEMENTATION = "005010X221A1"
 FUNCTIONAL_ID = "HP"  # GS01 for an 835
@@ -41,6 +47,8 @@ GROUP_CODES = ("CO", "OA", "PI", "PR")  # CAS01 in 5010 (CR was retired: reversa
 CLAIM_FILING_INDICATORS = frozenset({"12", "13", "14", "15", "16", "17", "AM", "CH", "DS", "HM", "LM", "MA", "MB",
                                      "MC", "OF", "TV", "VA", "WC", "ZZ"})
 DENIED = "4"  # CLP02
+REVERSAL = "22"  # CLP02: reversal of a previous payment
+_PLB_PAIRS = 6  # PLB03/04 .. PLB13/14
 _PROCESSED_AS = {"P": "1", "S": "2", "T": "3"}  # CLP02 by the claim's place in the order of benefits
 _MOA_REMARKS = 5  # MOA03-MOA07
 
@@ -127,6 +135,8 @@ class RemittedClaim:
     adjudication: ClaimAdjudication
     payer_claim_control_number: str  # CLP07
     claim_filing_indicator: str = "12"  # CLP06: 12 PPO, HM HMO, MB Medicare Part B, MC Medicaid, ...
+    reversal: bool = False  # CLP02 22: this adjudication takes back an earlier payment (amounts negated)
+    interest: Decimal = ZERO  # AMT*I: interest paid with this claim (the check's PLB L6 pays it)
 
     def __post_init__(self) -> None:
         if self.claim.claim_id != self.adjudication.claim_id:
@@ -138,6 +148,10 @@ class RemittedClaim:
         numbers = {line.line_number for line in self.claim.lines}
         if any(line.line_number not in numbers for line in self.adjudication.lines):
             raise ValueError("adjudication has a line the claim does not have")
+        if self.interest < 0 or (self.interest and self.reversal):
+            raise ValueError("interest is a positive amount paid with a payment, not with its reversal")
+        if self.reversal and self.adjudication.paid > 0:
+            raise ValueError("a reversal takes money back: its paid amount is the original's negated")
 
 
 def build_835(
@@ -151,23 +165,25 @@ def build_835(
     receiver_id: str,
     now: datetime,
     usage: str = "P",
+    provider_adjustments: Sequence[ProviderAdjustment] = (),
 ) -> str:
-    """A complete interchange holding one 835 paying `claims` to `payee`."""
+    """A complete interchange holding one 835 paying `claims` (and the provider-level adjustments) to `payee`."""
     segments = transaction_835(claims, payer=payer, payee=payee, payment=payment, control_number=control_number,
-                               now=now)
+                               now=now, provider_adjustments=provider_adjustments)
     return build_interchange(sender_id, receiver_id, control_number, FUNCTIONAL_ID, IMPLEMENTATION, [segments],
                              now=now, usage=usage)
 
 
 def transaction_835(
     claims: Sequence[RemittedClaim], *, payer: Payer, payee: Payee, payment: Payment, control_number: int,
-    now: datetime,
+    now: datetime, provider_adjustments: Sequence[ProviderAdjustment] = (),
 ) -> list[Segment]:
     if not claims:
         raise ValueError("an 835 pays at least one claim")
     for position, remitted in enumerate(claims, start=1):
         _check_balanced(remitted, position)
-    total = sum((c.adjudication.paid for c in claims), ZERO)
+    _check_interest(claims, provider_adjustments)
+    total = check_total(sum((c.adjudication.paid for c in claims), ZERO), list(provider_adjustments))
     _check_payment(payment, total)
     # ST03 is not used by the 835 guide, unlike the 27x/999 guides.
     segments = [
@@ -181,6 +197,7 @@ def transaction_835(
     ]
     for remitted in claims:
         segments.extend(_claim_loop(remitted))
+    segments.extend(_plb(provider_adjustments, payee, payment))
     return segments
 
 
@@ -227,6 +244,13 @@ def _check_balanced(remitted: RemittedClaim, position: int) -> None:
         raise ValueError(f"claim #{position} is denied but pays {adj.paid}")
 
 
+def _check_interest(claims: Sequence[RemittedClaim], adjustments: Sequence[ProviderAdjustment]) -> None:
+    on_claims = sum((c.interest for c in claims), ZERO)
+    paid = -sum((p.amount for p in adjustments if p.reason == INTEREST), ZERO)
+    if on_claims != paid:
+        raise ValueError(f"the claims' interest (AMT*I) {on_claims} is not what PLB L6 pays {paid}")
+
+
 def _check_group(group: str, position: int) -> None:
     if group not in GROUP_CODES:
         raise ValueError(f"claim #{position} has adjustment group {group!r}: 5010 835s allow CO, OA, PI and PR only")
@@ -234,7 +258,8 @@ def _check_group(group: str, position: int) -> None:
 
 def _check_payment(payment: Payment, total: Decimal) -> None:
     if total < 0:
-        raise ValueError("the claims' payments total a negative amount: an 835 cannot take money back this way")
+        raise ValueError("the check totals a negative amount (claims less provider adjustments): an 835 cannot take "
+                         "money back this way")
     if payment.method == "NON" and total != 0:
         raise ValueError("payment method NON is for a zero-pay remittance; these claims pay money")
     if payment.method != "NON" and total == 0:
@@ -292,6 +317,8 @@ def _address(address: Address) -> list[Segment]:
 
 
 def _status(remitted: RemittedClaim) -> str:
+    if remitted.reversal:
+        return REVERSAL
     if remitted.adjudication.outcome == "denied":
         return DENIED
     return _PROCESSED_AS[remitted.claim.payer_responsibility]
@@ -312,6 +339,8 @@ def _claim_loop(remitted: RemittedClaim) -> list[Segment]:
     if adj.remark_codes:
         segments.append(_moa(adj.remark_codes))
     segments.extend(_statement_dates(claim))
+    if remitted.interest:
+        segments.append(Segment("AMT", ["I", x12_amount(remitted.interest)]))
     lines = {line.line_number: line for line in claim.lines}
     for line in sorted(adj.lines, key=lambda ln: ln.line_number):
         segments.extend(_service_loop(line, lines[line.line_number], claim))
@@ -365,3 +394,13 @@ def _service_loop(result: LineAdjudication, line: ServiceLine, claim: Claim) -> 
 def _cas(rows: Sequence[AdjustmentRow]) -> list[Segment]:
     """One CAS per group code, six reason/amount pairs each (CAS04, 07, ... quantities left empty)."""
     return cas_segments((group, carc, x12_amount(amount)) for group, carc, amount in rows)
+
+
+def _plb(adjustments: Sequence[ProviderAdjustment], payee: Payee, payment: Payment) -> list[Segment]:
+    """PLB: the provider (PLB01, the payee's NPI), the end of its fiscal year (PLB02; the calendar year here),
+    then up to six reason:reference/amount pairs per segment."""
+    fiscal_year_end = f"{payment.payment_date.year}1231"
+    pairs = [[f"{p.reason}:{p.reference.strip()}" if p.reference else p.reason, x12_amount(p.amount)]
+             for p in adjustments]
+    return [Segment("PLB", [payee.npi, fiscal_year_end, *[e for pair in pairs[i:i + _PLB_PAIRS] for e in pair]])
+            for i in range(0, len(pairs), _PLB_PAIRS)]
