@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from itertools import islice
+from typing import Callable
 
 ISA_ELEMENT_COUNT = 16
 _BOM = "\ufeff"
@@ -110,23 +110,10 @@ class EnvelopeError:
         return f"{self.code}: {self.message} (segment #{self.segment_position})"
 
 
-@dataclass
-class TransactionSet:
-    """ST through SE as read (SE absent when the set was cut short)."""
+class _TransactionHeader:
+    """What a transaction set's ST says, for both ways of holding its segments (TransactionSet, TransactionRows)."""
 
-    segments: list[Segment]
-
-    @property
-    def header(self) -> Segment:
-        return self.segments[0]
-
-    @property
-    def trailer(self) -> Segment | None:
-        return self.segments[-1] if len(self.segments) > 1 and self.segments[-1].tag == "SE" else None
-
-    @property
-    def body(self) -> list[Segment]:
-        return self.segments[1:-1] if self.trailer else self.segments[1:]
+    header: Segment
 
     @property
     def id_code(self) -> str:
@@ -139,6 +126,40 @@ class TransactionSet:
     @property
     def implementation_reference(self) -> str:
         return self.header.element(3)
+
+
+@dataclass
+class TransactionSet(_TransactionHeader):
+    """ST through SE as read (SE absent when the set was cut short)."""
+
+    segments: list[Segment]
+
+    @property
+    def header(self) -> Segment:  # type: ignore[override]
+        return self.segments[0]
+
+    @property
+    def trailer(self) -> Segment | None:
+        return self.segments[-1] if len(self.segments) > 1 and self.segments[-1].tag == "SE" else None
+
+    @property
+    def body(self) -> list[Segment]:
+        return self.segments[1:-1] if self.trailer else self.segments[1:]
+
+
+@dataclass
+class TransactionRows(_TransactionHeader):
+    """ST through SE as split rows, for a reader that walks large sets (the 835) without making a Segment per
+    segment: each row is [tag, element 1, element 2, ...], so row[n] is element n as the guides number it.
+    Elements are raw, as in Segment: composites and repetitions are split by the reader with `delimiters`."""
+
+    header: Segment  # the ST
+    rows: list[list[str]]  # ST first; SE last unless the set was cut short. Shared: see split_rows
+
+    @property
+    def body(self) -> list[list[str]]:
+        rows = self.rows
+        return rows[1:-1] if len(rows) > 1 and rows[-1][0] == "SE" else rows[1:]
 
 
 @dataclass
@@ -239,37 +260,74 @@ def _strip_preamble(text: str) -> str:
     return text.lstrip(_BOM + _BLANKS)
 
 
+def split_rows(text: str) -> tuple[Delimiters, list[list[str]]]:
+    """Split an interchange into rows, one a segment: [tag, element 1, ...] (ISA first); whitespace around
+    terminators is ignored.
+
+    Segments that are the same text share one row (one list): a remittance file repeats most of its segments
+    word for word (the same DTM dates, CAS codes and amounts, AMT, LQ; 23,000 distinct in 137,000), so each
+    is split once, and a reader may remember what it read from a row by its identity for the length of a
+    read. Rows must therefore never be modified."""
+    delimiters = detect_delimiters(text)
+    blanks, element = _BOM + _BLANKS, delimiters.element
+    pieces = _strip_preamble(text).split(delimiters.segment)
+    distinct: dict[str, list[str] | None] = dict.fromkeys(pieces)
+    for piece in distinct:
+        segment = piece.strip(blanks)
+        distinct[piece] = segment.split(element) if segment else None  # None: blanks between terminators
+    rows: list[list[str]] = [row for row in map(distinct.__getitem__, pieces) if row is not None]
+    unseen = {row[0] for row in distinct.values() if row is not None}.difference(_VALID_TAGS)  # once a tag
+    if unseen:
+        if not all(_TAG.fullmatch(tag) for tag in unseen):
+            first = next(n for n, row in enumerate(rows, start=1) if not _TAG.fullmatch(row[0]))
+            raise X12Error(f"segment #{first} does not start with a valid segment tag")
+        _VALID_TAGS.update(unseen)
+    isa = rows[0]
+    if isa[0] != "ISA" or len(isa) != ISA_ELEMENT_COUNT + 1:
+        raise X12Error("ISA segment does not have 16 elements")
+    return delimiters, rows
+
+
 def tokenize(text: str) -> tuple[Delimiters, list[Segment]]:
     """Split an interchange into segments (ISA first); whitespace around terminators is ignored."""
-    delimiters = detect_delimiters(text)
-    segments: list[Segment] = []
-    # The hot path of every reader: a segment is made without its frozen __init__ (same fields, same object),
-    # and each distinct tag is checked once.
-    append, new, setattr_, blanks = segments.append, object.__new__, object.__setattr__, _BOM + _BLANKS
-    element, valid_tags = delimiters.element, _VALID_TAGS
-    for raw in _strip_preamble(text).split(delimiters.segment):
-        raw = raw.strip(blanks)
-        if not raw:
-            continue
-        elements = raw.split(element)
-        tag = elements.pop(0)
-        if tag not in valid_tags:
-            if not _TAG.fullmatch(tag):
-                raise X12Error(f"segment #{len(segments) + 1} does not start with a valid segment tag")
-            valid_tags.add(tag)
+    delimiters, rows = split_rows(text)
+    return delimiters, _segments(rows, delimiters)
+
+
+def _segments(rows: list[list[str]], delimiters: Delimiters) -> list[Segment]:
+    # A segment is made without its frozen __init__ (same fields, same object): the hot path of the readers
+    # that walk Segments.
+    new, setattr_ = object.__new__, object.__setattr__
+    segments = []
+    append = segments.append
+    for row in rows:
         seg = new(Segment)
-        setattr_(seg, "__dict__", {"tag": tag, "elements": elements, "delimiters": delimiters})
+        setattr_(seg, "__dict__", {"tag": row[0], "elements": row[1:], "delimiters": delimiters})
         append(seg)
-    isa = segments[0]
-    if isa.tag != "ISA" or len(isa.elements) != ISA_ELEMENT_COUNT:
-        raise X12Error("ISA segment does not have 16 elements")
-    return delimiters, segments
+    return segments
 
 
 def parse_interchange(text: str) -> Interchange:
     """Read one interchange into ISA/GS/ST envelopes; envelope defects land in `Interchange.errors`."""
-    delimiters, segments = tokenize(text)
-    return _Assembler(segments, delimiters).run()
+    delimiters, rows = split_rows(text)
+    layout = _Assembler(rows).run()
+    segments = _segments(rows, delimiters)
+    return layout.interchange(delimiters, segments.__getitem__,
+                              lambda start, stop: TransactionSet(segments[start:stop]))
+
+
+def parse_interchange_rows(text: str) -> Interchange:
+    """parse_interchange, with each transaction set as a TransactionRows (rows, no Segment per segment); the
+    envelope segments (ISA, GS, ST, GE, IEA, TA1) are Segments as usual."""
+    delimiters, rows = split_rows(text)
+    layout = _Assembler(rows).run()
+
+    def segment_at(index: int) -> Segment:
+        row = rows[index]
+        return Segment(row[0], row[1:], delimiters)
+
+    return layout.interchange(delimiters, segment_at,
+                              lambda start, stop: TransactionRows(segment_at(start), rows[start:stop]))
 
 
 def split_interchanges(text: str) -> list[str]:
@@ -302,129 +360,184 @@ def parse_interchanges(text: str) -> list[Interchange]:
     return [parse_interchange(chunk) for chunk in split_interchanges(text)]
 
 
-class _Assembler:
-    """Walks the flat segment list, opening and closing envelopes and checking their trailers."""
+def parse_interchanges_rows(text: str) -> list[Interchange]:
+    """parse_interchanges with parse_interchange_rows: every transaction set as a TransactionRows."""
+    return [parse_interchange_rows(chunk) for chunk in split_interchanges(text)]
 
-    def __init__(self, segments: list[Segment], delimiters: Delimiters) -> None:
-        self.segments = segments
-        self.interchange = Interchange(header=segments[0], delimiters=delimiters)
-        self.group: FunctionalGroup | None = None
-        self.transaction: TransactionSet | None = None
-        self.transaction_start = 0
+
+def _element(row: list[str], position: int) -> str:
+    """Element `position` of a row ([tag, element 1, ...]), '' when absent: Segment.element for rows."""
+    return row[position] if position < len(row) else ""
+
+
+@dataclass
+class _GroupLayout:
+    header: int | None  # row index of the GS; None for sets found outside any group
+    transactions: list[list[int]] = field(default_factory=list)  # [start, stop): the rows of each set, ST first
+    trailer: int | None = None  # row index of the GE
+
+
+@dataclass
+class _Layout:
+    """Where the envelopes of one interchange are, as row indices, and what is wrong with them."""
+
+    groups: list[_GroupLayout] = field(default_factory=list)
+    trailer: int | None = None  # row index of the IEA
+    errors: list[EnvelopeError] = field(default_factory=list)
+    ta1: list[int] = field(default_factory=list)
+
+    def interchange(self, delimiters: Delimiters, segment_at: Callable[[int], Segment],
+                    transaction: Callable[[int, int], TransactionSet | TransactionRows]) -> Interchange:
+        """The Interchange, with `segment_at(row index)` for envelope segments and `transaction(start, stop)`
+        for each transaction set's rows."""
+        def optional(index: int | None) -> Segment | None:
+            return None if index is None else segment_at(index)
+
+        return Interchange(
+            header=segment_at(0), delimiters=delimiters,
+            groups=[FunctionalGroup(header=optional(g.header),
+                                    transactions=[transaction(start, stop) for start, stop in g.transactions],
+                                    trailer=optional(g.trailer)) for g in self.groups],
+            trailer=optional(self.trailer), errors=self.errors, ta1=[segment_at(i) for i in self.ta1])
+
+
+class _Assembler:
+    """Walks the envelope segments (GS, ST, SE, GE, IEA) of the rows, opening and closing envelopes and checking
+    their trailers. The rows between two envelope segments are looked at only when no transaction set is open
+    (each is then out of place, or a TA1): inside a set, the set's bounds are all the envelope needs.
+    Positions in messages are 1-based (ISA = 1); row index = position - 1."""
+
+    def __init__(self, rows: list[list[str]]) -> None:
+        self.rows = rows
+        self.layout = _Layout()
+        self.group: _GroupLayout | None = None
+        self.transaction: list[int] | None = None  # the open set's [start, stop]; stop is set when it closes
 
     def error(self, code: EnvelopeErrorCode, message: str, position: int) -> None:
-        self.interchange.errors.append(EnvelopeError(code, message, position))
+        self.layout.errors.append(EnvelopeError(code, message, position))
 
-    def run(self) -> Interchange:
+    def run(self) -> _Layout:
+        rows = self.rows
         handlers = {"GS": self.open_group, "ST": self.open_transaction, "SE": self.close_transaction,
                     "GE": self.close_group, "IEA": self.close_interchange}
-        position = 1
-        for seg in islice(self.segments, 1, None):
-            position += 1
-            handler = handlers.get(seg.tag)
-            if handler is None and self.transaction is not None:
-                self.transaction.segments.append(seg)  # the common case, inlined from add_segment
-                continue
-            if self.interchange.trailer is not None:
-                self.error(EnvelopeErrorCode.DATA_AFTER_IEA, f"{seg.tag} segment after IEA ignored", position)
+        marks = [index for index in range(1, len(rows)) if rows[index][0] in handlers]
+        previous = 0
+        for mark in [*marks, len(rows)]:
+            if self.transaction is None:  # the rows since the last envelope segment are outside any set
+                for index in range(previous + 1, mark):
+                    if self.after_trailer(index):
+                        return self.layout
+                    self.add_segment(index + 1)
+            if mark == len(rows):
                 break
-            (handler or self.add_segment)(seg, position)
-        if self.interchange.trailer is None:
-            end = len(self.segments) + 1
+            if self.after_trailer(mark):
+                return self.layout
+            handlers[rows[mark][0]](rows[mark], mark + 1)
+            previous = mark
+        if self.layout.trailer is None:
+            end = len(rows) + 1
             self.close_open_transaction(end)
             self.close_open_group(end)
             self.error(EnvelopeErrorCode.MISSING_IEA, "interchange has no IEA trailer", end)
-        return self.interchange
+        return self.layout
 
-    def open_group(self, seg: Segment, position: int) -> None:
+    def after_trailer(self, index: int) -> bool:
+        """A segment after the IEA: reported, and the walk ends there."""
+        if self.layout.trailer is None:
+            return False
+        self.error(EnvelopeErrorCode.DATA_AFTER_IEA, f"{self.rows[index][0]} segment after IEA ignored", index + 1)
+        return True
+
+    def open_group(self, row: list[str], position: int) -> None:
         self.close_open_transaction(position)
         self.close_open_group(position)
-        self.group = FunctionalGroup(header=seg)
-        self.interchange.groups.append(self.group)
+        self.group = _GroupLayout(header=position - 1)
+        self.layout.groups.append(self.group)
 
-    def open_transaction(self, seg: Segment, position: int) -> None:
+    def open_transaction(self, row: list[str], position: int) -> None:
         self.close_open_transaction(position)
         if self.group is None:
             self.error(EnvelopeErrorCode.OUTSIDE_ENVELOPE, "ST segment outside a GS/GE group", position)
-            self.group = FunctionalGroup(header=None)
-            self.interchange.groups.append(self.group)
-        self.check_functional_id(seg, position)
-        self.transaction = TransactionSet([seg])
-        self.transaction_start = position
+            self.group = _GroupLayout(header=None)
+            self.layout.groups.append(self.group)
+        self.check_functional_id(row, position)
+        self.transaction = [position - 1, position]
         self.group.transactions.append(self.transaction)
 
-    def add_segment(self, seg: Segment, position: int) -> None:
-        if self.transaction is not None:
-            self.transaction.segments.append(seg)
-        elif seg.tag == "TA1" and self.group is None:
-            self.interchange.ta1.append(seg)
+    def add_segment(self, position: int) -> None:
+        tag = self.rows[position - 1][0]
+        if tag == "TA1" and self.group is None:
+            self.layout.ta1.append(position - 1)
         else:
-            self.error(EnvelopeErrorCode.OUTSIDE_ENVELOPE, f"{seg.tag} segment outside a transaction set", position)
+            self.error(EnvelopeErrorCode.OUTSIDE_ENVELOPE, f"{tag} segment outside a transaction set", position)
 
-    def close_transaction(self, seg: Segment, position: int) -> None:
+    def close_transaction(self, row: list[str], position: int) -> None:
         if self.transaction is None:
             self.error(EnvelopeErrorCode.OUTSIDE_ENVELOPE, "SE segment without a matching ST", position)
             return
-        self.transaction.segments.append(seg)
-        counted = len(self.transaction.segments)
-        if _as_int(seg.element(1)) != counted:
+        start = self.transaction[0]
+        self.transaction[1] = position  # the SE is the set's last row
+        counted = position - start
+        control = _element(self.rows[start], 2)
+        if _as_int(_element(row, 1)) != counted:
             self.error(EnvelopeErrorCode.SE_SEGMENT_COUNT,
-                       f"SE01 says {_safe(seg.element(1))} segments, the set has {counted}", position)
-        if not _same_control(seg.element(2), self.transaction.control_number):
+                       f"SE01 says {_safe(_element(row, 1))} segments, the set has {counted}", position)
+        if not _same_control(_element(row, 2), control):
             self.error(EnvelopeErrorCode.SE_CONTROL_NUMBER,
-                       f"SE02 {_safe(seg.element(2))} does not match ST02 {_safe(self.transaction.control_number)}",
-                       position)
+                       f"SE02 {_safe(_element(row, 2))} does not match ST02 {_safe(control)}", position)
         self.transaction = None
 
-    def close_group(self, seg: Segment, position: int) -> None:
+    def close_group(self, row: list[str], position: int) -> None:
         self.close_open_transaction(position)
         if self.group is None or self.group.header is None:
             self.error(EnvelopeErrorCode.OUTSIDE_ENVELOPE, "GE segment without a matching GS", position)
             self.group = None
             return
-        self.group.trailer = seg
+        self.group.trailer = position - 1
         counted = len(self.group.transactions)
-        if _as_int(seg.element(1)) != counted:
+        control = _element(self.rows[self.group.header], 6)
+        if _as_int(_element(row, 1)) != counted:
             self.error(EnvelopeErrorCode.GE_TRANSACTION_COUNT,
-                       f"GE01 says {_safe(seg.element(1))} transaction sets, the group has {counted}", position)
-        if not _same_control(seg.element(2), self.group.control_number):
+                       f"GE01 says {_safe(_element(row, 1))} transaction sets, the group has {counted}", position)
+        if not _same_control(_element(row, 2), control):
             self.error(EnvelopeErrorCode.GE_CONTROL_NUMBER,
-                       f"GE02 {_safe(seg.element(2))} does not match GS06 {_safe(self.group.control_number)}",
-                       position)
+                       f"GE02 {_safe(_element(row, 2))} does not match GS06 {_safe(control)}", position)
         self.group = None
 
-    def close_interchange(self, seg: Segment, position: int) -> None:
+    def close_interchange(self, row: list[str], position: int) -> None:
         self.close_open_transaction(position)
         self.close_open_group(position)
-        self.interchange.trailer = seg
-        counted = len(self.interchange.groups)
-        if _as_int(seg.element(1)) != counted:
+        self.layout.trailer = position - 1
+        counted = len(self.layout.groups)
+        control = _element(self.rows[0], 13)
+        if _as_int(_element(row, 1)) != counted:
             self.error(EnvelopeErrorCode.IEA_GROUP_COUNT,
-                       f"IEA01 says {_safe(seg.element(1))} groups, the interchange has {counted}", position)
-        if not _same_control(seg.element(2), self.interchange.control_number):
+                       f"IEA01 says {_safe(_element(row, 1))} groups, the interchange has {counted}", position)
+        if not _same_control(_element(row, 2), control):
             self.error(EnvelopeErrorCode.IEA_CONTROL_NUMBER,
-                       f"IEA02 {_safe(seg.element(2))} does not match ISA13 {_safe(self.interchange.control_number)}",
-                       position)
+                       f"IEA02 {_safe(_element(row, 2))} does not match ISA13 {_safe(control)}", position)
 
     def close_open_transaction(self, position: int) -> None:
         if self.transaction is not None:
-            self.error(EnvelopeErrorCode.MISSING_SE,
-                       f"transaction set {_safe(self.transaction.control_number)} has no SE trailer", position)
+            self.transaction[1] = position - 1  # the set ends before the segment that closed it
+            control = _element(self.rows[self.transaction[0]], 2)
+            self.error(EnvelopeErrorCode.MISSING_SE, f"transaction set {_safe(control)} has no SE trailer", position)
             self.transaction = None
 
     def close_open_group(self, position: int) -> None:
         if self.group is not None and self.group.header is not None:
-            self.error(EnvelopeErrorCode.MISSING_GE,
-                       f"functional group {_safe(self.group.control_number)} has no GE trailer", position)
+            control = _element(self.rows[self.group.header], 6)
+            self.error(EnvelopeErrorCode.MISSING_GE, f"functional group {_safe(control)} has no GE trailer", position)
         self.group = None
 
-    def check_functional_id(self, st: Segment, position: int) -> None:
-        expected = FUNCTIONAL_IDS.get(st.element(1))
-        actual = self.group.functional_id if self.group else ""
-        if expected and self.group and self.group.header and actual != expected:
-            self.error(EnvelopeErrorCode.FUNCTIONAL_ID_MISMATCH,
-                       f"GS01 {_safe(actual)} does not suit transaction set {st.element(1)} (expected {expected})",
-                       position)
+    def check_functional_id(self, st: list[str], position: int) -> None:
+        expected = FUNCTIONAL_IDS.get(_element(st, 1))
+        if expected and self.group and self.group.header is not None:
+            actual = _element(self.rows[self.group.header], 1)
+            if actual != expected:
+                self.error(EnvelopeErrorCode.FUNCTIONAL_ID_MISMATCH,
+                           f"GS01 {_safe(actual)} does not suit transaction set {_element(st, 1)} "
+                           f"(expected {expected})", position)
 
 
 def _as_int(value: str) -> int | None:

@@ -31,7 +31,6 @@ The contract, per file (`read_835` and `read_835_file` read the same way):
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -41,10 +40,9 @@ from rcm_x12.codec import (
     EnvelopeErrorCode,
     FunctionalGroup,
     Interchange,
-    Segment,
-    TransactionSet,
+    TransactionRows,
     X12Error,
-    parse_interchanges,
+    parse_interchanges_rows,
 )
 from rcm_x12.format import d8_date, parse_number, quote_code, quote_control_number
 from rcm_x12.reading import Unreadable
@@ -306,7 +304,7 @@ def read_835_file(text: str) -> Remittance835:
 
 def _read_file(text: str) -> Remittance835:
     try:
-        interchanges = parse_interchanges(text)
+        interchanges = parse_interchanges_rows(text)
     except X12Error as exc:
         raise Unparseable835(f"not an X12 interchange: {exc}") from None
     _reject_incomplete(interchanges)
@@ -319,7 +317,8 @@ def _read_file(text: str) -> Remittance835:
     summaries = []
     for interchange in interchanges:
         kept = tuple(e for e in interchange.errors if e.code not in INCOMPLETE)
-        read = [_PaymentReader(t, kept, interchange, group).read()
+        remembered = _Remembered()  # for this interchange's rows
+        read = [_PaymentReader(t, kept, interchange, group, remembered).read()
                 for group in interchange.groups for t in group.transactions if t.id_code == "835"]
         ignored = tuple(f"transaction set {quote_control_number(t.control_number)} (ST01 {quote_code(t.id_code)}) "
                         "is not an 835; ignored" for t in interchange.transactions if t.id_code != "835")
@@ -364,45 +363,67 @@ def _reject_other_versions(interchanges: list[Interchange]) -> None:
 
 # ---------------------------------------------------------------- walking the transaction set
 
+# The segments that open a loop (or close the claims): each decides where the rows after it belong.
+_LOOP_TAGS = frozenset({"CLP", "SVC", "N1", "PLB", "LX", "TS3", "TS2"})
 
-class _LineDraft:
-    __slots__ = ("svc", "position", "segments")
-
-    def __init__(self, svc: Segment, position: int) -> None:
-        self.svc = svc
-        self.position = position
-        self.segments: list[Segment] = []
+_Line = tuple[list[str], list[list[str]]]  # (SVC row, the line's other rows)
+_Claim = tuple[list[str], int, list[list[str]], list[_Line]]  # (CLP row, its position, its own rows, lines)
+_Service = tuple  # what an SVC row reads as: see _PaymentReader.service
 
 
-class _ClaimDraft:
-    __slots__ = ("clp", "position", "segments", "lines")
+class _Remembered:
+    """What one interchange's segments read as, by row. Identical segments share one row (codec.split_rows), and
+    a remittance repeats most of its CAS and many of its SVC word for word: each is read once. Only readings that
+    warned of nothing are remembered, so that every occurrence of a faulty segment still warns (and raises)."""
 
-    def __init__(self, clp: Segment, position: int) -> None:
-        self.clp = clp
-        self.position = position
-        self.segments: list[Segment] = []
-        self.lines: list[_LineDraft] = []
+    __slots__ = ("adjustments", "services", "claim_dates")
+
+    def __init__(self) -> None:
+        self.claim_dates: dict[tuple[int, ...], tuple] = {}  # ids of a claim's DTM rows -> what they read as
+        self.adjustments: dict[int, tuple[Adjustment, ...]] = {}  # id(CAS row) -> its adjustments
+        self.services: dict[int, _Service] = {}  # id(SVC row) -> its reading
 
 
-_SKIPPED = frozenset({"LX", "TS3", "TS2"})
+class _BadAmount(Exception):
+    """A required amount that cannot be read; becomes Unparseable835 once the segment's position is known (rows
+    are shared by identical segments, so the row alone does not tell which of them it was)."""
+
+    def __init__(self, row: list[str], element: int, state: str) -> None:
+        super().__init__(row[0])
+        self.row, self.element, self.state = row, element, state
 
 
 class _PaymentReader:
-    """Routes each segment to where the last loop-opening segment put us: the header, a party (N1), a claim
-    (CLP) or its current service line (SVC). LX/TS3/TS2 (header-number groups, institutional provider
-    summaries) carry nothing the payment needs, so what follows them until the next CLP is skipped."""
+    """Reads one 835 transaction set from its rows: [tag, element 1, ...], so row[n] is element n (the codec's
+    TransactionRows: no Segment object per segment).
 
-    def __init__(self, transaction: TransactionSet, envelope_errors: tuple[EnvelopeError, ...],
-                 interchange: Interchange, group: FunctionalGroup) -> None:
+    A row belongs to the loop the last loop-opening segment before it opened: the header (before any), a party
+    (N1), a claim (CLP) or its current service line (SVC). LX/TS3/TS2 (header-number groups, institutional
+    provider summaries) and PLB carry nothing more the payment needs, so what follows them until the next loop
+    is ignored, with a warning. The set is first cut at its loop segments (a list of their indices, nothing
+    done per other row), then each claim is built from its own rows.
+
+    The claims are the hot path (ten thousand a file): amounts and dates go through the _AMOUNTS/_DATES caches
+    first (`_AMOUNTS.get(text) or self.money(...)`: a cached zero is falsy and simply takes the checked path),
+    repeated CAS and SVC through _Remembered, the frozen dataclasses are made without their __init__ (_frozen),
+    and a claim's place in messages ('claim #n (CLP segment #p)') is only written when a message needs it.
+    What is read, and the order of the warnings and of the checks that raise, are those of a plain reading
+    segment by segment: the unit tests pin both."""
+
+    def __init__(self, transaction: TransactionRows, envelope_errors: tuple[EnvelopeError, ...],
+                 interchange: Interchange, group: FunctionalGroup, remembered: _Remembered) -> None:
         self.transaction = transaction
         self.envelope_errors = envelope_errors
         self.interchange = interchange
         self.group = group
+        self.services = remembered.services
+        self.claim_dates_read = remembered.claim_dates
+        self.remembered_adjustments = remembered.adjustments
         self.warnings: list[str] = []
-        self.header: list[Segment] = []
-        self.parties: dict[str, list[Segment]] = {}
-        self.claims: list[_ClaimDraft] = []
-        self.plb: list[Segment] = []
+        self.header: list[list[str]] = []
+        self.parties: dict[str, list[list[str]]] = {}
+        self.claims: list[_Claim] = []
+        self.plb: list[list[str]] = []
         self.component = interchange.delimiters.component
         self.repetition = interchange.delimiters.repetition
 
@@ -411,259 +432,366 @@ class _PaymentReader:
         bpr = self.single("BPR")
         if bpr is None:
             raise Unparseable835(f"835 {quote_control_number(self.transaction.control_number)} has no BPR segment")
-        return self.payment(bpr)
+        try:
+            return self.payment(bpr)
+        except _BadAmount as bad:  # in the header or a PLB: the first such row of the set is the one read
+            raise self.unreadable(bad, 0) from None
 
     def walk(self) -> None:
-        claims, plb, parties, skipped = self.claims, self.plb, self.parties, _SKIPPED
-        sink: list[Segment] | None = self.header
-        position = 1
-        for seg in self.transaction.body:
-            position += 1
-            tag = seg.tag
+        rows = self.transaction.rows
+        end = len(rows) - 1 if len(rows) > 1 and rows[-1][0] == "SE" else len(rows)  # the SE is no loop's
+        marks = [index for index in range(1, end) if rows[index][0] in _LOOP_TAGS]
+        self.header = rows[1:marks[0] if marks else end]
+        claims = self.claims
+        for mark, following in zip(marks, [*marks[1:], end]):
+            row = rows[mark]
+            tag = row[0]
             if tag == "CLP":
-                claim = _ClaimDraft(seg, position)
-                claims.append(claim)
-                sink = claim.segments
+                claims.append((row, mark + 1, rows[mark + 1:following], []))
             elif tag == "SVC":
                 if not claims:
-                    raise Unparseable835(f"SVC segment #{position} comes before any CLP")
-                line = _LineDraft(seg, position)
-                claims[-1].lines.append(line)
-                sink = line.segments
+                    raise Unparseable835(f"SVC segment #{mark + 1} comes before any CLP")
+                claims[-1][3].append((row, rows[mark + 1:following]))
             elif tag == "N1":
-                sink = parties.setdefault(seg.element(1), [])
-                sink.append(seg)
-            elif tag in skipped:
-                sink = None
-            elif tag == "PLB":
-                plb.append(seg)
-                sink = None
-            elif sink is not None:
-                sink.append(seg)
-            else:
-                self.warnings.append(f"{tag} segment #{position} is outside any claim; ignored")
+                self.parties.setdefault(_element(row, 1), []).extend(rows[mark:following])
+            else:  # PLB, LX, TS3, TS2
+                if tag == "PLB":
+                    self.plb.append(row)
+                self.warnings += [f"{rows[index][0]} segment #{index + 1} is outside any claim; ignored"
+                                  for index in range(mark + 1, following)]
 
-    def position_of(self, seg: Segment) -> int | str:
-        """A segment's position in the set (ST = 1), looked up only for a message."""
-        return next((n for n, s in enumerate(self.transaction.segments, start=1) if s is seg), "?")
+    def unreadable(self, bad: _BadAmount, start: int) -> Unparseable835:
+        """The error for an unreadable amount of a row read in the part of the set from row index `start` (its
+        claim's CLP): identical rows are one row, and the first of them there is the one the read stopped at."""
+        rows = self.transaction.rows
+        position = next((n for n in range(start, len(rows)) if rows[n] is bad.row), None)
+        where = "?" if position is None else position + 1
+        return Unparseable835(f"{bad.row[0]}{bad.element:02d} of segment #{where} is {bad.state}")
 
-    def single(self, tag: str) -> Segment | None:
-        found = [s for s in self.header if s.tag == tag]
+    def single(self, tag: str) -> list[str] | None:
+        found = [row for row in self.header if row[0] == tag]
         if len(found) > 1:
             self.warnings.append(f"835 has {len(found)} {tag} segments; the first is read")
         return found[0] if found else None
 
-    def payment(self, bpr: Segment) -> RemittancePayment:
+    def payment(self, bpr: list[str]) -> RemittancePayment:
         trn = self.single("TRN")
-        production = next((s for s in self.header if s.tag == "DTM" and s.element(1) == "405"), None)
-        claims = tuple(self.claim(draft, number) for number, draft in enumerate(self.claims, start=1))
-        adjustments = tuple(a for n, seg in enumerate(self.plb, start=1) for a in self.provider_adjustments(seg, n))
+        production = next((row for row in self.header if row[0] == "DTM" and _element(row, 1) == "405"), None)
+        claims = self.read_claims()
+        adjustments = tuple(a for n, row in enumerate(self.plb, start=1) for a in self.provider_adjustments(row, n))
         amount = self.money(bpr, 2)
         self.check_payment(amount, claims, adjustments)
         payee_npi, payee_tax_id = self.payee_ids()
         payer, payee = self.party_name("PR"), self.party_name("PE")
-        if not bpr.element(16):
+        if not _element(bpr, 16):
             self.warnings.append("BPR16 (check issue or EFT effective date) is missing")
         return RemittancePayment(
             control_number=self.transaction.control_number,
             payer_id=self.payer_id(trn),
-            payer_name=(payer.element(2) or None) if payer else None,
-            payee_name=(payee.element(2) or None) if payee else None,
+            payer_name=(_element(payer, 2) or None) if payer else None,
+            payee_name=(_element(payee, 2) or None) if payee else None,
             payee_npi=payee_npi, payee_tax_id=payee_tax_id,
-            handling_code=bpr.element(1), payment_method=bpr.element(4), amount=amount,
-            credit=bpr.element(3) != "D",
-            payment_date=self.date(bpr.element(16), "BPR16"),
-            production_date=self.date(production.element(2), "DTM*405") if production else None,
-            trace_number=(trn.element(2) or None) if trn else None,
-            trace_originator=(trn.element(3) or None) if trn else None,
+            handling_code=_element(bpr, 1), payment_method=_element(bpr, 4), amount=amount,
+            credit=_element(bpr, 3) != "D",
+            payment_date=self.date(_element(bpr, 16), "BPR16"),
+            production_date=self.date(_element(production, 2), "DTM*405") if production else None,
+            trace_number=(_element(trn, 2) or None) if trn else None,
+            trace_originator=(_element(trn, 3) or None) if trn else None,
             claims=claims, provider_adjustments=adjustments,
             envelope_errors=self.envelope_errors, warnings=tuple(self.warnings),
             interchange_control_number=self.interchange.control_number,
             group_control_number=self.group.control_number, version=self.group.version,
             sender_id=self.interchange.sender_id, receiver_id=self.interchange.receiver_id,
-            payer_identifier=(payer.element(4) or None) if payer else None,
-            payer_identifier_qualifier=(payer.element(3) or None) if payer else None,
+            payer_identifier=(_element(payer, 4) or None) if payer else None,
+            payer_identifier_qualifier=(_element(payer, 3) or None) if payer else None,
             payer_reference=self.party_ref("PR", "2U"),
         )
 
     # ------------------------------------------------------------ parties
 
-    def party_name(self, qualifier: str) -> Segment | None:
-        segments = self.parties.get(qualifier, [])
-        return segments[0] if segments else None
+    def party_name(self, qualifier: str) -> list[str] | None:
+        rows = self.parties.get(qualifier, [])
+        return rows[0] if rows else None
 
     def party_ref(self, qualifier: str, ref: str) -> str | None:
-        found = next((s for s in self.parties.get(qualifier, []) if s.tag == "REF" and s.element(1) == ref), None)
-        return (found.element(2) or None) if found else None
+        found = next((r for r in self.parties.get(qualifier, []) if r[0] == "REF" and _element(r, 1) == ref), None)
+        return (_element(found, 2) or None) if found else None
 
-    def payer_id(self, trn: Segment | None) -> str | None:
+    def payer_id(self, trn: list[str] | None) -> str | None:
         name = self.party_name("PR")
         # N104 is the CMS plan id once mandated; REF*2U is how payers name themselves today; TRN03 is the
         # guide's last-resort "payer identifier" (1 + EIN).
-        return ((name.element(4) if name else "") or self.party_ref("PR", "2U")
-                or (trn.element(3) if trn else "") or None)
+        return ((_element(name, 4) if name else "") or self.party_ref("PR", "2U")
+                or (_element(trn, 3) if trn else "") or None)
 
     def payee_ids(self) -> tuple[str | None, str | None]:
         name = self.party_name("PE")
-        qualifier, identifier = (name.element(3), name.element(4)) if name else ("", "")
+        qualifier, identifier = (_element(name, 3), _element(name, 4)) if name else ("", "")
         npi = identifier if qualifier == "XX" and identifier else None
         tax_id = identifier if qualifier == "FI" and identifier else self.party_ref("PE", "TJ")
         return npi, tax_id
 
     # ------------------------------------------------------------ claims
 
-    def claim(self, draft: _ClaimDraft, number: int) -> ClaimPayment:
-        clp, where = draft.clp, f"claim #{number} (CLP segment #{draft.position})"
-        el = clp.elements
-        size = len(el)
-        cas, dtm, remarks = [], [], []
-        for seg in draft.segments:
-            tag = seg.tag
-            if tag == "CAS":
-                cas.append(seg)
-            elif tag == "DTM":
-                dtm.append(seg)
+    def read_claims(self) -> tuple[ClaimPayment, ...]:
+        envelope = (self.interchange.control_number, self.group.control_number, self.transaction.control_number)
+        claims = []
+        for number, draft in enumerate(self.claims, start=1):
+            try:
+                claims.append(self.claim(draft, number, envelope))
+            except _BadAmount as bad:
+                raise self.unreadable(bad, draft[1] - 1) from None
+        return tuple(claims)
+
+    def claim(self, draft: _Claim, number: int, envelope: tuple[str, str, str]) -> ClaimPayment:
+        clp, position, own, drafts = draft
+        cas = dtm = remarks = None
+        for row in own:
+            tag = row[0]
+            if tag == "DTM":
+                if dtm is None:
+                    dtm = [row]
+                else:
+                    dtm.append(row)
+            elif tag == "CAS":
+                if cas is None:
+                    cas = [row]
+                else:
+                    cas.append(row)
             elif tag == "MOA" or tag == "MIA":
-                se = seg.elements
-                remarks += [se[p - 1] for p in (_MOA_REMARKS if tag == "MOA" else _MIA_REMARKS)
-                            if p <= len(se) and se[p - 1]]
-        start = self.claim_date(dtm, "232")
-        end = self.claim_date(dtm, "233")
-        status = el[1] if size > 1 else ""
-        claim = _frozen(ClaimPayment, {
-            "patient_control_number": el[0] if size else "",
+                remarks = (remarks or []) + [row[p] for p in (_MOA_REMARKS if tag == "MOA" else _MIA_REMARKS)
+                                             if p < len(row) and row[p]]
+        read_dates = self.known_dates(dtm) if dtm else (None, None, ())
+        if read_dates is None:  # a date not seen before, or not a date: the checked path, with its warnings
+            start = self.claim_date(dtm, "232")
+            end = self.claim_date(dtm, "233")
+        else:
+            start, end, dates = read_dates
+        size = len(clp)
+        status = clp[2] if size > 2 else ""
+        charge = _AMOUNTS.get(clp[3] if size > 3 else "") or self.money(clp, 3)
+        paid = _AMOUNTS.get(clp[4] if size > 4 else "") or self.money(clp, 4)
+        patient = clp[5] if size > 5 else ""
+        if patient:
+            patient = (_AMOUNTS.get(patient) or self.optional_money(patient, _where(number, position), " CLP05")
+                       or ZERO)
+        else:
+            patient = ZERO
+        adjustments = self.adjustments(cas) if cas else ()
+        lines = tuple([self.line(svc, rows, number, position, n) for n, (svc, rows) in enumerate(drafts, start=1)])
+        if read_dates is None:
+            dates = self.claim_dates(dtm, _where(number, position))
+        where = _new(ClaimPosition)
+        _set(where, "__dict__", {
+            "interchange_control_number": envelope[0], "group_control_number": envelope[1],
+            "transaction_control_number": envelope[2], "claim_index": number, "segment_position": position})
+        claim = _new(ClaimPayment)
+        _set(claim, "__dict__", {
+            "patient_control_number": clp[1] if size > 1 else "",
             "status_code": status,
             "status": CLAIM_STATUS.get(status) or f"Unrecognised claim status code {quote_code(status)}",
-            "charge": _AMOUNTS.get(el[2] if size > 2 else "") or self.money(clp, 3),
-            "paid": _AMOUNTS.get(el[3] if size > 3 else "") or self.money(clp, 4),
-            "patient_responsibility": self.optional_money(el[4] if size > 4 else "", where, " CLP05") or ZERO,
-            "claim_filing_indicator": (el[5] if size > 5 else "") or None,
-            "payer_claim_control_number": (el[6] if size > 6 else "") or None,
-            "adjustments": self.adjustments(cas) if cas else (),
-            "remark_codes": tuple(remarks),
-            "lines": tuple(self.line(line, where, n) for n, line in enumerate(draft.lines, start=1)),
+            "charge": charge, "paid": paid, "patient_responsibility": patient,
+            "claim_filing_indicator": (clp[6] if size > 6 else "") or None,
+            "payer_claim_control_number": (clp[7] if size > 7 else "") or None,
+            "adjustments": adjustments,
+            "remark_codes": tuple(remarks) if remarks else (),
+            "lines": lines,
             "service_from": start, "service_to": end or start,
-            "position": _frozen(ClaimPosition, {
-                "interchange_control_number": self.interchange.control_number,
-                "group_control_number": self.group.control_number,
-                "transaction_control_number": self.transaction.control_number,
-                "claim_index": number, "segment_position": draft.position}),
-            "dates": self.claim_dates(dtm, where) if dtm else (),
+            "position": where,
+            "dates": dates,
         })
-        if not claim.patient_control_number:
-            self.warnings.append(f"{where} has no patient control number (CLP01)")
-        self.check_claim(claim, where)
+        if size < 2 or not clp[1]:
+            self.warnings.append(f"{_where(number, position)} has no patient control number (CLP01)")
+        self.check_claim(claim, number, position)
         return claim
 
-    def claim_dates(self, dtm: list[Segment], where: str) -> tuple[tuple[str, date], ...]:
+    def known_dates(self, dtm: list[list[str]]) -> tuple[date | None, date | None, tuple[tuple[str, date], ...]] | None:
+        """A claim's DTM*232 and DTM*233 dates and every (qualifier, date), when each of its dates was read
+        before (so none can be wrong and warn): remembered by its DTM rows, since many claims of a file share
+        their dates. None when a date is new (the checked path reads it)."""
+        key = tuple(map(id, dtm))
+        read = self.claim_dates_read.get(key)
+        if read is None:
+            start = end = None
+            found = []
+            for row in dtm:
+                parsed = _DATES.get(row[2]) if len(row) > 2 else None
+                if parsed is None:
+                    return None
+                qualifier = row[1]
+                if qualifier == "232":
+                    start = start or parsed
+                elif qualifier == "233":
+                    end = end or parsed
+                found.append((qualifier, parsed))
+            read = self.claim_dates_read[key] = (start, end, tuple(found))
+        return read
+
+    def claim_dates(self, dtm: list[list[str]], where: str) -> tuple[tuple[str, date], ...]:
         found = []
-        for seg in dtm:
-            qualifier = seg.element(1)
+        for row in dtm:
+            qualifier = _element(row, 1)
             # 232/233 are read (and warned about) by claim_date; the others are only kept here
-            text = seg.element(2)
+            text = _element(row, 2)
             parsed = _DATES.get(text) or (d8_date(text) if qualifier in ("232", "233") else self.date(
                 text, f"{where} DTM*{quote_code(qualifier)}"))
             if parsed is not None:
                 found.append((qualifier, parsed))
         return tuple(found)
 
-    def claim_date(self, dtm: list[Segment], qualifier: str) -> date | None:
-        for seg in dtm:
-            se = seg.elements
-            if se and se[0] == qualifier:
-                text = se[1] if len(se) > 1 else ""
+    def claim_date(self, dtm: list[list[str]], qualifier: str) -> date | None:
+        for row in dtm:
+            if len(row) > 1 and row[1] == qualifier:
+                text = row[2] if len(row) > 2 else ""
                 return _DATES.get(text) or self.date(text, f"DTM*{qualifier}")
         return None
 
-    def line(self, draft: _LineDraft, claim_where: str, number: int) -> ServicePayment:
-        svc = draft.svc
-        el = svc.elements
-        size = len(el)
-        parts = el[0].split(self.component) if size else []
-        if self.repetition and self.repetition in el[0]:
-            parts = svc.components(1)
-        if len(parts) < 2 or not parts[1]:
-            self.warnings.append(f"{claim_where} line #{number}: SVC01 has no procedure code (is the component "
-                                 "separator in ISA16 the one the file uses?)")
-        cas, remarks = [], []
-        dates: dict[str, date | None] = {}
-        allowed = control = None
-        for seg in draft.segments:
-            tag, se = seg.tag, seg.elements
-            if tag == "CAS":
-                cas.append(seg)
-            elif tag == "DTM":
-                qualifier = se[0] if se else ""
-                text = se[1] if len(se) > 1 else ""
-                dates[qualifier] = _DATES.get(text) or self.date(text, f"DTM*{quote_code(qualifier)}")
-            elif tag == "LQ":
-                if len(se) > 1 and se[0] == "HE" and se[1]:
-                    remarks.append(se[1])
+    def line(self, svc: list[str], own: list[list[str]], claim: int, position: int, number: int) -> ServicePayment:
+        """Service line `number` of claim #`claim` (whose CLP is segment #`position`)."""
+        service = self.services.get(id(svc))
+        if service is None:
+            warned = len(self.warnings)
+            procedure = self.procedure(svc[1] if len(svc) > 1 else "")
+            if not procedure[1]:
+                self.warnings.append(f"{_where(claim, position)} line #{number}: SVC01 has no procedure code (is "
+                                     "the component separator in ISA16 the one the file uses?)")
+        cas = remarks = allowed = control = None
+        service_date = from_date = to_date = None  # DTM*472, DTM*150, DTM*151 (the last of each)
+        for row in own:
+            tag = row[0]
+            if tag == "DTM":
+                qualifier = row[1] if len(row) > 1 else ""
+                text = row[2] if len(row) > 2 else ""
+                parsed = _DATES.get(text) or self.date(text, f"DTM*{quote_code(qualifier)}")
+                if qualifier == "472":
+                    service_date = parsed
+                elif qualifier == "150":
+                    from_date = parsed
+                elif qualifier == "151":
+                    to_date = parsed
+            elif tag == "CAS":
+                if cas is None:
+                    cas = [row]
+                else:
+                    cas.append(row)
             elif tag == "AMT":
-                if allowed is None and se and se[0] == "B6":
-                    allowed = seg
+                if allowed is None and len(row) > 1 and row[1] == "B6":
+                    allowed = row
+            elif tag == "LQ":
+                if len(row) > 2 and row[1] == "HE" and row[2]:
+                    if remarks is None:
+                        remarks = [row[2]]
+                    else:
+                        remarks.append(row[2])
             elif tag == "REF":
-                if control is None and se and se[0] == "6R":
-                    control = seg
-        start = dates.get("472") or dates.get("150")
-        end = dates.get("472") or dates.get("151") or start
-        units = el[4] if size > 4 else ""
-        return _frozen(ServicePayment, {
-            "qualifier": (parts[0] or None) if parts else None,
-            "procedure_code": (parts[1] or None) if len(parts) > 1 else None,
-            "modifiers": tuple(filter(None, parts[2:6])) if len(parts) > 2 else (),
-            "charge": _AMOUNTS.get(el[1] if size > 1 else "") or self.money(svc, 2),
-            "paid": _AMOUNTS.get(el[2] if size > 2 else "") or self.money(svc, 3),
-            "units": self.optional_money(units, claim_where, " line #", number, " SVC05") or ONE,
-            "original_units": self.optional_money(el[6], claim_where, " line #", number, " SVC07")
-            if size > 6 else None,
-            "revenue_code": (el[3] if size > 3 else "") or None,
-            "allowed": self.optional_money(allowed.element(2), claim_where, " line #", number, " AMT*B6")
-            if allowed else None,
-            "service_from": start, "service_to": end,
+                if control is None and len(row) > 1 and row[1] == "6R":
+                    control = row
+        if service is None:
+            service = self.service(svc, procedure, claim, position, number, warned)
+        if allowed is not None:
+            amount = allowed[2] if len(allowed) > 2 else ""
+            allowed = (_AMOUNTS.get(amount) or self.optional_money(
+                amount, _where(claim, position), " line #", number, " AMT*B6")) if amount else None
+        start = service_date or from_date
+        line = _new(ServicePayment)
+        _set(line, "__dict__", {
+            "qualifier": service[0], "procedure_code": service[1], "modifiers": service[2],
+            "charge": service[3], "paid": service[4], "units": service[5], "original_units": service[6],
+            "revenue_code": service[7], "allowed": allowed,
+            "service_from": start, "service_to": service_date or to_date or start,
             "adjustments": self.adjustments(cas) if cas else (),
-            "remark_codes": tuple(remarks),
-            "line_item_control_number": (control.element(2) or None) if control else None,
-            "submitted_procedure_code": svc.component(6, 2) or None if size > 5 else None,
+            "remark_codes": tuple(remarks) if remarks else (),
+            "line_item_control_number": (_element(control, 2) or None) if control else None,
+            "submitted_procedure_code": service[8],
         })
+        return line
 
-    def adjustments(self, segments: list[Segment]) -> tuple[Adjustment, ...]:
-        found = []
-        for seg in segments:
-            el = seg.elements
-            size = len(el)
-            group = el[0] if size else ""
-            for reason_at in _CAS_TRIPLETS:
-                if reason_at > size:
-                    break
-                reason = el[reason_at - 1]
-                if not reason:
-                    continue
-                quantity = el[reason_at + 1] if reason_at + 1 < size else ""
-                found.append(_frozen(Adjustment, {
-                    "group": group, "reason": reason,
-                    "amount": _AMOUNTS.get(el[reason_at] if reason_at < size else "")
-                    or self.money(seg, reason_at + 1),
-                    "quantity": self.optional_money(quantity, "CAS", f"{reason_at + 2:02d}") if quantity else None,
-                }))
-        return tuple(found)
+    def service(self, svc: list[str], procedure: tuple[str | None, str | None, tuple[str, ...]], claim: int,
+                position: int, number: int, warned: int) -> _Service:
+        """What the SVC row says: (qualifier, code, modifiers, charge, paid, units, original units, revenue code,
+        submitted code); remembered when neither it nor SVC01 (read before the line's DTMs, warnings since
+        `warned`) warned."""
+        size = len(svc)
+        charge = _AMOUNTS.get(svc[2] if size > 2 else "") or self.money(svc, 2)
+        paid = _AMOUNTS.get(svc[3] if size > 3 else "") or self.money(svc, 3)
+        clean = len(self.warnings) == warned
+        warned = len(self.warnings)
+        units = svc[5] if size > 5 else ""
+        units = self.optional_money(units, _where(claim, position), " line #", number, " SVC05") or ONE
+        original = self.optional_money(svc[7], _where(claim, position), " line #", number, " SVC07") \
+            if size > 7 else None
+        service = (*procedure, charge, paid, units, original, (svc[4] if size > 4 else "") or None,
+                   (self.component_of(svc[6], 2) or None) if size > 6 else None)
+        if clean and len(self.warnings) == warned:
+            self.services[id(svc)] = service
+        return service
 
-    def provider_adjustments(self, plb: Segment, number: int) -> list[ProviderAdjustment]:
+    def procedure(self, composite: str) -> tuple[str | None, str | None, tuple[str, ...]]:
+        """SVC01 as (qualifier, code, modifiers), None for what is absent."""
+        parts = composite.split(self.component) if composite else []
+        if self.repetition and self.repetition in composite:
+            parts = composite.split(self.repetition)[0].split(self.component)  # the first repetition's
+        return ((parts[0] or None) if parts else None, (parts[1] or None) if len(parts) > 1 else None,
+                tuple(filter(None, parts[2:6])) if len(parts) > 2 else ())
+
+    def component_of(self, value: str, index: int) -> str:
+        """Component `index` (1-based) of the first repetition of a composite element, '' when absent."""
+        if self.repetition:
+            value = value.split(self.repetition)[0]
+        parts = value.split(self.component)
+        return parts[index - 1] if value and index <= len(parts) else ""
+
+    def adjustments(self, rows: list[list[str]]) -> tuple[Adjustment, ...]:
+        found = self.cas(rows[0])
+        for row in rows[1:]:
+            found += self.cas(row)
+        return found
+
+    def cas(self, row: list[str]) -> tuple[Adjustment, ...]:
+        """The adjustments of one CAS: up to six (reason, amount, quantity) after the group code."""
+        read = self.remembered_adjustments.get(id(row))
+        if read is not None:
+            return read
+        warned = len(self.warnings)
+        size = len(row)
+        group = row[1] if size > 1 else ""
         found = []
-        period = self.date(plb.element(2), f"PLB #{number} PLB02")
+        for reason_at in _CAS_TRIPLETS:  # row[reason_at] is a reason (CAS02, 05, ...), its amount and quantity follow
+            if reason_at >= size:
+                break
+            reason = row[reason_at]
+            if not reason:
+                continue
+            quantity = row[reason_at + 2] if reason_at + 2 < size else ""
+            found.append(_frozen(Adjustment, {
+                "group": group, "reason": reason,
+                "amount": _AMOUNTS.get(row[reason_at + 1] if reason_at + 1 < size else "")
+                or self.money(row, reason_at + 1),
+                "quantity": self.optional_money(quantity, "CAS", f"{reason_at + 2:02d}") if quantity else None,
+            }))
+        read = tuple(found)
+        if len(self.warnings) == warned:
+            self.remembered_adjustments[id(row)] = read
+        return read
+
+    def provider_adjustments(self, plb: list[str], number: int) -> list[ProviderAdjustment]:
+        found = []
+        period = self.date(_element(plb, 2), f"PLB #{number} PLB02")
         for pair, reason_at in enumerate(_PLB_PAIRS, start=1):
-            reason = plb.component(reason_at, 1)
+            composite = _element(plb, reason_at)
+            reason = self.component_of(composite, 1)
             if not reason:
                 continue
             found.append(ProviderAdjustment(
-                provider_id=plb.element(1), reason=reason, reference=plb.component(reason_at, 2) or None,
+                provider_id=_element(plb, 1), reason=reason, reference=self.component_of(composite, 2) or None,
                 amount=self.money(plb, reason_at + 1), fiscal_period=period, plb_index=number, pair_index=pair,
             ))
         return found
 
     # ------------------------------------------------------------ balancing
 
-    def check_claim(self, claim: ClaimPayment, where: str) -> None:
+    def check_claim(self, claim: ClaimPayment, number: int, position: int) -> None:
+        """The balancing rules of the module's docstring for claim #`number` (CLP segment #`position`)."""
         adjusted = patient = ZERO
         for a in claim.adjustments:
             adjusted += a.amount
@@ -671,7 +799,7 @@ class _PaymentReader:
                 patient += a.amount
         claim_level = adjusted
         lines_paid = ZERO
-        for number, line in enumerate(claim.lines, start=1):
+        for line_number, line in enumerate(claim.lines, start=1):
             line_adjusted = ZERO
             for a in line.adjustments:
                 line_adjusted += a.amount
@@ -680,21 +808,21 @@ class _PaymentReader:
             adjusted += line_adjusted
             lines_paid += line.paid
             if line.charge - line.paid != line_adjusted:
-                self.warnings.append(f"{where} line #{number} does not balance: SVC02 - SVC03 = "
-                                     f"{line.charge - line.paid}, its adjustments total {line_adjusted}")
+                self.warnings.append(f"{_where(number, position)} line #{line_number} does not balance: SVC02 - "
+                                     f"SVC03 = {line.charge - line.paid}, its adjustments total {line_adjusted}")
         if claim.charge - claim.paid != adjusted:
-            self.warnings.append(f"{where} does not balance: CLP03 - CLP04 = {claim.charge - claim.paid}, "
-                                 f"claim and line adjustments total {adjusted}")
+            self.warnings.append(f"{_where(number, position)} does not balance: CLP03 - CLP04 = "
+                                 f"{claim.charge - claim.paid}, claim and line adjustments total {adjusted}")
         if claim.lines:
             from_lines = lines_paid - claim_level
             if claim.paid != from_lines:
-                self.warnings.append(f"{where}: CLP04 {claim.paid} is not the lines' SVC03 less claim-level "
-                                     f"adjustments ({from_lines})")
+                self.warnings.append(f"{_where(number, position)}: CLP04 {claim.paid} is not the lines' SVC03 less "
+                                     f"claim-level adjustments ({from_lines})")
         if claim.patient_responsibility != patient:
-            self.warnings.append(f"{where}: CLP05 {claim.patient_responsibility} is not the sum of its PR "
-                                 f"adjustments ({patient})")
+            self.warnings.append(f"{_where(number, position)}: CLP05 {claim.patient_responsibility} is not the sum "
+                                 f"of its PR adjustments ({patient})")
         if claim.denied and claim.paid:
-            self.warnings.append(f"{where} is denied (CLP02 4) but pays {claim.paid}")
+            self.warnings.append(f"{_where(number, position)} is denied (CLP02 4) but pays {claim.paid}")
 
     def check_payment(self, amount: Decimal, claims: tuple[ClaimPayment, ...],
                       adjustments: tuple[ProviderAdjustment, ...]) -> None:
@@ -705,16 +833,15 @@ class _PaymentReader:
 
     # ------------------------------------------------------------ values
 
-    def money(self, seg: Segment, element: int) -> Decimal:
+    def money(self, row: list[str], element: int) -> Decimal:
         """A required amount: guessing one would post the wrong money, so an unreadable one stops the read."""
-        el = seg.elements
-        text = el[element - 1] if element <= len(el) else ""
+        text = row[element] if element < len(row) else ""
         amount = _AMOUNTS.get(text)
         if amount is None:
             amount = _amount(text)
             if amount is None:
                 state = "missing" if not text else "not an amount"
-                raise Unparseable835(f"{seg.tag}{element:02d} of segment #{self.position_of(seg)} is {state}")
+                raise _BadAmount(row, element, state)
         return amount
 
     def optional_money(self, text: str, *label: object) -> Decimal | None:
@@ -771,5 +898,11 @@ def _amount(text: str) -> Decimal | None:
     return amount
 
 
-def _total(adjustments: Iterable[Adjustment]) -> Decimal:
-    return sum((a.amount for a in adjustments), ZERO)
+def _where(claim: int, position: int) -> str:
+    """How messages name a claim: 'claim #3 (CLP segment #25)'."""
+    return f"claim #{claim} (CLP segment #{position})"
+
+
+def _element(row: list[str], position: int) -> str:
+    """Element `position` of a row, '' when absent (Segment.element for rows)."""
+    return row[position] if position < len(row) else ""

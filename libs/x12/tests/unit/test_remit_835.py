@@ -669,3 +669,112 @@ def test_an_interchange_cut_short_before_a_complete_one_rejects_the_file():
     with pytest.raises(Incomplete835, match="missing_se") as caught:
         read_835(text[: text.index("CLP*PCN2")] + interchange(6, check("0001", denied("B"))))
     assert "DOE" not in str(caught.value)
+
+
+# ---------------------------------------------------------------- the row reader against a plain reading
+#
+# read_835 reads split rows, shares one row between identical segments and remembers what a repeated CAS, SVC or
+# claim DTM reads as. These pin its results to those of the previous reader (a Segment per segment, everything
+# read afresh) and to a plain segment walk written here.
+
+# What the previous reader read from each shared sample: claims, lines, sum of CLP04, sum of every CAS amount,
+# findings (envelope errors and warnings).
+SAMPLE_TOTALS = {
+    "badx12_X221-dollars-and-data-sent-separate.835": (2, 2, "945", "1055", 0),
+    "badx12_X221-dollars-and-data-sent-together.835": (2, 0, "149998.73", "76368.24", 0),
+    "badx12_X221-era-sample.835": (1, 5, "132", "94", 0),
+    "badx12_X221-multiple-claims-single-check.835": (9, 33, "810.8", "2008.2", 0),
+    "badx12_X221-secondary-payment-with-higher-fee-schedule.835": (1, 1, "34", "507", 0),
+    "badx12_X221-secondary-payments.835": (2, 2, "1222", "9853.14", 0),
+    "badx12_X221-tertiary-payments.835": (1, 1, "187.50", "1579", 0),
+    "edifabric_payment.835": (1, 1, "34", "507", 1),
+    "lfh_cob-contractual-adjustment.835": (1, 1, "34.00", "507.00", 2),
+    "lfh_cob-contractual-adjustment.fixed.835": (1, 1, "34.00", "507.00", 0),
+    "lfh_managed-care.835": (2, 2, "945.00", "1055.00", 1),
+    "lfh_managed-care.fixed.835": (2, 2, "945.00", "1055.00", 0),
+    "lfh_medicare-part-a.835": (2, 0, "149998.73", "76368.24", 0),
+    "lfh_secondary-payment.835": (2, 2, "1222.00", "9853.14", 3),
+    "lfh_secondary-payment.fixed.835": (2, 2, "1222.00", "9853.14", 0),
+    "lfh_tertiary-payment.835": (1, 1, "187.50", "1579.00", 4),
+    "pyx12_mult-loops.835": (1, 3, "0", "915.39", 0),
+}
+
+
+def totals(whole) -> tuple[int, int, str, str, int]:
+    claims = [c for p in whole.payments for c in p.claims]
+    return (len(claims), sum(len(c.lines) for c in claims), str(sum((c.paid for c in claims), D(0))),
+            str(sum((a.amount for c in claims for a in c.all_adjustments), D(0))), len(whole.findings()))
+
+
+@pytest.mark.parametrize("path", sample_params("x12", "835"))
+def test_sample_totals_are_those_the_previous_reader_read(path: Path):
+    if path.name not in SAMPLE_TOTALS:
+        pytest.skip(f"{path.name}: a new sample, no totals pinned")
+    assert totals(read_835_file(path.read_text())) == SAMPLE_TOTALS[path.name]
+
+
+def canonical(value):
+    """Every field of every object, recursively, in a form whose repr is stable (for a digest)."""
+    from dataclasses import fields, is_dataclass
+    from enum import Enum
+
+    if is_dataclass(value):
+        return type(value).__name__, tuple((f.name, canonical(getattr(value, f.name))) for f in fields(value))
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, (list, tuple)):
+        return tuple(canonical(v) for v in value)
+    return value
+
+
+def plain_reading(text: str) -> dict[str, tuple]:
+    """Per check (ST02, the first interchange's numbering): what a plain walk over codec Segments finds."""
+    from rcm_x12.codec import parse_interchanges
+
+    found = {}
+    for ic in parse_interchanges(text):
+        for t in ic.transactions:
+            clp = [s for s in t.body if s.tag == "CLP"]
+            svc = [s for s in t.body if s.tag == "SVC"]
+            cas = [(s.element(1), D(s.element(p))) for s in t.body if s.tag == "CAS"
+                   for p in (3, 6, 9, 12, 15, 18) if s.element(p)]
+            plb = [D(s.element(p)) for s in t.body if s.tag == "PLB" for p in range(4, 15, 2) if s.element(p)]
+            found[f"{ic.control_number}/{t.control_number}"] = (
+                [s.element(1) for s in clp], sum((D(s.element(4)) for s in clp), D(0)),
+                sum((D(s.element(5) or 0) for s in clp), D(0)), len(svc), sum((D(s.element(3)) for s in svc), D(0)),
+                sum((a for g, a in cas if g == "PR"), D(0)), sum((a for _, a in cas), D(0)), sum(plb, D(0)),
+                D(next(s for s in t.body if s.tag == "BPR").element(2)))
+    return found
+
+
+def test_the_benchmark_file_reads_as_a_plain_walk_and_as_the_previous_reader():
+    from bench.remittance import generate_835
+
+    text, claims = generate_835(2000, 3, 40)
+    whole = read_835_file(text)
+    read = {f"{p.interchange_control_number}/{p.control_number}": (
+        [c.patient_control_number for c in p.claims], sum((c.paid for c in p.claims), D(0)),
+        sum((c.patient_responsibility for c in p.claims), D(0)), sum(len(c.lines) for c in p.claims),
+        sum((ln.paid for c in p.claims for ln in c.lines), D(0)),
+        sum((a.amount for c in p.claims for a in c.all_adjustments if a.group == "PR"), D(0)),
+        sum((a.amount for c in p.claims for a in c.all_adjustments), D(0)),
+        sum((a.amount for a in p.provider_adjustments), D(0)), p.amount) for p in whole.payments}
+    assert read == plain_reading(text) and whole.claim_count == claims
+    # Every field of every object, as the previous reader (a Segment per segment, nothing remembered) read it.
+    import hashlib
+
+    assert hashlib.sha256(repr(canonical(whole)).encode()).hexdigest()[:16] == "13cf026e8f9f08ff"
+
+
+def test_a_repeated_faulty_segment_warns_each_time_and_is_placed_where_it_stopped_the_read():
+    # Identical segments are one row, and what a CAS reads as is remembered only when it warned of nothing.
+    odd = Segment("CAS", ["CO", "45", "20", "x"])  # CAS04 (quantity) is not a number: a warning each time
+    claim = [Segment("CLP", ["PCN1", "1", "100", "80", "", "12", "SBX1"]), odd]
+    payment = only(read_835(interchange(5, check("0001", claim, claim, amount="160"))))
+    assert [w for w in payment.warnings if "CAS04" in w] == ["CAS04 is not a number; ignored"] * 2
+    # The same unreadable CAS once after the LX (ignored there) and once in the claim: the read stops at the
+    # claim's: segment #9 (ST 1, BPR 2, TRN 3, N1 4, REF 5, LX 6, CAS 7, CLP 8, CAS 9), not #7.
+    bad = Segment("CAS", ["CO", "45", "x"])
+    text = interchange(5, check("0001", [bad, Segment("CLP", ["PCN1", "1", "100", "80", "", "12", "SBX1"]), bad]))
+    with pytest.raises(Unparseable835, match=r"^CAS03 of segment #9 is not an amount$"):
+        read_835(text)
