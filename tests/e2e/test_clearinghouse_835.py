@@ -6,26 +6,16 @@ pushes to remittance's HTTP intake ("api")."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
 
-from tests.support.client import url
+from tests.support.client import poll_until, url
 from tests.support.encounters import generate
 
 pytestmark = pytest.mark.e2e  # the `stack` fixture: tests/support/fixtures.py
 
 OPS = {"x-ops-key": "dev-ops-key"}
-
-
-async def _until(probe, timeout_s: float = 90, poll_s: float = 0.5):
-    for _ in range(int(timeout_s / poll_s)):
-        value = await probe()
-        if value:
-            return value
-        await asyncio.sleep(poll_s)
-    return await probe()
 
 
 async def _remittance_file(stack, cid: str) -> dict | None:
@@ -36,7 +26,7 @@ async def _remittance_file(stack, cid: str) -> dict | None:
             return None
         f = await stack.http.get(url("remittance", f"/v1/remittances/{r.json()['file_id']}"))
         return f.json() if f.status_code == 200 else None
-    return await _until(probe)
+    return await poll_until(probe, timeout_s=90, poll_s=0.5)
 
 
 async def test_a_payers_835_through_the_clearinghouse_is_posted_for_the_tenant_as_the_push_is(stack):

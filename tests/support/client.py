@@ -32,6 +32,16 @@ TENANT_A = ("dev-key-tenant-a", "tenant-a")
 TENANT_B = ("dev-key-tenant-b", "tenant-b")
 
 
+async def poll_until(probe, timeout_s: float = 60, poll_s: float = 0.3):
+    """Call `probe` until it returns something truthy (returned) or the time is up (its last answer returned)."""
+    for _ in range(int(timeout_s / poll_s)):
+        value = await probe()
+        if value:
+            return value
+        await asyncio.sleep(poll_s)
+    return await probe()
+
+
 def url(service: str, path: str = "") -> str:
     return f"http://127.0.0.1:{PORTS[service]}{path}"
 
