@@ -120,6 +120,9 @@ from typing import Literal  # noqa: E402
 
 from rcm_remittance.service import Deposits  # noqa: E402
 
+SINCE = Query(None, description="the window's first day (default: 120 days before the newest deposit); deposits matched before it are "
+                                "not shown, unmatched ones and ERAs without a deposit always are")
+
 
 @router.post("/deposits", summary="Record bank deposits from a BAI2 file or a CSV export (date,amount,trace): each "
                                   "stored once per tenant (the same file again adds nothing); answers the count "
@@ -128,15 +131,17 @@ from rcm_remittance.service import Deposits  # noqa: E402
                                                         "application/octet-stream": {"schema": {"type": "string"}}}}})
 async def post_deposits(request: Request, tenant_id: TenantId, deposits: Provided[Deposits],
                         format: Literal["bai2", "csv"] | None = Query(
-                            None, description="bai2 or csv; default: bai2 when the file starts with an 01 record")):
-    return await deposits.upload(tenant_id=tenant_id, actor="api", content=await request.body(), fmt=format)
+                            None, description="bai2 or csv; default: bai2 when the file starts with an 01 record"),
+                        since: date | None = SINCE):
+    return await deposits.upload(tenant_id=tenant_id, actor="api", content=await request.body(), fmt=format,
+                                 since=since)
 
 
 @router.get("/deposits/reassociation", summary="Deposits matched to ERAs (by TRN02 trace and amount), amount "
                                               "mismatches with the difference, unmatched deposits and ERAs "
                                               "without a deposit")
-async def deposit_reassociation(tenant_id: TenantId, deposits: Provided[Deposits]):
-    return await deposits.reassociation(tenant_id=tenant_id, actor="api")
+async def deposit_reassociation(tenant_id: TenantId, deposits: Provided[Deposits], since: date | None = SINCE):
+    return await deposits.reassociation(tenant_id=tenant_id, actor="api", since=since)
 
 
 # ---------------------------------------------------------------- payer contracts and underpayments

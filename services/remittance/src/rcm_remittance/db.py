@@ -208,7 +208,9 @@ class DepositRow(Base, table=True):
     __tablename__ = "deposits"
     __table_args__ = (UniqueConstraint("tenant_id", "file_sha256", "line", name="uq_deposit_file_line"),
                       UniqueConstraint("tenant_id", "deposit_key", name="uq_deposit_key"),
-                      Index("ix_deposits_tenant_status", "tenant_id", "status"))
+                      Index("ix_deposits_tenant_status", "tenant_id", "status"),
+                      Index("ix_deposits_matched_file_ids", "matched_file_ids", postgresql_using="gin",
+                            postgresql_ops={"matched_file_ids": "jsonb_path_ops"}))
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
     tenant_id: str

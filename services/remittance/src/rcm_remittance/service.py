@@ -824,6 +824,19 @@ from rcm_remittance.domain import deposits as D  # noqa: E402
 from rcm_remittance.domain.remit import MAX_AMOUNT  # noqa: E402
 
 ERA_STATUSES = ("posted", "partially_posted", "held")  # files whose money the payer sent (not rejected ones)
+REASSOCIATION_WINDOW = timedelta(days=120)  # a deposit or ERA older than this counts only while it is still open
+# The ERAs of the window: not paid by a deposit matched before the window, and paid since (less the check window),
+# or naming a trace of a deposit in view, or not yet paid by any deposit (a matched deposit names its files: GIN
+# index, migration 0011).
+_window_eras = text(
+    "SELECT e.* FROM era_payments e JOIN remittance_files f ON f.tenant_id = e.tenant_id AND f.id = e.file_id "
+    "WHERE e.tenant_id = :tenant AND f.status = ANY(CAST(:statuses AS text[])) "
+    "AND NOT EXISTS (SELECT 1 FROM deposits d WHERE d.tenant_id = e.tenant_id AND d.status = 'matched' "
+    "AND d.deposit_date < :since AND d.matched_file_ids @> jsonb_build_array(e.file_id::text)) AND ("
+    "e.payment_date IS NULL OR e.payment_date >= :since_eras OR e.trace_key = ANY(CAST(:traces AS text[])) "
+    "OR NOT EXISTS (SELECT 1 FROM deposits d WHERE d.tenant_id = e.tenant_id "
+    "AND d.matched_file_ids @> jsonb_build_array(e.file_id::text))) "
+    "ORDER BY f.received_at, e.file_id, e.check_index")
 DEPOSIT_FORMATS = ("bai2", "csv")
 
 _lock_tenant_deposits = text("SELECT pg_advisory_xact_lock(hashtextextended('deposits:' || :tenant, 0))")
@@ -869,7 +882,8 @@ class Deposits:
     def __init__(self, units: UnitsOfWork) -> None:
         self.units = units
 
-    async def upload(self, *, tenant_id: str, actor: str, content: bytes, fmt: str | None) -> dict:
+    async def upload(self, *, tenant_id: str, actor: str, content: bytes, fmt: str | None,
+                     since: date | None = None) -> dict:
         fmt, found = read_deposit_file(content, fmt)  # pure, before the transaction
         digest = sha256(content)
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
@@ -883,14 +897,14 @@ class Deposits:
                     "customer_reference": d.customer_reference, "type_code": d.type_code, "status": "unmatched",
                     "matched_file_ids": []} for d in found])
                 stored = len(rows)
-            result = await self._reassociate(uow)
+            result = await self._reassociate(uow, since)
         return {"format": fmt, "file_sha256": digest, "deposits_in_file": len(found), "stored": stored,
                 "already_stored": len(found) - stored, "reassociation": result}
 
-    async def reassociation(self, *, tenant_id: str, actor: str) -> dict:
+    async def reassociation(self, *, tenant_id: str, actor: str, since: date | None = None) -> dict:
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
             await uow.conn.execute(_lock_tenant_deposits, {"tenant": tenant_id})
-            return await self._reassociate(uow)
+            return await self._reassociate(uow, since)
 
     # -------------------------------------------------------- internals
 
@@ -917,16 +931,23 @@ class Deposits:
         if rows:
             await _insert_era_payments.execute(uow.conn, rows)
 
-    async def _reassociate(self, uow: UnitOfWork) -> dict:
+    async def _reassociate(self, uow: UnitOfWork, since: date | None = None) -> dict:
+        """Over the window from `since` (default: REASSOCIATION_WINDOW before the tenant's newest deposit) and whatever
+        is still open before it: a deposit matched earlier stays matched and drops out of view, so the work grows with
+        the window, not with the tenant's history."""
         tenant = uow.tenant_id
+        if since is None:
+            newest = await uow.conn.scalar(select(func.max(deposits_table.c.deposit_date)).where(
+                deposits_table.c.tenant_id == tenant))
+            since = (newest or uow.clock.today()) - REASSOCIATION_WINDOW
         await self._index_eras(uow)
-        drows = (await uow.conn.execute(select(deposits_table).where(deposits_table.c.tenant_id == tenant)
-                                        .order_by(deposits_table.c.id))).all()
-        erows = (await uow.conn.execute(text(
-            "SELECT e.* FROM era_payments e JOIN remittance_files f ON f.tenant_id = e.tenant_id AND f.id = e.file_id "
-            "WHERE e.tenant_id = :tenant AND f.status = ANY(CAST(:statuses AS text[])) "
-            "ORDER BY f.received_at, e.file_id, e.check_index"),
-            {"tenant": tenant, "statuses": list(ERA_STATUSES)})).all()
+        drows = (await uow.conn.execute(select(deposits_table).where(
+            deposits_table.c.tenant_id == tenant,
+            (deposits_table.c.status != "matched") | (deposits_table.c.deposit_date >= since))
+            .order_by(deposits_table.c.id))).all()
+        erows = (await uow.conn.execute(_window_eras, {
+            "tenant": tenant, "statuses": list(ERA_STATUSES), "since": since, "since_eras": since - D.CHECK_WINDOW,
+            "traces": sorted({r.trace_key for r in drows if r.trace_key})})).all()
         deposits = [(r.id, D.Deposit(deposit_date=r.deposit_date, amount=r.amount, trace=r.trace,
                                      bank_reference=r.bank_reference, customer_reference=r.customer_reference,
                                      type_code=r.type_code, line=r.line)) for r in drows]

@@ -181,3 +181,26 @@ async def test_the_same_deposit_in_two_overlapping_bank_files_is_stored_once(api
     assert await api.scalar("SELECT count(*) FROM deposits WHERE trace_key = 'EFT-100'") == 1
     r = csv_body["reassociation"]
     assert [m["file_ids"] for m in r["matched"]] == [[f1]]
+
+
+async def test_reassociation_covers_its_window_and_whatever_is_still_open_before_it(api):
+    """A deposit matched before the window drops out of view with its ERA; an older deposit or ERA still open stays
+    listed; a deposit in the window naming an old ERA's trace still finds it."""
+    for pcn in ("PCN-1", "PCN-2", "PCN-3"):
+        await submit(api, pcn)
+    f1 = await post_era(api, "PCN-1", "80.00", "EFT-100", "000000901")
+    f2 = await post_era(api, "PCN-2", "50.00", "EFT-200", "000000902")
+    await upload(api, bai2([("165", 8000, "BR001", "TRN*1*EFT-100*1512345678\\"),
+                            ("169", 1111, "BR002", "NO TRACE/")]))
+    f3 = await post_era(api, "PCN-3", "30.00", "EFT-300", "000000903")
+    later = {"since": "2026-11-03"}  # the deposits and ERAs of the test are dated 2026-11-02
+    r = (await api.client.get("/v1/deposits/reassociation", params=later, headers=api.headers())).json()
+    assert r["matched"] == []  # EFT-100 was matched before the window
+    assert [d["amount"] for d in r["unmatched_deposits"]] == ["11.11"]  # still open: always listed
+    assert sorted(e["file_id"] for e in r["eras_without_deposit"]) == sorted([f2, f3])
+    late = (await upload(api, bai2([("165", 5000, "BR009", "TRN*1*EFT-200*1512345678\\")], as_of="261104"),
+                         **later)).json()["reassociation"]
+    assert [(m["deposit"]["trace"], m["file_ids"]) for m in late["matched"]] == [("EFT-200", [f2])]
+    everything = (await api.client.get("/v1/deposits/reassociation", headers=api.headers())).json()
+    assert sorted(m["deposit"]["trace"] for m in everything["matched"]) == ["EFT-100", "EFT-200"]
+    assert f1 not in [e["file_id"] for e in everything["eras_without_deposit"]]

@@ -297,8 +297,11 @@ def parse_deposit_csv(text: str) -> list[Deposit]:
 # ---------------------------------------------------------------- matching
 
 
+CHECK_WINDOW = timedelta(days=10)  # a check deposit is matched by amount to an ERA paid this close to it
+
+
 def reassociate(deposits: list[Deposit], eras: list[EraPayment], *,
-                check_window: timedelta = timedelta(days=10)) -> Reassociation:
+                check_window: timedelta = CHECK_WINDOW) -> Reassociation:
     """Match deposits to ERAs. By trace first: a deposit and the ERA(s) with its trace match when the amounts
     agree (several ERAs sharing one EFT trace match together when they add up to the deposit); the same trace
     with another amount is an amount mismatch, never a match. A deposit without a trace (a check deposit)
