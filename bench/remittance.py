@@ -262,7 +262,7 @@ def _child(engine: str, path: str, repeat: int, profile: bool) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-async def _post(text: str, claims: int) -> None:
+async def _post(text: str, claims: int, profile: bool = False) -> None:
     import uuid
     from collections import Counter
     from datetime import datetime, timezone
@@ -288,18 +288,35 @@ async def _post(text: str, claims: int) -> None:
             await api.consume(*events)
         print(f"post:  {len(pcns)} claims registered as submitted in {time.perf_counter() - started:.1f}s (not timed)")
         body = text.encode()
+        prof = None
+        if profile:
+            import cProfile
+
+            prof = cProfile.Profile()
         cpu0, wall0 = time.process_time(), time.perf_counter()
+        if prof:
+            prof.enable()
         resp = await api.client.post("/v1/remittances/x12", content=body,
                                      headers=api.headers(**{"content-type": "application/edi-x12"}))
+        if prof:
+            prof.disable()
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        if prof:
+            import pstats
+
+            # time awaiting PostgreSQL shows as the event loop's poll (select/epoll); the rest is Python
+            for order in ("tottime", "cumulative"):
+                pstats.Stats(prof, stream=sys.stderr).sort_stats(order).print_stats(30)
         if resp.status_code != 200:
             raise SystemExit(f"posting answered {resp.status_code}: {resp.text[:300]}")
         result = resp.json()
         outcomes = Counter(p.get("outcome") for p in result.get("payments", result.get("claims", [])))
         entries = await api.scalar("SELECT count(*) FROM ledger_entries")
+        events = await api.scalar("SELECT count(*) FROM outbox")
         print(f"post:  {claims} claim payments in {wall:.2f}s wall ({cpu:.2f}s CPU in this process; PostgreSQL's "
               f"work is in its own) = {claims / wall:,.0f} claims/s posted; file status {result.get('status')}; "
-              f"outcomes {dict(outcomes)}; {entries} ledger entries")
+              f"outcomes {dict(outcomes)}; {entries} ledger entries; {events} outbox events; peak RSS of this "
+              f"process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
 def main() -> None:
@@ -308,7 +325,7 @@ def main() -> None:
     parser.add_argument("--interchanges", type=int, default=5)
     parser.add_argument("--per-check", type=int, default=40, help="claims per check (transaction set)")
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs per engine")
-    parser.add_argument("--profile", action="store_true", help="cProfile our reader (stderr)")
+    parser.add_argument("--profile", action="store_true", help="cProfile our reader, and the posting with --post (stderr)")
     parser.add_argument("--no-lfh", action="store_true", help="skip linuxforhealth-x12")
     parser.add_argument("--keep", type=Path, help="also write the generated 835 here")
     parser.add_argument("--post", action="store_true", help="also post the file into PostgreSQL (make up first)")
@@ -340,7 +357,7 @@ def main() -> None:
         if args.post:
             import asyncio
 
-            asyncio.run(_post(text, claims))
+            asyncio.run(_post(text, claims, args.profile))
         if args.no_lfh:
             return
         lfh_path = Path(folder) / "bench-lfh.835"
