@@ -15,6 +15,7 @@ queued as unmatched, never posted.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from sqlalchemy import func, select, text, tuple_, update
 
 from rcm_contracts.events import Adjustment, ClaimSubmitted, PaymentPosted, PaymentReversed
 from rcm_contracts.wire import RemittanceAdvice
-from rcm_runtime.bulk import BulkInsert
+from rcm_runtime.bulk import BulkInsert, JsonText
 from rcm_runtime.errors import Conflict, NotFound
 from rcm_runtime.consumer import Delivery, Handler
 from rcm_runtime.reads import jsonable
@@ -106,6 +107,11 @@ _insert_entries = BulkInsert(ledger_entries, [
     "tenant_id", "claim_id", "remittance_id", "file_id", "line_number", "kind", "amount", "procedure_code", "group_code",
     "reason_code", "remark_codes", "trace_number", "provider_id", "reference", "note", "entry_key"],
     on_conflict="ON CONSTRAINT uq_ledger_entry_key DO NOTHING")
+# A claim payment's entries carry no entry_key (only PLB entries do: uq_ledger_entry_key), so none of them can
+# conflict: they go in as tuples in this order, by COPY when many (~7 a claim), with no ON CONFLICT to check.
+_insert_claim_entries = BulkInsert(ledger_entries, [
+    "tenant_id", "claim_id", "remittance_id", "file_id", "line_number", "kind", "amount", "procedure_code", "group_code",
+    "reason_code", "remark_codes", "trace_number"], on_conflict=None)
 _insert_unmatched = BulkInsert(unmatched_payments, [
     "tenant_id", "payer_id", "trace_number", "patient_control_number", "payer_claim_control_number", "paid_amount",
     "reason", "status", "advice", "payment_key", "file_id"],
@@ -265,6 +271,7 @@ class Poster:
         originals = await self._reversal_candidates([i for i, _ in to_post if i.claim.status_code == L.REVERSAL])
 
         payment_rows, entry_rows, reversed_pairs, events = [], [], [], []
+        remarks_json: dict[tuple[str, ...], JsonText] = {}  # the few distinct remark lists, encoded once
         used: set[uuid.UUID] = set()
         payers: dict[int, tuple[str, str]] = {}
         for i, o in to_post:
@@ -316,19 +323,25 @@ class Poster:
                 "remark_codes": _remarks(claim), "payment_key": i.key, "file_id": self.file_id,
                 "status_code": claim.status_code, "payer_key": key_of_payer,
                 "patient_control_number": claim.patient_control_number, "reverses": reverses})
+            claim_id, trace = i.claim_id, check.trace_number
             for e in entries:
-                entry_rows.append(self._entry_row(e, i.claim_id, remittance_id, check))
+                remarks = remarks_json.get(e.remark_codes)
+                if remarks is None:
+                    remarks = remarks_json[e.remark_codes] = JsonText(json.dumps(list(e.remark_codes)))
+                entry_rows.append((tenant, claim_id, remittance_id, self.file_id, e.line_number, e.kind, e.amount,
+                                   e.procedure_code, e.group_code, e.reason_code, remarks, trace))
             events.append((i, remittance_id, payer, outcome, reverses, entries))
 
         inserted = {r.remittance_id for r in await _insert_payments.execute(uow.conn, payment_rows)} if payment_rows else set()
         lost = {r["remittance_id"] for r in payment_rows} - inserted  # posted meanwhile by a concurrent request
-        for (i, o) in to_post:
-            if o.get("remittance_id") and uuid.UUID(o["remittance_id"]) in lost:
-                o.update(outcome="duplicate", reason="this claim payment was posted before")
-                o.pop("remittance_id")
-        entry_rows = [r for r in entry_rows if r["remittance_id"] in inserted]
+        if lost:
+            for (i, o) in to_post:
+                if o.get("remittance_id") and uuid.UUID(o["remittance_id"]) in lost:
+                    o.update(outcome="duplicate", reason="this claim payment was posted before")
+                    o.pop("remittance_id")
+            entry_rows = [r for r in entry_rows if r[2] in inserted]  # (tenant, claim, remittance, ...)
         if entry_rows:
-            await _insert_entries.execute(uow.conn, entry_rows)
+            await _insert_claim_entries.execute_records(uow.conn, entry_rows)
         reversed_pairs = [(a, b) for a, b in reversed_pairs if b in inserted]
         if reversed_pairs:
             await uow.conn.execute(text(
@@ -416,24 +429,26 @@ class Poster:
             return sum((e.amount for e in entries if e.kind in L.PR_KINDS), ZERO)
         for i, _, _, _, _, entries in events:  # back to before this batch, then forward event by event
             running[i.claim_id] -= pr(entries)
+        emitted = []  # (event, key), written to the outbox in this order by one emit_many
         for i, remittance_id, payer, outcome, reverses, entries in events:
             claim = i.claim
             running[i.claim_id] += pr(entries)
             if outcome == "reversed":
                 taken = L.totals((e.kind, -e.amount) for e in entries)
-                self.uow.emit(PaymentReversed(
+                emitted.append((PaymentReversed(
                     claim_id=i.claim_id, remittance_id=remittance_id, reversed_remittance_id=reverses, payer_id=payer,
                     payer_claim_control_number=claim.payer_claim_control_number or "NONE",
                     paid_amount=taken.payer_paid, patient_responsibility=taken.patient_responsibility,
-                    patient_responsibility_total=running[i.claim_id], payment_date=i.check.payment_date), key=i.claim_id)
+                    patient_responsibility_total=running[i.claim_id], payment_date=i.check.payment_date), i.claim_id))
             elif outcome in ("paid", "partially_paid", "denied"):
-                self.uow.emit(PaymentPosted(
+                emitted.append((PaymentPosted(
                     claim_id=i.claim_id, remittance_id=remittance_id, payer_id=payer,
                     payer_claim_control_number=claim.payer_claim_control_number or "NONE", total_charge=claim.charge,
                     allowed_amount=_allowed(claim), paid_amount=claim.paid, patient_responsibility=_patient_share(claim),
                     adjustments=_aggregated(claim), outcome=outcome, payment_date=i.check.payment_date,
                     remark_codes=_remarks(claim), claim_status_code=claim.status_code,
-                    patient_responsibility_total=running[i.claim_id]), key=i.claim_id)
+                    patient_responsibility_total=running[i.claim_id]), i.claim_id))
+        self.uow.emit_many(emitted)
 
     async def post_provider_adjustments(self, checks: list[Check], aliases: dict[str, str],
                                         by_pcn: dict[str, uuid.UUID]) -> int:
@@ -776,7 +791,6 @@ class RemittanceQueries:
 # the same reader as posting (once per file, into era_payments). Each reassociation runs over all of the
 # tenant's deposits and ERAs (under a per-tenant lock) and records each deposit's status.
 
-import json  # noqa: E402
 
 from rcm_remittance.db import deposits as deposits_table, era_payments  # noqa: E402
 from rcm_remittance.domain import deposits as D  # noqa: E402

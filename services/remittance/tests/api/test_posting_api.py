@@ -13,7 +13,7 @@ from rcm_contracts.events import ClaimSubmitted
 from rcm_remittance.app import create_app
 from rcm_remittance.db import metadata
 from rcm_remittance.settings import Settings
-from tests.support.api import service_api
+from tests.support.api import copy_always, service_api
 from tests.support.era835 import submit_claim, check, clp, era, svc
 
 pytestmark = pytest.mark.integration
@@ -21,8 +21,12 @@ X12 = {"content-type": "application/edi-x12"}
 OPERATOR = {"X-User": "poster.pat"}
 
 
-@pytest.fixture
-async def api():
+@pytest.fixture(params=["insert", "copy"])
+async def api(request, monkeypatch):
+    if request.param == "copy":  # every bulk write of a posting by COPY, as a large file's are
+        from rcm_remittance import service, underpaid
+
+        assert copy_always(monkeypatch, service, underpaid) >= 8
     async with service_api(create_app, Settings, metadata) as api:
         yield api
 

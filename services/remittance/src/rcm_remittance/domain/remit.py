@@ -16,6 +16,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 
 from rcm_contracts.wire import RemittanceAdvice
 from rcm_x12.codec import X12Error, detect_delimiters, split_interchanges
@@ -66,7 +67,7 @@ class ClaimPay:
     allowed: Decimal | None = None  # the JSON path gives it; from an 835: AMT*B6 over the lines
     claim_id: uuid.UUID | None = None  # the JSON path names our claim
 
-    @property
+    @cached_property  # read by balancing, identity, the ledger and the events: built once per claim
     def all_adjustments(self) -> tuple[Adj, ...]:
         return self.adjustments + tuple(a for line in self.lines for a in line.adjustments)
 
