@@ -262,7 +262,8 @@ def _child(engine: str, path: str, repeat: int, profile: bool) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-async def _post(text: str, claims: int, profile: bool = False) -> None:
+async def _post(text: str, claims: int, profile: bool = False, gc_tuned: bool = True) -> None:
+    import gc
     import uuid
     from collections import Counter
     from datetime import datetime, timezone
@@ -274,6 +275,10 @@ async def _post(text: str, claims: int, profile: bool = False) -> None:
     from rcm_remittance.settings import Settings
     from tests.support.api import service_api
 
+    if gc_tuned:  # the garbage collector as a service process runs it (python -m rcm_runtime.serve)
+        from rcm_runtime.serve import tune_gc
+
+        tune_gc()
     pcns = sorted(set(re.findall(r"CLP\*([^*~]+)\*", text)))
     async with service_api(create_app, Settings, metadata) as api:
         started = time.perf_counter()
@@ -316,7 +321,8 @@ async def _post(text: str, claims: int, profile: bool = False) -> None:
         print(f"post:  {claims} claim payments in {wall:.2f}s wall ({cpu:.2f}s CPU in this process; PostgreSQL's "
               f"work is in its own) = {claims / wall:,.0f} claims/s posted; file status {result.get('status')}; "
               f"outcomes {dict(outcomes)}; {entries} ledger entries; {events} outbox events; peak RSS of this "
-              f"process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+              f"process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; GC thresholds "
+              f"{gc.get_threshold()}")
 
 
 def main() -> None:
@@ -329,6 +335,8 @@ def main() -> None:
     parser.add_argument("--no-lfh", action="store_true", help="skip linuxforhealth-x12")
     parser.add_argument("--keep", type=Path, help="also write the generated 835 here")
     parser.add_argument("--post", action="store_true", help="also post the file into PostgreSQL (make up first)")
+    parser.add_argument("--default-gc", action="store_true",
+                        help="post with CPython's default GC thresholds, not the service process's (rcm_runtime.serve)")
     parser.add_argument("--engine", choices=("ours", "lfh"), help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -357,7 +365,7 @@ def main() -> None:
         if args.post:
             import asyncio
 
-            asyncio.run(_post(text, claims, args.profile))
+            asyncio.run(_post(text, claims, args.profile, not args.default_gc))
         if args.no_lfh:
             return
         lfh_path = Path(folder) / "bench-lfh.835"

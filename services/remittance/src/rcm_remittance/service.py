@@ -23,6 +23,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import func, select, text, tuple_, update
 
 from rcm_contracts.events import Adjustment, ClaimSubmitted, PaymentPosted, PaymentReversed
@@ -167,6 +168,15 @@ def _allowed(claim: ClaimPay) -> Decimal:
     if claim.allowed is not None:
         return claim.allowed
     return claim.charge - sum((a.amount for a in claim.all_adjustments if a.group != "PR"), ZERO)
+
+
+def _codes_json(cache: dict[tuple[str, ...], JsonText], codes) -> JsonText:
+    """A list of codes as JSON text, encoded once per distinct list (a file has a handful for ~70,000 rows)."""
+    key = tuple(codes)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = JsonText(json.dumps(list(key)))
+    return found
 
 
 def _remarks(claim: ClaimPay) -> list[str]:
@@ -318,18 +328,17 @@ class Poster:
                 "payer_claim_control_number": claim.payer_claim_control_number or "NONE",
                 "trace_number": check.trace_number, "payment_date": check.payment_date, "total_charge": claim.charge,
                 "allowed_amount": _allowed(claim), "paid_amount": claim.paid, "patient_responsibility": pr,
-                "outcome": outcome, "adjustments": [{"group_code": g, "reason_code": r, "amount": str(a)}
-                                                    for g, r, a in _aggregated_pairs(claim)],
-                "remark_codes": _remarks(claim), "payment_key": i.key, "file_id": self.file_id,
+                "outcome": outcome, "adjustments": JsonText(to_json([
+                    {"group_code": g, "reason_code": r, "amount": str(a)} for g, r, a in _aggregated_pairs(claim)])
+                    .decode()), "remark_codes": _codes_json(remarks_json, _remarks(claim)),
+                "payment_key": i.key, "file_id": self.file_id,
                 "status_code": claim.status_code, "payer_key": key_of_payer,
                 "patient_control_number": claim.patient_control_number, "reverses": reverses})
             claim_id, trace = i.claim_id, check.trace_number
             for e in entries:
-                remarks = remarks_json.get(e.remark_codes)
-                if remarks is None:
-                    remarks = remarks_json[e.remark_codes] = JsonText(json.dumps(list(e.remark_codes)))
                 entry_rows.append((tenant, claim_id, remittance_id, self.file_id, e.line_number, e.kind, e.amount,
-                                   e.procedure_code, e.group_code, e.reason_code, remarks, trace))
+                                   e.procedure_code, e.group_code, e.reason_code,
+                                   _codes_json(remarks_json, e.remark_codes), trace))
             events.append((i, remittance_id, payer, outcome, reverses, entries))
 
         inserted = {r.remittance_id for r in await _insert_payments.execute(uow.conn, payment_rows)} if payment_rows else set()
@@ -342,6 +351,7 @@ class Poster:
             entry_rows = [r for r in entry_rows if r[2] in inserted]  # (tenant, claim, remittance, ...)
         if entry_rows:
             await _insert_claim_entries.execute_records(uow.conn, entry_rows)
+        del entry_rows  # ~7 tuples a claim, not kept alive through the events and contract checks
         reversed_pairs = [(a, b) for a, b in reversed_pairs if b in inserted]
         if reversed_pairs:
             await uow.conn.execute(text(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
@@ -228,20 +228,29 @@ def read_advice(advice: RemittanceAdvice) -> list[Check]:
 # ---------------------------------------------------------------- (de)serialising a claim payment
 
 
-def claim_to_json(c: ClaimPay) -> dict:
-    def conv(v):
-        if isinstance(v, Decimal):
-            return str(v)
-        if isinstance(v, date):
-            return v.isoformat()
-        if isinstance(v, uuid.UUID):
-            return str(v)
-        if isinstance(v, (list, tuple)):
-            return [conv(x) for x in v]
-        if isinstance(v, dict):
-            return {k: conv(x) for k, x in v.items()}
+def _jsonable(v):
+    """Dataclasses as dicts of their fields, Decimal/date/UUID as strings, tuples as lists: what
+    dataclasses.asdict plus that conversion gave, without asdict's deep copy of every leaf (a held or
+    unmatched claim's advice is written for each one a file queues)."""
+    if v is None or isinstance(v, (str, int)):
         return v
-    return conv(asdict(c))
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, uuid.UUID):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if is_dataclass(v):
+        return {f.name: _jsonable(getattr(v, f.name)) for f in fields(v)}
+    return v
+
+
+def claim_to_json(c: ClaimPay) -> dict:
+    return _jsonable(c)
 
 
 def claim_from_json(d: dict) -> ClaimPay:
