@@ -15,6 +15,7 @@ queued as unmatched, never posted.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections import OrderedDict, defaultdict
@@ -45,6 +46,7 @@ from rcm_remittance.domain.remit import (Check, ClaimPay, RejectedFile, claim_fr
                                          read_advice, read_x12_file, sha256)
 
 ZERO = Decimal("0.00")
+OVERLAP_MIN_EVENTS = 256  # fewer events are built in the event loop: a worker thread costs more than it saves
 POSTED_LIKE = {"posted", "duplicate", "reversed", "not_our_claim"}
 
 
@@ -349,9 +351,21 @@ class Poster:
                     o.update(outcome="duplicate", reason="this claim payment was posted before")
                     o.pop("remittance_id")
             entry_rows = [r for r in entry_rows if r[2] in inserted]  # (tenant, claim, remittance, ...)
-        if entry_rows:
-            await _insert_claim_entries.execute_records(uow.conn, entry_rows)
-        del entry_rows  # ~7 tuples a claim, not kept alive through the events and contract checks
+        events_now = [e for e in events if e[1] in inserted]
+        running = await self._patient_shares(events_now)  # read before this batch's entries are written
+        if entry_rows and len(events_now) >= OVERLAP_MIN_EVENTS:
+            # PostgreSQL writes the entries (~7 a claim, by COPY) on its own core while a worker thread builds
+            # and serialises the events; nothing else uses the connection until the COPY is done.
+            writing = asyncio.ensure_future(_insert_claim_entries.execute_records(uow.conn, entry_rows))
+            try:
+                await asyncio.to_thread(self._emit, events_now, running)
+            finally:
+                await writing
+        else:
+            if entry_rows:
+                await _insert_claim_entries.execute_records(uow.conn, entry_rows)
+            self._emit(events_now, running)
+        del entry_rows  # ~7 tuples a claim, not kept alive through the contract checks
         reversed_pairs = [(a, b) for a, b in reversed_pairs if b in inserted]
         if reversed_pairs:
             await uow.conn.execute(text(
@@ -360,7 +374,6 @@ class Poster:
                 {"orig": [a for a, _ in reversed_pairs], "by": [b for _, b in reversed_pairs], "tenant": tenant})
         if unmatched_rows:
             await _insert_unmatched.execute(uow.conn, unmatched_rows)
-        await self._emit([e for e in events if e[1] in inserted])
         await self._check_underpaid(to_post, events, inserted, aliases)
         return outcomes
 
@@ -427,18 +440,21 @@ class Poster:
                 return found[0]
         return None
 
-    async def _emit(self, events: list) -> None:
-        if not events:
-            return
+    async def _patient_shares(self, events: list) -> dict[uuid.UUID, Decimal]:
+        """The events' claims' patient shares on the ledger before this batch's entries are written."""
         claim_ids = sorted({i.claim_id for i, *_ in events}, key=str)
         rows = await self.uow.conn.execute(_patient_shares, {"tenant": self.tenant, "ids": claim_ids,
-                                                             "kinds": list(L.PR_KINDS)})
-        running = defaultdict(lambda: ZERO, {r[0]: r[1] for r in rows})
+                                                             "kinds": list(L.PR_KINDS)}) if claim_ids else []
+        return defaultdict(lambda: ZERO, {r[0]: r[1] for r in rows})
+
+    def _emit(self, events: list, running: dict[uuid.UUID, Decimal]) -> None:
+        """The events of the payments just posted, in order; `running`: each claim's patient share before this
+        batch, carried forward event by event (pure: no I/O, so it may run while the ledger is written)."""
+        if not events:
+            return
 
         def pr(entries) -> Decimal:
             return sum((e.amount for e in entries if e.kind in L.PR_KINDS), ZERO)
-        for i, _, _, _, _, entries in events:  # back to before this batch, then forward event by event
-            running[i.claim_id] -= pr(entries)
         emitted = []  # (event, key), written to the outbox in this order by one emit_many
         for i, remittance_id, payer, outcome, reverses, entries in events:
             claim = i.claim
