@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections import namedtuple
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from asyncpg.exceptions import ExclusionViolationError, UniqueViolationError
 from sqlalchemy import Table, bindparam, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSON, JSONB
@@ -57,13 +59,18 @@ async def driver_connection(conn: AsyncConnection):
 @dataclass
 class BulkInsert:
     """`on_conflict` is the SQL after ON CONFLICT, e.g. "DO NOTHING" or "(claim_id) DO UPDATE SET ...".
-    `copy_min_rows`: batches of at least this many rows are written with COPY (None: never)."""
+    `copy_min_rows`: batches of at least this many rows are written with COPY (None: never).
+    `conflicts_rare` (a DO NOTHING insert RETURNING only copied columns, whose conflicts are exceptional, e.g.
+    a concurrent request posting the same payment): a large batch is COPYed straight into the table under a
+    savepoint, and only when that meets a unique row is it rolled back to the savepoint and written through
+    the staging table, so the answer is the same either way."""
 
     table: Table
     columns: Sequence[str]
     on_conflict: str | None = "DO NOTHING"
     returning: Sequence[str] = ()
     copy_min_rows: int | None = COPY_MIN_ROWS
+    conflicts_rare: bool = False
     _stmt: TextClause | None = field(default=None, init=False, repr=False)
     _json_cols: frozenset[str] = field(default=frozenset(), init=False, repr=False)
     _defaults: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
@@ -78,6 +85,9 @@ class BulkInsert:
         self.columns = [*self.columns, *self._defaults]
         self._json_cols = frozenset(name for name in self.columns
                                     if isinstance(self.table.c[name].type, (JSON, JSONB)))
+        if self.conflicts_rare and not ((self.on_conflict or "").upper().endswith("DO NOTHING")
+                                        and set(self.returning) <= set(self.columns)):
+            raise ValueError("conflicts_rare needs ON CONFLICT ... DO NOTHING and RETURNING only copied columns")
 
     def statement(self) -> TextClause:
         if self._stmt is None:
@@ -137,6 +147,15 @@ class BulkInsert:
         if not self.on_conflict and not self.returning:
             await driver.copy_records_to_table(self.table.name, records=records, columns=list(self.columns))
             return []
+        if self.conflicts_rare:
+            await driver.execute("SAVEPOINT rcm_bulk_copy")
+            try:
+                await driver.copy_records_to_table(self.table.name, records=records, columns=list(self.columns))
+            except (UniqueViolationError, ExclusionViolationError):
+                await driver.execute("ROLLBACK TO SAVEPOINT rcm_bulk_copy")  # then the staging path sorts them out
+            else:
+                await driver.execute("RELEASE SAVEPOINT rcm_bulk_copy")
+                return self._copied(records)
         create, move = self._staging()
         # A temporary table per connection and batch shape, emptied by the move itself (DELETE ... RETURNING)
         # and at commit (ON COMMIT DELETE ROWS), so the next batch, in this transaction or another, starts empty.
@@ -145,6 +164,14 @@ class BulkInsert:
                                            columns=["bulk_row", *self.columns], schema_name="pg_temp")
         result = await conn.execute(move)
         return list(result) if self.returning else []
+
+    def _copied(self, records: Sequence[tuple]) -> list:
+        """What RETURNING answers when every row went in: the returned columns of each record."""
+        if not self.returning:
+            return []
+        at = [list(self.columns).index(name) for name in self.returning]
+        returned = namedtuple("Returned", self.returning)
+        return [returned(*(r[i] for i in at)) for r in records]
 
     def _staging(self) -> tuple[TextClause, TextClause]:
         if self._stage_sql is None:

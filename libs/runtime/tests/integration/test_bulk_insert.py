@@ -133,3 +133,32 @@ async def test_a_large_batch_uses_copy_by_default_and_a_small_one_does_not(engin
         assert len(new) == insert.copy_min_rows and staged == 1
     async with engine.begin() as conn:
         assert len(await insert.execute(conn, rows(["k0", "x"]))) == 1
+
+
+@pytest.mark.parametrize("clash", ["none", "stored", "in the batch"])
+async def test_conflicts_rare_copies_straight_in_and_falls_back_to_the_same_answer(engine, clash):
+    insert = BulkInsert(items, COLUMNS, on_conflict="(item_key) DO NOTHING", returning=["item_key", "ref"],
+                        copy_min_rows=1, conflicts_rare=True)
+    async with engine.begin() as conn:
+        await insert.execute(conn, rows(["stored"]))
+    batch = rows(["a", "b", "stored" if clash == "stored" else "c"], amount="2.00")
+    if clash == "in the batch":
+        batch += rows(["a"], amount="9.00")
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO bulk_items (tenant_id, item_key, amount, status, doc) "
+                                "VALUES ('t', 'before', 1, 'open', '{}')"))  # the savepoint keeps this
+        new = await insert.execute(conn, batch)
+        staged = (await conn.execute(text("SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema() "
+                                          "AND relname LIKE 'bulk_bulk_items_%'"))).scalar()
+        assert staged == (0 if clash == "none" else 1)  # the staging table only when the COPY met a conflict
+    expected = {"a": uuid.UUID(int=0), "b": uuid.UUID(int=1), **({"c": uuid.UUID(int=2)} if clash != "stored" else {})}
+    assert {r.item_key: r.ref for r in new} == expected
+    got = {r[1]: r[3] for r in await stored(engine)}
+    assert got == {"stored": Decimal("1.50"), "before": Decimal("1.00"), **{k: Decimal("2.00") for k in expected}}
+
+
+def test_conflicts_rare_needs_do_nothing_and_copied_returning_columns():
+    with pytest.raises(ValueError):
+        BulkInsert(items, COLUMNS, on_conflict="(item_key) DO UPDATE SET amount = 1", conflicts_rare=True)
+    with pytest.raises(ValueError):
+        BulkInsert(items, COLUMNS, on_conflict="(item_key) DO NOTHING", returning=["id"], conflicts_rare=True)

@@ -105,7 +105,8 @@ _insert_payments = BulkInsert(posted_payments, [
     "remittance_id", "claim_id", "tenant_id", "payer_id", "payer_claim_control_number", "trace_number", "payment_date",
     "total_charge", "allowed_amount", "paid_amount", "patient_responsibility", "outcome", "adjustments", "remark_codes",
     "payment_key", "file_id", "status_code", "payer_key", "patient_control_number", "reverses"],
-    on_conflict="ON CONSTRAINT uq_posted_payment_key DO NOTHING", returning=["remittance_id"])
+    on_conflict="ON CONSTRAINT uq_posted_payment_key DO NOTHING", returning=["remittance_id"],
+    conflicts_rare=True)  # keys posted before are filtered out first: a conflict here is a concurrent request
 _insert_entries = BulkInsert(ledger_entries, [
     "tenant_id", "claim_id", "remittance_id", "file_id", "line_number", "kind", "amount", "procedure_code", "group_code",
     "reason_code", "remark_codes", "trace_number", "provider_id", "reference", "note", "entry_key"],
