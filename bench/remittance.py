@@ -14,7 +14,10 @@ The posting half (`--post`, needs the local stack's PostgreSQL: `make up`) runs 
 in-process (tests/support/api.py: its create_app, a throwaway schema of the real PostgreSQL, relay and consumer
 off): it first registers every CLP01 as a submitted claim of the tenant (ClaimSubmitted through the app's own
 consumer handler, not timed), then times POST /v1/remittances/x12 of the whole file (read, balance, identity,
-ledger entries, events), and prints claims/s posted, the outcomes and the ledger rows written.
+ledger entries, events), and prints claims/s posted, the outcomes, the ledger rows and outbox events written and the
+process's peak RSS. It runs the garbage collector as a service process does (rcm_runtime.serve.tune_gc;
+--default-gc: CPython's defaults); --profile also profiles the posting (the time awaiting PostgreSQL shows as the
+event loop's epoll; the events are built in a worker thread, which cProfile does not see).
 
 linuxforhealth-x12 0.57.0 (the last release) is written against pydantic 1; the workspace pins pydantic 2,
 whose `pydantic.v1` package is the pydantic 1 API. Its child process aliases `pydantic` to `pydantic.v1`
@@ -23,6 +26,7 @@ before importing it (our process never imports it). It also fails on the PER*BL 
 
     .venv/bin/python bench/remittance.py                          # 10,000 claims
     .venv/bin/python bench/remittance.py --claims 20000 --interchanges 8 --profile
+    .venv/bin/python bench/remittance.py --post --no-lfh --repeat 1     # the posting half too (PostgreSQL)
 """
 
 from __future__ import annotations
