@@ -137,24 +137,36 @@ def _versions(text: str) -> None:
 MAX_AMOUNT = Decimal("9999999999.99")  # what NUMERIC(12, 2) and the events' Money hold
 
 
+CENT = Decimal("0.01")
+
+
+def _fits(value: Decimal) -> bool:
+    return abs(value) <= MAX_AMOUNT and value == value.quantize(CENT)
+
+
 def _amount(value: Decimal, where: str) -> Decimal:
-    if abs(value) > MAX_AMOUNT or value != value.quantize(Decimal("0.01")):
+    if not _fits(value):
         raise RejectedFile(f"{where}: the amount is out of range or has more than two decimals")
     return value
 
 
 def _check_amounts(payment: RemittancePayment) -> None:
+    """Every amount must fit NUMERIC(12, 2); the reason (built only for the first that does not) says where."""
     where = f"transaction set {payment.control_number}"
     _amount(payment.amount, f"{where} BPR02")
     for n, c in enumerate(payment.claims, start=1):
         for label, v in (("CLP03", c.charge), ("CLP04", c.paid), ("CLP05", c.patient_responsibility)):
-            _amount(v, f"{where} claim #{n} {label}")
+            if not _fits(v):
+                _amount(v, f"{where} claim #{n} {label}")
         for a in c.all_adjustments:
-            _amount(a.amount, f"{where} claim #{n} CAS")
+            if not _fits(a.amount):
+                _amount(a.amount, f"{where} claim #{n} CAS")
         for m, s in enumerate(c.lines, start=1):
-            _amount(s.charge, f"{where} claim #{n} line #{m} SVC02")
-            _amount(s.paid, f"{where} claim #{n} line #{m} SVC03")
-            if s.allowed is not None:
+            if not _fits(s.charge):
+                _amount(s.charge, f"{where} claim #{n} line #{m} SVC02")
+            if not _fits(s.paid):
+                _amount(s.paid, f"{where} claim #{n} line #{m} SVC03")
+            if s.allowed is not None and not _fits(s.allowed):
                 _amount(s.allowed, f"{where} claim #{n} line #{m} AMT*B6")
     for p in payment.provider_adjustments:
         _amount(p.amount, f"{where} PLB")
