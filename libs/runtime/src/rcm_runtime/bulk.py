@@ -48,10 +48,10 @@ def _pg_type(column) -> str:
 
 
 async def driver_connection(conn: AsyncConnection):
-    """The asyncpg connection under `conn`, inside `conn`'s transaction: SQLAlchemy begins the database
-    transaction lazily, at its first statement, so a COPY sent before any statement would run outside it."""
+    """The asyncpg connection under `conn` (which has begun a transaction), inside that transaction: SQLAlchemy
+    begins the database transaction lazily, at its first statement, so a COPY sent first would run outside it."""
     raw = (await conn.get_raw_connection()).driver_connection
-    if conn.in_transaction() and not raw.is_in_transaction():
+    if not raw.is_in_transaction():
         await conn.execute(text("SELECT 1"))
     return raw
 
@@ -126,7 +126,7 @@ class BulkInsert:
         if not rows:
             return []
         values = self._column_values(rows)
-        if self.copy_min_rows is not None and len(rows) >= self.copy_min_rows:
+        if self._copies(conn, rows):
             return await self._copy(conn, list(zip(*values.values())))
         result = await conn.execute(self.statement(), values)
         return list(result) if self.returning else []
@@ -136,11 +136,16 @@ class BulkInsert:
         None): no dict per row, for the largest batches. Same answer as `execute`."""
         if not records:
             return []
-        if self.copy_min_rows is not None and len(records) >= self.copy_min_rows:
+        if self._copies(conn, records):
             return await self._copy(conn, records)
         result = await conn.execute(self.statement(), {name: [r[n] for r in records]
                                                        for n, name in enumerate(self.columns)})
         return list(result) if self.returning else []
+
+    def _copies(self, conn: AsyncConnection, rows: Sequence) -> bool:
+        # only inside a transaction (a unit of work's): the COPY, the staging table and the move must commit
+        # together, and a staging table is emptied at each commit
+        return self.copy_min_rows is not None and len(rows) >= self.copy_min_rows and conn.in_transaction()
 
     async def _copy(self, conn: AsyncConnection, records: Sequence[tuple]) -> list[Row]:
         driver = await driver_connection(conn)

@@ -162,3 +162,12 @@ def test_conflicts_rare_needs_do_nothing_and_copied_returning_columns():
         BulkInsert(items, COLUMNS, on_conflict="(item_key) DO UPDATE SET amount = 1", conflicts_rare=True)
     with pytest.raises(ValueError):
         BulkInsert(items, COLUMNS, on_conflict="(item_key) DO NOTHING", returning=["id"], conflicts_rare=True)
+
+
+async def test_outside_a_transaction_a_large_batch_is_one_insert_statement(engine):
+    insert = BulkInsert(items, COLUMNS, on_conflict="(item_key) DO NOTHING", returning=["item_key"], copy_min_rows=1)
+    async with engine.connect() as conn:  # no begin(): the statement autobegins, COPY is not used
+        assert not conn.in_transaction()
+        assert len(await insert.execute(conn, rows(["a", "b"]))) == 2
+        await conn.commit()
+    assert [r[1] for r in await stored(engine)] == ["a", "b"]
