@@ -333,6 +333,14 @@ async def test_posting_a_large_file_takes_a_handful_of_statements(api):
     assert body["posted"] == n and body["status"] == "posted"
     assert await api.scalar("SELECT count(*) FROM ledger_entries") == 3 * n
     print(f"\nposted {n} claims in {elapsed:.2f}s: {n / elapsed:.0f} claims/s")
+    events = await api.outbox_events("payment-posted")
+    assert len(events) == n and [e["data"]["claim_id"] for e in events] == [c["claim_id"] for c in body["claims"]]
+    assert {e["data"]["patient_responsibility_total"] for e in events} == {"20.00"}
+    again = (await post(api, era(check(claims), isa13="000000902"))).json()  # the same payments, other bytes
+    assert again["status"] == "posted" and again["duplicates"] == n and again["posted"] == 0
+    assert await api.scalar("SELECT count(*) FROM ledger_entries") == 3 * n
+    assert await api.scalar("SELECT count(*) FROM posted_payments") == n
+    assert len(await api.outbox_events()) == n
 
 
 # ---------------------------------------------------------------- the guide's own samples
