@@ -14,7 +14,10 @@ The posting half (`--post`, needs the local stack's PostgreSQL: `make up`) runs 
 in-process (tests/support/api.py: its create_app, a throwaway schema of the real PostgreSQL, relay and consumer
 off): it first registers every CLP01 as a submitted claim of the tenant (ClaimSubmitted through the app's own
 consumer handler, not timed), then times POST /v1/remittances/x12 of the whole file (read, balance, identity,
-ledger entries, events), and prints claims/s posted, the outcomes and the ledger rows written.
+ledger entries, events), and prints claims/s posted, the outcomes, the ledger rows and outbox events written and the
+process's peak RSS. It runs the garbage collector as a service process does (rcm_runtime.serve.tune_gc;
+--default-gc: CPython's defaults); --profile also profiles the posting (the time awaiting PostgreSQL shows as the
+event loop's epoll; the events are built in a worker thread, which cProfile does not see).
 
 linuxforhealth-x12 0.57.0 (the last release) is written against pydantic 1; the workspace pins pydantic 2,
 whose `pydantic.v1` package is the pydantic 1 API. Its child process aliases `pydantic` to `pydantic.v1`
@@ -23,6 +26,7 @@ before importing it (our process never imports it). It also fails on the PER*BL 
 
     .venv/bin/python bench/remittance.py                          # 10,000 claims
     .venv/bin/python bench/remittance.py --claims 20000 --interchanges 8 --profile
+    .venv/bin/python bench/remittance.py --post --no-lfh --repeat 1     # the posting half too (PostgreSQL)
 """
 
 from __future__ import annotations
@@ -262,7 +266,8 @@ def _child(engine: str, path: str, repeat: int, profile: bool) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-async def _post(text: str, claims: int) -> None:
+async def _post(text: str, claims: int, profile: bool = False, gc_tuned: bool = True) -> None:
+    import gc
     import uuid
     from collections import Counter
     from datetime import datetime, timezone
@@ -274,6 +279,10 @@ async def _post(text: str, claims: int) -> None:
     from rcm_remittance.settings import Settings
     from tests.support.api import service_api
 
+    if gc_tuned:  # the garbage collector as a service process runs it (python -m rcm_runtime.serve)
+        from rcm_runtime.serve import tune_gc
+
+        tune_gc()
     pcns = sorted(set(re.findall(r"CLP\*([^*~]+)\*", text)))
     async with service_api(create_app, Settings, metadata) as api:
         started = time.perf_counter()
@@ -288,18 +297,36 @@ async def _post(text: str, claims: int) -> None:
             await api.consume(*events)
         print(f"post:  {len(pcns)} claims registered as submitted in {time.perf_counter() - started:.1f}s (not timed)")
         body = text.encode()
+        prof = None
+        if profile:
+            import cProfile
+
+            prof = cProfile.Profile()
         cpu0, wall0 = time.process_time(), time.perf_counter()
+        if prof:
+            prof.enable()
         resp = await api.client.post("/v1/remittances/x12", content=body,
                                      headers=api.headers(**{"content-type": "application/edi-x12"}))
+        if prof:
+            prof.disable()
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        if prof:
+            import pstats
+
+            # time awaiting PostgreSQL shows as the event loop's poll (select/epoll); the rest is Python
+            for order in ("tottime", "cumulative"):
+                pstats.Stats(prof, stream=sys.stderr).sort_stats(order).print_stats(30)
         if resp.status_code != 200:
             raise SystemExit(f"posting answered {resp.status_code}: {resp.text[:300]}")
         result = resp.json()
         outcomes = Counter(p.get("outcome") for p in result.get("payments", result.get("claims", [])))
         entries = await api.scalar("SELECT count(*) FROM ledger_entries")
+        events = await api.scalar("SELECT count(*) FROM outbox")
         print(f"post:  {claims} claim payments in {wall:.2f}s wall ({cpu:.2f}s CPU in this process; PostgreSQL's "
               f"work is in its own) = {claims / wall:,.0f} claims/s posted; file status {result.get('status')}; "
-              f"outcomes {dict(outcomes)}; {entries} ledger entries")
+              f"outcomes {dict(outcomes)}; {entries} ledger entries; {events} outbox events; peak RSS of this "
+              f"process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; GC thresholds "
+              f"{gc.get_threshold()}")
 
 
 def main() -> None:
@@ -308,10 +335,12 @@ def main() -> None:
     parser.add_argument("--interchanges", type=int, default=5)
     parser.add_argument("--per-check", type=int, default=40, help="claims per check (transaction set)")
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs per engine")
-    parser.add_argument("--profile", action="store_true", help="cProfile our reader (stderr)")
+    parser.add_argument("--profile", action="store_true", help="cProfile our reader, and the posting with --post (stderr)")
     parser.add_argument("--no-lfh", action="store_true", help="skip linuxforhealth-x12")
     parser.add_argument("--keep", type=Path, help="also write the generated 835 here")
     parser.add_argument("--post", action="store_true", help="also post the file into PostgreSQL (make up first)")
+    parser.add_argument("--default-gc", action="store_true",
+                        help="post with CPython's default GC thresholds, not the service process's (rcm_runtime.serve)")
     parser.add_argument("--engine", choices=("ours", "lfh"), help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -340,7 +369,7 @@ def main() -> None:
         if args.post:
             import asyncio
 
-            asyncio.run(_post(text, claims))
+            asyncio.run(_post(text, claims, args.profile, not args.default_gc))
         if args.no_lfh:
             return
         lfh_path = Path(folder) / "bench-lfh.835"

@@ -85,6 +85,20 @@ class ServiceApi:
             return (await conn.execute(text(sql), params)).scalar()
 
 
+def copy_always(monkeypatch, *modules) -> int:
+    """Every BulkInsert of `modules` (and the runtime's outbox and inbox) writes by COPY whatever its batch
+    size, so a test's few rows take the path a large file takes (rcm_runtime.bulk). Returns how many."""
+    import rcm_runtime.consumer
+    import rcm_runtime.outbox
+    from rcm_runtime.bulk import BulkInsert
+
+    found = [v for m in (*modules, rcm_runtime.outbox, rcm_runtime.consumer) for v in vars(m).values()
+             if isinstance(v, BulkInsert)]
+    for bulk in found:
+        monkeypatch.setattr(bulk, "copy_min_rows", 1)
+    return len(found)
+
+
 @asynccontextmanager
 async def service_api(create_app: Callable[..., FastAPI], settings_cls: type, metadata: MetaData | Iterable[MetaData],
                       *, clock: Clock | None = None, **settings_overrides: Any) -> AsyncIterator[ServiceApi]:

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import to_json
 
 from rcm_contracts.base import Event
 
@@ -73,6 +74,36 @@ def new_envelope(
         traceparent=traceparent,
         data=event.model_dump(mode="json", exclude_none=True),
     )
+
+
+def envelope_bytes(
+    event: Event,
+    *,
+    service: str,
+    tenant_id: str,
+    key: str,
+    event_id: uuid.UUID,
+    time: datetime,
+    correlation_id: uuid.UUID | None = None,
+    causation_id: uuid.UUID | None = None,
+    traceparent: str | None = None,
+) -> bytes:
+    """`new_envelope(...).to_bytes()` byte for byte, without building the Envelope model nor the event's
+    dict: for thousands of events in one unit of work. The event is already a validated contract instance;
+    the header is what new_envelope would hold (tenant checked as Envelope checks it)."""
+    if not 1 <= len(tenant_id) <= 64:
+        raise ValueError("tenantid: must be 1 to 64 characters")
+    header = {"specversion": "1.0", "id": event_id, "source": f"/rcm/{service}", "type": event.event_type(),
+              "subject": f"claim/{key}", "time": time, "datacontenttype": "application/json",
+              "dataschema": event.dataschema(), "partitionkey": key, "tenantid": tenant_id,
+              "correlationid": correlation_id or event_id}
+    if causation_id is not None:
+        header["causationid"] = causation_id
+    if traceparent is not None:
+        header["traceparent"] = traceparent
+    # the envelope's fields in declaration order, then data: what Envelope.model_dump_json(exclude_none=True) writes
+    data = type(event).__pydantic_serializer__.to_json(event, exclude_none=True)
+    return b"".join((to_json(header)[:-1], b',"data":', data, b"}"))
 
 
 def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:

@@ -12,14 +12,15 @@ import asyncio
 import logging
 import uuid
 import zlib
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Iterable
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from rcm_contracts.base import Event
-from rcm_contracts.envelope import Envelope, new_envelope
+from rcm_contracts.envelope import Envelope, envelope_bytes, new_envelope
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.messaging import outbox
 from rcm_runtime.telemetry import current_traceparent
@@ -40,7 +41,8 @@ def outbox_row(envelope: Envelope, topic: str) -> dict[str, Any]:
 
 
 class Emitter:
-    """Collects events for one transaction; flushes them into the outbox in one multi-row insert."""
+    """Collects events for one transaction; flushes them into the outbox in one multi-row insert (COPY when
+    they are many: rcm_runtime.bulk)."""
 
     def __init__(self, service: str, topic: str) -> None:
         self.service = service
@@ -70,6 +72,31 @@ class Emitter:
         )
         self.rows.append(outbox_row(env, self.topic))
         return env
+
+    def emit_many(
+        self,
+        events: Iterable[tuple[Event, uuid.UUID | str]],
+        *,
+        tenant_id: str,
+        cause: Envelope | None = None,
+        correlation_id: uuid.UUID | None = None,
+        traceparent: str | None = None,
+    ) -> list[uuid.UUID]:
+        """(event, key) pairs, in order: the same rows and envelopes as emit() for each, serialised without an
+        Envelope model per event (a posted 835 emits one event a claim). Returns the event ids."""
+        correlation = cause.correlationid if cause else correlation_id
+        causation = cause.id if cause else None
+        traceparent = traceparent or current_traceparent()
+        ids = []
+        for event, key in events:
+            key, eid = str(key), uuid.uuid4()
+            payload = envelope_bytes(event, service=self.service, tenant_id=tenant_id, key=key, event_id=eid,
+                                     time=datetime.now(timezone.utc), correlation_id=correlation,
+                                     causation_id=causation, traceparent=traceparent)
+            self.rows.append({"event_id": eid, "topic": self.topic, "key": key, "event_type": event.event_type(),
+                              "tenant_id": tenant_id, "traceparent": traceparent, "payload": payload})
+            ids.append(eid)
+        return ids
 
     async def flush(self, conn: AsyncConnection) -> int:
         if not self.rows:

@@ -5,10 +5,24 @@ directory) in the same interpreter, which saves a second heavy start-up per serv
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
 import uvicorn
+
+# Objects allocated between two young-generation collections (CPython's default: 700). A request that builds
+# a few hundred thousand objects (a posted 835: ~50 a claim) triggered thousands of collections and, as its
+# objects survived, repeated full collections each walking the whole heap: a third of the CPU of posting a
+# 10,000-claim file. 50,000 keeps young collections cheap per object and full ones rare; memory held by
+# uncollected cycles stays a few MiB.
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_gc(young: int = GC_YOUNG_THRESHOLD) -> None:
+    """The service process's garbage collector settings (the older generations keep their defaults)."""
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(young, older, oldest)
 
 
 def migrate(config_path: str = "alembic.ini") -> None:
@@ -20,6 +34,7 @@ def migrate(config_path: str = "alembic.ini") -> None:
 
 def main() -> None:
     args = sys.argv[1:]
+    tune_gc()
     if "--migrate" in args:
         args.remove("--migrate")
         migrate()

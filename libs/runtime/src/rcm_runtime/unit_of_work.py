@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, AsyncIterator, Callable
+from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterable
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -92,6 +92,23 @@ class UnitOfWork:
             key = cause.event.partitionkey
         return self._outbox.emit(event, tenant_id=cause.tenant_id, key=key, cause=cause.event,
                                  correlation_id=cause.correlation_id, traceparent=cause.traceparent, subject=subject)
+
+    def emit_many(self, events: Iterable[tuple[Event, uuid.UUID | str | None]]) -> list[uuid.UUID]:
+        """emit() for many (event, key) pairs, in order (a None key: the causing event's), without an Envelope
+        model per event: for the thousands of events one command can cause (a posted 835). Returns the ids."""
+        cause = self.cause
+        if cause is None:
+            raise UnboundUnitOfWork("emit_many() needs a unit of work bound to a tenant")
+
+        def keyed():
+            for event, key in events:
+                if key is None:
+                    if cause.event is None:
+                        raise UnboundUnitOfWork("emit_many() needs a key when no consumed event caused the work")
+                    key = cause.event.partitionkey
+                yield event, key
+        return self._outbox.emit_many(keyed(), tenant_id=cause.tenant_id, cause=cause.event,
+                                      correlation_id=cause.correlation_id, traceparent=cause.traceparent)
 
 
 class UnitsOfWork:

@@ -80,6 +80,42 @@ async def test_a_command_without_a_consumed_cause_must_name_the_key(scratch_sche
             uow.emit(balance_event())
 
 
+async def test_emit_many_writes_a_large_batch_in_order_with_the_rest_of_the_unit(scratch_schema):
+    settings, engine = scratch_schema
+    await create_effects(engine)
+    events = [balance_event(f"{n}.00") for n in range(1, 1501)]  # past COPY's threshold: the outbox by COPY
+    async with _units(settings, engine).begin(tenant_id="tenant-a", actor="api") as uow:
+        await uow.conn.execute(text("INSERT INTO effects VALUES ('k1', 1)"))
+        uow.emit(events[0], key=events[0].claim_id)
+        ids = uow.emit_many((e, e.claim_id) for e in events[1:])
+    out = await _outbox(engine)
+    assert [e["data"]["amount_due"] for e in out] == [f"{n}.00" for n in range(1, 1501)]
+    assert [e["id"] for e in out[1:]] == [str(i) for i in ids]
+    assert {(e["tenantid"], e["partitionkey"] == e["data"]["claim_id"]) for e in out} == {("tenant-a", True)}
+    with pytest.raises(RuntimeError):
+        async with _units(settings, engine).begin(tenant_id="tenant-a", actor="api") as uow:
+            uow.emit_many((e, e.claim_id) for e in events)
+            raise RuntimeError("boom")
+    assert len(await _outbox(engine)) == 1500 and await effect_counts(engine) == {"k1": 1}
+
+
+async def test_emit_many_needs_a_tenant_and_a_key_or_a_cause(scratch_schema):
+    settings, engine = scratch_schema
+    async with _units(settings, engine).begin_system() as uow:
+        with pytest.raises(UnboundUnitOfWork):
+            uow.emit_many([(balance_event(), uuid.uuid4())])
+    async with _units(settings, engine).begin(tenant_id="tenant-a", actor="api") as uow:
+        with pytest.raises(UnboundUnitOfWork):
+            uow.emit_many([(balance_event(), None)])
+    cause = envelope(tenant="tenant-b")
+    async with _units(settings, engine).begin_system() as uow:
+        bound = uow.bind(Cause(tenant_id="tenant-b", actor="event:x", event=cause))
+        bound.emit_many([(balance_event(), None)])  # the causing event's key
+    [out] = [e for e in await _outbox(engine)]
+    assert (out["partitionkey"], out["causationid"], out["correlationid"]) == (
+        cause.partitionkey, str(cause.id), str(cause.correlationid))
+
+
 class _Record:
     def __init__(self, env, offset):
         self.topic, self.partition, self.offset = "rcm.test.in", 0, offset

@@ -129,6 +129,29 @@ def test_outbox_row_payload_is_the_envelope_bytes():
     assert outbox_row(env, "topic-x")["payload"] == env.to_bytes()
 
 
+def test_emit_many_writes_the_rows_and_envelopes_emit_writes_in_order():
+    cause = new_envelope(ack_event(uuid.uuid4()), service="submission", tenant_id=TENANT, key="k",
+                         correlation_id=uuid.uuid4())
+    tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    events = [(ack_event(uuid.uuid4()), uuid.uuid4()), (claim_event := ack_event(uuid.uuid4()), "key-2")]
+    one, many = Emitter("remittance", TOPIC), Emitter("remittance", TOPIC)
+    envs = [one.emit(e, tenant_id=TENANT, key=k, cause=cause, traceparent=tp) for e, k in events]
+    ids = many.emit_many(events, tenant_id=TENANT, cause=cause, traceparent=tp)
+    assert ids == [r["event_id"] for r in many.rows] and len(set(ids)) == 2
+    for env, row, expected in zip(envs, many.rows, one.rows):
+        got = decode_envelope(row["payload"])
+        assert got == env.model_copy(update={"id": got.id, "time": got.time})  # all but its own id and time
+        assert {**row, "event_id": None, "payload": None} == {**expected, "event_id": None, "payload": None}
+    assert decode_envelope(many.rows[1]["payload"]).data == claim_event.model_dump(mode="json", exclude_none=True)
+
+
+def test_emit_many_without_cause_starts_a_correlation_per_event():
+    emitter = Emitter("charges", TOPIC)
+    ids = emitter.emit_many([(ack_event(uuid.uuid4()), "k")] * 2, tenant_id=TENANT)
+    envs = [decode_envelope(r["payload"]) for r in emitter.rows]
+    assert [e.correlationid for e in envs] == ids and all(e.causationid is None for e in envs)
+
+
 # ---------------------------------------------------------------- consumer.decode_record
 
 

@@ -15,6 +15,8 @@ queued as unmatched, never posted.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import uuid
 from collections import OrderedDict, defaultdict
@@ -23,11 +25,12 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import func, select, text, tuple_, update
 
 from rcm_contracts.events import Adjustment, ClaimSubmitted, PaymentPosted, PaymentReversed, RemittanceReceived
 from rcm_contracts.wire import RemittanceAdvice
-from rcm_runtime.bulk import BulkInsert
+from rcm_runtime.bulk import BulkInsert, JsonText
 from rcm_runtime.errors import Conflict, NotFound
 from rcm_runtime.consumer import Delivery, Handler
 from rcm_runtime.reads import jsonable
@@ -46,6 +49,7 @@ from rcm_remittance.domain.remit import (Check, ClaimPay, RejectedFile, claim_fr
 log = logging.getLogger("rcm.remittance")
 
 ZERO = Decimal("0.00")
+OVERLAP_MIN_EVENTS = 256  # fewer events are built in the event loop: a worker thread costs more than it saves
 POSTED_LIKE = {"posted", "duplicate", "reversed", "not_our_claim"}
 
 
@@ -108,11 +112,17 @@ _insert_payments = BulkInsert(posted_payments, [
     "remittance_id", "claim_id", "tenant_id", "payer_id", "payer_claim_control_number", "trace_number", "payment_date",
     "total_charge", "allowed_amount", "paid_amount", "patient_responsibility", "outcome", "adjustments", "remark_codes",
     "payment_key", "file_id", "status_code", "payer_key", "patient_control_number", "reverses"],
-    on_conflict="ON CONSTRAINT uq_posted_payment_key DO NOTHING", returning=["remittance_id"])
+    on_conflict="ON CONSTRAINT uq_posted_payment_key DO NOTHING", returning=["remittance_id"],
+    conflicts_rare=True)  # keys posted before are filtered out first: a conflict here is a concurrent request
 _insert_entries = BulkInsert(ledger_entries, [
     "tenant_id", "claim_id", "remittance_id", "file_id", "line_number", "kind", "amount", "procedure_code", "group_code",
     "reason_code", "remark_codes", "trace_number", "provider_id", "reference", "note", "entry_key"],
     on_conflict="ON CONSTRAINT uq_ledger_entry_key DO NOTHING")
+# A claim payment's entries carry no entry_key (only PLB entries do: uq_ledger_entry_key), so none of them can
+# conflict: they go in as tuples in this order, by COPY when many (~7 a claim), with no ON CONFLICT to check.
+_insert_claim_entries = BulkInsert(ledger_entries, [
+    "tenant_id", "claim_id", "remittance_id", "file_id", "line_number", "kind", "amount", "procedure_code", "group_code",
+    "reason_code", "remark_codes", "trace_number"], on_conflict=None)
 _insert_unmatched = BulkInsert(unmatched_payments, [
     "tenant_id", "payer_id", "trace_number", "patient_control_number", "payer_claim_control_number", "paid_amount",
     "reason", "status", "advice", "payment_key", "file_id"],
@@ -170,6 +180,15 @@ def _allowed(claim: ClaimPay) -> Decimal:
     if claim.allowed is not None:
         return claim.allowed
     return claim.charge - sum((a.amount for a in claim.all_adjustments if a.group != "PR"), ZERO)
+
+
+def _codes_json(cache: dict[tuple[str, ...], JsonText], codes) -> JsonText:
+    """A list of codes as JSON text, encoded once per distinct list (a file has a handful for ~70,000 rows)."""
+    key = tuple(codes)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = JsonText(json.dumps(list(key)))
+    return found
 
 
 def _remarks(claim: ClaimPay) -> list[str]:
@@ -281,6 +300,7 @@ class Poster:
         originals = await self._reversal_candidates([i for i, _ in to_post if i.claim.status_code == L.REVERSAL])
 
         payment_rows, entry_rows, reversed_pairs, events = [], [], [], []
+        remarks_json: dict[tuple[str, ...], JsonText] = {}  # the few distinct remark lists, encoded once
         used: set[uuid.UUID] = set()
         payers: dict[int, tuple[str, str]] = {}
         for i, o in to_post:
@@ -328,24 +348,42 @@ class Poster:
                 "payer_claim_control_number": claim.payer_claim_control_number or "NONE",
                 "trace_number": check.trace_number, "payment_date": check.payment_date, "total_charge": claim.charge,
                 "allowed_amount": _allowed(claim), "paid_amount": claim.paid, "patient_responsibility": pr,
-                "outcome": outcome, "adjustments": [{"group_code": g, "reason_code": r, "amount": str(a)}
-                                                    for g, r, a in _aggregated_pairs(claim)],
-                "remark_codes": _remarks(claim), "payment_key": i.key, "file_id": self.file_id,
+                "outcome": outcome, "adjustments": JsonText(to_json([
+                    {"group_code": g, "reason_code": r, "amount": str(a)} for g, r, a in _aggregated_pairs(claim)])
+                    .decode()), "remark_codes": _codes_json(remarks_json, _remarks(claim)),
+                "payment_key": i.key, "file_id": self.file_id,
                 "status_code": claim.status_code, "payer_key": key_of_payer,
                 "patient_control_number": claim.patient_control_number, "reverses": reverses})
+            claim_id, trace = i.claim_id, check.trace_number
             for e in entries:
-                entry_rows.append(self._entry_row(e, i.claim_id, remittance_id, check))
+                entry_rows.append((tenant, claim_id, remittance_id, self.file_id, e.line_number, e.kind, e.amount,
+                                   e.procedure_code, e.group_code, e.reason_code,
+                                   _codes_json(remarks_json, e.remark_codes), trace))
             events.append((i, remittance_id, payer, outcome, reverses, entries))
 
         inserted = {r.remittance_id for r in await _insert_payments.execute(uow.conn, payment_rows)} if payment_rows else set()
         lost = {r["remittance_id"] for r in payment_rows} - inserted  # posted meanwhile by a concurrent request
-        for (i, o) in to_post:
-            if o.get("remittance_id") and uuid.UUID(o["remittance_id"]) in lost:
-                o.update(outcome="duplicate", reason="this claim payment was posted before")
-                o.pop("remittance_id")
-        entry_rows = [r for r in entry_rows if r["remittance_id"] in inserted]
-        if entry_rows:
-            await _insert_entries.execute(uow.conn, entry_rows)
+        if lost:
+            for (i, o) in to_post:
+                if o.get("remittance_id") and uuid.UUID(o["remittance_id"]) in lost:
+                    o.update(outcome="duplicate", reason="this claim payment was posted before")
+                    o.pop("remittance_id")
+            entry_rows = [r for r in entry_rows if r[2] in inserted]  # (tenant, claim, remittance, ...)
+        events_now = [e for e in events if e[1] in inserted]
+        running = await self._patient_shares(events_now)  # read before this batch's entries are written
+        if entry_rows and len(events_now) >= OVERLAP_MIN_EVENTS:
+            # PostgreSQL writes the entries (~7 a claim, by COPY) on its own core while a worker thread builds
+            # and serialises the events; nothing else uses the connection until the COPY is done.
+            writing = asyncio.ensure_future(_insert_claim_entries.execute_records(uow.conn, entry_rows))
+            try:
+                await asyncio.to_thread(self._emit, events_now, running)
+            finally:
+                await writing
+        else:
+            if entry_rows:
+                await _insert_claim_entries.execute_records(uow.conn, entry_rows)
+            self._emit(events_now, running)
+        del entry_rows  # ~7 tuples a claim, not kept alive through the contract checks
         reversed_pairs = [(a, b) for a, b in reversed_pairs if b in inserted]
         if reversed_pairs:
             await uow.conn.execute(text(
@@ -354,7 +392,6 @@ class Poster:
                 {"orig": [a for a, _ in reversed_pairs], "by": [b for _, b in reversed_pairs], "tenant": tenant})
         if unmatched_rows:
             await _insert_unmatched.execute(uow.conn, unmatched_rows)
-        await self._emit([e for e in events if e[1] in inserted])
         await self._check_underpaid(to_post, events, inserted, aliases)
         return outcomes
 
@@ -421,30 +458,34 @@ class Poster:
                 return found[0]
         return None
 
-    async def _emit(self, events: list) -> None:
-        if not events:
-            return
+    async def _patient_shares(self, events: list) -> dict[uuid.UUID, Decimal]:
+        """The events' claims' patient shares on the ledger before this batch's entries are written."""
         claim_ids = sorted({i.claim_id for i, *_ in events}, key=str)
         rows = await self.uow.conn.execute(_patient_shares, {"tenant": self.tenant, "ids": claim_ids,
-                                                             "kinds": list(L.PR_KINDS)})
-        running = defaultdict(lambda: ZERO, {r[0]: r[1] for r in rows})
+                                                             "kinds": list(L.PR_KINDS)}) if claim_ids else []
+        return defaultdict(lambda: ZERO, {r[0]: r[1] for r in rows})
+
+    def _emit(self, events: list, running: dict[uuid.UUID, Decimal]) -> None:
+        """The events of the payments just posted, in order; `running`: each claim's patient share before this
+        batch, carried forward event by event (pure: no I/O, so it may run while the ledger is written)."""
+        if not events:
+            return
 
         def pr(entries) -> Decimal:
             return sum((e.amount for e in entries if e.kind in L.PR_KINDS), ZERO)
-        for i, _, _, _, _, entries in events:  # back to before this batch, then forward event by event
-            running[i.claim_id] -= pr(entries)
+        emitted = []  # (event, key), written to the outbox in this order by one emit_many
         for i, remittance_id, payer, outcome, reverses, entries in events:
             claim = i.claim
             running[i.claim_id] += pr(entries)
             if outcome == "reversed":
                 taken = L.totals((e.kind, -e.amount) for e in entries)
-                self.uow.emit(PaymentReversed(
+                emitted.append((PaymentReversed(
                     claim_id=i.claim_id, remittance_id=remittance_id, reversed_remittance_id=reverses, payer_id=payer,
                     payer_claim_control_number=claim.payer_claim_control_number or "NONE",
                     paid_amount=taken.payer_paid, patient_responsibility=taken.patient_responsibility,
-                    patient_responsibility_total=running[i.claim_id], payment_date=i.check.payment_date), key=i.claim_id)
+                    patient_responsibility_total=running[i.claim_id], payment_date=i.check.payment_date), i.claim_id))
             elif outcome in ("paid", "partially_paid", "denied"):
-                self.uow.emit(PaymentPosted(
+                emitted.append((PaymentPosted(
                     claim_id=i.claim_id, remittance_id=remittance_id, payer_id=payer,
                     payer_claim_control_number=claim.payer_claim_control_number or "NONE", total_charge=claim.charge,
                     allowed_amount=_allowed(claim), paid_amount=claim.paid, patient_responsibility=_patient_share(claim),
@@ -452,7 +493,8 @@ class Poster:
                     remark_codes=_remarks(claim), claim_status_code=claim.status_code,
                     patient_responsibility_total=running[i.claim_id],
                     awaiting_payer_id=L.awaiting_payer(claim.status_code, running[i.claim_id], i.next_payer_id)),
-                    key=i.claim_id)
+                    i.claim_id))
+        self.uow.emit_many(emitted)
 
     async def post_provider_adjustments(self, checks: list[Check], aliases: dict[str, str],
                                         by_pcn: dict[str, uuid.UUID]) -> int:
@@ -817,7 +859,6 @@ class RemittanceQueries:
 # the same reader as posting (once per file, into era_payments). Each reassociation runs over all of the
 # tenant's deposits and ERAs (under a per-tenant lock) and records each deposit's status.
 
-import json  # noqa: E402
 
 from rcm_remittance.db import deposits as deposits_table, era_payments  # noqa: E402
 from rcm_remittance.domain import deposits as D  # noqa: E402

@@ -13,7 +13,7 @@ from rcm_contracts.events import ClaimSubmitted
 from rcm_remittance.app import create_app
 from rcm_remittance.db import metadata
 from rcm_remittance.settings import Settings
-from tests.support.api import service_api
+from tests.support.api import copy_always, service_api
 from tests.support.era835 import submit_claim, check, clp, era, svc
 
 pytestmark = pytest.mark.integration
@@ -21,8 +21,12 @@ X12 = {"content-type": "application/edi-x12"}
 OPERATOR = {"X-User": "poster.pat"}
 
 
-@pytest.fixture
-async def api():
+@pytest.fixture(params=["insert", "copy"])
+async def api(request, monkeypatch):
+    if request.param == "copy":  # every bulk write of a posting by COPY, as a large file's are
+        from rcm_remittance import service, underpaid
+
+        assert copy_always(monkeypatch, service, underpaid) >= 8
     async with service_api(create_app, Settings, metadata) as api:
         yield api
 
@@ -329,6 +333,14 @@ async def test_posting_a_large_file_takes_a_handful_of_statements(api):
     assert body["posted"] == n and body["status"] == "posted"
     assert await api.scalar("SELECT count(*) FROM ledger_entries") == 3 * n
     print(f"\nposted {n} claims in {elapsed:.2f}s: {n / elapsed:.0f} claims/s")
+    events = await api.outbox_events("payment-posted")
+    assert len(events) == n and [e["data"]["claim_id"] for e in events] == [c["claim_id"] for c in body["claims"]]
+    assert {e["data"]["patient_responsibility_total"] for e in events} == {"20.00"}
+    again = (await post(api, era(check(claims), isa13="000000902"))).json()  # the same payments, other bytes
+    assert again["status"] == "posted" and again["duplicates"] == n and again["posted"] == 0
+    assert await api.scalar("SELECT count(*) FROM ledger_entries") == 3 * n
+    assert await api.scalar("SELECT count(*) FROM posted_payments") == n
+    assert len(await api.outbox_events()) == n
 
 
 # ---------------------------------------------------------------- the guide's own samples

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 
 from rcm_contracts.wire import RemittanceAdvice
 from rcm_x12.codec import X12Error, detect_delimiters, split_interchanges
@@ -66,7 +67,7 @@ class ClaimPay:
     allowed: Decimal | None = None  # the JSON path gives it; from an 835: AMT*B6 over the lines
     claim_id: uuid.UUID | None = None  # the JSON path names our claim
 
-    @property
+    @cached_property  # read by balancing, identity, the ledger and the events: built once per claim
     def all_adjustments(self) -> tuple[Adj, ...]:
         return self.adjustments + tuple(a for line in self.lines for a in line.adjustments)
 
@@ -136,24 +137,36 @@ def _versions(text: str) -> None:
 MAX_AMOUNT = Decimal("9999999999.99")  # what NUMERIC(12, 2) and the events' Money hold
 
 
+CENT = Decimal("0.01")
+
+
+def _fits(value: Decimal) -> bool:
+    return abs(value) <= MAX_AMOUNT and value == value.quantize(CENT)
+
+
 def _amount(value: Decimal, where: str) -> Decimal:
-    if abs(value) > MAX_AMOUNT or value != value.quantize(Decimal("0.01")):
+    if not _fits(value):
         raise RejectedFile(f"{where}: the amount is out of range or has more than two decimals")
     return value
 
 
 def _check_amounts(payment: RemittancePayment) -> None:
+    """Every amount must fit NUMERIC(12, 2); the reason (built only for the first that does not) says where."""
     where = f"transaction set {payment.control_number}"
     _amount(payment.amount, f"{where} BPR02")
     for n, c in enumerate(payment.claims, start=1):
         for label, v in (("CLP03", c.charge), ("CLP04", c.paid), ("CLP05", c.patient_responsibility)):
-            _amount(v, f"{where} claim #{n} {label}")
+            if not _fits(v):
+                _amount(v, f"{where} claim #{n} {label}")
         for a in c.all_adjustments:
-            _amount(a.amount, f"{where} claim #{n} CAS")
+            if not _fits(a.amount):
+                _amount(a.amount, f"{where} claim #{n} CAS")
         for m, s in enumerate(c.lines, start=1):
-            _amount(s.charge, f"{where} claim #{n} line #{m} SVC02")
-            _amount(s.paid, f"{where} claim #{n} line #{m} SVC03")
-            if s.allowed is not None:
+            if not _fits(s.charge):
+                _amount(s.charge, f"{where} claim #{n} line #{m} SVC02")
+            if not _fits(s.paid):
+                _amount(s.paid, f"{where} claim #{n} line #{m} SVC03")
+            if s.allowed is not None and not _fits(s.allowed):
                 _amount(s.allowed, f"{where} claim #{n} line #{m} AMT*B6")
     for p in payment.provider_adjustments:
         _amount(p.amount, f"{where} PLB")
@@ -227,20 +240,29 @@ def read_advice(advice: RemittanceAdvice) -> list[Check]:
 # ---------------------------------------------------------------- (de)serialising a claim payment
 
 
-def claim_to_json(c: ClaimPay) -> dict:
-    def conv(v):
-        if isinstance(v, Decimal):
-            return str(v)
-        if isinstance(v, date):
-            return v.isoformat()
-        if isinstance(v, uuid.UUID):
-            return str(v)
-        if isinstance(v, (list, tuple)):
-            return [conv(x) for x in v]
-        if isinstance(v, dict):
-            return {k: conv(x) for k, x in v.items()}
+def _jsonable(v):
+    """Dataclasses as dicts of their fields, Decimal/date/UUID as strings, tuples as lists: what
+    dataclasses.asdict plus that conversion gave, without asdict's deep copy of every leaf (a held or
+    unmatched claim's advice is written for each one a file queues)."""
+    if v is None or isinstance(v, (str, int)):
         return v
-    return conv(asdict(c))
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, uuid.UUID):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if is_dataclass(v):
+        return {f.name: _jsonable(getattr(v, f.name)) for f in fields(v)}
+    return v
+
+
+def claim_to_json(c: ClaimPay) -> dict:
+    return _jsonable(c)
 
 
 def claim_from_json(d: dict) -> ClaimPay:
