@@ -29,7 +29,9 @@ class PostedPayment(Base, table=True):
     reversed (CLP02 22: `reverses` names the original, whose `reversed_by` names it) | not_our_claim (23)."""
 
     __tablename__ = "posted_payments"
-    __table_args__ = (UniqueConstraint("tenant_id", "payment_key", name="uq_posted_payment_key"),)
+    # the payer's claim number: a PLB recoupment quotes it (migration 0012)
+    __table_args__ = (UniqueConstraint("tenant_id", "payment_key", name="uq_posted_payment_key"),
+                      Index("ix_posted_payments_tenant_pccn", "tenant_id", "payer_claim_control_number"))
 
     remittance_id: uuid.UUID = Field(primary_key=True)
     claim_id: uuid.UUID = Field(index=True)

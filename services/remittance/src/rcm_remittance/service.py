@@ -141,6 +141,8 @@ _ledger_state = text("SELECT claim_id, kind, amount, group_code, reason_code FRO
                      "AND claim_id = ANY(CAST(:ids AS uuid[])) AND kind = ANY(CAST(:kinds AS text[])) ORDER BY id")
 _lock_claims = text("SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM "
                     "(SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered")
+_claims_by_pccn = text("SELECT DISTINCT payer_key, payer_claim_control_number, claim_id FROM posted_payments "
+                       "WHERE tenant_id = :tenant AND payer_claim_control_number = ANY(CAST(:refs AS text[]))")
 _patient_shares = text("SELECT claim_id, sum(amount) FROM ledger_entries WHERE tenant_id = :tenant "
                        "AND claim_id = ANY(CAST(:ids AS uuid[])) AND kind = ANY(CAST(:kinds AS text[])) GROUP BY claim_id")
 
@@ -297,7 +299,9 @@ class Poster:
                                                           "kinds": ["charge", *L.PR_KINDS]})
             for r in rows:
                 state[r.claim_id].append(L.Entry(r.kind, r.amount, group_code=r.group_code, reason_code=r.reason_code))
-        originals = await self._reversal_candidates([i for i, _ in to_post if i.claim.status_code == L.REVERSAL])
+        reversing = [i for i, _ in to_post if i.claim.status_code == L.REVERSAL]
+        originals = await self._reversal_candidates(reversing)
+        reversed_here = {i.claim_id for i in reversing}  # a reversal may take back a payment earlier in this file
 
         payment_rows, entry_rows, reversed_pairs, events = [], [], [], []
         remarks_json: dict[tuple[str, ...], JsonText] = {}  # the few distinct remark lists, encoded once
@@ -340,6 +344,11 @@ class Poster:
                     entries += L.superseded_patient_share(existing)
                 entries += L.payment_entries(claim, charge_posted=charge_posted, later_payer=later)
                 o.update(outcome="posted", payment_outcome=outcome, reason=L_STATUS_REASON.get(claim.status_code, ""))
+                if i.claim_id in reversed_here:  # newest first, as _reversal_candidates orders them
+                    originals.setdefault(i.claim_id, []).insert(0, {
+                        "remittance_id": remittance_id, "claim_id": i.claim_id, "payer_key": key_of_payer,
+                        "payer_claim_control_number": claim.payer_claim_control_number or "NONE",
+                        "paid_amount": claim.paid, "total_charge": claim.charge, "entries": entries})
             state[i.claim_id] += [e for e in entries if e.kind in ("charge", *L.PR_KINDS)]
             o["remittance_id"] = str(remittance_id)
             pr = _patient_share(claim)
@@ -498,10 +507,23 @@ class Poster:
 
     async def post_provider_adjustments(self, checks: list[Check], aliases: dict[str, str],
                                         by_pcn: dict[str, uuid.UUID]) -> int:
+        """PLB entries against the check, linked to a claim when the reference names one: its CLP01, else the payer's
+        claim number (CLP07, which payers quote for a recoupment) when exactly one of the tenant's claims has it from
+        this payer."""
+        unresolved = {p.reference for c in checks for p in c.provider_adjustments
+                      if p.reference and p.reference not in by_pcn}
+        by_pccn: dict[tuple[str, str], set[uuid.UUID]] = defaultdict(set)
+        if unresolved:
+            for r in await self.uow.conn.execute(_claims_by_pccn, {"tenant": self.tenant, "refs": sorted(unresolved)}):
+                by_pccn[(r.payer_key, r.payer_claim_control_number)].add(r.claim_id)
         rows = []
         for check in checks:
+            payer = payer_key(check, aliases) if by_pccn else None
             for p, key in zip(check.provider_adjustments, plb_keys(self.tenant, check, aliases)):
                 claim_id = by_pcn.get(p.reference) if p.reference else None
+                if claim_id is None and p.reference:
+                    named = by_pccn.get((payer, p.reference), set())
+                    claim_id = next(iter(named)) if len(named) == 1 else None
                 rows.append(self._entry_row(L.Entry("provider_adjustment", p.amount, reason_code=p.reason), claim_id,
                                             None, check, provider_id=p.provider_id, reference=p.reference,
                                             entry_key=key, note="PLB: positive withholds from the provider"))

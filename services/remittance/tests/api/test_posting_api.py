@@ -242,6 +242,24 @@ async def test_a_reversal_negates_the_original_and_the_correction_posts_anew(api
     assert await api.scalar("SELECT count(*) FROM posted_payments WHERE reversed_by IS NOT NULL") == 1
 
 
+@pytest.mark.parametrize("pccn", ["SAME-1", None])
+async def test_a_reversal_of_a_payment_earlier_in_the_same_file_negates_it(api, pccn):
+    """Original, reversal and correction in one check (a payer that reprocessed before it sent the file): the
+    reversal finds the original posted just before it, not a hold."""
+    claim_id = await submit(api, "PCN-1")
+    original = clp("PCN-1", "100.00", "80.00", pccn=pccn, cas=[("PR", "2", "20.00")])
+    reversal = clp("PCN-1", "-100.00", "-80.00", status="22", pccn=pccn, cas=[("PR", "2", "-20.00")])
+    correction = clp("PCN-1", "100.00", "90.00", pccn=pccn, cas=[("PR", "2", "10.00")])
+    body = (await post(api, era(check([original, reversal, correction])))).json()
+    assert body["status"] == "posted" and [c["outcome"] for c in body["claims"]] == ["posted", "reversed", "posted"]
+    assert body["claims"][1]["reverses"] == body["claims"][0]["remittance_id"]
+    totals = (await ledger(api, claim_id))["totals"]
+    assert (totals["charge"], totals["payer_paid"], totals["patient_responsibility"]["total"], totals["balance"]) == (
+        "100.00", "90.00", "10.00", "10.00")
+    assert await api.scalar("SELECT count(*) FROM posted_payments WHERE reversed_by IS NOT NULL") == 1
+    assert [e["data"]["patient_responsibility_total"] for e in await api.outbox_events("payment-reversed")] == ["0.00"]
+
+
 async def test_a_reversal_of_nothing_posted_is_held(api):
     await submit(api, "PCN-1")
     body = (await post(api, era(check([clp("PCN-1", "-100.00", "-80.00", status="22", cas=[("PR", "2", "-20.00")])])))).json()
@@ -276,6 +294,22 @@ async def test_plb_entries_are_posted_once_against_the_check_and_linked_to_a_nam
     await post(api, era(check([PAID], plb=[("L6", None, "-2.50"), ("WO", "PCN-1", "10.00")]), isa13="000000321"))
     assert await api.scalar("SELECT count(*) FROM ledger_entries WHERE kind = 'provider_adjustment'") == 2
     assert (await ledger(api, claim_id))["totals"]["provider_adjustments"] == "10.00"
+
+
+async def test_a_plb_quoting_the_payers_claim_number_is_linked_to_that_claim_only_when_it_names_one(api):
+    """A recoupment (WO) a later check takes quotes the payer's claim number (CLP07) of the overpaid claim; a claim
+    number two claims share links to neither."""
+    overpaid, other_a, other_b = [await submit(api, p) for p in ("PCN-1", "PCN-2", "PCN-3")]
+    await post(api, era(check([PAID, clp("PCN-2", "100.00", "80.00", pccn="SHARED", cas=[("PR", "2", "20.00")]),
+                               clp("PCN-3", "100.00", "80.00", pccn="SHARED", cas=[("PR", "2", "20.00")])])))
+    text = era(check([clp("PCN-2", "50.00", "50.00", pccn="LATER")], trace="T-2",
+                     plb=[("WO", "PAYER-1", "10.00"), ("WO", "SHARED", "5.00")]))
+    assert (await post(api, text)).json()["status"] == "posted"
+    assert (await ledger(api, overpaid))["totals"]["provider_adjustments"] == "10.00"
+    assert await api.scalar("SELECT count(*) FROM ledger_entries WHERE kind = 'provider_adjustment' "
+                            "AND claim_id IS NULL") == 1
+    for claim_id in (other_a, other_b):
+        assert (await ledger(api, claim_id))["totals"]["provider_adjustments"] == "0.00"
 
 
 # ---------------------------------------------------------------- unmatched queue
