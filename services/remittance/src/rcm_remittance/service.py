@@ -53,6 +53,10 @@ log = logging.getLogger("rcm.remittance")
 ZERO = Decimal("0.00")
 OVERLAP_MIN_EVENTS = 256  # fewer events are built in the event loop: a worker thread costs more than it saves
 PARSE_AHEAD_MIN_CHARS = 1 << 18  # a file this large is read while it is stored (a thread costs more for less)
+# built once, not per claim
+_LATER_STATUSES = frozenset(L.SECONDARY | L.TERTIARY)
+_DEPENDENT_STATUSES = _LATER_STATUSES | {L.REVERSAL}
+_STATE_KINDS = frozenset(("charge", *L.PR_KINDS))  # the ledger state a later payment depends on
 POSTED_LIKE = {"posted", "duplicate", "reversed", "not_our_claim"}
 
 
@@ -173,10 +177,6 @@ def _aggregated_pairs(claim: ClaimPay) -> list[tuple[str, str, Decimal]]:
     return [(g, r, amount) for (g, r), amount in totals.items() if amount]
 
 
-def _aggregated(claim: ClaimPay) -> list[Adjustment]:
-    return [Adjustment(group_code=g, reason_code=r, amount=amount) for g, r, amount in _aggregated_pairs(claim)]
-
-
 def _patient_share(claim: ClaimPay) -> Decimal:
     return sum((a.amount for a in claim.all_adjustments if a.group == "PR"), ZERO)
 
@@ -293,7 +293,7 @@ class Poster:
         # What a reversal or a later payer posts depends on what the claim's ledger holds: serialise those
         # claims' posting across concurrent files (transaction-scoped advisory locks, taken in one order).
         dependent = sorted({f"{tenant}/{i.claim_id}" for i, _ in to_post
-                            if i.claim.status_code in L.SECONDARY | L.TERTIARY | {L.REVERSAL} or i.later_payer})
+                            if i.claim.status_code in _DEPENDENT_STATUSES or i.later_payer})
         if dependent:
             await uow.conn.execute(_lock_claims, {"keys": dependent})
         state: dict[uuid.UUID, list[L.Entry]] = defaultdict(list)
@@ -340,7 +340,7 @@ class Poster:
             else:
                 existing = state[i.claim_id]
                 # a later payer: CLP02 2/3 (and 20/21), or a denial (4) of the secondary claim we sent
-                later = claim.status_code in L.SECONDARY | L.TERTIARY or i.later_payer
+                later = claim.status_code in _LATER_STATUSES or i.later_payer
                 charge_posted = any(e.kind == "charge" for e in existing) and \
                     sum((e.amount for e in existing if e.kind == "charge"), ZERO) != 0
                 if later and charge_posted:
@@ -352,17 +352,18 @@ class Poster:
                         "remittance_id": remittance_id, "claim_id": i.claim_id, "payer_key": key_of_payer,
                         "payer_claim_control_number": claim.payer_claim_control_number or "NONE",
                         "paid_amount": claim.paid, "total_charge": claim.charge, "entries": entries})
-            state[i.claim_id] += [e for e in entries if e.kind in ("charge", *L.PR_KINDS)]
+            state[i.claim_id] += [e for e in entries if e.kind in _STATE_KINDS]
             o["remittance_id"] = str(remittance_id)
-            pr = _patient_share(claim)
+            # what the row and the event both say, worked out once
+            pr, allowed, pairs, remarks = _patient_share(claim), _allowed(claim), _aggregated_pairs(claim), _remarks(claim)
             payment_rows.append({
                 "remittance_id": remittance_id, "claim_id": i.claim_id, "tenant_id": tenant, "payer_id": payer,
                 "payer_claim_control_number": claim.payer_claim_control_number or "NONE",
                 "trace_number": check.trace_number, "payment_date": check.payment_date, "total_charge": claim.charge,
-                "allowed_amount": _allowed(claim), "paid_amount": claim.paid, "patient_responsibility": pr,
+                "allowed_amount": allowed, "paid_amount": claim.paid, "patient_responsibility": pr,
                 "outcome": outcome, "adjustments": JsonText(to_json([
-                    {"group_code": g, "reason_code": r, "amount": str(a)} for g, r, a in _aggregated_pairs(claim)])
-                    .decode()), "remark_codes": _codes_json(remarks_json, _remarks(claim)),
+                    {"group_code": g, "reason_code": r, "amount": str(a)} for g, r, a in pairs])
+                    .decode()), "remark_codes": _codes_json(remarks_json, remarks),
                 "payment_key": i.key, "file_id": self.file_id,
                 "status_code": claim.status_code, "payer_key": key_of_payer,
                 "patient_control_number": claim.patient_control_number, "reverses": reverses})
@@ -371,7 +372,7 @@ class Poster:
                 entry_rows.append((tenant, claim_id, remittance_id, self.file_id, e.line_number, e.kind, e.amount,
                                    e.procedure_code, e.group_code, e.reason_code,
                                    _codes_json(remarks_json, e.remark_codes), trace))
-            events.append((i, remittance_id, payer, outcome, reverses, entries))
+            events.append((i, remittance_id, payer, outcome, reverses, entries, (pr, allowed, pairs, remarks)))
 
         if payment_rows and len(events) >= OVERLAP_MIN_EVENTS:
             inserted, events_now = await self._write_overlapped(payment_rows, entry_rows, to_post, events)
@@ -526,7 +527,7 @@ class Poster:
         def pr(entries) -> Decimal:
             return sum((e.amount for e in entries if e.kind in L.PR_KINDS), ZERO)
         emitted = []  # (event, key), written to the outbox in this order by one emit_many
-        for i, remittance_id, payer, outcome, reverses, entries in events:
+        for i, remittance_id, payer, outcome, reverses, entries, (share, allowed, pairs, remarks) in events:
             claim = i.claim
             running[i.claim_id] += pr(entries)
             if outcome == "reversed":
@@ -540,9 +541,9 @@ class Poster:
                 emitted.append((PaymentPosted(
                     claim_id=i.claim_id, remittance_id=remittance_id, payer_id=payer,
                     payer_claim_control_number=claim.payer_claim_control_number or "NONE", total_charge=claim.charge,
-                    allowed_amount=_allowed(claim), paid_amount=claim.paid, patient_responsibility=_patient_share(claim),
-                    adjustments=_aggregated(claim), outcome=outcome, payment_date=i.check.payment_date,
-                    remark_codes=_remarks(claim), claim_status_code=claim.status_code,
+                    allowed_amount=allowed, paid_amount=claim.paid, patient_responsibility=share,
+                    adjustments=[Adjustment(group_code=g, reason_code=r, amount=a) for g, r, a in pairs], outcome=outcome,
+                    payment_date=i.check.payment_date, remark_codes=remarks, claim_status_code=claim.status_code,
                     patient_responsibility_total=running[i.claim_id],
                     awaiting_payer_id=L.awaiting_payer(claim.status_code, running[i.claim_id], i.next_payer_id)),
                     i.claim_id))
