@@ -8,8 +8,9 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 
 from rcm_contracts.wire import RemittanceAdvice
 from rcm_runtime.app import Provided
@@ -38,7 +39,9 @@ def _answer(result: FileResult):
     if result.status == "rejected":
         return JSONResponse(status_code=422, content={"code": "invalid_835", "description": result.reason,
                                                       "file_id": body["file_id"], "status": "rejected"})
-    return JSONResponse(content=body)  # plain JSON already: no jsonable_encoder walk over 10,000 outcomes
+    # plain JSON already: no jsonable_encoder walk over 10,000 outcomes, and pydantic-core writes what
+    # JSONResponse's json.dumps would (compact, UTF-8), a few times faster
+    return Response(content=to_json(body), media_type="application/json")
 
 
 @router.post("/remittances", summary="Post an ERA as JSON (RemittanceAdvice): the same identity, tenant and "

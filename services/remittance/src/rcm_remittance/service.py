@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import uuid
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic_core import to_json
-from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy import Text, cast, func, literal, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import JSONB
 
 from rcm_contracts.events import Adjustment, ClaimSubmitted, PaymentPosted, PaymentReversed, RemittanceReceived
 from rcm_contracts.wire import RemittanceAdvice
@@ -50,6 +52,11 @@ log = logging.getLogger("rcm.remittance")
 
 ZERO = Decimal("0.00")
 OVERLAP_MIN_EVENTS = 256  # fewer events are built in the event loop: a worker thread costs more than it saves
+PARSE_AHEAD_MIN_CHARS = 1 << 18  # a file this large is read while it is stored (a thread costs more for less)
+# built once, not per claim
+_LATER_STATUSES = frozenset(L.SECONDARY | L.TERTIARY)
+_DEPENDENT_STATUSES = _LATER_STATUSES | {L.REVERSAL}
+_STATE_KINDS = frozenset(("charge", *L.PR_KINDS))  # the ledger state a later payment depends on
 POSTED_LIKE = {"posted", "duplicate", "reversed", "not_our_claim"}
 
 
@@ -170,10 +177,6 @@ def _aggregated_pairs(claim: ClaimPay) -> list[tuple[str, str, Decimal]]:
     return [(g, r, amount) for (g, r), amount in totals.items() if amount]
 
 
-def _aggregated(claim: ClaimPay) -> list[Adjustment]:
-    return [Adjustment(group_code=g, reason_code=r, amount=amount) for g, r, amount in _aggregated_pairs(claim)]
-
-
 def _patient_share(claim: ClaimPay) -> Decimal:
     return sum((a.amount for a in claim.all_adjustments if a.group == "PR"), ZERO)
 
@@ -290,7 +293,7 @@ class Poster:
         # What a reversal or a later payer posts depends on what the claim's ledger holds: serialise those
         # claims' posting across concurrent files (transaction-scoped advisory locks, taken in one order).
         dependent = sorted({f"{tenant}/{i.claim_id}" for i, _ in to_post
-                            if i.claim.status_code in L.SECONDARY | L.TERTIARY | {L.REVERSAL} or i.later_payer})
+                            if i.claim.status_code in _DEPENDENT_STATUSES or i.later_payer})
         if dependent:
             await uow.conn.execute(_lock_claims, {"keys": dependent})
         state: dict[uuid.UUID, list[L.Entry]] = defaultdict(list)
@@ -337,7 +340,7 @@ class Poster:
             else:
                 existing = state[i.claim_id]
                 # a later payer: CLP02 2/3 (and 20/21), or a denial (4) of the secondary claim we sent
-                later = claim.status_code in L.SECONDARY | L.TERTIARY or i.later_payer
+                later = claim.status_code in _LATER_STATUSES or i.later_payer
                 charge_posted = any(e.kind == "charge" for e in existing) and \
                     sum((e.amount for e in existing if e.kind == "charge"), ZERO) != 0
                 if later and charge_posted:
@@ -349,17 +352,18 @@ class Poster:
                         "remittance_id": remittance_id, "claim_id": i.claim_id, "payer_key": key_of_payer,
                         "payer_claim_control_number": claim.payer_claim_control_number or "NONE",
                         "paid_amount": claim.paid, "total_charge": claim.charge, "entries": entries})
-            state[i.claim_id] += [e for e in entries if e.kind in ("charge", *L.PR_KINDS)]
+            state[i.claim_id] += [e for e in entries if e.kind in _STATE_KINDS]
             o["remittance_id"] = str(remittance_id)
-            pr = _patient_share(claim)
+            # what the row and the event both say, worked out once
+            pr, allowed, pairs, remarks = _patient_share(claim), _allowed(claim), _aggregated_pairs(claim), _remarks(claim)
             payment_rows.append({
                 "remittance_id": remittance_id, "claim_id": i.claim_id, "tenant_id": tenant, "payer_id": payer,
                 "payer_claim_control_number": claim.payer_claim_control_number or "NONE",
                 "trace_number": check.trace_number, "payment_date": check.payment_date, "total_charge": claim.charge,
-                "allowed_amount": _allowed(claim), "paid_amount": claim.paid, "patient_responsibility": pr,
+                "allowed_amount": allowed, "paid_amount": claim.paid, "patient_responsibility": pr,
                 "outcome": outcome, "adjustments": JsonText(to_json([
-                    {"group_code": g, "reason_code": r, "amount": str(a)} for g, r, a in _aggregated_pairs(claim)])
-                    .decode()), "remark_codes": _codes_json(remarks_json, _remarks(claim)),
+                    {"group_code": g, "reason_code": r, "amount": str(a)} for g, r, a in pairs])
+                    .decode()), "remark_codes": _codes_json(remarks_json, remarks),
                 "payment_key": i.key, "file_id": self.file_id,
                 "status_code": claim.status_code, "payer_key": key_of_payer,
                 "patient_control_number": claim.patient_control_number, "reverses": reverses})
@@ -368,30 +372,16 @@ class Poster:
                 entry_rows.append((tenant, claim_id, remittance_id, self.file_id, e.line_number, e.kind, e.amount,
                                    e.procedure_code, e.group_code, e.reason_code,
                                    _codes_json(remarks_json, e.remark_codes), trace))
-            events.append((i, remittance_id, payer, outcome, reverses, entries))
+            events.append((i, remittance_id, payer, outcome, reverses, entries, (pr, allowed, pairs, remarks)))
 
-        inserted = {r.remittance_id for r in await _insert_payments.execute(uow.conn, payment_rows)} if payment_rows else set()
-        lost = {r["remittance_id"] for r in payment_rows} - inserted  # posted meanwhile by a concurrent request
-        if lost:
-            for (i, o) in to_post:
-                if o.get("remittance_id") and uuid.UUID(o["remittance_id"]) in lost:
-                    o.update(outcome="duplicate", reason="this claim payment was posted before")
-                    o.pop("remittance_id")
-            entry_rows = [r for r in entry_rows if r[2] in inserted]  # (tenant, claim, remittance, ...)
-        events_now = [e for e in events if e[1] in inserted]
-        running = await self._patient_shares(events_now)  # read before this batch's entries are written
-        if entry_rows and len(events_now) >= OVERLAP_MIN_EVENTS:
-            # PostgreSQL writes the entries (~7 a claim, by COPY) on its own core while a worker thread builds
-            # and serialises the events; nothing else uses the connection until the COPY is done.
-            writing = asyncio.ensure_future(_insert_claim_entries.execute_records(uow.conn, entry_rows))
-            try:
-                await asyncio.to_thread(self._emit, events_now, running)
-            finally:
-                await writing
+        if payment_rows and len(events) >= OVERLAP_MIN_EVENTS:
+            inserted, events_now = await self._write_overlapped(payment_rows, entry_rows, to_post, events)
         else:
+            inserted, entry_rows, events_now = await self._write_payments(payment_rows, entry_rows, to_post, events)
+            running = await self._patient_shares(events_now)  # read before this batch's entries are written
             if entry_rows:
                 await _insert_claim_entries.execute_records(uow.conn, entry_rows)
-            self._emit(events_now, running)
+            self.uow.emit_many(self._events(events_now, running))
         del entry_rows  # ~7 tuples a claim, not kept alive through the contract checks
         reversed_pairs = [(a, b) for a, b in reversed_pairs if b in inserted]
         if reversed_pairs:
@@ -403,6 +393,61 @@ class Poster:
             await _insert_unmatched.execute(uow.conn, unmatched_rows)
         await self._check_underpaid(to_post, events, inserted, aliases)
         return outcomes
+
+    async def _write_payments(self, payment_rows: list, entry_rows: list, to_post: list,
+                              events: list) -> tuple[set, list, list]:
+        """Insert the payments; (those inserted, their entries, their events). A payment not inserted was posted
+        meanwhile by a concurrent request: its outcome becomes a duplicate."""
+        inserted = {r.remittance_id for r in await _insert_payments.execute(self.uow.conn, payment_rows)} \
+            if payment_rows else set()
+        lost = {r["remittance_id"] for r in payment_rows} - inserted
+        if lost:
+            for (i, o) in to_post:
+                if o.get("remittance_id") and uuid.UUID(o["remittance_id"]) in lost:
+                    o.update(outcome="duplicate", reason="this claim payment was posted before")
+                    o.pop("remittance_id")
+            entry_rows = [r for r in entry_rows if r[2] in inserted]  # (tenant, claim, remittance, ...)
+            events = [e for e in events if e[1] in inserted]
+        return inserted, entry_rows, events
+
+    async def _write_overlapped(self, payment_rows: list, entry_rows: list, to_post: list,
+                                events: list) -> tuple[set, list]:
+        """A large batch: PostgreSQL writes the payments, then the entries (~7 a claim, by COPY), on its own
+        core while a worker thread builds the events and then serialises them; nothing else uses the
+        connection meanwhile. The events are built for every payment, as if all go in (a concurrent request
+        posting the same payment is exceptional); they are serialised into the outbox only once the payments
+        are in and none was lost, else built again for those inserted."""
+        running = await self._patient_shares(events)  # the ledger before this batch's entries are written
+        all_in = threading.Event()
+        lost_any = False
+
+        def build_and_emit() -> bool:
+            built = self._events(events, defaultdict(lambda: ZERO, running))
+            all_in.wait()
+            if lost_any:
+                return False
+            self.uow.emit_many(built)
+            return True
+
+        building = asyncio.ensure_future(asyncio.to_thread(build_and_emit))
+        try:
+            inserted, entry_rows, events_now = await self._write_payments(payment_rows, entry_rows, to_post, events)
+            lost_any = len(events_now) != len(events)
+        except BaseException:
+            lost_any = True
+            raise
+        finally:
+            all_in.set()  # the thread never waits on a failed insert
+            if lost_any:
+                await asyncio.gather(building, return_exceptions=True)
+        try:
+            if entry_rows:
+                await _insert_claim_entries.execute_records(self.uow.conn, entry_rows)
+        finally:
+            emitted = await building
+        if not emitted:  # some payment was posted meanwhile: its event is not emitted, nor counted in the shares
+            self.uow.emit_many(self._events(events_now, defaultdict(lambda: ZERO, running)))
+        return inserted, events_now
 
     async def _check_underpaid(self, to_post: list, events: list, inserted: set, aliases: dict[str, str]) -> None:
         """Payments just inserted against the tenant's contracts (rcm_remittance.underpaid)."""
@@ -474,16 +519,15 @@ class Poster:
                                                              "kinds": list(L.PR_KINDS)}) if claim_ids else []
         return defaultdict(lambda: ZERO, {r[0]: r[1] for r in rows})
 
-    def _emit(self, events: list, running: dict[uuid.UUID, Decimal]) -> None:
-        """The events of the payments just posted, in order; `running`: each claim's patient share before this
-        batch, carried forward event by event (pure: no I/O, so it may run while the ledger is written)."""
-        if not events:
-            return
+    def _events(self, events: list, running: dict[uuid.UUID, Decimal]) -> list:
+        """The (event, key) pairs of the payments just posted, in order (for one emit_many); `running`: each
+        claim's patient share before this batch, carried forward event by event (it is updated; pure: no I/O,
+        so it may run while the ledger is written)."""
 
         def pr(entries) -> Decimal:
             return sum((e.amount for e in entries if e.kind in L.PR_KINDS), ZERO)
         emitted = []  # (event, key), written to the outbox in this order by one emit_many
-        for i, remittance_id, payer, outcome, reverses, entries in events:
+        for i, remittance_id, payer, outcome, reverses, entries, (share, allowed, pairs, remarks) in events:
             claim = i.claim
             running[i.claim_id] += pr(entries)
             if outcome == "reversed":
@@ -497,13 +541,13 @@ class Poster:
                 emitted.append((PaymentPosted(
                     claim_id=i.claim_id, remittance_id=remittance_id, payer_id=payer,
                     payer_claim_control_number=claim.payer_claim_control_number or "NONE", total_charge=claim.charge,
-                    allowed_amount=_allowed(claim), paid_amount=claim.paid, patient_responsibility=_patient_share(claim),
-                    adjustments=_aggregated(claim), outcome=outcome, payment_date=i.check.payment_date,
-                    remark_codes=_remarks(claim), claim_status_code=claim.status_code,
+                    allowed_amount=allowed, paid_amount=claim.paid, patient_responsibility=share,
+                    adjustments=[Adjustment(group_code=g, reason_code=r, amount=a) for g, r, a in pairs], outcome=outcome,
+                    payment_date=i.check.payment_date, remark_codes=remarks, claim_status_code=claim.status_code,
                     patient_responsibility_total=running[i.claim_id],
                     awaiting_payer_id=L.awaiting_payer(claim.status_code, running[i.claim_id], i.next_payer_id)),
                     i.claim_id))
-        self.uow.emit_many(emitted)
+        return emitted
 
     async def post_provider_adjustments(self, checks: list[Check], aliases: dict[str, str],
                                         by_pcn: dict[str, uuid.UUID]) -> int:
@@ -574,6 +618,16 @@ def _file_status(outcomes: list[dict]) -> str:
     return "posted" if all(o["outcome"] in POSTED_LIKE for o in outcomes) else "partially_posted"
 
 
+async def _store_file(uow: UnitOfWork, file_id: uuid.UUID, digest: str, source: str, content: str):
+    """The file's row, status receiving; None when the tenant sent this content before."""
+    return (await uow.conn.execute(text(
+        "INSERT INTO remittance_files (id, tenant_id, sha256, source, status, trace_numbers, findings, totals, outcomes, "
+        "content, received_at, received_by) VALUES (:id, :tenant, :sha, :source, 'receiving', '[]', '{}', '{}', '[]', "
+        ":content, :now, :actor) ON CONFLICT ON CONSTRAINT uq_remittance_file_content DO NOTHING RETURNING id"),
+        {"id": file_id, "tenant": uow.tenant_id, "sha": digest, "source": source, "content": content,
+         "now": uow.now(), "actor": uow.actor})).first()
+
+
 async def ingest(uow: UnitOfWork, source: str, content: str, medicare: PfsSchedule | None) -> FileResult:
     tenant = uow.tenant_id
     digest = sha256(content.encode("utf-8"))
@@ -581,13 +635,19 @@ async def ingest(uow: UnitOfWork, source: str, content: str, medicare: PfsSchedu
     refused = None
     if "\x00" in content:  # PostgreSQL text cannot hold NUL: kept with U+FFFD in its place, and refused
         content, refused = content.replace("\x00", "\ufffd"), "the file contains NUL bytes; it is not an X12 text"
-    new = (await uow.conn.execute(text(
-        "INSERT INTO remittance_files (id, tenant_id, sha256, source, status, trace_numbers, findings, totals, outcomes, "
-        "content, received_at, received_by) VALUES (:id, :tenant, :sha, :source, 'receiving', '[]', '{}', '{}', '[]', "
-        ":content, :now, :actor) ON CONFLICT ON CONSTRAINT uq_remittance_file_content DO NOTHING RETURNING id"),
-        {"id": file_id, "tenant": tenant, "sha": digest, "source": source, "content": content,
-         "now": uow.now(), "actor": uow.actor})).first()
+    # A large file is read by a worker thread while PostgreSQL stores it (its content is most of the row); a
+    # duplicate's reading is then wasted, which is rare
+    reading = asyncio.ensure_future(asyncio.to_thread(_parse, source, content)) \
+        if refused is None and len(content) >= PARSE_AHEAD_MIN_CHARS else None
+    try:
+        new = await _store_file(uow, file_id, digest, source, content)
+    except BaseException:
+        if reading is not None:  # no thread left reading for a failed request
+            await asyncio.gather(reading, return_exceptions=True)
+        raise
     if new is None:
+        if reading is not None:  # not needed: the thread finishes on its own (its error, if any, is dropped)
+            reading.add_done_callback(lambda f: f.cancelled() or f.exception())
         first = (await uow.conn.execute(select(remittance_files.c.id, remittance_files.c.outcomes).where(
             remittance_files.c.tenant_id == tenant, remittance_files.c.sha256 == digest))).one()
         return FileResult(first.id, "duplicate", [{**o, "outcome": "duplicate", "reason": "this file was received "
@@ -596,7 +656,7 @@ async def ingest(uow: UnitOfWork, source: str, content: str, medicare: PfsSchedu
     try:
         if refused:
             raise RejectedFile(refused)
-        checks = _parse(source, content)
+        checks = await reading if reading is not None else _parse(source, content)
     except (RejectedFile, ValueError) as exc:
         reason = str(exc) if isinstance(exc, RejectedFile) else "the JSON advice is not valid"
         await _finish(uow, file_id, "rejected", reason=reason, findings={"errors": [reason]})
@@ -629,6 +689,8 @@ async def ingest(uow: UnitOfWork, source: str, content: str, medicare: PfsSchedu
 
 
 async def _finish(uow: UnitOfWork, file_id: uuid.UUID, status: str, **values: Any) -> None:
+    if "outcomes" in values:  # one a claim: encoded by pydantic-core, a few times faster than json.dumps
+        values["outcomes"] = cast(literal(to_json(values["outcomes"]).decode(), Text), JSONB)
     await uow.conn.execute(update(remittance_files).where(remittance_files.c.id == file_id)
                            .values(status=status, **values))
 

@@ -377,6 +377,44 @@ async def test_posting_a_large_file_takes_a_handful_of_statements(api):
     assert len(await api.outbox_events()) == n
 
 
+async def test_payments_a_concurrent_request_inserted_first_are_duplicates_with_no_entries_nor_events(api, monkeypatch):
+    """The posted-keys check saw none of them (a concurrent request had not committed), but the insert meets half the
+    payments: those answer duplicate, and only the others' entries and events are written, each event with its
+    claim's patient share as if the lost ones had never been read (enough payments for the events to be built while
+    they are written; the file read while it is stored)."""
+    from sqlalchemy import text
+
+    from rcm_remittance import service
+
+    n = 600
+    assert n // 2 >= service.OVERLAP_MIN_EVENTS
+    await api.consume(*[(ClaimSubmitted(
+        claim_id=uuid.uuid4(), payer_id="SANDBOX1", clearinghouse="sandbox", interchange_control_number="1",
+        total_charge="100.00", submitted_at=datetime(2026, 10, 2, tzinfo=timezone.utc),
+        patient_control_number=f"P{j}"), "tenant-a", uuid.uuid4()) for j in range(n)])
+    claims = [clp(f"P{j}", "100.00", "80.00", pccn="SAME", lines=[svc("99213", "100.00", "80.00", [("PR", "2", "20.00")])])
+              for j in range(n)]
+    first = (await post(api, era(check(claims[:n // 2]), isa13="000000901"))).json()
+    assert first["posted"] == n // 2
+    monkeypatch.setattr(service, "_posted_keys", text(
+        "SELECT payment_key FROM posted_payments WHERE tenant_id = :tenant "
+        "AND payment_key = ANY(CAST(:keys AS text[])) AND false"))  # blind to what is already posted
+    monkeypatch.setattr(service, "PARSE_AHEAD_MIN_CHARS", 1)  # read while it is stored, as a large file is
+    body = (await post(api, era(check(claims), isa13="000000902"))).json()
+    assert body["status"] == "posted" and body["posted"] == n - n // 2 and body["duplicates"] == n // 2
+    assert [c["outcome"] for c in body["claims"]] == ["duplicate"] * (n // 2) + ["posted"] * (n - n // 2)
+    assert all("remittance_id" not in c for c in body["claims"][:n // 2])
+    assert await api.scalar("SELECT count(*) FROM posted_payments") == n
+    assert await api.scalar("SELECT count(*) FROM ledger_entries") == 3 * n
+    events = await api.outbox_events("payment-posted")
+    assert [e["data"]["claim_id"] for e in events] == \
+        [c["claim_id"] for c in first["claims"]] + [c["claim_id"] for c in body["claims"][n // 2:]]
+    assert [e["data"]["remittance_id"] for e in events[n // 2:]] == [c["remittance_id"] for c in body["claims"][n // 2:]]
+    assert {e["data"]["patient_responsibility_total"] for e in events} == {"20.00"}
+    stored = (await api.client.get(f"/v1/remittances/{body['file_id']}", headers=api.headers())).json()
+    assert stored["outcomes"] == body["claims"]
+
+
 # ---------------------------------------------------------------- the guide's own samples
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
+from itertools import repeat
 
 from rcm_contracts.wire import RemittanceAdvice
 from rcm_x12.codec import X12Error, detect_delimiters, split_interchanges
@@ -172,23 +173,44 @@ def _check_amounts(payment: RemittancePayment) -> None:
         _amount(p.amount, f"{where} PLB")
 
 
+def _amounts_fit(amounts: list[Decimal]) -> bool:
+    """_fits for every amount at once, in C (min, max, map, list equality): a file has ~12 amounts a claim.
+    False (then _check_amounts finds and names the first that does not fit) also when one is not a number."""
+    try:
+        return (-MAX_AMOUNT <= min(amounts) and max(amounts) <= MAX_AMOUNT
+                and amounts == list(map(Decimal.quantize, amounts, repeat(CENT))))
+    except ArithmeticError:  # NaN: compared, it signals
+        return False
+
+
 def _check(payment: RemittancePayment, extra_warnings: tuple[str, ...] = ()) -> Check:
-    _check_amounts(payment)
+    amounts = [payment.amount]  # every amount _check_amounts checks, collected on the way
     claims = []
     for clp in payment.claims:
-        lines = tuple(Line(procedure_code=s.procedure_code, modifiers=s.modifiers, charge=s.charge, paid=s.paid,
-                           allowed=s.allowed, adjustments=tuple(Adj(a.group, a.reason, a.amount) for a in s.adjustments),
-                           remark_codes=s.remark_codes, service_from=s.service_from, service_to=s.service_to,
-                           units=s.units)
-                      for s in clp.lines)
-        allowed = (sum((s.allowed for s in clp.lines), ZERO)
+        amounts += (clp.charge, clp.paid, clp.patient_responsibility)
+        lines = []
+        for s in clp.lines:
+            amounts += (s.charge, s.paid)
+            if s.allowed is not None:
+                amounts.append(s.allowed)
+            adjustments = tuple([Adj(a.group, a.reason, a.amount) for a in s.adjustments])
+            amounts += [a.amount for a in adjustments]
+            lines.append(Line(procedure_code=s.procedure_code, modifiers=s.modifiers, charge=s.charge, paid=s.paid,
+                              allowed=s.allowed, adjustments=adjustments, remark_codes=s.remark_codes,
+                              service_from=s.service_from, service_to=s.service_to, units=s.units))
+        allowed = (sum([s.allowed for s in clp.lines], ZERO)
                    if clp.lines and all(s.allowed is not None for s in clp.lines) else None)
+        adjustments = tuple([Adj(a.group, a.reason, a.amount) for a in clp.adjustments])
+        amounts += [a.amount for a in adjustments]
         claims.append(ClaimPay(
             patient_control_number=clp.patient_control_number, status_code=clp.status_code, charge=clp.charge,
             paid=clp.paid, patient_responsibility=clp.patient_responsibility,
             payer_claim_control_number=clp.payer_claim_control_number,
-            adjustments=tuple(Adj(a.group, a.reason, a.amount) for a in clp.adjustments), lines=lines,
+            adjustments=adjustments, lines=tuple(lines),
             remark_codes=clp.remark_codes, service_from=clp.service_from, service_to=clp.service_to, allowed=allowed))
+    amounts += [p.amount for p in payment.provider_adjustments]
+    if not _amounts_fit(amounts):
+        _check_amounts(payment)  # raises RejectedFile naming the first amount out of range
     # N1*PR N104, else REF*2U: never TRN03 (the reader's last resort in payer_id), which names the trace's
     # originator; identity.payer_key relates the two through the aliases a tenant's files teach it.
     payer_id = payment.payer_identifier or payment.payer_reference
