@@ -31,6 +31,7 @@ from rcm_runtime.consumer import ConsumerLoop, Handler
 from rcm_runtime.db import make_engine
 from rcm_runtime.clock import Clock, SystemClock
 from rcm_runtime.inbox import prune_inbox_forever
+from rcm_runtime.outage import Backoff
 from rcm_runtime.outbox import OutboxRelay, make_producer
 from rcm_runtime.settings import ServiceSettings
 from rcm_runtime.telemetry import setup_logging, setup_tracing, span_from_traceparent
@@ -147,6 +148,7 @@ def create_service_app(
                 topics=consume_topics, handlers=active_handlers, service=settings.service_name, out_topic=out_topic,
                 batch_max=settings.consumer_batch_max, max_retries=settings.consumer_max_retries,
                 retry_backoff_s=settings.consumer_retry_backoff_s, on_commit=rt.poke_relay, clock=clock,
+                outage_backoff=Backoff.from_settings(settings),
             )
             await rt.consumer.start()
             rt.tasks.append(asyncio.create_task(rt.consumer.run(), name="consumer"))
@@ -263,7 +265,10 @@ def create_service_app(
             except Exception as exc:  # noqa: BLE001
                 checks["kafka"] = f"unreachable ({type(exc).__name__})"
         if rt.consumer is not None:
-            checks["consumer"] = "ok" if rt.consumer.ready else "not running"
+            # Waiting out an outage (even one the checks above do not see, e.g. a payer down): not ready, while
+            # /healthz stays alive so the process is not restarted for it.
+            checks["consumer"] = ("waiting out an outage" if rt.consumer.waiting_out_outage
+                                  else "ok" if rt.consumer.ready else "not running")
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(status_code=200 if ready else 503, content={"status": "ready" if ready else "not ready", "checks": checks})
 
