@@ -140,7 +140,8 @@ def create_service_app(
                                         compression=settings.kafka_compression,
                                         max_request_size=settings.kafka_max_request_bytes)
             await rt.producer.start()
-            rt.relay = OutboxRelay(engine, rt.producer, settings.db_schema, settings.relay_batch_max, settings.relay_idle_poll_s)
+            rt.relay = OutboxRelay(engine, rt.producer, settings.db_schema, settings.relay_batch_max, settings.relay_idle_poll_s,
+                                   backoff=Backoff.from_settings(settings))
             rt.tasks.append(asyncio.create_task(rt.relay.run(), name="outbox-relay"))
         if settings.consumer_enabled and consume_topics and active_handlers:
             rt.consumer = ConsumerLoop(

@@ -53,12 +53,13 @@ class Outage:
     def active(self) -> bool:
         return self.since is not None
 
-    def failed(self, exc: BaseException) -> None:
+    def failed(self, exc: BaseException, *, reason: str | None = None) -> None:
+        """`reason` (safe to log) replaces the default one, the exception's safe_reason."""
         self.attempts += 1
         if self.since is None:
             self.since = self.clock()
             self.log.warning(f"{self.what}: a dependency is unavailable; waiting it out",
-                             extra={"reason": safe_reason(exc), "status": "outage"})
+                             extra={"reason": reason or safe_reason(exc), "status": "outage"})
 
     def recovered(self) -> None:
         if self.since is None:

@@ -233,3 +233,61 @@ async def test_readyz_is_not_ready_while_the_consumer_waits_out_an_outage_and_he
             loop.stop()
             if not task.done():
                 await task
+
+
+class FlakyBroker:
+    """The relay's producer, refusing sends (as aiokafka does with no broker) while `down` is set."""
+
+    def __init__(self, producer) -> None:
+        self.producer = producer
+        self.down = True
+        self.refused = 0
+
+    async def send(self, *args, **kwargs):
+        if self.down:
+            from aiokafka.errors import KafkaConnectionError
+
+            self.refused += 1
+            raise KafkaConnectionError("Unable to bootstrap from [('127.0.0.1', 19092)]")
+        return await self.producer.send(*args, **kwargs)
+
+
+async def test_the_relay_waits_out_a_broker_outage_and_publishes_each_row_once(scratch_schema, kafka_bootstrap, caplog):
+    from sqlalchemy import insert
+
+    from rcm_runtime.messaging import outbox
+    from rcm_runtime.outbox import OutboxRelay, make_producer, outbox_row
+
+    from .test_outbox_relay import _read_all
+
+    settings, engine = scratch_schema
+    topic = unique_topic("relay-outage")
+    envs = [envelope() for _ in range(4)]
+    async with engine.begin() as conn:
+        await conn.execute(insert(outbox), [outbox_row(e, topic) for e in envs])
+    producer = make_producer(kafka_bootstrap, "test-relay-outage")
+    await producer.start()
+    broker = FlakyBroker(producer)
+    relay = OutboxRelay(engine, broker, settings.db_schema, idle_poll_s=0.05, backoff=Backoff(0.01, 0.05))
+    with caplog.at_level(logging.INFO, logger="rcm.outbox"):
+        task = asyncio.create_task(relay.run())
+        try:
+            await wait_for(lambda: _true(broker.refused >= 5), timeout=10)
+            assert relay.outage.active and await table_count(engine, "outbox") == 4  # the rows wait
+            broker.down = False
+            await wait_for(lambda: _zero_rows(engine), timeout=20)
+        finally:
+            relay.stop()
+            await asyncio.wait_for(task, 10)
+            await producer.stop()
+    got = await _read_all(kafka_bootstrap, topic, expect=4)
+    assert sorted(r.key.decode() for r in got) == sorted(e.partitionkey for e in envs)  # each once
+    messages = [r.getMessage() for r in caplog.records if r.name == "rcm.outbox"]
+    assert messages.count("outbox relay: a dependency is unavailable; waiting it out") == 1
+    assert messages.count("outbox relay: dependency back; resumed") == 1
+    assert messages.count("outbox relay leading") == 1  # not once per attempt
+    assert not any(r.exc_info for r in caplog.records if r.name == "rcm.outbox")  # an outage is not a bug
+
+
+async def _zero_rows(engine) -> bool:
+    return await table_count(engine, "outbox") == 0

@@ -160,3 +160,53 @@ async def test_postgres_down_for_ten_seconds_mid_batch_is_waited_out(private_pos
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_the_relay_waits_out_postgres_down_and_publishes_each_row_once(private_postgres, kafka_bootstrap, caplog):
+    from sqlalchemy import insert
+
+    from rcm_runtime.messaging import outbox
+    from rcm_runtime.outbox import OutboxRelay, make_producer, outbox_row
+    from tests.support.fixtures import unique_topic
+
+    from .test_outbox_relay import _read_all
+
+    pg = private_postgres
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    settings = ServiceSettings(service_name="outage-test", db_schema=schema, database_url=pg.url)
+    engine = make_engine(settings, pool_size=2)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    async with engine.begin() as conn:
+        await conn.run_sync(messaging_metadata.create_all)
+    topic = unique_topic("relay-pg-outage")
+    before, after = [envelope() for _ in range(3)], [envelope() for _ in range(3)]
+    producer = make_producer(kafka_bootstrap, "test-relay-pg-outage")
+    await producer.start()
+    relay = OutboxRelay(engine, producer, schema, idle_poll_s=0.05, backoff=Backoff(0.2, 1.0))
+    task = asyncio.create_task(relay.run())
+    try:
+        with caplog.at_level(logging.INFO, logger="rcm.outbox"):
+            async with engine.begin() as conn:
+                await conn.execute(insert(outbox), [outbox_row(e, topic) for e in before])
+            await wait_for(lambda: _true(relay.published == 3), timeout=20)
+
+            await asyncio.to_thread(pg.stop)
+            await wait_for(lambda: _true(relay.outage.active), timeout=10)
+            await asyncio.sleep(5)
+            await asyncio.to_thread(pg.start)
+            async with engine.begin() as conn:
+                await conn.execute(insert(outbox), [outbox_row(e, topic) for e in after])
+            await wait_for(lambda: _true(relay.published == 6), timeout=20)
+            assert not relay.outage.active
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 10)
+        await producer.stop()
+        await engine.dispose()
+    got = await _read_all(kafka_bootstrap, topic, expect=6)
+    assert sorted(r.key.decode() for r in got) == sorted(e.partitionkey for e in before + after)
+    messages = [r.getMessage() for r in caplog.records if r.name == "rcm.outbox"]
+    assert messages.count("outbox relay: a dependency is unavailable; waiting it out") == 1
+    assert messages.count("outbox relay: dependency back; resumed") == 1
+    assert not any(r.exc_info for r in caplog.records if r.name == "rcm.outbox")
