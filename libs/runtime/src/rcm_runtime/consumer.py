@@ -325,7 +325,8 @@ class ConsumerLoop:
         self._stopping.set()
 
     async def start(self) -> None:
-        self.consumer = AIOKafkaConsumer(
+        """Join the group. Raises if the broker cannot be reached (the caller may retry: a fresh client each time)."""
+        consumer = AIOKafkaConsumer(
             *self.topics,
             bootstrap_servers=self.bootstrap,
             group_id=self.group_id,
@@ -335,7 +336,15 @@ class ConsumerLoop:
             max_poll_records=self.batch_max,
             isolation_level="read_committed",
         )
-        await self.consumer.start()
+        try:
+            await consumer.start()
+        except BaseException:
+            try:
+                await consumer.stop()
+            except Exception:  # noqa: BLE001 - the start failure is the one reported
+                pass
+            raise
+        self.consumer = consumer
         self.ready = True
 
     async def run(self) -> None:

@@ -4,12 +4,15 @@ would otherwise write thousands). The consumer loop, the outbox relay and the ba
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
-from typing import Callable
+from typing import Awaitable, Callable, TypeVar
 
-from rcm_runtime.failures import safe_reason
+from rcm_runtime.failures import is_transient, safe_reason
+
+T = TypeVar("T")
 
 
 class Backoff:
@@ -68,3 +71,28 @@ class Outage:
             "duration_ms": round((self.clock() - self.since) * 1000), "count": self.attempts, "status": "recovered"})
         self.since = None
         self.attempts = 0
+
+
+async def when_up(attempt: Callable[[], Awaitable[T]], *, what: str, wait_s: float, log: logging.Logger,
+                  backoff: Backoff | None = None) -> T:
+    """`await attempt()` until it succeeds, waiting out an outage (PostgreSQL or Kafka not up yet) for at most
+    `wait_s` seconds, logged once at its start and once at its end. A permanent failure, or an outage longer
+    than `wait_s`, is raised: a service that cannot start says so rather than waiting forever."""
+    backoff = backoff or Backoff()
+    outage = Outage(log, what)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            result = await attempt()
+        except Exception as exc:
+            left = deadline - time.monotonic()
+            if not is_transient(exc) or left <= 0:
+                if outage.active:
+                    log.error(f"{what}: still unavailable after {wait_s:g} s; giving up",
+                              extra={"reason": safe_reason(exc), "count": outage.attempts + 1})
+                raise
+            outage.failed(exc)
+            await asyncio.sleep(min(backoff.next(), left))
+            continue
+        outage.recovered()
+        return result

@@ -291,3 +291,32 @@ async def test_the_relay_waits_out_a_broker_outage_and_publishes_each_row_once(s
 
 async def _zero_rows(engine) -> bool:
     return await table_count(engine, "outbox") == 0
+
+
+async def test_a_service_gives_up_when_kafka_stays_down_longer_than_the_startup_wait(scratch_schema):
+    from aiokafka.errors import KafkaConnectionError
+
+    settings, _ = scratch_schema
+    with socketserver_port() as closed_port:
+        settings = settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{closed_port}", "startup_wait_s": 1.5,
+                                               "outage_backoff_initial_s": 0.1, "outage_backoff_max_s": 0.2})
+        app = create_service_app(settings, title="startup test")
+        t0 = asyncio.get_running_loop().time()
+        with pytest.raises(KafkaConnectionError):
+            async with app.router.lifespan_context(app):
+                pass
+    assert 1.5 <= asyncio.get_running_loop().time() - t0 < 10  # waited for it, then said so
+
+
+class socketserver_port:
+    """A local port nothing listens on (connections are refused)."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    def __exit__(self, *exc) -> None:
+        return None

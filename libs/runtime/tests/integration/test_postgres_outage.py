@@ -210,3 +210,30 @@ async def test_the_relay_waits_out_postgres_down_and_publishes_each_row_once(pri
     assert messages.count("outbox relay: a dependency is unavailable; waiting it out") == 1
     assert messages.count("outbox relay: dependency back; resumed") == 1
     assert not any(r.exc_info for r in caplog.records if r.name == "rcm.outbox")
+
+
+async def test_a_service_started_while_postgres_is_down_waits_for_it(private_postgres):
+    from rcm_runtime.app import create_service_app
+
+    pg = private_postgres
+    await asyncio.to_thread(pg.stop)
+    settings = ServiceSettings(service_name="startup-test", db_schema="public", database_url=pg.url,
+                               relay_enabled=False, consumer_enabled=False, startup_wait_s=60,
+                               outage_backoff_initial_s=0.1, outage_backoff_max_s=0.5)
+    app = create_service_app(settings, title="startup test")
+    started = asyncio.Event()
+
+    async def serve():
+        async with app.router.lifespan_context(app):
+            started.set()
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(serve())
+    try:
+        await asyncio.sleep(3)
+        assert not task.done() and not started.is_set()  # waiting, not crashed
+        await asyncio.to_thread(pg.start)
+        await asyncio.wait_for(started.wait(), 10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
