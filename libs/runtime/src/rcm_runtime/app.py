@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from rcm_contracts.envelope import describe_validation_error
 from rcm_runtime.errors import Conflict, DomainError, NotFound, TransientError
-from rcm_runtime.failures import sqlstate_of
+from rcm_runtime.failures import is_transient, safe_reason, sqlstate_of
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -263,6 +263,12 @@ def create_service_app(
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):
+            # The database, the broker or an outside party is not answering (a lost connection, a deadlock):
+            # the caller may retry, and it is no bug to log with a traceback.
+            log.warning("request met an outage", extra={"reason": safe_reason(exc)})
+            return JSONResponse(status_code=503, headers={"retry-after": "5"},
+                                content={"code": "unavailable", "description": "a dependency is unavailable; retry later"})
         # A bug, not bad input: log the type and place (never values) and answer in the API's error shape.
         log.error("unhandled error", exc_info=exc)
         return JSONResponse(status_code=500, content={"code": "internal_error",

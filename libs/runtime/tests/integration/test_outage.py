@@ -320,3 +320,32 @@ class socketserver_port:
 
     def __exit__(self, *exc) -> None:
         return None
+
+
+def _app_with_failing_routes(settings, clock=None):
+    import asyncpg.exceptions
+    from fastapi import APIRouter
+
+    router = APIRouter()
+    failures = {"reset": lambda: ConnectionResetError(errno.ECONNRESET, "reset"),
+                "deadlock": lambda: asyncpg.exceptions.DeadlockDetectedError("deadlock detected"),
+                "bug": lambda: KeyError("x")}
+
+    @router.get("/fail/{kind}")
+    async def fail(kind: str):
+        raise failures[kind]()
+
+    return create_service_app(settings, title="outage test", routers=[router])
+
+
+async def test_a_request_meeting_an_outage_gets_503_and_a_bug_still_500():
+    class Settings(ServiceSettings):
+        service_name: str = "outage-test"
+        db_schema: str = "unused"
+
+    async with service_api(_app_with_failing_routes, Settings, []) as api:
+        for kind in ("reset", "deadlock"):
+            resp = await api.client.get(f"/fail/{kind}")
+            assert (resp.status_code, resp.json()["code"], resp.headers.get("retry-after")) == (503, "unavailable", "5")
+        resp = await api.client.get("/fail/bug")
+        assert (resp.status_code, resp.json()["code"]) == (500, "internal_error")
