@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from rcm_contracts.envelope import describe_validation_error
 from rcm_runtime.errors import Conflict, DomainError, NotFound, TransientError
-from rcm_runtime.failures import sqlstate_of
+from rcm_runtime.failures import is_transient, safe_reason, sqlstate_of
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,6 +31,7 @@ from rcm_runtime.consumer import ConsumerLoop, Handler
 from rcm_runtime.db import make_engine
 from rcm_runtime.clock import Clock, SystemClock
 from rcm_runtime.inbox import prune_inbox_forever
+from rcm_runtime.outage import Backoff, when_up
 from rcm_runtime.outbox import OutboxRelay, make_producer
 from rcm_runtime.settings import ServiceSettings
 from rcm_runtime.telemetry import setup_logging, setup_tracing, span_from_traceparent
@@ -68,6 +69,22 @@ class Runtime:
     def poke_relay(self) -> None:
         if self.relay is not None:
             self.relay.poke()
+
+
+def loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
+
+async def _ping_database(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def _quietly(aw: Awaitable[Any]) -> None:
+    try:
+        await aw
+    except Exception:  # noqa: BLE001 - cleaning up after a failure that is reported instead
+        pass
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -130,16 +147,34 @@ def create_service_app(
         rt = Runtime(settings=settings, engine=engine, out_topic=out_topic, api_keys=settings.api_key_tenants(),
                      clock=clock, http=httpx.AsyncClient(timeout=30))
         app.state.runtime = rt
+        # Started while PostgreSQL or Kafka is down (a host reboot, the whole stack starting at once): wait for
+        # them, up to startup_wait_s in all, rather than crash and leave it to a supervisor.
+        deadline = loop_time() + settings.startup_wait_s
+
+        def until_up(attempt, what: str):
+            return when_up(attempt, what=f"startup: {what}", log=log, backoff=Backoff.from_settings(settings),
+                           wait_s=max(0.0, deadline - loop_time()))
+
+        await until_up(lambda: _ping_database(engine), "database")
         for hook in startup:
             await hook(rt)
         # Handlers may need the use-case objects the startup hooks built: a callable gets the Runtime.
         rt.handlers = active_handlers = (handlers(rt) if callable(handlers) else handlers) or {}
         if settings.relay_enabled:
-            rt.producer = make_producer(settings.kafka_bootstrap, f"{settings.service_name}-relay",
-                                        compression=settings.kafka_compression,
-                                        max_request_size=settings.kafka_max_request_bytes)
-            await rt.producer.start()
-            rt.relay = OutboxRelay(engine, rt.producer, settings.db_schema, settings.relay_batch_max, settings.relay_idle_poll_s)
+            async def start_producer() -> AIOKafkaProducer:
+                producer = make_producer(settings.kafka_bootstrap, f"{settings.service_name}-relay",
+                                         compression=settings.kafka_compression,
+                                         max_request_size=settings.kafka_max_request_bytes)
+                try:
+                    await producer.start()
+                except BaseException:
+                    await _quietly(producer.stop())  # a fresh producer for the next attempt
+                    raise
+                return producer
+
+            rt.producer = await until_up(start_producer, "kafka (relay)")
+            rt.relay = OutboxRelay(engine, rt.producer, settings.db_schema, settings.relay_batch_max, settings.relay_idle_poll_s,
+                                   backoff=Backoff.from_settings(settings))
             rt.tasks.append(asyncio.create_task(rt.relay.run(), name="outbox-relay"))
         if settings.consumer_enabled and consume_topics and active_handlers:
             rt.consumer = ConsumerLoop(
@@ -147,8 +182,9 @@ def create_service_app(
                 topics=consume_topics, handlers=active_handlers, service=settings.service_name, out_topic=out_topic,
                 batch_max=settings.consumer_batch_max, max_retries=settings.consumer_max_retries,
                 retry_backoff_s=settings.consumer_retry_backoff_s, on_commit=rt.poke_relay, clock=clock,
+                outage_backoff=Backoff.from_settings(settings),
             )
-            await rt.consumer.start()
+            await until_up(rt.consumer.start, "kafka (consumer)")
             rt.tasks.append(asyncio.create_task(rt.consumer.run(), name="consumer"))
         if rt.consumer is not None and settings.inbox_retention_days > 0:
             rt.tasks.append(asyncio.create_task(prune_inbox_forever(
@@ -227,6 +263,12 @@ def create_service_app(
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):
+            # The database, the broker or an outside party is not answering (a lost connection, a deadlock):
+            # the caller may retry, and it is no bug to log with a traceback.
+            log.warning("request met an outage", extra={"reason": safe_reason(exc)})
+            return JSONResponse(status_code=503, headers={"retry-after": "5"},
+                                content={"code": "unavailable", "description": "a dependency is unavailable; retry later"})
         # A bug, not bad input: log the type and place (never values) and answer in the API's error shape.
         log.error("unhandled error", exc_info=exc)
         return JSONResponse(status_code=500, content={"code": "internal_error",
@@ -263,7 +305,10 @@ def create_service_app(
             except Exception as exc:  # noqa: BLE001
                 checks["kafka"] = f"unreachable ({type(exc).__name__})"
         if rt.consumer is not None:
-            checks["consumer"] = "ok" if rt.consumer.ready else "not running"
+            # Waiting out an outage (even one the checks above do not see, e.g. a payer down): not ready, while
+            # /healthz stays alive so the process is not restarted for it.
+            checks["consumer"] = ("waiting out an outage" if rt.consumer.waiting_out_outage
+                                  else "ok" if rt.consumer.ready else "not running")
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(status_code=200 if ready else 503, content={"status": "ready" if ready else "not ready", "checks": checks})
 

@@ -8,6 +8,13 @@ If a batch fails, its records are retried one by one (bounded); one that still f
 the dead-letter table with its reason and the loop moves on. Records that do not decode, or carry an
 unknown type, go to the dead-letter table straight away.
 
+An outage is not a bad record. A failure whose cause is transient (rcm_runtime.failures.is_transient: the
+database, the broker or an outside party not answering, a serialization failure or deadlock), wherever it is
+raised, never counts against a record: the loop stops taking records, retries the same batch with exponential
+backoff and jitter (rcm_runtime.outage; logged once when the outage starts and once when it ends), commits no
+offsets meanwhile and dead-letters nothing for it. Records of the batch applied before the outage are found in
+the inbox on the retry and not applied again.
+
 Handlers that need an outside party (a payer's 271) before they can apply an event are `PreparedHandler`s:
 their `prepare(deliveries)` runs for the batch's not-yet-applied events BEFORE the batch transaction opens,
 with no connection held (short reads of its own, then the outside calls), and returns one value per
@@ -39,7 +46,8 @@ from pydantic import ValidationError
 
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.errors import DomainError, TransientError
-from rcm_runtime.failures import safe_reason
+from rcm_runtime.failures import is_transient, safe_reason
+from rcm_runtime.outage import Backoff, Outage
 from rcm_runtime.messaging import dead_letters, inbox
 from rcm_runtime.clock import Clock
 from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
@@ -249,12 +257,15 @@ class BatchApplier:
         self.dead_lettered += 1
 
     async def apply_with_fallback(self, items: list[Decoded], max_retries: int, backoff_s: float) -> None:
+        """Apply the batch; if it fails for a record's sake, each record alone (bounded), dead-lettering the
+        ones that still fail. A transient failure (an outage) is raised at once, whichever record met it: the
+        caller waits it out and retries the whole batch, which counts against no record."""
         try:
             await self.apply(items)
             return
-        except TransientError:
-            raise  # an outage, not a bad record: the loop backs off and retries the batch
         except Exception as exc:  # noqa: BLE001 - any handler failure falls back to per-record
+            if is_transient(exc):
+                raise  # an outage, not a bad record: the loop backs off and retries the batch
             if len(items) > 1:
                 log.warning("batch failed; retrying records one by one", extra={"count": len(items), "reason": safe_reason(exc)})
             first_error = exc
@@ -268,9 +279,9 @@ class BatchApplier:
                     await self.apply([d])
                     last = None
                     break
-                except TransientError:
-                    raise
                 except Exception as exc:  # noqa: BLE001
+                    if is_transient(exc):
+                        raise
                     last = exc
                     if isinstance(exc, (DomainError, ValidationError, EnvelopeError)):
                         break
@@ -288,7 +299,8 @@ class ConsumerLoop:
                  handlers: dict[str, Handler], service: str, out_topic: str,
                  batch_max: int = 500, max_retries: int = 3, retry_backoff_s: float = 0.2,
                  on_commit: Callable[[], None] = lambda: None, registry: Registry = REGISTRY,
-                 client_id: str | None = None, clock: Clock | None = None) -> None:
+                 client_id: str | None = None, clock: Clock | None = None,
+                 outage_backoff: Backoff | None = None) -> None:
         self.bootstrap = bootstrap
         self.group_id = group_id
         self.topics = topics
@@ -301,12 +313,20 @@ class ConsumerLoop:
         self.consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
         self.ready = False
+        self.backoff = outage_backoff or Backoff()
+        self.outage = Outage(log, "consumer")
+
+    @property
+    def waiting_out_outage(self) -> bool:
+        """True while the loop holds a batch it cannot apply because a dependency is down (/readyz: not ready)."""
+        return self.outage.active
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def start(self) -> None:
-        self.consumer = AIOKafkaConsumer(
+        """Join the group. Raises if the broker cannot be reached (the caller may retry: a fresh client each time)."""
+        consumer = AIOKafkaConsumer(
             *self.topics,
             bootstrap_servers=self.bootstrap,
             group_id=self.group_id,
@@ -316,7 +336,15 @@ class ConsumerLoop:
             max_poll_records=self.batch_max,
             isolation_level="read_committed",
         )
-        await self.consumer.start()
+        try:
+            await consumer.start()
+        except BaseException:
+            try:
+                await consumer.stop()
+            except Exception:  # noqa: BLE001 - the start failure is the one reported
+                pass
+            raise
+        self.consumer = consumer
         self.ready = True
 
     async def run(self) -> None:
@@ -336,16 +364,9 @@ class ConsumerLoop:
     async def _process(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         assert self.consumer is not None
         items = [decode_record(r, self.registry) for recs in batches.values() for r in recs]
-        while True:
-            try:
-                t0 = time.perf_counter()
-                await self.applier.apply_with_fallback(items, self.max_retries, self.retry_backoff_s)
-                break
-            except Exception as exc:  # noqa: BLE001 - DB or a dependency unreachable: keep the batch, back off, retry
-                log.error("cannot apply batch; will retry", extra={"count": len(items), "reason": safe_reason(exc)})
-                if self._stopping.is_set():
-                    return  # offsets not committed: the records come back after restart
-                await asyncio.sleep(1.0)
+        t0 = time.perf_counter()
+        if not await self.apply_batch(items):
+            return  # stopping: offsets not committed, the records come back after restart
         offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items()}
         try:
             await self.consumer.commit(offsets)
@@ -353,3 +374,33 @@ class ConsumerLoop:
             # Rebalanced away: the new owner re-reads these records and the inbox drops them.
             log.warning("offset commit failed", extra={"reason": type(exc).__name__})
         log.debug("batch applied", extra={"count": len(items), "duration_ms": round((time.perf_counter() - t0) * 1000, 1)})
+
+    async def apply_batch(self, items: list[Decoded]) -> bool:
+        """Apply the batch, waiting out any outage: True once applied (its offsets may be committed), False if
+        the loop was stopped first (nothing may be committed). No record is taken meanwhile: the caller polls
+        again only after this returns."""
+        while True:
+            try:
+                await self.applier.apply_with_fallback(items, self.max_retries, self.retry_backoff_s)
+                break
+            except NotPrepared:
+                continue  # not an outage: the retry prepares the event that became new
+            except Exception as exc:  # noqa: BLE001 - keep the batch, back off, retry
+                if is_transient(exc):
+                    self.outage.failed(exc)
+                else:
+                    # Not a record's fault (those are dead-lettered) yet not an outage we know: e.g. writing the
+                    # dead letter itself failed. Logged each time, it needs a person; the batch is kept.
+                    log.error("cannot apply batch; will retry", extra={"count": len(items), "reason": safe_reason(exc)})
+                if await self._stopped_within(self.backoff.next()):
+                    return False
+        self.backoff.reset()
+        self.outage.recovered()
+        return True
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            pass
+        return self._stopping.is_set()

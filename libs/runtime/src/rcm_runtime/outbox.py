@@ -4,6 +4,8 @@ The relay holds a PostgreSQL advisory lock on its own connection, so among repli
 relays; the others wait and take over if that connection drops. It reads committed rows in sequence
 order, publishes them with an idempotent producer (acks=all), then deletes them. A crash between
 publish and delete republishes those rows: consumers de-duplicate on the event id (inbox).
+An outage of PostgreSQL or Kafka (rcm_runtime.failures.is_transient) is waited out with exponential backoff and
+jitter, logged once when it starts and once when it ends; the rows wait in the outbox meanwhile.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from rcm_contracts.base import Event
 from rcm_contracts.envelope import Envelope, envelope_bytes, new_envelope
 from rcm_runtime.bulk import BulkInsert
+from rcm_runtime.failures import is_transient
+from rcm_runtime.outage import Backoff, Outage
 from rcm_runtime.messaging import outbox
 from rcm_runtime.telemetry import current_traceparent
 
@@ -134,7 +138,7 @@ def make_producer(bootstrap: str, client_id: str, *, compression: str | None = N
 
 class OutboxRelay:
     def __init__(self, engine: AsyncEngine, producer: AIOKafkaProducer, schema: str,
-                 batch_max: int = 1000, idle_poll_s: float = 0.05) -> None:
+                 batch_max: int = 1000, idle_poll_s: float = 0.05, backoff: Backoff | None = None) -> None:
         self.engine = engine
         self.producer = producer
         self.schema = schema
@@ -144,6 +148,8 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self.is_leader = False
         self.published = 0
+        self.backoff = backoff or Backoff()
+        self.outage = Outage(log, "outbox relay")
 
     def poke(self) -> None:
         """Called after a commit that wrote outbox rows: publish now rather than at the next poll."""
@@ -159,17 +165,28 @@ class OutboxRelay:
                 await self._lead()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 self.is_leader = False
-                log.exception("outbox relay failed; retrying")
-                await self._sleep(1.0)
+                if is_transient(exc):
+                    self.outage.failed(exc)
+                else:
+                    log.exception("outbox relay failed; retrying")
+                await self._sleep(self.backoff.next(), wake=False)
 
-    async def _sleep(self, seconds: float) -> None:
+    def _answered(self) -> None:
+        """A round trip (and the publishing of what was due) succeeded: any outage is over."""
+        self.backoff.reset()
+        self.outage.recovered()
+
+    async def _sleep(self, seconds: float, *, wake: bool = True) -> None:
+        """Wait `seconds`, or less if poked (`wake`; a commit's poke must not cut an outage's backoff short)
+        or stopped."""
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+            await asyncio.wait_for((self._wake if wake else self._stopping).wait(), timeout=seconds)
         except asyncio.TimeoutError:
             pass
-        self._wake.clear()
+        if wake:
+            self._wake.clear()
 
     async def _lead(self) -> None:
         async with self.engine.connect() as conn:
@@ -177,19 +194,30 @@ class OutboxRelay:
             await conn.commit()
             if not got:
                 self.is_leader = False
+                self._answered()
                 await self._sleep(2.0)
                 return
             self.is_leader = True
-            log.info("outbox relay leading", extra={"status": "leader"})
+            if not self.outage.active:  # once, not on every attempt of an outage (the end is logged)
+                log.info("outbox relay leading", extra={"status": "leader"})
             try:
                 while not self._stopping.is_set():
                     n = await self.relay_once(conn)
+                    self._answered()
                     if n == 0:
                         await self._sleep(self.idle_poll_s)
-            finally:
+            except BaseException as exc:
                 self.is_leader = False
-                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key(self.schema)})
-                await conn.commit()
+                try:  # the connection is usually gone, and its session's lock with it
+                    await conn.rollback()
+                    await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key(self.schema)})
+                    await conn.commit()
+                except Exception:  # noqa: BLE001 - the first failure is the one to classify and report
+                    log.debug("advisory unlock after a failure failed", extra={"reason": type(exc).__name__})
+                raise
+            self.is_leader = False
+            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key(self.schema)})
+            await conn.commit()
 
     async def relay_once(self, conn: AsyncConnection) -> int:
         rows = (

@@ -1,13 +1,17 @@
 """`python -m rcm_runtime.serve [--migrate] package.app:create_app`: run one service with its settings'
 host and port. The target is the service's app factory (its composition root): settings are read when
 the process starts, never at import. --migrate first upgrades the service's schema (Alembic, alembic.ini in the working
-directory) in the same interpreter, which saves a second heavy start-up per service."""
+directory) in the same interpreter, which saves a second heavy start-up per service; started while PostgreSQL is
+down, it waits for it (RCM_STARTUP_WAIT_S, default 120 s) rather than crash."""
 
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import sys
+import time
+from typing import Callable
 
 import uvicorn
 
@@ -32,12 +36,38 @@ def migrate(config_path: str = "alembic.ini") -> None:
     command.upgrade(Config(config_path), "head")
 
 
+def migrate_when_ready(config_path: str = "alembic.ini", *, wait_s: float | None = None,
+                       run: Callable[[str], None] | None = None) -> None:
+    """migrate(), retried while the database is unavailable (rcm_runtime.failures.is_transient) for up to `wait_s`
+    seconds; a permanent failure (a broken migration) is raised at once."""
+    from rcm_runtime.failures import is_transient
+    from rcm_runtime.outage import Backoff, Outage
+
+    run = run or migrate
+    wait_s = float(os.environ.get("RCM_STARTUP_WAIT_S", "120")) if wait_s is None else wait_s
+    log = logging.getLogger("rcm.startup")
+    backoff, outage = Backoff(), Outage(log, "startup: migrations")
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            run(config_path)
+        except Exception as exc:
+            left = deadline - time.monotonic()
+            if not is_transient(exc) or left <= 0:
+                raise
+            outage.failed(exc)
+            time.sleep(min(backoff.next(), left))
+            continue
+        outage.recovered()
+        return
+
+
 def main() -> None:
     args = sys.argv[1:]
     tune_gc()
     if "--migrate" in args:
         args.remove("--migrate")
-        migrate()
+        migrate_when_ready()
     uvicorn.run(
         args[0],
         host=os.environ.get("RCM_HTTP_HOST", "127.0.0.1"),

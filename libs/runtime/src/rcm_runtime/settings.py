@@ -25,6 +25,13 @@ class ServiceSettings(BaseSettings):
     consumer_batch_max: int = 500  # records sharing one DB transaction
     consumer_max_retries: int = 3  # per-record attempts before dead-lettering
     consumer_retry_backoff_s: float = 0.2
+    # An outage (PostgreSQL, Kafka or an outside party not answering) is waited out, never dead-lettered: the
+    # consumer, the relay and the background loops retry after delays doubling from the first to the cap
+    # (rcm_runtime.outage).
+    outage_backoff_initial_s: float = 0.2
+    outage_backoff_max_s: float = 30.0
+    # A service started while PostgreSQL or Kafka is down waits this long for them before giving up.
+    startup_wait_s: float = 120.0
     # Inbox history kept for de-duplication (rcm_runtime.inbox): at least the consumed topics' retention.
     inbox_retention_days: float = 14.0
     inbox_prune_every_s: float = 3600.0

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from rcm_contracts import topics
 from rcm_runtime.app import Runtime, create_service_app
 from rcm_runtime.clock import Clock
+from rcm_runtime.outage import Backoff
 
 from rcm_charges import api, consumers
 from rcm_charges.service import Charges
@@ -22,7 +23,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     async def release_loop(rt: Runtime) -> None:
         """Releases encounters whose charge-lag window has passed."""
-        await rt.services[Charges].release_forever()
+        await rt.services[Charges].release_forever(backoff=Backoff.from_settings(settings))
 
     return create_service_app(
         settings,

@@ -26,6 +26,7 @@ from rcm_contracts.events import EncounterCaptured, EncounterHeld, EncounterSubm
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.errors import Conflict, DomainError, NotFound
+from rcm_runtime.outage import Backoff
 from rcm_runtime.polling import poll_forever
 from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
 
@@ -449,9 +450,9 @@ class Charges:
         async with self.units.begin_system() as uow:
             return await release_due(uow, batch_max=batch_max)
 
-    async def release_forever(self, idle_s: float = 1.0) -> None:
-        """The background loop: release what is due, then wait `idle_s` when nothing was."""
-        await poll_forever(self.release_due, idle_s=idle_s, log=log, what="charge-lag release")
+    async def release_forever(self, idle_s: float = 1.0, backoff: Backoff | None = None) -> None:
+        """The background loop: release what is due, then wait `idle_s` when nothing was (an outage: `backoff`)."""
+        await poll_forever(self.release_due, idle_s=idle_s, log=log, what="charge-lag release", backoff=backoff)
 
     # -- chargemaster ------------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from rcm_runtime.app import Runtime, create_service_app
 from rcm_runtime.clock import Clock
+from rcm_runtime.outage import Backoff
 from rcm_runtime.polling import poll_forever
 
 from rcm_sandbox import api
@@ -34,11 +35,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     async def run_remitter(rt: Runtime) -> None:
         await poll_forever(rt.services[Sandbox].remit_once, idle_s=0.1, log=log, what="ERA delivery",
-                           failure_wait_s=2.0)
+                           failure_wait_s=2.0, backoff=Backoff.from_settings(settings))
 
     async def run_mailbox(rt: Runtime) -> None:
         await poll_forever(rt.services[Sandbox].mailbox_once, idle_s=0.2, log=log, what="mailbox pass",
-                           failure_wait_s=2.0)
+                           failure_wait_s=2.0, backoff=Backoff.from_settings(settings))
 
     return create_service_app(settings, title="OpenRCM sandbox clearinghouse and payer",
                               description="Simulated clearinghouse (837P in; 999/277CA out, over HTTP or an "

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from rcm_contracts import topics
 from rcm_runtime.app import Runtime, create_service_app
 from rcm_runtime.clock import Clock
+from rcm_runtime.outage import Backoff
 from rcm_runtime.polling import poll_forever
 
 from rcm_submission import api
@@ -41,11 +42,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     async def run_dispatcher(rt: Runtime) -> None:
         await poll_forever(rt.services[Submission].dispatch_once, idle_s=0.1, log=log, what="dispatch",
-                           failure_wait_s=2.0, transient=(ClearinghouseUnavailable,))
+                           failure_wait_s=2.0, transient=(ClearinghouseUnavailable,),
+                           backoff=Backoff.from_settings(settings))
 
     async def run_ack_poller(rt: Runtime) -> None:
         await poll_forever(rt.services[Submission].poll_acknowledgments, idle_s=settings.ack_poll_s, log=log,
-                           what="acknowledgments", failure_wait_s=2.0, transient=(ClearinghouseUnavailable,))
+                           what="acknowledgments", failure_wait_s=2.0, transient=(ClearinghouseUnavailable,),
+                           backoff=Backoff.from_settings(settings))
 
     return create_service_app(settings, title="OpenRCM submission",
                               description="X12 837P (005010X222A1) to clearinghouses, validated against the "
