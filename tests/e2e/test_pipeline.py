@@ -185,7 +185,7 @@ async def test_dead_letters_are_counted_and_a_redriven_record_that_fails_again_r
     assert again["id"] == mine[0]["id"] and "not JSON" in again["reason"]
     rows = {d["id"]: d for d in (await stack.http.get(url("charges", "/v1/ops/dead-letters"), headers=OPS, params={
         "since": started.isoformat(), "limit": 1000})).json()}
-    assert rows[again["id"]]["status"] == "redriven" and rows[again["id"]]["redriven_by"] == "e2e"
+    assert rows[again["id"]]["status"] == "redriven" and rows[again["id"]]["closed_by"] == "e2e"
     assert rows[again["id"]]["redriven_to"] == again["new_id"] and rows[again["new_id"]]["status"] == "open"
     # Closed by hand: no longer counted open.
     closed = await stack.http.post(url("charges", f"/v1/ops/dead-letters/{again['new_id']}/resolve"),

@@ -39,7 +39,7 @@ _NOT_PREPARED_TRIES = 3
 
 # What the listing shows: never the payload (it holds PHI) nor the key.
 _LISTED = (dl.c.id, dl.c.topic, dl.c.partition, dl.c.offset, dl.c.event_id, dl.c.event_type, dl.c.tenant_id,
-           dl.c.reason, dl.c.status, dl.c.created_at, dl.c.redriven_by, dl.c.redriven_at, dl.c.redriven_to)
+           dl.c.reason, dl.c.status, dl.c.created_at, dl.c.closed_by, dl.c.closed_at, dl.c.redriven_to)
 _COPIED = ("topic", "partition", "offset", "key", "event_id", "event_type", "tenant_id", "payload")
 
 
@@ -250,10 +250,10 @@ class DeadLetters:
         elif applier.duplicates > duplicates:
             result.already_applied.append(dl_id)
 
-    async def _mark(self, dl_id: int, operator: str, *, conn=None, status: str = "redriven",
-                    redriven_to: int | None = None) -> bool:
+    async def _mark(self, dl_id: int, operator: str, *, conn=None, status: str = "redriven") -> bool:
+        """Take the dead letter out of `open` (False if it was not open: someone else did it first)."""
         stmt = (update(dl).where(dl.c.id == dl_id, dl.c.status == "open")
-                .values(status=status, redriven_by=operator, redriven_at=self.clock.now(), redriven_to=redriven_to))
+                .values(status=status, closed_by=operator, closed_at=self.clock.now()))
         if conn is not None:
             return (await conn.execute(stmt)).rowcount == 1
         async with self.engine.begin() as own:

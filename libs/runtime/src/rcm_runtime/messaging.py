@@ -49,9 +49,9 @@ inbox = Table(
 )
 
 # Records that could not be applied, with the reason (field names and error types, never values) and the record
-# itself (`payload`, kept for redrive: rcm_runtime.dead_letters). status: open | redriven (applied again by
-# `redriven_by` at `redriven_at`; if it failed again, `redriven_to` is the new open row) | resolved (an operator
-# closed it without redrive).
+# itself (`payload`, kept for redrive: rcm_runtime.dead_letters). status: open | redriven (applied again; if it
+# failed again, `redriven_to` is its new open row) | resolved (closed by an operator without redrive).
+# `closed_by`/`closed_at`: the operator who took it out of `open`, and when.
 dead_letters = Table(
     "dead_letters",
     metadata,
@@ -67,8 +67,8 @@ dead_letters = Table(
     Column("payload", LargeBinary),
     Column("status", Text, nullable=False, server_default="open"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("redriven_by", Text),
-    Column("redriven_at", DateTime(timezone=True)),
+    Column("closed_by", Text),
+    Column("closed_at", DateTime(timezone=True)),
     Column("redriven_to", BigInteger, ForeignKey("dead_letters.id")),
     # One OPEN row per record: a redelivery does not add another (ON CONFLICT DO NOTHING), while a record that
     # fails again after a redrive gets a new open row beside its redriven one.

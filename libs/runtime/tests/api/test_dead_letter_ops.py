@@ -18,7 +18,7 @@ from rcm_contracts.envelope import new_envelope
 from rcm_contracts.events import PatientBalanceOpened
 from rcm_runtime.app import create_service_app
 from rcm_runtime.clock import FixedClock
-from rcm_runtime.consumer import BatchApplier, Delivery, decode_record
+from rcm_runtime.consumer import BatchApplier, Delivery, PreparedHandler, decode_record
 from rcm_runtime.errors import DomainError, TransientError
 from rcm_runtime.messaging import dead_letters
 from rcm_runtime.settings import ServiceSettings
@@ -106,7 +106,7 @@ async def test_a_record_refused_for_missing_reference_data_is_redriven_once_appl
                         "failed_again": [], "skipped": [], "left_open": []}
     assert await applied(api, env) == 1
     [after] = await rows(api)
-    assert (after["status"], after["redriven_by"], after["redriven_at"], after["redriven_to"]) == (
+    assert (after["status"], after["closed_by"], after["closed_at"], after["redriven_to"]) == (
         "redriven", "alice", NOW, None)
     # Through the consumer's path: the inbox has the event, so a redelivery by Kafka is not applied again.
     assert await api.scalar("SELECT count(*) FROM inbox WHERE event_id = :e", e=env.id) == 1
@@ -118,7 +118,7 @@ async def test_a_record_refused_for_missing_reference_data_is_redriven_once_appl
     assert r2.status_code == 200 and r2.json()["selected"] == 0 and r2.json()["applied"] == []
     assert await applied(api, env) == 1
     [still] = await rows(api)
-    assert still["redriven_by"] == "alice"
+    assert still["closed_by"] == "alice"
 
 
 async def test_a_record_failing_again_returns_as_a_new_open_dead_letter(api):
@@ -131,7 +131,7 @@ async def test_a_record_failing_again_returns_as_a_new_open_dead_letter(api):
     [failed] = r.json()["failed_again"]
     assert r.json()["applied"] == [] and failed["id"] == old["id"] and failed["reason"] == NO_TERMS
     old_now, new = await rows(api)
-    assert (old_now["status"], old_now["redriven_by"], old_now["redriven_to"]) == ("redriven", "alice", new["id"])
+    assert (old_now["status"], old_now["closed_by"], old_now["redriven_to"]) == ("redriven", "alice", new["id"])
     assert new["id"] == failed["new_id"] and new["status"] == "open" and new["reason"] == NO_TERMS
     assert (new["topic"], new["partition"], new["offset"], new["event_id"], new["payload"]) == (
         old["topic"], old["partition"], old["offset"], old["event_id"], old["payload"])
@@ -202,7 +202,7 @@ async def test_listing_filters_and_shows_no_payload(api):
                  for s in ("open", "redriven", "resolved")}
     assert [len(by_status[s]) for s in ("open", "redriven", "resolved")] == [1, 2, 0]
     assert by_status["open"][0]["tenant_id"] == "tenant-b" and by_status["open"][0]["reason"] == NO_TERMS
-    assert {x["redriven_by"] for x in by_status["redriven"]} == {"alice"}
+    assert {x["closed_by"] for x in by_status["redriven"]} == {"alice"}
     typed = await api.client.get("/v1/ops/dead-letters", headers=OPS,
                                  params={"event_type": "patient_billing.balance-opened.v1", "status": "open"})
     assert [x["id"] for x in typed.json()] == [by_status["open"][0]["id"]]
@@ -238,3 +238,49 @@ async def test_ops_routes_need_the_ops_key_and_redrive_needs_an_operator_and_one
         assert bad.status_code == 422 and bad.json()["code"] == "invalid_selection", body
     assert [x["status"] for x in await rows(api)] == ["open"]
     assert (await api.client.get("/v1/ops/dead-letters", headers=OPS, params={"status": "gone"})).status_code == 422
+
+
+async def test_a_redelivered_failing_record_keeps_one_open_dead_letter(api):
+    env = statement()
+    await api.consume(env, topic="rcm.patient_billing.events")
+    await api.consume(env, topic="rcm.patient_billing.events")  # Kafka redelivers it (offsets not committed)
+    assert [x["status"] for x in await rows(api)] == ["open"]
+    await redrive(api, {"reason": NO_TERMS})  # fails again: redriven + a new open row
+    await api.consume(env, topic="rcm.patient_billing.events")
+    assert [x["status"] for x in await rows(api)] == ["redriven", "open"]
+
+
+async def test_a_prepared_handler_is_prepared_again_on_redrive_outside_the_transaction():
+    """A handler that asks an outside party first (PreparedHandler): redrive runs its prepare step too, and an
+    outage there answers 503 with the record still open."""
+    asked: list[str] = []
+
+    async def ask_payer(deliveries: list[Delivery]) -> list[str]:
+        if payer["down"]:
+            raise TransientError("payer unavailable")
+        asked.extend(d.key for d in deliveries)
+        return ["covered" for _ in deliveries]
+
+    async def apply(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
+        assert all(d.prepared == "covered" for d in deliveries)
+        await post_statements(uow, deliveries)
+
+    def create_prepared_app(settings=None, *, clock=None):
+        return create_service_app(settings or LedgerSettings(), title="ledger test", clock=clock,
+                                  handlers={PatientBalanceOpened.event_type(): PreparedHandler(ask_payer, apply)},
+                                  consume_topics=["rcm.patient_billing.events"])
+
+    payer["down"] = False
+    async with service_api(create_prepared_app, LedgerSettings, md, clock=FixedClock(NOW)) as api:
+        env = statement()
+        await api.consume(env, topic="rcm.patient_billing.events")
+        [row] = await rows(api)
+        assert row["reason"] == NO_TERMS and asked == [env.partitionkey]
+        await add_terms(api, "tenant-a")
+        payer["down"] = True
+        r = await redrive(api, {"id": row["id"]})
+        assert r.status_code == 503 and [x["status"] for x in await rows(api)] == ["open"]
+        payer["down"] = False
+        r = await redrive(api, {"id": row["id"]})
+        assert r.json()["applied"] == [row["id"]] and asked == [env.partitionkey] * 2
+        assert await applied(api, env) == 1

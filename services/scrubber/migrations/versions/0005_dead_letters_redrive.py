@@ -16,8 +16,8 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
-    op.add_column('dead_letters', sa.Column('redriven_by', sa.Text(), nullable=True))
-    op.add_column('dead_letters', sa.Column('redriven_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('dead_letters', sa.Column('closed_by', sa.Text(), nullable=True))
+    op.add_column('dead_letters', sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True))
     op.add_column('dead_letters', sa.Column('redriven_to', sa.BigInteger(), nullable=True))
     op.create_foreign_key('dead_letters_redriven_to_fkey', 'dead_letters', 'dead_letters', ['redriven_to'], ['id'])
     # A record redriven and failing again gets a new open row beside its redriven one.
@@ -32,5 +32,5 @@ def downgrade() -> None:
     op.create_index('ix_dead_letters_source', 'dead_letters', ['topic', 'partition', 'offset'], unique=True)
     op.drop_constraint('dead_letters_redriven_to_fkey', 'dead_letters', type_='foreignkey')
     op.drop_column('dead_letters', 'redriven_to')
-    op.drop_column('dead_letters', 'redriven_at')
-    op.drop_column('dead_letters', 'redriven_by')
+    op.drop_column('dead_letters', 'closed_at')
+    op.drop_column('dead_letters', 'closed_by')
