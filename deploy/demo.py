@@ -1,14 +1,15 @@
 """Demo: sends a batch of generated encounters through the running stack three ways (JSON, FHIR R4
 Bundle, Kafka intake topic), shows progress while they settle, then prints per-stage counts, one
 claim's timeline, the ledgers of a paid, a partly paid, a reversed-and-corrected, a secondary-paid and an
-underpaid claim (waiting for the payer's later 835s), and the OpenAPI URL of every service. Run by
-`make demo` after `stack.sh up`."""
+underpaid claim (waiting for the payer's later 835s), the OpenAPI URL of every service and, last, each
+service's open dead letters and the oldest one's time. Run by `make demo` after `stack.sh up`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 import uuid
@@ -30,6 +31,8 @@ from tests.support.encounters import (  # noqa: E402
 # (175.00): remittance flags those payments (PaymentUnderpaid, the denials service's underpayment queue).
 CONTRACT_PAYER, CONTRACT_RATE = "SBX01", "190.00"
 LATER_835_TIMEOUT_S = 90
+# The stack's ops key (rcm_runtime.settings.ops_api_key; the local stack keeps the development default).
+OPS_KEY = os.environ.get("RCM_OPS_API_KEY", "dev-ops-key")
 
 
 async def main(n: int, api_key: str, tenant: str) -> int:
@@ -106,9 +109,29 @@ async def main(n: int, api_key: str, tenant: str) -> int:
             print(f"\nfinal states differ from expected: {mismatch}")
         if missing:
             print(f"\nthe payer's later 835s did not all arrive within {LATER_835_TIMEOUT_S}s: missing {missing}")
+        await show_dead_letters(stack)
         return 1 if mismatch or missing else 0
     finally:
         await stack.close()
+
+
+async def show_dead_letters(stack: Stack) -> None:
+    """Each service's open dead letters (GET /v1/ops/dead-letters/summary): how many, since when, and why."""
+    print("\nopen dead letters (redrive: POST /v1/ops/dead-letters/redrive with X-Ops-Key and X-User):")
+    for name in PORTS:
+        try:
+            r = await stack.http.get(url(name, "/v1/ops/dead-letters/summary"), headers={"x-ops-key": OPS_KEY})
+        except Exception as exc:  # noqa: BLE001 - one service not answering does not end the report
+            print(f"  {name:16s} unreachable ({type(exc).__name__})")
+            continue
+        if r.status_code != 200:
+            print(f"  {name:16s} HTTP {r.status_code}")
+            continue
+        s = r.json()
+        oldest = f", oldest {s['oldest_at']}" if s["oldest_at"] else ""
+        print(f"  {name:16s} {s['open']:5d} open{oldest}")
+        for reason, count in list(s["by_reason"].items())[:3]:
+            print(f"  {'':16s} {count:5d}  {reason[:100]}")
 
 
 # ---------------------------------------------------------------- ledgers of one claim of each kind

@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -159,6 +160,37 @@ async def test_undecodable_intake_record_is_dead_lettered_and_intake_goes_on(sta
     mine = [d for d in r.json() if d["reason"] and d["tenant_id"] == "tenant-a" and "not JSON" in d["reason"]]
     assert mine, r.json()[:3]
     assert (await stack.http.get(url("charges", "/v1/ops/dead-letters"))).status_code == 401
+
+
+async def test_dead_letters_are_counted_and_a_redriven_record_that_fails_again_returns_open(stack):
+    before = (await stack.http.get(url("charges", "/v1/ops/dead-letters/summary"), headers=OPS)).json()
+    started = datetime.now(timezone.utc) - timedelta(seconds=5)  # the server's clock may lag the test's a little
+    source = _source()
+    good = generate(1, seed=7, source_system=source, scenarios=["paid"])[0]
+    await stack.publish_intake([(uuid.uuid4().hex.encode(), b"\x00 still not an event", [("ce_tenantid", b"tenant-a")]),
+                                intake_record(good.body, tenant_id=stack.tenant_id)])
+    await stack.wait_settled(source, 1, timeout_s=60, poll_s=0.5)
+    summary = (await stack.http.get(url("charges", "/v1/ops/dead-letters/summary"), headers=OPS)).json()
+    assert summary["open"] >= before["open"] + 1 and summary["oldest_at"] is not None
+    assert any("not JSON" in reason for reason in summary["by_reason"])
+    listed = (await stack.http.get(url("charges", "/v1/ops/dead-letters"), headers=OPS,
+                                   params={"status": "open", "since": started.isoformat(), "limit": 1000})).json()
+    mine = [d for d in listed if "not JSON" in d["reason"] and d["tenant_id"] == "tenant-a"]
+    assert mine, listed[:3]
+    # Redriven, it cannot decode any better: the old row is redriven (by whom, when), a new open row has the reason.
+    r = await stack.http.post(url("charges", "/v1/ops/dead-letters/redrive"), headers={**OPS, "x-user": "e2e"},
+                              json={"id": mine[0]["id"]})
+    assert r.status_code == 200, r.text
+    [again] = r.json()["failed_again"]
+    assert again["id"] == mine[0]["id"] and "not JSON" in again["reason"]
+    rows = {d["id"]: d for d in (await stack.http.get(url("charges", "/v1/ops/dead-letters"), headers=OPS, params={
+        "since": started.isoformat(), "limit": 1000})).json()}
+    assert rows[again["id"]]["status"] == "redriven" and rows[again["id"]]["closed_by"] == "e2e"
+    assert rows[again["id"]]["redriven_to"] == again["new_id"] and rows[again["new_id"]]["status"] == "open"
+    # Closed by hand: no longer counted open.
+    closed = await stack.http.post(url("charges", f"/v1/ops/dead-letters/{again['new_id']}/resolve"),
+                                   headers={**OPS, "x-user": "e2e"})
+    assert closed.json()["status"] == "resolved"
 
 
 async def test_incomplete_encounter_is_held_then_fixed_priced_and_released(stack):

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Awaitable, Callable, Iterable, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -27,8 +27,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rcm_contracts import topics as topic_names
-from rcm_runtime.consumer import ConsumerLoop, Handler
+from rcm_runtime.consumer import BatchApplier, ConsumerLoop, Handler
 from rcm_runtime.db import make_engine
+from rcm_runtime.dead_letters import DeadLetters
+from rcm_runtime.ops import ops_router
 from rcm_runtime.clock import Clock, SystemClock
 from rcm_runtime.inbox import prune_inbox_forever
 from rcm_runtime.outage import Backoff, when_up
@@ -160,6 +162,10 @@ def create_service_app(
             await hook(rt)
         # Handlers may need the use-case objects the startup hooks built: a callable gets the Runtime.
         rt.handlers = active_handlers = (handlers(rt) if callable(handlers) else handlers) or {}
+        # Redrive goes through the consumer's own path: a BatchApplier over the same handlers (any replica may
+        # serve it, consuming or not).
+        rt.provide(DeadLetters(engine, lambda: BatchApplier(engine, rt.handlers, settings.service_name, out_topic,
+                                                            rt.poke_relay, clock), clock))
         if settings.relay_enabled:
             async def start_producer() -> AIOKafkaProducer:
                 producer = make_producer(settings.kafka_bootstrap, f"{settings.service_name}-relay",
@@ -312,21 +318,7 @@ def create_service_app(
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(status_code=200 if ready else 503, content={"status": "ready" if ready else "not ready", "checks": checks})
 
-    @app.get("/v1/ops/dead-letters", tags=["ops"])
-    async def dead_letters_list(request: Request, limit: int = 100) -> list[dict]:
-        """Dead-lettered records of this service (reason and position; no payload). Needs the ops key."""
-        rt: Runtime = request.app.state.runtime
-        if request.headers.get("x-ops-key") != rt.settings.ops_api_key:
-            raise HTTPException(401, detail={"code": "unauthenticated", "description": "X-Ops-Key required"})
-        from rcm_runtime.messaging import dead_letters as dl
-        from sqlalchemy import select
-        async with rt.engine.connect() as conn:
-            rows = (await conn.execute(
-                select(dl.c.id, dl.c.topic, dl.c.partition, dl.c.offset, dl.c.event_id, dl.c.event_type,
-                       dl.c.tenant_id, dl.c.reason, dl.c.status, dl.c.created_at)
-                .order_by(dl.c.id.desc()).limit(min(limit, 1000)))).mappings().all()
-        return [dict(r) for r in rows]
-
+    app.include_router(ops_router)
     for router in routers:
         app.include_router(router)
     return app

@@ -155,6 +155,13 @@ def dead_letter_row(d: Decoded, reason: str) -> dict[str, Any]:
     }
 
 
+def failure_reason(exc: BaseException, attempts: int) -> str:
+    """The dead letter's reason for a record whose handler failed with `exc` (not an outage)."""
+    if isinstance(exc, (DomainError, ValidationError, EnvelopeError)):
+        return safe_reason(exc)  # a permanent rejection, tried once
+    return f"handler failed after {attempts} attempts: {safe_reason(exc)}"
+
+
 def _header(record: ConsumerRecord, name: str) -> str | None:
     for k, v in record.headers or ():
         if k == name and v is not None:
@@ -212,9 +219,11 @@ class BatchApplier:
             prepared.update((dv.envelope.id, v) for dv, v in zip(deliveries, values))
         return prepared
 
-    async def apply(self, items: list[Decoded]) -> None:
+    async def apply(self, items: list[Decoded], *,
+                    within: Callable[[UnitOfWork], Awaitable[None]] | None = None) -> None:
         """One transaction: dead letters for undecodable items, inbox + effects for handled ones (after the
-        prepare step of PreparedHandlers, which runs before it)."""
+        prepare step of PreparedHandlers, which runs before it). `within(uow)` runs last in the same
+        transaction (a redrive marks its dead letter there, so the mark and the effects commit together)."""
         prepared = await self._prepare([d for d in items if self.wants(d)])
         async with self.units.begin_system() as uow:
             conn = uow.conn
@@ -248,6 +257,8 @@ class BatchApplier:
                 for span in spans:
                     if span is not None:
                         span.end()
+            if within is not None:
+                await within(uow)
         self.applied += len(fresh)
         self.dead_lettered += len(bad)
 
@@ -287,8 +298,7 @@ class BatchApplier:
                         break
                     await asyncio.sleep(backoff_s * (2 ** attempt))
             if last is not None:
-                permanent = isinstance(last, (DomainError, ValidationError, EnvelopeError))
-                reason = safe_reason(last) if permanent else f"handler failed after {max_retries} attempts: {safe_reason(last)}"
+                reason = failure_reason(last, max_retries)
                 log.error("record dead-lettered", extra={"topic": d.record.topic, "partition": d.record.partition,
                                                           "offset": d.record.offset, "reason": reason})
                 await self.dead_letter(d, reason)  # if even this fails the DB is down: caller backs off

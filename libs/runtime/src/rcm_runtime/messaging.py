@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    ForeignKey,
     DateTime,
     Index,
     Integer,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import UUID
 
@@ -46,7 +48,10 @@ inbox = Table(
     Index("ix_inbox_received_at", "received_at", postgresql_using="brin"),
 )
 
-# Records that could not be applied, with the reason (field names and error types, never values).
+# Records that could not be applied, with the reason (field names and error types, never values) and the record
+# itself (`payload`, kept for redrive: rcm_runtime.dead_letters). status: open | redriven (applied again; if it
+# failed again, `redriven_to` is its new open row) | resolved (closed by an operator without redrive).
+# `closed_by`/`closed_at`: the operator who took it out of `open`, and when.
 dead_letters = Table(
     "dead_letters",
     metadata,
@@ -62,5 +67,11 @@ dead_letters = Table(
     Column("payload", LargeBinary),
     Column("status", Text, nullable=False, server_default="open"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Index("ix_dead_letters_source", "topic", "partition", "offset", unique=True),
+    Column("closed_by", Text),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("redriven_to", BigInteger, ForeignKey("dead_letters.id")),
+    # One OPEN row per record: a redelivery does not add another (ON CONFLICT DO NOTHING), while a record that
+    # fails again after a redrive gets a new open row beside its redriven one.
+    Index("ix_dead_letters_source", "topic", "partition", "offset", unique=True,
+          postgresql_where=text("status = 'open'")),
 )

@@ -1,0 +1,71 @@
+"""The ops API every service has: its dead letters (summary, listing, redrive, resolve). Operators only (the
+X-Ops-Key header): dead letters span tenants. Writes name the operator (X-User), kept on the dead letter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from rcm_runtime.dead_letters import REDRIVE_MAX, DeadLetters, RedriveUnavailable, Selection
+
+
+def require_ops_key(request: Request) -> None:
+    if request.headers.get("x-ops-key") != request.app.state.runtime.settings.ops_api_key:
+        raise HTTPException(401, detail={"code": "unauthenticated", "description": "X-Ops-Key required"})
+
+
+def dead_letters_of(request: Request) -> DeadLetters:
+    return request.app.state.runtime.services[DeadLetters]
+
+
+ops_router = APIRouter(prefix="/v1/ops/dead-letters", tags=["ops"], dependencies=[Depends(require_ops_key)])
+Letters = Annotated[DeadLetters, Depends(dead_letters_of)]
+Operator = Annotated[str, Header(alias="x-user", min_length=1, max_length=200,
+                                 description="the operator's name, kept on the dead letter")]
+
+
+class RedriveRequest(BaseModel):
+    """Exactly one of: {"id"} | {"reason"} | {"event_type", "since"}."""
+
+    id: int | None = None
+    reason: str | None = Field(default=None, max_length=2000)
+    event_type: str | None = Field(default=None, max_length=200)
+    since: datetime | None = None
+    limit: int = Field(default=REDRIVE_MAX, ge=1, le=REDRIVE_MAX)
+
+
+@ops_router.get("/summary")
+async def summary(letters: Letters, request: Request) -> dict:
+    """Open dead letters of this service: count, the oldest's time, counts by reason and by event type."""
+    return {"service": request.app.state.runtime.settings.service_name, **await letters.summary()}
+
+
+@ops_router.get("")
+async def listing(letters: Letters, status: Literal["open", "redriven", "resolved"] | None = None,
+                  reason: str | None = None, event_type: str | None = None, since: datetime | None = None,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
+    """Dead letters, newest first: reason, event type, time, status and who redrove or resolved it (no payload)."""
+    return await letters.listing(status=status, reason=reason, event_type=event_type, since=since, limit=limit)
+
+
+@ops_router.post("/redrive")
+async def redrive(body: RedriveRequest, letters: Letters, operator: Operator):
+    """Apply the selected open dead letters again through the consumer's path. 503 (what was done so far in
+    `result`) if an outage stopped it: the rest stay open, to be redriven later."""
+    selection = Selection.of(id=body.id, reason=body.reason, event_type=body.event_type, since=body.since)
+    try:
+        return (await letters.redrive(selection, operator=operator, limit=body.limit)).as_dict()
+    except RedriveUnavailable as exc:
+        return JSONResponse(status_code=503, headers={"retry-after": "30"}, content={
+            "code": "unavailable", "description": f"redrive stopped by an outage: {exc.reason}",
+            "result": exc.result.as_dict()})
+
+
+@ops_router.post("/{dead_letter_id}/resolve")
+async def resolve(dead_letter_id: int, letters: Letters, operator: Operator) -> dict:
+    """Close an open dead letter without redriving it."""
+    return await letters.resolve(dead_letter_id, operator=operator)
