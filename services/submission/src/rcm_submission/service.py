@@ -95,13 +95,24 @@ async def on_payments_posted(uow: UnitOfWork, deliveries: list[Delivery]) -> Non
     and the claim has secondary coverage on file, the secondary claim is queued now (coordination of benefits)."""
     rows = [{"claim_id": d.event.claim_id, "tenant_id": d.tenant_id, "payment": d.event.model_dump(mode="json")}
             for d in deliveries]
-    if rows:
-        stmt = pg_insert(primary_payments).values(rows)
-        await uow.conn.execute(stmt.on_conflict_do_nothing(
-            index_elements=[primary_payments.c.tenant_id, primary_payments.c.claim_id]))
-    for d in deliveries:
-        if leaves_patient_share_for_secondary(d.event):
-            await _queue_secondary_on_file(d.uow, d.event)
+    if not rows:
+        return
+    stmt = pg_insert(primary_payments).values(rows)
+    await uow.conn.execute(stmt.on_conflict_do_nothing(
+        index_elements=[primary_payments.c.tenant_id, primary_payments.c.claim_id]))
+    candidates = [(d, row["payment"]) for d, row in zip(deliveries, rows) if leaves_patient_share_for_secondary(d.event)]
+    if not candidates:
+        return
+    # one query for the batch: the tenant's own primary claims among them, with what was sent
+    sent = {(r.tenant_id, r.claim_id): r.claim for r in await uow.conn.execute(
+        select(submissions.c.tenant_id, submissions.c.claim_id, submissions.c.claim).where(
+            tuple_(submissions.c.tenant_id, submissions.c.claim_id).in_(
+                [(d.tenant_id, d.event.claim_id) for d, _ in candidates]),
+            submissions.c.primary_claim_id.is_(None)))}
+    for d, payment in candidates:
+        claim = sent.get((d.tenant_id, d.event.claim_id))
+        if claim is not None and claim.get("secondary_coverage") and claim.get("payer_responsibility", "P") == "P":
+            await _queue_secondary_on_file(d.uow, d.event, claim["secondary_coverage"], payment)
 
 
 def leaves_patient_share_for_secondary(payment: PaymentPosted) -> bool:
@@ -113,16 +124,9 @@ def leaves_patient_share_for_secondary(payment: PaymentPosted) -> bool:
     return payment.claim_status_code == "1" and share > 0
 
 
-async def _queue_secondary_on_file(uow: UnitOfWork, payment: PaymentPosted) -> None:
-    row = (await uow.conn.execute(select(submissions.c.claim, submissions.c.primary_claim_id).where(
-        submissions.c.tenant_id == uow.tenant_id, submissions.c.claim_id == payment.claim_id))).first()
-    if row is None or row.primary_claim_id is not None:
-        return  # not a claim this tenant sent, or itself a secondary claim
-    coverage = row.claim.get("secondary_coverage")
-    if not coverage or row.claim.get("payer_responsibility", "P") != "P":
-        return
-    secondary = await queue_secondary(uow, claim_id=payment.claim_id, coverage=coverage,
-                                      payment=payment.model_dump(mode="json"))
+async def _queue_secondary_on_file(uow: UnitOfWork, payment: PaymentPosted, coverage: dict[str, Any],
+                                   payment_json: dict[str, Any]) -> None:
+    secondary = await queue_secondary(uow, claim_id=payment.claim_id, coverage=coverage, payment=payment_json)
     if secondary is not None:
         await audit(uow, payment.claim_id, "secondary", {"secondary_claim_id": str(secondary.claim_id),
                                                          "automatic": True,
