@@ -11,7 +11,7 @@ import pytest
 
 from rcm_x12.ig.validator import validate_interchange
 from tests.support.pyx12_oracle import pyx12_verdict
-from tests.support.client import poll_until, url
+from tests.support.client import eventually, url
 from tests.support.encounters import GOOD_NPI, generate
 
 pytestmark = pytest.mark.e2e  # the `stack` fixture: tests/support/fixtures.py
@@ -28,7 +28,7 @@ async def _submission(stack, cid: str, *statuses: str):
     async def probe():
         r = await stack.http.get(url("submission", f"/v1/claims/{cid}"))
         return r.json() if r.status_code == 200 and r.json()["status"] in statuses else None
-    return await poll_until(probe)
+    return await eventually(probe, bool, f"claim at submission {statuses}", timeout_s=60, poll_s=0.3)
 
 
 async def _scrubbed(stack, cid: str, *decisions: str, stage: str | None = None):
@@ -36,7 +36,7 @@ async def _scrubbed(stack, cid: str, *decisions: str, stage: str | None = None):
         r = await stack.http.get(url("scrubber", f"/v1/claims/{cid}"))
         ok = r.status_code == 200 and r.json()["decision"] in decisions and (stage is None or r.json()["stage"] == stage)
         return r.json() if ok else None
-    return await poll_until(probe)
+    return await eventually(probe, bool, f"claim at the scrubber {decisions}", timeout_s=60, poll_s=0.3)
 
 
 async def _interchange(stack, icn: str) -> str:
@@ -176,7 +176,7 @@ async def test_replacement_and_secondary_claims_carry_ref_f8_and_the_primary_adj
     async def posted():
         r = await stack.http.get(url("remittance", f"/v1/claims/{cid}"))
         return r.json() if r.status_code == 200 else None
-    assert await poll_until(posted)
+    assert await eventually(posted, bool, "the primary payment posted", timeout_s=60, poll_s=0.3)
 
     # the secondary payer gets the primary's payment (2320 AMT*D) once the primary has paid
     secondary_coverage = {"payer_id": "SBX02", "payer_name": "Sandbox Medicare Advantage", "member_id": "M55501234"}
@@ -195,7 +195,8 @@ async def test_replacement_and_secondary_claims_carry_ref_f8_and_the_primary_adj
                                        "note": "telehealth visit"}, headers=ACTOR)
     assert repl.status_code == 200, repl.text
     assert repl.json()["original_claim_number"] == first["payer_claim_control_number"]
-    replaced = await poll_until(lambda: _replaced(stack, cid, first["interchange_control_number"]))
+    replaced = await eventually(lambda: _replaced(stack, cid, first["interchange_control_number"]), bool,
+                                "the replacement sent", timeout_s=60, poll_s=0.3)
     text = await _interchange(stack, replaced["interchange_control_number"])
     assert f"REF*F8*{first['payer_claim_control_number']}~" in text and ":B:7*" in text
     assert pyx12_verdict(text).valid

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.support.client import poll_until, url
+from tests.support.client import eventually, url
 from tests.support.encounters import generate
 
 pytestmark = pytest.mark.e2e  # the `stack` fixture: tests/support/fixtures.py
@@ -26,7 +26,7 @@ async def _remittance_file(stack, cid: str) -> dict | None:
             return None
         f = await stack.http.get(url("remittance", f"/v1/remittances/{r.json()['file_id']}"))
         return f.json() if f.status_code == 200 else None
-    return await poll_until(probe, timeout_s=90, poll_s=0.5)
+    return await eventually(probe, bool, "the claim's remittance file", timeout_s=90, poll_s=0.5)
 
 
 async def test_a_payers_835_through_the_clearinghouse_is_posted_for_the_tenant_as_the_push_is(stack):

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.support.client import TENANT_B, Stack, poll_until, url
+from tests.support.client import TENANT_B, Stack, eventually, url
 from tests.support.encounters import generate, intake_record, to_fhir_bundle, to_hl7_dft
 
 pytestmark = pytest.mark.e2e  # the `stack` fixture: tests/support/fixtures.py
@@ -230,10 +230,9 @@ async def test_incomplete_encounter_is_held_then_fixed_priced_and_released(stack
     assert audit[1]["before"]["diagnoses"] == [] and audit[1]["after"]["diagnoses"] == ["J069"]
 
     # the held claim already counts as settled ("incomplete") until analytics sees the fix: wait for the new state
-    async def paid():
-        claims = await stack.claims(source)
-        return claims if claims and claims[0]["final_state"] not in (None, "incomplete") else None
-    [settled] = await poll_until(paid, timeout_s=60, poll_s=0.5) or await stack.claims(source)
+    [settled] = await eventually(lambda: stack.claims(source),
+                                 lambda claims: bool(claims) and claims[0]["final_state"] not in (None, "incomplete"),
+                                 "the fixed claim's final state", timeout_s=60, poll_s=0.5)
     assert settled["claim_id"] == cid and settled["final_state"] == "paid"
     again = await stack.http.patch(url("charges", f"/v1/encounters/{cid}"), json={"diagnoses": ["I10"]},
                                    headers={"X-User": "coder.kim"})

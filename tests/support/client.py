@@ -7,7 +7,7 @@ import asyncio
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Awaitable, Callable, Iterable, TypeVar
 
 import httpx
 
@@ -32,14 +32,20 @@ TENANT_A = ("dev-key-tenant-a", "tenant-a")
 TENANT_B = ("dev-key-tenant-b", "tenant-b")
 
 
-async def poll_until(probe, timeout_s: float = 60, poll_s: float = 0.3):
-    """Call `probe` until it returns something truthy (returned) or the time is up (its last answer returned)."""
-    for _ in range(int(timeout_s / poll_s)):
-        value = await probe()
-        if value:
+T = TypeVar("T")
+
+
+async def eventually(read: Callable[[], Awaitable[T]], until: Callable[[T], bool], what: str,
+                     timeout_s: float = 30.0, poll_s: float = 0.25) -> T:
+    """Read until `until(value)` holds; fails after `timeout_s` naming `what` and the last value read."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await read()
+        if until(value):
             return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not seen within {timeout_s:.0f}s; last read {value!r}")
         await asyncio.sleep(poll_s)
-    return await probe()
 
 
 def url(service: str, path: str = "") -> str:

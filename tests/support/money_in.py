@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any
 
 import httpx
 
-from tests.support.client import Stack, url
+from tests.support.client import Stack, eventually, url
 
 X12 = {"content-type": "application/edi-x12"}
 OPERATOR = {"X-User": "poster.pat"}
 TIMEOUT_S = 30.0  # how long an asynchronous effect may take to show (consumers poll Kafka well under a second)
 
-T = TypeVar("T")
 
 
 class Ids:
@@ -48,19 +46,6 @@ class Ids:
     def isa13(self) -> str:
         self._isa13 += 1
         return f"{self._isa13:09d}"
-
-
-async def eventually(read: Callable[[], Awaitable[T]], until: Callable[[T], bool], what: str,
-                     timeout_s: float = TIMEOUT_S, poll_s: float = 0.25) -> T:
-    """Read until `until(value)` holds; fails after `timeout_s` naming `what` and the last value read."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = await read()
-        if until(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not seen within {timeout_s:.0f}s; last read {value!r}")
-        await asyncio.sleep(poll_s)
 
 
 # ---------------------------------------------------------------- claims, as submission announces them
