@@ -116,8 +116,8 @@ class BlocksOnce:
         await count_effect(uow, deliveries)
 
 
-async def test_postgres_down_for_ten_seconds_mid_batch_is_waited_out(private_postgres, caplog):
-    pg = private_postgres
+async def _messaging_schema(pg):
+    """A fresh schema with the runtime's messaging tables in the private PostgreSQL: (schema, settings, engine)."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     settings = ServiceSettings(service_name="outage-test", db_schema=schema, database_url=pg.url)
     engine = make_engine(settings, pool_size=2)
@@ -125,6 +125,12 @@ async def test_postgres_down_for_ten_seconds_mid_batch_is_waited_out(private_pos
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     async with engine.begin() as conn:
         await conn.run_sync(messaging_metadata.create_all)
+    return schema, settings, engine
+
+
+async def test_postgres_down_for_ten_seconds_mid_batch_is_waited_out(private_postgres, caplog):
+    pg = private_postgres
+    schema, settings, engine = await _messaging_schema(pg)
     await create_effects(engine)
     envs = [envelope() for _ in range(20)]
     handler = BlocksOnce()
@@ -172,13 +178,7 @@ async def test_the_relay_waits_out_postgres_down_and_publishes_each_row_once(pri
     from .test_outbox_relay import _read_all
 
     pg = private_postgres
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    settings = ServiceSettings(service_name="outage-test", db_schema=schema, database_url=pg.url)
-    engine = make_engine(settings, pool_size=2)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    async with engine.begin() as conn:
-        await conn.run_sync(messaging_metadata.create_all)
+    schema, settings, engine = await _messaging_schema(pg)
     topic = unique_topic("relay-pg-outage")
     before, after = [envelope() for _ in range(3)], [envelope() for _ in range(3)]
     producer = make_producer(kafka_bootstrap, "test-relay-pg-outage")
