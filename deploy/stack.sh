@@ -212,7 +212,7 @@ services_down() {
     rm -f "$pidf"
   done
   for pid in "${pids[@]}"; do
-    for _ in $(seq 1 200); do alive "$pid" || break; sleep 0.1; done
+    for _ in $(seq 1 300); do alive "$pid" || break; sleep 0.1; done  # 30 s, as docker-compose gives
     kill -9 "$pid" 2>/dev/null || true
   done
   [ ${#pids[@]} -gt 0 ] && log "stopped ${#pids[@]} service process(es)"

@@ -40,6 +40,7 @@ from rcm_runtime.telemetry import setup_logging, setup_tracing, span_from_tracep
 from rcm_runtime.unit_of_work import UnitsOfWork
 
 log = logging.getLogger("rcm.app")
+TASKS_GRACE_S = 10.0  # on shutdown: the batch in hand commits, the relay sends what it took
 
 
 @dataclass
@@ -210,7 +211,9 @@ def create_service_app(
             for t in rt.tasks:
                 if t.get_name() not in ("consumer", "outbox-relay"):  # let the current batch finish
                     t.cancel()
-            await asyncio.wait(rt.tasks, timeout=15) if rt.tasks else None
+            # uvicorn drains requests for up to 15 s first (rcm_runtime.serve): 15 + 10 stays inside the 30 s an
+            # orchestrator gives after SIGTERM (docker-compose stop_grace_period) before it kills the process.
+            await asyncio.wait(rt.tasks, timeout=TASKS_GRACE_S) if rt.tasks else None
             for t in rt.tasks:
                 t.cancel()
             if rt.producer:
