@@ -8,7 +8,7 @@
 #   deploy/stack.sh services-up    run migrations and start every service in deploy/services.tsv
 #   deploy/stack.sh up             all of the above
 #   deploy/stack.sh services-down | infra-down | down | status
-#   deploy/stack.sh pg-down | pg-up | kafka-down | kafka-up    one piece of infrastructure (the fault drill)
+#   deploy/stack.sh pg-down | pg-crash | pg-up | kafka-down | kafka-up    one piece of infrastructure (fault drill)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -152,6 +152,14 @@ pg_up() {
   done < <(service_rows)
 }
 
+pg_crash() {  # the fault drill's outage: every server process stops at once, as in a crash (recovery on start)
+  pg_paths
+  if [ -f "$PG_DATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
+    log "stopping postgres immediately (no checkpoint)"
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w stop >/dev/null
+  fi
+}
+
 pg_down() {
   pg_paths
   if [ -f "$PG_DATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
@@ -242,6 +250,7 @@ case "$cmd" in
   kafka-up)      kafka_up ;;
   pg-down)       pg_down ;;
   pg-up)         pg_up ;;
+  pg-crash)      pg_crash ;;
   down)          services_down; kafka_down; pg_down ;;
   status)        status ;;
   env)           service_env "$@"; env | grep '^RCM_' ;;
