@@ -129,6 +129,9 @@ class RegistrationProblem(_Registration):
 
 
 class MemberIdPattern(Protocol):
+    @property
+    def pattern(self) -> str: ...
+
     def fullmatch(self, text: str) -> object | None: ...
 
 
