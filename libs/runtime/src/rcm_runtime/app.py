@@ -13,6 +13,7 @@ from typing import Annotated, Any, Awaitable, Callable, Iterable, TypeVar
 import httpx
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.routing import APIRoute
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -27,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rcm_contracts import topics as topic_names
-from rcm_runtime.body_limits import BodyLimitMiddleware
+from rcm_runtime.body_limits import BodyLimitMiddleware, document_limit
 from rcm_runtime.consumer import BatchApplier, ConsumerLoop, Handler
 from rcm_runtime.db import make_engine
 from rcm_runtime.dead_letters import DeadLetters
@@ -36,7 +37,7 @@ from rcm_runtime.clock import Clock, SystemClock
 from rcm_runtime.inbox import prune_inbox_forever
 from rcm_runtime.outage import Backoff, when_up
 from rcm_runtime.outbox import OutboxRelay, make_producer
-from rcm_runtime.rate_limits import RateLimited, RateLimiter
+from rcm_runtime.rate_limits import RateLimited, RateLimiter, document_rate_limit
 from rcm_runtime.secret_settings import refuse_insecure
 from rcm_runtime.settings import ServiceSettings
 from rcm_runtime.telemetry import setup_logging, setup_tracing, span_from_traceparent
@@ -335,4 +336,8 @@ def create_service_app(
     app.include_router(ops_router)
     for router in routers:
         app.include_router(router)
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            document_limit(route, settings)
+            document_rate_limit(route)
     return app

@@ -37,6 +37,15 @@ def body_limit(setting: str) -> Callable[[F], F]:
     return mark
 
 
+def document_limit(route: Any, settings: ServiceSettings) -> None:
+    """The 413 in the OpenAPI of a route that takes a body, with its limit."""
+    if route.methods & {"POST", "PUT", "PATCH"}:
+        setting = getattr(route.endpoint, LIMIT_ATTRIBUTE, "max_body_bytes")
+        limit = int(getattr(settings, setting))
+        route.responses.setdefault(413, {"description": f"payload_too_large: the body is over {_size(limit)} "
+                                                        f"(RCM_{setting.upper()})"})
+
+
 class BodyTooLarge(HTTPException):
     """Raised from the endpoint's read of the body. An HTTPException, so FastAPI's body parsing lets it through
     (anything else becomes a 400) and no error is logged for it; the middleware answers the 413 itself."""

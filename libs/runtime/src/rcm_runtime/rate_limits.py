@@ -25,6 +25,7 @@ from rcm_runtime.auth import require_tenant
 from rcm_runtime.clock import Clock
 
 CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-ops-key")
+RATE_LIMIT_ATTRIBUTE = "__rcm_rate_limit__"
 MAX_CLIENTS = 10_000  # buckets kept per limit; the least recently seen client's is dropped (it starts full again)
 
 
@@ -119,4 +120,16 @@ def rate_limit(name: str, *, after: Callable[..., Any] = require_tenant) -> Depe
             raise RateLimited(wait)
 
     check_rate.__name__ = f"rate_limit_{name}"
+    setattr(check_rate, RATE_LIMIT_ATTRIBUTE, name)
     return Depends(check_rate)
+
+
+def document_rate_limit(route: Any) -> None:
+    """The 429 in the OpenAPI of a route with a rate limit."""
+    names = [getattr(d.call, RATE_LIMIT_ATTRIBUTE) for d in route.dependant.dependencies
+             if hasattr(d.call, RATE_LIMIT_ATTRIBUTE)]
+    if names:
+        route.responses.setdefault(429, {
+            "description": f"rate_limited: over this client's {names[0]} rate (RCM_{names[0].upper()}_RATE_PER_S, "
+                           f"RCM_{names[0].upper()}_BURST, per replica)",
+            "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}})

@@ -150,3 +150,15 @@ async def test_each_client_is_rate_limited_on_intake_with_retry_after():
         clock.at = NOW + timedelta(seconds=2)
         assert (await api.client.post("/v1/encounters", json=encounter(seed=12), headers=api.headers())).status_code == 201
         assert await captured(api) == 4
+
+
+async def test_the_openapi_documents_each_routes_body_limit_and_rate_limit():
+    async with service_api(create_app, Settings, metadata, max_file_body_bytes=16 * MiB) as api:
+        paths = api.app.openapi()["paths"]
+    fhir = paths["/v1/encounters/fhir"]["post"]["responses"]
+    assert fhir["413"]["description"] == "payload_too_large: the body is over 16 MiB (RCM_MAX_FILE_BODY_BYTES)"
+    assert "Retry-After" in fhir["429"]["headers"]
+    review = paths["/v1/encounters/{claim_id}"]["patch"]["responses"]
+    assert review["413"]["description"] == "payload_too_large: the body is over 1 MiB (RCM_MAX_BODY_BYTES)"
+    assert "429" not in review  # not intake
+    assert "413" not in paths["/v1/encounters"]["get"]["responses"]  # no body
