@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from pydantic import PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rcm_runtime import secret_settings as secret
@@ -65,8 +66,8 @@ class ServiceSettings(BaseSettings):
     # Request bodies (rcm_runtime.body_limits): the most any endpoint reads, and the most a file intake endpoint
     # reads (X12 835/837 files, FHIR Bundles, HL7 batches, CSV/BAI2 files; routes marked @body_limit("max_file_
     # body_bytes")). Larger bodies are answered 413 before they are read whole.
-    max_body_bytes: int = 1 << 20
-    max_file_body_bytes: int = 32 << 20
+    max_body_bytes: PositiveInt = 1 << 20
+    max_file_body_bytes: PositiveInt = 32 << 20
     # Intake endpoints (rcm_runtime.rate_limits): a token bucket per client, per replica: `intake_rate_per_s`
     # requests a second sustained, bursts up to `intake_burst`; a rate of 0 turns the limit off.
     intake_rate_per_s: float = 20.0
