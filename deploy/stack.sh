@@ -173,6 +173,9 @@ service_rows() { grep -v '^#' "$ROOT/deploy/services.tsv" | awk 'NF>=4'; }
 
 service_env() {  # name package port schema -> exports for that service
   local name="$1" port="$3" schema="$4"
+  # the local stack's secrets are development ones (role passwords equal to role names, dev-* keys): outside
+  # development a service refuses to start with them (rcm_runtime.secret_settings)
+  export RCM_ENV=development
   export RCM_SERVICE_NAME="$name"
   export RCM_DB_SCHEMA="$schema"
   export RCM_DATABASE_URL="postgresql+asyncpg://$schema:$schema@127.0.0.1:$PG_PORT/openrcm"
@@ -184,6 +187,10 @@ service_env() {  # name package port schema -> exports for that service
   # the sandbox payer SBX02 pays through the clearinghouse (submission polls its 835s and forwards them to
   # remittance); SBX01 pushes to remittance's HTTP intake: the demo runs both ways in
   export RCM_ERA_VIA_CLEARINGHOUSE="${RCM_ERA_VIA_CLEARINGHOUSE-SBX02}"
+  # the demo, the benchmark and the end-to-end tests post hundreds of encounters at once with one key: the local
+  # stack lifts the per-client intake limit (rcm_runtime.rate_limits) well above what they send
+  export RCM_INTAKE_RATE_PER_S="${RCM_INTAKE_RATE_PER_S:-1000}"
+  export RCM_INTAKE_BURST="${RCM_INTAKE_BURST:-10000}"
   export RCM_SERVICE_URLS="${RCM_SERVICE_URLS:-$(service_rows | awk '{printf "%s%s=http://127.0.0.1:%s", (NR>1?",":""), $1, $3}')}"
 }
 
