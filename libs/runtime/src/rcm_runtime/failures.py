@@ -119,6 +119,8 @@ def _verdict(e: BaseException) -> bool | None:
         return True  # connect errors, timeouts, the peer closing the connection
     if type(e).__module__.startswith("asyncpg") and "connection is closed" in str(e):
         return True  # asyncpg's InterfaceError on a connection the server dropped
+    if type(e).__name__ == "InternalClientError" and "cannot switch to state" in str(e):
+        return True  # asyncpg's protocol broke when the server went away mid-operation; a new connection answers
     return None
 
 

@@ -86,6 +86,10 @@ TRANSIENT = {
     "asyncpg too many connections": pg.TooManyConnectionsError("sorry, too many clients already"),
     "asyncpg admin shutdown": pg.AdminShutdownError("terminating connection due to administrator command"),
     "asyncpg crash shutdown": pg.CrashShutdownError("terminating connection because of crash of another process"),
+    # the connection's protocol broke when the server went away mid-operation (seen in the fault drill)
+    "asyncpg protocol failed": pg.InternalClientError('cannot switch to state 15; protocol is in the "failed" state'),
+    "asyncpg operation in progress": pg.InternalClientError(
+        "cannot switch to state 12; another operation (2) is in progress"),
     "asyncpg serialization failure": pg.SerializationError("could not serialize access"),
     "asyncpg deadlock": pg.DeadlockDetectedError("deadlock detected"),
     "asyncpg lock timeout": pg.LockNotAvailableError("canceling statement due to lock timeout"),
