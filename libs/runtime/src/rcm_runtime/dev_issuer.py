@@ -5,7 +5,9 @@ signed with it (ES256). Production uses a real identity provider; services only 
     python -m rcm_runtime.dev_issuer token --dir .stack/auth --tenant demo --roles biller,coder --sub alice
     python -m rcm_runtime.dev_issuer api-key --tenant demo --roles integrator   # a key + its RCM_API_KEYS entry
 
-Services trust it with RCM_AUTH_ISSUERS="urn:openrcm:dev-issuer=file://<dir>/jwks.json"."""
+Services trust it with RCM_AUTH_ISSUERS="urn:openrcm:dev-issuer=file://<dir>/jwks.json". `api-key --save <dir>`
+adds the entry to <dir>/api-keys (the RCM_API_KEYS value: digests only) and "tenant=key" to <dir>/client-keys
+(the plaintext, 0600, for the client that holds the key: the local stack's sandbox payer)."""
 
 from __future__ import annotations
 
@@ -104,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     key = sub.add_parser("api-key", help="print a fresh API key and its RCM_API_KEYS entry")
     key.add_argument("--tenant", required=True)
     key.add_argument("--roles", required=True, help="comma-separated role names")
+    key.add_argument("--save", type=Path, default=None, help="append to DIR/api-keys and DIR/client-keys")
     args = ap.parse_args(argv)
 
     if args.command == "keys":
@@ -120,8 +123,22 @@ def main(argv: list[str] | None = None) -> int:
                                                rcm_patient=args.patient))
         return 0
     api_key, entry = new_api_key(args.tenant, roles)
+    if args.save is not None:
+        _append(args.save / "api-keys", entry)
+        _append(args.save / "client-keys", f"{args.tenant}={api_key}")
     print(f"key:   {api_key}\nentry: {entry}")
     return 0
+
+
+def _append(path: Path, item: str) -> None:
+    """Comma-separated, as the settings read it; written 0600 (client-keys holds secrets)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "r+") as f:
+        current = f.read().strip()
+        f.seek(0)
+        f.write(f"{current},{item}" if current else item)
+        f.truncate()
 
 
 if __name__ == "__main__":

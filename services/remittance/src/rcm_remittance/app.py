@@ -10,6 +10,7 @@ from rcm_runtime.clock import Clock
 from rcm_runtime.reads import stage_read_router
 
 from rcm_remittance import api, service, underpaid
+from rcm_remittance.access import ACCESS, needs
 from rcm_remittance.db import posted_payments
 from rcm_remittance.service import Deposits, Remittance, RemittanceQueries
 from rcm_remittance.settings import Settings
@@ -26,9 +27,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         rt.provide(Deposits(rt.units))
         rt.provide(underpaid.Contracts(rt.units, medicare=medicare))
 
-    reads = stage_read_router(posted_payments, tag="remittance", status_column="outcome", queue_path="/payments",
-                              queue_default=None, time_column="posted_at")
-    return create_service_app(settings, title="OpenRCM remittance",
+    reads = stage_read_router(posted_payments, tag="remittance", needs=needs("payments.read"), status_column="outcome",
+                              queue_path="/payments", queue_default=None, time_column="posted_at")
+    return create_service_app(settings, access=ACCESS, title="OpenRCM remittance",
                               description="X12 835 posting: payments, contractual adjustments, patient "
                                           "responsibility.",
                               routers=[api.router, reads],

@@ -18,7 +18,7 @@ from tests.support.era835 import submit_claim, check, clp, era, svc
 
 pytestmark = pytest.mark.integration
 X12 = {"content-type": "application/edi-x12"}
-OPERATOR = {"X-User": "poster.pat"}
+OPERATOR = {"user": "poster.pat"}  # api.headers(**OPERATOR): a token with this subject
 
 
 @pytest.fixture(params=["insert", "copy"])
