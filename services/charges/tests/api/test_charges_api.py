@@ -409,15 +409,16 @@ async def test_default_billing_provider_is_set_applied_and_cleared(api):
     assert (await submit(api, body)).json()["status"] == "held"
 
 
-async def test_default_billing_provider_needs_a_ten_digit_npi_and_an_actor(api):
+async def test_default_billing_provider_needs_a_ten_digit_npi_and_an_admin(api):
     bad_npi = await api.client.put("/v1/settings/default-billing-provider", json={"npi": "12345"},
                                    headers=api.headers(**AUDITOR))
-    anonymous = await api.client.put("/v1/settings/default-billing-provider", json={"npi": GOOD_NPI},
-                                     headers=api.headers())
-    anonymous_delete = await api.client.delete("/v1/settings/default-billing-provider", headers=api.headers())
+    biller = api.headers(**AUDITOR, roles=["biller"])
+    not_admin = await api.client.put("/v1/settings/default-billing-provider", json={"npi": GOOD_NPI}, headers=biller)
+    not_admin_delete = await api.client.delete("/v1/settings/default-billing-provider", headers=biller)
 
     assert bad_npi.status_code == 422 and any(e["field"] == "body.npi" for e in bad_npi.json()["errors"])
-    assert anonymous.status_code == 422 and anonymous_delete.status_code == 422
+    assert not_admin.status_code == 403 and not_admin.json()["permission"] == "settings.write"
+    assert not_admin_delete.status_code == 403
     assert await api.scalar("SELECT count(*) FROM tenant_settings") == 0
 
 
@@ -444,11 +445,11 @@ async def test_provider_profiles_are_enrolled_listed_per_tenant_and_fill_encount
 async def test_provider_profile_path_and_body_must_name_the_same_npi(api):
     mismatch = await api.client.put("/v1/provider-profiles/1982749354", json={"npi": GOOD_NPI},
                                     headers=api.headers(**AUDITOR))
-    anonymous = await api.client.put(f"/v1/provider-profiles/{GOOD_NPI}", json={"npi": GOOD_NPI},
-                                     headers=api.headers())
+    front_desk = await api.client.put(f"/v1/provider-profiles/{GOOD_NPI}", json={"npi": GOOD_NPI},
+                                      headers=api.headers(**AUDITOR, roles=["front_desk"]))
 
     assert mismatch.status_code == 422 and mismatch.json()["code"] == "npi_mismatch"
-    assert anonymous.status_code == 422
+    assert front_desk.status_code == 403  # enrolling providers is an admin's
     assert await api.scalar("SELECT count(*) FROM provider_profiles") == 0
 
 

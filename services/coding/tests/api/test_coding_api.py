@@ -228,14 +228,14 @@ async def test_recoding_answers_404_409_and_422_as_it_should(api):
     bad_pointer = await recode(c.claim_id, {"diagnoses": ["I10"],
                                             "lines": [{"line_number": 1, "diagnosis_pointers": [4]}]}, **CODER)
     unknown_field = await recode(c.claim_id, {"diagnosis": ["I10"]}, **CODER)
-    anonymous = await recode(c.claim_id, {"diagnoses": ["I10"]})
+    biller = await recode(c.claim_id, {"diagnoses": ["I10"]}, **CODER, roles=["biller"])  # coders recode
 
     assert unknown.status_code == 404 and theirs.status_code == 404
     assert no_line.status_code == 422 and no_line.json()["code"] == "invalid_recode"
     assert "line 9" in no_line.json()["description"]
     assert bad_pointer.status_code == 422 and bad_pointer.json()["code"] == "invalid_claim"
     assert unknown_field.status_code == 422 and unknown_field.json()["errors"][0]["field"] == "body.diagnosis"
-    assert anonymous.status_code == 422
+    assert biller.status_code == 403 and biller.json()["permission"] == "coding.recode"
     assert await api.scalar("SELECT status FROM coded_claims") == "needs_coder"
     assert await api.scalar("SELECT count(*) FROM coding_audit") == 0
     assert len(await api.outbox_events()) == 1  # only the consumer's ClaimCoded (needs_coder)
