@@ -8,6 +8,7 @@
 #   deploy/stack.sh services-up    run migrations and start every service in deploy/services.tsv
 #   deploy/stack.sh up             all of the above
 #   deploy/stack.sh services-down | infra-down | down | status
+#   deploy/stack.sh pg-down | pg-up | kafka-down | kafka-up    one piece of infrastructure (the fault drill)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,6 +21,15 @@ LOG_DIR="$STACK_DIR/logs"
 RUN_DIR="$STACK_DIR/run"
 AUTH_DIR="$STACK_DIR/auth"  # the development token issuer's key pair and the sandbox payer's API keys
 mkdir -p "$STACK_DIR" "$LOG_DIR" "$RUN_DIR"
+
+# A process is running if it exists and is not a zombie (an exited process whose parent, PID 1 in some
+# containers, has not reaped it yet: `kill -0` still succeeds on it).
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  [ -r "/proc/$1/stat" ] || return 0
+  local state; state="$(sed -e 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)"
+  [ "$state" != Z ] && [ "$state" != X ]
+}
 
 log() { printf '[stack %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -60,7 +70,7 @@ kafka_fetch() {
     -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS" >&2
 }
 
-kafka_running() { [ -f "$RUN_DIR/kafka.pid" ] && kill -0 "$(cat "$RUN_DIR/kafka.pid")" 2>/dev/null; }
+kafka_running() { [ -f "$RUN_DIR/kafka.pid" ] && alive "$(cat "$RUN_DIR/kafka.pid")"; }
 
 kafka_up() {
   kafka_fetch
@@ -90,7 +100,7 @@ kafka_down() {
     local pid; pid="$(cat "$RUN_DIR/kafka.pid")"
     log "stopping kafka (pid $pid)"
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 300); do alive "$pid" || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$RUN_DIR/kafka.pid"
@@ -201,7 +211,7 @@ services_up() {
   while read -r name pkg port schema; do
     if [ ${#names[@]} -gt 0 ] && [[ ! " ${names[*]} " =~ " $name " ]]; then continue; fi
     local pidf="$RUN_DIR/$name.pid"
-    if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then continue; fi
+    if [ -f "$pidf" ] && alive "$(cat "$pidf")"; then continue; fi
     (
       service_env "$name" "$pkg" "$port" "$schema"
       cd "$ROOT/services/$name"
@@ -224,11 +234,11 @@ services_down() {
     [ -e "$pidf" ] || continue
     [ "$(basename "$pidf")" = kafka.pid ] && continue
     local pid; pid="$(cat "$pidf")"
-    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid"); fi
+    if alive "$pid"; then kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid"); fi
     rm -f "$pidf"
   done
   for pid in "${pids[@]}"; do
-    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 200); do alive "$pid" || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
   [ ${#pids[@]} -gt 0 ] && log "stopped ${#pids[@]} service process(es)"
@@ -241,7 +251,7 @@ status() {
   kafka_running && echo "kafka: up ($KAFKA_PORT)" || echo "kafka: down"
   while read -r name pkg port schema; do
     local pidf="$RUN_DIR/$name.pid"
-    if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then echo "$name: up (http://127.0.0.1:$port/docs)"
+    if [ -f "$pidf" ] && alive "$(cat "$pidf")"; then echo "$name: up (http://127.0.0.1:$port/docs)"
     else echo "$name: down"; fi
   done < <(service_rows)
 }
@@ -255,7 +265,9 @@ case "$cmd" in
   services-down) services_down ;;
   infra-down)    kafka_down; pg_down ;;
   kafka-down)    kafka_down ;;
+  kafka-up)      kafka_up ;;
   pg-down)       pg_down ;;
+  pg-up)         pg_up ;;
   down)          services_down; kafka_down; pg_down ;;
   status)        status ;;
   env)           service_env "$@"; env | grep '^RCM_' ;;
