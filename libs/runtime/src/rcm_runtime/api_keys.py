@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from rcm_runtime.roles import Role, parse_roles
 
-_ENTRY = re.compile(r"^sha256:(?P<digest>[0-9a-f]{64})=(?P<tenant>[A-Za-z0-9][A-Za-z0-9._-]{0,63}):(?P<roles>[a-z_+]+)$")
+TENANT_ID = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"  # what a tenant id may be, from a key binding or a token claim
+_ENTRY = re.compile(rf"^sha256:(?P<digest>[0-9a-f]{{64}})=(?P<tenant>{TENANT_ID}):(?P<roles>[a-z_+]+)$")
 
 
 @dataclass(frozen=True)

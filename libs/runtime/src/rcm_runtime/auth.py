@@ -27,12 +27,12 @@ from fastapi import Depends, Request, Security
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
-from rcm_runtime.api_keys import ApiKeyBinding, lookup, parse_api_keys
+from rcm_runtime.api_keys import TENANT_ID, ApiKeyBinding, lookup, parse_api_keys
 from rcm_runtime.roles import AccessMap, Role, known_roles
 from rcm_runtime.tokens import KeySet, TokenRejected, TokenVerifier, asymmetric_algorithms, jwks_fetcher
 
 REALM = "openrcm"
-_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_TENANT = re.compile(rf"^{TENANT_ID}$")
 SUBJECT_MAX = 200
 
 

@@ -109,7 +109,7 @@ reads = stage_read_router(encounters, tag="encounters", needs=needs("encounters.
 
 @router.patch("/encounters/{claim_id}", dependencies=[needs("encounters.fix")],
               summary="Completeness review: fix a held encounter (merged field by field); "
-                                                "it is released to eligibility once complete")
+                      "it is released to eligibility once complete")
 async def fix_held_encounter(claim_id: uuid.UUID, tenant_id: TenantId, charges: UseCases, actor: Actor,
                              changes: dict[str, Any] = Body(..., examples=[{"diagnoses": ["J069"]}])):
     try:
@@ -121,7 +121,7 @@ async def fix_held_encounter(claim_id: uuid.UUID, tenant_id: TenantId, charges: 
 
 @router.post("/encounters/{claim_id}/lines", dependencies=[needs("encounters.late_charges")],
              summary="Add late charges to an encounter not yet released (held, or "
-                                                    "open inside the charge-lag window)")
+                     "open inside the charge-lag window)")
 async def late_charges(claim_id: uuid.UUID, lines: list[EncounterLine], tenant_id: TenantId, charges: UseCases,
                        actor: Actor):
     try:

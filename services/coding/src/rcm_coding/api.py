@@ -37,7 +37,7 @@ async def assign_claim(claim_id: uuid.UUID, body: Assignment, tenant_id: TenantI
 
 @router.post("/claims/{claim_id}/coding", dependencies=[needs("coding.recode")],
              summary="Recode a queued claim (diagnoses, line codes, modifiers, "
-                                                  "units, pointers); it moves on once no error edit remains")
+                     "units, pointers); it moves on once no error edit remains")
 async def recode_claim(claim_id: uuid.UUID, body: Recode, tenant_id: TenantId, coding: UseCases, actor: Actor):
     try:
         status, edits = await coding.recode(tenant_id=tenant_id, claim_id=claim_id, change=body, actor=actor)

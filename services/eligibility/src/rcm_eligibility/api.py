@@ -45,7 +45,7 @@ class AuthorizationIn(BaseModel):
 
 @router.post("/claims/{claim_id}/authorization", dependencies=[needs("coverage.resolve")],
              summary="Attach the payer's prior authorization to a held claim "
-                                                         "and release it")
+                     "and release it")
 async def attach_authorization(claim_id: uuid.UUID, body: AuthorizationIn, tenant_id: TenantId, actor: Actor,
                                eligibility: Use):
     decision = await eligibility.record_authorization(tenant_id, actor, claim_id, body.authorization_number)
@@ -58,7 +58,7 @@ class RecheckIn(BaseModel):
 
 @router.post("/claims/{claim_id}/recheck", dependencies=[needs("coverage.resolve")],
              summary="Ask the payer again (optionally with a corrected member id); "
-                                                   "the claim is released if coverage is now confirmed")
+                     "the claim is released if coverage is now confirmed")
 async def recheck_claim(claim_id: uuid.UUID, body: RecheckIn, tenant_id: TenantId, actor: Actor, eligibility: Use):
     decision = await eligibility.recheck(tenant_id, actor, claim_id, body.member_id)
     return _decision_body(claim_id, decision)
@@ -89,7 +89,7 @@ def _check_body(outcome: CheckOutcome) -> dict:
 
 @router.post("/eligibility-checks", dependencies=[needs("eligibility.check")],
              summary="Check one patient's coverage now (270/271, cached per member, payer "
-                                            "and date of service)")
+                     "and date of service)")
 async def check_now(body: CheckIn, tenant_id: TenantId, eligibility: Use) -> dict:
     [outcome] = await eligibility.check(tenant_id, [body.question()])
     return _check_body(outcome)
@@ -121,7 +121,7 @@ async def validate(body: RegistrationIn, tenant_id: TenantId, eligibility: Use) 
 
 @router.put("/patients/{patient_id}", dependencies=[needs("patients.register")],
             summary="Register (or update) a patient and their coverages; errors are "
-                                             "refused with the list of problems, warnings are returned")
+                    "refused with the list of problems, warnings are returned")
 async def put_patient(patient_id: str, body: RegistrationIn, tenant_id: TenantId, eligibility: Use):
     problems = await eligibility.register(tenant_id, patient_id, body.patient, body.coverages)
     body_out = {"patient_id": patient_id, "problems": [p.model_dump(mode="json") for p in problems]}

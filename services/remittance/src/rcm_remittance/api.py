@@ -22,7 +22,6 @@ from rcm_remittance.service import FileResult, Remittance, RemittanceQueries
 router = APIRouter(prefix="/v1", tags=["remittance"])
 
 
-
 class Decision(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
@@ -46,14 +45,14 @@ def _answer(result: FileResult):
 
 @router.post("/remittances", dependencies=[needs("remittances.post")],
              summary="Post an ERA as JSON (RemittanceAdvice): the same identity, tenant and "
-                                     "balancing rules as an 835")
+                     "balancing rules as an 835")
 async def post_era(body: RemittanceAdvice, tenant_id: TenantId, actor: Actor, remittance: Provided[Remittance]):
     return _answer(await remittance.post_advice(tenant_id=tenant_id, actor=actor, era=body))
 
 
 @router.post("/remittances/x12", dependencies=[needs("remittances.post")],
              summary="Post an X12 835 file (005010X221A1, any number of interchanges): stored "
-                                         "verbatim, balanced, each claim payment posted once to this tenant's claims",
+                     "verbatim, balanced, each claim payment posted once to this tenant's claims",
              openapi_extra={"requestBody": {"content": {"application/edi-x12": {"schema": {"type": "string"}}}}})
 async def post_x12_era(request: Request, tenant_id: TenantId, actor: Actor, remittance: Provided[Remittance]):
     text = (await request.body()).decode("utf-8", errors="replace")
@@ -62,7 +61,7 @@ async def post_x12_era(request: Request, tenant_id: TenantId, actor: Actor, remi
 
 @router.get("/remittances", dependencies=[needs("remittances.read")],
             summary="Remittance files received, newest first (filters: status, payer, received "
-                                    "from/to, payment date)")
+                    "from/to, payment date)")
 async def list_files(tenant_id: TenantId, queries: Provided[RemittanceQueries], status: str | None = None,
                      payer: str | None = None, received_from: date | None = None, received_to: date | None = None,
                      payment_date: date | None = None,
@@ -76,7 +75,7 @@ async def list_files(tenant_id: TenantId, queries: Provided[RemittanceQueries], 
 
 @router.get("/remittances/{file_id}", dependencies=[needs("remittances.read")],
             summary="A remittance file: status, findings (envelope errors, warnings, "
-                                              "imbalances), per claim payment its outcome, and the payments posted")
+                    "imbalances), per claim payment its outcome, and the payments posted")
 async def read_file(file_id: uuid.UUID, tenant_id: TenantId, queries: Provided[RemittanceQueries]):
     return await queries.file(tenant_id=tenant_id, file_id=file_id)
 
@@ -97,14 +96,14 @@ async def reject(file_id: uuid.UUID, body: Decision, tenant_id: TenantId, actor:
 
 @router.get("/claims/{claim_id}/ledger", dependencies=[needs("ledger.read")],
             summary="A claim's ledger: its entries and totals (decimal strings); "
-                                                 "only the claim's own tenant sees it")
+                    "only the claim's own tenant sees it")
 async def claim_ledger(claim_id: uuid.UUID, tenant_id: TenantId, queries: Provided[RemittanceQueries]):
     return await queries.claim_ledger(tenant_id=tenant_id, claim_id=claim_id)
 
 
 @router.get("/unmatched-payments", dependencies=[needs("remittances.read")],
             summary="Claim payments that name no claim of this tenant (or were held): "
-                                           "to match to a claim or return")
+                    "to match to a claim or return")
 async def list_unmatched(tenant_id: TenantId, queries: Provided[RemittanceQueries],
                          status: str | None = "unmatched", limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict:
     return await queries.unmatched(tenant_id=tenant_id, status=status, limit=limit, offset=offset)
@@ -112,7 +111,7 @@ async def list_unmatched(tenant_id: TenantId, queries: Provided[RemittanceQuerie
 
 @router.post("/unmatched-payments/{unmatched_id}/match", dependencies=[needs("unmatched.resolve")],
              summary="Post an unmatched payment to a claim of this "
-                                                                "tenant (audited)")
+                     "tenant (audited)")
 async def match(unmatched_id: int, body: Match, tenant_id: TenantId, actor: Actor, remittance: Provided[Remittance]):
     return await remittance.match(tenant_id=tenant_id, actor=actor, unmatched_id=unmatched_id,
                                   claim_id=body.claim_id, reason=body.reason)
@@ -120,7 +119,7 @@ async def match(unmatched_id: int, body: Match, tenant_id: TenantId, actor: Acto
 
 @router.post("/unmatched-payments/{unmatched_id}/return", dependencies=[needs("unmatched.resolve")],
              summary="Return an unmatched or held payment to the "
-                                                                 "payer: never posted (audited, with the reason)")
+                     "payer: never posted (audited, with the reason)")
 async def return_payment(unmatched_id: int, body: Decision, tenant_id: TenantId, actor: Actor,
                          remittance: Provided[Remittance]):
     return await remittance.return_payment(tenant_id=tenant_id, actor=actor, unmatched_id=unmatched_id,
@@ -139,8 +138,8 @@ SINCE = Query(None, description="the window's first day (default: 120 days befor
 
 @router.post("/deposits", dependencies=[needs("deposits.post")],
              summary="Record bank deposits from a BAI2 file or a CSV export (date,amount,trace): each "
-                                  "stored once per tenant (the same file again adds nothing); answers the count "
-                                  "stored and the reassociation with the ERAs",
+                     "stored once per tenant (the same file again adds nothing); answers the count "
+                     "stored and the reassociation with the ERAs",
              openapi_extra={"requestBody": {"content": {"text/plain": {"schema": {"type": "string"}},
                                                         "application/octet-stream": {"schema": {"type": "string"}}}}})
 async def post_deposits(request: Request, tenant_id: TenantId, actor: Actor, deposits: Provided[Deposits],
@@ -153,8 +152,8 @@ async def post_deposits(request: Request, tenant_id: TenantId, actor: Actor, dep
 
 @router.get("/deposits/reassociation", dependencies=[needs("deposits.read")],
             summary="Deposits matched to ERAs (by TRN02 trace and amount), amount "
-                                              "mismatches with the difference, unmatched deposits and ERAs "
-                                              "without a deposit")
+                    "mismatches with the difference, unmatched deposits and ERAs "
+                    "without a deposit")
 async def deposit_reassociation(tenant_id: TenantId, actor: Actor, deposits: Provided[Deposits],
                                 since: date | None = SINCE):
     return await deposits.reassociation(tenant_id=tenant_id, actor=actor, since=since)
@@ -196,8 +195,8 @@ class ContractBody(BaseModel):
 
 @router.put("/payers/{payer_id}/contract", dependencies=[needs("contracts.write")],
             summary="Set this tenant's contract with a payer: a fee table CSV and/or a "
-                                                   "percentage of the Medicare fee schedule, and the underpayment "
-                                                   "tolerance (audited)")
+                    "percentage of the Medicare fee schedule, and the underpayment "
+                    "tolerance (audited)")
 async def put_contract(payer_id: PayerId, body: ContractBody, tenant_id: TenantId, actor: Actor,
                        contracts: Provided[Contracts]):
     terms = ContractTerms(fee_table=body.fee_table, medicare_percent=body.medicare.percent if body.medicare else None,
@@ -215,6 +214,6 @@ async def get_contract(payer_id: PayerId, tenant_id: TenantId, contracts: Provid
 
 @router.get("/claims/{claim_id}/underpayments", dependencies=[needs("contracts.read")],
             summary="A claim's payments paid incorrectly (below the contract "
-                                                        "beyond its tolerance): expected vs actual allowed per line")
+                    "beyond its tolerance): expected vs actual allowed per line")
 async def claim_underpayments(claim_id: uuid.UUID, tenant_id: TenantId, contracts: Provided[Contracts]) -> dict:
     return await contracts.underpayments(tenant_id=tenant_id, claim_id=claim_id)

@@ -44,7 +44,7 @@ async def _outcome(action: Awaitable[Scrubbed]) -> dict | JSONResponse:
 
 @router.get("/review-queue", dependencies=[needs("review.read")],
             summary="Claims waiting for review, filtered by edit, payer, where they came back "
-                                     "from (scrub, build, validation, 999, 277CA) or decision (review, held)")
+                    "from (scrub, build, validation, 999, 277CA) or decision (review, held)")
 async def get_review_queue(tenant_id: TenantId, scrubber: Provided[Scrubber], decision: str | None = "review",
                            edit: str | None = None, payer_id: str | None = None, stage: str | None = None,
                            limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict:
@@ -55,7 +55,7 @@ async def get_review_queue(tenant_id: TenantId, scrubber: Provided[Scrubber], de
 
 @router.patch("/claims/{claim_id}", dependencies=[needs("review.write")],
               summary="Correct fields of a claim in review (merged field by field) and "
-                                            "re-scrub it; a clean result goes on to submission")
+                      "re-scrub it; a clean result goes on to submission")
 async def correct_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provided[Scrubber], actor: Actor,
                         changes: dict[str, Any] = Body(..., examples=[{"billing_provider": {
                             "npi": "1245319599", "tax_id": "123456789", "name": "Demo Family Practice",
@@ -82,7 +82,7 @@ async def hold_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provide
 
 @router.post("/claims/{claim_id}/release", dependencies=[needs("review.write")],
              summary="Send a held or reviewed claim on: refused (409, with the "
-                                                   "edits) while an error edit remains")
+                     "edits) while an error edit remains")
 async def release_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provided[Scrubber], actor: Actor,
                         body: Note = Note()):
     return await _outcome(scrubber.release(tenant_id=tenant_id, claim_id=claim_id, actor=actor, note=body.note))

@@ -42,7 +42,7 @@ async def get_interchange(icn: str, tenant_id: TenantId, submission: Provided[Su
 
 @router.get("/acceptance", dependencies=[needs("acceptance.read")],
             summary="First-pass acceptance per payer: claims accepted by the 277CA on their first "
-                                   "submission, never rejected before")
+                    "submission, never rejected before")
 async def acceptance(tenant_id: TenantId, submission: Provided[Submission]) -> dict:
     return await submission.acceptance(tenant_id)
 
@@ -83,7 +83,7 @@ class RouteIn(BaseModel):
 
 @router.put("/routes/{payer_id}", dependencies=[needs("routes.write")],
             tags=["routes"], summary="Send this payer's claims through a clearinghouse "
-                                                           "('*' = the tenant's fallback for every other payer)")
+                                     "('*' = the tenant's fallback for every other payer)")
 async def put_route(payer_id: str, body: RouteIn, tenant_id: TenantId, submission: Provided[Submission],
                     actor: Actor) -> dict:
     try:
@@ -116,7 +116,7 @@ class Correction(BaseModel):
 
 @router.post("/claims/{claim_id}/corrections", dependencies=[needs("claims.correct")],
              summary="Replace (7) or void (8) a claim the payer accepted: it goes "
-                                                       "out again naming the payer's claim number (REF*F8)")
+                     "out again naming the payer's claim number (REF*F8)")
 async def correct_claim(claim_id: uuid.UUID, body: Correction, tenant_id: TenantId, submission: Provided[Submission],
                         actor: Actor):
     try:
