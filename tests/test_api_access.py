@@ -125,6 +125,8 @@ async def test_no_or_bad_credentials_answer_401_and_change_nothing(case_api):
         assert resp.headers["www-authenticate"].startswith('Bearer realm="openrcm", error='), what
         assert "eyJ" not in resp.text and "not-a-token" not in resp.text, what  # the token is never echoed
     assert await recorded_actors(api, case) == []
+    for open_path in ("/healthz", "/openapi.json", "/docs"):  # stay open: probes and integrators' tooling
+        assert (await api.client.get(open_path)).status_code == 200, open_path
 
 
 async def test_a_role_without_the_permission_gets_403_naming_it(case_api):
