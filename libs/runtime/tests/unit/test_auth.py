@@ -325,3 +325,27 @@ async def test_dev_issuer_cli_writes_keys_and_mints_tokens(tmp_path, capsys):
     assert (p.subject, p.tenant_id, p.roles) == ("alice", "demo", {Role.BILLER})
     with pytest.raises(ValueError, match="unknown role"):
         dev_issuer_main(["token", "--dir", str(tmp_path), "--tenant", "demo", "--roles", "boss", "--sub", "a"])
+
+
+async def test_an_unreachable_issuer_is_an_outage_and_a_failed_refetch_keeps_the_known_keys():
+    from rcm_runtime.errors import TransientError
+
+    class Flaky(Jwks):
+        up = False
+
+        async def __call__(self) -> dict:
+            self.fetches += 1
+            if not self.up:
+                raise TransientError("issuer JWKS unavailable (ConnectError)")
+            return self.doc
+
+    jwks, clock = Flaky(ISSUER), Clock()
+    auth = authenticator(jwks, clock=clock)
+    with pytest.raises(TransientError):  # the app answers 503: retry later, not "your token is bad"
+        await auth.authenticate(token(), None)
+    jwks.up = True
+    clock.t += 61
+    assert (await auth.authenticate(token(), None)).subject == "alice"
+    jwks.up = False
+    clock.t += 3601  # the key set is due for a refetch and the issuer is down: the known keys still verify
+    assert (await auth.authenticate(token(), None)).subject == "alice"
