@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from tests.support.fixtures import ADMIN_URL  # noqa: E402
 
 
 async def main(args) -> int:
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the drill's own producer while Kafka is away
     stack = Stack(Principal(args.tenant, "bench.admin"))  # tokens of the stack's development issuer
     engine = create_async_engine(ADMIN_URL, pool_size=2, pool_pre_ping=True)
     t0 = time.monotonic()

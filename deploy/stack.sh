@@ -8,7 +8,7 @@
 #   deploy/stack.sh services-up    run migrations and start every service in deploy/services.tsv
 #   deploy/stack.sh up             all of the above
 #   deploy/stack.sh services-down | infra-down | down | status
-#   deploy/stack.sh pg-down | pg-up | kafka-down | kafka-up    one piece of infrastructure (the fault drill)
+#   deploy/stack.sh pg-down | pg-crash | pg-up | kafka-down | kafka-up    one piece of infrastructure (fault drill)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -153,6 +153,14 @@ pg_up() {
   done < <(service_rows)
 }
 
+pg_crash() {  # the fault drill's outage: every server process stops at once, as in a crash (recovery on start)
+  pg_paths
+  if [ -f "$PG_DATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
+    log "stopping postgres immediately (no checkpoint)"
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w stop >/dev/null
+  fi
+}
+
 pg_down() {
   pg_paths
   if [ -f "$PG_DATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
@@ -184,6 +192,9 @@ service_rows() { grep -v '^#' "$ROOT/deploy/services.tsv" | awk 'NF>=4'; }
 
 service_env() {  # name package port schema -> exports for that service
   local name="$1" port="$3" schema="$4"
+  # the local stack's secrets are development ones (role passwords equal to role names, dev-* keys): outside
+  # development a service refuses to start with them (rcm_runtime.secret_settings)
+  export RCM_ENV=development
   export RCM_SERVICE_NAME="$name"
   export RCM_DB_SCHEMA="$schema"
   export RCM_DATABASE_URL="postgresql+asyncpg://$schema:$schema@127.0.0.1:$PG_PORT/openrcm"
@@ -195,6 +206,10 @@ service_env() {  # name package port schema -> exports for that service
   # the sandbox payer SBX02 pays through the clearinghouse (submission polls its 835s and forwards them to
   # remittance); SBX01 pushes to remittance's HTTP intake: the demo runs both ways in
   export RCM_ERA_VIA_CLEARINGHOUSE="${RCM_ERA_VIA_CLEARINGHOUSE-SBX02}"
+  # the demo, the benchmark and the end-to-end tests post hundreds of encounters at once with one key: the local
+  # stack lifts the per-client intake limit (rcm_runtime.rate_limits) well above what they send
+  export RCM_INTAKE_RATE_PER_S="${RCM_INTAKE_RATE_PER_S:-1000}"
+  export RCM_INTAKE_BURST="${RCM_INTAKE_BURST:-10000}"
   export RCM_SERVICE_URLS="${RCM_SERVICE_URLS:-$(service_rows | awk '{printf "%s%s=http://127.0.0.1:%s", (NR>1?",":""), $1, $3}')}"
   # bearer tokens of the development issuer (python -m rcm_runtime.dev_issuer token ...), and hashed API keys
   export RCM_AUTH_ISSUERS="${RCM_AUTH_ISSUERS:-urn:openrcm:dev-issuer=file://$AUTH_DIR/jwks.json}"
@@ -238,7 +253,7 @@ services_down() {
     rm -f "$pidf"
   done
   for pid in "${pids[@]}"; do
-    for _ in $(seq 1 200); do alive "$pid" || break; sleep 0.1; done
+    for _ in $(seq 1 300); do alive "$pid" || break; sleep 0.1; done  # 30 s, as docker-compose gives
     kill -9 "$pid" 2>/dev/null || true
   done
   [ ${#pids[@]} -gt 0 ] && log "stopped ${#pids[@]} service process(es)"
@@ -268,6 +283,7 @@ case "$cmd" in
   kafka-up)      kafka_up ;;
   pg-down)       pg_down ;;
   pg-up)         pg_up ;;
+  pg-crash)      pg_crash ;;
   down)          services_down; kafka_down; pg_down ;;
   status)        status ;;
   env)           service_env "$@"; env | grep '^RCM_' ;;

@@ -134,9 +134,11 @@ async def service_api(create_app: Callable[..., FastAPI], settings_cls: type, me
                       *, clock: Clock | None = None, **settings_overrides: Any) -> AsyncIterator[ServiceApi]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     metadatas = [metadata] if isinstance(metadata, MetaData) else list(metadata)
-    settings = settings_cls(db_schema=schema, database_url=ADMIN_URL, relay_enabled=False, consumer_enabled=False,
-                            auth_issuers=issuer_setting(), api_keys=api_keys_setting(), db_pool_size=2,
-                            **settings_overrides)
+    # development: the throwaway schema is reached as the superuser without a password (tests/support/fixtures.py)
+    settings = settings_cls(**{"env": "development", "db_schema": schema, "database_url": ADMIN_URL,
+                               "relay_enabled": False, "consumer_enabled": False, "db_pool_size": 2,
+                               "auth_issuers": issuer_setting(), "api_keys": api_keys_setting(),
+                               **settings_overrides})
     admin = make_engine(settings, pool_size=1)
     async with admin.begin() as conn:
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))

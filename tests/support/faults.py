@@ -96,7 +96,9 @@ async def start_services(*names: str) -> None:
 
 
 async def postgres_down() -> None:
-    await stack("pg-down")
+    """Every PostgreSQL process stops at once, as in a crash: no shutdown checkpoint (which, with thousands of
+    test relations to sync, can outlast pg_ctl's wait), recovery from the WAL on start."""
+    await stack("pg-crash")
 
 
 async def postgres_up() -> None:
@@ -111,8 +113,15 @@ async def kafka_restart() -> float:
     return time.monotonic() - t0
 
 
-async def restore_all() -> None:
-    """Whatever a failed drill left stopped is started again (each step is a no-op when already up)."""
-    await stack("pg-up")
-    await stack("kafka-up")
-    await stack("services-up")
+async def restore_all(attempts: int = 6) -> None:
+    """Whatever a failed drill left stopped is started again (each step is a no-op when already up); a step
+    that fails (PostgreSQL still shutting down, say) is tried again a few times."""
+    for step in ("pg-up", "kafka-up", "services-up"):
+        for attempt in range(attempts):
+            try:
+                await stack(step)
+                break
+            except StackCommandFailed:
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(5.0)

@@ -8,10 +8,12 @@ from alembic import context
 from sqlalchemy import MetaData, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from rcm_runtime.secret_settings import refuse_insecure
 from rcm_runtime.settings import ServiceSettings
 
 
 def run_migrations(settings: ServiceSettings, target_metadata: MetaData | list[MetaData]) -> None:
+    refuse_insecure(settings)  # `serve --migrate` stops here, before touching the database, as the app would
     schema = settings.db_schema
 
     def do_run(connection) -> None:

@@ -16,6 +16,8 @@ from rcm_contracts.events import EncounterLine, EncounterSubmitted
 from rcm_contracts.envelope import describe_validation_error
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import Actor, TenantId
+from rcm_runtime.body_limits import body_limit
+from rcm_runtime.rate_limits import rate_limit
 from rcm_runtime.reads import jsonable, problem, stage_read_router
 
 from rcm_charges.access import needs
@@ -25,6 +27,7 @@ from rcm_charges.service import CaptureResult, Charges, InvalidChargemaster, NoH
 
 router = APIRouter(prefix="/v1", tags=["encounters"])
 UseCases = Provided[Charges]
+Intake = rate_limit("intake")  # per client (RCM_INTAKE_RATE_PER_S, RCM_INTAKE_BURST)
 
 
 def _result_body(r: CaptureResult) -> dict:
@@ -44,7 +47,7 @@ def _many(results: list[CaptureResult]) -> JSONResponse:
     return JSONResponse(status_code=status, content={"encounters": [_result_body(r) for r in results]})
 
 
-@router.post("/encounters", dependencies=[needs("encounters.submit")],
+@router.post("/encounters", dependencies=[needs("encounters.submit"), Intake],
              status_code=201, summary="Submit an encounter in the OpenRCM JSON format",
              description="201 for a new encounter: `captured` (released to eligibility), `open` (complete, waiting "
                          "out the charge-lag window for late charges) or `held` (completeness review, with what is "
@@ -56,7 +59,7 @@ async def submit_encounter(body: EncounterSubmitted, tenant_id: TenantId, charge
     return _one(result, response)
 
 
-@router.post("/encounters/fhir", dependencies=[needs("encounters.submit")], status_code=201,
+@router.post("/encounters/fhir", dependencies=[needs("encounters.submit"), Intake], status_code=201,
              summary="Submit an encounter as a FHIR R4 Bundle (Patient, Coverage, Encounter, Condition, Procedure, "
                      "ChargeItem, Claim)",
              description="A single-encounter bundle answers with that encounter's result. A patient's "
@@ -64,6 +67,7 @@ async def submit_encounter(body: EncounterSubmitted, tenant_id: TenantId, charge
                          "`{\"encounters\": [...]}`; if any encounter is rejected, nothing is captured and the 422 "
                          "names the encounter of each problem. Services coded only in SNOMED CT or CVX are "
                          "accepted as they came and reach the coder queue once complete.")
+@body_limit("max_file_body_bytes")
 async def submit_fhir_bundle(request: Request, tenant_id: TenantId, charges: UseCases, response: Response,
                              source_system: str = "fhir"):
     try:
@@ -80,12 +84,13 @@ async def submit_fhir_bundle(request: Request, tenant_id: TenantId, charges: Use
     return _many(results)
 
 
-@router.post("/encounters/hl7v2", dependencies=[needs("encounters.submit")], status_code=201,
+@router.post("/encounters/hl7v2", dependencies=[needs("encounters.submit"), Intake], status_code=201,
              summary="Submit HL7 v2 DFT^P03 message(s) (ER7 text; CR, LF or CRLF segment separators)",
              description="All messages are parsed first; if any is rejected nothing is captured and the 422 lists "
                          "the problems per message. Lines without an amount are priced from the chargemaster or "
                          "held in completeness review.",
              openapi_extra={"requestBody": {"content": {"x-application/hl7-v2+er7": {"schema": {"type": "string"}}}}})
+@body_limit("max_file_body_bytes")
 async def submit_hl7v2(request: Request, tenant_id: TenantId, charges: UseCases, source_system: str | None = None):
     try:
         text = (await request.body()).decode("utf-8")
@@ -142,6 +147,7 @@ async def encounter_audit(claim_id: uuid.UUID, tenant_id: TenantId, charges: Use
 @router.post("/chargemaster", dependencies=[needs("chargemaster.write")], tags=["chargemaster"],
              summary="Import chargemaster rows (CSV: code,modifier,price,effective_from,effective_to)",
              openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+@body_limit("max_file_body_bytes")
 async def import_chargemaster(request: Request, tenant_id: TenantId, charges: UseCases, replace: bool = False):
     try:
         csv_text = (await request.body()).decode("utf-8")

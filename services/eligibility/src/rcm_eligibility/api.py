@@ -17,6 +17,7 @@ from rcm_contracts.claim import Coverage, Person, Provider
 from rcm_contracts.events import AppointmentScheduled
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import Actor, TenantId
+from rcm_runtime.rate_limits import rate_limit
 from rcm_runtime.reads import jsonable, problem, stage_read_router
 
 from rcm_eligibility.access import needs
@@ -31,6 +32,7 @@ reads = stage_read_router(coverage_checks, tag="eligibility", needs=needs("cover
                           queue_path="/work-queue", queue_default=None, time_column="checked_at")
 router = APIRouter(prefix="/v1", tags=["eligibility"])
 Use = Provided[Eligibility]
+Intake = rate_limit("intake")  # schedule feeds and batch checks, per client (RCM_INTAKE_RATE_PER_S, _BURST)
 
 
 def _decision_body(claim_id: uuid.UUID, decision: Decision) -> dict:
@@ -99,7 +101,7 @@ class BatchIn(BaseModel):
     checks: list[CheckIn] = Field(min_length=1, max_length=100)
 
 
-@router.post("/eligibility-checks/batch", dependencies=[needs("eligibility.check")],
+@router.post("/eligibility-checks/batch", dependencies=[needs("eligibility.check"), Intake],
              summary="Check up to 100 patients at once (e.g. tomorrow's schedule)")
 async def check_batch(body: BatchIn, tenant_id: TenantId, eligibility: Use) -> dict:
     outcomes = await eligibility.check(tenant_id, [c.question() for c in body.checks])
@@ -136,13 +138,13 @@ def _pre_visit_body(check: PreVisitCheck) -> dict:
             "problems": check.problems, "eligibility": check.eligibility}
 
 
-@router.post("/appointments", dependencies=[needs("appointments.write")],
+@router.post("/appointments", dependencies=[needs("appointments.write"), Intake],
              summary="A scheduled visit: verify the registered coverage before the date of service")
 async def post_appointment(body: AppointmentScheduled, tenant_id: TenantId, eligibility: Use) -> dict:
     return _pre_visit_body(await eligibility.schedule(tenant_id, body))
 
 
-@router.post("/appointments/fhir", dependencies=[needs("appointments.write")],
+@router.post("/appointments/fhir", dependencies=[needs("appointments.write"), Intake],
              summary="A scheduled visit as a FHIR R4 Appointment")
 async def post_fhir_appointment(request: Request, tenant_id: TenantId, eligibility: Use, source_system: str = "fhir"):
     try:
