@@ -21,14 +21,14 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
-from tests.support.client import Stack  # noqa: E402
+from tests.support.client import Principal, Stack  # noqa: E402
 from tests.support.fault_drill import DrillPlan, run_drill  # noqa: E402
 from tests.support.fixtures import ADMIN_URL  # noqa: E402
 
 
 async def main(args) -> int:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the drill's own producer while Kafka is away
-    stack = Stack(args.api_key, args.tenant)
+    stack = Stack(Principal(args.tenant, "bench.admin"))  # tokens of the stack's development issuer
     engine = create_async_engine(ADMIN_URL, pool_size=2, pool_pre_ping=True)
     t0 = time.monotonic()
     try:
@@ -51,6 +51,5 @@ if __name__ == "__main__":
     ap.add_argument("--chunks", type=int, default=10)
     ap.add_argument("--postgres-down-s", type=float, default=12.0)
     ap.add_argument("--timeout", type=float, default=1800)
-    ap.add_argument("--api-key", default="dev-key-demo")
     ap.add_argument("--tenant", default="demo")
     sys.exit(asyncio.run(main(ap.parse_args())))

@@ -22,7 +22,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.client import PORTS, Stack  # noqa: E402
+from tests.support.client import PORTS, Principal, Stack  # noqa: E402
 from tests.support.encounters import generate, intake_record  # noqa: E402
 
 # scenarios whose claims reach a posted payment (the others stop at a hold by design)
@@ -138,7 +138,7 @@ async def wait_posted(stack: Stack, source: str, n: int, timeout: float, label: 
 
 
 async def main(args) -> None:
-    stack = Stack(args.api_key, args.tenant)
+    stack = Stack(Principal(args.tenant, "bench.admin"))  # tokens of the stack's development issuer
     run = uuid.uuid4().hex[:8]
     try:
         await stack.enroll_providers()
@@ -185,6 +185,5 @@ if __name__ == "__main__":
     ap.add_argument("--paced-n", type=int, default=1_000)
     ap.add_argument("--rate", type=float, default=50.0)
     ap.add_argument("--timeout", type=float, default=1800)
-    ap.add_argument("--api-key", default="dev-key-demo")
     ap.add_argument("--tenant", default="demo")
     asyncio.run(main(ap.parse_args()))

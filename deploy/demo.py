@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.client import PORTS, Stack, url  # noqa: E402
+from tests.support.client import PORTS, Principal, Stack, acting_as, url  # noqa: E402
 from tests.support.encounters import (  # noqa: E402
     UNDERPAID_CODE,
     generate,
@@ -35,16 +35,16 @@ LATER_835_TIMEOUT_S = 90
 OPS_KEY = os.environ.get("RCM_OPS_API_KEY", "dev-ops-key")
 
 
-async def main(n: int, api_key: str, tenant: str) -> int:
+async def main(n: int, tenant: str) -> int:
     run = uuid.uuid4().hex[:8]
     source_system = f"demo-ehr-{run}"
     batch = generate(n, seed=int(time.time()), source_system=source_system, run_id=run)
-    stack = Stack(api_key, tenant)
+    stack = Stack(Principal(tenant, "demo.admin"))  # tokens of the stack's development issuer
     t0 = time.monotonic()
     try:
         await stack.enroll_providers()
         contract = await stack.http.put(
-            url("remittance", f"/v1/payers/{CONTRACT_PAYER}/contract"), headers={"X-User": "demo"},
+            url("remittance", f"/v1/payers/{CONTRACT_PAYER}/contract"), headers=acting_as("demo"),
             json={"fee_table": f"code,modifier,amount,effective_from,effective_to\n{UNDERPAID_CODE},,{CONTRACT_RATE},"
                                "2020-01-01,\n", "reason": "demo contract"})
         if contract.status_code != 200:
@@ -117,7 +117,7 @@ async def main(n: int, api_key: str, tenant: str) -> int:
 
 async def show_dead_letters(stack: Stack) -> None:
     """Each service's open dead letters (GET /v1/ops/dead-letters/summary): how many, since when, and why."""
-    print("\nopen dead letters (redrive: POST /v1/ops/dead-letters/redrive with X-Ops-Key and X-User):")
+    print("\nopen dead letters (redrive: POST /v1/ops/dead-letters/redrive with X-Ops-Key and X-User naming the operator):")
     for name in PORTS:
         try:
             r = await stack.http.get(url(name, "/v1/ops/dead-letters/summary"), headers={"x-ops-key": OPS_KEY})
@@ -243,7 +243,6 @@ async def show_ledgers(stack: Stack, batch, claims: list[dict], run: str) -> lis
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=120)
-    ap.add_argument("--api-key", default="dev-key-demo")
     ap.add_argument("--tenant", default="demo")
     args = ap.parse_args()
-    sys.exit(asyncio.run(main(args.n, args.api_key, args.tenant)))
+    sys.exit(asyncio.run(main(args.n, args.tenant)))

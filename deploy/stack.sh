@@ -19,6 +19,7 @@ KAFKA_CONTROLLER_PORT="${RCM_KAFKA_CONTROLLER_PORT:-19093}"
 UV_VERSION="0.13.8"
 LOG_DIR="$STACK_DIR/logs"
 RUN_DIR="$STACK_DIR/run"
+AUTH_DIR="$STACK_DIR/auth"  # the development token issuer's key pair and the sandbox payer's API keys
 mkdir -p "$STACK_DIR" "$LOG_DIR" "$RUN_DIR"
 
 # A process is running if it exists and is not a zombie (an exited process whose parent, PID 1 in some
@@ -168,6 +169,24 @@ pg_down() {
   fi
 }
 
+# ---------------------------------------------------------------- authentication
+# Made once and kept (tokens minted before stay valid): the development token issuer's EC key and JWKS
+# (services trust it through RCM_AUTH_ISSUERS, a file:// JWKS), and one integrator API key per tenant the sandbox
+# payer pushes 835s for (remittance gets the digests in RCM_API_KEYS, the sandbox the keys themselves).
+DEV_TENANTS="tenant-a tenant-b demo"
+auth_setup() {
+  mkdir -p "$AUTH_DIR"; chmod 700 "$AUTH_DIR"
+  PY -m rcm_runtime.dev_issuer keys "$AUTH_DIR" >/dev/null 2>&1 || die "could not write the token issuer's key"
+  if [ ! -s "$AUTH_DIR/api-keys" ]; then
+    rm -f "$AUTH_DIR/client-keys"
+    for tenant in $DEV_TENANTS; do
+      PY -m rcm_runtime.dev_issuer api-key --tenant "$tenant" --roles integrator --save "$AUTH_DIR" >/dev/null \
+        || die "could not make the sandbox's API key for $tenant"
+    done
+    log "development token issuer and API keys in $AUTH_DIR"
+  fi
+}
+
 # ---------------------------------------------------------------- services
 service_rows() { grep -v '^#' "$ROOT/deploy/services.tsv" | awk 'NF>=4'; }
 
@@ -192,11 +211,18 @@ service_env() {  # name package port schema -> exports for that service
   export RCM_INTAKE_RATE_PER_S="${RCM_INTAKE_RATE_PER_S:-1000}"
   export RCM_INTAKE_BURST="${RCM_INTAKE_BURST:-10000}"
   export RCM_SERVICE_URLS="${RCM_SERVICE_URLS:-$(service_rows | awk '{printf "%s%s=http://127.0.0.1:%s", (NR>1?",":""), $1, $3}')}"
+  # bearer tokens of the development issuer (python -m rcm_runtime.dev_issuer token ...), and hashed API keys
+  export RCM_AUTH_ISSUERS="${RCM_AUTH_ISSUERS:-urn:openrcm:dev-issuer=file://$AUTH_DIR/jwks.json}"
+  export RCM_API_KEYS="${RCM_API_KEYS-$(cat "$AUTH_DIR/api-keys" 2>/dev/null)}"
+  if [ "$name" = sandbox ]; then  # the payer holds the keys remittance issued it, one per tenant
+    export RCM_REMITTANCE_API_KEYS="${RCM_REMITTANCE_API_KEYS-$(cat "$AUTH_DIR/client-keys" 2>/dev/null)}"
+  fi
 }
 
 services_up() {
   # Each service migrates its own schema, then starts; all in parallel, then we poll readiness.
   local names=("$@") started=()
+  auth_setup
   while read -r name pkg port schema; do
     if [ ${#names[@]} -gt 0 ] && [[ ! " ${names[*]} " =~ " $name " ]]; then continue; fi
     local pidf="$RUN_DIR/$name.pid"
@@ -248,9 +274,9 @@ status() {
 cmd="${1:-up}"; shift || true
 case "$cmd" in
   bootstrap)     require; python_sync; kafka_fetch ;;
-  infra-up)      require; python_sync; kafka_fetch; pg_up; kafka_up ;;
+  infra-up)      require; python_sync; kafka_fetch; auth_setup; pg_up; kafka_up ;;
   services-up)   services_up "$@" ;;
-  up)            require; python_sync; kafka_fetch; pg_up; kafka_up; services_up ;;
+  up)            require; python_sync; kafka_fetch; auth_setup; pg_up; kafka_up; services_up ;;
   services-down) services_down ;;
   infra-down)    kafka_down; pg_down ;;
   kafka-down)    kafka_down ;;

@@ -398,16 +398,16 @@ async def test_an_authorization_releases_a_claim_held_for_one(api, payer):
 
     path = f"/v1/claims/{claim_id}/authorization"
     assert (await api.client.post(path, json={"authorization_number": "AUTH-1"},
-                                  headers=api.headers("tenant-b", **{"X-User": "auth.team"}))).status_code == 404
-    assert (await api.client.post(path, json={"authorization_number": "AUTH-1"}, headers=api.headers())).status_code \
-        == 422  # no X-User: who acts is required
+                                  headers=api.headers("tenant-b", user="auth.team"))).status_code == 404
+    assert (await api.client.post(path, json={"authorization_number": "AUTH-1"}, headers={"X-User": "auth.team"})
+            ).status_code == 401  # who acts comes from a token, never from a header
     empty = await api.client.post(path, json={"authorization_number": ""},
-                                  headers=api.headers(**{"X-User": "auth.team"}))
+                                  headers=api.headers(user="auth.team"))
     assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "body.authorization_number"
     assert await api.outbox_events("coverage-verified") == []
 
     resp = await api.client.post(path, json={"authorization_number": "AUTH-1"},
-                                 headers=api.headers(**{"X-User": "auth.team"}))
+                                 headers=api.headers(user="auth.team"))
     assert resp.status_code == 200, resp.text
     assert resp.json()["released"] is True and resp.json()["edits"] == [] and resp.json()["hold_reason"] is None
     [verified] = await api.outbox_events("coverage-verified")
@@ -417,10 +417,10 @@ async def test_an_authorization_releases_a_claim_held_for_one(api, payer):
     assert payer.exchanges == asked  # the stored 271 decides: nobody was asked
 
     again = await api.client.post(path, json={"authorization_number": "AUTH-2"},
-                                  headers=api.headers(**{"X-User": "auth.team"}))
+                                  headers=api.headers(user="auth.team"))
     assert again.status_code == 409 and again.json()["code"] == "not_held"
     unknown = await api.client.post(f"/v1/claims/{uuid.uuid4()}/authorization", json={"authorization_number": "A"},
-                                    headers=api.headers(**{"X-User": "auth.team"}))
+                                    headers=api.headers(user="auth.team"))
     assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
     assert len(await api.outbox_events()) == 2  # the hold and the one release
 
@@ -429,13 +429,14 @@ async def test_a_recheck_asks_the_payer_again_and_releases_the_claim_once_covera
     ev = captured("TERM8001")
     await api.consume((ev, "tenant-a", ev.claim.claim_id))
     path = f"/v1/claims/{ev.claim.claim_id}/recheck"
-    desk = api.headers(**{"X-User": "desk"})
+    desk = api.headers(user="desk")
     assert payer.exchanges == [1]
 
-    theirs = await api.client.post(path, json={}, headers=api.headers("tenant-b", **{"X-User": "desk"}))
+    theirs = await api.client.post(path, json={}, headers=api.headers("tenant-b", user="desk"))
     assert theirs.status_code == 404 and payer.exchanges == [1]  # nobody asked for another tenant's claim
     assert (await api.client.post(path, json={"member_id": ""}, headers=desk)).status_code == 422
-    assert (await api.client.post(path, json={}, headers=api.headers())).status_code == 422  # no X-User
+    analyst = api.headers(user="desk", roles=["analyst"])
+    assert (await api.client.post(path, json={}, headers=analyst)).status_code == 403
 
     still = await api.client.post(path, json={}, headers=desk)
     assert still.status_code == 200 and still.json()["released"] is False
@@ -468,7 +469,7 @@ async def test_a_recheck_does_not_overwrite_a_change_made_while_the_payer_was_an
 
     payer.during = another_desk_rechecked
     resp = await api.client.post(f"/v1/claims/{ev.claim.claim_id}/recheck", json={"member_id": "COPAY8102"},
-                                 headers=api.headers(**{"X-User": "desk"}))
+                                 headers=api.headers(user="desk"))
     assert resp.status_code == 409 and resp.json()["code"] == "claim_changed"
     assert await api.scalar("SELECT status FROM coverage_checks") == "held"
     assert await api.scalar("SELECT result->>'reason' FROM coverage_checks") == "newer"  # the other change stays
@@ -478,7 +479,7 @@ async def test_a_recheck_does_not_overwrite_a_change_made_while_the_payer_was_an
 # -- member-id rules ---------------------------------------------------------------------------------------------
 
 async def test_member_id_rules_are_set_listed_applied_and_removed_per_tenant(api):
-    admin = api.headers(**{"X-User": "admin.lee"})
+    admin = api.headers(user="admin.lee")
     put = await api.client.put("/v1/payers/SBX01/member-id-rule", json={"pattern": r"^[A-Z]{4}[0-9]{4}$",
                                                                         "description": "Sandbox ids"}, headers=admin)
     assert put.status_code == 200
@@ -500,12 +501,12 @@ async def test_member_id_rules_are_set_listed_applied_and_removed_per_tenant(api
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_member_id_rule"
     assert await api.scalar("SELECT pattern FROM member_id_rules") == r"^[A-Z]{4}[0-9]{4}$"
     assert (await api.client.put("/v1/payers/SBX01/member-id-rule", json={"pattern": "x"},
-                                 headers=api.headers())).status_code == 422  # no X-User
+                                 headers=api.headers(user="desk", roles=["front_desk"]))).status_code == 403
     assert (await api.client.put("/v1/payers/SBX01/member-id-rule", json={"pattern": ""},
                                  headers=admin)).json()["errors"][0]["field"] == "body.pattern"
 
     theirs = await api.client.delete("/v1/payers/SBX01/member-id-rule",
-                                     headers=api.headers("tenant-b", **{"X-User": "admin.kim"}))
+                                     headers=api.headers("tenant-b", user="admin.kim"))
     assert theirs.status_code == 404 and await api.scalar("SELECT count(*) FROM member_id_rules") == 1
     gone = await api.client.delete("/v1/payers/SBX01/member-id-rule", headers=admin)
     assert gone.status_code == 204 and await member_id_codes() == []
@@ -554,7 +555,7 @@ async def test_a_stored_rule_the_engine_refuses_is_left_out_not_a_failure(api):
     ("PUT", "/v1/payers/SBX01/member-id-rule"), ("DELETE", "/v1/payers/SBX01/member-id-rule"),
     ("GET", "/v1/member-id-rules"), ("GET", f"/v1/claims/{uuid.uuid4()}"),
 ])
-async def test_without_an_api_key_every_route_answers_401(api, payer, method, path):
+async def test_without_a_token_every_route_answers_401(api, payer, method, path):
     resp = await api.client.request(method, path, json={}, headers={"X-User": "someone"})
     assert resp.status_code == 401
     assert payer.exchanges == []

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from rcm_runtime.api_keys import digest
 from rcm_runtime.secret_settings import problems
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,10 +20,10 @@ SERVICES = [row.split("\t") for row in (ROOT / "deploy/services.tsv").read_text(
             if row.strip() and not row.startswith("#")]
 REAL = {"env": "production",
         "database_url": "postgresql+asyncpg://svc:Vq8-s3cr3t-from-the-vault@db.internal:5432/openrcm",
-        "api_keys": "k7Qw9zLr2mXv:tenant-a", "ops_api_key": "ops-5fJ2kq9RtLw8"}
+        "api_keys": f"sha256:{digest('k7Qw9zLr2mXv')}=tenant-a:integrator", "ops_api_key": "ops-5fJ2kq9RtLw8"}
 # the keys each service holds for an outside party, besides the database URL, API keys and ops key of all
 OWN_SECRETS = {"eligibility": {"payer_key"}, "submission": {"clearinghouse_key", "clearinghouses"},
-               "sandbox": {"clearinghouse_key"}}
+               "sandbox": {"clearinghouse_key", "remittance_api_keys"}}
 
 
 def settings_class(package: str):
@@ -61,7 +62,7 @@ def test_a_service_process_refuses_to_start_with_development_secrets_outside_dev
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output
     assert "refusing to start with RCM_ENV=production" in output
-    for name in ("RCM_DATABASE_URL", "RCM_API_KEYS", "RCM_OPS_API_KEY"):
+    for name in ("RCM_DATABASE_URL", "RCM_OPS_API_KEY"):
         assert name in output
     for value in ("dev-ops-key", "dev-key-tenant-a", "analytics:analytics"):
         assert value not in output

@@ -63,8 +63,8 @@ async def execute(api, sql: str, **params) -> None:
         await conn.execute(text(sql), params)
 
 
-def headers(api, tenant: str = "tenant-a", user: str | None = "pat.biller"):
-    return api.headers(tenant, **({"x-user": user} if user else {}))
+def headers(api, tenant: str = "tenant-a", user: str = "pat.biller"):
+    return api.headers(tenant, user=user)
 
 
 async def queue(api, *batch, tenant: str = "tenant-a", decision: str = "clean"):
@@ -453,10 +453,11 @@ async def test_a_route_to_an_unknown_clearinghouse_is_refused_naming_the_configu
     assert resp.json()["errors"] == [{"field": "clearinghouse", "reason": "configured: box, other"}]
     blank = await api.client.put("/v1/routes/SBX01", json={"clearinghouse": ""}, headers=headers(api))
     assert blank.status_code == 422 and blank.json()["errors"][0]["field"] == "body.clearinghouse"
-    no_user = await api.client.put("/v1/routes/SBX01", json={"clearinghouse": "box"}, headers=headers(api, user=None))
-    assert no_user.status_code == 422 and no_user.json()["errors"][0]["field"] == "header.X-User"
-    no_user_delete = await api.client.delete("/v1/routes/SBX01", headers=headers(api, user=None))
-    assert no_user_delete.status_code == 422
+    coder = await api.client.put("/v1/routes/SBX01", json={"clearinghouse": "box"},
+                                 headers=api.headers(user="pat.biller", roles=["coder"]))
+    assert coder.status_code == 403 and coder.json()["permission"] == "routes.write"
+    named_only = await api.client.delete("/v1/routes/SBX01", headers={"X-User": "pat.biller"})
+    assert named_only.status_code == 401
     assert await api.scalar("SELECT count(*) FROM clearinghouse_routes") == 0
 
 
@@ -511,9 +512,9 @@ async def test_corrections_refuse_unknown_unaccepted_other_tenants_and_invalid_c
                                     json={"frequency_code": "7", "changes": {"patient": {"last_name": secret_name}}})
     assert invalid.status_code == 422 and invalid.json()["code"] == "invalid_claim"
     assert secret_name not in invalid.text and "patient" in invalid.json()["description"]
-    no_user = await api.client.post(f"/v1/claims/{claim.claim_id}/corrections", headers=headers(api, user=None),
-                                    json={"frequency_code": "8"})
-    assert no_user.status_code == 422
+    analyst = await api.client.post(f"/v1/claims/{claim.claim_id}/corrections",
+                                    headers=api.headers(user="pat.biller", roles=["analyst"]), json={"frequency_code": "8"})
+    assert analyst.status_code == 403 and analyst.json()["permission"] == "claims.correct"
     assert await api.scalar("SELECT status FROM submissions WHERE claim_id = :c", c=claim.claim_id) == "accepted"
     assert await api.scalar("SELECT count(*) FROM submission_audit") == 0
 
@@ -560,7 +561,7 @@ async def test_a_secondary_claim_refuses_other_tenants_unknown_claims_and_bad_co
     assert await api.scalar("SELECT count(*) FROM submission_audit") == 0
 
 
-async def test_without_an_api_key_every_tenant_route_answers_401(api):
+async def test_without_a_token_every_tenant_route_answers_401(api):
     cid = uuid.uuid4()
     for method, path, body in [("GET", "/v1/submissions", None), ("GET", f"/v1/claims/{cid}", None),
                                ("GET", "/v1/interchanges/000000001", None), ("GET", "/v1/acceptance", None),

@@ -11,13 +11,13 @@ import pytest
 
 from rcm_x12.ig.validator import validate_interchange
 from tests.support.pyx12_oracle import pyx12_verdict
-from tests.support.client import eventually, url
+from tests.support.client import acting_as, eventually, url
 from tests.support.encounters import GOOD_NPI, generate
 
 pytestmark = pytest.mark.e2e  # the `stack` fixture: tests/support/fixtures.py
 
 OPS = {"x-ops-key": "dev-ops-key"}
-ACTOR = {"X-User": "biller.sam"}
+ACTOR = acting_as("biller.sam")
 
 
 def _source() -> str:

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 async def test_a_burst_survives_postgres_down_killed_consumers_a_graceful_stop_and_a_kafka_restart(stack, admin_engine):
     plan = DrillPlan(encounters=300, postgres_down_s=12.0, settle_timeout_s=420.0)
     try:
-        report = await run_drill(plan, admin_engine, TENANT_A[1], log=lambda m: print(m, flush=True))
+        report = await run_drill(plan, admin_engine, TENANT_A.tenant_id, log=lambda m: print(m, flush=True))
     finally:
         await faults.restore_all()
     summary = "\n".join(report.lines())

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.e2e  # the `stack` fixture: tests/support/fixtures.py
 @pytest.fixture(scope="module")
 async def stack_b(stack):
     """Tenant B's client (after `stack` checked every service is up)."""
-    b = Stack(*TENANT_B)
+    b = Stack(TENANT_B)
     yield b
     await b.close()
 

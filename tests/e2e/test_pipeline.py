@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.support.client import TENANT_B, Stack, eventually, url
+from tests.support.client import TENANT_B, Principal, Stack, acting_as, eventually, url
 from tests.support.encounters import generate, intake_record, to_fhir_bundle, to_hl7_dft
 
 pytestmark = pytest.mark.e2e  # the `stack` fixture: tests/support/fixtures.py
@@ -134,7 +134,7 @@ async def test_tenants_see_only_their_own_claims(stack):
     source = _source()
     g = generate(1, seed=4, source_system=source, scenarios=["paid"])[0]
     cid = (await stack.post_json(g.body)).json()["claim_id"]
-    other = Stack(*TENANT_B)
+    other = Stack(TENANT_B)
     try:
         r = await other.http.get(url("charges", f"/v1/claims/{cid}"))
         assert r.status_code == 404
@@ -146,6 +146,12 @@ async def test_tenants_see_only_their_own_claims(stack):
         await other.close()
     anon = await stack.http.get(url("charges", f"/v1/claims/{cid}"), headers={"x-api-key": "nope"})
     assert anon.status_code == 401
+    no_token = await stack.http.get(url("charges", f"/v1/claims/{cid}"), auth=None)
+    assert no_token.status_code == 401 and no_token.json()["code"] == "unauthenticated"
+    auditor = Principal("tenant-a", "e2e.auditor", ("auditor",))
+    assert (await stack.http.get(url("charges", f"/v1/claims/{cid}"), headers=auditor.headers())).status_code == 200
+    refused = await stack.http.patch(url("charges", f"/v1/encounters/{cid}"), json={}, headers=auditor.headers())
+    assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
 
 
 async def test_undecodable_intake_record_is_dead_lettered_and_intake_goes_on(stack):
@@ -206,7 +212,7 @@ async def test_incomplete_encounter_is_held_then_fixed_priced_and_released(stack
     assert cid in [item["claim_id"] for item in queue["items"]]
 
     # late charge while still open, priced from the chargemaster imported afterwards
-    late = await stack.http.post(url("charges", f"/v1/encounters/{cid}/lines"), headers={"X-User": "coder.kim"},
+    late = await stack.http.post(url("charges", f"/v1/encounters/{cid}/lines"), headers=acting_as("coder.kim"),
                                  json=[{"procedure_code": "36415", "units": "1", "charge": "20.00"}])
     assert late.status_code == 200 and late.json()["status"] == "held"
     csv_text = f"code,modifier,price,effective_from,effective_to\n{code},,150.00,2020-01-01,\n"
@@ -217,10 +223,11 @@ async def test_incomplete_encounter_is_held_then_fixed_priced_and_released(stack
                                     headers={"content-type": "text/csv"})
     assert bad_csv.status_code == 422
 
-    no_actor = await stack.http.patch(url("charges", f"/v1/encounters/{cid}"), json={"diagnoses": ["J069"]})
-    assert no_actor.status_code == 422  # audited changes need X-User
+    named_only = await stack.http.patch(url("charges", f"/v1/encounters/{cid}"), json={"diagnoses": ["J069"]},
+                                        headers={"X-User": "coder.kim"}, auth=None)
+    assert named_only.status_code == 401  # who acts comes from a token, never from a header
     fixed = await stack.http.patch(url("charges", f"/v1/encounters/{cid}"), json={"diagnoses": ["J069"]},
-                                   headers={"X-User": "coder.kim"})
+                                   headers=acting_as("coder.kim"))
     assert fixed.status_code == 200 and fixed.json()["status"] == "captured", fixed.text
     claim = (await stack.get("charges", f"/v1/claims/{cid}"))["claim"]
     assert [(line["procedure_code"], line["charge"]) for line in claim["lines"]] == [(code, "150.00"), ("36415", "20.00")]
@@ -235,7 +242,7 @@ async def test_incomplete_encounter_is_held_then_fixed_priced_and_released(stack
                                  "the fixed claim's final state", timeout_s=60, poll_s=0.5)
     assert settled["claim_id"] == cid and settled["final_state"] == "paid"
     again = await stack.http.patch(url("charges", f"/v1/encounters/{cid}"), json={"diagnoses": ["I10"]},
-                                   headers={"X-User": "coder.kim"})
+                                   headers=acting_as("coder.kim"))
     assert again.status_code == 409  # released claims change through corrected claims
 
 
@@ -301,15 +308,15 @@ async def test_coder_queue_assign_recode_release_with_audit(stack):
     queue = await stack.get("coding", "/v1/coder-queue", limit=1000)
     assert cid in [item["claim_id"] for item in queue["items"]]
 
-    headers = {"X-User": "lead.coder"}
+    headers = acting_as("lead.coder")
     r = await stack.http.post(url("coding", f"/v1/claims/{cid}/assignment"), json={"coder": "coder.ann"}, headers=headers)
     assert r.status_code == 200
     still_bad = await stack.http.post(url("coding", f"/v1/claims/{cid}/coding"), json={"diagnoses": ["E11"]},
-                                      headers={"X-User": "coder.ann"})
+                                      headers=acting_as("coder.ann"))
     assert still_bad.status_code == 200 and still_bad.json()["status"] == "needs_coder"
     assert [e["code"] for e in still_bad.json()["edits"] if e["severity"] == "error"] == ["COD011"]  # header code
     fixed = await stack.http.post(url("coding", f"/v1/claims/{cid}/coding"),
-                                  json={"diagnoses": ["E11.9"], "note": "per progress note"}, headers={"X-User": "coder.ann"})
+                                  json={"diagnoses": ["E11.9"], "note": "per progress note"}, headers=acting_as("coder.ann"))
     assert fixed.status_code == 200 and fixed.json()["status"] == "coded", fixed.text
     audit = (await stack.get("coding", f"/v1/claims/{cid}/audit"))["actions"]
     assert [(a["action"], a["actor"]) for a in audit] == [("assigned", "lead.coder"), ("recoded", "coder.ann"),
@@ -325,7 +332,7 @@ async def test_coder_queue_assign_recode_release_with_audit(stack):
         await asyncio.sleep(0.5)
     assert await paid()
     again = await stack.http.post(url("coding", f"/v1/claims/{cid}/coding"), json={"diagnoses": ["I10"]},
-                                  headers={"X-User": "coder.ann"})
+                                  headers=acting_as("coder.ann"))
     assert again.status_code == 409
 
 
@@ -360,7 +367,7 @@ async def test_prior_auth_hold_is_released_with_the_authorization_number(stack):
     queue = await stack.get("eligibility", "/v1/work-queue", status="authorizations", limit=1000)
     assert cid in [i["claim_id"] for i in queue["items"]]
     r = await stack.http.post(url("eligibility", f"/v1/claims/{cid}/authorization"),
-                              json={"authorization_number": "AUTH-778"}, headers={"X-User": "auth.team"})
+                              json={"authorization_number": "AUTH-778"}, headers=acting_as("auth.team"))
     assert r.status_code == 200 and r.json()["released"] is True, r.text
     settled = await _final_state(stack, source, "paid")
     assert settled["claim_id"] == cid
@@ -374,10 +381,10 @@ async def test_inactive_coverage_goes_to_the_front_desk_and_a_recheck_releases_i
     await _final_state(stack, source, "eligibility_hold")
     check = await stack.get("eligibility", f"/v1/claims/{cid}")
     assert check["work_queue"] == "front-desk" and check["hold_reason"] == "coverage_inactive"
-    still = await stack.http.post(url("eligibility", f"/v1/claims/{cid}/recheck"), json={}, headers={"X-User": "desk"})
+    still = await stack.http.post(url("eligibility", f"/v1/claims/{cid}/recheck"), json={}, headers=acting_as("desk"))
     assert still.status_code == 200 and still.json()["released"] is False
     fixed = await stack.http.post(url("eligibility", f"/v1/claims/{cid}/recheck"), json={"member_id": "COPAY9911"},
-                                  headers={"X-User": "desk"})
+                                  headers=acting_as("desk"))
     assert fixed.status_code == 200 and fixed.json()["released"] is True, fixed.text
     assert fixed.json()["eligibility"]["copay"] == "25.00"
     await _final_state(stack, source, "patient_balance")
@@ -488,12 +495,12 @@ async def test_synthea_history_splits_per_visit_and_snomed_encounters_reach_the_
     bundle = json.loads(path.read_text())
     encounter_count = sum(e["resource"]["resourceType"] == "Encounter" for e in bundle["entry"])
     source = _source()
-    b = Stack(*TENANT_B)  # a tenant of its own: the default billing provider changes its intake
+    b = Stack(TENANT_B)  # a tenant of its own: the default billing provider changes its intake
     provider = {"npi": "1245319599", "name": "Juvenile Care Group", "tax_id": "123456789",
                 "address": {"line1": "92 Highland St", "city": "Milton", "state": "MA", "postal_code": "021863800"}}
     try:
         r = await b.http.put(url("charges", "/v1/settings/default-billing-provider"), json=provider,
-                             headers={"X-User": "admin.lee"})
+                             headers=acting_as("admin.lee"))
         assert r.status_code == 200 and r.json()["default_billing_provider"]["npi"] == "1245319599"
 
         r = await b.post_fhir(bundle, source)
@@ -512,7 +519,7 @@ async def test_synthea_history_splits_per_visit_and_snomed_encounters_reach_the_
         lines = [{**line, "charge": line["charge"] or "120.00"} for line in submission["lines"]]
         g = generate(1, seed=31, scenarios=["paid"])[0].body
         fixed = await b.http.patch(url("charges", f"/v1/encounters/{target['claim_id']}"),
-                                   json={"coverage": g["coverage"], "lines": lines}, headers={"X-User": "biller.kim"})
+                                   json={"coverage": g["coverage"], "lines": lines}, headers=acting_as("biller.kim"))
         assert fixed.status_code == 200 and fixed.json()["status"] == "captured", fixed.text
 
         async def queued():
@@ -532,7 +539,7 @@ async def test_synthea_history_splits_per_visit_and_snomed_encounters_reach_the_
         patient = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
         assert patient["name"][0]["family"] not in json.dumps(coded["edits"])
     finally:
-        await b.http.delete(url("charges", "/v1/settings/default-billing-provider"), headers={"X-User": "admin.lee"})
+        await b.http.delete(url("charges", "/v1/settings/default-billing-provider"), headers=acting_as("admin.lee"))
         await b.close()
 
 
@@ -551,7 +558,7 @@ async def test_member_id_formats_are_configured_per_tenant_and_payer(stack):
 
     assert await member_id_problems(stack) == []  # the built-in default accepts it
     put = await stack.http.put(url("eligibility", f"/v1/payers/{payer}/member-id-rule"),
-                               json={"pattern": mbi, "description": "Medicare MBI"}, headers={"X-User": "admin.lee"})
+                               json={"pattern": mbi, "description": "Medicare MBI"}, headers=acting_as("admin.lee"))
     assert put.status_code == 200, put.text
     problems = await member_id_problems(stack)
     assert len(problems) == 1 and problems[0]["severity"] == "error" and "M12345" not in problems[0]["message"]
@@ -559,7 +566,7 @@ async def test_member_id_formats_are_configured_per_tenant_and_payer(stack):
     assert await member_id_problems(stack) == []
 
     registration["coverages"][0]["member_id"] = "M12345"
-    b = Stack(*TENANT_B)
+    b = Stack(TENANT_B)
     try:
         assert await member_id_problems(b) == []  # another tenant's rules do not apply
     finally:
@@ -568,9 +575,9 @@ async def test_member_id_formats_are_configured_per_tenant_and_payer(stack):
     assert {"payer_id": payer, "pattern": mbi, "description": "Medicare MBI"}.items() <= \
         next(r for r in rules["rules"] if r["payer_id"] == payer).items()
     bad = await stack.http.put(url("eligibility", f"/v1/payers/{payer}/member-id-rule"), json={"pattern": "(["},
-                               headers={"X-User": "admin.lee"})
+                               headers=acting_as("admin.lee"))
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_member_id_rule"
     gone = await stack.http.delete(url("eligibility", f"/v1/payers/{payer}/member-id-rule"),
-                                   headers={"X-User": "admin.lee"})
+                                   headers=acting_as("admin.lee"))
     assert gone.status_code == 204
     assert await member_id_problems(stack) == []

@@ -6,14 +6,21 @@ published: tests read the outbox rows a request wrote (`outbox_events`) to see t
 
     async with service_api(create_app, Settings, metadata) as api:
         resp = await api.client.post("/v1/...", headers=api.headers("tenant-a"), json=...)
+
+The app trusts a token issuer of the tests' own (an in-memory key pair; its JWKS in a temporary file, read through
+the same `file://` path as the local stack's issuer): `headers(tenant, user=..., roles=...)` mints a bearer token
+for that tenant, subject and roles (admin by default).
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterable
 
 import httpx
@@ -25,15 +32,37 @@ from aiokafka import ConsumerRecord
 
 from rcm_contracts.base import Event
 from rcm_contracts.envelope import Envelope, new_envelope
+from rcm_runtime.api_keys import digest
 from rcm_runtime.clock import Clock
 from rcm_runtime.consumer import BatchApplier, decode_record
 from rcm_runtime.db import make_engine
+from rcm_runtime.dev_issuer import LocalIssuer
 from rcm_runtime.messaging import metadata as messaging_metadata
 from rcm_runtime.messaging import outbox
 from tests.support.fixtures import ADMIN_URL
 
-# Keys of the app under test only (never the stack's): one per tenant a test acts as.
+# The app under test trusts only this issuer and these keys (never the stack's): tokens minted per request, and
+# one admin API key per tenant for tests that act as a machine client.
+TEST_ISSUER = LocalIssuer.generate(issuer="urn:openrcm:test-issuer")
 API_KEYS = {"key-a": "tenant-a", "key-b": "tenant-b"}
+
+
+@cache
+def issuer_setting() -> str:
+    """RCM_AUTH_ISSUERS for the test issuer: its JWKS written once per test session."""
+    directory = Path(tempfile.mkdtemp(prefix="rcm-test-issuer-"))
+    (directory / "jwks.json").write_text(json.dumps(TEST_ISSUER.jwks()))
+    return f"{TEST_ISSUER.issuer}={(directory / 'jwks.json').as_uri()}"
+
+
+def api_keys_setting() -> str:
+    return ",".join(f"sha256:{digest(key)}={tenant}:admin" for key, tenant in API_KEYS.items())
+
+
+def bearer(tenant: str = "tenant-a", *, user: str = "api.tester", roles: Iterable[str] = ("admin",),
+           **claims: Any) -> dict[str, str]:
+    """An Authorization header with a token of the test issuer (`claims` add or override claims)."""
+    return {"authorization": f"Bearer {TEST_ISSUER.token(sub=user, tenant=tenant, roles=roles, **claims)}"}
 
 
 @dataclass
@@ -45,9 +74,10 @@ class ServiceApi:
     settings: Any
 
     @staticmethod
-    def headers(tenant: str = "tenant-a", **extra: str) -> dict[str, str]:
-        key = {t: k for k, t in API_KEYS.items()}[tenant]
-        return {"x-api-key": key, **extra}
+    def headers(tenant: str = "tenant-a", *, user: str = "api.tester", roles: Iterable[str] = ("admin",),
+                **extra: str) -> dict[str, str]:
+        """Headers acting as `user` of `tenant` with `roles` (the audit rows' actor is `user`), plus `extra`."""
+        return {**bearer(tenant, user=user, roles=roles), **extra}
 
     async def outbox_events(self, event_type_suffix: str | None = None) -> list[dict]:
         """The events written to the outbox so far (decoded envelopes), oldest first."""
@@ -107,7 +137,8 @@ async def service_api(create_app: Callable[..., FastAPI], settings_cls: type, me
     # development: the throwaway schema is reached as the superuser without a password (tests/support/fixtures.py)
     settings = settings_cls(**{"env": "development", "db_schema": schema, "database_url": ADMIN_URL,
                                "relay_enabled": False, "consumer_enabled": False, "db_pool_size": 2,
-                               "api_keys": ",".join(f"{k}:{t}" for k, t in API_KEYS.items()), **settings_overrides})
+                               "auth_issuers": issuer_setting(), "api_keys": api_keys_setting(),
+                               **settings_overrides})
     admin = make_engine(settings, pool_size=1)
     async with admin.begin() as conn:
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))

@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable, TypeVar
+from typing import Any, Awaitable, Callable, Generator, Iterable, TypeVar
 
 import httpx
+
+from rcm_runtime.dev_issuer import LocalIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,9 +31,64 @@ def service_ports() -> dict[str, int]:
 PORTS = service_ports()
 # deploy/stack.sh starts Kafka on RCM_KAFKA_PORT (default 19092)
 KAFKA_BOOTSTRAP = f"127.0.0.1:{os.environ.get('RCM_KAFKA_PORT', '19092')}"
-# The local stack's development keys (RCM_API_KEYS in deploy/): (API key, tenant id).
-TENANT_A = ("dev-key-tenant-a", "tenant-a")
-TENANT_B = ("dev-key-tenant-b", "tenant-b")
+# deploy/stack.sh writes the development token issuer's key here on infra-up (RCM_AUTH_ISSUERS trusts its JWKS)
+AUTH_DIR = Path(os.environ.get("RCM_DEV_ISSUER_DIR")
+                or Path(os.environ.get("RCM_STACK_DIR") or ROOT / ".stack") / "auth")
+# Client side only: a request header naming who acts; the client's auth turns it into the token's subject and
+# never sends it (the services take the actor from the token alone).
+ACT_AS = "x-rcm-test-act-as"
+
+
+def acting_as(subject: str) -> dict[str, str]:
+    """Headers for one request made by `subject` (a person of the client's tenant), e.g. for audited changes."""
+    return {ACT_AS: subject}
+
+
+@cache
+def stack_issuer() -> LocalIssuer:
+    try:
+        return LocalIssuer.load(AUTH_DIR)
+    except FileNotFoundError:
+        raise RuntimeError(f"no development token issuer in {AUTH_DIR}: run deploy/stack.sh infra-up") from None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a client of the running stack acts as: tokens of the stack's development issuer for this tenant."""
+
+    tenant_id: str
+    subject: str = "e2e.admin"
+    roles: tuple[str, ...] = ("admin",)
+
+    def token(self, subject: str | None = None, ttl_s: float = 3600.0) -> str:
+        return stack_issuer().token(sub=subject or self.subject, tenant=self.tenant_id, roles=self.roles, ttl_s=ttl_s)
+
+    def headers(self, subject: str | None = None) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token(subject)}"}
+
+
+TENANT_A = Principal("tenant-a")
+TENANT_B = Principal("tenant-b")
+
+
+@dataclass
+class BearerAuth(httpx.Auth):
+    """Adds the principal's token to every request (one per subject, renewed before it expires), unless the
+    request carries credentials of its own (a test sending a foreign or a bad one)."""
+
+    principal: Principal
+    ttl_s: float = 3600.0
+    _tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        subject = request.headers.pop(ACT_AS, None) or self.principal.subject
+        if "authorization" not in request.headers and "x-api-key" not in request.headers:
+            token, expires = self._tokens.get(subject, ("", 0.0))
+            if time.monotonic() > expires:
+                token = self.principal.token(subject, self.ttl_s)
+                self._tokens[subject] = (token, time.monotonic() + self.ttl_s / 2)
+            request.headers["authorization"] = f"Bearer {token}"
+        yield request
 
 
 T = TypeVar("T")
@@ -53,11 +112,10 @@ def url(service: str, path: str = "") -> str:
 
 
 class Stack:
-    def __init__(self, api_key: str, tenant_id: str) -> None:
-        self.api_key = api_key
-        self.tenant_id = tenant_id
-        self.http = httpx.AsyncClient(timeout=60, headers={"x-api-key": api_key},
-                                      limits=httpx.Limits(max_connections=32))
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+        self.tenant_id = principal.tenant_id
+        self.http = httpx.AsyncClient(timeout=60, auth=BearerAuth(principal), limits=httpx.Limits(max_connections=32))
         self._producer = None
 
     async def close(self) -> None:
@@ -71,7 +129,7 @@ class Stack:
 
         for profile in PROVIDER_PROFILES:
             r = await self.http.put(url("charges", f"/v1/provider-profiles/{profile['npi']}"), json=profile,
-                                    headers={"X-User": "enrollment"})
+                                    headers=acting_as("enrollment"))
             r.raise_for_status()
 
     async def post_json(self, body: dict[str, Any]) -> httpx.Response:

@@ -84,9 +84,9 @@ async def stack():
                 not_ready.append(f"{svc} ({type(exc).__name__})")
     if not_ready:
         pytest.fail(f"services not running: {', '.join(not_ready)}; run the suite with `make test`")
-    s = Stack(*TENANT_A)
+    s = Stack(TENANT_A)
     await s.enroll_providers()
-    b = Stack(*TENANT_B)
+    b = Stack(TENANT_B)
     await b.enroll_providers()
     await b.close()
     yield s

@@ -18,10 +18,10 @@ from typing import Any
 
 import httpx
 
-from tests.support.client import Stack, eventually, url
+from tests.support.client import Stack, acting_as, eventually, url
 
 X12 = {"content-type": "application/edi-x12"}
-OPERATOR = {"X-User": "poster.pat"}
+OPERATOR = acting_as("poster.pat")
 TIMEOUT_S = 30.0  # how long an asynchronous effect may take to show (consumers poll Kafka well under a second)
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rcm_contracts import topics as topic_names
+from rcm_runtime.auth import Authenticator, Forbidden, Unauthenticated, document_access
 from rcm_runtime.body_limits import BodyLimitMiddleware, document_limit
 from rcm_runtime.consumer import BatchApplier, ConsumerLoop, Handler
 from rcm_runtime.db import make_engine
@@ -37,6 +38,7 @@ from rcm_runtime.clock import Clock, SystemClock
 from rcm_runtime.inbox import prune_inbox_forever
 from rcm_runtime.outage import Backoff, when_up
 from rcm_runtime.outbox import OutboxRelay, make_producer
+from rcm_runtime.roles import AccessMap
 from rcm_runtime.rate_limits import RateLimited, RateLimiter, document_rate_limit
 from rcm_runtime.secret_settings import refuse_insecure
 from rcm_runtime.settings import ServiceSettings
@@ -54,7 +56,7 @@ class Runtime:
     settings: ServiceSettings
     engine: AsyncEngine
     out_topic: str
-    api_keys: dict[str, str]
+    authenticator: Authenticator
     clock: Clock
     units: UnitsOfWork = field(init=False)
     producer: AIOKafkaProducer | None = None
@@ -139,8 +141,10 @@ def create_service_app(
     background: Iterable[BackgroundTask] = (),
     startup: Iterable[BackgroundTask] = (),
     clock: Clock | None = None,
+    access: AccessMap | None = None,
 ) -> FastAPI:
-    """`startup` hooks are awaited before the relay and the consumer start (wire dependencies there: they
+    """`access` is the service's permission map (its routes name permissions of it: rcm_runtime.auth).
+    `startup` hooks are awaited before the relay and the consumer start (wire dependencies there: they
     get the Runtime, with its engine, units of work, clock and HTTP client); `background` tasks run for the
     life of the process. `clock` defaults to the system clock; tests pass a FixedClock."""
     clock = clock or SystemClock()
@@ -154,8 +158,9 @@ def create_service_app(
         # Before anything is connected or served: outside development, no empty or development-default secret.
         refuse_insecure(settings, log=log.error)
         engine = make_engine(settings)
-        rt = Runtime(settings=settings, engine=engine, out_topic=out_topic, api_keys=settings.api_key_tenants(),
-                     clock=clock, http=httpx.AsyncClient(timeout=30))
+        http = httpx.AsyncClient(timeout=30)
+        rt = Runtime(settings=settings, engine=engine, out_topic=out_topic, clock=clock, http=http,
+                     authenticator=Authenticator.from_settings(settings, http))
         app.state.runtime = rt
         # Started while PostgreSQL or Kafka is down (a host reboot, the whole stack starting at once): wait for
         # them, up to startup_wait_s in all, rather than crash and leave it to a supervisor.
@@ -231,7 +236,18 @@ def create_service_app(
             log.info("service stopped", extra={"status": "stopped"})
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.access = access
     app.add_exception_handler(RequestValidationError, _validation_422)
+
+    @app.exception_handler(Unauthenticated)
+    async def _unauthenticated(_: Request, exc: Unauthenticated) -> JSONResponse:
+        return JSONResponse(status_code=401, headers={"www-authenticate": exc.www_authenticate()},
+                            content={"code": "unauthenticated", "description": str(exc)})
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+        return JSONResponse(status_code=403, headers={"www-authenticate": exc.www_authenticate()},
+                            content={"code": "forbidden", "description": str(exc), "permission": exc.permission})
 
     @app.exception_handler(OperationalError)
     async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
@@ -343,4 +359,13 @@ def create_service_app(
         if isinstance(route, APIRoute):
             document_limit(route, settings)
             document_rate_limit(route)
+    if access is not None:
+        plain_openapi = app.openapi
+
+        def openapi() -> dict:
+            if app.openapi_schema is None:
+                app.openapi_schema = document_access(plain_openapi(), app.routes, access)
+            return app.openapi_schema
+
+        app.openapi = openapi  # type: ignore[method-assign]
     return app

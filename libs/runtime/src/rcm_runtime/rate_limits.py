@@ -4,7 +4,7 @@ with Retry-After when empty.
     @router.post("/encounters", dependencies=[rate_limit("intake")])
 
 reads `intake_rate_per_s` and `intake_burst` from the service's settings (RCM_INTAKE_RATE_PER_S,
-RCM_INTAKE_BURST). The check runs after the endpoint's authentication (`after`, the API-key tenant by default), so
+RCM_INTAKE_BURST). The check runs after the endpoint's authentication (`after`, the bearer token or API key by default), so
 an unauthenticated request is a 401 and spends nothing. The client is `request.state.client_id` when the
 authentication set one, else a SHA-256 prefix of the credential header (never the credential itself).
 
@@ -21,7 +21,7 @@ from typing import Any, Callable
 from fastapi import Depends, Request
 from fastapi.params import Depends as DependsParam
 
-from rcm_runtime.auth import require_tenant
+from rcm_runtime.auth import authenticate
 from rcm_runtime.clock import Clock
 
 CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-ops-key")
@@ -110,7 +110,7 @@ def limiter(request: Request, name: str) -> RateLimiter:
     return found
 
 
-def rate_limit(name: str, *, after: Callable[..., Any] = require_tenant) -> DependsParam:
+def rate_limit(name: str, *, after: Callable[..., Any] = authenticate) -> DependsParam:
     """A route dependency limiting each client to the settings' `<name>_rate_per_s` and `<name>_burst`, checked
     once `after` (the endpoint's authentication dependency; FastAPI runs it once per request) has passed."""
 

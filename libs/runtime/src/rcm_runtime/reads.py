@@ -34,10 +34,11 @@ def jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def stage_read_router(table: Table, *, tag: str, status_column: str | None = None,
+def stage_read_router(table: Table, *, tag: str, needs: Any, status_column: str | None = None,
                       queue_path: str | None = None, queue_default: str | None = None,
                       time_column: str | None = None) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=[tag])
+    """`needs` is the dependency naming the read permission (the service's `needs("...")`)."""
+    router = APIRouter(prefix="/v1", tags=[tag], dependencies=[needs])
 
     @router.get("/claims/{claim_id}", summary=f"A claim's state at the {tag} stage")
     async def read_claim(claim_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep) -> dict:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from rcm_runtime.api_keys import digest, parse_api_keys
+
 if TYPE_CHECKING:
     from rcm_runtime.settings import ServiceSettings
 
@@ -21,6 +23,9 @@ SecretCheck = Callable[[str], list[str]]
 # dev-clearinghouse-key); the database passwords of the local stack are the role names, or "postgres".
 DEVELOPMENT_PREFIX = "dev-"
 DEVELOPMENT_PASSWORDS = frozenset({"postgres", "password", "changeme", "secret"})
+# The API keys docker-compose.yml configures (as digests) for development, and hands the sandbox payer.
+DEVELOPMENT_KEY_DIGESTS = frozenset(digest(f"{prefix}-{tenant}") for prefix in ("dev-key", "dev-payer-key")
+                                    for tenant in ("tenant-a", "tenant-b", "demo"))
 SUPERUSER = "postgres"
 
 
@@ -37,12 +42,22 @@ def key(value: str) -> list[str]:
     return []
 
 
-def key_list(value: str) -> list[str]:
-    """Keys with what they are bound to, "key:tenant" pairs separated by commas: every key must be a real one."""
-    keys = [pair.partition(":")[0].strip() for pair in value.split(",") if pair.strip()]
-    if not keys:
-        return ["is empty"]
-    return each_key(keys)
+def api_key_digests(value: str) -> list[str]:
+    """RCM_API_KEYS holds SHA-256 digests bound to tenants and roles (rcm_runtime.api_keys), not keys: it must be
+    well formed, and no entry may be the digest of a development key the project ships (docker-compose.yml).
+    Empty is safe: a deployment may take bearer tokens only."""
+    try:
+        entries = parse_api_keys(value)
+    except ValueError:
+        return ["is not sha256:<hex>=<tenant>:<role>+<role> entries"]
+    if any(d in DEVELOPMENT_KEY_DIGESTS for d in entries):
+        return ["has the digest of a development key"]
+    return []
+
+
+def tenant_keys(value: str) -> list[str]:
+    """Keys a client holds for other parties, "tenant=key" pairs (the sandbox payer's remittance keys)."""
+    return each_key(key.strip() for _, _, key in (p.partition("=") for p in value.split(",") if p.strip()))
 
 
 def each_key(keys: Iterable[str], noun: str = "key") -> list[str]:

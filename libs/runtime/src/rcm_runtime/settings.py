@@ -18,7 +18,7 @@ class ServiceSettings(BaseSettings):
     # settings add theirs: `secret_settings = {**ServiceSettings.secret_settings, "payer_key": secret.key}`.
     secret_settings: ClassVar[dict[str, secret.SecretCheck]] = {
         "database_url": secret.database_url,
-        "api_keys": secret.key_list,
+        "api_keys": secret.api_key_digests,
         "ops_api_key": secret.key,
     }
 
@@ -58,8 +58,20 @@ class ServiceSettings(BaseSettings):
     kafka_compression: Literal["gzip"] | None = None
     kafka_max_request_bytes: int = 1 << 20
 
-    # API keys, "key:tenant" pairs separated by commas. Local development keys only by default.
-    api_keys: str = "dev-key-tenant-a:tenant-a,dev-key-tenant-b:tenant-b,dev-key-demo:demo"
+    # Authentication (rcm_runtime.auth). Trusted token issuers: "issuer=jwks_url" pairs separated by commas; the
+    # JWKS is read over https:// (http:// for a local identity provider) or from a file:// (the development issuer).
+    auth_issuers: str = ""
+    auth_audience: str = "openrcm"  # accepted `aud` values, comma-separated
+    auth_algorithms: str = "RS256,ES256"  # asymmetric only (rcm_runtime.tokens refuses HS* and none)
+    auth_leeway_s: float = 60.0  # clock skew allowed on exp, nbf and iat
+    auth_jwks_ttl_s: float = 3600.0  # an issuer's key set is fetched again after this long
+    auth_jwks_refetch_min_s: float = 30.0  # an unknown kid refetches the key set at most this often
+    auth_tenant_claim: str = "rcm_tenant"
+    auth_roles_claim: str = "rcm_roles"
+    auth_patient_claim: str = "rcm_patient"
+    # Machine clients' API keys, hashed: "sha256:<hex>=<tenant>:<role>+<role>" entries separated by commas
+    # (rcm_runtime.api_keys; `python -m rcm_runtime.dev_issuer api-key` makes one).
+    api_keys: str = ""
 
     ops_api_key: str = "dev-ops-key"  # operators only: dead letters span tenants
 
@@ -91,10 +103,12 @@ class ServiceSettings(BaseSettings):
                 return url.strip().rstrip("/")
         raise KeyError(f"no URL configured for service {name!r} (RCM_SERVICE_URLS)")
 
-    def api_key_tenants(self) -> dict[str, str]:
+    def auth_issuer_jwks(self) -> dict[str, str]:
+        """issuer -> JWKS URL."""
         out = {}
-        for pair in filter(None, self.api_keys.split(",")):
-            key, _, tenant = pair.partition(":")
-            if key and tenant:
-                out[key.strip()] = tenant.strip()
+        for pair in filter(None, (p.strip() for p in self.auth_issuers.split(","))):
+            issuer, sep, url = pair.partition("=")
+            if not sep or not issuer.strip() or not url.strip():
+                raise ValueError("RCM_AUTH_ISSUERS entries are issuer=jwks_url")
+            out[issuer.strip()] = url.strip()
         return out

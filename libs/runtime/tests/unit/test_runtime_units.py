@@ -367,20 +367,6 @@ def settings(**kw) -> ServiceSettings:
     return ServiceSettings(service_name="charges", db_schema="charges", **kw)
 
 
-def test_api_key_tenants_parses_key_tenant_pairs():
-    s = settings(api_keys="k1:tenant-a, k2 : tenant-b ,k3:tenant-a")
-    assert s.api_key_tenants() == {"k1": "tenant-a", "k2": "tenant-b", "k3": "tenant-a"}
-
-
-def test_api_key_tenants_skips_incomplete_pairs():
-    s = settings(api_keys="good:t1,,nocolon,:no-key,no-tenant:, ")
-    assert s.api_key_tenants() == {"good": "t1"}
-
-
-def test_api_key_tenants_of_empty_string_is_empty():
-    assert settings(api_keys="").api_key_tenants() == {}
-
-
 def test_service_url_finds_the_named_service_and_strips_trailing_slash():
     s = settings(service_urls="sandbox=http://127.0.0.1:8010/, eligibility = http://elig:8000 ")
     assert s.service_url("sandbox") == "http://127.0.0.1:8010"

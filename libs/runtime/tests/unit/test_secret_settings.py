@@ -7,11 +7,13 @@ from __future__ import annotations
 import pytest
 
 from rcm_runtime import secret_settings as secret
+from rcm_runtime.api_keys import digest
 from rcm_runtime.secret_settings import InsecureSettings, problems, refuse_insecure
 from rcm_runtime.settings import ServiceSettings
 
 REAL_URL = "postgresql+asyncpg://charges:Vq8-s3cr3t-from-the-vault@db.internal:5432/openrcm"
-REAL = {"database_url": REAL_URL, "api_keys": "k7Qw9zLr2mXv:tenant-a,p3Ht8sNc4bYd:tenant-b",
+REAL = {"database_url": REAL_URL, "api_keys": f"sha256:{digest('k7Qw9zLr2mXv')}=tenant-a:integrator,"
+                                               f"sha256:{digest('p3Ht8sNc4bYd')}=tenant-b:admin",
         "ops_api_key": "ops-5fJ2kq9RtLw8"}
 
 
@@ -45,12 +47,21 @@ def test_single_key(value, reasons):
 
 
 @pytest.mark.parametrize("value, reasons", [
-    (REAL["api_keys"], []), ("", ["is empty"]), (",", ["is empty"]),
-    ("k7Qw9zLr2mXv:tenant-a,dev-key-tenant-b:tenant-b", ["has a key that is a development default"]),
-    (":tenant-a", ["has a key that is empty"]),
+    (REAL["api_keys"], []), ("", []), (",", []),  # no API keys: bearer tokens only
+    (f"{REAL['api_keys']},sha256:{digest('dev-key-tenant-b')}=tenant-b:admin", ["has the digest of a development key"]),
+    ("k7Qw9zLr2mXv:tenant-a", ["is not sha256:<hex>=<tenant>:<role>+<role> entries"]),  # a plaintext key
 ])
-def test_key_list(value, reasons):
-    assert secret.key_list(value) == reasons
+def test_api_key_digests(value, reasons):
+    assert secret.api_key_digests(value) == reasons
+    assert "k7Qw9zLr2mXv" not in " ".join(reasons)
+
+
+@pytest.mark.parametrize("value, reasons", [
+    ("tenant-a=rcm_x7Hq2,demo=rcm_p9Lk3", []), ("", []),
+    ("tenant-a=rcm_x7Hq2,demo=dev-payer-key-demo", ["has a key that is a development default"]),
+])
+def test_tenant_keys(value, reasons):
+    assert secret.tenant_keys(value) == reasons
 
 
 def test_every_default_of_the_base_settings_is_refused_outside_development():
@@ -58,7 +69,6 @@ def test_every_default_of_the_base_settings_is_refused_outside_development():
     assert found == [
         "RCM_DATABASE_URL connects as the postgres superuser (give the service its own role)",
         "RCM_DATABASE_URL has no password",
-        "RCM_API_KEYS has a key that is a development default",
         "RCM_OPS_API_KEY is a development default",
     ]
     with pytest.raises(InsecureSettings) as refused:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -15,18 +15,17 @@ from rcm_contracts.claim import Provider
 from rcm_contracts.events import EncounterLine, EncounterSubmitted
 from rcm_contracts.envelope import describe_validation_error
 from rcm_runtime.app import Provided
-from rcm_runtime.auth import TenantId
+from rcm_runtime.auth import Actor, TenantId
 from rcm_runtime.body_limits import body_limit
 from rcm_runtime.rate_limits import rate_limit
 from rcm_runtime.reads import jsonable, problem, stage_read_router
 
+from rcm_charges.access import needs
 from rcm_charges.db import encounters
 from rcm_charges.domain.intake_errors import IntakeError
 from rcm_charges.service import CaptureResult, Charges, InvalidChargemaster, NoHl7Message
 
 router = APIRouter(prefix="/v1", tags=["encounters"])
-Actor = Annotated[str, Header(alias="X-User", min_length=1, max_length=128,
-                              description="the person or system making an audited change")]
 UseCases = Provided[Charges]
 Intake = rate_limit("intake")  # per client (RCM_INTAKE_RATE_PER_S, RCM_INTAKE_BURST)
 
@@ -48,27 +47,26 @@ def _many(results: list[CaptureResult]) -> JSONResponse:
     return JSONResponse(status_code=status, content={"encounters": [_result_body(r) for r in results]})
 
 
-@router.post("/encounters", status_code=201, summary="Submit an encounter in the OpenRCM JSON format",
+@router.post("/encounters", dependencies=[needs("encounters.submit"), Intake],
+             status_code=201, summary="Submit an encounter in the OpenRCM JSON format",
              description="201 for a new encounter: `captured` (released to eligibility), `open` (complete, waiting "
                          "out the charge-lag window for late charges) or `held` (completeness review, with what is "
                          "missing). 200 for a resend: `duplicate` when unchanged; a changed "
                          "resend of a held encounter becomes its next version (`captured` or `held`); 409 when the "
-                         "claim was already released.",
-             dependencies=[Intake])
+                         "claim was already released.")
 async def submit_encounter(body: EncounterSubmitted, tenant_id: TenantId, charges: UseCases, response: Response):
     [result] = await charges.capture(tenant_id=tenant_id, submissions=[body], channel="json")
     return _one(result, response)
 
 
-@router.post("/encounters/fhir", status_code=201,
+@router.post("/encounters/fhir", dependencies=[needs("encounters.submit"), Intake], status_code=201,
              summary="Submit an encounter as a FHIR R4 Bundle (Patient, Coverage, Encounter, Condition, Procedure, "
                      "ChargeItem, Claim)",
              description="A single-encounter bundle answers with that encounter's result. A patient's "
                          "multi-encounter export (e.g. Synthea) is split per Encounter and answers "
                          "`{\"encounters\": [...]}`; if any encounter is rejected, nothing is captured and the 422 "
                          "names the encounter of each problem. Services coded only in SNOMED CT or CVX are "
-                         "accepted as they came and reach the coder queue once complete.",
-             dependencies=[Intake])
+                         "accepted as they came and reach the coder queue once complete.")
 @body_limit("max_file_body_bytes")
 async def submit_fhir_bundle(request: Request, tenant_id: TenantId, charges: UseCases, response: Response,
                              source_system: str = "fhir"):
@@ -86,13 +84,12 @@ async def submit_fhir_bundle(request: Request, tenant_id: TenantId, charges: Use
     return _many(results)
 
 
-@router.post("/encounters/hl7v2", status_code=201,
+@router.post("/encounters/hl7v2", dependencies=[needs("encounters.submit"), Intake], status_code=201,
              summary="Submit HL7 v2 DFT^P03 message(s) (ER7 text; CR, LF or CRLF segment separators)",
              description="All messages are parsed first; if any is rejected nothing is captured and the 422 lists "
                          "the problems per message. Lines without an amount are priced from the chargemaster or "
                          "held in completeness review.",
-             openapi_extra={"requestBody": {"content": {"x-application/hl7-v2+er7": {"schema": {"type": "string"}}}}},
-             dependencies=[Intake])
+             openapi_extra={"requestBody": {"content": {"x-application/hl7-v2+er7": {"schema": {"type": "string"}}}}})
 @body_limit("max_file_body_bytes")
 async def submit_hl7v2(request: Request, tenant_id: TenantId, charges: UseCases, source_system: str | None = None):
     try:
@@ -111,12 +108,13 @@ async def submit_hl7v2(request: Request, tenant_id: TenantId, charges: UseCases,
     return _many(results)
 
 
-reads = stage_read_router(encounters, tag="encounters", status_column="status", queue_path="/encounters",
-                          queue_default=None, time_column="received_at")
+reads = stage_read_router(encounters, tag="encounters", needs=needs("encounters.read"), status_column="status",
+                          queue_path="/encounters", queue_default=None, time_column="received_at")
 
 
-@router.patch("/encounters/{claim_id}", summary="Completeness review: fix a held encounter (merged field by field); "
-                                                "it is released to eligibility once complete")
+@router.patch("/encounters/{claim_id}", dependencies=[needs("encounters.fix")],
+              summary="Completeness review: fix a held encounter (merged field by field); "
+                      "it is released to eligibility once complete")
 async def fix_held_encounter(claim_id: uuid.UUID, tenant_id: TenantId, charges: UseCases, actor: Actor,
                              changes: dict[str, Any] = Body(..., examples=[{"diagnoses": ["J069"]}])):
     try:
@@ -126,8 +124,9 @@ async def fix_held_encounter(claim_id: uuid.UUID, tenant_id: TenantId, charges: 
     return _result_body(result)
 
 
-@router.post("/encounters/{claim_id}/lines", summary="Add late charges to an encounter not yet released (held, or "
-                                                    "open inside the charge-lag window)")
+@router.post("/encounters/{claim_id}/lines", dependencies=[needs("encounters.late_charges")],
+             summary="Add late charges to an encounter not yet released (held, or "
+                     "open inside the charge-lag window)")
 async def late_charges(claim_id: uuid.UUID, lines: list[EncounterLine], tenant_id: TenantId, charges: UseCases,
                        actor: Actor):
     try:
@@ -138,13 +137,14 @@ async def late_charges(claim_id: uuid.UUID, lines: list[EncounterLine], tenant_i
     return _result_body(result)
 
 
-@router.get("/encounters/{claim_id}/audit", summary="Who changed the encounter, when, and what it was before and after")
+@router.get("/encounters/{claim_id}/audit", dependencies=[needs("encounters.audit.read")],
+            summary="Who changed the encounter, when, and what it was before and after")
 async def encounter_audit(claim_id: uuid.UUID, tenant_id: TenantId, charges: UseCases) -> dict:
     rows = await charges.audit_trail(tenant_id=tenant_id, claim_id=claim_id)
     return {"claim_id": str(claim_id), "changes": [jsonable(r) for r in rows]}
 
 
-@router.post("/chargemaster", tags=["chargemaster"],
+@router.post("/chargemaster", dependencies=[needs("chargemaster.write")], tags=["chargemaster"],
              summary="Import chargemaster rows (CSV: code,modifier,price,effective_from,effective_to)",
              openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
 @body_limit("max_file_body_bytes")
@@ -160,14 +160,15 @@ async def import_chargemaster(request: Request, tenant_id: TenantId, charges: Us
     return {"imported": imported}
 
 
-@router.get("/chargemaster", tags=["chargemaster"], summary="The tenant's chargemaster rows, optionally for one code")
+@router.get("/chargemaster", dependencies=[needs("chargemaster.read")],
+            tags=["chargemaster"], summary="The tenant's chargemaster rows, optionally for one code")
 async def list_chargemaster(tenant_id: TenantId, charges: UseCases, code: str | None = None,
                             limit: int = Query(500, ge=1, le=5000)) -> dict:
     rows = await charges.chargemaster(tenant_id=tenant_id, code=code, limit=limit)
     return {"items": [jsonable(r) for r in rows]}
 
 
-@router.put("/settings/default-billing-provider", tags=["settings"],
+@router.put("/settings/default-billing-provider", dependencies=[needs("settings.write")], tags=["settings"],
             summary="Set the billing provider applied to encounters that name none with an NPI",
             description="EHR feeds such as Synthea carry organisations without an NPI; many practices bill every "
                         "encounter under one group NPI. Applies to encounters evaluated from now on (new intake, "
@@ -177,7 +178,8 @@ async def put_default_billing_provider(body: Provider, tenant_id: TenantId, char
     return jsonable(row)
 
 
-@router.get("/settings/default-billing-provider", tags=["settings"], summary="The tenant's default billing provider")
+@router.get("/settings/default-billing-provider", dependencies=[needs("settings.read")],
+            tags=["settings"], summary="The tenant's default billing provider")
 async def get_default_billing_provider(tenant_id: TenantId, charges: UseCases) -> dict:
     row = await charges.default_billing_provider(tenant_id=tenant_id)
     if row is None:
@@ -185,14 +187,15 @@ async def get_default_billing_provider(tenant_id: TenantId, charges: UseCases) -
     return jsonable(row)
 
 
-@router.delete("/settings/default-billing-provider", tags=["settings"], status_code=204,
+@router.delete("/settings/default-billing-provider", dependencies=[needs("settings.write")],
+               tags=["settings"], status_code=204,
                summary="Stop applying a default billing provider")
 async def delete_default_billing_provider(tenant_id: TenantId, charges: UseCases, actor: Actor) -> Response:
     await charges.set_default_billing_provider(tenant_id=tenant_id, provider=None, actor=actor)
     return Response(status_code=204)
 
 
-@router.put("/provider-profiles/{npi}", tags=["settings"],
+@router.put("/provider-profiles/{npi}", dependencies=[needs("settings.write")], tags=["settings"],
             summary="Enroll a provider: tax id, address (ZIP+4 for billing), taxonomy, name",
             description="Encounters naming this NPI (billing, rendering or referring) get the fields they left "
                         "empty from here; what the EHR sent wins.")
@@ -203,7 +206,8 @@ async def put_profile(npi: str, body: Provider, tenant_id: TenantId, charges: Us
     return body.model_dump(mode="json", exclude_none=True)
 
 
-@router.get("/provider-profiles", tags=["settings"], summary="The tenant's enrolled providers")
+@router.get("/provider-profiles", dependencies=[needs("settings.read")],
+            tags=["settings"], summary="The tenant's enrolled providers")
 async def list_profiles(tenant_id: TenantId, charges: UseCases) -> dict:
     rows = await charges.provider_profiles(tenant_id=tenant_id)
     return {"providers": [jsonable(r) for r in rows]}

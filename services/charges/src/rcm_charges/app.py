@@ -11,6 +11,7 @@ from rcm_runtime.clock import Clock
 from rcm_runtime.outage import Backoff
 
 from rcm_charges import api, consumers
+from rcm_charges.access import ACCESS
 from rcm_charges.service import Charges
 from rcm_charges.settings import Settings
 
@@ -26,7 +27,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await rt.services[Charges].release_forever(backoff=Backoff.from_settings(settings))
 
     return create_service_app(
-        settings,
+        settings, access=ACCESS,
         title="OpenRCM charges",
         description="Encounter intake from EHRs (FHIR R4 Bundle, HL7 v2 DFT^P03, OpenRCM JSON, Kafka topic "
         f"`{topics.INTAKE_ENCOUNTERS}`) and charge capture.",

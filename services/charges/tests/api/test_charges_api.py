@@ -22,7 +22,7 @@ from tests.support.encounters import GOOD_NPI, generate, to_fhir_bundle, to_hl7_
 
 pytestmark = pytest.mark.integration
 
-AUDITOR = {"X-User": "biller-1"}
+AUDITOR = {"user": "biller-1"}  # api.headers(**AUDITOR): a token with this subject
 START = datetime(2026, 10, 1, 9, 0, tzinfo=timezone.utc)
 
 
@@ -141,8 +141,9 @@ async def test_without_an_api_key_the_answer_is_401_and_nothing_is_captured(api)
     resp = await api.client.post("/v1/encounters", json=encounter(seed=6))
     unknown = await api.client.get("/v1/encounters", headers={"x-api-key": "not-a-key"})
 
-    assert resp.status_code == 401 and resp.json()["detail"]["code"] == "unauthenticated"
-    assert unknown.status_code == 401
+    assert resp.status_code == 401 and resp.json()["code"] == "unauthenticated"
+    assert resp.headers["www-authenticate"].startswith('Bearer realm="openrcm", error="invalid_request"')
+    assert unknown.status_code == 401 and unknown.json()["description"] == "unknown API key"
     assert await api.scalar("SELECT count(*) FROM encounters") == 0
 
 
@@ -248,13 +249,14 @@ async def test_fixing_answers_404_409_and_422_as_it_should(api):
     theirs = await fix(held["claim_id"], {"diagnoses": ["I10"]}, "tenant-b", **AUDITOR)
     closed = await fix(released["claim_id"], {"diagnoses": ["I10"]}, **AUDITOR)
     invalid = await fix(held["claim_id"], {"service_date": "2026-02-31"}, **AUDITOR)
-    anonymous = await fix(held["claim_id"], {"diagnoses": ["I10"]})
+    anonymous = await api.client.patch(f"/v1/encounters/{held['claim_id']}", json={"diagnoses": ["I10"]},
+                                       headers={"X-User": "biller-1"})  # a name is no credential
 
     assert unknown.status_code == 404 and theirs.status_code == 404
     assert closed.status_code == 409 and closed.json()["code"] == "not_open"
     assert invalid.status_code == 422 and invalid.json()["code"] == "invalid_encounter"
     assert "service_date" in invalid.json()["description"] and "2026-02-31" not in invalid.text
-    assert anonymous.status_code == 422 and any(e["field"] == "header.X-User" for e in anonymous.json()["errors"])
+    assert anonymous.status_code == 401
     row = await encounter_row(api, held["claim_id"])
     assert row["status"] == "held" and row["version"] == 1
     assert await api.scalar("SELECT count(*) FROM encounter_audit") == 0
@@ -407,15 +409,16 @@ async def test_default_billing_provider_is_set_applied_and_cleared(api):
     assert (await submit(api, body)).json()["status"] == "held"
 
 
-async def test_default_billing_provider_needs_a_ten_digit_npi_and_an_actor(api):
+async def test_default_billing_provider_needs_a_ten_digit_npi_and_an_admin(api):
     bad_npi = await api.client.put("/v1/settings/default-billing-provider", json={"npi": "12345"},
                                    headers=api.headers(**AUDITOR))
-    anonymous = await api.client.put("/v1/settings/default-billing-provider", json={"npi": GOOD_NPI},
-                                     headers=api.headers())
-    anonymous_delete = await api.client.delete("/v1/settings/default-billing-provider", headers=api.headers())
+    biller = api.headers(**AUDITOR, roles=["biller"])
+    not_admin = await api.client.put("/v1/settings/default-billing-provider", json={"npi": GOOD_NPI}, headers=biller)
+    not_admin_delete = await api.client.delete("/v1/settings/default-billing-provider", headers=biller)
 
     assert bad_npi.status_code == 422 and any(e["field"] == "body.npi" for e in bad_npi.json()["errors"])
-    assert anonymous.status_code == 422 and anonymous_delete.status_code == 422
+    assert not_admin.status_code == 403 and not_admin.json()["permission"] == "settings.write"
+    assert not_admin_delete.status_code == 403
     assert await api.scalar("SELECT count(*) FROM tenant_settings") == 0
 
 
@@ -442,11 +445,11 @@ async def test_provider_profiles_are_enrolled_listed_per_tenant_and_fill_encount
 async def test_provider_profile_path_and_body_must_name_the_same_npi(api):
     mismatch = await api.client.put("/v1/provider-profiles/1982749354", json={"npi": GOOD_NPI},
                                     headers=api.headers(**AUDITOR))
-    anonymous = await api.client.put(f"/v1/provider-profiles/{GOOD_NPI}", json={"npi": GOOD_NPI},
-                                     headers=api.headers())
+    front_desk = await api.client.put(f"/v1/provider-profiles/{GOOD_NPI}", json={"npi": GOOD_NPI},
+                                      headers=api.headers(**AUDITOR, roles=["front_desk"]))
 
     assert mismatch.status_code == 422 and mismatch.json()["code"] == "npi_mismatch"
-    assert anonymous.status_code == 422
+    assert front_desk.status_code == 403  # enrolling providers is an admin's
     assert await api.scalar("SELECT count(*) FROM provider_profiles") == 0
 
 

@@ -141,8 +141,8 @@ async def test_each_client_is_rate_limited_on_intake_with_retry_after():
         fhir = await api.client.post("/v1/encounters/fhir", json=to_fhir_bundle(encounter(seed=9)),
                                      headers=api.headers())
         assert fhir.status_code == 429
-        assert (await api.client.post("/v1/encounters", json=encounter(seed=10),
-                                      headers=api.headers("tenant-b"))).status_code == 201
+        assert (await api.client.post("/v1/encounters", json=encounter(seed=10),  # a client: iss + sub of its token
+                                      headers=api.headers("tenant-b", user="another.client"))).status_code == 201
         assert (await api.client.post("/v1/encounters", json=encounter(seed=11))).status_code == 401
         # reads and reviews are not intake
         assert (await api.client.get("/v1/encounters", headers=api.headers())).status_code == 200

@@ -8,6 +8,7 @@ from rcm_runtime.app import Runtime, create_service_app
 from rcm_runtime.clock import Clock
 
 from rcm_coding import api, consumers
+from rcm_coding.access import ACCESS
 from rcm_coding.domain import icd10
 from rcm_coding.domain.engine import load_tables
 from rcm_coding.service import Coding
@@ -22,7 +23,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def wire(rt: Runtime) -> None:
         rt.provide(Coding(rt.units, tables))
 
-    return create_service_app(settings, title="OpenRCM coding",
+    return create_service_app(settings, access=ACCESS, title="OpenRCM coding",
                               description="ICD-10-CM / CPT / HCPCS validation, NCCI PTP and MUE edits, modifier "
                                           "rules, medical necessity and the coder queue.",
                               routers=[api.reads, api.router],

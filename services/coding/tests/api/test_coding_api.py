@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 # The invented NCCI PTP and MUE fixture the local stack loads (3 PTP rows, 2 MUE rows; no HCPCS, CPT or
 # coverage files): 11111 + 33333 is a pair whose modifier indicator is 0.
 REFERENCE_DATA = Path(__file__).resolve().parents[4] / "deploy" / "reference-data"
-CODER = {"X-User": "coder-1"}
+CODER = {"user": "coder-1"}  # api.headers(**CODER): a token with this subject
 
 
 def claim(*, diagnoses=("E119",), codes=("99213", "85025"), claim_id: uuid.UUID | None = None) -> Claim:
@@ -138,7 +138,7 @@ async def test_another_tenants_claim_with_the_same_id_changes_nothing_of_this_te
 
 
 async def test_reference_data_names_the_tables_this_process_loaded(api):
-    resp = await api.client.get("/v1/reference-data")
+    resp = await api.client.get("/v1/reference-data", headers=api.headers(roles=["coder"]))
 
     assert resp.status_code == 200
     # the fixture's rows: three PTP pairs (one deleted, still listed), two MUE codes; no other file
@@ -171,13 +171,12 @@ async def test_assignment_answers_404_409_and_422_as_it_should(api):
     theirs = await assign(c.claim_id, {"coder": "dana"}, "tenant-b", **CODER)
     coded = await assign(clean.claim_id, {"coder": "dana"}, **CODER)
     empty = await assign(c.claim_id, {"coder": ""}, **CODER)
-    anonymous = await assign(c.claim_id, {"coder": "dana"})
-    no_key = await api.client.post(f"/v1/claims/{c.claim_id}/assignment", json={"coder": "dana"}, headers=CODER)
+    no_key = await api.client.post(f"/v1/claims/{c.claim_id}/assignment", json={"coder": "dana"},
+                                   headers={"X-User": "coder-1"})  # a name is no credential
 
     assert unknown.status_code == 404 and theirs.status_code == 404
     assert coded.status_code == 409 and coded.json()["code"] == "not_in_queue"
     assert empty.status_code == 422 and [e["field"] for e in empty.json()["errors"]] == ["body.coder"]
-    assert anonymous.status_code == 422 and [e["field"] for e in anonymous.json()["errors"]] == ["header.X-User"]
     assert no_key.status_code == 401
     assert await api.scalar("SELECT count(*) FROM coded_claims WHERE assigned_to IS NOT NULL") == 0
     assert await api.scalar("SELECT count(*) FROM coding_audit") == 0
@@ -229,14 +228,14 @@ async def test_recoding_answers_404_409_and_422_as_it_should(api):
     bad_pointer = await recode(c.claim_id, {"diagnoses": ["I10"],
                                             "lines": [{"line_number": 1, "diagnosis_pointers": [4]}]}, **CODER)
     unknown_field = await recode(c.claim_id, {"diagnosis": ["I10"]}, **CODER)
-    anonymous = await recode(c.claim_id, {"diagnoses": ["I10"]})
+    biller = await recode(c.claim_id, {"diagnoses": ["I10"]}, **CODER, roles=["biller"])  # coders recode
 
     assert unknown.status_code == 404 and theirs.status_code == 404
     assert no_line.status_code == 422 and no_line.json()["code"] == "invalid_recode"
     assert "line 9" in no_line.json()["description"]
     assert bad_pointer.status_code == 422 and bad_pointer.json()["code"] == "invalid_claim"
     assert unknown_field.status_code == 422 and unknown_field.json()["errors"][0]["field"] == "body.diagnosis"
-    assert anonymous.status_code == 422
+    assert biller.status_code == 403 and biller.json()["permission"] == "coding.recode"
     assert await api.scalar("SELECT status FROM coded_claims") == "needs_coder"
     assert await api.scalar("SELECT count(*) FROM coding_audit") == 0
     assert len(await api.outbox_events()) == 1  # only the consumer's ClaimCoded (needs_coder)

@@ -7,6 +7,7 @@ from rcm_runtime.app import Runtime, create_service_app
 from rcm_runtime.clock import Clock
 
 from rcm_denials import api, consumers
+from rcm_denials.access import ACCESS
 from rcm_denials.service import Denials
 from rcm_denials.settings import Settings
 
@@ -17,7 +18,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def wire(rt: Runtime) -> None:
         rt.provide(Denials(rt.units))
 
-    return create_service_app(settings, title="OpenRCM denials",
+    return create_service_app(settings, access=ACCESS, title="OpenRCM denials",
                               description="Denial root cause (CARC/RARC), work queues, appeals and corrected claims.",
                               routers=[api.router], consume_topics=[topics.REMITTANCE], startup=[wire],
                               handlers=lambda rt: consumers.handlers(rt.services[Denials]), clock=clock)

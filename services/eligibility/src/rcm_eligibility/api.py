@@ -9,17 +9,18 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
 
 from rcm_contracts.claim import Coverage, Person, Provider
 from rcm_contracts.events import AppointmentScheduled
 from rcm_runtime.app import Provided
-from rcm_runtime.auth import TenantId
+from rcm_runtime.auth import Actor, TenantId
 from rcm_runtime.rate_limits import rate_limit
 from rcm_runtime.reads import jsonable, problem, stage_read_router
 
+from rcm_eligibility.access import needs
 from rcm_eligibility.db import coverage_checks
 from rcm_eligibility.domain.decision import Decision
 from rcm_eligibility.domain.fhir_appointment import AppointmentError
@@ -27,10 +28,9 @@ from rcm_eligibility.domain.registration import CoverageRegistration, PatientReg
 from rcm_eligibility.registration_service import PreVisitCheck
 from rcm_eligibility.service import CheckOutcome, CoverageQuestion, Eligibility, InvalidMemberIdRule
 
-reads = stage_read_router(coverage_checks, tag="eligibility", status_column="work_queue", queue_path="/work-queue",
-                          queue_default=None, time_column="checked_at")
+reads = stage_read_router(coverage_checks, tag="eligibility", needs=needs("coverage.read"), status_column="work_queue",
+                          queue_path="/work-queue", queue_default=None, time_column="checked_at")
 router = APIRouter(prefix="/v1", tags=["eligibility"])
-Actor = Annotated[str, Header(alias="X-User", min_length=1, max_length=128)]
 Use = Provided[Eligibility]
 Intake = rate_limit("intake")  # schedule feeds and batch checks, per client (RCM_INTAKE_RATE_PER_S, _BURST)
 
@@ -45,8 +45,9 @@ class AuthorizationIn(BaseModel):
     authorization_number: str = Field(min_length=1, max_length=50)
 
 
-@router.post("/claims/{claim_id}/authorization", summary="Attach the payer's prior authorization to a held claim "
-                                                         "and release it")
+@router.post("/claims/{claim_id}/authorization", dependencies=[needs("coverage.resolve")],
+             summary="Attach the payer's prior authorization to a held claim "
+                     "and release it")
 async def attach_authorization(claim_id: uuid.UUID, body: AuthorizationIn, tenant_id: TenantId, actor: Actor,
                                eligibility: Use):
     decision = await eligibility.record_authorization(tenant_id, actor, claim_id, body.authorization_number)
@@ -57,8 +58,9 @@ class RecheckIn(BaseModel):
     member_id: str | None = Field(default=None, min_length=1, max_length=80)
 
 
-@router.post("/claims/{claim_id}/recheck", summary="Ask the payer again (optionally with a corrected member id); "
-                                                   "the claim is released if coverage is now confirmed")
+@router.post("/claims/{claim_id}/recheck", dependencies=[needs("coverage.resolve")],
+             summary="Ask the payer again (optionally with a corrected member id); "
+                     "the claim is released if coverage is now confirmed")
 async def recheck_claim(claim_id: uuid.UUID, body: RecheckIn, tenant_id: TenantId, actor: Actor, eligibility: Use):
     decision = await eligibility.recheck(tenant_id, actor, claim_id, body.member_id)
     return _decision_body(claim_id, decision)
@@ -87,8 +89,9 @@ def _check_body(outcome: CheckOutcome) -> dict:
             "benefits": outcome.snapshot.as_json() if outcome.snapshot else None}
 
 
-@router.post("/eligibility-checks", summary="Check one patient's coverage now (270/271, cached per member, payer "
-                                            "and date of service)")
+@router.post("/eligibility-checks", dependencies=[needs("eligibility.check")],
+             summary="Check one patient's coverage now (270/271, cached per member, payer "
+                     "and date of service)")
 async def check_now(body: CheckIn, tenant_id: TenantId, eligibility: Use) -> dict:
     [outcome] = await eligibility.check(tenant_id, [body.question()])
     return _check_body(outcome)
@@ -98,8 +101,8 @@ class BatchIn(BaseModel):
     checks: list[CheckIn] = Field(min_length=1, max_length=100)
 
 
-@router.post("/eligibility-checks/batch", summary="Check up to 100 patients at once (e.g. tomorrow's schedule)",
-             dependencies=[Intake])
+@router.post("/eligibility-checks/batch", dependencies=[needs("eligibility.check"), Intake],
+             summary="Check up to 100 patients at once (e.g. tomorrow's schedule)")
 async def check_batch(body: BatchIn, tenant_id: TenantId, eligibility: Use) -> dict:
     outcomes = await eligibility.check(tenant_id, [c.question() for c in body.checks])
     return {"results": [_check_body(o) for o in outcomes]}
@@ -110,15 +113,17 @@ class RegistrationIn(BaseModel):  # noqa: D101 - see validate()
     coverages: list[CoverageRegistration] = Field(default_factory=list, max_length=3)
 
 
-@router.post("/registrations/validate", summary="Validate a patient's registration and coverages before the visit")
+@router.post("/registrations/validate", dependencies=[needs("patients.register")],
+             summary="Validate a patient's registration and coverages before the visit")
 async def validate(body: RegistrationIn, tenant_id: TenantId, eligibility: Use) -> dict:
     problems = await eligibility.validate_registration(tenant_id, body.patient, body.coverages)
     return {"valid": not any(p.severity == "error" for p in problems),
             "problems": [p.model_dump(mode="json") for p in problems]}
 
 
-@router.put("/patients/{patient_id}", summary="Register (or update) a patient and their coverages; errors are "
-                                             "refused with the list of problems, warnings are returned")
+@router.put("/patients/{patient_id}", dependencies=[needs("patients.register")],
+            summary="Register (or update) a patient and their coverages; errors are "
+                    "refused with the list of problems, warnings are returned")
 async def put_patient(patient_id: str, body: RegistrationIn, tenant_id: TenantId, eligibility: Use):
     problems = await eligibility.register(tenant_id, patient_id, body.patient, body.coverages)
     body_out = {"patient_id": patient_id, "problems": [p.model_dump(mode="json") for p in problems]}
@@ -133,13 +138,14 @@ def _pre_visit_body(check: PreVisitCheck) -> dict:
             "problems": check.problems, "eligibility": check.eligibility}
 
 
-@router.post("/appointments", summary="A scheduled visit: verify the registered coverage before the date of service",
-             dependencies=[Intake])
+@router.post("/appointments", dependencies=[needs("appointments.write"), Intake],
+             summary="A scheduled visit: verify the registered coverage before the date of service")
 async def post_appointment(body: AppointmentScheduled, tenant_id: TenantId, eligibility: Use) -> dict:
     return _pre_visit_body(await eligibility.schedule(tenant_id, body))
 
 
-@router.post("/appointments/fhir", summary="A scheduled visit as a FHIR R4 Appointment", dependencies=[Intake])
+@router.post("/appointments/fhir", dependencies=[needs("appointments.write"), Intake],
+             summary="A scheduled visit as a FHIR R4 Appointment")
 async def post_fhir_appointment(request: Request, tenant_id: TenantId, eligibility: Use, source_system: str = "fhir"):
     try:
         raw = json.loads(await request.body())
@@ -154,7 +160,8 @@ async def post_fhir_appointment(request: Request, tenant_id: TenantId, eligibili
     return _pre_visit_body(check)
 
 
-@router.get("/appointments", summary="Pre-visit work queue: appointments with problems (or all), by date")
+@router.get("/appointments", dependencies=[needs("appointments.read")],
+            summary="Pre-visit work queue: appointments with problems (or all), by date")
 async def list_appointments(tenant_id: TenantId, eligibility: Use, work_queue: str | None = None,
                             on: date | None = None, limit: int = Query(200, ge=1, le=1000)) -> dict:
     return {"items": await eligibility.appointments(tenant_id, work_queue=work_queue, on=on, limit=limit)}
@@ -167,7 +174,7 @@ class MemberIdRuleIn(BaseModel):
     description: str | None = Field(default=None, max_length=200, examples=["Medicare MBI"])
 
 
-@router.put("/payers/{payer_id}/member-id-rule", tags=["settings"],
+@router.put("/payers/{payer_id}/member-id-rule", dependencies=[needs("settings.write")], tags=["settings"],
             summary="Set the member-id format for one payer ('*' = the default for payers without one)",
             description="Registrations and pre-visit checks of this tenant apply it from now on.")
 async def put_payer_member_id_rule(payer_id: Annotated[str, Path(min_length=1, max_length=80)], body: MemberIdRuleIn,
@@ -180,12 +187,14 @@ async def put_payer_member_id_rule(payer_id: Annotated[str, Path(min_length=1, m
     return {"payer_id": payer_id, "pattern": body.pattern, "description": body.description}
 
 
-@router.get("/member-id-rules", tags=["settings"], summary="The tenant's member-id formats per payer")
+@router.get("/member-id-rules", dependencies=[needs("settings.read")],
+            tags=["settings"], summary="The tenant's member-id formats per payer")
 async def get_member_id_rules(tenant_id: TenantId, eligibility: Use) -> dict:
     return {"rules": [jsonable(r) for r in await eligibility.member_id_rules(tenant_id)]}
 
 
-@router.delete("/payers/{payer_id}/member-id-rule", tags=["settings"], status_code=204,
+@router.delete("/payers/{payer_id}/member-id-rule", dependencies=[needs("settings.write")],
+               tags=["settings"], status_code=204,
                summary="Remove a payer's member-id format (the tenant default applies again)")
 async def delete_payer_member_id_rule(payer_id: str, tenant_id: TenantId, actor: Actor, eligibility: Use):
     await eligibility.remove_member_id_rule(tenant_id, actor, payer_id)  # NoMemberIdRule: 404 not_found

@@ -13,6 +13,7 @@ from rcm_runtime.app import Runtime, create_service_app
 from rcm_runtime.clock import Clock
 
 from rcm_eligibility import api, consumers
+from rcm_eligibility.access import ACCESS
 from rcm_eligibility.domain.prior_auth import AuthRuleTable
 from rcm_eligibility.payers import FileDropPayerConnection, HttpPayerConnection
 from rcm_eligibility.service import Eligibility
@@ -38,7 +39,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                                cache_ttl=timedelta(seconds=settings.eligibility_cache_ttl_s),
                                concurrency=settings.payer_concurrency))
 
-    return create_service_app(settings, title="OpenRCM eligibility",
+    return create_service_app(settings, access=ACCESS, title="OpenRCM eligibility",
                               description="270/271 eligibility and benefits, prior-authorization requirements, "
                                           "front-desk and authorization work queues.",
                               routers=[api.reads, api.router],

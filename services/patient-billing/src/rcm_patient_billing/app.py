@@ -7,6 +7,7 @@ from rcm_runtime.app import Runtime, create_service_app
 from rcm_runtime.clock import Clock
 
 from rcm_patient_billing import api, consumers
+from rcm_patient_billing.access import ACCESS
 from rcm_patient_billing.service import PatientBilling
 from rcm_patient_billing.settings import Settings
 
@@ -17,7 +18,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def wire(rt: Runtime) -> None:
         rt.provide(PatientBilling(rt.units))
 
-    return create_service_app(settings, title="OpenRCM patient-billing",
+    return create_service_app(settings, access=ACCESS, title="OpenRCM patient-billing",
                               description="Patient balances, itemized statements, payment plans, dunning.",
                               routers=[api.router], consume_topics=[topics.REMITTANCE], startup=[wire],
                               handlers=lambda rt: consumers.handlers(rt.services[PatientBilling]), clock=clock)

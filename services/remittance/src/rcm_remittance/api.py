@@ -7,22 +7,22 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from pydantic_core import to_json
 
 from rcm_contracts.wire import RemittanceAdvice
 from rcm_runtime.app import Provided
-from rcm_runtime.auth import TenantId
+from rcm_runtime.auth import Actor, TenantId
 from rcm_runtime.body_limits import body_limit
 from rcm_runtime.rate_limits import rate_limit
 
+from rcm_remittance.access import needs
 from rcm_remittance.service import FileResult, Remittance, RemittanceQueries
 
 router = APIRouter(prefix="/v1", tags=["remittance"])
 
-Actor = Annotated[str, Header(alias="X-User", min_length=1, max_length=128, description="the operator acting")]
 Intake = rate_limit("intake")  # per client (RCM_INTAKE_RATE_PER_S, RCM_INTAKE_BURST)
 
 
@@ -47,25 +47,27 @@ def _answer(result: FileResult):
     return Response(content=to_json(body), media_type="application/json")
 
 
-@router.post("/remittances", summary="Post an ERA as JSON (RemittanceAdvice): the same identity, tenant and "
-                                     "balancing rules as an 835", dependencies=[Intake])
+@router.post("/remittances", dependencies=[needs("remittances.post"), Intake],
+             summary="Post an ERA as JSON (RemittanceAdvice): the same identity, tenant and "
+                     "balancing rules as an 835")
 @body_limit("max_file_body_bytes")
-async def post_era(body: RemittanceAdvice, tenant_id: TenantId, remittance: Provided[Remittance]):
-    return _answer(await remittance.post_advice(tenant_id=tenant_id, actor="api", era=body))
+async def post_era(body: RemittanceAdvice, tenant_id: TenantId, actor: Actor, remittance: Provided[Remittance]):
+    return _answer(await remittance.post_advice(tenant_id=tenant_id, actor=actor, era=body))
 
 
-@router.post("/remittances/x12", summary="Post an X12 835 file (005010X221A1, any number of interchanges): stored "
-                                         "verbatim, balanced, each claim payment posted once to this tenant's claims",
-             openapi_extra={"requestBody": {"content": {"application/edi-x12": {"schema": {"type": "string"}}}}},
-             dependencies=[Intake])
+@router.post("/remittances/x12", dependencies=[needs("remittances.post"), Intake],
+             summary="Post an X12 835 file (005010X221A1, any number of interchanges): stored "
+                     "verbatim, balanced, each claim payment posted once to this tenant's claims",
+             openapi_extra={"requestBody": {"content": {"application/edi-x12": {"schema": {"type": "string"}}}}})
 @body_limit("max_file_body_bytes")
-async def post_x12_era(request: Request, tenant_id: TenantId, remittance: Provided[Remittance]):
+async def post_x12_era(request: Request, tenant_id: TenantId, actor: Actor, remittance: Provided[Remittance]):
     text = (await request.body()).decode("utf-8", errors="replace")
-    return _answer(await remittance.post_x12(tenant_id=tenant_id, actor="api", text=text))
+    return _answer(await remittance.post_x12(tenant_id=tenant_id, actor=actor, text=text))
 
 
-@router.get("/remittances", summary="Remittance files received, newest first (filters: status, payer, received "
-                                    "from/to, payment date)")
+@router.get("/remittances", dependencies=[needs("remittances.read")],
+            summary="Remittance files received, newest first (filters: status, payer, received "
+                    "from/to, payment date)")
 async def list_files(tenant_id: TenantId, queries: Provided[RemittanceQueries], status: str | None = None,
                      payer: str | None = None, received_from: date | None = None, received_to: date | None = None,
                      payment_date: date | None = None,
@@ -77,46 +79,53 @@ async def list_files(tenant_id: TenantId, queries: Provided[RemittanceQueries], 
                                offset=offset)
 
 
-@router.get("/remittances/{file_id}", summary="A remittance file: status, findings (envelope errors, warnings, "
-                                              "imbalances), per claim payment its outcome, and the payments posted")
+@router.get("/remittances/{file_id}", dependencies=[needs("remittances.read")],
+            summary="A remittance file: status, findings (envelope errors, warnings, "
+                    "imbalances), per claim payment its outcome, and the payments posted")
 async def read_file(file_id: uuid.UUID, tenant_id: TenantId, queries: Provided[RemittanceQueries]):
     return await queries.file(tenant_id=tenant_id, file_id=file_id)
 
 
-@router.post("/remittances/{file_id}/release", summary="Post a held file as it is (audited: X-User and a reason)")
+@router.post("/remittances/{file_id}/release", dependencies=[needs("remittances.review")],
+             summary="Post a held file as it is (audited: who and why)")
 async def release(file_id: uuid.UUID, body: Decision, tenant_id: TenantId, actor: Actor,
                   remittance: Provided[Remittance]):
     return (await remittance.release(tenant_id=tenant_id, actor=actor, file_id=file_id, reason=body.reason)).as_json()
 
 
-@router.post("/remittances/{file_id}/reject", summary="Reject a held file: nothing of it is posted (audited)")
+@router.post("/remittances/{file_id}/reject", dependencies=[needs("remittances.review")],
+             summary="Reject a held file: nothing of it is posted (audited)")
 async def reject(file_id: uuid.UUID, body: Decision, tenant_id: TenantId, actor: Actor,
                  remittance: Provided[Remittance]):
     return (await remittance.reject(tenant_id=tenant_id, actor=actor, file_id=file_id, reason=body.reason)).as_json()
 
 
-@router.get("/claims/{claim_id}/ledger", summary="A claim's ledger: its entries and totals (decimal strings); "
-                                                 "only the claim's own tenant sees it")
+@router.get("/claims/{claim_id}/ledger", dependencies=[needs("ledger.read")],
+            summary="A claim's ledger: its entries and totals (decimal strings); "
+                    "only the claim's own tenant sees it")
 async def claim_ledger(claim_id: uuid.UUID, tenant_id: TenantId, queries: Provided[RemittanceQueries]):
     return await queries.claim_ledger(tenant_id=tenant_id, claim_id=claim_id)
 
 
-@router.get("/unmatched-payments", summary="Claim payments that name no claim of this tenant (or were held): "
-                                           "to match to a claim or return")
+@router.get("/unmatched-payments", dependencies=[needs("remittances.read")],
+            summary="Claim payments that name no claim of this tenant (or were held): "
+                    "to match to a claim or return")
 async def list_unmatched(tenant_id: TenantId, queries: Provided[RemittanceQueries],
                          status: str | None = "unmatched", limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict:
     return await queries.unmatched(tenant_id=tenant_id, status=status, limit=limit, offset=offset)
 
 
-@router.post("/unmatched-payments/{unmatched_id}/match", summary="Post an unmatched payment to a claim of this "
-                                                                "tenant (audited: X-User)")
+@router.post("/unmatched-payments/{unmatched_id}/match", dependencies=[needs("unmatched.resolve")],
+             summary="Post an unmatched payment to a claim of this "
+                     "tenant (audited)")
 async def match(unmatched_id: int, body: Match, tenant_id: TenantId, actor: Actor, remittance: Provided[Remittance]):
     return await remittance.match(tenant_id=tenant_id, actor=actor, unmatched_id=unmatched_id,
                                   claim_id=body.claim_id, reason=body.reason)
 
 
-@router.post("/unmatched-payments/{unmatched_id}/return", summary="Return an unmatched or held payment to the "
-                                                                 "payer: never posted (audited: X-User, reason)")
+@router.post("/unmatched-payments/{unmatched_id}/return", dependencies=[needs("unmatched.resolve")],
+             summary="Return an unmatched or held payment to the "
+                     "payer: never posted (audited, with the reason)")
 async def return_payment(unmatched_id: int, body: Decision, tenant_id: TenantId, actor: Actor,
                          remittance: Provided[Remittance]):
     return await remittance.return_payment(tenant_id=tenant_id, actor=actor, unmatched_id=unmatched_id,
@@ -133,26 +142,28 @@ SINCE = Query(None, description="the window's first day (default: 120 days befor
                                 "not shown, unmatched ones and ERAs without a deposit always are")
 
 
-@router.post("/deposits", summary="Record bank deposits from a BAI2 file or a CSV export (date,amount,trace): each "
-                                  "stored once per tenant (the same file again adds nothing); answers the count "
-                                  "stored and the reassociation with the ERAs",
+@router.post("/deposits", dependencies=[needs("deposits.post"), Intake],
+             summary="Record bank deposits from a BAI2 file or a CSV export (date,amount,trace): each "
+                     "stored once per tenant (the same file again adds nothing); answers the count "
+                     "stored and the reassociation with the ERAs",
              openapi_extra={"requestBody": {"content": {"text/plain": {"schema": {"type": "string"}},
-                                                        "application/octet-stream": {"schema": {"type": "string"}}}}},
-             dependencies=[Intake])
+                                                        "application/octet-stream": {"schema": {"type": "string"}}}}})
 @body_limit("max_file_body_bytes")
-async def post_deposits(request: Request, tenant_id: TenantId, deposits: Provided[Deposits],
+async def post_deposits(request: Request, tenant_id: TenantId, actor: Actor, deposits: Provided[Deposits],
                         format: Literal["bai2", "csv"] | None = Query(
                             None, description="bai2 or csv; default: bai2 when the file starts with an 01 record"),
                         since: date | None = SINCE):
-    return await deposits.upload(tenant_id=tenant_id, actor="api", content=await request.body(), fmt=format,
+    return await deposits.upload(tenant_id=tenant_id, actor=actor, content=await request.body(), fmt=format,
                                  since=since)
 
 
-@router.get("/deposits/reassociation", summary="Deposits matched to ERAs (by TRN02 trace and amount), amount "
-                                              "mismatches with the difference, unmatched deposits and ERAs "
-                                              "without a deposit")
-async def deposit_reassociation(tenant_id: TenantId, deposits: Provided[Deposits], since: date | None = SINCE):
-    return await deposits.reassociation(tenant_id=tenant_id, actor="api", since=since)
+@router.get("/deposits/reassociation", dependencies=[needs("deposits.read")],
+            summary="Deposits matched to ERAs (by TRN02 trace and amount), amount "
+                    "mismatches with the difference, unmatched deposits and ERAs "
+                    "without a deposit")
+async def deposit_reassociation(tenant_id: TenantId, actor: Actor, deposits: Provided[Deposits],
+                                since: date | None = SINCE):
+    return await deposits.reassociation(tenant_id=tenant_id, actor=actor, since=since)
 
 
 # ---------------------------------------------------------------- payer contracts and underpayments
@@ -189,9 +200,10 @@ class ContractBody(BaseModel):
     reason: str = Field(default="contract terms updated", min_length=1, max_length=500)
 
 
-@router.put("/payers/{payer_id}/contract", summary="Set this tenant's contract with a payer: a fee table CSV and/or a "
-                                                   "percentage of the Medicare fee schedule, and the underpayment "
-                                                   "tolerance (audited: X-User)")
+@router.put("/payers/{payer_id}/contract", dependencies=[needs("contracts.write")],
+            summary="Set this tenant's contract with a payer: a fee table CSV and/or a "
+                    "percentage of the Medicare fee schedule, and the underpayment "
+                    "tolerance (audited)")
 @body_limit("max_file_body_bytes")
 async def put_contract(payer_id: PayerId, body: ContractBody, tenant_id: TenantId, actor: Actor,
                        contracts: Provided[Contracts]):
@@ -202,12 +214,14 @@ async def put_contract(payer_id: PayerId, body: ContractBody, tenant_id: TenantI
     return await contracts.put(tenant_id=tenant_id, actor=actor, payer_id=payer_id, terms=terms, reason=body.reason)
 
 
-@router.get("/payers/{payer_id}/contract", summary="This tenant's contract with a payer")
+@router.get("/payers/{payer_id}/contract", dependencies=[needs("contracts.read")],
+            summary="This tenant's contract with a payer")
 async def get_contract(payer_id: PayerId, tenant_id: TenantId, contracts: Provided[Contracts]):
     return await contracts.get(tenant_id=tenant_id, payer_id=payer_id)
 
 
-@router.get("/claims/{claim_id}/underpayments", summary="A claim's payments paid incorrectly (below the contract "
-                                                        "beyond its tolerance): expected vs actual allowed per line")
+@router.get("/claims/{claim_id}/underpayments", dependencies=[needs("contracts.read")],
+            summary="A claim's payments paid incorrectly (below the contract "
+                    "beyond its tolerance): expected vs actual allowed per line")
 async def claim_underpayments(claim_id: uuid.UUID, tenant_id: TenantId, contracts: Provided[Contracts]) -> dict:
     return await contracts.underpayments(tenant_id=tenant_id, claim_id=claim_id)

@@ -12,6 +12,7 @@ from rcm_runtime.clock import Clock
 from rcm_runtime.reads import stage_read_router
 
 from rcm_remittance import api, service, underpaid
+from rcm_remittance.access import ACCESS, needs
 from rcm_remittance.db import posted_payments
 from rcm_remittance.service import Deposits, Remittance, RemittanceQueries
 from rcm_remittance.settings import Settings
@@ -32,9 +33,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await poll_forever(rt.services[Remittance].post_waiting, idle_s=settings.waiting_payments_every_s,
                            log=service.log, what="waiting payments", backoff=Backoff.from_settings(settings))
 
-    reads = stage_read_router(posted_payments, tag="remittance", status_column="outcome", queue_path="/payments",
-                              queue_default=None, time_column="posted_at")
-    return create_service_app(settings, title="OpenRCM remittance",
+    reads = stage_read_router(posted_payments, tag="remittance", needs=needs("payments.read"), status_column="outcome",
+                              queue_path="/payments", queue_default=None, time_column="posted_at")
+    return create_service_app(settings, access=ACCESS, title="OpenRCM remittance",
                               description="X12 835 posting: payments, contractual adjustments, patient "
                                           "responsibility.",
                               routers=[api.router, reads],

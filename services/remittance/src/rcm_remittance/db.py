@@ -130,8 +130,9 @@ class RemittanceFile(Base, table=True):
     outcomes: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
     content: str = Field(sa_column=Column(Text, nullable=False))
     received_at: datetime = Field(sa_column=_now_column())
-    # who handed the file in: "api" (POST /v1/remittances...), "clearinghouse:<name>" (an 835 submission polled
-    # from a clearinghouse connection, RemittanceReceived); null for files received before migration 0009
+    # who handed the file in: the caller of POST /v1/remittances... (its token's subject, or apikey:<digest prefix>),
+    # "clearinghouse:<name>" (an 835 submission polled from a clearinghouse connection, RemittanceReceived); "api"
+    # for files posted before authentication named callers; null for files received before migration 0009
     received_by: str | None = None
     reviewed_by: str | None = None
     review_reason: str | None = None

@@ -1,7 +1,7 @@
 """Underpayments: each tenant's contracts with its payers, and the check run while a file is posted.
 
 - `Contracts` (use cases): PUT a payer's contract (fee table CSV and/or a percentage of the Medicare physician
-  fee schedule for a MAC + locality, and a tolerance), audited with the operator (X-User) in
+  fee schedule for a MAC + locality, and a tolerance), audited with the operator (the token's subject) in
   remittance_audit; GET it back.
 - `check_posted` (called by `Poster.post` for the payments it has just inserted): for payments of claim status
   1/19 (primary) or 2/20 (secondary), the tenant's contracts for the payers in the file are loaded in one

@@ -65,13 +65,14 @@ async def test_an_835_from_the_clearinghouse_posts_as_the_same_upload_would(api)
     event = envelope(received(text), "tenant-a")
     applier = await api.consume(event)
     assert (applier.applied, applier.dead_lettered) == (1, 0)
-    upload = await api.client.post("/v1/remittances/x12", content=text.encode(), headers=api.headers("tenant-b", **X12))
+    upload = await api.client.post("/v1/remittances/x12", content=text.encode(),
+                                   headers=api.headers("tenant-b", user="poster.pat", **X12))
     assert upload.status_code == 200 and upload.json()["status"] == "posted"
 
     [a], [b] = await listed(api, "tenant-a"), await listed(api, "tenant-b")
     assert {k: a[k] for k in SAME} == {k: b[k] for k in SAME}
     assert a["status"] == "posted" and a["totals"]["paid"] == "90.00"
-    assert (a["received_by"], b["received_by"]) == ("clearinghouse:sandbox", "api")
+    assert (a["received_by"], b["received_by"]) == ("clearinghouse:sandbox", "poster.pat")  # the uploader's token
     assert "content" not in a
     one = (await api.client.get(f"/v1/remittances/{a['id']}", headers=api.headers("tenant-a"))).json()
     assert [p["claim_id"] for p in one["payments"]] == [str(ours)]

@@ -18,7 +18,7 @@ from tests.support.era835 import submit_claim, check, clp, era, svc
 
 pytestmark = pytest.mark.integration
 X12 = {"content-type": "application/edi-x12"}
-OPERATOR = {"X-User": "poster.pat"}
+OPERATOR = {"user": "poster.pat"}  # api.headers(**OPERATOR): a token with this subject
 
 
 @pytest.fixture(params=["insert", "copy"])
@@ -177,9 +177,9 @@ async def test_an_unbalanced_file_is_held_with_the_difference_and_posted_only_wh
     assert any(all(i.get(k) == v for k, v in where.items()) for i in imbalances), imbalances
     assert await api.outbox_events() == [] and (await ledger(api, claim_id))["entries"] == []
 
-    anonymous = await api.client.post(f"/v1/remittances/{body['file_id']}/release", json={"reason": "x"},
-                                      headers=api.headers())
-    assert anonymous.status_code == 422
+    integrator = await api.client.post(f"/v1/remittances/{body['file_id']}/release", json={"reason": "x"},
+                                       headers=api.headers(roles=["integrator"]))
+    assert integrator.status_code == 403  # a sender of files does not release them
     released = await api.client.post(f"/v1/remittances/{body['file_id']}/release",
                                      json={"reason": "payer confirmed the amounts by phone"},
                                      headers=api.headers(**OPERATOR))

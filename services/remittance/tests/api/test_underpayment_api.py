@@ -22,7 +22,7 @@ from tests.support.era835 import submit_claim, check, clp, era, svc
 
 pytestmark = pytest.mark.integration
 X12 = {"content-type": "application/edi-x12"}
-OPERATOR = {"X-User": "contracts.carla"}
+OPERATOR = {"user": "contracts.carla"}  # api.headers(**OPERATOR): a token with this subject
 FEES = Path(__file__).resolve().parents[4] / "deploy" / "reference-data" / "fee-schedules"
 FEE_TABLE = (FEES / "fee_table_fixture.csv").read_text()
 
@@ -109,8 +109,8 @@ async def test_bad_contracts_are_422_with_reasons_and_nothing_is_stored(api):
     assert negative.status_code == 422
 
     no_actor = await api.client.put("/v1/payers/SANDBOX1/contract", json={"fee_table": FEE_TABLE},
-                                    headers=api.headers())
-    assert no_actor.status_code == 422  # X-User is required: the change is audited
+                                    headers={"X-User": "contracts.carla"})
+    assert no_actor.status_code == 401  # the change is audited: who acts comes from a token, never a header
     assert await api.scalar("SELECT count(*) FROM payer_contracts") == 0
     assert await api.scalar("SELECT count(*) FROM remittance_audit") == 0
 

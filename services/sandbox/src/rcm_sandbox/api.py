@@ -11,6 +11,7 @@ from rcm_runtime.body_limits import body_limit
 from rcm_runtime.reads import stage_read_router
 from rcm_x12.codec import X12Error
 
+from rcm_sandbox.access import needs
 from rcm_sandbox.db import payer_claims
 from rcm_sandbox.domain.eligibility import Bad270
 from rcm_sandbox.service import Sandbox
@@ -65,5 +66,5 @@ async def eligibility(request: Request, sandbox: Provided[Sandbox]) -> Response:
     return Response(content=body, media_type="application/edi-x12")
 
 
-payer_router = stage_read_router(payer_claims, tag="payer", status_column="status", queue_path="/payer-claims",
-                                 queue_default=None, time_column="received_at")
+payer_router = stage_read_router(payer_claims, tag="payer", needs=needs("payer_claims.read"), status_column="status",
+                                 queue_path="/payer-claims", queue_default=None, time_column="received_at")

@@ -11,6 +11,7 @@ from rcm_runtime.outage import Backoff
 from rcm_runtime.polling import poll_forever
 
 from rcm_sandbox import api
+from rcm_sandbox.access import ACCESS
 from rcm_sandbox.fixtures import load_fixtures
 from rcm_sandbox.service import ClearinghouseEras, EraRoute, RemittancePush, Sandbox, log
 from rcm_sandbox.settings import Settings
@@ -21,12 +22,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     fixtures = load_fixtures(settings.fixtures_path)
 
     async def wire(rt: Runtime) -> None:
-        # the payer pushes each tenant's ERAs to remittance with that tenant's API key
+        # the payer pushes each tenant's ERAs to remittance with the API key remittance issued it for that tenant
         try:
             remittance_url = settings.service_url("remittance")
         except KeyError:  # a sandbox without a remittance to pay into: it says so on each delivery
             remittance_url = None
-        push = RemittancePush(rt.http, remittance_url, {tenant: key for key, tenant in rt.api_keys.items()})
+        push = RemittancePush(rt.http, remittance_url, settings.remittance_keys())
         # the payers configured so pay through the clearinghouse instead (submission polls their 835s)
         deliver = EraRoute(push, ClearinghouseEras(rt.units), settings.era_payers_via_clearinghouse())
         rt.provide(Sandbox(rt.units, fixtures, clearinghouse_key=settings.clearinghouse_key, deliver_era=deliver,
@@ -41,7 +42,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await poll_forever(rt.services[Sandbox].mailbox_once, idle_s=0.2, log=log, what="mailbox pass",
                            failure_wait_s=2.0, backoff=Backoff.from_settings(settings))
 
-    return create_service_app(settings, title="OpenRCM sandbox clearinghouse and payer",
+    return create_service_app(settings, access=ACCESS, title="OpenRCM sandbox clearinghouse and payer",
                               description="Simulated clearinghouse (837P in; 999/277CA out, over HTTP or an "
                                           "SFTP-style mailbox) and payer (adjudication, 835 ERAs, 270/271 "
                                           "eligibility).",

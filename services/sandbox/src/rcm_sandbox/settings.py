@@ -3,7 +3,8 @@ from rcm_runtime.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
-    secret_settings = {**ServiceSettings.secret_settings, "clearinghouse_key": secret.key}
+    secret_settings = {**ServiceSettings.secret_settings, "clearinghouse_key": secret.key,
+                       "remittance_api_keys": secret.tenant_keys}
 
     service_name: str = "sandbox"
     db_schema: str = "sandbox"
@@ -20,6 +21,14 @@ class Settings(ServiceSettings):
     # Payer ids (comma-separated) whose 835s go through the clearinghouse: queued with the submitter's outbound
     # files, which submission polls and forwards to remittance. The other payers push to remittance's HTTP intake.
     era_via_clearinghouse: str = ""
+    # The API keys remittance issued to this payer, one per tenant it pays ("tenant=key" pairs, comma-separated):
+    # the payer pushes each tenant's 835s with that tenant's key (an integrator key: remittance keeps only its hash).
+    remittance_api_keys: str = ""
+
+    def remittance_keys(self) -> dict[str, str]:
+        """tenant -> API key."""
+        pairs = (p.partition("=") for p in self.remittance_api_keys.split(",") if p.strip())
+        return {tenant.strip(): key.strip() for tenant, _, key in pairs if tenant.strip() and key.strip()}
 
     def era_payers_via_clearinghouse(self) -> frozenset[str]:
         return frozenset(p.strip() for p in self.era_via_clearinghouse.split(",") if p.strip())

@@ -6,25 +6,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any, Awaitable
+from typing import Any, Awaitable
 
-from fastapi import APIRouter, Body, Header, Query
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from rcm_contracts.envelope import describe_validation_error
 from rcm_runtime.app import Provided
-from rcm_runtime.auth import TenantId
+from rcm_runtime.auth import Actor, TenantId
 from rcm_runtime.reads import jsonable, problem, stage_read_router
 
+from rcm_scrubber.access import needs
 from rcm_scrubber.db import scrubbed_claims
 from rcm_scrubber.domain.rule_sets import RuleSetError
 from rcm_scrubber.service import Scrubbed, Scrubber, StillFailing
 
-reads = stage_read_router(scrubbed_claims, tag="scrubber")
+reads = stage_read_router(scrubbed_claims, tag="scrubber", needs=needs("review.read"))
 router = APIRouter(prefix="/v1", tags=["review queue"])
-Actor = Annotated[str, Header(alias="X-User", min_length=1, max_length=128,
-                              description="the person making an audited change")]
 
 
 class Note(BaseModel):
@@ -43,8 +42,9 @@ async def _outcome(action: Awaitable[Scrubbed]) -> dict | JSONResponse:
             "edits": [e.model_dump(mode="json") for e in result.edits]}
 
 
-@router.get("/review-queue", summary="Claims waiting for review, filtered by edit, payer, where they came back "
-                                     "from (scrub, build, validation, 999, 277CA) or decision (review, held)")
+@router.get("/review-queue", dependencies=[needs("review.read")],
+            summary="Claims waiting for review, filtered by edit, payer, where they came back "
+                    "from (scrub, build, validation, 999, 277CA) or decision (review, held)")
 async def get_review_queue(tenant_id: TenantId, scrubber: Provided[Scrubber], decision: str | None = "review",
                            edit: str | None = None, payer_id: str | None = None, stage: str | None = None,
                            limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict:
@@ -53,8 +53,9 @@ async def get_review_queue(tenant_id: TenantId, scrubber: Provided[Scrubber], de
     return {"total": total, "items": [jsonable(r) for r in rows]}
 
 
-@router.patch("/claims/{claim_id}", summary="Correct fields of a claim in review (merged field by field) and "
-                                            "re-scrub it; a clean result goes on to submission")
+@router.patch("/claims/{claim_id}", dependencies=[needs("review.write")],
+              summary="Correct fields of a claim in review (merged field by field) and "
+                      "re-scrub it; a clean result goes on to submission")
 async def correct_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provided[Scrubber], actor: Actor,
                         changes: dict[str, Any] = Body(..., examples=[{"billing_provider": {
                             "npi": "1245319599", "tax_id": "123456789", "name": "Demo Family Practice",
@@ -65,26 +66,30 @@ async def correct_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Prov
                                            note=note))
 
 
-@router.post("/claims/{claim_id}/rescrub", summary="Scrub a claim in review again (e.g. after a rule-set change)")
+@router.post("/claims/{claim_id}/rescrub", dependencies=[needs("review.write")],
+             summary="Scrub a claim in review again (e.g. after a rule-set change)")
 async def rescrub_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provided[Scrubber], actor: Actor):
     return await _outcome(scrubber.rescrub(tenant_id=tenant_id, claim_id=claim_id, actor=actor))
 
 
-@router.post("/claims/{claim_id}/hold", summary="Park a claim in review (e.g. waiting for the practice)")
+@router.post("/claims/{claim_id}/hold", dependencies=[needs("review.write")],
+             summary="Park a claim in review (e.g. waiting for the practice)")
 async def hold_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provided[Scrubber], actor: Actor,
                      body: Note = Note()):
     await scrubber.hold(tenant_id=tenant_id, claim_id=claim_id, actor=actor, note=body.note)
     return {"claim_id": str(claim_id), "decision": "held"}
 
 
-@router.post("/claims/{claim_id}/release", summary="Send a held or reviewed claim on: refused (409, with the "
-                                                   "edits) while an error edit remains")
+@router.post("/claims/{claim_id}/release", dependencies=[needs("review.write")],
+             summary="Send a held or reviewed claim on: refused (409, with the "
+                     "edits) while an error edit remains")
 async def release_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provided[Scrubber], actor: Actor,
                         body: Note = Note()):
     return await _outcome(scrubber.release(tenant_id=tenant_id, claim_id=claim_id, actor=actor, note=body.note))
 
 
-@router.get("/claims/{claim_id}/audit", summary="Every review action on the claim: who, when, before and after")
+@router.get("/claims/{claim_id}/audit", dependencies=[needs("review.audit.read")],
+            summary="Every review action on the claim: who, when, before and after")
 async def claim_audit(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provided[Scrubber]) -> dict:
     rows = await scrubber.audit_trail(tenant_id, claim_id)
     return {"claim_id": str(claim_id), "actions": [jsonable(r) for r in rows]}
@@ -94,12 +99,13 @@ async def claim_audit(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provid
 rules = APIRouter(prefix="/v1", tags=["rule sets"])
 
 
-@rules.get("/edit-catalog", summary="Every edit the scrubber knows: id, default severity, field, 837P loop/segment")
+@rules.get("/edit-catalog", dependencies=[needs("rules.read")],
+           summary="Every edit the scrubber knows: id, default severity, field, 837P loop/segment")
 async def edit_catalog(scrubber: Provided[Scrubber]) -> dict:
     return {"edits": scrubber.edit_catalog()}
 
 
-@rules.post("/rule-sets", status_code=201,
+@rules.post("/rule-sets", dependencies=[needs("rules.write")], status_code=201,
             summary="Add a rule-set version for the tenant (payer_id null) or one payer",
             description="Versions are never rewritten: a change is a new version with its effective_from (compared "
                         "with the claim's date of service). Applies to claims scrubbed from now on; re-scrub claims "
@@ -119,12 +125,13 @@ async def post_rule_set(tenant_id: TenantId, scrubber: Provided[Scrubber], actor
     return doc.model_dump(mode="json")
 
 
-@rules.get("/rule-sets", summary="The tenant's rule-set versions (newest first)")
+@rules.get("/rule-sets", dependencies=[needs("rules.read")], summary="The tenant's rule-set versions (newest first)")
 async def list_rule_sets(tenant_id: TenantId, scrubber: Provided[Scrubber], payer_id: str | None = None) -> dict:
     return {"rule_sets": [jsonable(r) for r in await scrubber.rule_sets(tenant_id, payer_id=payer_id)]}
 
 
-@rules.get("/rule-sets/effective", summary="What runs on a claim for this payer and date of service")
+@rules.get("/rule-sets/effective", dependencies=[needs("rules.read")],
+           summary="What runs on a claim for this payer and date of service")
 async def effective_rule_set(tenant_id: TenantId, scrubber: Provided[Scrubber], payer_id: str | None = None,
                              on: date | None = None) -> dict:
     effective = await scrubber.effective_rule_set(tenant_id, payer_id=payer_id, on=on)

@@ -7,6 +7,7 @@ from rcm_runtime.app import Runtime, create_service_app
 from rcm_runtime.clock import Clock
 
 from rcm_scrubber import api, consumers
+from rcm_scrubber.access import ACCESS
 from rcm_scrubber.service import Scrubber
 from rcm_scrubber.settings import Settings
 
@@ -17,7 +18,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def wire(rt: Runtime) -> None:
         rt.provide(Scrubber(rt.units, rt.clock))
 
-    return create_service_app(settings, title="OpenRCM scrubber",
+    return create_service_app(settings, access=ACCESS, title="OpenRCM scrubber",
                               description="Pre-submission claim edits, the manual review queue and the clean-claim "
                                           "decision.",
                               routers=[api.reads, api.router, api.rules], consume_topics=[topics.CODING, topics.SUBMISSION],

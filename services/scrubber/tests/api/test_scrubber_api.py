@@ -29,7 +29,7 @@ DOS = date(2026, 3, 14)
 BAD_NPI = "1234567890"  # fails the NPI check digit (SCR001)
 GOOD_NPI = "1234567893"
 PAYER = "SBX01"
-PEOPLE = {"x-user": "dana.reviewer"}
+PEOPLE = {"user": "dana.reviewer"}  # api.headers(**PEOPLE): a token with this subject
 
 
 def make_claim(**updates: Any) -> Claim:
@@ -340,12 +340,15 @@ async def test_review_actions_on_another_tenants_claim_answer_404_and_change_not
     assert await api.scalar("SELECT count(*) FROM review_audit") == 0
 
 
-async def test_audited_actions_need_the_person_and_bad_input_is_422(api):
+async def test_audited_actions_need_a_token_with_a_reviewer_role_and_bad_input_is_422(api):
     claim = await in_review(api)
     for method, path, kw in (("PATCH", "", {"json": {}}), ("POST", "/rescrub", {}), ("POST", "/hold", {"json": {}}),
                              ("POST", "/release", {"json": {}})):
-        resp = await api.client.request(method, f"/v1/claims/{claim.claim_id}{path}", headers=api.headers(), **kw)
-        assert resp.status_code == 422 and [e["field"] for e in resp.json()["errors"]] == ["header.X-User"], path
+        url = f"/v1/claims/{claim.claim_id}{path}"
+        named = await api.client.request(method, url, headers={"X-User": "dana.reviewer"}, **kw)
+        assert named.status_code == 401, path  # a name is no credential
+        analyst = await api.client.request(method, url, headers=api.headers(**PEOPLE, roles=["analyst"]), **kw)
+        assert analyst.status_code == 403 and analyst.json()["permission"] == "review.write", path
     long_note = await api.client.post(f"/v1/claims/{claim.claim_id}/hold", json={"note": "n" * 501},
                                       headers=api.headers(**PEOPLE))
     assert long_note.status_code == 422 and [e["field"] for e in long_note.json()["errors"]] == ["body.note"]
@@ -380,8 +383,8 @@ async def test_a_bad_rule_set_answers_422_with_its_reasons_and_stores_nothing(ap
     assert resp.status_code == 422 and resp.json()["code"] == "invalid_rule_set"
     fields = {e["field"] for e in resp.json()["errors"]}
     assert "custom_rules.0.when" in fields and any(f.startswith("edits") for f in fields)
-    no_person = await api.client.post("/v1/rule-sets", json=rule_set(1), headers=api.headers())
-    assert no_person.status_code == 422 and [e["field"] for e in no_person.json()["errors"]] == ["header.X-User"]
+    biller = await api.client.post("/v1/rule-sets", json=rule_set(1), headers=api.headers(**PEOPLE, roles=["biller"]))
+    assert biller.status_code == 403 and biller.json()["permission"] == "rules.write"  # admin only
     assert await api.scalar("SELECT count(*) FROM rule_sets") == 0
 
 
@@ -405,7 +408,7 @@ async def test_the_effective_rule_set_defaults_to_today_by_the_clock(api, clock)
 
 
 async def test_the_edit_catalog_lists_every_edit(api):
-    resp = await api.client.get("/v1/edit-catalog")  # reference data, the same for every tenant: no key needed
+    resp = await api.client.get("/v1/edit-catalog", headers=api.headers(roles=["coder"]))  # any reader of rules
     assert resp.status_code == 200
     edits = resp.json()["edits"]
     assert [e["id"] for e in edits] == [d.id for d in CATALOG]

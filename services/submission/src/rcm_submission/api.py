@@ -5,7 +5,7 @@ request and calls a `Submission` use case."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
@@ -13,20 +13,19 @@ from pydantic import BaseModel, Field, ValidationError
 from rcm_contracts.claim import Coverage
 from rcm_contracts.envelope import describe_validation_error
 from rcm_runtime.app import Provided
-from rcm_runtime.auth import TenantId
+from rcm_runtime.auth import Actor, TenantId
 from rcm_runtime.body_limits import body_limit
 from rcm_runtime.rate_limits import rate_limit
 from rcm_runtime.reads import problem, stage_read_router
 
+from rcm_submission.access import needs
 from rcm_submission.db import submissions
 from rcm_submission.errors import UnknownClearinghouse
 from rcm_submission.service import Submission
 
-reads = stage_read_router(submissions, tag="submission", status_column="status", queue_path="/submissions",
-                          queue_default=None, time_column="queued_at")
+reads = stage_read_router(submissions, tag="submission", needs=needs("submissions.read"), status_column="status",
+                          queue_path="/submissions", queue_default=None, time_column="queued_at")
 router = APIRouter(prefix="/v1", tags=["submission"])
-Actor = Annotated[str, Header(alias="X-User", min_length=1, max_length=128,
-                              description="the person making an audited change")]
 
 
 def _require_ops(submission: Provided[Submission], x_ops_key: str | None = Header(default=None)) -> None:
@@ -37,13 +36,15 @@ def _require_ops(submission: Provided[Submission], x_ops_key: str | None = Heade
 Operator = Depends(_require_ops)
 
 
-@router.get("/interchanges/{icn}", summary="An 837P interchange as sent (X12 text) and its 999 status")
+@router.get("/interchanges/{icn}", dependencies=[needs("submissions.read")],
+            summary="An 837P interchange as sent (X12 text) and its 999 status")
 async def get_interchange(icn: str, tenant_id: TenantId, submission: Provided[Submission]) -> dict:
     return await submission.interchange(tenant_id, icn)
 
 
-@router.get("/acceptance", summary="First-pass acceptance per payer: claims accepted by the 277CA on their first "
-                                   "submission, never rejected before")
+@router.get("/acceptance", dependencies=[needs("acceptance.read")],
+            summary="First-pass acceptance per payer: claims accepted by the 277CA on their first "
+                    "submission, never rejected before")
 async def acceptance(tenant_id: TenantId, submission: Provided[Submission]) -> dict:
     return await submission.acceptance(tenant_id)
 
@@ -83,8 +84,9 @@ class RouteIn(BaseModel):
     clearinghouse: str = Field(min_length=1, max_length=64)
 
 
-@router.put("/routes/{payer_id}", tags=["routes"], summary="Send this payer's claims through a clearinghouse "
-                                                           "('*' = the tenant's fallback for every other payer)")
+@router.put("/routes/{payer_id}", dependencies=[needs("routes.write")],
+            tags=["routes"], summary="Send this payer's claims through a clearinghouse "
+                                     "('*' = the tenant's fallback for every other payer)")
 async def put_route(payer_id: str, body: RouteIn, tenant_id: TenantId, submission: Provided[Submission],
                     actor: Actor) -> dict:
     try:
@@ -96,12 +98,13 @@ async def put_route(payer_id: str, body: RouteIn, tenant_id: TenantId, submissio
     return {"payer_id": payer_id, "clearinghouse": body.clearinghouse}
 
 
-@router.get("/routes", tags=["routes"], summary="The tenant's routes")
+@router.get("/routes", dependencies=[needs("routes.read")], tags=["routes"], summary="The tenant's routes")
 async def list_routes(tenant_id: TenantId, submission: Provided[Submission]) -> dict:
     return await submission.routes(tenant_id)
 
 
-@router.delete("/routes/{payer_id}", tags=["routes"], status_code=204, summary="Remove a route")
+@router.delete("/routes/{payer_id}", dependencies=[needs("routes.write")],
+               tags=["routes"], status_code=204, summary="Remove a route")
 async def delete_route(payer_id: str, tenant_id: TenantId, submission: Provided[Submission], actor: Actor):
     await submission.remove_route(tenant_id=tenant_id, actor=actor, payer_id=payer_id)
     return Response(status_code=204)
@@ -114,8 +117,9 @@ class Correction(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
-@router.post("/claims/{claim_id}/corrections", summary="Replace (7) or void (8) a claim the payer accepted: it goes "
-                                                       "out again naming the payer's claim number (REF*F8)")
+@router.post("/claims/{claim_id}/corrections", dependencies=[needs("claims.correct")],
+             summary="Replace (7) or void (8) a claim the payer accepted: it goes "
+                     "out again naming the payer's claim number (REF*F8)")
 async def correct_claim(claim_id: uuid.UUID, body: Correction, tenant_id: TenantId, submission: Provided[Submission],
                         actor: Actor):
     try:
@@ -131,7 +135,7 @@ class SecondaryIn(BaseModel):
     coverage: Coverage
 
 
-@router.post("/claims/{claim_id}/secondary", status_code=201,
+@router.post("/claims/{claim_id}/secondary", dependencies=[needs("claims.secondary")], status_code=201,
              summary="Bill the secondary payer once the primary has paid or denied (2320/2330 carry the primary's "
                      "payment and adjustments)")
 async def secondary_claim(claim_id: uuid.UUID, body: SecondaryIn, tenant_id: TenantId,
@@ -145,6 +149,7 @@ async def secondary_claim(claim_id: uuid.UUID, body: SecondaryIn, tenant_id: Ten
             "payer_id": claim.coverage.payer_id}
 
 
-@router.get("/claims/{claim_id}/audit", summary="Corrections, voids and secondary claims started by people")
+@router.get("/claims/{claim_id}/audit", dependencies=[needs("claims.audit.read")],
+            summary="Corrections, voids and secondary claims started by people")
 async def claim_audit(claim_id: uuid.UUID, tenant_id: TenantId, submission: Provided[Submission]) -> dict:
     return {"claim_id": str(claim_id), "actions": await submission.claim_audit(tenant_id, claim_id)}

@@ -11,6 +11,7 @@ from rcm_runtime.outage import Backoff
 from rcm_runtime.polling import poll_forever
 
 from rcm_submission import api
+from rcm_submission.access import ACCESS
 from rcm_submission.clearinghouse import (
     ClearinghouseAdapter, ClearinghouseUnavailable, FileDropClearinghouse, HttpClearinghouse,
 )
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                            what="acknowledgments", failure_wait_s=2.0, transient=(ClearinghouseUnavailable,),
                            backoff=Backoff.from_settings(settings))
 
-    return create_service_app(settings, title="OpenRCM submission",
+    return create_service_app(settings, access=ACCESS, title="OpenRCM submission",
                               description="X12 837P (005010X222A1) to clearinghouses, validated against the "
                                           "implementation guide before anything leaves; 999 and 277CA "
                                           "acknowledgments; corrected and secondary claims.",
