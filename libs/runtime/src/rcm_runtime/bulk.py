@@ -12,7 +12,9 @@ transaction (the rows commit or roll back with everything else). asyncpg encodes
 element with Python type checks; COPY streams the rows, which halves the client's and the server's time
 for tens of thousands of rows (a posted 835: ~7 ledger entries a claim). Without ON CONFLICT and RETURNING
 the rows go straight into the table; with either, they are copied into a temporary staging table and moved
-by one INSERT ... SELECT with the same ON CONFLICT and RETURNING, so both paths answer the same.
+by one INSERT ... SELECT with the same ON CONFLICT and RETURNING, so both paths answer the same. A tenant-scoped
+table (row-level security: rcm_runtime.row_security) always takes the staging path: PostgreSQL refuses COPY FROM
+into it, and the INSERT ... SELECT is checked against its policy like any insert.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import TextClause
+
+from rcm_runtime.row_security import has_row_security
 
 _PG = postgresql.dialect()
 COPY_MIN_ROWS = 1000  # below this many rows one INSERT ... unnest costs less than COPY's extra round trips
@@ -76,6 +80,7 @@ class BulkInsert:
     _defaults: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _stage: str = field(default="", init=False, repr=False)
     _stage_sql: tuple[TextClause, TextClause] | None = field(default=None, init=False, repr=False)
+    _row_security: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Python-side scalar defaults (e.g. status="open") are SQLAlchemy's job in insert(); here we
@@ -83,6 +88,7 @@ class BulkInsert:
         self._defaults = {c.name: c.default.arg for c in self.table.columns
                           if c.name not in self.columns and c.default is not None and c.default.is_scalar}
         self.columns = [*self.columns, *self._defaults]
+        self._row_security = has_row_security(self.table)
         self._json_cols = frozenset(name for name in self.columns
                                     if isinstance(self.table.c[name].type, (JSON, JSONB)))
         if self.conflicts_rare and not ((self.on_conflict or "").upper().endswith("DO NOTHING")
@@ -149,10 +155,11 @@ class BulkInsert:
 
     async def _copy(self, conn: AsyncConnection, records: Sequence[tuple]) -> list[Row]:
         driver = await driver_connection(conn)
-        if not self.on_conflict and not self.returning:
+        # PostgreSQL refuses COPY FROM into a table under row-level security: such a table is always staged.
+        if not self._row_security and not self.on_conflict and not self.returning:
             await driver.copy_records_to_table(self.table.name, records=records, columns=list(self.columns))
             return []
-        if self.conflicts_rare:
+        if not self._row_security and self.conflicts_rare:
             await driver.execute("SAVEPOINT rcm_bulk_copy")
             try:
                 await driver.copy_records_to_table(self.table.name, records=records, columns=list(self.columns))
