@@ -14,12 +14,21 @@ from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from rcm_runtime.row_security import grant_runtime, unprotected_tables
+from rcm_runtime.row_security import grant_runtime, protect_tenant_tables, unprotect_tenant_tables, unprotected_tables
 from rcm_runtime.settings import ServiceSettings
 
 
 class UnprotectedTables(RuntimeError):
     """A migration created a tenant-scoped table without row-level security."""
+
+
+def protect_tenant_tables_upgrade() -> None:
+    """The upgrade of each service's row-level security revision (and of any later one adding tenant tables)."""
+    protect_tenant_tables(context.get_bind())
+
+
+def protect_tenant_tables_downgrade() -> None:
+    unprotect_tenant_tables(context.get_bind())
 
 
 def runtime_role(settings: ServiceSettings) -> str | None:
