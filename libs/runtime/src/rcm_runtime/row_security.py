@@ -10,8 +10,9 @@ no BYPASSRLS), so it can neither switch row security off nor get around it.
   FORCE: the policy holds for the owner too (FORCE), only a superuser is above it.
 - Runtime tables: `outbox` and `dead_letters` carry a tenant, so they get the same policy (the relay and the
   ops routes read them in the system scope); a dead letter may also be INSERTed in any scope, because a record
-  that does not decode has no tenant to check and recording a failure must never fail. `inbox` holds event ids
-  and types only (no tenant, no data) and stays without a policy.
+  that does not decode has no tenant to check and recording a failure must never fail, and one without a tenant
+  belongs to none (a redrive, in the scope of the tenant its record turns out to have, can still close it).
+  `inbox` holds event ids and types only (no tenant, no data) and stays without a policy.
 - Audit tables (named `*_audit`) are append-only for the runtime role: INSERT and SELECT, never UPDATE,
   DELETE or TRUNCATE.
 
@@ -70,7 +71,8 @@ def protect_tenant_tables(conn: Connection) -> list[str]:
         conn.execute(text(f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY"))
         conn.execute(text(f"ALTER TABLE {t} FORCE ROW LEVEL SECURITY"))
         conn.execute(text(f"DROP POLICY IF EXISTS {POLICY} ON {t}"))
-        conn.execute(text(f"CREATE POLICY {POLICY} ON {t} USING {IN_SCOPE} WITH CHECK {IN_SCOPE}"))
+        visible = f"({IN_SCOPE} OR {TENANT_COLUMN} IS NULL)" if name == FAILURES_TABLE else IN_SCOPE
+        conn.execute(text(f"CREATE POLICY {POLICY} ON {t} USING {visible} WITH CHECK {visible}"))
         if name == FAILURES_TABLE:
             conn.execute(text(f"DROP POLICY IF EXISTS {FAILURES_POLICY} ON {t}"))
             conn.execute(text(f"CREATE POLICY {FAILURES_POLICY} ON {t} FOR INSERT WITH CHECK (true)"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 from aiokafka import ConsumerRecord
@@ -17,7 +18,9 @@ from sqlalchemy.exc import DBAPIError
 from rcm_contracts.envelope import new_envelope
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import BatchApplier, Delivery, decode_record
+from rcm_runtime.clock import FixedClock
 from rcm_runtime.db import make_engine
+from rcm_runtime.dead_letters import DeadLetters, Selection
 from rcm_runtime.failures import sqlstate_of
 from rcm_runtime.messaging import dead_letters, outbox
 from rcm_runtime.migrations import UnprotectedTables, secure
@@ -30,6 +33,8 @@ from tests.support.api import RUNTIME_URL, secure_test_schema
 from .support import balance_event
 
 pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 
 md = MetaData()
 ledger = Table("ledger", md, Column("tenant_id", Text, nullable=False), Column("claim_key", Text, nullable=False),
@@ -108,6 +113,24 @@ async def test_a_record_whose_tenant_no_scope_can_hold_is_dead_lettered(runtime)
     await applier.apply([decoded])
     async with admin.connect() as conn:
         assert (await conn.execute(select(dead_letters.c.reason))).scalars().all() == [decoded.error]
+
+
+async def test_a_dead_letter_without_a_tenant_is_redriven_in_its_records_tenant_scope(runtime):
+    settings, engine, admin = runtime
+    env = new_envelope(ev := balance_event(), service="test", tenant_id="tenant-a", key=str(ev.claim_id))
+    async with admin.begin() as conn:  # written when its record did not decode: no tenant known then
+        dl_id = (await conn.execute(dead_letters.insert().values(
+            topic="test.events", partition=0, offset=7, key=env.partitionkey, reason="unknown type",
+            payload=env.to_bytes()).returning(dead_letters.c.id))).scalar_one()
+    applied = []
+
+    async def handler(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
+        applied.extend(d.tenant_id for d in deliveries)
+
+    letters = DeadLetters(engine, lambda: BatchApplier(engine, {env.type: handler}, settings.service_name,
+                                                       "rcm.test.events"), FixedClock(NOW))
+    result = await letters.redrive(Selection.of(id=dl_id), operator="ops@billing")
+    assert result.applied == [dl_id] and applied == ["tenant-a"], result.as_dict()
 
 
 def test_tenant_scopes_hold_real_tenants_only():
