@@ -65,9 +65,10 @@ class BulkInsert:
     """`on_conflict` is the SQL after ON CONFLICT, e.g. "DO NOTHING" or "(claim_id) DO UPDATE SET ...".
     `copy_min_rows`: batches of at least this many rows are written with COPY (None: never).
     `conflicts_rare` (a DO NOTHING insert RETURNING only copied columns, whose conflicts are exceptional, e.g.
-    a concurrent request posting the same payment): a large batch is COPYed straight into the table under a
-    savepoint, and only when that meets a unique row is it rolled back to the savepoint and written through
-    the staging table, so the answer is the same either way."""
+    a concurrent request posting the same payment): a large batch is COPYed straight into the table (a table
+    under row-level security: staged and moved without RETURNING) under a savepoint, and only when that meets a
+    unique row is it rolled back to the savepoint and written through the staging table with RETURNING, so the
+    answer is the same either way."""
 
     table: Table
     columns: Sequence[str]
@@ -79,7 +80,7 @@ class BulkInsert:
     _json_cols: frozenset[str] = field(default=frozenset(), init=False, repr=False)
     _defaults: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _stage: str = field(default="", init=False, repr=False)
-    _stage_sql: tuple[TextClause, TextClause] | None = field(default=None, init=False, repr=False)
+    _stage_sql: tuple[TextClause, TextClause, TextClause] | None = field(default=None, init=False, repr=False)
     _row_security: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -159,23 +160,35 @@ class BulkInsert:
         if not self._row_security and not self.on_conflict and not self.returning:
             await driver.copy_records_to_table(self.table.name, records=records, columns=list(self.columns))
             return []
-        if not self._row_security and self.conflicts_rare:
+        create, move, move_quietly = self._staging()
+        if self.conflicts_rare:
+            # Every row going in is the usual case: answered from the records themselves, with no rows sent back.
+            # When some met a unique row, back to the savepoint, and the staging path below sorts them out.
             await driver.execute("SAVEPOINT rcm_bulk_copy")
             try:
-                await driver.copy_records_to_table(self.table.name, records=records, columns=list(self.columns))
+                if self._row_security:
+                    await conn.execute(create)
+                    await self._stage_records(driver, records)
+                    all_in = (await conn.execute(move_quietly)).rowcount == len(records)
+                else:
+                    await driver.copy_records_to_table(self.table.name, records=records, columns=list(self.columns))
+                    all_in = True
             except (UniqueViolationError, ExclusionViolationError):
-                await driver.execute("ROLLBACK TO SAVEPOINT rcm_bulk_copy")  # then the staging path sorts them out
-            else:
+                all_in = False
+            if all_in:
                 await driver.execute("RELEASE SAVEPOINT rcm_bulk_copy")
                 return self._copied(records)
-        create, move = self._staging()
+            await driver.execute("ROLLBACK TO SAVEPOINT rcm_bulk_copy")
         # A temporary table per connection and batch shape, emptied by the move itself (DELETE ... RETURNING)
         # and at commit (ON COMMIT DELETE ROWS), so the next batch, in this transaction or another, starts empty.
         await conn.execute(create)
-        await driver.copy_records_to_table(self._stage, records=[(n, *r) for n, r in enumerate(records)],
-                                           columns=["bulk_row", *self.columns], schema_name="pg_temp")
+        await self._stage_records(driver, records)
         result = await conn.execute(move)
         return list(result) if self.returning else []
+
+    async def _stage_records(self, driver, records: Sequence[tuple]) -> None:
+        await driver.copy_records_to_table(self._stage, records=[(n, *r) for n, r in enumerate(records)],
+                                           columns=["bulk_row", *self.columns], schema_name="pg_temp")
 
     def _copied(self, records: Sequence[tuple]) -> list:
         """What RETURNING answers when every row went in: the returned columns of each record."""
@@ -185,7 +198,8 @@ class BulkInsert:
         returned = namedtuple("Returned", self.returning)
         return [returned(*(r[i] for i in at)) for r in records]
 
-    def _staging(self) -> tuple[TextClause, TextClause]:
+    def _staging(self) -> tuple[TextClause, TextClause, TextClause]:
+        """(create the staging table, move its rows in answering RETURNING, move them in answering nothing)."""
         if self._stage_sql is None:
             q = _PG.identifier_preparer.quote
             names = ", ".join(q(c) for c in self.columns)
@@ -196,6 +210,7 @@ class BulkInsert:
                       f"SELECT 0::bigint AS bulk_row, {names} FROM {table} WITH NO DATA")
             # ORDER BY the copied position: rows meet ON CONFLICT in the batch's order, as with unnest
             move = (f"WITH staged AS (DELETE FROM pg_temp.{stage} RETURNING *) INSERT INTO {table} AS {table} "
-                    f"({names}) SELECT {names} FROM staged ORDER BY bulk_row" + self._tail())
-            self._stage_sql = (text(create), text(move))
+                    f"({names}) SELECT {names} FROM staged ORDER BY bulk_row")
+            on_conflict = f" ON CONFLICT {self.on_conflict}" if self.on_conflict else ""
+            self._stage_sql = (text(create), text(move + self._tail()), text(move + on_conflict))
         return self._stage_sql

@@ -40,6 +40,9 @@ md = MetaData()
 ledger = Table("ledger", md, Column("tenant_id", Text, nullable=False), Column("claim_key", Text, nullable=False),
                Column("amount", Numeric(12, 2), nullable=False))
 
+payments = Table("payments", md, Column("tenant_id", Text, nullable=False),
+                 Column("payment_key", Text, nullable=False, unique=True), Column("amount", Numeric(12, 2), nullable=False))
+
 
 @pytest.fixture
 async def runtime(scratch_schema):
@@ -154,6 +157,22 @@ async def test_a_large_batch_into_a_tenant_table_is_staged_not_copied_and_still_
     assert sqlstate_of(refused.value) == "42501"
     async with units.read("tenant-a") as conn:
         assert (await conn.execute(text("SELECT count(*) FROM ledger"))).scalar() == 50
+
+
+@pytest.mark.parametrize("clash", [False, True])
+async def test_rare_conflicts_into_a_tenant_table_answer_the_new_rows_either_way(runtime, clash):
+    settings, engine, admin = runtime
+    units = UnitsOfWork(engine, service=settings.service_name, topic="rcm.test.events")
+    bulk = BulkInsert(payments, ["tenant_id", "payment_key", "amount"], on_conflict="(payment_key) DO NOTHING",
+                      returning=["payment_key"], copy_min_rows=10, conflicts_rare=True)
+    async with units.begin(tenant_id="tenant-a", actor="test") as uow:
+        await uow.conn.execute(payments.insert().values(tenant_id="tenant-a", payment_key="p0", amount=1))
+    keys = [f"p{i}" for i in range(0 if clash else 1, 30)]
+    async with units.begin(tenant_id="tenant-a", actor="test") as uow:
+        new = await bulk.execute(uow.conn, [{"tenant_id": "tenant-a", "payment_key": k, "amount": 2} for k in keys])
+    assert [r.payment_key for r in new] == [f"p{i}" for i in range(1, 30)]
+    async with units.read("tenant-a") as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM payments"))).scalar() == 30
 
 
 async def test_the_relay_scope_publishes_every_tenants_events_and_deletes_them(runtime):
