@@ -48,13 +48,26 @@ def _psql(*args: str) -> None:
                    env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"})
 
 
-def _migrate(name: str, schema: str) -> None:
-    """The service's Alembic migrations, exactly as `rcm_runtime.serve --migrate` runs them in the stack."""
-    env = {**os.environ, "RCM_SERVICE_NAME": name, "RCM_DB_SCHEMA": schema, "RCM_DATABASE_URL": _url(schema),
-           "RCM_MIGRATION_DATABASE_URL": _url(f"{schema}_owner")}
-    done = subprocess.run([sys.executable, "-c", "from rcm_runtime.serve import migrate; migrate()"],
-                          cwd=ROOT / "services" / name, env=env, capture_output=True, text=True, timeout=300)
+def _migrate(name: str, schema: str, *, to: str = "head", as_owner: bool = True) -> None:
+    """The service's Alembic migrations as `rcm_runtime.serve --migrate` runs them in the stack: as the owner role
+    (or, `as_owner=False`, as the runtime role alone, the layout before the two roles)."""
+    env = {**os.environ, "RCM_SERVICE_NAME": name, "RCM_DB_SCHEMA": schema, "RCM_DATABASE_URL": _url(schema)}
+    env.pop("RCM_MIGRATION_DATABASE_URL", None)
+    if as_owner:
+        env["RCM_MIGRATION_DATABASE_URL"] = _url(f"{schema}_owner")
+    run = f"from alembic import command; from alembic.config import Config; command.upgrade(Config('alembic.ini'), {to!r})"
+    done = subprocess.run([sys.executable, "-c", run], cwd=ROOT / "services" / name, env=env, capture_output=True,
+                          text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+async def _drop(admin_engine: AsyncEngine, schema: str) -> None:
+    async with admin_engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        for role in (schema, f"{schema}_owner"):
+            if (await conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role})).first():
+                await conn.execute(text(f'DROP OWNED BY "{role}"'))
+                await conn.execute(text(f'DROP ROLE "{role}"'))
 
 
 @pytest.fixture(scope="module", params=SERVICES, ids=[s[0] for s in SERVICES])
@@ -79,11 +92,7 @@ async def service(request, admin_engine: AsyncEngine):
     finally:
         if engine is not None:
             await engine.dispose()
-        async with admin_engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            for role in (schema, f"{schema}_owner"):
-                await conn.execute(text(f'DROP OWNED BY "{role}"'))
-                await conn.execute(text(f'DROP ROLE "{role}"'))
+        await _drop(admin_engine, schema)
 
 
 async def tenant_tables(conn, schema: str) -> list[str]:
@@ -231,3 +240,40 @@ async def test_audit_tables_are_append_only_for_the_runtime_role(service, admin_
                     await uow.conn.execute(text(statement))
             assert sqlstate_of(denied.value) == INSUFFICIENT_PRIVILEGE, statement
 
+
+
+async def test_a_database_from_before_the_two_roles_is_handed_to_the_owner_and_kept(admin_engine):
+    """The shared stack's database today: the runtime role owns the schema and its tables (old
+    service_schema.sql, migrations run as that role). service_schema.sql hands everything to the owner role; the
+    next migration run (as the owner) adds row security and grants the runtime role its rights back; the rows
+    written before are all there, each visible to its own tenant only."""
+    schema = f"t_rls_{uuid.uuid4().hex[:10]}"
+    try:
+        async with admin_engine.begin() as conn:  # the old layout, as the old service_schema.sql made it
+            await conn.execute(text(f'CREATE ROLE "{schema}" LOGIN'))
+            await conn.execute(text(f'CREATE SCHEMA "{schema}" AUTHORIZATION "{schema}"'))
+        _migrate("charges", schema, to="0007", as_owner=False)  # charges before its row-level security revision
+        async with admin_engine.begin() as conn:
+            await conn.execute(text(f'SET LOCAL ROLE "{schema}"'))
+            await conn.execute(text(f'INSERT INTO "{schema}".tenant_settings (tenant_id, updated_by, updated_at) '
+                                    "VALUES ('tenant-a', 'desk', now()), ('tenant-b', 'desk', now())"))
+        _psql("-v", f"svc={schema}", "-f", str(ROOT / "deploy/postgres/service_schema.sql"))
+        _migrate("charges", schema)
+        async with admin_engine.connect() as conn:
+            owners = set((await conn.execute(text(
+                "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relnamespace = "
+                "(SELECT oid FROM pg_namespace WHERE nspname = :s)"), {"s": schema})).scalars())
+            schema_owner = (await conn.execute(text(
+                "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = :s"), {"s": schema})).scalar()
+        assert owners == {f"{schema}_owner"} and schema_owner == f"{schema}_owner"
+        engine = make_engine(ServiceSettings(service_name="charges", db_schema=schema, database_url=_url(schema)),
+                             pool_size=1)
+        units = UnitsOfWork(engine, service="charges", topic="test.events")
+        try:
+            for tenant in (A, B):
+                async with units.read(tenant) as conn:
+                    assert list((await conn.execute(text("SELECT tenant_id FROM tenant_settings"))).scalars()) == [tenant]
+        finally:
+            await engine.dispose()
+    finally:
+        await _drop(admin_engine, schema)
