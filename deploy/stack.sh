@@ -8,6 +8,7 @@
 #   deploy/stack.sh services-up    run migrations and start every service in deploy/services.tsv
 #   deploy/stack.sh up             all of the above
 #   deploy/stack.sh services-down | infra-down | down | status
+#   deploy/stack.sh pg-down | pg-crash | pg-up | kafka-down | kafka-up    one piece of infrastructure (fault drill)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +20,15 @@ UV_VERSION="0.13.8"
 LOG_DIR="$STACK_DIR/logs"
 RUN_DIR="$STACK_DIR/run"
 mkdir -p "$STACK_DIR" "$LOG_DIR" "$RUN_DIR"
+
+# A process is running if it exists and is not a zombie (an exited process whose parent, PID 1 in some
+# containers, has not reaped it yet: `kill -0` still succeeds on it).
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  [ -r "/proc/$1/stat" ] || return 0
+  local state; state="$(sed -e 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)"
+  [ "$state" != Z ] && [ "$state" != X ]
+}
 
 log() { printf '[stack %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -59,7 +69,7 @@ kafka_fetch() {
     -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS" >&2
 }
 
-kafka_running() { [ -f "$RUN_DIR/kafka.pid" ] && kill -0 "$(cat "$RUN_DIR/kafka.pid")" 2>/dev/null; }
+kafka_running() { [ -f "$RUN_DIR/kafka.pid" ] && alive "$(cat "$RUN_DIR/kafka.pid")"; }
 
 kafka_up() {
   kafka_fetch
@@ -89,7 +99,7 @@ kafka_down() {
     local pid; pid="$(cat "$RUN_DIR/kafka.pid")"
     log "stopping kafka (pid $pid)"
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 300); do alive "$pid" || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$RUN_DIR/kafka.pid"
@@ -142,6 +152,14 @@ pg_up() {
   done < <(service_rows)
 }
 
+pg_crash() {  # the fault drill's outage: every server process stops at once, as in a crash (recovery on start)
+  pg_paths
+  if [ -f "$PG_DATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
+    log "stopping postgres immediately (no checkpoint)"
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w stop >/dev/null
+  fi
+}
+
 pg_down() {
   pg_paths
   if [ -f "$PG_DATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
@@ -155,6 +173,9 @@ service_rows() { grep -v '^#' "$ROOT/deploy/services.tsv" | awk 'NF>=4'; }
 
 service_env() {  # name package port schema -> exports for that service
   local name="$1" port="$3" schema="$4"
+  # the local stack's secrets are development ones (role passwords equal to role names, dev-* keys): outside
+  # development a service refuses to start with them (rcm_runtime.secret_settings)
+  export RCM_ENV=development
   export RCM_SERVICE_NAME="$name"
   export RCM_DB_SCHEMA="$schema"
   # the service runs as the runtime role; its migrations as the schema's owner (deploy/postgres/service_schema.sql)
@@ -168,6 +189,10 @@ service_env() {  # name package port schema -> exports for that service
   # the sandbox payer SBX02 pays through the clearinghouse (submission polls its 835s and forwards them to
   # remittance); SBX01 pushes to remittance's HTTP intake: the demo runs both ways in
   export RCM_ERA_VIA_CLEARINGHOUSE="${RCM_ERA_VIA_CLEARINGHOUSE-SBX02}"
+  # the demo, the benchmark and the end-to-end tests post hundreds of encounters at once with one key: the local
+  # stack lifts the per-client intake limit (rcm_runtime.rate_limits) well above what they send
+  export RCM_INTAKE_RATE_PER_S="${RCM_INTAKE_RATE_PER_S:-1000}"
+  export RCM_INTAKE_BURST="${RCM_INTAKE_BURST:-10000}"
   export RCM_SERVICE_URLS="${RCM_SERVICE_URLS:-$(service_rows | awk '{printf "%s%s=http://127.0.0.1:%s", (NR>1?",":""), $1, $3}')}"
 }
 
@@ -177,7 +202,7 @@ services_up() {
   while read -r name pkg port schema; do
     if [ ${#names[@]} -gt 0 ] && [[ ! " ${names[*]} " =~ " $name " ]]; then continue; fi
     local pidf="$RUN_DIR/$name.pid"
-    if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then continue; fi
+    if [ -f "$pidf" ] && alive "$(cat "$pidf")"; then continue; fi
     (
       service_env "$name" "$pkg" "$port" "$schema"
       cd "$ROOT/services/$name"
@@ -200,11 +225,11 @@ services_down() {
     [ -e "$pidf" ] || continue
     [ "$(basename "$pidf")" = kafka.pid ] && continue
     local pid; pid="$(cat "$pidf")"
-    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid"); fi
+    if alive "$pid"; then kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid"); fi
     rm -f "$pidf"
   done
   for pid in "${pids[@]}"; do
-    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 300); do alive "$pid" || break; sleep 0.1; done  # 30 s, as docker-compose gives
     kill -9 "$pid" 2>/dev/null || true
   done
   [ ${#pids[@]} -gt 0 ] && log "stopped ${#pids[@]} service process(es)"
@@ -217,7 +242,7 @@ status() {
   kafka_running && echo "kafka: up ($KAFKA_PORT)" || echo "kafka: down"
   while read -r name pkg port schema; do
     local pidf="$RUN_DIR/$name.pid"
-    if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then echo "$name: up (http://127.0.0.1:$port/docs)"
+    if [ -f "$pidf" ] && alive "$(cat "$pidf")"; then echo "$name: up (http://127.0.0.1:$port/docs)"
     else echo "$name: down"; fi
   done < <(service_rows)
 }
@@ -231,7 +256,10 @@ case "$cmd" in
   services-down) services_down ;;
   infra-down)    kafka_down; pg_down ;;
   kafka-down)    kafka_down ;;
+  kafka-up)      kafka_up ;;
   pg-down)       pg_down ;;
+  pg-up)         pg_up ;;
+  pg-crash)      pg_crash ;;
   down)          services_down; kafka_down; pg_down ;;
   status)        status ;;
   env)           service_env "$@"; env | grep '^RCM_' ;;

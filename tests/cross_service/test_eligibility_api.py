@@ -514,6 +514,36 @@ async def test_member_id_rules_are_set_listed_applied_and_removed_per_tenant(api
                                                          "description": "no member-id rule for this payer"}
 
 
+async def test_member_id_rules_need_a_pattern_the_linear_time_engine_can_run(api):
+    admin = api.headers(**{"X-User": "admin.lee"})
+    backreference = await api.client.put("/v1/payers/SBX01/member-id-rule", json={"pattern": r"^([A-Z])\1[0-9]+$"},
+                                         headers=admin)
+    assert backreference.status_code == 422
+    assert backreference.json() == {"code": "invalid_member_id_rule", "description": (
+        "member id rule 'SBX01': not a pattern RE2 can match in linear time (invalid escape sequence: \\1)")}
+    assert await api.scalar("SELECT count(*) FROM member_id_rules") == 0
+
+    # accepted, and harmless: RE2 answers a 80-character id against it at once
+    nested = await api.client.put("/v1/payers/SBX01/member-id-rule", json={"pattern": r"^(A+)+$"}, headers=admin)
+    assert nested.status_code == 200
+    checked = await api.client.post("/v1/registrations/validate", json=registration("A" * 79 + "1"),
+                                    headers=api.headers())
+    assert [p["code"] for p in checked.json()["problems"]] == ["REG010"]
+
+
+async def test_a_stored_rule_the_engine_refuses_is_left_out_not_a_failure(api):
+    """A rule stored before patterns had to be RE2 (look-ahead was accepted): registrations go on with the
+    built-in format for that payer instead of failing."""
+    async with api.engine.begin() as conn:
+        await conn.execute(text("INSERT INTO member_id_rules (tenant_id, payer_id, pattern, updated_by, updated_at) "
+                                "VALUES ('tenant-a', 'SBX01', '^(?=C)[A-Z0-9]+$', 'legacy', now())"))
+    checked = await api.client.post("/v1/registrations/validate", json=registration("COPAY1001"),
+                                    headers=api.headers())
+    assert checked.status_code == 200 and checked.json()["valid"] is True
+    bad = await api.client.post("/v1/registrations/validate", json=registration("COPAY 1001"), headers=api.headers())
+    assert [p["code"] for p in bad.json()["problems"]] == ["REG010"]  # the built-in format still checks
+
+
 # -- authentication ----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("method,path", [

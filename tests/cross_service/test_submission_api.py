@@ -408,6 +408,23 @@ async def test_acknowledgment_files_need_the_ops_key(api):
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "query.clearinghouse"
 
 
+async def test_acknowledgment_uploads_are_rate_limited_once_the_ops_key_is_checked(tmp_path):
+    boxes = {"box": {"kind": "file", "root": str(tmp_path / "box")}}
+    async with service_api(create_app, Settings, metadata, clock=FixedClock(NOW), clearinghouses=json.dumps(boxes),
+                           default_clearinghouse="box", dispatch_enabled=False, ops_api_key="ops-test-key",
+                           intake_rate_per_s=0.01, intake_burst=1) as api:
+        def upload(headers):
+            return api.client.post("/v1/acknowledgments", params={"clearinghouse": "box", "name": "junk.txt"},
+                                   content=b"not x12", headers=headers)
+
+        assert (await upload(OPS)).status_code == 422  # read and quarantined
+        limited = await upload(OPS)
+        assert limited.status_code == 429 and limited.headers["retry-after"] == "100"
+        assert limited.json()["code"] == "rate_limited"
+        assert (await upload({"x-ops-key": "guess"})).status_code == 401  # authentication comes first
+        assert await api.scalar("SELECT count(*) FROM acknowledgment_files") == 1
+
+
 # ---------------------------------------------------------------- routes
 async def test_routes_are_set_listed_and_removed_per_tenant_and_steer_dispatch(api):
     put = await api.client.put("/v1/routes/SBX01", json={"clearinghouse": "other"}, headers=headers(api))

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Awaitable, Callable, Iterable, TypeVar
 import httpx
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.routing import APIRoute
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -27,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rcm_contracts import topics as topic_names
+from rcm_runtime.body_limits import BodyLimitMiddleware, document_limit
 from rcm_runtime.consumer import BatchApplier, ConsumerLoop, Handler
 from rcm_runtime.db import make_engine
 from rcm_runtime.dead_letters import DeadLetters
@@ -35,11 +37,14 @@ from rcm_runtime.clock import Clock, SystemClock
 from rcm_runtime.inbox import prune_inbox_forever
 from rcm_runtime.outage import Backoff, when_up
 from rcm_runtime.outbox import OutboxRelay, make_producer
+from rcm_runtime.rate_limits import RateLimited, RateLimiter, document_rate_limit
+from rcm_runtime.secret_settings import refuse_insecure
 from rcm_runtime.settings import ServiceSettings
 from rcm_runtime.telemetry import setup_logging, setup_tracing, span_from_traceparent
 from rcm_runtime.unit_of_work import UnitsOfWork
 
 log = logging.getLogger("rcm.app")
+TASKS_GRACE_S = 10.0  # on shutdown: the batch in hand commits, the relay sends what it took
 
 
 @dataclass
@@ -59,6 +64,7 @@ class Runtime:
     tasks: list[asyncio.Task] = field(default_factory=list)
     services: dict[type, Any] = field(default_factory=dict)
     handlers: dict[str, Handler] = field(default_factory=dict)  # event type -> consumer handler
+    rate_limiters: dict[str, RateLimiter] = field(default_factory=dict)  # by name (rcm_runtime.rate_limits)
 
     def provide(self, service: Any) -> None:
         """Register a use-case object (built once, in the composition root) for `Provided[...]`."""
@@ -145,6 +151,8 @@ def create_service_app(
     async def lifespan(app: FastAPI):
         setup_logging(settings.service_name, settings.log_level)
         setup_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
+        # Before anything is connected or served: outside development, no empty or development-default secret.
+        refuse_insecure(settings, log=log.error)
         engine = make_engine(settings)
         rt = Runtime(settings=settings, engine=engine, out_topic=out_topic, api_keys=settings.api_key_tenants(),
                      clock=clock, http=httpx.AsyncClient(timeout=30))
@@ -210,7 +218,9 @@ def create_service_app(
             for t in rt.tasks:
                 if t.get_name() not in ("consumer", "outbox-relay"):  # let the current batch finish
                     t.cancel()
-            await asyncio.wait(rt.tasks, timeout=15) if rt.tasks else None
+            # uvicorn drains requests for up to 15 s first (rcm_runtime.serve): 15 + 10 stays inside the 30 s an
+            # orchestrator gives after SIGTERM (docker-compose stop_grace_period) before it kills the process.
+            await asyncio.wait(rt.tasks, timeout=TASKS_GRACE_S) if rt.tasks else None
             for t in rt.tasks:
                 t.cancel()
             if rt.producer:
@@ -252,6 +262,11 @@ def create_service_app(
     async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
         return JSONResponse(status_code=409, content={"code": exc.code, "description": str(exc)})
 
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        return JSONResponse(status_code=429, headers={"retry-after": str(exc.retry_after_s)},
+                            content={"code": "rate_limited", "description": f"{exc} ({exc.retry_after_s} s)"})
+
     @app.exception_handler(ValidationError)
     async def _invalid_model(_: Request, exc: ValidationError) -> JSONResponse:
         # A model built from request data inside a handler: the caller's input, so a 422 naming fields.
@@ -288,6 +303,9 @@ def create_service_app(
                                    kind=trace.SpanKind.SERVER, **{"http.method": request.method}):
             return await call_next(request)
 
+    # Outermost: a body too large for its endpoint is refused before any other layer reads it.
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
+
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict:
         return {"status": "alive", "service": settings.service_name}
@@ -321,4 +339,8 @@ def create_service_app(
     app.include_router(ops_router)
     for router in routers:
         app.include_router(router)
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            document_limit(route, settings)
+            document_rate_limit(route)
     return app

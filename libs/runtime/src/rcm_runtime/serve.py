@@ -79,7 +79,7 @@ def main() -> None:
         port=int(os.environ.get("RCM_HTTP_PORT", "8000")),
         log_config=None,  # the service installs JSON logging in its lifespan
         access_log=False,  # request paths only in traces; no query strings (could hold PHI) in logs
-        timeout_graceful_shutdown=20,
+        timeout_graceful_shutdown=15,  # then the lifespan's 10 s for the batch in hand (rcm_runtime.app)
         factory=True,
     )
 

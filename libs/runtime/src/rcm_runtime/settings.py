@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
+from pydantic import PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rcm_runtime import secret_settings as secret
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RCM_", extra="ignore")
 
+    # The settings below that hold secrets, each with the check of its shape (rcm_runtime.secret_settings). Outside
+    # RCM_ENV=development a service refuses to start when one is empty or a development default. A service's
+    # settings add theirs: `secret_settings = {**ServiceSettings.secret_settings, "payer_key": secret.key}`.
+    secret_settings: ClassVar[dict[str, secret.SecretCheck]] = {
+        "database_url": secret.database_url,
+        "migration_database_url": secret.unless_unset(secret.database_url),
+        "api_keys": secret.key_list,
+        "ops_api_key": secret.key,
+    }
+
+    # development: the defaults below (development keys, passwordless superuser URL) are allowed. Anything else
+    # (production by default, so a forgotten setting fails closed) refuses them at start-up.
+    env: Literal["development", "production"] = "production"
     service_name: str
     db_schema: str
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/openrcm"
@@ -51,6 +67,16 @@ class ServiceSettings(BaseSettings):
     api_keys: str = "dev-key-tenant-a:tenant-a,dev-key-tenant-b:tenant-b,dev-key-demo:demo"
 
     ops_api_key: str = "dev-ops-key"  # operators only: dead letters span tenants
+
+    # Request bodies (rcm_runtime.body_limits): the most any endpoint reads, and the most a file intake endpoint
+    # reads (X12 835/837 files, FHIR Bundles, HL7 batches, CSV/BAI2 files; routes marked @body_limit("max_file_
+    # body_bytes")). Larger bodies are answered 413 before they are read whole.
+    max_body_bytes: PositiveInt = 1 << 20
+    max_file_body_bytes: PositiveInt = 32 << 20
+    # Intake endpoints (rcm_runtime.rate_limits): a token bucket per client, per replica: `intake_rate_per_s`
+    # requests a second sustained, bursts up to `intake_burst`; a rate of 0 turns the limit off.
+    intake_rate_per_s: float = 20.0
+    intake_burst: int = 200
 
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str | None = None  # OTLP/HTTP traces endpoint when otel_exporter=otlp

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Callable, Iterator
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -116,9 +117,43 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+class RepeatLimit(logging.Filter):
+    """Lets a library's same message (its template, per logger) through once per `every_s` seconds. While Kafka is
+    away, aiokafka logs each failed connect and fetch, ten a second per client; our own outage logs say once
+    that a dependency is away and once that it is back. A message let through after a quiet spell says how many
+    like it were held back."""
+
+    def __init__(self, prefixes: tuple[str, ...] = ("aiokafka",), every_s: float = 60.0,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+        self.every_s = every_s
+        self.now = now
+        self._last: dict[tuple[str, str], float] = {}
+        self._held: dict[tuple[str, str], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.prefixes):
+            return True
+        key = (record.name, str(record.msg))
+        t = self.now()
+        last = self._last.get(key)
+        if last is not None and t - last < self.every_s:
+            self._held[key] = self._held.get(key, 0) + 1
+            return False
+        if len(self._last) > 1000:  # templates are few; bound it anyway
+            self._last.clear()
+        self._last[key] = t
+        held = self._held.pop(key, 0)
+        if held:
+            record.msg = f"{record.msg} ({held} like it in the last {self.every_s:.0f}s not logged)"
+        return True
+
+
 def setup_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(RepeatLimit())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

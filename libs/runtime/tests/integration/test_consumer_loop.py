@@ -138,3 +138,45 @@ async def test_consumer_killed_between_db_commit_and_offset_commit(scratch_schem
     counts = await effect_counts(engine)
     assert counts == {e.partitionkey: 1 for e in first + second}  # nothing lost, nothing applied twice
     assert loop.applier.duplicates >= len(applied_before_restart)  # redelivered and recognised by the inbox
+
+
+async def test_stop_mid_batch_finishes_and_commits_the_batch_in_hand_and_takes_no_more(scratch_schema, kafka_bootstrap):
+    """Graceful shutdown (what SIGTERM triggers through the app's lifespan): the batch being applied when stop()
+    comes is committed with its offsets; no further record is taken; a new consumer starts after that batch."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    settings, engine = scratch_schema
+    await create_effects(engine)
+    topic = unique_topic("graceful")
+    group = f"g-{topic}"
+    events = [envelope() for _ in range(30)]
+    await _produce(kafka_bootstrap, topic, [_rec(e) for e in events], partition=0)
+
+    in_batch, release = asyncio.Event(), asyncio.Event()
+    (event_type, count_effect), = HANDLERS.items()
+
+    async def slow_count(uow, deliveries):
+        in_batch.set()
+        await release.wait()  # the batch is in hand when stop() comes
+        await count_effect(uow, deliveries)
+
+    loop = ConsumerLoop(engine=engine, bootstrap=kafka_bootstrap, group_id=group, topics=[topic],
+                        handlers={event_type: slow_count}, service=settings.service_name,
+                        out_topic=unique_topic("unused"), batch_max=10, retry_backoff_s=0.01)
+    task = asyncio.create_task(loop.run())
+    await asyncio.wait_for(in_batch.wait(), 30)
+    loop.stop()
+    release.set()
+    await asyncio.wait_for(task, 15)
+
+    counts = await effect_counts(engine)
+    assert 0 < len(counts) <= 10 and set(counts.values()) == {1}  # that batch, whole, once; nothing after it
+    applied = [e.partitionkey for e in events if e.partitionkey in counts]
+    assert applied == [e.partitionkey for e in events[:len(counts)]]
+    probe = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False)
+    await probe.start()
+    try:
+        committed = await probe.committed(TopicPartition(topic, 0))
+    finally:
+        await probe.stop()
+    assert committed == len(counts)  # the next consumer starts right after the committed batch

@@ -440,3 +440,27 @@ async def test_a_domain_error_in_a_request_is_a_422_with_its_reason_never_a_500(
     assert bad.json()["errors"] == [{"line": 3, "reason": "amount is not a number"}]
     assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
     assert (conflict.status_code, conflict.json()["code"]) == (409, "conflict")
+
+
+def test_a_library_repeating_itself_is_logged_once_per_interval_then_says_how_many_were_held():
+    import logging
+
+    from rcm_runtime.telemetry import RepeatLimit
+
+    t = [0.0]
+    limit = RepeatLimit(every_s=60.0, now=lambda: t[0])
+
+    def record(name: str, msg: str, *args) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.ERROR, __file__, 1, msg, args, None)
+
+    connect = "Unable connect to node with id %s: %s"
+    assert limit.filter(record("aiokafka", connect, 1, "refused"))
+    assert not any(limit.filter(record("aiokafka", connect, 1, "refused")) for _ in range(50))
+    # another template, another library logger and our own loggers are not held back
+    assert limit.filter(record("aiokafka", "Unable to update metadata from %s", [1]))
+    assert limit.filter(record("aiokafka.consumer.fetcher", connect, 1, "refused"))
+    assert all(limit.filter(record("rcm.consumer", "waiting it out")) for _ in range(3))
+    t[0] = 61.0
+    again = record("aiokafka", connect, 1, "refused")
+    assert limit.filter(again)
+    assert again.getMessage() == "Unable connect to node with id 1: refused (50 like it in the last 60s not logged)"

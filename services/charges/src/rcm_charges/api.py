@@ -16,6 +16,8 @@ from rcm_contracts.events import EncounterLine, EncounterSubmitted
 from rcm_contracts.envelope import describe_validation_error
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import TenantId
+from rcm_runtime.body_limits import body_limit
+from rcm_runtime.rate_limits import rate_limit
 from rcm_runtime.reads import jsonable, problem, stage_read_router
 
 from rcm_charges.db import encounters
@@ -26,6 +28,7 @@ router = APIRouter(prefix="/v1", tags=["encounters"])
 Actor = Annotated[str, Header(alias="X-User", min_length=1, max_length=128,
                               description="the person or system making an audited change")]
 UseCases = Provided[Charges]
+Intake = rate_limit("intake")  # per client (RCM_INTAKE_RATE_PER_S, RCM_INTAKE_BURST)
 
 
 def _result_body(r: CaptureResult) -> dict:
@@ -50,7 +53,8 @@ def _many(results: list[CaptureResult]) -> JSONResponse:
                          "out the charge-lag window for late charges) or `held` (completeness review, with what is "
                          "missing). 200 for a resend: `duplicate` when unchanged; a changed "
                          "resend of a held encounter becomes its next version (`captured` or `held`); 409 when the "
-                         "claim was already released.")
+                         "claim was already released.",
+             dependencies=[Intake])
 async def submit_encounter(body: EncounterSubmitted, tenant_id: TenantId, charges: UseCases, response: Response):
     [result] = await charges.capture(tenant_id=tenant_id, submissions=[body], channel="json")
     return _one(result, response)
@@ -63,7 +67,9 @@ async def submit_encounter(body: EncounterSubmitted, tenant_id: TenantId, charge
                          "multi-encounter export (e.g. Synthea) is split per Encounter and answers "
                          "`{\"encounters\": [...]}`; if any encounter is rejected, nothing is captured and the 422 "
                          "names the encounter of each problem. Services coded only in SNOMED CT or CVX are "
-                         "accepted as they came and reach the coder queue once complete.")
+                         "accepted as they came and reach the coder queue once complete.",
+             dependencies=[Intake])
+@body_limit("max_file_body_bytes")
 async def submit_fhir_bundle(request: Request, tenant_id: TenantId, charges: UseCases, response: Response,
                              source_system: str = "fhir"):
     try:
@@ -85,7 +91,9 @@ async def submit_fhir_bundle(request: Request, tenant_id: TenantId, charges: Use
              description="All messages are parsed first; if any is rejected nothing is captured and the 422 lists "
                          "the problems per message. Lines without an amount are priced from the chargemaster or "
                          "held in completeness review.",
-             openapi_extra={"requestBody": {"content": {"x-application/hl7-v2+er7": {"schema": {"type": "string"}}}}})
+             openapi_extra={"requestBody": {"content": {"x-application/hl7-v2+er7": {"schema": {"type": "string"}}}}},
+             dependencies=[Intake])
+@body_limit("max_file_body_bytes")
 async def submit_hl7v2(request: Request, tenant_id: TenantId, charges: UseCases, source_system: str | None = None):
     try:
         text = (await request.body()).decode("utf-8")
@@ -139,6 +147,7 @@ async def encounter_audit(claim_id: uuid.UUID, tenant_id: TenantId, charges: Use
 @router.post("/chargemaster", tags=["chargemaster"],
              summary="Import chargemaster rows (CSV: code,modifier,price,effective_from,effective_to)",
              openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+@body_limit("max_file_body_bytes")
 async def import_chargemaster(request: Request, tenant_id: TenantId, charges: UseCases, replace: bool = False):
     try:
         csv_text = (await request.body()).decode("utf-8")

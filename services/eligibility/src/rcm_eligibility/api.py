@@ -17,6 +17,7 @@ from rcm_contracts.claim import Coverage, Person, Provider
 from rcm_contracts.events import AppointmentScheduled
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import TenantId
+from rcm_runtime.rate_limits import rate_limit
 from rcm_runtime.reads import jsonable, problem, stage_read_router
 
 from rcm_eligibility.db import coverage_checks
@@ -31,6 +32,7 @@ reads = stage_read_router(coverage_checks, tag="eligibility", status_column="wor
 router = APIRouter(prefix="/v1", tags=["eligibility"])
 Actor = Annotated[str, Header(alias="X-User", min_length=1, max_length=128)]
 Use = Provided[Eligibility]
+Intake = rate_limit("intake")  # schedule feeds and batch checks, per client (RCM_INTAKE_RATE_PER_S, _BURST)
 
 
 def _decision_body(claim_id: uuid.UUID, decision: Decision) -> dict:
@@ -96,7 +98,8 @@ class BatchIn(BaseModel):
     checks: list[CheckIn] = Field(min_length=1, max_length=100)
 
 
-@router.post("/eligibility-checks/batch", summary="Check up to 100 patients at once (e.g. tomorrow's schedule)")
+@router.post("/eligibility-checks/batch", summary="Check up to 100 patients at once (e.g. tomorrow's schedule)",
+             dependencies=[Intake])
 async def check_batch(body: BatchIn, tenant_id: TenantId, eligibility: Use) -> dict:
     outcomes = await eligibility.check(tenant_id, [c.question() for c in body.checks])
     return {"results": [_check_body(o) for o in outcomes]}
@@ -130,12 +133,13 @@ def _pre_visit_body(check: PreVisitCheck) -> dict:
             "problems": check.problems, "eligibility": check.eligibility}
 
 
-@router.post("/appointments", summary="A scheduled visit: verify the registered coverage before the date of service")
+@router.post("/appointments", summary="A scheduled visit: verify the registered coverage before the date of service",
+             dependencies=[Intake])
 async def post_appointment(body: AppointmentScheduled, tenant_id: TenantId, eligibility: Use) -> dict:
     return _pre_visit_body(await eligibility.schedule(tenant_id, body))
 
 
-@router.post("/appointments/fhir", summary="A scheduled visit as a FHIR R4 Appointment")
+@router.post("/appointments/fhir", summary="A scheduled visit as a FHIR R4 Appointment", dependencies=[Intake])
 async def post_fhir_appointment(request: Request, tenant_id: TenantId, eligibility: Use, source_system: str = "fhir"):
     try:
         raw = json.loads(await request.body())

@@ -4,6 +4,7 @@ of the date of service so problems reach the front desk before the patient arriv
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -36,6 +37,7 @@ _put_appointment = BulkInsert(appointments, ["id", "tenant_id", "source_system",
 
 
 DEFAULT_RULE_KEY = "*"  # member_id_rules.payer_id of a tenant's default format
+log = logging.getLogger("rcm.eligibility.registrations")
 
 
 async def tenant_member_id_rules(conn: AsyncConnection, tenant_ids: set[str]) -> dict[str, PayerMemberIdRules]:
@@ -47,7 +49,14 @@ async def tenant_member_id_rules(conn: AsyncConnection, tenant_ids: set[str]) ->
             configs[r.tenant_id]["default"] = r.pattern
         else:
             configs[r.tenant_id]["payers"][r.payer_id] = r.pattern
-    return {t: PayerMemberIdRules.from_mapping(c) for t, c in configs.items()}
+
+    def skipped(tenant_id: str):
+        # a rule stored before patterns had to be RE2 must not fail every registration of its tenant: it is left
+        # out (the built-in format applies) and reported, until the tenant sets it again
+        return lambda name, reason: log.warning("stored member-id rule left out", extra={
+            "tenant_id": tenant_id, "reason": reason})
+
+    return {t: PayerMemberIdRules.from_mapping(c, on_invalid=skipped(t)) for t, c in configs.items()}
 
 
 async def rules_of(conn: AsyncConnection, tenant_id: str) -> PayerMemberIdRules:

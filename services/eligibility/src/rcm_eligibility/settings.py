@@ -1,7 +1,10 @@
+from rcm_runtime import secret_settings as secret
 from rcm_runtime.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
+    secret_settings = {**ServiceSettings.secret_settings, "payer_key": secret.key}
+
     service_name: str = "eligibility"
     db_schema: str = "eligibility"
     payer_connection: str = "http"  # http (real time) | file (batch mailbox directories)

@@ -264,6 +264,34 @@ def test_json_rules_must_be_an_object():
         PayerMemberIdRules.from_json("[]")
 
 
+def test_a_catastrophic_backtracking_rule_answers_at_once_with_the_linear_time_engine():
+    # Python's re would try ~2**50000 ways to split the a's before failing on the "!"; RE2 reads the id once
+    rules = PayerMemberIdRules.from_mapping({"payers": {"EVIL": r"^(a+)+$"}})
+    assert not rules.accepts("EVIL", "a" * 50_000 + "!")
+    assert rules.accepts("EVIL", "a" * 50_000)
+
+
+@pytest.mark.parametrize("pattern, reason", [
+    (r"^(a)\1$", "invalid escape sequence: \\1"),  # a backreference
+    (r"^(?=W)[A-Z0-9]{10}$", "invalid perl operator: (?="),  # look-ahead
+    (r"^(?<!X)[0-9]+$", "invalid perl operator: (?<!"),  # look-behind
+    (r"^[0-9]{1001}$", "invalid repetition size: {1001}"),
+])
+def test_rules_the_linear_time_engine_cannot_run_are_refused_with_the_reason(pattern, reason):
+    with pytest.raises(ValueError) as refused:
+        PayerMemberIdRules.from_mapping({"payers": {"X": pattern}})
+    assert str(refused.value) == f"member id rule 'X': not a pattern RE2 can match in linear time ({reason})"
+
+
+def test_stored_rules_the_engine_refuses_can_be_left_out_and_reported():
+    reported = []
+    config = {"default": r"^(\d)\1+$", "payers": {"OLD": r"^(?=W)\w+$", "MCR": MEDICARE_MBI}}
+    rules = PayerMemberIdRules.from_mapping(config, on_invalid=lambda name, reason: reported.append(name))
+    assert sorted(reported) == ["OLD", "default"]
+    assert rules.accepts("MCR", GOOD_MBI) and not rules.accepts("MCR", "W12345")
+    assert rules.pattern_for("OLD").pattern == DEFAULT_MEMBER_ID  # the built-in format applies instead
+
+
 # ---------------------------------------------------------------- coverage dates
 
 

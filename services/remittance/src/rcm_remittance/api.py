@@ -15,12 +15,15 @@ from pydantic_core import to_json
 from rcm_contracts.wire import RemittanceAdvice
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import TenantId
+from rcm_runtime.body_limits import body_limit
+from rcm_runtime.rate_limits import rate_limit
 
 from rcm_remittance.service import FileResult, Remittance, RemittanceQueries
 
 router = APIRouter(prefix="/v1", tags=["remittance"])
 
 Actor = Annotated[str, Header(alias="X-User", min_length=1, max_length=128, description="the operator acting")]
+Intake = rate_limit("intake")  # per client (RCM_INTAKE_RATE_PER_S, RCM_INTAKE_BURST)
 
 
 class Decision(BaseModel):
@@ -45,14 +48,17 @@ def _answer(result: FileResult):
 
 
 @router.post("/remittances", summary="Post an ERA as JSON (RemittanceAdvice): the same identity, tenant and "
-                                     "balancing rules as an 835")
+                                     "balancing rules as an 835", dependencies=[Intake])
+@body_limit("max_file_body_bytes")
 async def post_era(body: RemittanceAdvice, tenant_id: TenantId, remittance: Provided[Remittance]):
     return _answer(await remittance.post_advice(tenant_id=tenant_id, actor="api", era=body))
 
 
 @router.post("/remittances/x12", summary="Post an X12 835 file (005010X221A1, any number of interchanges): stored "
                                          "verbatim, balanced, each claim payment posted once to this tenant's claims",
-             openapi_extra={"requestBody": {"content": {"application/edi-x12": {"schema": {"type": "string"}}}}})
+             openapi_extra={"requestBody": {"content": {"application/edi-x12": {"schema": {"type": "string"}}}}},
+             dependencies=[Intake])
+@body_limit("max_file_body_bytes")
 async def post_x12_era(request: Request, tenant_id: TenantId, remittance: Provided[Remittance]):
     text = (await request.body()).decode("utf-8", errors="replace")
     return _answer(await remittance.post_x12(tenant_id=tenant_id, actor="api", text=text))
@@ -131,7 +137,9 @@ SINCE = Query(None, description="the window's first day (default: 120 days befor
                                   "stored once per tenant (the same file again adds nothing); answers the count "
                                   "stored and the reassociation with the ERAs",
              openapi_extra={"requestBody": {"content": {"text/plain": {"schema": {"type": "string"}},
-                                                        "application/octet-stream": {"schema": {"type": "string"}}}}})
+                                                        "application/octet-stream": {"schema": {"type": "string"}}}}},
+             dependencies=[Intake])
+@body_limit("max_file_body_bytes")
 async def post_deposits(request: Request, tenant_id: TenantId, deposits: Provided[Deposits],
                         format: Literal["bai2", "csv"] | None = Query(
                             None, description="bai2 or csv; default: bai2 when the file starts with an 01 record"),
@@ -184,6 +192,7 @@ class ContractBody(BaseModel):
 @router.put("/payers/{payer_id}/contract", summary="Set this tenant's contract with a payer: a fee table CSV and/or a "
                                                    "percentage of the Medicare fee schedule, and the underpayment "
                                                    "tolerance (audited: X-User)")
+@body_limit("max_file_body_bytes")
 async def put_contract(payer_id: PayerId, body: ContractBody, tenant_id: TenantId, actor: Actor,
                        contracts: Provided[Contracts]):
     terms = ContractTerms(fee_table=body.fee_table, medicare_percent=body.medicare.percent if body.medicare else None,

@@ -6,6 +6,8 @@ from fastapi import FastAPI
 
 from rcm_contracts import topics
 from rcm_runtime.app import Runtime, create_service_app
+from rcm_runtime.outage import Backoff
+from rcm_runtime.polling import poll_forever
 from rcm_runtime.clock import Clock
 from rcm_runtime.reads import stage_read_router
 
@@ -26,6 +28,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         rt.provide(Deposits(rt.units))
         rt.provide(underpaid.Contracts(rt.units, medicare=medicare))
 
+    async def post_waiting_loop(rt: Runtime) -> None:
+        await poll_forever(rt.services[Remittance].post_waiting, idle_s=settings.waiting_payments_every_s,
+                           log=service.log, what="waiting payments", backoff=Backoff.from_settings(settings))
+
     reads = stage_read_router(posted_payments, tag="remittance", status_column="outcome", queue_path="/payments",
                               queue_default=None, time_column="posted_at")
     return create_service_app(settings, title="OpenRCM remittance",
@@ -33,4 +39,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                                           "responsibility.",
                               routers=[api.router, reads],
                               handlers=lambda rt: service.handlers(rt.services[Remittance]),
-                              consume_topics=[topics.SUBMISSION], startup=[wire], clock=clock)
+                              consume_topics=[topics.SUBMISSION], startup=[wire], clock=clock,
+                              background=[post_waiting_loop] if settings.waiting_payments_every_s > 0 else [])

@@ -762,6 +762,28 @@ class Remittance:
             await uow.conn.execute(update(unmatched_payments).where(unmatched_payments.c.id == row.id)
                                    .values(status="posted", claim_id=ledger_claim(d.event), resolved_at=uow.now()))
 
+    async def post_waiting(self, batch_max: int = 200) -> int:
+        """Post payments still queued unmatched although their claim is known by now. An 835 ingested while its
+        claim's ClaimSubmitted was being applied leaves that: each transaction looked for the other's row before
+        the other committed (the file saw no claim, the event saw no waiting payment). The background loop runs
+        this every few seconds; it finds nothing otherwise. Returns how many it posted."""
+        async with self.units.begin_system() as uow:
+            rows = (await uow.conn.execute(
+                select(unmatched_payments, claim_refs.c.claim_id.label("known_claim_id"))
+                .join(claim_refs, (claim_refs.c.tenant_id == unmatched_payments.c.tenant_id)
+                      & (claim_refs.c.patient_control_number == unmatched_payments.c.patient_control_number))
+                .where(unmatched_payments.c.status == "unmatched", unmatched_payments.c.advice.has_key("claim"))
+                .order_by(unmatched_payments.c.id).limit(batch_max)
+                .with_for_update(of=unmatched_payments, skip_locked=True))).all()
+            for row in rows:
+                unit = uow.bind(Cause(tenant_id=row.tenant_id, actor="system:remittance"))
+                await _post_queued(unit, row, row.known_claim_id, self.medicare)
+                await uow.conn.execute(update(unmatched_payments).where(unmatched_payments.c.id == row.id)
+                                       .values(status="posted", claim_id=row.known_claim_id, resolved_at=uow.now()))
+            if rows:
+                log.info("waiting payments posted", extra={"count": len(rows)})
+            return len(rows)
+
     async def on_remittances_received(self, uow: UnitOfWork, deliveries: list[Delivery]) -> None:
         """835s that submission polled from a clearinghouse connection, each ingested for the event's tenant exactly
         as an upload to POST /v1/remittances/x12 (stored verbatim, same statuses, idempotent on (tenant, SHA-256):

@@ -130,6 +130,38 @@ async def test_an_835_for_another_tenants_claim_is_kept_unmatched_not_posted(api
     assert await api.scalar("SELECT tenant_id FROM unmatched_payments") == "tenant-b"
 
 
+@pytest.fixture
+async def api_without_loop():
+    async with service_api(create_app, Settings, metadata, waiting_payments_every_s=0) as api:
+        yield api  # the test runs the waiting-payments pass itself
+
+
+async def test_a_payment_left_unmatched_by_a_race_with_its_claim_is_posted_by_the_waiting_payments_pass(
+        api_without_loop):
+    """The 835 and the claim's ClaimSubmitted applied at the same moment: neither transaction saw the other's row,
+    so the claim is known (claim_refs) and its payment still waits unmatched. Remittance.post_waiting (the
+    background loop's pass) posts it, once, for its own tenant; a second pass finds nothing."""
+    from sqlalchemy import text
+
+    api = api_without_loop
+    from rcm_remittance.service import Remittance
+
+    claim_id = uuid.uuid4()
+    early = await api.client.post("/v1/remittances/x12", content=ERA_835.encode(), headers=api.headers(**X12))
+    assert early.json()["unmatched"] == 1
+    async with api.engine.begin() as conn:  # what the consumer committed without seeing the waiting payment
+        await conn.execute(text("INSERT INTO claim_refs (tenant_id, patient_control_number, claim_id, payer_id) "
+                                "VALUES ('tenant-a', 'PCN-1', :c, 'SANDBOX1'), ('tenant-b', 'PCN-1', :o, 'SANDBOX1')"),
+                           {"c": claim_id, "o": uuid.uuid4()})
+    remittance = api.app.state.runtime.services[Remittance]
+    assert await remittance.post_waiting() == 1
+    assert await remittance.post_waiting() == 0
+    [posted] = await api.outbox_events("payment-posted")
+    assert posted["tenantid"] == "tenant-a" and posted["partitionkey"] == str(claim_id)
+    assert await api.scalar("SELECT status FROM unmatched_payments") == "posted"
+    assert await api.scalar("SELECT count(*) FROM posted_payments WHERE claim_id = :c", c=claim_id) == 1
+
+
 async def test_a_payment_that_arrived_before_its_claim_is_posted_when_the_claim_is_submitted(api):
     claim_id = uuid.uuid4()
     early = await api.client.post("/v1/remittances/x12", content=ERA_835.encode(), headers=api.headers(**X12))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 
 from rcm_runtime.app import Provided
+from rcm_runtime.body_limits import body_limit
 from rcm_runtime.reads import stage_read_router
 from rcm_x12.codec import X12Error
 
@@ -29,6 +30,7 @@ Submitter = Depends(_require_submitter)
                                                       "appear in /x12/outbound",
              openapi_extra={"requestBody": {"content": {"application/edi-x12": {"schema": {"type": "string"}}}}},
              dependencies=[Submitter])
+@body_limit("max_file_body_bytes")
 async def inbound(request: Request, sandbox: Provided[Sandbox],
                   name: str = Query(..., min_length=1, max_length=100)) -> dict:
     text = (await request.body()).decode("utf-8", errors="replace")

@@ -1,7 +1,10 @@
+from rcm_runtime import secret_settings as secret
 from rcm_runtime.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
+    secret_settings = {**ServiceSettings.secret_settings, "clearinghouse_key": secret.key}
+
     service_name: str = "sandbox"
     db_schema: str = "sandbox"
     relay_enabled: bool = False  # the sandbox plays the outside world: it speaks HTTP, not our Kafka

@@ -14,6 +14,8 @@ from rcm_contracts.claim import Coverage
 from rcm_contracts.envelope import describe_validation_error
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import TenantId
+from rcm_runtime.body_limits import body_limit
+from rcm_runtime.rate_limits import rate_limit
 from rcm_runtime.reads import problem, stage_read_router
 
 from rcm_submission.db import submissions
@@ -54,7 +56,8 @@ async def acceptance(tenant_id: TenantId, submission: Provided[Submission]) -> d
                          "no claim. An 835 is forwarded to remittance for the tenant whose claims it pays (status "
                          "forwarded), or quarantined when that tenant is not certain. Needs the ops key.",
              openapi_extra={"requestBody": {"content": {"application/edi-x12": {"schema": {"type": "string"}}}}},
-             dependencies=[Operator])
+             dependencies=[Operator, rate_limit("intake", after=_require_ops)])
+@body_limit("max_file_body_bytes")
 async def post_acknowledgment(request: Request, submission: Provided[Submission],
                               clearinghouse: str = Query(..., max_length=64),
                               name: str = Query("pushed", max_length=200)):

@@ -4,12 +4,31 @@ from typing import Literal
 from pydantic import model_validator
 
 from rcm_contracts import topics
+from rcm_runtime import secret_settings as secret
 from rcm_runtime.settings import ServiceSettings
 
 ENVELOPE_ROOM = 64 * 1024  # the envelope and headers around an event's data, with room to spare
 
 
+def connection_keys(value: str) -> list[str]:
+    """RCM_CLEARINGHOUSES (JSON): the key of each HTTP connection that has its own (the others use
+    RCM_CLEARINGHOUSE_KEY, checked on its own). Empty: the sandbox, with RCM_CLEARINGHOUSE_KEY."""
+    if not value.strip():
+        return []
+    try:
+        config = json.loads(value)
+    except json.JSONDecodeError:
+        return ["is not valid JSON"]
+    if not isinstance(config, dict):
+        return ["is not a JSON object"]
+    return secret.each_key((str(c["key"]) for c in config.values()
+                            if isinstance(c, dict) and c.get("kind") == "http" and "key" in c), "connection key")
+
+
 class Settings(ServiceSettings):
+    secret_settings = {**ServiceSettings.secret_settings, "clearinghouse_key": secret.key,
+                       "clearinghouses": connection_keys}
+
     service_name: str = "submission"
     db_schema: str = "submission"
     # Clearinghouse connections by name, as JSON: {"name": {"kind": "http", "url": ..., "key": ...} or

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import date
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+import re2
 import zipcodes
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -127,28 +128,49 @@ class RegistrationProblem(_Registration):
     message: str  # says what to fix; never contains the patient's values
 
 
+class MemberIdPattern(Protocol):
+    @property
+    def pattern(self) -> str: ...
+
+    def fullmatch(self, text: str) -> object | None: ...
+
+
 @dataclass(frozen=True)
 class PayerMemberIdRules:
     """Member id format per payer, so a typo is caught at the desk rather than by a 999/277CA.
 
     Patterns must match the whole id. Config shape (dict or JSON):
-    {"default": "<regex>", "payers": {"<payer_id>": "<regex>", ...}}; both keys are optional.
+    {"default": "<regex>", "payers": {"<payer_id>": "<regex>", ...}}; both keys are optional. Patterns are
+    tenants' input: RE2 syntax, matched in linear time (see _compile_rule).
     """
 
-    by_payer: Mapping[str, re.Pattern[str]] = dataclass_field(default_factory=lambda: MappingProxyType({}))
-    default: re.Pattern[str] = dataclass_field(default_factory=lambda: re.compile(DEFAULT_MEMBER_ID))
+    by_payer: Mapping[str, MemberIdPattern] = dataclass_field(default_factory=lambda: MappingProxyType({}))
+    default: MemberIdPattern = dataclass_field(default_factory=lambda: _compile_rule("default", DEFAULT_MEMBER_ID))
 
     @classmethod
-    def from_mapping(cls, config: Mapping[str, Any]) -> PayerMemberIdRules:
+    def from_mapping(cls, config: Mapping[str, Any], *,
+                     on_invalid: Callable[[str, str], None] | None = None) -> PayerMemberIdRules:
+        """Raises ValueError on the first rule that does not compile; with `on_invalid(name, reason)` such a rule
+        is reported and left out instead (the built-in default applies), for rules stored before RE2 refused them."""
         unknown = set(config) - {"default", "payers"}
         if unknown:
             raise ValueError(f"member id rules: unknown keys {sorted(unknown)}")
         payers = config.get("payers") or {}
         if not isinstance(payers, Mapping):
             raise ValueError("member id rules: 'payers' must map payer id to a regex")
-        compiled = {str(payer_id).strip(): _compile_rule(str(payer_id), rx) for payer_id, rx in payers.items()}
-        default = _compile_rule("default", config.get("default", DEFAULT_MEMBER_ID))
-        return cls(by_payer=MappingProxyType(compiled), default=default)
+
+        def compiled(name: str, regex: Any) -> MemberIdPattern | None:
+            try:
+                return _compile_rule(name, regex)
+            except ValueError as exc:
+                if on_invalid is None:
+                    raise
+                on_invalid(name, str(exc))
+                return None
+
+        by_payer = {str(payer_id).strip(): compiled(str(payer_id), rx) for payer_id, rx in payers.items()}
+        default = compiled("default", config.get("default", DEFAULT_MEMBER_ID)) or cls().default
+        return cls(by_payer=MappingProxyType({p: rx for p, rx in by_payer.items() if rx is not None}), default=default)
 
     @classmethod
     def from_json(cls, text: str) -> PayerMemberIdRules:
@@ -157,20 +179,33 @@ class PayerMemberIdRules:
             raise ValueError("member id rules: JSON must be an object")
         return cls.from_mapping(config)
 
-    def pattern_for(self, payer_id: str) -> re.Pattern[str]:
+    def pattern_for(self, payer_id: str) -> MemberIdPattern:
         return self.by_payer.get(payer_id.strip(), self.default)
 
     def accepts(self, payer_id: str, member_id: str) -> bool:
         return self.pattern_for(payer_id).fullmatch(member_id) is not None
 
 
-def _compile_rule(name: str, regex: Any) -> re.Pattern[str]:
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False  # a refused pattern is the caller's 422, not a line on the service's stderr
+    return options
+
+
+_RE2_OPTIONS = _re2_options()
+
+
+def _compile_rule(name: str, regex: Any) -> MemberIdPattern:
+    """RE2, not `re`: a tenant's pattern runs on every registration, and a backtracking engine lets one pattern
+    (`^(a+)+$`) take minutes on a 30-character id. RE2 matches in time linear in the input and refuses what it
+    cannot do that way (backreferences, look-around), and patterns that would need more than its memory budget."""
     if not isinstance(regex, str) or not regex:
         raise ValueError(f"member id rule {name!r}: expected a non-empty regex string")
     try:
-        return re.compile(regex)
-    except re.error as exc:  # fail at load time, not on the first patient of the day
-        raise ValueError(f"member id rule {name!r}: invalid regex ({exc})") from exc
+        return re2.compile(regex, _RE2_OPTIONS)
+    except re2.error as exc:  # fail when set, not on the first patient of the day
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(f"member id rule {name!r}: not a pattern RE2 can match in linear time ({reason})") from None
 
 
 # ---------------------------------------------------------------- dates

@@ -1,0 +1,137 @@
+"""Request body limits per endpoint: a pure ASGI middleware (installed by rcm_runtime.app for every service) that
+answers 413 {code: payload_too_large} when a body is larger than its endpoint takes, before it is read whole.
+
+Every endpoint takes up to RCM_MAX_BODY_BYTES; a route that takes files says so next to itself:
+
+    @router.post("/remittances/x12", ...)
+    @body_limit("max_file_body_bytes")      # the name of the setting that holds its limit
+    async def post_x12_era(request: Request, ...): ...
+
+A declared Content-Length over the limit is refused without reading a byte. A chunked (or undeclared) body is
+counted as it streams: the read that passes the limit fails (the endpoint never gets the body) and the client gets
+the 413, whatever the endpoint made of the failed read."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, TypeVar
+
+from fastapi import HTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rcm_runtime.settings import ServiceSettings
+
+LIMIT_ATTRIBUTE = "__rcm_body_limit_setting__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def body_limit(setting: str) -> Callable[[F], F]:
+    """Mark an endpoint as taking bodies up to the value of `setting` (a field of the service's settings, so each
+    limit is configurable by its RCM_* variable) instead of RCM_MAX_BODY_BYTES."""
+
+    def mark(endpoint: F) -> F:
+        setattr(endpoint, LIMIT_ATTRIBUTE, setting)
+        return endpoint
+
+    return mark
+
+
+def document_limit(route: Any, settings: ServiceSettings) -> None:
+    """The 413 in the OpenAPI of a route that takes a body, with its limit."""
+    if route.methods & {"POST", "PUT", "PATCH"}:
+        setting = getattr(route.endpoint, LIMIT_ATTRIBUTE, "max_body_bytes")
+        limit = int(getattr(settings, setting))
+        route.responses.setdefault(413, {"description": f"payload_too_large: the body is over {_size(limit)} "
+                                                        f"(RCM_{setting.upper()})"})
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from the endpoint's read of the body. An HTTPException, so FastAPI's body parsing lets it through
+    (anything else becomes a 400) and no error is logged for it; the middleware answers the 413 itself."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, detail=too_large(limit))
+
+
+def too_large(limit: int) -> dict[str, str]:
+    return {"code": "payload_too_large",
+            "description": f"the request body is larger than this endpoint takes ({_size(limit)}, {limit} bytes)"}
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):g} MiB" if n >= 1 << 20 else f"{n / 1024:g} KiB" if n >= 1024 else f"{n} bytes"
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, settings: ServiceSettings) -> None:
+        self.app = app
+        self.settings = settings
+        self._overrides: list[tuple[Any, int]] | None = None  # (route, limit), built on the first request
+
+    def limit_for(self, scope: Scope) -> int:
+        if self._overrides is None:
+            routes = getattr(scope.get("app"), "routes", [])
+            self._overrides = [(r, int(getattr(self.settings, getattr(r.endpoint, LIMIT_ATTRIBUTE))))
+                               for r in routes if hasattr(getattr(r, "endpoint", None), LIMIT_ATTRIBUTE)]
+        for route, limit in self._overrides:
+            if route.matches(scope)[0] == Match.FULL:
+                return limit
+        return self.settings.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope)
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _send_413(send, limit)
+            return
+
+        received = 0
+        exceeded = False
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    exceeded = True
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if exceeded and not started:
+                return  # the endpoint's answer to the failed read is replaced by the 413 below
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not (exceeded and not started):
+                raise
+        if exceeded and not started:
+            await _send_413(send, limit)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # the server rejects a malformed length; the streamed count still applies
+    return None
+
+
+async def _send_413(send: Send, limit: int) -> None:
+    body = json.dumps(too_large(limit)).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
