@@ -128,7 +128,7 @@ async def service_api(create_app: Callable[..., FastAPI], settings_cls: type, me
                       *, clock: Clock | None = None, **settings_overrides: Any) -> AsyncIterator[ServiceApi]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     metadatas = [metadata] if isinstance(metadata, MetaData) else list(metadata)
-    # development: the throwaway schema is reached without a password, over the local socket (tests/support/fixtures.py)
+    # development: the throwaway schema is reached without a password over the local socket (fixtures.py)
     settings = settings_cls(**{"env": "development", "db_schema": schema, "database_url": RUNTIME_URL,
                                "relay_enabled": False, "consumer_enabled": False, "db_pool_size": 2,
                                "api_keys": ",".join(f"{k}:{t}" for k, t in API_KEYS.items()), **settings_overrides})

@@ -66,7 +66,8 @@ def run_migrations(settings: ServiceSettings, target_metadata: MetaData | list[M
         )
         with context.begin_transaction():
             context.run_migrations()
-            if not context.is_offline_mode() and context.get_head_revision() == context.get_context().get_current_revision():
+            at_head = context.get_head_revision() == context.get_context().get_current_revision()
+            if at_head and not context.is_offline_mode():  # not after a downgrade
                 secure(connection, settings)
 
     async def run_async() -> None:

@@ -45,6 +45,9 @@ IN_SCOPE = (f"(({TENANT_COLUMN} = ANY ((SELECT string_to_array(current_setting('
             f" OR (SELECT current_setting('{SETTING}', true) = '{SYSTEM}'))")
 
 
+_IN_SCHEMA = "relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
+
+
 def has_row_security(table: Table) -> bool:
     """Whether the table is tenant-scoped, hence under a policy (PostgreSQL refuses COPY FROM into it)."""
     return TENANT_COLUMN in table.c
@@ -58,8 +61,9 @@ def tenant_tables(conn: Connection) -> list[str]:
     """The current schema's tenant-scoped tables (ordinary or partitioned), by name."""
     return list(conn.execute(text(
         "SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid "
-        "WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relkind IN ('r', 'p') "
-        "AND a.attname = :col AND NOT a.attisdropped ORDER BY c.relname"), {"col": TENANT_COLUMN}).scalars())
+        "WHERE c." + _IN_SCHEMA + " "
+        "AND c.relkind IN ('r', 'p') AND a.attname = :col AND NOT a.attisdropped ORDER BY c.relname"),
+        {"col": TENANT_COLUMN}).scalars())
 
 
 def protect_tenant_tables(conn: Connection) -> list[str]:
@@ -94,14 +98,14 @@ def unprotected_tables(conn: Connection) -> list[str]:
     protected = set(conn.execute(text(
         "SELECT c.relname FROM pg_class c JOIN pg_policies p ON p.schemaname = current_schema() "
         "AND p.tablename = c.relname AND p.policyname = :policy "
-        "WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relrowsecurity AND c.relforcerowsecurity"),
+        "WHERE c." + _IN_SCHEMA + " AND c.relrowsecurity AND c.relforcerowsecurity"),
         {"policy": POLICY}).scalars())
     return [t for t in tenant_tables(conn) if t not in protected]
 
 
 def audit_tables(conn: Connection) -> list[str]:
     return list(conn.execute(text(
-        "SELECT relname FROM pg_class WHERE relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) "
+        "SELECT relname FROM pg_class WHERE " + _IN_SCHEMA + " "
         "AND relkind IN ('r', 'p') AND relname LIKE :pattern ORDER BY relname"),
         {"pattern": "%" + AUDIT_SUFFIX}).scalars())
 
