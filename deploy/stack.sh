@@ -197,7 +197,9 @@ service_env() {  # name package port schema -> exports for that service
   export RCM_ENV=development
   export RCM_SERVICE_NAME="$name"
   export RCM_DB_SCHEMA="$schema"
+  # the service runs as the runtime role; its migrations as the schema's owner (deploy/postgres/service_schema.sql)
   export RCM_DATABASE_URL="postgresql+asyncpg://$schema:$schema@127.0.0.1:$PG_PORT/openrcm"
+  export RCM_MIGRATION_DATABASE_URL="postgresql+asyncpg://${schema}_owner:${schema}_owner@127.0.0.1:$PG_PORT/openrcm"
   export RCM_KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
   export RCM_HTTP_PORT="$port"
   export RCM_CODING_TABLES_DIR="${RCM_CODING_TABLES_DIR:-$ROOT/deploy/reference-data}"

@@ -4,8 +4,9 @@
 # same files (mounted read-only, nothing duplicated here):
 #   $OPENRCM_SQL_DIR/postgresql.conf     appended to the cluster's postgresql.conf
 #   $OPENRCM_SQL_DIR/bootstrap.sql       creates database openrcm
-#   $OPENRCM_SQL_DIR/service_schema.sql  per schema in services.tsv: login role <schema> (password
-#                                        <schema>), schema owned by it, search_path, no public access
+#   $OPENRCM_SQL_DIR/service_schema.sql  per schema in services.tsv: runtime role <schema> and owner role
+#                                        <schema>_owner (passwords = names), schema owned by the owner,
+#                                        search_path, no public access
 #
 # The image runs initdb hooks only when the data directory is empty. After adding a row to
 # services.tsv, re-run it against the live container (every SQL step is idempotent):

@@ -33,12 +33,21 @@ def settings_class(package: str):
 @pytest.mark.parametrize("name, package", [(row[0], row[1]) for row in SERVICES])
 def test_each_service_refuses_its_own_development_keys_outside_development(name, package):
     cls = settings_class(package)
-    assert set(cls.secret_settings) == {"database_url", "api_keys", "ops_api_key", *OWN_SECRETS.get(name, ())}
+    assert set(cls.secret_settings) == {"database_url", "migration_database_url", "api_keys", "ops_api_key",
+                                        *OWN_SECRETS.get(name, ())}
     refused = problems(cls(**REAL))
     defaulted = sorted(s for s in OWN_SECRETS.get(name, ()) if cls.model_fields[s].default)
     assert refused == [f"RCM_{s.upper()} is a development default" for s in defaulted]
     real_keys = {s: f"from-the-secret-store-{i}x9Q" for i, s in enumerate(defaulted)}
     assert problems(cls(**REAL, **real_keys)) == []
+
+
+def test_the_migration_url_may_be_unset_but_not_a_development_one():
+    """A serving process holds no migration URL (rcm_runtime.serve drops it); one that is set is checked."""
+    cls = settings_class("rcm_charges")
+    assert problems(cls(**REAL)) == []
+    assert problems(cls(**REAL, migration_database_url="postgresql+asyncpg://charges_owner:charges_owner@db/openrcm")) \
+        == ["RCM_MIGRATION_DATABASE_URL has a password equal to its role name"]
 
 
 def test_submission_checks_the_key_of_each_configured_clearinghouse():

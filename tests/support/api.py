@@ -4,6 +4,11 @@ transport, against the real PostgreSQL of the local stack, in a throwaway schema
 The app's lifespan runs (composition root, startup hooks); the relay and the consumer are off, so nothing is
 published: tests read the outbox rows a request wrote (`outbox_events`) to see the events it emitted.
 
+As in a deployment, the app runs as a runtime role that does not own the tables (`RUNTIME_ROLE`, granted by
+rcm_runtime.row_security.grant_runtime) and every tenant-scoped table is under row-level security, so the
+tests exercise the tenant scope of every unit of work. `api.engine` is the superuser's: what a test reads or
+seeds through it sees every tenant.
+
     async with service_api(create_app, Settings, metadata) as api:
         resp = await api.client.post("/v1/...", headers=api.headers("tenant-a"), json=...)
 
@@ -25,7 +30,7 @@ from typing import Any, AsyncIterator, Callable, Iterable
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import MetaData, select, text
+from sqlalchemy import MetaData, make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aiokafka import ConsumerRecord
@@ -39,12 +44,31 @@ from rcm_runtime.db import make_engine
 from rcm_runtime.dev_issuer import LocalIssuer
 from rcm_runtime.messaging import metadata as messaging_metadata
 from rcm_runtime.messaging import outbox
+from rcm_runtime.row_security import grant_runtime, protect_tenant_tables
 from tests.support.fixtures import ADMIN_URL
 
 # The app under test trusts only this issuer and these keys (never the stack's): tokens minted per request, and
 # one admin API key per tenant for tests that act as a machine client.
 TEST_ISSUER = LocalIssuer.generate(issuer="urn:openrcm:test-issuer")
 API_KEYS = {"key-a": "tenant-a", "key-b": "tenant-b"}
+
+# The role apps under test run as: a login (trusted over the local socket) with no rights of its own beyond
+# what each test schema grants it; never the owner of a table, never BYPASSRLS.
+RUNTIME_ROLE = "rcm_app_test"
+RUNTIME_URL = make_url(ADMIN_URL).set(username=RUNTIME_ROLE).render_as_string(hide_password=False)
+_CREATE_RUNTIME_ROLE = text(f"""
+DO $$ BEGIN
+  CREATE ROLE {RUNTIME_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;  -- another test process made it first
+END $$""")
+
+
+async def secure_test_schema(conn) -> None:
+    """What migrations and rcm_runtime.migrations do to a service schema, for one made by create_all: row
+    security on its tenant-scoped tables and the runtime role's privileges."""
+    await conn.execute(_CREATE_RUNTIME_ROLE)
+    await conn.run_sync(protect_tenant_tables)
+    await conn.run_sync(grant_runtime, RUNTIME_ROLE)
 
 
 @cache
@@ -95,7 +119,7 @@ class ServiceApi:
         counters say what was applied, de-duplicated or dead-lettered. An `Envelope` (from `new_envelope`) is
         delivered as it is: pass the same one again to redeliver an event, or set its id and time."""
         rt = self.app.state.runtime
-        applier = BatchApplier(self.engine, rt.handlers, self.settings.service_name, rt.out_topic, clock=rt.clock)
+        applier = BatchApplier(rt.engine, rt.handlers, self.settings.service_name, rt.out_topic, clock=rt.clock)
         items = []
         for offset, item in enumerate(events):
             if isinstance(item, Envelope):
@@ -134,18 +158,19 @@ async def service_api(create_app: Callable[..., FastAPI], settings_cls: type, me
                       *, clock: Clock | None = None, **settings_overrides: Any) -> AsyncIterator[ServiceApi]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     metadatas = [metadata] if isinstance(metadata, MetaData) else list(metadata)
-    # development: the throwaway schema is reached as the superuser without a password (tests/support/fixtures.py)
-    settings = settings_cls(**{"env": "development", "db_schema": schema, "database_url": ADMIN_URL,
+    # development: the throwaway schema is reached without a password over the local socket (fixtures.py)
+    settings = settings_cls(**{"env": "development", "db_schema": schema, "database_url": RUNTIME_URL,
                                "relay_enabled": False, "consumer_enabled": False, "db_pool_size": 2,
                                "auth_issuers": issuer_setting(), "api_keys": api_keys_setting(),
                                **settings_overrides})
-    admin = make_engine(settings, pool_size=1)
+    admin = make_engine(settings.model_copy(update={"database_url": ADMIN_URL}), pool_size=1)
     async with admin.begin() as conn:
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
         async with admin.begin() as conn:
             for md in (messaging_metadata, *metadatas):
                 await conn.run_sync(md.create_all)
+            await secure_test_schema(conn)
         app = create_app(settings, clock=clock)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

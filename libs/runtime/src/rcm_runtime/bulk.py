@@ -12,7 +12,9 @@ transaction (the rows commit or roll back with everything else). asyncpg encodes
 element with Python type checks; COPY streams the rows, which halves the client's and the server's time
 for tens of thousands of rows (a posted 835: ~7 ledger entries a claim). Without ON CONFLICT and RETURNING
 the rows go straight into the table; with either, they are copied into a temporary staging table and moved
-by one INSERT ... SELECT with the same ON CONFLICT and RETURNING, so both paths answer the same.
+by one INSERT ... SELECT with the same ON CONFLICT and RETURNING, so both paths answer the same. A tenant-scoped
+table (row-level security: rcm_runtime.row_security) always takes the staging path: PostgreSQL refuses COPY FROM
+into it, and the INSERT ... SELECT is checked against its policy like any insert.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import TextClause
+
+from rcm_runtime.row_security import has_row_security
 
 _PG = postgresql.dialect()
 COPY_MIN_ROWS = 1000  # below this many rows one INSERT ... unnest costs less than COPY's extra round trips
@@ -61,9 +65,10 @@ class BulkInsert:
     """`on_conflict` is the SQL after ON CONFLICT, e.g. "DO NOTHING" or "(claim_id) DO UPDATE SET ...".
     `copy_min_rows`: batches of at least this many rows are written with COPY (None: never).
     `conflicts_rare` (a DO NOTHING insert RETURNING only copied columns, whose conflicts are exceptional, e.g.
-    a concurrent request posting the same payment): a large batch is COPYed straight into the table under a
-    savepoint, and only when that meets a unique row is it rolled back to the savepoint and written through
-    the staging table, so the answer is the same either way."""
+    a concurrent request posting the same payment): a large batch is COPYed straight into the table (a table
+    under row-level security: staged and moved without RETURNING) under a savepoint, and only when that meets a
+    unique row is it rolled back to the savepoint and written through the staging table with RETURNING, so the
+    answer is the same either way."""
 
     table: Table
     columns: Sequence[str]
@@ -75,7 +80,8 @@ class BulkInsert:
     _json_cols: frozenset[str] = field(default=frozenset(), init=False, repr=False)
     _defaults: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _stage: str = field(default="", init=False, repr=False)
-    _stage_sql: tuple[TextClause, TextClause] | None = field(default=None, init=False, repr=False)
+    _stage_sql: tuple[TextClause, TextClause, TextClause] | None = field(default=None, init=False, repr=False)
+    _row_security: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Python-side scalar defaults (e.g. status="open") are SQLAlchemy's job in insert(); here we
@@ -83,6 +89,7 @@ class BulkInsert:
         self._defaults = {c.name: c.default.arg for c in self.table.columns
                           if c.name not in self.columns and c.default is not None and c.default.is_scalar}
         self.columns = [*self.columns, *self._defaults]
+        self._row_security = has_row_security(self.table)
         self._json_cols = frozenset(name for name in self.columns
                                     if isinstance(self.table.c[name].type, (JSON, JSONB)))
         if self.conflicts_rare and not ((self.on_conflict or "").upper().endswith("DO NOTHING")
@@ -149,26 +156,39 @@ class BulkInsert:
 
     async def _copy(self, conn: AsyncConnection, records: Sequence[tuple]) -> list[Row]:
         driver = await driver_connection(conn)
-        if not self.on_conflict and not self.returning:
+        # PostgreSQL refuses COPY FROM into a table under row-level security: such a table is always staged.
+        if not self._row_security and not self.on_conflict and not self.returning:
             await driver.copy_records_to_table(self.table.name, records=records, columns=list(self.columns))
             return []
+        create, move, move_quietly = self._staging()
         if self.conflicts_rare:
+            # Every row going in is the usual case: answered from the records themselves, with no rows sent back.
+            # When some met a unique row, back to the savepoint, and the staging path below sorts them out.
             await driver.execute("SAVEPOINT rcm_bulk_copy")
             try:
-                await driver.copy_records_to_table(self.table.name, records=records, columns=list(self.columns))
+                if self._row_security:
+                    await conn.execute(create)
+                    await self._stage_records(driver, records)
+                    all_in = (await conn.execute(move_quietly)).rowcount == len(records)
+                else:
+                    await driver.copy_records_to_table(self.table.name, records=records, columns=list(self.columns))
+                    all_in = True
             except (UniqueViolationError, ExclusionViolationError):
-                await driver.execute("ROLLBACK TO SAVEPOINT rcm_bulk_copy")  # then the staging path sorts them out
-            else:
+                all_in = False
+            if all_in:
                 await driver.execute("RELEASE SAVEPOINT rcm_bulk_copy")
                 return self._copied(records)
-        create, move = self._staging()
+            await driver.execute("ROLLBACK TO SAVEPOINT rcm_bulk_copy")
         # A temporary table per connection and batch shape, emptied by the move itself (DELETE ... RETURNING)
         # and at commit (ON COMMIT DELETE ROWS), so the next batch, in this transaction or another, starts empty.
         await conn.execute(create)
-        await driver.copy_records_to_table(self._stage, records=[(n, *r) for n, r in enumerate(records)],
-                                           columns=["bulk_row", *self.columns], schema_name="pg_temp")
+        await self._stage_records(driver, records)
         result = await conn.execute(move)
         return list(result) if self.returning else []
+
+    async def _stage_records(self, driver, records: Sequence[tuple]) -> None:
+        await driver.copy_records_to_table(self._stage, records=[(n, *r) for n, r in enumerate(records)],
+                                           columns=["bulk_row", *self.columns], schema_name="pg_temp")
 
     def _copied(self, records: Sequence[tuple]) -> list:
         """What RETURNING answers when every row went in: the returned columns of each record."""
@@ -178,7 +198,8 @@ class BulkInsert:
         returned = namedtuple("Returned", self.returning)
         return [returned(*(r[i] for i in at)) for r in records]
 
-    def _staging(self) -> tuple[TextClause, TextClause]:
+    def _staging(self) -> tuple[TextClause, TextClause, TextClause]:
+        """(create the staging table, move its rows in answering RETURNING, move them in answering nothing)."""
         if self._stage_sql is None:
             q = _PG.identifier_preparer.quote
             names = ", ".join(q(c) for c in self.columns)
@@ -189,6 +210,7 @@ class BulkInsert:
                       f"SELECT 0::bigint AS bulk_row, {names} FROM {table} WITH NO DATA")
             # ORDER BY the copied position: rows meet ON CONFLICT in the batch's order, as with unnest
             move = (f"WITH staged AS (DELETE FROM pg_temp.{stage} RETURNING *) INSERT INTO {table} AS {table} "
-                    f"({names}) SELECT {names} FROM staged ORDER BY bulk_row" + self._tail())
-            self._stage_sql = (text(create), text(move))
+                    f"({names}) SELECT {names} FROM staged ORDER BY bulk_row")
+            on_conflict = f" ON CONFLICT {self.on_conflict}" if self.on_conflict else ""
+            self._stage_sql = (text(create), text(move + self._tail()), text(move + on_conflict))
         return self._stage_sql

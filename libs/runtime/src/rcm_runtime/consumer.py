@@ -50,6 +50,7 @@ from rcm_runtime.failures import is_transient, safe_reason
 from rcm_runtime.outage import Backoff, Outage
 from rcm_runtime.messaging import dead_letters, inbox
 from rcm_runtime.clock import Clock
+from rcm_runtime.tenant_scope import InvalidTenant, system_transaction, tenant_scope
 from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
 from rcm_runtime.telemetry import start_consumer_span, traceparent_of
 
@@ -81,7 +82,8 @@ class Delivery:
 
 
 # A handler applies a run of consecutive new events (of the types it is registered for), in record
-# order, inside the batch's transaction (`uow`, not bound to a tenant; each delivery's `uow` is): it should
+# order, inside the batch's transaction (`uow`, not bound to a tenant but scoped to the batch's tenants; each
+# delivery's `uow` is bound to its own): it should
 # write them with multi-row statements (one round trip, not one per event).
 Handler = Callable[[UnitOfWork, list[Delivery]], Awaitable[None]]
 
@@ -118,9 +120,12 @@ def decode_record(record: ConsumerRecord, registry: Registry = REGISTRY) -> Deco
         env = decode_envelope(record.value)
         if record.key is not None and record.key.decode(errors="replace") != env.partitionkey:
             raise EnvelopeError("record key does not match envelope partitionkey")
+        tenant_scope([env.tenantid])  # a tenant id no scope can hold (',' or '*') is a bad record
         return Decoded(record, env, registry.parse(env))
     except EnvelopeError as exc:
         return Decoded(record, error=str(exc))
+    except InvalidTenant:
+        return Decoded(record, error="tenantid: not a valid tenant id")
 
 
 _insert_inbox = BulkInsert(inbox, ["event_id", "event_type", "topic"], returning=["event_id"])
@@ -225,7 +230,8 @@ class BatchApplier:
         prepare step of PreparedHandlers, which runs before it). `within(uow)` runs last in the same
         transaction (a redrive marks its dead letter there, so the mark and the effects commit together)."""
         prepared = await self._prepare([d for d in items if self.wants(d)])
-        async with self.units.begin_system() as uow:
+        # The batch sees the rows of its records' tenants only: one scope for the whole transaction, set once.
+        async with self.units.begin_tenants({d.envelope.tenantid for d in items if d.envelope is not None}) as uow:
             conn = uow.conn
             bad = [dead_letter_row(d, d.error) for d in items if d.error is not None]
             if bad:
@@ -263,7 +269,7 @@ class BatchApplier:
         self.dead_lettered += len(bad)
 
     async def dead_letter(self, d: Decoded, reason: str) -> None:
-        async with self.engine.begin() as conn:
+        async with system_transaction(self.engine) as conn:
             await _insert_dead_letters.execute(conn, [dead_letter_row(d, reason)])
         self.dead_lettered += 1
 

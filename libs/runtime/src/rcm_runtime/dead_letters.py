@@ -29,6 +29,7 @@ from rcm_runtime.consumer import BatchApplier, NotPrepared, decode_record, failu
 from rcm_runtime.errors import DomainError, NotFound
 from rcm_runtime.failures import is_transient, safe_reason
 from rcm_runtime.messaging import dead_letters as dl
+from rcm_runtime.tenant_scope import system_reads, system_transaction
 from rcm_runtime.unit_of_work import UnitOfWork
 
 log = logging.getLogger("rcm.dead_letters")
@@ -140,7 +141,7 @@ class DeadLetters:
                       since: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
         if status is not None and status not in STATUSES:
             raise InvalidSelection(f"status must be one of {', '.join(STATUSES)}")
-        async with self.engine.connect() as conn:
+        async with system_reads(self.engine) as conn:
             q = select(*_LISTED)
             if status is not None:
                 q = q.where(dl.c.status == status)
@@ -156,7 +157,7 @@ class DeadLetters:
     async def summary(self) -> dict[str, Any]:
         """Open dead letters: how many, the oldest's time, and counts by reason and by event type."""
         is_open = dl.c.status == "open"
-        async with self.engine.connect() as conn:
+        async with system_reads(self.engine) as conn:
             n, oldest = (await conn.execute(select(func.count(), func.min(dl.c.created_at)).where(is_open))).one()
             by_reason = (await conn.execute(select(dl.c.reason, func.count()).where(is_open).group_by(dl.c.reason)
                                             .order_by(func.count().desc(), dl.c.reason))).all()
@@ -166,7 +167,7 @@ class DeadLetters:
                 "by_event_type": {(t or "unknown"): c for t, c in by_type}}
 
     async def _select(self, selection: Selection, limit: int) -> list[int]:
-        async with self.engine.connect() as conn:
+        async with system_reads(self.engine) as conn:
             q = select(dl.c.id).where(dl.c.status == "open")
             if selection.id is not None:
                 q = q.where(dl.c.id == selection.id)
@@ -200,7 +201,7 @@ class DeadLetters:
         return result
 
     async def _redrive_one(self, dl_id: int, operator: str, applier: BatchApplier, result: RedriveResult) -> None:
-        async with self.engine.connect() as conn:
+        async with system_reads(self.engine) as conn:
             row = (await conn.execute(select(dl).where(dl.c.id == dl_id))).mappings().one()
         if row["status"] != "open":
             result.skipped.append(dl_id)
@@ -256,12 +257,12 @@ class DeadLetters:
                 .values(status=status, closed_by=operator, closed_at=self.clock.now()))
         if conn is not None:
             return (await conn.execute(stmt)).rowcount == 1
-        async with self.engine.begin() as own:
+        async with system_transaction(self.engine) as own:
             return (await own.execute(stmt)).rowcount == 1
 
     async def _fail_again(self, row, reason: str, operator: str, result: RedriveResult) -> None:
         """The old row becomes `redriven` and points at a new open row for the same record with the new reason."""
-        async with self.engine.begin() as conn:
+        async with system_transaction(self.engine) as conn:
             if not await self._mark(row["id"], operator, conn=conn):
                 result.skipped.append(row["id"])
                 return
@@ -275,7 +276,7 @@ class DeadLetters:
     async def resolve(self, dl_id: int, *, operator: str) -> dict[str, Any]:
         """Close an open dead letter without redrive (an operator settled it another way)."""
         if not await self._mark(dl_id, operator, status="resolved"):
-            async with self.engine.connect() as conn:
+            async with system_reads(self.engine) as conn:
                 status = (await conn.execute(select(dl.c.status).where(dl.c.id == dl_id))).scalar()
             if status is None:
                 raise NotFound("no such dead letter")

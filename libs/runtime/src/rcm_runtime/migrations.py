@@ -1,4 +1,9 @@
-"""Shared Alembic env for services: version table lives inside the service's own schema."""
+"""Shared Alembic env for services: version table lives inside the service's own schema.
+
+Migrations run as the schema's owner (RCM_MIGRATION_DATABASE_URL); after them, in the same transaction, the
+runtime role (the user of RCM_DATABASE_URL) gets its privileges (rcm_runtime.row_security.grant_runtime), and a
+tenant-scoped table left without row-level security stops the upgrade: every such table must be protected by a
+migration (rcm_runtime.row_security.protect_tenant_tables)."""
 
 from __future__ import annotations
 
@@ -6,10 +11,44 @@ import asyncio
 
 from alembic import context
 from sqlalchemy import MetaData, pool
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from rcm_runtime.row_security import grant_runtime, protect_tenant_tables, unprotect_tenant_tables, unprotected_tables
 from rcm_runtime.secret_settings import refuse_insecure
 from rcm_runtime.settings import ServiceSettings
+
+
+class UnprotectedTables(RuntimeError):
+    """A migration created a tenant-scoped table without row-level security."""
+
+
+def protect_tenant_tables_upgrade() -> None:
+    """The upgrade of each service's row-level security revision (and of any later one adding tenant tables)."""
+    protect_tenant_tables(context.get_bind())
+
+
+def protect_tenant_tables_downgrade() -> None:
+    unprotect_tenant_tables(context.get_bind())
+
+
+def runtime_role(settings: ServiceSettings) -> str | None:
+    """The role the service runs as, when migrations run as another one (its owner); None otherwise."""
+    if not settings.migration_database_url:
+        return None
+    runtime = make_url(settings.database_url).username
+    owner = make_url(settings.migration_database_url).username
+    return runtime if runtime and runtime != owner else None
+
+
+def secure(connection: Connection, settings: ServiceSettings) -> None:
+    role = runtime_role(settings)
+    if role is not None:
+        grant_runtime(connection, role)
+    missing = unprotected_tables(connection)
+    if missing:
+        raise UnprotectedTables(f"tenant-scoped tables without row-level security: {', '.join(missing)}; add a "
+                                "migration calling rcm_runtime.row_security.protect_tenant_tables")
 
 
 def run_migrations(settings: ServiceSettings, target_metadata: MetaData | list[MetaData]) -> None:
@@ -27,10 +66,13 @@ def run_migrations(settings: ServiceSettings, target_metadata: MetaData | list[M
         )
         with context.begin_transaction():
             context.run_migrations()
+            at_head = context.get_head_revision() == context.get_context().get_current_revision()
+            if at_head and not context.is_offline_mode():  # not after a downgrade
+                secure(connection, settings)
 
     async def run_async() -> None:
         engine = create_async_engine(
-            settings.database_url, poolclass=pool.NullPool,
+            settings.migration_database_url or settings.database_url, poolclass=pool.NullPool,
             connect_args={"server_settings": {"search_path": schema}},
         )
         async with engine.connect() as conn:

@@ -28,6 +28,7 @@ from rcm_runtime.failures import is_transient
 from rcm_runtime.outage import Backoff, Outage
 from rcm_runtime.messaging import outbox
 from rcm_runtime.telemetry import current_traceparent
+from rcm_runtime.tenant_scope import SYSTEM, enter_scope
 
 log = logging.getLogger("rcm.outbox")
 
@@ -220,6 +221,8 @@ class OutboxRelay:
             await conn.commit()
 
     async def relay_once(self, conn: AsyncConnection) -> int:
+        # The relay publishes every tenant's events: the system scope, in each of its two transactions.
+        await enter_scope(conn, SYSTEM)
         rows = (
             await conn.execute(
                 select(outbox.c.seq, outbox.c.event_id, outbox.c.topic, outbox.c.key, outbox.c.event_type,
@@ -239,6 +242,7 @@ class OutboxRelay:
                 headers.append(("traceparent", r.traceparent.encode()))
             futures.append(await self.producer.send(r.topic, value=r.payload, key=r.key.encode(), headers=headers))
         await asyncio.gather(*futures)
+        await enter_scope(conn, SYSTEM)
         await conn.execute(delete(outbox).where(outbox.c.seq.in_([r.seq for r in rows])))
         await conn.commit()
         self.published += len(rows)

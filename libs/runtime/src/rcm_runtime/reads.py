@@ -42,7 +42,7 @@ def stage_read_router(table: Table, *, tag: str, needs: Any, status_column: str 
 
     @router.get("/claims/{claim_id}", summary=f"A claim's state at the {tag} stage")
     async def read_claim(claim_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep) -> dict:
-        async with rt.units.read() as conn:
+        async with rt.units.read(tenant_id) as conn:
             row = (await conn.execute(select(table).where(table.c.tenant_id == tenant_id, table.c.claim_id == claim_id))).mappings().first()
         if row is None:
             raise HTTPException(404, detail={"code": "not_found", "description": f"no such claim at the {tag} stage for this tenant"})
@@ -58,7 +58,7 @@ def stage_read_router(table: Table, *, tag: str, needs: Any, status_column: str 
             where = [table.c.tenant_id == tenant_id]
             if status:
                 where.append(col == status)
-            async with rt.units.read() as conn:
+            async with rt.units.read(tenant_id) as conn:
                 total = (await conn.execute(select(func.count()).select_from(table).where(*where))).scalar()
                 rows = (await conn.execute(select(table).where(*where).order_by(order).limit(limit).offset(offset))).mappings().all()
             return {"total": total, "items": [jsonable(dict(r)) for r in rows]}

@@ -88,6 +88,11 @@ def database_url(value: str) -> list[str]:
     return reasons
 
 
+def unless_unset(check: SecretCheck) -> SecretCheck:
+    """`check` for a setting that may be left unset (e.g. the migration URL, absent from a serving process)."""
+    return lambda value: check(value) if value.strip() else []
+
+
 def problems(settings: ServiceSettings) -> list[str]:
     """`RCM_<SETTING> <reason>` for every declared secret that is unsafe; a value equal to the default written in
     the code counts as a development default whatever its shape (the code is public)."""

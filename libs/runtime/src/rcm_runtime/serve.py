@@ -2,7 +2,8 @@
 host and port. The target is the service's app factory (its composition root): settings are read when
 the process starts, never at import. --migrate first upgrades the service's schema (Alembic, alembic.ini in the working
 directory) in the same interpreter, which saves a second heavy start-up per service; started while PostgreSQL is
-down, it waits for it (RCM_STARTUP_WAIT_S, default 120 s) rather than crash."""
+down, it waits for it (RCM_STARTUP_WAIT_S, default 120 s) rather than crash. Migrations connect as the schema's
+owner (RCM_MIGRATION_DATABASE_URL), which is dropped from the environment before the app starts."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import uvicorn
 # 10,000-claim file. 50,000 keeps young collections cheap per object and full ones rare; memory held by
 # uncollected cycles stays a few MiB.
 GC_YOUNG_THRESHOLD = 50_000
+MIGRATION_URL_ENV = "RCM_MIGRATION_DATABASE_URL"
 
 
 def tune_gc(young: int = GC_YOUNG_THRESHOLD) -> None:
@@ -68,6 +70,9 @@ def main() -> None:
     if "--migrate" in args:
         args.remove("--migrate")
         migrate_when_ready()
+    # The serving app never holds the schema owner's credentials (it could switch row-level security off):
+    # only migrations use them. Deployments that can, run migrations as a job of their own with that secret.
+    os.environ.pop(MIGRATION_URL_ENV, None)
     uvicorn.run(
         args[0],
         host=os.environ.get("RCM_HTTP_HOST", "127.0.0.1"),

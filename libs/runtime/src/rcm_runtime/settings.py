@@ -18,6 +18,7 @@ class ServiceSettings(BaseSettings):
     # settings add theirs: `secret_settings = {**ServiceSettings.secret_settings, "payer_key": secret.key}`.
     secret_settings: ClassVar[dict[str, secret.SecretCheck]] = {
         "database_url": secret.database_url,
+        "migration_database_url": secret.unless_unset(secret.database_url),
         "api_keys": secret.api_key_digests,
         "ops_api_key": secret.key,
     }
@@ -28,6 +29,10 @@ class ServiceSettings(BaseSettings):
     service_name: str
     db_schema: str
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/openrcm"
+    # The schema owner's URL, for migrations only (rcm_runtime.migrations); the service itself runs as the role
+    # of database_url, which holds data rights only and is kept to its tenant's rows (rcm_runtime.row_security).
+    # Unset: migrations run as database_url's role (a superuser in development).
+    migration_database_url: str | None = None
     db_pool_size: int = 10
     kafka_bootstrap: str = "127.0.0.1:19092"
     http_host: str = "127.0.0.1"

@@ -9,7 +9,12 @@ consumed Kafka record or for a background loop.
 - Consumers: the consumer loop opens one transaction per batch of records (the inbox rows commit with the
   effects) and hands each `Delivery` a unit bound to that record (`delivery.uow`); all share one connection,
   so a handler still writes a whole batch with one multi-row statement.
-- Background loops that act for many tenants open `units.begin_system(actor=...)` and `bind()` per row.
+- Background loops that act for many tenants open `units.begin_system()` and `bind()` per row.
+- Queries outside a unit of work: `units.read(tenant_id)` (`read_system()` for the few cross-tenant ones).
+
+Each opens its transaction in a tenant scope (rcm_runtime.tenant_scope): PostgreSQL's row-level security then
+shows and accepts the rows of that tenant only (a batch: of its records' tenants; the system scope: every
+tenant), whatever the queries inside forget.
 
 Never call an outside party (payer, clearinghouse) inside a unit of work: call first, then apply the answer
 in a short one (DESIGN.md §2 rule 7).
@@ -28,6 +33,7 @@ from rcm_contracts.base import Event
 from rcm_contracts.envelope import Envelope
 from rcm_runtime.clock import Clock, SystemClock
 from rcm_runtime.outbox import Emitter
+from rcm_runtime.tenant_scope import SYSTEM, enter_scope, system_reads, tenant_reads, tenant_scope
 
 if TYPE_CHECKING:  # pragma: no cover
     from datetime import datetime
@@ -126,9 +132,10 @@ class UnitsOfWork:
         return Emitter(self.service, self.topic)
 
     @asynccontextmanager
-    async def _begin(self, cause: Cause | None) -> AsyncIterator[UnitOfWork]:
+    async def _begin(self, cause: Cause | None, scope: str) -> AsyncIterator[UnitOfWork]:
         outbox = self.outbox()
         async with self.engine.begin() as conn:
+            await enter_scope(conn, scope)
             yield UnitOfWork(conn, outbox, cause, self.clock)
             wrote = await outbox.flush(conn)
         if wrote:
@@ -136,14 +143,24 @@ class UnitsOfWork:
 
     def begin(self, *, tenant_id: str, actor: str, correlation_id: uuid.UUID | None = None):
         """A command's unit of work for one tenant, acting as `actor`."""
-        return self._begin(Cause(tenant_id=tenant_id, actor=actor, correlation_id=correlation_id))
+        return self._begin(Cause(tenant_id=tenant_id, actor=actor, correlation_id=correlation_id),
+                           tenant_scope([tenant_id]))
+
+    def begin_tenants(self, tenants: Iterable[str]):
+        """A unit of work not bound to a tenant, that sees the rows of `tenants` only (a consumer batch of their
+        records): `bind()` per record."""
+        return self._begin(None, tenant_scope(tenants))
 
     def begin_system(self):
-        """A unit of work not bound to a tenant (a background loop over many tenants): `bind()` per row."""
-        return self._begin(None)
+        """A unit of work not bound to a tenant, in the system scope (a background loop over every tenant's
+        rows): `bind()` per row."""
+        return self._begin(None, SYSTEM)
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for queries (no transaction held open beyond them, nothing emitted)."""
-        async with self.engine.connect() as conn:
-            yield conn
+    def read(self, tenant_id: str, *more: str):
+        """A connection for queries over the rows of these tenants (no transaction held open beyond them,
+        nothing emitted)."""
+        return tenant_reads(self.engine, tenant_id, *more)
+
+    def read_system(self):
+        """read() across every tenant, for the few jobs that act across tenants by design."""
+        return system_reads(self.engine)

@@ -17,9 +17,11 @@ from rcm_runtime.bulk import BulkInsert, JsonText
 pytestmark = pytest.mark.integration
 
 md = MetaData()
+# Not tenant-scoped (no tenant_id column), so COPY may go straight in; a tenant-scoped table is under row-level
+# security and always staged (test_tenant_scope).
 items = Table("bulk_items", md,
               Column("id", Integer, primary_key=True, autoincrement=True),
-              Column("tenant_id", Text, nullable=False),
+              Column("batch_id", Text, nullable=False),
               Column("item_key", Text, nullable=False, unique=True),
               Column("ref", Uuid, nullable=True),
               Column("amount", Numeric(12, 2), nullable=False),
@@ -28,12 +30,12 @@ items = Table("bulk_items", md,
               Column("raw", JSON, nullable=True),
               Column("offset", Integer, nullable=False, server_default="0"))  # a keyword as a column name
 
-COLUMNS = ["tenant_id", "item_key", "ref", "amount", "doc", "raw", "offset"]
+COLUMNS = ["batch_id", "item_key", "ref", "amount", "doc", "raw", "offset"]
 PATHS = {"insert": None, "copy": 1}  # copy_min_rows: None never COPYs, 1 always does
 
 
 def rows(keys, *, amount="1.50", doc=None) -> list[dict]:
-    return [{"tenant_id": "t", "item_key": k, "ref": uuid.UUID(int=n), "amount": Decimal(amount),
+    return [{"batch_id": "t", "item_key": k, "ref": uuid.UUID(int=n), "amount": Decimal(amount),
              "doc": {"k": k, "codes": ["N130"]} if doc is None else doc, "raw": None if n % 2 else [n, "x"],
              "offset": n} for n, k in enumerate(keys)]
 
@@ -41,7 +43,7 @@ def rows(keys, *, amount="1.50", doc=None) -> list[dict]:
 async def stored(engine) -> list[tuple]:
     async with engine.connect() as conn:
         return [tuple(r) for r in await conn.execute(select(
-            items.c.tenant_id, items.c.item_key, items.c.ref, items.c.amount, items.c.status, items.c.doc,
+            items.c.batch_id, items.c.item_key, items.c.ref, items.c.amount, items.c.status, items.c.doc,
             items.c.raw, items.c.offset).order_by(items.c.id))]
 
 
@@ -145,7 +147,7 @@ async def test_conflicts_rare_copies_straight_in_and_falls_back_to_the_same_answ
     if clash == "in the batch":
         batch += rows(["a"], amount="9.00")
     async with engine.begin() as conn:
-        await conn.execute(text("INSERT INTO bulk_items (tenant_id, item_key, amount, status, doc) "
+        await conn.execute(text("INSERT INTO bulk_items (batch_id, item_key, amount, status, doc) "
                                 "VALUES ('t', 'before', 1, 'open', '{}')"))  # the savepoint keeps this
         new = await insert.execute(conn, batch)
         staged = (await conn.execute(text("SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema() "

@@ -133,14 +133,14 @@ class Analytics:
     # ------------------------------------------------------------ reads (one tenant each)
     async def claim(self, tenant_id: str, claim_id: uuid.UUID) -> dict[str, Any] | None:
         """The claim's status row with its derived stage and final state; None if the tenant has no such claim."""
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             row = (await conn.execute(select(claim_status).where(
                 claim_status.c.tenant_id == tenant_id, claim_status.c.claim_id == claim_id))).mappings().first()
         return None if row is None else _with_status(dict(row))
 
     async def timeline(self, tenant_id: str, claim_id: uuid.UUID) -> list[dict[str, Any]]:
         """Every event of the claim, in time order (empty if the tenant has none)."""
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             rows = (await conn.execute(
                 select(claim_events.c.event_id, claim_events.c.event_type, claim_events.c.source,
                        claim_events.c.occurred_at, claim_events.c.summary)
@@ -172,7 +172,7 @@ class Analytics:
             stmt = stmt.where(claim_status.c.source_system == source_system)
         if limit is not None:
             stmt = stmt.order_by(claim_status.c.first_event_at, claim_status.c.claim_id).limit(limit).offset(offset)
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             return [dict(r) for r in (await conn.execute(stmt)).mappings()]
 
 

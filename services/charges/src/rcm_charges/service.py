@@ -440,7 +440,7 @@ class Charges:
             return await add_late_charges(uow, claim_id=claim_id, lines=lines)
 
     async def audit_trail(self, *, tenant_id: str, claim_id: uuid.UUID) -> list[dict]:
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             return await audit_trail(conn, tenant_id, claim_id)
 
     # -- charge lag --------------------------------------------------------------------------------------
@@ -468,7 +468,7 @@ class Charges:
         return len(items)
 
     async def chargemaster(self, *, tenant_id: str, code: str | None = None, limit: int = 500) -> list[dict]:
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             return await list_chargemaster(conn, tenant_id, code=code, limit=limit)
 
     # -- tenant settings and provider profiles (audited by who/when) -------------------------------------
@@ -482,7 +482,7 @@ class Charges:
 
     async def default_billing_provider(self, *, tenant_id: str) -> dict | None:
         """The tenant's default billing provider (its settings row), or None when none is configured."""
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             row = await default_billing_provider(conn, tenant_id)
         return row if row is not None and row["default_billing_provider"] is not None else None
 
@@ -491,5 +491,5 @@ class Charges:
             await put_provider_profile(uow, provider)
 
     async def provider_profiles(self, *, tenant_id: str) -> list[dict]:
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             return await list_provider_profiles(conn, tenant_id)

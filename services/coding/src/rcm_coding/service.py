@@ -166,7 +166,7 @@ class Coding:
             return await recode(uow, self.tables, claim_id=claim_id, change=change)
 
     async def audit_trail(self, *, tenant_id: str, claim_id: uuid.UUID) -> list[dict]:
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             return await audit_trail(conn, tenant_id, claim_id)
 
     def reference_data(self) -> dict[str, int | None]:

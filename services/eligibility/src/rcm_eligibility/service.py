@@ -230,7 +230,7 @@ class Eligibility:
         if not wanted:
             return [Answer(None, "none") for _ in keys]
         cached: dict[tuple, CoverageSnapshot] = {}
-        async with self.units.read() as conn:
+        async with self.units.read(*{tenant for tenant, *_ in wanted}) as conn:
             if not fresh:
                 rows = await conn.execute(select(eligibility_cache).where(
                     tuple_(eligibility_cache.c.tenant_id, eligibility_cache.c.payer_id, eligibility_cache.c.member_id,
@@ -294,7 +294,9 @@ class Eligibility:
         await self._record_visits(uow, [(d.tenant_id, d.event) for d in deliveries], [d.prepared for d in deliveries])
 
     async def _visits(self, items: list[tuple[str, AppointmentScheduled]]) -> list[tuple[Visit, Answer | None]]:
-        async with self.units.read() as conn:
+        if not items:
+            return []
+        async with self.units.read(*{tenant for tenant, _ in items}) as conn:
             visits = await registrations.visits_for(conn, items)
         answers = iter(await self.coverage_answers([(t, v.claim) for (t, _), v in zip(items, visits)
                                                     if v.claim is not None]))
@@ -334,12 +336,12 @@ class Eligibility:
 
     async def appointments(self, tenant_id: str, *, work_queue: str | None = None, on: date | None = None,
                            limit: int = 200) -> list[dict]:
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             return await registrations.list_appointments(conn, tenant_id, work_queue=work_queue, on=on, limit=limit)
 
     async def validate_registration(self, tenant_id: str, patient: PatientRegistration,
                                     coverages: list[CoverageRegistration]) -> list[RegistrationProblem]:
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             rules = await registrations.rules_of(conn, tenant_id)
         return validate_registration(patient, coverages, today=self.clock.today(), rules=rules)
 
@@ -366,7 +368,7 @@ class Eligibility:
                 raise NoMemberIdRule("no member-id rule for this payer")
 
     async def member_id_rules(self, tenant_id: str) -> list[dict]:
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             return await registrations.list_member_id_rules(conn, tenant_id)
 
     async def record_authorization(self, tenant_id: str, actor: str, claim_id: uuid.UUID,
@@ -383,7 +385,7 @@ class Eligibility:
         the answer. The held row is read, the payer asked with no transaction open, and the answer applied
         under a row lock only if the row is still held and unchanged (optimistic: two desks rechecking the
         same claim at once each ask; the later one gets 409 rather than overwriting the first)."""
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             seen = await _held(conn, tenant_id, claim_id)
         claim = Claim.model_validate(seen.claim)
         if member_id:

@@ -910,7 +910,7 @@ class RemittanceQueries:
         if received_on:
             where.append(remittance_files.c.received_at >= _day(received_on))
             where.append(remittance_files.c.received_at < _day(received_on + timedelta(days=1)))
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             total = (await conn.execute(select(func.count()).select_from(remittance_files).where(*where))).scalar()
             rows = (await conn.execute(select(*_FILE_LIST).where(*where).order_by(
                 remittance_files.c.received_at.desc(), remittance_files.c.id).limit(limit).offset(offset))
@@ -919,7 +919,7 @@ class RemittanceQueries:
 
     async def file(self, *, tenant_id: str, file_id: uuid.UUID) -> dict:
         """A file (without its content) and the payments posted from it; NotFound for another tenant's."""
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             row = (await conn.execute(select(*[c for c in remittance_files.c if c.name != "content"]).where(
                 remittance_files.c.tenant_id == tenant_id, remittance_files.c.id == file_id))).mappings().first()
             if row is None:
@@ -931,7 +931,7 @@ class RemittanceQueries:
 
     async def claim_ledger(self, *, tenant_id: str, claim_id: uuid.UUID) -> dict:
         """A claim's ledger entries and totals; NotFound when the tenant has neither the claim nor entries."""
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             ours = (await conn.execute(select(claim_refs.c.claim_id).where(
                 claim_refs.c.tenant_id == tenant_id, claim_refs.c.claim_id == claim_id).limit(1))).first()
             entries = (await conn.execute(select(ledger_entries).where(
@@ -951,7 +951,7 @@ class RemittanceQueries:
         if status:
             where.append(unmatched_payments.c.status == status)
         cols = [c for c in unmatched_payments.c if c.name != "advice"]
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             total = (await conn.execute(select(func.count()).select_from(unmatched_payments).where(*where))).scalar()
             rows = (await conn.execute(select(*cols).where(*where).order_by(unmatched_payments.c.id)
                                        .limit(limit).offset(offset))).mappings().all()

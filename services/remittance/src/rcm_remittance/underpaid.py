@@ -177,7 +177,7 @@ class Contracts:
             return contract_json(row)
 
     async def get(self, *, tenant_id: str, payer_id: str) -> dict:
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             row = (await conn.execute(select(payer_contracts).where(
                 payer_contracts.c.tenant_id == tenant_id, payer_contracts.c.payer_id == payer_id))).first()
         if row is None:
@@ -186,7 +186,7 @@ class Contracts:
 
     async def underpayments(self, *, tenant_id: str, claim_id: uuid.UUID) -> dict:
         """A claim's payments paid incorrectly (its findings, oldest first)."""
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             rows = (await conn.execute(select(payment_underpayments).where(
                 payment_underpayments.c.tenant_id == tenant_id, payment_underpayments.c.claim_id == claim_id)
                 .order_by(payment_underpayments.c.id))).mappings().all()

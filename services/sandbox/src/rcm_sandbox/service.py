@@ -198,7 +198,7 @@ class Sandbox:
         return [n for n, _ in files]
 
     async def outbound(self, limit: int = 50) -> list[dict]:
-        async with self.units.read() as conn:
+        async with self.units.read_system() as conn:  # the clearinghouse's mailbox, every submitter's files
             rows = (await conn.execute(select(outbound_files).order_by(outbound_files.c.id).limit(limit))).mappings().all()
         return [{"id": r["id"], "name": r["name"], "content": r["content"]} for r in rows]
 

@@ -300,12 +300,12 @@ class Scrubber:
     # review queue
     async def review_queue(self, tenant_id: str, *, decision: str | None, edit: str | None, payer_id: str | None,
                            stage: str | None, limit: int, offset: int) -> tuple[int, list[dict]]:
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             return await review_queue(conn, tenant_id, decision=decision, edit=edit, payer_id=payer_id, stage=stage,
                                       limit=limit, offset=offset)
 
     async def audit_trail(self, tenant_id: str, claim_id: uuid.UUID) -> list[dict]:
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             return await audit_trail(conn, tenant_id, claim_id)
 
     async def correct(self, *, tenant_id: str, claim_id: uuid.UUID, changes: dict[str, Any], actor: str,
@@ -333,12 +333,12 @@ class Scrubber:
             return await add_rule_set(uow, document)
 
     async def rule_sets(self, tenant_id: str, *, payer_id: str | None) -> list[dict[str, Any]]:
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             return await list_rule_sets(conn, tenant_id, payer_id)
 
     async def effective_rule_set(self, tenant_id: str, *, payer_id: str | None, on: date | None) -> EffectiveRuleSet:
         """What runs on a claim of this payer with date of service `on` (default: today, by the clock)."""
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             library = await rule_library(conn, {tenant_id})
         return library.effective(tenant_id, payer_id, on=on or self.clock.today())
 

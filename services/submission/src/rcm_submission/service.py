@@ -655,7 +655,7 @@ class Submission:
 
     async def resend_unconfirmed(self, limit: int = 20) -> int:
         cutoff = self.clock.now() - RESEND_AFTER
-        async with self.units.read() as conn:
+        async with self.units.read_system() as conn:  # every tenant's interchanges
             rows = (await conn.execute(select(interchanges.c.interchange_control_number, interchanges.c.clearinghouse,
                                               interchanges.c.content)
                                        .where(interchanges.c.status == "sending", interchanges.c.sent_at < cutoff)
@@ -697,13 +697,13 @@ class Submission:
         stmt = select(*cols)
         if status:
             stmt = stmt.where(acknowledgment_files.c.status == status)
-        async with self.units.read() as conn:
+        async with self.units.read_system() as conn:  # an operator's listing: files of every tenant
             rows = (await conn.execute(stmt.order_by(acknowledgment_files.c.id.desc()).limit(limit))).mappings().all()
         return [jsonable(dict(r)) for r in rows]
 
     # -------------------------------------------------------- reads
     async def interchange(self, tenant_id: str, icn: str) -> dict:
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             row = (await conn.execute(select(interchanges).where(
                 interchanges.c.tenant_id == tenant_id,
                 interchanges.c.interchange_control_number == icn))).mappings().first()
@@ -712,7 +712,7 @@ class Submission:
         return jsonable(dict(row))
 
     async def acceptance(self, tenant_id: str) -> dict:
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             payers = await first_pass_summary(conn, tenant_id)
         acknowledged = sum(p["acknowledged"] for p in payers)
         first = sum(p["first_pass_accepted"] for p in payers)
@@ -733,7 +733,7 @@ class Submission:
                 set_={"clearinghouse": clearinghouse, "updated_by": actor, "updated_at": stmt.excluded.updated_at}))
 
     async def routes(self, tenant_id: str) -> dict:
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             rows = (await conn.execute(select(clearinghouse_routes).where(
                 clearinghouse_routes.c.tenant_id == tenant_id)
                 .order_by(clearinghouse_routes.c.payer_id))).mappings().all()
@@ -764,7 +764,7 @@ class Submission:
         return claim
 
     async def claim_audit(self, tenant_id: str, claim_id: uuid.UUID) -> list[dict]:
-        async with self.units.read() as conn:
+        async with self.units.read(tenant_id) as conn:
             rows = (await conn.execute(select(submission_audit).where(
                 submission_audit.c.tenant_id == tenant_id, submission_audit.c.claim_id == claim_id)
                 .order_by(submission_audit.c.id))).mappings().all()

@@ -1,0 +1,10 @@
+"""row-level security on every tenant-scoped table (rcm_runtime.row_security)
+
+Revision ID: 0008
+Revises: 0007
+"""
+from rcm_runtime.migrations import protect_tenant_tables_downgrade as downgrade  # noqa: F401
+from rcm_runtime.migrations import protect_tenant_tables_upgrade as upgrade  # noqa: F401
+
+revision = '0008'
+down_revision = '0007'
