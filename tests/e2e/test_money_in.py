@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 
 from tests.support.bai2 import bai2
-from tests.support.client import TENANT_B, Stack, url
+from tests.support.client import TENANT_B, Principal, Stack, url
 from tests.support.era835 import check, clp, era, svc
 from tests.support.money_in import (OPERATOR, Ids, amount_due, analytics_claim, analytics_paid, denial, eventually,
                                     ledger, patient_balance, post_835, queued, remittance_file, submit_claim,
@@ -220,8 +220,11 @@ async def test_an_unbalanced_file_is_held_with_the_difference_and_posted_only_wh
     assert held["payments"] == [] and (await ledger(stack, claim_id))["entries"] == []
 
     release = url("remittance", f"/v1/remittances/{body['file_id']}/release")
-    anonymous = await stack.http.post(release, json={"reason": "x"})
-    assert anonymous.status_code == 422
+    # releasing moves money: an auditor (read-only) is refused, and so is a request without credentials
+    auditor = Principal(stack.tenant_id, "audit.ann", ("auditor",)).headers()
+    refused = await stack.http.post(release, json={"reason": "x"}, headers=auditor)
+    assert refused.status_code == 403 and refused.json()["code"] == "forbidden", refused.text
+    assert (await stack.http.post(release, json={"reason": "x"}, headers={"authorization": "Bearer x"})).status_code == 401
     released = await stack.http.post(release, json={"reason": "payer confirmed the amounts by phone"},
                                      headers=OPERATOR)
     assert released.status_code == 200 and released.json()["status"] == "posted", released.text
