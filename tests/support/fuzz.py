@@ -1,0 +1,225 @@
+"""Schemathesis against a service's own OpenAPI, in-process: the service's app from its `create_app(settings)`
+(tests/support/api.py `service_api`: real PostgreSQL in a throwaway schema, relay and consumer off), every
+operation of its schema fuzzed with schemathesis' examples, coverage and fuzzing phases, each response checked
+for server errors and for conformance to the schema the app itself publishes.
+
+Schemathesis draws cases synchronously (Hypothesis); the app and its asyncpg pool live on the caller's event
+loop. So each operation's Hypothesis test runs in a worker thread and sends every case back to the loop through
+the test's own httpx ASGI client. Failures are collected (one per operation, check and status), not raised, so a
+run reports everything it found at once; each carries a curl line to reproduce it.
+
+Used by the bounded suite test (tests/fuzz) and the longer run (bench/fuzz_apis.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import tempfile
+import threading
+from collections import Counter
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+
+import hypothesis
+import schemathesis
+from hypothesis import HealthCheck, Phase
+from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.generation.hypothesis.builder import HypothesisTestConfig, HypothesisTestMode, create_test
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.checks import not_a_server_error
+
+from tests.support.api import ServiceApi, service_api
+
+# What every response must pass: no 5xx, a documented status code and content type, a body its declared schema
+# accepts.
+CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance)
+SEND_TIMEOUT_S = 60.0
+
+# Intake formats that are text on the wire (X12, HL7 v2 ER7): sent as the generated string.
+schemathesis.serializer.alias(["application/edi-x12", "x-application/hl7-v2+er7"], "text/plain")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One business service as the fuzzer starts it: its package and the settings an in-process app needs."""
+
+    name: str
+    package: str
+    overrides: Callable[[Path], dict[str, Any]] = lambda _tmp: {}
+
+    def parts(self) -> tuple[Any, type, Any]:
+        app = importlib.import_module(f"{self.package}.app")
+        settings = importlib.import_module(f"{self.package}.settings")
+        db = importlib.import_module(f"{self.package}.db")
+        return app.create_app, settings.Settings, db.metadata
+
+
+def _file_drop(tmp: Path) -> dict[str, Any]:
+    # Submission's clearinghouse and eligibility's payer as mailbox directories: fuzzing calls no one outside.
+    return {"clearinghouses": f'{{"box": {{"kind": "file", "root": "{tmp / "box"}"}}}}',
+            "default_clearinghouse": "box"}
+
+
+def _payer_mailbox(tmp: Path) -> dict[str, Any]:
+    return {"payer_connection": "file", "payer_outbox_dir": str(tmp / "270"), "payer_inbox_dir": str(tmp / "271")}
+
+
+TARGETS = (
+    Target("charges", "rcm_charges"),
+    Target("eligibility", "rcm_eligibility", _payer_mailbox),
+    Target("coding", "rcm_coding"),
+    Target("scrubber", "rcm_scrubber"),
+    Target("submission", "rcm_submission", _file_drop),
+    Target("remittance", "rcm_remittance"),
+    Target("denials", "rcm_denials"),
+    Target("patient-billing", "rcm_patient_billing"),
+    Target("analytics", "rcm_analytics"),
+)
+
+
+def credentials(api: ServiceApi) -> dict[str, str]:
+    """The one place the fuzzer authenticates: a tenant's credentials for the business routes, the operators' key
+    for the ops routes (each route reads only its own)."""
+    return {**api.headers("tenant-a"), "x-ops-key": api.settings.ops_api_key}
+
+
+@dataclass(frozen=True)
+class Found:
+    """A distinct failure: one per operation, check and response status."""
+
+    operation: str
+    check: str
+    status: int
+    title: str
+    detail: str
+    curl: str
+
+    def __str__(self) -> str:
+        return f"{self.operation} [{self.check}] {self.status}: {self.title}\n    {self.detail}\n    {self.curl}"
+
+
+@dataclass
+class ServiceReport:
+    service: str
+    operations: int = 0
+    cases: int = 0
+    cases_by_operation: Counter = field(default_factory=Counter)
+    found: dict[tuple[str, str, int], Found] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)  # operations schemathesis could not test at all
+
+    def failures_by_check(self) -> Counter:
+        return Counter(f.check for f in self.found.values())
+
+    def ok(self) -> bool:
+        return not self.found and not self.errors
+
+
+def _httpx_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Schemathesis serializes a case for `requests`; the same request for httpx."""
+    out = {k: kwargs[k] for k in ("method", "url", "headers", "params", "json", "files") if k in kwargs}
+    data = kwargs.get("data")
+    if isinstance(data, (bytes, str)):
+        out["content"] = data
+    elif data is not None:
+        out["data"] = data
+    if kwargs.get("cookies"):
+        out["cookies"] = kwargs["cookies"]
+    return out
+
+
+def _short(text: str, limit: int = 600) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class _Sender:
+    """Sends a case from the Hypothesis thread to the app on the event loop, and records what the checks found."""
+
+    def __init__(self, api: ServiceApi, loop: asyncio.AbstractEventLoop, report: ServiceReport) -> None:
+        self.api, self.loop, self.report = api, loop, report
+        self.auth = credentials(api)
+        self.lock = threading.Lock()
+
+    def __call__(self, case: schemathesis.Case) -> None:
+        kwargs = case.as_transport_kwargs(base_url=str(self.api.client.base_url), headers=self.auth)
+        response = asyncio.run_coroutine_threadsafe(
+            self.api.client.request(**_httpx_kwargs(kwargs)), self.loop).result(SEND_TIMEOUT_S)
+        label = case.operation.label
+        with self.lock:
+            self.report.cases += 1
+            self.report.cases_by_operation[label] += 1
+        try:
+            case.validate_response(response, checks=list(CHECKS), headers=self.auth)
+        except FailureGroup as group:
+            for failure in group.exceptions:
+                self._record(label, failure, response, case)
+
+    def _record(self, label: str, failure: Failure, response, case: schemathesis.Case) -> None:
+        check = failure.checks[0] if failure.checks else type(failure).__name__
+        key = (label, check, response.status_code)
+        with self.lock:
+            if key not in self.report.found:
+                self.report.found[key] = Found(
+                    operation=label, check=check, status=response.status_code, title=failure.title,
+                    detail=_short(f"{failure.message} | response: {response.text}"),
+                    curl=_short(case.as_curl_command(headers=self.auth, base_url=str(self.api.client.base_url)), 1200))
+
+
+def _hypothesis_settings(max_examples: int) -> hypothesis.settings:
+    # Deterministic (derandomize: the same cases every run) and without timing-based failures: the database is
+    # shared with the rest of the suite, so a slow response is not a finding here.
+    return hypothesis.settings(max_examples=max_examples, derandomize=True, deadline=None, database=None,
+                               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck),
+                               print_blob=False)
+
+
+def _run_operation(operation, send: _Sender, max_examples: int, coverage: bool) -> None:
+    def test(case: schemathesis.Case) -> None:
+        send(case)
+
+    modes = [HypothesisTestMode.EXAMPLES, HypothesisTestMode.FUZZING]
+    if coverage:
+        modes.append(HypothesisTestMode.COVERAGE)
+    runner = create_test(operation=operation, test_func=test, config=HypothesisTestConfig(
+        project=operation.schema.config, modes=modes, settings=_hypothesis_settings(max_examples)))
+    runner()
+
+
+async def fuzz(api: ServiceApi, service: str, *, max_examples: int, coverage: bool = True,
+               include: Callable[[str], bool] = lambda _label: True) -> ServiceReport:
+    """Every operation of the app's own OpenAPI (those `include` accepts): the schema's examples, `max_examples`
+    generated cases (valid and invalid), and with `coverage` schemathesis' coverage cases (every boundary, missing
+    and wrong-typed value of each parameter and body field: hundreds for a large body)."""
+    schema = schemathesis.openapi.from_dict(api.app.openapi())
+    report = ServiceReport(service)
+    send = _Sender(api, asyncio.get_running_loop(), report)
+    for result in schema.get_all_operations():
+        try:
+            operation = result.ok()
+        except Exception as exc:  # noqa: BLE001 - an operation schemathesis cannot read is itself a finding
+            report.errors.append(f"{service}: {exc}")
+            continue
+        if not include(operation.label):
+            continue
+        report.operations += 1
+        try:
+            await asyncio.to_thread(_run_operation, operation, send, max_examples, coverage)
+        except Exception as exc:  # noqa: BLE001 - e.g. a schema schemathesis cannot generate from
+            report.errors.append(f"{operation.label}: {type(exc).__name__}: {_short(str(exc))}")
+    return report
+
+
+@asynccontextmanager
+async def target_api(target: Target) -> AsyncIterator[ServiceApi]:
+    create_app, settings_cls, metadata = target.parts()
+    with tempfile.TemporaryDirectory(prefix=f"fuzz-{target.name}-") as tmp:
+        async with service_api(create_app, settings_cls, metadata, ops_api_key="ops-fuzz-key",
+                               **target.overrides(Path(tmp))) as api:
+            yield api
