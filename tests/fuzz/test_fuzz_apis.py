@@ -25,6 +25,7 @@ async def test_no_operation_answers_a_server_error_or_breaks_its_own_schema(targ
         published = {(method.upper(), path) for path, ops in api.app.openapi()["paths"].items() for method in ops}
         report = await fuzz(api, target.name, max_examples=EXAMPLES, coverage=False)
 
+    print(f"{target.name}: {report.operations} operations, {report.cases} cases")  # shown with -s or -rP
     tried = {tuple(label.split(" ", 1)) for label in report.cases_by_operation}
     assert tried == published, f"operations never called: {sorted(published - tried)}"
     assert not report.errors, "operations schemathesis could not test:\n" + "\n".join(report.errors)

@@ -17,15 +17,18 @@ import asyncio
 import importlib
 import tempfile
 import threading
+import time
 from collections import Counter
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
+import httpx
 import hypothesis
 import schemathesis
 from hypothesis import HealthCheck, Phase
+from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.generation.hypothesis.builder import HypothesisTestConfig, HypothesisTestMode, create_test
 from schemathesis.specs.openapi.checks import (
@@ -33,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from schemathesis.checks import not_a_server_error
+from sqlalchemy import text
 
 from tests.support.api import ServiceApi, service_api
 
@@ -41,6 +44,7 @@ from tests.support.api import ServiceApi, service_api
 # accepts.
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance)
 SEND_TIMEOUT_S = 60.0
+OUTAGE_WAIT_S = 120.0
 
 # Intake formats that are text on the wire (X12, HL7 v2 ER7): sent as the generated string.
 schemathesis.serializer.alias(["application/edi-x12", "x-application/hl7-v2+er7"], "text/plain")
@@ -148,9 +152,8 @@ class _Sender:
         self.lock = threading.Lock()
 
     def __call__(self, case: schemathesis.Case) -> None:
-        kwargs = case.as_transport_kwargs(base_url=str(self.api.client.base_url), headers=self.auth)
-        response = asyncio.run_coroutine_threadsafe(
-            self.api.client.request(**_httpx_kwargs(kwargs)), self.loop).result(SEND_TIMEOUT_S)
+        kwargs = _httpx_kwargs(case.as_transport_kwargs(base_url=str(self.api.client.base_url), headers=self.auth))
+        response = self._send(kwargs)
         label = case.operation.label
         with self.lock:
             self.report.cases += 1
@@ -160,6 +163,27 @@ class _Sender:
         except FailureGroup as group:
             for failure in group.exceptions:
                 self._record(label, failure, response, case)
+
+    def _send(self, kwargs: dict[str, Any]) -> httpx.Response:
+        # The shared PostgreSQL may be down for a while (restarts, fault drills): the app then answers 503
+        # "unavailable", as it should. Wait that out like the services do; a 503 while the database is up is a finding.
+        deadline = time.monotonic() + OUTAGE_WAIT_S
+        while True:
+            response = self._on_loop(self.api.client.request(**kwargs))
+            if response.status_code != 503 or time.monotonic() >= deadline or self._on_loop(self._database_up()):
+                return response
+            time.sleep(2.0)
+
+    def _on_loop(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(SEND_TIMEOUT_S)
+
+    async def _database_up(self) -> bool:
+        try:
+            async with self.api.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any failure to answer is "not up"
+            return False
+        return True
 
     def _record(self, label: str, failure: Failure, response, case: schemathesis.Case) -> None:
         check = failure.checks[0] if failure.checks else type(failure).__name__
