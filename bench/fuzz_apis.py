@@ -13,6 +13,7 @@ status, what was wrong, a curl line to reproduce it). Exits 1 if anything failed
     .venv/bin/python bench/fuzz_apis.py                        # all nine services, 100 generated cases an operation
     .venv/bin/python bench/fuzz_apis.py --examples 500 charges remittance
     .venv/bin/python bench/fuzz_apis.py --no-coverage --examples 20
+    .venv/bin/python bench/fuzz_apis.py --negative denials       # also: forbidden input must get a 4xx
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.fuzz import TARGETS, ServiceReport, fuzz, target_api  # noqa: E402
+from tests.support.fuzz import CHECKS, NEGATIVE_CHECKS, TARGETS, ServiceReport, fuzz, target_api  # noqa: E402
 
 
 def _print(report: ServiceReport, seconds: float) -> None:
@@ -39,7 +40,7 @@ def _print(report: ServiceReport, seconds: float) -> None:
         print(f"  not tested: {error}")
 
 
-async def run(names: list[str], examples: int, coverage: bool) -> int:
+async def run(names: list[str], examples: int, coverage: bool, checks: tuple) -> int:
     targets = [t for t in TARGETS if not names or t.name in names]
     unknown = set(names) - {t.name for t in targets}
     if unknown:
@@ -49,7 +50,7 @@ async def run(names: list[str], examples: int, coverage: bool) -> int:
     for target in targets:
         started = time.perf_counter()
         async with target_api(target) as api:
-            report = await fuzz(api, target.name, max_examples=examples, coverage=coverage)
+            report = await fuzz(api, target.name, max_examples=examples, coverage=coverage, checks=checks)
         _print(report, time.perf_counter() - started)
         reports.append(report)
     total_failures = sum(len(r.found) + len(r.errors) for r in reports)
@@ -63,10 +64,13 @@ def main() -> None:
     parser.add_argument("services", nargs="*", help="services to fuzz (default: all nine)")
     parser.add_argument("--examples", type=int, default=100, help="generated cases per operation (default 100)")
     parser.add_argument("--no-coverage", action="store_true", help="skip schemathesis' coverage cases")
+    parser.add_argument("--negative", action="store_true",
+                        help="also require a 4xx for every input the schema forbids (negative_data_rejection)")
     args = parser.parse_args()
     # The apps log every rejected request; the report is what matters here.
     logging.disable(logging.WARNING)
-    sys.exit(asyncio.run(run(args.services, args.examples, not args.no_coverage)))
+    checks = CHECKS + NEGATIVE_CHECKS if args.negative else CHECKS
+    sys.exit(asyncio.run(run(args.services, args.examples, not args.no_coverage, checks)))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.generation.hypothesis.builder import HypothesisTestConfig, HypothesisTestMode, create_test
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -43,6 +44,10 @@ from tests.support.api import ServiceApi, service_api
 # What every response must pass: no 5xx, a documented status code and content type, a body its declared schema
 # accepts.
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance)
+# Stricter, on request (bench/fuzz_apis.py --negative): input the schema forbids must get a 4xx. It found the dates
+# read from numbers (rcm_contracts.dates); what it still reports is by design: a repeated scalar query parameter
+# (the last one wins) and X12 / HL7 bodies, which are any text.
+NEGATIVE_CHECKS = (negative_data_rejection,)
 SEND_TIMEOUT_S = 60.0
 OUTAGE_WAIT_S = 120.0
 
@@ -146,8 +151,9 @@ def _short(text: str, limit: int = 600) -> str:
 class _Sender:
     """Sends a case from the Hypothesis thread to the app on the event loop, and records what the checks found."""
 
-    def __init__(self, api: ServiceApi, loop: asyncio.AbstractEventLoop, report: ServiceReport) -> None:
-        self.api, self.loop, self.report = api, loop, report
+    def __init__(self, api: ServiceApi, loop: asyncio.AbstractEventLoop, report: ServiceReport,
+                 checks: tuple) -> None:
+        self.api, self.loop, self.report, self.checks = api, loop, report, list(checks)
         self.auth = credentials(api)
         self.lock = threading.Lock()
 
@@ -159,7 +165,7 @@ class _Sender:
             self.report.cases += 1
             self.report.cases_by_operation[label] += 1
         try:
-            case.validate_response(response, checks=list(CHECKS), headers=self.auth)
+            case.validate_response(response, checks=self.checks, headers=self.auth)
         except FailureGroup as group:
             for failure in group.exceptions:
                 self._record(label, failure, response, case)
@@ -216,14 +222,14 @@ def _run_operation(operation, send: _Sender, max_examples: int, coverage: bool) 
     runner()
 
 
-async def fuzz(api: ServiceApi, service: str, *, max_examples: int, coverage: bool = True,
+async def fuzz(api: ServiceApi, service: str, *, max_examples: int, coverage: bool = True, checks: tuple = CHECKS,
                include: Callable[[str], bool] = lambda _label: True) -> ServiceReport:
     """Every operation of the app's own OpenAPI (those `include` accepts): the schema's examples, `max_examples`
     generated cases (valid and invalid), and with `coverage` schemathesis' coverage cases (every boundary, missing
     and wrong-typed value of each parameter and body field: hundreds for a large body)."""
     schema = schemathesis.openapi.from_dict(api.app.openapi())
     report = ServiceReport(service)
-    send = _Sender(api, asyncio.get_running_loop(), report)
+    send = _Sender(api, asyncio.get_running_loop(), report, checks)
     for result in schema.get_all_operations():
         try:
             operation = result.ok()
