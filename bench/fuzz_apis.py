@@ -27,7 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.fuzz import CHECKS, NEGATIVE_CHECKS, TARGETS, ServiceReport, fuzz, target_api  # noqa: E402
+from rcm_runtime.outage import when_up  # noqa: E402
+from tests.support.fuzz import CHECKS, NEGATIVE_CHECKS, TARGETS, ServiceReport, Target, fuzz, target_api  # noqa: E402
+
+log = logging.getLogger("fuzz_apis")
 
 
 def _print(report: ServiceReport, seconds: float) -> None:
@@ -40,6 +43,11 @@ def _print(report: ServiceReport, seconds: float) -> None:
         print(f"  not tested: {error}")
 
 
+async def fuzz_service(target: Target, examples: int, coverage: bool, checks: tuple) -> ServiceReport:
+    async with target_api(target) as api:
+        return await fuzz(api, target.name, max_examples=examples, coverage=coverage, checks=checks)
+
+
 async def run(names: list[str], examples: int, coverage: bool, checks: tuple) -> int:
     targets = [t for t in TARGETS if not names or t.name in names]
     unknown = set(names) - {t.name for t in targets}
@@ -49,8 +57,10 @@ async def run(names: list[str], examples: int, coverage: bool, checks: tuple) ->
     reports = []
     for target in targets:
         started = time.perf_counter()
-        async with target_api(target) as api:
-            report = await fuzz(api, target.name, max_examples=examples, coverage=coverage, checks=checks)
+        # PostgreSQL down while a service's throwaway schema is made or dropped (a restart, a fault drill): that
+        # service is fuzzed again once it is back. While requests run, the fuzzer itself waits an outage out.
+        report = await when_up(lambda: fuzz_service(target, examples, coverage, checks), what=f"fuzz {target.name}",
+                               wait_s=600, log=log)
         _print(report, time.perf_counter() - started)
         reports.append(report)
     total_failures = sum(len(r.found) + len(r.errors) for r in reports)
