@@ -19,8 +19,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
@@ -50,18 +51,48 @@ CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance,
 NEGATIVE_CHECKS = (negative_data_rejection,)
 SEND_TIMEOUT_S = 60.0
 OUTAGE_WAIT_S = 120.0
+PAYER_URL = "http://payer.test"
 
 # Intake formats that are text on the wire (X12, HL7 v2 ER7): sent as the generated string.
 schemathesis.serializer.alias(["application/edi-x12", "x-application/hl7-v2+er7"], "text/plain")
 
 
+@asynccontextmanager
+async def _alone(_tmp: Path) -> AsyncIterator[tuple[dict[str, Any], dict[str, Any]]]:
+    yield {}, {}
+
+
+@asynccontextmanager
+async def _file_drop_clearinghouse(tmp: Path) -> AsyncIterator[tuple[dict[str, Any], dict[str, Any]]]:
+    # Submission's clearinghouse as a mailbox directory: fuzzing sends nothing anywhere.
+    yield {}, {"clearinghouses": f'{{"box": {{"kind": "file", "root": "{tmp / "box"}"}}}}',
+               "default_clearinghouse": "box"}
+
+
+@asynccontextmanager
+async def _sandbox_payer(_tmp: Path) -> AsyncIterator[tuple[dict[str, Any], dict[str, Any]]]:
+    # Eligibility asks the sandbox (in-process, its own throwaway schema) as its real-time payer, as its API tests
+    # do: a check that gets as far as a 270 gets the payer's 271, rather than waiting on a payer that never answers.
+    from rcm_sandbox.app import create_app
+    from rcm_sandbox.db import metadata
+    from rcm_sandbox.settings import Settings
+
+    async with service_api(create_app, Settings, metadata, loops_enabled=False) as sandbox:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app), base_url=PAYER_URL) as client:
+            yield {"payer_http": client}, {"payer_url": PAYER_URL}
+
+
+PeersOf = Callable[[Path], AbstractAsyncContextManager[tuple[dict[str, Any], dict[str, Any]]]]
+
+
 @dataclass(frozen=True)
 class Target:
-    """One business service as the fuzzer starts it: its package and the settings an in-process app needs."""
+    """One business service as the fuzzer starts it: its package, and what it talks to (`peers`: a context giving
+    keyword arguments for its create_app and settings overrides)."""
 
     name: str
     package: str
-    overrides: Callable[[Path], dict[str, Any]] = lambda _tmp: {}
+    peers: PeersOf = _alone
 
     def parts(self) -> tuple[Any, type, Any]:
         app = importlib.import_module(f"{self.package}.app")
@@ -70,22 +101,12 @@ class Target:
         return app.create_app, settings.Settings, db.metadata
 
 
-def _file_drop(tmp: Path) -> dict[str, Any]:
-    # Submission's clearinghouse and eligibility's payer as mailbox directories: fuzzing calls no one outside.
-    return {"clearinghouses": f'{{"box": {{"kind": "file", "root": "{tmp / "box"}"}}}}',
-            "default_clearinghouse": "box"}
-
-
-def _payer_mailbox(tmp: Path) -> dict[str, Any]:
-    return {"payer_connection": "file", "payer_outbox_dir": str(tmp / "270"), "payer_inbox_dir": str(tmp / "271")}
-
-
 TARGETS = (
     Target("charges", "rcm_charges"),
-    Target("eligibility", "rcm_eligibility", _payer_mailbox),
+    Target("eligibility", "rcm_eligibility", _sandbox_payer),
     Target("coding", "rcm_coding"),
     Target("scrubber", "rcm_scrubber"),
-    Target("submission", "rcm_submission", _file_drop),
+    Target("submission", "rcm_submission", _file_drop_clearinghouse),
     Target("remittance", "rcm_remittance"),
     Target("denials", "rcm_denials"),
     Target("patient-billing", "rcm_patient_billing"),
@@ -250,6 +271,7 @@ async def fuzz(api: ServiceApi, service: str, *, max_examples: int, coverage: bo
 async def target_api(target: Target) -> AsyncIterator[ServiceApi]:
     create_app, settings_cls, metadata = target.parts()
     with tempfile.TemporaryDirectory(prefix=f"fuzz-{target.name}-") as tmp:
-        async with service_api(create_app, settings_cls, metadata, ops_api_key="ops-fuzz-key",
-                               **target.overrides(Path(tmp))) as api:
-            yield api
+        async with target.peers(Path(tmp)) as (app_kwargs, overrides):
+            async with service_api(partial(create_app, **app_kwargs), settings_cls, metadata,
+                                   ops_api_key="ops-fuzz-key", **overrides) as api:
+                yield api

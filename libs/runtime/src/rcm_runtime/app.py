@@ -355,7 +355,8 @@ def create_service_app(
     async def healthz() -> dict:
         return {"status": "alive", "service": settings.service_name}
 
-    @app.get("/readyz", tags=["ops"], responses={503: {"description": "not ready: the body's checks say what is down"}})
+    @app.get("/readyz", tags=["ops"],
+             responses={503: {"description": "not ready: the body's checks say what is down"}})
     async def readyz(request: Request) -> JSONResponse:
         rt: Runtime = request.app.state.runtime
         checks: dict[str, str] = {}
