@@ -177,6 +177,34 @@ async def test_invalid_checks_get_422_naming_the_field_without_echoing_values(ap
     assert await api.scalar("SELECT count(*) FROM eligibility_cache") == 0
 
 
+@pytest.mark.parametrize("payer_id", ["PAYÉ01", "SB*01"])
+async def test_a_payer_id_no_interchange_can_carry_is_not_sent_and_not_a_500(api, payer, payer_id):
+    # Found by fuzzing: a payer id the ISA cannot carry as the 270's receiver (not ASCII, or an X12 delimiter)
+    # failed building the interchange outside the per-inquiry check, a 500 for the whole request; now that payer's
+    # checks are not sent, and say so.
+    one = await api.client.post("/v1/eligibility-checks", json=check("HDHP5101", payer_id=payer_id),
+                                headers=api.headers())
+    batch = await api.client.post("/v1/eligibility-checks/batch", headers=api.headers(), json={
+        "checks": [check("HDHP5102", payer_id=payer_id), check("HDHP5103")]})
+
+    assert one.status_code == 200, one.text
+    assert one.json()["eligibility"]["status"] == "unknown" and "payer id" in one.json()["eligibility"]["reason"]
+    assert batch.status_code == 200, batch.text
+    assert [r["eligibility"]["status"] for r in batch.json()["results"]] == ["unknown", "active"]
+    assert payer.exchanges == [1]  # only the other payer's member was asked
+
+
+@pytest.mark.parametrize("path", ["/v1/appointments?on=0", "/v1/appointments?on=20260310"])
+async def test_a_date_sent_as_a_number_is_a_422(api, path):
+    # Found by fuzzing: pydantic read a number as seconds since 1970 (on=20260310 listed 1970-08-23's visits).
+    resp = await api.client.get(path, headers=api.headers())
+    numeric_dos = await api.client.post("/v1/eligibility-checks", json={**check("HDHP5201"), "service_date": 20260310},
+                                        headers=api.headers())
+    assert resp.status_code == 422 and [e["field"] for e in resp.json()["errors"]] == ["query.on"]
+    assert numeric_dos.status_code == 422
+    assert [e["field"] for e in numeric_dos.json()["errors"]] == ["body.service_date"]
+
+
 # -- registrations -----------------------------------------------------------------------------------------------
 
 async def test_registration_validation_judges_dates_by_the_injected_clock(api, clock):

@@ -402,7 +402,7 @@ async def test_acknowledgment_files_need_the_ops_key(api):
                                    headers=api.headers())
     wrong = await api.client.get("/v1/acknowledgments", headers={"x-ops-key": "guess"})
     assert no_key.status_code == 401 and wrong.status_code == 401
-    assert no_key.json()["detail"]["code"] == "unauthenticated"
+    assert no_key.json()["code"] == "unauthenticated"
     assert await api.scalar("SELECT count(*) FROM acknowledgment_files") == 0
     missing = await api.client.post("/v1/acknowledgments", content=b"ISA~", headers=OPS)
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "query.clearinghouse"

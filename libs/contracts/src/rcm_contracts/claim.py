@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
 from rcm_contracts.base import Contract
+from rcm_contracts.dates import IsoDate
 
 Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2)]
 # 18: a SNOMED CT concept id (up to 18 digits) may stand in a line until a coder assigns CPT/HCPCS
@@ -38,7 +38,7 @@ class Address(Contract):
 class Person(Contract):
     first_name: str = Field(min_length=1, max_length=35)
     last_name: str = Field(min_length=1, max_length=60)
-    birth_date: date
+    birth_date: IsoDate
     sex: Literal["M", "F", "U"] = "U"
     address: Address | None = None
 
@@ -49,7 +49,7 @@ class Insured(Contract):
 
     first_name: str = Field(min_length=1, max_length=35)
     last_name: str = Field(min_length=1, max_length=60)
-    birth_date: date | None = None
+    birth_date: IsoDate | None = None
     sex: Literal["M", "F", "U"] = "U"
     address: Address | None = None
 
@@ -66,8 +66,8 @@ class Coverage(Contract):
     insured: Insured | None = None
     # the coverage period the payer's 271 reported (eligibility fills it): the scrubber checks the date
     # of service against it (SCR029)
-    effective_from: date | None = None
-    effective_to: date | None = None
+    effective_from: IsoDate | None = None
+    effective_to: IsoDate | None = None
 
 
 class Provider(Contract):
@@ -95,7 +95,7 @@ class LineAdjudication(Contract):
     paid_amount: Money
     paid_units: Decimal = Field(default=Decimal(1), gt=0, max_digits=8, decimal_places=3)
     adjustments: list[Adjustment] = Field(default_factory=list)
-    adjudication_date: date
+    adjudication_date: IsoDate
 
 
 class OtherPayer(Contract):
@@ -106,7 +106,7 @@ class OtherPayer(Contract):
     responsibility: Literal["P", "S", "T"] = "P"
     payer_claim_control_number: str | None = Field(default=None, max_length=50)
     paid_amount: Money
-    adjudication_date: date
+    adjudication_date: IsoDate
     adjustments: list[Adjustment] = Field(default_factory=list)  # claim-level CAS (2320)
     lines: list[LineAdjudication] = Field(default_factory=list)
 
@@ -118,7 +118,7 @@ class ServiceLine(Contract):
     units: Decimal = Field(gt=0, max_digits=8, decimal_places=3)
     charge: Money = Field(ge=0)
     diagnosis_pointers: list[int] = Field(default_factory=lambda: [1], min_length=1, max_length=4)
-    service_date: date | None = None  # defaults to the claim's date of service
+    service_date: IsoDate | None = None  # defaults to the claim's date of service
     code_system: LineCodeSystem = "cpt-hcpcs"
 
 
@@ -127,7 +127,7 @@ class Claim(Contract):
     encounter_id: uuid.UUID
     source_system: str = Field(min_length=1, max_length=64)
     source_encounter_id: str = Field(min_length=1, max_length=128)
-    service_date: date
+    service_date: IsoDate
     place_of_service: str = Field(pattern=r"^[0-9]{2}$")
     patient: Person
     coverage: Coverage | None = None

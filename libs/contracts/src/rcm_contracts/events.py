@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -11,6 +10,7 @@ from pydantic import Field
 
 from rcm_contracts.base import Contract, Event
 from rcm_contracts.claim import Adjustment, Claim, Coverage, LineCodeSystem, Money, Person, Provider, SourceCode
+from rcm_contracts.dates import IsoDate, IsoDateTime
 
 
 # ---------------------------------------------------------------- intake (EHR -> charges)
@@ -39,7 +39,7 @@ class EncounterSubmitted(Event):
 
     source_system: str = Field(min_length=1, max_length=64)
     source_encounter_id: str = Field(min_length=1, max_length=128)
-    service_date: date | None = None
+    service_date: IsoDate | None = None
     place_of_service: str = Field(default="11", pattern=r"^[0-9]{2}$")
     patient: Person
     coverage: Coverage | None = None
@@ -70,7 +70,7 @@ class EncounterSubmittedV1(Event):
 
     source_system: str = Field(min_length=1, max_length=64)
     source_encounter_id: str = Field(min_length=1, max_length=128)
-    service_date: date
+    service_date: IsoDate
     place_of_service: str = Field(default="11", pattern=r"^[0-9]{2}$")
     patient: Person
     coverage: Coverage | None = None
@@ -91,7 +91,7 @@ class AppointmentScheduled(Event):
     source_system: str = Field(min_length=1, max_length=64)
     source_appointment_id: str = Field(min_length=1, max_length=128)
     patient_id: str = Field(min_length=1, max_length=64)  # the practice's patient id (MRN) used at registration
-    scheduled_date: date
+    scheduled_date: IsoDate
     provider: Provider
     procedure_codes: list[str] = Field(default_factory=lambda: ["99213"], min_length=1, max_length=20)
     place_of_service: str = Field(default="11", pattern=r"^[0-9]{2}$")
@@ -129,7 +129,7 @@ class EncounterHeld(Event):
 # ---------------------------------------------------------------- eligibility
 class EligibilityResult(Contract):
     status: Literal["active", "inactive", "unknown"]
-    checked_at: datetime
+    checked_at: IsoDateTime
     payer_id: str | None = None
     plan_name: str | None = None
     reason: str | None = None
@@ -213,7 +213,7 @@ class ClaimSubmitted(Event):
     clearinghouse: str
     interchange_control_number: str
     total_charge: Money
-    submitted_at: datetime
+    submitted_at: IsoDateTime
     # CLM01 as sent: 277CA (TRN02) and 835 (CLP01) name the claim by it
     patient_control_number: str | None = None
     frequency_code: Literal["1", "7", "8"] | None = None
@@ -271,7 +271,7 @@ class RemittanceReceived(Event):
     file_name: str
     content: str = Field(min_length=1)  # the 835 as received, verbatim
     content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    received_at: datetime
+    received_at: IsoDateTime
 
 
 # ---------------------------------------------------------------- remittance
@@ -290,7 +290,7 @@ class PaymentPosted(Event):
     patient_responsibility: Money
     adjustments: list[Adjustment] = Field(default_factory=list)
     outcome: Literal["paid", "partially_paid", "denied"]
-    payment_date: date
+    payment_date: IsoDate
     remark_codes: list[str] = Field(default_factory=list)
     # 1.1: the 835's CLP02 (1/19 primary, 2/20 secondary, 3/21 tertiary, 4 denied; 19-21 forwarded to another
     # payer) and the claim's running patient responsibility after this payment (the ledger's PR total, not
@@ -319,7 +319,7 @@ class PaymentReversed(Event):
     paid_amount: Money
     patient_responsibility: Money
     patient_responsibility_total: Money
-    payment_date: date
+    payment_date: IsoDate
 
 
 
@@ -330,7 +330,7 @@ class UnderpaidLine(Contract):
     procedure_code: str = Field(min_length=1, max_length=18)
     modifiers: list[str] = Field(default_factory=list, max_length=4)
     units: Decimal = Field(gt=0)
-    date_of_service: date
+    date_of_service: IsoDate
     expected_allowed: Money  # contracted rate x units
     actual_allowed: Money  # AMT*B6, else SVC02 less the line's CO adjustments
     underpaid_amount: Money  # expected - actual (positive)
@@ -349,7 +349,7 @@ class PaymentUnderpaid(Event):
     remittance_id: uuid.UUID  # the PaymentPosted.remittance_id
     payer_id: str
     claim_status_code: str  # CLP02
-    payment_date: date
+    payment_date: IsoDate
     expected_allowed: Money
     actual_allowed: Money
     underpaid_amount: Money  # expected_allowed - actual_allowed
@@ -378,7 +378,7 @@ class PatientBalanceOpened(Event):
     claim_id: uuid.UUID
     statement_id: uuid.UUID
     amount_due: Money
-    due_date: date
+    due_date: IsoDate
 
 
 class PatientBalanceChanged(Event):

@@ -5,13 +5,13 @@ integrator (POST /v1/remittances). Claims go out as X12 837P (rcm_x12.claim_837p
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Literal
 
 from pydantic import Field
 
 from rcm_contracts.base import Contract
 from rcm_contracts.claim import Money
+from rcm_contracts.dates import IsoDate
 from rcm_contracts.events import Adjustment
 
 
@@ -32,7 +32,7 @@ class RemittanceAdvice(Contract):
     """An ERA (835) as a payer sends it: one payment, many claims."""
 
     payer_id: str
-    payment_date: date
+    payment_date: IsoDate
     payment_method: Literal["ACH", "CHK", "NON"] = "ACH"
     trace_number: str = Field(min_length=1, max_length=50)
     claims: list[ClaimRemittance] = Field(min_length=1, max_length=5000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from http import HTTPStatus
 from datetime import timedelta
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rcm_contracts.envelope import describe_validation_error
 from rcm_runtime.errors import Conflict, DomainError, NotFound, TransientError
@@ -119,6 +121,48 @@ class Provided:
 
         get.__name__ = f"provided_{service_type.__name__}"
         return Annotated[service_type, Depends(get)]
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers: a stable code, what went wrong (no submitted values), and field-level errors
+    when there are. Some errors add context (e.g. what a stopped redrive did before the outage)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    description: str
+    errors: list[Any] | None = None
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+# Documented once for every route of every service (include_router below), so a client generated from the OpenAPI
+# knows the error shape and a schema-checking fuzzer accepts no undocumented status. 413 and 429 are documented
+# per route, with their limits, where they can happen (document_limit, document_rate_limit).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("the body cannot be parsed (e.g. JSON that is not UTF-8)"),
+    401: _error("missing or unknown credentials"),
+    404: _error("no such resource for this tenant"),
+    409: _error("the resource is in a state that forbids the request"),
+    422: _error("the request failed validation or a business rule"),
+    503: _error("a dependency (database, payer, clearinghouse) is unavailable; retry later"),
+}
+
+
+def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    # Raised with detail={"code", "description"} (auth, not-found reads) or by the framework with a text detail
+    # (an unknown path or method): the same flat shape as every other error, never {"detail": ...}.
+    if isinstance(exc.detail, dict) and "code" in exc.detail:
+        body = dict(exc.detail)
+    else:
+        try:
+            code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
+        except ValueError:
+            code = "error"
+        body = {"code": code, "description": str(exc.detail)}
+    return JSONResponse(status_code=exc.status_code, content=body, headers=getattr(exc, "headers", None))
 
 
 def _validation_422(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -238,6 +282,7 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.access = access
     app.add_exception_handler(RequestValidationError, _validation_422)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
 
     @app.exception_handler(Unauthenticated)
     async def _unauthenticated(_: Request, exc: Unauthenticated) -> JSONResponse:
@@ -326,7 +371,8 @@ def create_service_app(
     async def healthz() -> dict:
         return {"status": "alive", "service": settings.service_name}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"],
+             responses={503: {"description": "not ready: the body's checks say what is down"}})
     async def readyz(request: Request) -> JSONResponse:
         rt: Runtime = request.app.state.runtime
         checks: dict[str, str] = {}
@@ -352,9 +398,9 @@ def create_service_app(
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(status_code=200 if ready else 503, content={"status": "ready" if ready else "not ready", "checks": checks})
 
-    app.include_router(ops_router)
+    app.include_router(ops_router, responses=ERROR_RESPONSES)
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
     for route in app.routes:
         if isinstance(route, APIRoute):
             document_limit(route, settings)

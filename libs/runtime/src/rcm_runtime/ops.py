@@ -3,13 +3,13 @@ X-Ops-Key header): dead letters span tenants. Writes name the operator (X-User),
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from rcm_contracts.dates import IsoDateTime
 from rcm_runtime.dead_letters import REDRIVE_MAX, DeadLetters, RedriveUnavailable, Selection
 
 
@@ -34,7 +34,7 @@ class RedriveRequest(BaseModel):
     id: int | None = None
     reason: str | None = Field(default=None, max_length=2000)
     event_type: str | None = Field(default=None, max_length=200)
-    since: datetime | None = None
+    since: IsoDateTime | None = None
     limit: int = Field(default=REDRIVE_MAX, ge=1, le=REDRIVE_MAX)
 
 
@@ -46,7 +46,7 @@ async def summary(letters: Letters, request: Request) -> dict:
 
 @ops_router.get("")
 async def listing(letters: Letters, status: Literal["open", "redriven", "resolved"] | None = None,
-                  reason: str | None = None, event_type: str | None = None, since: datetime | None = None,
+                  reason: str | None = None, event_type: str | None = None, since: IsoDateTime | None = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
     """Dead letters, newest first: reason, event type, time, status and who redrove or resolved it (no payload)."""
     return await letters.listing(status=status, reason=reason, event_type=event_type, since=since, limit=limit)

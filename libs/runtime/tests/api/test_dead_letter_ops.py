@@ -284,3 +284,12 @@ async def test_a_prepared_handler_is_prepared_again_on_redrive_outside_the_trans
         r = await redrive(api, {"id": row["id"]})
         assert r.json()["applied"] == [row["id"]] and asked == [env.partitionkey] * 2
         assert await applied(api, env) == 1
+
+
+async def test_a_since_sent_as_a_number_is_a_422_not_1970(api):
+    # Found by fuzzing: pydantic read since=0.5 as half a second after 1970 and listed everything.
+    listed = await api.client.get("/v1/ops/dead-letters", params={"since": "0.5"}, headers=OPS)
+    redriven = await api.client.post("/v1/ops/dead-letters/redrive", json={"event_type": "x", "since": 0},
+                                     headers={**OPS, "x-user": "ops-1"})
+    assert listed.status_code == 422 and [e["field"] for e in listed.json()["errors"]] == ["query.since"]
+    assert redriven.status_code == 422 and [e["field"] for e in redriven.json()["errors"]] == ["body.since"]

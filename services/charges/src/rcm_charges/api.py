@@ -28,6 +28,8 @@ from rcm_charges.service import CaptureResult, Charges, InvalidChargemaster, NoH
 router = APIRouter(prefix="/v1", tags=["encounters"])
 UseCases = Provided[Charges]
 Intake = rate_limit("intake")  # per client (RCM_INTAKE_RATE_PER_S, RCM_INTAKE_BURST)
+# Intake answers 201 when it captured something new and 200 for a resend (nothing new): both are success.
+RESENT = {200: {"description": "a resend: `duplicate` when unchanged, or the next version of a held encounter"}}
 
 
 def _result_body(r: CaptureResult) -> dict:
@@ -48,7 +50,7 @@ def _many(results: list[CaptureResult]) -> JSONResponse:
 
 
 @router.post("/encounters", dependencies=[needs("encounters.submit"), Intake],
-             status_code=201, summary="Submit an encounter in the OpenRCM JSON format",
+             status_code=201, responses=RESENT, summary="Submit an encounter in the OpenRCM JSON format",
              description="201 for a new encounter: `captured` (released to eligibility), `open` (complete, waiting "
                          "out the charge-lag window for late charges) or `held` (completeness review, with what is "
                          "missing). 200 for a resend: `duplicate` when unchanged; a changed "
@@ -59,7 +61,7 @@ async def submit_encounter(body: EncounterSubmitted, tenant_id: TenantId, charge
     return _one(result, response)
 
 
-@router.post("/encounters/fhir", dependencies=[needs("encounters.submit"), Intake], status_code=201,
+@router.post("/encounters/fhir", dependencies=[needs("encounters.submit"), Intake], status_code=201, responses=RESENT,
              summary="Submit an encounter as a FHIR R4 Bundle (Patient, Coverage, Encounter, Condition, Procedure, "
                      "ChargeItem, Claim)",
              description="A single-encounter bundle answers with that encounter's result. A patient's "
@@ -84,7 +86,7 @@ async def submit_fhir_bundle(request: Request, tenant_id: TenantId, charges: Use
     return _many(results)
 
 
-@router.post("/encounters/hl7v2", dependencies=[needs("encounters.submit"), Intake], status_code=201,
+@router.post("/encounters/hl7v2", dependencies=[needs("encounters.submit"), Intake], status_code=201, responses=RESENT,
              summary="Submit HL7 v2 DFT^P03 message(s) (ER7 text; CR, LF or CRLF segment separators)",
              description="All messages are parsed first; if any is rejected nothing is captured and the 422 lists "
                          "the problems per message. Lines without an amount are priced from the chargemaster or "

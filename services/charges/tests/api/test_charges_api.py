@@ -137,6 +137,27 @@ async def test_an_invalid_encounter_is_a_422_naming_the_field_without_echoing_th
     assert await api.scalar("SELECT count(*) FROM encounters") == 0 and await api.outbox_events() == []
 
 
+@pytest.mark.parametrize("number", [20240115, "20240115", 0])
+async def test_a_date_of_service_sent_as_a_number_is_a_422_not_a_day_in_1970(api, number):
+    # Found by fuzzing: pydantic read a number as seconds since 1970, so 20240115 was captured as 1970-08-23.
+    resp = await submit(api, {**encounter(seed=5), "service_date": number})
+
+    assert resp.status_code == 422 and resp.json()["code"] == "invalid_request"
+    assert [e["field"] for e in resp.json()["errors"]] == ["body.service_date"]
+    assert await api.scalar("SELECT count(*) FROM encounters") == 0
+
+
+async def test_every_answer_of_intake_is_documented_a_resend_200_included(api):
+    # Found by fuzzing: a resend answers 200, which the OpenAPI of the intake routes (201 only) did not list.
+    body = encounter(seed=7)
+    first, again = await submit(api, body), await submit(api, body)
+    spec = api.app.openapi()["paths"]
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    for path in ("/v1/encounters", "/v1/encounters/fhir", "/v1/encounters/hl7v2"):
+        assert {"200", "201", "409", "422"} <= set(spec[path]["post"]["responses"]), path
+
+
 async def test_without_an_api_key_the_answer_is_401_and_nothing_is_captured(api):
     resp = await api.client.post("/v1/encounters", json=encounter(seed=6))
     unknown = await api.client.get("/v1/encounters", headers={"x-api-key": "not-a-key"})

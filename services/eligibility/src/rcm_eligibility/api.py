@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -14,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
 
 from rcm_contracts.claim import Coverage, Person, Provider
+from rcm_contracts.dates import IsoDate
 from rcm_contracts.events import AppointmentScheduled
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import Actor, TenantId
@@ -72,7 +72,7 @@ class CheckIn(BaseModel):
     patient: Person
     coverage: Coverage
     provider: Provider
-    service_date: date
+    service_date: IsoDate
     procedure_codes: list[Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{5}$")]] = Field(
         default_factory=lambda: ["99213"], min_length=1, max_length=20)
     place_of_service: str = Field(default="11", pattern=r"^[0-9]{2}$")
@@ -163,7 +163,7 @@ async def post_fhir_appointment(request: Request, tenant_id: TenantId, eligibili
 @router.get("/appointments", dependencies=[needs("appointments.read")],
             summary="Pre-visit work queue: appointments with problems (or all), by date")
 async def list_appointments(tenant_id: TenantId, eligibility: Use, work_queue: str | None = None,
-                            on: date | None = None, limit: int = Query(200, ge=1, le=1000)) -> dict:
+                            on: IsoDate | None = None, limit: int = Query(200, ge=1, le=1000)) -> dict:
     return {"items": await eligibility.appointments(tenant_id, work_queue=work_queue, on=on, limit=limit)}
 
 

@@ -122,8 +122,12 @@ async def _ask_chunk(payer: PayerConnection, submitter_id: str, now: datetime, c
         keys.append(key)
     if not inquiries:
         return
-    x270 = build_270_batch(inquiries, control_number=control, sender_id=submitter_id,
-                           receiver_id=chunk[0][1].coverage.payer_id[:15], now=now)
+    try:
+        x270 = build_270_batch(inquiries, control_number=control, sender_id=submitter_id,
+                               receiver_id=chunk[0][1].coverage.payer_id[:15], now=now)
+    except ValueError:  # the payer id cannot address an interchange (e.g. an X12 delimiter in it): none is sent
+        unasked.update(keys)
+        return
     async with gate:
         try:
             x271 = await payer.inquire(x270)

@@ -4,7 +4,6 @@ release/reject, the claim ledger and the unmatched queue."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -12,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from pydantic_core import to_json
 
+from rcm_contracts.dates import IsoDate
 from rcm_contracts.wire import RemittanceAdvice
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import Actor, TenantId
@@ -69,9 +69,9 @@ async def post_x12_era(request: Request, tenant_id: TenantId, actor: Actor, remi
             summary="Remittance files received, newest first (filters: status, payer, received "
                     "from/to, payment date)")
 async def list_files(tenant_id: TenantId, queries: Provided[RemittanceQueries], status: str | None = None,
-                     payer: str | None = None, received_from: date | None = None, received_to: date | None = None,
-                     payment_date: date | None = None,
-                     date_: date | None = Query(None, alias="date", description="received on this day (UTC)"),
+                     payer: str | None = None, received_from: IsoDate | None = None, received_to: IsoDate | None = None,
+                     payment_date: IsoDate | None = None,
+                     date_: IsoDate | None = Query(None, alias="date", description="received on this day (UTC)"),
                      limit: int = Query(50, ge=1, le=500),
                      offset: int = Query(0, ge=0)) -> dict:
     return await queries.files(tenant_id=tenant_id, status=status, payer=payer, received_from=received_from,
@@ -152,7 +152,7 @@ SINCE = Query(None, description="the window's first day (default: 120 days befor
 async def post_deposits(request: Request, tenant_id: TenantId, actor: Actor, deposits: Provided[Deposits],
                         format: Literal["bai2", "csv"] | None = Query(
                             None, description="bai2 or csv; default: bai2 when the file starts with an 01 record"),
-                        since: date | None = SINCE):
+                        since: IsoDate | None = SINCE):
     return await deposits.upload(tenant_id=tenant_id, actor=actor, content=await request.body(), fmt=format,
                                  since=since)
 
@@ -162,7 +162,7 @@ async def post_deposits(request: Request, tenant_id: TenantId, actor: Actor, dep
                     "mismatches with the difference, unmatched deposits and ERAs "
                     "without a deposit")
 async def deposit_reassociation(tenant_id: TenantId, actor: Actor, deposits: Provided[Deposits],
-                                since: date | None = SINCE):
+                                since: IsoDate | None = SINCE):
     return await deposits.reassociation(tenant_id=tenant_id, actor=actor, since=since)
 
 

@@ -1086,14 +1086,15 @@ class Deposits:
         if since is None:
             newest = await uow.conn.scalar(select(func.max(deposits_table.c.deposit_date)).where(
                 deposits_table.c.tenant_id == tenant))
-            since = (newest or uow.clock.today()) - REASSOCIATION_WINDOW
+            since = D.days_before(newest or uow.clock.today(), REASSOCIATION_WINDOW)
         await self._index_eras(uow)
         drows = (await uow.conn.execute(select(deposits_table).where(
             deposits_table.c.tenant_id == tenant,
             (deposits_table.c.status != "matched") | (deposits_table.c.deposit_date >= since))
             .order_by(deposits_table.c.id))).all()
         erows = (await uow.conn.execute(_window_eras, {
-            "tenant": tenant, "statuses": list(ERA_STATUSES), "since": since, "since_eras": since - D.CHECK_WINDOW,
+            "tenant": tenant, "statuses": list(ERA_STATUSES), "since": since,
+            "since_eras": D.days_before(since, D.CHECK_WINDOW),
             "traces": sorted({r.trace_key for r in drows if r.trace_key})})).all()
         deposits = [(r.id, D.Deposit(deposit_date=r.deposit_date, amount=r.amount, trace=r.trace,
                                      bank_reference=r.bank_reference, customer_reference=r.customer_reference,

@@ -112,6 +112,18 @@ async def test_an_era_posted_after_its_deposit_is_matched_on_the_next_reassociat
     assert [m["file_ids"] for m in r["matched"]] == [[f1]] and r["unmatched_deposits"] == []
 
 
+async def test_a_window_from_the_first_day_there_is_reassociates_everything_not_a_500(api):
+    # Found by fuzzing: since=0001-01-01 (a valid date: "everything") overflowed looking ten days before it for
+    # check ERAs, a 500 on both routes that take `since`.
+    await submit(api, "PCN-1")
+    f1 = await post_era(api, "PCN-1", "80.00", "EFT-100", "000000901")
+    stored = await upload(api, bai2([("165", 8000, "BR001", "TRN*1*EFT-100*1512345678\\")]), since="0001-01-01")
+    listed = await api.client.get("/v1/deposits/reassociation", params={"since": "0001-01-01"}, headers=api.headers())
+    assert stored.status_code == 200, stored.text
+    assert listed.status_code == 200, listed.text
+    assert [m["file_ids"] for m in listed.json()["matched"]] == [[f1]]
+
+
 async def test_another_tenant_sees_nothing_and_matches_nothing_of_mine(api):
     await submit(api, "PCN-1")
     await post_era(api, "PCN-1", "80.00", "EFT-100", "000000901")

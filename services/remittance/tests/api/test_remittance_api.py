@@ -170,3 +170,20 @@ async def test_a_payment_that_arrived_before_its_claim_is_posted_when_the_claim_
     [posted] = await api.outbox_events("payment-posted")
     assert posted["partitionkey"] == str(claim_id) and posted["causationid"] is not None
     assert await api.scalar("SELECT status FROM unmatched_payments") == "posted"
+
+
+@pytest.mark.parametrize("query", ["received_to=0", "received_from=20261102", "payment_date=1.5", "date=0"])
+async def test_a_date_filter_sent_as_a_number_is_a_422_naming_it(api, query):
+    # Found by fuzzing: pydantic read a number as seconds since 1970, so the filter silently meant 1970.
+    resp = await api.client.get(f"/v1/remittances?{query}", headers=api.headers())
+    assert resp.status_code == 422 and resp.json()["code"] == "invalid_request"
+    assert [e["field"] for e in resp.json()["errors"]] == [f"query.{query.split('=')[0]}"]
+
+
+async def test_a_json_era_with_a_numeric_payment_date_is_a_422_and_posts_nothing(api):
+    claim_id = uuid.uuid4()
+    await api.consume((submitted(claim_id), "tenant-a", claim_id))
+    resp = await api.client.post("/v1/remittances", json={**era(claim_id), "payment_date": 20261102},
+                                 headers=api.headers())
+    assert resp.status_code == 422 and [e["field"] for e in resp.json()["errors"]] == ["body.payment_date"]
+    assert await api.outbox_events() == []

@@ -3,13 +3,13 @@ Expected values are computed by hand in the comments."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
 from rcm_remittance.domain.deposits import (
-    Deposit, DepositFileError, EraPayment, normalise_trace, parse_bai2, parse_deposit_csv, reassociate,
+    Deposit, DepositFileError, EraPayment, days_before, normalise_trace, parse_bai2, parse_deposit_csv, reassociate,
 )
 
 # One account: an opening ledger summary of $5,000.00, two ACH credits carrying the payer's TRN (the second
@@ -120,3 +120,9 @@ def test_a_deposit_is_known_by_trace_else_bank_reference_else_its_place_in_its_f
     assert deposit_key(Deposit(day, amount, " 00eft-100", "BR001"), "sha") == "trace:2026-11-02:80.00:EFT-100"
     assert deposit_key(Deposit(day, amount, None, " br 001"), "sha") == "bank:2026-11-02:80.00:BR001"
     assert deposit_key(Deposit(day, amount, None, None, line=7), "sha") == "file:sha:7"
+
+
+def test_days_before_stops_at_the_first_day_there_is():
+    assert days_before(date(2026, 11, 12), timedelta(days=10)) == date(2026, 11, 2)
+    assert days_before(date(1, 1, 5), timedelta(days=10)) == date.min
+    assert days_before(date.min, timedelta(days=120)) == date.min

@@ -5,13 +5,13 @@ cases and map results and errors to responses."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any, Awaitable
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from rcm_contracts.dates import IsoDate
 from rcm_contracts.envelope import describe_validation_error
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import Actor, TenantId
@@ -133,7 +133,7 @@ async def list_rule_sets(tenant_id: TenantId, scrubber: Provided[Scrubber], paye
 @rules.get("/rule-sets/effective", dependencies=[needs("rules.read")],
            summary="What runs on a claim for this payer and date of service")
 async def effective_rule_set(tenant_id: TenantId, scrubber: Provided[Scrubber], payer_id: str | None = None,
-                             on: date | None = None) -> dict:
+                             on: IsoDate | None = None) -> dict:
     effective = await scrubber.effective_rule_set(tenant_id, payer_id=payer_id, on=on)
     return {"sources": [{"payer_id": s.payer_id, "version": s.version} for s in effective.sources],
             "edits": [{"id": e.id, "severity": e.severity} for e in effective.edits],

@@ -205,7 +205,7 @@ async def test_one_claim_at_the_scrubber_stage_is_read_only_by_its_tenant(api):
     mine = await api.client.get(f"/v1/claims/{claim.claim_id}", headers=api.headers())
     assert mine.status_code == 200 and mine.json()["decision"] == "review" and mine.json()["edit_codes"] == ["SCR001"]
     theirs = await api.client.get(f"/v1/claims/{claim.claim_id}", headers=api.headers("tenant-b"))
-    assert theirs.status_code == 404 and theirs.json()["detail"]["code"] == "not_found"
+    assert theirs.status_code == 404 and theirs.json()["code"] == "not_found"
 
 
 # ---------------------------------------------------------------- correct
@@ -438,3 +438,14 @@ async def test_another_tenants_coded_claim_with_the_same_id_does_not_overwrite_t
     theirs = (await api.client.get(f"/v1/claims/{claim.claim_id}", headers=api.headers("tenant-b"))).json()
     assert theirs["tenant_id"] == "tenant-b" and theirs["claim"]["source_encounter_id"] == "enc-b"
     assert before["claim"]["source_encounter_id"] != "enc-b"
+
+
+async def test_a_date_sent_as_a_number_is_a_422_not_a_day_in_1970(api):
+    # Found by fuzzing: pydantic read a number as seconds since 1970 (on=0 answered the rules of 1970-01-01, and a
+    # rule set effective from 20260401 would have reached every claim).
+    on = await api.client.get("/v1/rule-sets/effective", params={"payer_id": PAYER, "on": "0"}, headers=api.headers())
+    created = await api.client.post("/v1/rule-sets", json={**rule_set(1), "effective_from": 20260401},
+                                    headers=api.headers(**PEOPLE))
+    assert on.status_code == 422 and [e["field"] for e in on.json()["errors"]] == ["query.on"]
+    assert created.status_code == 422 and any("effective_from" in e["field"] for e in created.json()["errors"])
+    assert await api.scalar("SELECT count(*) FROM rule_sets") == 0

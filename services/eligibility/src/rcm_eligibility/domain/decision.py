@@ -88,11 +88,11 @@ def decide(claim: Claim, snapshot: CoverageSnapshot | None, *, source: str, now:
         return Decision(EligibilityResult(status="unknown", checked_at=now, reason="no coverage on file (self-pay)",
                                           source="none"))
     if snapshot is None:
-        # No inquiry could be built (invalid provider or subscriber data): not held here, since the
+        # No inquiry could be built (invalid provider, subscriber or payer data): not held here, since the
         # scrubber's edits name what to fix; the claim goes on with coverage unverified.
         return Decision(EligibilityResult(status="unknown", checked_at=now, payer_id=cov.payer_id, source="none",
                                           reason="eligibility not verified: the 270 inquiry could not be built "
-                                                 "(check the provider NPI and the subscriber's data)"))
+                                                 "(check the provider NPI, the payer id and the subscriber's data)"))
     base = dict(checked_at=now, payer_id=cov.payer_id, source=source, plan_name=snapshot.plan or cov.payer_name,
                 group_number=snapshot.group_number,
                 deductible_remaining=Decimal(snapshot.deductible_remaining) if snapshot.deductible_remaining else None,

@@ -22,6 +22,7 @@ import zipcodes
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rcm_contracts.claim import Person
+from rcm_contracts.dates import IsoDate
 
 Severity = Literal["error", "warning"]
 Relationship = Literal["self", "spouse", "child", "other"]
@@ -84,7 +85,7 @@ class RegistrationAddress(_Registration):
 class PatientRegistration(_Registration):
     first_name: str = Field(min_length=1, max_length=35)
     last_name: str = Field(min_length=1, max_length=60)
-    birth_date: date
+    birth_date: IsoDate
     sex: Literal["M", "F", "U"] = "U"
     address: RegistrationAddress
     phone: str | None = Field(default=None, pattern=r"^[2-9][0-9]{2}[2-9][0-9]{6}$")  # NANP, 10 digits
@@ -110,8 +111,8 @@ class CoverageRegistration(_Registration):
     relationship: Relationship = "self"  # the patient's relationship to the subscriber
     subscriber: Person | None = None  # None when the patient is the subscriber
     order_of_benefits: int = Field(default=1, ge=1, le=3)  # 1 primary, 2 secondary, 3 tertiary
-    effective_from: date
-    effective_to: date | None = None  # None: open-ended
+    effective_from: IsoDate
+    effective_to: IsoDate | None = None  # None: open-ended
 
     @field_validator("order_of_benefits", mode="before")
     @classmethod

@@ -300,6 +300,12 @@ def parse_deposit_csv(text: str) -> list[Deposit]:
 CHECK_WINDOW = timedelta(days=10)  # a check deposit is matched by amount to an ERA paid this close to it
 
 
+def days_before(day: date, window: timedelta) -> date:
+    """`day - window`, or the first day there is when the window reaches before it (a `since` of 0001-01-01 is a
+    valid way to ask for everything)."""
+    return day - window if day - date.min > window else date.min
+
+
 def reassociate(deposits: list[Deposit], eras: list[EraPayment], *,
                 check_window: timedelta = CHECK_WINDOW) -> Reassociation:
     """Match deposits to ERAs. By trace first: a deposit and the ERA(s) with its trace match when the amounts

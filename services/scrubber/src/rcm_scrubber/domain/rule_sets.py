@@ -37,6 +37,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from rcm_contracts.claim import Claim, ServiceLine
+from rcm_contracts.dates import IsoDate
 
 from rcm_scrubber.domain.catalog import (
     CATALOG,
@@ -197,7 +198,7 @@ class RuleSetDocument(_Strict):
     tenant_id: str = Field(min_length=1, max_length=64)
     payer_id: str | None = Field(default=None, min_length=1, max_length=80)  # null: the tenant's default
     version: int = Field(ge=1)
-    effective_from: date  # compared with the claim's date of service
+    effective_from: IsoDate  # compared with the claim's date of service
     description: str | None = Field(default=None, max_length=500)
     edits: EditSettings = Field(default_factory=EditSettings)  # type: ignore[valid-type]
     custom_rules: tuple[CustomRule, ...] = ()
