@@ -23,6 +23,34 @@ class UnprotectedTables(RuntimeError):
     """A migration created a tenant-scoped table without row-level security."""
 
 
+def dead_letters_redrive_upgrade() -> None:
+    """The upgrade of each service's dead-letter redrive revision (rcm_runtime.dead_letters): who redrove or resolved
+    a dead letter and when, the new dead letter of a record that failed again, one OPEN dead letter per record."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.add_column('dead_letters', sa.Column('closed_by', sa.Text(), nullable=True))
+    op.add_column('dead_letters', sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('dead_letters', sa.Column('redriven_to', sa.BigInteger(), nullable=True))
+    op.create_foreign_key('dead_letters_redriven_to_fkey', 'dead_letters', 'dead_letters', ['redriven_to'], ['id'])
+    # A record redriven and failing again gets a new open row beside its redriven one.
+    op.drop_index('ix_dead_letters_source', table_name='dead_letters')
+    op.create_index('ix_dead_letters_source', 'dead_letters', ['topic', 'partition', 'offset'], unique=True,
+                    postgresql_where=sa.text("status = 'open'"))
+
+
+def dead_letters_redrive_downgrade() -> None:
+    from alembic import op
+
+    op.drop_index('ix_dead_letters_source', table_name='dead_letters')
+    op.execute("DELETE FROM dead_letters WHERE status <> 'open'")
+    op.create_index('ix_dead_letters_source', 'dead_letters', ['topic', 'partition', 'offset'], unique=True)
+    op.drop_constraint('dead_letters_redriven_to_fkey', 'dead_letters', type_='foreignkey')
+    op.drop_column('dead_letters', 'redriven_to')
+    op.drop_column('dead_letters', 'closed_at')
+    op.drop_column('dead_letters', 'closed_by')
+
+
 def protect_tenant_tables_upgrade() -> None:
     """The upgrade of each service's row-level security revision (and of any later one adding tenant tables)."""
     protect_tenant_tables(context.get_bind())
