@@ -188,7 +188,10 @@ auth_setup() {
 }
 
 # ---------------------------------------------------------------- services
-service_rows() { grep -v '^#' "$ROOT/deploy/services.tsv" | awk 'NF>=4'; }
+# RCM_PORT_OFFSET moves every service's port (a second stack beside the first: RCM_STACK_DIR, RCM_PG_PORT,
+# RCM_KAFKA_PORT and RCM_KAFKA_CONTROLLER_PORT set too); tests/support/client.py reads the same offset.
+PORT_OFFSET="${RCM_PORT_OFFSET:-0}"
+service_rows() { grep -v '^#' "$ROOT/deploy/services.tsv" | awk -v off="$PORT_OFFSET" 'NF>=4 {$3=$3+off; print}' OFS='\t'; }
 
 service_env() {  # name package port schema -> exports for that service
   local name="$1" port="$3" schema="$4"

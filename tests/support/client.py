@@ -24,7 +24,7 @@ def service_ports() -> dict[str, int]:
         if line.startswith("#") or not line.strip():
             continue
         name, _pkg, port, _schema = line.split("\t")
-        ports[name] = int(port)
+        ports[name] = int(port) + int(os.environ.get("RCM_PORT_OFFSET", "0"))  # deploy/stack.sh's offset
     return ports
 
 
