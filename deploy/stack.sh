@@ -134,10 +134,15 @@ pg_up() {
       --encoding=UTF8 --locale=C.UTF-8 >>"$LOG_DIR/postgres-init.log" 2>&1 \
       || as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth-local=trust \
            --auth-host=scram-sha-256 --encoding=UTF8 --locale=C >>"$LOG_DIR/postgres-init.log" 2>&1
-    cat "$ROOT/deploy/postgres/postgresql.conf" | as_pg tee -a "$PG_DATA/postgresql.conf" >/dev/null
   fi
+  # The project's settings, copied on every start and included last: a cluster made by an older checkout gets
+  # today's settings too (a running server reloads them; the few that need a restart wait for the next one).
+  as_pg tee "$PG_DATA/openrcm.conf" <"$ROOT/deploy/postgres/postgresql.conf" >/dev/null
+  grep -q "^include_if_exists = 'openrcm.conf'" "$PG_DATA/postgresql.conf" \
+    || echo "include_if_exists = 'openrcm.conf'" | as_pg tee -a "$PG_DATA/postgresql.conf" >/dev/null
   if as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
     log "postgres already running"
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" reload >/dev/null
   else
     log "starting postgres on 127.0.0.1:$PG_PORT"
     local pglog="$PG_DATA/server.log"
@@ -219,6 +224,8 @@ service_env() {  # name package port schema -> exports for that service
   # bearer tokens of the development issuer (python -m rcm_runtime.dev_issuer token ...), and hashed API keys
   export RCM_AUTH_ISSUERS="${RCM_AUTH_ISSUERS:-urn:openrcm:dev-issuer=file://$AUTH_DIR/jwks.json}"
   export RCM_API_KEYS="${RCM_API_KEYS-$(cat "$AUTH_DIR/api-keys" 2>/dev/null)}"
+  # RCM_OTEL_EXPORTER=file (the suite's stack: deploy/test.sh): each service's spans beside its log
+  if [ "${RCM_OTEL_EXPORTER:-none}" = file ]; then export RCM_OTEL_FILE="$LOG_DIR/$name.spans.jsonl"; fi
   if [ "$name" = sandbox ]; then  # the payer holds the keys remittance issued it, one per tenant
     export RCM_REMITTANCE_API_KEYS="${RCM_REMITTANCE_API_KEYS-$(cat "$AUTH_DIR/client-keys" 2>/dev/null)}"
   fi

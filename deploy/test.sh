@@ -22,6 +22,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The suite's services trace every request and event into .stack/logs/<service>.spans.jsonl: the PHI scan
+# (tests/e2e/test_phi_in_telemetry.py) reads them with the logs.
+export RCM_OTEL_EXPORTER="${RCM_OTEL_EXPORTER:-file}"
+
 "$STACK" infra-up
 "$STACK" services-down
 "$STACK" services-up

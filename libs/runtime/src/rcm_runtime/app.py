@@ -198,7 +198,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         setup_logging(settings.service_name, settings.log_level)
-        setup_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
+        setup_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint, settings.otel_file)
         # Before anything is connected or served: outside development, no empty or development-default secret.
         refuse_insecure(settings, log=log.error)
         engine = make_engine(settings)
@@ -360,9 +360,16 @@ def create_service_app(
     async def _trace_requests(request: Request, call_next):
         if request.url.path in ("/healthz", "/readyz"):
             return await call_next(request)
-        with span_from_traceparent(f"{request.method} {request.url.path}", request.headers.get("traceparent"),
-                                   kind=trace.SpanKind.SERVER, **{"http.method": request.method}):
-            return await call_next(request)
+        # Named by the route's template, never the raw path: a path may carry a patient's id (/patients/{id}).
+        with span_from_traceparent(f"{request.method}", request.headers.get("traceparent"),
+                                   kind=trace.SpanKind.SERVER, **{"http.method": request.method}) as span:
+            response = await call_next(request)
+            route = request.scope.get("route")
+            template = getattr(route, "path", None) or "unmatched route"
+            span.update_name(f"{request.method} {template}")
+            span.set_attribute("http.route", template)
+            span.set_attribute("http.status_code", response.status_code)
+            return response
 
     # Outermost: a body too large for its endpoint is refused before any other layer reads it.
     app.add_middleware(BodyLimitMiddleware, settings=settings)

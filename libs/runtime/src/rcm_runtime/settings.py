@@ -90,8 +90,9 @@ class ServiceSettings(BaseSettings):
     intake_rate_per_s: float = 20.0
     intake_burst: int = 200
 
-    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    otel_exporter: Literal["none", "console", "file", "otlp"] = "none"
     otel_endpoint: str | None = None  # OTLP/HTTP traces endpoint when otel_exporter=otlp
+    otel_file: str | None = None  # spans appended as JSON lines when otel_exporter=file (the suite scans them for PHI)
     log_level: str = "INFO"
 
     # Other services' base URLs, "name=url" pairs (for the few synchronous calls).

@@ -27,7 +27,9 @@ _configured = False
 _recording = False  # spans cost CPU on every event: only made when an exporter will receive them
 
 
-def setup_tracing(service_name: str, exporter: str = "none", endpoint: str | None = None) -> None:
+def setup_tracing(service_name: str, exporter: str = "none", endpoint: str | None = None,
+                  path: str | None = None) -> None:
+    """exporter: none | console (stderr) | file (JSON lines appended to `path`) | otlp (OTLP/HTTP to `endpoint`)."""
     global _configured, _recording
     if _configured:
         return
@@ -35,6 +37,12 @@ def setup_tracing(service_name: str, exporter: str = "none", endpoint: str | Non
     provider = TracerProvider(resource=Resource.create({"service.name": f"rcm-{service_name}"}))
     if exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
+    elif exporter == "file":
+        if not path:
+            raise ValueError("RCM_OTEL_FILE is required when RCM_OTEL_EXPORTER=file")
+        out = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (lives as long as the process)
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(
+            out=out, formatter=lambda span: span.to_json(indent=None) + "\n")))
     elif exporter == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
