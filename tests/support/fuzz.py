@@ -268,10 +268,10 @@ async def fuzz(api: ServiceApi, service: str, *, max_examples: int, coverage: bo
 
 
 @asynccontextmanager
-async def target_api(target: Target) -> AsyncIterator[ServiceApi]:
+async def target_api(target: Target, **settings: Any) -> AsyncIterator[ServiceApi]:
     create_app, settings_cls, metadata = target.parts()
     with tempfile.TemporaryDirectory(prefix=f"fuzz-{target.name}-") as tmp:
         async with target.peers(Path(tmp)) as (app_kwargs, overrides):
             async with service_api(partial(create_app, **app_kwargs), settings_cls, metadata,
-                                   ops_api_key="ops-fuzz-key", **overrides) as api:
+                                   ops_api_key="ops-fuzz-key", **overrides, **settings) as api:
                 yield api
