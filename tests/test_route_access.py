@@ -103,11 +103,18 @@ def test_every_permission_of_an_access_map_is_used_by_a_route(service):
     assert access.permissions - used == set()
 
 
-def test_no_role_but_admin_and_auditor_holds_every_permission_and_patient_and_operator_hold_none():
+def test_no_role_but_admin_and_auditor_holds_every_permission_and_patient_and_operator_almost_none():
+    """`patient` holds patient-billing's own-account permissions alone (their routes select by the token's
+    rcm_patient account); `operator` holds no permission of any map (the ops routes check it themselves)."""
+    from rcm_patient_billing.access import PATIENT_PERMISSIONS
+
     for service in SERVICES:
         _, access = service_app(service)
         for permission in access.permissions:
-            assert Role.PATIENT not in access.roles_for(permission), (service, permission)
+            patients = service == "patient-billing" and permission in PATIENT_PERMISSIONS
+            assert (Role.PATIENT in access.roles_for(permission)) == patients, (service, permission)
+            if patients:
+                assert access.roles_for(permission) - {Role.ADMIN, Role.AUDITOR} == {Role.PATIENT}
             assert Role.OPERATOR not in access.roles_for(permission), (service, permission)
             assert (Role.AUDITOR in access.roles_for(permission)) == access.is_read(permission)
 

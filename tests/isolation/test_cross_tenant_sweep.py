@@ -25,7 +25,7 @@ from rcm_submission.service import Submission
 from tests.cross_service.test_eligibility_api import appointment, captured, check, registration
 from tests.cross_service.test_submission_api import claims as scrubbed_claims, queue
 from tests.support import claims as factory, era835
-from tests.support.api import ServiceApi
+from tests.support.api import ServiceApi, bearer
 from tests.support.encounters import generate, to_fhir_bundle, to_hl7_dft
 from tests.support.fuzz import TARGETS, Target, target_api
 from tests.support.sweep import A, Expect, Recipe, Seed, of_a, operations, own, sweep_operation
@@ -297,8 +297,31 @@ async def seed_payments(api: ServiceApi) -> dict[str, str]:
     return {"claim_id": str(claim.claim_id)}
 
 
+async def seed_patient_billing(api: ServiceApi) -> dict[str, str]:
+    """A's balance, linked to A's patient account ACC-SWEEP, with a payment of that patient's."""
+    ids = await seed_payments(api)
+    linked = await api.client.put(f"/v1/claims/{ids['claim_id']}/patient-account",
+                                  json={"patient_account": "ACC-SWEEP"}, headers=api.headers(A))
+    assert linked.status_code == 200, linked.text
+    statement = linked.json()["statement_id"]
+    paid = await api.client.post(f"/v1/patient/balances/{statement}/payments", json={"amount": "1.00", "reference": "r1"},
+                                 headers=bearer(A, user="portal:a", roles=["patient"], rcm_patient="ACC-SWEEP"))
+    assert paid.status_code == 201, paid.text
+    return {**ids, "statement_id": statement}
+
+
+# B's patient whose account id is the same as A's patient's
+AS_B_PATIENT = {"patient_account": "ACC-SWEEP"}
 DENIALS = {("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM), ("GET", "/v1/denials"): own()}
-PATIENT_BILLING = {("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM), ("GET", "/v1/balances"): own()}
+PATIENT_BILLING = {
+    ("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM),
+    ("GET", "/v1/balances"): own(),
+    ("PUT", "/v1/claims/{claim_id}/patient-account"): of_a(params=CLAIM, json={"patient_account": "ACC-B"}),
+    ("GET", "/v1/patient/balances"): own(**AS_B_PATIENT),
+    ("GET", "/v1/patient/balances/{statement_id}"): of_a(params={"statement_id": "{statement_id}"}, **AS_B_PATIENT),
+    ("POST", "/v1/patient/balances/{statement_id}/payments"): of_a(
+        params={"statement_id": "{statement_id}"}, json={"amount": "1.00", "reference": "r1"}, **AS_B_PATIENT),
+}
 ANALYTICS = {
     ("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM),
     ("GET", "/v1/claims/{claim_id}/timeline"): of_a(params=CLAIM),
@@ -345,7 +368,7 @@ SWEEPS = [Swept(_BY_NAME[name], seed, recipes) for name, seed, recipes in (
     ("charges", seed_charges, CHARGES), ("eligibility", seed_eligibility, ELIGIBILITY),
     ("coding", seed_coding, CODING), ("scrubber", seed_scrubber, SCRUBBER),
     ("submission", seed_submission, SUBMISSION), ("remittance", seed_remittance, REMITTANCE),
-    ("denials", seed_payments, DENIALS), ("patient-billing", seed_payments, PATIENT_BILLING),
+    ("denials", seed_payments, DENIALS), ("patient-billing", seed_patient_billing, PATIENT_BILLING),
     ("analytics", seed_payments, ANALYTICS), ("sandbox", seed_sandbox, SANDBOX))]
 
 

@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import text
 
-from tests.support.api import ServiceApi, service_api
+from tests.support.api import ServiceApi, bearer, service_api
 
 # What every response must pass: no 5xx, a documented status code and content type, a body its declared schema
 # accepts.
@@ -116,9 +116,13 @@ TARGETS = (
 
 def credentials(api: ServiceApi, operation: Any) -> dict[str, str]:
     """The one place the fuzzer authenticates: a tenant's token for the business routes, a platform operator's
-    for the ops routes (tagged `ops`: dead letters, acknowledgment files)."""
-    if "ops" in (operation.tags or ()):
+    for the ops routes (tagged `ops`: dead letters, acknowledgment files), a patient's for a patient's own account
+    (tagged `patient account`)."""
+    tags = operation.tags or ()
+    if "ops" in tags:
         return api.operator_headers()
+    if "patient account" in tags:
+        return bearer("tenant-a", user="fuzz.patient", roles=["patient"], rcm_patient="ACC-FUZZ")
     return api.headers("tenant-a")
 
 

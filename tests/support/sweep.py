@@ -8,6 +8,7 @@ the ids the service's seed returned) and which answer is right:
 - `B_OWN`: the call acts in the caller's own tenant (a listing, an intake, B's own settings under the same payer
   or NPI as A's): any answer but a server error, revealing nothing of A's;
 - `OPERATOR`: a route for platform operators; a tenant's admin is refused (401/403).
+The caller is B's admin, or (`patient_account`) B's patient whose token names the same account id as A's patient.
 Whatever the answer, no row of tenant A in the service's schema may change (a digest of every tenant-A row of
 every tenant-scoped table, read as the superuser, before and after) and the response may carry no id of A's that
 the caller did not send itself (every UUID found in A's rows) nor A's tenant id."""
@@ -22,7 +23,7 @@ from typing import Any, Awaitable, Callable
 import httpx
 from sqlalchemy import text
 
-from tests.support.api import ServiceApi
+from tests.support.api import ServiceApi, bearer
 
 A, B = "tenant-a", "tenant-b"
 _TEMPLATE = re.compile(r"\{(\w+)\}")
@@ -43,6 +44,7 @@ class Recipe:
     json: Any = None
     content: str | None = None  # a text body (X12, HL7, CSV), with its content type
     content_type: str | None = None
+    patient_account: str | None = None  # call as B's patient naming this account (claim rcm_patient), not B's admin
 
 
 def own(**kw: Any) -> Recipe:
@@ -99,7 +101,9 @@ async def sweep_operation(api: ServiceApi, label: str, method: str, path: str, r
     a_ids = {u for rows in before.values() for row in rows for u in UUID.findall(row)}
     url = _fill(path, _fill(recipe.params, ids))
     query = _fill(recipe.query, ids)
-    kwargs: dict[str, Any] = {"params": query, "headers": api.headers(B, user="sweep.b-admin")}
+    headers = (bearer(B, user="sweep.b-patient", roles=["patient"], rcm_patient=recipe.patient_account)
+               if recipe.patient_account else api.headers(B, user="sweep.b-admin"))
+    kwargs: dict[str, Any] = {"params": query, "headers": headers}
     if recipe.content is not None:
         kwargs["content"] = _fill(recipe.content, ids).encode()
         kwargs["headers"]["content-type"] = recipe.content_type or "text/plain"

@@ -14,17 +14,19 @@ changes nothing (the reversal already accounts for it)."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Sequence
 
-from sqlalchemy import text
+from sqlalchemy import insert, select, text, update
 
 from rcm_contracts.events import PatientBalanceChanged, PatientBalanceOpened, PaymentPosted, PaymentReversed
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import Delivery
+from rcm_runtime.errors import Conflict, DomainError, NotFound
 from rcm_runtime.unit_of_work import UnitsOfWork
 
-from rcm_patient_billing.db import balance_postings, patient_balances
-from rcm_patient_billing.domain.balance import Posting, apply
+from rcm_patient_billing.db import balance_postings, patient_balances, patient_payments
+from rcm_patient_billing.domain.balance import AWAITING, Posting, apply
 from rcm_patient_billing.domain.statement import due_date
 
 _insert_balances = BulkInsert(patient_balances, ["statement_id", "remittance_id", "claim_id", "tenant_id", "amount_due",
@@ -146,3 +148,85 @@ class PatientBilling:
                                                   "due_dates": [c[4] for c in changed]})
         await _insert_postings.execute(conn, postings)
         return len(touched)
+
+
+# ---------------------------------------------------------------- a patient's own account
+# What a patient sees of a balance: no remittance ids, and what is left to pay after their own payments.
+_account_balances = text(
+    "SELECT b.statement_id, b.claim_id, b.amount_due, b.due_date, b.status, b.opened_at, "
+    "COALESCE((SELECT sum(p.amount) FROM patient_payments p WHERE p.tenant_id = b.tenant_id "
+    "AND p.statement_id = b.statement_id), CAST(0 AS numeric(12, 2))) AS paid_by_patient "
+    "FROM patient_balances b WHERE b.tenant_id = :tenant AND b.patient_account = :account "
+    "AND (CAST(:statement AS uuid) IS NULL OR b.statement_id = CAST(:statement AS uuid)) "
+    "AND b.status <> 'awaiting_insurance' ORDER BY b.opened_at, b.statement_id")
+
+
+def _with_outstanding(row) -> dict:
+    out = dict(row._mapping)
+    out["outstanding"] = max(out["amount_due"] - out["paid_by_patient"], Decimal("0.00"))
+    return out
+
+
+class PatientAccounts:
+    """The patient-facing use cases: a patient's balances and their payments, always selected by the tenant AND
+    the account the patient's token names (another patient's statement is simply not found), and the staff step
+    that links a claim's balance to its patient's account."""
+
+    def __init__(self, units: UnitsOfWork) -> None:
+        self.units = units
+
+    async def link(self, *, tenant_id: str, actor: str, claim_id: uuid.UUID, account: str) -> dict:
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            row = (await uow.conn.execute(
+                update(patient_balances).where(patient_balances.c.tenant_id == tenant_id,
+                                               patient_balances.c.claim_id == claim_id)
+                .values(patient_account=account, account_linked_by=actor)
+                .returning(patient_balances.c.statement_id))).first()
+        if row is None:
+            raise NotFound("no patient balance for this claim and tenant")
+        return {"claim_id": str(claim_id), "statement_id": str(row.statement_id), "patient_account": account}
+
+    async def balances(self, *, tenant_id: str, account: str, statement_id: uuid.UUID | None = None) -> list[dict]:
+        """The account's billed balances (one claim each), oldest first."""
+        async with self.units.read(tenant_id) as conn:
+            rows = await conn.execute(_account_balances, {"tenant": tenant_id, "account": account,
+                                                          "statement": statement_id})
+            return [_with_outstanding(r) for r in rows]
+
+    async def balance(self, *, tenant_id: str, account: str, statement_id: uuid.UUID) -> dict:
+        found = await self.balances(tenant_id=tenant_id, account=account, statement_id=statement_id)
+        if not found:
+            raise NotFound("no such statement for this patient")
+        return found[0]
+
+    async def pay(self, *, tenant_id: str, account: str, actor: str, statement_id: uuid.UUID, amount: Decimal,
+                  reference: str) -> tuple[dict, bool]:
+        """Record the patient's payment toward their own statement, once per reference: the same reference sent
+        again answers the payment it made (False: nothing new); reused for another statement or amount, 409. More
+        than is left to pay is refused (422). Returns (payment, created)."""
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            conn = uow.conn
+            # the balance, locked: two payments of the same statement at once are applied one after the other
+            locked = (await conn.execute(
+                select(patient_balances.c.statement_id).where(
+                    patient_balances.c.tenant_id == tenant_id, patient_balances.c.patient_account == account,
+                    patient_balances.c.statement_id == statement_id,
+                    patient_balances.c.status != AWAITING).with_for_update())).first()
+            if locked is None:
+                raise NotFound("no such statement for this patient")
+            earlier = (await conn.execute(select(patient_payments).where(
+                patient_payments.c.tenant_id == tenant_id, patient_payments.c.patient_account == account,
+                patient_payments.c.reference == reference))).mappings().first()
+            if earlier is not None:
+                if earlier["statement_id"] != statement_id or earlier["amount"] != amount:
+                    raise Conflict("this payment reference was used for another payment")
+                return dict(earlier), False
+            [current] = [_with_outstanding(r) for r in await conn.execute(
+                _account_balances, {"tenant": tenant_id, "account": account, "statement": statement_id})]
+            if amount > current["outstanding"]:
+                raise DomainError("the payment is more than is left to pay on this statement")
+            payment = {"payment_id": uuid.uuid4(), "tenant_id": tenant_id, "patient_account": account,
+                       "statement_id": statement_id, "amount": amount, "reference": reference, "paid_by": actor,
+                       "paid_at": uow.now()}
+            await conn.execute(insert(patient_payments).values(**payment))
+        return payment, True
