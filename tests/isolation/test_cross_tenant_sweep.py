@@ -307,11 +307,14 @@ async def seed_patient_billing(api: ServiceApi) -> dict[str, str]:
     paid = await api.client.post(f"/v1/patient/balances/{statement}/payments", json={"amount": "1.00", "reference": "r1"},
                                  headers=bearer(A, user="portal:a", roles=["patient"], rcm_patient="ACC-SWEEP"))
     assert paid.status_code == 201, paid.text
+    plan = await api.client.put("/v1/patient-accounts/ACC-SWEEP/payment-plan", json=PLAN, headers=api.headers(A))
+    assert plan.status_code == 200, plan.text
     return {**ids, "statement_id": statement}
 
 
 # B's patient whose account id is the same as A's patient's
 AS_B_PATIENT = {"patient_account": "ACC-SWEEP"}
+PLAN = {"installment": "25.00", "day_of_month": 10, "starts_on": "2026-01-01"}
 DENIALS = {("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM), ("GET", "/v1/denials"): own()}
 PATIENT_BILLING = {
     ("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM),
@@ -321,6 +324,10 @@ PATIENT_BILLING = {
     ("GET", "/v1/patient/balances/{statement_id}"): of_a(params={"statement_id": "{statement_id}"}, **AS_B_PATIENT),
     ("POST", "/v1/patient/balances/{statement_id}/payments"): of_a(
         params={"statement_id": "{statement_id}"}, json={"amount": "1.00", "reference": "r1"}, **AS_B_PATIENT),
+    # B's plan for an account with the same id as A's patient's; B's patient reading its (absent) plan
+    ("PUT", "/v1/patient-accounts/{patient_account}/payment-plan"): own(params={"patient_account": "ACC-SWEEP"},
+                                                                        json={**PLAN, "installment": "5.00"}),
+    ("GET", "/v1/patient/payment-plan"): own(**AS_B_PATIENT),
 }
 ANALYTICS = {
     ("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM),

@@ -1,6 +1,7 @@
 """Who may do what in patient-billing: permission -> roles (admin holds all, auditor every read: rcm_runtime.roles).
 
-Staff read every balance of the tenant (work queues) and link a claim's balance to its patient's account. A
+Staff read every balance of the tenant (work queues), link a claim's balance to its patient's account and set an
+account's payment plan. A
 `patient` holds only the `account.*` permissions, whose routes also need the token's `rcm_patient` claim and
 select by it: a patient reads and pays their own account alone (another patient's statement is 404). No other
 route of any service grants `patient` (tests/test_route_access.py)."""
@@ -15,7 +16,8 @@ ACCESS = AccessMap(
         "account.read": [Role.PATIENT],  # one's own balances and statements (the token's rcm_patient account)
     },
     write={
-        "accounts.link": [Role.PATIENT_BILLING_AGENT, Role.FRONT_DESK],  # a claim's balance -> its patient's account
+        # a claim's balance -> its patient's account; an account's payment plan
+        "accounts.write": [Role.PATIENT_BILLING_AGENT, Role.FRONT_DESK],
         "account.pay": [Role.PATIENT],  # pay one's own statement
     },
 )

@@ -6,7 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from rcm_contracts.dates import IsoDate
+
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field
 
 from rcm_contracts.claim import Money
@@ -40,7 +42,7 @@ class AccountLink(BaseModel):
     patient_account: str = Field(min_length=1, max_length=64, description="the practice's guarantor account id")
 
 
-@accounts.put("/claims/{claim_id}/patient-account", dependencies=[needs("accounts.link")],
+@accounts.put("/claims/{claim_id}/patient-account", dependencies=[needs("accounts.write")],
               summary="Link a claim's patient balance to its patient's account (what the patient's token names)")
 async def link_account(claim_id: uuid.UUID, body: AccountLink, tenant_id: TenantId, actor: Actor,
                        use: Accounts) -> dict:
@@ -74,3 +76,24 @@ async def pay(statement_id: uuid.UUID, body: PaymentIn, tenant_id: TenantId, acc
                                      amount=body.amount, reference=body.reference)
     response.status_code = 201 if created else 200
     return jsonable({k: v for k, v in payment.items() if k != "tenant_id"})
+
+
+class PlanIn(BaseModel):
+    installment: Money = Field(gt=0, description="the monthly amount")
+    day_of_month: int = Field(ge=1, le=28)
+    starts_on: IsoDate
+
+
+@accounts.put("/patient-accounts/{patient_account}/payment-plan", dependencies=[needs("accounts.write")],
+              summary="Set (or replace) a patient account's payment plan: a monthly installment on a day")
+async def set_plan(patient_account: Annotated[str, Path(min_length=1, max_length=64)], body: PlanIn,
+                   tenant_id: TenantId, actor: Actor, use: Accounts) -> dict:
+    return jsonable(await use.set_plan(tenant_id=tenant_id, actor=actor, account=patient_account,
+                                       installment=body.installment, day_of_month=body.day_of_month,
+                                       starts_on=body.starts_on))
+
+
+@accounts.get("/patient/payment-plan", dependencies=[needs("account.read")],
+              summary="The calling patient's payment plan and its next installments (404 without one)")
+async def my_plan(tenant_id: TenantId, account: OwnAccount, use: Accounts) -> dict:
+    return jsonable(await use.plan(tenant_id=tenant_id, account=account))

@@ -86,5 +86,22 @@ class BalancePosting(Base, table=True):
 
 
 patient_balances = PatientBalance.__table__
+class PaymentPlan(Base, table=True):
+    """A patient account's payment plan (migration 0009), set by billing staff: one per account, replaced when
+    changed. The schedule (what is due when) is computed from it and what the account has left to pay."""
+
+    __tablename__ = "payment_plans"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "patient_account", name="payment_plans_pkey"),)
+
+    tenant_id: str = Field(primary_key=True)
+    patient_account: str = Field(primary_key=True, max_length=64)
+    installment: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    day_of_month: int  # 1..28: every month has it
+    starts_on: date
+    set_by: str  # the staff token's subject
+    set_at: datetime = Field(sa_column=_now_column())
+
+
 balance_postings = BalancePosting.__table__
+payment_plans = PaymentPlan.__table__
 patient_payments = PatientPayment.__table__

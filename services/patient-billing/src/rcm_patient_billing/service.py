@@ -14,10 +14,12 @@ changes nothing (the reversal already accounts for it)."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal
 from typing import Sequence
 
 from sqlalchemy import insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from rcm_contracts.events import PatientBalanceChanged, PatientBalanceOpened, PaymentPosted, PaymentReversed
 from rcm_runtime.bulk import BulkInsert
@@ -25,8 +27,9 @@ from rcm_runtime.consumer import Delivery
 from rcm_runtime.errors import Conflict, DomainError, NotFound
 from rcm_runtime.unit_of_work import UnitsOfWork
 
-from rcm_patient_billing.db import balance_postings, patient_balances, patient_payments
+from rcm_patient_billing.db import balance_postings, patient_balances, patient_payments, payment_plans
 from rcm_patient_billing.domain.balance import AWAITING, Posting, apply
+from rcm_patient_billing.domain.plan import installments_left, schedule
 from rcm_patient_billing.domain.statement import due_date
 
 _insert_balances = BulkInsert(patient_balances, ["statement_id", "remittance_id", "claim_id", "tenant_id", "amount_due",
@@ -230,3 +233,31 @@ class PatientAccounts:
                        "paid_at": uow.now()}
             await conn.execute(insert(patient_payments).values(**payment))
         return payment, True
+
+    async def set_plan(self, *, tenant_id: str, actor: str, account: str, installment: Decimal, day_of_month: int,
+                       starts_on: date) -> dict:
+        """Billing staff set (or replace) an account's payment plan."""
+        row = {"tenant_id": tenant_id, "patient_account": account, "installment": installment,
+               "day_of_month": day_of_month, "starts_on": starts_on, "set_by": actor}
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            stmt = pg_insert(payment_plans).values(**row, set_at=uow.now())
+            await uow.conn.execute(stmt.on_conflict_do_update(
+                index_elements=[payment_plans.c.tenant_id, payment_plans.c.patient_account],
+                set_={k: stmt.excluded[k] for k in ("installment", "day_of_month", "starts_on", "set_by", "set_at")}))
+        return await self.plan(tenant_id=tenant_id, account=account)
+
+    async def plan(self, *, tenant_id: str, account: str) -> dict:
+        """The account's plan and its schedule over what is left to pay on its statements."""
+        async with self.units.read(tenant_id) as conn:
+            plan = (await conn.execute(select(payment_plans).where(
+                payment_plans.c.tenant_id == tenant_id,
+                payment_plans.c.patient_account == account))).mappings().first()
+        if plan is None:
+            raise NotFound("no payment plan for this account")
+        outstanding = sum((b["outstanding"] for b in await self.balances(tenant_id=tenant_id, account=account)),
+                          Decimal("0.00"))
+        due = schedule(outstanding, plan["installment"], plan["day_of_month"], plan["starts_on"], self.units.clock.today())
+        return {"installment": plan["installment"], "day_of_month": plan["day_of_month"],
+                "starts_on": plan["starts_on"], "outstanding": outstanding,
+                "installments_left": installments_left(outstanding, plan["installment"]),
+                "next_installments": [{"due_on": i.due_on.isoformat(), "amount": str(i.amount)} for i in due]}

@@ -19,6 +19,7 @@ from .test_patient_billing_api import payment
 pytestmark = pytest.mark.integration
 
 AGENT = {"user": "pat.agent", "roles": ["patient_billing_agent"]}
+PLAN = {"installment": "25.00", "day_of_month": 10, "starts_on": "2026-01-01"}
 
 
 def patient(account: str, tenant: str = "tenant-a", user: str | None = None) -> dict[str, str]:
@@ -103,7 +104,8 @@ async def test_the_patient_role_reaches_no_staff_route_and_staff_no_patient_rout
     claim = await api.scalar("SELECT claim_id FROM patient_balances WHERE statement_id = :s",
                              s=uuid.UUID(statement))
     for method, path, body in (("GET", "/v1/balances", None), ("GET", f"/v1/claims/{claim}", None),
-                               ("PUT", f"/v1/claims/{claim}/patient-account", {"patient_account": "ACC-1"})):
+                               ("PUT", f"/v1/claims/{claim}/patient-account", {"patient_account": "ACC-1"}),
+                               ("PUT", "/v1/patient-accounts/ACC-1/payment-plan", PLAN)):
         resp = await api.client.request(method, path, json=body, headers=patient("ACC-1"))
         assert resp.status_code == 403, (method, path, resp.text)
     agent = api.headers("tenant-a", **AGENT)
@@ -111,3 +113,22 @@ async def test_the_patient_role_reaches_no_staff_route_and_staff_no_patient_rout
     unknown = await api.client.put(f"/v1/claims/{uuid.uuid4()}/patient-account", json={"patient_account": "A"},
                                    headers=agent)
     assert unknown.status_code == 404
+
+
+async def test_staff_set_a_plan_and_the_patient_reads_only_their_own(api):
+    await balance_of(api, "ACC-1", owed="60.00")
+    await balance_of(api, "ACC-1", owed="15.00")
+    assert (await api.client.get("/v1/patient/payment-plan", headers=patient("ACC-1"))).status_code == 404
+    put = await api.client.put("/v1/patient-accounts/ACC-1/payment-plan", json=PLAN,
+                               headers=api.headers("tenant-a", **AGENT))
+    assert put.status_code == 200, put.text
+    assert await api.scalar("SELECT set_by FROM payment_plans") == "pat.agent"
+    mine = (await api.client.get("/v1/patient/payment-plan", headers=patient("ACC-1"))).json()
+    assert (mine["installment"], mine["outstanding"], mine["installments_left"]) == ("25.00", "75.00", 3)
+    assert [i["amount"] for i in mine["next_installments"]] == ["25.00", "25.00", "25.00"]
+    assert all(i["due_on"].endswith("-10") for i in mine["next_installments"])
+    for stranger in (patient("ACC-2"), patient("ACC-1", tenant="tenant-b")):
+        assert (await api.client.get("/v1/patient/payment-plan", headers=stranger)).status_code == 404
+    bad = await api.client.put("/v1/patient-accounts/ACC-1/payment-plan", json={**PLAN, "day_of_month": 31},
+                               headers=api.headers("tenant-a", **AGENT))
+    assert bad.status_code == 422
