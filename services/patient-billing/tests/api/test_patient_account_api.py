@@ -5,21 +5,32 @@ statements (another patient's, in the same tenant or not, is 404), once per paym
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
+from rcm_contracts.claim import Adjustment
+from rcm_contracts.events import PaymentPosted
 from rcm_patient_billing.app import create_app
 from rcm_patient_billing.db import metadata
 from rcm_patient_billing.settings import Settings
 from tests.support.api import bearer, service_api
 
-from .test_patient_billing_api import payment
-
 pytestmark = pytest.mark.integration
 
 AGENT = {"user": "pat.agent", "roles": ["patient_billing_agent"]}
 PLAN = {"installment": "25.00", "day_of_month": 10, "starts_on": "2026-01-01"}
+
+
+def payment(claim_id: uuid.UUID, *, patient: str = "20.00") -> PaymentPosted:
+    """The payer paid the claim and left the patient `patient` to pay (PR-2)."""
+    pr = Decimal(patient)
+    return PaymentPosted(claim_id=claim_id, remittance_id=uuid.uuid4(), payer_id="SANDBOX1",
+                         payer_claim_control_number="PCCN-1", total_charge=Decimal("100.00"),
+                         allowed_amount=Decimal("100.00"), paid_amount=Decimal("100.00") - pr,
+                         patient_responsibility=pr, outcome="paid", payment_date=date(2026, 11, 2),
+                         adjustments=[Adjustment(group_code="PR", reason_code="2", amount=pr)])
 
 
 def patient(account: str, tenant: str = "tenant-a", user: str | None = None) -> dict[str, str]:
