@@ -159,9 +159,10 @@ async def test_unparseable_or_unknown_acknowledgments_are_quarantined_and_change
     again = await stack.http.post(url("submission", "/v1/acknowledgments"), params={"clearinghouse": "sandbox"},
                                   content=stranger.encode(), headers=ops())
     assert again.status_code == 200 and again.json()["status"] == "duplicate"  # the same file is read once
-    no_key = await stack.http.post(url("submission", "/v1/acknowledgments"), params={"clearinghouse": "sandbox"},
-                                   content=stranger.encode())
-    assert no_key.status_code == 401
+    # the client's own credentials, tenant A's admin token: acknowledgment files span tenants, operators only
+    tenant_admin = await stack.http.post(url("submission", "/v1/acknowledgments"),
+                                         params={"clearinghouse": "sandbox"}, content=stranger.encode())
+    assert tenant_admin.status_code == 403
     files = (await stack.http.get(url("submission", "/v1/acknowledgments"), params={"status": "quarantined"},
                                   headers=ops())).json()["files"]
     assert files and all(f["reason"] for f in files) and "content" not in files[0]
