@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 import uuid
@@ -19,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.client import PORTS, Principal, Stack, acting_as, url  # noqa: E402
+from tests.support.client import OPERATOR, PORTS, Principal, Stack, acting_as, url  # noqa: E402
 from tests.support.encounters import (  # noqa: E402
     UNDERPAID_CODE,
     generate,
@@ -31,8 +30,6 @@ from tests.support.encounters import (  # noqa: E402
 # (175.00): remittance flags those payments (PaymentUnderpaid, the denials service's underpayment queue).
 CONTRACT_PAYER, CONTRACT_RATE = "SBX01", "190.00"
 LATER_835_TIMEOUT_S = 90
-# The stack's ops key (rcm_runtime.settings.ops_api_key; the local stack keeps the development default).
-OPS_KEY = os.environ.get("RCM_OPS_API_KEY", "dev-ops-key")
 
 
 async def main(n: int, tenant: str) -> int:
@@ -117,10 +114,10 @@ async def main(n: int, tenant: str) -> int:
 
 async def show_dead_letters(stack: Stack) -> None:
     """Each service's open dead letters (GET /v1/ops/dead-letters/summary): how many, since when, and why."""
-    print("\nopen dead letters (redrive: POST /v1/ops/dead-letters/redrive with X-Ops-Key and X-User naming the operator):")
+    print("\nopen dead letters (redrive: POST /v1/ops/dead-letters/redrive with a platform operator's token):")
     for name in PORTS:
         try:
-            r = await stack.http.get(url(name, "/v1/ops/dead-letters/summary"), headers={"x-ops-key": OPS_KEY})
+            r = await stack.http.get(url(name, "/v1/ops/dead-letters/summary"), headers=OPERATOR.headers())
         except Exception as exc:  # noqa: BLE001 - one service not answering does not end the report
             print(f"  {name:16s} unreachable ({type(exc).__name__})")
             continue

@@ -2,8 +2,9 @@
 map (services/<svc>/src/rcm_<svc>/access.py), and the OpenAPI says which. Checked on the apps that
 `create_app` builds, so a route added without `dependencies=[needs(...)]` fails here, not in production.
 
-Open by design: health and readiness, the docs and the OpenAPI document. Operator routes keep the ops key
-(X-Ops-Key; they span tenants), and the sandbox's clearinghouse/payer X12 routes keep its submitter key.
+Open by design: health and readiness, the docs and the OpenAPI document. Operator routes (they span tenants: dead
+letters, acknowledgment files) need a platform operator's token (rcm_runtime.ops.require_operator) and name no
+permission of any map, and the sandbox's clearinghouse/payer X12 routes keep its submitter key.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from rcm_runtime.roles import AccessMap, Role
 from tests.test_architecture import SERVICES
 
 OPEN_PATHS = {"/healthz", "/readyz"}
+# (service, path) of operator routes besides the dead-letter ones (/v1/ops/...)
+OPERATOR_PATHS = {("submission", "/v1/acknowledgments")}
 # (service, path) of routes guarded by another key, each with the dependency that checks it
 OTHER_KEYS = {
-    ("submission", "/v1/acknowledgments"): "_require_ops",
     ("sandbox", "/v1/x12/inbound"): "_require_submitter",
     ("sandbox", "/v1/x12/outbound"): "_require_submitter",
     ("sandbox", "/v1/x12/outbound/{file_id}"): "_require_submitter",
@@ -53,9 +55,9 @@ def access_violations(service: str, app: FastAPI, access: AccessMap) -> list[str
         if not isinstance(route, APIRoute) or route.path in OPEN_PATHS:
             continue
         where = f"{service} {sorted(route.methods)} {route.path}"
-        if route.path.startswith("/v1/ops/"):
-            if "require_ops_key" not in _calls(route):
-                problems.append(f"{where}: an ops route without the ops key")
+        if route.path.startswith("/v1/ops/") or (service, route.path) in OPERATOR_PATHS:
+            if "require_operator" not in _calls(route) or route_permissions(route):
+                problems.append(f"{where}: an operator route without require_operator (or with a permission)")
             continue
         other_key = OTHER_KEYS.get((service, route.path))
         if other_key is not None:
@@ -101,11 +103,19 @@ def test_every_permission_of_an_access_map_is_used_by_a_route(service):
     assert access.permissions - used == set()
 
 
-def test_no_role_but_admin_and_auditor_holds_every_permission_and_patient_holds_none():
+def test_no_role_but_admin_and_auditor_holds_every_permission_and_patient_and_operator_almost_none():
+    """`patient` holds patient-billing's own-account permissions alone (their routes select by the token's
+    rcm_patient account); `operator` holds no permission of any map (the ops routes check it themselves)."""
+    from rcm_patient_billing.access import PATIENT_PERMISSIONS
+
     for service in SERVICES:
         _, access = service_app(service)
         for permission in access.permissions:
-            assert Role.PATIENT not in access.roles_for(permission), (service, permission)
+            patients = service == "patient-billing" and permission in PATIENT_PERMISSIONS
+            assert (Role.PATIENT in access.roles_for(permission)) == patients, (service, permission)
+            if patients:
+                assert access.roles_for(permission) - {Role.ADMIN, Role.AUDITOR} == {Role.PATIENT}
+            assert Role.OPERATOR not in access.roles_for(permission), (service, permission)
             assert (Role.AUDITOR in access.roles_for(permission)) == access.is_read(permission)
 
 
@@ -135,7 +145,7 @@ def test_a_route_without_a_permission_is_reported():
     assert access_violations("demo", app, access) == [
         "demo ['GET'] /v1/tenant-only: names no permission (dependencies=[needs(...)])",
         "demo ['GET'] /v1/open: names no permission (dependencies=[needs(...)])",
-        "demo ['GET'] /v1/ops/unguarded: an ops route without the ops key",
+        "demo ['GET'] /v1/ops/unguarded: an operator route without require_operator (or with a permission)",
     ]
     with pytest.raises(KeyError):
         needs("things.write")  # a permission missing from the map fails where the route is declared

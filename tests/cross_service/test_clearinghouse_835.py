@@ -29,14 +29,14 @@ from rcm_submission.clearinghouse import HttpClearinghouse
 from rcm_submission.db import metadata as submission_metadata
 from rcm_submission.service import Submission
 from rcm_submission.settings import Settings as SubmissionSettings
-from tests.support.api import service_api
+from tests.support.api import ServiceApi, service_api
 from tests.support.encounters import PROVIDER_PROFILES, generate
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc)
 KEY = "ch-test-key"
-OPS = {"x-ops-key": "ops-test-key"}
+ops = ServiceApi.operator_headers  # a platform operator's token (rcm_runtime.ops)
 
 
 def claims(n: int, *, payer_id: str, seed: int):
@@ -65,7 +65,7 @@ async def stack():
                     adjudication_delay_s=1.0, loops_enabled=False, era_via_clearinghouse="SBX02") as sandbox,
         service_api(submission_app, SubmissionSettings, submission_metadata, clock=clock,
                     clearinghouses=json.dumps({"sandbox": {"kind": "http", "url": "http://unused", "key": KEY}}),
-                    dispatch_enabled=False, interchange_usage="T", ops_api_key="ops-test-key") as submission,
+                    dispatch_enabled=False, interchange_usage="T") as submission,
         service_api(remittance_app, RemittanceSettings, remittance_metadata, clock=clock) as remittance,
     ):
         payer = sandbox.app.state.runtime.services[Sandbox]
@@ -105,7 +105,7 @@ async def test_a_payers_835_through_the_clearinghouse_is_posted_for_its_tenant_a
 
     assert await stack.use_cases.poll_acknowledgments() == 1
     assert (await stack.sandbox.client.get("/v1/x12/outbound", headers={"x-api-key": KEY})).json()["files"] == []
-    [row] = [f for f in (await stack.submission.client.get("/v1/acknowledgments", headers=OPS)).json()["files"]
+    [row] = [f for f in (await stack.submission.client.get("/v1/acknowledgments", headers=ops())).json()["files"]
              if f["kind"] == "835"]
     assert (row["name"], row["status"], row["tenant_id"]) == (era_file["name"], "forwarded", "tenant-a")
     [forwarded] = await carry(stack, "remittance-received")

@@ -24,13 +24,13 @@ from rcm_submission.app import create_app
 from rcm_submission.db import metadata
 from rcm_submission.service import Submission, secondary_claim_id
 from rcm_submission.settings import Settings
-from tests.support.api import service_api
+from tests.support.api import ServiceApi, service_api
 from tests.support.encounters import PROVIDER_PROFILES, generate
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc)
-OPS = {"x-ops-key": "ops-test-key"}
+ops = ServiceApi.operator_headers  # a platform operator's token (rcm_runtime.ops)
 PAYERS = {"SBX01", "SBX02"}
 
 
@@ -49,8 +49,7 @@ async def api(tmp_path):
     boxes = {"box": {"kind": "file", "root": str(tmp_path / "box")},
              "other": {"kind": "file", "root": str(tmp_path / "other")}}
     async with service_api(create_app, Settings, metadata, clock=clock, clearinghouses=json.dumps(boxes),
-                           default_clearinghouse="box", dispatch_enabled=False, interchange_usage="T",
-                           ops_api_key="ops-test-key") as api:
+                           default_clearinghouse="box", dispatch_enabled=False, interchange_usage="T") as api:
         api.clock = clock
         api.root = tmp_path
         api.submission = api.app.state.runtime.services[Submission]
@@ -225,7 +224,7 @@ async def test_a_277ca_naming_a_clm01_two_tenants_share_is_applied_only_through_
 
     def hand_in(text: str, name: str):
         return api.client.post("/v1/acknowledgments", params={"clearinghouse": "box", "name": name},
-                               content=text.encode(), headers={"content-type": "application/edi-x12", **OPS})
+                               content=text.encode(), headers={"content-type": "application/edi-x12", **ops()})
 
     neither = await hand_in(tampered, "tampered.277")
     assert neither.status_code == 422 and neither.json()["code"] == "quarantined"
@@ -363,17 +362,17 @@ async def test_an_acknowledgment_handed_in_applies_once_and_is_listed_for_operat
     inbox = api.root / "box" / "from-clearinghouse"
     [ca] = [p for p in inbox.iterdir() if p.suffix == ".277"]
     handed = await api.client.post("/v1/acknowledgments", params={"clearinghouse": "box", "name": ca.name},
-                                   content=ca.read_bytes(), headers={"content-type": "application/edi-x12", **OPS})
+                                   content=ca.read_bytes(), headers={"content-type": "application/edi-x12", **ops()})
     assert handed.status_code == 200
     assert handed.json() == {"kind": "277CA", "status": "processed", "reason": None, "claims_updated": 1}
     again = await api.client.post("/v1/acknowledgments", params={"clearinghouse": "box"}, content=ca.read_bytes(),
-                                  headers=OPS)
+                                  headers=ops())
     assert again.json()["status"] == "duplicate"
     assert await api.scalar("SELECT status FROM submissions") == "accepted"
     [ack] = await api.outbox_events("claim-acknowledged")
     assert ack["tenantid"] == "tenant-a" and ack["data"]["accepted"] is True
 
-    files = (await api.client.get("/v1/acknowledgments", headers=OPS)).json()["files"]
+    files = (await api.client.get("/v1/acknowledgments", headers=ops())).json()["files"]
     assert [(f["name"], f["kind"], f["status"], f["claims_updated"]) for f in files] == [(ca.name, "277CA", "processed", 1)]
     assert "content" not in files[0]
 
@@ -382,46 +381,49 @@ async def test_an_unreadable_or_unknown_acknowledgment_is_quarantined_and_change
     [claim] = claims(1, seed=18)
     await queue(api, claim)
     garbage = await api.client.post("/v1/acknowledgments", params={"clearinghouse": "box", "name": "junk.txt"},
-                                    content=b"this is not X12", headers=OPS)
+                                    content=b"this is not X12", headers=ops())
     assert garbage.status_code == 422 and garbage.json()["code"] == "quarantined"
     assert garbage.json()["errors"][0]["status"] == "quarantined"
     assert await api.submission.dispatch_once() == 1
     answer = answer_837(sent_files(api)[0].read_text(), payers=PAYERS, not_enrolled_npis=set(), control_number=5, now=NOW)
     [(name, ack_999), _] = answer.files
     unknown = await api.client.post("/v1/acknowledgments", params={"clearinghouse": "other", "name": name},
-                                    content=ack_999.encode(), headers=OPS)  # names a group 'other' never sent
+                                    content=ack_999.encode(), headers=ops())  # names a group 'other' never sent
     assert unknown.status_code == 422 and "did not send" in unknown.json()["description"]
     assert await api.scalar("SELECT status FROM submissions") == "sent"
     assert await api.outbox_events("claim-acknowledged") == []
-    quarantined = (await api.client.get("/v1/acknowledgments", params={"status": "quarantined"}, headers=OPS)).json()
+    quarantined = (await api.client.get("/v1/acknowledgments", params={"status": "quarantined"}, headers=ops())).json()
     assert [f["name"] for f in quarantined["files"]] == [name, "junk.txt"]  # newest first
 
 
-async def test_acknowledgment_files_need_the_ops_key(api):
-    no_key = await api.client.post("/v1/acknowledgments", params={"clearinghouse": "box"}, content=b"ISA~",
-                                   headers=api.headers())
-    wrong = await api.client.get("/v1/acknowledgments", headers={"x-ops-key": "guess"})
-    assert no_key.status_code == 401 and wrong.status_code == 401
-    assert no_key.json()["code"] == "unauthenticated"
+async def test_acknowledgment_files_need_a_platform_operators_token(api):
+    """They span tenants: a tenant's admin (or an `operator` role in a tenant's token) is refused, like no token."""
+    admin = await api.client.post("/v1/acknowledgments", params={"clearinghouse": "box"}, content=b"ISA~",
+                                  headers=api.headers())
+    tenant_operator = await api.client.get("/v1/acknowledgments", headers=api.headers(roles=["operator"]))
+    nobody = await api.client.get("/v1/acknowledgments", headers={"x-ops-key": "guess"})
+    assert admin.status_code == 403 and tenant_operator.status_code == 403 and nobody.status_code == 401
+    assert admin.json()["code"] == "forbidden" and nobody.json()["code"] == "unauthenticated"
     assert await api.scalar("SELECT count(*) FROM acknowledgment_files") == 0
-    missing = await api.client.post("/v1/acknowledgments", content=b"ISA~", headers=OPS)
+    missing = await api.client.post("/v1/acknowledgments", content=b"ISA~", headers=ops())
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "query.clearinghouse"
 
 
-async def test_acknowledgment_uploads_are_rate_limited_once_the_ops_key_is_checked(tmp_path):
+async def test_acknowledgment_uploads_are_rate_limited_once_the_operator_is_checked(tmp_path):
     boxes = {"box": {"kind": "file", "root": str(tmp_path / "box")}}
     async with service_api(create_app, Settings, metadata, clock=FixedClock(NOW), clearinghouses=json.dumps(boxes),
-                           default_clearinghouse="box", dispatch_enabled=False, ops_api_key="ops-test-key",
+                           default_clearinghouse="box", dispatch_enabled=False,
                            intake_rate_per_s=0.01, intake_burst=1) as api:
         def upload(headers):
             return api.client.post("/v1/acknowledgments", params={"clearinghouse": "box", "name": "junk.txt"},
                                    content=b"not x12", headers=headers)
 
-        assert (await upload(OPS)).status_code == 422  # read and quarantined
-        limited = await upload(OPS)
+        assert (await upload(ops())).status_code == 422  # read and quarantined
+        limited = await upload(ops())
         assert limited.status_code == 429 and limited.headers["retry-after"] == "100"
         assert limited.json()["code"] == "rate_limited"
         assert (await upload({"x-ops-key": "guess"})).status_code == 401  # authentication comes first
+        assert (await upload(api.headers())).status_code == 403  # then the operator role, before the limit
         assert await api.scalar("SELECT count(*) FROM acknowledgment_files") == 1
 
 

@@ -11,12 +11,12 @@ import pytest
 
 from rcm_x12.ig.validator import validate_interchange
 from tests.support.pyx12_oracle import pyx12_verdict
-from tests.support.client import acting_as, eventually, url
+from tests.support.client import OPERATOR, acting_as, eventually, url
 from tests.support.encounters import GOOD_NPI, generate
 
 pytestmark = pytest.mark.e2e  # the `stack` fixture: tests/support/fixtures.py
 
-OPS = {"x-ops-key": "dev-ops-key"}
+ops = OPERATOR.headers  # a platform operator's token of the stack's issuer (rcm_runtime.ops)
 ACTOR = acting_as("biller.sam")
 
 
@@ -145,7 +145,7 @@ async def test_file_drop_route_sends_through_the_mailbox(stack):
 
 async def test_unparseable_or_unknown_acknowledgments_are_quarantined_and_change_nothing(stack):
     garbage = await stack.http.post(url("submission", "/v1/acknowledgments"), params={"clearinghouse": "sandbox"},
-                                    content=f"this is not X12 at all {uuid.uuid4()}".encode(), headers=OPS)
+                                    content=f"this is not X12 at all {uuid.uuid4()}".encode(), headers=ops())
     assert garbage.status_code == 422 and garbage.json()["code"] == "quarantined"
     assert "does not parse" in garbage.json()["description"]
     n = uuid.uuid4().int % 10**8 + 9 * 10**8  # a group number this deployment never sent
@@ -154,16 +154,17 @@ async def test_unparseable_or_unknown_acknowledgments_are_quarantined_and_change
                 f"ST*999*0001*005010X231A1~AK1*HC*{n}*005010X222A1~AK2*837*0001*005010X222A1~IK5*R*5~"
                 "AK9*R*1*1*0~SE*6*0001~GE*1*900000001~IEA*1*900000001~")
     r = await stack.http.post(url("submission", "/v1/acknowledgments"), params={"clearinghouse": "sandbox"},
-                              content=stranger.encode(), headers=OPS)
+                              content=stranger.encode(), headers=ops())
     assert r.status_code == 422 and "did not send" in r.json()["description"]
     again = await stack.http.post(url("submission", "/v1/acknowledgments"), params={"clearinghouse": "sandbox"},
-                                  content=stranger.encode(), headers=OPS)
+                                  content=stranger.encode(), headers=ops())
     assert again.status_code == 200 and again.json()["status"] == "duplicate"  # the same file is read once
-    no_key = await stack.http.post(url("submission", "/v1/acknowledgments"), params={"clearinghouse": "sandbox"},
-                                   content=stranger.encode())
-    assert no_key.status_code == 401
+    # the client's own credentials, tenant A's admin token: acknowledgment files span tenants, operators only
+    tenant_admin = await stack.http.post(url("submission", "/v1/acknowledgments"),
+                                         params={"clearinghouse": "sandbox"}, content=stranger.encode())
+    assert tenant_admin.status_code == 403
     files = (await stack.http.get(url("submission", "/v1/acknowledgments"), params={"status": "quarantined"},
-                                  headers=OPS)).json()["files"]
+                                  headers=ops())).json()["files"]
     assert files and all(f["reason"] for f in files) and "content" not in files[0]
 
 

@@ -10,12 +10,12 @@ import uuid
 
 import pytest
 
-from tests.support.client import TENANT_B, eventually, url
+from tests.support.client import OPERATOR, TENANT_B, eventually, url
 from tests.support.encounters import generate
 
 pytestmark = pytest.mark.e2e  # the `stack` fixture: tests/support/fixtures.py
 
-OPS = {"x-ops-key": "dev-ops-key"}
+ops = OPERATOR.headers  # a platform operator's token of the stack's issuer (rcm_runtime.ops)
 
 
 async def _remittance_file(stack, cid: str) -> dict | None:
@@ -48,7 +48,7 @@ async def test_a_payers_835_through_the_clearinghouse_is_posted_for_the_tenant_a
 
     # submission's listing shows the 835s it forwarded, for the tenant they pay
     files = (await stack.http.get(url("submission", "/v1/acknowledgments"), params={"status": "forwarded"},
-                                  headers=OPS)).json()["files"]
+                                  headers=ops())).json()["files"]
     assert any(f["kind"] == "835" and f["tenant_id"] == "tenant-a" and f["clearinghouse"] == "sandbox" for f in files)
     # and the file is tenant a's alone
     other = await stack.http.get(url("remittance", f"/v1/remittances/{via_clearinghouse[0]['id']}"),

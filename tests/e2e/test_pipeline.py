@@ -11,12 +11,12 @@ from decimal import Decimal
 
 import pytest
 
-from tests.support.client import TENANT_B, Principal, Stack, acting_as, eventually, url
+from tests.support.client import OPERATOR, TENANT_B, Principal, Stack, acting_as, eventually, url
 from tests.support.encounters import generate, intake_record, to_fhir_bundle, to_hl7_dft
 
 pytestmark = pytest.mark.e2e  # the `stack` fixture: tests/support/fixtures.py
 
-OPS = {"x-ops-key": "dev-ops-key"}
+ops = OPERATOR.headers  # a platform operator's token of the stack's issuer (rcm_runtime.ops)
 
 
 def _source() -> str:
@@ -161,41 +161,42 @@ async def test_undecodable_intake_record_is_dead_lettered_and_intake_goes_on(sta
     await stack.publish_intake([(garbage_key, b"\x00 not an event", [("ce_tenantid", b"tenant-a")]),
                                 intake_record(good.body, tenant_id=stack.tenant_id)])
     await stack.wait_settled(source, 1, timeout_s=60, poll_s=0.5)
-    r = await stack.http.get(url("charges", "/v1/ops/dead-letters"), headers=OPS, params={"limit": 1000})
+    r = await stack.http.get(url("charges", "/v1/ops/dead-letters"), headers=ops(), params={"limit": 1000})
     assert r.status_code == 200
     mine = [d for d in r.json() if d["reason"] and d["tenant_id"] == "tenant-a" and "not JSON" in d["reason"]]
     assert mine, r.json()[:3]
-    assert (await stack.http.get(url("charges", "/v1/ops/dead-letters"))).status_code == 401
+    # the client's own credentials, tenant A's admin token: dead letters span tenants, so a tenant's admin is refused
+    assert (await stack.http.get(url("charges", "/v1/ops/dead-letters"))).status_code == 403
 
 
 async def test_dead_letters_are_counted_and_a_redriven_record_that_fails_again_returns_open(stack):
-    before = (await stack.http.get(url("charges", "/v1/ops/dead-letters/summary"), headers=OPS)).json()
+    before = (await stack.http.get(url("charges", "/v1/ops/dead-letters/summary"), headers=ops())).json()
     started = datetime.now(timezone.utc) - timedelta(seconds=5)  # the server's clock may lag the test's a little
     source = _source()
     good = generate(1, seed=7, source_system=source, scenarios=["paid"])[0]
     await stack.publish_intake([(uuid.uuid4().hex.encode(), b"\x00 still not an event", [("ce_tenantid", b"tenant-a")]),
                                 intake_record(good.body, tenant_id=stack.tenant_id)])
     await stack.wait_settled(source, 1, timeout_s=60, poll_s=0.5)
-    summary = (await stack.http.get(url("charges", "/v1/ops/dead-letters/summary"), headers=OPS)).json()
+    summary = (await stack.http.get(url("charges", "/v1/ops/dead-letters/summary"), headers=ops())).json()
     assert summary["open"] >= before["open"] + 1 and summary["oldest_at"] is not None
     assert any("not JSON" in reason for reason in summary["by_reason"])
-    listed = (await stack.http.get(url("charges", "/v1/ops/dead-letters"), headers=OPS,
+    listed = (await stack.http.get(url("charges", "/v1/ops/dead-letters"), headers=ops(),
                                    params={"status": "open", "since": started.isoformat(), "limit": 1000})).json()
     mine = [d for d in listed if "not JSON" in d["reason"] and d["tenant_id"] == "tenant-a"]
     assert mine, listed[:3]
     # Redriven, it cannot decode any better: the old row is redriven (by whom, when), a new open row has the reason.
-    r = await stack.http.post(url("charges", "/v1/ops/dead-letters/redrive"), headers={**OPS, "x-user": "e2e"},
+    r = await stack.http.post(url("charges", "/v1/ops/dead-letters/redrive"), headers=ops("e2e"),
                               json={"id": mine[0]["id"]})
     assert r.status_code == 200, r.text
     [again] = r.json()["failed_again"]
     assert again["id"] == mine[0]["id"] and "not JSON" in again["reason"]
-    rows = {d["id"]: d for d in (await stack.http.get(url("charges", "/v1/ops/dead-letters"), headers=OPS, params={
+    rows = {d["id"]: d for d in (await stack.http.get(url("charges", "/v1/ops/dead-letters"), headers=ops(), params={
         "since": started.isoformat(), "limit": 1000})).json()}
     assert rows[again["id"]]["status"] == "redriven" and rows[again["id"]]["closed_by"] == "e2e"
     assert rows[again["id"]]["redriven_to"] == again["new_id"] and rows[again["new_id"]]["status"] == "open"
     # Closed by hand: no longer counted open.
     closed = await stack.http.post(url("charges", f"/v1/ops/dead-letters/{again['new_id']}/resolve"),
-                                   headers={**OPS, "x-user": "e2e"})
+                                   headers=ops("e2e"))
     assert closed.json()["status"] == "resolved"
 
 

@@ -1,5 +1,5 @@
 """Schemathesis against every business service's own OpenAPI, in-process (tests/support/fuzz.py), bounded for
-the suite: every operation (the ops routes too, with the operators' key) gets the schema's examples and a few
+the suite: every operation (the ops routes too, with a platform operator's token) gets the schema's examples and a few
 generated cases, valid and invalid, the same ones every run (derandomized). No response may be a server error,
 carry an undocumented status code or content type, or break the schema the service publishes for it.
 

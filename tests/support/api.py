@@ -50,6 +50,7 @@ from tests.support.fixtures import ADMIN_URL
 # The app under test trusts only this issuer and these keys (never the stack's): tokens minted per request, and
 # one admin API key per tenant for tests that act as a machine client.
 TEST_ISSUER = LocalIssuer.generate(issuer="urn:openrcm:test-issuer")
+OPS_TENANT = "platform"  # ServiceSettings.ops_tenant: where the `operator` role counts
 API_KEYS = {"key-a": "tenant-a", "key-b": "tenant-b"}
 
 # The role apps under test run as: a login (trusted over the local socket) with no rights of its own beyond
@@ -102,6 +103,11 @@ class ServiceApi:
                 **extra: str) -> dict[str, str]:
         """Headers acting as `user` of `tenant` with `roles` (the audit rows' actor is `user`), plus `extra`."""
         return {**bearer(tenant, user=user, roles=roles), **extra}
+
+    @staticmethod
+    def operator_headers(user: str = "olga.ops") -> dict[str, str]:
+        """A platform operator's token (role operator of the operations tenant): the ops routes."""
+        return bearer(OPS_TENANT, user=user, roles=("operator",))
 
     async def outbox_events(self, event_type_suffix: str | None = None) -> list[dict]:
         """The events written to the outbox so far (decoded envelopes), oldest first."""

@@ -69,6 +69,9 @@ class Principal:
 
 TENANT_A = Principal("tenant-a")
 TENANT_B = Principal("tenant-b")
+# A platform operator (the ops routes: dead letters, acknowledgment files), of the operations tenant
+# (RCM_OPS_TENANT, "platform" by default).
+OPERATOR = Principal("platform", "ops.oncall", ("operator",))
 
 
 @dataclass

@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import text
 
-from tests.support.api import ServiceApi, service_api
+from tests.support.api import ServiceApi, bearer, service_api
 
 # What every response must pass: no 5xx, a documented status code and content type, a body its declared schema
 # accepts.
@@ -114,10 +114,16 @@ TARGETS = (
 )
 
 
-def credentials(api: ServiceApi) -> dict[str, str]:
-    """The one place the fuzzer authenticates: a tenant's credentials for the business routes, the operators' key
-    for the ops routes (each route reads only its own)."""
-    return {**api.headers("tenant-a"), "x-ops-key": api.settings.ops_api_key}
+def credentials(api: ServiceApi, operation: Any) -> dict[str, str]:
+    """The one place the fuzzer authenticates: a tenant's token for the business routes, a platform operator's
+    for the ops routes (tagged `ops`: dead letters, acknowledgment files), a patient's for a patient's own account
+    (tagged `patient account`)."""
+    tags = operation.tags or ()
+    if "ops" in tags:
+        return api.operator_headers()
+    if "patient account" in tags:
+        return bearer("tenant-a", user="fuzz.patient", roles=["patient"], rcm_patient="ACC-FUZZ")
+    return api.headers("tenant-a")
 
 
 @dataclass(frozen=True)
@@ -175,21 +181,21 @@ class _Sender:
     def __init__(self, api: ServiceApi, loop: asyncio.AbstractEventLoop, report: ServiceReport,
                  checks: tuple) -> None:
         self.api, self.loop, self.report, self.checks = api, loop, report, list(checks)
-        self.auth = credentials(api)
         self.lock = threading.Lock()
 
     def __call__(self, case: schemathesis.Case) -> None:
-        kwargs = _httpx_kwargs(case.as_transport_kwargs(base_url=str(self.api.client.base_url), headers=self.auth))
+        auth = credentials(self.api, case.operation)
+        kwargs = _httpx_kwargs(case.as_transport_kwargs(base_url=str(self.api.client.base_url), headers=auth))
         response = self._send(kwargs)
         label = case.operation.label
         with self.lock:
             self.report.cases += 1
             self.report.cases_by_operation[label] += 1
         try:
-            case.validate_response(response, checks=self.checks, headers=self.auth)
+            case.validate_response(response, checks=self.checks, headers=auth)
         except FailureGroup as group:
             for failure in group.exceptions:
-                self._record(label, failure, response, case)
+                self._record(label, failure, response, case, auth)
 
     def _send(self, kwargs: dict[str, Any]) -> httpx.Response:
         # The shared PostgreSQL may be down for a while (restarts, fault drills): the app then answers 503
@@ -212,7 +218,7 @@ class _Sender:
             return False
         return True
 
-    def _record(self, label: str, failure: Failure, response, case: schemathesis.Case) -> None:
+    def _record(self, label: str, failure: Failure, response, case: schemathesis.Case, auth: dict[str, str]) -> None:
         check = failure.checks[0] if failure.checks else type(failure).__name__
         key = (label, check, response.status_code)
         with self.lock:
@@ -220,7 +226,7 @@ class _Sender:
                 self.report.found[key] = Found(
                     operation=label, check=check, status=response.status_code, title=failure.title,
                     detail=_short(f"{failure.message} | response: {response.text}"),
-                    curl=_short(case.as_curl_command(headers=self.auth, base_url=str(self.api.client.base_url)), 1200))
+                    curl=_short(case.as_curl_command(headers=auth, base_url=str(self.api.client.base_url)), 1200))
 
 
 def _hypothesis_settings(max_examples: int) -> hypothesis.settings:
@@ -268,10 +274,10 @@ async def fuzz(api: ServiceApi, service: str, *, max_examples: int, coverage: bo
 
 
 @asynccontextmanager
-async def target_api(target: Target) -> AsyncIterator[ServiceApi]:
+async def target_api(target: Target, **settings: Any) -> AsyncIterator[ServiceApi]:
     create_app, settings_cls, metadata = target.parts()
     with tempfile.TemporaryDirectory(prefix=f"fuzz-{target.name}-") as tmp:
         async with target.peers(Path(tmp)) as (app_kwargs, overrides):
-            async with service_api(partial(create_app, **app_kwargs), settings_cls, metadata,
-                                   ops_api_key="ops-fuzz-key", **overrides) as api:
+            async with service_api(partial(create_app, **app_kwargs), settings_cls, metadata, **overrides,
+                                   **settings) as api:
                 yield api

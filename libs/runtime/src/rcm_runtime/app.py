@@ -144,6 +144,8 @@ def _error(description: str) -> dict[str, Any]:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _error("the body cannot be parsed (e.g. JSON that is not UTF-8)"),
     401: _error("missing or unknown credentials"),
+    403: _error("authenticated, but no role of the caller holds the permission the route names (`permission`), the "
+                "route is for platform operators, or a patient's route lacks the token's patient account"),
     404: _error("no such resource for this tenant"),
     409: _error("the resource is in a state that forbids the request"),
     422: _error("the request failed validation or a business rule"),

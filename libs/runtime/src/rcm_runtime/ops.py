@@ -1,31 +1,48 @@
-"""The ops API every service has: its dead letters (summary, listing, redrive, resolve). Operators only (the
-X-Ops-Key header): dead letters span tenants. Writes name the operator (X-User), kept on the dead letter."""
+"""The ops API every service has: its dead letters (summary, listing, redrive, resolve). Platform operators only:
+dead letters span tenants, so these routes are outside every service's access map (a tenant's admin is refused)
+and need a bearer token (or API key) with the `operator` role OF THE OPERATIONS TENANT (settings.ops_tenant): an
+`operator` role in a practice's token grants nothing. What they show is limited to what running the pipeline needs
+(reason, event type, tenant id, times, who closed it; never the payload), and the operations tenant has no business
+data and its operators no business permission. Writes record the token's subject as the operator."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from rcm_contracts.dates import IsoDateTime
+from rcm_runtime.auth import Caller, Forbidden, Principal
 from rcm_runtime.dead_letters import REDRIVE_MAX, DeadLetters, RedriveUnavailable, Selection
+from rcm_runtime.roles import Role
+
+OPS_PERMISSION = "ops"  # named in the 403 and the OpenAPI; held by no access map
 
 
-def require_ops_key(request: Request) -> None:
-    if request.headers.get("x-ops-key") != request.app.state.runtime.settings.ops_api_key:
-        raise HTTPException(401, detail={"code": "unauthenticated", "description": "X-Ops-Key required"})
+def require_operator(request: Request, principal: Caller) -> Principal:
+    """401 without valid credentials; 403 unless the caller is an operator of the operations tenant."""
+    if Role.OPERATOR not in principal.roles or principal.tenant_id != request.app.state.runtime.settings.ops_tenant:
+        raise Forbidden(OPS_PERMISSION, frozenset({Role.OPERATOR}))
+    return principal
+
+
+def _operator_subject(principal: Annotated[Principal, Depends(require_operator)]) -> str:
+    return principal.subject
+
+
+# The acting operator (the token's subject), kept on what they redrive or resolve. Declaring it also guards the
+# route, like `dependencies=[Depends(require_operator)]`.
+OperatorName = Annotated[str, Depends(_operator_subject)]
 
 
 def dead_letters_of(request: Request) -> DeadLetters:
     return request.app.state.runtime.services[DeadLetters]
 
 
-ops_router = APIRouter(prefix="/v1/ops/dead-letters", tags=["ops"], dependencies=[Depends(require_ops_key)])
+ops_router = APIRouter(prefix="/v1/ops/dead-letters", tags=["ops"], dependencies=[Depends(require_operator)])
 Letters = Annotated[DeadLetters, Depends(dead_letters_of)]
-Operator = Annotated[str, Header(alias="x-user", min_length=1, max_length=200,
-                                 description="the operator's name, kept on the dead letter")]
 
 
 class RedriveRequest(BaseModel):
@@ -53,7 +70,7 @@ async def listing(letters: Letters, status: Literal["open", "redriven", "resolve
 
 
 @ops_router.post("/redrive")
-async def redrive(body: RedriveRequest, letters: Letters, operator: Operator):
+async def redrive(body: RedriveRequest, letters: Letters, operator: OperatorName):
     """Apply the selected open dead letters again through the consumer's path. 503 (what was done so far in
     `result`) if an outage stopped it: the rest stay open, to be redriven later."""
     selection = Selection.of(id=body.id, reason=body.reason, event_type=body.event_type, since=body.since)
@@ -66,6 +83,6 @@ async def redrive(body: RedriveRequest, letters: Letters, operator: Operator):
 
 
 @ops_router.post("/{dead_letter_id}/resolve")
-async def resolve(dead_letter_id: int, letters: Letters, operator: Operator) -> dict:
+async def resolve(dead_letter_id: int, letters: Letters, operator: OperatorName) -> dict:
     """Close an open dead letter without redriving it."""
     return await letters.resolve(dead_letter_id, operator=operator)

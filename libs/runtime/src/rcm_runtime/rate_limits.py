@@ -24,7 +24,7 @@ from fastapi.params import Depends as DependsParam
 from rcm_runtime.auth import authenticate
 from rcm_runtime.clock import Clock
 
-CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-ops-key")
+CREDENTIAL_HEADERS = ("authorization", "x-api-key")
 RATE_LIMIT_ATTRIBUTE = "__rcm_rate_limit__"
 MAX_CLIENTS = 10_000  # buckets kept per limit; the least recently seen client's is dropped (it starts full again)
 

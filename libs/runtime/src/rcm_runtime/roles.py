@@ -2,7 +2,8 @@
 
 Every service writes ONE `AccessMap` (services/<svc>/src/rcm_<svc>/access.py) and each route names the
 permission it needs (`rcm_runtime.auth.requires`). Two rules hold in every service, so no map repeats them:
-`admin` holds every permission of its tenant, and `auditor` holds every read permission (never a write)."""
+`admin` holds every permission of its tenant, and `auditor` holds every read permission (never a write).
+The operators' routes (rcm_runtime.ops) are outside every map: only `operator` of the operations tenant."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ class Role(StrEnum):
     AUDITOR = "auditor"  # read-only everywhere (audit trails included)
     INTEGRATOR = "integrator"  # an EHR or system client: intake, remittance files, deposits
     PATIENT = "patient"  # a patient portal user (no permission yet: see README)
+    # a platform operator: the ops routes over dead letters and acknowledgment files, which span tenants. Counts
+    # only in a token of the operations tenant (settings.ops_tenant; rcm_runtime.ops) and holds no permission of
+    # any service's access map: an operator reads no tenant's business data.
+    OPERATOR = "operator"
     ADMIN = "admin"  # every permission of its tenant (settings, rule sets, payer rules)
 
 

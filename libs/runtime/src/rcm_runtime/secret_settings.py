@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 SecretCheck = Callable[[str], list[str]]
 
-# Every development secret the project ships starts with "dev-" (dev-key-<tenant>, dev-ops-key,
+# Every development secret the project ships starts with "dev-" (dev-key-<tenant>,
 # dev-clearinghouse-key); the database passwords of the local stack are the role names, or "postgres".
 DEVELOPMENT_PREFIX = "dev-"
 DEVELOPMENT_PASSWORDS = frozenset({"postgres", "password", "changeme", "secret"})

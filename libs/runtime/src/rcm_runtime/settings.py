@@ -20,7 +20,6 @@ class ServiceSettings(BaseSettings):
         "database_url": secret.database_url,
         "migration_database_url": secret.unless_unset(secret.database_url),
         "api_keys": secret.api_key_digests,
-        "ops_api_key": secret.key,
     }
 
     # development: the defaults below (development keys, passwordless superuser URL) are allowed. Anything else
@@ -78,7 +77,9 @@ class ServiceSettings(BaseSettings):
     # (rcm_runtime.api_keys; `python -m rcm_runtime.dev_issuer api-key` makes one).
     api_keys: str = ""
 
-    ops_api_key: str = "dev-ops-key"  # operators only: dead letters span tenants
+    # The tenant id of the platform's operations team: a token's `operator` role counts only with this tenant
+    # (rcm_runtime.ops), so no practice's token (nor a practice's admin) reaches the routes spanning tenants.
+    ops_tenant: str = "platform"
 
     # Request bodies (rcm_runtime.body_limits): the most any endpoint reads, and the most a file intake endpoint
     # reads (X12 835/837 files, FHIR Bundles, HL7 batches, CSV/BAI2 files; routes marked @body_limit("max_file_

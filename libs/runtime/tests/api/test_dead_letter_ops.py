@@ -24,9 +24,9 @@ from rcm_runtime.messaging import dead_letters
 from rcm_runtime.settings import ServiceSettings
 from rcm_runtime.unit_of_work import UnitOfWork
 from libs.runtime.tests.integration.support import balance_event
-from tests.support.api import service_api
+from tests.support.api import OPS_TENANT, ServiceApi, bearer, service_api
 
-OPS = {"x-ops-key": "dev-ops-key"}
+ops = ServiceApi.operator_headers  # a platform operator's token (rcm_runtime.ops), minted per request
 NO_TERMS = "no statement terms for the tenant"
 NOW = datetime(2026, 12, 7, 9, 30, tzinfo=timezone.utc)
 
@@ -89,7 +89,8 @@ async def rows(api) -> list[dict]:
 
 
 async def redrive(api, body: dict, user: str = "alice"):
-    return await api.client.post("/v1/ops/dead-letters/redrive", headers={**OPS, "x-user": user}, json=body)
+    """Redrive as operator `user` (the token's subject is who is recorded)."""
+    return await api.client.post("/v1/ops/dead-letters/redrive", headers=ops(user), json=body)
 
 
 async def test_a_record_refused_for_missing_reference_data_is_redriven_once_applied(api):
@@ -164,7 +165,7 @@ async def test_an_outage_during_redrive_leaves_the_record_open_and_answers_503(a
 
 
 async def test_summary_counts_open_dead_letters_by_reason_and_type(api):
-    empty = await api.client.get("/v1/ops/dead-letters/summary", headers=OPS)
+    empty = await api.client.get("/v1/ops/dead-letters/summary", headers=ops())
     assert empty.json() == {"service": "ledger-test", "open": 0, "oldest_at": None, "by_reason": {},
                             "by_event_type": {}}
     await api.consume(statement(), statement("tenant-b"), topic="rcm.patient_billing.events")
@@ -174,7 +175,7 @@ async def test_summary_counts_open_dead_letters_by_reason_and_type(api):
                           serialized_value_size=15, headers=[])
     rt = api.app.state.runtime
     await BatchApplier(api.engine, rt.handlers, "ledger-test", rt.out_topic).apply([decode_record(junk)])
-    s = (await api.client.get("/v1/ops/dead-letters/summary", headers=OPS)).json()
+    s = (await api.client.get("/v1/ops/dead-letters/summary", headers=ops())).json()
     assert s["open"] == 3
     assert s["by_reason"][NO_TERMS] == 2 and sum(s["by_reason"].values()) == 3
     assert s["by_event_type"] == {PatientBalanceOpened.event_type(): 2, "unknown": 1}
@@ -188,7 +189,7 @@ async def test_summary_counts_open_dead_letters_by_reason_and_type(api):
     r = await redrive(api, {"id": junk_id})
     assert r.json()["failed_again"][0]["id"] == junk_id
     await redrive(api, {"reason": NO_TERMS})
-    s2 = (await api.client.get("/v1/ops/dead-letters/summary", headers=OPS)).json()
+    s2 = (await api.client.get("/v1/ops/dead-letters/summary", headers=ops())).json()
     assert s2["open"] == 1 and list(s2["by_event_type"]) == ["unknown"]
 
 
@@ -196,48 +197,63 @@ async def test_listing_filters_and_shows_no_payload(api):
     await api.consume(statement(), statement("tenant-b"), topic="rcm.patient_billing.events")
     await add_terms(api, "tenant-a")
     await redrive(api, {"reason": NO_TERMS})  # tenant-a applied, tenant-b fails again
-    everything = (await api.client.get("/v1/ops/dead-letters", headers=OPS)).json()
+    everything = (await api.client.get("/v1/ops/dead-letters", headers=ops())).json()
     assert len(everything) == 3 and all("payload" not in x and "key" not in x for x in everything)
-    by_status = {s: (await api.client.get("/v1/ops/dead-letters", headers=OPS, params={"status": s})).json()
+    by_status = {s: (await api.client.get("/v1/ops/dead-letters", headers=ops(), params={"status": s})).json()
                  for s in ("open", "redriven", "resolved")}
     assert [len(by_status[s]) for s in ("open", "redriven", "resolved")] == [1, 2, 0]
     assert by_status["open"][0]["tenant_id"] == "tenant-b" and by_status["open"][0]["reason"] == NO_TERMS
     assert {x["closed_by"] for x in by_status["redriven"]} == {"alice"}
-    typed = await api.client.get("/v1/ops/dead-letters", headers=OPS,
+    typed = await api.client.get("/v1/ops/dead-letters", headers=ops(),
                                  params={"event_type": "patient_billing.balance-opened.v1", "status": "open"})
     assert [x["id"] for x in typed.json()] == [by_status["open"][0]["id"]]
-    none = await api.client.get("/v1/ops/dead-letters", headers=OPS, params={"event_type": "claim-coded"})
+    none = await api.client.get("/v1/ops/dead-letters", headers=ops(), params={"event_type": "claim-coded"})
     assert none.json() == []
-    later = await api.client.get("/v1/ops/dead-letters", headers=OPS,
+    later = await api.client.get("/v1/ops/dead-letters", headers=ops(),
                                  params={"since": (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()})
     assert later.json() == []
-    assert (await api.client.get("/v1/ops/dead-letters", headers=OPS, params={"reason": "other"})).json() == []
+    assert (await api.client.get("/v1/ops/dead-letters", headers=ops(), params={"reason": "other"})).json() == []
 
     # Resolved by hand: no longer open, who and when kept; a second resolve changes nothing.
     open_id = by_status["open"][0]["id"]
-    res = await api.client.post(f"/v1/ops/dead-letters/{open_id}/resolve", headers={**OPS, "x-user": "carol"})
+    carol = ops("carol")
+    res = await api.client.post(f"/v1/ops/dead-letters/{open_id}/resolve", headers=carol)
     assert res.json() == {"id": open_id, "status": "resolved", "changed": True}
-    res2 = await api.client.post(f"/v1/ops/dead-letters/{open_id}/resolve", headers={**OPS, "x-user": "carol"})
+    assert (await rows(api))[-1]["closed_by"] == "carol"  # the token's subject
+    res2 = await api.client.post(f"/v1/ops/dead-letters/{open_id}/resolve", headers=carol)
     assert res2.json()["changed"] is False
-    assert (await api.client.post("/v1/ops/dead-letters/999999/resolve",
-                                  headers={**OPS, "x-user": "carol"})).status_code == 404
-    assert (await api.client.get("/v1/ops/dead-letters/summary", headers=OPS)).json()["open"] == 0
+    assert (await api.client.post("/v1/ops/dead-letters/999999/resolve", headers=carol)).status_code == 404
+    assert (await api.client.get("/v1/ops/dead-letters/summary", headers=ops())).json()["open"] == 0
 
 
-async def test_ops_routes_need_the_ops_key_and_redrive_needs_an_operator_and_one_selection(api):
+async def test_ops_routes_need_a_platform_operators_token_and_redrive_one_selection(api):
+    """No credentials: 401. A tenant's token, even its admin's, or an `operator` role in a practice's token: 403
+    (dead letters span tenants). Only `operator` of the operations tenant acts, and a client-sent X-User header
+    names nobody: the token's subject is recorded."""
     await api.consume(statement(), topic="rcm.patient_billing.events")
-    for method, path in (("GET", "/v1/ops/dead-letters"), ("GET", "/v1/ops/dead-letters/summary"),
-                         ("POST", "/v1/ops/dead-letters/redrive"), ("POST", "/v1/ops/dead-letters/1/resolve")):
-        for headers in ({}, {"x-ops-key": "wrong"}, api.headers("tenant-a")):
-            r = await api.client.request(method, path, headers={**headers, "x-user": "alice"}, json={"id": 1})
-            assert r.status_code == 401, (method, path, headers)
-    no_user = await api.client.post("/v1/ops/dead-letters/redrive", headers=OPS, json={"id": 1})
-    assert no_user.status_code == 422 and "x-user" in no_user.text
+    routes = (("GET", "/v1/ops/dead-letters"), ("GET", "/v1/ops/dead-letters/summary"),
+              ("POST", "/v1/ops/dead-letters/redrive"), ("POST", "/v1/ops/dead-letters/1/resolve"))
+    refused = {401: [{}, {"x-user": "alice"}, {"x-ops-key": "dev-ops-key"}, {"authorization": "Bearer not-a-token"}],
+               403: [api.headers("tenant-a"), api.headers("tenant-a", roles=["operator"]),
+                     api.headers("tenant-b", roles=["admin", "auditor"]), bearer(OPS_TENANT, roles=["admin"])]}
+    for status, attempts in refused.items():
+        for method, path in routes:
+            for headers in attempts:
+                r = await api.client.request(method, path, headers=headers, json={"id": 1})
+                assert r.status_code == status, (method, path, headers, r.text)
+                assert r.json()["code"] == ("unauthenticated" if status == 401 else "forbidden")
+    assert [(x["status"], x["closed_by"]) for x in await rows(api)] == [("open", None)]
+    [row] = await rows(api)
+    resolved = await api.client.post(f"/v1/ops/dead-letters/{row['id']}/resolve",
+                                     headers={**ops("olga.ops"), "x-user": "mallory"})
+    assert resolved.status_code == 200 and resolved.json()["changed"] is True
+    assert [(x["status"], x["closed_by"]) for x in await rows(api)] == [("resolved", "olga.ops")]
+    await api.consume(statement(), topic="rcm.patient_billing.events")
     for body in ({}, {"id": 1, "reason": NO_TERMS}, {"event_type": "balance-opened"}):
         bad = await redrive(api, body)
         assert bad.status_code == 422 and bad.json()["code"] == "invalid_selection", body
-    assert [x["status"] for x in await rows(api)] == ["open"]
-    assert (await api.client.get("/v1/ops/dead-letters", headers=OPS, params={"status": "gone"})).status_code == 422
+    assert [x["status"] for x in await rows(api)] == ["resolved", "open"]
+    assert (await api.client.get("/v1/ops/dead-letters", headers=ops(), params={"status": "gone"})).status_code == 422
 
 
 async def test_a_redelivered_failing_record_keeps_one_open_dead_letter(api):
@@ -288,8 +304,8 @@ async def test_a_prepared_handler_is_prepared_again_on_redrive_outside_the_trans
 
 async def test_a_since_sent_as_a_number_is_a_422_not_1970(api):
     # Found by fuzzing: pydantic read since=0.5 as half a second after 1970 and listed everything.
-    listed = await api.client.get("/v1/ops/dead-letters", params={"since": "0.5"}, headers=OPS)
+    listed = await api.client.get("/v1/ops/dead-letters", params={"since": "0.5"}, headers=ops())
     redriven = await api.client.post("/v1/ops/dead-letters/redrive", json={"event_type": "x", "since": 0},
-                                     headers={**OPS, "x-user": "ops-1"})
+                                     headers=ops())
     assert listed.status_code == 422 and [e["field"] for e in listed.json()["errors"]] == ["query.since"]
     assert redriven.status_code == 422 and [e["field"] for e in redriven.json()["errors"]] == ["body.since"]

@@ -13,8 +13,7 @@ from rcm_runtime.settings import ServiceSettings
 
 REAL_URL = "postgresql+asyncpg://charges:Vq8-s3cr3t-from-the-vault@db.internal:5432/openrcm"
 REAL = {"database_url": REAL_URL, "api_keys": f"sha256:{digest('k7Qw9zLr2mXv')}=tenant-a:integrator,"
-                                               f"sha256:{digest('p3Ht8sNc4bYd')}=tenant-b:admin",
-        "ops_api_key": "ops-5fJ2kq9RtLw8"}
+                                               f"sha256:{digest('p3Ht8sNc4bYd')}=tenant-b:admin"}
 
 
 def settings(cls=ServiceSettings, **values) -> ServiceSettings:
@@ -40,7 +39,7 @@ def test_database_url(url, reasons):
 
 @pytest.mark.parametrize("value, reasons", [
     ("k7Qw9zLr2mXv", []), ("", ["is empty"]), ("   ", ["is empty"]),
-    ("dev-ops-key", ["is a development default"]), ("dev-clearinghouse-key", ["is a development default"]),
+    ("dev-payer-key", ["is a development default"]), ("dev-clearinghouse-key", ["is a development default"]),
 ])
 def test_single_key(value, reasons):
     assert secret.key(value) == reasons
@@ -69,13 +68,12 @@ def test_every_default_of_the_base_settings_is_refused_outside_development():
     assert found == [
         "RCM_DATABASE_URL connects as the postgres superuser (give the service its own role)",
         "RCM_DATABASE_URL has no password",
-        "RCM_OPS_API_KEY is a development default",
     ]
     with pytest.raises(InsecureSettings) as refused:
         refuse_insecure(settings())
     message = str(refused.value)
-    assert "RCM_ENV=production" in message and "RCM_OPS_API_KEY" in message
-    for value in ("dev-ops-key", "dev-key-tenant-a", "dev-key-demo", "55432"):
+    assert "RCM_ENV=production" in message and "RCM_DATABASE_URL" in message
+    for value in ("dev-key-tenant-a", "dev-key-demo", "55432"):
         assert value not in message
 
 

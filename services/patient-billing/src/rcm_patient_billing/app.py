@@ -8,7 +8,7 @@ from rcm_runtime.clock import Clock
 
 from rcm_patient_billing import api, consumers
 from rcm_patient_billing.access import ACCESS
-from rcm_patient_billing.service import PatientBilling
+from rcm_patient_billing.service import PatientAccounts, PatientBilling
 from rcm_patient_billing.settings import Settings
 
 
@@ -17,8 +17,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     async def wire(rt: Runtime) -> None:
         rt.provide(PatientBilling(rt.units))
+        rt.provide(PatientAccounts(rt.units))
 
     return create_service_app(settings, access=ACCESS, title="OpenRCM patient-billing",
                               description="Patient balances, itemized statements, payment plans, dunning.",
-                              routers=[api.router], consume_topics=[topics.REMITTANCE], startup=[wire],
+                              routers=[api.router, api.accounts], consume_topics=[topics.REMITTANCE], startup=[wire],
                               handlers=lambda rt: consumers.handlers(rt.services[PatientBilling]), clock=clock)

@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Numeric, PrimaryKeyConstraint, UniqueConstraint, func
+from sqlalchemy import Column, DateTime, Index, Numeric, PrimaryKeyConstraint, UniqueConstraint, func
 from decimal import Decimal
 from datetime import date
 from sqlalchemy.orm import registry
@@ -25,7 +25,8 @@ class PatientBalance(Base, table=True):
     __tablename__ = "patient_balances"
     # one balance per claim of a tenant (migration 0004; before, one per remittance): later payments and
     # reversals replace its amount due. A claim id comes from events, so it is unique per tenant only.
-    __table_args__ = (UniqueConstraint("tenant_id", "claim_id", name="uq_patient_balances_tenant_claim"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "claim_id", name="uq_patient_balances_tenant_claim"),
+                      Index("ix_patient_balances_tenant_account", "tenant_id", "patient_account"))
 
     statement_id: uuid.UUID = Field(primary_key=True)
     remittance_id: uuid.UUID  # the remittance that opened it
@@ -39,6 +40,29 @@ class PatientBalance(Base, table=True):
     opened_at: datetime = Field(sa_column=_now_column())
     last_remittance_id: uuid.UUID | None = None  # the remittance that last changed it
     updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # the patient's account (the practice's guarantor account; a patient token's `rcm_patient` claim names it),
+    # linked by billing staff (migration 0008): what the patient-facing routes select on
+    patient_account: str | None = Field(default=None, max_length=64)
+    account_linked_by: str | None = None  # the staff token's subject
+
+
+class PatientPayment(Base, table=True):
+    """A patient's own payment toward one of their balances (migration 0008), once per (tenant, account, reference):
+    a payment sent again with the same reference is the same payment. The amount due stays the ledger's figure
+    (replaced by every remittance); what is left to pay is that less the patient's payments."""
+
+    __tablename__ = "patient_payments"
+    __table_args__ = (UniqueConstraint("tenant_id", "patient_account", "reference",
+                                       name="uq_patient_payments_reference"),)
+
+    payment_id: uuid.UUID = Field(primary_key=True)
+    tenant_id: str = Field(index=True)
+    patient_account: str
+    statement_id: uuid.UUID = Field(index=True)
+    amount: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    reference: str  # the client's idempotency key
+    paid_by: str  # the token's subject
+    paid_at: datetime = Field(sa_column=_now_column())
 
 
 class BalancePosting(Base, table=True):
@@ -62,4 +86,22 @@ class BalancePosting(Base, table=True):
 
 
 patient_balances = PatientBalance.__table__
+class PaymentPlan(Base, table=True):
+    """A patient account's payment plan (migration 0009), set by billing staff: one per account, replaced when
+    changed. The schedule (what is due when) is computed from it and what the account has left to pay."""
+
+    __tablename__ = "payment_plans"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "patient_account", name="payment_plans_pkey"),)
+
+    tenant_id: str = Field(primary_key=True)
+    patient_account: str = Field(primary_key=True, max_length=64)
+    installment: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    day_of_month: int  # 1..28: every month has it
+    starts_on: date
+    set_by: str  # the staff token's subject
+    set_at: datetime = Field(sa_column=_now_column())
+
+
 balance_postings = BalancePosting.__table__
+payment_plans = PaymentPlan.__table__
+patient_payments = PatientPayment.__table__

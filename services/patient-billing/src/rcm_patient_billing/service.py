@@ -14,17 +14,22 @@ changes nothing (the reversal already accounts for it)."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
+from decimal import Decimal
 from typing import Sequence
 
-from sqlalchemy import text
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from rcm_contracts.events import PatientBalanceChanged, PatientBalanceOpened, PaymentPosted, PaymentReversed
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import Delivery
+from rcm_runtime.errors import Conflict, DomainError, NotFound
 from rcm_runtime.unit_of_work import UnitsOfWork
 
-from rcm_patient_billing.db import balance_postings, patient_balances
-from rcm_patient_billing.domain.balance import Posting, apply
+from rcm_patient_billing.db import balance_postings, patient_balances, patient_payments, payment_plans
+from rcm_patient_billing.domain.balance import AWAITING, Posting, apply
+from rcm_patient_billing.domain.plan import installments_left, schedule
 from rcm_patient_billing.domain.statement import due_date
 
 _insert_balances = BulkInsert(patient_balances, ["statement_id", "remittance_id", "claim_id", "tenant_id", "amount_due",
@@ -146,3 +151,113 @@ class PatientBilling:
                                                   "due_dates": [c[4] for c in changed]})
         await _insert_postings.execute(conn, postings)
         return len(touched)
+
+
+# ---------------------------------------------------------------- a patient's own account
+# What a patient sees of a balance: no remittance ids, and what is left to pay after their own payments.
+_account_balances = text(
+    "SELECT b.statement_id, b.claim_id, b.amount_due, b.due_date, b.status, b.opened_at, "
+    "COALESCE((SELECT sum(p.amount) FROM patient_payments p WHERE p.tenant_id = b.tenant_id "
+    "AND p.statement_id = b.statement_id), CAST(0 AS numeric(12, 2))) AS paid_by_patient "
+    "FROM patient_balances b WHERE b.tenant_id = :tenant AND b.patient_account = :account "
+    "AND (CAST(:statement AS uuid) IS NULL OR b.statement_id = CAST(:statement AS uuid)) "
+    "AND b.status <> 'awaiting_insurance' ORDER BY b.opened_at, b.statement_id")
+
+
+def _with_outstanding(row) -> dict:
+    out = dict(row._mapping)
+    out["outstanding"] = max(out["amount_due"] - out["paid_by_patient"], Decimal("0.00"))
+    return out
+
+
+class PatientAccounts:
+    """The patient-facing use cases: a patient's balances and their payments, always selected by the tenant AND
+    the account the patient's token names (another patient's statement is simply not found), and the staff step
+    that links a claim's balance to its patient's account."""
+
+    def __init__(self, units: UnitsOfWork) -> None:
+        self.units = units
+
+    async def link(self, *, tenant_id: str, actor: str, claim_id: uuid.UUID, account: str) -> dict:
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            row = (await uow.conn.execute(
+                update(patient_balances).where(patient_balances.c.tenant_id == tenant_id,
+                                               patient_balances.c.claim_id == claim_id)
+                .values(patient_account=account, account_linked_by=actor)
+                .returning(patient_balances.c.statement_id))).first()
+        if row is None:
+            raise NotFound("no patient balance for this claim and tenant")
+        return {"claim_id": str(claim_id), "statement_id": str(row.statement_id), "patient_account": account}
+
+    async def balances(self, *, tenant_id: str, account: str, statement_id: uuid.UUID | None = None) -> list[dict]:
+        """The account's billed balances (one claim each), oldest first."""
+        async with self.units.read(tenant_id) as conn:
+            rows = await conn.execute(_account_balances, {"tenant": tenant_id, "account": account,
+                                                          "statement": statement_id})
+            return [_with_outstanding(r) for r in rows]
+
+    async def balance(self, *, tenant_id: str, account: str, statement_id: uuid.UUID) -> dict:
+        found = await self.balances(tenant_id=tenant_id, account=account, statement_id=statement_id)
+        if not found:
+            raise NotFound("no such statement for this patient")
+        return found[0]
+
+    async def pay(self, *, tenant_id: str, account: str, actor: str, statement_id: uuid.UUID, amount: Decimal,
+                  reference: str) -> tuple[dict, bool]:
+        """Record the patient's payment toward their own statement, once per reference: the same reference sent
+        again answers the payment it made (False: nothing new); reused for another statement or amount, 409. More
+        than is left to pay is refused (422). Returns (payment, created)."""
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            conn = uow.conn
+            # the balance, locked: two payments of the same statement at once are applied one after the other
+            locked = (await conn.execute(
+                select(patient_balances.c.statement_id).where(
+                    patient_balances.c.tenant_id == tenant_id, patient_balances.c.patient_account == account,
+                    patient_balances.c.statement_id == statement_id,
+                    patient_balances.c.status != AWAITING).with_for_update())).first()
+            if locked is None:
+                raise NotFound("no such statement for this patient")
+            earlier = (await conn.execute(select(patient_payments).where(
+                patient_payments.c.tenant_id == tenant_id, patient_payments.c.patient_account == account,
+                patient_payments.c.reference == reference))).mappings().first()
+            if earlier is not None:
+                if earlier["statement_id"] != statement_id or earlier["amount"] != amount:
+                    raise Conflict("this payment reference was used for another payment")
+                return dict(earlier), False
+            [current] = [_with_outstanding(r) for r in await conn.execute(
+                _account_balances, {"tenant": tenant_id, "account": account, "statement": statement_id})]
+            if amount > current["outstanding"]:
+                raise DomainError("the payment is more than is left to pay on this statement")
+            payment = {"payment_id": uuid.uuid4(), "tenant_id": tenant_id, "patient_account": account,
+                       "statement_id": statement_id, "amount": amount, "reference": reference, "paid_by": actor,
+                       "paid_at": uow.now()}
+            await conn.execute(insert(patient_payments).values(**payment))
+        return payment, True
+
+    async def set_plan(self, *, tenant_id: str, actor: str, account: str, installment: Decimal, day_of_month: int,
+                       starts_on: date) -> dict:
+        """Billing staff set (or replace) an account's payment plan."""
+        row = {"tenant_id": tenant_id, "patient_account": account, "installment": installment,
+               "day_of_month": day_of_month, "starts_on": starts_on, "set_by": actor}
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            stmt = pg_insert(payment_plans).values(**row, set_at=uow.now())
+            await uow.conn.execute(stmt.on_conflict_do_update(
+                index_elements=[payment_plans.c.tenant_id, payment_plans.c.patient_account],
+                set_={k: stmt.excluded[k] for k in ("installment", "day_of_month", "starts_on", "set_by", "set_at")}))
+        return await self.plan(tenant_id=tenant_id, account=account)
+
+    async def plan(self, *, tenant_id: str, account: str) -> dict:
+        """The account's plan and its schedule over what is left to pay on its statements."""
+        async with self.units.read(tenant_id) as conn:
+            plan = (await conn.execute(select(payment_plans).where(
+                payment_plans.c.tenant_id == tenant_id,
+                payment_plans.c.patient_account == account))).mappings().first()
+        if plan is None:
+            raise NotFound("no payment plan for this account")
+        outstanding = sum((b["outstanding"] for b in await self.balances(tenant_id=tenant_id, account=account)),
+                          Decimal("0.00"))
+        due = schedule(outstanding, plan["installment"], plan["day_of_month"], plan["starts_on"], self.units.clock.today())
+        return {"installment": plan["installment"], "day_of_month": plan["day_of_month"],
+                "starts_on": plan["starts_on"], "outstanding": outstanding,
+                "installments_left": installments_left(outstanding, plan["installment"]),
+                "next_installments": [{"due_on": i.due_on.isoformat(), "amount": str(i.amount)} for i in due]}

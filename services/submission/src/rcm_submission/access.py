@@ -1,5 +1,5 @@
 """Who may do what in submission: permission -> roles (admin holds all, auditor every read: rcm_runtime.roles).
-The acknowledgment-file routes span tenants and stay with the ops key (X-Ops-Key), like the dead-letter routes."""
+The acknowledgment-file routes span tenants: platform operators only (rcm_runtime.ops), like the dead-letter routes."""
 
 from rcm_runtime.auth import permission_checker
 from rcm_runtime.roles import AccessMap, Role

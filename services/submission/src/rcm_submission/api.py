@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from rcm_contracts.claim import Coverage
@@ -15,6 +15,7 @@ from rcm_contracts.envelope import describe_validation_error
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import Actor, TenantId
 from rcm_runtime.body_limits import body_limit
+from rcm_runtime.ops import require_operator
 from rcm_runtime.rate_limits import rate_limit
 from rcm_runtime.reads import problem, stage_read_router
 
@@ -28,12 +29,9 @@ reads = stage_read_router(submissions, tag="submission", needs=needs("submission
 router = APIRouter(prefix="/v1", tags=["submission"])
 
 
-def _require_ops(submission: Provided[Submission], x_ops_key: str | None = Header(default=None)) -> None:
-    if not submission.is_operator(x_ops_key):
-        raise HTTPException(401, detail={"code": "unauthenticated", "description": "needs the ops key (X-Ops-Key)"})
-
-
-Operator = Depends(_require_ops)
+# Acknowledgment files span tenants (a 999 names no tenant until it is matched): platform operators only, like
+# the dead-letter routes (rcm_runtime.ops).
+Operator = Depends(require_operator)
 
 
 @router.get("/interchanges/{icn}", dependencies=[needs("submissions.read")],
@@ -55,9 +53,10 @@ async def acceptance(tenant_id: TenantId, submission: Provided[Submission]) -> d
              description="For clearinghouses that push responses (or an operator re-feeding a file). A file that "
                          "does not parse, or names nothing we sent, is quarantined with the reason (422) and changes "
                          "no claim. An 835 is forwarded to remittance for the tenant whose claims it pays (status "
-                         "forwarded), or quarantined when that tenant is not certain. Needs the ops key.",
+                         "forwarded), or quarantined when that tenant is not certain. Platform operators only "
+                         "(role operator of the operations tenant).",
              openapi_extra={"requestBody": {"content": {"application/edi-x12": {"schema": {"type": "string"}}}}},
-             dependencies=[Operator, rate_limit("intake", after=_require_ops)])
+             dependencies=[Operator, rate_limit("intake", after=require_operator)])
 @body_limit("max_file_body_bytes")
 async def post_acknowledgment(request: Request, submission: Provided[Submission],
                               clearinghouse: str = Query(..., max_length=64),
@@ -72,7 +71,7 @@ async def post_acknowledgment(request: Request, submission: Provided[Submission]
 
 
 @router.get("/acknowledgments", tags=["ops"], summary="Response files read, newest first (quarantined ones with "
-                                                     "the reason); no content. Needs the ops key.",
+                                                     "the reason); no content. Platform operators only (role operator of the operations tenant).",
             dependencies=[Operator])
 async def list_acknowledgments(submission: Provided[Submission], status: str | None = None,
                                limit: int = Query(100, ge=1, le=1000)) -> dict:

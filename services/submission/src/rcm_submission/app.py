@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                               identity=Identity(settings.submitter_name, settings.submitter_contact,
                                                 settings.submitter_phone),
                               default_route=settings.default_clearinghouse, usage=settings.interchange_usage,
-                              batch_max=settings.dispatch_batch_max, ops_api_key=settings.ops_api_key,
+                              batch_max=settings.dispatch_batch_max,
                               era_max_bytes=settings.era_event_max_bytes))
 
     async def run_dispatcher(rt: Runtime) -> None:

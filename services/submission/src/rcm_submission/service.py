@@ -11,7 +11,6 @@ we sent, is quarantined with the reason and changes no claim. An 835 is forwarde
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 import uuid
@@ -607,7 +606,7 @@ class Submission:
     interchanges are recorded, then handed over; response files are fetched, then applied one short unit each."""
 
     def __init__(self, units: UnitsOfWork, clearinghouses: dict[str, ClearinghouseAdapter], *, identity: Identity,
-                 default_route: str, usage: str = "P", batch_max: int = 500, ops_api_key: str | None = None,
+                 default_route: str, usage: str = "P", batch_max: int = 500,
                  era_max_bytes: int = ERA_EVENT_MAX_BYTES) -> None:
         self.units = units
         self.clock = units.clock
@@ -616,12 +615,7 @@ class Submission:
         self.default_route = default_route
         self.usage = usage
         self.batch_max = batch_max
-        self._ops_api_key = ops_api_key
         self.era_max_bytes = era_max_bytes  # the largest 835 forwarded to remittance as an event
-
-    def is_operator(self, key: str | None) -> bool:
-        """Whether `key` is the deployment's ops key (acknowledgment intake and listing need it)."""
-        return bool(key) and self._ops_api_key is not None and hmac.compare_digest(key, self._ops_api_key)
 
     # -------------------------------------------------------- dispatch (the background loop)
     async def dispatch_once(self) -> int:

@@ -19,21 +19,20 @@ from rcm_submission.app import create_app
 from rcm_submission.db import metadata
 from rcm_submission.service import TOO_LARGE, Submission
 from rcm_submission.settings import Settings
-from tests.support.api import service_api
+from tests.support.api import ServiceApi, service_api
 from tests.support.claims import make_address, make_claim, make_coverage, make_patient, make_provider
 from tests.support.era835 import check, clp, era, svc
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc)
-OPS = {"x-ops-key": "ops-test-key"}
+ops = ServiceApi.operator_headers  # a platform operator's token (rcm_runtime.ops)
 
 
 async def app_with(tmp_path, **settings):
     boxes = {"box": {"kind": "file", "root": str(tmp_path / "box")}}
     return service_api(create_app, Settings, metadata, clock=FixedClock(NOW), clearinghouses=json.dumps(boxes),
-                       default_clearinghouse="box", dispatch_enabled=False, interchange_usage="T",
-                       ops_api_key="ops-test-key", **settings)
+                       default_clearinghouse="box", dispatch_enabled=False, interchange_usage="T", **settings)
 
 
 @pytest.fixture
@@ -71,7 +70,7 @@ def drop(api, name: str, text: str) -> None:
 
 
 async def files(api) -> list[dict]:
-    resp = await api.client.get("/v1/acknowledgments", headers=OPS)
+    resp = await api.client.get("/v1/acknowledgments", headers=ops())
     assert resp.status_code == 200
     return resp.json()["files"]
 
@@ -165,7 +164,7 @@ async def test_an_835_too_large_for_the_event_bus_is_quarantined_for_an_upload(t
 async def test_an_operator_can_hand_in_an_835_and_it_is_forwarded_like_a_polled_one(api):
     [pcn] = await sent_claims(api, "tenant-a")
     resp = await api.client.post("/v1/acknowledgments", params={"clearinghouse": "box", "name": "pushed.835"},
-                                 content=paying(pcn).encode(), headers={"content-type": "application/edi-x12", **OPS})
+                                 content=paying(pcn).encode(), headers={"content-type": "application/edi-x12", **ops()})
     assert resp.status_code == 200
     assert resp.json() == {"kind": "835", "status": "forwarded", "reason": None, "claims_updated": 0}
     [event] = await api.outbox_events("remittance-received")
