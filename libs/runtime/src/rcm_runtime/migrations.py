@@ -14,6 +14,7 @@ from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from rcm_runtime import phi
 from rcm_runtime.row_security import grant_runtime, protect_tenant_tables, unprotect_tenant_tables, unprotected_tables
 from rcm_runtime.secret_settings import refuse_insecure
 from rcm_runtime.settings import ServiceSettings
@@ -81,6 +82,7 @@ def secure(connection: Connection, settings: ServiceSettings) -> None:
 
 def run_migrations(settings: ServiceSettings, target_metadata: MetaData | list[MetaData]) -> None:
     refuse_insecure(settings)  # `serve --migrate` stops here, before touching the database, as the app would
+    phi.configure(settings)  # revisions that seal existing rows use the service's keyring
     schema = settings.db_schema
 
     def do_run(connection) -> None:

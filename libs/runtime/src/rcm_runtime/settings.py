@@ -21,6 +21,7 @@ class ServiceSettings(BaseSettings):
         "migration_database_url": secret.unless_unset(secret.database_url),
         "api_keys": secret.api_key_digests,
         "ops_api_key": secret.key,
+        "phi_keys_file": secret.phi_keys_file,
     }
 
     # development: the defaults below (development keys, passwordless superuser URL) are allowed. Anything else
@@ -79,6 +80,12 @@ class ServiceSettings(BaseSettings):
     api_keys: str = ""
 
     ops_api_key: str = "dev-ops-key"  # operators only: dead letters span tenants
+
+    # PHI at rest (rcm_runtime.phi): the keys file (key ids -> data keys, the active one, the blind-index key; empty:
+    # the public development keyring, refused outside development), and the local key manager's key-encryption key
+    # for keys stored wrapped ("kms": "local").
+    phi_keys_file: str = ""
+    phi_kek_file: str = ""
 
     # Request bodies (rcm_runtime.body_limits): the most any endpoint reads, and the most a file intake endpoint
     # reads (X12 835/837 files, FHIR Bundles, HL7 batches, CSV/BAI2 files; routes marked @body_limit("max_file_

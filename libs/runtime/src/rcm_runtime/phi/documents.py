@@ -1,0 +1,192 @@
+"""Which parts of a stored value are PHI, and sealing them in place.
+
+A service declares each column holding PHI once, in its db.py (`SealedColumn`): a JSONB document whose PHI
+parts are named by paths (`patient`, `coverage.member_id`, `other_payers[].coverage.subscriber`: `[]` walks every
+item of a list), a JSONB value that is PHI as a whole, or a text column (an X12 file) sealed whole. The repository
+layer seals on write and opens on read (`seal_row`/`open_row`), so domain code and the APIs see plain documents.
+
+A sealed document keeps its other fields readable (queries may still use a payer id or a code) and carries its
+PHI as one sealed value under the key `_phi`: a JSON list of [concrete path, value] pairs. A document without
+`_phi` is returned unchanged by `open` (nothing of it was PHI, e.g. a claim with no patient yet)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Literal
+
+from sqlalchemy import Table
+
+from rcm_runtime.phi.sealing import PhiError, Sealer, is_sealed
+
+SEALED_KEY = "_phi"
+
+Path = tuple[str | int, ...]
+
+
+def _split(path: str) -> list[str]:
+    return path.split(".")
+
+
+def _extract(node: Any, parts: list[str], at: Path, out: list[tuple[Path, Any]]) -> None:
+    """Moves the values at `parts` under `node` into `out` (removing them from node)."""
+    if not isinstance(node, dict) or not parts:
+        return
+    head, rest = parts[0], parts[1:]
+    listed = head.endswith("[]")
+    key = head[:-2] if listed else head
+    if key not in node or node[key] is None:
+        return
+    if listed:
+        if isinstance(node[key], list):
+            for i, item in enumerate(node[key]):
+                _extract(item, rest, (*at, key, i), out)
+    elif rest:
+        _extract(node[key], rest, (*at, key), out)
+    else:
+        out.append(((*at, key), node.pop(key)))
+
+
+def _put(node: Any, path: Path, value: Any) -> None:
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of a JSON value (dicts and lists only: cheaper than copy.deepcopy)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+# The PHI of a claim (rcm_contracts.claim.Claim) and of an encounter (EncounterSubmitted): the patient, and per
+# coverage the member id, group number and the subscriber or insured person.
+def coverage_paths(prefix: str) -> tuple[str, ...]:
+    return tuple(f"{prefix}.{leaf}" for leaf in ("member_id", "group_number", "subscriber", "insured"))
+
+
+CLAIM_PHI = ("patient", *coverage_paths("coverage"), *coverage_paths("secondary_coverage"),
+             *coverage_paths("other_payers[].coverage"))
+
+
+@dataclass(frozen=True)
+class SealedColumn:
+    """A column holding PHI. kind: `document` (a JSONB document, `paths` sealed), `json` (a JSONB value sealed
+    whole) or `text` (a text column sealed whole). The field bound into each sealed value is
+    `<service>.<table>.<column>`."""
+
+    table: Table
+    column: str
+    kind: Literal["document", "json", "text"] = "document"
+    paths: tuple[str, ...] = CLAIM_PHI
+    tenant_column: str = "tenant_id"
+
+    def field(self, service: str) -> str:
+        return f"{service}.{self.table.name}.{self.column}"
+
+    # ---------------------------------------------------------------- one value
+    def seal(self, sealer: Sealer, value: Any, *, tenant: str, service: str) -> Any:
+        if value is None:
+            return None
+        field = self.field(service)
+        if self.kind == "text":
+            return value if is_sealed(value) else sealer.seal_text(value, tenant=tenant, field=field)
+        if isinstance(value, dict) and SEALED_KEY in value:
+            return value  # already sealed (a document read raw and written back)
+        if self.kind == "json":
+            return {SEALED_KEY: sealer.seal_json(value, tenant=tenant, field=field)}
+        doc = _copy(value)
+        found: list[tuple[Path, Any]] = []
+        for path in self.paths:
+            _extract(doc, _split(path), (), found)
+        if found:
+            doc[SEALED_KEY] = sealer.seal_json([[list(p), v] for p, v in found], tenant=tenant, field=field)
+        return doc
+
+    def open(self, sealer: Sealer, value: Any, *, tenant: str, service: str) -> Any:
+        if value is None:
+            return None
+        field = self.field(service)
+        if self.kind == "text":
+            return sealer.open_text(value, tenant=tenant, field=field) if is_sealed(value) else value
+        if not isinstance(value, dict) or SEALED_KEY not in value:
+            return value
+        opened = sealer.open_json(value[SEALED_KEY], tenant=tenant, field=field)
+        if self.kind == "json":
+            return opened
+        doc = {k: v for k, v in value.items() if k != SEALED_KEY}
+        try:
+            for path, part in opened:
+                _put(doc, tuple(path), part)
+        except (KeyError, IndexError, TypeError):
+            raise PhiError(f"{field}: a sealed part no longer fits its document") from None
+        return doc
+
+    def sealed_value(self, stored: Any) -> str | None:
+        """The sealed text inside a stored value (what rotation re-encrypts), None when it holds none."""
+        if self.kind == "text":
+            return stored if is_sealed(stored) else None
+        return stored.get(SEALED_KEY) if isinstance(stored, dict) else None
+
+    def with_sealed_value(self, stored: Any, sealed: str) -> Any:
+        return sealed if self.kind == "text" else {**stored, SEALED_KEY: sealed}
+
+
+@dataclass(frozen=True)
+class SealedColumns:
+    """A service's PHI columns (declared in its db.py as `PHI`), with the service name bound into each value."""
+
+    service: str
+    columns: tuple[SealedColumn, ...]
+
+    def of(self, table: Table) -> list[SealedColumn]:
+        return [c for c in self.columns if c.table is table]
+
+    def seal_row(self, sealer: Sealer, table: Table, row: dict[str, Any], tenant: str | None = None) -> dict[str, Any]:
+        """`row` (values by column name) with its PHI columns sealed, for an insert or update. `tenant`: when the
+        row names no tenant column (an update's values)."""
+        out = dict(row)
+        for col in self.of(table):
+            if col.column in out:
+                out[col.column] = col.seal(sealer, out[col.column], tenant=tenant or out[col.tenant_column],
+                                           service=self.service)
+        return out
+
+    def seal_rows(self, sealer: Sealer, table: Table, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [self.seal_row(sealer, table, r) for r in rows]
+
+    def open_row(self, sealer: Sealer, table: Table, row: Any) -> Any:
+        """A result row with its PHI columns opened: a SQLAlchemy Row or a mapping (same type back, as far as
+        rows go: a Row becomes a namedtuple-like `_replace`d copy). Columns absent from the row are skipped."""
+        cols = [c for c in self.of(table) if c.column in row._fields] if hasattr(row, "_fields") else \
+            [c for c in self.of(table) if c.column in row]
+        if not cols:
+            return row
+        mapping = row._mapping if hasattr(row, "_mapping") else row
+        tenant = mapping[cols[0].tenant_column]
+        values = {c.column: c.open(sealer, mapping[c.column], tenant=tenant, service=self.service) for c in cols}
+        if hasattr(row, "_fields"):
+            return OpenedRow({**mapping, **values})
+        return {**mapping, **values}
+
+
+class OpenedRow(dict):
+    """A result row with its PHI opened: attribute access like a SQLAlchemy Row (row.claim), item access by name."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def _mapping(self) -> "OpenedRow":
+        return self
+
+    @property
+    def _fields(self) -> tuple[str, ...]:
+        return tuple(self)
