@@ -52,6 +52,17 @@ def dead_letters_redrive_downgrade() -> None:
     op.drop_column('dead_letters', 'closed_by')
 
 
+def seal_phi_upgrade(columns) -> None:
+    """The upgrade of a service's PHI revision: its stored PHI sealed in place, in batches (rcm_runtime.phi)."""
+    from rcm_runtime.phi.existing_rows import rewrite
+    rewrite(context.get_bind(), columns, phi.sealer(), seal=True)
+
+
+def seal_phi_downgrade(columns) -> None:
+    from rcm_runtime.phi.existing_rows import rewrite
+    rewrite(context.get_bind(), columns, phi.sealer(), seal=False)
+
+
 def protect_tenant_tables_upgrade() -> None:
     """The upgrade of each service's row-level security revision (and of any later one adding tenant tables)."""
     protect_tenant_tables(context.get_bind())

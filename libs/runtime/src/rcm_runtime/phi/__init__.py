@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from rcm_runtime.phi.documents import CLAIM_PHI, SEALED_KEY, OpenedRow, SealedColumn, SealedColumns, coverage_paths
+from rcm_runtime.phi.documents import (CLAIM_PHI, SEALED_KEY, OpenedRow, SealedColumn, SealedColumns, coverage_paths,
+                                       under)
 from rcm_runtime.phi.keyring import DEVELOPMENT_KEYRING, Keyring, KeyringError, KeyManager, LocalKeyManager, load
 from rcm_runtime.phi.sealing import PhiError, Sealer, TamperedValue, UnknownKeyId, is_sealed, key_id_of
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["CLAIM_PHI", "DEVELOPMENT_KEYRING", "SEALED_KEY", "Keyring", "KeyringError", "KeyManager",
            "LocalKeyManager", "OpenedRow", "PhiError", "SealedColumn", "SealedColumns", "Sealer", "TamperedValue",
-           "UnknownKeyId", "configure", "coverage_paths", "is_sealed", "key_id_of", "sealer", "use"]
+           "UnknownKeyId", "configure", "coverage_paths", "is_sealed", "key_id_of", "sealer", "under", "use"]
 
 
 class PhiSettings(BaseSettings):

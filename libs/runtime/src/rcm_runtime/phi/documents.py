@@ -71,6 +71,11 @@ CLAIM_PHI = ("patient", *coverage_paths("coverage"), *coverage_paths("secondary_
              *coverage_paths("other_payers[].coverage"))
 
 
+def under(prefix: str, paths: tuple[str, ...]) -> tuple[str, ...]:
+    """`paths` inside the document's `prefix` (e.g. the claim inside an audit snapshot)."""
+    return tuple(f"{prefix}.{p}" for p in paths)
+
+
 @dataclass(frozen=True)
 class SealedColumn:
     """A column holding PHI. kind: `document` (a JSONB document, `paths` sealed), `json` (a JSONB value sealed
@@ -87,10 +92,11 @@ class SealedColumn:
         return f"{service}.{self.table.name}.{self.column}"
 
     # ---------------------------------------------------------------- one value
-    def seal(self, sealer: Sealer, value: Any, *, tenant: str, service: str) -> Any:
+    # A row of no tenant (a clearinghouse file not yet attributed) is bound to the empty tenant.
+    def seal(self, sealer: Sealer, value: Any, *, tenant: str | None, service: str) -> Any:
         if value is None:
             return None
-        field = self.field(service)
+        field, tenant = self.field(service), tenant or ""
         if self.kind == "text":
             return value if is_sealed(value) else sealer.seal_text(value, tenant=tenant, field=field)
         if isinstance(value, dict) and SEALED_KEY in value:
@@ -105,10 +111,10 @@ class SealedColumn:
             doc[SEALED_KEY] = sealer.seal_json([[list(p), v] for p, v in found], tenant=tenant, field=field)
         return doc
 
-    def open(self, sealer: Sealer, value: Any, *, tenant: str, service: str) -> Any:
+    def open(self, sealer: Sealer, value: Any, *, tenant: str | None, service: str) -> Any:
         if value is None:
             return None
-        field = self.field(service)
+        field, tenant = self.field(service), tenant or ""
         if self.kind == "text":
             return sealer.open_text(value, tenant=tenant, field=field) if is_sealed(value) else value
         if not isinstance(value, dict) or SEALED_KEY not in value:
@@ -134,9 +140,17 @@ class SealedColumn:
         return sealed if self.kind == "text" else {**stored, SEALED_KEY: sealed}
 
 
+def _sealer(sealer: Sealer | None) -> Sealer:
+    if sealer is not None:
+        return sealer
+    from rcm_runtime.phi import sealer as process_sealer
+    return process_sealer()
+
+
 @dataclass(frozen=True)
 class SealedColumns:
-    """A service's PHI columns (declared in its db.py as `PHI`), with the service name bound into each value."""
+    """A service's PHI columns (declared in its db.py as `PHI`), with the service name bound into each value.
+    `seal`/`open` use the process's sealer (rcm_runtime.phi.configure) unless one is given."""
 
     service: str
     columns: tuple[SealedColumn, ...]
@@ -144,32 +158,38 @@ class SealedColumns:
     def of(self, table: Table) -> list[SealedColumn]:
         return [c for c in self.columns if c.table is table]
 
-    def seal_row(self, sealer: Sealer, table: Table, row: dict[str, Any], tenant: str | None = None) -> dict[str, Any]:
-        """`row` (values by column name) with its PHI columns sealed, for an insert or update. `tenant`: when the
+    def seal(self, table: Table, row: dict[str, Any], *, tenant: str | None = None,
+             sealer: Sealer | None = None) -> dict[str, Any]:
+        """`row` (values by column name, for an insert or update) with its PHI columns sealed. `tenant`: when the
         row names no tenant column (an update's values)."""
         out = dict(row)
         for col in self.of(table):
             if col.column in out:
-                out[col.column] = col.seal(sealer, out[col.column], tenant=tenant or out[col.tenant_column],
-                                           service=self.service)
+                out[col.column] = col.seal(_sealer(sealer), out[col.column],
+                                           tenant=tenant or out[col.tenant_column], service=self.service)
         return out
 
-    def seal_rows(self, sealer: Sealer, table: Table, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [self.seal_row(sealer, table, r) for r in rows]
+    def seal_all(self, table: Table, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        sealer = _sealer(None)
+        return [self.seal(table, r, sealer=sealer) for r in rows]
 
-    def open_row(self, sealer: Sealer, table: Table, row: Any) -> Any:
-        """A result row with its PHI columns opened: a SQLAlchemy Row or a mapping (same type back, as far as
-        rows go: a Row becomes a namedtuple-like `_replace`d copy). Columns absent from the row are skipped."""
-        cols = [c for c in self.of(table) if c.column in row._fields] if hasattr(row, "_fields") else \
-            [c for c in self.of(table) if c.column in row]
+    def open(self, table: Table, row: Any, *, tenant: str | None = None, sealer: Sealer | None = None) -> Any:
+        """A result row (a SQLAlchemy Row, RowMapping or dict) with its PHI columns opened; None stays None. A Row
+        comes back as an `OpenedRow` (attribute and item access). The tenant is the row's tenant column unless
+        given (a query that did not select it)."""
+        if row is None:
+            return None
+        mapping = row._mapping if hasattr(row, "_mapping") else row
+        cols = [c for c in self.of(table) if c.column in mapping]
         if not cols:
             return row
-        mapping = row._mapping if hasattr(row, "_mapping") else row
-        tenant = mapping[cols[0].tenant_column]
-        values = {c.column: c.open(sealer, mapping[c.column], tenant=tenant, service=self.service) for c in cols}
-        if hasattr(row, "_fields"):
-            return OpenedRow({**mapping, **values})
-        return {**mapping, **values}
+        values = {c.column: c.open(_sealer(sealer), mapping[c.column], tenant=tenant or mapping[c.tenant_column],
+                                   service=self.service) for c in cols}
+        return OpenedRow({**mapping, **values})
+
+    def open_all(self, table: Table, rows: Iterable[Any], *, tenant: str | None = None) -> list[Any]:
+        sealer = _sealer(None)
+        return [self.open(table, r, tenant=tenant, sealer=sealer) for r in rows]
 
 
 class OpenedRow(dict):

@@ -1,0 +1,20 @@
+"""PHI at rest: stored claims' patient and coverage parts, and the X12 files (837P, acknowledgments) whole, sealed
+(rcm_runtime.phi)
+
+Revision ID: 0009_phi
+Revises: 0008
+"""
+from rcm_runtime.migrations import seal_phi_downgrade, seal_phi_upgrade
+
+from rcm_submission.db import PHI
+
+revision = '0009_phi'
+down_revision = '0008'
+
+
+def upgrade() -> None:
+    seal_phi_upgrade(PHI)
+
+
+def downgrade() -> None:
+    seal_phi_downgrade(PHI)
