@@ -53,14 +53,19 @@ def dead_letters_redrive_downgrade() -> None:
 
 
 def seal_phi_upgrade(columns) -> None:
-    """The upgrade of a service's PHI revision: its stored PHI sealed in place, in batches (rcm_runtime.phi)."""
+    """The upgrade of a service's PHI revision: its stored PHI (its own columns, and the payloads of its outbox and
+    dead letters) sealed in place, in batches (rcm_runtime.phi)."""
+    from rcm_runtime.messaging import PHI as MESSAGING_PHI
     from rcm_runtime.phi.existing_rows import rewrite
-    rewrite(context.get_bind(), columns, phi.sealer(), seal=True)
+    for each in (MESSAGING_PHI, columns):
+        rewrite(context.get_bind(), each, phi.sealer(), seal=True)
 
 
 def seal_phi_downgrade(columns) -> None:
+    from rcm_runtime.messaging import PHI as MESSAGING_PHI
     from rcm_runtime.phi.existing_rows import rewrite
-    rewrite(context.get_bind(), columns, phi.sealer(), seal=False)
+    for each in (columns, MESSAGING_PHI):
+        rewrite(context.get_bind(), each, phi.sealer(), seal=False)
 
 
 def protect_tenant_tables_upgrade() -> None:

@@ -29,12 +29,15 @@ SERVICES = ("charges", "eligibility", "coding", "scrubber", "submission", "remit
 
 
 def service_parts(name: str):
-    """The service's settings (its database URL from RCM_<SERVICE>_DATABASE_URL if set) and PHI columns."""
+    """The service's settings (its database URL from RCM_<SERVICE>_DATABASE_URL if set) and its PHI columns: its
+    own (its db.py's PHI) and its outbox's and dead letters' (rcm_runtime.messaging.PHI)."""
+    from rcm_runtime.messaging import PHI as MESSAGING_PHI
     package = "rcm_" + name.replace("-", "_")
     settings_cls = importlib.import_module(f"{package}.settings").Settings
     url = os.environ.get(f"RCM_{name.replace('-', '_').upper()}_DATABASE_URL")
     settings = settings_cls(**({"database_url": url} if url else {}))
-    return settings, importlib.import_module(f"{package}.db").PHI
+    own = getattr(importlib.import_module(f"{package}.db"), "PHI", None)
+    return settings, [MESSAGING_PHI, *([own] if own is not None else [])]
 
 
 async def _each(names: list[str], act) -> int:
@@ -94,13 +97,15 @@ def _new_key(args) -> int:
 async def _run(args, names: list[str]) -> int:
     uses: dict[str, int] = {}
 
-    async def act(name, settings, columns, engine):
+    async def act(name, settings, groups, engine):
         sealer = configure(settings)
-        if args.command == "rotate":
-            await rotate(engine, columns, sealer, batch=args.batch, pause_s=args.pause_s, log=print)
-        counts = await key_use(engine, columns)
-        for kid, n in counts.items():
-            uses[kid] = uses.get(kid, 0) + n
+        counts: dict[str, int] = {}
+        for columns in groups:
+            if args.command == "rotate":
+                await rotate(engine, columns, sealer, batch=args.batch, pause_s=args.pause_s, log=print)
+            for kid, n in (await key_use(engine, columns)).items():
+                counts[kid] = counts.get(kid, 0) + n
+                uses[kid] = uses.get(kid, 0) + n
         print(f"{name}: " + (", ".join(f"{kid}: {n}" for kid, n in sorted(counts.items())) or "no sealed values"))
 
     await _each(names, act)

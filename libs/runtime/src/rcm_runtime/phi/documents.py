@@ -16,9 +16,10 @@ from typing import Any, Iterable, Literal
 
 from sqlalchemy import Table
 
-from rcm_runtime.phi.sealing import PhiError, Sealer, is_sealed
+from rcm_runtime.phi.sealing import PREFIX, PhiError, Sealer, is_sealed
 
 SEALED_KEY = "_phi"
+PREFIX_BYTES = PREFIX.encode()
 
 Path = tuple[str | int, ...]
 
@@ -79,12 +80,12 @@ def under(prefix: str, paths: tuple[str, ...]) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class SealedColumn:
     """A column holding PHI. kind: `document` (a JSONB document, `paths` sealed), `json` (a JSONB value sealed
-    whole) or `text` (a text column sealed whole). The field bound into each sealed value is
+    whole), `text` (a text column sealed whole) or `bytes` (a bytea column sealed whole: the sealed text's ASCII). The field bound into each sealed value is
     `<service>.<table>.<column>`."""
 
     table: Table
     column: str
-    kind: Literal["document", "json", "text"] = "document"
+    kind: Literal["document", "json", "text", "bytes"] = "document"
     paths: tuple[str, ...] = CLAIM_PHI
     tenant_column: str = "tenant_id"
 
@@ -99,6 +100,8 @@ class SealedColumn:
         field, tenant = self.field(service), tenant or ""
         if self.kind == "text":
             return value if is_sealed(value) else sealer.seal_text(value, tenant=tenant, field=field)
+        if self.kind == "bytes":
+            return value if value.startswith(PREFIX_BYTES) else sealer.seal(value, tenant=tenant, field=field).encode()
         if isinstance(value, dict) and SEALED_KEY in value:
             return value  # already sealed (a document read raw and written back)
         if self.kind == "json":
@@ -117,6 +120,9 @@ class SealedColumn:
         field, tenant = self.field(service), tenant or ""
         if self.kind == "text":
             return sealer.open_text(value, tenant=tenant, field=field) if is_sealed(value) else value
+        if self.kind == "bytes":
+            value = bytes(value)
+            return sealer.open(value.decode(), tenant=tenant, field=field) if value.startswith(PREFIX_BYTES) else value
         if not isinstance(value, dict) or SEALED_KEY not in value:
             return value
         opened = sealer.open_json(value[SEALED_KEY], tenant=tenant, field=field)
@@ -134,9 +140,13 @@ class SealedColumn:
         """The sealed text inside a stored value (what rotation re-encrypts), None when it holds none."""
         if self.kind == "text":
             return stored if is_sealed(stored) else None
+        if self.kind == "bytes":
+            return bytes(stored).decode() if stored is not None and bytes(stored).startswith(PREFIX_BYTES) else None
         return stored.get(SEALED_KEY) if isinstance(stored, dict) else None
 
     def with_sealed_value(self, stored: Any, sealed: str) -> Any:
+        if self.kind == "bytes":
+            return sealed.encode()
         return sealed if self.kind == "text" else {**stored, SEALED_KEY: sealed}
 
 
@@ -166,7 +176,7 @@ class SealedColumns:
         for col in self.of(table):
             if col.column in out:
                 out[col.column] = col.seal(_sealer(sealer), out[col.column],
-                                           tenant=tenant or out[col.tenant_column], service=self.service)
+                                           tenant=tenant or out.get(col.tenant_column), service=self.service)
         return out
 
     def seal_all(self, table: Table, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -183,7 +193,7 @@ class SealedColumns:
         cols = [c for c in self.of(table) if c.column in mapping]
         if not cols:
             return row
-        values = {c.column: c.open(_sealer(sealer), mapping[c.column], tenant=tenant or mapping[c.tenant_column],
+        values = {c.column: c.open(_sealer(sealer), mapping[c.column], tenant=tenant or mapping.get(c.tenant_column),
                                    service=self.service) for c in cols}
         return OpenedRow({**mapping, **values})
 

@@ -20,6 +20,8 @@ from rcm_runtime.tenant_scope import system_reads, system_transaction
 
 def _sealed_expr(col: SealedColumn):
     c = col.table.c[col.column]
+    if col.kind == "bytes":
+        return func.encode(func.substring(c, 1, 64), literal("escape"))  # the header is ASCII
     return c if col.kind == "text" else c[SEALED_KEY].astext
 
 
