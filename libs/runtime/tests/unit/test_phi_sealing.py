@@ -108,6 +108,7 @@ def test_document_seals_only_its_phi_and_opens_to_the_same_document():
     with pytest.raises(TamperedValue):
         col.open(s, sealed, tenant="tenant-b", service="svc")
     assert CLAIM["patient"]["last_name"] == "Gonzalez"  # the caller's document is not changed
+    assert "member_id" not in sealed["coverage"]  # nor the stored one by opening it
 
 
 def test_text_and_whole_json_columns():

@@ -28,38 +28,38 @@ def _split(path: str) -> list[str]:
     return path.split(".")
 
 
-def _extract(node: Any, parts: list[str], at: Path, out: list[tuple[Path, Any]]) -> None:
-    """Moves the values at `parts` under `node` into `out` (removing them from node)."""
-    if not isinstance(node, dict) or not parts:
-        return
+def _extract(node: dict, parts: list[str], at: Path, out: list[tuple[Path, Any]]) -> None:
+    """Moves the values at `parts` under `node` (a copy of its own) into `out`, removing them from it. Only the
+    containers on the way are copied (copy on write: the caller's document is left as it is)."""
     head, rest = parts[0], parts[1:]
     listed = head.endswith("[]")
     key = head[:-2] if listed else head
-    if key not in node or node[key] is None:
+    child = node.get(key)
+    if child is None:
         return
     if listed:
-        if isinstance(node[key], list):
-            for i, item in enumerate(node[key]):
-                _extract(item, rest, (*at, key, i), out)
+        if isinstance(child, list):
+            node[key] = items = list(child)
+            for i, item in enumerate(items):
+                if isinstance(item, dict) and rest:
+                    items[i] = dict(item)
+                    _extract(items[i], rest, (*at, key, i), out)
     elif rest:
-        _extract(node[key], rest, (*at, key), out)
+        if isinstance(child, dict):
+            node[key] = dict(child)
+            _extract(node[key], rest, (*at, key), out)
     else:
         out.append(((*at, key), node.pop(key)))
 
 
-def _put(node: Any, path: Path, value: Any) -> None:
+def _put(node: dict, path: Path, value: Any) -> None:
+    """Sets the value at `path` under `node` (a copy of its own), copying the containers on the way (copy on
+    write, as `_extract`)."""
     for step in path[:-1]:
-        node = node[step]
+        child = node[step]
+        node[step] = child = dict(child) if isinstance(child, dict) else list(child)
+        node = child
     node[path[-1]] = value
-
-
-def _copy(value: Any) -> Any:
-    """A deep copy of a JSON value (dicts and lists only: cheaper than copy.deepcopy)."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 # The PHI of a claim (rcm_contracts.claim.Claim) and of an encounter (EncounterSubmitted): the patient, and per
@@ -106,7 +106,7 @@ class SealedColumn:
             return value  # already sealed (a document read raw and written back)
         if self.kind == "json":
             return {SEALED_KEY: sealer.seal_json(value, tenant=tenant, field=field)}
-        doc = _copy(value)
+        doc = dict(value)
         found: list[tuple[Path, Any]] = []
         for path in self.paths:
             _extract(doc, _split(path), (), found)
