@@ -68,6 +68,12 @@ def seal_phi_downgrade(columns) -> None:
         rewrite(context.get_bind(), each, phi.sealer(), seal=False)
 
 
+def seal_phi_steps(columns):
+    """(upgrade, downgrade) of a service's PHI revision that does nothing else:
+    `upgrade, downgrade = seal_phi_steps(PHI)`."""
+    return (lambda: seal_phi_upgrade(columns)), (lambda: seal_phi_downgrade(columns))
+
+
 def protect_tenant_tables_upgrade() -> None:
     """The upgrade of each service's row-level security revision (and of any later one adding tenant tables)."""
     protect_tenant_tables(context.get_bind())

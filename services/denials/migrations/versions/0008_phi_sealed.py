@@ -3,18 +3,12 @@
 Revision ID: 0008_phi
 Revises: 0007
 """
-from rcm_runtime.migrations import seal_phi_downgrade, seal_phi_upgrade
+from rcm_runtime.migrations import seal_phi_steps
 from rcm_runtime.phi import SealedColumns
 
 revision = '0008_phi'
 down_revision = '0007'
 
-PHI = SealedColumns("denials", ())  # this service's own tables: none sealed yet (README, PHI at rest)
+PHI = SealedColumns("denials", ())  # its own tables hold ids, codes and amounts only
 
-
-def upgrade() -> None:
-    seal_phi_upgrade(PHI)
-
-
-def downgrade() -> None:
-    seal_phi_downgrade(PHI)
+upgrade, downgrade = seal_phi_steps(PHI)

@@ -3,18 +3,12 @@
 Revision ID: 0007_phi
 Revises: 0006
 """
-from rcm_runtime.migrations import seal_phi_downgrade, seal_phi_upgrade
+from rcm_runtime.migrations import seal_phi_steps
 from rcm_runtime.phi import SealedColumns
 
 revision = '0007_phi'
 down_revision = '0006'
 
-PHI = SealedColumns("sandbox", ())  # this service's own tables: none sealed yet (README, PHI at rest)
+PHI = SealedColumns("sandbox", ())  # its payer claims and outbound files: not sealed yet (README, PHI at rest)
 
-
-def upgrade() -> None:
-    seal_phi_upgrade(PHI)
-
-
-def downgrade() -> None:
-    seal_phi_downgrade(PHI)
+upgrade, downgrade = seal_phi_steps(PHI)

@@ -4,17 +4,11 @@
 Revision ID: 0009_phi
 Revises: 0008
 """
-from rcm_runtime.migrations import seal_phi_downgrade, seal_phi_upgrade
+from rcm_runtime.migrations import seal_phi_steps
 
 from rcm_submission.db import PHI
 
 revision = '0009_phi'
 down_revision = '0008'
 
-
-def upgrade() -> None:
-    seal_phi_upgrade(PHI)
-
-
-def downgrade() -> None:
-    seal_phi_downgrade(PHI)
+upgrade, downgrade = seal_phi_steps(PHI)

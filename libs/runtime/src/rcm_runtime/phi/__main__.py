@@ -80,9 +80,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _new_key(args) -> int:
-    manager = LocalKeyManager.from_file(os.environ.get("RCM_PHI_KEK_FILE", "")) if args.kms else None
-    fresh = new_keys_document([args.key_id], manager=manager, kms=args.kms)
-    doc = read_document(args.file) if os.path.exists(args.file) else {**fresh, "keys": {}}
+    doc = read_document(args.file) if os.path.exists(args.file) else None
+    kms = args.kms or (doc or {}).get("kms")  # a file whose keys are wrapped gets a wrapped key
+    if kms not in (None, "local"):
+        raise KeyringError(f"new-key wraps with the local key manager only, not {kms!r}: wrap with your KMS")
+    manager = LocalKeyManager.from_file(os.environ.get("RCM_PHI_KEK_FILE", "")) if kms else None
+    fresh = new_keys_document([args.key_id], manager=manager, kms=kms)
+    doc = doc or {**fresh, "keys": {}}
     if args.key_id in doc["keys"]:
         raise KeyringError(f"key {args.key_id!r} is already in the keys file")
     doc["keys"][args.key_id] = fresh["keys"][args.key_id]
