@@ -34,7 +34,8 @@ def settings_class(package: str):
 @pytest.mark.parametrize("name, package", [(row[0], row[1]) for row in SERVICES])
 def test_each_service_refuses_its_own_development_keys_outside_development(name, package):
     cls = settings_class(package)
-    assert set(cls.secret_settings) == {"database_url", "migration_database_url", "api_keys", "ops_api_key", "phi_keys_file",
+    assert set(cls.secret_settings) == {"database_url", "migration_database_url", "api_keys", "ops_api_key",
+                                        "phi_keys_file",
                                         *OWN_SECRETS.get(name, ())}
     refused = problems(cls(**REAL))
     defaulted = sorted(s for s in OWN_SECRETS.get(name, ()) if cls.model_fields[s].default)

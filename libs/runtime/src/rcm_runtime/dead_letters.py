@@ -267,8 +267,8 @@ class DeadLetters:
             if not await self._mark(row["id"], operator, conn=conn):
                 result.skipped.append(row["id"])
                 return
-            new_id = (await conn.execute(insert(dl).values(PHI.seal(dl, {"reason": reason, **{c: row[c] for c in _COPIED}}))
-                                         .returning(dl.c.id))).scalar_one()
+            again = PHI.seal(dl, {"reason": reason, **{c: row[c] for c in _COPIED}})  # the opened payload, resealed
+            new_id = (await conn.execute(insert(dl).values(again).returning(dl.c.id))).scalar_one()
             await conn.execute(update(dl).where(dl.c.id == row["id"]).values(redriven_to=new_id))
         log.error("redriven record failed again", extra={"dead_letter": row["id"], "new_dead_letter": new_id,
                                                          "reason": reason})

@@ -26,7 +26,8 @@ NEW = Sealer(Keyring("k2", {"k1": K1, "k2": K2}, INDEX))
 meta = MetaData()
 claims = Table("claims", meta, Column("id", UUID(as_uuid=True), primary_key=True), Column("tenant_id", Text),
                Column("claim", JSONB), Column("content", Text))
-PHI = SealedColumns("test", (SealedColumn(claims, "claim", paths=CLAIM_PHI), SealedColumn(claims, "content", kind="text")))
+PHI = SealedColumns("test", (SealedColumn(claims, "claim", paths=CLAIM_PHI),
+                             SealedColumn(claims, "content", kind="text")))
 
 
 def claim(i: int) -> dict:
@@ -49,8 +50,8 @@ async def _stored(engine) -> list[dict]:
 
 async def test_rotation_reencrypts_every_old_value_online_and_retire_waits_for_it(table, tmp_path):
     engine = table
-    rows = [{"id": uuid.UUID(int=i), "tenant_id": f"tenant-{'ab'[i % 2]}", "claim": claim(i), "content": f"NM1*QC*1*ROT{i}"}
-            for i in range(1, 12)]
+    rows = [{"id": uuid.UUID(int=i), "tenant_id": f"tenant-{'ab'[i % 2]}", "claim": claim(i),
+             "content": f"NM1*QC*1*ROT{i}"} for i in range(1, 12)]
     async with engine.begin() as conn:
         await conn.execute(insert(claims), [PHI.seal(claims, r, sealer=OLD) for r in rows])
     assert await key_use(engine, PHI) == {"k1": 22}

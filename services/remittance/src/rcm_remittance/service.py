@@ -830,8 +830,9 @@ class Remittance:
 
     @staticmethod
     async def _held(uow: UnitOfWork, file_id: uuid.UUID):
-        row = PHI.open(remittance_files, (await uow.conn.execute(select(remittance_files).where(
-            remittance_files.c.tenant_id == uow.tenant_id, remittance_files.c.id == file_id).with_for_update())).first())
+        row = (await uow.conn.execute(select(remittance_files).where(
+            remittance_files.c.tenant_id == uow.tenant_id, remittance_files.c.id == file_id).with_for_update())).first()
+        row = PHI.open(remittance_files, row)
         if row is None:
             raise NotFound("no such remittance file for this tenant")
         if row.status != "held":

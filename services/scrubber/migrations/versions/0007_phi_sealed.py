@@ -22,7 +22,8 @@ def upgrade() -> None:
     conn, sealer = op.get_bind(), phi.sealer()
     rows = conn.execute(sa.text("SELECT tenant_id, fingerprint FROM claim_fingerprints")).all()
     if rows:
-        conn.execute(sa.text("UPDATE claim_fingerprints SET fingerprint = :new WHERE tenant_id = :t AND fingerprint = :old"),
+        conn.execute(sa.text("UPDATE claim_fingerprints SET fingerprint = :new "
+                             "WHERE tenant_id = :t AND fingerprint = :old"),
                      [{"t": t, "old": f, "new": sealer.blind_index(f, tenant=t, field=FINGERPRINT_FIELD)}
                       for t, f in rows])
 

@@ -200,8 +200,9 @@ async def take_back(returned: Sequence[Delivery]) -> int:
 
 # ---------------------------------------------------------------- review queue actions
 async def _open_claim(uow: UnitOfWork, claim_id: uuid.UUID, *, states=OPEN):
-    row = PHI.open(scrubbed_claims, (await uow.conn.execute(select(scrubbed_claims).where(
-        scrubbed_claims.c.tenant_id == uow.tenant_id, scrubbed_claims.c.claim_id == claim_id).with_for_update())).first())
+    row = (await uow.conn.execute(select(scrubbed_claims).where(
+        scrubbed_claims.c.tenant_id == uow.tenant_id, scrubbed_claims.c.claim_id == claim_id).with_for_update())).first()
+    row = PHI.open(scrubbed_claims, row)
     if row is None:
         raise NotFound("no such claim at the scrubber stage for this tenant")
     if row.decision not in states:

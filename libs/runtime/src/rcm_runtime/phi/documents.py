@@ -80,7 +80,8 @@ def under(prefix: str, paths: tuple[str, ...]) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class SealedColumn:
     """A column holding PHI. kind: `document` (a JSONB document, `paths` sealed), `json` (a JSONB value sealed
-    whole), `text` (a text column sealed whole) or `bytes` (a bytea column sealed whole: the sealed text's ASCII). The field bound into each sealed value is
+    whole), `text` (a text column sealed whole) or `bytes` (a bytea column sealed whole: the sealed text's
+    ASCII). The field bound into each sealed value is
     `<service>.<table>.<column>`."""
 
     table: Table
