@@ -24,7 +24,8 @@ from tests.support import claims as factory
 from tests.support.api import service_api
 
 from rcm_eligibility.app import create_app
-from rcm_eligibility.db import metadata
+from rcm_eligibility.db import PHI, metadata, patients
+from rcm_eligibility.service import member_index
 from rcm_eligibility.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -232,8 +233,9 @@ async def test_registration_422_for_a_malformed_body_names_the_field(api):
 async def test_a_patient_is_registered_unless_the_registration_has_errors(api, clock):
     ok = await api.client.put("/v1/patients/MRN-1", json=registration(), headers=api.headers())
     assert ok.status_code == 200 and ok.json() == {"registered": True, "patient_id": "MRN-1", "problems": []}
-    assert await api.scalar("SELECT patient->>'last_name' FROM patients WHERE tenant_id = 'tenant-a' "
-                            "AND patient_id = 'MRN-1'") == "Lee"
+    stored = await api.scalar("SELECT patient FROM patients WHERE tenant_id = 'tenant-a' AND patient_id = 'MRN-1'")
+    assert "Lee" not in str(stored)  # sealed at rest (rcm_runtime.phi)
+    assert PHI.open(patients, {"tenant_id": "tenant-a", "patient": stored})["patient"]["last_name"] == "Lee"
 
     born_tomorrow = {**registration(), "patient": {**PATIENT, "birth_date": "2026-03-03"}}
     bad = await api.client.put("/v1/patients/MRN-2", json=born_tomorrow, headers=api.headers())
@@ -245,7 +247,8 @@ async def test_a_patient_is_registered_unless_the_registration_has_errors(api, c
 
     update = await api.client.put("/v1/patients/MRN-1", json=registration("HDHP1002"), headers=api.headers())
     assert update.status_code == 200
-    assert await api.scalar("SELECT coverages->0->>'member_id' FROM patients WHERE patient_id = 'MRN-1'") == "HDHP1002"
+    stored = await api.scalar("SELECT coverages FROM patients WHERE patient_id = 'MRN-1'")
+    assert PHI.open(patients, {"tenant_id": "tenant-a", "coverages": stored})["coverages"][0]["member_id"] == "HDHP1002"
     assert await api.scalar("SELECT count(*) FROM patients WHERE patient_id = 'MRN-1'") == 1
 
 
@@ -479,7 +482,10 @@ async def test_a_recheck_asks_the_payer_again_and_releases_the_claim_once_covera
     assert len(await api.outbox_events("claim-held")) == 2  # the first hold and the unsuccessful recheck
     state = (await api.client.get(f"/v1/claims/{ev.claim.claim_id}", headers=api.headers())).json()
     assert state["status"] == "active" and state["claim"]["coverage"]["member_id"] == "COPAY8002"
-    assert await api.scalar("SELECT count(*) FROM eligibility_cache WHERE member_id = 'COPAY8002'") == 1
+    # the cache is keyed by the member id's blind index, never the member id
+    assert await api.scalar("SELECT count(*) FROM eligibility_cache WHERE member_id = :m",
+                            m=member_index("tenant-a", "COPAY8002")) == 1
+    assert await api.scalar("SELECT count(*) FROM eligibility_cache WHERE member_id LIKE 'COPAY%'") == 0
 
     done = await api.client.post(path, json={}, headers=desk)
     assert done.status_code == 409 and done.json()["code"] == "not_held" and payer.exchanges == [1, 1, 1]

@@ -20,7 +20,8 @@ SERVICES = [row.split("\t") for row in (ROOT / "deploy/services.tsv").read_text(
             if row.strip() and not row.startswith("#")]
 REAL = {"env": "production",
         "database_url": "postgresql+asyncpg://svc:Vq8-s3cr3t-from-the-vault@db.internal:5432/openrcm",
-        "api_keys": f"sha256:{digest('k7Qw9zLr2mXv')}=tenant-a:integrator"}
+        "api_keys": f"sha256:{digest('k7Qw9zLr2mXv')}=tenant-a:integrator",
+        "phi_keys_file": str(ROOT / "tests/support/phi_keys.json")}
 # the keys each service holds for an outside party, besides the database URL and API keys of all
 OWN_SECRETS = {"eligibility": {"payer_key"}, "submission": {"clearinghouse_key", "clearinghouses"},
                "sandbox": {"clearinghouse_key", "remittance_api_keys"}}
@@ -33,7 +34,7 @@ def settings_class(package: str):
 @pytest.mark.parametrize("name, package", [(row[0], row[1]) for row in SERVICES])
 def test_each_service_refuses_its_own_development_keys_outside_development(name, package):
     cls = settings_class(package)
-    assert set(cls.secret_settings) == {"database_url", "migration_database_url", "api_keys",
+    assert set(cls.secret_settings) == {"database_url", "migration_database_url", "api_keys", "phi_keys_file",
                                         *OWN_SECRETS.get(name, ())}
     refused = problems(cls(**REAL))
     defaulted = sorted(s for s in OWN_SECRETS.get(name, ()) if cls.model_fields[s].default)

@@ -43,6 +43,7 @@ from rcm_runtime.consumer import BatchApplier, decode_record
 from rcm_runtime.db import make_engine
 from rcm_runtime.dev_issuer import LocalIssuer
 from rcm_runtime.messaging import metadata as messaging_metadata
+from rcm_runtime.messaging import PHI as MESSAGING_PHI
 from rcm_runtime.messaging import outbox
 from rcm_runtime.row_security import grant_runtime, protect_tenant_tables
 from tests.support.fixtures import ADMIN_URL
@@ -112,8 +113,9 @@ class ServiceApi:
     async def outbox_events(self, event_type_suffix: str | None = None) -> list[dict]:
         """The events written to the outbox so far (decoded envelopes), oldest first."""
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(outbox.c.event_type, outbox.c.payload).order_by(outbox.c.seq))).all()
-        events = [json.loads(r.payload) for r in rows]
+            rows = (await conn.execute(select(outbox.c.event_type, outbox.c.tenant_id, outbox.c.payload)
+                                       .order_by(outbox.c.seq))).all()
+        events = [json.loads(r.payload) for r in MESSAGING_PHI.open_all(outbox, rows)]  # sealed at rest
         if event_type_suffix:
             events = [e for e in events if e["type"].rsplit(".", 2)[-2] == event_type_suffix]
         return events

@@ -36,6 +36,8 @@ class EncounterSubmitted(Event):
     # 2.1: prior_authorization; 2.2: lines[].code_system, source_diagnoses; 2.3: coverage.insured; 2.4: coverage dates;
     # 2.5: secondary_coverage
     SCHEMA_MINOR = 5
+    DATA_CLASS = "phi"
+    PHI_FIELDS = ("patient", "coverage", "secondary_coverage")
 
     source_system: str = Field(min_length=1, max_length=64)
     source_encounter_id: str = Field(min_length=1, max_length=128)
@@ -67,6 +69,8 @@ class EncounterSubmittedV1(Event):
     SERVICE = "intake"
     NAME = "encounter-submitted"
     MAJOR = 1
+    DATA_CLASS = "phi"
+    PHI_FIELDS = ("patient", "coverage")
 
     source_system: str = Field(min_length=1, max_length=64)
     source_encounter_id: str = Field(min_length=1, max_length=128)
@@ -87,6 +91,8 @@ class AppointmentScheduled(Event):
 
     SERVICE = "intake"
     NAME = "appointment-scheduled"
+    DATA_CLASS = "phi"
+    PHI_FIELDS = ("patient_id",)
 
     source_system: str = Field(min_length=1, max_length=64)
     source_appointment_id: str = Field(min_length=1, max_length=128)
@@ -104,6 +110,8 @@ class EncounterCaptured(Event):
     # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured; 1.4: coverage dates;
     # 1.5: claim.secondary_coverage
     SCHEMA_MINOR = 5
+    DATA_CLASS = "phi"
+    PHI_FIELDS = ("claim",)
 
     claim: Claim
     intake_channel: Literal["fhir", "json", "kafka", "hl7v2"]
@@ -119,6 +127,7 @@ class EncounterHeld(Event):
 
     SERVICE = "charges"
     NAME = "encounter-held"
+    DATA_CLASS = "internal"
 
     claim_id: uuid.UUID
     source_system: str
@@ -147,6 +156,8 @@ class CoverageVerified(Event):
     NAME = "coverage-verified"
     # 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured; 1.4: coverage dates; 1.5: claim.secondary_coverage
     SCHEMA_MINOR = 5
+    DATA_CLASS = "phi"
+    PHI_FIELDS = ("claim",)
 
     claim: Claim
     eligibility: EligibilityResult
@@ -158,6 +169,7 @@ class EligibilityHeld(Event):
 
     SERVICE = "eligibility"
     NAME = "claim-held"
+    DATA_CLASS = "internal"
 
     claim_id: uuid.UUID
     reason: Literal["coverage_inactive", "member_not_found", "payer_rejected", "authorization_required"]
@@ -182,6 +194,8 @@ class ClaimCoded(Event):
     # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured; 1.4: coverage dates;
     # 1.5: claim.secondary_coverage
     SCHEMA_MINOR = 5
+    DATA_CLASS = "phi"
+    PHI_FIELDS = ("claim",)
 
     claim: Claim
     status: Literal["coded", "needs_coder"]
@@ -194,6 +208,8 @@ class ClaimScrubbed(Event):
     # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured; 1.4: coverage dates;
     # 1.5: claim.secondary_coverage
     SCHEMA_MINOR = 5
+    DATA_CLASS = "phi"
+    PHI_FIELDS = ("claim",)
 
     claim: Claim
     decision: Literal["clean", "review"]
@@ -207,6 +223,7 @@ class ClaimSubmitted(Event):
     # 1.1: patient_control_number, frequency_code, attempt; 1.2: payer_responsibility, primary_claim_id, next_payer_id,
     # place_of_service
     SCHEMA_MINOR = 2
+    DATA_CLASS = "internal"
 
     claim_id: uuid.UUID
     payer_id: str
@@ -234,6 +251,7 @@ class ClaimAcknowledged(Event):
     SERVICE = "submission"
     NAME = "claim-acknowledged"
     SCHEMA_MINOR = 1  # 1.1: stage, first_pass
+    DATA_CLASS = "internal"
 
     claim_id: uuid.UUID
     accepted: bool
@@ -251,6 +269,7 @@ class ClaimReturned(Event):
 
     SERVICE = "submission"
     NAME = "claim-returned"
+    DATA_CLASS = "internal"
 
     claim_id: uuid.UUID
     stage: Literal["build", "validation", "999", "277CA"]
@@ -266,6 +285,8 @@ class RemittanceReceived(Event):
 
     SERVICE = "submission"
     NAME = "remittance-received"
+    DATA_CLASS = "phi"
+    PHI_FIELDS = ("content",)
 
     clearinghouse: str = Field(min_length=1)
     file_name: str
@@ -279,6 +300,7 @@ class PaymentPosted(Event):
     SERVICE = "remittance"
     NAME = "payment-posted"
     SCHEMA_MINOR = 2  # 1.1: claim_status_code, patient_responsibility_total; 1.2: awaiting_payer_id
+    DATA_CLASS = "internal"
 
     claim_id: uuid.UUID
     remittance_id: uuid.UUID
@@ -310,6 +332,7 @@ class PaymentReversed(Event):
 
     SERVICE = "remittance"
     NAME = "payment-reversed"
+    DATA_CLASS = "internal"
 
     claim_id: uuid.UUID
     remittance_id: uuid.UUID  # the reversal's own id
@@ -344,6 +367,7 @@ class PaymentUnderpaid(Event):
 
     SERVICE = "remittance"
     NAME = "payment-underpaid"
+    DATA_CLASS = "internal"
 
     claim_id: uuid.UUID
     remittance_id: uuid.UUID  # the PaymentPosted.remittance_id
@@ -360,6 +384,7 @@ class PaymentUnderpaid(Event):
 class DenialRecorded(Event):
     SERVICE = "denials"
     NAME = "denial-recorded"
+    DATA_CLASS = "internal"
 
     claim_id: uuid.UUID
     denial_id: uuid.UUID
@@ -374,6 +399,7 @@ class DenialRecorded(Event):
 class PatientBalanceOpened(Event):
     SERVICE = "patient_billing"
     NAME = "balance-opened"
+    DATA_CLASS = "internal"
 
     claim_id: uuid.UUID
     statement_id: uuid.UUID
@@ -389,6 +415,7 @@ class PatientBalanceChanged(Event):
 
     SERVICE = "patient_billing"
     NAME = "balance-changed"
+    DATA_CLASS = "internal"
 
     claim_id: uuid.UUID
     statement_id: uuid.UUID

@@ -42,6 +42,7 @@ from rcm_runtime.outage import Backoff, when_up
 from rcm_runtime.outbox import OutboxRelay, make_producer
 from rcm_runtime.roles import AccessMap
 from rcm_runtime.rate_limits import RateLimited, RateLimiter, document_rate_limit
+from rcm_runtime import phi
 from rcm_runtime.secret_settings import refuse_insecure
 from rcm_runtime.settings import ServiceSettings
 from rcm_runtime.telemetry import setup_logging, setup_tracing, span_from_traceparent
@@ -203,6 +204,7 @@ def create_service_app(
         setup_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint, settings.otel_file)
         # Before anything is connected or served: outside development, no empty or development-default secret.
         refuse_insecure(settings, log=log.error)
+        phi.configure(settings)  # the PHI keyring (rcm_runtime.phi): a keys file that does not load stops here
         engine = make_engine(settings)
         http = httpx.AsyncClient(timeout=30)
         rt = Runtime(settings=settings, engine=engine, out_topic=out_topic, clock=clock, http=http,

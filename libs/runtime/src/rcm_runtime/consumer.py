@@ -48,7 +48,7 @@ from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.errors import DomainError, TransientError
 from rcm_runtime.failures import is_transient, safe_reason
 from rcm_runtime.outage import Backoff, Outage
-from rcm_runtime.messaging import dead_letters, inbox
+from rcm_runtime.messaging import PHI, dead_letters, inbox
 from rcm_runtime.clock import Clock
 from rcm_runtime.tenant_scope import InvalidTenant, system_transaction, tenant_scope
 from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
@@ -235,7 +235,7 @@ class BatchApplier:
             conn = uow.conn
             bad = [dead_letter_row(d, d.error) for d in items if d.error is not None]
             if bad:
-                await _insert_dead_letters.execute(conn, bad)
+                await _insert_dead_letters.execute(conn, PHI.seal_all(dead_letters, bad))
             wanted = [d for d in items if self.wants(d)]
             new_ids: set[uuid.UUID] = set()
             if wanted:
@@ -270,7 +270,7 @@ class BatchApplier:
 
     async def dead_letter(self, d: Decoded, reason: str) -> None:
         async with system_transaction(self.engine) as conn:
-            await _insert_dead_letters.execute(conn, [dead_letter_row(d, reason)])
+            await _insert_dead_letters.execute(conn, PHI.seal_all(dead_letters, [dead_letter_row(d, reason)]))
         self.dead_lettered += 1
 
     async def apply_with_fallback(self, items: list[Decoded], max_retries: int, backoff_s: float) -> None:

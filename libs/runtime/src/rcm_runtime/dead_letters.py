@@ -28,6 +28,7 @@ from rcm_runtime.clock import Clock
 from rcm_runtime.consumer import BatchApplier, NotPrepared, decode_record, failure_reason
 from rcm_runtime.errors import DomainError, NotFound
 from rcm_runtime.failures import is_transient, safe_reason
+from rcm_runtime.messaging import PHI
 from rcm_runtime.messaging import dead_letters as dl
 from rcm_runtime.tenant_scope import system_reads, system_transaction
 from rcm_runtime.unit_of_work import UnitOfWork
@@ -202,7 +203,7 @@ class DeadLetters:
 
     async def _redrive_one(self, dl_id: int, operator: str, applier: BatchApplier, result: RedriveResult) -> None:
         async with system_reads(self.engine) as conn:
-            row = (await conn.execute(select(dl).where(dl.c.id == dl_id))).mappings().one()
+            row = PHI.open(dl, (await conn.execute(select(dl).where(dl.c.id == dl_id))).mappings().one())
         if row["status"] != "open":
             result.skipped.append(dl_id)
             return
@@ -266,8 +267,8 @@ class DeadLetters:
             if not await self._mark(row["id"], operator, conn=conn):
                 result.skipped.append(row["id"])
                 return
-            new_id = (await conn.execute(insert(dl).values(reason=reason, **{c: row[c] for c in _COPIED})
-                                         .returning(dl.c.id))).scalar_one()
+            again = PHI.seal(dl, {"reason": reason, **{c: row[c] for c in _COPIED}})  # the opened payload, resealed
+            new_id = (await conn.execute(insert(dl).values(again).returning(dl.c.id))).scalar_one()
             await conn.execute(update(dl).where(dl.c.id == row["id"]).values(redriven_to=new_id))
         log.error("redriven record failed again", extra={"dead_letter": row["id"], "new_dead_letter": new_id,
                                                          "reason": reason})

@@ -18,6 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import UUID
 
+from rcm_runtime.phi.documents import SealedColumn, SealedColumns
+
 metadata = MetaData()
 
 # Rows are deleted once the relay has published them: Kafka is the record of what was sent.
@@ -75,3 +77,9 @@ dead_letters = Table(
     Index("ix_dead_letters_source", "topic", "partition", "offset", unique=True,
           postgresql_where=text("status = 'open'")),
 )
+
+# PHI at rest (rcm_runtime.phi): events carry claims (patients, member ids), so an outbox row's payload is sealed
+# until the relay publishes it, and a dead letter's kept record until it is redriven (a dead letter of no tenant,
+# a record that did not decode, is bound to the empty tenant).
+PHI = SealedColumns("messaging", (SealedColumn(outbox, "payload", kind="bytes"),
+                                  SealedColumn(dead_letters, "payload", kind="bytes")))

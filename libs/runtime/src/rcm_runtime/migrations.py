@@ -14,6 +14,7 @@ from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from rcm_runtime import phi
 from rcm_runtime.row_security import grant_runtime, protect_tenant_tables, unprotect_tenant_tables, unprotected_tables
 from rcm_runtime.secret_settings import refuse_insecure
 from rcm_runtime.settings import ServiceSettings
@@ -51,6 +52,28 @@ def dead_letters_redrive_downgrade() -> None:
     op.drop_column('dead_letters', 'closed_by')
 
 
+def seal_phi_upgrade(columns) -> None:
+    """The upgrade of a service's PHI revision: its stored PHI (its own columns, and the payloads of its outbox and
+    dead letters) sealed in place, in batches (rcm_runtime.phi)."""
+    from rcm_runtime.messaging import PHI as MESSAGING_PHI
+    from rcm_runtime.phi.existing_rows import rewrite
+    for each in (MESSAGING_PHI, columns):
+        rewrite(context.get_bind(), each, phi.sealer(), seal=True)
+
+
+def seal_phi_downgrade(columns) -> None:
+    from rcm_runtime.messaging import PHI as MESSAGING_PHI
+    from rcm_runtime.phi.existing_rows import rewrite
+    for each in (columns, MESSAGING_PHI):
+        rewrite(context.get_bind(), each, phi.sealer(), seal=False)
+
+
+def seal_phi_steps(columns):
+    """(upgrade, downgrade) of a service's PHI revision that does nothing else:
+    `upgrade, downgrade = seal_phi_steps(PHI)`."""
+    return (lambda: seal_phi_upgrade(columns)), (lambda: seal_phi_downgrade(columns))
+
+
 def protect_tenant_tables_upgrade() -> None:
     """The upgrade of each service's row-level security revision (and of any later one adding tenant tables)."""
     protect_tenant_tables(context.get_bind())
@@ -81,6 +104,7 @@ def secure(connection: Connection, settings: ServiceSettings) -> None:
 
 def run_migrations(settings: ServiceSettings, target_metadata: MetaData | list[MetaData]) -> None:
     refuse_insecure(settings)  # `serve --migrate` stops here, before touching the database, as the app would
+    phi.configure(settings)  # revisions that seal existing rows use the service's keyring
     schema = settings.db_schema
 
     def do_run(connection) -> None:

@@ -26,7 +26,7 @@ from rcm_contracts.envelope import Envelope, envelope_bytes, new_envelope
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.failures import is_transient
 from rcm_runtime.outage import Backoff, Outage
-from rcm_runtime.messaging import outbox
+from rcm_runtime.messaging import PHI, outbox
 from rcm_runtime.telemetry import current_traceparent
 from rcm_runtime.tenant_scope import SYSTEM, enter_scope
 
@@ -107,7 +107,7 @@ class Emitter:
         if not self.rows:
             return 0
         n = len(self.rows)
-        await _insert_outbox.execute(conn, self.rows)
+        await _insert_outbox.execute(conn, PHI.seal_all(outbox, self.rows))
         self.rows = []
         return n
 
@@ -234,6 +234,7 @@ class OutboxRelay:
         await conn.commit()
         if not rows:
             return 0
+        rows = PHI.open_all(outbox, rows)
         futures = []
         for r in rows:
             headers = [("ce_id", str(r.event_id).encode()), ("ce_type", r.event_type.encode()),

@@ -13,6 +13,7 @@ from sqlalchemy import Table, func, select
 
 from rcm_runtime.app import RuntimeDep
 from rcm_runtime.auth import TenantId
+from rcm_runtime.phi import SealedColumns
 
 
 def problem(status: int, code: str, description: str, errors: list | None = None) -> JSONResponse:
@@ -36,8 +37,13 @@ def jsonable(row: dict[str, Any]) -> dict[str, Any]:
 
 def stage_read_router(table: Table, *, tag: str, needs: Any, status_column: str | None = None,
                       queue_path: str | None = None, queue_default: str | None = None,
-                      time_column: str | None = None) -> APIRouter:
-    """`needs` is the dependency naming the read permission (the service's `needs("...")`)."""
+                      time_column: str | None = None, phi: SealedColumns | None = None) -> APIRouter:
+    """`needs` is the dependency naming the read permission (the service's `needs("...")`); `phi`, the service's PHI
+    columns (rcm_runtime.phi), opened before they are answered."""
+
+    def opened(row) -> dict[str, Any]:
+        return jsonable(dict(phi.open(table, row) if phi is not None else row))
+
     router = APIRouter(prefix="/v1", tags=[tag], dependencies=[needs])
 
     @router.get("/claims/{claim_id}", summary=f"A claim's state at the {tag} stage")
@@ -46,7 +52,7 @@ def stage_read_router(table: Table, *, tag: str, needs: Any, status_column: str 
             row = (await conn.execute(select(table).where(table.c.tenant_id == tenant_id, table.c.claim_id == claim_id))).mappings().first()
         if row is None:
             raise HTTPException(404, detail={"code": "not_found", "description": f"no such claim at the {tag} stage for this tenant"})
-        return jsonable(dict(row))
+        return opened(row)
 
     if status_column is not None:
         col = table.c[status_column]
@@ -61,6 +67,6 @@ def stage_read_router(table: Table, *, tag: str, needs: Any, status_column: str 
             async with rt.units.read(tenant_id) as conn:
                 total = (await conn.execute(select(func.count()).select_from(table).where(*where))).scalar()
                 rows = (await conn.execute(select(table).where(*where).order_by(order).limit(limit).offset(offset))).mappings().all()
-            return {"total": total, "items": [jsonable(dict(r)) for r in rows]}
+            return {"total": total, "items": [opened(r) for r in rows]}
 
     return router

@@ -88,6 +88,12 @@ def database_url(value: str) -> list[str]:
     return reasons
 
 
+def phi_keys_file(value: str) -> list[str]:
+    """The PHI keys file (rcm_runtime.phi.keyring): present, well formed, not empty, no development key."""
+    from rcm_runtime.phi.keyring import problems as keyring_problems
+    return keyring_problems(value)
+
+
 def unless_unset(check: SecretCheck) -> SecretCheck:
     """`check` for a setting that may be left unset (e.g. the migration URL, absent from a serving process)."""
     return lambda value: check(value) if value.strip() else []

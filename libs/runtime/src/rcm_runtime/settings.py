@@ -20,6 +20,7 @@ class ServiceSettings(BaseSettings):
         "database_url": secret.database_url,
         "migration_database_url": secret.unless_unset(secret.database_url),
         "api_keys": secret.api_key_digests,
+        "phi_keys_file": secret.phi_keys_file,
     }
 
     # development: the defaults below (development keys, passwordless superuser URL) are allowed. Anything else
@@ -80,6 +81,12 @@ class ServiceSettings(BaseSettings):
     # The tenant id of the platform's operations team: a token's `operator` role counts only with this tenant
     # (rcm_runtime.ops), so no practice's token (nor a practice's admin) reaches the routes spanning tenants.
     ops_tenant: str = "platform"
+
+    # PHI at rest (rcm_runtime.phi): the keys file (key ids -> data keys, the active one, the blind-index key; empty:
+    # the public development keyring, refused outside development), and the local key manager's key-encryption key
+    # for keys stored wrapped ("kms": "local").
+    phi_keys_file: str = ""
+    phi_kek_file: str = ""
 
     # Request bodies (rcm_runtime.body_limits): the most any endpoint reads, and the most a file intake endpoint
     # reads (X12 835/837 files, FHIR Bundles, HL7 batches, CSV/BAI2 files; routes marked @body_limit("max_file_

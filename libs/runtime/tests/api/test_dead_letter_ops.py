@@ -20,7 +20,7 @@ from rcm_runtime.app import create_service_app
 from rcm_runtime.clock import FixedClock
 from rcm_runtime.consumer import BatchApplier, Delivery, PreparedHandler, decode_record
 from rcm_runtime.errors import DomainError, TransientError
-from rcm_runtime.messaging import dead_letters
+from rcm_runtime.messaging import PHI, dead_letters
 from rcm_runtime.settings import ServiceSettings
 from rcm_runtime.unit_of_work import UnitOfWork
 from libs.runtime.tests.integration.support import balance_event
@@ -85,7 +85,9 @@ async def applied(api, env) -> int:
 
 async def rows(api) -> list[dict]:
     async with api.engine.connect() as conn:
-        return [dict(r) for r in (await conn.execute(select(dead_letters).order_by(dead_letters.c.id))).mappings()]
+        stored = (await conn.execute(select(dead_letters).order_by(dead_letters.c.id))).mappings().all()
+    assert all(r["payload"] is None or bytes(r["payload"]).startswith(b"phi1.") for r in stored)  # sealed at rest
+    return [dict(r) for r in PHI.open_all(dead_letters, stored)]
 
 
 async def redrive(api, body: dict, user: str = "alice"):

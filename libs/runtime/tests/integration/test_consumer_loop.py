@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 
 from rcm_runtime.consumer import ConsumerLoop
-from rcm_runtime.messaging import dead_letters, inbox
+from rcm_runtime.messaging import PHI, dead_letters, inbox
 from tests.support.fixtures import unique_topic
 
 from .support import HANDLERS, POISON_AMOUNT, create_effects, effect_counts, envelope, table_count, wait_for
@@ -100,7 +100,8 @@ async def test_bad_records_are_dead_lettered_and_the_consumer_goes_on(scratch_sc
     assert "key does not match" in reasons[4]
     assert "statement amount rejected" in reasons[5]
     assert all("Jane" not in r for r in reasons.values())  # reasons name fields, never values
-    assert rows[1].payload == b"{not json"  # the record is kept for replay
+    assert bytes(rows[1].payload).startswith(b"phi1.")  # the record is kept for replay, sealed (rcm_runtime.phi)
+    assert PHI.open(dead_letters, rows[1]).payload == b"{not json"
     assert rows[5].event_id == str(poison.id) and rows[5].tenant_id == "tenant-a"
     assert await effect_counts(engine) == {good_before.partitionkey: 1, good_after.partitionkey: 1}
     async with engine.connect() as conn:  # the rejected event left no inbox row: a fixed replay can apply it

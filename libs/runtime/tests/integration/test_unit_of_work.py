@@ -14,7 +14,7 @@ from sqlalchemy import insert, select, text
 from rcm_runtime.clock import FixedClock
 from rcm_runtime.consumer import BatchApplier, Delivery, decode_record
 from rcm_runtime.inbox import prune_inbox
-from rcm_runtime.messaging import inbox, outbox
+from rcm_runtime.messaging import PHI, inbox, outbox
 from rcm_runtime.unit_of_work import Cause, UnboundUnitOfWork, UnitOfWork, UnitsOfWork
 
 from .support import balance_event, create_effects, effect_counts, envelope, table_count
@@ -30,7 +30,8 @@ def _units(settings, engine, **kw) -> UnitsOfWork:
 
 async def _outbox(engine) -> list[dict]:
     async with engine.connect() as conn:
-        return [json.loads(r.payload) for r in await conn.execute(select(outbox.c.payload).order_by(outbox.c.seq))]
+        rows = await conn.execute(select(outbox.c.tenant_id, outbox.c.payload).order_by(outbox.c.seq))
+        return [json.loads(r.payload) for r in PHI.open_all(outbox, rows)]  # payloads are sealed at rest
 
 
 async def test_a_command_writes_state_and_its_event_in_one_commit_bound_to_its_tenant(scratch_schema):

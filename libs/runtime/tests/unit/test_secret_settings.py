@@ -4,6 +4,8 @@ tests/cross_service/test_service_secrets.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rcm_runtime import secret_settings as secret
@@ -11,9 +13,12 @@ from rcm_runtime.api_keys import digest
 from rcm_runtime.secret_settings import InsecureSettings, problems, refuse_insecure
 from rcm_runtime.settings import ServiceSettings
 
+# a keyring of random keys under a non-development key id (tests only: it is committed)
+PHI_KEYS_FILE = str(Path(__file__).resolve().parents[4] / "tests/support/phi_keys.json")
 REAL_URL = "postgresql+asyncpg://charges:Vq8-s3cr3t-from-the-vault@db.internal:5432/openrcm"
 REAL = {"database_url": REAL_URL, "api_keys": f"sha256:{digest('k7Qw9zLr2mXv')}=tenant-a:integrator,"
-                                               f"sha256:{digest('p3Ht8sNc4bYd')}=tenant-b:admin"}
+                                               f"sha256:{digest('p3Ht8sNc4bYd')}=tenant-b:admin",
+        "phi_keys_file": PHI_KEYS_FILE}
 
 
 def settings(cls=ServiceSettings, **values) -> ServiceSettings:
@@ -68,6 +73,7 @@ def test_every_default_of_the_base_settings_is_refused_outside_development():
     assert found == [
         "RCM_DATABASE_URL connects as the postgres superuser (give the service its own role)",
         "RCM_DATABASE_URL has no password",
+        "RCM_PHI_KEYS_FILE is empty (no PHI keyring)",
     ]
     with pytest.raises(InsecureSettings) as refused:
         refuse_insecure(settings())

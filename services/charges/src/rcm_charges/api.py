@@ -21,7 +21,7 @@ from rcm_runtime.rate_limits import rate_limit
 from rcm_runtime.reads import jsonable, problem, stage_read_router
 
 from rcm_charges.access import needs
-from rcm_charges.db import encounters
+from rcm_charges.db import PHI, encounters
 from rcm_charges.domain.intake_errors import IntakeError
 from rcm_charges.service import CaptureResult, Charges, InvalidChargemaster, NoHl7Message
 
@@ -111,7 +111,7 @@ async def submit_hl7v2(request: Request, tenant_id: TenantId, charges: UseCases,
 
 
 reads = stage_read_router(encounters, tag="encounters", needs=needs("encounters.read"), status_column="status",
-                          queue_path="/encounters", queue_default=None, time_column="received_at")
+                          queue_path="/encounters", queue_default=None, time_column="received_at", phi=PHI)
 
 
 @router.patch("/encounters/{claim_id}", dependencies=[needs("encounters.fix")],

@@ -9,6 +9,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from rcm_runtime.phi import CLAIM_PHI, SealedColumn, SealedColumns
+
 _registry = registry()
 metadata = _registry.metadata
 
@@ -102,3 +104,8 @@ provider_profiles = ProviderProfile.__table__
 tenant_settings = TenantSettings.__table__
 encounter_audit = EncounterAudit.__table__
 chargemaster_items = ChargemasterRow.__table__
+
+# PHI at rest (rcm_runtime.phi): the patient and coverage parts of each encounter as sent, of its claim and of the
+# audited versions, sealed; the provider profiles and chargemaster hold none.
+PHI = SealedColumns("charges", tuple(SealedColumn(table, column, paths=CLAIM_PHI) for table, column in (
+    (encounters, "submission"), (encounters, "claim"), (encounter_audit, "before"), (encounter_audit, "after"))))

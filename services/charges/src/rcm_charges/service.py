@@ -30,7 +30,7 @@ from rcm_runtime.outage import Backoff
 from rcm_runtime.polling import poll_forever
 from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
 
-from rcm_charges.db import chargemaster_items, encounter_audit, encounters, provider_profiles, tenant_settings
+from rcm_charges.db import PHI, chargemaster_items, encounter_audit, encounters, provider_profiles, tenant_settings
 from rcm_charges.domain.chargemaster import ChargemasterCsvError, ChargemasterItem, parse_chargemaster_csv, price_line
 from rcm_charges.domain.claim_builder import build_claim, content_hash
 from rcm_charges.domain.completeness import missing_items
@@ -211,13 +211,13 @@ async def capture_encounters(uow: UnitOfWork, intakes: list[Intake], *, actor: s
                      "content_hash": content_hash(it.submission), "status": ev.status,
                      "submission": it.submission.model_dump(mode="json"), "missing": ev.missing, "claim": ev.claim,
                      "released_at": now if ev.status == "captured" else None, "release_after": release_after})
-    inserted = {r.claim_id for r in await _insert_encounters.execute(conn, rows)}
+    inserted = {r.claim_id for r in await _insert_encounters.execute(conn, PHI.seal_all(encounters, rows))}
     existing = {}
     if len(inserted) < len(rows):
         keys = [(r["tenant_id"], r["source_system"], r["source_encounter_id"]) for r in rows if r["claim_id"] not in inserted]
         found = await conn.execute(select(encounters).where(
             tuple_(encounters.c.tenant_id, encounters.c.source_system, encounters.c.source_encounter_id).in_(keys)))
-        existing = {(r.tenant_id, r.source_system, r.source_encounter_id): r for r in found}
+        existing = {(r.tenant_id, r.source_system, r.source_encounter_id): r for r in PHI.open_all(encounters, found)}
     results = []
     for i, (row, ev) in enumerate(zip(rows, evals)):
         if row["claim_id"] in inserted:
@@ -252,19 +252,21 @@ async def _apply_change(uow: UnitOfWork, prior, submission: EncounterSubmitted, 
     ev = _hold_for_lag(ev, prior.release_after, now)
     await conn.execute(update(encounters).where(
         encounters.c.tenant_id == prior.tenant_id, encounters.c.claim_id == prior.claim_id).values(
-        submission=submission.model_dump(mode="json"), content_hash=content_hash(submission), version=version,
-        status=ev.status, missing=ev.missing, claim=ev.claim, released_at=now if ev.status == "captured" else None))
-    await conn.execute(insert(encounter_audit), [{
+        **PHI.seal(encounters, {"submission": submission.model_dump(mode="json"), "claim": ev.claim},
+                   tenant=prior.tenant_id),
+        content_hash=content_hash(submission), version=version,
+        status=ev.status, missing=ev.missing, released_at=now if ev.status == "captured" else None))
+    await conn.execute(insert(encounter_audit), [PHI.seal(encounter_audit, {
         "claim_id": prior.claim_id, "tenant_id": prior.tenant_id, "actor": actor, "action": action,
-        "version": version, "before": prior.submission, "after": submission.model_dump(mode="json")}])
+        "version": version, "before": prior.submission, "after": submission.model_dump(mode="json")})])
     if ev.status != "open":
         uow.emit(ev.event, key=prior.claim_id)
     return CaptureResult(prior.claim_id, prior.encounter_id, ev.status, ev.missing)
 
 
 async def _open_encounter(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID):
-    prior = (await conn.execute(select(encounters).where(
-        encounters.c.tenant_id == tenant_id, encounters.c.claim_id == claim_id).with_for_update())).first()
+    prior = PHI.open(encounters, (await conn.execute(select(encounters).where(
+        encounters.c.tenant_id == tenant_id, encounters.c.claim_id == claim_id).with_for_update())).first())
     if prior is None:
         raise NotFound("no such encounter for this tenant")
     if prior.status not in OPEN_STATES:
@@ -302,6 +304,7 @@ async def release_due(uow: UnitOfWork, *, batch_max: int = 500) -> int:
     due = (await conn.execute(select(encounters).where(
         encounters.c.status == "open", encounters.c.release_after <= now)
         .order_by(encounters.c.release_after).limit(batch_max).with_for_update(skip_locked=True))).all()
+    due = PHI.open_all(encounters, due)
     for prior in due:
         bound = uow.bind(Cause(tenant_id=prior.tenant_id, actor=RELEASE_ACTOR))
         submission = EncounterSubmitted.model_validate(prior.submission)
@@ -310,7 +313,8 @@ async def release_due(uow: UnitOfWork, *, batch_max: int = 500) -> int:
                       channel=prior.intake_channel)
         await conn.execute(update(encounters).where(
             encounters.c.tenant_id == prior.tenant_id, encounters.c.claim_id == prior.claim_id).values(
-            status=ev.status, missing=ev.missing, claim=ev.claim, released_at=now if ev.status == "captured" else None))
+            **PHI.seal(encounters, {"claim": ev.claim}, tenant=prior.tenant_id),
+            status=ev.status, missing=ev.missing, released_at=now if ev.status == "captured" else None))
         bound.emit(ev.event, key=prior.claim_id)
     return len(due)
 
@@ -318,13 +322,13 @@ async def release_due(uow: UnitOfWork, *, batch_max: int = 500) -> int:
 async def get_encounter(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID) -> dict | None:
     row = (await conn.execute(select(encounters).where(
         encounters.c.tenant_id == tenant_id, encounters.c.claim_id == claim_id))).mappings().first()
-    return dict(row) if row else None
+    return dict(PHI.open(encounters, row)) if row else None
 
 
 async def audit_trail(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID) -> list[dict]:
     rows = await conn.execute(select(encounter_audit).where(
         encounter_audit.c.tenant_id == tenant_id, encounter_audit.c.claim_id == claim_id).order_by(encounter_audit.c.id))
-    return [dict(r) for r in rows.mappings()]
+    return [dict(r) for r in PHI.open_all(encounter_audit, rows.mappings())]
 
 
 async def set_default_billing_provider(uow: UnitOfWork, provider: Provider | None) -> None:

@@ -15,11 +15,11 @@ from rcm_runtime.errors import Conflict, DomainError, NotFound
 from rcm_runtime.reads import jsonable, problem, stage_read_router
 
 from rcm_coding.access import needs
-from rcm_coding.db import coded_claims
+from rcm_coding.db import PHI, coded_claims
 from rcm_coding.service import Coding, Recode
 
 reads = stage_read_router(coded_claims, tag="coding", needs=needs("coding.read"), status_column="status",
-                          queue_path="/coder-queue", queue_default="needs_coder", time_column="coded_at")
+                          queue_path="/coder-queue", queue_default="needs_coder", time_column="coded_at", phi=PHI)
 router = APIRouter(prefix="/v1", tags=["coder queue"])
 UseCases = Provided[Coding]
 

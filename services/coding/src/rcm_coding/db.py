@@ -8,6 +8,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from rcm_runtime.phi import CLAIM_PHI, SealedColumn, SealedColumns
+
 _registry = registry()
 metadata = _registry.metadata
 
@@ -52,3 +54,6 @@ class CodingAudit(Base, table=True):
 
 coded_claims = CodedClaim.__table__
 coding_audit = CodingAudit.__table__
+
+# PHI at rest (rcm_runtime.phi): the patient and coverage parts of each claim, sealed (the audit rows hold codes only).
+PHI = SealedColumns("coding", (SealedColumn(coded_claims, "claim", paths=CLAIM_PHI),))

@@ -22,7 +22,7 @@ from rcm_runtime.consumer import Delivery
 from rcm_runtime.errors import Conflict, DomainError, NotFound
 from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
 
-from rcm_coding.db import coded_claims, coding_audit
+from rcm_coding.db import PHI, coded_claims, coding_audit
 from rcm_coding.domain.engine import CodingTables, code_claim, coding_status
 
 
@@ -75,8 +75,8 @@ def apply_recode(claim: dict, change: Recode) -> Claim:
 
 
 async def _queued(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID):
-    row = (await conn.execute(select(coded_claims).where(
-        coded_claims.c.tenant_id == tenant_id, coded_claims.c.claim_id == claim_id).with_for_update())).first()
+    row = PHI.open(coded_claims, (await conn.execute(select(coded_claims).where(
+        coded_claims.c.tenant_id == tenant_id, coded_claims.c.claim_id == claim_id).with_for_update())).first())
     if row is None:
         raise NotFound("no such claim at the coding stage for this tenant")
     if row.status != "needs_coder":
@@ -101,7 +101,7 @@ async def code_claims(uow: UnitOfWork, deliveries: list[Delivery], tables: Codin
         rows.append({"claim_id": claim.claim_id, "tenant_id": d.tenant_id, "status": status,
                      "edits": [e.model_dump(mode="json") for e in edits], "claim": claim.model_dump(mode="json")})
         d.uow.emit(ClaimCoded(claim=claim, status=status, edits=edits), key=claim.claim_id)
-    await _insert_coded.execute(uow.conn, rows)
+    await _insert_coded.execute(uow.conn, PHI.seal_all(coded_claims, rows))
 
 
 async def assign(uow: UnitOfWork, *, claim_id: uuid.UUID, coder: str) -> None:
@@ -126,7 +126,7 @@ async def recode(uow: UnitOfWork, tables: CodingTables, *, claim_id: uuid.UUID, 
     edit_rows = [e.model_dump(mode="json") for e in edits]
     await conn.execute(update(coded_claims).where(
         coded_claims.c.tenant_id == tenant_id, coded_claims.c.claim_id == claim_id).values(
-        status=status, edits=edit_rows, claim=after))
+        status=status, edits=edit_rows, **PHI.seal(coded_claims, {"claim": after}, tenant=tenant_id)))
     await conn.execute(insert(coding_audit), [{
         "claim_id": claim_id, "tenant_id": tenant_id, "actor": actor, "action": "recoded",
         "before": {**_codes(row.claim), "note": None}, "after": {**_codes(after), "note": change.note},

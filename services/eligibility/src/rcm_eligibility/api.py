@@ -21,7 +21,7 @@ from rcm_runtime.rate_limits import rate_limit
 from rcm_runtime.reads import jsonable, problem, stage_read_router
 
 from rcm_eligibility.access import needs
-from rcm_eligibility.db import coverage_checks
+from rcm_eligibility.db import PHI, coverage_checks
 from rcm_eligibility.domain.decision import Decision
 from rcm_eligibility.domain.fhir_appointment import AppointmentError
 from rcm_eligibility.domain.registration import CoverageRegistration, PatientRegistration
@@ -29,7 +29,7 @@ from rcm_eligibility.registration_service import PreVisitCheck
 from rcm_eligibility.service import CheckOutcome, CoverageQuestion, Eligibility, InvalidMemberIdRule
 
 reads = stage_read_router(coverage_checks, tag="eligibility", needs=needs("coverage.read"), status_column="work_queue",
-                          queue_path="/work-queue", queue_default=None, time_column="checked_at")
+                          queue_path="/work-queue", queue_default=None, time_column="checked_at", phi=PHI)
 router = APIRouter(prefix="/v1", tags=["eligibility"])
 Use = Provided[Eligibility]
 Intake = rate_limit("intake")  # schedule feeds and batch checks, per client (RCM_INTAKE_RATE_PER_S, _BURST)

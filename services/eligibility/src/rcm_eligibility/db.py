@@ -8,6 +8,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from rcm_runtime.phi import CLAIM_PHI, SealedColumn, SealedColumns
+
 _registry = registry()
 metadata = _registry.metadata
 
@@ -49,7 +51,7 @@ class EligibilityCache(Base, table=True):
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: str
     payer_id: str
-    member_id: str
+    member_id: str  # its blind index (MEMBER_ID_INDEX, rcm_runtime.phi), never the member id itself
     service_date: date
     snapshot: dict = Field(sa_column=Column(JSONB, nullable=False))
     fetched_at: datetime = Field(sa_column=_now_column())
@@ -107,3 +109,11 @@ patients = PatientRecord.__table__
 appointments = Appointment.__table__
 member_id_rules = MemberIdRule.__table__
 eligibility_cache = EligibilityCache.__table__
+
+# PHI at rest (rcm_runtime.phi): the patient and coverage parts of each claim, and a registration's demographics and
+# coverages whole, sealed. The 271 cache is found by member id: it stores the member id's blind index. The 271
+# snapshots keep no patient identity (rcm_eligibility.domain.decision.CoverageSnapshot).
+PHI = SealedColumns("eligibility", (SealedColumn(coverage_checks, "claim", paths=CLAIM_PHI),
+                                    SealedColumn(patients, "patient", kind="json"),
+                                    SealedColumn(patients, "coverages", kind="json")))
+MEMBER_ID_INDEX = "eligibility.eligibility_cache.member_id"

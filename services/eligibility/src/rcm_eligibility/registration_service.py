@@ -18,7 +18,7 @@ from rcm_contracts.events import AppointmentScheduled
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.reads import jsonable
 
-from rcm_eligibility.db import appointments, member_id_rules, patients
+from rcm_eligibility.db import PHI, appointments, member_id_rules, patients
 from rcm_eligibility.domain.decision import Decision
 from rcm_eligibility.domain.registration import (
     CoverageRegistration, PatientRegistration, PayerMemberIdRules, RegistrationProblem, validate_registration,
@@ -68,9 +68,9 @@ async def register(conn: AsyncConnection, *, tenant_id: str, patient_id: str, pa
     """Store the registration unless it has errors; warnings are stored with it and returned."""
     problems = validate_registration(patient, coverages, today=today, rules=await rules_of(conn, tenant_id))
     if not any(p.severity == "error" for p in problems):
-        await _put_patient.execute(conn, [{"tenant_id": tenant_id, "patient_id": patient_id,
-                                           "patient": patient.model_dump(mode="json"),
-                                           "coverages": [c.model_dump(mode="json") for c in coverages]}])
+        await _put_patient.execute(conn, [PHI.seal(patients, {
+            "tenant_id": tenant_id, "patient_id": patient_id, "patient": patient.model_dump(mode="json"),
+            "coverages": [c.model_dump(mode="json") for c in coverages]})])
     return problems
 
 
@@ -115,7 +115,7 @@ async def visits_for(conn: AsyncConnection, items: list[tuple[str, AppointmentSc
     ids = {(t, a.patient_id) for t, a in items}
     rules_by_tenant = await tenant_member_id_rules(conn, {t for t, _ in items})
     rows = await conn.execute(select(patients).where(tuple_(patients.c.tenant_id, patients.c.patient_id).in_(ids)))
-    registered = {(r.tenant_id, r.patient_id): r for r in rows}
+    registered = {(r.tenant_id, r.patient_id): r for r in PHI.open_all(patients, rows)}
     visits = []
     for tenant_id, appt in items:
         reg = registered.get((tenant_id, appt.patient_id))

@@ -23,13 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rcm_contracts.claim import Claim, Coverage, Person, Provider, ServiceLine
 from rcm_contracts.events import AppointmentScheduled, CoverageVerified, EligibilityHeld
+from rcm_runtime import phi
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.errors import Conflict, NotFound
 from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
 
 from rcm_eligibility import registration_service as registrations
-from rcm_eligibility.db import coverage_checks, eligibility_cache, inquiry_control_seq
+from rcm_eligibility.db import MEMBER_ID_INDEX, PHI, coverage_checks, eligibility_cache, inquiry_control_seq
 from rcm_eligibility.domain.decision import CoverageSnapshot, Decision, decide, snapshot_of, with_coverage_period
 from rcm_eligibility.domain.fhir_appointment import appointment_from_fhir
 from rcm_eligibility.domain.prior_auth import AuthRuleTable
@@ -158,11 +159,17 @@ _cache_put = BulkInsert(eligibility_cache, ["tenant_id", "payer_id", "member_id"
                                     "fetched_at = EXCLUDED.fetched_at")
 
 
+def member_index(tenant_id: str, member_id: str) -> str:
+    """What the 271 cache stores for a member id: its blind index (rcm_runtime.phi)."""
+    return phi.sealer().blind_index(member_id, tenant=tenant_id, field=MEMBER_ID_INDEX)
+
+
 async def store_answers(conn: AsyncConnection, answers: Sequence[Answer | None], fetched_at: datetime) -> None:
     """Cache what the payer just answered (one statement; a member asked twice in a batch is stored once)."""
     rows = {a.cache_key: a.snapshot for a in answers if a is not None and a.cache_key is not None}
     if rows:
-        await _cache_put.execute(conn, [{"tenant_id": k[0], "payer_id": k[1], "member_id": k[2], "service_date": k[3],
+        await _cache_put.execute(conn, [{"tenant_id": k[0], "payer_id": k[1], "member_id": member_index(k[0], k[2]),
+                                         "service_date": k[3],
                                          "snapshot": s.as_json(), "fetched_at": fetched_at} for k, s in rows.items()])
 
 
@@ -191,7 +198,7 @@ def outcome_event(claim: Claim, decision: Decision, snapshot: CoverageSnapshot |
 async def _held(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID, *, lock: bool = False):
     stmt = select(coverage_checks).where(coverage_checks.c.tenant_id == tenant_id,
                                          coverage_checks.c.claim_id == claim_id)
-    row = (await conn.execute(stmt.with_for_update() if lock else stmt)).first()
+    row = PHI.open(coverage_checks, (await conn.execute(stmt.with_for_update() if lock else stmt)).first())
     if row is None:
         raise NotFound("no such claim at the eligibility stage for this tenant")
     if row.status != "held":
@@ -236,12 +243,13 @@ class Eligibility:
         cached: dict[tuple, CoverageSnapshot] = {}
         async with self.units.read(*{tenant for tenant, *_ in wanted}) as conn:
             if not fresh:
+                indexed = {(t, p, member_index(t, m), d): (t, p, m, d) for t, p, m, d in wanted}
                 rows = await conn.execute(select(eligibility_cache).where(
                     tuple_(eligibility_cache.c.tenant_id, eligibility_cache.c.payer_id, eligibility_cache.c.member_id,
-                           eligibility_cache.c.service_date).in_(wanted),
+                           eligibility_cache.c.service_date).in_(list(indexed)),
                     eligibility_cache.c.fetched_at >= self.clock.now() - self.cache_ttl))
-                cached = {(r.tenant_id, r.payer_id, r.member_id, r.service_date): CoverageSnapshot.from_json(r.snapshot)
-                          for r in rows}
+                cached = {indexed[(r.tenant_id, r.payer_id, r.member_id, r.service_date)]:
+                          CoverageSnapshot.from_json(r.snapshot) for r in rows}
             misses = {k: c for k, (_, c) in zip(keys, tenant_claims) if k is not None and k not in cached}
             # One batch interchange per payer (up to BATCH_270 inquiries); each 270 has its own trace number
             # and its 271 is matched back on the echoed TRN02.
@@ -289,7 +297,7 @@ class Eligibility:
             decision = self._decide(claim, answer, now)
             rows.append(check_row(d.tenant_id, claim, decision, answer.snapshot))
             d.uow.emit(outcome_event(claim, decision, answer.snapshot), key=claim.claim_id)
-        await _record.execute(uow.conn, rows)
+        await _record.execute(uow.conn, PHI.seal_all(coverage_checks, rows))
 
     async def ask_for_appointments(self, deliveries: list[Delivery]) -> list[tuple[Visit, Answer | None]]:
         return await self._visits([(d.tenant_id, d.event) for d in deliveries])
@@ -408,6 +416,6 @@ class Eligibility:
         del values["claim_id"], values["tenant_id"]
         await uow.conn.execute(update(coverage_checks).where(coverage_checks.c.tenant_id == uow.tenant_id,
                                                              coverage_checks.c.claim_id == claim.claim_id)
-                               .values(**values))
+                               .values(**PHI.seal(coverage_checks, values, tenant=uow.tenant_id)))
         uow.emit(outcome_event(claim, decision, answer.snapshot), key=claim.claim_id)
         return decision

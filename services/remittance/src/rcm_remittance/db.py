@@ -12,6 +12,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from rcm_runtime.phi import SealedColumn, SealedColumns
+
 _registry = registry()
 metadata = _registry.metadata
 
@@ -306,3 +308,7 @@ class PaymentUnderpayment(Base, table=True):
 
 payer_contracts = PayerContract.__table__
 payment_underpayments = PaymentUnderpayment.__table__
+
+# PHI at rest (rcm_runtime.phi): every remittance file kept verbatim names patients (835 NM1*QC, JSON advice), sealed
+# whole. Still plain (not yet sealed): unmatched_payments.advice (the claim payment of an 835 naming no known claim).
+PHI = SealedColumns("remittance", (SealedColumn(remittance_files, "content", kind="text"),))

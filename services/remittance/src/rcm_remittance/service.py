@@ -39,7 +39,7 @@ from rcm_runtime.reads import jsonable
 from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
 
 from rcm_remittance import underpaid
-from rcm_remittance.db import (claim_refs, ledger_entries, payer_aliases, posted_payments, remittance_audit,
+from rcm_remittance.db import (PHI, claim_refs, ledger_entries, payer_aliases, posted_payments, remittance_audit,
                                remittance_files, unmatched_payments)
 from rcm_remittance.domain import ledger as L
 from rcm_remittance.domain.balancing import file_imbalances, patient_share_warnings
@@ -624,7 +624,8 @@ async def _store_file(uow: UnitOfWork, file_id: uuid.UUID, digest: str, source: 
         "INSERT INTO remittance_files (id, tenant_id, sha256, source, status, trace_numbers, findings, totals, outcomes, "
         "content, received_at, received_by) VALUES (:id, :tenant, :sha, :source, 'receiving', '[]', '{}', '{}', '[]', "
         ":content, :now, :actor) ON CONFLICT ON CONSTRAINT uq_remittance_file_content DO NOTHING RETURNING id"),
-        {"id": file_id, "tenant": uow.tenant_id, "sha": digest, "source": source, "content": content,
+        {"id": file_id, "tenant": uow.tenant_id, "sha": digest, "source": source,
+         "content": PHI.seal(remittance_files, {"content": content}, tenant=uow.tenant_id)["content"],
          "now": uow.now(), "actor": uow.actor})).first()
 
 
@@ -831,6 +832,7 @@ class Remittance:
     async def _held(uow: UnitOfWork, file_id: uuid.UUID):
         row = (await uow.conn.execute(select(remittance_files).where(
             remittance_files.c.tenant_id == uow.tenant_id, remittance_files.c.id == file_id).with_for_update())).first()
+        row = PHI.open(remittance_files, row)
         if row is None:
             raise NotFound("no such remittance file for this tenant")
         if row.status != "held":
@@ -1064,7 +1066,7 @@ class Deposits:
             "WHERE e.tenant_id = f.tenant_id AND e.file_id = f.id)"),
             {"tenant": tenant, "statuses": list(ERA_STATUSES)})).all()
         rows = []
-        for f in pending:
+        for f in PHI.open_all(remittance_files, pending, tenant=tenant):
             try:
                 checks = _parse(f.source, f.content)
             except (RejectedFile, ValueError):

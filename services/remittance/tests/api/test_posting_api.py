@@ -11,7 +11,7 @@ import pytest
 
 from rcm_contracts.events import ClaimSubmitted
 from rcm_remittance.app import create_app
-from rcm_remittance.db import metadata
+from rcm_remittance.db import PHI, metadata, remittance_files
 from rcm_remittance.settings import Settings
 from tests.support.api import copy_always, service_api
 from tests.support.era835 import submit_claim, check, clp, era, svc
@@ -62,7 +62,9 @@ async def test_a_file_is_stored_answered_listed_and_read_and_the_same_file_again
     assert (c["outcome"], c["claim_id"], c["payment_outcome"]) == ("posted", str(claim_id), "paid")
     assert again["status"] == "duplicate" and again["file_id"] == first["file_id"] and again["posted"] == 0
     assert await api.scalar("SELECT count(*) FROM remittance_files") == 1
-    assert await api.scalar("SELECT content FROM remittance_files") == era(check([PAID]))  # verbatim
+    stored = await api.scalar("SELECT content FROM remittance_files")
+    assert stored.startswith("phi1.")  # sealed at rest (rcm_runtime.phi), verbatim once opened
+    assert PHI.open(remittance_files, {"tenant_id": "tenant-a", "content": stored})["content"] == era(check([PAID]))
 
     listed = (await api.client.get("/v1/remittances", params={"status": "posted", "payer": "SANDBOX1"},
                                    headers=api.headers())).json()

@@ -18,11 +18,11 @@ from rcm_runtime.auth import Actor, TenantId
 from rcm_runtime.reads import jsonable, problem, stage_read_router
 
 from rcm_scrubber.access import needs
-from rcm_scrubber.db import scrubbed_claims
+from rcm_scrubber.db import PHI, scrubbed_claims
 from rcm_scrubber.domain.rule_sets import RuleSetError
 from rcm_scrubber.service import Scrubbed, Scrubber, StillFailing
 
-reads = stage_read_router(scrubbed_claims, tag="scrubber", needs=needs("review.read"))
+reads = stage_read_router(scrubbed_claims, tag="scrubber", needs=needs("review.read"), phi=PHI)
 router = APIRouter(prefix="/v1", tags=["review queue"])
 
 

@@ -8,6 +8,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from rcm_runtime.phi import CLAIM_PHI, SealedColumn, SealedColumns, under
+
 _registry = registry()
 metadata = _registry.metadata
 
@@ -88,3 +90,11 @@ scrubbed_claims = ScrubbedClaim.__table__
 review_audit = ReviewAudit.__table__
 rule_sets = RuleSetVersion.__table__
 claim_fingerprints = ClaimFingerprint.__table__
+
+# PHI at rest (rcm_runtime.phi): the patient and coverage parts of each claim and of the claims in audit snapshots,
+# sealed. Fingerprints are stored as blind indexes (FINGERPRINT_FIELD): a plain digest of a name and birth date is
+# guessable.
+PHI = SealedColumns("scrubber", (SealedColumn(scrubbed_claims, "claim", paths=CLAIM_PHI),
+                                 SealedColumn(review_audit, "before", paths=under("claim", CLAIM_PHI)),
+                                 SealedColumn(review_audit, "after", paths=under("claim", CLAIM_PHI))))
+FINGERPRINT_FIELD = "scrubber.claim_fingerprints.fingerprint"

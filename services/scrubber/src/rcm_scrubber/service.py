@@ -20,13 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rcm_contracts.claim import Claim
 from rcm_contracts.events import ClaimReturned, ClaimScrubbed, Edit
+from rcm_runtime import phi
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.clock import Clock
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.errors import Conflict, NotFound
 from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
 
-from rcm_scrubber.db import claim_fingerprints, review_audit, rule_sets, scrubbed_claims
+from rcm_scrubber.db import FINGERPRINT_FIELD, PHI, claim_fingerprints, review_audit, rule_sets, scrubbed_claims
 from rcm_scrubber.domain.catalog import CATALOG
 from rcm_scrubber.domain.engine import ScrubContext, claim_fingerprint, decision, scrub
 from rcm_scrubber.domain.rule_sets import EffectiveRuleSet, RuleSetDocument, RuleSetLibrary, parse_rule_set
@@ -100,13 +101,19 @@ class Scrubbed:
     rule_sets: list[dict]
 
 
+def stored_fingerprint(fingerprint: str, tenant_id: str) -> str:
+    """What claim_fingerprints holds for a fingerprint: its blind index (rcm_runtime.phi), not the digest itself."""
+    return phi.sealer().blind_index(fingerprint, tenant=tenant_id, field=FINGERPRINT_FIELD)
+
+
 async def _known_fingerprints(conn: AsyncConnection, items: list[tuple[str, Claim]]) -> dict[tuple[str, str], uuid.UUID]:
-    keys = list({(t, claim_fingerprint(c, t)) for t, c in items})
-    if not keys:
+    """(tenant, fingerprint) -> the claim sent on with it."""
+    stored = {(t, stored_fingerprint(f, t)): f for t, f in {(t, claim_fingerprint(c, t)) for t, c in items}}
+    if not stored:
         return {}
     rows = await conn.execute(select(claim_fingerprints).where(
-        tuple_(claim_fingerprints.c.tenant_id, claim_fingerprints.c.fingerprint).in_(keys)))
-    return {(r.tenant_id, r.fingerprint): r.claim_id for r in rows}
+        tuple_(claim_fingerprints.c.tenant_id, claim_fingerprints.c.fingerprint).in_(list(stored))))
+    return {(r.tenant_id, stored[(r.tenant_id, r.fingerprint)]): r.claim_id for r in rows}
 
 
 async def scrub_claims(conn: AsyncConnection, items: list[tuple[str, Claim, list[Edit]]], *,
@@ -143,7 +150,8 @@ _insert_fingerprints = BulkInsert(claim_fingerprints, ["tenant_id", "fingerprint
 async def record_sent_on(conn: AsyncConnection, items: list[tuple[str, Claim]]) -> None:
     """Fingerprints of claims released to submission: a later claim billing the same services is a duplicate."""
     await _insert_fingerprints.execute(conn, [
-        {"tenant_id": t, "fingerprint": claim_fingerprint(c, t), "claim_id": c.claim_id} for t, c in items])
+        {"tenant_id": t, "fingerprint": stored_fingerprint(claim_fingerprint(c, t), t), "claim_id": c.claim_id}
+        for t, c in items])
 
 
 async def accept_coded(coded: Sequence[Delivery]) -> None:
@@ -159,7 +167,7 @@ async def accept_coded(coded: Sequence[Delivery]) -> None:
     items = [(d.uow.tenant_id, d.event.claim, list(d.event.edits)) for d in ready]
     results = await scrub_claims(conn, items, today=clock.today())
     rows = [_row(t, s) for (t, _, _), s in zip(items, results)]
-    stmt = pg_insert(scrubbed_claims).values(rows)
+    stmt = pg_insert(scrubbed_claims).values(PHI.seal_all(scrubbed_claims, rows))
     await conn.execute(stmt.on_conflict_do_update(
         index_elements=[scrubbed_claims.c.tenant_id, scrubbed_claims.c.claim_id],
         set_={k: stmt.excluded[k] for k in ("decision", "edits", "claim", "payer_id", "edit_codes", "stage",
@@ -186,7 +194,7 @@ async def take_back(returned: Sequence[Delivery]) -> int:
             found += 1
             await conn.execute(insert(review_audit).values(
                 claim_id=ev.claim_id, tenant_id=tenant_id, actor="submission", action="returned",
-                after={"stage": ev.stage, "edits": findings}))
+                after={"stage": ev.stage, "edits": findings}))  # no claim: nothing to seal
     return found
 
 
@@ -194,6 +202,7 @@ async def take_back(returned: Sequence[Delivery]) -> int:
 async def _open_claim(uow: UnitOfWork, claim_id: uuid.UUID, *, states=OPEN):
     row = (await uow.conn.execute(select(scrubbed_claims).where(
         scrubbed_claims.c.tenant_id == uow.tenant_id, scrubbed_claims.c.claim_id == claim_id).with_for_update())).first()
+    row = PHI.open(scrubbed_claims, row)
     if row is None:
         raise NotFound("no such claim at the scrubber stage for this tenant")
     if row.decision not in states:
@@ -217,11 +226,12 @@ async def _rescrub(uow: UnitOfWork, row, claim: Claim, *, action: str, note: str
         raise StillFailing(result.edits)
     await conn.execute(update(scrubbed_claims).where(
         scrubbed_claims.c.tenant_id == row.tenant_id, scrubbed_claims.c.claim_id == row.claim_id).values(
-        **{k: v for k, v in _row(row.tenant_id, result, stage="scrub").items() if k not in ("claim_id", "tenant_id")},
+        **{k: v for k, v in PHI.seal(scrubbed_claims, _row(row.tenant_id, result, stage="scrub")).items()
+           if k not in ("claim_id", "tenant_id")},
         version=row.version + 1, scrubbed_at=func.now()))
-    await conn.execute(insert(review_audit).values(claim_id=row.claim_id, tenant_id=row.tenant_id, actor=uow.actor,
-                                                   action=action, before=_snapshot(row), after=_snapshot(result),
-                                                   note=note))
+    await conn.execute(insert(review_audit).values(PHI.seal(review_audit, dict(
+        claim_id=row.claim_id, tenant_id=row.tenant_id, actor=uow.actor, action=action, before=_snapshot(row),
+        after=_snapshot(result), note=note))))
     if result.decision == "clean":
         await record_sent_on(conn, [(row.tenant_id, claim)])
         uow.emit(ClaimScrubbed(claim=claim, decision="clean", edits=result.edits), key=claim.claim_id)
@@ -253,15 +263,15 @@ async def hold(uow: UnitOfWork, claim_id: uuid.UUID, note: str | None) -> None:
     row = await _open_claim(uow, claim_id, states=("review",))
     await uow.conn.execute(update(scrubbed_claims).where(
         scrubbed_claims.c.tenant_id == uow.tenant_id, scrubbed_claims.c.claim_id == claim_id).values(decision="held"))
-    await uow.conn.execute(insert(review_audit).values(claim_id=claim_id, tenant_id=uow.tenant_id, actor=uow.actor,
-                                                       action="held", before=_snapshot(row),
-                                                       after={"decision": "held"}, note=note))
+    await uow.conn.execute(insert(review_audit).values(PHI.seal(review_audit, dict(
+        claim_id=claim_id, tenant_id=uow.tenant_id, actor=uow.actor, action="held", before=_snapshot(row),
+        after={"decision": "held"}, note=note))))
 
 
 async def audit_trail(conn: AsyncConnection, tenant_id: str, claim_id: uuid.UUID) -> list[dict]:
     rows = await conn.execute(select(review_audit).where(
         review_audit.c.tenant_id == tenant_id, review_audit.c.claim_id == claim_id).order_by(review_audit.c.id))
-    return [dict(r) for r in rows.mappings()]
+    return [dict(r) for r in PHI.open_all(review_audit, rows.mappings())]
 
 
 async def review_queue(conn: AsyncConnection, tenant_id: str, *, decision: str | None, edit: str | None,
@@ -278,7 +288,7 @@ async def review_queue(conn: AsyncConnection, tenant_id: str, *, decision: str |
     total = await conn.scalar(select(func.count()).select_from(scrubbed_claims).where(*where))
     rows = await conn.execute(select(scrubbed_claims).where(*where).order_by(scrubbed_claims.c.scrubbed_at)
                               .limit(limit).offset(offset))
-    return total, [dict(r) for r in rows.mappings()]
+    return total, [dict(r) for r in PHI.open_all(scrubbed_claims, rows.mappings())]
 
 
 # ---------------------------------------------------------------- the use cases routers and handlers call

@@ -20,12 +20,12 @@ from rcm_runtime.rate_limits import rate_limit
 from rcm_runtime.reads import problem, stage_read_router
 
 from rcm_submission.access import needs
-from rcm_submission.db import submissions
+from rcm_submission.db import PHI, submissions
 from rcm_submission.errors import UnknownClearinghouse
 from rcm_submission.service import Submission
 
 reads = stage_read_router(submissions, tag="submission", needs=needs("submissions.read"), status_column="status",
-                          queue_path="/submissions", queue_default=None, time_column="queued_at")
+                          queue_path="/submissions", queue_default=None, time_column="queued_at", phi=PHI)
 router = APIRouter(prefix="/v1", tags=["submission"])
 
 

@@ -8,6 +8,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from rcm_runtime.phi import CLAIM_PHI, SealedColumn, SealedColumns
+
 _registry = registry()
 metadata = _registry.metadata
 
@@ -141,3 +143,10 @@ acknowledgment_files = AcknowledgmentFile.__table__
 clearinghouse_routes = ClearinghouseRoute.__table__
 submission_audit = SubmissionAudit.__table__
 primary_payments = PrimaryPayment.__table__
+
+# PHI at rest (rcm_runtime.phi): the patient and coverage parts of each claim, and the X12 files as a whole (837P
+# interchanges name patients and subscribers; 277CAs and 835s name patients too). Primary payments (PaymentPosted)
+# and audit details carry no PHI.
+PHI = SealedColumns("submission", (SealedColumn(submissions, "claim", paths=CLAIM_PHI),
+                                   SealedColumn(interchanges, "content", kind="text"),
+                                   SealedColumn(acknowledgment_files, "content", kind="text")))

@@ -37,7 +37,7 @@ from rcm_x12.ig.validator import IgFinding, IgValidator
 
 from rcm_submission.clearinghouse import ClearinghouseAdapter, ClearinghouseUnavailable, InboundFile, OutboundFile
 from rcm_submission.db import (
-    acknowledgment_files, clearinghouse_routes, interchange_control_seq, interchanges, primary_payments,
+    PHI, acknowledgment_files, clearinghouse_routes, interchange_control_seq, interchanges, primary_payments,
     submission_audit, submissions,
 )
 from rcm_submission.domain.era_tenant import claim_numbers, tenant_for
@@ -80,7 +80,7 @@ async def on_claims_scrubbed(uow: UnitOfWork, deliveries: list[Delivery]) -> Non
     ]
     if not rows:
         return
-    stmt = pg_insert(submissions).values(rows)
+    stmt = pg_insert(submissions).values(PHI.seal_all(submissions, rows))
     await uow.conn.execute(stmt.on_conflict_do_update(
         index_elements=[submissions.c.tenant_id, submissions.c.claim_id],
         set_={"status": "queued", "claim": stmt.excluded.claim, "payer_id": stmt.excluded.payer_id,
@@ -103,7 +103,7 @@ async def on_payments_posted(uow: UnitOfWork, deliveries: list[Delivery]) -> Non
     if not candidates:
         return
     # one query for the batch: the tenant's own primary claims among them, with what was sent
-    sent = {(r.tenant_id, r.claim_id): r.claim for r in await uow.conn.execute(
+    sent = {(r.tenant_id, r.claim_id): PHI.open(submissions, r).claim for r in await uow.conn.execute(
         select(submissions.c.tenant_id, submissions.c.claim_id, submissions.c.claim).where(
             tuple_(submissions.c.tenant_id, submissions.c.claim_id).in_(
                 [(d.tenant_id, d.event.claim_id) for d, _ in candidates]),
@@ -267,6 +267,7 @@ async def prepare_interchanges(tenants: _Tenants, clearinghouses: set[str], *, i
         .with_for_update(skip_locked=True))).all()
     if not rows:
         return 0, []
+    rows = PHI.open_all(submissions, rows)
     routes = await load_routes(conn, {r.tenant_id for r in rows}, default_route)
     groups: dict[tuple[str, str], list] = defaultdict(list)
     for r in rows:
@@ -293,7 +294,8 @@ async def prepare_interchanges(tenants: _Tenants, clearinghouses: set[str], *, i
         icn_text = f"{icn:09d}"
         await conn.execute(insert(interchanges).values(
             interchange_control_number=icn_text, tenant_id=tenant_id, payer_id=payer_id, clearinghouse=name,
-            claim_count=len(built.claims), content=built.text, status="sending", sent_at=now))
+            claim_count=len(built.claims), status="sending", sent_at=now,
+            **PHI.seal(interchanges, {"content": built.text}, tenant=tenant_id)))
         attempts = await _mark_claims_sent(conn, tenant_id, built.claims, name, icn_text, now)
         primaries = {r.claim_id: r.primary_claim_id for r in group}
         for c in built.claims:
@@ -363,7 +365,8 @@ async def process_acknowledgment(uow: UnitOfWork, clearinghouse: str, name: str,
     await uow.conn.execute(insert(acknowledgment_files).values(
         clearinghouse=clearinghouse, name=name[:200], kind=result.kind, status=result.status, reason=result.reason,
         interchange_control_number=icn, claims_updated=result.claims_updated, tenant_id=result.tenant_id,
-        content_sha256=sha, content=content, received_at=uow.now()))
+        content_sha256=sha, received_at=uow.now(),
+        **PHI.seal(acknowledgment_files, {"content": content}, tenant=result.tenant_id)))
     return result
 
 
@@ -524,8 +527,8 @@ async def resubmit_corrected(uow: UnitOfWork, *, claim_id: uuid.UUID, frequency:
     """A replacement (7) or void (8) of a claim the payer accepted: it names the payer's claim number
     (REF*F8) and goes out again. Raises NotFound / NotAccepted, or ValidationError for bad changes."""
     conn = uow.conn
-    row = (await conn.execute(select(submissions).where(
-        submissions.c.tenant_id == uow.tenant_id, submissions.c.claim_id == claim_id).with_for_update())).first()
+    row = PHI.open(submissions, (await conn.execute(select(submissions).where(
+        submissions.c.tenant_id == uow.tenant_id, submissions.c.claim_id == claim_id).with_for_update())).first())
     if row is None:
         raise NotFoundClaim("no such claim at the submission stage for this tenant")
     if row.status != "accepted" or not row.payer_claim_control_number:
@@ -536,7 +539,8 @@ async def resubmit_corrected(uow: UnitOfWork, *, claim_id: uuid.UUID, frequency:
     claim = Claim.model_validate(data)
     await conn.execute(update(submissions).where(
         submissions.c.tenant_id == uow.tenant_id, submissions.c.claim_id == claim_id).values(
-        status="queued", claim=claim.model_dump(mode="json"), frequency_code=frequency, queued_at=uow.now()))
+        status="queued", **PHI.seal(submissions, {"claim": claim.model_dump(mode="json")}, tenant=uow.tenant_id),
+        frequency_code=frequency, queued_at=uow.now()))
     return claim
 
 
@@ -549,8 +553,8 @@ async def queue_secondary(uow: UnitOfWork, *, claim_id: uuid.UUID, coverage: dic
     """The claim to the secondary payer, carrying the primary's payment and adjustments (2320/2330): `payment` the
     primary's PaymentPosted (else the one kept for the claim). Returns None when it was queued before."""
     conn, tenant_id = uow.conn, uow.tenant_id
-    row = (await conn.execute(select(submissions).where(
-        submissions.c.tenant_id == tenant_id, submissions.c.claim_id == claim_id))).first()
+    row = PHI.open(submissions, (await conn.execute(select(submissions).where(
+        submissions.c.tenant_id == tenant_id, submissions.c.claim_id == claim_id))).first())
     if row is None:
         raise NotFoundClaim("no such claim at the submission stage for this tenant")
     paid = payment or (await conn.execute(select(primary_payments.c.payment).where(
@@ -566,10 +570,10 @@ async def queue_secondary(uow: UnitOfWork, *, claim_id: uuid.UUID, coverage: dic
                                       "coverage": coverage, "payer_responsibility": "S", "secondary_coverage": None,
                                       "other_payers": [other.model_dump(mode="json")], "frequency_code": "1",
                                       "original_claim_number": None})
-    stmt = pg_insert(submissions).values(
+    stmt = pg_insert(submissions).values(PHI.seal(submissions, dict(
         claim_id=secondary.claim_id, tenant_id=tenant_id, payer_id=secondary.coverage.payer_id, status="queued",
         claim=secondary.model_dump(mode="json"), patient_control_number=patient_control_number(secondary.claim_id),
-        frequency_code="1", queued_at=uow.now(), primary_claim_id=claim_id)
+        frequency_code="1", queued_at=uow.now(), primary_claim_id=claim_id)))
     inserted = (await conn.execute(stmt.on_conflict_do_nothing().returning(submissions.c.claim_id))).first()
     return secondary if inserted is not None else None
 
@@ -651,9 +655,10 @@ class Submission:
         cutoff = self.clock.now() - RESEND_AFTER
         async with self.units.read_system() as conn:  # every tenant's interchanges
             rows = (await conn.execute(select(interchanges.c.interchange_control_number, interchanges.c.clearinghouse,
-                                              interchanges.c.content)
+                                              interchanges.c.tenant_id, interchanges.c.content)
                                        .where(interchanges.c.status == "sending", interchanges.c.sent_at < cutoff)
                                        .order_by(interchanges.c.sent_at).limit(limit))).all()
+        rows = PHI.open_all(interchanges, rows)
         sent = 0
         for r in rows:
             if r.clearinghouse in self.clearinghouses:
@@ -703,7 +708,7 @@ class Submission:
                 interchanges.c.interchange_control_number == icn))).mappings().first()
         if row is None:
             raise NotFoundInterchange("no such interchange for this tenant")
-        return jsonable(dict(row))
+        return jsonable(dict(PHI.open(interchanges, row)))
 
     async def acceptance(self, tenant_id: str) -> dict:
         async with self.units.read(tenant_id) as conn:

@@ -11,12 +11,13 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import text
 
 from rcm_contracts.claim import patient_control_number
 from rcm_contracts.events import ClaimScrubbed
 from rcm_runtime.clock import FixedClock
 from rcm_submission.app import create_app
-from rcm_submission.db import metadata
+from rcm_submission.db import PHI, acknowledgment_files, metadata
 from rcm_submission.service import TOO_LARGE, Submission
 from rcm_submission.settings import Settings
 from tests.support.api import ServiceApi, service_api
@@ -75,6 +76,15 @@ async def files(api) -> list[dict]:
     return resp.json()["files"]
 
 
+
+async def stored_content(api, name: str | None = None) -> str:
+    """An acknowledgment file's content as stored: sealed (rcm_runtime.phi), opened here."""
+    async with api.engine.connect() as conn:
+        row = (await conn.execute(text("SELECT tenant_id, content FROM acknowledgment_files"
+                                       + (" WHERE name = :n" if name else "")), {"n": name})).mappings().first()
+    assert row["content"].startswith("phi1.")
+    return PHI.open(acknowledgment_files, row)["content"]
+
 async def test_an_835_paying_one_tenants_claims_is_forwarded_to_remittance_for_that_tenant(api):
     pcns = await sent_claims(api, "tenant-a", 2)
     await sent_claims(api, "tenant-b")  # another tenant's claim in flight changes nothing
@@ -94,7 +104,7 @@ async def test_an_835_paying_one_tenants_claims_is_forwarded_to_remittance_for_t
     assert event["subject"] == f"remittance-file/{sha}" and event["source"] == "/rcm/submission"
     assert event["data"] == {"clearinghouse": "box", "file_name": "000000901.835", "content": text,
                              "content_sha256": sha, "received_at": "2026-11-30T15:00:00Z"}
-    assert await api.scalar("SELECT content FROM acknowledgment_files") == text  # kept verbatim, as every file
+    assert await stored_content(api) == text  # kept verbatim, as every file (sealed at rest: rcm_runtime.phi)
     assert not list((api.root / "box" / "from-clearinghouse").iterdir())  # archived: the clearinghouse may forget it
     assert [p.name for p in (api.root / "box" / "archive").iterdir()] == ["000000901.835"]
     # claims are paid through remittance, not acknowledged here
@@ -158,7 +168,7 @@ async def test_an_835_too_large_for_the_event_bus_is_quarantined_for_an_upload(t
         assert TOO_LARGE == "too large for the event bus: upload it through POST /v1/remittances/x12"
         assert rows["small.835"]["status"] == "forwarded"
         assert [e["data"]["file_name"] for e in await api.outbox_events("remittance-received")] == ["small.835"]
-        assert await api.scalar("SELECT content FROM acknowledgment_files WHERE name = 'large.835'") == large  # kept
+        assert await stored_content(api, "large.835") == large  # kept
 
 
 async def test_an_operator_can_hand_in_an_835_and_it_is_forwarded_like_a_polled_one(api):
