@@ -10,7 +10,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from rcm_contracts.dates import IsoDateTime
+from rcm_runtime.audit import not_audited
 from rcm_runtime.dead_letters import REDRIVE_MAX, DeadLetters, RedriveUnavailable, Selection
+
+
+# Dead letters span tenants: operators with the ops key, no tenant principal; their payloads are not returned.
+DEAD_LETTER_OPS = "operators' dead letters (X-Ops-Key, no tenant; payloads not returned)"
 
 
 def require_ops_key(request: Request) -> None:
@@ -39,12 +44,14 @@ class RedriveRequest(BaseModel):
 
 
 @ops_router.get("/summary")
+@not_audited(DEAD_LETTER_OPS)
 async def summary(letters: Letters, request: Request) -> dict:
     """Open dead letters of this service: count, the oldest's time, counts by reason and by event type."""
     return {"service": request.app.state.runtime.settings.service_name, **await letters.summary()}
 
 
 @ops_router.get("")
+@not_audited(DEAD_LETTER_OPS)
 async def listing(letters: Letters, status: Literal["open", "redriven", "resolved"] | None = None,
                   reason: str | None = None, event_type: str | None = None, since: IsoDateTime | None = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
@@ -53,6 +60,7 @@ async def listing(letters: Letters, status: Literal["open", "redriven", "resolve
 
 
 @ops_router.post("/redrive")
+@not_audited(DEAD_LETTER_OPS)
 async def redrive(body: RedriveRequest, letters: Letters, operator: Operator):
     """Apply the selected open dead letters again through the consumer's path. 503 (what was done so far in
     `result`) if an outage stopped it: the rest stay open, to be redriven later."""
@@ -66,6 +74,7 @@ async def redrive(body: RedriveRequest, letters: Letters, operator: Operator):
 
 
 @ops_router.post("/{dead_letter_id}/resolve")
+@not_audited(DEAD_LETTER_OPS)
 async def resolve(dead_letter_id: int, letters: Letters, operator: Operator) -> dict:
     """Close an open dead letter without redriving it."""
     return await letters.resolve(dead_letter_id, operator=operator)
