@@ -7,11 +7,14 @@ another tenant's auditor sees nothing of it."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from rcm_contracts.events import RemittanceReceived
 from rcm_remittance.app import create_app
 from rcm_remittance.db import metadata
 from rcm_remittance.settings import Settings
@@ -24,6 +27,7 @@ from tests.support.era835 import check, clp, era, submit_claim, svc
 pytestmark = pytest.mark.integration
 X12 = {"content-type": "application/edi-x12"}
 PAID = era(check([clp("PCN-1", "100.00", "80.00", lines=[svc("99213", "100.00", "80.00", [("PR", "2", "20.00")])])]))
+RECEIVED = datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc)
 AUDITOR = {"user": "audrey", "roles": ["auditor"]}
 INSUFFICIENT_PRIVILEGE = "42501"
 
@@ -180,3 +184,25 @@ async def test_verify_reports_the_first_row_the_superuser_altered_or_removed(api
     v = await verified(api)
     assert (v["intact"], v["first_broken_seq"], v["rows"]) == (False, 2, 1)
     assert v["reason"] == "the chain ends before its head: rows are missing at the end"
+
+
+async def test_a_consumed_batch_that_moves_money_is_one_row_per_tenant_naming_the_files_and_records(api):
+    await submit_claim(api, "PCN-1")
+    await submit_claim(api, "PCN-1", "tenant-b")
+    other = PAID.replace("000000901", "000000902")
+    events = [RemittanceReceived(clearinghouse="sandbox", file_name=f"{i}.835", content=t,
+                                 content_sha256=hashlib.sha256(t.encode()).hexdigest(), received_at=RECEIVED)
+              for i, t in enumerate((PAID, other))]
+    applier = await api.consume((events[0], "tenant-a", "tenant-a"), (events[1], "tenant-a", "tenant-a"),
+                                (events[0], "tenant-b", "tenant-b"))
+    assert applier.applied == 3
+    [row] = await trail(api)
+    assert (row["actor"], row["actor_kind"], row["roles"], row["category"], row["action"], row["outcome"],
+            row["status"]) == ("remittance", "service", [], "money", "remittance.post_received", "allowed", None)
+    assert row["resource_type"] == "remittance_file"
+    assert row["resource_ids"] == sorted(e.content_sha256 for e in events)
+    assert row["source"] == "kafka:test.events/0:0-1"
+    assert row["detail"] == {"events": {events[0].event_type(): 2}}
+    [row_b] = await trail(api, "tenant-b")
+    assert row_b["resource_ids"] == [events[0].content_sha256] and row_b["source"] == "kafka:test.events/0:2-2"
+    assert (await verified(api))["intact"] and (await verified(api, "tenant-b"))["intact"]

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from rcm_contracts.base import Event
 from rcm_contracts.claim import Provider
 from rcm_contracts.events import EncounterCaptured, EncounterHeld, EncounterSubmitted, MissingItem
+from rcm_runtime.audit import audited
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.errors import Conflict, DomainError, NotFound
@@ -422,6 +423,7 @@ class Charges:
             raise IntakeError(errors)
         return await self.capture(tenant_id=tenant_id, submissions=submissions, channel="hl7v2")
 
+    @audited.money("encounter.intake", "encounter")
     async def on_encounters_submitted(self, uow: UnitOfWork, deliveries: list[Delivery]) -> None:
         """Consumer handler: encounters an EHR published to the intake topic, captured as one batch."""
         await capture_encounters(uow, [Intake(d.uow, d.event, "kafka") for d in deliveries],

@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from rcm_contracts.events import Adjustment, ClaimSubmitted, PaymentPosted, PaymentReversed, RemittanceReceived
 from rcm_contracts.wire import RemittanceAdvice
+from rcm_runtime.audit import audited
 from rcm_runtime.bulk import BulkInsert, JsonText
 from rcm_runtime.errors import Conflict, NotFound
 from rcm_runtime.consumer import Delivery, Handler
@@ -784,6 +785,7 @@ class Remittance:
                 log.info("waiting payments posted", extra={"count": len(rows)})
             return len(rows)
 
+    @audited.money("remittance.post_received", "remittance_file", id="content_sha256")
     async def on_remittances_received(self, uow: UnitOfWork, deliveries: list[Delivery]) -> None:
         """835s that submission polled from a clearinghouse connection, each ingested for the event's tenant exactly
         as an upload to POST /v1/remittances/x12 (stored verbatim, same statuses, idempotent on (tenant, SHA-256):
