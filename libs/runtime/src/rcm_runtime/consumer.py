@@ -167,7 +167,8 @@ def batch_audit_rows(service: str, handlers: dict[str, Handler], fresh: list[Del
                       resource_type=spec.resource_type, resource_ids=keys,
                       source=" ".join(f"kafka:{t}/{p}:{min(o)}-{max(o)}" for (t, p), o in sorted(offsets.items())),
                       detail={"events": types})
-            for (tenant, spec), (keys, offsets, types) in groups.items()]
+            # in tenant order: two batches lock their tenants' chain heads in the same order, so never each other's
+            for (tenant, spec), (keys, offsets, types) in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1].action))]
 
 
 def dead_letter_row(d: Decoded, reason: str) -> dict[str, Any]:
