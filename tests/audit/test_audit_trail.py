@@ -69,7 +69,7 @@ async def test_a_money_change_a_phi_read_and_a_refused_attempt_are_recorded_for_
     rows = await trail(api)
     assert [(r["seq"], r["actor"], r["actor_kind"], r["roles"], r["category"], r["action"], r["resource_type"],
              r["resource_ids"], r["outcome"], r["status"]) for r in rows] == [
-        (1, "alice", "user", ["biller"], "money", "remittance.post_x12", "remittance_file", [], "allowed", 200),
+        (1, "alice", "user", ["biller"], "money", "remittance.post_x12", "remittance_file", [file_id], "allowed", 200),
         (2, "bob", "user", ["biller"], "phi_read", "ledger.read", "claim", [str(claim_id)], "allowed", 200),
         (3, "carol", "user", ["analyst"], "money", "remittance.release", "remittance_file", [file_id], "denied", 403),
     ]

@@ -194,11 +194,13 @@ class RequestAudit:
             return None
         return self
 
-    async def record_change(self, conn: AsyncConnection) -> None:
-        """In the change's own transaction, just before it commits."""
+    async def record_change(self, conn: AsyncConnection, named: Iterable[str] = ()) -> None:
+        """In the change's own transaction, just before it commits; `named`: ids the unit of work named
+        (`UnitOfWork.audit_names`), beside the path's."""
         route = self.scope.get("route")
         row = self.row("allowed", getattr(route, "status_code", None) or 200)
         if row is not None:
+            row["resource_ids"] = list(dict.fromkeys([*row["resource_ids"], *named]))
             await append(conn, [row])
 
     async def record_answer(self, status: int) -> None:

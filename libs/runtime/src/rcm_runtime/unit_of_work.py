@@ -60,13 +60,19 @@ class UnitOfWork:
     """The open transaction and the outbox, bound to one cause. `bind()` gives another view of the same
     transaction for another cause (one per record of a consumed batch, one per tenant of a system loop)."""
 
-    __slots__ = ("conn", "cause", "clock", "_outbox")
+    __slots__ = ("conn", "cause", "clock", "_outbox", "audited_ids")
 
     def __init__(self, conn: AsyncConnection, outbox: Emitter, cause: Cause | None, clock: Clock) -> None:
         self.conn = conn
         self.cause = cause
         self.clock = clock
         self._outbox = outbox
+        self.audited_ids: list[str] = []
+
+    def audit_names(self, *ids: object) -> None:
+        """Name what this unit created or changed (e.g. a new file's id) in the audit row of the request it serves
+        (rcm_runtime.audit), beside what the route's path names."""
+        self.audited_ids.extend(str(i) for i in ids)
 
     @property
     def tenant_id(self) -> str:
@@ -138,10 +144,11 @@ class UnitsOfWork:
         outbox = self.outbox()
         async with self.engine.begin() as conn:
             await enter_scope(conn, scope)
-            yield UnitOfWork(conn, outbox, cause, self.clock)
+            uow = UnitOfWork(conn, outbox, cause, self.clock)
+            yield uow
             wrote = await outbox.flush(conn)
             if audit is not None:  # last: the tenant's audit chain stays locked only until the commit
-                await audit.record_change(conn)
+                await audit.record_change(conn, uow.audited_ids)
         if audit is not None:
             audit.committed += 1
         if wrote:

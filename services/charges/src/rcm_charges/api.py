@@ -57,7 +57,7 @@ def _many(results: list[CaptureResult]) -> JSONResponse:
                          "missing). 200 for a resend: `duplicate` when unchanged; a changed "
                          "resend of a held encounter becomes its next version (`captured` or `held`); 409 when the "
                          "claim was already released.")
-@audited.money("encounter.submit", "encounter")
+@audited.money("encounter.submit", "claim")
 async def submit_encounter(body: EncounterSubmitted, tenant_id: TenantId, charges: UseCases, response: Response):
     [result] = await charges.capture(tenant_id=tenant_id, submissions=[body], channel="json")
     return _one(result, response)
@@ -72,7 +72,7 @@ async def submit_encounter(body: EncounterSubmitted, tenant_id: TenantId, charge
                          "names the encounter of each problem. Services coded only in SNOMED CT or CVX are "
                          "accepted as they came and reach the coder queue once complete.")
 @body_limit("max_file_body_bytes")
-@audited.money("encounter.submit_fhir", "encounter")
+@audited.money("encounter.submit_fhir", "claim")
 async def submit_fhir_bundle(request: Request, tenant_id: TenantId, charges: UseCases, response: Response,
                              source_system: str = "fhir"):
     try:
@@ -96,7 +96,7 @@ async def submit_fhir_bundle(request: Request, tenant_id: TenantId, charges: Use
                          "held in completeness review.",
              openapi_extra={"requestBody": {"content": {"x-application/hl7-v2+er7": {"schema": {"type": "string"}}}}})
 @body_limit("max_file_body_bytes")
-@audited.money("encounter.submit_hl7v2", "encounter")
+@audited.money("encounter.submit_hl7v2", "claim")
 async def submit_hl7v2(request: Request, tenant_id: TenantId, charges: UseCases, source_system: str | None = None):
     try:
         text = (await request.body()).decode("utf-8")

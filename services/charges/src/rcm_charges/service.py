@@ -399,8 +399,10 @@ class Charges:
         """Capture encounters sent over HTTP, all in one unit of work (all or nothing). Raises
         ConflictingResend (409) for a changed resend of a released claim."""
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
-            return await capture_encounters(uow, [Intake(uow, s, channel) for s in submissions],
-                                            charge_lag=self.charge_lag)
+            results = await capture_encounters(uow, [Intake(uow, s, channel) for s in submissions],
+                                               charge_lag=self.charge_lag)
+            uow.audit_names(*(r.claim_id for r in results))
+            return results
 
     async def capture_fhir(self, *, tenant_id: str, bundle: Any, source_system: str = "fhir") -> list[CaptureResult]:
         """A FHIR R4 Bundle, split per Encounter; raises IntakeError (nothing captured) when any is rejected."""

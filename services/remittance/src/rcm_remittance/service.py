@@ -802,11 +802,15 @@ class Remittance:
 
     async def post_advice(self, *, tenant_id: str, actor: str, era: RemittanceAdvice) -> FileResult:
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
-            return await ingest(uow, "json", era.model_dump_json(), self.medicare)
+            result = await ingest(uow, "json", era.model_dump_json(), self.medicare)
+            uow.audit_names(result.file_id)
+            return result
 
     async def post_x12(self, *, tenant_id: str, actor: str, text: str) -> FileResult:
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
-            return await ingest(uow, "x12", text, self.medicare)
+            result = await ingest(uow, "x12", text, self.medicare)
+            uow.audit_names(result.file_id)
+            return result
 
     async def release(self, *, tenant_id: str, actor: str, file_id: uuid.UUID, reason: str) -> FileResult:
         """Post a held file as it is (an operator's decision, audited)."""
