@@ -6,7 +6,8 @@ units of work (rcm_runtime.unit_of_work), on rows of two tenants seeded in every
 - the runtime role owns nothing, cannot bypass row security and is no member of the owner;
 - a query with no tenant filter, in a unit of work of tenant A, returns none of tenant B's rows; an INSERT of a
   tenant-B row or an UPDATE moving a row to tenant B fails; without a scope a transaction sees nothing;
-- audit tables take INSERT and SELECT from the runtime role, never UPDATE, DELETE or TRUNCATE.
+- audit tables (the `*_audit` tables and the shared `audit_log`) take INSERT and SELECT from the runtime role, never
+  UPDATE, DELETE or TRUNCATE; the audit chain heads (`audit_chain`) only SELECT.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rcm_runtime.db import make_engine
 from rcm_runtime.failures import sqlstate_of
+from rcm_runtime.row_security import READ_ONLY_TABLES, is_append_only
 from rcm_runtime.settings import ServiceSettings
 from rcm_runtime.unit_of_work import UnitsOfWork
 from tests.support.fixtures import ADMIN_URL, PG_PORT
@@ -205,7 +207,7 @@ async def test_a_unit_of_work_cannot_write_another_tenants_rows(service, admin_e
             async with units.begin(tenant_id=A, actor="test") as uow:
                 await uow.conn.execute(*rows_of_b[table])
         assert sqlstate_of(insert.value) == INSUFFICIENT_PRIVILEGE, table
-        if table.endswith("_audit"):
+        if is_append_only(table) or table in READ_ONLY_TABLES:
             continue  # no UPDATE at all: below
         async with units.begin(tenant_id=A, actor="test") as uow:
             touched = await uow.conn.execute(text(f'UPDATE "{table}" SET tenant_id = tenant_id'))
@@ -224,15 +226,15 @@ async def test_audit_tables_are_append_only_for_the_runtime_role(service, admin_
     name, schema, units = service
     async with admin_engine.connect() as conn:
         audits = list((await conn.execute(text(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = :s AND table_name LIKE '%\\_audit'"),
-            {"s": schema})).scalars())
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = :s AND (table_name LIKE "
+            "'%\\_audit' OR table_name = 'audit_log')"), {"s": schema})).scalars())
         rights = {(t, p): (await conn.execute(text("SELECT has_table_privilege(:r, :t, :p)"),
                                               {"r": schema, "t": f'"{schema}"."{t}"', "p": p})).scalar()
-                  for t in audits for p in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")}
-    assert bool(audits) == (name in AUDITED)
-    assert rights == {(t, p): p in ("SELECT", "INSERT") for t in audits for p in
-                      ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")}
-    for table in audits:
+                  for t in (*audits, *READ_ONLY_TABLES) for p in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")}
+    assert (set(audits) - {"audit_log"} != set()) == (name in AUDITED) and "audit_log" in audits
+    assert rights == {(t, p): p == "SELECT" or (p == "INSERT" and t in audits) for t in (*audits, *READ_ONLY_TABLES)
+                      for p in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")}
+    for table in (*audits, *READ_ONLY_TABLES):
         for statement in (f'DELETE FROM "{table}"', f'UPDATE "{table}" SET tenant_id = tenant_id',
                           f'TRUNCATE "{table}"'):
             with pytest.raises(DBAPIError) as denied:

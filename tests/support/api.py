@@ -38,6 +38,7 @@ from aiokafka import ConsumerRecord
 from rcm_contracts.base import Event
 from rcm_contracts.envelope import Envelope, new_envelope
 from rcm_runtime.api_keys import digest
+from rcm_runtime.audit_chain import install_chain
 from rcm_runtime.clock import Clock
 from rcm_runtime.consumer import BatchApplier, decode_record
 from rcm_runtime.db import make_engine
@@ -66,9 +67,10 @@ END $$""")
 
 
 async def secure_test_schema(conn) -> None:
-    """What migrations and rcm_runtime.migrations do to a service schema, for one made by create_all: row
-    security on its tenant-scoped tables and the runtime role's privileges."""
+    """What migrations and rcm_runtime.migrations do to a service schema, for one made by create_all: the audit
+    trail's chain trigger, row security on its tenant-scoped tables and the runtime role's privileges."""
     await conn.execute(_CREATE_RUNTIME_ROLE)
+    await conn.run_sync(install_chain)
     await conn.run_sync(protect_tenant_tables)
     await conn.run_sync(grant_runtime, RUNTIME_ROLE)
 

@@ -30,6 +30,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rcm_contracts import topics as topic_names
+from rcm_runtime.audit import AuditMiddleware
+from rcm_runtime.audit_api import audit_router
 from rcm_runtime.auth import Authenticator, Forbidden, Unauthenticated, document_access
 from rcm_runtime.body_limits import BodyLimitMiddleware, document_limit
 from rcm_runtime.consumer import BatchApplier, ConsumerLoop, Handler
@@ -375,6 +377,8 @@ def create_service_app(
             span.set_attribute("http.status_code", response.status_code)
             return response
 
+    # Audited routes (rcm_runtime.audit): each answer is recorded before it is sent.
+    app.add_middleware(AuditMiddleware)
     # Outermost: a body too large for its endpoint is refused before any other layer reads it.
     app.add_middleware(BodyLimitMiddleware, settings=settings)
 
@@ -410,6 +414,8 @@ def create_service_app(
         return JSONResponse(status_code=200 if ready else 503, content={"status": "ready" if ready else "not ready", "checks": checks})
 
     app.include_router(ops_router, responses=ERROR_RESPONSES)
+    if access is not None:  # the auditors' API over this service's audit trail
+        app.include_router(audit_router, responses=ERROR_RESPONSES)
     for router in routers:
         app.include_router(router, responses=ERROR_RESPONSES)
     for route in app.routes:

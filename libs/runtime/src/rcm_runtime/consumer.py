@@ -44,6 +44,7 @@ from rcm_contracts.envelope import Envelope, EnvelopeError, decode_envelope
 from rcm_contracts.registry import REGISTRY, Registry
 from pydantic import ValidationError
 
+from rcm_runtime.audit import AuditSpec, append, batch_row, route_audit
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.errors import DomainError, TransientError
 from rcm_runtime.failures import is_transient, safe_reason
@@ -143,6 +144,31 @@ def consecutive_runs(deliveries: list[Delivery], handlers: dict[str, Handler]) -
         else:
             runs.append([dv])
     return runs
+
+
+def batch_audit_rows(service: str, handlers: dict[str, Handler], fresh: list[Delivery],
+                     records: dict[uuid.UUID, ConsumerRecord]) -> list[dict[str, Any]]:
+    """The audit trail of a batch (rcm_runtime.audit): for each tenant and each audited handler (`@audited.money`
+    and the like on the handler), one row naming the claims (the records' keys), the records (topic, partition
+    and offsets) and the count per event type. One row per batch and tenant, not per event: the events themselves
+    name every change, and the pipeline pays one chained insert per batch."""
+    groups: dict[tuple[str, AuditSpec], tuple[set[str], dict[tuple[str, int], list[int]], dict[str, int]]] = {}
+    for dv in fresh:
+        spec = route_audit(handlers[dv.event.event_type()])
+        if not isinstance(spec, AuditSpec):
+            continue
+        keys, offsets, types = groups.setdefault((dv.tenant_id, spec), (set(), {}, {}))
+        keys.add(str(getattr(dv.event, spec.id_param)) if spec.id_param else dv.key)  # an event field, or the key
+        record = records[dv.envelope.id]
+        offsets.setdefault((record.topic, record.partition), []).append(record.offset)
+        event_type = dv.envelope.type
+        types[event_type] = types.get(event_type, 0) + 1
+    return [batch_row(tenant_id=tenant, service=service, category=spec.category, action=spec.action,
+                      resource_type=spec.resource_type, resource_ids=keys,
+                      source=" ".join(f"kafka:{t}/{p}:{min(o)}-{max(o)}" for (t, p), o in sorted(offsets.items())),
+                      detail={"events": types})
+            # in tenant order: two batches lock their tenants' chain heads in the same order, so never each other's
+            for (tenant, spec), (keys, offsets, types) in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1].action))]
 
 
 def dead_letter_row(d: Decoded, reason: str) -> dict[str, Any]:
@@ -265,6 +291,9 @@ class BatchApplier:
                         span.end()
             if within is not None:
                 await within(uow)
+            # last: the tenants' audit chains stay locked only until the commit
+            await append(conn, batch_audit_rows(self.service, self.handlers, fresh,
+                                                {d.envelope.id: d.record for d in wanted}))
         self.applied += len(fresh)
         self.dead_lettered += len(bad)
 

@@ -1,22 +1,26 @@
-"""Outbox, inbox and dead-letter tables: the same three in every service's schema."""
+"""Outbox, inbox and dead-letter tables, and the audit trail's two (rcm_runtime.audit): the same in every
+service's schema."""
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Column,
     ForeignKey,
     DateTime,
+    FetchedValue,
     Index,
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     Table,
     Text,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from rcm_runtime.phi.documents import SealedColumn, SealedColumns
 
@@ -83,3 +87,41 @@ dead_letters = Table(
 # a record that did not decode, is bound to the empty tenant).
 PHI = SealedColumns("messaging", (SealedColumn(outbox, "payload", kind="bytes"),
                                   SealedColumn(dead_letters, "payload", kind="bytes")))
+
+# The audit trail (rcm_runtime.audit): who read PHI or moved money or codes, for which tenant, what, when, from
+# where and with what outcome. One hash chain per tenant: `seq`, `at`, `prev_hash` and `hash` are set by a BEFORE
+# INSERT trigger owned by the schema owner (whatever the application sends), each hash covering the row's content
+# and the previous row's hash. The runtime role may INSERT and SELECT, never UPDATE, DELETE or TRUNCATE.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("tenant_id", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False, server_default=FetchedValue()),  # place in the tenant's chain, from 1
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("actor", Text, nullable=False),  # the token's sub, apikey:<digest prefix>, or the service
+    Column("actor_kind", Text, nullable=False),  # user | api_key | service
+    Column("roles", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("category", Text, nullable=False),  # phi_read | money | codes
+    Column("action", Text, nullable=False),  # e.g. remittance.release, ledger.read
+    Column("resource_type", Text, nullable=False),
+    Column("resource_ids", ARRAY(Text), nullable=False, server_default="{}"),  # ids only, never PHI values
+    Column("outcome", Text, nullable=False),  # allowed | denied | failed
+    Column("status", Integer),  # the HTTP status (None for a consumed batch)
+    Column("source", Text, nullable=False),  # client address, or topic/partition:offsets
+    Column("request_id", Text),  # the request's trace id
+    Column("detail", JSONB),  # non-PHI particulars (a consumed batch: its event types and counts)
+    Column("prev_hash", LargeBinary, nullable=False, server_default=FetchedValue()),
+    Column("hash", LargeBinary, nullable=False, server_default=FetchedValue()),
+    PrimaryKeyConstraint("tenant_id", "seq", name="audit_log_pkey"),
+    Index("ix_audit_log_tenant_at", "tenant_id", "at"),
+)
+
+# Each tenant's chain head: the trigger locks it (FOR UPDATE) to serialise the tenant's appends; verification
+# compares it with the last row, so rows cut off the end are seen too. The runtime role may only read it.
+audit_chain = Table(
+    "audit_chain",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from rcm_runtime import phi
+from rcm_runtime.audit_chain import install_chain, uninstall_chain
 from rcm_runtime.row_security import grant_runtime, protect_tenant_tables, unprotect_tenant_tables, unprotected_tables
 from rcm_runtime.secret_settings import refuse_insecure
 from rcm_runtime.settings import ServiceSettings
@@ -72,6 +73,55 @@ def seal_phi_steps(columns):
     """(upgrade, downgrade) of a service's PHI revision that does nothing else:
     `upgrade, downgrade = seal_phi_steps(PHI)`."""
     return (lambda: seal_phi_upgrade(columns)), (lambda: seal_phi_downgrade(columns))
+
+
+def audit_trail_upgrade() -> None:
+    """The upgrade of each service's audit trail revision (rcm_runtime.audit): `audit_log` and `audit_chain`
+    (as rcm_runtime.messaging declares them), the chain's trigger, and row-level security on both."""
+    import sqlalchemy as sa
+    from alembic import op
+    from sqlalchemy.dialects import postgresql
+
+    op.create_table(
+        'audit_log',
+        sa.Column('tenant_id', sa.Text(), nullable=False),
+        sa.Column('seq', sa.BigInteger(), nullable=False),
+        sa.Column('at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+        sa.Column('actor', sa.Text(), nullable=False),
+        sa.Column('actor_kind', sa.Text(), nullable=False),
+        sa.Column('roles', postgresql.ARRAY(sa.Text()), server_default='{}', nullable=False),
+        sa.Column('category', sa.Text(), nullable=False),
+        sa.Column('action', sa.Text(), nullable=False),
+        sa.Column('resource_type', sa.Text(), nullable=False),
+        sa.Column('resource_ids', postgresql.ARRAY(sa.Text()), server_default='{}', nullable=False),
+        sa.Column('outcome', sa.Text(), nullable=False),
+        sa.Column('status', sa.Integer(), nullable=True),
+        sa.Column('source', sa.Text(), nullable=False),
+        sa.Column('request_id', sa.Text(), nullable=True),
+        sa.Column('detail', postgresql.JSONB(), nullable=True),
+        sa.Column('prev_hash', sa.LargeBinary(), nullable=False),
+        sa.Column('hash', sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint('tenant_id', 'seq', name='audit_log_pkey'),
+    )
+    op.create_index('ix_audit_log_tenant_at', 'audit_log', ['tenant_id', 'at'])
+    op.create_table(
+        'audit_chain',
+        sa.Column('tenant_id', sa.Text(), nullable=False),
+        sa.Column('seq', sa.BigInteger(), nullable=False),
+        sa.Column('hash', sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint('tenant_id'),
+    )
+    install_chain(context.get_bind())
+    protect_tenant_tables(context.get_bind())
+
+
+def audit_trail_downgrade() -> None:
+    from alembic import op
+
+    uninstall_chain(context.get_bind())
+    op.drop_table('audit_chain')
+    op.drop_index('ix_audit_log_tenant_at', table_name='audit_log')
+    op.drop_table('audit_log')
 
 
 def protect_tenant_tables_upgrade() -> None:

@@ -15,10 +15,15 @@ from pydantic import BaseModel, Field
 
 from rcm_contracts.dates import IsoDateTime
 from rcm_runtime.auth import Caller, Forbidden, Principal
+from rcm_runtime.audit import not_audited
 from rcm_runtime.dead_letters import REDRIVE_MAX, DeadLetters, RedriveUnavailable, Selection
 from rcm_runtime.roles import Role
 
 OPS_PERMISSION = "ops"  # named in the 403 and the OpenAPI; held by no access map
+
+
+# Dead letters span tenants: operators of the operations tenant only; their payloads are not returned.
+DEAD_LETTER_OPS = "operators' dead letters (operator tokens of the operations tenant; payloads not returned)"
 
 
 def require_operator(request: Request, principal: Caller) -> Principal:
@@ -56,12 +61,14 @@ class RedriveRequest(BaseModel):
 
 
 @ops_router.get("/summary")
+@not_audited(DEAD_LETTER_OPS)
 async def summary(letters: Letters, request: Request) -> dict:
     """Open dead letters of this service: count, the oldest's time, counts by reason and by event type."""
     return {"service": request.app.state.runtime.settings.service_name, **await letters.summary()}
 
 
 @ops_router.get("")
+@not_audited(DEAD_LETTER_OPS)
 async def listing(letters: Letters, status: Literal["open", "redriven", "resolved"] | None = None,
                   reason: str | None = None, event_type: str | None = None, since: IsoDateTime | None = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
@@ -70,6 +77,7 @@ async def listing(letters: Letters, status: Literal["open", "redriven", "resolve
 
 
 @ops_router.post("/redrive")
+@not_audited(DEAD_LETTER_OPS)
 async def redrive(body: RedriveRequest, letters: Letters, operator: OperatorName):
     """Apply the selected open dead letters again through the consumer's path. 503 (what was done so far in
     `result`) if an outage stopped it: the rest stay open, to be redriven later."""
@@ -83,6 +91,7 @@ async def redrive(body: RedriveRequest, letters: Letters, operator: OperatorName
 
 
 @ops_router.post("/{dead_letter_id}/resolve")
+@not_audited(DEAD_LETTER_OPS)
 async def resolve(dead_letter_id: int, letters: Letters, operator: OperatorName) -> dict:
     """Close an open dead letter without redriving it."""
     return await letters.resolve(dead_letter_id, operator=operator)

@@ -1,4 +1,5 @@
-"""Read APIs every stage exposes over its own claim table: one claim, and a work queue listing."""
+"""Read APIs every stage exposes over its own claim table: one claim, and a work queue listing. Both return the
+claim's data (PHI): each call is in the audit trail (rcm_runtime.audit)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Table, func, select
 
 from rcm_runtime.app import RuntimeDep
+from rcm_runtime.audit import audited
 from rcm_runtime.auth import TenantId
 from rcm_runtime.phi import SealedColumns
 
@@ -47,6 +49,7 @@ def stage_read_router(table: Table, *, tag: str, needs: Any, status_column: str 
     router = APIRouter(prefix="/v1", tags=[tag], dependencies=[needs])
 
     @router.get("/claims/{claim_id}", summary=f"A claim's state at the {tag} stage")
+    @audited.phi_read(f"{tag}.claim.read", "claim", id="claim_id")
     async def read_claim(claim_id: uuid.UUID, tenant_id: TenantId, rt: RuntimeDep) -> dict:
         async with rt.units.read(tenant_id) as conn:
             row = (await conn.execute(select(table).where(table.c.tenant_id == tenant_id, table.c.claim_id == claim_id))).mappings().first()
@@ -59,6 +62,7 @@ def stage_read_router(table: Table, *, tag: str, needs: Any, status_column: str 
         order = table.c[time_column] if time_column else table.c.claim_id
 
         @router.get(queue_path or "/queue", summary=f"Work queue of the {tag} stage, filtered by {status_column}")
+        @audited.phi_read(f"{tag}.queue.read", "claim")
         async def queue(tenant_id: TenantId, rt: RuntimeDep, status: str | None = queue_default,
                         limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict:
             where = [table.c.tenant_id == tenant_id]

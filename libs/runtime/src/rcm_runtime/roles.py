@@ -3,7 +3,9 @@
 Every service writes ONE `AccessMap` (services/<svc>/src/rcm_<svc>/access.py) and each route names the
 permission it needs (`rcm_runtime.auth.requires`). Two rules hold in every service, so no map repeats them:
 `admin` holds every permission of its tenant, and `auditor` holds every read permission (never a write).
-The operators' routes (rcm_runtime.ops) are outside every map: only `operator` of the operations tenant."""
+The operators' routes (rcm_runtime.ops) are outside every map: only `operator` of the operations tenant.
+
+Every map also has `audit.read` (the audit trail's API, rcm_runtime.audit_api), held by auditor and admin only."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ class Role(StrEnum):
 
 
 ALL_ROLES = frozenset(Role)
+AUDIT_READ = "audit.read"  # every service's audit trail: auditor and admin only
 
 
 def parse_roles(names: Iterable[str]) -> frozenset[Role]:
@@ -58,6 +61,7 @@ class AccessMap:
     write: Mapping[str, Iterable[Role]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "read", {AUDIT_READ: [], **self.read})
         both = set(self.read) & set(self.write)
         if both:
             raise ValueError(f"{self.service}: permissions both read and write: {sorted(both)}")

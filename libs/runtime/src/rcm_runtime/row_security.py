@@ -13,8 +13,9 @@ no BYPASSRLS), so it can neither switch row security off nor get around it.
   that does not decode has no tenant to check and recording a failure must never fail, and one without a tenant
   belongs to none (a redrive, in the scope of the tenant its record turns out to have, can still close it).
   `inbox` holds event ids and types only (no tenant, no data) and stays without a policy.
-- Audit tables (named `*_audit`) are append-only for the runtime role: INSERT and SELECT, never UPDATE,
-  DELETE or TRUNCATE.
+- Audit tables (named `*_audit`, and the shared audit trail's `audit_log`) are append-only for the runtime role:
+  INSERT and SELECT, never UPDATE, DELETE or TRUNCATE. `audit_chain` (the trail's chain heads, moved by the
+  owner's trigger only: rcm_runtime.audit_chain) it may only read.
 
 Each service's migration turns row security on (`protect_tenant_tables`); rcm_runtime.migrations grants the
 runtime role its privileges after every upgrade (`grant_runtime`) and refuses a schema with a tenant-scoped
@@ -35,6 +36,8 @@ POLICY = "tenant_scope"
 FAILURES_POLICY = "failures_recorded"  # dead letters: written in any scope
 FAILURES_TABLE = "dead_letters"
 AUDIT_SUFFIX = "_audit"
+AUDIT_LOG = "audit_log"  # rcm_runtime.audit: append-only like the *_audit tables
+READ_ONLY_TABLES = ("audit_chain",)  # moved by the audit trail's trigger (the owner's) only
 RUNTIME_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 APPEND_ONLY_PRIVILEGES = "SELECT, INSERT"
 
@@ -103,17 +106,22 @@ def unprotected_tables(conn: Connection) -> list[str]:
     return [t for t in tenant_tables(conn) if t not in protected]
 
 
+def is_append_only(table: str) -> bool:
+    return table.endswith(AUDIT_SUFFIX) or table == AUDIT_LOG
+
+
 def audit_tables(conn: Connection) -> list[str]:
+    """The current schema's append-only tables."""
     return list(conn.execute(text(
         "SELECT relname FROM pg_class WHERE " + _IN_SCHEMA + " "
-        "AND relkind IN ('r', 'p') AND relname LIKE :pattern ORDER BY relname"),
-        {"pattern": "%" + AUDIT_SUFFIX}).scalars())
+        "AND relkind IN ('r', 'p') AND (relname LIKE :pattern OR relname = :log) ORDER BY relname"),
+        {"pattern": "%" + AUDIT_SUFFIX, "log": AUDIT_LOG}).scalars())
 
 
 def grant_runtime(conn: Connection, role: str) -> None:
     """The runtime role's privileges on the current schema, as they must be now and for tables the owner
     creates later (default privileges): data rights on every table, append-only on audit tables, read-only on
-    Alembic's version table. Run by the owner (or a superuser); idempotent."""
+    the audit chain heads and Alembic's version table. Run by the owner (or a superuser); idempotent."""
     schema = conn.execute(text("SELECT current_schema()")).scalar_one()
     s, r = _q(schema), _q(role)
     conn.execute(text(f"GRANT USAGE ON SCHEMA {s} TO {r}"))
@@ -124,6 +132,10 @@ def grant_runtime(conn: Connection, role: str) -> None:
     for name in audit_tables(conn):
         conn.execute(text(f"REVOKE ALL ON {_q(name)} FROM {r}"))
         conn.execute(text(f"GRANT {APPEND_ONLY_PRIVILEGES} ON {_q(name)} TO {r}"))
+    for name in READ_ONLY_TABLES:
+        if conn.execute(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": name}).scalar():
+            conn.execute(text(f"REVOKE ALL ON {_q(name)} FROM {r}"))
+            conn.execute(text(f"GRANT SELECT ON {_q(name)} TO {r}"))
     if conn.execute(text("SELECT to_regclass('alembic_version') IS NOT NULL")).scalar():
         conn.execute(text(f"REVOKE ALL ON alembic_version FROM {r}"))
         conn.execute(text(f"GRANT SELECT ON alembic_version TO {r}"))

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from rcm_contracts.base import Event
 from rcm_contracts.envelope import Envelope
+from rcm_runtime.audit import RequestAudit, change_in_progress
 from rcm_runtime.clock import Clock, SystemClock
 from rcm_runtime.outbox import Emitter
 from rcm_runtime.tenant_scope import SYSTEM, enter_scope, system_reads, tenant_reads, tenant_scope
@@ -59,13 +60,19 @@ class UnitOfWork:
     """The open transaction and the outbox, bound to one cause. `bind()` gives another view of the same
     transaction for another cause (one per record of a consumed batch, one per tenant of a system loop)."""
 
-    __slots__ = ("conn", "cause", "clock", "_outbox")
+    __slots__ = ("conn", "cause", "clock", "_outbox", "audited_ids")
 
     def __init__(self, conn: AsyncConnection, outbox: Emitter, cause: Cause | None, clock: Clock) -> None:
         self.conn = conn
         self.cause = cause
         self.clock = clock
         self._outbox = outbox
+        self.audited_ids: list[str] = []
+
+    def audit_names(self, *ids: object) -> None:
+        """Name what this unit created or changed (e.g. a new file's id) in the audit row of the request it serves
+        (rcm_runtime.audit), beside what the route's path names."""
+        self.audited_ids.extend(str(i) for i in ids)
 
     @property
     def tenant_id(self) -> str:
@@ -132,19 +139,26 @@ class UnitsOfWork:
         return Emitter(self.service, self.topic)
 
     @asynccontextmanager
-    async def _begin(self, cause: Cause | None, scope: str) -> AsyncIterator[UnitOfWork]:
+    async def _begin(self, cause: Cause | None, scope: str,
+                     audit: RequestAudit | None = None) -> AsyncIterator[UnitOfWork]:
         outbox = self.outbox()
         async with self.engine.begin() as conn:
             await enter_scope(conn, scope)
-            yield UnitOfWork(conn, outbox, cause, self.clock)
+            uow = UnitOfWork(conn, outbox, cause, self.clock)
+            yield uow
             wrote = await outbox.flush(conn)
+            if audit is not None:  # last: the tenant's audit chain stays locked only until the commit
+                await audit.record_change(conn, uow.audited_ids)
+        if audit is not None:
+            audit.committed += 1
         if wrote:
             self.on_commit()  # wake the relay: publish now rather than at its next poll
 
     def begin(self, *, tenant_id: str, actor: str, correlation_id: uuid.UUID | None = None):
-        """A command's unit of work for one tenant, acting as `actor`."""
+        """A command's unit of work for one tenant, acting as `actor`. Serving an audited change (rcm_runtime.audit),
+        it appends the request's audit row in its transaction."""
         return self._begin(Cause(tenant_id=tenant_id, actor=actor, correlation_id=correlation_id),
-                           tenant_scope([tenant_id]))
+                           tenant_scope([tenant_id]), change_in_progress(tenant_id))
 
     def begin_tenants(self, tenants: Iterable[str]):
         """A unit of work not bound to a tenant, that sees the rows of `tenants` only (a consumer batch of their

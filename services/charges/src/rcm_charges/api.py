@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from rcm_contracts.claim import Provider
 from rcm_contracts.events import EncounterLine, EncounterSubmitted
 from rcm_contracts.envelope import describe_validation_error
+from rcm_runtime.audit import CONFIGURATION, audited, not_audited
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import Actor, TenantId
 from rcm_runtime.body_limits import body_limit
@@ -56,6 +57,7 @@ def _many(results: list[CaptureResult]) -> JSONResponse:
                          "missing). 200 for a resend: `duplicate` when unchanged; a changed "
                          "resend of a held encounter becomes its next version (`captured` or `held`); 409 when the "
                          "claim was already released.")
+@audited.money("encounter.submit", "claim")
 async def submit_encounter(body: EncounterSubmitted, tenant_id: TenantId, charges: UseCases, response: Response):
     [result] = await charges.capture(tenant_id=tenant_id, submissions=[body], channel="json")
     return _one(result, response)
@@ -70,6 +72,7 @@ async def submit_encounter(body: EncounterSubmitted, tenant_id: TenantId, charge
                          "names the encounter of each problem. Services coded only in SNOMED CT or CVX are "
                          "accepted as they came and reach the coder queue once complete.")
 @body_limit("max_file_body_bytes")
+@audited.money("encounter.submit_fhir", "claim")
 async def submit_fhir_bundle(request: Request, tenant_id: TenantId, charges: UseCases, response: Response,
                              source_system: str = "fhir"):
     try:
@@ -93,6 +96,7 @@ async def submit_fhir_bundle(request: Request, tenant_id: TenantId, charges: Use
                          "held in completeness review.",
              openapi_extra={"requestBody": {"content": {"x-application/hl7-v2+er7": {"schema": {"type": "string"}}}}})
 @body_limit("max_file_body_bytes")
+@audited.money("encounter.submit_hl7v2", "claim")
 async def submit_hl7v2(request: Request, tenant_id: TenantId, charges: UseCases, source_system: str | None = None):
     try:
         text = (await request.body()).decode("utf-8")
@@ -117,6 +121,7 @@ reads = stage_read_router(encounters, tag="encounters", needs=needs("encounters.
 @router.patch("/encounters/{claim_id}", dependencies=[needs("encounters.fix")],
               summary="Completeness review: fix a held encounter (merged field by field); "
                       "it is released to eligibility once complete")
+@audited.codes("encounter.fix", "claim", id="claim_id")
 async def fix_held_encounter(claim_id: uuid.UUID, tenant_id: TenantId, charges: UseCases, actor: Actor,
                              changes: dict[str, Any] = Body(..., examples=[{"diagnoses": ["J069"]}])):
     try:
@@ -129,6 +134,7 @@ async def fix_held_encounter(claim_id: uuid.UUID, tenant_id: TenantId, charges: 
 @router.post("/encounters/{claim_id}/lines", dependencies=[needs("encounters.late_charges")],
              summary="Add late charges to an encounter not yet released (held, or "
                      "open inside the charge-lag window)")
+@audited.money("encounter.late_charges", "claim", id="claim_id")
 async def late_charges(claim_id: uuid.UUID, lines: list[EncounterLine], tenant_id: TenantId, charges: UseCases,
                        actor: Actor):
     try:
@@ -141,6 +147,7 @@ async def late_charges(claim_id: uuid.UUID, lines: list[EncounterLine], tenant_i
 
 @router.get("/encounters/{claim_id}/audit", dependencies=[needs("encounters.audit.read")],
             summary="Who changed the encounter, when, and what it was before and after")
+@audited.phi_read("encounter.audit.read", "claim", id="claim_id")
 async def encounter_audit(claim_id: uuid.UUID, tenant_id: TenantId, charges: UseCases) -> dict:
     rows = await charges.audit_trail(tenant_id=tenant_id, claim_id=claim_id)
     return {"claim_id": str(claim_id), "changes": [jsonable(r) for r in rows]}
@@ -150,6 +157,7 @@ async def encounter_audit(claim_id: uuid.UUID, tenant_id: TenantId, charges: Use
              summary="Import chargemaster rows (CSV: code,modifier,price,effective_from,effective_to)",
              openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
 @body_limit("max_file_body_bytes")
+@audited.money("chargemaster.import", "chargemaster")
 async def import_chargemaster(request: Request, tenant_id: TenantId, charges: UseCases, replace: bool = False):
     try:
         csv_text = (await request.body()).decode("utf-8")
@@ -164,6 +172,7 @@ async def import_chargemaster(request: Request, tenant_id: TenantId, charges: Us
 
 @router.get("/chargemaster", dependencies=[needs("chargemaster.read")],
             tags=["chargemaster"], summary="The tenant's chargemaster rows, optionally for one code")
+@not_audited(CONFIGURATION)
 async def list_chargemaster(tenant_id: TenantId, charges: UseCases, code: str | None = None,
                             limit: int = Query(500, ge=1, le=5000)) -> dict:
     rows = await charges.chargemaster(tenant_id=tenant_id, code=code, limit=limit)
@@ -175,6 +184,7 @@ async def list_chargemaster(tenant_id: TenantId, charges: UseCases, code: str | 
             description="EHR feeds such as Synthea carry organisations without an NPI; many practices bill every "
                         "encounter under one group NPI. Applies to encounters evaluated from now on (new intake, "
                         "fixes, releases); already released claims are not changed.")
+@not_audited(CONFIGURATION)
 async def put_default_billing_provider(body: Provider, tenant_id: TenantId, charges: UseCases, actor: Actor) -> dict:
     row = await charges.set_default_billing_provider(tenant_id=tenant_id, provider=body, actor=actor)
     return jsonable(row)
@@ -182,6 +192,7 @@ async def put_default_billing_provider(body: Provider, tenant_id: TenantId, char
 
 @router.get("/settings/default-billing-provider", dependencies=[needs("settings.read")],
             tags=["settings"], summary="The tenant's default billing provider")
+@not_audited(CONFIGURATION)
 async def get_default_billing_provider(tenant_id: TenantId, charges: UseCases) -> dict:
     row = await charges.default_billing_provider(tenant_id=tenant_id)
     if row is None:
@@ -192,6 +203,7 @@ async def get_default_billing_provider(tenant_id: TenantId, charges: UseCases) -
 @router.delete("/settings/default-billing-provider", dependencies=[needs("settings.write")],
                tags=["settings"], status_code=204,
                summary="Stop applying a default billing provider")
+@not_audited(CONFIGURATION)
 async def delete_default_billing_provider(tenant_id: TenantId, charges: UseCases, actor: Actor) -> Response:
     await charges.set_default_billing_provider(tenant_id=tenant_id, provider=None, actor=actor)
     return Response(status_code=204)
@@ -201,6 +213,7 @@ async def delete_default_billing_provider(tenant_id: TenantId, charges: UseCases
             summary="Enroll a provider: tax id, address (ZIP+4 for billing), taxonomy, name",
             description="Encounters naming this NPI (billing, rendering or referring) get the fields they left "
                         "empty from here; what the EHR sent wins.")
+@not_audited(CONFIGURATION)
 async def put_profile(npi: str, body: Provider, tenant_id: TenantId, charges: UseCases, actor: Actor) -> dict:
     if body.npi != npi:
         return problem(422, "npi_mismatch", "the NPI in the path and in the body differ")
@@ -210,6 +223,7 @@ async def put_profile(npi: str, body: Provider, tenant_id: TenantId, charges: Us
 
 @router.get("/provider-profiles", dependencies=[needs("settings.read")],
             tags=["settings"], summary="The tenant's enrolled providers")
+@not_audited(CONFIGURATION)
 async def list_profiles(tenant_id: TenantId, charges: UseCases) -> dict:
     rows = await charges.provider_profiles(tenant_id=tenant_id)
     return {"providers": [jsonable(r) for r in rows]}

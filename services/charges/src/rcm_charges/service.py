@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from rcm_contracts.base import Event
 from rcm_contracts.claim import Provider
 from rcm_contracts.events import EncounterCaptured, EncounterHeld, EncounterSubmitted, MissingItem
+from rcm_runtime.audit import audited
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.errors import Conflict, DomainError, NotFound
@@ -402,8 +403,10 @@ class Charges:
         """Capture encounters sent over HTTP, all in one unit of work (all or nothing). Raises
         ConflictingResend (409) for a changed resend of a released claim."""
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
-            return await capture_encounters(uow, [Intake(uow, s, channel) for s in submissions],
-                                            charge_lag=self.charge_lag)
+            results = await capture_encounters(uow, [Intake(uow, s, channel) for s in submissions],
+                                               charge_lag=self.charge_lag)
+            uow.audit_names(*(r.claim_id for r in results))
+            return results
 
     async def capture_fhir(self, *, tenant_id: str, bundle: Any, source_system: str = "fhir") -> list[CaptureResult]:
         """A FHIR R4 Bundle, split per Encounter; raises IntakeError (nothing captured) when any is rejected."""
@@ -426,6 +429,7 @@ class Charges:
             raise IntakeError(errors)
         return await self.capture(tenant_id=tenant_id, submissions=submissions, channel="hl7v2")
 
+    @audited.money("encounter.intake", "encounter")
     async def on_encounters_submitted(self, uow: UnitOfWork, deliveries: list[Delivery]) -> None:
         """Consumer handler: encounters an EHR published to the intake topic, captured as one batch."""
         await capture_encounters(uow, [Intake(d.uow, d.event, "kafka") for d in deliveries],

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, ValidationError
 
 from rcm_contracts.envelope import describe_validation_error
+from rcm_runtime.audit import CONFIGURATION, audited, not_audited
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import Actor, TenantId
 from rcm_runtime.errors import Conflict, DomainError, NotFound
@@ -30,6 +31,7 @@ class Assignment(BaseModel):
 
 @router.post("/claims/{claim_id}/assignment", dependencies=[needs("coding.assign")],
              summary="Assign a queued claim to a coder")
+@audited.codes("coding.assign", "claim", id="claim_id")
 async def assign_claim(claim_id: uuid.UUID, body: Assignment, tenant_id: TenantId, coding: UseCases, actor: Actor):
     await coding.assign(tenant_id=tenant_id, claim_id=claim_id, coder=body.coder, actor=actor)
     return {"claim_id": str(claim_id), "assigned_to": body.coder}
@@ -38,6 +40,7 @@ async def assign_claim(claim_id: uuid.UUID, body: Assignment, tenant_id: TenantI
 @router.post("/claims/{claim_id}/coding", dependencies=[needs("coding.recode")],
              summary="Recode a queued claim (diagnoses, line codes, modifiers, "
                      "units, pointers); it moves on once no error edit remains")
+@audited.codes("coding.recode", "claim", id="claim_id")
 async def recode_claim(claim_id: uuid.UUID, body: Recode, tenant_id: TenantId, coding: UseCases, actor: Actor):
     try:
         status, edits = await coding.recode(tenant_id=tenant_id, claim_id=claim_id, change=body, actor=actor)
@@ -52,6 +55,7 @@ async def recode_claim(claim_id: uuid.UUID, body: Recode, tenant_id: TenantId, c
 
 @router.get("/claims/{claim_id}/audit", dependencies=[needs("coding.audit.read")],
             summary="Every coder action on the claim: who, when, before, after")
+@audited.phi_read("coding.audit.read", "claim", id="claim_id")
 async def coding_audit(claim_id: uuid.UUID, tenant_id: TenantId, coding: UseCases) -> dict:
     rows = await coding.audit_trail(tenant_id=tenant_id, claim_id=claim_id)
     return {"claim_id": str(claim_id), "actions": [jsonable(r) for r in rows]}
@@ -59,5 +63,6 @@ async def coding_audit(claim_id: uuid.UUID, tenant_id: TenantId, coding: UseCase
 
 @router.get("/reference-data", dependencies=[needs("reference.read")],
             tags=["ops"], summary="Which code tables this coding service loaded")
+@not_audited(CONFIGURATION)
 async def reference_data(coding: UseCases) -> dict:
     return coding.reference_data()

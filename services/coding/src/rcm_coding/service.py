@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rcm_contracts.claim import Claim
 from rcm_contracts.events import ClaimCoded
+from rcm_runtime.audit import audited
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.errors import Conflict, DomainError, NotFound
@@ -150,6 +151,7 @@ class Coding:
         self.units = units
         self.tables = tables
 
+    @audited.codes("claim.code", "claim")
     async def on_coverage_verified(self, uow: UnitOfWork, deliveries: list[Delivery]) -> None:
         """Consumer handler: claims whose coverage eligibility verified, coded as one batch."""
         await code_claims(uow, deliveries, self.tables)

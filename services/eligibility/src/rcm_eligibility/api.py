@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from rcm_contracts.claim import Coverage, Person, Provider
 from rcm_contracts.dates import IsoDate
 from rcm_contracts.events import AppointmentScheduled
+from rcm_runtime.audit import CONFIGURATION, audited, not_audited
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import Actor, TenantId
 from rcm_runtime.rate_limits import rate_limit
@@ -48,6 +49,7 @@ class AuthorizationIn(BaseModel):
 @router.post("/claims/{claim_id}/authorization", dependencies=[needs("coverage.resolve")],
              summary="Attach the payer's prior authorization to a held claim "
                      "and release it")
+@audited.phi_change("claim.authorization", "claim", id="claim_id")
 async def attach_authorization(claim_id: uuid.UUID, body: AuthorizationIn, tenant_id: TenantId, actor: Actor,
                                eligibility: Use):
     decision = await eligibility.record_authorization(tenant_id, actor, claim_id, body.authorization_number)
@@ -61,6 +63,7 @@ class RecheckIn(BaseModel):
 @router.post("/claims/{claim_id}/recheck", dependencies=[needs("coverage.resolve")],
              summary="Ask the payer again (optionally with a corrected member id); "
                      "the claim is released if coverage is now confirmed")
+@audited.phi_change("claim.recheck", "claim", id="claim_id")
 async def recheck_claim(claim_id: uuid.UUID, body: RecheckIn, tenant_id: TenantId, actor: Actor, eligibility: Use):
     decision = await eligibility.recheck(tenant_id, actor, claim_id, body.member_id)
     return _decision_body(claim_id, decision)
@@ -92,6 +95,7 @@ def _check_body(outcome: CheckOutcome) -> dict:
 @router.post("/eligibility-checks", dependencies=[needs("eligibility.check")],
              summary="Check one patient's coverage now (270/271, cached per member, payer "
                      "and date of service)")
+@audited.phi_read("eligibility.check", "patient")
 async def check_now(body: CheckIn, tenant_id: TenantId, eligibility: Use) -> dict:
     [outcome] = await eligibility.check(tenant_id, [body.question()])
     return _check_body(outcome)
@@ -103,6 +107,7 @@ class BatchIn(BaseModel):
 
 @router.post("/eligibility-checks/batch", dependencies=[needs("eligibility.check"), Intake],
              summary="Check up to 100 patients at once (e.g. tomorrow's schedule)")
+@audited.phi_read("eligibility.check_batch", "patient")
 async def check_batch(body: BatchIn, tenant_id: TenantId, eligibility: Use) -> dict:
     outcomes = await eligibility.check(tenant_id, [c.question() for c in body.checks])
     return {"results": [_check_body(o) for o in outcomes]}
@@ -115,6 +120,7 @@ class RegistrationIn(BaseModel):  # noqa: D101 - see validate()
 
 @router.post("/registrations/validate", dependencies=[needs("patients.register")],
              summary="Validate a patient's registration and coverages before the visit")
+@not_audited("validates the caller's own registration: nothing stored, no PHI returned")
 async def validate(body: RegistrationIn, tenant_id: TenantId, eligibility: Use) -> dict:
     problems = await eligibility.validate_registration(tenant_id, body.patient, body.coverages)
     return {"valid": not any(p.severity == "error" for p in problems),
@@ -124,6 +130,7 @@ async def validate(body: RegistrationIn, tenant_id: TenantId, eligibility: Use) 
 @router.put("/patients/{patient_id}", dependencies=[needs("patients.register")],
             summary="Register (or update) a patient and their coverages; errors are "
                     "refused with the list of problems, warnings are returned")
+@audited.phi_change("patient.register", "patient", id="patient_id")
 async def put_patient(patient_id: str, body: RegistrationIn, tenant_id: TenantId, eligibility: Use):
     problems = await eligibility.register(tenant_id, patient_id, body.patient, body.coverages)
     body_out = {"patient_id": patient_id, "problems": [p.model_dump(mode="json") for p in problems]}
@@ -140,12 +147,14 @@ def _pre_visit_body(check: PreVisitCheck) -> dict:
 
 @router.post("/appointments", dependencies=[needs("appointments.write"), Intake],
              summary="A scheduled visit: verify the registered coverage before the date of service")
+@audited.phi_change("appointment.schedule", "appointment")
 async def post_appointment(body: AppointmentScheduled, tenant_id: TenantId, eligibility: Use) -> dict:
     return _pre_visit_body(await eligibility.schedule(tenant_id, body))
 
 
 @router.post("/appointments/fhir", dependencies=[needs("appointments.write"), Intake],
              summary="A scheduled visit as a FHIR R4 Appointment")
+@audited.phi_change("appointment.schedule_fhir", "appointment")
 async def post_fhir_appointment(request: Request, tenant_id: TenantId, eligibility: Use, source_system: str = "fhir"):
     try:
         raw = json.loads(await request.body())
@@ -162,6 +171,7 @@ async def post_fhir_appointment(request: Request, tenant_id: TenantId, eligibili
 
 @router.get("/appointments", dependencies=[needs("appointments.read")],
             summary="Pre-visit work queue: appointments with problems (or all), by date")
+@audited.phi_read("appointments.read", "appointment")
 async def list_appointments(tenant_id: TenantId, eligibility: Use, work_queue: str | None = None,
                             on: IsoDate | None = None, limit: int = Query(200, ge=1, le=1000)) -> dict:
     return {"items": await eligibility.appointments(tenant_id, work_queue=work_queue, on=on, limit=limit)}
@@ -177,6 +187,7 @@ class MemberIdRuleIn(BaseModel):
 @router.put("/payers/{payer_id}/member-id-rule", dependencies=[needs("settings.write")], tags=["settings"],
             summary="Set the member-id format for one payer ('*' = the default for payers without one)",
             description="Registrations and pre-visit checks of this tenant apply it from now on.")
+@not_audited(CONFIGURATION)
 async def put_payer_member_id_rule(payer_id: Annotated[str, Path(min_length=1, max_length=80)], body: MemberIdRuleIn,
                                    tenant_id: TenantId, actor: Actor, eligibility: Use) -> dict:
     try:
@@ -189,6 +200,7 @@ async def put_payer_member_id_rule(payer_id: Annotated[str, Path(min_length=1, m
 
 @router.get("/member-id-rules", dependencies=[needs("settings.read")],
             tags=["settings"], summary="The tenant's member-id formats per payer")
+@not_audited(CONFIGURATION)
 async def get_member_id_rules(tenant_id: TenantId, eligibility: Use) -> dict:
     return {"rules": [jsonable(r) for r in await eligibility.member_id_rules(tenant_id)]}
 
@@ -196,6 +208,7 @@ async def get_member_id_rules(tenant_id: TenantId, eligibility: Use) -> dict:
 @router.delete("/payers/{payer_id}/member-id-rule", dependencies=[needs("settings.write")],
                tags=["settings"], status_code=204,
                summary="Remove a payer's member-id format (the tenant default applies again)")
+@not_audited(CONFIGURATION)
 async def delete_payer_member_id_rule(payer_id: str, tenant_id: TenantId, actor: Actor, eligibility: Use):
     await eligibility.remove_member_id_rule(tenant_id, actor, payer_id)  # NoMemberIdRule: 404 not_found
     return Response(status_code=204)

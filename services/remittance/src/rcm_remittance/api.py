@@ -13,6 +13,7 @@ from pydantic_core import to_json
 
 from rcm_contracts.dates import IsoDate
 from rcm_contracts.wire import RemittanceAdvice
+from rcm_runtime.audit import CONFIGURATION, audited, not_audited
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import Actor, TenantId
 from rcm_runtime.body_limits import body_limit
@@ -51,6 +52,7 @@ def _answer(result: FileResult):
              summary="Post an ERA as JSON (RemittanceAdvice): the same identity, tenant and "
                      "balancing rules as an 835")
 @body_limit("max_file_body_bytes")
+@audited.money("remittance.post", "remittance_file")
 async def post_era(body: RemittanceAdvice, tenant_id: TenantId, actor: Actor, remittance: Provided[Remittance]):
     return _answer(await remittance.post_advice(tenant_id=tenant_id, actor=actor, era=body))
 
@@ -60,6 +62,7 @@ async def post_era(body: RemittanceAdvice, tenant_id: TenantId, actor: Actor, re
                      "verbatim, balanced, each claim payment posted once to this tenant's claims",
              openapi_extra={"requestBody": {"content": {"application/edi-x12": {"schema": {"type": "string"}}}}})
 @body_limit("max_file_body_bytes")
+@audited.money("remittance.post_x12", "remittance_file")
 async def post_x12_era(request: Request, tenant_id: TenantId, actor: Actor, remittance: Provided[Remittance]):
     text = (await request.body()).decode("utf-8", errors="replace")
     return _answer(await remittance.post_x12(tenant_id=tenant_id, actor=actor, text=text))
@@ -68,6 +71,7 @@ async def post_x12_era(request: Request, tenant_id: TenantId, actor: Actor, remi
 @router.get("/remittances", dependencies=[needs("remittances.read")],
             summary="Remittance files received, newest first (filters: status, payer, received "
                     "from/to, payment date)")
+@audited.phi_read("remittances.read", "remittance_file")
 async def list_files(tenant_id: TenantId, queries: Provided[RemittanceQueries], status: str | None = None,
                      payer: str | None = None, received_from: IsoDate | None = None, received_to: IsoDate | None = None,
                      payment_date: IsoDate | None = None,
@@ -82,12 +86,14 @@ async def list_files(tenant_id: TenantId, queries: Provided[RemittanceQueries], 
 @router.get("/remittances/{file_id}", dependencies=[needs("remittances.read")],
             summary="A remittance file: status, findings (envelope errors, warnings, "
                     "imbalances), per claim payment its outcome, and the payments posted")
+@audited.phi_read("remittance.read", "remittance_file", id="file_id")
 async def read_file(file_id: uuid.UUID, tenant_id: TenantId, queries: Provided[RemittanceQueries]):
     return await queries.file(tenant_id=tenant_id, file_id=file_id)
 
 
 @router.post("/remittances/{file_id}/release", dependencies=[needs("remittances.review")],
              summary="Post a held file as it is (audited: who and why)")
+@audited.money("remittance.release", "remittance_file", id="file_id")
 async def release(file_id: uuid.UUID, body: Decision, tenant_id: TenantId, actor: Actor,
                   remittance: Provided[Remittance]):
     return (await remittance.release(tenant_id=tenant_id, actor=actor, file_id=file_id, reason=body.reason)).as_json()
@@ -95,6 +101,7 @@ async def release(file_id: uuid.UUID, body: Decision, tenant_id: TenantId, actor
 
 @router.post("/remittances/{file_id}/reject", dependencies=[needs("remittances.review")],
              summary="Reject a held file: nothing of it is posted (audited)")
+@audited.money("remittance.reject", "remittance_file", id="file_id")
 async def reject(file_id: uuid.UUID, body: Decision, tenant_id: TenantId, actor: Actor,
                  remittance: Provided[Remittance]):
     return (await remittance.reject(tenant_id=tenant_id, actor=actor, file_id=file_id, reason=body.reason)).as_json()
@@ -103,6 +110,7 @@ async def reject(file_id: uuid.UUID, body: Decision, tenant_id: TenantId, actor:
 @router.get("/claims/{claim_id}/ledger", dependencies=[needs("ledger.read")],
             summary="A claim's ledger: its entries and totals (decimal strings); "
                     "only the claim's own tenant sees it")
+@audited.phi_read("ledger.read", "claim", id="claim_id")
 async def claim_ledger(claim_id: uuid.UUID, tenant_id: TenantId, queries: Provided[RemittanceQueries]):
     return await queries.claim_ledger(tenant_id=tenant_id, claim_id=claim_id)
 
@@ -110,6 +118,7 @@ async def claim_ledger(claim_id: uuid.UUID, tenant_id: TenantId, queries: Provid
 @router.get("/unmatched-payments", dependencies=[needs("remittances.read")],
             summary="Claim payments that name no claim of this tenant (or were held): "
                     "to match to a claim or return")
+@audited.phi_read("unmatched.read", "unmatched_payment")
 async def list_unmatched(tenant_id: TenantId, queries: Provided[RemittanceQueries],
                          status: str | None = "unmatched", limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict:
     return await queries.unmatched(tenant_id=tenant_id, status=status, limit=limit, offset=offset)
@@ -118,6 +127,7 @@ async def list_unmatched(tenant_id: TenantId, queries: Provided[RemittanceQuerie
 @router.post("/unmatched-payments/{unmatched_id}/match", dependencies=[needs("unmatched.resolve")],
              summary="Post an unmatched payment to a claim of this "
                      "tenant (audited)")
+@audited.money("unmatched.match", "unmatched_payment", id="unmatched_id")
 async def match(unmatched_id: int, body: Match, tenant_id: TenantId, actor: Actor, remittance: Provided[Remittance]):
     return await remittance.match(tenant_id=tenant_id, actor=actor, unmatched_id=unmatched_id,
                                   claim_id=body.claim_id, reason=body.reason)
@@ -126,6 +136,7 @@ async def match(unmatched_id: int, body: Match, tenant_id: TenantId, actor: Acto
 @router.post("/unmatched-payments/{unmatched_id}/return", dependencies=[needs("unmatched.resolve")],
              summary="Return an unmatched or held payment to the "
                      "payer: never posted (audited, with the reason)")
+@audited.money("unmatched.return", "unmatched_payment", id="unmatched_id")
 async def return_payment(unmatched_id: int, body: Decision, tenant_id: TenantId, actor: Actor,
                          remittance: Provided[Remittance]):
     return await remittance.return_payment(tenant_id=tenant_id, actor=actor, unmatched_id=unmatched_id,
@@ -149,6 +160,7 @@ SINCE = Query(None, description="the window's first day (default: 120 days befor
              openapi_extra={"requestBody": {"content": {"text/plain": {"schema": {"type": "string"}},
                                                         "application/octet-stream": {"schema": {"type": "string"}}}}})
 @body_limit("max_file_body_bytes")
+@audited.money("deposits.post", "deposit_file")
 async def post_deposits(request: Request, tenant_id: TenantId, actor: Actor, deposits: Provided[Deposits],
                         format: Literal["bai2", "csv"] | None = Query(
                             None, description="bai2 or csv; default: bai2 when the file starts with an 01 record"),
@@ -161,6 +173,7 @@ async def post_deposits(request: Request, tenant_id: TenantId, actor: Actor, dep
             summary="Deposits matched to ERAs (by TRN02 trace and amount), amount "
                     "mismatches with the difference, unmatched deposits and ERAs "
                     "without a deposit")
+@not_audited("bank deposits and ERA traces: no patient data")
 async def deposit_reassociation(tenant_id: TenantId, actor: Actor, deposits: Provided[Deposits],
                                 since: IsoDate | None = SINCE):
     return await deposits.reassociation(tenant_id=tenant_id, actor=actor, since=since)
@@ -205,6 +218,7 @@ class ContractBody(BaseModel):
                     "percentage of the Medicare fee schedule, and the underpayment "
                     "tolerance (audited)")
 @body_limit("max_file_body_bytes")
+@audited.money("contract.put", "payer_contract", id="payer_id")
 async def put_contract(payer_id: PayerId, body: ContractBody, tenant_id: TenantId, actor: Actor,
                        contracts: Provided[Contracts]):
     terms = ContractTerms(fee_table=body.fee_table, medicare_percent=body.medicare.percent if body.medicare else None,
@@ -216,6 +230,7 @@ async def put_contract(payer_id: PayerId, body: ContractBody, tenant_id: TenantI
 
 @router.get("/payers/{payer_id}/contract", dependencies=[needs("contracts.read")],
             summary="This tenant's contract with a payer")
+@not_audited(CONFIGURATION)
 async def get_contract(payer_id: PayerId, tenant_id: TenantId, contracts: Provided[Contracts]):
     return await contracts.get(tenant_id=tenant_id, payer_id=payer_id)
 
@@ -223,5 +238,6 @@ async def get_contract(payer_id: PayerId, tenant_id: TenantId, contracts: Provid
 @router.get("/claims/{claim_id}/underpayments", dependencies=[needs("contracts.read")],
             summary="A claim's payments paid incorrectly (below the contract "
                     "beyond its tolerance): expected vs actual allowed per line")
+@audited.phi_read("underpayments.read", "claim", id="claim_id")
 async def claim_underpayments(claim_id: uuid.UUID, tenant_id: TenantId, contracts: Provided[Contracts]) -> dict:
     return await contracts.underpayments(tenant_id=tenant_id, claim_id=claim_id)

@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from rcm_contracts.events import Adjustment, ClaimSubmitted, PaymentPosted, PaymentReversed, RemittanceReceived
 from rcm_contracts.wire import RemittanceAdvice
+from rcm_runtime.audit import audited
 from rcm_runtime.bulk import BulkInsert, JsonText
 from rcm_runtime.errors import Conflict, NotFound
 from rcm_runtime.consumer import Delivery, Handler
@@ -785,6 +786,7 @@ class Remittance:
                 log.info("waiting payments posted", extra={"count": len(rows)})
             return len(rows)
 
+    @audited.money("remittance.post_received", "remittance_file", id="content_sha256")
     async def on_remittances_received(self, uow: UnitOfWork, deliveries: list[Delivery]) -> None:
         """835s that submission polled from a clearinghouse connection, each ingested for the event's tenant exactly
         as an upload to POST /v1/remittances/x12 (stored verbatim, same statuses, idempotent on (tenant, SHA-256):
@@ -801,11 +803,15 @@ class Remittance:
 
     async def post_advice(self, *, tenant_id: str, actor: str, era: RemittanceAdvice) -> FileResult:
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
-            return await ingest(uow, "json", era.model_dump_json(), self.medicare)
+            result = await ingest(uow, "json", era.model_dump_json(), self.medicare)
+            uow.audit_names(result.file_id)
+            return result
 
     async def post_x12(self, *, tenant_id: str, actor: str, text: str) -> FileResult:
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
-            return await ingest(uow, "x12", text, self.medicare)
+            result = await ingest(uow, "x12", text, self.medicare)
+            uow.audit_names(result.file_id)
+            return result
 
     async def release(self, *, tenant_id: str, actor: str, file_id: uuid.UUID, reason: str) -> FileResult:
         """Post a held file as it is (an operator's decision, audited)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 
+from rcm_runtime.audit import SIMULATOR, not_audited
 from rcm_runtime.app import Provided
 from rcm_runtime.body_limits import body_limit
 from rcm_runtime.reads import stage_read_router
@@ -32,6 +33,7 @@ Submitter = Depends(_require_submitter)
              openapi_extra={"requestBody": {"content": {"application/edi-x12": {"schema": {"type": "string"}}}}},
              dependencies=[Submitter])
 @body_limit("max_file_body_bytes")
+@not_audited(SIMULATOR)
 async def inbound(request: Request, sandbox: Provided[Sandbox],
                   name: str = Query(..., min_length=1, max_length=100)) -> dict:
     text = (await request.body()).decode("utf-8", errors="replace")
@@ -44,12 +46,14 @@ async def inbound(request: Request, sandbox: Provided[Sandbox],
 
 @router.get("/x12/outbound", summary="Responses (999, 277CA) waiting to be picked up, oldest first",
             dependencies=[Submitter])
+@not_audited(SIMULATOR)
 async def outbound(sandbox: Provided[Sandbox], limit: int = Query(50, ge=1, le=500)) -> dict:
     return {"files": await sandbox.outbound(limit)}
 
 
 @router.delete("/x12/outbound/{file_id}", status_code=204, summary="Acknowledge (remove) a picked-up response",
                dependencies=[Submitter])
+@not_audited(SIMULATOR)
 async def acknowledge(file_id: int, sandbox: Provided[Sandbox]) -> Response:
     await sandbox.picked_up(file_id)
     return Response(status_code=204)
@@ -58,6 +62,7 @@ async def acknowledge(file_id: int, sandbox: Provided[Sandbox]) -> Response:
 @router.post("/eligibility", tags=["payer"], summary="Real-time eligibility: an X12 270 in, a 271 out",
              openapi_extra={"requestBody": {"content": {"application/edi-x12": {"schema": {"type": "string"}}}}},
              dependencies=[Submitter])
+@not_audited(SIMULATOR)
 async def eligibility(request: Request, sandbox: Provided[Sandbox]) -> Response:
     try:
         body = sandbox.eligibility((await request.body()).decode("utf-8", errors="replace"))

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from rcm_contracts.dates import IsoDate
 from rcm_contracts.envelope import describe_validation_error
+from rcm_runtime.audit import CONFIGURATION, audited, not_audited
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import Actor, TenantId
 from rcm_runtime.reads import jsonable, problem, stage_read_router
@@ -45,6 +46,7 @@ async def _outcome(action: Awaitable[Scrubbed]) -> dict | JSONResponse:
 @router.get("/review-queue", dependencies=[needs("review.read")],
             summary="Claims waiting for review, filtered by edit, payer, where they came back "
                     "from (scrub, build, validation, 999, 277CA) or decision (review, held)")
+@audited.phi_read("review_queue.read", "claim")
 async def get_review_queue(tenant_id: TenantId, scrubber: Provided[Scrubber], decision: str | None = "review",
                            edit: str | None = None, payer_id: str | None = None, stage: str | None = None,
                            limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict:
@@ -56,6 +58,7 @@ async def get_review_queue(tenant_id: TenantId, scrubber: Provided[Scrubber], de
 @router.patch("/claims/{claim_id}", dependencies=[needs("review.write")],
               summary="Correct fields of a claim in review (merged field by field) and "
                       "re-scrub it; a clean result goes on to submission")
+@audited.codes("claim.correct", "claim", id="claim_id")
 async def correct_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provided[Scrubber], actor: Actor,
                         changes: dict[str, Any] = Body(..., examples=[{"billing_provider": {
                             "npi": "1245319599", "tax_id": "123456789", "name": "Demo Family Practice",
@@ -68,12 +71,14 @@ async def correct_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Prov
 
 @router.post("/claims/{claim_id}/rescrub", dependencies=[needs("review.write")],
              summary="Scrub a claim in review again (e.g. after a rule-set change)")
+@audited.codes("claim.rescrub", "claim", id="claim_id")
 async def rescrub_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provided[Scrubber], actor: Actor):
     return await _outcome(scrubber.rescrub(tenant_id=tenant_id, claim_id=claim_id, actor=actor))
 
 
 @router.post("/claims/{claim_id}/hold", dependencies=[needs("review.write")],
              summary="Park a claim in review (e.g. waiting for the practice)")
+@audited.codes("claim.hold", "claim", id="claim_id")
 async def hold_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provided[Scrubber], actor: Actor,
                      body: Note = Note()):
     await scrubber.hold(tenant_id=tenant_id, claim_id=claim_id, actor=actor, note=body.note)
@@ -83,6 +88,7 @@ async def hold_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provide
 @router.post("/claims/{claim_id}/release", dependencies=[needs("review.write")],
              summary="Send a held or reviewed claim on: refused (409, with the "
                      "edits) while an error edit remains")
+@audited.codes("claim.release", "claim", id="claim_id")
 async def release_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provided[Scrubber], actor: Actor,
                         body: Note = Note()):
     return await _outcome(scrubber.release(tenant_id=tenant_id, claim_id=claim_id, actor=actor, note=body.note))
@@ -90,6 +96,7 @@ async def release_claim(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Prov
 
 @router.get("/claims/{claim_id}/audit", dependencies=[needs("review.audit.read")],
             summary="Every review action on the claim: who, when, before and after")
+@audited.phi_read("review.audit.read", "claim", id="claim_id")
 async def claim_audit(claim_id: uuid.UUID, tenant_id: TenantId, scrubber: Provided[Scrubber]) -> dict:
     rows = await scrubber.audit_trail(tenant_id, claim_id)
     return {"claim_id": str(claim_id), "actions": [jsonable(r) for r in rows]}
@@ -101,6 +108,7 @@ rules = APIRouter(prefix="/v1", tags=["rule sets"])
 
 @rules.get("/edit-catalog", dependencies=[needs("rules.read")],
            summary="Every edit the scrubber knows: id, default severity, field, 837P loop/segment")
+@not_audited(CONFIGURATION)
 async def edit_catalog(scrubber: Provided[Scrubber]) -> dict:
     return {"edits": scrubber.edit_catalog()}
 
@@ -110,6 +118,7 @@ async def edit_catalog(scrubber: Provided[Scrubber]) -> dict:
             description="Versions are never rewritten: a change is a new version with its effective_from (compared "
                         "with the claim's date of service). Applies to claims scrubbed from now on; re-scrub claims "
                         "in review to apply it to them.")
+@not_audited(CONFIGURATION)
 async def post_rule_set(tenant_id: TenantId, scrubber: Provided[Scrubber], actor: Actor,
                         document: dict[str, Any] = Body(..., examples=[{
                             "payer_id": "SBX01", "version": 1, "effective_from": "2026-01-01",
@@ -126,12 +135,14 @@ async def post_rule_set(tenant_id: TenantId, scrubber: Provided[Scrubber], actor
 
 
 @rules.get("/rule-sets", dependencies=[needs("rules.read")], summary="The tenant's rule-set versions (newest first)")
+@not_audited(CONFIGURATION)
 async def list_rule_sets(tenant_id: TenantId, scrubber: Provided[Scrubber], payer_id: str | None = None) -> dict:
     return {"rule_sets": [jsonable(r) for r in await scrubber.rule_sets(tenant_id, payer_id=payer_id)]}
 
 
 @rules.get("/rule-sets/effective", dependencies=[needs("rules.read")],
            summary="What runs on a claim for this payer and date of service")
+@not_audited(CONFIGURATION)
 async def effective_rule_set(tenant_id: TenantId, scrubber: Provided[Scrubber], payer_id: str | None = None,
                              on: IsoDate | None = None) -> dict:
     effective = await scrubber.effective_rule_set(tenant_id, payer_id=payer_id, on=on)

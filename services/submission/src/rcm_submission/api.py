@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from rcm_contracts.claim import Coverage
 from rcm_contracts.envelope import describe_validation_error
+from rcm_runtime.audit import AGGREGATES, CONFIGURATION, OPERATORS, audited, not_audited
 from rcm_runtime.app import Provided
 from rcm_runtime.auth import Actor, TenantId
 from rcm_runtime.body_limits import body_limit
@@ -36,6 +37,7 @@ Operator = Depends(require_operator)
 
 @router.get("/interchanges/{icn}", dependencies=[needs("submissions.read")],
             summary="An 837P interchange as sent (X12 text) and its 999 status")
+@audited.phi_read("interchange.read", "interchange", id="icn")
 async def get_interchange(icn: str, tenant_id: TenantId, submission: Provided[Submission]) -> dict:
     return await submission.interchange(tenant_id, icn)
 
@@ -43,6 +45,7 @@ async def get_interchange(icn: str, tenant_id: TenantId, submission: Provided[Su
 @router.get("/acceptance", dependencies=[needs("acceptance.read")],
             summary="First-pass acceptance per payer: claims accepted by the 277CA on their first "
                     "submission, never rejected before")
+@not_audited(AGGREGATES)
 async def acceptance(tenant_id: TenantId, submission: Provided[Submission]) -> dict:
     return await submission.acceptance(tenant_id)
 
@@ -58,6 +61,7 @@ async def acceptance(tenant_id: TenantId, submission: Provided[Submission]) -> d
              openapi_extra={"requestBody": {"content": {"application/edi-x12": {"schema": {"type": "string"}}}}},
              dependencies=[Operator, rate_limit("intake", after=require_operator)])
 @body_limit("max_file_body_bytes")
+@not_audited(OPERATORS)
 async def post_acknowledgment(request: Request, submission: Provided[Submission],
                               clearinghouse: str = Query(..., max_length=64),
                               name: str = Query("pushed", max_length=200)):
@@ -73,6 +77,7 @@ async def post_acknowledgment(request: Request, submission: Provided[Submission]
 @router.get("/acknowledgments", tags=["ops"], summary="Response files read, newest first (quarantined ones with "
                                                      "the reason); no content. Platform operators only (role operator of the operations tenant).",
             dependencies=[Operator])
+@not_audited(OPERATORS)
 async def list_acknowledgments(submission: Provided[Submission], status: str | None = None,
                                limit: int = Query(100, ge=1, le=1000)) -> dict:
     return {"files": await submission.acknowledgment_files(status=status, limit=limit)}
@@ -86,6 +91,7 @@ class RouteIn(BaseModel):
 @router.put("/routes/{payer_id}", dependencies=[needs("routes.write")],
             tags=["routes"], summary="Send this payer's claims through a clearinghouse "
                                      "('*' = the tenant's fallback for every other payer)")
+@not_audited(CONFIGURATION)
 async def put_route(payer_id: str, body: RouteIn, tenant_id: TenantId, submission: Provided[Submission],
                     actor: Actor) -> dict:
     try:
@@ -98,12 +104,14 @@ async def put_route(payer_id: str, body: RouteIn, tenant_id: TenantId, submissio
 
 
 @router.get("/routes", dependencies=[needs("routes.read")], tags=["routes"], summary="The tenant's routes")
+@not_audited(CONFIGURATION)
 async def list_routes(tenant_id: TenantId, submission: Provided[Submission]) -> dict:
     return await submission.routes(tenant_id)
 
 
 @router.delete("/routes/{payer_id}", dependencies=[needs("routes.write")],
                tags=["routes"], status_code=204, summary="Remove a route")
+@not_audited(CONFIGURATION)
 async def delete_route(payer_id: str, tenant_id: TenantId, submission: Provided[Submission], actor: Actor):
     await submission.remove_route(tenant_id=tenant_id, actor=actor, payer_id=payer_id)
     return Response(status_code=204)
@@ -119,6 +127,7 @@ class Correction(BaseModel):
 @router.post("/claims/{claim_id}/corrections", dependencies=[needs("claims.correct")],
              summary="Replace (7) or void (8) a claim the payer accepted: it goes "
                      "out again naming the payer's claim number (REF*F8)")
+@audited.money("claim.correct", "claim", id="claim_id")
 async def correct_claim(claim_id: uuid.UUID, body: Correction, tenant_id: TenantId, submission: Provided[Submission],
                         actor: Actor):
     try:
@@ -137,6 +146,7 @@ class SecondaryIn(BaseModel):
 @router.post("/claims/{claim_id}/secondary", dependencies=[needs("claims.secondary")], status_code=201,
              summary="Bill the secondary payer once the primary has paid or denied (2320/2330 carry the primary's "
                      "payment and adjustments)")
+@audited.money("claim.secondary", "claim", id="claim_id")
 async def secondary_claim(claim_id: uuid.UUID, body: SecondaryIn, tenant_id: TenantId,
                           submission: Provided[Submission], actor: Actor):
     try:
@@ -150,5 +160,6 @@ async def secondary_claim(claim_id: uuid.UUID, body: SecondaryIn, tenant_id: Ten
 
 @router.get("/claims/{claim_id}/audit", dependencies=[needs("claims.audit.read")],
             summary="Corrections, voids and secondary claims started by people")
+@audited.phi_read("claims.audit.read", "claim", id="claim_id")
 async def claim_audit(claim_id: uuid.UUID, tenant_id: TenantId, submission: Provided[Submission]) -> dict:
     return {"claim_id": str(claim_id), "actions": await submission.claim_audit(tenant_id, claim_id)}

@@ -27,6 +27,7 @@ from rcm_contracts.claim import Adjustment, Claim, OtherPayer, patient_control_n
 from rcm_contracts.events import (
     ClaimAcknowledged, ClaimReturned, ClaimScrubbed, ClaimSubmitted, Edit, PaymentPosted, RemittanceReceived,
 )
+from rcm_runtime.audit import audited
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.reads import jsonable
 from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
@@ -66,6 +67,7 @@ def submitter_id(tenant_id: str) -> str:
 
 
 # ---------------------------------------------------------------- queueing
+@audited.money("claim.queue_submission", "claim")
 async def on_claims_scrubbed(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
     """Clean claims are queued. A claim that comes back clean after a rejection is queued again (its
     attempts and rejection history kept); one already sent or accepted is left alone (a redelivery). Rows are
@@ -88,6 +90,7 @@ async def on_claims_scrubbed(uow: UnitOfWork, deliveries: list[Delivery]) -> Non
         where=submissions.c.status.in_(("queued", "rejected", "returned"))))
 
 
+@audited.money("claim.secondary", "claim")
 async def on_payments_posted(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
     """The primary payer's adjudication, kept for a secondary claim's 2320 loop (once per tenant and claim: another
     tenant's payment naming the same claim id never stands in for this tenant's). When it leaves the patient a share
