@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from rcm_contracts.claim import Money
 from rcm_runtime.app import Provided
+from rcm_runtime.audit import audited
 from rcm_runtime.auth import Actor, Caller, Forbidden, TenantId
 from rcm_runtime.reads import jsonable, stage_read_router
 from rcm_runtime.roles import Role
@@ -44,6 +45,7 @@ class AccountLink(BaseModel):
 
 @accounts.put("/claims/{claim_id}/patient-account", dependencies=[needs("accounts.write")],
               summary="Link a claim's patient balance to its patient's account (what the patient's token names)")
+@audited.phi_change("patient_account.link", "claim", id="claim_id")
 async def link_account(claim_id: uuid.UUID, body: AccountLink, tenant_id: TenantId, actor: Actor,
                        use: Accounts) -> dict:
     return await use.link(tenant_id=tenant_id, actor=actor, claim_id=claim_id, account=body.patient_account)
@@ -51,12 +53,14 @@ async def link_account(claim_id: uuid.UUID, body: AccountLink, tenant_id: Tenant
 
 @accounts.get("/patient/balances", dependencies=[needs("account.read")],
               summary="The calling patient's statements: amount due, due date, paid by them, left to pay")
+@audited.phi_read("patient.balances.read", "patient_account")
 async def my_balances(tenant_id: TenantId, account: OwnAccount, use: Accounts) -> dict:
     return {"items": [jsonable(b) for b in await use.balances(tenant_id=tenant_id, account=account)]}
 
 
 @accounts.get("/patient/balances/{statement_id}", dependencies=[needs("account.read")],
               summary="One of the calling patient's statements (404 for anyone else's)")
+@audited.phi_read("patient.balance.read", "statement", id="statement_id")
 async def my_balance(statement_id: uuid.UUID, tenant_id: TenantId, account: OwnAccount, use: Accounts) -> dict:
     return jsonable(await use.balance(tenant_id=tenant_id, account=account, statement_id=statement_id))
 
@@ -70,6 +74,7 @@ class PaymentIn(BaseModel):
 @accounts.post("/patient/balances/{statement_id}/payments", dependencies=[needs("account.pay")], status_code=201,
                responses={200: {"description": "the same reference again: the payment it made, nothing new"}},
                summary="Pay toward one of the calling patient's statements (at most what is left to pay)")
+@audited.money("patient.payment", "statement", id="statement_id")
 async def pay(statement_id: uuid.UUID, body: PaymentIn, tenant_id: TenantId, account: OwnAccount, actor: Actor,
               use: Accounts, response: Response) -> dict:
     payment, created = await use.pay(tenant_id=tenant_id, account=account, actor=actor, statement_id=statement_id,
@@ -86,6 +91,7 @@ class PlanIn(BaseModel):
 
 @accounts.put("/patient-accounts/{patient_account}/payment-plan", dependencies=[needs("accounts.write")],
               summary="Set (or replace) a patient account's payment plan: a monthly installment on a day")
+@audited.money("payment_plan.set", "patient_account", id="patient_account")
 async def set_plan(patient_account: Annotated[str, Path(min_length=1, max_length=64)], body: PlanIn,
                    tenant_id: TenantId, actor: Actor, use: Accounts) -> dict:
     return jsonable(await use.set_plan(tenant_id=tenant_id, actor=actor, account=patient_account,
@@ -95,5 +101,6 @@ async def set_plan(patient_account: Annotated[str, Path(min_length=1, max_length
 
 @accounts.get("/patient/payment-plan", dependencies=[needs("account.read")],
               summary="The calling patient's payment plan and its next installments (404 without one)")
+@audited.phi_read("patient.plan.read", "patient_account")
 async def my_plan(tenant_id: TenantId, account: OwnAccount, use: Accounts) -> dict:
     return jsonable(await use.plan(tenant_id=tenant_id, account=account))
