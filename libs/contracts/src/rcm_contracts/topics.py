@@ -70,8 +70,7 @@ CONSUMES: dict[str, list[Subscription]] = {
     "denials": [REMITTANCE],
     "patient-billing": [REMITTANCE],
     "analytics": list(ALL),
-    "sandbox": [],
-}
+}  # the sandbox (the outside world's payer) speaks HTTP only: no Kafka principal
 
 
 def produces(service: str) -> str | None:

@@ -22,7 +22,8 @@ class ServiceSettings(BaseSettings):
         "migration_database_url": secret.unless_unset(secret.database_url),
         "api_keys": secret.api_key_digests,
         "ops_api_key": secret.key,
-        "kafka_password": secret.key,
+        # unset: a process that does not use Kafka (with SASL, the client refuses to connect without it)
+        "kafka_password": secret.unless_unset(secret.key),
     }
 
     # development: the defaults below (development keys, passwordless superuser URL) are allowed. Anything else

@@ -123,7 +123,7 @@ async def test_consumer_killed_between_db_commit_and_offset_commit(scratch_schem
            "CRASH_BOOTSTRAP": kafka.bootstrap, "CRASH_TOPIC": topic, "CRASH_GROUP": group}
     proc = await asyncio.create_subprocess_exec(sys.executable, str(CRASHY), env=env,
                                                 cwd=str(Path(__file__).resolve().parents[4]))
-    assert await asyncio.wait_for(proc.wait(), 60) == 137  # killed itself right after the DB commit
+    assert await asyncio.wait_for(proc.wait(), 120) == 137  # killed itself right after the DB commit
     applied_before_restart = await effect_counts(engine)
     assert applied_before_restart and all(v == 1 for v in applied_before_restart.values())
 
