@@ -97,7 +97,7 @@ kafka_up() {
       log "kafka data predates SASL/SCRAM: formatting it again"; rm -rf "$data"
     fi
     mkdir -p "$data"
-    (umask 077; sed -e "s#@DATA_DIR@#$data#" -e "s#@BROKER_PORT@#$KAFKA_PORT#" \
+    (umask 077; sed -e "s#@HOST@#127.0.0.1#g" -e "s#@DATA_DIR@#$data#" -e "s#@BROKER_PORT@#$KAFKA_PORT#" \
         -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#" -e "s#@TLS_DIR@#$TLS_DIR#" \
         -e "s#@BROKER_PASSWORD@#$broker_pw#g" \
         "$ROOT/deploy/kafka/server.properties.template" > "$conf")
