@@ -108,7 +108,8 @@ def stack_access(principal: str = ADMIN, *, directory: Path | str | None = None,
     try:
         password = path.read_text().strip()
     except FileNotFoundError:
-        raise RuntimeError(f"no Kafka password for {principal} in {path.parent}: run deploy/stack.sh infra-up") from None
+        raise RuntimeError(f"no Kafka password for {principal} in {path.parent}: run deploy/stack.sh infra-up "
+                           "(a new tenant's integrator: deploy/stack.sh kafka-add-integrator TENANT)") from None
     return KafkaAccess(bootstrap=bootstrap or f"127.0.0.1:{os.environ.get('RCM_KAFKA_PORT', '19092')}",
                        security_protocol="SASL_SSL", username=principal, password=password,
                        ca_file=str(d / TLS_DIR / "ca.pem"))
