@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 from sqlalchemy import select
 
@@ -130,9 +131,19 @@ async def test_a_new_tenants_integrator_is_added_and_its_intake_bound_to_it(scra
     finally:
         loop.stop()
         await asyncio.wait_for(task, 15)
+        await _delete_topic(kafka, topic)  # the running services read every tenant's topic: leave none behind
     assert {r.event_id for r in rows} == {str(claims_b.id), str(header_b.id)}
     assert {r.reason for r in rows} == {"tenantid: differs from the tenant of its intake topic"}
     assert await effect_counts(engine) == {own.partitionkey: 1}  # only the tenant's own record was applied
+
+
+async def _delete_topic(kafka: KafkaAccess, topic: str) -> None:
+    admin = AIOKafkaAdminClient(**kafka.client_options())
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+    finally:
+        await admin.close()
 
 
 async def _applied(engine, key: str) -> bool:
