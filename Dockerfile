@@ -4,7 +4,7 @@
 #
 #   docker build -t openrcm/app:local .
 #   docker run --rm -e RCM_SERVICE_NAME=charges -e RCM_DATABASE_URL=... openrcm/app:local
-#   docker run --rm openrcm/app:local python deploy/kafka_admin.py --bootstrap kafka:9092 wait-and-create-topics
+#   docker run --rm openrcm/app:local python deploy/kafka_admin.py wait-and-setup --stack-dir /secrets --bootstrap kafka:9092
 #
 # See docker-compose.yml for the full stack and deploy/docker/entrypoint.sh for the commands.
 

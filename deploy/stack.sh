@@ -9,6 +9,7 @@
 #   deploy/stack.sh up             all of the above
 #   deploy/stack.sh services-down | infra-down | down | status
 #   deploy/stack.sh pg-down | pg-crash | pg-up | kafka-down | kafka-up    one piece of infrastructure (fault drill)
+#   deploy/stack.sh kafka-add-integrator TENANT    a new tenant's Kafka intake topic and integrator principal
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -72,27 +73,58 @@ kafka_fetch() {
 
 kafka_running() { [ -f "$RUN_DIR/kafka.pid" ] && alive "$(cat "$RUN_DIR/kafka.pid")"; }
 
+# Clients reach Kafka over SASL_SSL only, each as its own SCRAM-SHA-512 principal, allowed only what its ACLs say
+# (rcm_runtime.kafka_acls; README "Kafka security"). Every principal's password is made once, at random, into
+# $KAFKA_AUTH_DIR/<principal>.password (0600); the broker's certificate comes from the development CA.
+KAFKA_AUTH_DIR="$STACK_DIR/kafka-auth"
+TLS_DIR="$STACK_DIR/tls"
+kafka_credentials() {
+  PY "$ROOT/deploy/kafka_admin.py" credentials --stack-dir "$STACK_DIR" --tenants "$DEV_TENANTS" \
+    || die "could not make the Kafka principals' passwords"
+  PY -m rcm_runtime.dev_ca ensure "$TLS_DIR" --name kafka --hosts 127.0.0.1,localhost >/dev/null \
+    || die "could not make Kafka's certificate"
+}
+kafka_password() { tr -d '\n' <"$KAFKA_AUTH_DIR/$1.password"; }
+
 kafka_up() {
   kafka_fetch
+  kafka_credentials
   if kafka_running; then log "kafka already running"; else
     local data="$STACK_DIR/kafka-data" conf="$STACK_DIR/kafka.properties"
+    local broker_pw admin_pw; broker_pw="$(kafka_password rcm-broker)"; admin_pw="$(kafka_password rcm-admin)"
+    # data of a stack from before SCRAM (plaintext, no principals): development data, made again
+    if [ -f "$data/meta.properties" ] && [ ! -f "$STACK_DIR/kafka-data.scram" ]; then
+      log "kafka data predates SASL/SCRAM: formatting it again"; rm -rf "$data"
+    fi
     mkdir -p "$data"
-    sed -e "s#@DATA_DIR@#$data#" -e "s#@BROKER_PORT@#$KAFKA_PORT#" \
-        -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#" \
-        "$ROOT/deploy/kafka/server.properties.template" > "$conf"
+    (umask 077; sed -e "s#@HOST@#127.0.0.1#g" -e "s#@DATA_DIR@#$data#" -e "s#@BROKER_PORT@#$KAFKA_PORT#" \
+        -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#" -e "s#@TLS_DIR@#$TLS_DIR#" \
+        -e "s#@BROKER_PASSWORD@#$broker_pw#g" \
+        "$ROOT/deploy/kafka/server.properties.template" > "$conf")
     local jopts=(-Xms256m -Xmx512m -Dlog4j2.configurationFile="$ROOT/deploy/kafka/log4j2.yaml")
     if [ ! -f "$data/meta.properties" ]; then
       local cluster_id
       cluster_id="$(java "${jopts[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool random-uuid)"
+      # the super users exist from the start (the broker's own login, and the admin that makes everyone else)
       java "${jopts[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format -t "$cluster_id" \
-        -c "$conf" --ignore-formatted >>"$LOG_DIR/kafka.log" 2>&1
+        -c "$conf" --ignore-formatted \
+        --add-scram "SCRAM-SHA-512=[name=rcm-broker,password=$broker_pw]" \
+        --add-scram "SCRAM-SHA-512=[name=rcm-admin,password=$admin_pw]" >>"$LOG_DIR/kafka.log" 2>&1 \
+        || die "could not format kafka's storage (see $LOG_DIR/kafka.log)"
+      touch "$STACK_DIR/kafka-data.scram"
     fi
-    log "starting kafka on 127.0.0.1:$KAFKA_PORT"
+    log "starting kafka on 127.0.0.1:$KAFKA_PORT (SASL_SSL)"
     nohup java "${jopts[@]}" -cp "$KAFKA_LIBS/*" kafka.Kafka "$conf" >>"$LOG_DIR/kafka.log" 2>&1 &
     echo $! > "$RUN_DIR/kafka.pid"
   fi
-  PY "$ROOT/deploy/kafka_admin.py" --bootstrap "127.0.0.1:$KAFKA_PORT" wait-and-create-topics \
-    || die "kafka did not become ready (see $LOG_DIR/kafka.log)"
+  PY "$ROOT/deploy/kafka_admin.py" wait-and-setup --stack-dir "$STACK_DIR" --bootstrap "127.0.0.1:$KAFKA_PORT" \
+    --tenants "$DEV_TENANTS" || die "kafka did not become ready (see $LOG_DIR/kafka.log)"
+}
+
+kafka_add_integrator() {  # a new tenant's intake topic and integrator principal (the broker must be up)
+  [ -n "${1:-}" ] || die "usage: deploy/stack.sh kafka-add-integrator TENANT"
+  PY "$ROOT/deploy/kafka_admin.py" add-integrator --stack-dir "$STACK_DIR" --bootstrap "127.0.0.1:$KAFKA_PORT" \
+    --tenant "$1"
 }
 
 kafka_down() {
@@ -209,6 +241,10 @@ service_env() {  # name package port schema -> exports for that service
   export RCM_DATABASE_URL="postgresql+asyncpg://$schema:$schema@127.0.0.1:$PG_PORT/openrcm"
   export RCM_MIGRATION_DATABASE_URL="postgresql+asyncpg://${schema}_owner:${schema}_owner@127.0.0.1:$PG_PORT/openrcm"
   export RCM_KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+  # the service's own Kafka principal (svc-<name>): reads what it consumes, writes its own events topic
+  export RCM_KAFKA_SECURITY_PROTOCOL=SASL_SSL RCM_KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+  export RCM_KAFKA_USERNAME="svc-$name" RCM_KAFKA_CA_FILE="$TLS_DIR/ca.pem"
+  export RCM_KAFKA_PASSWORD="$(kafka_password "svc-$name" 2>/dev/null)"
   export RCM_HTTP_PORT="$port"
   export RCM_CODING_TABLES_DIR="${RCM_CODING_TABLES_DIR:-$ROOT/deploy/reference-data}"
   export RCM_FILE_DROP_ROOT="${RCM_FILE_DROP_ROOT:-$STACK_DIR/clearinghouse-mailbox}"
@@ -293,6 +329,7 @@ case "$cmd" in
   infra-down)    kafka_down; pg_down ;;
   kafka-down)    kafka_down ;;
   kafka-up)      kafka_up ;;
+  kafka-add-integrator) kafka_add_integrator "$@" ;;
   pg-down)       pg_down ;;
   pg-up)         pg_up ;;
   pg-crash)      pg_crash ;;

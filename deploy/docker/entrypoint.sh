@@ -6,7 +6,7 @@
 #   entrypoint.sh SERVICE             same as `serve SERVICE`
 #   entrypoint.sh migrate [SERVICE]   run the service's Alembic migrations only
 #   entrypoint.sh COMMAND [ARG...]    anything else runs as is, e.g.
-#                                     python deploy/kafka_admin.py --bootstrap kafka:9092 wait-and-create-topics
+#                                     python deploy/kafka_admin.py wait-and-setup --stack-dir /secrets --bootstrap kafka:9092
 #
 # Environment: RCM_* as read by rcm_runtime.settings. RCM_DB_SCHEMA and RCM_HTTP_PORT default to the
 # service's row in services.tsv, RCM_HTTP_HOST to 0.0.0.0. RCM_MIGRATE=0 skips migrations (extra replicas).
@@ -34,6 +34,16 @@ resolve() {  # [name] -> SVC_* and the RCM_* defaults for that service
   export RCM_DB_SCHEMA="${RCM_DB_SCHEMA:-$SVC_SCHEMA}"
   export RCM_HTTP_PORT="${RCM_HTTP_PORT:-$SVC_PORT}"
   export RCM_HTTP_HOST="${RCM_HTTP_HOST:-0.0.0.0}"
+  # RCM_KAFKA_SECRETS_DIR (docker-compose's kafka-secrets volume): the service's own Kafka principal, svc-<name>,
+  # its password and the CA, unless set explicitly (README "Kafka security")
+  local secrets="${RCM_KAFKA_SECRETS_DIR:-}"
+  if [ -n "$secrets" ]; then
+    export RCM_KAFKA_USERNAME="${RCM_KAFKA_USERNAME:-svc-$SVC_NAME}"
+    export RCM_KAFKA_CA_FILE="${RCM_KAFKA_CA_FILE:-$secrets/tls/ca.pem}"
+    if [ -z "${RCM_KAFKA_PASSWORD:-}" ] && [ -r "$secrets/kafka-auth/$RCM_KAFKA_USERNAME.password" ]; then
+      RCM_KAFKA_PASSWORD="$(tr -d '\n' <"$secrets/kafka-auth/$RCM_KAFKA_USERNAME.password")"; export RCM_KAFKA_PASSWORD
+    fi
+  fi
 }
 
 migrate() {

@@ -35,7 +35,7 @@ def settings_class(package: str):
 def test_each_service_refuses_its_own_development_keys_outside_development(name, package):
     cls = settings_class(package)
     assert set(cls.secret_settings) == {"database_url", "migration_database_url", "api_keys", "phi_keys_file",
-                                        *OWN_SECRETS.get(name, ())}
+                                        "kafka_password", *OWN_SECRETS.get(name, ())}
     refused = problems(cls(**REAL))
     defaulted = sorted(s for s in OWN_SECRETS.get(name, ()) if cls.model_fields[s].default)
     assert refused == [f"RCM_{s.upper()} is a development default" for s in defaulted]

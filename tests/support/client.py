@@ -14,6 +14,8 @@ from typing import Any, Awaitable, Callable, Generator, Iterable, TypeVar
 import httpx
 
 from rcm_runtime.dev_issuer import LocalIssuer
+from rcm_runtime.kafka_access import ADMIN, KafkaAccess, stack_access
+from rcm_runtime.kafka_acls import integrator_principal
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,8 +31,15 @@ def service_ports() -> dict[str, int]:
 
 
 PORTS = service_ports()
-# deploy/stack.sh starts Kafka on RCM_KAFKA_PORT (default 19092)
+# deploy/stack.sh starts Kafka on RCM_KAFKA_PORT (default 19092), SASL_SSL: each client is a principal
 KAFKA_BOOTSTRAP = f"127.0.0.1:{os.environ.get('RCM_KAFKA_PORT', '19092')}"
+
+
+@cache
+def kafka_access(principal: str = ADMIN) -> KafkaAccess:
+    """A principal of the stack's Kafka (its password from the stack's files): rcm-admin reads and writes
+    everything; integrator-<tenant> writes its tenant's intake topic only (rcm_runtime.kafka_acls)."""
+    return stack_access(principal, bootstrap=KAFKA_BOOTSTRAP)
 # deploy/stack.sh writes the development token issuer's key here on infra-up (RCM_AUTH_ISSUERS trusts its JWKS)
 AUTH_DIR = Path(os.environ.get("RCM_DEV_ISSUER_DIR")
                 or Path(os.environ.get("RCM_STACK_DIR") or ROOT / ".stack") / "auth")
@@ -119,12 +128,12 @@ class Stack:
         self.principal = principal
         self.tenant_id = principal.tenant_id
         self.http = httpx.AsyncClient(timeout=60, auth=BearerAuth(principal), limits=httpx.Limits(max_connections=32))
-        self._producer = None
+        self._producers: dict[str, Any] = {}  # principal -> its producer
 
     async def close(self) -> None:
         await self.http.aclose()
-        if self._producer is not None:
-            await self._producer.stop()
+        for producer in self._producers.values():
+            await producer.stop()
 
     async def enroll_providers(self) -> None:
         """The demo practice's provider profiles (tax id, ZIP+4 address, taxonomy) for this tenant."""
@@ -143,18 +152,24 @@ class Stack:
                                     params={"source_system": source_system})
 
     async def publish_intake(self, records: Iterable[tuple[bytes, bytes, list]]) -> int:
+        """Records on this tenant's intake topic, sent as an EHR would: as the tenant's integrator principal."""
         from rcm_contracts import topics
 
-        return await self.publish(topics.INTAKE_ENCOUNTERS, records)
+        return await self.publish(topics.intake_topic(self.tenant_id), records,
+                                  principal=integrator_principal(self.tenant_id))
 
-    async def publish(self, topic: str, records: Iterable[tuple[bytes, bytes, list]]) -> int:
+    async def publish(self, topic: str, records: Iterable[tuple[bytes, bytes, list]], *,
+                      principal: str = ADMIN) -> int:
         """(key, value, headers) records on a topic of the stack's Kafka, acknowledged by the broker."""
         from aiokafka import AIOKafkaProducer
 
-        if self._producer is None:
-            self._producer = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP, enable_idempotence=True, linger_ms=10)
-            await self._producer.start()
-        futures = [await self._producer.send(topic, key=k, value=v, headers=h) for k, v, h in records]
+        if principal not in self._producers:
+            producer = AIOKafkaProducer(**kafka_access(principal).client_options(), enable_idempotence=True,
+                                        linger_ms=10)
+            await producer.start()
+            self._producers[principal] = producer
+        producer = self._producers[principal]
+        futures = [await producer.send(topic, key=k, value=v, headers=h) for k, v, h in records]
         await asyncio.gather(*futures)
         return len(futures)
 

@@ -25,7 +25,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.support import faults
-from tests.support.client import KAFKA_BOOTSTRAP
+from rcm_runtime.kafka_acls import integrator_principal
+from tests.support.client import kafka_access
 from tests.support.encounters import generate, intake_record
 
 # scenarios whose claims end in exactly one posted payment (the others stop at a hold by design)
@@ -129,7 +130,8 @@ class Publisher:
                 await self.producer.stop()
             except Exception:  # noqa: BLE001 - a broken producer is dropped either way
                 pass
-        self.producer = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP, enable_idempotence=True, linger_ms=10,
+        self.producer = AIOKafkaProducer(**kafka_access(integrator_principal(self.tenant_id)).client_options(),
+                                         enable_idempotence=True, linger_ms=10,
                                          request_timeout_ms=5000, retry_backoff_ms=250)
         await self.producer.start()
 
@@ -142,7 +144,7 @@ class Publisher:
                 if self.producer is None:
                     await self._fresh()
                 records = [intake_record(b, tenant_id=self.tenant_id) for b in bodies]
-                futures = [await self.producer.send(topics.INTAKE_ENCOUNTERS, key=k, value=v, headers=h)
+                futures = [await self.producer.send(topics.intake_topic(self.tenant_id), key=k, value=v, headers=h)
                            for k, v, h in records]
                 await asyncio.wait_for(asyncio.gather(*futures), 15)
                 return

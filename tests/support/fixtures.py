@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from rcm_runtime.db import make_engine
 from rcm_runtime.settings import ServiceSettings
-from tests.support.client import KAFKA_BOOTSTRAP, PORTS, TENANT_A, TENANT_B, Stack, url
+from rcm_runtime.kafka_access import KafkaAccess
+from tests.support.client import PORTS, TENANT_A, TENANT_B, Stack, kafka_access, url
 
 PG_PORT = int(os.environ.get("RCM_PG_PORT", "55432"))
 # Superuser over the local unix socket (trust auth) to create throwaway schemas.
 ADMIN_URL = f"postgresql+asyncpg://postgres@/openrcm?host=/tmp&port={PG_PORT}"
-KAFKA = KAFKA_BOOTSTRAP
 
 
 @pytest.fixture(scope="session")
@@ -39,10 +39,15 @@ async def admin_engine() -> AsyncEngine:
 
 
 @pytest.fixture(scope="session")
-async def kafka_bootstrap() -> str:
+async def kafka() -> KafkaAccess:
+    """The stack's Kafka as its admin principal (a super user: creates topics, reads and writes all)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA, request_timeout_ms=5000)
+    try:
+        access = kafka_access()
+        admin = AIOKafkaAdminClient(**access.client_options(), request_timeout_ms=5000)
+    except RuntimeError as exc:  # no credentials: the stack was never started here
+        pytest.fail(str(exc))
     try:
         await asyncio.wait_for(admin.start(), 15)
     except Exception as exc:  # noqa: BLE001
@@ -50,7 +55,7 @@ async def kafka_bootstrap() -> str:
                     "or `deploy/stack.sh infra-up` first")
     finally:
         await admin.close()
-    return KAFKA
+    return access
 
 
 @pytest.fixture

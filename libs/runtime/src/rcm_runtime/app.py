@@ -41,6 +41,7 @@ from rcm_runtime.ops import ops_router
 from rcm_runtime.clock import Clock, SystemClock
 from rcm_runtime.inbox import prune_inbox_forever
 from rcm_runtime.outage import Backoff, when_up
+from rcm_runtime.kafka_access import KafkaAccess
 from rcm_runtime.outbox import OutboxRelay, make_producer
 from rcm_runtime.roles import AccessMap
 from rcm_runtime.rate_limits import RateLimited, RateLimiter, document_rate_limit
@@ -186,7 +187,7 @@ def create_service_app(
     description: str = "",
     routers: Iterable[APIRouter] = (),
     handlers: dict[str, Handler] | Callable[[Runtime], dict[str, Handler]] | None = None,
-    consume_topics: list[str] | None = None,
+    consume_topics: list[topic_names.Subscription] | None = None,
     background: Iterable[BackgroundTask] = (),
     startup: Iterable[BackgroundTask] = (),
     clock: Clock | None = None,
@@ -231,7 +232,7 @@ def create_service_app(
                                                             rt.poke_relay, clock), clock))
         if settings.relay_enabled:
             async def start_producer() -> AIOKafkaProducer:
-                producer = make_producer(settings.kafka_bootstrap, f"{settings.service_name}-relay",
+                producer = make_producer(KafkaAccess.from_settings(settings), f"{settings.service_name}-relay",
                                          compression=settings.kafka_compression,
                                          max_request_size=settings.kafka_max_request_bytes)
                 try:
@@ -247,11 +248,11 @@ def create_service_app(
             rt.tasks.append(asyncio.create_task(rt.relay.run(), name="outbox-relay"))
         if settings.consumer_enabled and consume_topics and active_handlers:
             rt.consumer = ConsumerLoop(
-                engine=engine, bootstrap=settings.kafka_bootstrap, group_id=settings.group_id,
+                engine=engine, kafka=KafkaAccess.from_settings(settings), group_id=settings.group_id,
                 topics=consume_topics, handlers=active_handlers, service=settings.service_name, out_topic=out_topic,
                 batch_max=settings.consumer_batch_max, max_retries=settings.consumer_max_retries,
                 retry_backoff_s=settings.consumer_retry_backoff_s, on_commit=rt.poke_relay, clock=clock,
-                outage_backoff=Backoff.from_settings(settings),
+                outage_backoff=Backoff.from_settings(settings), metadata_max_age_ms=settings.kafka_metadata_max_age_ms,
             )
             await until_up(rt.consumer.start, "kafka (consumer)")
             rt.tasks.append(asyncio.create_task(rt.consumer.run(), name="consumer"))

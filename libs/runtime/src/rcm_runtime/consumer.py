@@ -23,12 +23,18 @@ deliveries)` like any handler. So no transaction (and no row lock) is held while
 party (DESIGN.md §2 rule 7). Events already in the inbox (a redelivery) are not prepared, so a redelivered
 batch asks no outside party again. A `TransientError` from `prepare` retries the batch later, as from any
 handler. Plain handlers (`Handler`) are unchanged.
+
+A tenant's intake topic (`rcm.intake.encounters.<tenant>`) binds its records to that tenant: only the tenant's
+integrator principal may write it (the broker's ACLs), so a record there whose envelope (or ce_tenantid header)
+names another tenant is dead-lettered, never applied. Topics are named or matched by a pattern (every tenant's
+intake topic): the loop subscribes by one pattern then, and picks up topics made while it runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -39,6 +45,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from rcm_contracts import topics as topic_names
 from rcm_contracts.base import Event
 from rcm_contracts.envelope import Envelope, EnvelopeError, decode_envelope
 from rcm_contracts.registry import REGISTRY, Registry
@@ -48,6 +55,7 @@ from rcm_runtime.audit import AuditSpec, append, batch_row, route_audit
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.errors import DomainError, TransientError
 from rcm_runtime.failures import is_transient, safe_reason
+from rcm_runtime.kafka_access import KafkaAccess
 from rcm_runtime.outage import Backoff, Outage
 from rcm_runtime.messaging import PHI, dead_letters, inbox
 from rcm_runtime.clock import Clock
@@ -122,6 +130,10 @@ def decode_record(record: ConsumerRecord, registry: Registry = REGISTRY) -> Deco
         if record.key is not None and record.key.decode(errors="replace") != env.partitionkey:
             raise EnvelopeError("record key does not match envelope partitionkey")
         tenant_scope([env.tenantid])  # a tenant id no scope can hold (',' or '*') is a bad record
+        bound = topic_names.intake_tenant(record.topic)
+        if bound is not None and _claims_another_tenant(bound, env, record):
+            # the broker let only this tenant's integrator write here: a record naming another tenant is refused
+            return Decoded(record, error="tenantid: differs from the tenant of its intake topic")
         return Decoded(record, env, registry.parse(env))
     except EnvelopeError as exc:
         return Decoded(record, error=str(exc))
@@ -191,6 +203,12 @@ def failure_reason(exc: BaseException, attempts: int) -> str:
     if isinstance(exc, (DomainError, ValidationError, EnvelopeError)):
         return safe_reason(exc)  # a permanent rejection, tried once
     return f"handler failed after {attempts} attempts: {safe_reason(exc)}"
+
+
+def _claims_another_tenant(tenant: str, env: Envelope, record: ConsumerRecord) -> bool:
+    """Whether the record's envelope, or its ce_tenantid header if it has one, names a tenant other than `tenant`."""
+    header = _header(record, "ce_tenantid")
+    return env.tenantid != tenant or (header is not None and header != tenant)
 
 
 def _header(record: ConsumerRecord, name: str) -> str | None:
@@ -339,14 +357,24 @@ class BatchApplier:
                 await self.dead_letter(d, reason)  # if even this fails the DB is down: caller backs off
 
 
+def subscription_pattern(topics: list[topic_names.Subscription]) -> str | None:
+    """One regular expression for topics given by name and by pattern (None when all are names): Kafka takes
+    a list of names or one pattern, not both."""
+    if all(isinstance(t, str) for t in topics):
+        return None
+    return "^(?:" + "|".join(re.escape(t) if isinstance(t, str) else t.pattern for t in topics) + ")$"
+
+
 class ConsumerLoop:
-    def __init__(self, *, engine: AsyncEngine, bootstrap: str, group_id: str, topics: list[str],
+    def __init__(self, *, engine: AsyncEngine, kafka: KafkaAccess, group_id: str,
+                 topics: list[topic_names.Subscription],
                  handlers: dict[str, Handler], service: str, out_topic: str,
                  batch_max: int = 500, max_retries: int = 3, retry_backoff_s: float = 0.2,
                  on_commit: Callable[[], None] = lambda: None, registry: Registry = REGISTRY,
                  client_id: str | None = None, clock: Clock | None = None,
-                 outage_backoff: Backoff | None = None) -> None:
-        self.bootstrap = bootstrap
+                 outage_backoff: Backoff | None = None, metadata_max_age_ms: int = 30_000) -> None:
+        self.kafka = kafka
+        self.metadata_max_age_ms = metadata_max_age_ms
         self.group_id = group_id
         self.topics = topics
         self.batch_max = batch_max
@@ -371,9 +399,11 @@ class ConsumerLoop:
 
     async def start(self) -> None:
         """Join the group. Raises if the broker cannot be reached (the caller may retry: a fresh client each time)."""
+        pattern = subscription_pattern(self.topics)
         consumer = AIOKafkaConsumer(
-            *self.topics,
-            bootstrap_servers=self.bootstrap,
+            *([] if pattern else self.topics),
+            **self.kafka.client_options(),
+            metadata_max_age_ms=self.metadata_max_age_ms,  # how soon a new tenant's intake topic is read
             group_id=self.group_id,
             client_id=self.client_id,
             enable_auto_commit=False,  # offsets only after the DB commit
@@ -381,6 +411,8 @@ class ConsumerLoop:
             max_poll_records=self.batch_max,
             isolation_level="read_committed",
         )
+        if pattern:
+            consumer.subscribe(pattern=pattern)
         try:
             await consumer.start()
         except BaseException:

@@ -25,6 +25,7 @@ from rcm_contracts.base import Event
 from rcm_contracts.envelope import Envelope, envelope_bytes, new_envelope
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.failures import is_transient
+from rcm_runtime.kafka_access import KafkaAccess
 from rcm_runtime.outage import Backoff, Outage
 from rcm_runtime.messaging import PHI, outbox
 from rcm_runtime.telemetry import current_traceparent
@@ -120,13 +121,13 @@ def advisory_key(schema: str) -> int:
     return zlib.crc32(f"rcm.outbox.relay.{schema}".encode())
 
 
-def make_producer(bootstrap: str, client_id: str, *, compression: str | None = None,
+def make_producer(kafka: KafkaAccess, client_id: str, *, compression: str | None = None,
                   max_request_size: int = 1 << 20) -> AIOKafkaProducer:
     """`compression` (None or "gzip") and `max_request_size` (the largest record it may send, uncompressed) come
     from the service's settings: a service whose topic carries large records (submission: whole 835 files) raises
     both, and the topic's max.message.bytes (rcm_contracts.topics) lets the broker take them."""
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **kafka.client_options(),
         client_id=client_id,
         enable_idempotence=True,  # implies acks=all; no duplicates from producer retries
         linger_ms=5,

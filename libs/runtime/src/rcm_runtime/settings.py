@@ -8,6 +8,7 @@ from pydantic import PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rcm_runtime import secret_settings as secret
+from rcm_runtime.kafka_access import consumer_group
 
 
 class ServiceSettings(BaseSettings):
@@ -21,6 +22,8 @@ class ServiceSettings(BaseSettings):
         "migration_database_url": secret.unless_unset(secret.database_url),
         "api_keys": secret.api_key_digests,
         "phi_keys_file": secret.phi_keys_file,
+        # unset: a process that does not use Kafka (with SASL, the client refuses to connect without it)
+        "kafka_password": secret.unless_unset(secret.key),
     }
 
     # development: the defaults below (development keys, passwordless superuser URL) are allowed. Anything else
@@ -35,6 +38,17 @@ class ServiceSettings(BaseSettings):
     migration_database_url: str | None = None
     db_pool_size: int = 10
     kafka_bootstrap: str = "127.0.0.1:19092"
+    # Who the service is to Kafka (rcm_runtime.kafka_access): its own SCRAM principal over TLS, allowed by the
+    # broker's ACLs to read what it consumes and write its own events topic only (rcm_runtime.kafka_acls).
+    # SASL_SSL by default; outside development the password must be set (secret_settings).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "SASL_SSL"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: str | None = None
+    kafka_ca_file: str | None = None  # PEM bundle of the CA that signed the broker's certificate (None: system CAs)
+    # How often the consumer refreshes topic metadata: a tenant's intake topic made while a service runs is read
+    # within this long (pattern subscription).
+    kafka_metadata_max_age_ms: int = 30_000
     http_host: str = "127.0.0.1"
     http_port: int = 8000
 
@@ -108,7 +122,7 @@ class ServiceSettings(BaseSettings):
 
     @property
     def group_id(self) -> str:
-        return self.consumer_group or f"rcm.{self.service_name}"
+        return self.consumer_group or consumer_group(self.service_name)
 
     def service_url(self, name: str) -> str:
         for pair in filter(None, self.service_urls.split(",")):

@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
 
 from rcm_runtime.consumer import ConsumerLoop  # noqa: E402
 from rcm_runtime.db import make_engine  # noqa: E402
+from rcm_runtime.kafka_access import stack_access  # noqa: E402
 from rcm_runtime.settings import ServiceSettings  # noqa: E402
 
 from libs.runtime.tests.integration.support import HANDLERS  # noqa: E402
@@ -19,7 +20,7 @@ async def main() -> None:
     settings = ServiceSettings(service_name="crashy", db_schema=os.environ["CRASH_SCHEMA"],
                                database_url=os.environ["CRASH_DB_URL"])
     engine = make_engine(settings, pool_size=2)
-    loop = ConsumerLoop(engine=engine, bootstrap=os.environ["CRASH_BOOTSTRAP"], group_id=os.environ["CRASH_GROUP"],
+    loop = ConsumerLoop(engine=engine, kafka=stack_access(bootstrap=os.environ["CRASH_BOOTSTRAP"]), group_id=os.environ["CRASH_GROUP"],
                         topics=[os.environ["CRASH_TOPIC"]], handlers=HANDLERS, service="crashy",
                         out_topic="unused", batch_max=50)
     await loop.start()

@@ -19,8 +19,8 @@ from .support import HANDLERS, POISON_AMOUNT, create_effects, effect_counts, env
 pytestmark = pytest.mark.integration
 
 
-async def _produce(bootstrap, topic, records, partition=None):
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+async def _produce(kafka, topic, records, partition=None):
+    producer = AIOKafkaProducer(**kafka.client_options(), enable_idempotence=True)
     await producer.start()
     try:
         for key, value, headers in records:
@@ -33,8 +33,8 @@ def _rec(env):
     return env.partitionkey.encode(), env.to_bytes(), env.headers()
 
 
-def _loop(settings, engine, bootstrap, topic, group, **kw):
-    return ConsumerLoop(engine=engine, bootstrap=bootstrap, group_id=group, topics=[topic], handlers=HANDLERS,
+def _loop(settings, engine, kafka, topic, group, **kw):
+    return ConsumerLoop(engine=engine, kafka=kafka, group_id=group, topics=[topic], handlers=HANDLERS,
                         service=settings.service_name, out_topic=unique_topic("unused"), batch_max=50,
                         retry_backoff_s=0.01, **kw)
 
@@ -48,14 +48,14 @@ async def _run_until(loop, predicate, timeout=30):
         await asyncio.wait_for(task, 15)
 
 
-async def test_same_event_delivered_twice_is_applied_once(scratch_schema, kafka_bootstrap):
+async def test_same_event_delivered_twice_is_applied_once(scratch_schema, kafka):
     settings, engine = scratch_schema
     await create_effects(engine)
     topic = unique_topic("dup")
     env, other = envelope(), envelope()
     # the duplicate in the same poll, and again after other records (a redelivery)
-    await _produce(kafka_bootstrap, topic, [_rec(env), _rec(env), _rec(other), _rec(env)])
-    loop = _loop(settings, engine, kafka_bootstrap, topic, f"g-{topic}")
+    await _produce(kafka, topic, [_rec(env), _rec(env), _rec(other), _rec(env)])
+    loop = _loop(settings, engine, kafka, topic, f"g-{topic}")
 
     async def done():
         return await table_count(engine, "inbox") == 2 and loop.applier.duplicates >= 2
@@ -65,7 +65,7 @@ async def test_same_event_delivered_twice_is_applied_once(scratch_schema, kafka_
     assert loop.applier.applied == 2
 
 
-async def test_bad_records_are_dead_lettered_and_the_consumer_goes_on(scratch_schema, kafka_bootstrap):
+async def test_bad_records_are_dead_lettered_and_the_consumer_goes_on(scratch_schema, kafka):
     settings, engine = scratch_schema
     await create_effects(engine)
     topic = unique_topic("dlq")
@@ -75,7 +75,7 @@ async def test_bad_records_are_dead_lettered_and_the_consumer_goes_on(scratch_sc
     invalid = json.loads(envelope().to_bytes())
     invalid["data"]["amount_due"] = "Jane Doe"
     poison = envelope(str(POISON_AMOUNT))
-    await _produce(kafka_bootstrap, topic, [
+    await _produce(kafka, topic, [
         _rec(good_before),
         (b"k1", b"{not json", []),
         (unknown["partitionkey"].encode(), json.dumps(unknown).encode(), []),
@@ -84,7 +84,7 @@ async def test_bad_records_are_dead_lettered_and_the_consumer_goes_on(scratch_sc
         (poison.partitionkey.encode(), poison.to_bytes(), poison.headers()),
         _rec(good_after),
     ], partition=0)  # one partition, so offsets 0..6 are the order above
-    loop = _loop(settings, engine, kafka_bootstrap, topic, f"g-{topic}")
+    loop = _loop(settings, engine, kafka, topic, f"g-{topic}")
 
     async def done():
         return await table_count(engine, "dead_letters") == 5 and len(await effect_counts(engine)) == 2
@@ -111,26 +111,26 @@ async def test_bad_records_are_dead_lettered_and_the_consumer_goes_on(scratch_sc
 CRASHY = Path(__file__).with_name("crashy_consumer.py")
 
 
-async def test_consumer_killed_between_db_commit_and_offset_commit(scratch_schema, kafka_bootstrap):
+async def test_consumer_killed_between_db_commit_and_offset_commit(scratch_schema, kafka):
     """A process that dies after its DB commit but before committing offsets loses and duplicates nothing."""
     settings, engine = scratch_schema
     await create_effects(engine)
     topic = unique_topic("crash")
     group = f"g-{topic}"
     first = [envelope() for _ in range(20)]
-    await _produce(kafka_bootstrap, topic, [_rec(e) for e in first])
+    await _produce(kafka, topic, [_rec(e) for e in first])
 
     env = {**os.environ, "CRASH_SCHEMA": settings.db_schema, "CRASH_DB_URL": settings.database_url,
-           "CRASH_BOOTSTRAP": kafka_bootstrap, "CRASH_TOPIC": topic, "CRASH_GROUP": group}
+           "CRASH_BOOTSTRAP": kafka.bootstrap, "CRASH_TOPIC": topic, "CRASH_GROUP": group}
     proc = await asyncio.create_subprocess_exec(sys.executable, str(CRASHY), env=env,
                                                 cwd=str(Path(__file__).resolve().parents[4]))
-    assert await asyncio.wait_for(proc.wait(), 60) == 137  # killed itself right after the DB commit
+    assert await asyncio.wait_for(proc.wait(), 120) == 137  # killed itself right after the DB commit
     applied_before_restart = await effect_counts(engine)
     assert applied_before_restart and all(v == 1 for v in applied_before_restart.values())
 
     second = [envelope() for _ in range(5)]
-    await _produce(kafka_bootstrap, topic, [_rec(e) for e in second])
-    loop = _loop(settings, engine, kafka_bootstrap, topic, group)
+    await _produce(kafka, topic, [_rec(e) for e in second])
+    loop = _loop(settings, engine, kafka, topic, group)
 
     async def done():
         return len(await effect_counts(engine)) == 25 and loop.applier.duplicates >= len(applied_before_restart)
@@ -141,7 +141,7 @@ async def test_consumer_killed_between_db_commit_and_offset_commit(scratch_schem
     assert loop.applier.duplicates >= len(applied_before_restart)  # redelivered and recognised by the inbox
 
 
-async def test_stop_mid_batch_finishes_and_commits_the_batch_in_hand_and_takes_no_more(scratch_schema, kafka_bootstrap):
+async def test_stop_mid_batch_finishes_and_commits_the_batch_in_hand_and_takes_no_more(scratch_schema, kafka):
     """Graceful shutdown (what SIGTERM triggers through the app's lifespan): the batch being applied when stop()
     comes is committed with its offsets; no further record is taken; a new consumer starts after that batch."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -151,7 +151,7 @@ async def test_stop_mid_batch_finishes_and_commits_the_batch_in_hand_and_takes_n
     topic = unique_topic("graceful")
     group = f"g-{topic}"
     events = [envelope() for _ in range(30)]
-    await _produce(kafka_bootstrap, topic, [_rec(e) for e in events], partition=0)
+    await _produce(kafka, topic, [_rec(e) for e in events], partition=0)
 
     in_batch, release = asyncio.Event(), asyncio.Event()
     (event_type, count_effect), = HANDLERS.items()
@@ -161,7 +161,7 @@ async def test_stop_mid_batch_finishes_and_commits_the_batch_in_hand_and_takes_n
         await release.wait()  # the batch is in hand when stop() comes
         await count_effect(uow, deliveries)
 
-    loop = ConsumerLoop(engine=engine, bootstrap=kafka_bootstrap, group_id=group, topics=[topic],
+    loop = ConsumerLoop(engine=engine, kafka=kafka, group_id=group, topics=[topic],
                         handlers={event_type: slow_count}, service=settings.service_name,
                         out_topic=unique_topic("unused"), batch_max=10, retry_backoff_s=0.01)
     task = asyncio.create_task(loop.run())
@@ -174,7 +174,7 @@ async def test_stop_mid_batch_finishes_and_commits_the_batch_in_hand_and_takes_n
     assert 0 < len(counts) <= 10 and set(counts.values()) == {1}  # that batch, whole, once; nothing after it
     applied = [e.partitionkey for e in events if e.partitionkey in counts]
     assert applied == [e.partitionkey for e in events[:len(counts)]]
-    probe = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False)
+    probe = AIOKafkaConsumer(**kafka.client_options(), group_id=group, enable_auto_commit=False)
     await probe.start()
     try:
         committed = await probe.committed(TopicPartition(topic, 0))

@@ -23,6 +23,7 @@ from rcm_contracts.events import RemittanceReceived
 from rcm_runtime.consumer import decode_record
 from rcm_runtime.messaging import outbox
 from rcm_runtime.outbox import OutboxRelay, make_producer, outbox_row
+from rcm_runtime.kafka_access import KafkaAccess
 from tests.support.era835 import check, clp, era, svc
 from tests.support.fixtures import unique_topic
 
@@ -48,9 +49,9 @@ def envelope_of(text: str):
     return new_envelope(event, service="submission", tenant_id="tenant-a", key="tenant-a")
 
 
-async def _topic(bootstrap: str, configs: dict[str, str]) -> str:
+async def _topic(kafka: KafkaAccess, configs: dict[str, str]) -> str:
     name = unique_topic("large")
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name=name, num_partitions=1, replication_factor=1, topic_configs=configs)])
@@ -64,14 +65,14 @@ async def _outbox_rows(engine) -> int:
         return (await conn.execute(select(func.count()).select_from(outbox))).scalar()
 
 
-async def test_an_8_mb_835_event_is_relayed_gzipped_and_consumed_whole(scratch_schema, kafka_bootstrap):
+async def test_an_8_mb_835_event_is_relayed_gzipped_and_consumed_whole(scratch_schema, kafka):
     settings, engine = scratch_schema
-    topic = await _topic(kafka_bootstrap, topics.topic_config(topics.SUBMISSION))
+    topic = await _topic(kafka, topics.topic_config(topics.SUBMISSION))
     text = large_835()
     env = envelope_of(text)
     async with engine.begin() as conn:
         await conn.execute(insert(outbox), [outbox_row(env, topic)])
-    producer = make_producer(kafka_bootstrap, "test-large", compression="gzip",
+    producer = make_producer(kafka, "test-large", compression="gzip",
                              max_request_size=topics.MAX_MESSAGE_BYTES[topics.SUBMISSION])
     await producer.start()
     try:
@@ -84,7 +85,7 @@ async def test_an_8_mb_835_event_is_relayed_gzipped_and_consumed_whole(scratch_s
         await producer.stop()
     assert await _outbox_rows(engine) == 0
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, group_id=f"reader-{uuid.uuid4().hex[:8]}",
+    consumer = AIOKafkaConsumer(topic, **kafka.client_options(), group_id=f"reader-{uuid.uuid4().hex[:8]}",
                                 enable_auto_commit=False, auto_offset_reset="earliest", isolation_level="read_committed")
     await consumer.start()
     try:
@@ -104,12 +105,12 @@ async def test_an_8_mb_835_event_is_relayed_gzipped_and_consumed_whole(scratch_s
 
 
 async def test_with_the_default_producer_and_topic_the_relay_refuses_it_and_keeps_the_row(scratch_schema,
-                                                                                       kafka_bootstrap):
+                                                                                       kafka):
     settings, engine = scratch_schema
-    topic = await _topic(kafka_bootstrap, {})
+    topic = await _topic(kafka, {})
     async with engine.begin() as conn:
         await conn.execute(insert(outbox), [outbox_row(envelope_of(large_835()), topic)])
-    producer = make_producer(kafka_bootstrap, "test-large-default")
+    producer = make_producer(kafka, "test-large-default")
     await producer.start()
     try:
         relay = OutboxRelay(engine, producer, settings.db_schema)

@@ -20,6 +20,7 @@ from rcm_runtime.messaging import dead_letters
 from rcm_runtime.outage import Backoff
 from rcm_runtime.settings import ServiceSettings
 from rcm_runtime.unit_of_work import UnitOfWork
+from rcm_runtime.kafka_access import KafkaAccess
 from tests.support.api import service_api
 from tests.support.fixtures import unique_topic
 
@@ -54,8 +55,8 @@ def refused() -> Exception:
     return ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed")
 
 
-def _loop(settings, engine, handler, topic="unused", bootstrap="127.0.0.1:1", **kw) -> ConsumerLoop:
-    return ConsumerLoop(engine=engine, bootstrap=bootstrap, group_id=f"g-{topic}", topics=[topic],
+def _loop(settings, engine, handler, topic="unused", kafka=KafkaAccess("127.0.0.1:1"), **kw) -> ConsumerLoop:
+    return ConsumerLoop(engine=engine, kafka=kafka, group_id=f"g-{topic}", topics=[topic],
                         handlers={PatientBalanceOpened.event_type(): handler}, service=settings.service_name,
                         out_topic="unused.out", batch_max=50, retry_backoff_s=0.0,
                         outage_backoff=Backoff(0.01, 0.05), **kw)
@@ -161,12 +162,12 @@ async def _true(value: bool) -> bool:
     return value
 
 
-async def test_offsets_are_not_committed_while_an_outage_is_waited_out(scratch_schema, kafka_bootstrap):
+async def test_offsets_are_not_committed_while_an_outage_is_waited_out(scratch_schema, kafka):
     settings, engine = scratch_schema
     await create_effects(engine)
     topic = unique_topic("outage")
     envs = [envelope() for _ in range(3)]
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka.client_options(), enable_idempotence=True)
     await producer.start()
     try:
         for env in envs:
@@ -175,7 +176,7 @@ async def test_offsets_are_not_committed_while_an_outage_is_waited_out(scratch_s
         await producer.stop()
     handler = FlakyDependency(refused)
     handler.down.set()
-    loop = _loop(settings, engine, handler, topic=topic, bootstrap=kafka_bootstrap)
+    loop = _loop(settings, engine, handler, topic=topic, kafka=kafka)
     task = asyncio.create_task(loop.run())
     try:
         await wait_for(lambda: _true(loop.waiting_out_outage), timeout=30)
@@ -252,7 +253,7 @@ class FlakyBroker:
         return await self.producer.send(*args, **kwargs)
 
 
-async def test_the_relay_waits_out_a_broker_outage_and_publishes_each_row_once(scratch_schema, kafka_bootstrap, caplog):
+async def test_the_relay_waits_out_a_broker_outage_and_publishes_each_row_once(scratch_schema, kafka, caplog):
     from sqlalchemy import insert
 
     from rcm_runtime.messaging import outbox
@@ -265,7 +266,7 @@ async def test_the_relay_waits_out_a_broker_outage_and_publishes_each_row_once(s
     envs = [envelope() for _ in range(4)]
     async with engine.begin() as conn:
         await conn.execute(insert(outbox), [outbox_row(e, topic) for e in envs])
-    producer = make_producer(kafka_bootstrap, "test-relay-outage")
+    producer = make_producer(kafka, "test-relay-outage")
     await producer.start()
     broker = FlakyBroker(producer)
     relay = OutboxRelay(engine, broker, settings.db_schema, idle_poll_s=0.05, backoff=Backoff(0.01, 0.05))
@@ -280,7 +281,7 @@ async def test_the_relay_waits_out_a_broker_outage_and_publishes_each_row_once(s
             relay.stop()
             await asyncio.wait_for(task, 10)
             await producer.stop()
-    got = await _read_all(kafka_bootstrap, topic, expect=4)
+    got = await _read_all(kafka, topic, expect=4)
     assert sorted(r.key.decode() for r in got) == sorted(e.partitionkey for e in envs)  # each once
     messages = [r.getMessage() for r in caplog.records if r.name == "rcm.outbox"]
     assert messages.count("outbox relay: a dependency is unavailable; waiting it out") == 1
@@ -299,6 +300,7 @@ async def test_a_service_gives_up_when_kafka_stays_down_longer_than_the_startup_
     settings, _ = scratch_schema
     with socketserver_port() as closed_port:
         settings = settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{closed_port}", "startup_wait_s": 1.5,
+                                               "kafka_security_protocol": "PLAINTEXT",
                                                "outage_backoff_initial_s": 0.1, "outage_backoff_max_s": 0.2})
         app = create_service_app(settings, title="startup test")
         t0 = asyncio.get_running_loop().time()

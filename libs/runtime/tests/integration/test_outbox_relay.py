@@ -9,6 +9,7 @@ from sqlalchemy import insert
 
 from rcm_runtime.messaging import outbox
 from rcm_runtime.outbox import OutboxRelay, make_producer, outbox_row
+from rcm_runtime.kafka_access import KafkaAccess
 from tests.support.fixtures import unique_topic
 
 from .support import envelope, table_count, wait_for
@@ -16,8 +17,8 @@ from .support import envelope, table_count, wait_for
 pytestmark = pytest.mark.integration
 
 
-async def _read_all(bootstrap: str, topic: str, expect: int, timeout: float = 20.0) -> list:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+async def _read_all(kafka: KafkaAccess, topic: str, expect: int, timeout: float = 20.0) -> list:
+    consumer = AIOKafkaConsumer(topic, **kafka.client_options(), auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=f"reader-{uuid.uuid4().hex[:8]}")
     await consumer.start()
     got = []
@@ -39,7 +40,7 @@ async def _read_all(bootstrap: str, topic: str, expect: int, timeout: float = 20
     return got
 
 
-async def test_relay_publishes_committed_rows_only(scratch_schema, kafka_bootstrap):
+async def test_relay_publishes_committed_rows_only(scratch_schema, kafka):
     settings, engine = scratch_schema
     topic = unique_topic("relay")
     committed = [envelope() for _ in range(5)]
@@ -52,13 +53,13 @@ async def test_relay_publishes_committed_rows_only(scratch_schema, kafka_bootstr
             await conn.execute(insert(outbox), [outbox_row(e, topic) for e in rolled_back])
             raise RuntimeError("business rule failed after the outbox insert")
 
-    producer = make_producer(kafka_bootstrap, "test-relay")
+    producer = make_producer(kafka, "test-relay")
     await producer.start()
     relay = OutboxRelay(engine, producer, settings.db_schema, idle_poll_s=0.05)
     task = asyncio.create_task(relay.run())
     try:
         await wait_for(lambda: _zero(engine))
-        records = await _read_all(kafka_bootstrap, topic, expect=len(committed))
+        records = await _read_all(kafka, topic, expect=len(committed))
     finally:
         relay.stop()
         await asyncio.wait_for(task, 10)
@@ -77,9 +78,9 @@ async def _zero(engine):
     return await table_count(engine, "outbox") == 0
 
 
-async def test_only_one_relay_leads(scratch_schema, kafka_bootstrap):
+async def test_only_one_relay_leads(scratch_schema, kafka):
     settings, engine = scratch_schema
-    producer = make_producer(kafka_bootstrap, "test-relay-2")
+    producer = make_producer(kafka, "test-relay-2")
     await producer.start()
     a = OutboxRelay(engine, producer, settings.db_schema)
     b = OutboxRelay(engine, producer, settings.db_schema)

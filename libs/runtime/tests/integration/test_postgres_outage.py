@@ -28,6 +28,7 @@ from rcm_runtime.messaging import metadata as messaging_metadata
 from rcm_runtime.outage import Backoff
 from rcm_runtime.settings import ServiceSettings
 from rcm_runtime.unit_of_work import UnitOfWork
+from rcm_runtime.kafka_access import KafkaAccess
 
 from .support import count_effect, create_effects, effect_counts, envelope, table_count, wait_for
 from .test_prepared_handler import _records
@@ -134,7 +135,7 @@ async def test_postgres_down_for_ten_seconds_mid_batch_is_waited_out(private_pos
     await create_effects(engine)
     envs = [envelope() for _ in range(20)]
     handler = BlocksOnce()
-    loop = ConsumerLoop(engine=engine, bootstrap="127.0.0.1:1", group_id="unused", topics=["unused"],
+    loop = ConsumerLoop(engine=engine, kafka=KafkaAccess("127.0.0.1:1"), group_id="unused", topics=["unused"],
                         handlers={PatientBalanceOpened.event_type(): handler}, service=settings.service_name,
                         out_topic="unused.out", retry_backoff_s=0.05, outage_backoff=Backoff(0.2, 2.0))
     try:
@@ -168,7 +169,7 @@ async def _true(value: bool) -> bool:
     return value
 
 
-async def test_the_relay_waits_out_postgres_down_and_publishes_each_row_once(private_postgres, kafka_bootstrap, caplog):
+async def test_the_relay_waits_out_postgres_down_and_publishes_each_row_once(private_postgres, kafka, caplog):
     from sqlalchemy import insert
 
     from rcm_runtime.messaging import outbox
@@ -181,7 +182,7 @@ async def test_the_relay_waits_out_postgres_down_and_publishes_each_row_once(pri
     schema, settings, engine = await _messaging_schema(pg)
     topic = unique_topic("relay-pg-outage")
     before, after = [envelope() for _ in range(3)], [envelope() for _ in range(3)]
-    producer = make_producer(kafka_bootstrap, "test-relay-pg-outage")
+    producer = make_producer(kafka, "test-relay-pg-outage")
     await producer.start()
     relay = OutboxRelay(engine, producer, schema, idle_poll_s=0.05, backoff=Backoff(0.2, 1.0))
     task = asyncio.create_task(relay.run())
@@ -204,7 +205,7 @@ async def test_the_relay_waits_out_postgres_down_and_publishes_each_row_once(pri
         await asyncio.wait_for(task, 10)
         await producer.stop()
         await engine.dispose()
-    got = await _read_all(kafka_bootstrap, topic, expect=6)
+    got = await _read_all(kafka, topic, expect=6)
     assert sorted(r.key.decode() for r in got) == sorted(e.partitionkey for e in before + after)
     messages = [r.getMessage() for r in caplog.records if r.name == "rcm.outbox"]
     assert messages.count("outbox relay: a dependency is unavailable; waiting it out") == 1

@@ -7,7 +7,7 @@ from rcm_runtime.unit_of_work import UnitOfWork
 
 from rcm_analytics.service import Analytics
 
-TOPICS = [t for t in topics.ALL if t != topics.INTAKE_ENCOUNTERS]
+TOPICS = topics.CONSUMES["analytics"]  # every service's events topic (not the intake topics)
 
 
 def handlers(analytics: Analytics) -> dict[str, Handler]:

@@ -29,12 +29,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     return create_service_app(
         settings, access=ACCESS,
         title="OpenRCM charges",
-        description="Encounter intake from EHRs (FHIR R4 Bundle, HL7 v2 DFT^P03, OpenRCM JSON, Kafka topic "
-        f"`{topics.INTAKE_ENCOUNTERS}`) and charge capture.",
+        description="Encounter intake from EHRs (FHIR R4 Bundle, HL7 v2 DFT^P03, OpenRCM JSON, Kafka topics "
+        f"`{topics.INTAKE_PREFIX}<tenant>`) and charge capture.",
         routers=[api.router, api.reads],
         handlers=lambda rt: consumers.handlers(rt.services[Charges]),
         background=[release_loop] if settings.charge_lag_s > 0 else [],
-        consume_topics=[topics.INTAKE_ENCOUNTERS],
+        consume_topics=topics.CONSUMES["charges"],
         startup=[wire],
         clock=clock,
     )

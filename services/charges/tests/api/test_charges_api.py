@@ -14,6 +14,7 @@ from rcm_charges.app import create_app
 from rcm_charges.db import metadata
 from rcm_charges.service import Charges
 from rcm_charges.settings import Settings
+from rcm_contracts import topics
 from rcm_contracts.envelope import new_envelope
 from rcm_contracts.events import EncounterSubmitted
 from rcm_runtime.clock import FixedClock
@@ -509,6 +510,20 @@ async def test_encounters_from_the_intake_topic_are_captured_with_the_event_as_c
     row = await encounter_row(api, claim_id)
     assert row["tenant_id"] == "tenant-a" and row["intake_channel"] == "kafka" and row["status"] == "captured"
     assert await api.scalar("SELECT status FROM encounters WHERE tenant_id = 'tenant-b'") == "held"
+
+
+async def test_an_event_on_a_tenants_intake_topic_claiming_another_tenant_is_dead_lettered(api):
+    """tenant-a's integrator alone may write tenant-a's topic (the broker's ACLs): a record there naming tenant-b
+    is refused whole, with a reason that names no patient data, and nothing of it is applied."""
+    applier = await api.consume((EncounterSubmitted.model_validate(encounter(seed=31)), "tenant-b", "k-1"),
+                                (EncounterSubmitted.model_validate(encounter(seed=32)), "tenant-a", "k-2"),
+                                topic=topics.intake_topic("tenant-a"))
+
+    assert applier.applied == 1 and applier.dead_lettered == 1
+    assert await api.scalar("SELECT count(*) FROM encounters WHERE tenant_id = 'tenant-b'") == 0
+    assert await api.scalar("SELECT count(*) FROM encounters WHERE tenant_id = 'tenant-a'") == 1
+    reason = await api.scalar("SELECT reason FROM dead_letters")
+    assert reason == "tenantid: differs from the tenant of its intake topic"
 
 
 async def test_a_redelivered_intake_event_is_applied_once(api):

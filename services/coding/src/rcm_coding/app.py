@@ -28,4 +28,4 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                                           "rules, medical necessity and the coder queue.",
                               routers=[api.reads, api.router],
                               handlers=lambda rt: consumers.handlers(rt.services[Coding]),
-                              consume_topics=[topics.ELIGIBILITY], startup=[wire], clock=clock)
+                              consume_topics=topics.CONSUMES["coding"], startup=[wire], clock=clock)

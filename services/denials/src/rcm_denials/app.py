@@ -20,5 +20,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     return create_service_app(settings, access=ACCESS, title="OpenRCM denials",
                               description="Denial root cause (CARC/RARC), work queues, appeals and corrected claims.",
-                              routers=[api.router], consume_topics=[topics.REMITTANCE], startup=[wire],
+                              routers=[api.router], consume_topics=topics.CONSUMES["denials"], startup=[wire],
                               handlers=lambda rt: consumers.handlers(rt.services[Denials]), clock=clock)

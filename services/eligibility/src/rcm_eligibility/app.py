@@ -44,4 +44,4 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                                           "front-desk and authorization work queues.",
                               routers=[api.reads, api.router],
                               handlers=lambda rt: consumers.handlers(rt.services[Eligibility]),
-                              consume_topics=[topics.CHARGES, topics.INTAKE_ENCOUNTERS], startup=[wire], clock=clock)
+                              consume_topics=topics.CONSUMES["eligibility"], startup=[wire], clock=clock)

@@ -40,5 +40,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                                           "responsibility.",
                               routers=[api.router, reads],
                               handlers=lambda rt: service.handlers(rt.services[Remittance]),
-                              consume_topics=[topics.SUBMISSION], startup=[wire], clock=clock,
+                              consume_topics=topics.CONSUMES["remittance"], startup=[wire], clock=clock,
                               background=[post_waiting_loop] if settings.waiting_payments_every_s > 0 else [])

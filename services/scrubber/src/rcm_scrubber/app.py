@@ -21,6 +21,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     return create_service_app(settings, access=ACCESS, title="OpenRCM scrubber",
                               description="Pre-submission claim edits, the manual review queue and the clean-claim "
                                           "decision.",
-                              routers=[api.reads, api.router, api.rules], consume_topics=[topics.CODING, topics.SUBMISSION],
+                              routers=[api.reads, api.router, api.rules], consume_topics=topics.CONSUMES["scrubber"],
                               startup=[wire], handlers=lambda rt: consumers.handlers(rt.services[Scrubber]),
                               clock=clock)

@@ -56,6 +56,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                                           "implementation guide before anything leaves; 999 and 277CA "
                                           "acknowledgments; corrected and secondary claims.",
                               routers=[api.reads, api.router], handlers=HANDLERS,
-                              consume_topics=[topics.SCRUBBER, topics.REMITTANCE], startup=[wire],
+                              consume_topics=topics.CONSUMES["submission"], startup=[wire],
                               background=[run_dispatcher, run_ack_poller] if settings.dispatch_enabled else [],
                               clock=clock)
