@@ -16,6 +16,8 @@ from typing import Callable
 
 import uvicorn
 
+from rcm_runtime.tls import server_files
+
 # Objects allocated between two young-generation collections (CPython's default: 700). A request that builds
 # a few hundred thousand objects (a posted 835: ~50 a claim) triggered thousands of collections and, as its
 # objects survived, repeated full collections each walking the whole heap: a third of the CPU of posting a
@@ -73,6 +75,8 @@ def main() -> None:
     # The serving app never holds the schema owner's credentials (it could switch row-level security off):
     # only migrations use them. Deployments that can, run migrations as a job of their own with that secret.
     os.environ.pop(MIGRATION_URL_ENV, None)
+    # HTTPS when a certificate is configured (health and readiness too: one listener, one protocol)
+    tls = server_files(os.environ.get("RCM_HTTP_TLS_CERT_FILE"), os.environ.get("RCM_HTTP_TLS_KEY_FILE"))
     uvicorn.run(
         args[0],
         host=os.environ.get("RCM_HTTP_HOST", "127.0.0.1"),
@@ -81,6 +85,7 @@ def main() -> None:
         access_log=False,  # request paths only in traces; no query strings (could hold PHI) in logs
         timeout_graceful_shutdown=15,  # then the lifespan's 10 s for the batch in hand (rcm_runtime.app)
         factory=True,
+        **tls,
     )
 
 
