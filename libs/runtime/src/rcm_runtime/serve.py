@@ -25,6 +25,10 @@ from rcm_runtime.tls import server_files
 # uncollected cycles stays a few MiB.
 GC_YOUNG_THRESHOLD = 50_000
 MIGRATION_URL_ENV = "RCM_MIGRATION_DATABASE_URL"
+# An idle keep-alive connection is closed by the server after this long. It must outlast the clients' own idle
+# limit (httpx: 5 s, uvicorn's default here too): at equal limits a client may send on a connection the server is
+# closing that instant, and gets "Server disconnected without sending a response" (seen on the TLS stack under load).
+HTTP_KEEP_ALIVE_S = 30
 
 
 def tune_gc(young: int = GC_YOUNG_THRESHOLD) -> None:
@@ -83,6 +87,7 @@ def main() -> None:
         port=int(os.environ.get("RCM_HTTP_PORT", "8000")),
         log_config=None,  # the service installs JSON logging in its lifespan
         access_log=False,  # request paths only in traces; no query strings (could hold PHI) in logs
+        timeout_keep_alive=HTTP_KEEP_ALIVE_S,
         timeout_graceful_shutdown=15,  # then the lifespan's 10 s for the batch in hand (rcm_runtime.app)
         factory=True,
         **tls,
