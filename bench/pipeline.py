@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import sys
 import time
 import uuid
@@ -22,15 +23,28 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.client import PORTS, Principal, Stack  # noqa: E402
+from tests.support.client import PORTS, STACK_DIR, Principal, Stack  # noqa: E402
 from tests.support.encounters import generate, intake_record  # noqa: E402
 
 # scenarios whose claims reach a posted payment (the others stop at a hold by design)
 POSTING_SCENARIOS = ["paid", "copay", "deductible", "coinsurance", "with_auth", "non_covered", "non_covered_line"]
 
 
+def postgres_processes() -> list[psutil.Process]:
+    """This stack's PostgreSQL server and its backends (not another cluster on the machine): the postmaster of the
+    data directory deploy/stack.sh uses ($RCM_STACK_DIR/pg, or its /var/tmp copy when run as root)."""
+    tag = hashlib.md5(str(STACK_DIR).encode()).hexdigest()[:12]
+    for data in (STACK_DIR / "pg", Path(f"/var/tmp/openrcm-pg-{tag}")):
+        try:
+            postmaster = psutil.Process(int((data / "postmaster.pid").read_text().split()[0]))
+            return [postmaster, *postmaster.children()]
+        except (OSError, ValueError, IndexError, psutil.Error):
+            continue
+    return []
+
+
 def processes() -> dict[str, psutil.Process]:
-    run = ROOT / ".stack" / "run"
+    run = STACK_DIR / "run"
     out = {}
     for name in list(PORTS) + ["kafka"]:
         pidf = run / f"{name}.pid"
@@ -39,8 +53,7 @@ def processes() -> dict[str, psutil.Process]:
                 out[name] = psutil.Process(int(pidf.read_text()))
             except psutil.NoSuchProcess:
                 pass
-    pg = [p for p in psutil.process_iter(["name", "cmdline"]) if p.info["name"] == "postgres"]
-    out.update({f"postgres#{p.pid}": p for p in pg})
+    out.update({f"postgres#{p.pid}": p for p in postgres_processes()})
     return out
 
 

@@ -10,6 +10,10 @@
 #   deploy/stack.sh services-down | infra-down | down | status
 #   deploy/stack.sh pg-down | pg-crash | pg-up | kafka-down | kafka-up    one piece of infrastructure (fault drill)
 #   deploy/stack.sh kafka-add-integrator TENANT    a new tenant's Kafka intake topic and integrator principal
+#
+# RCM_TLS=1 (the default): PostgreSQL takes TLS connections only (services verify-full) and every service serves
+# HTTPS, all with certificates of the development CA in $RCM_STACK_DIR/tls; RCM_TLS=0: plain TCP and HTTP.
+# tests/support/client.py reads the same switch. Switching restarts nothing: run services-down, then up.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +25,10 @@ UV_VERSION="0.13.8"
 LOG_DIR="$STACK_DIR/logs"
 RUN_DIR="$STACK_DIR/run"
 AUTH_DIR="$STACK_DIR/auth"  # the development token issuer's key pair and the sandbox payer's API keys
+TLS_DIR="$STACK_DIR/tls"    # the development CA (rcm_runtime.dev_ca) and the certificates it signed
+TLS="${RCM_TLS:-1}"
+tls_on() { [ "$TLS" != 0 ]; }
+if tls_on; then SCHEME=https; else SCHEME=http; fi
 mkdir -p "$STACK_DIR" "$LOG_DIR" "$RUN_DIR"
 
 # A process is running if it exists and is not a zombie (an exited process whose parent, PID 1 in some
@@ -77,7 +85,6 @@ kafka_running() { [ -f "$RUN_DIR/kafka.pid" ] && alive "$(cat "$RUN_DIR/kafka.pi
 # (rcm_runtime.kafka_acls; README "Kafka security"). Every principal's password is made once, at random, into
 # $KAFKA_AUTH_DIR/<principal>.password (0600); the broker's certificate comes from the development CA.
 KAFKA_AUTH_DIR="$STACK_DIR/kafka-auth"
-TLS_DIR="$STACK_DIR/tls"
 kafka_credentials() {
   PY "$ROOT/deploy/kafka_admin.py" credentials --stack-dir "$STACK_DIR" --tenants "$DEV_TENANTS" \
     || die "could not make the Kafka principals' passwords"
@@ -156,8 +163,33 @@ pg_paths() {
 export PGOPTIONS="-c client_min_messages=warning"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
+# PostgreSQL's TLS and client authentication follow the switch on every pg_up (a reload applies a change to a
+# running server): with TLS, TCP connections must be hostssl (a plain one finds no pg_hba entry and is refused);
+# the Unix socket stays trusted for the stack's superuser tooling (psql, the tests' admin engine).
+pg_tls_config() {
+  local conf="$PG_DATA/openrcm_tls.conf" hba="$PG_DATA/pg_hba.conf" host=host
+  grep -q "^include_if_exists = 'openrcm_tls.conf'" "$PG_DATA/postgresql.conf" \
+    || echo "include_if_exists = 'openrcm_tls.conf'" | as_pg tee -a "$PG_DATA/postgresql.conf" >/dev/null
+  if tls_on; then
+    # copies inside the data directory: the server (the postgres user, as root) must own its key, mode 0600
+    install -m 644 "$TLS_DIR/postgres.pem" "$PG_DATA/server.crt"
+    install -m 600 "$TLS_DIR/postgres-key.pem" "$PG_DATA/server.key"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$PG_DATA/server.crt" "$PG_DATA/server.key"
+    printf "%s\n" "# written by deploy/stack.sh (RCM_TLS=1)" "ssl = on" "ssl_cert_file = 'server.crt'" \
+      "ssl_key_file = 'server.key'" "ssl_min_protocol_version = 'TLSv1.2'" | as_pg tee "$conf" >/dev/null
+    host=hostssl
+  else
+    printf "%s\n" "# written by deploy/stack.sh (RCM_TLS=0)" "ssl = off" | as_pg tee "$conf" >/dev/null
+  fi
+  printf "%s\n" "# written by deploy/stack.sh on every pg_up (RCM_TLS=$TLS)" \
+    "local all all trust" "local replication all trust" \
+    "$host all all 127.0.0.1/32 scram-sha-256" "$host all all ::1/128 scram-sha-256" \
+    "$host replication all 127.0.0.1/32 scram-sha-256" | as_pg tee "$hba" >/dev/null
+}
+
 pg_up() {
   pg_paths
+  tls_setup
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
     log "initialising PostgreSQL cluster in $PG_DATA"
     mkdir -p "$PG_DATA"
@@ -172,11 +204,12 @@ pg_up() {
   as_pg tee "$PG_DATA/openrcm.conf" <"$ROOT/deploy/postgres/postgresql.conf" >/dev/null
   grep -q "^include_if_exists = 'openrcm.conf'" "$PG_DATA/postgresql.conf" \
     || echo "include_if_exists = 'openrcm.conf'" | as_pg tee -a "$PG_DATA/postgresql.conf" >/dev/null
+  pg_tls_config
   if as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
-    log "postgres already running"
+    log "postgres already running (settings, TLS and pg_hba.conf reloaded)"
     as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" reload >/dev/null
   else
-    log "starting postgres on 127.0.0.1:$PG_PORT"
+    log "starting postgres on 127.0.0.1:$PG_PORT ($(tls_on && echo TLS only || echo plain TCP))"
     local pglog="$PG_DATA/server.log"
     as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$pglog" -w -t 60 \
       -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null \
@@ -224,6 +257,27 @@ auth_setup() {
   fi
 }
 
+# ---------------------------------------------------------------- TLS
+# One server certificate for PostgreSQL and one per service (127.0.0.1 and localhost), made once and kept while
+# valid (rcm_runtime.dev_ca); clients trust $TLS_DIR/ca.pem.
+tls_setup() {
+  tls_on || return 0
+  local names=(--name postgres)
+  while read -r name _; do names+=(--name "$name"); done < <(service_rows)
+  PY -m rcm_runtime.dev_ca ensure "$TLS_DIR" --hosts 127.0.0.1,localhost "${names[@]}" >/dev/null \
+    || die "could not make the development certificates in $TLS_DIR"
+}
+
+tls_env() {  # name -> the service's TLS exports: verified PostgreSQL, HTTPS served and called
+  if tls_on; then
+    export RCM_DB_SSLMODE=verify-full RCM_DB_CA_FILE="$TLS_DIR/ca.pem" RCM_TLS_CA_FILE="$TLS_DIR/ca.pem"
+    export RCM_HTTP_TLS_CERT_FILE="$TLS_DIR/$1.pem" RCM_HTTP_TLS_KEY_FILE="$TLS_DIR/$1-key.pem"
+  else
+    export RCM_DB_SSLMODE=disable
+    unset RCM_DB_CA_FILE RCM_TLS_CA_FILE RCM_HTTP_TLS_CERT_FILE RCM_HTTP_TLS_KEY_FILE
+  fi
+}
+
 # ---------------------------------------------------------------- services
 # RCM_PORT_OFFSET moves every service's port (a second stack beside the first: RCM_STACK_DIR, RCM_PG_PORT,
 # RCM_KAFKA_PORT and RCM_KAFKA_CONTROLLER_PORT set too); tests/support/client.py reads the same offset.
@@ -256,7 +310,8 @@ service_env() {  # name package port schema -> exports for that service
   # stack lifts the per-client intake limit (rcm_runtime.rate_limits) well above what they send
   export RCM_INTAKE_RATE_PER_S="${RCM_INTAKE_RATE_PER_S:-1000}"
   export RCM_INTAKE_BURST="${RCM_INTAKE_BURST:-10000}"
-  export RCM_SERVICE_URLS="${RCM_SERVICE_URLS:-$(service_rows | awk '{printf "%s%s=http://127.0.0.1:%s", (NR>1?",":""), $1, $3}')}"
+  tls_env "$name"
+  export RCM_SERVICE_URLS="${RCM_SERVICE_URLS:-$(service_rows | awk -v s="$SCHEME" '{printf "%s%s=%s://127.0.0.1:%s", (NR>1?",":""), $1, s, $3}')}"
   # bearer tokens of the development issuer (python -m rcm_runtime.dev_issuer token ...), and hashed API keys
   export RCM_AUTH_ISSUERS="${RCM_AUTH_ISSUERS:-urn:openrcm:dev-issuer=file://$AUTH_DIR/jwks.json}"
   export RCM_API_KEYS="${RCM_API_KEYS-$(cat "$AUTH_DIR/api-keys" 2>/dev/null)}"
@@ -271,6 +326,7 @@ services_up() {
   # Each service migrates its own schema, then starts; all in parallel, then we poll readiness.
   local names=("$@") started=()
   auth_setup
+  tls_setup
   while read -r name pkg port schema; do
     if [ ${#names[@]} -gt 0 ] && [[ ! " ${names[*]} " =~ " $name " ]]; then continue; fi
     local pidf="$RUN_DIR/$name.pid"
@@ -285,9 +341,9 @@ services_up() {
   done < <(service_rows)
   for sp in "${started[@]}"; do
     local name="${sp%%:*}" port="${sp##*:}"
-    PY "$ROOT/deploy/wait_http.py" "http://127.0.0.1:$port/readyz" 120 "$RUN_DIR/$name.pid" \
-      || { tail -n 40 "$LOG_DIR/$name.log" >&2; die "$name not ready (see $LOG_DIR/$name.log)"; }
-    log "$name ready on http://127.0.0.1:$port"
+    RCM_TLS_CA_FILE="$TLS_DIR/ca.pem" PY "$ROOT/deploy/wait_http.py" "$SCHEME://127.0.0.1:$port/readyz" 120 \
+      "$RUN_DIR/$name.pid" || { tail -n 40 "$LOG_DIR/$name.log" >&2; die "$name not ready (see $LOG_DIR/$name.log)"; }
+    log "$name ready on $SCHEME://127.0.0.1:$port"
   done
 }
 
@@ -314,7 +370,7 @@ status() {
   kafka_running && echo "kafka: up ($KAFKA_PORT)" || echo "kafka: down"
   while read -r name pkg port schema; do
     local pidf="$RUN_DIR/$name.pid"
-    if [ -f "$pidf" ] && alive "$(cat "$pidf")"; then echo "$name: up (http://127.0.0.1:$port/docs)"
+    if [ -f "$pidf" ] && alive "$(cat "$pidf")"; then echo "$name: up ($SCHEME://127.0.0.1:$port/docs)"
     else echo "$name: down"; fi
   done < <(service_rows)
 }

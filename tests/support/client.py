@@ -16,6 +16,7 @@ import httpx
 from rcm_runtime.dev_issuer import LocalIssuer
 from rcm_runtime.kafka_access import ADMIN, KafkaAccess, stack_access
 from rcm_runtime.kafka_acls import integrator_principal
+from rcm_runtime.tls import client_context
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,6 +34,7 @@ def service_ports() -> dict[str, int]:
 PORTS = service_ports()
 # deploy/stack.sh starts Kafka on RCM_KAFKA_PORT (default 19092), SASL_SSL: each client is a principal
 KAFKA_BOOTSTRAP = f"127.0.0.1:{os.environ.get('RCM_KAFKA_PORT', '19092')}"
+STACK_DIR = Path(os.environ.get("RCM_STACK_DIR") or ROOT / ".stack")
 
 
 @cache
@@ -41,8 +43,18 @@ def kafka_access(principal: str = ADMIN) -> KafkaAccess:
     everything; integrator-<tenant> writes its tenant's intake topic only (rcm_runtime.kafka_acls)."""
     return stack_access(principal, bootstrap=KAFKA_BOOTSTRAP)
 # deploy/stack.sh writes the development token issuer's key here on infra-up (RCM_AUTH_ISSUERS trusts its JWKS)
-AUTH_DIR = Path(os.environ.get("RCM_DEV_ISSUER_DIR")
-                or Path(os.environ.get("RCM_STACK_DIR") or ROOT / ".stack") / "auth")
+AUTH_DIR = Path(os.environ.get("RCM_DEV_ISSUER_DIR") or STACK_DIR / "auth")
+# deploy/stack.sh serves HTTPS with certificates of its development CA unless RCM_TLS=0 (the same switch, the same
+# default): the clients verify the services with that CA.
+TLS = os.environ.get("RCM_TLS", "1") != "0"
+SCHEME = "https" if TLS else "http"
+CA_FILE = Path(os.environ.get("RCM_TLS_CA_FILE") or STACK_DIR / "tls" / "ca.pem")
+
+
+@cache
+def http_verify():
+    """httpx's `verify` for the stack's services: the stack's CA (read once, when the first client is made)."""
+    return client_context(str(CA_FILE)) if TLS else True
 # Client side only: a request header naming who acts; the client's auth turns it into the token's subject and
 # never sends it (the services take the actor from the token alone).
 ACT_AS = "x-rcm-test-act-as"
@@ -120,14 +132,15 @@ async def eventually(read: Callable[[], Awaitable[T]], until: Callable[[T], bool
 
 
 def url(service: str, path: str = "") -> str:
-    return f"http://127.0.0.1:{PORTS[service]}{path}"
+    return f"{SCHEME}://127.0.0.1:{PORTS[service]}{path}"
 
 
 class Stack:
     def __init__(self, principal: Principal) -> None:
         self.principal = principal
         self.tenant_id = principal.tenant_id
-        self.http = httpx.AsyncClient(timeout=60, auth=BearerAuth(principal), limits=httpx.Limits(max_connections=32))
+        self.http = httpx.AsyncClient(timeout=60, auth=BearerAuth(principal), limits=httpx.Limits(max_connections=32),
+                                      verify=http_verify())
         self._producers: dict[str, Any] = {}  # principal -> its producer
 
     async def close(self) -> None:

@@ -18,11 +18,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from rcm_runtime.db import make_engine
 from rcm_runtime.settings import ServiceSettings
 from rcm_runtime.kafka_access import KafkaAccess
-from tests.support.client import PORTS, TENANT_A, TENANT_B, Stack, kafka_access, url
+from tests.support.client import CA_FILE, PORTS, TENANT_A, TENANT_B, TLS, Stack, http_verify, kafka_access, url
 
 PG_PORT = int(os.environ.get("RCM_PG_PORT", "55432"))
 # Superuser over the local unix socket (trust auth) to create throwaway schemas.
 ADMIN_URL = f"postgresql+asyncpg://postgres@/openrcm?host=/tmp&port={PG_PORT}"
+# TCP connections to the stack's PostgreSQL take TLS as its services do (deploy/stack.sh, RCM_TLS): verified against
+# the development CA, host name included. The Unix socket (ADMIN_URL) has no TLS: PostgreSQL offers none there.
+DB_SSLMODE = "verify-full" if TLS else "disable"
+
+
+def stack_db_settings(role: str, schema: str | None = None, **overrides) -> ServiceSettings:
+    """Settings of a client connecting as one of the stack's roles over TCP (its development password is its name),
+    with the stack's TLS: what deploy/stack.sh gives a service."""
+    return ServiceSettings(**{"service_name": f"test-{role}", "db_schema": schema or role,
+                              "database_url": f"postgresql+asyncpg://{role}:{role}@127.0.0.1:{PG_PORT}/openrcm",
+                              "db_sslmode": DB_SSLMODE, "db_ca_file": str(CA_FILE) if TLS else None, **overrides})
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +92,7 @@ async def stack():
     """Tenant A's client of the running services, with the demo practice's provider profiles enrolled for
     tenants A and B. Fails (never skips) when a service of deploy/services.tsv is not ready."""
     not_ready = []
-    async with httpx.AsyncClient(timeout=3) as c:
+    async with httpx.AsyncClient(timeout=3, verify=http_verify()) as c:
         for svc in PORTS:
             try:
                 (await c.get(url(svc, "/readyz"))).raise_for_status()

@@ -49,6 +49,7 @@ from rcm_runtime import phi
 from rcm_runtime.secret_settings import refuse_insecure
 from rcm_runtime.settings import ServiceSettings
 from rcm_runtime.telemetry import setup_logging, setup_tracing, span_from_traceparent
+from rcm_runtime.tls import http_verify
 from rcm_runtime.unit_of_work import UnitsOfWork
 
 log = logging.getLogger("rcm.app")
@@ -209,7 +210,7 @@ def create_service_app(
         refuse_insecure(settings, log=log.error)
         phi.configure(settings)  # the PHI keyring (rcm_runtime.phi): a keys file that does not load stops here
         engine = make_engine(settings)
-        http = httpx.AsyncClient(timeout=30)
+        http = httpx.AsyncClient(timeout=30, verify=http_verify(settings))  # https:// peers: RCM_TLS_CA_FILE
         rt = Runtime(settings=settings, engine=engine, out_topic=out_topic, clock=clock, http=http,
                      authenticator=Authenticator.from_settings(settings, http))
         app.state.runtime = rt

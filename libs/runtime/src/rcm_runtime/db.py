@@ -11,6 +11,7 @@ from sqlmodel.sql.sqltypes import AutoString
 AutoString.cache_ok = True
 
 from rcm_runtime.settings import ServiceSettings
+from rcm_runtime.tls import db_connect_args
 
 
 def make_engine(settings: ServiceSettings, *, pool_size: int | None = None) -> AsyncEngine:
@@ -23,6 +24,7 @@ def make_engine(settings: ServiceSettings, *, pool_size: int | None = None) -> A
             "server_settings": {
                 "search_path": settings.db_schema,
                 "application_name": settings.service_name,
-            }
+            },
+            **db_connect_args(settings),
         },
     )

@@ -4,6 +4,7 @@ services only ever see a CA bundle, a certificate and a key.
 
     python -m rcm_runtime.dev_ca ensure .stack/tls --name kafka --hosts 127.0.0.1,localhost
     python -m rcm_runtime.dev_ca ensure .stack/tls --name charges --client
+    python -m rcm_runtime.dev_ca ensure .stack/tls --name postgres --name charges    (several at once)
 
 Files in the directory (made once and kept while valid; keys 0600):
     ca.pem, ca-key.pem            the authority
@@ -144,13 +145,13 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="cmd", required=True)
     ensure = sub.add_parser("ensure", help="make the CA and a certificate for NAME unless they exist and are valid")
     ensure.add_argument("dir")
-    ensure.add_argument("--name", required=True)
+    ensure.add_argument("--name", required=True, action="append", help="repeat for several certificates")
     ensure.add_argument("--hosts", default="127.0.0.1,localhost", help="server names, comma-separated")
     ensure.add_argument("--client", action="store_true", help="a client certificate only")
     args = parser.parse_args(argv)
-    issued = ensure_cert(args.dir, args.name, [h.strip() for h in args.hosts.split(",") if h.strip()],
-                         client=args.client)
-    print(issued.cert)
+    hosts = [h.strip() for h in args.hosts.split(",") if h.strip()]
+    for name in args.name:
+        print(ensure_cert(args.dir, name, hosts, client=args.client).cert)
 
 
 if __name__ == "__main__":

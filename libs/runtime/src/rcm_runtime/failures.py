@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import ssl
 from collections.abc import Iterator
 
 import httpx
@@ -128,7 +129,11 @@ def is_transient(exc: BaseException) -> bool:
     """Whether `exc` is an outage (a database, the broker or an outside party not answering now) rather than a
     record that can never succeed. Walks the exception and its causes; the first link that says either way
     decides, so a DomainError raised while handling a lost connection stays permanent and an unknown error
-    raised by a lost connection is transient. Nothing known either way: permanent."""
+    raised by a lost connection is transient. Nothing known either way: permanent.
+    A server certificate that fails verification (wrong CA, wrong host name) is a configuration error, never waited
+    out, wherever it sits in the chain (httpx and SQLAlchemy wrap it in errors that otherwise mean an outage)."""
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in exception_chain(exc)):
+        return False
     for e in exception_chain(exc):
         verdict = _verdict(e)
         if verdict is not None:

@@ -19,6 +19,7 @@ from rcm_runtime.audit_chain import install_chain, uninstall_chain
 from rcm_runtime.row_security import grant_runtime, protect_tenant_tables, unprotect_tenant_tables, unprotected_tables
 from rcm_runtime.secret_settings import refuse_insecure
 from rcm_runtime.settings import ServiceSettings
+from rcm_runtime.tls import db_connect_args
 
 
 class UnprotectedTables(RuntimeError):
@@ -175,7 +176,7 @@ def run_migrations(settings: ServiceSettings, target_metadata: MetaData | list[M
     async def run_async() -> None:
         engine = create_async_engine(
             settings.migration_database_url or settings.database_url, poolclass=pool.NullPool,
-            connect_args={"server_settings": {"search_path": schema}},
+            connect_args={"server_settings": {"search_path": schema}, **db_connect_args(settings)},
         )
         async with engine.connect() as conn:
             await conn.run_sync(do_run)

@@ -16,6 +16,8 @@ from typing import Callable
 
 import uvicorn
 
+from rcm_runtime.tls import server_files
+
 # Objects allocated between two young-generation collections (CPython's default: 700). A request that builds
 # a few hundred thousand objects (a posted 835: ~50 a claim) triggered thousands of collections and, as its
 # objects survived, repeated full collections each walking the whole heap: a third of the CPU of posting a
@@ -23,6 +25,10 @@ import uvicorn
 # uncollected cycles stays a few MiB.
 GC_YOUNG_THRESHOLD = 50_000
 MIGRATION_URL_ENV = "RCM_MIGRATION_DATABASE_URL"
+# An idle keep-alive connection is closed by the server after this long. It must outlast the clients' own idle
+# limit (httpx: 5 s, uvicorn's default here too): at equal limits a client may send on a connection the server is
+# closing that instant, and gets "Server disconnected without sending a response" (seen on the TLS stack under load).
+HTTP_KEEP_ALIVE_S = 30
 
 
 def tune_gc(young: int = GC_YOUNG_THRESHOLD) -> None:
@@ -73,14 +79,18 @@ def main() -> None:
     # The serving app never holds the schema owner's credentials (it could switch row-level security off):
     # only migrations use them. Deployments that can, run migrations as a job of their own with that secret.
     os.environ.pop(MIGRATION_URL_ENV, None)
+    # HTTPS when a certificate is configured (health and readiness too: one listener, one protocol)
+    tls = server_files(os.environ.get("RCM_HTTP_TLS_CERT_FILE"), os.environ.get("RCM_HTTP_TLS_KEY_FILE"))
     uvicorn.run(
         args[0],
         host=os.environ.get("RCM_HTTP_HOST", "127.0.0.1"),
         port=int(os.environ.get("RCM_HTTP_PORT", "8000")),
         log_config=None,  # the service installs JSON logging in its lifespan
         access_log=False,  # request paths only in traces; no query strings (could hold PHI) in logs
+        timeout_keep_alive=HTTP_KEEP_ALIVE_S,
         timeout_graceful_shutdown=15,  # then the lifespan's 10 s for the batch in hand (rcm_runtime.app)
         factory=True,
+        **tls,
     )
 
 

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rcm_runtime import secret_settings as secret
 from rcm_runtime.kafka_access import consumer_group
+from rcm_runtime.tls import DbSslMode
 
 
 class ServiceSettings(BaseSettings):
@@ -37,6 +38,10 @@ class ServiceSettings(BaseSettings):
     # Unset: migrations run as database_url's role (a superuser in development).
     migration_database_url: str | None = None
     db_pool_size: int = 10
+    # TLS to PostgreSQL (rcm_runtime.tls): libpq's sslmode, and the CA bundle that verify-ca/verify-full check the
+    # server's certificate against (the system's CAs when unset). prefer is asyncpg's own default.
+    db_sslmode: DbSslMode = "prefer"
+    db_ca_file: str | None = None
     kafka_bootstrap: str = "127.0.0.1:19092"
     # Who the service is to Kafka (rcm_runtime.kafka_access): its own SCRAM principal over TLS, allowed by the
     # broker's ACLs to read what it consumes and write its own events topic only (rcm_runtime.kafka_acls).
@@ -51,6 +56,11 @@ class ServiceSettings(BaseSettings):
     kafka_metadata_max_age_ms: int = 30_000
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # HTTPS: the service's certificate chain and key (PEM; rcm_runtime.serve hands them to uvicorn; both or neither),
+    # and the CA bundle its own HTTP clients verify https:// servers with (the system's CAs when unset).
+    http_tls_cert_file: str | None = None
+    http_tls_key_file: str | None = None
+    tls_ca_file: str | None = None
 
     # Scale-out switches: a replica may serve HTTP only, consume only, or relay only.
     relay_enabled: bool = True

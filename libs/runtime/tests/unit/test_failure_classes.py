@@ -3,6 +3,7 @@ meet: the OS, asyncpg, SQLAlchemy, aiokafka, httpx and our own."""
 
 import errno
 import socket
+import ssl
 
 import asyncpg.exceptions as pg
 import httpx
@@ -156,6 +157,10 @@ PERMANENT = {
     "HTTP 422": status_error(422),
     "HTTP 501": status_error(501),
     "httpx unsupported protocol (misconfigured URL)": httpx.UnsupportedProtocol("ftp://"),
+    "httpx connect error from a certificate that fails verification": raised_from(
+        httpx.ConnectError("certificate verify failed"), ssl.SSLCertVerificationError(1, "unable to get issuer")),
+    "SQLAlchemy wrapping a certificate that fails verification": raised_from(
+        sa.OperationalError("connect", {}, Exception("x")), ssl.SSLCertVerificationError(1, "hostname mismatch")),
     "a DomainError raised while handling a lost connection": raised_while_handling(
         DomainError("rule"), ConnectionResetError()),
     "a DomainError raised from a timeout": raised_from(DomainError("rule"), TimeoutError()),
