@@ -9,6 +9,7 @@
 #   deploy/stack.sh up             all of the above
 #   deploy/stack.sh services-down | infra-down | down | status
 #   deploy/stack.sh pg-down | pg-crash | pg-up | kafka-down | kafka-up    one piece of infrastructure (fault drill)
+#   deploy/stack.sh backup | backups | restore [--to TIME]    base backup + WAL archive, point-in-time restore
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -124,6 +125,28 @@ pg_paths() {
 export PGOPTIONS="-c client_min_messages=warning"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
+# Continuous WAL archiving into the backup directory (deploy/backup.py): on unless RCM_WAL_ARCHIVE=off. A segment
+# is archived when full or after RCM_WAL_ARCHIVE_TIMEOUT_S: at most that much committed work is lost with the disk.
+# Passed on the server's command line, so switching it takes a PostgreSQL restart (pg-down, pg-up).
+BACKUP_DIR="${RCM_BACKUP_DIR:-$STACK_DIR/backups}"
+backup_dir_setup() {
+  mkdir -p "$BACKUP_DIR/wal" "$BACKUP_DIR/base" "$BACKUP_DIR/bin"
+  install -m 755 "$ROOT/deploy/postgres/archive-wal.sh" "$BACKUP_DIR/bin/archive-wal.sh"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$BACKUP_DIR/wal"
+  as_pg test -w "$BACKUP_DIR/wal" || die "the server's user cannot write $BACKUP_DIR/wal (RCM_BACKUP_DIR)"
+}
+pg_options() {
+  local opts="-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1"
+  if [ "${RCM_WAL_ARCHIVE:-on}" != off ]; then
+    command -v zstd >/dev/null || die "zstd is required for WAL archiving (Debian: zstd), or set RCM_WAL_ARCHIVE=off"
+    backup_dir_setup
+    opts+=" -c archive_mode=on -c archive_command='$BACKUP_DIR/bin/archive-wal.sh %p %f'"
+    opts+=" -c archive_timeout=${RCM_WAL_ARCHIVE_TIMEOUT_S:-60}"
+  fi
+  printf '%s' "$opts"
+}
+backup_py() { RCM_PG_BIN="$PG_BIN" PY "$ROOT/deploy/backup.py" --dir "$BACKUP_DIR" --port "$PG_PORT" "$@"; }
+
 pg_up() {
   pg_paths
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
@@ -141,8 +164,8 @@ pg_up() {
   else
     log "starting postgres on 127.0.0.1:$PG_PORT"
     local pglog="$PG_DATA/server.log"
-    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$pglog" -w -t 60 \
-      -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null \
+    local pgopts; pgopts="$(pg_options)"
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$pglog" -w -t 60 -o "$pgopts" start >/dev/null \
       || { cat "$pglog" >&2; die "postgres did not start"; }
   fi
   as_pg "$PG_BIN/psql" -h /tmp -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
@@ -167,6 +190,17 @@ pg_down() {
     log "stopping postgres"
     as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null
   fi
+}
+
+# A restore stops the services (their consumer groups must be empty to be rewound), builds a new data directory
+# (deploy/backup.py), rewinds the consumer groups to the recovery point, and leaves the services stopped.
+pg_restore() {
+  pg_paths
+  services_down
+  kafka_up >/dev/null 2>&1
+  local pgopts; pgopts="$(pg_options)"
+  backup_py restore --pgdata "$PG_DATA" --pg-options "$pgopts" --kafka-bootstrap "127.0.0.1:$KAFKA_PORT" "$@"
+  log "restored; start the services with: deploy/stack.sh services-up"
 }
 
 # ---------------------------------------------------------------- authentication
@@ -289,6 +323,10 @@ case "$cmd" in
   pg-down)       pg_down ;;
   pg-up)         pg_up ;;
   pg-crash)      pg_crash ;;
+  backup)        backup_dir_setup; backup_py base ;;
+  backups)       backup_py list ;;
+  backup-prune)  backup_py prune "$@" ;;
+  restore)       pg_restore "$@" ;;
   down)          services_down; kafka_down; pg_down ;;
   status)        status ;;
   env)           service_env "$@"; env | grep '^RCM_' ;;
