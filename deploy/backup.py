@@ -83,6 +83,25 @@ class Layout:
         return self.root / "tmp"
 
 
+    def prepare(self) -> None:
+        """The directories, and the archive command where the server can run it (the repository may sit where the
+        'postgres' user cannot reach)."""
+        for d in (self.wal, self.base, self.root / "bin"):
+            d.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / "deploy" / "postgres" / "archive-wal.sh", self.archive_command_path)
+        self.archive_command_path.chmod(0o755)
+        give_to_postgres(self.wal)
+
+    @property
+    def archive_command_path(self) -> Path:
+        return self.root / "bin" / "archive-wal.sh"
+
+    def server_options(self, archive_timeout_s: int) -> str:
+        """postgres command-line options (pg_ctl -o) that archive every WAL segment here."""
+        return (f"-c archive_mode=on -c archive_command='{self.archive_command_path} %p %f' "
+                f"-c archive_timeout={archive_timeout_s}")
+
+
 @dataclass
 class BaseBackup:
     name: str
@@ -181,6 +200,9 @@ def prune(layout: Layout, keep: int) -> tuple[list[str], int]:
     before = wal_archived(layout)[0]
     # pg_archivecleanup removes segments (and older timelines' ones) preceding the one named; .zst stripped
     run(as_pg([str(PG_BIN / "pg_archivecleanup"), "-x", ".zst", str(layout.wal), oldest.start_wal]))
+    for label in layout.wal.glob("*.backup.zst"):  # older backups' labels (pg_archivecleanup 15 keeps them)
+        if label.name[8:24] < oldest.start_wal[8:24]:
+            label.unlink()
     return [b.name for b in gone], before - wal_archived(layout)[0]
 
 
@@ -289,6 +311,7 @@ def restore(layout: Layout, pgdata: Path, port: int, pg_options: str, target: da
 
 # ---------------------------------------------------------------- Kafka
 async def rewind_consumer_groups(bootstrap: str, restored_to: datetime, *, replay_margin_s: float = 900.0,
+                                 topic_names: list[str] | None = None, external: set[str] | None = None,
                                  **client_kwargs) -> dict[str, int]:
     """Bring the services' consumer groups back to the database's recovery point T, so nothing is lost and nothing
     applied twice. Kafka keeps its offsets when the database goes back in time, so without this every consumer
@@ -306,12 +329,16 @@ async def rewind_consumer_groups(bootstrap: str, restored_to: datetime, *, repla
       T - replay_margin_s, or its own older offset) are copied to the end of their partition, in order, with
       key, headers and timestamp; each group resumes at the first copy. The inboxes drop those already applied.
     replay_margin_s must exceed how far behind any consumer was at T (seconds here; 15 minutes by default).
-    Record times (the relay's clock) and commit times (the database's) are compared: hosts in sync (NTP)."""
+    Record times (the relay's clock) and commit times (the database's) are compared: hosts in sync (NTP).
+    `topic_names` (default: every topic of rcm_contracts.topics) and `external` (default: the intake topic) are
+    for tests; groups with no offsets on these topics are left alone."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
     from rcm_contracts import topics
 
+    names = topic_names or topics.ALL
+    external = {topics.INTAKE_ENCOUNTERS} if external is None else external
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_kwargs)
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                               isolation_level="read_committed", **client_kwargs)
@@ -330,11 +357,11 @@ async def rewind_consumer_groups(bootstrap: str, restored_to: datetime, *, repla
                         raise BackupError(f"consumer group {group} has {len(described[5])} member(s): stop the "
                                           "services before restoring")
             offsets = {tp: om.offset for tp, om in (await admin.list_consumer_group_offsets(group)).items()
-                       if tp.topic in topics.ALL and om.offset >= 0}
+                       if tp.topic in names and om.offset >= 0}
             if offsets:
                 committed[group] = offsets
-        await reader.topics()  # metadata: partitions of every topic
-        tps = [TopicPartition(t, p) for t in topics.ALL for p in sorted(reader.partitions_for_topic(t) or [])]
+        tps = [TopicPartition(d["topic"], p["partition"]) for d in await admin.describe_topics(names)
+               if d["error_code"] == 0 for p in sorted(d["partitions"], key=lambda p: p["partition"])]
         begin, end = await reader.beginning_offsets(tps), await reader.end_offsets(tps)
         t_ms = int(restored_to.timestamp() * 1000)
 
@@ -347,7 +374,7 @@ async def rewind_consumer_groups(bootstrap: str, restored_to: datetime, *, repla
         consumed = {g: {tp for tp in tps if tp.topic in {x.topic for x in offs}} for g, offs in committed.items()}
         start = {tp: min([at_margin[tp], *(committed[g].get(tp, begin[tp]) for g in committed if tp in consumed[g])])
                  for tp in tps}
-        internal = [tp for tp in tps if tp.topic != topics.INTAKE_ENCOUNTERS]
+        internal = [tp for tp in tps if tp.topic not in external]
         copying = [tp for tp in internal if start[tp] < at_t[tp]]
         copied = 0
         if copying:
@@ -368,7 +395,7 @@ async def rewind_consumer_groups(bootstrap: str, restored_to: datetime, *, repla
                 left = {tp for tp in left if await reader.position(tp) < at_t[tp]}
         new = {}
         for group, offs in committed.items():
-            new[group] = {tp: (min(offs.get(tp, begin[tp]), at_margin[tp]) if tp.topic == topics.INTAKE_ENCOUNTERS
+            new[group] = {tp: (min(offs.get(tp, begin[tp]), at_margin[tp]) if tp.topic in external
                                else end[tp]) for tp in consumed[group]}
             committer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
                                          **client_kwargs)
@@ -381,7 +408,7 @@ async def rewind_consumer_groups(bootstrap: str, restored_to: datetime, *, repla
         return {"groups": len(committed), "copied": copied,
                 "skipped_after_restore_point": sum(end[tp] - at_t[tp] for tp in internal),
                 "intake_rewound": sum(max(0, committed[g][tp] - new[g][tp]) for g in committed
-                                      for tp in committed[g] if tp.topic == topics.INTAKE_ENCOUNTERS)}
+                                      for tp in committed[g] if tp.topic in external)}
     finally:
         await producer.stop()
         await reader.stop()
@@ -409,6 +436,8 @@ def main(argv: list[str]) -> int:
     sub = ap.add_subparsers(dest="command", required=True)
     base = sub.add_parser("base", help="take a base backup, verify it, apply retention")
     base.add_argument("--keep", type=int, default=int(os.environ.get("RCM_BACKUP_KEEP", "3")))
+    so = sub.add_parser("server-options", help="prepare the directory; print the server's archiving options")
+    so.add_argument("--archive-timeout-s", type=int, default=int(os.environ.get("RCM_WAL_ARCHIVE_TIMEOUT_S", "60")))
     sub.add_parser("list")
     pr = sub.add_parser("prune")
     pr.add_argument("--keep", type=int, default=int(os.environ.get("RCM_BACKUP_KEEP", "3")))
@@ -421,7 +450,12 @@ def main(argv: list[str]) -> int:
     rs.add_argument("--replay-margin-s", type=float, default=float(os.environ.get("RCM_RESTORE_REPLAY_MARGIN_S", "900")))
     args = ap.parse_args(argv)
     layout = Layout(args.dir)
-    if args.command == "base":
+    if args.command == "server-options":
+        layout.prepare()
+        if subprocess.run(as_pg(["test", "-w", str(layout.wal)])).returncode != 0:
+            raise BackupError(f"the server's user cannot write {layout.wal} (RCM_BACKUP_DIR)")
+        print(layout.server_options(args.archive_timeout_s))
+    elif args.command == "base":
         b = take_base_backup(layout, args.port)
         gone, segments = prune(layout, args.keep)
         print(f"base backup {b.name}: {_human(b.bytes)} in {b.seconds:.1f}s, verified in {b.verified_s:.1f}s; "

@@ -129,19 +129,11 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 # is archived when full or after RCM_WAL_ARCHIVE_TIMEOUT_S: at most that much committed work is lost with the disk.
 # Passed on the server's command line, so switching it takes a PostgreSQL restart (pg-down, pg-up).
 BACKUP_DIR="${RCM_BACKUP_DIR:-$STACK_DIR/backups}"
-backup_dir_setup() {
-  mkdir -p "$BACKUP_DIR/wal" "$BACKUP_DIR/base" "$BACKUP_DIR/bin"
-  install -m 755 "$ROOT/deploy/postgres/archive-wal.sh" "$BACKUP_DIR/bin/archive-wal.sh"
-  [ "$(id -u)" = 0 ] && chown postgres:postgres "$BACKUP_DIR/wal"
-  as_pg test -w "$BACKUP_DIR/wal" || die "the server's user cannot write $BACKUP_DIR/wal (RCM_BACKUP_DIR)"
-}
 pg_options() {
   local opts="-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1"
   if [ "${RCM_WAL_ARCHIVE:-on}" != off ]; then
     command -v zstd >/dev/null || die "zstd is required for WAL archiving (Debian: zstd), or set RCM_WAL_ARCHIVE=off"
-    backup_dir_setup
-    opts+=" -c archive_mode=on -c archive_command='$BACKUP_DIR/bin/archive-wal.sh %p %f'"
-    opts+=" -c archive_timeout=${RCM_WAL_ARCHIVE_TIMEOUT_S:-60}"
+    opts+=" $(backup_py server-options)" || die "cannot archive WAL into $BACKUP_DIR"
   fi
   printf '%s' "$opts"
 }
@@ -323,7 +315,7 @@ case "$cmd" in
   pg-down)       pg_down ;;
   pg-up)         pg_up ;;
   pg-crash)      pg_crash ;;
-  backup)        backup_dir_setup; backup_py base ;;
+  backup)        backup_py base ;;
   backups)       backup_py list ;;
   backup-prune)  backup_py prune "$@" ;;
   restore)       pg_restore "$@" ;;
