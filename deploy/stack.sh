@@ -319,6 +319,7 @@ case "$cmd" in
   backups)       backup_py list ;;
   backup-prune)  backup_py prune "$@" ;;
   restore)       pg_restore "$@" ;;
+  pg-data)       pg_paths; echo "$PG_DATA" ;;
   down)          services_down; kafka_down; pg_down ;;
   status)        status ;;
   env)           service_env "$@"; env | grep '^RCM_' ;;
