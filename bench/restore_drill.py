@@ -145,7 +145,10 @@ async def start_services(timeout_s: float) -> None:
 
     async def all_ready() -> bool:
         async with httpx.AsyncClient(timeout=3) as c:
-            return all((await c.get(url(svc, "/readyz"))).status_code == 200 for svc in PORTS)
+            for svc in PORTS:
+                if (await c.get(url(svc, "/readyz"))).status_code != 200:
+                    return False
+        return True
 
     await wait_for(all_ready, timeout_s, 2.0)
     await asyncio.to_thread(stack, "services-up")
