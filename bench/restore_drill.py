@@ -4,10 +4,10 @@ the stack running on the restored database.
 
 N encounters (default 2,000) go to the intake topic in three batches (tests/support/fault_drill.py's Publisher);
 a base backup is taken while the first flows, the second follows; T2 is noted; the third (the last batch) is sent.
-1. Disk lost: PostgreSQL is stopped at once (no checkpoint) and its data directory moved away; `stack.sh restore`
+1. Bad deploy: `stack.sh restore --to T2`, before the last batch was sent; the services replay it from Kafka.
+2. Disk lost: PostgreSQL is stopped at once (no checkpoint) and its data directory moved away; `stack.sh restore`
    rebuilds it from the base backup and the archived WAL (latest point: what the archive holds, up to
    archive_timeout behind) and rewinds the consumer groups; the services start and replay from Kafka.
-2. Bad deploy: `stack.sh restore --to T2`, before the last batch was sent; the services replay it.
 After each, every claim is followed through every stage (Progress; reached / duplicated / stuck) and claims no
 encounter owns are counted at every stage (phantoms: effects of events the restore made orphans).
 Prints the base backup's size and time, the WAL archived, per scenario the restore time, the time until the
@@ -233,26 +233,28 @@ async def main(args) -> int:
         await wait_for(lambda: _at_least(engine, args.tenant, source, n), 600, 0.5)
         await asyncio.sleep(args.lose_after_s)
 
-        # 1. the disk is lost
-        lost = Scenario("1. disk lost: restore to the latest archived point")
+        # 1. a bad deploy: back to T2, before the last batch. First, while the history T2 belongs to is the current
+        # one: a restore follows the newest timeline, on which a later restore would have redone T2's work after it.
+        bad = Scenario("1. bad deploy: restore to T2, before the last batch")
+        bad.claims_before = await run_claims(engine, args.tenant, source)
+        t_bad = time.monotonic()
+        pgdata = Path(stack("pg-data").strip())
+        await recover(bad, engine, args.tenant, source, n, args.timeout, log, t_bad, "--to", t2.isoformat())
+        for replaced in pgdata.parent.glob(f"{pgdata.name}.replaced-*"):
+            shutil.rmtree(replaced, ignore_errors=True)
+
+        # 2. the disk is lost
+        await asyncio.sleep(args.lose_after_s)
+        lost = Scenario("2. disk lost: restore to the latest archived point")
         lost.claims_before = await run_claims(engine, args.tenant, source)
         lost.lost_at = await db_now(engine)
         t_loss = time.monotonic()
-        pgdata = Path(stack("pg-data").strip())
         await asyncio.to_thread(stack, "pg-crash")
         gone = pgdata.with_name(f"{pgdata.name}.lost-{run}")
         pgdata.rename(gone)
         log(f"postgresql stopped at once, data directory moved away ({lost.claims_before} claims of the run in it)")
         await recover(lost, engine, args.tenant, source, n, args.timeout, log, t_loss)
         shutil.rmtree(gone, ignore_errors=True)
-
-        # 2. a bad deploy: back to a time before the last batch
-        bad = Scenario("2. bad deploy: restore to T2, before the last batch")
-        bad.claims_before = await run_claims(engine, args.tenant, source)
-        t_bad = time.monotonic()
-        await recover(bad, engine, args.tenant, source, n, args.timeout, log, t_bad, "--to", t2.isoformat())
-        for replaced in pgdata.parent.glob(f"{pgdata.name}.replaced-*"):
-            shutil.rmtree(replaced, ignore_errors=True)
         wal1 = backup.wal_archived(LAYOUT)
     finally:
         await publisher.close()
@@ -266,7 +268,7 @@ async def main(args) -> int:
           f"verified (pg_verifybackup) in {base.verified_s:.1f}s")
     print(f"WAL archived during the drill: {wal1[0] - wal0[0]} segment(s), {(wal1[1] - wal0[1]) / 2**20:.1f} MiB "
           f"compressed (archive now {wal1[0]} segments)")
-    for s in (lost, bad):
+    for s in (bad, lost):
         print("\n".join(s.lines(n)))
     print(f"total wall time: {time.monotonic() - t_start:.1f}s")
     return 0 if lost.ok(n) and bad.ok(n) else 1
