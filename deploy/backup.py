@@ -312,7 +312,7 @@ def restore(layout: Layout, pgdata: Path, port: int, pg_options: str, target: da
 # ---------------------------------------------------------------- Kafka
 async def rewind_consumer_groups(bootstrap: str, restored_to: datetime, *, replay_margin_s: float = 900.0,
                                  topic_names: list[str] | None = None, external: set[str] | None = None,
-                                 **client_kwargs) -> dict[str, int]:
+                                 floor: dict[str, int] | None = None, **client_kwargs) -> dict:
     """Bring the services' consumer groups back to the database's recovery point T, so nothing is lost and nothing
     applied twice. Kafka keeps its offsets when the database goes back in time, so without this every consumer
     would go on after the records whose effects the restore just undid. The services must be stopped (a group
@@ -329,6 +329,8 @@ async def rewind_consumer_groups(bootstrap: str, restored_to: datetime, *, repla
       T - replay_margin_s, or its own older offset) are copied to the end of their partition, in order, with
       key, headers and timestamp; each group resumes at the first copy. The inboxes drop those already applied.
     replay_margin_s must exceed how far behind any consumer was at T (seconds here; 15 minutes by default).
+    `floor` ("topic:partition" -> offset, returned as "floor") is where the previous rewind left the groups: no copy
+    starts before it, since what lies before it is either copied after it already or an earlier restore's orphan.
     Record times (the relay's clock) and commit times (the database's) are compared: hosts in sync (NTP).
     `topic_names` (default: every topic of rcm_contracts.topics) and `external` (default: the intake topic) are
     for tests; groups with no offsets on these topics are left alone."""
@@ -351,15 +353,16 @@ async def rewind_consumer_groups(bootstrap: str, restored_to: datetime, *, repla
     try:
         committed: dict[str, dict[TopicPartition, int]] = {}
         for group, _protocol in await admin.list_consumer_groups():
+            offsets = {tp: om.offset for tp, om in (await admin.list_consumer_group_offsets(group)).items()
+                       if tp.topic in names and om.offset >= 0}
+            if not offsets:
+                continue
             for response in await admin.describe_consumer_groups([group]):
                 for described in response.groups:
                     if described[1] == group and described[5]:
                         raise BackupError(f"consumer group {group} has {len(described[5])} member(s): stop the "
                                           "services before restoring")
-            offsets = {tp: om.offset for tp, om in (await admin.list_consumer_group_offsets(group)).items()
-                       if tp.topic in names and om.offset >= 0}
-            if offsets:
-                committed[group] = offsets
+            committed[group] = offsets
         tps = [TopicPartition(d["topic"], p["partition"]) for d in await admin.describe_topics(names)
                if d["error_code"] == 0 for p in sorted(d["partitions"], key=lambda p: p["partition"])]
         begin, end = await reader.beginning_offsets(tps), await reader.end_offsets(tps)
@@ -375,6 +378,8 @@ async def rewind_consumer_groups(bootstrap: str, restored_to: datetime, *, repla
         start = {tp: min([at_margin[tp], *(committed[g].get(tp, begin[tp]) for g in committed if tp in consumed[g])])
                  for tp in tps}
         internal = [tp for tp in tps if tp.topic not in external]
+        for tp in internal:
+            start[tp] = max(start[tp], (floor or {}).get(f"{tp.topic}:{tp.partition}", 0))
         copying = [tp for tp in internal if start[tp] < at_t[tp]]
         copied = 0
         if copying:
@@ -407,6 +412,7 @@ async def rewind_consumer_groups(bootstrap: str, restored_to: datetime, *, repla
                 await committer.stop()
         return {"groups": len(committed), "copied": copied,
                 "skipped_after_restore_point": sum(end[tp] - at_t[tp] for tp in internal),
+                "floor": {f"{tp.topic}:{tp.partition}": end[tp] for tp in internal},
                 "intake_rewound": sum(max(0, committed[g][tp] - new[g][tp]) for g in committed
                                       for tp in committed[g] if tp.topic in external)}
     finally:
@@ -479,8 +485,11 @@ def main(argv: list[str]) -> int:
               f"{r.timeline}) in {r.seconds:.1f}s; {len(r.schemas)} service schemas checked"
               + (f"; the replaced data directory is in {r.replaced}" if r.replaced else ""))
         if args.kafka_bootstrap:
-            rewind = asyncio.run(rewind_consumer_groups(args.kafka_bootstrap, r.recovered_to,
+            floor_file = layout.root / "kafka-rewind-floor.json"
+            floor = json.loads(floor_file.read_text()) if floor_file.exists() else {}
+            rewind = asyncio.run(rewind_consumer_groups(args.kafka_bootstrap, r.recovered_to, floor=floor,
                                                         replay_margin_s=args.replay_margin_s))
+            floor_file.write_text(json.dumps({**floor, **rewind["floor"]}, indent=1))
             print(f"kafka: {rewind['groups']} consumer group(s) rewound to {r.recovered_to.isoformat()}: "
                   f"{rewind['copied']} record(s) before it copied for replay, "
                   f"{rewind['skipped_after_restore_point']} after it skipped, "

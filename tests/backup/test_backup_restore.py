@@ -193,6 +193,8 @@ async def test_rewind_consumer_groups(kafka_bootstrap):
     result = await backup.rewind_consumer_groups(kafka_bootstrap, restored_to, replay_margin_s=15,
                                                  topic_names=[intake, events], external={intake})
     # copied: events 1 and 2 (before T, from the lagging group's offset); skipped: events 3 and 4 (after T)
+    result_floor = result.pop("floor")
+    assert result_floor == {f"{events}:0": 5}  # where the groups resume: the first copy
     assert result == {"groups": 2, "copied": 2, "skipped_after_restore_point": 2, "intake_rewound": 2}
     assert await commit(current, {ev: None, it: None}) == {ev: 5, it: 1}  # intake: first record of T - 15 s
     assert await commit(lagging, {ev: None}) == {ev: 5}
@@ -207,6 +209,13 @@ async def test_rewind_consumer_groups(kafka_bootstrap):
         await reader.stop()
     assert [(r.value, r.key, r.timestamp, dict(r.headers)["ce_id"]) for r in copies] == [
         (b"events-1", b"claim-1", base_ms + 10_000, b"e1"), (b"events-2", b"claim-1", base_ms + 20_000, b"e2")]
+
+    # a second restore to a later point: its window reaches back before the first rewind, where events 3 and 4 (the
+    # first restore's orphans) lie; the floor keeps them out: only the copies before the new point are copied again
+    again = await backup.rewind_consumer_groups(kafka_bootstrap, restored_to + timedelta(seconds=25),
+                                                replay_margin_s=60, topic_names=[intake, events], external={intake},
+                                                floor=result_floor)
+    assert again["copied"] == 2 and again["floor"] == {f"{events}:0": 7}
 
 
 def test_backup_directory_outside_the_server_users_reach_is_refused(tmp_path):
