@@ -106,7 +106,7 @@ class Scenario:
         out += [f"  {s.name:16s} {s.reached:8d} {s.duplicated:11d} {s.stuck:6d}" for s in self.stages]
         missing = n - min([self.claims, *(s.reached for s in self.stages)])
         out += [f"  claims captured {self.claims} of {n}; claims missing after the replay (RPO): {missing}",
-                "  phantom claims (no encounter owns them): "
+                "  phantom claims (no encounter owns them) since the drill began: "
                 + (", ".join(f"{k} {v}" for k, v in self.phantoms.items() if v) or "none"),
                 f"  verdict: {'PASS' if self.ok(n) else 'FAIL'}"]
         return out
@@ -159,6 +159,15 @@ async def db_now(engine: AsyncEngine) -> datetime:
         return (await conn.execute(text("SELECT clock_timestamp()"))).scalar_one()
 
 
+async def phantom_counts(engine: AsyncEngine) -> dict[str, int]:
+    """Database-wide: the drill reports the ones that appeared since it began (earlier runs may have left some)."""
+    async with engine.connect() as conn:
+        return {name: (await conn.execute(text(sql))).scalar_one() for name, sql in PHANTOMS}
+
+
+phantoms_before: dict[str, int] = {}
+
+
 async def recover(scenario: Scenario, engine: AsyncEngine, tenant: str, source: str, n: int, timeout_s: float,
                   log, t_origin: float, *restore_args: str) -> None:
     t0 = time.monotonic()
@@ -183,8 +192,8 @@ async def recover(scenario: Scenario, engine: AsyncEngine, tenant: str, source: 
         log(f"not settled within {timeout_s:.0f}s")
     await asyncio.sleep(3.0)  # late duplicates, if any, would land now
     scenario.claims, _distinct, scenario.stages = await _stages(engine, tenant, source)
-    async with engine.connect() as conn:
-        scenario.phantoms = {name: (await conn.execute(text(sql))).scalar_one() for name, sql in PHANTOMS}
+    now = await phantom_counts(engine)
+    scenario.phantoms = {name: now[name] - phantoms_before.get(name, 0) for name in now}
 
 
 async def main(args) -> int:
@@ -206,6 +215,7 @@ async def main(args) -> int:
                 print("WAL archiving is off: start PostgreSQL with RCM_WAL_ARCHIVE on (the default)", file=sys.stderr)
                 return 2
         await client.enroll_providers()
+        phantoms_before.update(await phantom_counts(engine))
         bodies = [g.body for g in generate(n, seed=17, source_system=source, run_id=run, scenarios=POSTING_SCENARIOS)]
         first, second = int(n * 0.4), int(n * 0.7)
         batches = [bodies[:first], bodies[first:second], bodies[second:]]
