@@ -14,6 +14,7 @@
 # RCM_TLS=1 (the default): PostgreSQL takes TLS connections only (services verify-full) and every service serves
 # HTTPS, all with certificates of the development CA in $RCM_STACK_DIR/tls; RCM_TLS=0: plain TCP and HTTP.
 # tests/support/client.py reads the same switch. Switching restarts nothing: run services-down, then up.
+#   deploy/stack.sh backup | backups | restore [--to TIME]    base backup + WAL archive, point-in-time restore
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -186,6 +187,19 @@ pg_tls_config() {
     "$host all all 127.0.0.1/32 scram-sha-256" "$host all all ::1/128 scram-sha-256" \
     "$host replication all 127.0.0.1/32 scram-sha-256" | as_pg tee "$hba" >/dev/null
 }
+# Continuous WAL archiving into the backup directory (deploy/backup.py): on unless RCM_WAL_ARCHIVE=off. A segment
+# is archived when full or after RCM_WAL_ARCHIVE_TIMEOUT_S: at most that much committed work is lost with the disk.
+# Passed on the server's command line, so switching it takes a PostgreSQL restart (pg-down, pg-up).
+BACKUP_DIR="${RCM_BACKUP_DIR:-$STACK_DIR/backups}"
+pg_options() {
+  local opts="-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1"
+  if [ "${RCM_WAL_ARCHIVE:-on}" != off ]; then
+    command -v zstd >/dev/null || die "zstd is required for WAL archiving (Debian: zstd), or set RCM_WAL_ARCHIVE=off"
+    opts+=" $(backup_py server-options)" || die "cannot archive WAL into $BACKUP_DIR"
+  fi
+  printf '%s' "$opts"
+}
+backup_py() { RCM_PG_BIN="$PG_BIN" PY "$ROOT/deploy/backup.py" --dir "$BACKUP_DIR" --port "$PG_PORT" "$@"; }
 
 pg_up() {
   pg_paths
@@ -211,8 +225,8 @@ pg_up() {
   else
     log "starting postgres on 127.0.0.1:$PG_PORT ($(tls_on && echo TLS only || echo plain TCP))"
     local pglog="$PG_DATA/server.log"
-    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$pglog" -w -t 60 \
-      -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null \
+    local pgopts; pgopts="$(pg_options)"
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$pglog" -w -t 60 -o "$pgopts" start >/dev/null \
       || { cat "$pglog" >&2; die "postgres did not start"; }
   fi
   as_pg "$PG_BIN/psql" -h /tmp -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
@@ -237,6 +251,17 @@ pg_down() {
     log "stopping postgres"
     as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null
   fi
+}
+
+# A restore stops the services (their consumer groups must be empty to be rewound), builds a new data directory
+# (deploy/backup.py), rewinds the consumer groups to the recovery point, and leaves the services stopped.
+pg_restore() {
+  pg_paths
+  services_down
+  kafka_up >/dev/null 2>&1
+  local pgopts; pgopts="$(pg_options)"
+  backup_py restore --pgdata "$PG_DATA" --pg-options "$pgopts" --kafka-bootstrap "127.0.0.1:$KAFKA_PORT" "$@"
+  log "restored; start the services with: deploy/stack.sh services-up"
 }
 
 # ---------------------------------------------------------------- authentication
@@ -389,6 +414,11 @@ case "$cmd" in
   pg-down)       pg_down ;;
   pg-up)         pg_up ;;
   pg-crash)      pg_crash ;;
+  backup)        backup_py base ;;
+  backups)       backup_py list ;;
+  backup-prune)  backup_py prune "$@" ;;
+  restore)       pg_restore "$@" ;;
+  pg-data)       pg_paths; echo "$PG_DATA" ;;
   down)          services_down; kafka_down; pg_down ;;
   status)        status ;;
   env)           service_env "$@"; env | grep '^RCM_' ;;
