@@ -1,5 +1,6 @@
 """Request body limits per endpoint: a pure ASGI middleware (installed by rcm_runtime.app for every service) that
-answers 413 {code: payload_too_large} when a body is larger than its endpoint takes, before it is read whole.
+answers 413 {code: payload_too_large} when a body is larger than its endpoint takes, before it is read whole, and
+422 {code: invalid_value} when it holds a NUL character.
 
 Every endpoint takes up to RCM_MAX_BODY_BYTES; a route that takes files says so next to itself:
 
@@ -46,12 +47,26 @@ def document_limit(route: Any, settings: ServiceSettings) -> None:
                                                         f"(RCM_{setting.upper()})"})
 
 
-class BodyTooLarge(HTTPException):
+class BodyRefused(HTTPException):
     """Raised from the endpoint's read of the body. An HTTPException, so FastAPI's body parsing lets it through
-    (anything else becomes a 400) and no error is logged for it; the middleware answers the 413 itself."""
+    (anything else becomes a 400) and no error is logged for it; the middleware answers it itself."""
 
+
+class BodyTooLarge(BodyRefused):
     def __init__(self, limit: int) -> None:
         super().__init__(413, detail=too_large(limit))
+
+
+class NulInBody(BodyRefused):
+    """A NUL character, raw or as JSON's \\u0000: no text column, X12 or HL7 field can hold one, and a value sealed
+    at rest (rcm_runtime.phi) would carry it on unseen. Refused whatever field it is in, never echoed."""
+
+    def __init__(self) -> None:
+        super().__init__(422, detail={"code": "invalid_value",
+                                      "description": "the request body holds a NUL character, which no field takes"})
+
+
+NUL_MARKS = (b"\x00", b"\\u0000")
 
 
 def too_large(limit: int) -> dict[str, str]:
@@ -90,33 +105,40 @@ class BodyLimitMiddleware:
             return
 
         received = 0
-        exceeded = False
+        refused: BodyRefused | None = None
         started = False
+        tail = b""  # the last bytes of the previous chunk: a JSON-escaped NUL may be split between two
 
         async def counting_receive() -> Message:
-            nonlocal received, exceeded
+            nonlocal received, refused, tail
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > limit:
-                    exceeded = True
-                    raise BodyTooLarge(limit)
+                    refused = BodyTooLarge(limit)
+                    raise refused
+                window = tail + chunk
+                if any(mark in window for mark in NUL_MARKS):
+                    refused = NulInBody()
+                    raise refused
+                tail = window[-5:]
             return message
 
         async def guarded_send(message: Message) -> None:
             nonlocal started
-            if exceeded and not started:
-                return  # the endpoint's answer to the failed read is replaced by the 413 below
+            if refused is not None and not started:
+                return  # the endpoint's answer to the failed read is replaced by the refusal below
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, counting_receive, guarded_send)
         except Exception:
-            if not (exceeded and not started):
+            if refused is None or started:
                 raise
-        if exceeded and not started:
-            await _send_413(send, limit)
+        if refused is not None and not started:
+            await _send_refusal(send, refused)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -130,8 +152,12 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _send_413(send: Send, limit: int) -> None:
-    body = json.dumps(too_large(limit)).encode()
-    await send({"type": "http.response.start", "status": 413,
+    await _send_refusal(send, BodyTooLarge(limit))
+
+
+async def _send_refusal(send: Send, refusal: BodyRefused) -> None:
+    body = json.dumps(refusal.detail).encode()
+    await send({"type": "http.response.start", "status": refusal.status_code,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})

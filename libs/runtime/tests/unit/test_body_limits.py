@@ -135,3 +135,31 @@ async def test_requests_without_a_body_and_other_scopes_pass():
     async with client(app) as c:
         assert (await c.get("/ping")).json() == {"ok": True}
         assert (await c.get("/missing")).status_code == 404
+
+
+async def _chunks(*parts: bytes):
+    for part in parts:
+        yield part
+
+
+@pytest.mark.parametrize("path,content", [
+    ("/json", '{"text": "Smi\\u0000th"}'.encode()),  # JSON's escape: the endpoint would get a real NUL
+    ("/raw", b"PID|1||MRN||Smi\x00th^Ann\r"),  # a raw NUL in an HL7 or X12 body
+])
+async def test_a_body_holding_a_nul_character_is_refused_422_without_echoing_it(path, content):
+    app, reads = small_app()
+    async with client(app) as c:
+        r = await c.post(path, content=content, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_value"
+    assert "Smi" not in r.text and reads == []
+
+
+async def test_an_escaped_nul_split_between_two_chunks_is_found():
+    app, reads = small_app()
+    async with client(app) as c:
+        r = await c.post("/raw", content=_chunks(b'{"text": "Smi\\u0', b'000th"}'))
+    assert r.status_code == 422 and reads == []
+    async with client(app) as c:  # a backslash-u followed by other digits is an ordinary escape
+        ok = await c.post("/json", content=_chunks(b'{"text": "Smi\\u0', b'041th"}'),
+                          headers={"content-type": "application/json"})
+    assert ok.status_code == 200 and ok.json() == {"length": len("SmiAth")}
