@@ -33,9 +33,12 @@ from tests.support.sweep import A, Expect, Recipe, Seed, of_a, operations, own, 
 pytestmark = pytest.mark.integration
 
 DEAD_LETTER = {"dead_letter_id": "{dead_letter_id}"}
-COMMON = {  # every service's health probes and dead-letter ops routes
+COMMON = {  # every service's health probes, audit trail and dead-letter ops routes
     ("GET", "/healthz"): own(),
     ("GET", "/readyz"): own(),
+    # B's auditor view: B's own trail (its refused tries at A's ids included), never A's rows or chain
+    ("GET", "/v1/audit"): own(query={"limit": "1000"}),
+    ("GET", "/v1/audit/verify"): own(),
     ("GET", "/v1/ops/dead-letters/summary"): Recipe(Expect.OPERATOR),
     ("GET", "/v1/ops/dead-letters"): Recipe(Expect.OPERATOR),
     ("POST", "/v1/ops/dead-letters/redrive"): Recipe(Expect.OPERATOR, json={"id": "{dead_letter_id}"}),
