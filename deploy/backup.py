@@ -310,13 +310,14 @@ def restore(layout: Layout, pgdata: Path, port: int, pg_options: str, target: da
 
 
 # ---------------------------------------------------------------- Kafka
-async def rewind_consumer_groups(bootstrap: str, restored_to: datetime, *, replay_margin_s: float = 900.0,
+async def rewind_consumer_groups(kafka, restored_to: datetime, *, replay_margin_s: float = 900.0,
                                  topic_names: list[str] | None = None, external: set[str] | None = None,
-                                 floor: dict[str, int] | None = None, **client_kwargs) -> dict:
+                                 floor: dict[str, int] | None = None) -> dict:
     """Bring the services' consumer groups back to the database's recovery point T, so nothing is lost and nothing
     applied twice. Kafka keeps its offsets when the database goes back in time, so without this every consumer
     would go on after the records whose effects the restore just undid. The services must be stopped (a group
-    with members refuses new offsets). `client_kwargs` go to every Kafka client (security settings).
+    with members refuses new offsets). `kafka` is a principal's access (rcm_runtime.kafka_access.KafkaAccess:
+    a super user, e.g. the stack's admin) that every client connects with.
 
     - The intake topic (written by EHRs, not by us): every record in it is real input. Each group goes back to the
       first record of T - replay_margin_s (or stays where it was, if that is earlier): records applied before T
@@ -332,22 +333,25 @@ async def rewind_consumer_groups(bootstrap: str, restored_to: datetime, *, repla
     `floor` ("topic:partition" -> offset, returned as "floor") is where the previous rewind left the groups: no copy
     starts before it, since what lies before it is either copied after it already or an earlier restore's orphan.
     Record times (the relay's clock) and commit times (the database's) are compared: hosts in sync (NTP).
-    `topic_names` (default: every topic of rcm_contracts.topics) and `external` (default: the intake topic) are
-    for tests; groups with no offsets on these topics are left alone."""
+    `topic_names` (default: every topic of rcm_contracts.topics and every tenant's intake topic) and `external`
+    (default: the intake topics) are for tests; groups with no offsets on these topics are left alone."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
     from rcm_contracts import topics
 
-    names = topic_names or topics.ALL
-    external = {topics.INTAKE_ENCOUNTERS} if external is None else external
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_kwargs)
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                              isolation_level="read_committed", **client_kwargs)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, compression_type="gzip",
+    options = kafka.client_options()
+    admin = AIOKafkaAdminClient(**options)
+    reader = AIOKafkaConsumer(enable_auto_commit=False, isolation_level="read_committed", **options)
+    producer = AIOKafkaProducer(enable_idempotence=True, compression_type="gzip",
                                 max_request_size=max(topics.MAX_MESSAGE_BYTES.values(), default=1 << 20) + (1 << 20),
-                                **client_kwargs)
+                                **options)
     await admin.start()
+    if topic_names is None:  # one intake topic per tenant (rcm_contracts.topics.INTAKE_ENCOUNTERS)
+        intake = sorted(t for t in await admin.list_topics() if topics.INTAKE_ENCOUNTERS.fullmatch(t))
+        names, external = [*topics.ALL, *intake], set(intake) if external is None else external
+    else:
+        names, external = topic_names, set() if external is None else external
     await reader.start()
     await producer.start()
     try:
@@ -402,8 +406,7 @@ async def rewind_consumer_groups(bootstrap: str, restored_to: datetime, *, repla
         for group, offs in committed.items():
             new[group] = {tp: (min(offs.get(tp, begin[tp]), at_margin[tp]) if tp.topic in external
                                else end[tp]) for tp in consumed[group]}
-            committer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                                         **client_kwargs)
+            committer = AIOKafkaConsumer(group_id=group, enable_auto_commit=False, **options)
             await committer.start()
             try:
                 committer.assign(list(new[group]))
@@ -487,7 +490,10 @@ def main(argv: list[str]) -> int:
         if args.kafka_bootstrap:
             floor_file = layout.root / "kafka-rewind-floor.json"
             floor = json.loads(floor_file.read_text()) if floor_file.exists() else {}
-            rewind = asyncio.run(rewind_consumer_groups(args.kafka_bootstrap, r.recovered_to, floor=floor,
+            from rcm_runtime.kafka_access import ADMIN, stack_access
+
+            kafka = stack_access(ADMIN, bootstrap=args.kafka_bootstrap)  # the stack's super user (RCM_STACK_DIR)
+            rewind = asyncio.run(rewind_consumer_groups(kafka, r.recovered_to, floor=floor,
                                                         replay_margin_s=args.replay_margin_s))
             floor_file.write_text(json.dumps({**floor, **rewind["floor"]}, indent=1))
             print(f"kafka: {rewind['groups']} consumer group(s) rewound to {r.recovered_to.isoformat()}: "

@@ -340,8 +340,10 @@ service_env() {  # name package port schema -> exports for that service
   # bearer tokens of the development issuer (python -m rcm_runtime.dev_issuer token ...), and hashed API keys
   export RCM_AUTH_ISSUERS="${RCM_AUTH_ISSUERS:-urn:openrcm:dev-issuer=file://$AUTH_DIR/jwks.json}"
   export RCM_API_KEYS="${RCM_API_KEYS-$(cat "$AUTH_DIR/api-keys" 2>/dev/null)}"
-  # RCM_OTEL_EXPORTER=file (the suite's stack: deploy/test.sh): each service's spans beside its log
-  if [ "${RCM_OTEL_EXPORTER:-none}" = file ]; then export RCM_OTEL_FILE="$LOG_DIR/$name.spans.jsonl"; fi
+  # RCM_STACK_SPANS=file (the suite's stack: deploy/test.sh): each service's spans beside its log
+  if [ "${RCM_STACK_SPANS:-}" = file ]; then
+    export RCM_OTEL_EXPORTER=file RCM_OTEL_FILE="$LOG_DIR/$name.spans.jsonl"
+  fi
   if [ "$name" = sandbox ]; then  # the payer holds the keys remittance issued it, one per tenant
     export RCM_REMITTANCE_API_KEYS="${RCM_REMITTANCE_API_KEYS-$(cat "$AUTH_DIR/client-keys" 2>/dev/null)}"
   fi

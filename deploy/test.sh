@@ -23,8 +23,10 @@ cleanup() {
 trap cleanup EXIT
 
 # The suite's services trace every request and event into .stack/logs/<service>.spans.jsonl: the PHI scan
-# (tests/e2e/test_phi_in_telemetry.py) reads them with the logs.
-export RCM_OTEL_EXPORTER="${RCM_OTEL_EXPORTER:-file}"
+# (tests/e2e/test_phi_in_telemetry.py) reads them with the logs. A stack setting (stack.sh gives each service it
+# started RCM_OTEL_EXPORTER=file and its file), so the services the tests restart trace too, while the apps the
+# tests run in-process keep tracing off.
+export RCM_STACK_SPANS="${RCM_STACK_SPANS:-file}"
 
 "$STACK" infra-up
 "$STACK" services-down

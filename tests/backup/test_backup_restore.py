@@ -148,7 +148,7 @@ def test_restore_to_a_time_and_to_the_latest_point(cluster: Cluster):
                if not n.endswith(".history.zst")), (newer.start_wal, left)
 
 
-async def test_rewind_consumer_groups(kafka_bootstrap):
+async def test_rewind_consumer_groups(kafka):
     """The restore point T is 30 s after the first record. The intake topic's group goes back to T - margin; the
     services' topic skips what was published after T and gets copies of what came before it from T - margin (or
     from a lagging group's own offset), which every group resumes at."""
@@ -157,14 +157,14 @@ async def test_rewind_consumer_groups(kafka_bootstrap):
 
     run = uuid.uuid4().hex[:10]
     intake, events = f"test.restore.{run}.intake", f"test.restore.{run}.events"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(t, 1, 1) for t in (intake, events)])
     finally:
         await admin.close()
     base_ms = int(time.time() * 1000) - 120_000
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    producer = AIOKafkaProducer(**kafka.client_options())
     await producer.start()
     try:
         for topic, seconds in ((events, [0, 10, 20, 40, 50]), (intake, [0, 20, 40])):
@@ -177,7 +177,7 @@ async def test_rewind_consumer_groups(kafka_bootstrap):
     current, lagging = f"test.restore.{run}.current", f"test.restore.{run}.lagging"
 
     async def commit(group: str, offsets: dict) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(group_id=group, enable_auto_commit=False, **kafka.client_options())
         await consumer.start()
         try:
             consumer.assign(list(offsets))
@@ -190,7 +190,7 @@ async def test_rewind_consumer_groups(kafka_bootstrap):
     await commit(current, {ev: 5, it: 3})
     await commit(lagging, {ev: 1})
     restored_to = datetime.fromtimestamp((base_ms + 30_000) / 1000, timezone.utc)
-    result = await backup.rewind_consumer_groups(kafka_bootstrap, restored_to, replay_margin_s=15,
+    result = await backup.rewind_consumer_groups(kafka, restored_to, replay_margin_s=15,
                                                  topic_names=[intake, events], external={intake})
     # copied: events 1 and 2 (before T, from the lagging group's offset); skipped: events 3 and 4 (after T)
     result_floor = result.pop("floor")
@@ -199,7 +199,7 @@ async def test_rewind_consumer_groups(kafka_bootstrap):
     assert await commit(current, {ev: None, it: None}) == {ev: 5, it: 1}  # intake: first record of T - 15 s
     assert await commit(lagging, {ev: None}) == {ev: 5}
 
-    reader = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
+    reader = AIOKafkaConsumer(enable_auto_commit=False, **kafka.client_options())
     await reader.start()
     try:
         reader.assign([ev])
@@ -212,7 +212,7 @@ async def test_rewind_consumer_groups(kafka_bootstrap):
 
     # a second restore to a later point: its window reaches back before the first rewind, where events 3 and 4 (the
     # first restore's orphans) lie; the floor keeps them out: only the copies before the new point are copied again
-    again = await backup.rewind_consumer_groups(kafka_bootstrap, restored_to + timedelta(seconds=25),
+    again = await backup.rewind_consumer_groups(kafka, restored_to + timedelta(seconds=25),
                                                 replay_margin_s=60, topic_names=[intake, events], external={intake},
                                                 floor=result_floor)
     assert again["copied"] == 2 and again["floor"] == {f"{events}:0": 7}

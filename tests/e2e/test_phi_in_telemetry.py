@@ -1,6 +1,6 @@
 """No PHI in logs, traces or errors: recognisable PHI (made up for this run, so earlier runs cannot hide or fake a
 finding) goes through every intake channel, good and broken, and the pipeline runs with tracing on (deploy/test.sh:
-RCM_OTEL_EXPORTER=file). Then every log the stack writes (each service's log and spans, Kafka's, PostgreSQL's), every
+RCM_STACK_SPANS=file). Then every log the stack writes (each service's log and spans, Kafka's, PostgreSQL's), every
 error body answered and every dead-letter reason is searched for it."""
 
 from __future__ import annotations

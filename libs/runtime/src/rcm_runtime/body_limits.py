@@ -67,6 +67,9 @@ class NulInBody(BodyRefused):
 
 
 NUL_MARKS = (b"\x00", b"\\u0000")
+# X12 intake reads NULs itself: a rejected interchange is kept with its reason (remittance's file record), so an
+# X12 body is left to its endpoint.
+NUL_READ_BY_ENDPOINT = (b"application/edi-x12",)
 
 
 def too_large(limit: int) -> dict[str, str]:
@@ -104,6 +107,7 @@ class BodyLimitMiddleware:
             await _send_413(send, limit)
             return
 
+        check_nul = not _header(scope, b"content-type").lower().startswith(NUL_READ_BY_ENDPOINT)
         received = 0
         refused: BodyRefused | None = None
         started = False
@@ -119,7 +123,7 @@ class BodyLimitMiddleware:
                     refused = BodyTooLarge(limit)
                     raise refused
                 window = tail + chunk
-                if any(mark in window for mark in NUL_MARKS):
+                if check_nul and any(mark in window for mark in NUL_MARKS):
                     refused = NulInBody()
                     raise refused
                 tail = window[-5:]
@@ -139,6 +143,10 @@ class BodyLimitMiddleware:
                 raise
         if refused is not None and not started:
             await _send_refusal(send, refused)
+
+
+def _header(scope: Scope, name: bytes) -> bytes:
+    return next((value for key, value in scope.get("headers", ()) if key == name), b"")
 
 
 def _content_length(scope: Scope) -> int | None:

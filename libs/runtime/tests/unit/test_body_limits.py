@@ -163,3 +163,10 @@ async def test_an_escaped_nul_split_between_two_chunks_is_found():
         ok = await c.post("/json", content=_chunks(b'{"text": "Smi\\u0', b'041th"}'),
                           headers={"content-type": "application/json"})
     assert ok.status_code == 200 and ok.json() == {"length": len("SmiAth")}
+
+
+async def test_an_x12_body_is_left_to_its_endpoint_which_keeps_a_rejected_file_with_its_reason():
+    app, reads = small_app()
+    async with client(app) as c:
+        r = await c.post("/raw", content=b"ISA*00*~IEA*1*000000001~\x00", headers={"content-type": "application/edi-x12"})
+    assert r.status_code == 200 and reads == [len(b"ISA*00*~IEA*1*000000001~") + 1]
