@@ -1,6 +1,6 @@
 """Request body limits per endpoint: a pure ASGI middleware (installed by rcm_runtime.app for every service) that
 answers 413 {code: payload_too_large} when a body is larger than its endpoint takes, before it is read whole, and
-422 {code: invalid_value} when it holds a NUL character.
+422 {code: invalid_value} when a JSON body holds a NUL character.
 
 Every endpoint takes up to RCM_MAX_BODY_BYTES; a route that takes files says so next to itself:
 
@@ -67,9 +67,14 @@ class NulInBody(BodyRefused):
 
 
 NUL_MARKS = (b"\x00", b"\\u0000")
-# X12 intake reads NULs itself: a rejected interchange is kept with its reason (remittance's file record), so an
-# X12 body is left to its endpoint.
-NUL_READ_BY_ENDPOINT = (b"application/edi-x12",)
+
+
+def _json(content_type: bytes) -> bool:
+    """JSON bodies are checked for NULs here: their values go straight into models and documents. Text file bodies
+    (X12, HL7 v2, BAI2, CSV) are left to their readers, which name the line or segment and keep a rejected file
+    with its reason (remittance's file record)."""
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or media.endswith(b"+json")
 
 
 def too_large(limit: int) -> dict[str, str]:
@@ -107,7 +112,7 @@ class BodyLimitMiddleware:
             await _send_413(send, limit)
             return
 
-        check_nul = not _header(scope, b"content-type").lower().startswith(NUL_READ_BY_ENDPOINT)
+        check_nul = _json(_header(scope, b"content-type"))
         received = 0
         refused: BodyRefused | None = None
         started = False

@@ -142,14 +142,14 @@ async def _chunks(*parts: bytes):
         yield part
 
 
-@pytest.mark.parametrize("path,content", [
-    ("/json", '{"text": "Smi\\u0000th"}'.encode()),  # JSON's escape: the endpoint would get a real NUL
-    ("/raw", b"PID|1||MRN||Smi\x00th^Ann\r"),  # a raw NUL in an HL7 or X12 body
+@pytest.mark.parametrize("path,content,content_type", [
+    ("/json", '{"text": "Smi\\u0000th"}'.encode(), "application/json"),  # JSON's escape: a real NUL for the endpoint
+    ("/raw", b'{"text": "Smi\x00th"}', "application/fhir+json; charset=utf-8"),  # a raw NUL, a FHIR Bundle
 ])
-async def test_a_body_holding_a_nul_character_is_refused_422_without_echoing_it(path, content):
+async def test_a_json_body_holding_a_nul_character_is_refused_422_without_echoing_it(path, content, content_type):
     app, reads = small_app()
     async with client(app) as c:
-        r = await c.post(path, content=content, headers={"content-type": "application/json"})
+        r = await c.post(path, content=content, headers={"content-type": content_type})
     assert r.status_code == 422 and r.json()["code"] == "invalid_value"
     assert "Smi" not in r.text and reads == []
 
@@ -157,7 +157,8 @@ async def test_a_body_holding_a_nul_character_is_refused_422_without_echoing_it(
 async def test_an_escaped_nul_split_between_two_chunks_is_found():
     app, reads = small_app()
     async with client(app) as c:
-        r = await c.post("/raw", content=_chunks(b'{"text": "Smi\\u0', b'000th"}'))
+        r = await c.post("/raw", content=_chunks(b'{"text": "Smi\\u0', b'000th"}'),
+                         headers={"content-type": "application/json"})
     assert r.status_code == 422 and reads == []
     async with client(app) as c:  # a backslash-u followed by other digits is an ordinary escape
         ok = await c.post("/json", content=_chunks(b'{"text": "Smi\\u0', b'041th"}'),
@@ -165,8 +166,9 @@ async def test_an_escaped_nul_split_between_two_chunks_is_found():
     assert ok.status_code == 200 and ok.json() == {"length": len("SmiAth")}
 
 
-async def test_an_x12_body_is_left_to_its_endpoint_which_keeps_a_rejected_file_with_its_reason():
+@pytest.mark.parametrize("content_type", ["application/edi-x12", "text/csv", "x-application/hl7-v2+er7"])
+async def test_a_text_file_body_is_left_to_its_reader_which_names_the_line_and_keeps_the_file(content_type):
     app, reads = small_app()
     async with client(app) as c:
-        r = await c.post("/raw", content=b"ISA*00*~IEA*1*000000001~\x00", headers={"content-type": "application/edi-x12"})
+        r = await c.post("/raw", content=b"ISA*00*~IEA*1*000000001~\x00", headers={"content-type": content_type})
     assert r.status_code == 200 and reads == [len(b"ISA*00*~IEA*1*000000001~") + 1]
