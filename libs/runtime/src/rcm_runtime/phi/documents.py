@@ -169,6 +169,10 @@ class SealedColumns:
     def of(self, table: Table) -> list[SealedColumn]:
         return [c for c in self.columns if c.table is table]
 
+    def only(self, *tables: Table) -> "SealedColumns":
+        """The columns of `tables` alone: what a revision sealing some of them converts."""
+        return SealedColumns(self.service, tuple(c for c in self.columns if c.table in tables))
+
     def seal(self, table: Table, row: dict[str, Any], *, tenant: str | None = None,
              sealer: Sealer | None = None) -> dict[str, Any]:
         """`row` (values by column name, for an insert or update) with its PHI columns sealed. `tenant`: when the
