@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from rcm_contracts.envelope import Envelope
+from rcm_sandbox.service import Sandbox
 from rcm_submission.service import Submission
 from tests.support.encounters import generate
 from tests.support.fuzz import TARGETS, Target, target_api
@@ -33,6 +34,7 @@ HOLDS_THE_CLAIM = {"charges": "encounters", "eligibility": "coverage_checks", "c
                    "scrubber": "scrubbed_claims", "submission": "interchanges", "sandbox": "payer_claims",
                    "remittance": "unmatched_payments"}
 SUBMITTER_KEY = "ch-phi-key"
+X12 = {"content-type": "application/edi-x12"}
 
 
 async def raw_text_of_every_table(api) -> dict[str, str]:
@@ -99,17 +101,16 @@ async def test_no_table_of_any_service_holds_the_phi_it_was_given():
         # the sandbox clearinghouse takes it (999 and 277CA wait in its mailbox); its payer adjudicates it and the 835
         # goes to remittance, which has no such claim (no claim-submitted reached it): the payment waits unmatched
         r = await sandbox.client.post("/v1/x12/inbound", params={"name": f"{icn}.837"}, content=x12.encode(),
-                                      headers={"content-type": "application/edi-x12", "x-api-key": SUBMITTER_KEY})
+                                      headers={**X12, "x-api-key": SUBMITTER_KEY})
         assert r.status_code == 202 and len(r.json()["responses"]) == 2, r.text
         eras = []
 
         async def to_remittance(tenant_id: str, era: str, payer_id: str) -> None:
             eras.append(era)
-            posted = await remittance.client.post("/v1/remittances/x12", content=era.encode(), headers=remittance.headers(
-                tenant_id, **{"content-type": "application/edi-x12"}))
+            posted = await remittance.client.post("/v1/remittances/x12", content=era.encode(),
+                                                  headers=remittance.headers(tenant_id, **X12))
             assert posted.status_code == 200, posted.text
 
-        from rcm_sandbox.service import Sandbox
         payer = sandbox.app.state.runtime.services[Sandbox]
         payer.deliver_era = to_remittance
         assert await payer.remit_once() == 1
@@ -123,6 +124,8 @@ async def test_no_table_of_any_service_holds_the_phi_it_was_given():
             for table, content in tables.items():
                 found = [s for s in PHI_STRINGS if s.lower() in content.lower()]
                 assert not found, f"{name}.{table} holds {found} in plain text"
+        # the queued claim payment's dates of service (and procedures) are sealed with it
+        assert body["service_date"] not in (await raw_text_of_every_table(remittance))["unmatched_payments"]
         # the APIs answer the PHI as before: the repositories open it
         for name in ("charges", "coding"):
             got = (await apis[name].client.get(f"/v1/claims/{claim_id}", headers=apis[name].headers())).json()
@@ -137,4 +140,4 @@ async def test_no_table_of_any_service_holds_the_phi_it_was_given():
         assert [c["claim"]["patient"]["last_name"] for c in payer_claims] == [PATIENT["last_name"]]
         files = (await sandbox.client.get("/v1/x12/outbound", headers={"x-api-key": SUBMITTER_KEY})).json()["files"]
         assert [f["name"].rsplit(".", 1)[1] for f in files] == ["999", "277"]
-        assert PATIENT["last_name"].lower() in files[1]["content"].lower()  # the 277CA as the submitter picks it up, opened
+        assert PATIENT["last_name"].lower() in files[1]["content"].lower()  # the 277CA as picked up, opened

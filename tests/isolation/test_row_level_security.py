@@ -58,7 +58,8 @@ def _migrate(name: str, schema: str, *, to: str = "head", as_owner: bool = True,
     env.pop("RCM_MIGRATION_DATABASE_URL", None)
     if as_owner:
         env["RCM_MIGRATION_DATABASE_URL"] = _url(f"{schema}_owner")
-    run = f"from alembic import command; from alembic.config import Config; command.{command}(Config('alembic.ini'), {to!r})"
+    run = ("from alembic import command; from alembic.config import Config; "
+           f"command.{command}(Config('alembic.ini'), {to!r})")
     done = subprocess.run([sys.executable, "-c", run], cwd=ROOT / "services" / name, env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
