@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from rcm_eligibility.db import PHI as ELIGIBILITY_PHI, appointments, patients
 from rcm_remittance.db import PHI as REMITTANCE_PHI, unmatched_payments
+from rcm_sandbox.db import PHI as SANDBOX_PHI, outbound_files, payer_claims
 from tests.isolation.test_row_level_security import ROOT, _drop, _migrate, _psql
 
 pytestmark = pytest.mark.integration
@@ -95,3 +96,25 @@ async def test_the_unmatched_advice_revision_seals_queued_claim_payments(admin_e
     _migrate("remittance", schema, to="0016_audit", command="downgrade")
     assert [r["advice"] for r in await _rows(admin_engine, schema, "SELECT advice FROM unmatched_payments "
                                                                    "ORDER BY id")] == [ADVICE, LEGACY_ADVICE]
+
+
+async def test_the_sandbox_revision_seals_the_payers_copies_and_the_mailbox(admin_engine, schema):
+    _migrate("sandbox", schema, to="0008_audit")
+    claim = {"frequency_code": "1", "billing_provider": {"npi": "1234567893"},
+             "patient": {"last_name": "Revisionhurst"}, "coverage": {"payer_id": "SBX01", "member_id": "MREV77"}}
+    await _write(admin_engine, schema, "INSERT INTO payer_claims (claim_id, tenant_id, payer_id, "
+                 "payer_claim_control_number, interchange_control_number, status, claim) VALUES (:c, :t, 'SBX01', "
+                 "'P-REV-1', '000000001', 'received', CAST(:j AS jsonb))", c=uuid.uuid4(), t=A, j=json.dumps(claim))
+    await _write(admin_engine, schema, "INSERT INTO outbound_files (submitter_id, name, content) VALUES "
+                 "('tenant-a', '1.277', 'NM1*QC*1*REVISIONHURST~')")
+
+    _migrate("sandbox", schema)
+    [pc] = await _rows(admin_engine, schema, "SELECT tenant_id, claim FROM payer_claims")
+    [of] = await _rows(admin_engine, schema, "SELECT submitter_id, content FROM outbound_files")
+    assert "revisionhurst" not in (str(pc) + str(of)).lower() and "MREV77" not in str(pc)
+    assert pc["claim"]["billing_provider"] == claim["billing_provider"]  # what the sandbox queries stays readable
+    assert SANDBOX_PHI.open(payer_claims, pc)["claim"] == claim
+    assert SANDBOX_PHI.open(outbound_files, of)["content"] == "NM1*QC*1*REVISIONHURST~"
+
+    _migrate("sandbox", schema, to="0008_audit", command="downgrade")
+    assert [r["claim"] for r in await _rows(admin_engine, schema, "SELECT claim FROM payer_claims")] == [claim]
