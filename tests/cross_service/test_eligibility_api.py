@@ -52,6 +52,11 @@ def registration(member_id: str = "COPAY1001", **coverage_fields) -> dict:
                                                "order_of_benefits": 1, **coverage_fields}]}
 
 
+def mrn_key(mrn: str, tenant: str = "tenant-a") -> str:
+    """A registration's key: its MRN's blind index (the MRN itself is sealed)."""
+    return PHI.blind_index(patients, "patient_id", mrn, tenant=tenant)
+
+
 def appointment(appointment_id: str, patient_id: str, *codes: str) -> dict:
     return {"source_system": "sched", "source_appointment_id": appointment_id, "patient_id": patient_id,
             "scheduled_date": DOS, "provider": PROVIDER, "procedure_codes": list(codes or ["99213"])}
@@ -233,7 +238,8 @@ async def test_registration_422_for_a_malformed_body_names_the_field(api):
 async def test_a_patient_is_registered_unless_the_registration_has_errors(api, clock):
     ok = await api.client.put("/v1/patients/MRN-1", json=registration(), headers=api.headers())
     assert ok.status_code == 200 and ok.json() == {"registered": True, "patient_id": "MRN-1", "problems": []}
-    stored = await api.scalar("SELECT patient FROM patients WHERE tenant_id = 'tenant-a' AND patient_id = 'MRN-1'")
+    stored = await api.scalar("SELECT patient FROM patients WHERE tenant_id = 'tenant-a' AND patient_key = :k",
+                              k=mrn_key("MRN-1"))
     assert "Lee" not in str(stored)  # sealed at rest (rcm_runtime.phi)
     assert PHI.open(patients, {"tenant_id": "tenant-a", "patient": stored})["patient"]["last_name"] == "Lee"
 
@@ -241,15 +247,18 @@ async def test_a_patient_is_registered_unless_the_registration_has_errors(api, c
     bad = await api.client.put("/v1/patients/MRN-2", json=born_tomorrow, headers=api.headers())
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_registration"
     assert "REG001" in [p["code"] for p in bad.json()["problems"]]
-    assert await api.scalar("SELECT count(*) FROM patients WHERE patient_id = 'MRN-2'") == 0
+    assert await api.scalar("SELECT count(*) FROM patients WHERE patient_key = :k", k=mrn_key("MRN-2")) == 0
     clock.advance(timedelta(days=2))  # the same birth date is no longer in the future
     assert (await api.client.put("/v1/patients/MRN-2", json=born_tomorrow, headers=api.headers())).status_code == 200
 
     update = await api.client.put("/v1/patients/MRN-1", json=registration("HDHP1002"), headers=api.headers())
     assert update.status_code == 200
-    stored = await api.scalar("SELECT coverages FROM patients WHERE patient_id = 'MRN-1'")
+    stored = await api.scalar("SELECT coverages FROM patients WHERE patient_key = :k", k=mrn_key("MRN-1"))
     assert PHI.open(patients, {"tenant_id": "tenant-a", "coverages": stored})["coverages"][0]["member_id"] == "HDHP1002"
-    assert await api.scalar("SELECT count(*) FROM patients WHERE patient_id = 'MRN-1'") == 1
+    assert await api.scalar("SELECT count(*) FROM patients WHERE patient_key = :k", k=mrn_key("MRN-1")) == 1
+    # the MRN is sealed at rest and found by its blind index (exact: another case is another patient)
+    assert await api.scalar("SELECT count(*) FROM patients WHERE patient_id LIKE '%MRN%'") == 0
+    assert mrn_key("mrn-1") != mrn_key("MRN-1")
 
 
 # -- appointments ------------------------------------------------------------------------------------------------
@@ -277,6 +286,8 @@ async def test_a_registered_patients_appointment_is_verified_with_the_payer_befo
     assert [a["source_appointment_id"] for a in queue.json()["items"]] == ["A-3"]
     other_day = await api.client.get("/v1/appointments", params={"on": "2026-03-11"}, headers=api.headers())
     assert other_day.json() == {"items": []}
+    assert {a["patient_id"] for a in listed} == {"MRN-1", "MRN-404"}  # opened for the reader
+    assert await api.scalar("SELECT count(*) FROM appointments WHERE patient_id LIKE '%MRN%'") == 0  # sealed at rest
     theirs = (await api.client.get("/v1/appointments", headers=api.headers("tenant-b"))).json()["items"]
     assert [a["source_appointment_id"] for a in theirs] == ["A-4"]
     assert (await api.client.get("/v1/appointments", params={"limit": -5}, headers=api.headers())).status_code == 422

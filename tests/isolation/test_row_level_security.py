@@ -50,14 +50,16 @@ def _psql(*args: str) -> None:
                    env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"})
 
 
-def _migrate(name: str, schema: str, *, to: str = "head", as_owner: bool = True) -> None:
+def _migrate(name: str, schema: str, *, to: str = "head", as_owner: bool = True, command: str = "upgrade") -> None:
     """The service's Alembic migrations as `rcm_runtime.serve --migrate` runs them in the stack: as the owner role
-    (or, `as_owner=False`, as the runtime role alone, the layout before the two roles)."""
+    (or, `as_owner=False`, as the runtime role alone, the layout before the two roles); `command="downgrade"` back
+    to `to`."""
     env = {**os.environ, "RCM_SERVICE_NAME": name, "RCM_DB_SCHEMA": schema, "RCM_DATABASE_URL": _url(schema)}
     env.pop("RCM_MIGRATION_DATABASE_URL", None)
     if as_owner:
         env["RCM_MIGRATION_DATABASE_URL"] = _url(f"{schema}_owner")
-    run = f"from alembic import command; from alembic.config import Config; command.upgrade(Config('alembic.ini'), {to!r})"
+    run = ("from alembic import command; from alembic.config import Config; "
+           f"command.{command}(Config('alembic.ini'), {to!r})")
     done = subprocess.run([sys.executable, "-c", run], cwd=ROOT / "services" / name, env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -54,26 +54,31 @@ def dead_letters_redrive_downgrade() -> None:
     op.drop_column('dead_letters', 'closed_by')
 
 
-def seal_phi_upgrade(columns) -> None:
-    """The upgrade of a service's PHI revision: its stored PHI (its own columns, and the payloads of its outbox and
-    dead letters) sealed in place, in batches (rcm_runtime.phi)."""
+def _messaging_phi(messaging: bool):
     from rcm_runtime.messaging import PHI as MESSAGING_PHI
+    return (MESSAGING_PHI,) if messaging else ()
+
+
+def seal_phi_upgrade(columns, *, messaging: bool = True) -> None:
+    """The upgrade of a service's PHI revision: its stored PHI (its own columns, and, `messaging`, the payloads of its
+    outbox and dead letters: the first PHI revision of a service) sealed in place, in batches (rcm_runtime.phi)."""
     from rcm_runtime.phi.existing_rows import rewrite
-    for each in (MESSAGING_PHI, columns):
+    for each in (*_messaging_phi(messaging), columns):
         rewrite(context.get_bind(), each, phi.sealer(), seal=True)
 
 
-def seal_phi_downgrade(columns) -> None:
-    from rcm_runtime.messaging import PHI as MESSAGING_PHI
+def seal_phi_downgrade(columns, *, messaging: bool = True) -> None:
     from rcm_runtime.phi.existing_rows import rewrite
-    for each in (columns, MESSAGING_PHI):
+    for each in (columns, *_messaging_phi(messaging)):
         rewrite(context.get_bind(), each, phi.sealer(), seal=False)
 
 
-def seal_phi_steps(columns):
+def seal_phi_steps(columns, *, messaging: bool = True):
     """(upgrade, downgrade) of a service's PHI revision that does nothing else:
-    `upgrade, downgrade = seal_phi_steps(PHI)`."""
-    return (lambda: seal_phi_upgrade(columns)), (lambda: seal_phi_downgrade(columns))
+    `upgrade, downgrade = seal_phi_steps(PHI)`; a later revision sealing more columns of a service passes them alone
+    (`PHI.only(table)`) and `messaging=False` (its outbox and dead letters were sealed by the first)."""
+    return (lambda: seal_phi_upgrade(columns, messaging=messaging)), \
+        (lambda: seal_phi_downgrade(columns, messaging=messaging))
 
 
 def audit_trail_upgrade() -> None:

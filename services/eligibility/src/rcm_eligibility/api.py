@@ -130,7 +130,7 @@ async def validate(body: RegistrationIn, tenant_id: TenantId, eligibility: Use) 
 @router.put("/patients/{patient_id}", dependencies=[needs("patients.register")],
             summary="Register (or update) a patient and their coverages; errors are "
                     "refused with the list of problems, warnings are returned")
-@audited.phi_change("patient.register", "patient", id="patient_id")
+@audited.phi_change("patient.register", "patient")  # the trail names the MRN's blind index, not the MRN (PHI)
 async def put_patient(patient_id: str, body: RegistrationIn, tenant_id: TenantId, eligibility: Use):
     problems = await eligibility.register(tenant_id, patient_id, body.patient, body.coverages)
     body_out = {"patient_id": patient_id, "problems": [p.model_dump(mode="json") for p in problems]}

@@ -58,14 +58,16 @@ class EligibilityCache(Base, table=True):
 
 
 class PatientRecord(Base, table=True):
-    """A registered patient (front desk or EHR), keyed by the practice's own patient id."""
+    """A registered patient (front desk or EHR), keyed by the practice's own patient id (its MRN: stored sealed,
+    found by its blind index `patient_key`, migration 0011)."""
 
     __tablename__ = "patients"
-    __table_args__ = (UniqueConstraint("tenant_id", "patient_id", name="uq_patient"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "patient_key", name="uq_patient"),)
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: str = Field(index=True)
-    patient_id: str
+    patient_id: str  # sealed (PHI below)
+    patient_key: str  # the MRN's blind index (PHI.blind_index(patients, "patient_id", ...))
     patient: dict = Field(sa_column=Column(JSONB, nullable=False))
     coverages: list = Field(sa_column=Column(JSONB, nullable=False))
     updated_at: datetime = Field(sa_column=_now_column())
@@ -95,7 +97,7 @@ class Appointment(Base, table=True):
     tenant_id: str = Field(index=True)
     source_system: str
     source_appointment_id: str
-    patient_id: str
+    patient_id: str  # the MRN, sealed (PHI below): nothing looks appointments up by it
     scheduled_date: date
     status: str  # verified | problems
     work_queue: str | None = Field(default=None, index=True)  # front-desk | authorizations while problems remain
@@ -112,8 +114,11 @@ eligibility_cache = EligibilityCache.__table__
 
 # PHI at rest (rcm_runtime.phi): the patient and coverage parts of each claim, and a registration's demographics and
 # coverages whole, sealed. The 271 cache is found by member id: it stores the member id's blind index. The 271
-# snapshots keep no patient identity (rcm_eligibility.domain.decision.CoverageSnapshot).
+# snapshots keep no patient identity (rcm_eligibility.domain.decision.CoverageSnapshot). The practice's MRN
+# (patients.patient_id, appointments.patient_id) is sealed; a registration is found by its blind index.
 PHI = SealedColumns("eligibility", (SealedColumn(coverage_checks, "claim", paths=CLAIM_PHI),
                                     SealedColumn(patients, "patient", kind="json"),
-                                    SealedColumn(patients, "coverages", kind="json")))
+                                    SealedColumn(patients, "coverages", kind="json"),
+                                    SealedColumn(patients, "patient_id", kind="identifier", index="patient_key"),
+                                    SealedColumn(appointments, "patient_id", kind="identifier")))
 MEMBER_ID_INDEX = "eligibility.eligibility_cache.member_id"

@@ -24,7 +24,7 @@ from rcm_eligibility.domain.registration import (
     CoverageRegistration, PatientRegistration, PayerMemberIdRules, RegistrationProblem, validate_registration,
 )
 
-_put_patient = BulkInsert(patients, ["tenant_id", "patient_id", "patient", "coverages"],
+_put_patient = BulkInsert(patients, ["tenant_id", "patient_id", "patient_key", "patient", "coverages"],
                           on_conflict="ON CONSTRAINT uq_patient DO UPDATE SET patient = EXCLUDED.patient, "
                                       "coverages = EXCLUDED.coverages, updated_at = now()")
 _put_appointment = BulkInsert(appointments, ["id", "tenant_id", "source_system", "source_appointment_id", "patient_id",
@@ -112,9 +112,9 @@ class PreVisitCheck:
 
 async def visits_for(conn: AsyncConnection, items: list[tuple[str, AppointmentScheduled]]) -> list[Visit]:
     """Registration rules for each appointment (a read): problems, and the draft claim to ask the payer about."""
-    ids = {(t, a.patient_id) for t, a in items}
+    keys = {(t, PHI.blind_index(patients, "patient_id", a.patient_id, tenant=t)) for t, a in items}
     rules_by_tenant = await tenant_member_id_rules(conn, {t for t, _ in items})
-    rows = await conn.execute(select(patients).where(tuple_(patients.c.tenant_id, patients.c.patient_id).in_(ids)))
+    rows = await conn.execute(select(patients).where(tuple_(patients.c.tenant_id, patients.c.patient_key).in_(keys)))
     registered = {(r.tenant_id, r.patient_id): r for r in PHI.open_all(patients, rows)}
     visits = []
     for tenant_id, appt in items:
@@ -159,7 +159,7 @@ async def record_pre_visit_checks(conn: AsyncConnection, items: list[tuple[str, 
                      "problems": problems, "eligibility": eligibility})
     # An appointment sent again updates its row, which keeps its first id: answer with the stored id.
     stored = {(r.tenant_id, r.source_system, r.source_appointment_id): r.id
-              for r in await _put_appointment.execute(conn, rows)}
+              for r in await _put_appointment.execute(conn, PHI.seal_all(appointments, rows))}
     return [dataclasses.replace(check, appointment_id=stored[(row["tenant_id"], row["source_system"],
                                                               row["source_appointment_id"])])
             for check, row in zip(checks, rows)]
@@ -173,7 +173,7 @@ async def list_appointments(conn: AsyncConnection, tenant_id: str, *, work_queue
     if on:
         stmt = stmt.where(appointments.c.scheduled_date == on)
     rows = (await conn.execute(stmt.order_by(appointments.c.scheduled_date).limit(limit))).mappings().all()
-    return [jsonable(dict(r)) for r in rows]
+    return [jsonable(dict(r)) for r in PHI.open_all(appointments, rows)]
 
 
 def check_member_id_rule(payer_id: str, pattern: str) -> None:

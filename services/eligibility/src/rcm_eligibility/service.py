@@ -30,7 +30,7 @@ from rcm_runtime.errors import Conflict, NotFound
 from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
 
 from rcm_eligibility import registration_service as registrations
-from rcm_eligibility.db import MEMBER_ID_INDEX, PHI, coverage_checks, eligibility_cache, inquiry_control_seq
+from rcm_eligibility.db import MEMBER_ID_INDEX, PHI, coverage_checks, eligibility_cache, inquiry_control_seq, patients
 from rcm_eligibility.domain.decision import CoverageSnapshot, Decision, decide, snapshot_of, with_coverage_period
 from rcm_eligibility.domain.fhir_appointment import appointment_from_fhir
 from rcm_eligibility.domain.prior_auth import AuthRuleTable
@@ -361,6 +361,7 @@ class Eligibility:
                        coverages: list[CoverageRegistration]) -> list[RegistrationProblem]:
         """Store the registration unless it has errors; warnings are stored with it and returned."""
         async with self.units.begin(tenant_id=tenant_id, actor=API_ACTOR) as uow:
+            uow.audit_names(PHI.blind_index(patients, "patient_id", patient_id, tenant=tenant_id))
             return await registrations.register(uow.conn, tenant_id=tenant_id, patient_id=patient_id, patient=patient,
                                                 coverages=coverages, today=self.clock.today())
 

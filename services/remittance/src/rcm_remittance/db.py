@@ -310,5 +310,10 @@ payer_contracts = PayerContract.__table__
 payment_underpayments = PaymentUnderpayment.__table__
 
 # PHI at rest (rcm_runtime.phi): every remittance file kept verbatim names patients (835 NM1*QC, JSON advice), sealed
-# whole. Still plain (not yet sealed): unmatched_payments.advice (the claim payment of an 835 naming no known claim).
-PHI = SealedColumns("remittance", (SealedColumn(remittance_files, "content", kind="text"),))
+# whole. A queued claim payment's advice (unmatched_payments.advice) has its claim payment sealed (the patient's
+# account, the payer's claim number, dates of service, procedures; `claims`: the whole RemittanceAdvice queued before
+# revision 0004); the check's context (payer, trace, payment date) stays readable, and its key `check` is what tells a
+# claim payment the waiting-payments pass can post (ADVICE_MARK) from an advice queued before 0004.
+PHI = SealedColumns("remittance", (SealedColumn(remittance_files, "content", kind="text"),
+                                   SealedColumn(unmatched_payments, "advice", paths=("claim", "claims"))))
+ADVICE_MARK = "check"

@@ -40,8 +40,8 @@ from rcm_runtime.reads import jsonable
 from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
 
 from rcm_remittance import underpaid
-from rcm_remittance.db import (PHI, claim_refs, ledger_entries, payer_aliases, posted_payments, remittance_audit,
-                               remittance_files, unmatched_payments)
+from rcm_remittance.db import (ADVICE_MARK, PHI, claim_refs, ledger_entries, payer_aliases, posted_payments,
+                               remittance_audit, remittance_files, unmatched_payments)
 from rcm_remittance.domain import ledger as L
 from rcm_remittance.domain.balancing import file_imbalances, patient_share_warnings
 from rcm_remittance.domain.identity import aliases_of, norm, payer_key, payment_keys, plb_keys
@@ -458,12 +458,13 @@ class Poster:
             if remittance_id in inserted and outcome in ("paid", "partially_paid", "denied")], self.medicare)
 
     def _queue_row(self, i: Item, aliases: dict[str, str], reason: str, status: str) -> dict:
-        return {"tenant_id": self.tenant, "payer_id": self.display_payer(i.check, aliases),
-                "trace_number": i.check.trace_number, "patient_control_number": i.claim.patient_control_number,
-                "payer_claim_control_number": i.claim.payer_claim_control_number, "paid_amount": i.claim.paid,
-                "reason": reason, "status": status,
-                "advice": {"check": _check_context(i.check), "claim": claim_to_json(i.claim)},
-                "payment_key": i.key, "file_id": self.file_id}
+        return PHI.seal(unmatched_payments, {
+            "tenant_id": self.tenant, "payer_id": self.display_payer(i.check, aliases),
+            "trace_number": i.check.trace_number, "patient_control_number": i.claim.patient_control_number,
+            "payer_claim_control_number": i.claim.payer_claim_control_number, "paid_amount": i.claim.paid,
+            "reason": reason, "status": status,
+            "advice": {"check": _check_context(i.check), "claim": claim_to_json(i.claim)},
+            "payment_key": i.key, "file_id": self.file_id})
 
     def _entry_row(self, e: L.Entry, claim_id, remittance_id, check: Check, **extra) -> dict:
         return {"tenant_id": self.tenant, "claim_id": claim_id, "remittance_id": remittance_id,
@@ -755,7 +756,7 @@ class Remittance:
             unmatched_payments.c.status == "unmatched",
             tuple_(unmatched_payments.c.tenant_id, unmatched_payments.c.patient_control_number).in_(list(by_key)))
             .order_by(unmatched_payments.c.id).with_for_update())).all()
-        for row in waiting:
+        for row in PHI.open_all(unmatched_payments, waiting):
             if "claim" not in row.advice:
                 continue  # queued before revision 0004 (a RemittanceAdvice): an operator matches it
             d = by_key[(row.tenant_id, row.patient_control_number)]
@@ -774,10 +775,10 @@ class Remittance:
                 select(unmatched_payments, claim_refs.c.claim_id.label("known_claim_id"))
                 .join(claim_refs, (claim_refs.c.tenant_id == unmatched_payments.c.tenant_id)
                       & (claim_refs.c.patient_control_number == unmatched_payments.c.patient_control_number))
-                .where(unmatched_payments.c.status == "unmatched", unmatched_payments.c.advice.has_key("claim"))
+                .where(unmatched_payments.c.status == "unmatched", unmatched_payments.c.advice.has_key(ADVICE_MARK))
                 .order_by(unmatched_payments.c.id).limit(batch_max)
                 .with_for_update(of=unmatched_payments, skip_locked=True))).all()
-            for row in rows:
+            for row in PHI.open_all(unmatched_payments, rows):
                 unit = uow.bind(Cause(tenant_id=row.tenant_id, actor="system:remittance"))
                 await _post_queued(unit, row, row.known_claim_id, self.medicare)
                 await uow.conn.execute(update(unmatched_payments).where(unmatched_payments.c.id == row.id)
@@ -873,6 +874,7 @@ class Remittance:
         row = (await uow.conn.execute(select(unmatched_payments).where(
             unmatched_payments.c.tenant_id == uow.tenant_id, unmatched_payments.c.id == unmatched_id)
             .with_for_update())).first()
+        row = PHI.open(unmatched_payments, row)
         if row is None:
             raise NotFound("no such unmatched payment for this tenant")
         if row.status not in statuses:

@@ -9,6 +9,6 @@ from rcm_runtime.phi import SealedColumns
 revision = '0007_phi'
 down_revision = '0006'
 
-PHI = SealedColumns("sandbox", ())  # its payer claims and outbound files: not sealed yet (README, PHI at rest)
+PHI = SealedColumns("sandbox", ())  # its payer claims and outbound files: revision 0009
 
 upgrade, downgrade = seal_phi_steps(PHI)

@@ -13,7 +13,7 @@ from rcm_runtime.reads import stage_read_router
 from rcm_x12.codec import X12Error
 
 from rcm_sandbox.access import needs
-from rcm_sandbox.db import payer_claims
+from rcm_sandbox.db import PHI, payer_claims
 from rcm_sandbox.domain.eligibility import Bad270
 from rcm_sandbox.service import Sandbox
 
@@ -72,4 +72,4 @@ async def eligibility(request: Request, sandbox: Provided[Sandbox]) -> Response:
 
 
 payer_router = stage_read_router(payer_claims, tag="payer", needs=needs("payer_claims.read"), status_column="status",
-                                 queue_path="/payer-claims", queue_default=None, time_column="received_at")
+                                 queue_path="/payer-claims", queue_default=None, time_column="received_at", phi=PHI)

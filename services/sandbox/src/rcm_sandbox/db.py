@@ -9,6 +9,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from rcm_runtime.phi import CLAIM_PHI, SealedColumn, SealedColumns
+
 _registry = registry()
 metadata = _registry.metadata
 
@@ -78,3 +80,10 @@ sandbox_control_seq = Sequence("sandbox_control_seq", start=1, maxvalue=999_999_
 payer_claims = PayerClaim.__table__
 outbound_files = OutboundFile.__table__
 received_interchanges = ReceivedInterchange.__table__
+
+# PHI at rest (rcm_runtime.phi): the payer's copy of each claim has its patient and coverages sealed (what the
+# sandbox looks up in it stays readable: frequency_code, billing_provider.npi, source_encounter_id); the responses
+# waiting in the mailbox (999, 277CA naming patients, 835s) sealed whole, bound to their submitter (no tenant column:
+# the mailbox is the clearinghouse's, one per submitter).
+PHI = SealedColumns("sandbox", (SealedColumn(payer_claims, "claim", paths=CLAIM_PHI),
+                                SealedColumn(outbound_files, "content", kind="text", tenant_column="submitter_id")))

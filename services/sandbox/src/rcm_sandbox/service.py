@@ -25,7 +25,7 @@ from rcm_contracts.claim import Address, Claim
 from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
 from rcm_x12.codec import X12Error, parse_interchange
 
-from rcm_sandbox.db import outbound_files, payer_claims, received_interchanges, sandbox_control_seq
+from rcm_sandbox.db import PHI, outbound_files, payer_claims, received_interchanges, sandbox_control_seq
 from rcm_sandbox.domain.adjudication import ZERO, adjudicate
 from rcm_sandbox.domain.checks import CheckPlan, PendingRecovery, plan_checks
 from rcm_sandbox.domain.clearinghouse import CLEARINGHOUSE_ID, answer_837
@@ -56,11 +56,11 @@ async def receive_837(uow: UnitOfWork, fixtures: SandboxFixtures, text: str, *, 
     if first.first() is None:
         return []
     if answer.received:
-        stmt = pg_insert(payer_claims).values([
+        stmt = pg_insert(payer_claims).values(PHI.seal_all(payer_claims, [
             {"claim_id": r.claim.claim_id, "tenant_id": r.tenant_id, "payer_id": r.payer_id,
              "payer_claim_control_number": r.payer_claim_control_number, "interchange_control_number": name,
              "status": "received", "claim": r.claim.model_dump(mode="json"), "received_at": now}
-            for r in answer.received])
+            for r in answer.received]))
         # a replacement (7) or void (8) of a claim is adjudicated again; a plain resend is not
         await conn.execute(stmt.on_conflict_do_update(
             index_elements=[payer_claims.c.claim_id],
@@ -75,8 +75,8 @@ def _submitter(text: str) -> str:
 
 async def queue_responses(conn, submitter_id: str, files: list[tuple[str, str]], now: datetime) -> None:
     if files:
-        await conn.execute(insert(outbound_files), [{"submitter_id": submitter_id, "name": n, "content": c,
-                                                     "created_at": now} for n, c in files])
+        await conn.execute(insert(outbound_files), PHI.seal_all(outbound_files, [
+            {"submitter_id": submitter_id, "name": n, "content": c, "created_at": now} for n, c in files]))
 
 
 # ---------------------------------------------------------------- payer: adjudication and 835s
@@ -200,7 +200,7 @@ class Sandbox:
     async def outbound(self, limit: int = 50) -> list[dict]:
         async with self.units.read_system() as conn:  # the clearinghouse's mailbox, every submitter's files
             rows = (await conn.execute(select(outbound_files).order_by(outbound_files.c.id).limit(limit))).mappings().all()
-        return [{"id": r["id"], "name": r["name"], "content": r["content"]} for r in rows]
+        return [{"id": r["id"], "name": r["name"], "content": r["content"]} for r in PHI.open_all(outbound_files, rows)]
 
     async def picked_up(self, file_id: int) -> None:
         async with self.units.begin_system() as uow:
@@ -270,11 +270,11 @@ class Sandbox:
             if not rows and not redo:
                 return 0
             payments, reprocessed = [], []
-            for r in rows:
+            for r in PHI.open_all(payer_claims, rows):
                 claim = Claim.model_validate(r.claim)
                 payments.append(((r.tenant_id, r.payer_id, claim.billing_provider.npi),
                                  remitted(claim, r.payer_claim_control_number, self.fixtures)))
-            for r in redo:
+            for r in PHI.open_all(payer_claims, redo):
                 claim = Claim.model_validate(r.claim)
                 original = RemittedClaim(claim, adjudication_from_json(r.adjudication), r.payer_claim_control_number)
                 reprocessed.append(((r.tenant_id, r.payer_id, claim.billing_provider.npi), original,

@@ -80,18 +80,26 @@ def under(prefix: str, paths: tuple[str, ...]) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class SealedColumn:
     """A column holding PHI. kind: `document` (a JSONB document, `paths` sealed), `json` (a JSONB value sealed
-    whole), `text` (a text column sealed whole) or `bytes` (a bytea column sealed whole: the sealed text's
-    ASCII). The field bound into each sealed value is
-    `<service>.<table>.<column>`."""
+    whole), `text` (a text column sealed whole), `bytes` (a bytea column sealed whole: the sealed text's
+    ASCII) or `identifier` (a text value a caller supplies, e.g. a practice's MRN: sealed whole, always, since it
+    may itself look like a sealed value). The field bound into each sealed value is `<service>.<table>.<column>`.
+    `index`: a column of the same row storing the value's blind index (over the exact value: an identifier's case
+    matters), for a service that looks rows up by it; `SealedColumns.seal` fills it."""
 
     table: Table
     column: str
-    kind: Literal["document", "json", "text", "bytes"] = "document"
+    kind: Literal["document", "json", "text", "bytes", "identifier"] = "document"
     paths: tuple[str, ...] = CLAIM_PHI
     tenant_column: str = "tenant_id"
+    index: str | None = None
 
     def field(self, service: str) -> str:
         return f"{service}.{self.table.name}.{self.column}"
+
+    def blind_index(self, sealer: Sealer, value: str, *, tenant: str | None, service: str) -> str:
+        """What `index` stores for `value` (and what a lookup by it compares with)."""
+        return sealer.blind_index(value, tenant=tenant or "", field=f"{service}.{self.table.name}.{self.index}",
+                                  normalise=False)
 
     # ---------------------------------------------------------------- one value
     # A row of no tenant (a clearinghouse file not yet attributed) is bound to the empty tenant.
@@ -101,6 +109,8 @@ class SealedColumn:
         field, tenant = self.field(service), tenant or ""
         if self.kind == "text":
             return value if is_sealed(value) else sealer.seal_text(value, tenant=tenant, field=field)
+        if self.kind == "identifier":
+            return sealer.seal_text(value, tenant=tenant, field=field)
         if self.kind == "bytes":
             return value if value.startswith(PREFIX_BYTES) else sealer.seal(value, tenant=tenant, field=field).encode()
         if isinstance(value, dict) and SEALED_KEY in value:
@@ -119,7 +129,7 @@ class SealedColumn:
         if value is None:
             return None
         field, tenant = self.field(service), tenant or ""
-        if self.kind == "text":
+        if self.kind in ("text", "identifier"):
             return sealer.open_text(value, tenant=tenant, field=field) if is_sealed(value) else value
         if self.kind == "bytes":
             value = bytes(value)
@@ -139,7 +149,7 @@ class SealedColumn:
 
     def sealed_value(self, stored: Any) -> str | None:
         """The sealed text inside a stored value (what rotation re-encrypts), None when it holds none."""
-        if self.kind == "text":
+        if self.kind in ("text", "identifier"):
             return stored if is_sealed(stored) else None
         if self.kind == "bytes":
             return bytes(stored).decode() if stored is not None and bytes(stored).startswith(PREFIX_BYTES) else None
@@ -148,7 +158,7 @@ class SealedColumn:
     def with_sealed_value(self, stored: Any, sealed: str) -> Any:
         if self.kind == "bytes":
             return sealed.encode()
-        return sealed if self.kind == "text" else {**stored, SEALED_KEY: sealed}
+        return sealed if self.kind in ("text", "identifier") else {**stored, SEALED_KEY: sealed}
 
 
 def _sealer(sealer: Sealer | None) -> Sealer:
@@ -169,6 +179,12 @@ class SealedColumns:
     def of(self, table: Table) -> list[SealedColumn]:
         return [c for c in self.columns if c.table is table]
 
+    def only(self, *tables: Table, columns: tuple[str, ...] | None = None) -> "SealedColumns":
+        """The columns of `tables` alone (of those, the `columns` named): what one PHI revision converts, so a
+        revision keeps doing what it did when a later one seals more."""
+        return SealedColumns(self.service, tuple(c for c in self.columns if c.table in tables
+                                                 and (columns is None or c.column in columns)))
+
     def seal(self, table: Table, row: dict[str, Any], *, tenant: str | None = None,
              sealer: Sealer | None = None) -> dict[str, Any]:
         """`row` (values by column name, for an insert or update) with its PHI columns sealed. `tenant`: when the
@@ -176,9 +192,16 @@ class SealedColumns:
         out = dict(row)
         for col in self.of(table):
             if col.column in out:
-                out[col.column] = col.seal(_sealer(sealer), out[col.column],
-                                           tenant=tenant or out.get(col.tenant_column), service=self.service)
+                at = tenant or out.get(col.tenant_column)
+                if col.index is not None and out[col.column] is not None:
+                    out[col.index] = col.blind_index(_sealer(sealer), out[col.column], tenant=at, service=self.service)
+                out[col.column] = col.seal(_sealer(sealer), out[col.column], tenant=at, service=self.service)
         return out
+
+    def blind_index(self, table: Table, column: str, value: str, *, tenant: str) -> str:
+        """The blind index `column`'s index column holds for `value` of `tenant`: what a lookup compares with."""
+        [col] = [c for c in self.of(table) if c.column == column and c.index is not None]
+        return col.blind_index(_sealer(None), value, tenant=tenant, service=self.service)
 
     def seal_all(self, table: Table, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         sealer = _sealer(None)

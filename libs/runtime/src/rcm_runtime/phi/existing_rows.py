@@ -27,10 +27,12 @@ def rewrite(conn: Connection, columns: SealedColumns, sealer: Sealer, *, seal: b
     for table in dict.fromkeys(c.table for c in columns.columns):
         cols = columns.of(table)
         names = [c.column for c in cols]
+        # sealing fills the blind indexes too (the revision adding them left them empty)
+        written = names + [c.index for c in cols if seal and c.index is not None]
         pk = list(table.primary_key.columns)
         tenant = cols[0].tenant_column
         put = (update(table).where(and_(*(c == bindparam(f"pk_{c.name}") for c in pk)))
-               .values({n: bindparam(f"v_{n}") for n in names}))
+               .values({n: bindparam(f"v_{n}") for n in written}))
         last, done = None, 0
         while True:
             q = select(*pk, table.c[tenant], *(table.c[n] for n in names)).order_by(*pk).limit(batch)
@@ -44,7 +46,7 @@ def rewrite(conn: Connection, columns: SealedColumns, sealer: Sealer, *, seal: b
                 m = row._mapping
                 change = columns.seal(table, dict(m), sealer=sealer) if seal else \
                     columns.open(table, m, sealer=sealer)
-                params.append({**{f"pk_{c.name}": m[c.name] for c in pk}, **{f"v_{n}": change[n] for n in names}})
+                params.append({**{f"pk_{c.name}": m[c.name] for c in pk}, **{f"v_{n}": change[n] for n in written}})
             conn.execute(put, params)
             last = tuple(rows[-1]._mapping[c.name] for c in pk)
             done += len(rows)

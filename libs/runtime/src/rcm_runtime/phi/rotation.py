@@ -22,7 +22,7 @@ def _sealed_expr(col: SealedColumn):
     c = col.table.c[col.column]
     if col.kind == "bytes":
         return func.encode(func.substring(c, 1, 64), literal("escape"))  # the header is ASCII
-    return c if col.kind == "text" else c[SEALED_KEY].astext
+    return c if col.kind in ("text", "identifier") else c[SEALED_KEY].astext
 
 
 def _stale(col: SealedColumn, active: str):

@@ -110,7 +110,8 @@ class Sealer:
             return sealed
         return self.seal(self.open(sealed, tenant=tenant, field=field), tenant=tenant, field=field)
 
-    def blind_index(self, value: str, *, tenant: str, field: str) -> str:
-        """HMAC-SHA256 of the normalised value (trimmed, upper-cased: member ids are matched that way), hex."""
-        message = "\x00".join((tenant, field, value.strip().upper())).encode()
+    def blind_index(self, value: str, *, tenant: str, field: str, normalise: bool = True) -> str:
+        """HMAC-SHA256 of the value, hex: normalised (trimmed, upper-cased: member ids are matched that way) unless
+        `normalise` is False (an identifier matched exactly, e.g. an MRN)."""
+        message = "\x00".join((tenant, field, value.strip().upper() if normalise else value)).encode()
         return hmac.new(self.keyring.index_key, message, hashlib.sha256).hexdigest()
