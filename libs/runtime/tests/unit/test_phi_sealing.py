@@ -87,9 +87,9 @@ def test_blind_index_is_keyed_per_tenant_and_field_and_normalised():
 
 CLAIM = {"claim_id": "c1", "service_date": "2026-01-02", "payer_id": "P1",
          "patient": {"first_name": "Maria", "last_name": "Gonzalez", "birth_date": "1961-04-12"},
-         "coverage": {"payer_id": "P1", "member_id": "W123", "group_number": "G9", "subscriber": None},
-         "other_payers": [{"coverage": {"payer_id": "P0", "member_id": "X1"}, "paid_amount": "1.00"},
-                          {"coverage": {"payer_id": "P2", "member_id": "X2", "insured": {"last_name": "Roe"}}}],
+         "coverage": {"payer_id": "P1", "member_id": "W123QUILL", "group_number": "GRPQUILL9", "subscriber": None},
+         "other_payers": [{"coverage": {"payer_id": "P0", "member_id": "XQUILLMEMBER1"}, "paid_amount": "1.00"},
+                          {"coverage": {"payer_id": "P2", "member_id": "XQUILLMEMBER2", "insured": {"last_name": "Roebuckquill"}}}],
          "lines": [{"procedure_code": "99213"}]}
 TABLE = Table("t", MetaData(), Column("tenant_id", Text), Column("claim", JSON), Column("content", Text))
 
@@ -99,7 +99,9 @@ def test_document_seals_only_its_phi_and_opens_to_the_same_document():
     s = Sealer(OLD)
     sealed = col.seal(s, CLAIM, tenant="tenant-a", service="svc")
     text = json.dumps(sealed)
-    for phi_text in ("Maria", "Gonzalez", "1961-04-12", "W123", "G9", "X1", "X2", "Roe"):
+    # values long enough that random base64 cannot hold them by chance (a 2-letter one can)
+    for phi_text in ("Maria", "Gonzalez", "1961-04-12", "W123QUILL", "GRPQUILL9", "XQUILLMEMBER1", "XQUILLMEMBER2",
+                     "Roebuckquill"):
         assert phi_text not in text
     assert sealed["coverage"]["payer_id"] == "P1" and sealed["lines"] == CLAIM["lines"]  # the rest stays queryable
     assert "patient" not in sealed and SEALED_KEY in sealed
