@@ -282,7 +282,10 @@ def restore(layout: Layout, pgdata: Path, port: int, pg_options: str, target: da
     building.chmod(0o700)
     replaced = None
     if pgdata.exists():
-        replaced = pgdata.with_name(f"{pgdata.name}.replaced-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}")
+        # never over an earlier one: two restores can land in the same second
+        stamp = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+        replaced = next(p for n in range(1000)
+                        if not (p := pgdata.with_name(f"{pgdata.name}.replaced-{stamp}" + (f"-{n}" if n else ""))).exists())
         pgdata.rename(replaced)
     building.rename(pgdata)
     # hot_standby off: pg_ctl -w returns once recovery is over and the server promoted, not at consistency
