@@ -109,7 +109,7 @@ class BodyLimitMiddleware:
         limit = self.limit_for(scope)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _send_413(send, limit)
+            await _send_refusal(send, BodyTooLarge(limit))
             return
 
         check_nul = _json(_header(scope, b"content-type"))
@@ -155,17 +155,13 @@ def _header(scope: Scope, name: bytes) -> bytes:
 
 
 def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None  # the server rejects a malformed length; the streamed count still applies
-    return None
-
-
-async def _send_413(send: Send, limit: int) -> None:
-    await _send_refusal(send, BodyTooLarge(limit))
+    value = _header(scope, b"content-length")
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None  # the server rejects a malformed length; the streamed count still applies
 
 
 async def _send_refusal(send: Send, refusal: BodyRefused) -> None:
