@@ -190,7 +190,12 @@ pg_tls_config() {
 # Continuous WAL archiving into the backup directory (deploy/backup.py): on unless RCM_WAL_ARCHIVE=off. A segment
 # is archived when full or after RCM_WAL_ARCHIVE_TIMEOUT_S: at most that much committed work is lost with the disk.
 # Passed on the server's command line, so switching it takes a PostgreSQL restart (pg-down, pg-up).
+# The server (the 'postgres' user, as root) writes the WAL archive: beside the data directory's fallback when it
+# cannot reach the stack directory (pg_paths).
 BACKUP_DIR="${RCM_BACKUP_DIR:-$STACK_DIR/backups}"
+if [ -z "${RCM_BACKUP_DIR:-}" ] && [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$STACK_DIR" 2>/dev/null; then
+  BACKUP_DIR="/var/tmp/openrcm-backups-$(printf '%s' "$STACK_DIR" | md5sum | cut -c1-12)"
+fi
 pg_options() {
   local opts="-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1"
   if [ "${RCM_WAL_ARCHIVE:-on}" != off ]; then
