@@ -23,6 +23,11 @@ class EncounterLine(Contract):
     code_system: LineCodeSystem = "cpt-hcpcs"  # 2.2: SNOMED CT / CVX lines go to the coder queue
 
 
+class MissingItem(Contract):
+    field: str
+    reason: str
+
+
 class EncounterSubmitted(Event):
     """The project's own encounter JSON, as EHRs publish it on rcm.intake.encounters (and POST it).
 
@@ -34,8 +39,8 @@ class EncounterSubmitted(Event):
     NAME = "encounter-submitted"
     MAJOR = 2
     # 2.1: prior_authorization; 2.2: lines[].code_system, source_diagnoses; 2.3: coverage.insured; 2.4: coverage dates;
-    # 2.5: secondary_coverage
-    SCHEMA_MINOR = 5
+    # 2.5: secondary_coverage; 2.6: self_pay, intake_issues
+    SCHEMA_MINOR = 6
     DATA_CLASS = "phi"
     PHI_FIELDS = ("patient", "coverage", "secondary_coverage")
 
@@ -53,6 +58,12 @@ class EncounterSubmitted(Event):
     lines: list[EncounterLine] = Field(min_length=1, max_length=50)
     prior_authorization: str | None = Field(default=None, max_length=50)
     secondary_coverage: Coverage | None = None  # 2.5: the coverage that pays after `coverage`
+    # 2.6: the patient pays (no payer is billed): no 270 and no 837, the charges go straight to patient billing
+    self_pay: bool = False
+    # 2.6: what the intake mapper found that a person must resolve (a Coverage without a member id, several
+    # coverages and no rule choosing one, an invalid provider id...): charges holds the encounter in completeness
+    # review with these until a fix supplies the field
+    intake_issues: list[MissingItem] = Field(default_factory=list, max_length=50)
 
 
 class EncounterLineV1(Contract):
@@ -115,11 +126,6 @@ class EncounterCaptured(Event):
 
     claim: Claim
     intake_channel: Literal["fhir", "json", "kafka", "hl7v2"]
-
-
-class MissingItem(Contract):
-    field: str
-    reason: str
 
 
 class EncounterHeld(Event):
