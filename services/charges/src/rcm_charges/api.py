@@ -23,6 +23,8 @@ from rcm_runtime.reads import jsonable, problem, stage_read_router
 
 from rcm_charges.access import needs
 from rcm_charges.db import PHI, encounters
+from rcm_charges.domain.fhir_bundle import EncounterOutcome
+from rcm_charges.domain.fhir_response import batch_response
 from rcm_charges.domain.intake_errors import IntakeError
 from rcm_charges.service import CaptureResult, Charges, InvalidChargemaster, NoHl7Message
 
@@ -64,13 +66,21 @@ async def submit_encounter(body: EncounterSubmitted, tenant_id: TenantId, charge
 
 
 @router.post("/encounters/fhir", dependencies=[needs("encounters.submit"), Intake], status_code=201, responses=RESENT,
-             summary="Submit an encounter as a FHIR R4 Bundle (Patient, Coverage, Encounter, Condition, Procedure, "
-                     "ChargeItem, Claim)",
-             description="A single-encounter bundle answers with that encounter's result. A patient's "
-                         "multi-encounter export (e.g. Synthea) is split per Encounter and answers "
-                         "`{\"encounters\": [...]}`; if any encounter is rejected, nothing is captured and the 422 "
-                         "names the encounter of each problem. Services coded only in SNOMED CT or CVX are "
-                         "accepted as they came and reach the coder queue once complete.")
+             summary="Submit encounters as a FHIR R4 Bundle (Patient, Coverage, Encounter, Condition, Procedure, "
+                     "ChargeItem, Claim): one visit, or a patient's multi-encounter export",
+             description="Each Encounter is captured, held (completeness review, with what is missing) or rejected "
+                         "(with the field and reason) on its own; a retry of the same Bundle is idempotent per "
+                         "encounter. A single-encounter Bundle answers with that encounter's result (422 when it "
+                         "is rejected, 409 for a changed resend of a released claim). A multi-encounter Bundle "
+                         "answers `{\"encounters\": [...], \"summary\": {...}}`: 201 when any encounter is new, "
+                         "200 for a resend, 422 only when every encounter is rejected. With `Accept: "
+                         "application/fhir+json` a batch or transaction Bundle is answered with a FHIR "
+                         "`batch-response` Bundle (one entry per request entry). The coverage is chosen as FHIR "
+                         "says (Claim.insurance focal/sequence, Coverage.order, the one active on the date of "
+                         "service); a Coverage whose payor is the Patient or a RelatedPerson makes a self-pay "
+                         "encounter. Only a body that is not a FHIR Bundle with an Encounter is rejected whole. "
+                         "Services coded only in SNOMED CT or CVX are accepted as they came and reach the coder "
+                         "queue once complete.")
 @body_limit("max_file_body_bytes")
 @audited.money("encounter.submit_fhir", "claim")
 async def submit_fhir_bundle(request: Request, tenant_id: TenantId, charges: UseCases, response: Response,
@@ -81,12 +91,44 @@ async def submit_fhir_bundle(request: Request, tenant_id: TenantId, charges: Use
         return problem(422, "invalid_json", "body is not JSON",
                         [{"field": "body", "reason": f"{type(exc).__name__} at position {getattr(exc, 'pos', '?')}"}])
     try:
-        results = await charges.capture_fhir(tenant_id=tenant_id, bundle=bundle, source_system=source_system)
+        intake = await charges.capture_fhir(tenant_id=tenant_id, bundle=bundle, source_system=source_system)
     except IntakeError as exc:
         return problem(422, "invalid_fhir_bundle", "the FHIR Bundle cannot become an encounter", exc.errors)
-    if len(results) == 1:
-        return _one(results[0], response)
-    return _many(results)
+    items = [_outcome_item(outcome, result) for outcome, result in intake.outcomes]
+    if "application/fhir+json" in request.headers.get("accept", "") and intake.bundle_type in ("batch", "transaction"):
+        return JSONResponse(batch_response(items, intake.entry_count), media_type="application/fhir+json")
+    if len(items) == 1:
+        [(_, result)], [item] = intake.outcomes, items
+        if result is None:
+            return problem(422, "invalid_fhir_bundle", "the FHIR Bundle cannot become an encounter", item["errors"])
+        if result.status == "conflict":
+            return problem(409, "conflicting_resend", result.reason)
+        return _one(result, response)
+    if all(item["status"] == "rejected" for item in items):
+        return problem(422, "invalid_fhir_bundle", "no encounter of the FHIR Bundle can be captured",
+                       [{"encounter": item["entry"], **e} for item in items for e in item["errors"]])
+    summary: dict[str, int] = {}
+    for item in items:
+        summary[item["status"]] = summary.get(item["status"], 0) + 1
+    status = 201 if any(item.get("created") for item in items) else 200
+    return JSONResponse(status_code=status, content={"encounters": [_public(item) for item in items],
+                                                     "summary": summary})
+
+
+def _outcome_item(outcome: EncounterOutcome, result: CaptureResult | None) -> dict:
+    """One encounter of a Bundle: where it sits, its source id, and its result or why it was rejected."""
+    item = {"entry": outcome.entry, "entry_index": outcome.entry_index,
+            "source_encounter_id": outcome.source_encounter_id}
+    if result is None:
+        return {**item, "status": "rejected", "errors": list(outcome.errors)}
+    item |= _result_body(result) | {"created": result.created}
+    if result.reason:
+        item["reason"] = result.reason
+    return item
+
+
+def _public(item: dict) -> dict:
+    return {k: v for k, v in item.items() if k not in ("entry_index", "created")}
 
 
 @router.post("/encounters/hl7v2", dependencies=[needs("encounters.submit"), Intake], status_code=201, responses=RESENT,

@@ -34,8 +34,8 @@ from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
 from rcm_charges.db import PHI, chargemaster_items, encounter_audit, encounters, provider_profiles, tenant_settings
 from rcm_charges.domain.chargemaster import ChargemasterCsvError, ChargemasterItem, parse_chargemaster_csv, price_line
 from rcm_charges.domain.claim_builder import build_claim, content_hash
-from rcm_charges.domain.completeness import missing_items
-from rcm_charges.domain.fhir_bundle import bundle_to_encounters
+from rcm_charges.domain.completeness import missing_items, remaining_issues
+from rcm_charges.domain.fhir_bundle import EncounterOutcome, read_encounters
 from rcm_charges.domain.hl7_dft import dft_to_encounters, split_messages
 from rcm_charges.domain.intake_errors import IntakeError
 
@@ -88,9 +88,19 @@ class Intake:
 class CaptureResult:
     claim_id: uuid.UUID
     encounter_id: uuid.UUID
-    status: str  # captured | open (waiting out the charge lag) | held | duplicate
+    status: str  # captured | open (waiting out the charge lag) | held | duplicate | conflict (reported, unchanged)
     missing: list[dict] | None = None
     created: bool = False  # a new encounter (not a resend or a change to an existing one)
+    reason: str | None = None  # why a `conflict` changed nothing
+
+
+@dataclass(frozen=True)
+class FhirIntake:
+    """A Bundle's encounters, each with its outcome: rejected (`outcome.errors`) or captured (`result`)."""
+
+    bundle_type: str | None
+    entry_count: int
+    outcomes: list[tuple[EncounterOutcome, CaptureResult | None]]
 
 
 _insert_encounters = BulkInsert(
@@ -179,7 +189,9 @@ def evaluate(submission: EncounterSubmitted, ref: TenantReference, *, claim_id: 
     return Evaluation("captured", claim.model_dump(mode="json"), None, EncounterCaptured(claim=claim, intake_channel=channel))
 
 
-OPEN_STATES = ("held", "open")  # not yet released: changes and late charges are still accepted
+OPEN_STATES = ("held", "open")
+RELEASED_REASON = ("an encounter with this source_system and source_encounter_id was already released as a claim; "
+                   "changes now need a corrected claim (frequency 7)")  # not yet released: changes and late charges are still accepted
 
 
 def _hold_for_lag(ev: Evaluation, release_after: datetime | None, now: datetime) -> Evaluation:
@@ -190,12 +202,13 @@ def _hold_for_lag(ev: Evaluation, release_after: datetime | None, now: datetime)
 
 
 async def capture_encounters(uow: UnitOfWork, intakes: list[Intake], *, actor: str = "intake",
-                             charge_lag: timedelta = timedelta(0)) -> list[CaptureResult]:
+                             charge_lag: timedelta = timedelta(0), conflicts: str = "raise") -> list[CaptureResult]:
     """Insert encounters (one statement for the batch, on `uow.conn`; each intake's events go out through
     its own bound unit). A resend with the same content changes nothing; a corrected resend of an open
     encounter becomes its next version (audited); a corrected resend of a released claim raises
     ConflictingResend. With a charge lag, complete encounters wait (status open) so late charges can join
-    before release_due() releases them."""
+    before release_due() releases them. `conflicts="report"`: a corrected resend of a released claim is a
+    `conflict` result for that encounter alone (nothing of it changed) instead of ConflictingResend."""
     conn = uow.conn
     refs = await tenant_reference(conn, intakes)
     rows, evals = [], []
@@ -231,9 +244,10 @@ async def capture_encounters(uow: UnitOfWork, intakes: list[Intake], *, actor: s
             results.append(CaptureResult(prior.claim_id, prior.encounter_id, "duplicate", prior.missing))
             continue
         if prior.status not in OPEN_STATES:
-            raise ConflictingResend(
-                "an encounter with this source_system and source_encounter_id was already released as a claim; "
-                "changes now need a corrected claim (frequency 7)")
+            if conflicts == "report":
+                results.append(CaptureResult(prior.claim_id, prior.encounter_id, "conflict", reason=RELEASED_REASON))
+                continue
+            raise ConflictingResend(RELEASED_REASON)
         result = await _apply_change(intakes[i].uow, prior, intakes[i].submission,
                                      actor=actor, action="corrected_resend", channel=intakes[i].channel)
         results.append(result)
@@ -279,6 +293,9 @@ async def fix_encounter(uow: UnitOfWork, *, claim_id: uuid.UUID, changes: dict[s
     """Completeness review: merge the corrected fields into the held encounter; release it if complete.
     Audited as the unit's actor. Raises pydantic ValidationError when the merged encounter is invalid."""
     prior = await _open_encounter(uow.conn, uow.tenant_id, claim_id)
+    issues = prior.submission.get("intake_issues") or []
+    if "intake_issues" not in changes:
+        changes = {**changes, "intake_issues": remaining_issues(issues, changes)}
     merged = EncounterSubmitted.model_validate({**prior.submission, **changes,
                                                 "source_system": prior.source_system,
                                                 "source_encounter_id": prior.source_encounter_id})
@@ -399,19 +416,26 @@ class Charges:
     # -- intake ------------------------------------------------------------------------------------------
 
     async def capture(self, *, tenant_id: str, submissions: list[EncounterSubmitted], channel: str,
-                      actor: str = "api") -> list[CaptureResult]:
-        """Capture encounters sent over HTTP, all in one unit of work (all or nothing). Raises
-        ConflictingResend (409) for a changed resend of a released claim."""
+                      actor: str = "api", conflicts: str = "raise") -> list[CaptureResult]:
+        """Capture encounters sent over HTTP, all in one unit of work. Raises ConflictingResend (409) for a
+        changed resend of a released claim (nothing captured), or with `conflicts="report"` answers that
+        encounter's result as `conflict`."""
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
             results = await capture_encounters(uow, [Intake(uow, s, channel) for s in submissions],
-                                               charge_lag=self.charge_lag)
+                                               charge_lag=self.charge_lag, conflicts=conflicts)
             uow.audit_names(*(r.claim_id for r in results))
             return results
 
-    async def capture_fhir(self, *, tenant_id: str, bundle: Any, source_system: str = "fhir") -> list[CaptureResult]:
-        """A FHIR R4 Bundle, split per Encounter; raises IntakeError (nothing captured) when any is rejected."""
-        submissions = bundle_to_encounters(bundle, source_system=source_system)
-        return await self.capture(tenant_id=tenant_id, submissions=submissions, channel="fhir")
+    async def capture_fhir(self, *, tenant_id: str, bundle: Any, source_system: str = "fhir") -> FhirIntake:
+        """Each Encounter of a FHIR R4 Bundle captured, held or rejected on its own (the accepted ones in one
+        unit of work; a retry of the Bundle is idempotent per encounter). Raises IntakeError only when the
+        input is not a FHIR Bundle with an Encounter (nothing captured)."""
+        read = read_encounters(bundle, source_system=source_system)
+        accepted = [o.submission for o in read.outcomes if o.submission is not None]
+        results = iter(await self.capture(tenant_id=tenant_id, submissions=accepted, channel="fhir",
+                                          conflicts="report") if accepted else [])
+        return FhirIntake(read.bundle_type, read.entry_count,
+                          [(o, next(results) if o.submission is not None else None) for o in read.outcomes])
 
     async def capture_hl7v2(self, *, tenant_id: str, text: str, source_system: str | None = None) -> list[CaptureResult]:
         """HL7 v2 DFT^P03 message(s): all parsed first; raises NoHl7Message, or IntakeError listing the problems

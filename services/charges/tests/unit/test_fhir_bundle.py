@@ -354,6 +354,12 @@ def test_synthea_patient_history_splits_into_one_source_coded_encounter_per_visi
     for encounter in encounters:
         assert encounter.billing_provider is None  # Synthea organisations carry no NPI
         assert encounter.coverage is None  # Synthea names the payer only (Claim.insurance.coverage.display)
+        # NO_INSURANCE is a self-pay patient; a named payer without a Coverage resource waits for the member id
+        payers = {i["coverage"].get("display") for r in resources if r["resourceType"] == "Claim" for i in r["insurance"]}
+        if payers == {"NO_INSURANCE"}:
+            assert encounter.self_pay and encounter.intake_issues == []
+        else:
+            assert not encounter.self_pay and [i.field for i in encounter.intake_issues] == ["coverage.member_id"]
         assert encounter.lines and {line.code_system for line in encounter.lines} <= {"snomed-ct", "cvx"}
         assert encounter.diagnoses == []
     # each encounter keeps only its own conditions: together they are the bundle's SNOMED conditions

@@ -28,11 +28,28 @@ def missing_items(submission: EncounterSubmitted, line_prices: list[Decimal | No
         out.append(Missing("billing_provider", "billing provider (NPI, tax id) is missing"))
     if submission.rendering_provider is None:
         out.append(Missing("rendering_provider.npi", "rendering provider NPI is missing"))
-    if submission.coverage is None:
+    # what the intake mapper could not decide (a Coverage without a member id, no rule choosing the coverage...)
+    issues = [Missing(i.field, i.reason) for i in submission.intake_issues]
+    if submission.coverage is None and not submission.self_pay and not any(_top(m.field) == "coverage" for m in issues):
         out.append(Missing("coverage.payer_id", "no payer on file (register coverage or mark self-pay)"))
         out.append(Missing("coverage.member_id", "subscriber (member) id is missing"))
+    out += issues
     for i, price in enumerate(line_prices, start=1):
         if price is None:
             out.append(Missing(f"lines[{i}].charge",
                                f"line {i}: no charge sent and no chargemaster price for the code on the date of service"))
     return out
+
+
+def _top(field: str) -> str:
+    """'coverage.member_id' -> 'coverage'; 'lines[2].charge' -> 'lines': the submission field a fix supplies."""
+    return field.split(".", 1)[0].split("[", 1)[0]
+
+
+def remaining_issues(issues: list[dict], changes: dict) -> list[dict]:
+    """The intake issues a completeness fix leaves open: supplying a field resolves the issues about it
+    (`coverage` resolves `coverage.member_id`), and marking the encounter self-pay resolves the coverage ones."""
+    supplied = set(changes)
+    if changes.get("self_pay"):
+        supplied.add("coverage")
+    return [i for i in issues if _top(i["field"]) not in supplied]

@@ -1,29 +1,31 @@
 """FHIR R4B Bundle -> EncounterSubmitted (pure, no I/O): one encounter as an EHR POSTs it, or a
 patient's multi-encounter export (Synthea) split per encounter.
 
-Every rejection is an IntakeError listing field paths and reasons. Reasons are written here or
+Each Encounter of a Bundle is mapped on its own (read_encounters): one bad encounter, or a bad resource
+only it uses, rejects that encounter alone. The coverage is chosen as FHIR says (fhir_coverage); what a
+person must resolve (no member id, several coverages and no rule) travels as `intake_issues` and charges
+holds the encounter. Every rejection is an IntakeError listing field paths and reasons. Reasons are written here or
 taken from pydantic's message templates, never from the input, so no PHI leaks into responses or logs.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import fhir.resources.R4B as fhir_r4b
-from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.coding import Coding
 from fhir.resources.R4B.extension import Extension
-from fhir.resources.R4B.reference import Reference
 from pydantic import BaseModel, ValidationError
 
+from rcm_charges.domain.fhir_coverage import choose_coverage
+from rcm_charges.domain.fhir_index import EncounterScope, Entry, codings, fhir_path, no_single, read_bundle
 from rcm_charges.domain.intake_errors import IntakeError, Problems, reason_of
-from rcm_contracts.claim import Address, Coverage, Person, Provider
+from rcm_contracts.claim import Address, Person, Provider
 from rcm_contracts.events import EncounterLine, EncounterSubmitted
 
 CPT_SYSTEM = "http://www.ama-assn.org/go/cpt"
@@ -46,7 +48,6 @@ PLACE_OF_SERVICE_BY_ENCOUNTER_CLASS = {
     "VR": "02",  # telehealth other than in patient's home
     "HH": "12",  # home
 }
-RELATIONSHIPS = frozenset({"self", "spouse", "child", "other"})
 SEX_BY_GENDER = {"male": "M", "female": "F", "other": "U", "unknown": "U"}
 
 MAX_DIAGNOSES = 12  # CMS-1500 / 837P carry at most 12 diagnosis codes
@@ -54,7 +55,6 @@ MAX_MODIFIERS = 4
 MAX_LINES = 50  # 837P loop 2400 repeats at most 50 times
 MAX_SOURCE_DIAGNOSES = 50
 MAX_PROVIDER_NAME = 60
-MAX_PAYER_NAME = 60
 
 UNBILLABLE_ENCOUNTER_STATUSES = frozenset({"cancelled", "entered-in-error"})
 UNBILLABLE_PROCEDURE_STATUSES = frozenset({"not-done", "entered-in-error"})
@@ -74,54 +74,109 @@ _Problems = Problems  # the mapping code's local name
 
 
 # ---------------------------------------------------------------- public entry points
-def bundle_to_encounter(bundle: dict, *, source_system: str) -> EncounterSubmitted:
-    """A single-encounter bundle (an EHR posting one visit)."""
-    index = _BundleIndex(_parse_bundle(bundle))
-    return _encounter_submission(index, _single(index, "Patient"), _single(index, "Encounter"), source_system)
+@dataclass(frozen=True)
+class EncounterOutcome:
+    """One Encounter of a Bundle: its submission, or the problems that reject it (each with field and
+    reason). An encounter the mapper could only half-read (no member id, no rule choosing the coverage)
+    is a submission with `intake_issues`: charges holds it."""
+
+    entry_index: int
+    source_encounter_id: str | None
+    submission: EncounterSubmitted | None = None
+    errors: tuple[dict, ...] = ()
+
+    @property
+    def entry(self) -> str:
+        return f"Bundle.entry[{self.entry_index}].resource"
 
 
-def bundle_to_encounters(bundle: dict, *, source_system: str) -> list[EncounterSubmitted]:
-    """A single-encounter bundle, or one patient's multi-encounter export (Synthea's batch bundles):
-    split per Encounter, each with the resources that point at it (Condition.encounter,
-    Procedure.encounter, ChargeItem.context, Claim.item.encounter) plus the shared ones (Patient,
-    Coverage, Organization, Practitioner). All or nothing: problems are reported per encounter."""
-    index = _BundleIndex(_parse_bundle(bundle))
-    patient = _single(index, "Patient")
-    found = index.of_type("Encounter")
-    if len(found) <= 1:
-        return [_encounter_submission(index, patient, _single(index, "Encounter"), source_system)]
-    submissions, errors = [], []
-    for encounter in found:
+@dataclass(frozen=True)
+class BundleEncounters:
+    bundle_type: str | None
+    entry_count: int
+    outcomes: list[EncounterOutcome]
+
+
+def read_encounters(bundle: Any, *, source_system: str) -> BundleEncounters:
+    """Every Encounter of a Bundle (one visit as an EHR POSTs it, or a patient's history export),
+    each mapped on its own: captured, held or rejected independently. Raises IntakeError only when the
+    input is not a FHIR Bundle at all, or holds no Encounter."""
+    index = read_bundle(bundle)
+    scopes = index.split()
+    if not scopes:
+        raise no_single("Encounter", 0)
+    outcomes = []
+    for scope in scopes:
         try:
-            submissions.append(_encounter_submission(index.scoped_to(encounter), patient, encounter, source_system))
+            submission = _encounter_submission(scope, source_system)
+            outcomes.append(EncounterOutcome(scope.entry_index, submission.source_encounter_id, submission))
         except IntakeError as exc:
-            errors += [{"encounter": encounter.path, **e} for e in exc.errors]
+            outcomes.append(EncounterOutcome(scope.entry_index, _source_id_of(scope), errors=tuple(exc.errors)))
+    return BundleEncounters(index.bundle_type, index.entry_count, outcomes)
+
+
+def bundle_to_encounter(bundle: Any, *, source_system: str) -> EncounterSubmitted:
+    """A single-encounter bundle (an EHR posting one visit); IntakeError when it holds several."""
+    read = read_encounters(bundle, source_system=source_system)
+    if len(read.outcomes) != 1:
+        raise no_single("Encounter", len(read.outcomes))
+    [outcome] = read.outcomes
+    if outcome.errors:
+        raise IntakeError(list(outcome.errors))
+    return outcome.submission
+
+
+def bundle_to_encounters(bundle: Any, *, source_system: str) -> list[EncounterSubmitted]:
+    """All encounters or nothing: IntakeError listing each rejected encounter's problems (`encounter`:
+    the Encounter's entry path) when any is rejected."""
+    read = read_encounters(bundle, source_system=source_system)
+    errors = [{"encounter": o.entry, **e} for o in read.outcomes for e in o.errors] if len(read.outcomes) > 1 \
+        else [e for o in read.outcomes for e in o.errors]
     if errors:
         raise IntakeError(errors)
-    return submissions
+    return [o.submission for o in read.outcomes]
 
 
-def _encounter_submission(index: "_BundleIndex", patient: "_Entry", encounter: "_Entry",
-                          source_system: str) -> EncounterSubmitted:
+def _source_id_of(scope: EncounterScope) -> str | None:
+    if scope.encounter is None:
+        return scope.invalid_source_id
+    enc = scope.encounter.resource
+    return (enc.identifier[0].value if enc.identifier and enc.identifier[0].value else None) or enc.id
+
+
+def _encounter_submission(scope: EncounterScope, source_system: str) -> EncounterSubmitted:
     problems = _Problems()
+    for problem in scope.problems:  # invalid entries this encounter needs
+        problems.add(problem["field"], problem["reason"])
+    problems.raise_if_any()
+    encounter = scope.encounter
     enc = encounter.resource
+    patient = _patient_entry(scope, enc)
     if enc.status in UNBILLABLE_ENCOUNTER_STATUSES:
         problems.add("Encounter.status", "a cancelled or entered-in-error encounter is not billable")
+    service_date = _service_date(enc, problems)
+    choice = choose_coverage(scope, patient, service_date)
     values = {
         "source_system": source_system,
         "source_encounter_id": _source_encounter_id(enc, problems),
-        "service_date": _service_date(enc, problems),
+        "service_date": service_date,
         "place_of_service": _place_of_service(enc, problems),
-        "patient": _patient(patient.resource, problems),
-        "coverage": _primary_coverage(index, problems),
-        "secondary_coverage": _secondary_coverage(index, problems),
-        "billing_provider": _billing_provider(enc, index, problems),
-        "rendering_provider": _rendering_provider(enc, index, problems),
-        "diagnoses": _diagnoses(index),
-        "source_diagnoses": _source_diagnoses(index),
-        "lines": _service_lines(index, problems),
-        "prior_authorization": _prior_authorization(index),
+        "patient": _patient(patient.resource, problems) if patient is not None else None,
+        "coverage": choice.coverage,
+        "secondary_coverage": choice.secondary,
+        "self_pay": choice.self_pay,
+        "intake_issues": choice.issues,
+        "billing_provider": _billing_provider(enc, scope, problems),
+        "rendering_provider": _rendering_provider(enc, scope, problems),
+        "diagnoses": _diagnoses(scope),
+        "source_diagnoses": _source_diagnoses(scope),
+        "lines": _service_lines(scope, problems),
+        "prior_authorization": _prior_authorization(scope),
     }
+    if patient is None:
+        found = len(scope.bundle.of_type("Patient"))
+        problems.add("Patient", f"the bundle needs exactly one Patient resource, found {found}" if found != 1
+                     else "Encounter.subject does not resolve to the Patient of the bundle")
     problems.raise_if_any()
 
     submission = _contract(
@@ -139,7 +194,16 @@ def _encounter_submission(index: "_BundleIndex", patient: "_Entry", encounter: "
     return submission
 
 
-def _prior_authorization(index: "_BundleIndex") -> str | None:
+def _patient_entry(scope: EncounterScope, enc: Any) -> Entry | None:
+    """Encounter.subject; the bundle's only Patient when the subject does not resolve (or is absent)."""
+    subject = scope.resolve(enc.subject, "Patient")
+    if subject is not None:
+        return subject
+    patients = scope.bundle.of_type("Patient")
+    return patients[0] if len(patients) == 1 else None
+
+
+def _prior_authorization(index: EncounterScope) -> str | None:
     """Claim.insurance.preAuthRef of a FHIR Claim in the bundle (the EHR's prior-authorization number)."""
     for entry in index.of_type("Claim"):
         for insurance in entry.resource.insurance or []:
@@ -147,134 +211,6 @@ def _prior_authorization(index: "_BundleIndex") -> str | None:
                 if ref and ref.strip():
                     return ref.strip()[:50]
     return None
-
-
-# ---------------------------------------------------------------- parsing & lookup
-def _parse_bundle(raw: Any) -> Bundle:
-    problems = _Problems()
-    if not isinstance(raw, dict):
-        problems.add("Bundle", "must be a JSON object")
-    elif raw.get("resourceType") != "Bundle":
-        problems.add("Bundle.resourceType", "must be 'Bundle'")
-    else:
-        _check_entry_resource_types(raw, problems)
-    problems.raise_if_any()
-
-    try:
-        return Bundle.model_validate(raw)
-    except ValidationError as exc:
-        for err in exc.errors(include_input=False, include_url=False, include_context=False):
-            problems.add(_fhir_path("Bundle", err["loc"]), _reason(err["msg"]))
-    except KeyError:
-        # fhir_core raises a bare KeyError for an unknown resourceType nested in contained[].
-        problems.add("Bundle.entry", "contains a resource whose resourceType is not defined in FHIR R4B")
-    problems.raise_if_any()
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _check_entry_resource_types(raw: dict, problems: _Problems) -> None:
-    """fhir.resources crashes (KeyError) on unknown types and silently accepts a typeless resource."""
-    entries = raw.get("entry")
-    if not isinstance(entries, list):
-        return  # absent, or let the model report the wrong shape
-    for i, entry in enumerate(entries):
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict):
-            continue
-        resource_type = resource.get("resourceType")
-        field = f"Bundle.entry[{i}].resource.resourceType"
-        if not isinstance(resource_type, str) or not resource_type:
-            problems.add(field, "is required")
-            continue
-        try:
-            fhir_r4b.get_fhir_model_class(resource_type)
-        except ValueError:
-            problems.add(field, "is not a FHIR R4B resource type")
-
-
-@dataclass(frozen=True)
-class _Entry:
-    index: int
-    resource: Any  # a fhir.resources R4B resource model
-
-    @property
-    def path(self) -> str:
-        return f"Bundle.entry[{self.index}].resource"
-
-
-class _BundleIndex:
-    """Entries by type and by the keys a Reference may use: entry.fullUrl or ResourceType/id."""
-
-    def __init__(self, bundle: Bundle) -> None:
-        self.entries: list[_Entry] = []
-        self._by_reference: dict[str, _Entry] = {}
-        for i, bundle_entry in enumerate(bundle.entry or []):
-            if bundle_entry.resource is None:
-                continue  # e.g. a DELETE request in a batch
-            entry = _Entry(i, bundle_entry.resource)
-            self.entries.append(entry)
-            if bundle_entry.fullUrl:
-                self._by_reference[bundle_entry.fullUrl] = entry
-            if entry.resource.id:
-                self._by_reference[f"{entry.resource.get_resource_type()}/{entry.resource.id}"] = entry
-
-    def of_type(self, resource_type: str) -> list[_Entry]:
-        return [e for e in self.entries if e.resource.get_resource_type() == resource_type]
-
-    def scoped_to(self, encounter: _Entry) -> "_BundleIndex":
-        """The same bundle seen from one encounter: entries that point at another encounter drop out,
-        references still resolve against the whole bundle."""
-        scoped = object.__new__(_BundleIndex)
-        scoped._by_reference = self._by_reference
-        scoped.entries = [e for e in self.entries if e is encounter or self._belongs(e, encounter)]
-        return scoped
-
-    def _belongs(self, entry: _Entry, encounter: _Entry) -> bool:
-        resource = entry.resource
-        if resource.get_resource_type() == "Encounter":
-            return False
-        refs = _encounter_references(resource)
-        return not refs or any(self.resolve(ref, "Encounter") is encounter for ref in refs)
-
-    def resolve(self, reference: Reference | None, resource_type: str) -> _Entry | None:
-        target = reference.reference if reference is not None else None
-        if not target:
-            return None
-        target = target.split("/_history/")[0]
-        entry = self._by_reference.get(target)
-        if entry is None and "/" in target:
-            # an absolute URL whose fullUrl differs from the server base: fall back to Type/id
-            entry = self._by_reference.get("/".join(target.rstrip("/").split("/")[-2:]))
-        if entry is None or entry.resource.get_resource_type() != resource_type:
-            return None
-        return entry
-
-
-def _encounter_references(resource: Any) -> list[Reference]:
-    """Where a resource says which encounter it belongs to; none means it is shared (Patient, ...)."""
-    resource_type = resource.get_resource_type()
-    if resource_type == "ChargeItem":
-        return [resource.context] if resource.context else []
-    if resource_type in ("Claim", "ExplanationOfBenefit"):
-        return [ref for item in resource.item or [] for ref in item.encounter or []]
-    encounter = getattr(resource, "encounter", None)
-    return [encounter] if isinstance(encounter, Reference) else []
-
-
-def _single(index: _BundleIndex, resource_type: str) -> _Entry:
-    found = index.of_type(resource_type)
-    if len(found) != 1:
-        hint = " (a multi-encounter bundle, such as a patient history export, must be split first)"
-        raise IntakeError(
-            [
-                {
-                    "field": resource_type,
-                    "reason": f"the bundle needs exactly one {resource_type} resource, found {len(found)}"
-                    + (hint if resource_type == "Encounter" and found else ""),
-                }
-            ]
-        )
-    return found[0]
 
 
 # ---------------------------------------------------------------- encounter
@@ -314,7 +250,7 @@ def _place_of_service(enc: Any, problems: _Problems) -> str:
                 return DEFAULT_PLACE_OF_SERVICE
             return code
     # serviceType's usual value set is also numeric, so only trust a coding from a POS code system
-    for coding in _codings(enc.serviceType):
+    for coding in codings(enc.serviceType):
         if coding.system and "place-of-service" in coding.system.lower():
             if coding.code and _PLACE_OF_SERVICE.match(coding.code):
                 return coding.code
@@ -327,7 +263,7 @@ def _extension_code(ext: Extension) -> str | None:
         return (ext.valueCode or ext.valueString).strip()
     if ext.valueCoding is not None:
         return ext.valueCoding.code
-    codes = [c.code for c in _codings(ext.valueCodeableConcept) if c.code]
+    codes = [c.code for c in codings(ext.valueCodeableConcept) if c.code]
     return codes[0] if codes else None
 
 
@@ -387,85 +323,8 @@ def _address(addr: Any) -> Address | None:
         return None
 
 
-# ---------------------------------------------------------------- coverage
-def _primary_coverage(index: _BundleIndex, problems: _Problems) -> Coverage | None:
-    coverages = index.of_type("Coverage")
-    if len(coverages) > 1:
-        # Coverage.order 1 marks the primary payer when the patient has several
-        primaries = [c for c in coverages if c.resource.order == 1]
-        if len(primaries) != 1:
-            problems.add(
-                "Coverage.order",
-                f"several Coverage resources need exactly one primary (order 1), found {len(primaries)}",
-            )
-            return None
-        coverages = primaries
-    return _coverage(coverages[0], index, problems) if coverages else None
-
-
-def _secondary_coverage(index: _BundleIndex, problems: _Problems) -> Coverage | None:
-    """The Coverage with order 2 (the payer after the primary), when the patient has several and one says so."""
-    seconds = [c for c in index.of_type("Coverage") if c.resource.order == 2]
-    return _coverage(seconds[0], index, problems) if len(seconds) == 1 else None
-
-
-def _coverage(entry: _Entry, index: _BundleIndex, problems: _Problems) -> Coverage | None:
-    cov = entry.resource
-    payer_id, payer_name = _payer(cov.payor[0] if cov.payor else None, index)
-    if payer_id is None:
-        problems.add(f"{entry.path}.payor[0]", "needs an identifier.value or display naming the payer")
-    member_id = cov.subscriberId or (cov.identifier[0].value if cov.identifier else None)
-    if member_id is None:
-        problems.add(f"{entry.path}.subscriberId", "is required (or identifier[0].value): the member id")
-    if payer_id is None or member_id is None:
-        return None
-    return _contract(
-        Coverage,
-        problems,
-        prefix=entry.path,
-        paths={
-            "payer_id": f"{entry.path}.payor[0].identifier.value",
-            "payer_name": f"{entry.path}.payor[0].display",
-            "member_id": f"{entry.path}.subscriberId",
-            "group_number": f"{entry.path}.class",
-            "relationship": f"{entry.path}.relationship",
-        },
-        payer_id=payer_id,
-        payer_name=(payer_name or payer_id)[:MAX_PAYER_NAME],
-        member_id=member_id,
-        group_number=_group_number(cov),
-        relationship=_relationship(cov),
-    )
-
-
-def _payer(payor: Reference | None, index: _BundleIndex) -> tuple[str | None, str | None]:
-    if payor is None:
-        return None, None
-    payer_id = payor.identifier.value if payor.identifier is not None else None
-    payer_name = payor.display
-    org = index.resolve(payor, "Organization")
-    if org is not None:  # a plain reference to the payer Organization is common too
-        payer_id = payer_id or (org.resource.identifier[0].value if org.resource.identifier else None)
-        payer_name = payer_name or org.resource.name
-    return payer_id or payer_name, payer_name
-
-
-def _group_number(cov: Any) -> str | None:
-    for cov_class in cov.class_fhir or []:
-        if any(c.code == "group" for c in _codings(cov_class.type)):
-            return cov_class.value
-    return None
-
-
-def _relationship(cov: Any) -> str:
-    codings = _codings(cov.relationship)
-    if not codings or not codings[0].code:
-        return "self"
-    return codings[0].code if codings[0].code in RELATIONSHIPS else "other"
-
-
 # ---------------------------------------------------------------- providers
-def _billing_provider(enc: Any, index: _BundleIndex, problems: _Problems) -> Provider | None:
+def _billing_provider(enc: Any, index: EncounterScope, problems: _Problems) -> Provider | None:
     """None when the encounter names no billing organization with an NPI (Synthea's carry none): the
     tenant's default billing provider applies, or completeness review holds the encounter."""
     if enc.serviceProvider is None:
@@ -480,7 +339,7 @@ def _billing_provider(enc: Any, index: _BundleIndex, problems: _Problems) -> Pro
     return _provider(org, npi, org.resource.name, problems)
 
 
-def _rendering_provider(enc: Any, index: _BundleIndex, problems: _Problems) -> Provider | None:
+def _rendering_provider(enc: Any, index: EncounterScope, problems: _Problems) -> Provider | None:
     """Optional: without a resolvable Practitioner NPI the billing provider renders the service."""
     participant = enc.participant[0] if enc.participant else None
     practitioner = index.resolve(participant.individual if participant else None, "Practitioner")
@@ -506,7 +365,7 @@ def _practitioner_name(practitioner: Any) -> str | None:
     return " ".join([*(name.given or []), *([name.family] if name.family else [])]) or None
 
 
-def _provider(entry: _Entry, npi: tuple[int, str], name: str | None, problems: _Problems) -> Provider | None:
+def _provider(entry: Entry, npi: tuple[int, str], name: str | None, problems: _Problems) -> Provider | None:
     npi_index, npi_value = npi
     return _contract(
         Provider,
@@ -519,11 +378,11 @@ def _provider(entry: _Entry, npi: tuple[int, str], name: str | None, problems: _
 
 
 # ---------------------------------------------------------------- diagnoses
-def _diagnoses(index: _BundleIndex) -> list[str]:
+def _diagnoses(index: EncounterScope) -> list[str]:
     """ICD-10-CM codes in bundle order, as claims carry them: no dot, upper case, each once."""
     codes: list[str] = []
     for entry in index.of_type("Condition"):
-        for coding in _codings(entry.resource.code):
+        for coding in codings(entry.resource.code):
             if coding.system == ICD10CM_SYSTEM and coding.code:
                 code = coding.code.replace(".", "").strip().upper()
                 if code and code not in codes:
@@ -531,14 +390,14 @@ def _diagnoses(index: _BundleIndex) -> list[str]:
     return codes[:MAX_DIAGNOSES]
 
 
-def _source_diagnoses(index: _BundleIndex) -> list[dict]:
+def _source_diagnoses(index: EncounterScope) -> list[dict]:
     """SNOMED CT conditions of an encounter with no ICD-10-CM coding: the coder maps them."""
     found: list[dict] = []
     for entry in index.of_type("Condition"):
-        codings = _codings(entry.resource.code)
-        if any(c.system == ICD10CM_SYSTEM for c in codings):
+        found_codings = codings(entry.resource.code)
+        if any(c.system == ICD10CM_SYSTEM for c in found_codings):
             continue
-        for coding in codings:
+        for coding in found_codings:
             code = (coding.code or "").strip()
             if coding.system == SNOMED_SYSTEM and _SNOMED_CODE.match(code):
                 item = {"system": "snomed-ct", "code": code}
@@ -548,7 +407,7 @@ def _source_diagnoses(index: _BundleIndex) -> list[dict]:
 
 
 # ---------------------------------------------------------------- service lines
-def _service_lines(index: _BundleIndex, problems: _Problems) -> list[EncounterLine]:
+def _service_lines(index: EncounterScope, problems: _Problems) -> list[EncounterLine]:
     lines: list[EncounterLine] = []
     billable_found = False
     for entry in _billable_sources(index):
@@ -574,7 +433,7 @@ def _service_lines(index: _BundleIndex, problems: _Problems) -> list[EncounterLi
     return lines
 
 
-def _source_coded_lines(index: _BundleIndex, problems: _Problems) -> list[EncounterLine]:
+def _source_coded_lines(index: EncounterScope, problems: _Problems) -> list[EncounterLine]:
     """Services the EHR coded in SNOMED CT / CVX only (Synthea): they travel as they came, with the
     EHR's charge when it sent one, and coding sends the claim to the coder queue. The EHR's Claim
     items are its billing view of the visit (net amounts included), so they win over Procedures."""
@@ -607,7 +466,7 @@ def _source_coded_lines(index: _BundleIndex, problems: _Problems) -> list[Encoun
 
 
 def _source_coding(concept: CodeableConcept | None) -> tuple[str, str] | None:
-    for coding in _codings(concept):
+    for coding in codings(concept):
         code = (coding.code or "").strip()
         if coding.system == SNOMED_SYSTEM and _SNOMED_CODE.match(code):
             return "snomed-ct", code
@@ -616,7 +475,7 @@ def _source_coding(concept: CodeableConcept | None) -> tuple[str, str] | None:
     return None
 
 
-def _billable_sources(index: _BundleIndex) -> list[_Entry]:
+def _billable_sources(index: EncounterScope) -> list[Entry]:
     """Procedures and ChargeItems in bundle order, minus those not performed or not to be billed."""
     charged = _procedures_charged_by_charge_items(index)
     sources = []
@@ -630,7 +489,7 @@ def _billable_sources(index: _BundleIndex) -> list[_Entry]:
     return sources
 
 
-def _procedures_charged_by_charge_items(index: _BundleIndex) -> set[int]:
+def _procedures_charged_by_charge_items(index: EncounterScope) -> set[int]:
     """A ChargeItem whose service is a Procedure is that procedure's charge: bill it once, not twice."""
     charged: set[int] = set()
     for entry in index.of_type("ChargeItem"):
@@ -643,13 +502,13 @@ def _procedures_charged_by_charge_items(index: _BundleIndex) -> set[int]:
 
 def _billable_coding(concept: CodeableConcept | None) -> tuple[int, Coding] | None:
     """The first CPT/HCPCS coding of a code; None when coded in other systems (e.g. SNOMED) only."""
-    for i, coding in enumerate(_codings(concept)):
+    for i, coding in enumerate(codings(concept)):
         if coding.system in BILLABLE_CODE_SYSTEMS:
             return i, coding
     return None
 
 
-def _procedure_code(entry: _Entry, found: tuple[int, Coding], problems: _Problems) -> str | None:
+def _procedure_code(entry: Entry, found: tuple[int, Coding], problems: _Problems) -> str | None:
     i, coding = found
     code = (coding.code or "").strip().upper()
     if not _PROCEDURE_CODE.match(code):
@@ -658,7 +517,7 @@ def _procedure_code(entry: _Entry, found: tuple[int, Coding], problems: _Problem
     return code
 
 
-def _procedure_line(entry: _Entry, found: tuple[int, Coding], problems: _Problems) -> EncounterLine | None:
+def _procedure_line(entry: Entry, found: tuple[int, Coding], problems: _Problems) -> EncounterLine | None:
     code = _procedure_code(entry, found, problems)
     charge = _charge_amount(entry, problems)
     modifiers = _modifiers(entry, problems)
@@ -667,7 +526,7 @@ def _procedure_line(entry: _Entry, found: tuple[int, Coding], problems: _Problem
     return _line(entry, problems, procedure_code=code, modifiers=modifiers, units=Decimal(1), charge=charge)
 
 
-def _charge_item_line(entry: _Entry, found: tuple[int, Coding], problems: _Problems) -> EncounterLine | None:
+def _charge_item_line(entry: Entry, found: tuple[int, Coding], problems: _Problems) -> EncounterLine | None:
     item = entry.resource
     code = _procedure_code(entry, found, problems)
     units = Decimal(1)  # an absent quantity means one
@@ -688,7 +547,7 @@ def _charge_item_line(entry: _Entry, found: tuple[int, Coding], problems: _Probl
     )
 
 
-def _price_override(entry: _Entry, problems: _Problems) -> Decimal | None:
+def _price_override(entry: Entry, problems: _Problems) -> Decimal | None:
     price = entry.resource.priceOverride
     if price is None or price.value is None:
         problems.add(f"{entry.path}.priceOverride.value", "is required: a line charge is never assumed to be 0")
@@ -699,7 +558,7 @@ def _price_override(entry: _Entry, problems: _Problems) -> Decimal | None:
     return price.value
 
 
-def _charge_amount(entry: _Entry, problems: _Problems) -> Decimal | None:
+def _charge_amount(entry: Entry, problems: _Problems) -> Decimal | None:
     for i, ext in enumerate(entry.resource.extension or []):
         if ext.url and ext.url.endswith(CHARGE_EXTENSION_SUFFIX):
             money = ext.valueMoney
@@ -718,14 +577,14 @@ def _charge_amount(entry: _Entry, problems: _Problems) -> Decimal | None:
     return None
 
 
-def _optional_charge_amount(entry: _Entry, problems: _Problems) -> Decimal | None:
+def _optional_charge_amount(entry: Entry, problems: _Problems) -> Decimal | None:
     """A source-coded procedure may come without a charge: chargemaster or completeness review prices it."""
     if any(ext.url and ext.url.endswith(CHARGE_EXTENSION_SUFFIX) for ext in entry.resource.extension or []):
         return _charge_amount(entry, problems)
     return None
 
 
-def _modifiers(entry: _Entry, problems: _Problems) -> list[str] | None:
+def _modifiers(entry: Entry, problems: _Problems) -> list[str] | None:
     modifiers: list[str] = []
     for i, ext in enumerate(entry.resource.extension or []):
         if ext.url and ext.url.endswith(MODIFIER_EXTENSION_SUFFIX):
@@ -741,7 +600,7 @@ def _modifiers(entry: _Entry, problems: _Problems) -> list[str] | None:
 
 
 def _line(
-    entry: _Entry, problems: _Problems, *, paths: Mapping[str, str] | None = None, **values: Any
+    entry: Entry, problems: _Problems, *, paths: Mapping[str, str] | None = None, **values: Any
 ) -> EncounterLine | None:
     return _contract(
         EncounterLine,
@@ -758,14 +617,6 @@ def _line(
 
 
 # ---------------------------------------------------------------- small helpers
-def _codings(concept: CodeableConcept | Iterable[CodeableConcept] | None) -> list[Coding]:
-    if concept is None:
-        return []
-    if isinstance(concept, CodeableConcept):
-        return list(concept.coding or [])
-    return [coding for c in concept for coding in (c.coding or [])]
-
-
 def _contract(
     model: type[ContractT], problems: _Problems, *, prefix: str, paths: Mapping[str, str], **values: Any
 ) -> ContractT | None:
@@ -775,19 +626,8 @@ def _contract(
     except ValidationError as exc:
         for err in exc.errors(include_input=False, include_url=False, include_context=False):
             head = str(err["loc"][0]) if err["loc"] else ""
-            problems.add(paths.get(head) or _fhir_path(prefix, err["loc"]), _reason(err["msg"]))
+            problems.add(paths.get(head) or fhir_path(prefix, err["loc"]), _reason(err["msg"]))
         return None
-
-
-def _fhir_path(prefix: str, loc: tuple) -> str:
-    """('entry', 2, 'resource', 'code') -> 'Bundle.entry[2].resource.code'."""
-    path = prefix
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part != "root":  # fhir_core's marker for 'the value itself'
-            path += f".{part}"
-    return path
 
 
 _reason = reason_of
