@@ -25,6 +25,7 @@ from tests.support.encounters import (  # noqa: E402
     intake_record,
     to_fhir_bundle,
 )
+from tests.support.fhir_exports import patient_export  # noqa: E402
 
 # The demo tenant's contract with SBX01 expects more for the underpaid scenario's code than the sandbox pays
 # (175.00): remittance flags those payments (PaymentUnderpaid, the denials service's underpayment queue).
@@ -67,6 +68,7 @@ async def main(n: int, tenant: str) -> int:
         bad["entry"][0]["resource"]["birthDate"] = "not-a-date"
         r = await stack.post_fhir(bad, source_system)
         print(f"malformed FHIR Bundle -> HTTP {r.status_code}: {json.dumps(r.json()['errors'][:2])}")
+        await show_patient_export(stack, run)
 
         def progress(p):
             settled = p["claims"] - p["in_flight"]
@@ -110,6 +112,24 @@ async def main(n: int, tenant: str) -> int:
         return 1 if mismatch or missing else 0
     finally:
         await stack.close()
+
+
+EXPORT_SHAPES = ("focal", "focal_second", "no_subscriber", "ambiguous", "self_pay", "bad_code")
+
+
+async def show_patient_export(stack: Stack, run: str) -> None:
+    """A patient's history export as EHRs send it (a FHIR transaction Bundle, several Coverages without order,
+    Claims naming theirs with focal/sequence, a self-pay visit, a Coverage without member id, a bad code): each
+    encounter is captured, held or rejected on its own. Its own source system: not counted in the batch above."""
+    bundle, expected = patient_export(len(EXPORT_SHAPES), shapes=EXPORT_SHAPES, run_id=f"{run}x")
+    r = await stack.post_fhir(bundle, f"demo-export-{run}")
+    if r.status_code not in (200, 201):
+        raise SystemExit(f"patient export refused: HTTP {r.status_code} {r.text[:300]}")
+    print(f"\na patient's FHIR export ({len(bundle['entry'])} entries, {len(expected)} encounters) -> HTTP "
+          f"{r.status_code} {json.dumps(r.json()['summary'])}")
+    for item, (_, shape) in zip(r.json()["encounters"], expected):
+        why = "; ".join(f"{m['field']}: {m['reason']}" for m in item.get("missing") or item.get("errors") or [])
+        print(f"  {item['source_encounter_id']:18s} {shape:14s} -> {item['status']:9s} {why[:110]}")
 
 
 async def show_dead_letters(stack: Stack) -> None:

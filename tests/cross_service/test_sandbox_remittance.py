@@ -20,7 +20,7 @@ from rcm_remittance.settings import Settings as RemittanceSettings
 from rcm_runtime.clock import FixedClock
 from rcm_sandbox.app import create_app as create_sandbox
 from rcm_sandbox.db import metadata as sandbox_metadata
-from rcm_sandbox.service import Sandbox
+from rcm_sandbox.service import CannotDeliver, Sandbox
 from rcm_sandbox.settings import Settings as SandboxSettings
 from rcm_submission.service import Identity, Receiver, build_valid_interchange
 from rcm_x12.format import x12_amount
@@ -156,3 +156,36 @@ async def test_the_supplement_pays_as_secondary_and_the_patient_keeps_the_copay(
     assert D(totals["payer_paid"]) == D(after_primary["payer_paid"]) + owed - D("20.00")
     assert D(totals["patient_responsibility"]["total"]) == D("20.00") == D(totals["balance"])
     assert D(totals["charge"]) == primary.total_charge  # the secondary does not charge the claim again
+
+
+async def test_a_tenant_the_payer_cannot_deliver_to_does_not_hold_up_the_others(apis):
+    """A cycle is one transaction: an ERA that cannot be delivered (a tenant without an API key) fails it, and the
+    tenant sits out the next cycles, so the other tenants' claims are paid meanwhile."""
+    sandbox, remittance = apis
+
+    class NoKeyFor(Eras):
+        async def __call__(self, tenant_id: str, era: str, payer_id: str | None = None) -> None:
+            if tenant_id == "tenant-nokey":
+                raise CannotDeliver("no API key for tenant")
+            await super().__call__(tenant_id, era, payer_id)
+
+    sandbox.payer.deliver_era = sandbox.eras = NoKeyFor()
+    for icn, tenant in ((301, "tenant-nokey"), (302, "tenant-a")):  # the undeliverable claim is the oldest
+        built = build_valid_interchange([claim_for("M20000001", seed=icn)], tenant_id=tenant, payer_id="SBX01",
+                                        control_number=icn, identity=Identity("OpenRCM Billing", "EDI Desk",
+                                                                              "8005550100"),
+                                        receiver=Receiver("sandbox", "SANDBOX"), now=NOW, usage="T")
+        resp = await sandbox.client.post("/v1/x12/inbound", params={"name": f"{icn:09d}.837"},
+                                         content=built.text.encode(), headers=X12)
+        assert resp.status_code == 202
+    sandbox.clock.advance(timedelta(seconds=1))
+
+    with pytest.raises(CannotDeliver):
+        await sandbox.payer.remit_once()
+    assert sandbox.eras.delivered == []
+    assert await sandbox.payer.remit_once() == 1  # tenant-a's claim, without waiting for the other
+    assert [tenant for tenant, _ in sandbox.eras.delivered] == ["tenant-a"]
+    assert await sandbox.payer.remit_once() == 0  # tenant-nokey sits out ...
+    sandbox.clock.advance(timedelta(seconds=31))
+    with pytest.raises(CannotDeliver):  # ... and is tried again later
+        await sandbox.payer.remit_once()

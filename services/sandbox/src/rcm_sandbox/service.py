@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from rcm_contracts.claim import Address, Claim
@@ -113,6 +113,9 @@ def era_for(plan: CheckPlan, *, payer_id: str, fixtures: SandboxFixtures, contro
                      receiver_id=CLEARINGHOUSE_ID, now=now, provider_adjustments=plan.adjustments)
 
 
+UNDELIVERABLE_RETRY = timedelta(seconds=30)
+
+
 class CannotDeliver(RuntimeError):
     """The payer has no remittance URL, or no API key for the tenant, to push an ERA with (a deployment
     mistake); the claims stay received and the remitter retries."""
@@ -184,6 +187,9 @@ class Sandbox:
         self.remit_batch_max = remit_batch_max
         self.file_drop_root = Path(file_drop_root) if file_drop_root else None
         self._eligibility_control_numbers = itertools.count(1)
+        # tenant -> when to try again: a tenant the payer cannot deliver ERAs to (no key, no URL) sits out the
+        # next cycles, so its claims do not hold up every other tenant's payments (the cycle is one transaction)
+        self._undeliverable: dict[str, datetime] = {}
 
     def is_submitter(self, key: str | None) -> bool:
         return bool(key) and hmac.compare_digest(key, self._clearinghouse_key)
@@ -251,12 +257,15 @@ class Sandbox:
         delivered inside its own transaction, so a delivery that fails leaves everything to do again.
         Returns the number of claim payments (reversals and corrections included) sent."""
         now = self.clock.now()
+        sitting_out = sorted(t for t, until in self._undeliverable.items() if until > now)
+        deliverable = payer_claims.c.tenant_id.not_in(sitting_out) if sitting_out else true()
         async with self.units.begin_system() as uow:
             conn = uow.conn
             rows = (await conn.execute(
                 select(payer_claims.c.claim_id, payer_claims.c.tenant_id, payer_claims.c.payer_id,
                        payer_claims.c.payer_claim_control_number, payer_claims.c.claim)
-                .where(payer_claims.c.status == "received", payer_claims.c.received_at <= now - self.adjudication_delay)
+                .where(payer_claims.c.status == "received", payer_claims.c.received_at <= now - self.adjudication_delay,
+                       deliverable)
                 .order_by(payer_claims.c.received_at).limit(self.remit_batch_max)
                 .with_for_update(skip_locked=True))).all()
             # a payment found wrong in an earlier cycle: never in the check that made it
@@ -264,7 +273,7 @@ class Sandbox:
                 select(payer_claims.c.claim_id, payer_claims.c.tenant_id, payer_claims.c.payer_id,
                        payer_claims.c.payer_claim_control_number, payer_claims.c.claim, payer_claims.c.adjudication)
                 .where(payer_claims.c.reprocess_at.is_not(None), payer_claims.c.reprocess_at <= now,
-                       payer_claims.c.remitted_at < now, payer_claims.c.status == "remitted")
+                       payer_claims.c.remitted_at < now, payer_claims.c.status == "remitted", deliverable)
                 .order_by(payer_claims.c.reprocess_at).limit(self.remit_batch_max)
                 .with_for_update(skip_locked=True))).all()
             if not rows and not redo:
@@ -285,8 +294,12 @@ class Sandbox:
             for plan in plans:
                 tenant_id, payer_id, _ = plan.key
                 control_number = await conn.scalar(sandbox_control_seq.next_value())
-                await self.deliver_era(tenant_id, era_for(plan, payer_id=payer_id, fixtures=self.fixtures,
-                                                          control_number=control_number, now=now), payer_id)
+                try:
+                    await self.deliver_era(tenant_id, era_for(plan, payer_id=payer_id, fixtures=self.fixtures,
+                                                              control_number=control_number, now=now), payer_id)
+                except CannotDeliver:
+                    self._undeliverable[tenant_id] = now + UNDELIVERABLE_RETRY
+                    raise
             await self._record(conn, payments, plans, now)
             return len(rows) + 2 * sum(len(p.reprocessed) for p in plans)
 
