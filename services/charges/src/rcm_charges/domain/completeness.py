@@ -18,17 +18,24 @@ class Missing:
 
 
 def missing_items(submission: EncounterSubmitted, line_prices: list[Decimal | None]) -> list[Missing]:
-    """`line_prices`: each line's charge after chargemaster pricing (None = no price found)."""
+    """`line_prices`: each line's charge after chargemaster pricing (None = no price found).
+
+    A self-pay encounter (`self_pay`) becomes a patient statement, not a payer claim: it still needs the date of
+    service, a price on every line and the billing provider (the statement names the practice), but no coverage
+    (self-pay wins over a coverage on file: the patient declined to bill insurance), no diagnosis (a patient is
+    billed for services, not codes; the claim keeps whatever diagnoses were sent) and no rendering provider (a
+    837P field the statement does not show)."""
     out: list[Missing] = []
+    payer_claim = not submission.self_pay
     if submission.service_date is None:
         out.append(Missing("service_date", "date of service is missing"))
-    if not submission.diagnoses and not submission.source_diagnoses:  # SNOMED-only: the coder maps them
+    if payer_claim and not submission.diagnoses and not submission.source_diagnoses:  # SNOMED-only: the coder maps them
         out.append(Missing("diagnoses", "no diagnosis: the provider must document at least one"))
     if submission.billing_provider is None:
         out.append(Missing("billing_provider", "billing provider (NPI, tax id) is missing"))
-    if submission.rendering_provider is None:
+    if payer_claim and submission.rendering_provider is None:
         out.append(Missing("rendering_provider.npi", "rendering provider NPI is missing"))
-    if submission.coverage is None:
+    if payer_claim and submission.coverage is None:
         out.append(Missing("coverage.payer_id", "no payer on file (register coverage or mark self-pay)"))
         out.append(Missing("coverage.member_id", "subscriber (member) id is missing"))
     for i, price in enumerate(line_prices, start=1):
