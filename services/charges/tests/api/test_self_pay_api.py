@@ -4,14 +4,17 @@ SelfPayEncounterCaptured (patient billing) with status `self_pay`, never as Enco
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
 from rcm_charges.app import create_app
 from rcm_charges.db import metadata
+from rcm_charges.service import Charges
 from rcm_charges.settings import Settings
 from rcm_contracts.events import EncounterSubmitted
+from rcm_runtime.clock import FixedClock
 from tests.support.api import service_api
 from tests.support.encounters import generate
 
@@ -87,3 +90,24 @@ async def test_self_pay_from_the_intake_topic_with_a_coverage_on_file_goes_to_pa
     assert event["data"]["claim"]["coverage"]["payer_id"] in ("SBX01", "SBX02")  # kept for the record
     assert await api.outbox_events("encounter-captured") == []
     assert await api.scalar("SELECT status FROM encounters") == "self_pay"
+
+
+async def test_a_self_pay_encounter_waits_out_the_charge_lag_and_is_released_to_patient_billing_with_late_charges():
+    start = datetime(2026, 10, 1, 9, 0, tzinfo=timezone.utc)
+    clock = FixedClock(start)
+    async with service_api(create_app, Settings, metadata, clock=clock, charge_lag_s=600) as api:
+        charges: Charges = api.app.state.runtime.services[Charges]
+        opened = await api.client.post("/v1/encounters", json=self_pay(45, coverage=None), headers=api.headers())
+        claim_id = opened.json()["claim_id"]
+        assert opened.status_code == 201 and opened.json()["status"] == "open"
+        late = await api.client.post(f"/v1/encounters/{claim_id}/lines", headers=api.headers(user="biller-1"),
+                                     json=[{"procedure_code": "36415", "units": "1", "charge": "20.00"}])
+        assert late.json()["status"] == "open" and await api.outbox_events() == []
+
+        clock.advance(timedelta(seconds=601))
+        await charges.release_due()  # the app's own release loop may have taken it first: either way, once
+        [event] = await api.outbox_events("self-pay-encounter-captured")
+        assert event["partitionkey"] == claim_id and event["data"]["claim"]["lines"][-1]["procedure_code"] == "36415"
+        assert await api.outbox_events("encounter-captured") == []
+        assert await api.scalar("SELECT status FROM encounters") == "self_pay"
+        assert await api.scalar("SELECT released_at FROM encounters") == start + timedelta(seconds=601)
