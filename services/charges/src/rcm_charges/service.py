@@ -34,7 +34,7 @@ from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
 from rcm_charges.db import PHI, chargemaster_items, encounter_audit, encounters, provider_profiles, tenant_settings
 from rcm_charges.domain.chargemaster import ChargemasterCsvError, ChargemasterItem, parse_chargemaster_csv, price_line
 from rcm_charges.domain.claim_builder import build_claim, content_hash
-from rcm_charges.domain.completeness import missing_items
+from rcm_charges.domain.completeness import missing_items, statement_pointers
 from rcm_charges.domain.fhir_bundle import bundle_to_encounters
 from rcm_charges.domain.hl7_dft import dft_to_encounters, split_messages
 from rcm_charges.domain.intake_errors import IntakeError
@@ -174,6 +174,8 @@ def evaluate(submission: EncounterSubmitted, ref: TenantReference, *, claim_id: 
                           EncounterHeld(claim_id=claim_id, source_system=submission.source_system,
                                         source_encounter_id=submission.source_encounter_id,
                                         missing=[MissingItem(field=m.field, reason=m.reason) for m in missing]))
+    if submission.self_pay:
+        submission = statement_pointers(submission)
     priced = submission.model_copy(update={"lines": [
         line.model_copy(update={"charge": price}) for line, price in zip(submission.lines, line_prices)]})
     claim = build_claim(priced, claim_id=claim_id, encounter_id=encounter_id)

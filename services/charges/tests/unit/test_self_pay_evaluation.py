@@ -87,3 +87,13 @@ def test_a_complete_insured_encounter_is_still_captured_for_the_payer_pipeline()
     ev = run(submission(self_pay=False, coverage=COVERAGE, diagnoses=["J06.9"], rendering_provider={"npi": "1982749354"}))
 
     assert ev.status == "captured" and isinstance(ev.event, EncounterCaptured)
+
+
+def test_diagnosis_pointers_at_no_diagnosis_do_not_refuse_a_self_pay_encounter():
+    ev = run(submission(diagnoses=["I10"], lines=[{"procedure_code": "99213", "charge": "80.00",
+                                                   "diagnosis_pointers": [1, 3]},
+                                                  {"procedure_code": "36415", "charge": "9.00",
+                                                   "diagnosis_pointers": [2]}]))
+
+    assert ev.status == "self_pay"
+    assert [line.diagnosis_pointers for line in ev.event.claim.lines] == [[1], [1]]

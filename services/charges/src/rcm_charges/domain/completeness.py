@@ -43,3 +43,14 @@ def missing_items(submission: EncounterSubmitted, line_prices: list[Decimal | No
             out.append(Missing(f"lines[{i}].charge",
                                f"line {i}: no charge sent and no chargemaster price for the code on the date of service"))
     return out
+
+
+def statement_pointers(submission: EncounterSubmitted) -> EncounterSubmitted:
+    """A self-pay encounter with diagnosis pointers that point at no diagnosis sent: the pointers dropped (to the
+    first, the claim's default) instead of refusing it, since a patient's statement shows no diagnosis. A payer
+    claim keeps them, and is refused for them (the 837P needs them right)."""
+    most = max(len(submission.diagnoses), 1)
+    lines = [line if all(1 <= p <= most for p in line.diagnosis_pointers) else
+             line.model_copy(update={"diagnosis_pointers": [p for p in line.diagnosis_pointers if 1 <= p <= most] or [1]})
+             for line in submission.lines]
+    return submission.model_copy(update={"lines": lines})
