@@ -319,6 +319,9 @@ async def seed_patient_billing(api: ServiceApi) -> dict[str, str]:
     assert paid.status_code == 201, paid.text
     plan = await api.client.put("/v1/patient-accounts/ACC-SWEEP/payment-plan", json=PLAN, headers=api.headers(A))
     assert plan.status_code == 200, plan.text
+    discount = await api.client.put("/v1/settings/self-pay-discount", json={"discount_percent": "20"},
+                                    headers=api.headers(A))
+    assert discount.status_code == 200, discount.text
     return {**ids, "statement_id": statement}
 
 
@@ -338,6 +341,9 @@ PATIENT_BILLING = {
     ("PUT", "/v1/patient-accounts/{patient_account}/payment-plan"): own(params={"patient_account": "ACC-SWEEP"},
                                                                         json={**PLAN, "installment": "5.00"}),
     ("GET", "/v1/patient/payment-plan"): own(**AS_B_PATIENT),
+    # B's own self-pay discount (A has one: seed_patient_billing); B never reads or changes A's
+    ("PUT", "/v1/settings/self-pay-discount"): own(json={"discount_percent": "5"}),
+    ("GET", "/v1/settings/self-pay-discount"): own(),
 }
 ANALYTICS = {
     ("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM),

@@ -128,6 +128,21 @@ class EncounterCaptured(Event):
     intake_channel: Literal["fhir", "json", "kafka", "hl7v2"]
 
 
+class SelfPayEncounterCaptured(Event):
+    """A complete self-pay encounter (EncounterSubmitted.self_pay): the patient pays, no payer is billed. It goes
+    straight to patient billing (no 270, no 837): eligibility and the payer pipeline never see it. `claim` is the
+    priced claim the patient's statement itemizes (per line); a coverage on file stays in it for the record (the
+    patient declined to bill insurance) and is never billed from this event."""
+
+    SERVICE = "charges"
+    NAME = "self-pay-encounter-captured"
+    DATA_CLASS = "phi"
+    PHI_FIELDS = ("claim",)
+
+    claim: Claim
+    intake_channel: Literal["fhir", "json", "kafka", "hl7v2"]
+
+
 class EncounterHeld(Event):
     """The encounter lacks what a claim needs; it waits in charges' completeness review."""
 
@@ -440,6 +455,7 @@ ALL_EVENTS: list[type[Event]] = [
     EncounterSubmitted,
     AppointmentScheduled,
     EncounterCaptured,
+    SelfPayEncounterCaptured,
     EncounterHeld,
     CoverageVerified,
     EligibilityHeld,

@@ -68,7 +68,7 @@ CONSUMES: dict[str, list[Subscription]] = {
     "submission": [SCRUBBER, REMITTANCE],
     "remittance": [SUBMISSION],
     "denials": [REMITTANCE],
-    "patient-billing": [REMITTANCE],
+    "patient-billing": [REMITTANCE, CHARGES],  # CHARGES: self-pay encounters, billed to the patient directly
     "analytics": list(ALL),
 }  # the sandbox (the outside world's payer) speaks HTTP only: no Kafka principal
 

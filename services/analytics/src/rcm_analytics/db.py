@@ -48,6 +48,7 @@ class ClaimStatus(Base, table=True):
     patient_responsibility: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
     denial_category: str | None = None
     balance_opened: bool | None = None
+    self_pay: bool | None = None  # a self-pay encounter: billed to the patient, never to a payer (migration 0011)
     captured_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     posted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     first_event_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

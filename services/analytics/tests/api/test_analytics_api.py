@@ -164,13 +164,16 @@ async def test_pipeline_counts_and_kpis_of_a_tenant(api):
         "payer_paid": "60.00",
         "patient_responsibility": "20.00",
         "payer_net_collection_rate": round(60 / (90 - 20), 4),  # paid / (allowed - patient share)
+        "self_pay_encounters": 0,
+        "self_pay_charges": "0.00",
     }
 
 
 async def test_an_empty_tenant_has_no_rates(api):
     kpis = (await api.client.get("/v1/kpis", headers=api.headers("tenant-b"))).json()
     assert kpis == {"claims": 0, "clean_claim_rate": None, "first_pass_acceptance_rate": None, "denial_rate": None,
-                    "payer_paid": "0", "patient_responsibility": "0", "payer_net_collection_rate": None}
+                    "payer_paid": "0", "patient_responsibility": "0", "payer_net_collection_rate": None,
+                    "self_pay_encounters": 0, "self_pay_charges": "0.00"}
     assert (await api.client.get("/v1/pipeline", headers=api.headers("tenant-b"))).json() == {
         "claims": 0, "by_stage": {}, "by_final_state": {}, "in_flight": 0}
 

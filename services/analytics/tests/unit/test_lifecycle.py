@@ -26,6 +26,7 @@ from rcm_contracts.events import (
     EncounterSubmitted,
     PatientBalanceOpened,
     PaymentPosted,
+    SelfPayEncounterCaptured,
 )
 from tests.support.claims import make_address, make_claim, make_coverage, make_line, make_patient
 
@@ -190,6 +191,7 @@ CODING_HOLD = [captured(), verified(), coded("needs_coder")]
 INCOMPLETE = [held()]
 ELIGIBILITY_HOLD = [captured(), eligibility_held("coverage_inactive", "front-desk")]
 AUTH_HOLD = [captured(), eligibility_held("authorization_required", "authorizations")]
+SELF_PAY = [held(), SelfPayEncounterCaptured(claim=CLAIM, intake_channel="json"), balance()]  # fixed as self-pay
 
 SCENARIOS = {
     "paid": (PAID, Status("posted", "paid")),
@@ -202,6 +204,7 @@ SCENARIOS = {
     "incomplete": (INCOMPLETE, Status("held", "incomplete")),
     "eligibility_hold": (ELIGIBILITY_HOLD, Status("held", "eligibility_hold")),
     "auth_hold": (AUTH_HOLD, Status("held", "auth_hold")),
+    "self_pay": (SELF_PAY, Status("self_pay", "self_pay")),
 }
 
 

@@ -54,7 +54,8 @@ def _many(results: list[CaptureResult]) -> JSONResponse:
 
 @router.post("/encounters", dependencies=[needs("encounters.submit"), Intake],
              status_code=201, responses=RESENT, summary="Submit an encounter in the OpenRCM JSON format",
-             description="201 for a new encounter: `captured` (released to eligibility), `open` (complete, waiting "
+             description="201 for a new encounter: `captured` (released to eligibility), `self_pay` (`self_pay: true`: "
+                         "released straight to patient billing, no payer billed), `open` (complete, waiting "
                          "out the charge-lag window for late charges) or `held` (completeness review, with what is "
                          "missing). 200 for a resend: `duplicate` when unchanged; a changed "
                          "resend of a held encounter becomes its next version (`captured` or `held`); 409 when the "

@@ -35,7 +35,7 @@ class EncounterRecord(Base, table=True):
     intake_channel: str
     content_hash: str
     version: int = 1
-    status: str = "captured"  # captured | open (charge-lag window) | held (completeness review)
+    status: str = "captured"  # captured | self_pay (to patient billing) | open (charge-lag window) | held (completeness review)
     submission: dict | None = Field(default=None, sa_column=Column(JSONB))  # what the EHR sent (latest version)
     missing: list | None = Field(default=None, sa_column=Column(JSONB))  # completeness findings while held
     claim: dict | None = Field(default=None, sa_column=Column(JSONB))  # the claim once released

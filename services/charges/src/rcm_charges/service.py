@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rcm_contracts.base import Event
 from rcm_contracts.claim import Provider
-from rcm_contracts.events import EncounterCaptured, EncounterHeld, EncounterSubmitted, MissingItem
+from rcm_contracts.events import EncounterCaptured, EncounterHeld, EncounterSubmitted, MissingItem, SelfPayEncounterCaptured
 from rcm_runtime.audit import audited
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import Delivery
@@ -34,7 +34,7 @@ from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
 from rcm_charges.db import PHI, chargemaster_items, encounter_audit, encounters, provider_profiles, tenant_settings
 from rcm_charges.domain.chargemaster import ChargemasterCsvError, ChargemasterItem, parse_chargemaster_csv, price_line
 from rcm_charges.domain.claim_builder import build_claim, content_hash
-from rcm_charges.domain.completeness import missing_items, remaining_issues
+from rcm_charges.domain.completeness import missing_items, remaining_issues, statement_pointers
 from rcm_charges.domain.fhir_bundle import EncounterOutcome, read_encounters
 from rcm_charges.domain.hl7_dft import dft_to_encounters, split_messages
 from rcm_charges.domain.intake_errors import IntakeError
@@ -88,7 +88,9 @@ class Intake:
 class CaptureResult:
     claim_id: uuid.UUID
     encounter_id: uuid.UUID
-    status: str  # captured | open (waiting out the charge lag) | held | duplicate | conflict (reported, unchanged)
+    # captured | self_pay (released to patient billing) | open (waiting out the charge lag) | held | duplicate |
+    # conflict (a changed resend of a released encounter, reported and unchanged)
+    status: str
     missing: list[dict] | None = None
     created: bool = False  # a new encounter (not a resend or a change to an existing one)
     reason: str | None = None  # why a `conflict` changed nothing
@@ -172,7 +174,8 @@ class Evaluation:
 
 def evaluate(submission: EncounterSubmitted, ref: TenantReference, *, claim_id: uuid.UUID,
              encounter_id: uuid.UUID, channel: str) -> Evaluation:
-    """Complete -> a claim and EncounterCaptured; incomplete -> what is missing and EncounterHeld."""
+    """Complete -> a claim and EncounterCaptured (a self-pay one: SelfPayEncounterCaptured, status `self_pay`,
+    for patient billing and never the payer pipeline); incomplete -> what is missing and EncounterHeld."""
     if submission.billing_provider is None and ref.default_billing_provider is not None:
         submission = submission.model_copy(update={"billing_provider": ref.default_billing_provider})
     submission = with_profiles(submission, ref)
@@ -183,20 +186,26 @@ def evaluate(submission: EncounterSubmitted, ref: TenantReference, *, claim_id: 
                           EncounterHeld(claim_id=claim_id, source_system=submission.source_system,
                                         source_encounter_id=submission.source_encounter_id,
                                         missing=[MissingItem(field=m.field, reason=m.reason) for m in missing]))
+    if submission.self_pay:
+        submission = statement_pointers(submission)
     priced = submission.model_copy(update={"lines": [
         line.model_copy(update={"charge": price}) for line, price in zip(submission.lines, line_prices)]})
     claim = build_claim(priced, claim_id=claim_id, encounter_id=encounter_id)
+    if submission.self_pay:
+        return Evaluation("self_pay", claim.model_dump(mode="json"), None,
+                          SelfPayEncounterCaptured(claim=claim, intake_channel=channel))
     return Evaluation("captured", claim.model_dump(mode="json"), None, EncounterCaptured(claim=claim, intake_channel=channel))
 
 
-OPEN_STATES = ("held", "open")
+OPEN_STATES = ("held", "open")  # not yet released: changes and late charges are still accepted
+RELEASED_STATES = ("captured", "self_pay")  # released: to eligibility, or (self-pay) to patient billing
 RELEASED_REASON = ("an encounter with this source_system and source_encounter_id was already released as a claim; "
-                   "changes now need a corrected claim (frequency 7)")  # not yet released: changes and late charges are still accepted
+                   "changes now need a corrected claim (frequency 7)")
 
 
 def _hold_for_lag(ev: Evaluation, release_after: datetime | None, now: datetime) -> Evaluation:
     """A complete encounter still inside its charge-lag window stays open (no event yet)."""
-    if ev.status == "captured" and release_after is not None and release_after > now:
+    if ev.status in RELEASED_STATES and release_after is not None and release_after > now:
         return Evaluation("open", ev.claim, None, ev.event)
     return ev
 
@@ -224,7 +233,7 @@ async def capture_encounters(uow: UnitOfWork, intakes: list[Intake], *, actor: s
                      "source_encounter_id": it.submission.source_encounter_id, "intake_channel": it.channel,
                      "content_hash": content_hash(it.submission), "status": ev.status,
                      "submission": it.submission.model_dump(mode="json"), "missing": ev.missing, "claim": ev.claim,
-                     "released_at": now if ev.status == "captured" else None, "release_after": release_after})
+                     "released_at": now if ev.status in RELEASED_STATES else None, "release_after": release_after})
     inserted = {r.claim_id for r in await _insert_encounters.execute(conn, PHI.seal_all(encounters, rows))}
     existing = {}
     if len(inserted) < len(rows):
@@ -270,7 +279,7 @@ async def _apply_change(uow: UnitOfWork, prior, submission: EncounterSubmitted, 
         **PHI.seal(encounters, {"submission": submission.model_dump(mode="json"), "claim": ev.claim},
                    tenant=prior.tenant_id),
         content_hash=content_hash(submission), version=version,
-        status=ev.status, missing=ev.missing, released_at=now if ev.status == "captured" else None))
+        status=ev.status, missing=ev.missing, released_at=now if ev.status in RELEASED_STATES else None))
     await conn.execute(insert(encounter_audit), [PHI.seal(encounter_audit, {
         "claim_id": prior.claim_id, "tenant_id": prior.tenant_id, "actor": actor, "action": action,
         "version": version, "before": prior.submission, "after": submission.model_dump(mode="json")})])
@@ -332,7 +341,7 @@ async def release_due(uow: UnitOfWork, *, batch_max: int = 500) -> int:
         await conn.execute(update(encounters).where(
             encounters.c.tenant_id == prior.tenant_id, encounters.c.claim_id == prior.claim_id).values(
             **PHI.seal(encounters, {"claim": ev.claim}, tenant=prior.tenant_id),
-            status=ev.status, missing=ev.missing, released_at=now if ev.status == "captured" else None))
+            status=ev.status, missing=ev.missing, released_at=now if ev.status in RELEASED_STATES else None))
         bound.emit(ev.event, key=prior.claim_id)
     return len(due)
 

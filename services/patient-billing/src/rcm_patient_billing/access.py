@@ -14,11 +14,13 @@ ACCESS = AccessMap(
     read={
         "balances.read": [Role.PATIENT_BILLING_AGENT, Role.BILLER, Role.FRONT_DESK],  # front desk collects
         "account.read": [Role.PATIENT],  # one's own balances and statements (the token's rcm_patient account)
+        "settings.read": [Role.PATIENT_BILLING_AGENT, Role.BILLER, Role.FRONT_DESK],  # the self-pay discount
     },
     write={
         # a claim's balance -> its patient's account; an account's payment plan
         "accounts.write": [Role.PATIENT_BILLING_AGENT, Role.FRONT_DESK],
         "account.pay": [Role.PATIENT],  # pay one's own statement
+        "settings.write": [],  # the self-pay discount, a practice's pricing policy: admin only
     },
 )
 needs = permission_checker(ACCESS)

@@ -4,6 +4,7 @@ its patient's account."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Annotated
 
 from rcm_contracts.dates import IsoDate
@@ -13,19 +14,21 @@ from pydantic import BaseModel, Field
 
 from rcm_contracts.claim import Money
 from rcm_runtime.app import Provided
-from rcm_runtime.audit import audited
+from rcm_runtime.audit import CONFIGURATION, audited, not_audited
 from rcm_runtime.auth import Actor, Caller, Forbidden, TenantId
 from rcm_runtime.reads import jsonable, stage_read_router
 from rcm_runtime.roles import Role
 
 from rcm_patient_billing.access import needs
 from rcm_patient_billing.db import patient_balances
-from rcm_patient_billing.service import PatientAccounts
+from rcm_patient_billing.service import PatientAccounts, PatientBilling
 
 router = stage_read_router(patient_balances, tag="patient-billing", needs=needs("balances.read"),
                            status_column="status", queue_path="/balances", queue_default=None, time_column="opened_at")
 accounts = APIRouter(prefix="/v1", tags=["patient account"])
+settings = APIRouter(prefix="/v1", tags=["settings"])
 Accounts = Provided[PatientAccounts]
+Billing = Provided[PatientBilling]
 
 
 def _own_account(caller: Caller) -> str:
@@ -104,3 +107,24 @@ async def set_plan(patient_account: Annotated[str, Path(min_length=1, max_length
 @audited.phi_read("patient.plan.read", "patient_account")
 async def my_plan(tenant_id: TenantId, account: OwnAccount, use: Accounts) -> dict:
     return jsonable(await use.plan(tenant_id=tenant_id, account=account))
+
+
+class SelfPayDiscountIn(BaseModel):
+    discount_percent: Decimal = Field(ge=0, le=100, max_digits=5, decimal_places=2,
+                                      description="taken off every line of a self-pay statement; 0: no discount")
+
+
+@settings.put("/settings/self-pay-discount", dependencies=[needs("settings.write")],
+              summary="Set the tenant's self-pay discount (a percentage off self-pay statements opened from now on)",
+              description="Statements already opened keep their amounts. 0 stops discounting.")
+@not_audited(CONFIGURATION)
+async def put_self_pay_discount(body: SelfPayDiscountIn, tenant_id: TenantId, actor: Actor, billing: Billing) -> dict:
+    return jsonable(await billing.set_self_pay_discount(tenant_id=tenant_id, actor=actor,
+                                                        percent=body.discount_percent))
+
+
+@settings.get("/settings/self-pay-discount", dependencies=[needs("settings.read")],
+              summary="The tenant's self-pay discount (0 when none is set)")
+@not_audited(CONFIGURATION)
+async def get_self_pay_discount(tenant_id: TenantId, billing: Billing) -> dict:
+    return jsonable(await billing.self_pay_discount(tenant_id=tenant_id))

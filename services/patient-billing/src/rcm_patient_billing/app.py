@@ -21,5 +21,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     return create_service_app(settings, access=ACCESS, title="OpenRCM patient-billing",
                               description="Patient balances, itemized statements, payment plans, dunning.",
-                              routers=[api.router, api.accounts], consume_topics=topics.CONSUMES["patient-billing"], startup=[wire],
+                              routers=[api.router, api.accounts, api.settings], consume_topics=topics.CONSUMES["patient-billing"], startup=[wire],
                               handlers=lambda rt: consumers.handlers(rt.services[PatientBilling]), clock=clock)

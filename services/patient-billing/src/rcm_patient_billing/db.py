@@ -3,7 +3,8 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Index, Numeric, PrimaryKeyConstraint, UniqueConstraint, func
+from sqlalchemy import Column, DateTime, Index, Numeric, PrimaryKeyConstraint, String, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import JSONB
 from decimal import Decimal
 from datetime import date
 from sqlalchemy.orm import registry
@@ -29,7 +30,7 @@ class PatientBalance(Base, table=True):
                       Index("ix_patient_balances_tenant_account", "tenant_id", "patient_account"))
 
     statement_id: uuid.UUID = Field(primary_key=True)
-    remittance_id: uuid.UUID  # the remittance that opened it
+    remittance_id: uuid.UUID | None = None  # the remittance that opened it (None: a self-pay encounter did, 0012)
     claim_id: uuid.UUID = Field(index=True)
     tenant_id: str = Field(index=True)
     amount_due: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
@@ -44,6 +45,12 @@ class PatientBalance(Base, table=True):
     # linked by billing staff (migration 0008): what the patient-facing routes select on
     patient_account: str | None = Field(default=None, max_length=64)
     account_linked_by: str | None = None  # the staff token's subject
+    # what opened it (migration 0012): `remittance` (the payer left the patient a share) or `self_pay` (a self-pay
+    # encounter from charges: the full charge, less the tenant's self-pay discount, with no payer in between)
+    origin: str = Field(default="remittance", sa_column=Column(String, nullable=False, server_default="remittance"))
+    # the itemized statement of a self-pay balance (rcm_patient_billing.domain.self_pay.StatementLine.as_dict):
+    # codes, units, dates of service and amounts only
+    lines: list | None = Field(default=None, sa_column=Column(JSONB))
 
 
 class PatientPayment(Base, table=True):
@@ -102,6 +109,19 @@ class PaymentPlan(Base, table=True):
     set_at: datetime = Field(sa_column=_now_column())
 
 
+class SelfPaySettings(Base, table=True):
+    """A tenant's self-pay discount (migration 0012): the percentage taken off every line of a self-pay statement
+    opened from now on (statements already opened keep theirs). No row: no discount."""
+
+    __tablename__ = "self_pay_settings"
+
+    tenant_id: str = Field(primary_key=True)
+    discount_percent: Decimal = Field(sa_column=Column(Numeric(5, 2), nullable=False))
+    updated_by: str
+    updated_at: datetime = Field(sa_column=_now_column())
+
+
 balance_postings = BalancePosting.__table__
+self_pay_settings = SelfPaySettings.__table__
 payment_plans = PaymentPlan.__table__
 patient_payments = PatientPayment.__table__

@@ -9,7 +9,13 @@ event's running total, never added to, so applying them in that order leaves the
 Out of order (a reversal for a payment this service never saw): the reversal's `patient_responsibility_total` is
 the ledger's figure after it, so it is applied like any other (a claim without a balance opens one only if the
 patient owes something); and if the reversed payment is replayed later, it is recorded as `superseded` and
-changes nothing (the reversal already accounts for it)."""
+changes nothing (the reversal already accounts for it).
+
+Self-pay: a SelfPayEncounterCaptured (charges) opens the claim's balance at its full charge, itemized per line, less
+the tenant's self-pay discount, once per claim (the (tenant, claim) key: a redelivered or re-emitted event opens
+nothing more). No payer is billed, so no remittance should follow; if one does (the patient supplied coverage
+later and the claim was billed after all), it applies like any other: the payer's running patient responsibility
+replaces the amount due."""
 
 from __future__ import annotations
 
@@ -21,19 +27,35 @@ from typing import Sequence
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from rcm_contracts.events import PatientBalanceChanged, PatientBalanceOpened, PaymentPosted, PaymentReversed
+from rcm_contracts.events import (
+    PatientBalanceChanged,
+    PatientBalanceOpened,
+    PaymentPosted,
+    PaymentReversed,
+    SelfPayEncounterCaptured,
+)
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.errors import Conflict, DomainError, NotFound
 from rcm_runtime.unit_of_work import UnitsOfWork
 
-from rcm_patient_billing.db import balance_postings, patient_balances, patient_payments, payment_plans
+from rcm_patient_billing.db import (
+    balance_postings,
+    patient_balances,
+    patient_payments,
+    payment_plans,
+    self_pay_settings,
+)
 from rcm_patient_billing.domain.balance import AWAITING, Posting, apply
 from rcm_patient_billing.domain.plan import installments_left, schedule
+from rcm_patient_billing.domain.self_pay import ZERO, itemize
 from rcm_patient_billing.domain.statement import due_date
 
 _insert_balances = BulkInsert(patient_balances, ["statement_id", "remittance_id", "claim_id", "tenant_id", "amount_due",
                                                  "due_date", "status", "last_remittance_id", "updated_at"],
+                              on_conflict="(tenant_id, claim_id) DO NOTHING", returning=["statement_id"])
+_insert_self_pay = BulkInsert(patient_balances, ["statement_id", "claim_id", "tenant_id", "amount_due", "due_date",
+                                                 "status", "origin", "lines", "updated_at"],
                               on_conflict="(tenant_id, claim_id) DO NOTHING", returning=["statement_id"])
 _insert_postings = BulkInsert(balance_postings, ["tenant_id", "remittance_id", "claim_id", "kind",
                                                  "reversed_remittance_id", "patient_responsibility",
@@ -151,6 +173,62 @@ class PatientBilling:
                                                   "due_dates": [c[4] for c in changed]})
         await _insert_postings.execute(conn, postings)
         return len(touched)
+
+    async def open_self_pay_balances(self, deliveries: Sequence[Delivery]) -> int:
+        """Self-pay encounters (SelfPayEncounterCaptured; each delivery with its unit of work, all on one
+        connection): one balance per claim at its itemized charges less the tenant's discount, due STATEMENT_TERMS
+        after today, and PatientBalanceOpened for each balance opened. A claim that already has a balance (the
+        event again, or a remittance that came first) changes nothing; a claim charging 0 opens none. Returns how
+        many opened."""
+        if not deliveries:
+            return 0
+        conn = deliveries[0].uow.conn
+        tenants = sorted({d.uow.tenant_id for d in deliveries})
+        discounts = dict((await conn.execute(select(self_pay_settings.c.tenant_id, self_pay_settings.c.discount_percent)
+                                             .where(self_pay_settings.c.tenant_id.in_(tenants)))).all())
+        now = deliveries[0].uow.now()
+        rows, opened_by = [], {}
+        for d in deliveries:
+            event: SelfPayEncounterCaptured = d.event
+            key = (d.uow.tenant_id, event.claim.claim_id)
+            if key in opened_by:
+                continue  # the same claim twice in one batch: the first opens it
+            lines, total = itemize(event.claim, discounts.get(d.uow.tenant_id, ZERO))
+            if total <= 0:
+                continue  # nothing to bill
+            row = {"statement_id": uuid.uuid4(), "claim_id": event.claim.claim_id, "tenant_id": d.uow.tenant_id,
+                   "amount_due": total, "due_date": due_date(d.uow.now().date()), "status": "open",
+                   "origin": "self_pay", "lines": [line.as_dict() for line in lines], "updated_at": now}
+            rows.append(row)
+            opened_by[key] = d
+        if not rows:
+            return 0
+        inserted = {r[0] for r in await _insert_self_pay.execute(conn, rows)}
+        for row in rows:
+            if row["statement_id"] in inserted:
+                opened_by[(row["tenant_id"], row["claim_id"])].uow.emit(
+                    PatientBalanceOpened(claim_id=row["claim_id"], statement_id=row["statement_id"],
+                                         amount_due=row["amount_due"], due_date=row["due_date"]), key=row["claim_id"])
+        return len(inserted)
+
+    # -- the tenant's self-pay discount --------------------------------------------------------------------
+    async def set_self_pay_discount(self, *, tenant_id: str, actor: str, percent: Decimal) -> dict:
+        """Set (0: no discount) the percentage taken off self-pay statements opened from now on."""
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            stmt = pg_insert(self_pay_settings).values(tenant_id=tenant_id, discount_percent=percent, updated_by=actor,
+                                                       updated_at=uow.now())
+            await uow.conn.execute(stmt.on_conflict_do_update(
+                index_elements=[self_pay_settings.c.tenant_id],
+                set_={k: stmt.excluded[k] for k in ("discount_percent", "updated_by", "updated_at")}))
+        return await self.self_pay_discount(tenant_id=tenant_id)
+
+    async def self_pay_discount(self, *, tenant_id: str) -> dict:
+        async with self.units.read(tenant_id) as conn:
+            row = (await conn.execute(select(self_pay_settings).where(
+                self_pay_settings.c.tenant_id == tenant_id))).mappings().first()
+        if row is None:
+            return {"discount_percent": ZERO, "updated_by": None, "updated_at": None}
+        return {k: row[k] for k in ("discount_percent", "updated_by", "updated_at")}
 
 
 # ---------------------------------------------------------------- a patient's own account

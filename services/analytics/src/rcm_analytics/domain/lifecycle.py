@@ -2,6 +2,10 @@
 
 Events of one claim come from different topics, so they may arrive out of order: each event only
 sets the facts it carries, and stage and final state are derived from the facts, never from arrival.
+
+A self-pay encounter (charges' SelfPayEncounterCaptured) is billed to the patient, never to a payer: its stage and
+final state are both `self_pay` (final once patient billing opened its balance), and the KPIs count it apart from
+the claims sent to payers, whose rates it must not dilute.
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ from rcm_contracts.events import (
     PatientBalanceOpened,
     PaymentPosted,
     PaymentReversed,
+    SelfPayEncounterCaptured,
 )
 
 STAGES = ["captured", "eligibility_verified", "coded", "scrubbed", "submitted", "acknowledged", "posted"]
 FINAL_STATES = ["paid", "patient_balance", "partially_paid", "denied", "rejected", "review_hold", "coding_hold",
-                "incomplete", "eligibility_hold", "auth_hold"]
+                "incomplete", "eligibility_hold", "auth_hold", "self_pay"]
+SELF_PAY = "self_pay"  # stage and final state of a self-pay encounter (not in STAGES: it skips the payer pipeline)
 
 
 def facts_from(event: Event, occurred_at: datetime) -> dict[str, Any]:
@@ -42,6 +48,11 @@ def facts_from(event: Event, occurred_at: datetime) -> dict[str, Any]:
             return {"stage_rank": rank("captured"), "total_charge": c.total_charge, "captured_at": occurred_at,
                     "source_system": c.source_system, "source_encounter_id": c.source_encounter_id,
                     "payer_id": c.coverage.payer_id if c.coverage else None, "service_date": c.service_date}
+        case SelfPayEncounterCaptured():
+            c = event.claim  # no payer: a coverage kept on the claim for the record is not billed
+            return {"stage_rank": rank("captured"), "total_charge": c.total_charge, "captured_at": occurred_at,
+                    "source_system": c.source_system, "source_encounter_id": c.source_encounter_id,
+                    "payer_id": None, "service_date": c.service_date, "self_pay": True}
         case EncounterHeld():
             return {"stage_rank": rank("captured"), "held_reason": ", ".join(m.field for m in event.missing),
                     "source_system": event.source_system, "source_encounter_id": event.source_encounter_id}
@@ -77,6 +88,9 @@ def summary_of(event: Event) -> dict[str, Any]:
     match event:
         case EncounterCaptured():
             return {"channel": event.intake_channel, "lines": len(event.claim.lines), "total_charge": str(event.claim.total_charge)}
+        case SelfPayEncounterCaptured():
+            return {"channel": event.intake_channel, "lines": len(event.claim.lines),
+                    "total_charge": str(event.claim.total_charge), "self_pay": True}
         case EncounterHeld():
             return {"missing": [m.field for m in event.missing]}
         case CoverageVerified():
@@ -138,6 +152,10 @@ class Status:
 
 def derive(facts: dict[str, Any]) -> Status:
     stage = STAGES[facts.get("stage_rank") or 0]
+    if facts.get("self_pay"):
+        # final once patient billing opened the balance (a self-pay encounter charging nothing opens none)
+        billed = facts.get("balance_opened") or not (facts.get("total_charge") or Decimal(0)) > 0
+        return Status(SELF_PAY, SELF_PAY if billed else None)
     if facts.get("held_reason") and not facts.get("captured_at"):
         return Status("held", "incomplete")  # waiting in charges' completeness review
     if facts.get("eligibility_hold") and (facts.get("stage_rank") or 0) < STAGES.index("eligibility_verified"):
@@ -164,10 +182,13 @@ def derive(facts: dict[str, Any]) -> Status:
 
 
 def kpis(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stage KPIs over claim status rows (one tenant)."""
+    """Stage KPIs over claim status rows (one tenant): the claims billed to payers; self-pay encounters are
+    counted apart (`self_pay_encounters`, their charges billed to patients `self_pay_charges`)."""
     def rate(num: int, den: int) -> float | None:
         return round(num / den, 4) if den else None
 
+    self_pay = [r for r in rows if r.get("self_pay")]
+    rows = [r for r in rows if not r.get("self_pay")]
     scrubbed = [r for r in rows if r.get("scrub_decision")]
     acked = [r for r in rows if r.get("ack_accepted") is not None]
     posted = [r for r in rows if r.get("payment_outcome")]
@@ -183,4 +204,6 @@ def kpis(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "patient_responsibility": str(patient),
         # Collected (payer) over what is collectible from the payer after contractual adjustments.
         "payer_net_collection_rate": float(round(paid / (allowed - patient), 4)) if allowed - patient > 0 else None,
+        "self_pay_encounters": len(self_pay),
+        "self_pay_charges": str(sum((r.get("total_charge") or Decimal(0) for r in self_pay), Decimal("0.00"))),
     }
