@@ -130,6 +130,18 @@ async def show_patient_export(stack: Stack, run: str) -> None:
     for item, (_, shape) in zip(r.json()["encounters"], expected):
         why = "; ".join(f"{m['field']}: {m['reason']}" for m in item.get("missing") or item.get("errors") or [])
         print(f"  {item['source_encounter_id']:18s} {shape:14s} -> {item['status']:9s} {why[:110]}")
+    self_pay = next((i for i in r.json()["encounters"] if i["status"] == "self_pay"), None)
+    if self_pay is not None:  # no 270, no 837: the charges go straight to a patient balance
+        balance = None
+        for _ in range(60):
+            b = await stack.http.get(url("patient-billing", f"/v1/claims/{self_pay['claim_id']}"))
+            if b.status_code == 200:
+                balance = b.json()
+                break
+            await asyncio.sleep(0.5)
+        print(f"  self-pay encounter {self_pay['source_encounter_id']}: "
+              + (f"patient balance {balance['amount_due']} due ({balance.get('origin', '')}), never billed to a payer"
+                 if balance else "no patient balance within 30s"))
 
 
 async def show_dead_letters(stack: Stack) -> None:
