@@ -67,3 +67,26 @@ async def test_a_self_pay_encounter_ends_as_a_patient_balance_for_its_charges_an
     assert kpis["claims"] == 0 and kpis["self_pay_encounters"] == 2
     assert Decimal(kpis["self_pay_charges"]) == sum(Decimal(line["charge"]) for b in (posted, published)
                                                     for line in b["lines"])
+
+
+async def test_a_fhir_export_s_self_pay_visit_is_billed_to_the_patient_and_its_insured_visit_to_the_payer(stack):
+    """A patient's FHIR export: one visit's Claim names a Coverage paid by the Patient, another names the focal
+    payer coverage. The first becomes a patient balance, the second a claim to the payer."""
+    from tests.support.fhir_exports import patient_export
+
+    source = f"e2e-spf-{uuid.uuid4().hex[:10]}"
+    bundle, expected = patient_export(2, shapes=("self_pay", "focal"), run_id=uuid.uuid4().hex[:8])
+    resp = await stack.post_fhir(bundle, source)
+    assert resp.status_code == 201, resp.text
+    assert [i["status"] for i in resp.json()["encounters"]] == ["self_pay", "captured"]
+
+    await stack.wait_settled(source, 2, timeout_s=90, poll_s=0.5)
+    claims = {c["source_encounter_id"]: c for c in await stack.claims(source)}
+    self_pay, insured = (claims[sid] for sid, _ in expected)
+    assert self_pay["final_state"] == "self_pay" and insured["final_state"] != "self_pay"
+    charge = sum(Decimal(str(p["resource"]["extension"][0]["valueMoney"]["value"])) for p in bundle["entry"]
+                 if p["fullUrl"].startswith("urn:uuid:procedure-0-"))
+    balance = await stack.get("patient-billing", f"/v1/claims/{self_pay['claim_id']}")
+    assert balance["origin"] == "self_pay" and Decimal(balance["amount_due"]) == charge
+    assert (await stack.http.get(url("submission", f"/v1/claims/{self_pay['claim_id']}"))).status_code == 404
+    assert (await stack.http.get(url("submission", f"/v1/claims/{insured['claim_id']}"))).status_code == 200
