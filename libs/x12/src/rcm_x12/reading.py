@@ -169,23 +169,6 @@ def version_problem(interchange: Interchange, id_code: str, implementation: str)
     return None
 
 
-def open_interchange(text: str, error: type[Unreadable]) -> Interchange:
-    """The interchange; `error` ("not an X12 interchange: ...") when the text is not X12 at all."""
-    try:
-        return parse_interchange(text)
-    except X12Error as exc:
-        raise error(f"not an X12 interchange: {exc}") from None
-
-
-def transactions_of(interchange: Interchange, id_code: str, error: type[Unreadable]) -> list[TransactionSet]:
-    """The interchange's transaction sets with ST01 `id_code`; `error` naming what it holds instead when none."""
-    found = [t for t in interchange.transactions if t.id_code == id_code]
-    if not found:
-        present = sorted({quote_code(t.id_code) for t in interchange.transactions})
-        raise error(f"no {id_code} transaction set in the interchange (found: {', '.join(present) or 'none'})")
-    return found
-
-
 def implementation_warnings(transaction: TransactionSet, expected: str) -> list[str]:
     """A warning when ST03 names another implementation guide than `expected` (the set is still read)."""
     reference = transaction.implementation_reference
