@@ -68,7 +68,7 @@ async def post_acknowledgment(request: Request, submission: Provided[Submission]
     content = (await request.body()).decode("utf-8", errors="replace")
     result = await submission.receive_acknowledgment(clearinghouse, name, content)
     body = {"kind": result.kind, "status": result.status, "reason": result.reason,
-            "claims_updated": result.claims_updated}
+            "claims_updated": result.claims_updated, "issues": result.issues}
     if result.status == "quarantined":
         return problem(422, "quarantined", result.reason or "quarantined", [body])
     return body
