@@ -150,10 +150,6 @@ def open_interchanges(text: str, id_code: str, implementation: str, error: type[
 def version_problem(interchange: Interchange, id_code: str, implementation: str) -> str | None:
     """Why the interchange is not 5010 for `id_code` sets (None when it is): ISA12, else the GS08 or ST03 of a
     group holding such sets. Another guide of 5010 (005010...) is only a warning (implementation_warnings)."""
-    isa12 = interchange.header.element(12)
-    if isa12 != INTERCHANGE_VERSION:
-        return (f"interchange control version {quote_code(isa12) if isa12 else 'absent'} (ISA12) is not "
-                f"{INTERCHANGE_VERSION} (5010); only {implementation} {id_code}s are read")
     for group in interchange.groups:
         sets = [t for t in group.transactions if t.id_code == id_code]
         if not sets:
@@ -166,6 +162,10 @@ def version_problem(interchange: Interchange, id_code: str, implementation: str)
             if reference and not reference.startswith(INTERCHANGE_VERSION):
                 return (f"{id_code} {quote_control_number(t.control_number)}: version {quote_code(reference)} "
                         f"(ST03) is not 5010; only {implementation} {id_code}s are read")
+    isa12 = interchange.header.element(12)  # after the guide's version, which says the most
+    if isa12 != INTERCHANGE_VERSION:
+        return (f"version {quote_code(isa12) if isa12 else 'absent'} (ISA12) is not {INTERCHANGE_VERSION} (5010); "
+                f"only {implementation} {id_code}s are read")
     return None
 
 
