@@ -83,6 +83,15 @@ def test_271_every_interchange_is_read_with_its_issues():
     assert parse_271(text) == list(read.summaries)
 
 
+def test_271_an_aaa_in_a_later_interchange_keeps_its_plain_words_and_follow_up():
+    text = response271("T-1", control=1) + other_delimiters(response271("T-2", control=2, subscriber=["AAA*Y**75*C"]))
+    first, second = read_271(text).summaries
+    assert (first.rejections, second.interchange, second.active) == ((), 2, None)
+    [r] = second.rejections
+    assert (r.loop, r.meaning, r.follow_up_action) == ("2100C", "Subscriber/insured not found",
+                                                      "Please correct and resubmit")
+
+
 @pytest.mark.parametrize("version", ["004010X092A1", "004010X092"])
 def test_271_a_4010_interchange_is_refused_alone_and_the_others_are_read(version):
     text = response271("T-1", control=1) + as_4010(response271("T-2", control=2), version)
@@ -145,6 +154,15 @@ def test_999_every_interchange_is_read_with_its_issues():
     assert str(issue) == ("interchange #3 ('000000003') segment #10: IEA02 '000000004' does not match ISA13 "
                           "'000000003'")
     assert read_999(text) == list(read.groups)
+
+
+def test_999_another_5010_guide_is_read_with_a_warning_issue():
+    read = read_999_file(ack999("101", control=1) + ack999("102", control=2).replace("005010X231A1", "005010X231"))
+    assert [g.group_control_number for g in read.groups] == ["101", "102"]
+    [warning] = read.issues
+    assert (warning.interchange, warning.kind, warning.transaction_set) == (2, "warning", "0001")
+    assert warning.reason == ("transaction set '0001': implementation reference '005010X231' is not 005010X231A1; "
+                              "read as 005010X231A1")
 
 
 def test_999_a_4010_interchange_is_refused_alone():
