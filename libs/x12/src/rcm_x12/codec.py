@@ -345,15 +345,21 @@ _NEXT_ISA = re.compile(r"ISA(?=[^A-Za-z0-9" + re.escape(_BLANKS) + r"])")
 
 def interchange_texts(text: str) -> list[tuple[str, str]]:
     """(interchange, stray text after it) for each interchange of the file: the interchange from its ISA through
-    its IEA's terminator (each may use its own delimiters; one without an IEA runs to the end of the file, for
-    its reader to report), and the non-blank text between its IEA and the next ISA (or the end), '' when there
-    is none. Raises X12Error when the text does not start with an ISA."""
+    its IEA's terminator (each may use its own delimiters; one without an IEA runs to the next segment that is an
+    ISA, or to the end of the file, for its reader to report), and the non-blank text between its IEA and the next
+    ISA (or the end), '' when there is none. Raises X12Error when the text does not start with an ISA."""
     rest = _strip_preamble(text)
     found: list[tuple[str, str]] = []
     while True:
         delimiters = detect_delimiters(rest)
-        iea = re.compile(re.escape(delimiters.segment) + r"[" + re.escape(_BOM + _BLANKS) + r"]*IEA"
-                         + re.escape(delimiters.element)).search(rest)
+        terminator = re.escape(delimiters.segment) + r"[" + re.escape(_BOM + _BLANKS) + r"]*"
+        cut = re.compile(terminator + _NEXT_ISA.pattern).search(rest, 3)  # where the next interchange starts
+        iea = re.compile(terminator + r"IEA" + re.escape(delimiters.element)).search(
+            rest, 0, cut.start() if cut else len(rest))
+        if iea is None and cut is not None:  # cut short: its IEA is missing, the next interchange is whole
+            found.append((rest[: cut.start() + 1], ""))
+            rest = rest[cut.end() - 3:]
+            continue
         end = rest.find(delimiters.segment, iea.end()) if iea else -1
         if end < 0:
             found.append((rest, ""))

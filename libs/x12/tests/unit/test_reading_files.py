@@ -121,7 +121,8 @@ def test_271_envelope_count_and_control_number_defects_are_issues():
 
 
 def test_271_real_samples_as_one_file_read_as_each_alone():
-    paths = [p for p in sample_files("x12", "271") if p.suffix == ".271"]  # nodex12_271.edi has no IEA
+    # nodex12_271.edi (a real CMS answer) has no GE and no IEA: first, it ends where the next interchange starts
+    paths = sorted(sample_files("x12", "271"), key=lambda p: p.suffix != ".edi")
     if not paths:
         missing("271 samples", samples_dir("x12", "271"))
     alone = [s for path in paths for s in parse_271(path.read_text())]
@@ -129,6 +130,10 @@ def test_271_real_samples_as_one_file_read_as_each_alone():
     assert [(s.member_id, s.active, s.trace_number, s.rejections, s.coverage_period) for s in together.summaries] == [
         (s.member_id, s.active, s.trace_number, s.rejections, s.coverage_period) for s in alone]
     assert sorted({s.interchange for s in together.summaries}) == list(range(1, len(paths) + 1))
+    assert [s.envelope_errors for s in together.summaries] == [s.envelope_errors for s in alone]
+    if paths[0].name == "nodex12_271.edi":
+        assert [i.code for i in together.issues if i.interchange == 1] == [
+            "gs01_functional_id", "missing_ge", "missing_iea"]
 
 
 # ---------------------------------------------------------------- 999
