@@ -230,12 +230,12 @@ async def test_a_277ca_naming_a_clm01_two_tenants_share_is_applied_only_through_
     assert neither.status_code == 422 and neither.json()["code"] == "quarantined"
     assert neither.json()["errors"] == [{"kind": "277CA", "status": "quarantined", "claims_updated": 0, "reason":
                                          "the 277CA names a CLM01 that claims of several tenants share, and its "
-                                         "batch (2200B TRN02) names none of their interchanges"}]
+                                         "batch (2200B TRN02) names none of their interchanges", "issues": []}]
     assert await api.scalar("SELECT json_agg(status) FROM submissions") == ["sent", "sent"]
     assert await api.outbox_events("claim-acknowledged") == []
 
     real = await hand_in(content, ca.name)
-    assert real.json() == {"kind": "277CA", "status": "processed", "reason": None, "claims_updated": 1}
+    assert real.json() == {"kind": "277CA", "status": "processed", "reason": None, "claims_updated": 1, "issues": []}
     statuses = await api.scalar("SELECT json_object_agg(tenant_id, status || '@' || interchange_control_number) "
                                 "FROM submissions")
     answered = next(t for t, v in statuses.items() if v.endswith(f"@{batch}"))
@@ -364,7 +364,8 @@ async def test_an_acknowledgment_handed_in_applies_once_and_is_listed_for_operat
     handed = await api.client.post("/v1/acknowledgments", params={"clearinghouse": "box", "name": ca.name},
                                    content=ca.read_bytes(), headers={"content-type": "application/edi-x12", **ops()})
     assert handed.status_code == 200
-    assert handed.json() == {"kind": "277CA", "status": "processed", "reason": None, "claims_updated": 1}
+    assert handed.json() == {"kind": "277CA", "status": "processed", "reason": None, "claims_updated": 1,
+                             "issues": []}
     again = await api.client.post("/v1/acknowledgments", params={"clearinghouse": "box"}, content=ca.read_bytes(),
                                   headers=ops())
     assert again.json()["status"] == "duplicate"
@@ -394,6 +395,48 @@ async def test_an_unreadable_or_unknown_acknowledgment_is_quarantined_and_change
     assert await api.outbox_events("claim-acknowledged") == []
     quarantined = (await api.client.get("/v1/acknowledgments", params={"status": "quarantined"}, headers=ops())).json()
     assert [f["name"] for f in quarantined["files"]] == [name, "junk.txt"]  # newest first
+
+
+def other_delimiters(text: str) -> str:
+    """The same interchange written with '|' elements, '{' repetitions, '>' components and '!' terminators."""
+    return text.translate(str.maketrans({"*": "|", "^": "{", ":": ">", "~": "!"}))
+
+
+async def test_acknowledgment_files_of_several_interchanges_are_read_whole_and_return_their_issues(api):
+    """A 999 file and a 277CA file each holding the answers to two interchanges (the second with its own
+    delimiters, after blank lines) apply to both; beside them, a 4010 interchange is refused and a group we never
+    sent is ignored, each named in the response's issues, without quarantining what is ours."""
+    batch = claims(1, seed=31, payer_id="SBX01") + claims(1, seed=32, payer_id="SBX02")
+    await queue(api, *batch)
+    await api.submission.dispatch_once()
+    assert len(sent_files(api)) == 2  # one interchange per payer
+    answers = [dict(answer_837(path.read_text(), payers=PAYERS, not_enrolled_npis=set(), control_number=700 + i,
+                               now=NOW).files) for i, path in enumerate(sent_files(api))]
+    acks_999 = [next(c for n, c in a.items() if n.endswith(".999")) for a in answers]
+    acks_277 = [next(c for n, c in a.items() if n.endswith(".277")) for a in answers]
+    [sent_group] = {seg.split("*")[2] for seg in acks_999[0].split("~") if seg.startswith("AK1*")}
+    as_4010 = acks_999[0].replace("*^*00501*", "*U*00401*", 1).replace("005010X231A1", "004010X231")
+    never_sent = acks_999[0].replace(f"AK1*HC*{sent_group}*", "AK1*HC*424242*")
+
+    def hand_in(content: str, name: str):
+        return api.client.post("/v1/acknowledgments", params={"clearinghouse": "box", "name": name},
+                               content=content.encode(), headers={"content-type": "application/edi-x12", **ops()})
+
+    file_999 = acks_999[0] + "\r\n\n" + other_delimiters(acks_999[1]) + "\n" + as_4010 + never_sent
+    resp = await hand_in(file_999, "both.999")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert (body["kind"], body["status"], body["reason"]) == ("999", "processed", None)
+    assert [(i["interchange"], i["kind"], i["code"]) for i in body["issues"]] == [
+        (3, "rejected_interchange", "other_version"), (4, "warning", "unknown_group")]
+    assert "(GS08) is not 5010" in body["issues"][0]["reason"]
+    assert await api.scalar("SELECT json_agg(status) FROM interchanges") == ["accepted", "accepted"]
+
+    resp = await hand_in(acks_277[0] + "\n\n" + other_delimiters(acks_277[1]), "both.277")
+    assert resp.json() == {"kind": "277CA", "status": "processed", "reason": None, "claims_updated": 2, "issues": []}
+    assert await api.scalar("SELECT json_agg(status) FROM submissions") == ["accepted", "accepted"]
+    acks = await api.outbox_events("claim-acknowledged")
+    assert sorted(str(e["partitionkey"]) for e in acks) == sorted(str(c.claim_id) for c in batch)
 
 
 async def test_acknowledgment_files_need_a_platform_operators_token(api):

@@ -77,7 +77,7 @@ async def test_a_file_is_posted_listed_and_read_and_the_same_file_again_is_a_dup
 @pytest.mark.parametrize("mangle,reason", [
     (lambda t: t[: t.index("SE*")], "truncated"),
     (lambda t: t.replace("*00501*", "*00401*"), "ISA12"),
-    (lambda t: t.replace("005010X221A1", "004010X091A1"), "not 005010X221A1"),
+    (lambda t: t.replace("005010X221A1", "004010X091A1"), "is not 5010 (005010X221A1)"),
     (lambda t: t.replace("*1*100.00*80.00*", "*1*100000000000.00*80.00*", 1), "out of range"),
     (lambda t: t.replace("SVC*HC:99213*100.00*80.00", "SVC*HC:99213*100.00*80.005", 1), "more than two decimals"),
     (lambda t: t + "\x00", "NUL bytes")],

@@ -3,9 +3,13 @@
 
 - `read_277ca`: every claim's verdict (by its patient control number, TRN*2 of 2200D) with the STC codes
   decoded, the payer's claim control number (REF*1K) and the billing provider's NPI; plus the batch-level
-  status of each information receiver, so a batch rejected as a whole is never lost. Envelope defects are
-  tolerated and reported; text that is not a 277 raises `UnparseableAcknowledgment` (reasons name segments
-  and positions only: element values can be PHI).
+  status of each information receiver, so a batch rejected as a whole is never lost. Every interchange of the
+  file is read. Envelope defects are tolerated and reported (`envelope_errors`, and with the warnings as
+  `issues`: `ReadingIssue`s naming the interchange); text that is not a 277 raises `UnparseableAcknowledgment`
+  (reasons name segments and positions only: element values can be PHI). An interchange of another version
+  than 5010 (ISA12, GS08, ST03; e.g. 4010's 004010X167) is refused alone with a rejected_interchange issue, as
+  for the 999: its claims simply wait for an acknowledgment, the other interchanges' are applied;
+  `UnsupportedAcknowledgmentVersion` when no interchange is 5010.
 - `build_277ca`: 2000A information source, 2000B information receiver (the submitter) with the batch
   totals, 2000C billing provider, 2000D patient with the claim's STC. Decisions come from the caller: the
   writer refuses inputs that would make a contradictory acknowledgment. Messages name fields and codes,
@@ -23,16 +27,20 @@ from decimal import Decimal
 from rcm_x12.codec import EnvelopeError, Segment, TransactionSet, build_interchange
 from rcm_x12.format import d8_date, free_text, parse_count, quote_code, quote_control_number, x12_amount
 from rcm_x12.reading import (
+    ReadingIssue,
     UnparseableAcknowledgment,
+    UnsupportedAcknowledgmentVersion,
+    envelope_issues,
     implementation_warnings,
-    open_interchange,
+    open_interchanges,
     optional_number,
-    transactions_of,
+    warning_issues,
 )
 
 __all__ = [
     "BatchAcknowledgment", "ClaimAcknowledgment", "ClaimAcknowledgments", "ClaimDecision", "ClaimStatus",
-    "LineAcknowledgment", "Party", "StatusCode", "UnparseableAcknowledgment", "build_277ca", "read_277ca",
+    "LineAcknowledgment", "Party", "StatusCode", "UnparseableAcknowledgment", "UnsupportedAcknowledgmentVersion",
+    "build_277ca", "read_277ca",
     "transaction_277ca",
 ]
 
@@ -202,27 +210,41 @@ class BatchAcknowledgment:
 class ClaimAcknowledgments:
     batches: tuple[BatchAcknowledgment, ...]
     claims: tuple[ClaimAcknowledgment, ...]
-    envelope_errors: tuple[EnvelopeError, ...] = ()
+    envelope_errors: tuple[EnvelopeError, ...] = ()  # every interchange's
     warnings: tuple[str, ...] = ()
+    issues: tuple[ReadingIssue, ...] = ()  # the envelope errors and warnings by interchange, refused interchanges
 
     def for_claim(self, patient_control_number: str) -> ClaimAcknowledgment | None:
         return next((c for c in self.claims if c.patient_control_number == patient_control_number), None)
 
 
 def read_277ca(text: str) -> ClaimAcknowledgments:
-    interchange = open_interchange(text, UnparseableAcknowledgment)
+    opened = open_interchanges(text, "277", IMPLEMENTATION_277CA, UnparseableAcknowledgment,
+                               UnsupportedAcknowledgmentVersion)
     warnings: list[str] = []
     batches: list[BatchAcknowledgment] = []
     claims: list[ClaimAcknowledgment] = []
-    for transaction in transactions_of(interchange, "277", UnparseableAcknowledgment):
-        warnings.extend(implementation_warnings(transaction, IMPLEMENTATION_277CA))
-        reader = _AcknowledgmentReader(transaction, warnings)
-        found_batches, found_claims = reader.batches(), reader.claims()
-        warnings.extend(_count_warnings(transaction, found_batches, found_claims))
-        batches.extend(found_batches)
-        claims.extend(found_claims)
-    return ClaimAcknowledgments(batches=tuple(batches), claims=tuple(claims),
-                                envelope_errors=tuple(interchange.errors), warnings=tuple(warnings))
+    envelope_errors: list[EnvelopeError] = []
+    issues = list(opened.issues)
+    for number, interchange in opened.interchanges:
+        envelope_errors += interchange.errors
+        issues += envelope_issues(number, interchange)
+        for transaction in interchange.transactions:
+            if transaction.id_code != "277":
+                issues += warning_issues(number, interchange, [
+                    f"transaction set (ST01 {quote_code(transaction.id_code)}) is not a 277; ignored"],
+                    transaction.control_number)
+                continue
+            found = implementation_warnings(transaction, IMPLEMENTATION_277CA)
+            reader = _AcknowledgmentReader(transaction, found)
+            found_batches, found_claims = reader.batches(), reader.claims()
+            found.extend(_count_warnings(transaction, found_batches, found_claims))
+            warnings += found
+            issues += warning_issues(number, interchange, found, transaction.control_number)
+            batches.extend(found_batches)
+            claims.extend(found_claims)
+    return ClaimAcknowledgments(batches=tuple(batches), claims=tuple(claims), envelope_errors=tuple(envelope_errors),
+                                warnings=tuple(warnings), issues=tuple(issues))
 
 
 @dataclass

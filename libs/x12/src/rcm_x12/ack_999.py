@@ -1,12 +1,16 @@
 """The 999 implementation acknowledgment (005010X231A1): reading one (what a submitter gets back for its 837)
 and writing one (what a clearinghouse answers), pure.
 
-- `read_999`: one `GroupAcknowledgment` per 999 transaction set: the AK1 group it answers, the AK9 verdict,
-  and per acknowledged transaction set (AK2, by its ST02) accepted / accepted with errors / rejected, with
-  every IK3/IK4 finding decoded into plain words. Envelope defects are tolerated and reported
-  (`envelope_errors`); text that is not a 999 raises `UnparseableAcknowledgment`, whose reason names
+- `read_999`: one `GroupAcknowledgment` per 999 transaction set of every interchange of the file: the AK1
+  group it answers, the AK9 verdict, and per acknowledged transaction set (AK2, by its ST02) accepted /
+  accepted with errors / rejected, with every IK3/IK4 finding decoded into plain words. Envelope defects are
+  tolerated and reported (`envelope_errors`, its interchange's); `read_999_file` also returns them, with the
+  warnings, as `ReadingIssue`s. Text that is not a 999 raises `UnparseableAcknowledgment`, whose reason names
   segments and positions only: element values can be PHI. For the same reason IK404 (the 999's copy of
-  the bad data element) is never kept.
+  the bad data element) is never kept. An interchange of another version than 5010 (ISA12, GS08, ST03) is
+  refused alone, with a rejected_interchange issue: each interchange acknowledges its own submission, and a
+  submission left unacknowledged simply waits (as if its 999 had not come), while the others are applied;
+  `UnsupportedAcknowledgmentVersion` when no interchange is 5010.
 - `build_999`: one AK2/IK5 per received transaction set, with an IK3 (segment) and IK4 (element) note per
   finding the caller made, and AK9 counts for the group. Findings come from the caller: the writer only
   puts them into the shape the guide requires and refuses inputs that would make a contradictory
@@ -15,6 +19,7 @@ and writing one (what a clearinghouse answers), pure.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,16 +29,20 @@ from enum import StrEnum
 from rcm_x12.codec import EnvelopeError, Segment, TransactionSet, build_interchange
 from rcm_x12.format import free_text, parse_count, quote_code, quote_control_number
 from rcm_x12.reading import (
+    ReadingIssue,
     UnparseableAcknowledgment,
+    UnsupportedAcknowledgmentVersion,
+    envelope_issues,
     implementation_warnings,
-    open_interchange,
-    transactions_of,
+    open_interchanges,
+    warning_issues,
 )
 
 __all__ = [
     "AckStatus", "CodedError", "Finding", "GroupAcknowledgment", "ReceivedGroup", "SituationalTrigger",
     "SyntaxFinding", "TransactionSetAcknowledgment", "TransactionSetResult", "UnparseableAcknowledgment",
-    "build_999", "read_999", "transaction_999",
+    "UnsupportedAcknowledgmentVersion", "Acknowledgment999File", "build_999", "read_999", "read_999_file",
+    "transaction_999",
 ]
 
 IMPLEMENTATION_999 = "005010X231A1"
@@ -206,17 +215,45 @@ class GroupAcknowledgment:
     transaction_sets_accepted: int | None  # AK904
     group_errors: tuple[CodedError, ...]  # AK905-AK909
     transaction_sets: tuple[TransactionSetAcknowledgment, ...]
-    envelope_errors: tuple[EnvelopeError, ...] = ()
+    envelope_errors: tuple[EnvelopeError, ...] = ()  # its interchange's
     warnings: tuple[str, ...] = ()
+    interchange: int = 1  # the 1-based place in the file of the interchange it came in
+    interchange_control_number: str = ""  # ISA13 of the 999's own interchange
 
     def for_transaction_set(self, control_number: str) -> TransactionSetAcknowledgment | None:
         return next((t for t in self.transaction_sets if t.control_number == control_number), None)
 
 
+@dataclass(frozen=True)
+class Acknowledgment999File:
+    """A 999 file as read: every group acknowledgment of every 5010 interchange, and what the reader found."""
+
+    groups: tuple[GroupAcknowledgment, ...]
+    issues: tuple[ReadingIssue, ...]  # envelope errors, warnings, interchanges refused (4010), stray text
+
+
 def read_999(text: str) -> list[GroupAcknowledgment]:
-    interchange = open_interchange(text, UnparseableAcknowledgment)
-    acks = transactions_of(interchange, "999", UnparseableAcknowledgment)
-    return [_GroupReader(t, tuple(interchange.errors)).read() for t in acks]
+    """The group acknowledgments of every interchange (see read_999_file for the issues)."""
+    return list(read_999_file(text).groups)
+
+
+def read_999_file(text: str) -> Acknowledgment999File:
+    opened = open_interchanges(text, "999", IMPLEMENTATION_999, UnparseableAcknowledgment,
+                               UnsupportedAcknowledgmentVersion)
+    groups: list[GroupAcknowledgment] = []
+    issues = list(opened.issues)
+    for number, interchange in opened.interchanges:
+        issues += envelope_issues(number, interchange)
+        for t in interchange.transactions:
+            if t.id_code != "999":
+                issues += warning_issues(number, interchange, [
+                    f"transaction set (ST01 {quote_code(t.id_code)}) is not a 999; ignored"], t.control_number)
+                continue
+            group = _GroupReader(t, tuple(interchange.errors)).read()
+            issues += warning_issues(number, interchange, group.warnings, t.control_number)
+            groups.append(dataclasses.replace(group, interchange=number,
+                                              interchange_control_number=interchange.control_number))
+    return Acknowledgment999File(tuple(groups), tuple(issues))
 
 
 class _GroupReader:

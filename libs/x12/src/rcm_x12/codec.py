@@ -337,22 +337,42 @@ def split_interchanges(text: str) -> list[str]:
     an IEA that does not start another ISA stays with that interchange, so that parse_interchange reports it
     (DATA_AFTER_IEA) rather than it being dropped. Raises X12Error when the text does not start with an ISA.
     """
+    return [chunk + ("\n" + stray if stray else "") for chunk, stray in interchange_texts(text)]
+
+
+_NEXT_ISA = re.compile(r"ISA(?=[^A-Za-z0-9" + re.escape(_BLANKS) + r"])")
+
+
+def interchange_texts(text: str) -> list[tuple[str, str]]:
+    """(interchange, stray text after it) for each interchange of the file: the interchange from its ISA through
+    its IEA's terminator (each may use its own delimiters; one without an IEA runs to the next segment that is an
+    ISA, or to the end of the file, for its reader to report), and the non-blank text between its IEA and the next
+    ISA (or the end), '' when there is none. Raises X12Error when the text does not start with an ISA."""
     rest = _strip_preamble(text)
-    chunks: list[str] = []
+    found: list[tuple[str, str]] = []
     while True:
         delimiters = detect_delimiters(rest)
-        iea = re.compile(re.escape(delimiters.segment) + r"[" + re.escape(_BOM + _BLANKS) + r"]*IEA"
-                         + re.escape(delimiters.element)).search(rest)
+        terminator = re.escape(delimiters.segment) + r"[" + re.escape(_BOM + _BLANKS) + r"]*"
+        cut = re.compile(terminator + _NEXT_ISA.pattern).search(rest, 3)  # where the next interchange starts
+        iea = re.compile(terminator + r"IEA" + re.escape(delimiters.element)).search(
+            rest, 0, cut.start() if cut else len(rest))
+        if iea is None and cut is not None:  # cut short: its IEA is missing, the next interchange is whole
+            found.append((rest[: cut.start() + 1], ""))
+            rest = rest[cut.end() - 3:]
+            continue
         end = rest.find(delimiters.segment, iea.end()) if iea else -1
         if end < 0:
-            chunks.append(rest)
-            return chunks
+            found.append((rest, ""))
+            return found
         following = _strip_preamble(rest[end + 1:])
-        if not following.startswith("ISA"):
-            chunks.append(rest)  # nothing more, or trailing data that parse_interchange reports
-            return chunks
-        chunks.append(rest[: end + 1])
-        rest = following
+        # stray text (a banner, a footer, a half-copied segment) may sit between two interchanges: the next
+        # interchange starts at the next "ISA" followed by a separator
+        after = _NEXT_ISA.search(following)
+        start = after.start() if after else len(following)
+        found.append((rest[: end + 1], following[:start].rstrip(_BOM + _BLANKS)))
+        if after is None:
+            return found
+        rest = following[start:]
 
 
 def parse_interchanges(text: str) -> list[Interchange]:

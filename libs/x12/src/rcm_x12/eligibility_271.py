@@ -6,11 +6,20 @@ yields one summary per information source, so its rejection is never lost.
 
 Only the member id is kept from the patient's identity: names, birth dates and addresses are PHI the
 pipeline does not need once the response is matched to the inquiry (via the echoed TRN trace number).
-Envelope defects are tolerated and carried on each summary; text that is not a 271 raises Unparseable271.
+
+Every interchange of the file is read (each with its own delimiters). Envelope defects are tolerated and carried
+on each summary of their interchange; `read_271` also returns them, with the warnings, as `ReadingIssue`s. Text
+that is not a 271 raises Unparseable271.
+
+Versions: an interchange of another version than 5010 (ISA12, GS08 or ST03 of 4010, e.g. 004010X092A1) is never
+read as 5010. Only that interchange is refused (a rejected_interchange issue): each interchange answers its own
+270 inquiries, and an inquiry left unanswered is simply not verified (its claim waits for the front desk), while
+the 5010 answers beside it are as good as alone. When no 5010 interchange is left, Unsupported271Version.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,8 +28,16 @@ from enum import StrEnum
 from typing import Protocol, TypeVar
 
 from rcm_x12.codec import EnvelopeError, Segment, TransactionSet
-from rcm_x12.format import d8_date, quote_code
-from rcm_x12.reading import Unreadable, open_interchange, optional_number, transactions_of
+from rcm_x12.format import d8_date, quote_code, quote_control_number
+from rcm_x12.reading import (
+    ReadingIssue,
+    Unreadable,
+    UnsupportedVersion,
+    envelope_issues,
+    open_interchanges,
+    optional_number,
+    warning_issues,
+)
 
 IMPLEMENTATION = "005010X279A1"
 
@@ -94,6 +111,10 @@ FOLLOW_UP_ACTIONS: dict[str, str] = {  # AAA04
 
 class Unparseable271(Unreadable):
     """The input is not a 271 (reason names structure only, never patient data)."""
+
+
+class Unsupported271Version(Unparseable271, UnsupportedVersion):
+    """No interchange of the file is a 5010 271 (e.g. all 4010 004010X092A1): nothing is read."""
 
 
 class Network(StrEnum):
@@ -192,8 +213,9 @@ class CoverageSummary:
     coinsurance: tuple[CostShare, ...] = ()
     authorizations: tuple[AuthorizationRule, ...] = ()
     rejections: tuple[EligibilityRejection, ...] = ()
-    envelope_errors: tuple[EnvelopeError, ...] = ()
-    warnings: tuple[str, ...] = ()  # content problems we read around (bad numbers/dates, other versions)
+    envelope_errors: tuple[EnvelopeError, ...] = ()  # its interchange's
+    warnings: tuple[str, ...] = ()  # content problems we read around (bad numbers/dates, another 5010 guide)
+    interchange: int = 1  # the 1-based place in the file of the interchange it came from
 
     def deductible_amount(self, level: str | None = INDIVIDUAL, basis: AmountBasis = AmountBasis.TOTAL,
                           network: Network = Network.IN, service_type: str | None = None) -> Decimal | None:
@@ -247,11 +269,38 @@ def _accumulator(items: tuple[Accumulator, ...], level: str | None, basis: Amoun
 # ---------------------------------------------------------------- reading
 
 
+@dataclass(frozen=True)
+class EligibilityResponses:
+    """A 271 file as read: a summary per patient loop of every 5010 interchange, and what the reader found."""
+
+    summaries: tuple[CoverageSummary, ...]
+    issues: tuple[ReadingIssue, ...]  # envelope errors, warnings, interchanges refused (4010), stray text
+
+
 def parse_271(text: str) -> list[CoverageSummary]:
-    interchange = open_interchange(text, Unparseable271)
-    responses = transactions_of(interchange, "271", Unparseable271)
-    envelope_errors = tuple(interchange.errors)
-    return [s for t in responses for s in _read_transaction(t, envelope_errors)]
+    """The summaries of every 5010 interchange of the file (see read_271 for the issues)."""
+    return list(read_271(text).summaries)
+
+
+def read_271(text: str) -> EligibilityResponses:
+    """Every interchange's 271s; raises Unparseable271 (Unsupported271Version when nothing is 5010)."""
+    opened = open_interchanges(text, "271", IMPLEMENTATION, Unparseable271, Unsupported271Version)
+    summaries: list[CoverageSummary] = []
+    issues = list(opened.issues)
+    for number, interchange in opened.interchanges:
+        envelope_errors = tuple(interchange.errors)
+        issues += envelope_issues(number, interchange)
+        for transaction in interchange.transactions:
+            if transaction.id_code != "271":
+                issues += warning_issues(number, interchange, [
+                    f"transaction set (ST01 {quote_code(transaction.id_code)}) is not a 271; ignored"],
+                    transaction.control_number)
+                continue
+            read = _read_transaction(transaction, envelope_errors)
+            warned = dict.fromkeys(w for s in read for w in s.warnings)  # each once, though every summary has it
+            issues += warning_issues(number, interchange, list(warned), transaction.control_number)
+            summaries += [dataclasses.replace(s, interchange=number) for s in read]
+    return EligibilityResponses(tuple(summaries), tuple(issues))
 
 
 @dataclass
@@ -323,7 +372,8 @@ def _read_transaction(
                         f"is not {IMPLEMENTATION}; read as {IMPLEMENTATION}")
     loops = _read_loops(transaction.body)
     if not any(loop.level == "20" for loop in loops):
-        raise Unparseable271("271 has no information source (HL level 20) loop")
+        raise Unparseable271(f"271 {quote_control_number(transaction.control_number)} has no information source "
+                             "(HL level 20) loop")
     by_id = {loop.hl_id: loop for loop in loops}
     parents_with_dependents = {loop.parent_id for loop in loops if loop.level == "23"}
     context = _Context(by_id, envelope_errors, warnings)
@@ -370,7 +420,9 @@ class _Context:
             plan_number=_ref(patient.refs, active_benefits, ("18",)),
             group_number=_ref(patient.refs, active_benefits, ("6P", "1L")),
             group_name=_ref(patient.refs, active_benefits, ("6P", "1L"), element=3),
-            coverage_period=_coverage_period([patient.dates, *(b.dates for b in active_benefits)], warnings),
+            # a dependent's own dates first; the subscriber's 2100C plan dates when the 2100D has none
+            coverage_period=_coverage_period([patient.dates, *(b.dates for b in active_benefits),
+                                              *([subscriber.dates] if subscriber else [])], warnings),
             deductibles=_accumulators(patient.benefits, DEDUCTIBLE, warnings),
             out_of_pocket_limits=_accumulators(patient.benefits, OUT_OF_POCKET, warnings),
             copays=_cost_shares(patient.benefits, COPAY, 7, warnings),
@@ -433,14 +485,20 @@ def _ref(patient_refs: list[Segment], active: list[_Benefit], qualifiers: tuple[
     return None
 
 
-# Which DTP qualifiers give the start / end of coverage, in order of preference (plan dates first).
-_START_QUALIFIERS = ("346", "356", "291", "307")  # plan begin, eligibility begin, plan, eligibility
-_END_QUALIFIERS = ("347", "357", "291", "307")  # plan end, eligibility end, plan, eligibility
+# Which DTP qualifiers give the start / end of coverage, in order of preference: the plan's dates, then the
+# member's eligibility dates. 291 (plan) and 292 (benefit) are plan dates at the EB level: a range (RD8) gives
+# both ends, a single 291 date the start and a single 292 date the end. Never 307 (eligibility): CMS-style
+# payers put the date the inquiry was answered there, which is neither end of the coverage.
+_START_QUALIFIERS = ("346", "356", "291", "292")  # plan begin, eligibility begin, plan, benefit
+_END_QUALIFIERS = ("347", "357", "291", "292", "346", "356")  # plan end, eligibility end, then the RD8 ranges
+_END_DATE_QUALIFIERS = frozenset({"347", "357", "292"})  # a single date of these closes the period
+_PERIOD_QUALIFIERS = frozenset(_START_QUALIFIERS + _END_QUALIFIERS)
 
 
 def _coverage_period(date_groups: list[list[Segment]], warnings: list[str]) -> DateRange | None:
     """Patient-level dates first; the active-coverage EB dates fill in what the 2100 level left out."""
-    ranges = [[(seg.element(1), _dtp_range(seg, warnings)) for seg in group] for group in date_groups]
+    ranges = [[(seg.element(1), _dtp_range(seg, warnings)) for seg in group if seg.element(1) in _PERIOD_QUALIFIERS]
+              for group in date_groups]
     start = _first(ranges, _START_QUALIFIERS, lambda r: r.start)
     end = _first(ranges, _END_QUALIFIERS, lambda r: r.end)
     return DateRange(start, end) if start or end else None
@@ -465,7 +523,7 @@ def _dtp_range(seg: Segment, warnings: list[str]) -> DateRange | None:
             return DateRange(start, end)
     elif fmt == "D8" and (day := d8_date(value)):
         # A single end-qualified date closes the range; any other single date is when coverage began.
-        return DateRange(None, day) if qualifier in ("347", "357") else DateRange(day, None)
+        return DateRange(None, day) if qualifier in _END_DATE_QUALIFIERS else DateRange(day, None)
     warnings.append(f"DTP*{quote_code(qualifier)} has an unreadable date")
     return None
 

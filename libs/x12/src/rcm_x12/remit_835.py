@@ -31,7 +31,7 @@ The contract, per file (`read_835` and `read_835_file` read the same way):
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -45,7 +45,14 @@ from rcm_x12.codec import (
     parse_interchanges_rows,
 )
 from rcm_x12.format import d8_date, parse_number, quote_code, quote_control_number
-from rcm_x12.reading import Unreadable
+from rcm_x12.reading import (
+    ENVELOPE_ERROR,
+    INTERCHANGE_VERSION,
+    WARNING,
+    ReadingIssue,
+    Unreadable,
+    UnsupportedVersion,
+)
 
 IMPLEMENTATION = "005010X221A1"
 ZERO = Decimal(0)
@@ -84,7 +91,7 @@ class Unparseable835(Unreadable):
     """The input is not a readable 835 (reason names segments and positions only, never element values)."""
 
 
-class Unsupported835Version(Unparseable835):
+class Unsupported835Version(Unparseable835, UnsupportedVersion):
     """An 835 of another version than 005010X221A1 (e.g. 4010's 004010X091A1): rejected, never read as 5010."""
 
     def __init__(self, reason: str, version: str) -> None:
@@ -225,6 +232,7 @@ class RemittancePayment:
     payer_identifier: str | None = None  # N1*PR N104 alone (payer_id falls back to REF*2U and TRN03)
     payer_identifier_qualifier: str | None = None  # N1*PR N103: XV (CMS plan id), ...
     payer_reference: str | None = None  # N1*PR loop REF*2U
+    interchange: int = 0  # the 1-based place in the file of its interchange (0: not read from a file)
 
     @property
     def where(self) -> str:
@@ -271,6 +279,18 @@ class Remittance835:
     def envelope_errors(self) -> tuple[EnvelopeError, ...]:
         return tuple(e for i in self.interchanges for e in i.envelope_errors)
 
+    def issues(self) -> tuple[ReadingIssue, ...]:
+        """Every envelope error and warning of the file as structured issues (interchange, set, position)."""
+        found: list[ReadingIssue] = []
+        for number, summary in enumerate(self.interchanges, start=1):
+            found += [ReadingIssue(number, summary.control_number, ENVELOPE_ERROR, e.message, code=str(e.code),
+                                   segment_position=e.segment_position) for e in summary.envelope_errors]
+            found += [ReadingIssue(number, summary.control_number, WARNING, w) for w in summary.warnings]
+        for payment in self.payments:
+            found += [ReadingIssue(payment.interchange, payment.interchange_control_number, WARNING, w,
+                                   transaction_set=payment.control_number) for w in payment.warnings]
+        return tuple(found)
+
     def findings(self) -> tuple[str, ...]:
         """Every envelope error and warning of the file, each prefixed with where it is (PHI-free)."""
         found = []
@@ -315,10 +335,10 @@ def _read_file(text: str) -> Remittance835:
     _reject_other_versions(interchanges)
     payments = []
     summaries = []
-    for interchange in interchanges:
+    for number, interchange in enumerate(interchanges, start=1):
         kept = tuple(e for e in interchange.errors if e.code not in INCOMPLETE)
         remembered = _Remembered()  # for this interchange's rows
-        read = [_PaymentReader(t, kept, interchange, group, remembered).read()
+        read = [replace(_PaymentReader(t, kept, interchange, group, remembered).read(), interchange=number)
                 for group in interchange.groups for t in group.transactions if t.id_code == "835"]
         ignored = tuple(f"transaction set {quote_control_number(t.control_number)} (ST01 {quote_code(t.id_code)}) "
                         "is not an 835; ignored" for t in interchange.transactions if t.id_code != "835")
@@ -342,23 +362,39 @@ def _reject_incomplete(interchanges: list[Interchange]) -> None:
 
 
 def _reject_other_versions(interchanges: list[Interchange]) -> None:
-    for interchange in interchanges:
-        for group in interchange.groups:
+    """Any interchange of another version than 5010 rejects the whole file, even beside 5010 interchanges: money
+    is posted all or nothing per file, so a file is never half-posted (its 5010 checks posted, its 4010 ones
+    waiting for a re-send that would then post the 5010 ones again as duplicates or not at all)."""
+    for number, interchange in enumerate(interchanges, start=1):
+        where = f"interchange #{number} ({quote_control_number(interchange.control_number)})"
+        for group in interchange.groups:  # the guide's version first: it says the most
             sets = [t for t in group.transactions if t.id_code == "835"]
             if not sets:
                 continue
-            where = (f"interchange {quote_control_number(interchange.control_number)} functional group "
-                     f"{quote_control_number(group.control_number)}")
+            where_group = f"{where} functional group {quote_control_number(group.control_number)}"
             if group.version != IMPLEMENTATION:
                 raise Unsupported835Version(
-                    f"{where}: version {quote_code(group.version) if group.version else 'absent'} (GS08) is not "
-                    f"{IMPLEMENTATION}; only 005010X221A1 835s are read", group.version)
+                    f"{where_group}: version {quote_code(group.version) if group.version else 'absent'} (GS08) is "
+                    f"{_not_5010(group.version)}; {_ONLY_5010}", group.version)
             for t in sets:
                 if t.implementation_reference not in ("", IMPLEMENTATION):
                     raise Unsupported835Version(
-                        f"{where} 835 {quote_control_number(t.control_number)}: implementation reference "
-                        f"{quote_code(t.implementation_reference)} (ST03) is not {IMPLEMENTATION}",
-                        t.implementation_reference)
+                        f"{where_group} 835 {quote_control_number(t.control_number)}: implementation reference "
+                        f"{quote_code(t.implementation_reference)} (ST03) is "
+                        f"{_not_5010(t.implementation_reference)}; {_ONLY_5010}", t.implementation_reference)
+        isa12 = interchange.header.element(12)
+        if isa12 != INTERCHANGE_VERSION:
+            raise Unsupported835Version(
+                f"{where}: version {quote_code(isa12) if isa12 else 'absent'} (ISA12) is not {INTERCHANGE_VERSION} "
+                f"(5010); {_ONLY_5010}", isa12)
+
+
+_ONLY_5010 = f"only {IMPLEMENTATION} 835s are read, and the whole file is rejected so that none of it is half-posted"
+
+
+def _not_5010(version: str) -> str:
+    """'not 5010 (005010X221A1)' for another version, 'not 005010X221A1' for another guide of 5010."""
+    return f"not {IMPLEMENTATION}" if version.startswith(INTERCHANGE_VERSION) else f"not 5010 ({IMPLEMENTATION})"
 
 
 # ---------------------------------------------------------------- walking the transaction set

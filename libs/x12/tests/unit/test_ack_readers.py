@@ -339,7 +339,7 @@ def test_999_structure_errors_are_named():
 
 def test_the_wrong_transaction_set_is_named_by_its_id():
     text = interchange("HP", "005010X221A1", [Segment("ST", ["835", "0001"]), Segment("BPR", ["H", "0"])])
-    with pytest.raises(UnparseableAcknowledgment, match=r"no 999 transaction set in the interchange \(found: '835'\)"):
+    with pytest.raises(UnparseableAcknowledgment, match=r"no 999 transaction set in the file \(found: '835'\)"):
         read_999(text)
     with pytest.raises(UnparseableAcknowledgment, match=r"no 277 transaction set .*'835'"):
         read_277ca(text)

@@ -12,6 +12,7 @@ from rcm_x12.eligibility_271 import (
     DateRange,
     Network,
     Unparseable271,
+    Unsupported271Version,
     parse_271,
 )
 from rcm_runtime.failures import safe_reason
@@ -102,7 +103,8 @@ def check_nodex12(s: CoverageSummary) -> None:
     assert (s.payer_id, s.payer_name, s.member_id, s.active) == ("CMS", "CMS", "9UY4R33KV83", True)
     assert s.insurance_types == ("MA", "MB")
     assert s.plan_description is None
-    assert s.coverage_period == DateRange(date(2019, 12, 30), date(2019, 12, 30))  # DTP*307 RD8
+    # the plan's begin (EB*1 DTP*291 D8), open-ended; never DTP*307 RD8 20191230-20191230, the inquiry date
+    assert s.coverage_period == DateRange(date(2015, 7, 1), None)
     assert [(d.amount, d.time_period, d.insurance_type) for d in s.deductibles] == [
         (Decimal("0"), "26", "QM"), (Decimal("0"), "23", "QM")]  # Part A per episode, Part B per calendar year
     assert s.deductible_amount(level=None, basis=AmountBasis.TOTAL) == Decimal("0")
@@ -285,12 +287,32 @@ def test_the_coverage_period_travels_on_the_claim_for_the_scrubber():
 @pytest.mark.parametrize("dates, expected", [
     (["DTP*356*D8*20250601", "DTP*357*D8*20260531"], DateRange(date(2025, 6, 1), date(2026, 5, 31))),
     (["DTP*291*RD8*20260101-20261231"], DateRange(date(2026, 1, 1), date(2026, 12, 31))),
-    (["DTP*307*D8*20240201"], DateRange(date(2024, 2, 1), None)),
+    (["DTP*307*D8*20240201"], None),  # the eligibility (inquiry) date is never the coverage period
+    (["DTP*307*RD8*20260314-20260314"], None),
     (["DTP*347*D8*20261231"], DateRange(None, date(2026, 12, 31))),
+    (["DTP*346*RD8*20260101-20261231"], DateRange(date(2026, 1, 1), date(2026, 12, 31))),
+    (["DTP*356*RD8*20250601-20260531"], DateRange(date(2025, 6, 1), date(2026, 5, 31))),
+    (["DTP*307*RD8*20260314-20260314", "DTP*346*D8*20260101"], DateRange(date(2026, 1, 1), None)),
     (["DTP*472*D8*20260314"], None),  # service date says nothing about coverage
 ])
 def test_coverage_date_qualifiers(dates, expected):
     assert only(parse_271(response(*dates, "EB*1**30"))).coverage_period == expected
+
+
+@pytest.mark.parametrize("eb_dates, expected", [
+    (["DTP*291*D8*20260101"], DateRange(date(2026, 1, 1), None)),  # plan begin
+    (["DTP*291*D8*20260101", "DTP*292*D8*20261231"], DateRange(date(2026, 1, 1), date(2026, 12, 31))),
+    (["DTP*291*RD8*20240101-20241231"], DateRange(date(2024, 1, 1), date(2024, 12, 31))),
+    (["DTP*307*D8*20260314"], None),
+])
+def test_coverage_period_from_the_active_benefit_plan_dates(eb_dates, expected):
+    assert only(parse_271(response("DTP*307*D8*20260314", "EB*1**30", *eb_dates))).coverage_period == expected
+
+
+def test_a_dependent_without_its_own_dates_takes_the_subscriber_plan_dates():
+    s = parse_271(response("DTP*346*D8*20260101", "DTP*347*D8*20261231",
+                           dependent=["DTP*307*D8*20260314", "EB*1**30"]))[-1]
+    assert s.is_dependent and s.coverage_period == DateRange(date(2026, 1, 1), date(2026, 12, 31))
 
 
 def test_active_benefit_dates_fill_in_what_2100c_leaves_out():
@@ -391,10 +413,23 @@ def test_bad_numbers_and_dates_become_warnings():
                           "EB08 coinsurance is outside 0..1 (percent sent instead of a fraction?)")
 
 
-def test_other_implementation_versions_are_read_with_a_warning():
-    s = only(parse_271(response("EB*1**30", version="004010X092A1")))
+def test_another_5010_implementation_reference_is_read_with_a_warning():
+    s = only(parse_271(response("EB*1**30", version="005010X279")))
     assert s.active is True
-    assert s.warnings == ("implementation reference '004010X092A1' is not 005010X279A1; read as 005010X279A1",)
+    assert s.warnings == ("implementation reference '005010X279' is not 005010X279A1; read as 005010X279A1",)
+
+
+def test_a_4010_271_is_rejected_never_read_as_5010():
+    with pytest.raises(Unsupported271Version, match=r"version '004010X092A1' \(ST03\) is not 5010") as caught:
+        parse_271(response("EB*1**30", version="004010X092A1"))
+    assert isinstance(caught.value, Unparseable271) and safe_reason(caught.value) == caught.value.reason
+
+
+def test_a_271_whose_delimiters_collide_is_rejected_with_the_reason():
+    text = response("EB*1**30").replace("*P*:~", "*P*^~", 1)  # ISA16 component = ISA11 repetition
+    assert text.count("*P*^~") == 1
+    with pytest.raises(Unparseable271, match="not an X12 interchange: ISA delimiters are not distinct"):
+        parse_271(text)
 
 
 def test_envelope_defects_are_carried_not_raised():
@@ -419,7 +454,7 @@ def test_a_270_is_not_a_271():
         Segment("ST", ["270", "0001", "005010X279A1"]), Segment("NM1", ["IL", "1", "SMITH", "JOHN"])]], now=NOW)
     with pytest.raises(Unparseable271) as caught:
         parse_271(inquiry)
-    assert caught.value.reason == "no 271 transaction set in the interchange (found: '270')"
+    assert caught.value.reason == "no 271 transaction set in the file (found: '270')"
     assert safe_reason(caught.value) == caught.value.reason  # a DomainError: safe to store as-is
 
 

@@ -31,14 +31,22 @@ from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
 
 from rcm_eligibility import registration_service as registrations
 from rcm_eligibility.db import MEMBER_ID_INDEX, PHI, coverage_checks, eligibility_cache, inquiry_control_seq, patients
-from rcm_eligibility.domain.decision import CoverageSnapshot, Decision, decide, snapshot_of, with_coverage_period
+from rcm_eligibility.domain.decision import (
+    UNREADABLE_271,
+    CoverageSnapshot,
+    Decision,
+    decide,
+    snapshot_of,
+    unreadable_snapshot,
+    with_coverage_period,
+)
 from rcm_eligibility.domain.fhir_appointment import appointment_from_fhir
 from rcm_eligibility.domain.prior_auth import AuthRuleTable
 from rcm_eligibility.domain.registration import (
     CoverageRegistration, PatientRegistration, RegistrationProblem, validate_registration,
 )
 from rcm_x12.eligibility_270 import Dependent, EligibilityInquiry, Subscriber, build_270_batch
-from rcm_x12.eligibility_271 import parse_271
+from rcm_x12.eligibility_271 import Unparseable271, read_271
 from rcm_eligibility.payers import PayerConnection, PayerRefused
 from rcm_eligibility.registration_service import PreVisitCheck, Visit
 
@@ -137,16 +145,22 @@ async def _ask_chunk(payer: PayerConnection, submitter_id: str, now: datetime, c
                 asked[key] = CoverageSnapshot(active=None, rejections=[{"code": "refused", "meaning": str(exc),
                                                                         "follow_up": "check the inquiry data"}])
             return
-    summaries = parse_271(x271)
+    try:
+        response = read_271(x271)
+    except Unparseable271 as exc:  # not X12, no 271, nothing of 5010 (e.g. a 4010 004010X092A1 answer)
+        for key in keys:
+            asked[key] = unreadable_snapshot(exc.reason)
+        return
+    summaries, issues = list(response.summaries), response.issues
     by_trace = {s.trace_number: s for s in summaries if s.trace_number}
     for i, key in enumerate(keys):
         trace = inquiries[i].trace_number
         if trace in by_trace:
-            asked[key] = snapshot_of([by_trace[trace]])
+            asked[key] = snapshot_of([by_trace[trace]], issues)
         elif len(summaries) == len(keys):
-            asked[key] = snapshot_of([summaries[i]])  # no echoed trace: the payer answered in order
-        else:
-            asked[key] = snapshot_of([s for s in summaries if not s.trace_number][:1])  # payer-level rejection
+            asked[key] = snapshot_of([summaries[i]], issues)  # no echoed trace: the payer answered in order
+        else:  # payer-level rejection
+            asked[key] = snapshot_of([s for s in summaries if not s.trace_number][:1], issues)
 
 
 # The cache is written optimistically, after the payer answered and without any lock held while asking:
@@ -274,8 +288,9 @@ class Eligibility:
                 out.append(Answer(cached[k], "cache"))
             elif k in unasked:
                 out.append(Answer(None, "not_sent"))
-            else:
-                out.append(Answer(asked[k], "payer", cache_key=k))
+            else:  # an answer that could not be read is not cached: the next check asks again
+                unread = any(r.get("code") == UNREADABLE_271 for r in asked[k].rejections)
+                out.append(Answer(asked[k], "payer", cache_key=None if unread else k))
         return out
 
     def _decide(self, claim: Claim, answer: Answer, now: datetime) -> Decision:

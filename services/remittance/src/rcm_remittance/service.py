@@ -665,8 +665,11 @@ async def ingest(uow: UnitOfWork, source: str, content: str, medicare: PfsSchedu
         await _finish(uow, file_id, "rejected", reason=reason, findings={"errors": [reason]})
         return FileResult(file_id, "rejected", reason=reason, findings={"errors": [reason]})
     imbalances = file_imbalances(checks)
+    # "issues": what the 835 reader read around, structured (interchange, transaction set, segment position,
+    # kind, code, reason); "envelope_errors"/"warnings" keep the same as text, with posting's own warnings
     findings = {"envelope_errors": sorted({e for c in checks for e in c.envelope_errors}),
                 "warnings": [w for c in checks for w in c.warnings] + patient_share_warnings(checks),
+                "issues": [i for c in checks for i in c.issues],
                 "imbalances": [i.as_json() for i in imbalances]}
     meta = {"payer_id": next((c.payer_id or c.trace_originator for c in checks), None),
             "trace_numbers": [c.trace_number for c in checks], "payment_date": checks[0].payment_date,

@@ -85,7 +85,7 @@ async def test_a_file_is_stored_answered_listed_and_read_and_the_same_file_again
 @pytest.mark.parametrize("mangle,reason", [
     (lambda t: t[: t.index("SE*")], "truncated"),
     (lambda t: t.replace("*00501*", "*00401*"), "ISA12"),
-    (lambda t: t.replace("005010X221A1", "004010X091A1"), "not 005010X221A1"),
+    (lambda t: t.replace("005010X221A1", "004010X091A1"), "is not 5010 (005010X221A1)"),
     (lambda t: t.replace("CLP*PCN-1*1*100.00", "CLP*PCN-1*1*100000000000.00"), "out of range"),
     (lambda t: t.replace("SVC*HC:99213*100.00*80.00", "SVC*HC:99213*100.00*80.005"), "more than two decimals"),
     (lambda t: t + "\x00", "NUL bytes"),
@@ -109,6 +109,41 @@ async def test_every_interchange_of_a_file_is_posted(api):
     body = (await post(api, text)).json()
     assert body["status"] == "posted" and body["posted"] == 2
     assert {e["partitionkey"] for e in await api.outbox_events("payment-posted")} == {str(a), str(b)}
+
+
+async def test_a_two_interchange_file_posts_every_claim_and_returns_what_the_reader_found(api):
+    """The second interchange uses its own delimiters, sits after blank lines, and its IEA02 does not match its
+    ISA13 (a defect that loses nothing): every claim posts, and the defect comes back structured, stored too."""
+    ids = [await submit(api, f"PCN-{n}") for n in (1, 2, 3)]
+    first = era(check([PAID, clp("PCN-2", "50.00", "50.00")]))
+    second = era(check([clp("PCN-3", "40.00", "40.00")], trace="T-2"), isa13="000000902") \
+        .replace("IEA*1*000000902", "IEA*1*000000999").translate(str.maketrans({"*": "|", "~": "!", ":": ">"}))
+    resp = await post(api, first + "\r\n\n" + second)
+    body = resp.json()
+    assert resp.status_code == 200 and body["status"] == "posted" and body["posted"] == 3
+    assert {e["partitionkey"] for e in await api.outbox_events("payment-posted")} == {str(i) for i in ids}
+    expected = [{"interchange": 2, "interchange_control_number": "000000902", "kind": "envelope_error",
+                 "code": "iea02_control_number", "transaction_set": None, "segment_position": 16,
+                 "reason": "IEA02 '000000999' does not match ISA13 '000000902'"}]
+    assert body["findings"]["issues"] == expected
+    assert body["findings"]["envelope_errors"] == [
+        "iea02_control_number: IEA02 '000000999' does not match ISA13 '000000902' (segment #16)"]
+    stored = (await api.client.get(f"/v1/remittances/{body['file_id']}", headers=api.headers())).json()
+    assert stored["findings"]["issues"] == expected
+    assert "DOE" not in str(body["findings"]) and "MEMBER1" not in str(body["findings"])
+
+
+async def test_a_4010_interchange_beside_a_5010_one_rejects_the_whole_file(api):
+    await submit(api, "PCN-1"), await submit(api, "PCN-2")
+    text = era(check([PAID])) + era(check([clp("PCN-2", "50.00", "50.00")], trace="T-2"), isa13="000000902") \
+        .replace("005010X221A1", "004010X091A1")
+    resp = await post(api, text)
+    body = resp.json()
+    assert resp.status_code == 422 and body["status"] == "rejected"
+    assert "interchange #2 ('000000902')" in body["description"]
+    assert "'004010X091A1' (GS08) is not 5010" in body["description"]
+    assert await api.scalar("SELECT count(*) FROM posted_payments") == 0
+    assert await api.outbox_events("payment-posted") == []
 
 
 # ---------------------------------------------------------------- tenants and identity

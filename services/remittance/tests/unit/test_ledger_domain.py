@@ -86,13 +86,13 @@ def test_a_truncated_file_is_rejected_whole():
 
 def test_a_4010_interchange_is_rejected():
     text = era(check([TWO_LINES])).replace("*00501*", "*00401*")
-    with pytest.raises(RejectedFile, match="ISA12 '00401' is not 00501"):
+    with pytest.raises(RejectedFile, match=r"version '00401' \(ISA12\) is not 00501 \(5010\)"):
         read_x12_file(text)
 
 
 def test_a_4010_transaction_set_is_rejected():
     text = era(check([TWO_LINES])).replace("005010X221A1", "004010X091A1")
-    with pytest.raises(RejectedFile, match="not 005010X221A1"):
+    with pytest.raises(RejectedFile, match=r"version .004010X091A1. \(GS08\) is not 5010 \(005010X221A1\)"):
         read_x12_file(text)
 
 

@@ -56,7 +56,10 @@ async def acceptance(tenant_id: TenantId, submission: Provided[Submission]) -> d
              description="For clearinghouses that push responses (or an operator re-feeding a file). A file that "
                          "does not parse, or names nothing we sent, is quarantined with the reason (422) and changes "
                          "no claim. An 835 is forwarded to remittance for the tenant whose claims it pays (status "
-                         "forwarded), or quarantined when that tenant is not certain. Platform operators only "
+                         "forwarded), or quarantined when that tenant is not certain. Every interchange of the "
+                         "file is read; `issues` lists what the reader read around or refused (envelope errors, "
+                         "warnings, an interchange that is not 5010, a group we never sent), by interchange, "
+                         "transaction set and segment position. Platform operators only "
                          "(role operator of the operations tenant).",
              openapi_extra={"requestBody": {"content": {"application/edi-x12": {"schema": {"type": "string"}}}}},
              dependencies=[Operator, rate_limit("intake", after=require_operator)])
@@ -68,7 +71,7 @@ async def post_acknowledgment(request: Request, submission: Provided[Submission]
     content = (await request.body()).decode("utf-8", errors="replace")
     result = await submission.receive_acknowledgment(clearinghouse, name, content)
     body = {"kind": result.kind, "status": result.status, "reason": result.reason,
-            "claims_updated": result.claims_updated}
+            "claims_updated": result.claims_updated, "issues": result.issues}
     if result.status == "quarantined":
         return problem(422, "quarantined", result.reason or "quarantined", [body])
     return body

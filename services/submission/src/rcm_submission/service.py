@@ -31,7 +31,7 @@ from rcm_runtime.audit import audited
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.reads import jsonable
 from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
-from rcm_x12.codec import X12Error, tokenize
+from rcm_x12.codec import X12Error, interchange_texts, tokenize
 from rcm_x12.claim_837p.check import check_billable
 from rcm_x12.claim_837p.write import ClaimBatch, Receiver, Submitter, build_837p
 from rcm_x12.ig.validator import IgFinding, IgValidator
@@ -45,7 +45,8 @@ from rcm_submission.domain.era_tenant import claim_numbers, tenant_for
 from rcm_submission.domain.routing import FALLBACK, Route, RouteTable
 from rcm_submission.errors import NotAccepted, NotFoundClaim, NotFoundInterchange, SecondaryQueued, UnknownClearinghouse
 from rcm_x12.ack_277ca import ClaimAcknowledgment, ClaimAcknowledgments, read_277ca
-from rcm_x12.ack_999 import GroupAcknowledgment, UnparseableAcknowledgment, read_999
+from rcm_x12.ack_999 import GroupAcknowledgment, UnparseableAcknowledgment, read_999_file
+from rcm_x12.reading import ReadingIssue
 
 log = logging.getLogger("rcm.submission")
 
@@ -323,6 +324,9 @@ class AckResult:
     reason: str | None = None
     claims_updated: int = 0
     tenant_id: str | None = None  # an 835's tenant (its payee), once known
+    # what the 999/277CA reader read around or refused, by interchange (rcm_x12 ReadingIssue.as_json: interchange,
+    # transaction set, segment position, kind, code, reason; never element values)
+    issues: list[dict] = field(default_factory=list)
 
 
 ERA_EVENT_MAX_BYTES = 8_000_000  # default of Settings.era_event_max_bytes
@@ -330,11 +334,14 @@ TOO_LARGE = "too large for the event bus: upload it through POST /v1/remittances
 
 
 def _kind(text: str) -> str:
-    _, segments = tokenize(text)
-    st = next((s for s in segments if s.tag == "ST"), None)
-    if st is None:
-        raise UnparseableAcknowledgment("no transaction set (ST) in the file")
-    return {"999": "999", "277": "277CA", "835": "835"}.get(st.element(1), "unknown")
+    """What the file is, by the first ST of its first interchange that has one (each interchange split with its
+    own delimiters)."""
+    for chunk, _ in interchange_texts(text):
+        _, segments = tokenize(chunk)
+        st = next((s for s in segments if s.tag == "ST"), None)
+        if st is not None:
+            return {"999": "999", "277": "277CA", "835": "835"}.get(st.element(1), "unknown")
+    raise UnparseableAcknowledgment("no transaction set (ST) in the file")
 
 
 async def process_acknowledgment(uow: UnitOfWork, clearinghouse: str, name: str, content: str, *,
@@ -353,9 +360,15 @@ async def process_acknowledgment(uow: UnitOfWork, clearinghouse: str, name: str,
     try:
         result.kind = _kind(content)
         if result.kind == "999":
-            icn, result.claims_updated, result.reason = await _apply_999(tenants, clearinghouse, read_999(content))
+            read = read_999_file(content)
+            result.issues = [i.as_json() for i in read.issues]
+            icn, result.claims_updated, result.reason, unknown = await _apply_999(tenants, clearinghouse,
+                                                                                list(read.groups))
+            result.issues += unknown
         elif result.kind == "277CA":
-            result.claims_updated, result.reason = await _apply_277ca(tenants, read_277ca(content))
+            acknowledgments = read_277ca(content)
+            result.issues = [i.as_json() for i in acknowledgments.issues]
+            result.claims_updated, result.reason = await _apply_277ca(tenants, acknowledgments)
         elif result.kind == "835":
             result.tenant_id, result.reason = await _forward_835(tenants, clearinghouse, name, content, sha,
                                                                  max_bytes=era_max_bytes)
@@ -408,41 +421,62 @@ def _ack_event(uow: UnitOfWork, row, *, accepted: bool, stage: str, status_code:
              key=event_key(row.claim_id, row.primary_claim_id))
 
 
-async def _apply_999(tenants: _Tenants, clearinghouse: str,
-                     groups: list[GroupAcknowledgment]) -> tuple[str | None, int, str | None]:
-    """A rejected transaction set rejects every claim it carried (we send one ST per interchange)."""
+async def _apply_999(tenants: _Tenants, clearinghouse: str, groups: list[GroupAcknowledgment],
+                     ) -> tuple[str | None, int, str | None, list[dict]]:
+    """(the first interchange acknowledged, claims updated, why the file is quarantined, issues). A rejected
+    transaction set rejects every claim it carried (we send one ST per interchange). A file of several
+    interchanges may acknowledge groups we did not send beside ours: those are issues, and the file is
+    quarantined only when it acknowledges none of ours."""
     conn = tenants.uow.conn
-    updated, icn = 0, None
+    updated, first, unknown = 0, None, []
     for group in groups:
-        icn = f"{int(group.group_control_number):09d}" if group.group_control_number.isdigit() else None
+        icn = _acknowledged_icn(group)
         sent = (await conn.execute(select(interchanges).where(
             interchanges.c.interchange_control_number == icn,
             interchanges.c.clearinghouse == clearinghouse))).first() if icn else None
         if sent is None:
-            return icn, 0, "the 999 acknowledges a group (GS06) this deployment did not send"
-        accepted = all(t.accepted for t in group.transaction_sets) and group.status.value != "rejected"
-        await conn.execute(update(interchanges).where(interchanges.c.interchange_control_number == icn).values(
-            status="accepted" if accepted else "rejected", acknowledged_at=tenants.uow.now()))
-        if accepted:
+            unknown.append(ReadingIssue(
+                group.interchange, group.interchange_control_number, "warning",
+                "the 999 acknowledges a group (GS06) this deployment did not send; ignored", code="unknown_group",
+                transaction_set=group.control_number).as_json())
             continue
-        findings = [f for t in group.transaction_sets for f in t.findings]
-        codes = [e.code for t in group.transaction_sets for e in t.syntax_errors] + [e.code for e in group.group_errors]
-        edits = [Edit(code=f"999-{f.code or 'R'}", severity="error", message=f"999 rejected the interchange: "
-                      f"{f.description}", field=f.segment_tag) for f in findings][:20] or [
-            Edit(code="999-R", severity="error", message="999 rejected the interchange (codes "
-                 + (", ".join(codes) or "none given") + "); correct and resubmit")]
-        rows = (await conn.execute(select(submissions).where(
-            submissions.c.interchange_control_number == icn, submissions.c.status == "sent").with_for_update())).all()
-        await conn.execute(update(submissions).where(
-            tuple_(submissions.c.tenant_id, submissions.c.claim_id).in_([(r.tenant_id, r.claim_id) for r in rows]))
-                           .values(status="rejected", ever_rejected=True, ack_status_code="999:R",
-                                   ack_reason=edits[0].message[:500]))
-        for r in rows:
-            uow = tenants(r.tenant_id)
-            _ack_event(uow, r, accepted=False, stage="999", status_code="999:R", reason=edits[0].message)
-            _return(uow, r.claim_id, "999", edits, r.primary_claim_id)
-        updated += len(rows)
-    return icn, updated, None
+        first = first or icn
+        updated += await _apply_999_group(tenants, icn, group)
+    if first is None:
+        return (_acknowledged_icn(groups[0]) if groups else None), 0, \
+            "the 999 acknowledges a group (GS06) this deployment did not send", unknown
+    return first, updated, None, unknown
+
+
+def _acknowledged_icn(group: GroupAcknowledgment) -> str | None:
+    """The interchange we sent that the group answers: we number each group as its interchange (GS06 = ISA13)."""
+    return f"{int(group.group_control_number):09d}" if group.group_control_number.isdigit() else None
+
+
+async def _apply_999_group(tenants: _Tenants, icn: str, group: GroupAcknowledgment) -> int:
+    conn = tenants.uow.conn
+    accepted = all(t.accepted for t in group.transaction_sets) and group.status.value != "rejected"
+    await conn.execute(update(interchanges).where(interchanges.c.interchange_control_number == icn).values(
+        status="accepted" if accepted else "rejected", acknowledged_at=tenants.uow.now()))
+    if accepted:
+        return 0
+    findings = [f for t in group.transaction_sets for f in t.findings]
+    codes = [e.code for t in group.transaction_sets for e in t.syntax_errors] + [e.code for e in group.group_errors]
+    edits = [Edit(code=f"999-{f.code or 'R'}", severity="error", message=f"999 rejected the interchange: "
+                  f"{f.description}", field=f.segment_tag) for f in findings][:20] or [
+        Edit(code="999-R", severity="error", message="999 rejected the interchange (codes "
+             + (", ".join(codes) or "none given") + "); correct and resubmit")]
+    rows = (await conn.execute(select(submissions).where(
+        submissions.c.interchange_control_number == icn, submissions.c.status == "sent").with_for_update())).all()
+    await conn.execute(update(submissions).where(
+        tuple_(submissions.c.tenant_id, submissions.c.claim_id).in_([(r.tenant_id, r.claim_id) for r in rows]))
+                       .values(status="rejected", ever_rejected=True, ack_status_code="999:R",
+                               ack_reason=edits[0].message[:500]))
+    for r in rows:
+        uow = tenants(r.tenant_id)
+        _ack_event(uow, r, accepted=False, stage="999", status_code="999:R", reason=edits[0].message)
+        _return(uow, r.claim_id, "999", edits, r.primary_claim_id)
+    return len(rows)
 
 
 def _status_code(ack: ClaimAcknowledgment) -> str:

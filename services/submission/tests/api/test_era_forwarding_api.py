@@ -176,6 +176,7 @@ async def test_an_operator_can_hand_in_an_835_and_it_is_forwarded_like_a_polled_
     resp = await api.client.post("/v1/acknowledgments", params={"clearinghouse": "box", "name": "pushed.835"},
                                  content=paying(pcn).encode(), headers={"content-type": "application/edi-x12", **ops()})
     assert resp.status_code == 200
-    assert resp.json() == {"kind": "835", "status": "forwarded", "reason": None, "claims_updated": 0}
+    assert resp.json() == {"kind": "835", "status": "forwarded", "reason": None, "claims_updated": 0,
+                           "issues": []}
     [event] = await api.outbox_events("remittance-received")
     assert event["tenantid"] == "tenant-a" and event["data"]["file_name"] == "pushed.835"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -13,6 +14,7 @@ from rcm_contracts.events import Edit, EligibilityResult
 
 from rcm_eligibility.domain.prior_auth import AuthRuleTable, auth_requirements, missing_authorizations
 from rcm_x12.eligibility_271 import AmountBasis, CoverageSummary
+from rcm_x12.reading import REJECTED_INTERCHANGE, STRAY_TEXT, ReadingIssue
 
 # Procedure -> 271 service type (EB03) whose authorization indicator applies. Radiology -> 4
 # (diagnostic X-ray); everything else -> 30 (health benefit plan coverage).
@@ -35,6 +37,9 @@ class CoverageSnapshot:
     auth_required_service_types: list[str] = field(default_factory=list)
     coverage_start: str | None = None  # ISO dates of the coverage period the 271 reported
     coverage_end: str | None = None
+    # what the 271 reader read around or refused in the interchange this answer came from (and the file's
+    # refused interchanges, stray text): rcm_x12 ReadingIssue.as_json, never element values
+    reading_issues: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,10 +49,16 @@ class CoverageSnapshot:
         return cls(**data)
 
 
-def snapshot_of(summaries: list[CoverageSummary]) -> CoverageSnapshot:
+UNREADABLE_271 = "unreadable_271"
+
+
+def snapshot_of(summaries: list[CoverageSummary], issues: Sequence[ReadingIssue] = ()) -> CoverageSnapshot:
+    """The first summary's answer, with the reading issues of its interchange and of the whole file (all of them
+    when there is no summary: they may say why, e.g. an interchange refused as 4010)."""
     if not summaries:
         return CoverageSnapshot(active=None, rejections=[{"code": "none", "meaning": "the 271 had no coverage loop",
-                                                          "follow_up": None}])
+                                                          "follow_up": None}],
+                                reading_issues=[i.as_json() for i in issues])
     s = summaries[0]
     deductible = s.deductible_amount(basis=AmountBasis.REMAINING)
     copay = next((c for c in (s.copay_amount(st) for st in ("98", "30")) if c is not None), None)
@@ -61,7 +72,19 @@ def snapshot_of(summaries: list[CoverageSummary]) -> CoverageSnapshot:
         auth_required_service_types=[st for st in SERVICE_TYPES_ASKED if s.authorization_required(st)],
         coverage_start=s.coverage_period.start.isoformat() if s.coverage_period and s.coverage_period.start else None,
         coverage_end=s.coverage_period.end.isoformat() if s.coverage_period and s.coverage_period.end else None,
+        reading_issues=[i.as_json() for i in issues if i.interchange == s.interchange or i.kind in _FILE_ISSUES],
     )
+
+
+_FILE_ISSUES = frozenset({REJECTED_INTERCHANGE, STRAY_TEXT})  # about the file, whichever interchange answered
+
+
+def unreadable_snapshot(reason: str) -> CoverageSnapshot:
+    """The answer when the payer's 271 cannot be read at all (not X12, no 271, nothing of 5010): held for the
+    front desk with the reason, like a payer's refusal, rather than failing the claims it should answer."""
+    return CoverageSnapshot(active=None, rejections=[{
+        "code": UNREADABLE_271, "meaning": f"the payer's 271 response could not be read ({reason})",
+        "follow_up": "ask the payer or clearinghouse for a 5010 (005010X279A1) response, or verify coverage by phone"}])
 
 
 def with_coverage_period(claim: Claim, snapshot: CoverageSnapshot | None) -> Claim:
@@ -101,7 +124,10 @@ def decide(claim: Claim, snapshot: CoverageSnapshot | None, *, source: str, now:
     if snapshot.rejections:
         r = snapshot.rejections[0]
         not_found = r["code"] in NOT_FOUND_CODES
-        message = (f"payer rejected the eligibility inquiry: {r['meaning']}"
+        # an answer that could not be read holds the claim as a refusal does (the contract's payer_rejected),
+        # said as what it is
+        said = "eligibility not verified" if r["code"] == UNREADABLE_271 else "payer rejected the eligibility inquiry"
+        message = (f"{said}: {r['meaning']}"
                    + (f" ({r['follow_up']})" if r.get("follow_up") else "")
                    + ("; verify the member id and the patient's name and date of birth with the card" if not_found else ""))
         return Decision(EligibilityResult(status="unknown", reason=message, **base),

@@ -3,28 +3,28 @@ RemittanceAdvice) and their claim payments with lines and adjustments, whatever 
 
 `read_x12_file` reads the file with rcm_x12's 835 reader (`read_835_file`), the one reading path: it reads every
 interchange of a file and rejects the file whole when it is truncated, its envelopes do not hold together
-(`Incomplete835`) or a group or set names another guide than 005010X221A1 (`Unsupported835Version`). Here only
-what posting adds: ISA12 must be 00501 and every amount must fit the ledger's NUMERIC(12, 2). Any of these
-refuses the whole file (`RejectedFile`), so nothing of it is posted. Reasons name segments and positions, never
-patient data.
+(`Incomplete835`) or an interchange, group or set is not 5010 005010X221A1 (`Unsupported835Version`: ISA12, GS08,
+ST03). Here only what posting adds: every amount must fit the ledger's NUMERIC(12, 2). Any of these refuses the
+whole file (`RejectedFile`), so nothing of it is posted. Reasons name segments and positions, never patient data.
+What the reader read around (envelope defects that lose nothing, warnings) travels with the checks as structured
+issues (`Check.issues`: interchange, transaction set, segment position, reason) for the file's findings.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
 from itertools import repeat
 
 from rcm_contracts.wire import RemittanceAdvice
-from rcm_x12.codec import X12Error, detect_delimiters, split_interchanges
+from rcm_x12.codec import X12Error
 from rcm_x12.remit_835 import RemittancePayment, Unparseable835, read_835_file
 
 ZERO = Decimal("0.00")
-VERSION = "00501"
 
 
 class RejectedFile(ValueError):
@@ -107,6 +107,9 @@ class Check:
     provider_adjustments: tuple[PLB, ...] = ()
     warnings: tuple[str, ...] = ()
     envelope_errors: tuple[str, ...] = ()
+    # the reader's ReadingIssues (as JSON) of this check, and of its interchange for its interchange's first check:
+    # each once in the file's findings
+    issues: tuple[dict, ...] = ()
 
 
 def sha256(content: bytes) -> str:
@@ -114,25 +117,6 @@ def sha256(content: bytes) -> str:
 
 
 # ---------------------------------------------------------------- X12
-
-
-def _versions(text: str) -> None:
-    """ISA12 of every interchange must be 00501. rcm_x12's reader checks GS08/ST03 (the guide), truncation and
-    envelopes; the interchange control version is the one thing it leaves to its caller."""
-    try:
-        chunks = split_interchanges(text)
-    except X12Error as exc:
-        raise RejectedFile(f"not an X12 interchange: {exc}") from None
-    for number, chunk in enumerate(chunks, start=1):
-        try:
-            element = detect_delimiters(chunk).element
-        except X12Error as exc:
-            raise RejectedFile(f"interchange #{number}: {exc}") from None
-        parts = chunk.lstrip("\ufeff \t\r\n").split(element, 13)
-        version = parts[12] if len(parts) > 12 else ""
-        if version != VERSION:
-            raise RejectedFile(f"interchange #{number}: interchange version ISA12 {version[:5]!r} is not {VERSION} "
-                               "(005010X221A1 is the only 835 version posted)")
 
 
 MAX_AMOUNT = Decimal("9999999999.99")  # what NUMERIC(12, 2) and the events' Money hold
@@ -183,7 +167,7 @@ def _amounts_fit(amounts: list[Decimal]) -> bool:
         return False
 
 
-def _check(payment: RemittancePayment, extra_warnings: tuple[str, ...] = ()) -> Check:
+def _check(payment: RemittancePayment, extra_warnings: tuple[str, ...] = (), issues: tuple[dict, ...] = ()) -> Check:
     amounts = [payment.amount]  # every amount _check_amounts checks, collected on the way
     claims = []
     for clp in payment.claims:
@@ -222,7 +206,8 @@ def _check(payment: RemittancePayment, extra_warnings: tuple[str, ...] = ()) -> 
         payment_method=payment.payment_method, claims=tuple(claims),
         provider_adjustments=tuple(PLB(p.provider_id, p.reason, p.reference, p.amount)
                                    for p in payment.provider_adjustments),
-        warnings=tuple(payment.warnings) + extra_warnings, envelope_errors=tuple(str(e) for e in payment.envelope_errors))
+        warnings=tuple(payment.warnings) + extra_warnings, envelope_errors=tuple(str(e) for e in payment.envelope_errors),
+        issues=issues)
 
 
 def read_x12_file(text: str) -> list[Check]:
@@ -233,15 +218,20 @@ def read_x12_file(text: str) -> list[Check]:
         remittance = read_835_file(text)
     except (Unparseable835, X12Error) as exc:  # Incomplete835 and Unsupported835Version included
         raise RejectedFile(str(exc)) from None
-    _versions(text)
     # what an interchange found outside its 835s (e.g. a transaction set that is not an 835) goes with its
-    # first check, so it reaches the file's findings
+    # first check, so it reaches the file's findings; so do its envelope issues (each once)
     ignored = {i.control_number: i.warnings for i in remittance.interchanges if i.warnings}
+    issues: dict[tuple[int, str | None], list[dict]] = {}
+    for issue in remittance.issues():  # by (interchange, transaction set); None: the interchange's own
+        issues.setdefault((issue.interchange, issue.transaction_set), []).append(issue.as_json())
     checks = []
     for payment in remittance.payments:
-        checks.append(_check(payment, ignored.pop(payment.interchange_control_number, ())))
+        own = issues.pop((payment.interchange, None), []) + issues.pop((payment.interchange, payment.control_number), [])
+        checks.append(_check(payment, ignored.pop(payment.interchange_control_number, ()), tuple(own)))
     if not checks:
         raise RejectedFile("the file holds no 835 transaction set")
+    if issues:  # an interchange with no 835 of its own: its issues go with the last check
+        checks[-1] = replace(checks[-1], issues=checks[-1].issues + tuple(i for found in issues.values() for i in found))
     return checks
 
 
