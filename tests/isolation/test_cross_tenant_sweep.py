@@ -82,6 +82,7 @@ async def seed_charges(api: ServiceApi) -> dict[str, str]:
     assert held.status_code == 201 and held.json()["status"] == "held", held.text
     for method, path, kw in (("PUT", "/v1/provider-profiles/1245319599", {"json": PROFILE}),
                              ("PUT", "/v1/settings/default-billing-provider", {"json": PROFILE}),
+                             ("PUT", "/v1/payers/SBX01", {"json": {"name": "Sweep Payer A", "aliases": ["A's"]}}),
                              ("POST", "/v1/chargemaster", {"content": b"code,modifier,price,effective_from,"
                                                                       b"effective_to\n99213,,111.00,2020-01-01,\n",
                                                            "headers": {**h, "content-type": "text/csv"}})):
@@ -108,6 +109,9 @@ CHARGES = {
     ("DELETE", "/v1/settings/default-billing-provider"): own(),
     ("PUT", "/v1/provider-profiles/{npi}"): own(params={"npi": "1245319599"}, json={**PROFILE, "name": "B"}),
     ("GET", "/v1/provider-profiles"): own(),
+    ("PUT", "/v1/payers/{payer_id}"): own(params={"payer_id": "SBX01"}, json={"name": "Sweep Payer B"}),
+    ("GET", "/v1/payers"): own(),
+    ("DELETE", "/v1/payers/{payer_id}"): own(params={"payer_id": "SBX01"}),
 }
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from rcm_contracts.claim import Provider
 from rcm_contracts.events import EncounterLine, EncounterSubmitted
@@ -26,6 +26,7 @@ from rcm_charges.db import PHI, encounters
 from rcm_charges.domain.fhir_bundle import EncounterOutcome
 from rcm_charges.domain.fhir_response import batch_response
 from rcm_charges.domain.intake_errors import IntakeError
+from rcm_charges.domain.payer_directory import PayerEntry
 from rcm_charges.service import CaptureResult, Charges, InvalidChargemaster, NoHl7Message
 
 router = APIRouter(prefix="/v1", tags=["encounters"])
@@ -270,3 +271,38 @@ async def put_profile(npi: str, body: Provider, tenant_id: TenantId, charges: Us
 async def list_profiles(tenant_id: TenantId, charges: UseCases) -> dict:
     rows = await charges.provider_profiles(tenant_id=tenant_id)
     return {"providers": [jsonable(r) for r in rows]}
+
+
+class PayerListingBody(BaseModel):
+    name: str = Field(min_length=1, max_length=60)
+    aliases: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(default_factory=list, max_length=50)
+
+
+@router.put("/payers/{payer_id}", dependencies=[needs("settings.write")], tags=["settings"],
+            summary="List a payer the tenant bills (its id at the clearinghouse) and the names or ids EHRs send for it",
+            description="Once a tenant lists payers, intake maps each encounter's coverage to the listed payer (by id, "
+                        "name or alias; e.g. a FHIR export naming 'Medicaid' only) and holds an encounter whose payer "
+                        "is not listed in completeness review (`coverage.payer_id`). Held encounters waiting for a "
+                        "payer are evaluated again at once: `reevaluated` says how many.")
+@not_audited(CONFIGURATION)
+async def put_payer(payer_id: str, body: PayerListingBody, tenant_id: TenantId, charges: UseCases, actor: Actor) -> dict:
+    if not payer_id.strip() or len(payer_id) > 80:
+        return problem(422, "invalid_payer_id", "a payer id is 1 to 80 characters")
+    entry = PayerEntry(payer_id.strip(), body.name.strip(), tuple(a.strip() for a in body.aliases))
+    reevaluated = await charges.put_payer(tenant_id=tenant_id, entry=entry, actor=actor)
+    return {"payer_id": entry.payer_id, "name": entry.name, "aliases": list(entry.aliases), "reevaluated": reevaluated}
+
+
+@router.get("/payers", dependencies=[needs("settings.read")], tags=["settings"], summary="The tenant's payer list")
+@not_audited(CONFIGURATION)
+async def list_payers(tenant_id: TenantId, charges: UseCases) -> dict:
+    return {"payers": [jsonable(r) for r in await charges.payers(tenant_id=tenant_id)]}
+
+
+@router.delete("/payers/{payer_id}", dependencies=[needs("settings.write")], tags=["settings"], status_code=204,
+               summary="Remove a payer from the tenant's payer list")
+@not_audited(CONFIGURATION)
+async def delete_payer(payer_id: str, tenant_id: TenantId, charges: UseCases, actor: Actor) -> Response:
+    if not await charges.delete_payer(tenant_id=tenant_id, payer_id=payer_id, actor=actor):
+        return problem(404, "not_found", "no such payer in this tenant's list")
+    return Response(status_code=204)

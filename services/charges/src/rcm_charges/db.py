@@ -99,7 +99,21 @@ class ProviderProfile(Base, table=True):
     updated_at: datetime = Field(sa_column=_now_column())
 
 
+class PayerListing(Base, table=True):
+    """A payer the tenant bills (its id at the clearinghouse) and the names and ids EHRs send for it."""
+
+    __tablename__ = "payers"
+
+    tenant_id: str = Field(primary_key=True)
+    payer_id: str = Field(primary_key=True)
+    name: str
+    aliases: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]"))
+    updated_by: str
+    updated_at: datetime = Field(sa_column=_now_column())
+
+
 encounters = EncounterRecord.__table__
+payers = PayerListing.__table__
 provider_profiles = ProviderProfile.__table__
 tenant_settings = TenantSettings.__table__
 encounter_audit = EncounterAudit.__table__

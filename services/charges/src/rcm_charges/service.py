@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,11 +31,13 @@ from rcm_runtime.outage import Backoff
 from rcm_runtime.polling import poll_forever
 from rcm_runtime.unit_of_work import Cause, UnitOfWork, UnitsOfWork
 
-from rcm_charges.db import PHI, chargemaster_items, encounter_audit, encounters, provider_profiles, tenant_settings
+from rcm_charges.db import (PHI, chargemaster_items, encounter_audit, encounters, payers, provider_profiles,
+                            tenant_settings)
 from rcm_charges.domain.chargemaster import ChargemasterCsvError, ChargemasterItem, parse_chargemaster_csv, price_line
 from rcm_charges.domain.claim_builder import build_claim, content_hash
 from rcm_charges.domain.completeness import missing_items, remaining_issues, statement_pointers
 from rcm_charges.domain.fhir_bundle import EncounterOutcome, read_encounters
+from rcm_charges.domain.payer_directory import PayerDirectory, PayerEntry, apply_payer_directory
 from rcm_charges.domain.hl7_dft import dft_to_encounters, split_messages
 from rcm_charges.domain.intake_errors import IntakeError
 
@@ -119,6 +121,7 @@ class TenantReference:
     prices: list[ChargemasterItem] = field(default_factory=list)
     default_billing_provider: Provider | None = None
     profiles: dict[str, Provider] = field(default_factory=dict)  # by NPI
+    payers: PayerDirectory = field(default_factory=lambda: PayerDirectory([]))  # the tenant's payer list
 
 
 PROVIDER_ROLES = ("billing_provider", "rendering_provider", "referring_provider")
@@ -154,6 +157,13 @@ async def tenant_reference(conn: AsyncConnection, intakes: list[Intake]) -> dict
             tuple_(provider_profiles.c.tenant_id, provider_profiles.c.npi).in_(list(npis))))
         for r in rows:
             out[r.tenant_id].profiles[r.npi] = Provider.model_validate(r.provider)
+    covered = {it.tenant_id for it in intakes if it.submission.coverage or it.submission.secondary_coverage}
+    if covered:
+        listed: dict[str, list[PayerEntry]] = defaultdict(list)
+        for r in await conn.execute(select(payers).where(payers.c.tenant_id.in_(covered))):
+            listed[r.tenant_id].append(PayerEntry(r.payer_id, r.name, tuple(r.aliases)))
+        for tenant_id, entries in listed.items():
+            out[tenant_id].payers = PayerDirectory(entries)
     unbilled = {it.tenant_id for it in intakes if it.submission.billing_provider is None}
     if unbilled:
         rows = await conn.execute(select(tenant_settings.c.tenant_id, tenant_settings.c.default_billing_provider)
@@ -179,6 +189,7 @@ def evaluate(submission: EncounterSubmitted, ref: TenantReference, *, claim_id: 
     if submission.billing_provider is None and ref.default_billing_provider is not None:
         submission = submission.model_copy(update={"billing_provider": ref.default_billing_provider})
     submission = with_profiles(submission, ref)
+    submission = apply_payer_directory(submission, ref.payers)
     line_prices = [price_line(line, submission.service_date, ref.prices) for line in submission.lines]
     missing = missing_items(submission, line_prices)
     if missing:
@@ -389,6 +400,40 @@ async def list_provider_profiles(conn: AsyncConnection, tenant_id: str) -> list[
     return [dict(r) for r in rows.mappings()]
 
 
+async def put_payer(uow: UnitOfWork, entry: PayerEntry) -> None:
+    values = {"name": entry.name, "aliases": list(entry.aliases), "updated_by": uow.actor}
+    await uow.conn.execute(pg_insert(payers).values(tenant_id=uow.tenant_id, payer_id=entry.payer_id, **values)
+                           .on_conflict_do_update(index_elements=[payers.c.tenant_id, payers.c.payer_id],
+                                                  set_={**values, "updated_at": func.now()}))
+
+
+async def delete_payer(uow: UnitOfWork, payer_id: str) -> bool:
+    deleted = await uow.conn.execute(delete(payers).where(payers.c.tenant_id == uow.tenant_id,
+                                                          payers.c.payer_id == payer_id))
+    return deleted.rowcount > 0
+
+
+async def list_payers(conn: AsyncConnection, tenant_id: str) -> list[dict]:
+    rows = await conn.execute(select(payers).where(payers.c.tenant_id == tenant_id).order_by(payers.c.payer_id))
+    return [dict(r) for r in rows.mappings()]
+
+
+PAYER_FIELDS = ("coverage.payer_id", "secondary_coverage.payer_id")
+
+
+async def reevaluate_unknown_payers(uow: UnitOfWork, *, batch_max: int = 500) -> int:
+    """Held encounters of the unit's tenant waiting for a payer (unlisted, or named by display only), evaluated
+    again against the payer list as it is now: those it completes are released (audited as the unit's actor)."""
+    waiting = or_(*(encounters.c.missing.contains([{"field": f}]) for f in PAYER_FIELDS))
+    rows = (await uow.conn.execute(select(encounters).where(
+        encounters.c.tenant_id == uow.tenant_id, encounters.c.status == "held", waiting)
+        .order_by(encounters.c.received_at).limit(batch_max).with_for_update(skip_locked=True))).all()
+    for prior in PHI.open_all(encounters, rows):
+        submission = EncounterSubmitted.model_validate(prior.submission)
+        await _apply_change(uow, prior, submission, actor=uow.actor, action="payer_listed", channel=prior.intake_channel)
+    return len(rows)
+
+
 _import_items = BulkInsert(chargemaster_items, ["tenant_id", "code", "modifier", "price", "effective_from", "effective_to"],
                            on_conflict="ON CONSTRAINT uq_chargemaster_item DO UPDATE SET price = EXCLUDED.price, "
                                        "effective_to = EXCLUDED.effective_to, imported_at = now()")
@@ -530,6 +575,20 @@ class Charges:
     async def put_provider_profile(self, *, tenant_id: str, provider: Provider, actor: str) -> None:
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
             await put_provider_profile(uow, provider)
+
+    async def put_payer(self, *, tenant_id: str, entry: PayerEntry, actor: str) -> int:
+        """List (or change) a payer; returns how many held encounters waiting for a payer were evaluated again."""
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            await put_payer(uow, entry)
+            return await reevaluate_unknown_payers(uow)
+
+    async def delete_payer(self, *, tenant_id: str, payer_id: str, actor: str) -> bool:
+        async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
+            return await delete_payer(uow, payer_id)
+
+    async def payers(self, *, tenant_id: str) -> list[dict]:
+        async with self.units.read(tenant_id) as conn:
+            return await list_payers(conn, tenant_id)
 
     async def provider_profiles(self, *, tenant_id: str) -> list[dict]:
         async with self.units.read(tenant_id) as conn:

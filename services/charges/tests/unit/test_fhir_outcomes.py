@@ -290,3 +290,12 @@ def test_the_batch_response_has_one_valid_entry_per_request_entry():
     assert rejected.status == "422 Unprocessable Entity" and rejected.outcome.issue[0].severity == "error"
     assert parsed.entry[0].response.status == "200 OK"  # the Patient, read as part of the encounters
     assert PATIENT == bundle["entry"][0]["fullUrl"]
+
+
+def test_a_payer_named_by_display_only_is_held_for_its_payer_id_with_the_name_kept_for_the_payer_list():
+    bundle = build_bundle()
+    _resource(bundle, "Coverage")["payor"] = [{"display": "Medicaid"}]
+    submission = bundle_to_encounter(bundle, source_system="ehr")
+    assert submission.coverage.payer_id == "Medicaid"  # the tenant's payer list may map the name
+    [issue] = submission.intake_issues
+    assert issue.field == "coverage.payer_id" and "display only" in issue.reason

@@ -192,9 +192,13 @@ def _coverage(entry: Entry, scope: EncounterScope, choice: CoverageChoice) -> Co
     cov = entry.resource
     payer_id, payer_name = _payer(cov.payor[0] if cov.payor else None, scope)
     member_id = cov.subscriberId or (cov.identifier[0].value if cov.identifier else None)
-    if payer_id is None:
+    if payer_id is None and payer_name is None:
         choice.hold("coverage.payer_id", f"{entry.path}.payor[0] names no payer (identifier, display or a "
                                          "resolvable Organization)")
+    elif payer_id is None:  # the tenant's payer list may know the name (charges maps it, and the hold goes)
+        choice.hold("coverage.payer_id", f"{entry.path}.payor[0] names the payer by display only: its payer id is "
+                                         "needed (or the name as an alias in the tenant's payer list)")
+        payer_id = payer_name
     if member_id is None:
         choice.hold("coverage.member_id", f"{entry.path}.subscriberId (or identifier[0].value) is missing: the "
                                           "member id")
@@ -219,7 +223,7 @@ def _payer(payor: Any, scope: EncounterScope) -> tuple[str | None, str | None]:
     if org is not None:  # a plain reference to the payer Organization is common too
         payer_id = payer_id or (org.resource.identifier[0].value if org.resource.identifier else None)
         payer_name = payer_name or org.resource.name
-    return payer_id or payer_name, payer_name
+    return payer_id, payer_name
 
 
 def _group_number(cov: Any) -> str | None:
