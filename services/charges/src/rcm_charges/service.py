@@ -260,7 +260,7 @@ async def capture_encounters(uow: UnitOfWork, intakes: list[Intake], *, actor: s
             results.append(CaptureResult(row["claim_id"], row["encounter_id"], ev.status, ev.missing, created=True))
             continue
         prior = existing[(row["tenant_id"], row["source_system"], row["source_encounter_id"])]
-        if prior.content_hash == row["content_hash"]:
+        if prior.content_hash == row["content_hash"] or same_content(prior.submission, row["content_hash"]):
             results.append(CaptureResult(prior.claim_id, prior.encounter_id, "duplicate", prior.missing))
             continue
         if prior.status not in OPEN_STATES:
@@ -272,6 +272,16 @@ async def capture_encounters(uow: UnitOfWork, intakes: list[Intake], *, actor: s
                                      actor=actor, action="corrected_resend", channel=intakes[i].channel)
         results.append(result)
     return results
+
+
+def same_content(stored: dict, new_hash: str) -> bool:
+    """An encounter stored before its contract gained optional fields hashes differently from the same content
+    sent today (the dump now carries the new fields' defaults): read back through today's model, it hashes alike,
+    so an unchanged resend stays a duplicate (not a 409) across upgrades."""
+    try:
+        return content_hash(EncounterSubmitted.model_validate(stored)) == new_hash
+    except ValueError:  # pydantic's ValidationError: a stored shape today's model refuses is not the same content
+        return False
 
 
 async def _apply_change(uow: UnitOfWork, prior, submission: EncounterSubmitted, *, actor: str,

@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import text
 
 from rcm_charges.app import create_app
 from rcm_charges.db import metadata
@@ -537,3 +538,19 @@ async def test_a_redelivered_intake_event_is_applied_once(api):
     assert await api.scalar("SELECT count(*) FROM encounters") == 1
     assert str(await api.scalar("SELECT event_id FROM inbox")) == str(env.id)
 
+
+
+async def test_an_unchanged_resend_of_an_encounter_stored_before_a_contract_upgrade_is_a_duplicate(api):
+    """The content hash covers every field of today's contract (new optional fields too): an encounter stored by an
+    older release hashes differently, yet an unchanged resend must not become a 409 or a new version."""
+    body = encounter(seed=12)
+    first = await submit(api, body)
+    async with api.engine.begin() as conn:
+        await conn.execute(text("UPDATE encounters SET content_hash = 'hash-of-an-older-release' WHERE claim_id = :id"),
+                           {"id": uuid.UUID(first.json()["claim_id"])})
+
+    again = await submit(api, body)
+    changed = await submit(api, {**body, "lines": [{**body["lines"][0], "charge": "999.00"}]})
+
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    assert changed.status_code == 409
