@@ -35,4 +35,5 @@ def missing_items(submission: EncounterSubmitted, line_prices: list[Decimal | No
         if price is None:
             out.append(Missing(f"lines[{i}].charge",
                                f"line {i}: no charge sent and no chargemaster price for the code on the date of service"))
+    out += [Missing(i.field, i.reason) for i in submission.intake_issues]  # what the intake mapper could not take
     return out
