@@ -14,6 +14,7 @@ from dataclasses import dataclass
 START = b"\x0b"  # VT
 END = b"\x1c"  # FS
 CR = b"\r"
+HEAD = 1024
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Junk:
 @dataclass(frozen=True)
 class Oversized:
     limit: int
+    head: bytes = b""  # the frame's first bytes (its MSH, to answer in the sender's terms)
 
 
 Event = Frame | Junk | Oversized
@@ -91,9 +93,10 @@ class FrameDecoder:
                 continue
             if not self._skipping:
                 if len(self._buf) + len(piece) > self.max_frame:
+                    head = bytes((self._buf + piece[:HEAD])[:HEAD])
                     self._skipping = True
                     self._buf.clear()
-                    out.append(Oversized(self.max_frame))
+                    out.append(Oversized(self.max_frame, head))
                 else:
                     self._buf += piece
             if end < 0:
