@@ -129,6 +129,23 @@ async def test_the_same_control_id_for_a_different_message_is_refused(api, tls_d
     assert await api.scalar("SELECT count(*) FROM mllp_messages") == 1
 
 
+async def test_a_changed_resend_of_a_released_claim_under_a_new_control_id_is_an_application_error(api, tls_dir):
+    _, message = dft(9)
+    changed = with_field(with_field(message, "MSH", 10, "NEW-CONTROL-ID"), "FT1", 11, "999.00")
+    client = await connect(api, tls_dir)
+    try:
+        assert msa(await client.send(message))[1] == "AA"
+        ack = await client.send(changed)
+        again = await client.send(changed)
+    finally:
+        await client.close()
+    assert msa(ack)[:3] == ["MSA", "AE", "NEW-CONTROL-ID"] and again == ack
+    assert "corrected claim" in ack_fields(ack)["ERR"][0][8]
+    assert await api.scalar("SELECT count(*) FROM encounters") == 1
+    assert await api.scalar("SELECT version FROM encounters") == 1  # the released claim is unchanged
+    assert len(await api.outbox_events("encounter-captured")) == 1
+
+
 async def test_an_application_error_names_the_field_without_phi(api, tls_dir):
     body, message = dft(3)
     bad = with_field(message, "FT1", 25, "NOTACODE^^CPT")
