@@ -99,21 +99,26 @@ class Hl7Interface:
         if sum(1 for line in text.replace("\n", "\r").split("\r") if line.lstrip().startswith("MSH")) > 1:
             return self._ack(header, Ack("AR", ONE_MESSAGE, [AckError("MSH", ONE_MESSAGE)]))
         digest = hashlib.sha256(raw).hexdigest()
-        stored = await self._stored(client.tenant_id, header, digest)
-        if stored is not None:
-            return stored
         try:
+            # the control id is claimed first thing in the transaction: a new message costs one transaction, a
+            # resend (or a concurrent twin) finds the claim taken and is answered from the stored ACK
             return await self._apply(client, header, text, digest)
         except _Raced:
-            stored = await self._stored(client.tenant_id, header, digest)
-            if stored is None:  # pragma: no cover - the row that raced us is gone: refuse rather than guess
-                return self._ack(header, Ack("AR", REUSED_CONTROL_ID, [AckError("MSH-10", REUSED_CONTROL_ID,
-                                                                                 hl7_ack.DUPLICATE_KEY)]))
-            return stored
+            return await self._answer_stored(client.tenant_id, header, digest)
         except ConflictingResend:
             reason = ("the encounter was already released as a claim: changes need a corrected claim "
                       "(frequency 7)")
-            return await self._store_only(client, header, digest, Ack("AE", reason, [AckError("PV1-19", reason)]))
+            try:
+                return await self._store_only(client, header, digest, Ack("AE", reason, [AckError("PV1-19", reason)]))
+            except _Raced:  # its twin on another connection stored the answer meanwhile
+                return await self._answer_stored(client.tenant_id, header, digest)
+
+    async def _answer_stored(self, tenant_id: str, header: Header, digest: str) -> bytes:
+        stored = await self._stored(tenant_id, header, digest)
+        if stored is None:  # pragma: no cover - the row that claimed it is gone: refuse rather than guess
+            return self._ack(header, Ack("AR", REUSED_CONTROL_ID, [AckError("MSH-10", REUSED_CONTROL_ID,
+                                                                             hl7_ack.DUPLICATE_KEY)]))
+        return stored
 
     async def _stored(self, tenant_id: str, header: Header, digest: str) -> bytes | None:
         app, facility = header.sender_key
