@@ -230,6 +230,19 @@ async def test_hl7_dft_messages_are_captured(api):
         sorted([first["source_encounter_id"], second["source_encounter_id"]])
 
 
+async def test_hl7_with_a_non_npi_performer_is_held_naming_the_field_not_refused(api):
+    body = encounter(seed=14)
+    text = to_hl7_dft(body).replace(f"|{body['rendering_provider']['npi']}^Demo^Dana", "|123456789^Demo^Dana")
+    resp = await api.client.post("/v1/encounters/hl7v2", content=text.encode(), headers=api.headers())
+
+    assert resp.status_code == 201, resp.text
+    [result] = resp.json()["encounters"]
+    assert result["status"] == "held"
+    fields = [m["field"] for m in result["missing"]]
+    assert "FT1[1].20" in fields and "123456789" not in resp.text
+    assert len(await api.outbox_events("encounter-held")) == 1
+
+
 async def test_hl7_without_a_message_or_with_a_bad_one_is_a_422_and_captures_nothing(api):
     empty = await api.client.post("/v1/encounters/hl7v2", content=b"\r\n", headers=api.headers())
     not_hl7 = await api.client.post("/v1/encounters/hl7v2", content=b"hello", headers=api.headers())
