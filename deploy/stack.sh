@@ -10,6 +10,8 @@
 #   deploy/stack.sh services-down | infra-down | down | status
 #   deploy/stack.sh pg-down | pg-crash | pg-up | kafka-down | kafka-up    one piece of infrastructure (fault drill)
 #   deploy/stack.sh kafka-add-integrator TENANT    a new tenant's Kafka intake topic and integrator principal
+#   deploy/stack.sh mllp-client-cert TENANT        an HL7 interface engine's client certificate for charges' MLLP
+#                                                  listener (127.0.0.1:2575 + RCM_PORT_OFFSET), naming TENANT
 #
 # RCM_TLS=1 (the default): PostgreSQL takes TLS connections only (services verify-full) and every service serves
 # HTTPS, all with certificates of the development CA in $RCM_STACK_DIR/tls; RCM_TLS=0: plain TCP and HTTP.
@@ -349,6 +351,11 @@ service_env() {  # name package port schema -> exports for that service
   if [ "${RCM_STACK_SPANS:-}" = file ]; then
     export RCM_OTEL_EXPORTER=file RCM_OTEL_FILE="$LOG_DIR/$name.spans.jsonl"
   fi
+  if [ "$name" = charges ]; then  # HL7 v2 over MLLP (rcm_charges.mllp): TLS with client certificates naming the
+    # tenant (mllp-client-cert); plain TCP (RCM_TLS=0, development) takes every message as RCM_MLLP_TENANT's
+    export RCM_MLLP_PORT="${RCM_MLLP_PORT:-$((2575 + PORT_OFFSET))}"
+    tls_on || export RCM_MLLP_TENANT="${RCM_MLLP_TENANT:-tenant-a}"
+  fi
   if [ "$name" = sandbox ]; then  # the payer holds the keys remittance issued it, one per tenant
     export RCM_REMITTANCE_API_KEYS="${RCM_REMITTANCE_API_KEYS-$(cat "$AUTH_DIR/client-keys" 2>/dev/null)}"
   fi
@@ -418,6 +425,8 @@ case "$cmd" in
   kafka-down)    kafka_down ;;
   kafka-up)      kafka_up ;;
   kafka-add-integrator) kafka_add_integrator "$@" ;;
+  mllp-client-cert) [ $# -eq 1 ] || die "usage: mllp-client-cert TENANT"
+                 PY -m rcm_runtime.dev_ca mllp-client "$TLS_DIR" --tenant "$1" ;;
   pg-down)       pg_down ;;
   pg-up)         pg_up ;;
   pg-crash)      pg_crash ;;

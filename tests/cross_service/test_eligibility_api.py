@@ -5,6 +5,7 @@ are unknown; payer SBX01 requires prior authorization for imaging such as 72148)
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from functools import partial
@@ -604,3 +605,76 @@ async def test_without_a_token_every_route_answers_401(api, payer, method, path)
     resp = await api.client.request(method, path, json={}, headers={"X-User": "someone"})
     assert resp.status_code == 401
     assert payer.exchanges == []
+
+
+# -- registrations from charges' HL7 v2 interface (ADT^A04/A08 over MLLP) ---------------------------------------
+
+def _adt(trigger: str, control_id: str, *, zip_code: str = "02108", in1: bool = True) -> str:
+    segs = [f"MSH|^~\\&|ACMEEHR|CLINIC|OPENRCM|OPENRCM|20260302090000||ADT^{trigger}^ADT_A01|{control_id}|P|2.5.1",
+            f"EVN|{trigger}|20260302090000",
+            f"PID|1||MRN-ADT-1^^^ACME^MR||Lee^Ann||19800203|F|||1 Main St^^Boston^MA^{zip_code}||6175550134"]
+    if in1:
+        fields = [""] * 37
+        fields[0:5] = ["IN1", "1", "PLAN", "SBX01", "Sandbox Health Plan"]
+        fields[12], fields[17], fields[36] = "20240101", "SEL", "COPAY1001"
+        segs.append("|".join(fields))
+    return "\r".join(segs) + "\r"
+
+
+async def _over_mllp(tmp_path, *messages: str) -> tuple[list[str], list]:
+    """Send messages to charges' MLLP listener (its own app, TLS, tenant-a's certificate): their ACKs and the
+    envelopes charges wrote to its outbox."""
+    from rcm_charges.app import create_app as create_charges_app
+    from rcm_charges.db import metadata as charges_metadata
+    from rcm_charges.mllp import MllpListener
+    from rcm_charges.settings import Settings as ChargesSettings
+    from rcm_contracts import decode_envelope
+    from rcm_runtime.dev_ca import ensure_cert
+    from tests.support.mllp import MllpClient, client_context, tenant_cert
+
+    ensure_cert(tmp_path, "charges")
+    async with service_api(create_charges_app, ChargesSettings, charges_metadata, mllp_port=0,
+                           http_tls_cert_file=str(tmp_path / "charges.pem"),
+                           http_tls_key_file=str(tmp_path / "charges-key.pem"),
+                           mllp_client_ca_file=str(tmp_path / "ca.pem")) as charges:
+        port = charges.app.state.runtime.services[MllpListener].port
+        client = await MllpClient.connect(port, client_context(tmp_path / "ca.pem", tenant_cert(tmp_path, "tenant-a")))
+        try:
+            acks = [await client.send(m) for m in messages]
+        finally:
+            await client.close()
+        events = await charges.outbox_events("registration-received")
+    return acks, [decode_envelope(json.dumps(e).encode()) for e in events]
+
+
+async def test_an_adt_a04_over_mllp_registers_the_patient_and_an_a08_updates_it(api, tmp_path):
+    acks, envelopes = await _over_mllp(tmp_path, _adt("A04", "ADT-1"), _adt("A08", "ADT-2", in1=False),
+                                       _adt("A04", "ADT-1"))
+    assert [a.split("\r")[1] for a in acks] == ["MSA|AA|ADT-1", "MSA|AA|ADT-2", "MSA|AA|ADT-1"]
+    assert len(envelopes) == 2  # the resend of ADT-1 was acknowledged again, not handed over twice
+    assert all("MRN-ADT-1" not in e.partitionkey for e in envelopes)  # the key is a blind index, not the MRN
+    assert envelopes[0].tenantid == "tenant-a"
+
+    applier = await api.consume(envelopes[0])
+    assert applier.applied == 1 and applier.dead_lettered == 0
+    row = await api.scalar("SELECT row_to_json(p) FROM patients p WHERE patient_key = :k", k=mrn_key("MRN-ADT-1"))
+    opened = PHI.open(patients, {"tenant_id": "tenant-a", "patient": row["patient"], "coverages": row["coverages"]})
+    assert opened["patient"]["last_name"] == "Lee" and opened["patient"]["phone"] == "6175550134"
+    assert [c["member_id"] for c in opened["coverages"]] == ["COPAY1001"]
+
+    await api.consume(envelopes[1])  # A08 without IN1: demographics updated, the coverage on file kept
+    row = await api.scalar("SELECT coverages FROM patients WHERE patient_key = :k", k=mrn_key("MRN-ADT-1"))
+    assert [c["member_id"] for c in PHI.open(patients, {"tenant_id": "tenant-a", "coverages": row})["coverages"]] \
+        == ["COPAY1001"]
+    audit = await api.scalar("SELECT count(*) FROM audit_log WHERE action = 'patient.register_feed'")
+    assert audit == 2
+
+
+async def test_an_adt_registration_with_errors_is_dead_lettered_with_codes_not_values(api, tmp_path):
+    acks, [envelope] = await _over_mllp(tmp_path, _adt("A04", "ADT-9", zip_code="62704"))  # an Illinois ZIP in MA
+    assert acks[0].split("\r")[1] == "MSA|AA|ADT-9"  # well-formed: handed over; eligibility judges the registration
+    applier = await api.consume(envelope)
+    assert applier.dead_lettered == 1
+    reason = await api.scalar("SELECT reason FROM dead_letters")
+    assert "REG005" in reason and "62704" not in reason and "Lee" not in reason
+    assert await api.scalar("SELECT count(*) FROM patients") == 0

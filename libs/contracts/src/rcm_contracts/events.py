@@ -156,6 +156,39 @@ class EncounterHeld(Event):
     missing: list[MissingItem] = Field(min_length=1)
 
 
+class RegistrationCoverage(Contract):
+    """A coverage as a registration feed (HL7 v2 ADT IN1) names it; eligibility validates it before storing."""
+
+    payer_id: str = Field(min_length=1, max_length=80)
+    payer_name: str = Field(min_length=1, max_length=60)
+    member_id: str = Field(min_length=1, max_length=80)
+    group_number: str | None = Field(default=None, max_length=50)
+    relationship: Literal["self", "spouse", "child", "other"] = "self"
+    subscriber: Person | None = None  # None when the patient is the subscriber
+    order_of_benefits: int = Field(default=1, ge=1, le=3)  # 1 primary, 2 secondary, 3 tertiary
+    effective_from: IsoDate
+    effective_to: IsoDate | None = None
+
+
+class PatientRegistrationReceived(Event):
+    """A patient's registration (or its update) that arrived on charges' HL7 v2 interface (ADT^A04 / ADT^A08 over
+    MLLP), handed to eligibility, which keeps registrations: it validates and stores it under `patient_id` (the MRN).
+    `coverages` empty: the message carried no IN1, the coverages on file stay as they are."""
+
+    SERVICE = "charges"
+    NAME = "registration-received"
+    DATA_CLASS = "phi"
+    PHI_FIELDS = ("patient_id", "patient", "phone", "coverages")
+
+    source_system: str = Field(min_length=1, max_length=64)
+    message_control_id: str = Field(min_length=1, max_length=199)  # MSH-10 of the ADT message
+    trigger: Literal["A04", "A08"]
+    patient_id: str = Field(min_length=1, max_length=64)
+    patient: Person
+    phone: str | None = Field(default=None, max_length=30)
+    coverages: list[RegistrationCoverage] = Field(default_factory=list, max_length=3)
+
+
 # ---------------------------------------------------------------- eligibility
 class EligibilityResult(Contract):
     status: Literal["active", "inactive", "unknown"]
@@ -457,6 +490,7 @@ ALL_EVENTS: list[type[Event]] = [
     EncounterCaptured,
     SelfPayEncounterCaptured,
     EncounterHeld,
+    PatientRegistrationReceived,
     CoverageVerified,
     EligibilityHeld,
     ClaimCoded,

@@ -5,6 +5,9 @@ services only ever see a CA bundle, a certificate and a key.
     python -m rcm_runtime.dev_ca ensure .stack/tls --name kafka --hosts 127.0.0.1,localhost
     python -m rcm_runtime.dev_ca ensure .stack/tls --name charges --client
     python -m rcm_runtime.dev_ca ensure .stack/tls --name postgres --name charges    (several at once)
+    python -m rcm_runtime.dev_ca mllp-client .stack/tls --tenant tenant-a
+        an HL7 interface engine's client certificate for charges' MLLP listener: CN integrator-<tenant> and the
+        subject alternative name URI urn:openrcm:tenant:<tenant> (rcm_charges.mllp reads the tenant from it)
 
 Files in the directory (made once and kept while valid; keys 0600):
     ca.pem, ca-key.pem            the authority
@@ -89,7 +92,7 @@ def ensure_ca(directory: Path | str) -> tuple[x509.Certificate, ec.EllipticCurve
 
 
 def ensure_cert(directory: Path | str, name: str, hosts: Iterable[str] = ("127.0.0.1", "localhost"), *,
-                client: bool = False) -> Issued:
+                client: bool = False, uris: Iterable[str] = ()) -> Issued:
     """A certificate for `name` signed by the directory's CA: a server certificate for `hosts` (subject alternative
     names), also usable as a client certificate; with client=True a client certificate only (CN = name)."""
     d = Path(directory)
@@ -112,6 +115,10 @@ def ensure_cert(directory: Path | str, name: str, hosts: Iterable[str] = ("127.0
                .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                               critical=False))
+    uris = list(uris)
+    if client and uris:  # a client certificate naming what it acts for (e.g. the MLLP listener's tenant)
+        builder = builder.add_extension(x509.SubjectAlternativeName(
+            [x509.UniformResourceIdentifier(u) for u in uris]), critical=False)
     if not client:
         sans: list[x509.GeneralName] = []
         for host in hosts:
@@ -148,7 +155,16 @@ def main(argv: list[str] | None = None) -> None:
     ensure.add_argument("--name", required=True, action="append", help="repeat for several certificates")
     ensure.add_argument("--hosts", default="127.0.0.1,localhost", help="server names, comma-separated")
     ensure.add_argument("--client", action="store_true", help="a client certificate only")
+    mllp = sub.add_parser("mllp-client", help="an MLLP client certificate for TENANT (CN integrator-TENANT)")
+    mllp.add_argument("dir")
+    mllp.add_argument("--tenant", required=True)
     args = parser.parse_args(argv)
+    if args.cmd == "mllp-client":
+        issued = ensure_cert(args.dir, f"integrator-{args.tenant}", client=True,
+                             uris=[f"urn:openrcm:tenant:{args.tenant}"])
+        print(issued.cert)
+        print(issued.key)
+        return
     hosts = [h.strip() for h in args.hosts.split(",") if h.strip()]
     for name in args.name:
         print(ensure_cert(args.dir, name, hosts, client=args.client).cert)

@@ -78,3 +78,18 @@ def test_a_host_name_the_certificate_does_not_name_is_refused(tmp_path):
         thread.join(5)
         listener.close()
     assert raised
+
+
+def test_mllp_client_names_the_tenant_in_cn_and_san_uri(tmp_path, capsys):
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    dev_ca.main(["mllp-client", str(tmp_path), "--tenant", "tenant-a"])
+    cert_path, key_path = capsys.readouterr().out.split()
+    cert = x509.load_pem_x509_certificate(open(cert_path, "rb").read())
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "integrator-tenant-a"
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == ["urn:openrcm:tenant:tenant-a"]
+    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.CLIENT_AUTH]
+    assert key_path.endswith("integrator-tenant-a-key.pem")

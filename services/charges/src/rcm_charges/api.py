@@ -137,7 +137,12 @@ def _public(item: dict) -> dict:
              summary="Submit HL7 v2 DFT^P03 message(s) (ER7 text; CR, LF or CRLF segment separators)",
              description="All messages are parsed first; if any is rejected nothing is captured and the 422 lists "
                          "the problems per message. Lines without an amount are priced from the chargemaster or "
-                         "held in completeness review.",
+                         "held in completeness review. Providers: FT1-20 is the performing (rendering) provider, "
+                         "FT1-21 the ordering provider (referring on the claim); the billing provider is MSH-4 when "
+                         "it carries an NPI, else the tenant's default billing provider. A provider identifier that "
+                         "is not an NPI (an e-mail address, 9 digits) holds the encounter in completeness review "
+                         "naming the field, rather than rejecting it. HL7 interfaces that speak MLLP use the MLLP "
+                         "listener instead (acknowledgments per message; README, HL7 v2 over MLLP).",
              openapi_extra={"requestBody": {"content": {"x-application/hl7-v2+er7": {"schema": {"type": "string"}}}}})
 @body_limit("max_file_body_bytes")
 @audited.money("encounter.submit_hl7v2", "claim")

@@ -112,7 +112,26 @@ class PayerListing(Base, table=True):
     updated_at: datetime = Field(sa_column=_now_column())
 
 
+class MllpMessage(Base, table=True):
+    """Each HL7 v2 message taken over MLLP, by its control id (MSH-10) per tenant and sender (MSH-3, MSH-4), with
+    the ACK it got: a resend gets the same ACK and is not applied again. Written in the transaction of what the
+    message did, so the ACK goes out only once that committed. Holds no PHI (our ACK texts, ids, a digest)."""
+
+    __tablename__ = "mllp_messages"
+
+    tenant_id: str = Field(primary_key=True)
+    sending_application: str = Field(primary_key=True)
+    sending_facility: str = Field(primary_key=True)
+    control_id: str = Field(primary_key=True)
+    message_digest: str  # SHA-256 of the message: a different message reusing the control id is refused
+    message_type: str  # e.g. DFT^P03, ADT^A04
+    ack_code: str  # AA | AE | AR
+    ack: str  # the ACK's text, sent again as it is to a resend
+    received_at: datetime = Field(sa_column=_now_column())
+
+
 encounters = EncounterRecord.__table__
+mllp_messages = MllpMessage.__table__
 payers = PayerListing.__table__
 provider_profiles = ProviderProfile.__table__
 tenant_settings = TenantSettings.__table__

@@ -231,6 +231,19 @@ async def test_hl7_dft_messages_are_captured(api):
         sorted([first["source_encounter_id"], second["source_encounter_id"]])
 
 
+async def test_hl7_with_a_non_npi_performer_is_held_naming_the_field_not_refused(api):
+    body = encounter(seed=14)
+    text = to_hl7_dft(body).replace(f"|{body['rendering_provider']['npi']}^Demo^Dana", "|123456789^Demo^Dana")
+    resp = await api.client.post("/v1/encounters/hl7v2", content=text.encode(), headers=api.headers())
+
+    assert resp.status_code == 201, resp.text
+    [result] = resp.json()["encounters"]
+    assert result["status"] == "held"
+    [issue] = [m for m in result["missing"] if m["field"] == "rendering_provider.npi"]  # one finding for the field
+    assert issue["reason"].startswith("FT1[1].20: ") and "123456789" not in resp.text
+    assert len(await api.outbox_events("encounter-held")) == 1
+
+
 async def test_hl7_without_a_message_or_with_a_bad_one_is_a_422_and_captures_nothing(api):
     empty = await api.client.post("/v1/encounters/hl7v2", content=b"\r\n", headers=api.headers())
     not_hl7 = await api.client.post("/v1/encounters/hl7v2", content=b"hello", headers=api.headers())
@@ -554,3 +567,16 @@ async def test_an_unchanged_resend_of_an_encounter_stored_before_a_contract_upgr
 
     assert again.status_code == 200 and again.json()["status"] == "duplicate"
     assert changed.status_code == 409
+
+
+async def test_a_held_hl7_encounter_with_an_invalid_performer_is_released_once_the_npi_is_supplied(api):
+    body = encounter(seed=15)
+    text = to_hl7_dft(body).replace(f"|{body['rendering_provider']['npi']}^Demo^Dana", "|a.doc@example.org^Demo^Dana")
+    [held] = (await api.client.post("/v1/encounters/hl7v2", content=text.encode(), headers=api.headers())).json()[
+        "encounters"]
+    assert held["status"] == "held" and [m["field"] for m in held["missing"]] == ["rendering_provider.npi"]
+
+    fixed = await api.client.patch(f"/v1/encounters/{held['claim_id']}", headers=api.headers(),
+                                   json={"rendering_provider": {"npi": GOOD_NPI, "name": "Dana Demo"}})
+
+    assert fixed.status_code == 200 and fixed.json()["status"] == "captured", fixed.text

@@ -414,39 +414,56 @@ def test_malformed_icd10_code_is_rejected():
 
 
 # ---------------------------------------------------------------- providers
-def test_without_msh_4_npi_the_performer_bills_and_renders():
+def issues_of(encounter: EncounterSubmitted) -> list[tuple[str, str]]:
+    return [(i.field, i.reason) for i in encounter.intake_issues]
+
+
+def test_without_msh_4_npi_the_message_names_no_billing_provider_and_the_performer_renders():
+    # FT1-20 performs; it is never taken as the billing provider: charges applies the tenant's default
     encounter = one(set_field(DFT, "MSH", 1, 4, "SPRINGFIELD"))
-    assert encounter.billing_provider == Provider(npi="1987654321", name="Ada Careful")
-    assert encounter.rendering_provider is None
+    assert encounter.billing_provider is None
+    assert encounter.rendering_provider == Provider(npi="1987654321", name="Ada Careful")
+    assert encounter.intake_issues == []
 
 
-def test_ft1_20_wins_over_pv1_7():
-    message = set_field(set_field(DFT, "MSH", 1, 4, ""), "FT1", 1, 20, "1555555555^Perf^Pat^^^^^^^^^^NPI")
-    assert one(message).billing_provider.npi == "1555555555"
+def test_ft1_20_wins_over_pv1_7_for_the_rendering_provider():
+    message = set_field(DFT, "FT1", 1, 20, "1555555555^Perf^Pat^^^^^^^^^^NPI")
+    encounter = one(message)
+    assert encounter.rendering_provider == Provider(npi="1555555555", name="Pat Perf")
+    assert encounter.billing_provider == EXPECTED.billing_provider  # MSH-4 still bills
 
 
-def test_pv1_7_then_pv1_9_when_ft1_20_has_no_npi():
-    message = set_field(DFT, "MSH", 1, 4, "")
-    message = set_field(set_field(message, "FT1", 1, 20, "ADA^Careful^Ada"), "FT1", 2, 20, "")
-    assert one(message).billing_provider.npi == "1987654321"  # PV1-7
+def test_pv1_7_then_pv1_9_when_no_ft1_names_a_performer():
+    message = set_field(set_field(DFT, "FT1", 1, 20, ""), "FT1", 2, 20, "")
+    assert one(message).rendering_provider.npi == "1987654321"  # PV1-7
     message = set_field(message, "PV1", 1, 7, "")
     message = set_field(message, "PV1", 1, 9, "1666666666^Consult^Con^^^^^^^^^^NPI")
-    assert one(message).billing_provider.npi == "1666666666"
+    assert one(message).rendering_provider.npi == "1666666666"
 
 
-def test_a_ten_digit_id_of_another_type_is_not_an_npi():
-    message = set_field(DFT, "MSH", 1, 4, "")
-    message = set_field(message, "FT1", 1, 20, "1555555555^Perf^Pat^^^^^^^^^^DEA")
-    assert one(message).billing_provider.npi == "1987654321"  # FT1[2].20 (same person as PV1-7)
+def test_a_ten_digit_id_of_another_type_is_skipped_for_the_next_field():
+    message = set_field(DFT, "FT1", 1, 20, "1555555555^Perf^Pat^^^^^^^^^^DEA")
+    encounter = one(message)
+    assert encounter.rendering_provider.npi == "1987654321"  # FT1[2].20 (same person as PV1-7)
+    assert encounter.intake_issues == []
 
 
-def test_a_missing_billing_npi_is_rejected_naming_the_field():
-    message = set_field(DFT, "MSH", 1, 4, "")
-    message = set_field(set_field(message, "FT1", 1, 20, "a.diaz@example.org^Diaz^Adam"), "FT1", 2, 20, "")
-    message = set_field(message, "PV1", 1, 7, "")
-    errors = rejected(message)
-    assert fields_of(errors) == ["FT1[1].20"]
-    assert "10-digit NPI" in errors[0]["reason"]
+@pytest.mark.parametrize("performer", ["a.diaz@example.org^Diaz^Adam^^^^^^^^^^NPI", "123456789^Diaz^Adam^^^^^^^^^^NPI",
+                                       "^Diaz^Adam"])
+def test_an_invalid_performer_id_holds_the_encounter_naming_the_field(performer):
+    message = set_field(DFT, "FT1", 1, 20, performer)
+    encounter = one(message)  # accepted: held in completeness review, not a 422
+    assert encounter.rendering_provider is None
+    [(path, reason)] = issues_of(encounter)
+    assert path == "rendering_provider.npi" and reason.startswith("FT1[1].20: ") and "10-digit NPI" in reason
+    assert "diaz" not in reason.lower() and "123456789" not in reason
+
+
+def test_an_invalid_msh_4_npi_is_an_issue_and_no_billing_provider():
+    encounter = one(set_field(DFT, "MSH", 1, 4, "SPRINGFIELD^12345^NPI"))
+    assert encounter.billing_provider is None
+    [(field, reason)] = issues_of(encounter)
+    assert field == "billing_provider.npi" and reason.startswith("MSH-4: ")
 
 
 def test_no_provider_anywhere_is_accepted_without_one_for_completeness_review():
@@ -454,7 +471,8 @@ def test_no_provider_anywhere_is_accepted_without_one_for_completeness_review():
     for n in (1, 2):
         message = set_field(message, "FT1", n, 20, "")
     encounter = one(set_field(message, "PV1", 1, 7, ""))
-    assert encounter.billing_provider is None
+    assert encounter.billing_provider is None and encounter.rendering_provider is None
+    assert encounter.intake_issues == []
 
 
 def test_luhn_invalid_npi_is_accepted_here():
@@ -463,11 +481,23 @@ def test_luhn_invalid_npi_is_accepted_here():
     assert one(message).billing_provider.npi == "9988776655"
 
 
-def test_referring_falls_back_to_ft1_21_and_a_bad_referrer_is_dropped():
-    message = set_field(DFT, "PV1", 1, 8, "11223344^Doe^Janie^^^^^^^^^^NPI")  # 8 digits: dropped
-    assert one(message).referring_provider is None
-    message = set_field(message, "FT1", 1, 21, "1777777777^Order^Olga^^^^^^^^^^NPI")
+def test_rendering_equal_to_billing_is_left_out():
+    message = set_field(DFT, "MSH", 1, 4, "SFM^1987654321^NPI")
+    encounter = one(message)
+    assert encounter.billing_provider.npi == "1987654321" and encounter.rendering_provider is None
+
+
+def test_ft1_21_ordering_provider_is_the_referring_provider_before_pv1_8():
+    message = set_field(DFT, "FT1", 1, 21, "1777777777^Order^Olga^^^^^^^^^^NPI")
     assert one(message).referring_provider == Provider(npi="1777777777", name="Olga Order")
+    assert one(DFT).referring_provider == EXPECTED.referring_provider  # no FT1-21: PV1-8
+
+
+def test_an_invalid_referrer_id_holds_the_encounter():
+    message = set_field(DFT, "PV1", 1, 8, "11223344^Doe^Janie^^^^^^^^^^NPI")  # 8 digits where an NPI belongs
+    encounter = one(message)
+    assert encounter.referring_provider is None
+    assert [(f, r[:6]) for f, r in issues_of(encounter)] == [("referring_provider.npi", "PV1-8:")]
 
 
 # ---------------------------------------------------------------- encounter id, date, place of service
@@ -704,9 +734,12 @@ def test_iris_example_a_is_accepted_once_it_carries_an_amount():
     assert [(line.procedure_code, line.modifiers, line.charge, line.diagnosis_pointers) for line in encounter.lines] == [
         ("92250", ["26"], Decimal("125.00"), [1])
     ]
-    assert encounter.billing_provider.npi == "9988776655" and not npi_is_valid("9988776655")
-    assert encounter.rendering_provider is None
-    assert encounter.referring_provider is None  # PV1-8 / FT1-21 carry an 8-digit id labelled NPI
+    # MSH-4 is no NPI: the message names no billing provider (the tenant's default applies); FT1-20 performs
+    assert encounter.billing_provider is None
+    assert encounter.rendering_provider.npi == "9988776655" and not npi_is_valid("9988776655")
+    # FT1-21 carries an 8-digit id labelled NPI: held for a person to supply the ordering provider's NPI
+    assert encounter.referring_provider is None
+    assert [(i.field, i.reason[:10]) for i in encounter.intake_issues] == [("referring_provider.npi", "FT1[1].21:")]
     assert encounter.coverage is None
 
 
@@ -716,7 +749,7 @@ def test_iris_example_a_with_ft1_7_only_still_yields_the_cpt():
     assert (line.procedure_code, line.modifiers, line.charge) == ("92250", ["26"], Decimal("80.00"))
 
 
-def test_medplum_sample_is_accepted_once_a_billing_npi_is_present():
+def test_medplum_sample_with_an_attending_npi_renders():
     text = _sample("medplum_dft_p03_insurance.hl7")
     message = insert_after(text, "PID", "PV1|1|O|||||1234567893^Smith^Ann^^^^^^^^^^NPI")
     encounter = one(message)
@@ -731,7 +764,8 @@ def test_medplum_sample_is_accepted_once_a_billing_npi_is_present():
         payer_id="INS123", payer_name="MEDICARE", member_id="123456789A", relationship="self"
     )
     assert encounter.patient.address is None  # "ST" is no US state
-    assert encounter.billing_provider.npi == "1234567893"
+    assert encounter.billing_provider is None  # PV1-7 attends (renders); billing comes from the tenant
+    assert encounter.rendering_provider.npi == "1234567893"
 
 
 def test_mieweb_messages_fail_on_icd9_even_when_everything_else_is_fixed():

@@ -14,7 +14,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rcm_contracts.claim import Address, Claim, Coverage, Person, ServiceLine
-from rcm_contracts.events import AppointmentScheduled
+from rcm_contracts.events import AppointmentScheduled, PatientRegistrationReceived
+from rcm_runtime.errors import DomainError
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.reads import jsonable
 
@@ -71,6 +72,47 @@ async def register(conn: AsyncConnection, *, tenant_id: str, patient_id: str, pa
         await _put_patient.execute(conn, [PHI.seal(patients, {
             "tenant_id": tenant_id, "patient_id": patient_id, "patient": patient.model_dump(mode="json"),
             "coverages": [c.model_dump(mode="json") for c in coverages]})])
+    return problems
+
+
+class RegistrationRefused(DomainError):
+    """A registration from a feed (HL7 ADT) with errors: nothing stored; dead-lettered with the problems' fields and
+    codes (never the patient's values) for a person to fix at the source and resend."""
+
+    code = "registration_refused"
+
+
+def registration_from_feed(event: PatientRegistrationReceived,
+                           on_file: list[dict] | None) -> tuple[PatientRegistration, list[CoverageRegistration]]:
+    """The feed's registration in eligibility's terms. No coverage in the message: the coverages on file stay."""
+    person = event.patient
+    address = person.address.model_dump(mode="json") if person.address else None
+    patient = PatientRegistration.model_validate({
+        "first_name": person.first_name, "last_name": person.last_name, "birth_date": person.birth_date,
+        "sex": person.sex, "address": address, "phone": event.phone})
+    if event.coverages:
+        coverages = [CoverageRegistration.model_validate(c.model_dump(mode="json")) for c in event.coverages]
+    else:
+        coverages = [CoverageRegistration.model_validate(c) for c in on_file or []]
+    return patient, coverages
+
+
+async def register_from_feed(conn: AsyncConnection, *, tenant_id: str, event: PatientRegistrationReceived,
+                             today: date) -> list[RegistrationProblem]:
+    """Store a feed's registration (ADT^A04 new, ADT^A08 update) like PUT /patients/{id}; raises
+    RegistrationRefused when it has errors."""
+    key = PHI.blind_index(patients, "patient_id", event.patient_id, tenant=tenant_id)
+    on_file = None
+    if not event.coverages:
+        row = (await conn.execute(select(patients).where(patients.c.tenant_id == tenant_id,
+                                                         patients.c.patient_key == key))).first()
+        on_file = PHI.open(patients, row).coverages if row is not None else []
+    patient, coverages = registration_from_feed(event, on_file)
+    problems = await register(conn, tenant_id=tenant_id, patient_id=event.patient_id, patient=patient,
+                              coverages=coverages, today=today)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise RegistrationRefused("the registration has errors: " + "; ".join(f"{p.field} {p.code}" for p in errors))
     return problems
 
 

@@ -22,7 +22,8 @@ from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rcm_contracts.claim import Claim, Coverage, Person, Provider, ServiceLine
-from rcm_contracts.events import AppointmentScheduled, CoverageVerified, EligibilityHeld
+from rcm_contracts.events import AppointmentScheduled, CoverageVerified, EligibilityHeld, PatientRegistrationReceived
+from rcm_runtime.audit import audited
 from rcm_runtime import phi
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import Delivery
@@ -371,6 +372,15 @@ class Eligibility:
         async with self.units.read(tenant_id) as conn:
             rules = await registrations.rules_of(conn, tenant_id)
         return validate_registration(patient, coverages, today=self.clock.today(), rules=rules)
+
+    @audited.phi_change("patient.register_feed", "patient")
+    async def on_registrations_received(self, uow: UnitOfWork, deliveries: list[Delivery]) -> None:
+        """Consumer handler: registrations an HL7 interface sent charges (ADT^A04/A08 over MLLP), stored as
+        PUT /patients/{id} stores them; one with errors is refused (dead-lettered with its fields and codes)."""
+        for d in deliveries:
+            event: PatientRegistrationReceived = d.event
+            await registrations.register_from_feed(d.uow.conn, tenant_id=d.tenant_id, event=event,
+                                                   today=self.clock.today())
 
     async def register(self, tenant_id: str, patient_id: str, patient: PatientRegistration,
                        coverages: list[CoverageRegistration]) -> list[RegistrationProblem]:

@@ -47,7 +47,9 @@ def missing_items(submission: EncounterSubmitted, line_prices: list[Decimal | No
         if price is None:
             out.append(Missing(f"lines[{i}].charge",
                                f"line {i}: no charge sent and no chargemaster price for the code on the date of service"))
-    return out
+    # an intake issue says more than the generic finding about the same field (why the rendering NPI is missing)
+    said = {_top(m.field) for m in issues}
+    return [m for m in out if m in issues or _top(m.field) not in said]
 
 
 def _top(field: str) -> str:

@@ -24,12 +24,19 @@ Where vendors put things, and the precedence used here (first match wins):
   (coding system I9/I9C/ICD9 in the CE or DG1-2 at any date; an unlabelled numeric code for a date of
   service on/after 2015-10-01). Other systems (SNOMED CT, local) are skipped: coding supplies them.
 * diagnosis pointers: the positions of the line's own FT1-19 (or PR1-15) codes, else [1].
-* billing provider NPI: MSH-4 sending facility with universal id type NPI (the organization) >
-  FT1-20 performed by > PV1-7 attending > PV1-9 consulting. An XCN counts when XCN-1 is 10 digits and
-  its identifier type (XCN-13) is NPI or blank. The check digit is not verified here (the scrubber
-  flags Luhn failures). Rendering provider: the first individual of FT1-20 > PV1-7 > PV1-9 when it
-  differs from the billing provider. Referring provider: PV1-8 > FT1-21 ordered by (optional: a
-  non-NPI id there is dropped, not rejected).
+* providers, each an XCN whose XCN-1 is a 10-digit NPI with identifier type (XCN-13) NPI or blank (or an
+  assigning authority naming NPI); the check digit is not verified here (the scrubber flags Luhn failures):
+  - rendering (performing) provider: FT1-20 performed by (the first FT1 of the encounter naming one) >
+    PV1-7 attending > PV1-9 consulting; left out when it is the billing provider.
+  - referring provider on the claim: FT1-21 ordered by > PV1-8 referring.
+  - billing provider: MSH-4 sending facility with universal id type NPI (the organization) where the sender
+    puts it there, else none from the message: charges applies the tenant's default billing provider (and
+    the enrolled provider profiles fill tax id, address, taxonomy), or holds the encounter for it. An
+    individual performing the service is never taken as the billing provider.
+  The first field of a role that names a provider decides: an id of another system (XCN-13 DEA, a local
+  type...) is skipped for the next field, but an identifier where an NPI belongs that is not one (an e-mail
+  address, 9 digits, a name without an id) becomes an `intake_issues` entry naming the field: the encounter
+  is held in completeness review for a person to supply the NPI, never rejected and never guessed.
 * source_encounter_id: PV1-19 visit number > the first FT1-2 transaction id > MSH-10.
 * service date: FT1-4 (transaction date) > PV1-44 (admit date). Lines with different dates of service
   become separate encounters (a claim header has one date): each gets ``<id>-<YYYYMMDD>`` as its id.
@@ -54,7 +61,7 @@ from pydantic import BaseModel, ValidationError
 
 from rcm_charges.domain.intake_errors import IntakeError, Problems, reason_of
 from rcm_contracts.claim import Address, Coverage, Person, Provider
-from rcm_contracts.events import EncounterLine, EncounterSubmitted
+from rcm_contracts.events import EncounterLine, EncounterSubmitted, MissingItem
 
 __all__ = ["IntakeError", "dft_to_encounters", "split_messages"]
 
@@ -382,23 +389,26 @@ class _Npi:
     field: str
 
 
-def _xcn_npis(segment: _Segment, n: int, path: str) -> tuple[list[_Npi], bool]:
-    """NPIs of a repeating XCN field, and whether the field carried any provider at all."""
-    found: list[_Npi] = []
-    reps = segment.repetitions(n)
-    present = False
-    for rep in reps:
+def _xcn_npi(segment: _Segment, n: int, path: str) -> tuple[_Npi | None, str]:
+    """A repeating XCN field's provider: (its NPI, "npi"), (None, "invalid") when it names a provider whose id
+    where an NPI belongs is not one, or (None, "absent") when it names none (or only ids of other systems)."""
+    invalid = False
+    for rep in segment.repetitions(n):
         ident = _component(rep, 1, segment.delims)
         family = _component(rep, 2, segment.delims)
-        if ident or family:
-            present = True
+        if not ident and not family:
+            continue
         id_type = _component(rep, 13, segment.delims).upper()
         authority = _component(rep, 9, segment.delims).upper()
-        if _NPI.match(ident) and (id_type in ("", "NPI") or "NPI" in authority):
+        labelled_npi = id_type == "NPI" or "NPI" in authority
+        if ident and id_type and not labelled_npi:
+            continue  # a DEA number, a local id...: not where the NPI is
+        if _NPI.match(ident) and (id_type in ("", "NPI") or labelled_npi):
             given = _component(rep, 3, segment.delims)
             name = " ".join(p for p in (given, family) if p) or None
-            found.append(_Npi(ident, name[:MAX_NAME] if name else None, path))
-    return found, present
+            return _Npi(ident, name[:MAX_NAME] if name else None, path), "npi"
+        invalid = True
+    return None, "invalid" if invalid else "absent"
 
 
 def _hd_npi(segment: _Segment, n: int, path: str) -> list[_Npi]:
@@ -495,13 +505,14 @@ class _DftMapper:
         drafts = []
         for service_date, group in groups:
             diagnoses, pointers = self._diagnoses(group, message_diagnoses, service_date)
-            billing, rendering = self._billing_and_rendering(msh, pv1, group)
-            referring = self._referring(pv1, group)
-            drafts.append((service_date, group, diagnoses, pointers, billing, rendering, referring))
+            issues: list[MissingItem] = []
+            billing, rendering = self._billing_and_rendering(msh, pv1, group, issues)
+            referring = self._referring(pv1, group, issues)
+            drafts.append((service_date, group, diagnoses, pointers, billing, rendering, referring, issues))
         self.problems.raise_if_any()
 
         encounters = []
-        for service_date, group, diagnoses, pointers, billing, rendering, referring in drafts:
+        for service_date, group, diagnoses, pointers, billing, rendering, referring, issues in drafts:
             encounter_id = base_id
             if len(groups) > 1:
                 encounter_id = f"{base_id[:119]}-{service_date:%Y%m%d}"
@@ -528,7 +539,9 @@ class _DftMapper:
                     "place_of_service": "PV1-3",
                     "patient": "PID",
                     "coverage": "IN1",
-                    "billing_provider": group[0].ft1.path(20, repeating=True),
+                    "billing_provider": "MSH-4",
+                    "rendering_provider": group[0].ft1.path(20, repeating=True),
+                    "referring_provider": group[0].ft1.path(21, repeating=True),
                     "diagnoses": "DG1",
                     "lines": "FT1",
                 },
@@ -545,6 +558,7 @@ class _DftMapper:
                 referring_provider=referring,
                 diagnoses=diagnoses,
                 lines=built_lines,
+                intake_issues=issues,
             )
             if encounter is not None:
                 encounters.append(encounter)
@@ -830,37 +844,44 @@ class _DftMapper:
         return codes, pointers
 
     # -------------------------------------------------------------- providers
-    def _individuals(self, pv1: _Segment | None, group: list[_Line]) -> list[tuple[str, list[_Npi], bool]]:
-        sources = []
-        for line in group:
-            sources.append((line.ft1.path(20, repeating=True), *_xcn_npis(line.ft1, 20, line.ft1.path(20, repeating=True))))
+    def _role(self, sources: list[tuple[str, _Segment, int]], what: str, field: str,
+              issues: list[MissingItem]) -> _Npi | None:
+        """The first source field naming a provider decides the role (see the module docstring). An issue names the
+        claim field a completeness fix supplies (`rendering_provider.npi`); its reason names the HL7 field."""
+        for path, segment, n in sources:
+            found, state = _xcn_npi(segment, n, path)
+            if state == "npi":
+                return found
+            if state == "invalid":
+                issues.append(MissingItem(field=field, reason=f"{path}: {what} must be identified by a 10-digit NPI "
+                                                              "(XCN-1, identifier type NPI): supply the NPI"))
+                return None
+        return None
+
+    def _billing_and_rendering(self, msh: _Segment, pv1: _Segment | None, group: list[_Line],
+                               issues: list[MissingItem]) -> tuple[Provider | None, Provider | None]:
+        billing = None
+        if msh.component(4, 3).upper() == "NPI":
+            found = _hd_npi(msh, 4, "MSH-4")
+            if found:
+                billing = found[0]
+            else:
+                issues.append(MissingItem(field="billing_provider.npi",
+                                          reason="MSH-4: the sending facility (billing provider) is labelled NPI but "
+                                                 "its id is not a 10-digit NPI: supply the NPI"))
+        sources = [(line.ft1.path(20, repeating=True), line.ft1, 20) for line in group]
         if pv1 is not None:
-            for n in (7, 9):
-                sources.append((f"PV1-{n}", *_xcn_npis(pv1, n, f"PV1-{n}")))
-        return sources
+            sources += [("PV1-7", pv1, 7), ("PV1-9", pv1, 9)]
+        rendering = self._role(sources, "the performing (rendering) provider", "rendering_provider.npi", issues)
+        if rendering is not None and billing is not None and rendering.npi == billing.npi:
+            rendering = None  # the 837P names a rendering provider only when it differs from the billing one
+        return (self._provider(billing) if billing else None), (self._provider(rendering) if rendering else None)
 
-    def _billing_and_rendering(
-        self, msh: _Segment, pv1: _Segment | None, group: list[_Line]
-    ) -> tuple[Provider | None, Provider | None]:
-        individuals = self._individuals(pv1, group)
-        first_individual = next((npis[0] for _, npis, _ in individuals if npis), None)
-        organization = next(iter(_hd_npi(msh, 4, "MSH-4")), None)
-        billing = organization or first_individual
-        if billing is None:
-            present = [path for path, _, was_present in individuals if was_present]
-            if present:
-                self.problems.add(
-                    present[0], "the billing provider needs a 10-digit NPI (XCN-1, identifier type NPI)"
-                )
-            # No provider at all: accepted without one; completeness review asks for it.
-            return None, None
-        rendering = first_individual if first_individual and first_individual.npi != billing.npi else None
-        return self._provider(billing), self._provider(rendering) if rendering else None
-
-    def _referring(self, pv1: _Segment | None, group: list[_Line]) -> Provider | None:
-        sources = [_xcn_npis(pv1, 8, "PV1-8")[0]] if pv1 is not None else []
-        sources += [_xcn_npis(line.ft1, 21, line.ft1.path(21, repeating=True))[0] for line in group]
-        found = next((npis[0] for npis in sources if npis), None)
+    def _referring(self, pv1: _Segment | None, group: list[_Line], issues: list[MissingItem]) -> Provider | None:
+        sources = [(line.ft1.path(21, repeating=True), line.ft1, 21) for line in group]
+        if pv1 is not None:
+            sources.append(("PV1-8", pv1, 8))
+        found = self._role(sources, "the ordering (referring) provider", "referring_provider.npi", issues)
         return self._provider(found) if found else None
 
     def _provider(self, found: _Npi) -> Provider | None:

@@ -1,8 +1,8 @@
 """the tenant's payer list: payers it bills and the names and ids EHRs send for them (aliases), under row-level
 security
 
-Revision ID: 0011_payers
-Revises: 0010_audit
+Revision ID: 0012_payers
+Revises: 0011_mllp
 """
 import sqlalchemy as sa
 from alembic import op
@@ -10,8 +10,8 @@ from sqlalchemy.dialects import postgresql
 
 from rcm_runtime.migrations import protect_tenant_tables_upgrade
 
-revision = '0011_payers'
-down_revision = '0010_audit'
+revision = '0012_payers'
+down_revision = '0011_mllp'
 branch_labels = None
 depends_on = None
 
