@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 import uuid
@@ -18,19 +19,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.client import OPERATOR, PORTS, Principal, Stack, acting_as, url  # noqa: E402
+from tests.support.client import OPERATOR, PORTS, STACK_DIR, TLS, Principal, Stack, acting_as, url  # noqa: E402
 from tests.support.encounters import (  # noqa: E402
     UNDERPAID_CODE,
     generate,
     intake_record,
     to_fhir_bundle,
+    to_hl7_dft,
 )
 from tests.support.fhir_exports import patient_export  # noqa: E402
+from tests.support.mllp import MllpClient, client_context, tenant_cert  # noqa: E402
 
 # The demo tenant's contract with SBX01 expects more for the underpaid scenario's code than the sandbox pays
 # (175.00): remittance flags those payments (PaymentUnderpaid, the denials service's underpayment queue).
 CONTRACT_PAYER, CONTRACT_RATE = "SBX01", "190.00"
 LATER_835_TIMEOUT_S = 90
+MLLP_PORT = 2575 + int(os.environ.get("RCM_PORT_OFFSET", "0"))  # deploy/stack.sh's RCM_MLLP_PORT for charges
 
 
 async def main(n: int, tenant: str) -> int:
@@ -69,6 +73,7 @@ async def main(n: int, tenant: str) -> int:
         r = await stack.post_fhir(bad, source_system)
         print(f"malformed FHIR Bundle -> HTTP {r.status_code}: {json.dumps(r.json()['errors'][:2])}")
         await show_patient_export(stack, run)
+        await show_mllp(run, tenant)
 
         def progress(p):
             settled = p["claims"] - p["in_flight"]
@@ -142,6 +147,32 @@ async def show_patient_export(stack: Stack, run: str) -> None:
         print(f"  self-pay encounter {self_pay['source_encounter_id']}: "
               + (f"patient balance {balance['amount_due']} due ({balance.get('origin', '')}), never billed to a payer"
                  if balance else "no patient balance within 30s"))
+
+
+async def show_mllp(run: str, tenant: str) -> None:
+    """An interface engine sending HL7 v2 over MLLP to charges (TLS, a client certificate naming the tenant): a
+    DFT^P03 accepted (AA), the same message resent (the same ACK, captured once), one whose performer is an e-mail
+    address where the NPI belongs (AA: held for the NPI, not rejected), and a message type charges does not take
+    (AR)."""
+    body = generate(1, seed=int(time.time()) + 2, source_system=f"demo-mllp-{run}", run_id=f"{run}m",
+                    scenarios=["paid"])[0].body
+    dft = to_hl7_dft(body)
+    held = to_hl7_dft({**body, "source_encounter_id": body["source_encounter_id"] + "-2"}).replace(
+        f"|{body['rendering_provider']['npi']}^Demo^Dana", "|dana.demo@example.org^Demo^Dana")
+    oru = dft.replace("DFT^P03^DFT_P03", "ORU^R01^ORU_R01").replace(f"|{body['source_encounter_id']}|P|",
+                                                                    f"|{body['source_encounter_id']}-3|P|", 1)
+    ctx = client_context(STACK_DIR / "tls" / "ca.pem", tenant_cert(STACK_DIR / "tls", tenant)) if TLS else None
+    print(f"\nHL7 v2 over MLLP to charges (port {MLLP_PORT}, {'TLS client certificate of ' + tenant if ctx else 'plain TCP'}):")
+    client = await MllpClient.connect(MLLP_PORT, ctx)
+    try:
+        for label, message in (("DFT^P03", dft), ("the same DFT resent", dft),
+                               ("DFT^P03, performer an e-mail address", held), ("ORU^R01", oru)):
+            ack = await client.send(message)
+            segments = ack.strip("\r").split("\r")
+            print(f"  {label:38s} -> " + " | ".join(seg for seg in segments if not seg.startswith("MSH")))
+        print(f"  ACK header: {segments[0]}")
+    finally:
+        await client.close()
 
 
 async def show_dead_letters(stack: Stack) -> None:
