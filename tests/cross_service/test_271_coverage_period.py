@@ -1,6 +1,7 @@
 """The coverage period a 271 reports, from the payer's answer through eligibility to the claim the scrubber judges
-(pure; both services' domains, hence here): the plan and eligibility dates (346/347, 356/357, EB-level 291/292, RD8 ranges), never the inquiry date DTP*307; and what
-the 271 reader found (issues) or could not read (a 4010 answer) kept on the snapshot."""
+(pure; both services' domains, hence here): the plan and eligibility dates (346/347, 356/357, EB-level 291/292,
+RD8 ranges), never the inquiry date DTP*307; and what the 271 reader found (issues) or could not read (a 4010
+answer) kept on the snapshot."""
 
 from datetime import date, datetime, timezone
 
