@@ -30,7 +30,6 @@ from rcm_x12.reading import (
     ReadingIssue,
     UnparseableAcknowledgment,
     UnsupportedAcknowledgmentVersion,
-    envelope_issues,
     implementation_warnings,
     open_interchanges,
     optional_number,
@@ -224,25 +223,17 @@ def read_277ca(text: str) -> ClaimAcknowledgments:
     warnings: list[str] = []
     batches: list[BatchAcknowledgment] = []
     claims: list[ClaimAcknowledgment] = []
-    envelope_errors: list[EnvelopeError] = []
+    envelope_errors: list[EnvelopeError] = [e for _, interchange in opened.interchanges for e in interchange.errors]
     issues = list(opened.issues)
-    for number, interchange in opened.interchanges:
-        envelope_errors += interchange.errors
-        issues += envelope_issues(number, interchange)
-        for transaction in interchange.transactions:
-            if transaction.id_code != "277":
-                issues += warning_issues(number, interchange, [
-                    f"transaction set (ST01 {quote_code(transaction.id_code)}) is not a 277; ignored"],
-                    transaction.control_number)
-                continue
-            found = implementation_warnings(transaction, IMPLEMENTATION_277CA)
-            reader = _AcknowledgmentReader(transaction, found)
-            found_batches, found_claims = reader.batches(), reader.claims()
-            found.extend(_count_warnings(transaction, found_batches, found_claims))
-            warnings += found
-            issues += warning_issues(number, interchange, found, transaction.control_number)
-            batches.extend(found_batches)
-            claims.extend(found_claims)
+    for number, interchange, transaction in opened.sets("277", issues):
+        found = implementation_warnings(transaction, IMPLEMENTATION_277CA)
+        reader = _AcknowledgmentReader(transaction, found)
+        found_batches, found_claims = reader.batches(), reader.claims()
+        found.extend(_count_warnings(transaction, found_batches, found_claims))
+        warnings += found
+        issues += warning_issues(number, interchange, found, transaction.control_number)
+        batches.extend(found_batches)
+        claims.extend(found_claims)
     return ClaimAcknowledgments(batches=tuple(batches), claims=tuple(claims), envelope_errors=tuple(envelope_errors),
                                 warnings=tuple(warnings), issues=tuple(issues))
 

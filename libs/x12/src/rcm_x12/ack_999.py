@@ -32,7 +32,6 @@ from rcm_x12.reading import (
     ReadingIssue,
     UnparseableAcknowledgment,
     UnsupportedAcknowledgmentVersion,
-    envelope_issues,
     implementation_warnings,
     open_interchanges,
     warning_issues,
@@ -242,17 +241,11 @@ def read_999_file(text: str) -> Acknowledgment999File:
                                UnsupportedAcknowledgmentVersion)
     groups: list[GroupAcknowledgment] = []
     issues = list(opened.issues)
-    for number, interchange in opened.interchanges:
-        issues += envelope_issues(number, interchange)
-        for t in interchange.transactions:
-            if t.id_code != "999":
-                issues += warning_issues(number, interchange, [
-                    f"transaction set (ST01 {quote_code(t.id_code)}) is not a 999; ignored"], t.control_number)
-                continue
-            group = _GroupReader(t, tuple(interchange.errors)).read()
-            issues += warning_issues(number, interchange, group.warnings, t.control_number)
-            groups.append(dataclasses.replace(group, interchange=number,
-                                              interchange_control_number=interchange.control_number))
+    for number, interchange, t in opened.sets("999", issues):
+        group = _GroupReader(t, tuple(interchange.errors)).read()
+        issues += warning_issues(number, interchange, group.warnings, t.control_number)
+        groups.append(dataclasses.replace(group, interchange=number,
+                                          interchange_control_number=interchange.control_number))
     return Acknowledgment999File(tuple(groups), tuple(issues))
 
 

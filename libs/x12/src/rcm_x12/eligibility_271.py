@@ -33,7 +33,6 @@ from rcm_x12.reading import (
     ReadingIssue,
     Unreadable,
     UnsupportedVersion,
-    envelope_issues,
     open_interchanges,
     optional_number,
     warning_issues,
@@ -287,19 +286,11 @@ def read_271(text: str) -> EligibilityResponses:
     opened = open_interchanges(text, "271", IMPLEMENTATION, Unparseable271, Unsupported271Version)
     summaries: list[CoverageSummary] = []
     issues = list(opened.issues)
-    for number, interchange in opened.interchanges:
-        envelope_errors = tuple(interchange.errors)
-        issues += envelope_issues(number, interchange)
-        for transaction in interchange.transactions:
-            if transaction.id_code != "271":
-                issues += warning_issues(number, interchange, [
-                    f"transaction set (ST01 {quote_code(transaction.id_code)}) is not a 271; ignored"],
-                    transaction.control_number)
-                continue
-            read = _read_transaction(transaction, envelope_errors)
-            warned = dict.fromkeys(w for s in read for w in s.warnings)  # each once, though every summary has it
-            issues += warning_issues(number, interchange, list(warned), transaction.control_number)
-            summaries += [dataclasses.replace(s, interchange=number) for s in read]
+    for number, interchange, transaction in opened.sets("271", issues):
+        read = _read_transaction(transaction, tuple(interchange.errors))
+        warned = dict.fromkeys(w for s in read for w in s.warnings)  # each once, though every summary has it
+        issues += warning_issues(number, interchange, list(warned), transaction.control_number)
+        summaries += [dataclasses.replace(s, interchange=number) for s in read]
     return EligibilityResponses(tuple(summaries), tuple(issues))
 
 

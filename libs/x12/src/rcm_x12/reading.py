@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from collections.abc import Iterator
 from typing import Any
 
 from rcm_runtime.errors import DomainError
@@ -107,6 +108,20 @@ class OpenedFile:
 
     interchanges: tuple[tuple[int, Interchange], ...]
     issues: tuple[ReadingIssue, ...]
+
+    def sets(self, id_code: str, issues: list[ReadingIssue]) -> Iterator[tuple[int, Interchange, TransactionSet]]:
+        """Every `id_code` transaction set of every interchange, in file order, with its interchange (place, and
+        the interchange itself); appends to `issues` each interchange's envelope issues, and a warning for each set
+        of another kind (ignored)."""
+        for number, interchange in self.interchanges:
+            issues += envelope_issues(number, interchange)
+            for transaction in interchange.transactions:
+                if transaction.id_code != id_code:
+                    issues += warning_issues(number, interchange, [
+                        f"transaction set (ST01 {quote_code(transaction.id_code)}) is not a {id_code}; ignored"],
+                        transaction.control_number)
+                    continue
+                yield number, interchange, transaction
 
 
 def open_interchanges(text: str, id_code: str, implementation: str, error: type[Unreadable],
