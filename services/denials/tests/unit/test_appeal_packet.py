@@ -25,6 +25,7 @@ from rcm_denials.domain.appeal_packet import (
     fill_placeholders,
     pdf_safe,
     render_appeal_pdf,
+    template_problems,
     unknown_placeholders,
 )
 
@@ -289,3 +290,34 @@ def test_the_same_packet_gives_the_same_bytes_and_no_phi_in_the_document_propert
         doc.close()
     assert "CLM-2026-000417" in metadata
     assert "Zo" not in metadata and "XJH448812001" not in metadata
+
+
+def test_template_problems_name_the_root_cause_and_placeholder_for_an_editor():
+    assert template_problems({rc: DEFAULT_ARGUMENTS[rc] for rc in ROOT_CAUSES}) == []
+    assert template_problems(
+        {
+            "coding": "See {payer_name} and {member_number}.",
+            "martian": "{payer_name}",
+            "bundling": "   ",
+            "duplicate": "x" * 4001,
+        }
+    ) == [
+        "bundling: the argument is empty",
+        "coding: unknown placeholder(s) {member_number}",
+        "duplicate: the argument is longer than 4000 characters",
+        "unknown root cause 'martian'",
+    ]
+
+
+def test_a_very_long_value_wraps_instead_of_running_off_the_page():
+    claim = replace(packet().claim, payer_claim_number="9" * 150)
+    pdf = render_appeal_pdf(packet(claim=claim))
+    assert "9" * 150 in pdf_text(pdf).replace("\n", "").replace("\r", "")
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        for i in range(len(doc)):
+            textpage = doc[i].get_textpage()
+            right_edges = [textpage.get_charbox(c)[2] for c in range(textpage.count_chars())]
+            assert max(right_edges) <= LETTER_PT[0] - 36  # inside a half-inch margin
+    finally:
+        doc.close()

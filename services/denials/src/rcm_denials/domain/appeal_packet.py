@@ -153,6 +153,31 @@ def unknown_placeholders(text: str) -> list[str]:
     return sorted({m.group(1) for m in _PLACEHOLDER.finditer(text)} - set(PLACEHOLDERS))
 
 
+MAX_ARGUMENT_CHARS = 4000  # about a page of letter text
+
+
+def template_problems(arguments: Mapping[str, str]) -> list[str]:
+    """Why a tenant's edited arguments should be refused (empty: fine), for a clear 4xx when saving.
+
+    Rendering never needs this (an unknown placeholder prints as written); it is for telling the editor early.
+    The reasons name root causes and placeholders only, never the text itself.
+    """
+    problems: list[str] = []
+    for root_cause, text in sorted(arguments.items()):
+        if root_cause not in ROOT_CAUSES:
+            problems.append(f"unknown root cause {root_cause!r}")
+            continue
+        if not isinstance(text, str) or not text.strip():
+            problems.append(f"{root_cause}: the argument is empty")
+            continue
+        if len(text) > MAX_ARGUMENT_CHARS:
+            problems.append(f"{root_cause}: the argument is longer than {MAX_ARGUMENT_CHARS} characters")
+        unknown = unknown_placeholders(text)
+        if unknown:
+            problems.append(f"{root_cause}: unknown placeholder(s) " + ", ".join("{" + u + "}" for u in unknown))
+    return problems
+
+
 @dataclass(frozen=True)
 class PostalAddress:
     lines: tuple[str, ...]
@@ -309,7 +334,6 @@ def placeholder_values(packet: AppealPacket) -> dict[str, str]:
         "letter_date": long_date(packet.letter_date),
         "attachment_count": str(len(packet.attachments)),
     }
-    assert set(values) == set(PLACEHOLDERS)
     return values
 
 
@@ -351,6 +375,15 @@ def _one_line(text: str) -> str:
     return " ".join(pdf_safe(text).split())
 
 
+def _fit(pdf: FPDF, text: str, width: float) -> str:
+    """`text` cut with "..." to fit `width` on one line (for a footer, which must not wrap)."""
+    if pdf.get_string_width(text) <= width:
+        return text
+    while text and pdf.get_string_width(text + "...") > width:
+        text = text[:-1]
+    return text + "..."
+
+
 class _Letter(FPDF):
     footer_text = ""
 
@@ -358,7 +391,9 @@ class _Letter(FPDF):
         self.set_y(-15)
         self.set_font("Helvetica", "", 8)
         self.set_text_color(110)
-        self.cell(0, 5, f"{self.footer_text}  -  page {self.page_no()} of {{nb}}", align="C")
+        page = f"  -  page {self.page_no()} of {{nb}}"
+        room = self.epw - self.get_string_width(page + "99")
+        self.cell(0, 5, _fit(self, self.footer_text, room) + page, align="C")
         self.set_text_color(0)
 
 
@@ -401,12 +436,12 @@ def render_appeal_pdf(packet: AppealPacket, template: AppealTemplate | None = No
 
 def _letterhead(pdf: FPDF, practice: Practice) -> None:
     pdf.set_font("Helvetica", "B", 15)
-    pdf.cell(0, 7, _one_line(practice.name), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 7, _one_line(practice.name), align="LEFT", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 9)
     contact = [", ".join(practice.address.block()), f"NPI {practice.npi}"]
     if practice.phone:
         contact.append(f"Phone {practice.phone}")
-    pdf.cell(0, 4.5, _one_line("  |  ".join(contact)), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 4.5, _one_line("  |  ".join(contact)), align="LEFT", new_x="LMARGIN", new_y="NEXT")
     y = pdf.get_y() + 1.5
     pdf.set_draw_color(60)
     pdf.set_line_width(0.4)
@@ -421,7 +456,7 @@ def _payer_block(pdf: FPDF, claim: ClaimFacts) -> None:
         lines += claim.payer_address.block()
     lines.append(f"Payer ID {claim.payer_id}")
     for line in lines:
-        pdf.cell(0, _LINE, _one_line(line), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, _LINE, _one_line(line), align="LEFT", new_x="LMARGIN", new_y="NEXT")
 
 
 def _re_block(pdf: FPDF, claim: ClaimFacts) -> None:
@@ -448,7 +483,7 @@ def _re_block(pdf: FPDF, claim: ClaimFacts) -> None:
         pdf.set_font("Helvetica", "", 10)
         pdf.cell(45, _LINE, f"{label}:")
         pdf.set_font("Helvetica", "B", 10)
-        pdf.cell(0, _LINE, _one_line(value), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, _LINE, _one_line(value), align="LEFT", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 10)
 
 
@@ -559,4 +594,4 @@ def _signature(pdf: FPDF, practice: Practice) -> None:
     pdf.ln(1.5)
     for line in (practice.signer_name, practice.signer_title, practice.name, f"NPI {practice.npi}", practice.phone):
         if line:
-            pdf.cell(0, _LINE, _one_line(line), new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, _LINE, _one_line(line), align="LEFT", new_x="LMARGIN", new_y="NEXT")
