@@ -36,6 +36,7 @@ def upgrade() -> None:
     op.create_table(
         'denial_actions',
         sa.Column('action_id', sa.Uuid(), primary_key=True),
+        sa.Column('seq', sa.BigInteger(), sa.Identity(), nullable=False),
         sa.Column('denial_id', sa.Uuid(), nullable=False),
         sa.Column('tenant_id', sa.String(), nullable=False),
         sa.Column('action', sa.String(), nullable=False),

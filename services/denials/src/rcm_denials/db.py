@@ -7,7 +7,7 @@ from datetime import datetime
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Column, Date, DateTime, Integer, Numeric, Text, UniqueConstraint, func
+from sqlalchemy import BigInteger, Column, Date, DateTime, Identity, Integer, Numeric, Text, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -74,6 +74,8 @@ class DenialAction(Base, table=True):
     __tablename__ = "denial_actions"
 
     action_id: uuid.UUID = Field(primary_key=True)
+    # the order actions happened in (two in one instant of the clock keep their order)
+    seq: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), nullable=False))
     denial_id: uuid.UUID = Field(index=True)
     tenant_id: str = Field(index=True)
     action: str

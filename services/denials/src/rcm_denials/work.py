@@ -135,7 +135,7 @@ class DenialWork:
             terms = await tenant_terms(conn, tenant_id)
             history = (await conn.execute(select(denial_actions).where(
                 denial_actions.c.tenant_id == tenant_id, denial_actions.c.denial_id == denial_id)
-                .order_by(denial_actions.c.at, denial_actions.c.action_id))).mappings().all()
+                .order_by(denial_actions.c.seq))).mappings().all()
         return {**view(row, terms, self.today()), "actions": [jsonable(dict(h)) for h in history]}
 
     # -- actions ---------------------------------------------------------------------------------------
