@@ -52,6 +52,6 @@ def test_past_the_deadline_the_priority_is_zero_and_it_stays_in_range():
 
 def test_worked_figures():
     # 100.00 of coding (0.70): expected 70.00 -> 15 points for passing 10, then 15 * (70 - 10) / 90 = 10 -> 25.00;
-    # 90 days or more left: no urgency. At 48.5 days left: 40 * (90 - 48.5) / 83 = 20 more.
+    # 90 days or more left: no urgency; 7 days or fewer: all 40 points of it.
     assert priority(D("100.00"), "coding", 90) == D("25.00")
     assert priority(D("100.00"), "coding", 7) == D("65.00")
