@@ -156,6 +156,9 @@ class DenialWork:
             except NotAllowed as exc:
                 raise Conflict(str(exc)) from None
             now = uow.now()
+            # the audit row says what changed: the status before and after and what was recorded (ids, codes,
+            # dates and amounts: no PHI)
+            uow.audit_detail(action=action, before=shown, after=move.to, recorded=jsonable(detail))
             await uow.conn.execute(update(denials).where(denials.c.denial_id == denial_id)
                                    .values(status=move.to, updated_at=now, **changes))
             await uow.conn.execute(insert(denial_actions).values(

@@ -5,6 +5,7 @@ another tenant's item (404) and actions not allowed now (409, nothing changed)."
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -194,6 +195,15 @@ async def test_assign_then_appeal_then_upheld_each_in_the_history_and_the_audit_
                              "FROM audit_log WHERE category = 'money' AND :d = ANY(resource_ids)", d=denial_id)
     assert audit == ("denial.assign:sam.specialist:allowed,denial.appeal:sam.specialist:allowed,"
                      "denial.appeal_answer:sam.specialist:allowed")
+    details = await api.scalar("SELECT json_agg(detail ORDER BY seq)::text FROM audit_log WHERE category = 'money' "
+                               "AND :d = ANY(resource_ids)", d=denial_id)
+    assert json.loads(details) == [
+        {"action": "assign", "before": "open", "after": "in_progress",
+         "recorded": {"owner": "sam.specialist", "previous_owner": None}},
+        {"action": "appeal", "before": "in_progress", "after": "appealed",
+         "recorded": {"sent_on": "2026-11-10", "method": "portal"}},
+        {"action": "appeal_answer", "before": "appealed", "after": "upheld",
+         "recorded": {"answer": "upheld", "answered_on": None}}]
 
 
 async def test_a_later_payment_on_the_claim_closes_an_appealed_item_as_recovered(api):
