@@ -59,7 +59,7 @@ async def test_encounters_from_three_channels_reach_analytics_with_expected_fina
 
     denied = next(c for c in claims if c["final_state"] == "denied")
     denial = await stack.get("denials", f"/v1/claims/{denied['claim_id']}")
-    assert denial["category"] in {"eligibility", "authorization"} and denial["reason_codes"]
+    assert denial["category"] in {"eligibility", "authorization", "non_covered"} and denial["reason_codes"]  # CO-96: non_covered
 
     kpis = await stack.get("analytics", "/v1/kpis", source_system=source)
     assert kpis["claims"] == len(batch)

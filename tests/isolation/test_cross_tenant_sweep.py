@@ -332,7 +332,41 @@ async def seed_patient_billing(api: ServiceApi) -> dict[str, str]:
 # B's patient whose account id is the same as A's patient's
 AS_B_PATIENT = {"patient_account": "ACC-SWEEP"}
 PLAN = {"installment": "25.00", "day_of_month": 10, "starts_on": "2026-01-01"}
-DENIALS = {("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM), ("GET", "/v1/denials"): own()}
+async def seed_denials(api: ServiceApi) -> dict[str, str]:
+    """A's denial item (from seed_payments' denied line), A's deadlines for payer SBX01 and A's settings."""
+    ids = await seed_payments(api)
+    denial_id = await api.scalar("SELECT denial_id FROM denials WHERE tenant_id = :t", t=A)
+    assert denial_id is not None
+    put = await api.client.put("/v1/payer-deadlines/SBX01", json={"appeal_days": 30, "timely_filing_days": 90},
+                               headers=api.headers(A))
+    assert put.status_code == 200, put.text
+    settings = await api.client.put("/v1/denial-settings", json={"appeal_days": 60, "timely_filing_days": 180,
+                                                                 "write_off_approval_above": "50.00"},
+                                    headers=api.headers(A))
+    assert settings.status_code == 200, settings.text
+    return {**ids, "denial_id": str(denial_id)}
+
+
+DENIAL = {"denial_id": "{denial_id}"}
+DENIALS = {
+    ("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM),
+    ("GET", "/v1/denials"): own(),
+    ("GET", "/v1/denials/{denial_id}"): of_a(params=DENIAL),
+    ("POST", "/v1/denials/{denial_id}/assign"): of_a(params=DENIAL, json={"owner": "b.person"}),
+    ("POST", "/v1/denials/{denial_id}/appeal"): of_a(params=DENIAL, json={"sent_on": "2026-11-10", "method": "mail"}),
+    ("POST", "/v1/denials/{denial_id}/appeal/answer"): of_a(params=DENIAL, json={"answer": "upheld"}),
+    ("POST", "/v1/denials/{denial_id}/write-off"): of_a(params=DENIAL, json={"reason_code": "B", "amount": "1.00"}),
+    ("POST", "/v1/denials/{denial_id}/write-off/approve"): of_a(params=DENIAL),
+    ("POST", "/v1/denials/{denial_id}/rebill"): of_a(params=DENIAL, json={"payer_id": "B-PAYER"}),
+    ("POST", "/v1/denials/{denial_id}/corrected"): of_a(params=DENIAL),
+    # B's own deadlines for the payer A has a row for, and B's own settings: never A's
+    ("PUT", "/v1/payer-deadlines/{payer_id}"): own(params={"payer_id": "SBX01"},
+                                                   json={"appeal_days": 5, "timely_filing_days": 5}),
+    ("GET", "/v1/payer-deadlines/{payer_id}"): own(params={"payer_id": "SBX01"}),
+    ("PUT", "/v1/denial-settings"): own(json={"appeal_days": 5, "timely_filing_days": 5,
+                                              "write_off_approval_above": "1.00"}),
+    ("GET", "/v1/denial-settings"): own(),
+}
 PATIENT_BILLING = {
     ("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM),
     ("GET", "/v1/balances"): own(),
@@ -395,7 +429,7 @@ SWEEPS = [Swept(_BY_NAME[name], seed, recipes) for name, seed, recipes in (
     ("charges", seed_charges, CHARGES), ("eligibility", seed_eligibility, ELIGIBILITY),
     ("coding", seed_coding, CODING), ("scrubber", seed_scrubber, SCRUBBER),
     ("submission", seed_submission, SUBMISSION), ("remittance", seed_remittance, REMITTANCE),
-    ("denials", seed_payments, DENIALS), ("patient-billing", seed_patient_billing, PATIENT_BILLING),
+    ("denials", seed_denials, DENIALS), ("patient-billing", seed_patient_billing, PATIENT_BILLING),
     ("analytics", seed_payments, ANALYTICS), ("sandbox", seed_sandbox, SANDBOX))]
 
 

@@ -194,13 +194,15 @@ class RequestAudit:
             return None
         return self
 
-    async def record_change(self, conn: AsyncConnection, named: Iterable[str] = ()) -> None:
+    async def record_change(self, conn: AsyncConnection, named: Iterable[str] = (),
+                            detail: dict[str, Any] | None = None) -> None:
         """In the change's own transaction, just before it commits; `named`: ids the unit of work named
-        (`UnitOfWork.audit_names`), beside the path's."""
+        (`UnitOfWork.audit_names`), beside the path's; `detail`: what it did (`UnitOfWork.audit_detail`)."""
         route = self.scope.get("route")
         row = self.row("allowed", getattr(route, "status_code", None) or 200)
         if row is not None:
             row["resource_ids"] = list(dict.fromkeys([*row["resource_ids"], *named]))
+            row["detail"] = detail
             await append(conn, [row])
 
     async def record_answer(self, status: int) -> None:

@@ -60,7 +60,7 @@ class UnitOfWork:
     """The open transaction and the outbox, bound to one cause. `bind()` gives another view of the same
     transaction for another cause (one per record of a consumed batch, one per tenant of a system loop)."""
 
-    __slots__ = ("conn", "cause", "clock", "_outbox", "audited_ids")
+    __slots__ = ("conn", "cause", "clock", "_outbox", "audited_ids", "audited_detail")
 
     def __init__(self, conn: AsyncConnection, outbox: Emitter, cause: Cause | None, clock: Clock) -> None:
         self.conn = conn
@@ -68,11 +68,17 @@ class UnitOfWork:
         self.clock = clock
         self._outbox = outbox
         self.audited_ids: list[str] = []
+        self.audited_detail: dict | None = None
 
     def audit_names(self, *ids: object) -> None:
         """Name what this unit created or changed (e.g. a new file's id) in the audit row of the request it serves
         (rcm_runtime.audit), beside what the route's path names."""
         self.audited_ids.extend(str(i) for i in ids)
+
+    def audit_detail(self, **detail: object) -> None:
+        """What the change did (e.g. a status before and after), in the `detail` of the audit row of the request it
+        serves. Ids, codes, states and amounts only: never PHI."""
+        self.audited_detail = {**(self.audited_detail or {}), **detail}
 
     @property
     def tenant_id(self) -> str:
@@ -148,7 +154,7 @@ class UnitsOfWork:
             yield uow
             wrote = await outbox.flush(conn)
             if audit is not None:  # last: the tenant's audit chain stays locked only until the commit
-                await audit.record_change(conn, uow.audited_ids)
+                await audit.record_change(conn, uow.audited_ids, uow.audited_detail)
         if audit is not None:
             audit.committed += 1
         if wrote:

@@ -5,11 +5,13 @@ from fastapi import FastAPI
 from rcm_contracts import topics
 from rcm_runtime.app import Runtime, create_service_app
 from rcm_runtime.clock import Clock
+from rcm_runtime.outage import Backoff
 
 from rcm_denials import api, consumers
 from rcm_denials.access import ACCESS
 from rcm_denials.service import Denials
 from rcm_denials.settings import Settings
+from rcm_denials.work import DenialWork
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -17,8 +19,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     async def wire(rt: Runtime) -> None:
         rt.provide(Denials(rt.units))
+        rt.provide(DenialWork(rt.units))
+
+    async def expiry_loop(rt: Runtime) -> None:
+        """Moves open and in-progress items past their deadline to `expired`."""
+        await rt.services[DenialWork].expire_forever(settings.expiry_sweep_s, backoff=Backoff.from_settings(settings))
 
     return create_service_app(settings, access=ACCESS, title="OpenRCM denials",
                               description="Denial root cause (CARC/RARC), work queues, appeals and corrected claims.",
-                              routers=[api.router], consume_topics=topics.CONSUMES["denials"], startup=[wire],
-                              handlers=lambda rt: consumers.handlers(rt.services[Denials]), clock=clock)
+                              routers=[api.router, api.work], consume_topics=topics.CONSUMES["denials"], startup=[wire],
+                              handlers=lambda rt: consumers.handlers(rt.services[Denials]), clock=clock,
+                              background=[expiry_loop] if settings.expiry_sweep_s > 0 else [])

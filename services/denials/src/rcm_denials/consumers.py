@@ -2,6 +2,7 @@
 (void the denial of the reversed remittance) and to payments paid below the contract (underpayment items)."""
 
 from rcm_contracts.events import PaymentPosted, PaymentReversed, PaymentUnderpaid
+from rcm_runtime.audit import audited
 from rcm_runtime.consumer import Delivery, Handler
 from rcm_runtime.unit_of_work import UnitOfWork
 
@@ -9,6 +10,7 @@ from rcm_denials.service import Denials
 
 
 def handlers(denials: Denials) -> dict[str, Handler]:
+    @audited.money("denial.record_or_recover", "claim")  # a payment closes items as recovered
     async def on_payments_posted(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
         await denials.record_denials(deliveries)
 

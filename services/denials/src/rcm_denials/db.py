@@ -4,8 +4,10 @@ posted payment remittance found paid below the contract (kind `underpayment`, ca
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Numeric, Text, UniqueConstraint, func
+from datetime import date
 from decimal import Decimal
+
+from sqlalchemy import BigInteger, Column, Date, DateTime, Identity, Integer, Numeric, Text, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -48,6 +50,68 @@ class Denial(Base, table=True):
     expected_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
     actual_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
     lines: list | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    # 0010: root cause in words (category holds the root cause), the remarks, the codes the lists did not know,
+    # the dates deadlines run from, and the work on the item (owner, appeal, write-off, rebill)
+    remark_codes: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]"))
+    unknown_codes: list = Field(default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]"))
+    explanation: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    follow_up: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    remittance_date: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    service_date: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    owner: str | None = Field(default=None, sa_column=Column(Text, nullable=True, index=True))
+    appeal_sent_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    appeal_method: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    appeal_answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    rebill_payer_id: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    write_off_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    write_off_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
+    write_off_requested_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class DenialAction(Base, table=True):
+    """Each thing done to an item, with who, when, the status before and after and what was recorded."""
+    __tablename__ = "denial_actions"
+
+    action_id: uuid.UUID = Field(primary_key=True)
+    # the order actions happened in (two in one instant of the clock keep their order)
+    seq: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), nullable=False))
+    denial_id: uuid.UUID = Field(index=True)
+    tenant_id: str = Field(index=True)
+    action: str
+    actor: str
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    from_status: str
+    to_status: str
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}"))
+
+
+class PayerDeadline(Base, table=True):
+    """A payer's appeal window and timely-filing limit for a tenant (days)."""
+    __tablename__ = "payer_deadlines"
+
+    tenant_id: str = Field(primary_key=True)
+    payer_id: str = Field(primary_key=True)
+    appeal_days: int = Field(sa_column=Column(Integer, nullable=False))
+    timely_filing_days: int = Field(sa_column=Column(Integer, nullable=False))
+    updated_by: str
+    updated_at: datetime = Field(sa_column=_now_column())
+
+
+class DenialSettings(Base, table=True):
+    """A tenant's defaults: deadlines for payers without a row, and the write-off amount above which a second
+    person approves."""
+    __tablename__ = "denial_settings"
+
+    tenant_id: str = Field(primary_key=True)
+    appeal_days: int = Field(sa_column=Column(Integer, nullable=False))
+    timely_filing_days: int = Field(sa_column=Column(Integer, nullable=False))
+    write_off_approval_above: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    updated_by: str
+    updated_at: datetime = Field(sa_column=_now_column())
 
 
 denials = Denial.__table__
+denial_actions = DenialAction.__table__
+payer_deadlines = PayerDeadline.__table__
+denial_settings = DenialSettings.__table__

@@ -4,3 +4,5 @@ from rcm_runtime.settings import ServiceSettings
 class Settings(ServiceSettings):
     service_name: str = "denials"
     db_schema: str = "denials"
+    # how long the expiry sweep waits when nothing was due (0: no sweep; the queue still shows `expired` on read)
+    expiry_sweep_s: float = 600.0

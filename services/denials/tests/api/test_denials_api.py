@@ -143,9 +143,9 @@ async def test_the_work_queue_filters_by_queue_and_pages(api):
     await api.consume((payment(ids[0], ("CO", "197", "100.00")), "tenant-a", ids[0]),
                       (payment(ids[1], ("CO", "15", "100.00")), "tenant-a", ids[1]),
                       (payment(ids[2], ("CO", "29", "100.00")), "tenant-a", ids[2]))
-    auth = await api.client.get("/v1/denials", params={"status": "authorizations"}, headers=api.headers())
+    auth = await api.client.get("/v1/denials", params={"work_queue": "authorizations"}, headers=api.headers())
     assert auth.json()["total"] == 2 and {i["claim_id"] for i in auth.json()["items"]} == {str(ids[0]), str(ids[1])}
-    billing = await api.client.get("/v1/denials", params={"status": "billing"}, headers=api.headers())
+    billing = await api.client.get("/v1/denials", params={"work_queue": "billing"}, headers=api.headers())
     assert [i["category"] for i in billing.json()["items"]] == ["timely_filing"]
     page = await api.client.get("/v1/denials", params={"limit": 1, "offset": 1}, headers=api.headers())
     assert page.json()["total"] == 3 and len(page.json()["items"]) == 1
@@ -190,7 +190,7 @@ async def test_an_underpaid_payment_is_an_underpaid_item_with_expected_and_actua
     # the same finding under a new event id (a replay): still one item per (tenant, remittance)
     replay = await api.consume((underpaid(claim_id, remittance_id), "tenant-a", claim_id))
     assert replay.applied == 1 and replay.dead_lettered == 0
-    queue = (await api.client.get("/v1/denials", params={"status": "underpayments"}, headers=api.headers())).json()
+    queue = (await api.client.get("/v1/denials", params={"work_queue": "underpayments"}, headers=api.headers())).json()
     [item] = queue["items"]
     assert (item["claim_id"], item["remittance_id"], item["category"], item["kind"]) == (
         str(claim_id), str(remittance_id), "underpaid", "underpayment")

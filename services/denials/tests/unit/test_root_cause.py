@@ -4,28 +4,26 @@ from decimal import Decimal as D
 
 import pytest
 
-from rcm_denials.domain.root_cause import (
-    CARC_CATEGORIES,
-    DenialClassification,
-    category_of,
-    classify,
-    is_denial,
-)
+from datetime import date
+
+from rcm_denials.domain.codes import load_code_lists
+from rcm_denials.domain.root_cause import classify as _classify, is_denial as _is_denial
 from tests.support.shared import reference_file, reference_path
 
 CARC_MD = reference_path("carc.md")
 
-# Who works each root-cause category: a product decision written here by hand (carc.md has no queues).
-WORK_QUEUE = {
-    "eligibility": "front-desk",
-    "coordination_of_benefits": "front-desk",
-    "coding": "coding",
-    "medical_necessity": "coding",
-    "authorization": "authorizations",
-    "documentation": "billing",
-    "timely_filing": "billing",
-    "duplicate": "billing",
-}
+ON = date(2026, 11, 2)  # a remittance date every code below is valid on
+# Where the service's root causes (reference/carc.csv, the product's finer enum of issue 12) deliberately differ
+# from carc.md's coarser category: non-covered charges are their own root cause, NCCI edits are bundling.
+DIVERGES = {"96": "non_covered", "204": "non_covered", "236": "bundling"}
+
+
+def classify(rows, remarks=(), on=ON):
+    return _classify(rows, remarks, on=on)
+
+
+def is_denial(group, carc, on=ON):
+    return _is_denial(group, carc, on)
 
 
 @dataclass(frozen=True)
@@ -99,30 +97,28 @@ def test_carc_md_parses_into_the_rows_it_lists():
     assert by_code["CO", "253"] == CarcRow("CO", "253", "contractual", False)
 
 
-def test_table_covers_every_code_in_carc_md():
-    rows, allowed = _carc_reference()
-    carc_md_codes = {r.carc for r in rows}
-    assert set(CARC_CATEGORIES) == carc_md_codes
-    assert set(CARC_CATEGORIES.values()) <= allowed
-    assert {r.category for r in rows if r.denial} <= set(WORK_QUEUE)
+def test_the_code_lists_cover_every_code_in_carc_md():
+    rows, _ = _carc_reference()
+    carcs = load_code_lists().carcs
+    assert {r.carc for r in rows} <= set(carcs)
+    assert len(carcs) >= 150 and len(load_code_lists().rarcs) >= 60
 
 
 @pytest.mark.parametrize("row", _rows_or_stand_in(denial=True))
 def test_each_denial_row(row):
     _carc_reference()  # skips locally / fails under CI when carc.md is absent
     result = classify([(row.group, row.carc, D("120.00"))])
-    assert result == DenialClassification(
-        category=row.category, reason_codes=(f"{row.group}-{row.carc}",), denied_amount=D("120.00"),
-        work_queue=WORK_QUEUE[row.category],
-    )
-    assert category_of(row.carc) == row.category
+    expected = DIVERGES.get(row.carc, row.category)
+    assert (result.root_cause, result.reason_codes, result.denied_amount) == (
+        expected, (f"{row.group}-{row.carc}",), D("120.00"))
+    assert result.explanation.startswith(f"{row.group}-{row.carc} (") and result.follow_up
+    assert result.unknown_codes == ()
 
 
 @pytest.mark.parametrize("row", _rows_or_stand_in(denial=False))
 def test_each_not_a_denial_row(row):
     _carc_reference()
     assert classify([(row.group, row.carc, D("120.00"))]) is None
-    assert category_of(row.carc) == row.category
     assert not is_denial(row.group, row.carc)
 
 
@@ -133,112 +129,124 @@ def test_group_pr_is_never_a_denial(carc):
 
 def test_oa18_counts_as_duplicate_but_oa23_does_not():
     result = classify([("OA", "23", D("300.00")), ("OA", "18", D("150.00"))])
-    assert result is not None
-    assert result.category == "duplicate"
-    assert result.reason_codes == ("OA-18",)
-    assert result.denied_amount == D("150.00")
+    assert (result.root_cause, result.reason_codes, result.denied_amount) == ("duplicate", ("OA-18",), D("150.00"))
 
 
 def test_empty_and_routine_only_remittance_is_none():
     assert classify([]) is None
-    routine = [
-        ("CO", "45", D("57.53")),
-        ("PR", "3", D("25.00")),
-        ("PR", "1", D("50.00")),
-        ("PR", "2", D("3.49")),
-        ("CO", "253", D("1.20")),
-        ("OA", "23", D("40.00")),
-    ]
+    routine = [("CO", "45", D("57.53")), ("PR", "3", D("25.00")), ("PR", "1", D("50.00")), ("PR", "2", D("3.49")),
+               ("CO", "253", D("1.20")), ("OA", "23", D("40.00")), ("CO", "24", D("9.00")), ("CO", "94", D("1.00"))]
     assert classify(routine) is None
 
 
-def test_mixed_rows_category_of_largest_and_codes_by_amount_desc():
-    rows = [
-        ("CO", "45", D("900.00")),  # ignored even though it is the biggest number
-        ("CO", "16", D("40.00")),
-        ("PR", "1", D("500.00")),
-        ("CO", "197", D("2400.00")),
-        ("CO", "96", D("75.00")),
-    ]
+def test_mixed_rows_root_cause_of_largest_and_codes_by_amount_desc():
+    rows = [("CO", "45", D("900.00")), ("CO", "16", D("40.00")), ("PR", "1", D("500.00")),
+            ("CO", "197", D("2400.00")), ("CO", "96", D("75.00"))]
     result = classify(rows)
-    assert result == DenialClassification(
-        category="authorization",
-        reason_codes=("CO-197", "CO-96", "CO-16"),
-        denied_amount=D("2515.00"),
-        work_queue="authorizations",
-    )
-    assert isinstance(result.denied_amount, D)
+    assert result.root_cause == "authorization" and result.work_queue == "authorizations"
+    assert result.reason_codes == ("CO-197", "CO-96", "CO-16") and result.denied_amount == D("2515.00")
+    assert "CO-197 (contractual obligation" in result.explanation and "CO-45" not in result.explanation
+    assert result.follow_up.startswith("Find or obtain the authorization")
 
 
 def test_tie_goes_to_first_row():
     result = classify([("CO", "50", D("100.00")), ("CO", "197", D("100.00")), ("CO", "16", D("100.00"))])
-    assert result.category == "medical_necessity"
-    assert result.work_queue == "coding"
+    assert result.root_cause == "medical_necessity" and result.work_queue == "coding"
     assert result.reason_codes == ("CO-50", "CO-197", "CO-16")
-
     flipped = classify([("CO", "197", D("100.00")), ("CO", "50", D("100.00"))])
-    assert flipped.category == "authorization"
-    assert flipped.reason_codes == ("CO-197", "CO-50")
+    assert flipped.root_cause == "authorization" and flipped.reason_codes == ("CO-197", "CO-50")
 
 
 def test_same_reason_code_on_several_lines_is_summed():
-    rows = [("CO", "96", D("60.00")), ("CO", "197", D("100.00")), ("CO", "96", D("60.00"))]
-    result = classify(rows)
-    assert result.reason_codes == ("CO-96", "CO-197")
-    assert result.category == "eligibility"
+    result = classify([("CO", "96", D("60.00")), ("CO", "197", D("100.00")), ("CO", "96", D("60.00"))])
+    assert result.reason_codes == ("CO-96", "CO-197") and result.root_cause == "non_covered"
     assert result.denied_amount == D("220.00")
 
 
 def test_same_carc_with_different_groups_are_separate_reason_codes():
     result = classify([("CO", "18", D("10.00")), ("OA", "18", D("30.00"))])
-    assert result.reason_codes == ("OA-18", "CO-18")
-    assert result.category == "duplicate"
-    assert result.denied_amount == D("40.00")
+    assert result.reason_codes == ("OA-18", "CO-18") and result.root_cause == "duplicate"
 
 
-def test_unknown_carc_is_unclassified_billing():
+# ---------------------------------------------------------------- remarks refine a generic CARC
+@pytest.mark.parametrize("carc,remark,cause", [
+    ("16", "MA130", "registration"), ("16", "N290", "registration"), ("16", "MA36", "registration"),
+    ("16", "M51", "coding"), ("16", "N54", "authorization"), ("16", "MA04", "coordination_of_benefits"),
+    ("97", "N362", "bundling"), ("97", "M80", "bundling"), ("97", "M15", "bundling"),
+    ("96", "N425", "non_covered"), ("96", "N30", "eligibility"), ("50", "N115", "medical_necessity"),
+    ("A1", "N19", "bundling"),
+])
+def test_a_remark_refines_a_generic_carc(carc, remark, cause):
+    plain = classify([("CO", carc, D("80.00"))])
+    refined = classify([("CO", carc, D("80.00"))], [remark])
+    assert refined.root_cause == cause and refined.remark_codes == (remark,)
+    assert f"remark {remark}: " in refined.explanation
+    if cause != plain.root_cause:  # the follow-up is the refined root cause's, not the CARC's default
+        assert refined.follow_up != plain.follow_up and refined.follow_up == load_code_lists().root_causes[cause].follow_up
+
+
+def test_a_remark_refines_only_the_carcs_it_names():
+    assert classify([("CO", "197", D("10.00"))], ["MA130"]).root_cause == "authorization"  # MA130 names 16 only
+    assert classify([("CO", "29", D("10.00"))], ["N362"]).root_cause == "timely_filing"
+    assert classify([("CO", "151", D("10.00"))], ["N362"]).root_cause == "coding"  # units: not bundling
+
+
+def test_informational_remarks_leave_the_carc_default_and_the_first_refining_remark_wins():
+    assert classify([("CO", "97", D("10.00"))], ["MA01", "N211"]).root_cause == "coding"
+    assert classify([("CO", "16", D("10.00"))], [" ma01 ", "M51", "MA130"]).root_cause == "coding"
+    assert classify([("CO", "16", D("10.00"))], ["MA130", "M51"]).root_cause == "registration"
+
+
+# ---------------------------------------------------------------- unknown and deactivated codes
+def test_an_unknown_carc_is_unclassified_billing_and_listed():
     result = classify([("CO", "999", D("12.34"))])
-    assert result == DenialClassification(
-        category="unclassified", reason_codes=("CO-999",), denied_amount=D("12.34"), work_queue="billing"
-    )
-    assert category_of("999") == "unclassified"
+    assert (result.root_cause, result.work_queue, result.unknown_codes) == ("unclassified", "billing", ("CO-999",))
+    assert "not in the CARC list" in result.explanation
 
 
-def test_unknown_carc_can_lose_to_a_known_larger_one():
+def test_an_unknown_carc_can_lose_to_a_known_larger_one_but_is_still_listed():
     result = classify([("CO", "P99", D("5.00")), ("CO", "29", D("80.00"))])
-    assert result.category == "timely_filing"
-    assert result.work_queue == "billing"
-    assert result.reason_codes == ("CO-29", "CO-P99")
+    assert result.root_cause == "timely_filing" and result.reason_codes == ("CO-29", "CO-P99")
+    assert result.unknown_codes == ("CO-P99",)
+
+
+def test_an_unknown_remark_is_listed_and_refines_nothing():
+    result = classify([("CO", "16", D("5.00"))], ["N9999"])
+    assert result.root_cause == "documentation" and result.unknown_codes == ("N9999",)
+
+
+def test_a_carc_deactivated_before_the_remittance_date_is_unclassified():
+    lists = load_code_lists()
+    assert lists.carcs["28"].deactivated_on is not None
+    before = lists.carcs["28"].deactivated_on.replace(year=lists.carcs["28"].deactivated_on.year - 1)
+    assert classify([("CO", "28", D("5.00"))], on=before).root_cause == "eligibility"
+    late = classify([("CO", "28", D("5.00"))], on=lists.carcs["28"].deactivated_on)
+    assert late.root_cause == "unclassified" and late.unknown_codes == ("CO-28",)
 
 
 def test_pi_group_is_a_denial_classified_by_carc():
     result = classify([("PI", "97", D("45.00"))])
-    assert result.category == "coding"
-    assert result.reason_codes == ("PI-97",)
+    assert result.root_cause == "coding" and result.reason_codes == ("PI-97",)
+    assert "payer-initiated" in result.explanation
 
 
 def test_codes_are_normalized():
     result = classify([(" co ", " b7 ", D("10.00")), ("pr", "2", D("5.00"))])
-    assert result.reason_codes == ("CO-B7",)
-    assert result.category == "eligibility"
+    assert result.reason_codes == ("CO-B7",) and result.root_cause == "eligibility"
 
 
 def test_negative_amounts_are_reversals_not_denials():
     assert classify([("CO", "96", D("-75.00"))]) is None
     result = classify([("CO", "96", D("-75.00")), ("CO", "16", D("20.00"))])
-    assert result.reason_codes == ("CO-16",)
-    assert result.denied_amount == D("20.00")
+    assert result.reason_codes == ("CO-16",) and result.denied_amount == D("20.00")
 
 
 def test_zero_amount_denial_still_counts():
-    # a denied $0 line (e.g. a tracking code) is still a denial the queue should see
     result = classify([("CO", "96", D("0.00"))])
-    assert result is not None
-    assert result.denied_amount == D("0.00")
-    assert result.category == "eligibility"
+    assert result is not None and result.denied_amount == D("0.00")
 
 
 def test_classification_is_frozen():
     result = classify([("CO", "16", D("1.00"))])
     with pytest.raises(AttributeError):
-        result.category = "coding"  # type: ignore[misc]
+        result.root_cause = "coding"  # type: ignore[misc]

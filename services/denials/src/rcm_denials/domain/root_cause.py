@@ -1,128 +1,112 @@
-"""Denial root cause: which adjustments on a remittance are denials, why, and who works them.
+"""Denial root cause: which adjustments on a remittance are denials, why (in words), and what to do next.
 
-Pure domain logic, no I/O. Input rows are (group_code, carc, amount) as they come off an 835 CAS segment
-(or the sandbox adjudication summary). Source of the table: shared/reference/carc.md.
+Pure domain logic, no I/O. Input rows are (group_code, carc, amount) as they come off an 835 CAS segment, plus
+the remark codes (RARC: LQ*HE, MOA, MIA) of the claim and its lines, and the remittance date. The code lists
+are data (rcm_denials/reference, loaded by rcm_denials.domain.codes):
+
+- group PR is the patient's share, never a denial; a CARC whose root cause is contractual, patient
+  responsibility or informational (CO-45, CO-253, OA-23, ...) is a routine adjustment, never a denial;
+- the denial's root cause is that of the CARC with the largest summed amount, unless one of the remarks
+  refines that CARC (CO-16 + MA130 -> registration, CO-97 + N362 -> bundling): remarks in the order given,
+  the first that names the CARC wins;
+- a CARC unknown, or not valid on the remittance date (deactivated before it), is `unclassified` and listed in
+  `unknown_codes`, as is an unknown remark (ignored for refinement).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Iterable
 
-Category = Literal[
-    "eligibility",
-    "coding",
-    "documentation",
-    "authorization",
-    "timely_filing",
-    "duplicate",
-    "contractual",
-    "patient_responsibility",
-    "coordination_of_benefits",
-    "medical_necessity",
-    "unclassified",
-]
+from rcm_denials.domain.codes import CodeLists, load_code_lists, norm
 
-# CARC (without group code) -> root-cause category. Every code in carc.md.
-CARC_CATEGORIES: dict[str, Category] = {
-    "1": "patient_responsibility",  # deductible
-    "2": "patient_responsibility",  # coinsurance
-    "3": "patient_responsibility",  # copayment
-    "4": "coding",  # procedure code / modifier mismatch
-    "11": "coding",  # diagnosis doesn't support the procedure
-    "15": "authorization",  # authorization number missing/invalid
-    "16": "documentation",  # missing information / billing error (see RARC)
-    "18": "duplicate",  # exact duplicate claim/line
-    "22": "coordination_of_benefits",  # another payer may be primary
-    "23": "coordination_of_benefits",  # prior payer's adjudication (informational)
-    "26": "eligibility",  # service before coverage start
-    "27": "eligibility",  # service after coverage end
-    "29": "timely_filing",  # filing limit expired
-    "31": "eligibility",  # patient not identified as member
-    "45": "contractual",  # exceeds fee schedule (write-off)
-    "50": "medical_necessity",  # not medically necessary
-    "96": "eligibility",  # non-covered charge (coverage/benefits)
-    "97": "coding",  # bundled into another service
-    "109": "eligibility",  # wrong payer
-    "119": "eligibility",  # benefit maximum reached
-    "146": "coding",  # diagnosis invalid for date of service
-    "151": "coding",  # units/frequency (MUE)
-    "167": "medical_necessity",  # diagnosis not covered (payer policy)
-    "181": "coding",  # procedure code invalid for date of service
-    "182": "coding",  # modifier invalid for date of service
-    "185": "eligibility",  # rendering provider not eligible
-    "197": "authorization",  # precert/authorization not obtained
-    "204": "eligibility",  # not a benefit of the current plan
-    "236": "coding",  # NCCI procedure-to-procedure edit
-    "252": "documentation",  # attachment/other documentation required
-    "253": "contractual",  # sequestration
-    "B7": "eligibility",  # provider not certified for this service/date
+UNCLASSIFIED = "unclassified"
+GROUPS = {  # what the group code means for who pays, in words for the explanation
+    "CO": "contractual obligation: the provider may not bill the patient",
+    "OA": "other adjustment",
+    "PI": "payer-initiated reduction",
+    "CR": "correction or reversal",
+    "PR": "patient responsibility",
 }
-
-WORK_QUEUES: dict[str, str] = {
-    "eligibility": "front-desk",
-    "coordination_of_benefits": "front-desk",
-    "coding": "coding",
-    "medical_necessity": "coding",
-    "authorization": "authorizations",
-    "documentation": "billing",
-    "timely_filing": "billing",
-    "duplicate": "billing",
-    "unclassified": "billing",
-}
-DEFAULT_WORK_QUEUE = "billing"
-
-# Routine adjustments, never denials, whatever the group code: contractual write-offs, sequestration,
-# patient cost share, and a prior payer's adjudication (OA-23). Group PR is never a denial either.
-NOT_A_DENIAL_CARCS = frozenset({"1", "2", "3", "23", "45", "253"})
 
 
 @dataclass(frozen=True)
 class DenialClassification:
-    category: str
+    root_cause: str
     reason_codes: tuple[str, ...]  # "GROUP-CARC", largest summed amount first (ties: first seen)
+    remark_codes: tuple[str, ...]
     denied_amount: Decimal
     work_queue: str
+    explanation: str
+    follow_up: str
+    unknown_codes: tuple[str, ...]  # CARCs/RARCs not in the lists or not valid on the remittance date
+
+    @property
+    def category(self) -> str:  # the DenialRecorded field's name
+        return self.root_cause
 
 
-def category_of(carc: str) -> str:
-    return CARC_CATEGORIES.get(_norm(carc), "unclassified")
+def is_denial(group_code: str, carc: str, on: date, codes: CodeLists | None = None) -> bool:
+    """PR never; a known routine adjustment never; any other (an unknown code included) is a denial."""
+    codes = codes or load_code_lists()
+    if norm(group_code) == "PR":
+        return False
+    found = codes.carc(carc, on)
+    return found is None or found.is_denial
 
 
-def is_denial(group_code: str, carc: str) -> bool:
-    return _norm(group_code) != "PR" and _norm(carc) not in NOT_A_DENIAL_CARCS
+def root_cause_of(carc: str, remarks: Iterable[str], on: date, codes: CodeLists | None = None) -> str:
+    codes = codes or load_code_lists()
+    found = codes.carc(carc, on)
+    if found is None:
+        return UNCLASSIFIED
+    for remark in remarks:
+        rarc = codes.rarc(remark, on)
+        if rarc is not None and rarc.refines_to and found.code in rarc.refines_carcs:
+            return rarc.refines_to
+    return found.root_cause
 
 
-def _norm(code: str) -> str:
-    return code.strip().upper()
-
-
-def classify(adjustments: list[tuple[str, str, Decimal]]) -> DenialClassification | None:
+def classify(adjustments: Iterable[tuple[str, str, Decimal]], remark_codes: Iterable[str] = (), *,
+             on: date, codes: CodeLists | None = None) -> DenialClassification | None:
     """Classify the denial rows among the adjustments; None when none of them is a denial.
 
-    Rows with the same group and CARC are summed first (one claim can carry CO-96 on several lines);
-    the category is that of the reason code with the largest summed amount. Negative amounts are
-    reversals of an earlier adjudication, not denials, and are ignored.
-    """
-    totals: dict[str, Decimal] = {}
-    categories: dict[str, str] = {}
+    Rows with the same group and CARC are summed first (one claim can carry CO-96 on several lines). Negative
+    amounts are reversals of an earlier adjudication, not denials, and are ignored."""
+    codes = codes or load_code_lists()
+    remarks = tuple(dict.fromkeys(norm(r) for r in remark_codes if r and r.strip()))
+    totals: dict[tuple[str, str], Decimal] = {}
     for group_code, carc, amount in adjustments:
-        group, code = _norm(group_code), _norm(carc)
-        if not is_denial(group, code) or amount < 0:
+        group, code = norm(group_code), norm(carc)
+        if amount < 0 or not is_denial(group, code, on, codes):
             continue
-        reason = f"{group}-{code}"
-        totals[reason] = totals.get(reason, Decimal("0.00")) + amount
-        categories[reason] = category_of(code)
+        totals[(group, code)] = totals.get((group, code), Decimal("0.00")) + amount
     if not totals:
         return None
-
     order = list(totals)  # first-seen order, used to break ties
-    reason_codes = tuple(sorted(order, key=lambda r: (-totals[r], order.index(r))))
-    category = categories[reason_codes[0]]
+    ranked = sorted(order, key=lambda k: (-totals[k], order.index(k)))
+    group, carc = ranked[0]
+    cause = root_cause_of(carc, remarks, on, codes)
+    unknown = tuple([f"{g}-{c}" for g, c in ranked if codes.carc(c, on) is None]
+                    + [r for r in remarks if codes.rarc(r, on) is None])
+    primary = codes.carc(carc, on)
+    refined = primary is not None and cause != primary.root_cause
+    follow_up = (primary.follow_up if primary is not None and not refined else codes.root_causes[cause].follow_up)
     return DenialClassification(
-        category=category,
-        reason_codes=reason_codes,
-        denied_amount=sum(totals.values(), Decimal("0.00")),
-        work_queue=WORK_QUEUES.get(category, DEFAULT_WORK_QUEUE),
-    )
+        root_cause=cause, reason_codes=tuple(f"{g}-{c}" for g, c in ranked), remark_codes=remarks,
+        denied_amount=sum(totals.values(), Decimal("0.00")), work_queue=codes.root_causes[cause].work_queue,
+        explanation=explain(ranked, remarks, on, codes), follow_up=follow_up, unknown_codes=unknown)
+
+
+def explain(ranked: list[tuple[str, str]], remarks: tuple[str, ...], on: date, codes: CodeLists) -> str:
+    parts = []
+    for group, carc in ranked:
+        found = codes.carc(carc, on)
+        words = found.description if found is not None else "code not in the CARC list valid on the remittance date"
+        parts.append(f"{group}-{carc} ({GROUPS.get(group, 'group ' + group)}): {words}")
+    for remark in remarks:
+        rarc = codes.rarc(remark, on)
+        parts.append(f"remark {remark}: {rarc.description if rarc is not None else 'code not in the RARC list'}")
+    return " ".join(parts)
