@@ -51,3 +51,5 @@ class Denial(Base, table=True):
 
 
 denials = Denial.__table__
+
+from rcm_denials import trends_db  # noqa: E402,F401  (the trend tables join this metadata)
