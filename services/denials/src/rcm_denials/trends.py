@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
+from decimal import Decimal
 from typing import Sequence
 
 from sqlalchemy import func, select, text
@@ -15,7 +16,7 @@ from rcm_contracts.events import DenialRuleRecommended, PaymentPosted, Suggested
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.unit_of_work import UnitsOfWork
 
-from rcm_denials.domain.trends import (DEFAULT_THRESHOLD, WINDOW_DAYS, Occurrence, Pattern, Recommendation,
+from rcm_denials.domain.trends import (DEFAULT_THRESHOLD, WINDOW_DAYS, ZERO, Occurrence, Pattern, Recommendation,
                                        TrendRow, detect, payment_facts, trend_item)
 from rcm_denials.trends_db import denied_lines, payment_facts as facts_table, rule_recommendations, trend_settings
 
@@ -175,7 +176,7 @@ class Trends:
                 rows = [TrendRow(r.key, totals.claims, r.denied_claims, totals.billed, r.denied)
                         for r in await conn.execute(query, params)]
         return {"group_by": group_by, "since": since, "until": until, "claims": totals.claims,
-                "billed_amount": totals.billed, "groups": [trend_item(r) for r in rows]}
+                "billed_amount": str(Decimal(totals.billed).quantize(ZERO)), "groups": [trend_item(r) for r in rows]}
 
     async def threshold(self, tenant_id: str) -> dict:
         async with self.units.read(tenant_id) as conn:

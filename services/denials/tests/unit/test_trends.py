@@ -38,7 +38,8 @@ def test_a_paid_claim_has_facts_too_with_nothing_denied():
 
 def test_rates_are_shares_rounded_and_none_without_a_denominator():
     item = trend_item(TrendRow("SBX01", 8, 2, D("800.00"), D("170.00")))
-    assert item["denial_rate_count"] == D("0.2500") and item["denial_rate_amount"] == D("0.2125")  # 2/8, 170/800
+    assert item["denial_rate_count"] == "0.2500" and item["denial_rate_amount"] == "0.2125"  # 2/8, 170/800
+    assert item["billed_amount"] == "800.00" and item["denied_amount"] == "170.00"
     assert rate(1, 3) == D("0.3333") and rate(0, 0) is None
 
 

@@ -98,10 +98,15 @@ def rate(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
     return (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"))
 
 
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)  # money and rates travel as decimal strings, never floats
+
+
 def trend_item(row: TrendRow) -> dict:
     return {"key": row.key, "claims": row.claims, "denied_claims": row.denied_claims,
-            "denial_rate_count": rate(row.denied_claims, row.claims), "billed_amount": row.billed,
-            "denied_amount": row.denied_amount, "denial_rate_amount": rate(row.denied_amount, row.billed)}
+            "denial_rate_count": _text(rate(row.denied_claims, row.claims)), "billed_amount": _text(row.billed),
+            "denied_amount": _text(row.denied_amount),
+            "denial_rate_amount": _text(rate(row.denied_amount, row.billed))}
 
 
 # ---------------------------------------------------------------- patterns
