@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from rcm_contracts.events import (Adjustment, ClaimCoded, CoverageVerified, EligibilityResult, EncounterCaptured,
-                                  PaymentPosted)
+from rcm_contracts.events import (Adjustment, ClaimCoded, CoverageVerified, DenialRuleRecommended, EligibilityResult,
+                                  EncounterCaptured, PaymentPosted, SuggestedRule)
 from rcm_submission.service import Submission
 from tests.cross_service.test_eligibility_api import appointment, captured, check, registration
 from tests.cross_service.test_submission_api import claims as scrubbed_claims, queue
@@ -183,9 +183,15 @@ async def seed_scrubber(api: ServiceApi) -> dict[str, str]:
     assert resp.status_code == 200, resp.text
     rules = await api.client.post("/v1/rule-sets", json=RULE_SET, headers=h)
     assert rules.status_code == 201, rules.text
-    return {"claim_id": str(claim.claim_id)}
+    proposal = DenialRuleRecommended(  # A's proposed rule from a denial pattern (denials' event)
+        recommendation_id=uuid.uuid4(), payer_id="SBX01", procedure_code="97810", carc="CO-96", count=6, threshold=5,
+        window_start=date(2026, 10, 13), window_end=date(2026, 11, 11), denied_amount=Decimal("510.00"),
+        suggested_rule=SuggestedRule(id="DNL-SBX01-97810-CO-96", procedure_codes=["97810"], message="A's pattern"))
+    assert (await api.consume((proposal, A, proposal.recommendation_id))).applied == 1
+    return {"claim_id": str(claim.claim_id), "proposal_id": str(proposal.recommendation_id)}
 
 
+PROPOSAL = {"proposal_id": "{proposal_id}"}
 RULE_SET = {"payer_id": "SBX01", "version": 1, "effective_from": "2026-01-01", "edits": {}, "custom_rules": []}
 SCRUBBER = {
     ("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM),
@@ -200,6 +206,9 @@ SCRUBBER = {
     ("POST", "/v1/rule-sets"): own(json=RULE_SET),  # the same version for B's own rules
     ("GET", "/v1/rule-sets"): own(),
     ("GET", "/v1/rule-sets/effective"): own(query={"payer_id": "SBX01"}),
+    ("GET", "/v1/rule-proposals"): own(query={"status": "proposed"}),
+    ("POST", "/v1/rule-proposals/{proposal_id}/approve"): of_a(params=PROPOSAL, json={"note": "B"}),
+    ("POST", "/v1/rule-proposals/{proposal_id}/dismiss"): of_a(params=PROPOSAL, json={"note": "B"}),
 }
 
 
@@ -332,7 +341,22 @@ async def seed_patient_billing(api: ServiceApi) -> dict[str, str]:
 # B's patient whose account id is the same as A's patient's
 AS_B_PATIENT = {"patient_account": "ACC-SWEEP"}
 PLAN = {"installment": "25.00", "day_of_month": 10, "starts_on": "2026-01-01"}
-DENIALS = {("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM), ("GET", "/v1/denials"): own()}
+async def seed_denials(api: ServiceApi) -> dict[str, str]:
+    """A's denial and payment facts, and A's own denial-pattern threshold."""
+    ids = await seed_payments(api)
+    resp = await api.client.put("/v1/settings/denial-rule-threshold", json={"rule_threshold": 7},
+                                headers=api.headers(A))
+    assert resp.status_code == 200, resp.text
+    return ids
+
+
+DENIALS = {
+    ("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM),
+    ("GET", "/v1/denials"): own(),
+    ("GET", "/v1/denials/trends"): own(query={"group_by": "payer"}),  # B's rates: none of A's payments
+    ("GET", "/v1/settings/denial-rule-threshold"): own(),
+    ("PUT", "/v1/settings/denial-rule-threshold"): own(json={"rule_threshold": 3}),  # B's own threshold
+}
 PATIENT_BILLING = {
     ("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM),
     ("GET", "/v1/balances"): own(),
@@ -395,7 +419,7 @@ SWEEPS = [Swept(_BY_NAME[name], seed, recipes) for name, seed, recipes in (
     ("charges", seed_charges, CHARGES), ("eligibility", seed_eligibility, ELIGIBILITY),
     ("coding", seed_coding, CODING), ("scrubber", seed_scrubber, SCRUBBER),
     ("submission", seed_submission, SUBMISSION), ("remittance", seed_remittance, REMITTANCE),
-    ("denials", seed_payments, DENIALS), ("patient-billing", seed_patient_billing, PATIENT_BILLING),
+    ("denials", seed_denials, DENIALS), ("patient-billing", seed_patient_billing, PATIENT_BILLING),
     ("analytics", seed_payments, ANALYTICS), ("sandbox", seed_sandbox, SANDBOX))]
 
 
