@@ -1,0 +1,116 @@
+"""From denial to prevention, end to end through the running services, the real Kafka broker and PostgreSQL:
+the sandbox payer denies 97810 with CO-96 (the non_covered scenario) on more claims than tenant A's threshold;
+denials publishes a rule recommendation; the scrubber shows it as a proposed custom rule; a person approves it;
+the next claim of that payer with 97810 is stopped by the scrubber for review with the rule's edit code and a
+message naming the denial pattern. Denial trends show the payer's denials.
+
+The stack is put back afterwards (the payer's rule set gets a version without the rule, the threshold its default):
+later tests expect 97810 claims to reach the payer. A recommendation is made once per pattern and 30 days of
+remittance dates, so a second run on the same stack within 30 days finds the pattern recommended already and says so."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from tests.support.client import acting_as, eventually, url
+from tests.support.encounters import generate
+
+pytestmark = pytest.mark.e2e  # the `stack` fixture: tests/support/fixtures.py
+
+PAYER, CODE, CARC = "SBX01", "97810", "CO-96"
+RULE_ID = f"DNL-{PAYER}-{CODE}-{CARC}"
+THRESHOLD = 2  # tenant A's N for this test: 3 denied claims make the pattern
+
+
+def non_covered(n: int, source: str) -> list[dict]:
+    """n encounters of the non_covered scenario (97810 only), all billed to SBX01."""
+    out = []
+    for g in generate(n, seed=20261207, source_system=source, scenarios=["non_covered"]):
+        body = g.body
+        body["coverage"] = {**body["coverage"], "payer_id": PAYER, "payer_name": "Sandbox Health Plan"}
+        out.append(body)
+    return out
+
+
+async def send(stack, bodies: list[dict]) -> list[dict]:
+    for body in bodies:
+        resp = await stack.post_json(body)
+        assert resp.status_code == 201, resp.text
+    source = bodies[0]["source_system"]
+    await stack.wait_settled(source, len(bodies), timeout_s=120, poll_s=0.5)
+    return await stack.claims(source)
+
+
+async def _without_rule(stack) -> None:
+    """The payer's rule set as it was before the approval: a new version without the proposed rule."""
+    versions = (await stack.get("scrubber", "/v1/rule-sets", payer_id=PAYER))["rule_sets"]
+    if not versions:
+        return
+    latest = versions[0]["document"]
+    if not any(r["id"] == RULE_ID for r in latest.get("custom_rules", [])):
+        return
+    document = {**latest, "version": latest["version"] + 1,
+                "custom_rules": [r for r in latest["custom_rules"] if r["id"] != RULE_ID]}
+    resp = await stack.http.post(url("scrubber", "/v1/rule-sets"), json=document)
+    assert resp.status_code == 201, resp.text
+
+
+@pytest.fixture
+async def restored(stack):
+    before = await stack.get("denials", "/v1/settings/denial-rule-threshold")
+    await _without_rule(stack)  # an earlier, interrupted run's rule
+    yield
+    await _without_rule(stack)
+    await stack.http.put(url("denials", "/v1/settings/denial-rule-threshold"),
+                         json={"rule_threshold": before["rule_threshold"]})
+
+
+async def test_denials_in_proposal_out_approved_and_the_next_such_claim_is_stopped_by_the_scrubber(stack, restored):
+    old = await stack.get("scrubber", "/v1/rule-proposals", status="approved", payer_id=PAYER)
+    assert not [p for p in old["items"] if p["rule"]["id"] == RULE_ID and p["decided_by"] == "e2e.approver"], (
+        "this stack recommended the pattern already within 30 days (an earlier run): start a fresh stack")
+    set_n = await stack.http.put(url("denials", "/v1/settings/denial-rule-threshold"),
+                                 json={"rule_threshold": THRESHOLD})
+    assert set_n.status_code == 200, set_n.text
+
+    # denials in: the payer denies 97810 with CO-96 on THRESHOLD + 1 claims
+    source = f"e2e-dnl-{uuid.uuid4().hex[:10]}"
+    claims = await send(stack, non_covered(THRESHOLD + 1, source))
+    assert {c["final_state"] for c in claims} == {"denied"}, claims
+    for c in claims:
+        denial = await stack.get("denials", f"/v1/claims/{c['claim_id']}")
+        assert denial["reason_codes"] == [CARC]
+
+    # proposal out
+    def ours(body: dict) -> list[dict]:
+        return [p for p in body["items"] if p["rule"]["id"] == RULE_ID]
+
+    proposals = await eventually(lambda: stack.get("scrubber", "/v1/rule-proposals", payer_id=PAYER),
+                                 lambda body: ours(body), "a proposed rule for SBX01 / 97810 / CO-96", timeout_s=60)
+    [proposal] = ours(proposals)
+    assert (proposal["procedure_code"], proposal["carc"], proposal["status"]) == (CODE, CARC, "proposed")
+    assert proposal["count"] > THRESHOLD and proposal["threshold"] == THRESHOLD
+    assert f"denied {CODE} with {CARC}" in proposal["rule"]["message"]
+
+    # the trends see them: SBX01's denials are CO-96 ones at least
+    trends = await stack.get("denials", "/v1/denials/trends", group_by="carc")
+    co96 = next(g for g in trends["groups"] if g["key"] == CARC)
+    assert co96["denied_claims"] >= THRESHOLD + 1 and Decimal(co96["denied_amount"]) >= Decimal("85.00") * 3
+
+    # approved
+    approved = await stack.http.post(url("scrubber", f"/v1/rule-proposals/{proposal['proposal_id']}/approve"),
+                                     json={"note": "e2e: the plan does not cover 97810"},
+                                     headers=acting_as("e2e.approver"))
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved" and approved.json()["decided_by"] == "e2e.approver"
+
+    # the next such claim is stopped by the scrubber, before it reaches the payer
+    [stopped] = await send(stack, non_covered(1, f"e2e-dnl-next-{uuid.uuid4().hex[:10]}"))
+    scrubbed = await eventually(lambda: stack.get("scrubber", f"/v1/claims/{stopped['claim_id']}"),
+                                lambda body: body["decision"] == "review", "the claim held for review")
+    [edit] = [e for e in scrubbed["edits"] if e["code"] == RULE_ID]
+    assert edit["severity"] == "error" and f"payer {PAYER} denied {CODE} with {CARC}" in edit["message"]
+    assert (await stack.http.get(url("submission", f"/v1/claims/{stopped['claim_id']}"))).status_code == 404
