@@ -52,4 +52,8 @@ class Denial(Base, table=True):
 
 denials = Denial.__table__
 
-from rcm_denials import trends_db  # noqa: E402,F401  (the trend tables join this metadata)
+from rcm_denials import trends_db  # noqa: E402  (the trend tables join this metadata)
+
+# the trend tables (migration 0011) are in this metadata: migrations and tests create them with the others
+TREND_TABLES = (trends_db.payment_facts, trends_db.denied_lines, trends_db.rule_recommendations,
+                trends_db.trend_settings)
