@@ -7,7 +7,7 @@ message naming the denial pattern. Denial trends show the payer's denials.
 The stack is put back afterwards (the payer's rule set gets a version without the rule, the threshold its default):
 later tests expect 97810 claims to reach the payer. A recommendation is made once per pattern and 30 days of
 remittance dates (a later pattern counts only later dates): a run picks a tenant and payer whose pattern was not
-recommended today."""
+recommended today (four runs a day on a kept stack; then it skips locally and fails under CI, which starts fresh)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import pytest
 
 from tests.support.client import TENANT_B, Stack, acting_as, eventually, url
 from tests.support.encounters import generate
+from tests.support.shared import in_ci
 
 pytestmark = pytest.mark.e2e  # the `stack` fixture: tests/support/fixtures.py
 
@@ -86,8 +87,11 @@ async def pattern(stack):
                 chosen = (client, payer)
     if chosen is None:
         await other.close()
-        pytest.fail("both tenants' SBX01 and SBX02 97810/CO-96 patterns were recommended today on this stack "
-                    "(a recommendation is made once per window): run on a fresh stack or tomorrow")
+        message = ("both tenants' SBX01 and SBX02 97810/CO-96 patterns were recommended today on this stack (once "
+                   "per pattern and window: today's denials count for none of them again); run on a fresh stack")
+        if in_ci():  # CI starts a fresh stack: this cannot be a rerun there
+            pytest.fail(f"CI=true and {message}", pytrace=False)
+        pytest.skip(message)
     client, payer = chosen
     before = await client.get("denials", "/v1/settings/denial-rule-threshold")
     await _without_rule(client, payer)  # an earlier, interrupted run's rule
