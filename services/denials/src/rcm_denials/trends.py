@@ -5,7 +5,7 @@ publish a DenialRuleRecommended when a denial pattern passes the tenant's thresh
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Sequence
 
@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from rcm_contracts.events import DenialRuleRecommended, PaymentPosted, SuggestedRule
+from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.unit_of_work import UnitsOfWork
 
@@ -53,17 +54,29 @@ def _grouped(expression: str):
 _void = text("UPDATE payment_facts f SET status = 'voided' FROM unnest(CAST(:tenants AS text[]), "
              "CAST(:reversed AS uuid[])) AS v(tenant_id, remittance_id) WHERE f.tenant_id = v.tenant_id "
              "AND f.remittance_id = v.remittance_id AND f.status = 'posted'")
+# every touched pattern at once (one row per pattern, numbered): its denials in the dates that matter, and the end of
+# its latest recommended window
+_PATTERNS = ("unnest(CAST(:tenants AS text[]), CAST(:payers AS text[]), CAST(:codes AS text[]), CAST(:carcs AS "
+             "text[]), CAST(:sinces AS date[]), CAST(:untils AS date[])) WITH ORDINALITY "
+             "AS p(tenant_id, payer_id, code, carc, since, until, i)")
 _occurrences = text(
-    "SELECT l.claim_id, l.remittance_date, l.amount FROM denied_lines l JOIN payment_facts f "
-    "ON f.tenant_id = l.tenant_id AND f.remittance_id = l.remittance_id AND f.status = 'posted' "
-    "WHERE l.tenant_id = :tenant AND l.payer_id = :payer AND l.procedure_code = :code AND l.carc = :carc "
-    "AND l.remittance_date BETWEEN :since AND :until")
+    f"SELECT p.i, l.claim_id, l.remittance_date, l.amount FROM {_PATTERNS} JOIN denied_lines l "
+    "ON l.tenant_id = p.tenant_id AND l.payer_id = p.payer_id AND l.procedure_code = p.code AND l.carc = p.carc "
+    "AND l.remittance_date BETWEEN p.since AND p.until JOIN payment_facts f ON f.tenant_id = l.tenant_id "
+    "AND f.remittance_id = l.remittance_id AND f.status = 'posted'")
+_covered = text(
+    f"SELECT p.i, max(r.window_end) AS covered FROM {_PATTERNS} JOIN rule_recommendations r "
+    "ON r.tenant_id = p.tenant_id AND r.payer_id = p.payer_id AND r.procedure_code = p.code AND r.carc = p.carc "
+    "GROUP BY p.i")
 
 
-def _chunks(rows: list[dict], size: int = 1000):
-    # a multi-row VALUES binds every column of every row: stay far below PostgreSQL's 32767 parameters
-    for i in range(0, len(rows), size):
-        yield rows[i:i + size]
+_FACT_COLUMNS = ["tenant_id", "remittance_id", "claim_id", "payer_id", "provider_npi", "remittance_date",
+                 "billed_amount", "denied_amount", "denied", "root_cause", "reason_codes", "carc_amounts", "status"]
+# once per (tenant, remittance): a redelivered payment is skipped, and only new ones add denied lines
+_insert_facts = BulkInsert(facts_table, _FACT_COLUMNS, on_conflict="(tenant_id, remittance_id) DO NOTHING",
+                           returning=["tenant_id", "remittance_id"])
+_insert_lines = BulkInsert(denied_lines, ["tenant_id", "remittance_id", "claim_id", "payer_id", "procedure_code",
+                                          "carc", "amount", "remittance_date"])
 
 
 class Trends:
@@ -101,15 +114,10 @@ class Trends:
                        "amount": d.amount, "remittance_date": ev.payment_date} for d in facts.denied_lines]
         if not rows:
             return 0
-        inserted: set = set()
-        for chunk in _chunks(rows):
-            inserted |= {(r.tenant_id, r.remittance_id) for r in await conn.execute(
-                pg_insert(facts_table).values(chunk).on_conflict_do_nothing()
-                .returning(facts_table.c.tenant_id, facts_table.c.remittance_id))}
+        inserted = {(r.tenant_id, r.remittance_id) for r in await _insert_facts.execute(conn, rows)}
         new_lines = [line for line in lines if (line["tenant_id"], line["remittance_id"]) in inserted]
-        for chunk in _chunks(new_lines):
-            await conn.execute(pg_insert(denied_lines).values(chunk))
         if new_lines:
+            await _insert_lines.execute(conn, new_lines)
             await self._check_patterns(by_key, new_lines)
         return len(inserted)
 
@@ -120,25 +128,28 @@ class Trends:
                                                         "reversed": [r.event.reversed_remittance_id for r in reversals]})
 
     async def _check_patterns(self, by_key: dict, new_lines: list[dict]) -> None:
+        """The patterns the new denied lines touch, read with two queries for the whole batch: a new line dated D
+        can complete a window ending from D to D + 29 days, so denials from D - 29 to D + 29 are read."""
         conn = next(iter(by_key.values())).uow.conn
         touched: dict[tuple[str, Pattern], list[dict]] = defaultdict(list)
         for line in new_lines:
             touched[(line["tenant_id"], Pattern(line["payer_id"], line["procedure_code"], line["carc"]))].append(line)
-        thresholds = await self._thresholds(conn, {t for t, _ in touched})
-        for (tenant, pattern), lines in sorted(touched.items(), key=lambda kv: (kv[0][0], repr(kv[0][1]))):
-            covered = await conn.scalar(select(func.max(rule_recommendations.c.window_end)).where(
-                rule_recommendations.c.tenant_id == tenant, rule_recommendations.c.payer_id == pattern.payer_id,
-                rule_recommendations.c.procedure_code == pattern.procedure_code,
-                rule_recommendations.c.carc == pattern.carc))
-            dates = [line["remittance_date"] for line in lines]
-            since = date.fromordinal(min(dates).toordinal() - WINDOW_DAYS + 1)
-            until = date.fromordinal(max(dates).toordinal() + WINDOW_DAYS - 1)
-            found = await conn.execute(_occurrences, {"tenant": tenant, "payer": pattern.payer_id,
-                                                      "code": pattern.procedure_code, "carc": pattern.carc,
-                                                      "since": since, "until": until})
-            occurrences = [Occurrence(r.claim_id, r.remittance_date, r.amount) for r in found]
-            for rec in detect(tenant, pattern, occurrences, threshold=thresholds[tenant], covered_until=covered):
-                await self._recommend(conn, by_key[(tenant, lines[-1]["remittance_id"])], tenant, rec)
+        keys = sorted(touched, key=lambda k: (k[0], k[1].payer_id, k[1].procedure_code, k[1].carc))
+        span = timedelta(days=WINDOW_DAYS - 1)
+        params = {"tenants": [t for t, _ in keys], "payers": [p.payer_id for _, p in keys],
+                  "codes": [p.procedure_code for _, p in keys], "carcs": [p.carc for _, p in keys],
+                  "sinces": [min(line["remittance_date"] for line in touched[k]) - span for k in keys],
+                  "untils": [max(line["remittance_date"] for line in touched[k]) + span for k in keys]}
+        covered = {r.i: r.covered for r in await conn.execute(_covered, params)}
+        occurrences: dict[int, list[Occurrence]] = defaultdict(list)
+        for r in await conn.execute(_occurrences, params):
+            occurrences[r.i].append(Occurrence(r.claim_id, r.remittance_date, r.amount))
+        thresholds = await self._thresholds(conn, set(params["tenants"]))
+        for i, (tenant, pattern) in enumerate(keys, start=1):  # WITH ORDINALITY counts from 1
+            found = detect(tenant, pattern, occurrences[i], threshold=thresholds[tenant], covered_until=covered.get(i))
+            for rec in found:
+                await self._recommend(conn, by_key[(tenant, touched[(tenant, pattern)][-1]["remittance_id"])],
+                                      tenant, rec)
 
     async def _recommend(self, conn, delivery: Delivery, tenant: str, rec: Recommendation) -> None:
         stored = await conn.execute(pg_insert(rule_recommendations).values(

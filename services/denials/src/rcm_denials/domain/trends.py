@@ -159,21 +159,32 @@ def detect(tenant_id: str, pattern: Pattern, occurrences: Sequence[Occurrence], 
     end of the pattern's latest recommended window) count, and each recommendation moves it on."""
     if threshold < 1:
         raise ValueError("the threshold is at least 1")
-    found = []
+    # one pass: a window sliding over the denials by date (both of its ends only move forward), holding how many
+    # of each claim's denials it contains and their amount
     dated = sorted(occurrences, key=lambda o: o.on)
+    claims: dict[uuid.UUID, int] = {}
+    amount, lo, hi, found = ZERO, 0, 0, []
     for end in sorted({o.on for o in dated}):
         if covered_until is not None and end <= covered_until:
             continue
+        while hi < len(dated) and dated[hi].on <= end:
+            claims[dated[hi].claim_id] = claims.get(dated[hi].claim_id, 0) + 1
+            amount += dated[hi].amount
+            hi += 1
         start = end - timedelta(days=window_days - 1)
         after = start if covered_until is None else max(start, covered_until + timedelta(days=1))
-        inside = [o for o in dated if after <= o.on <= end]
-        claims = {o.claim_id for o in inside}
+        while lo < hi and dated[lo].on < after:
+            gone = dated[lo].claim_id
+            claims[gone] -= 1
+            if not claims[gone]:
+                del claims[gone]
+            amount -= dated[lo].amount
+            lo += 1
         if len(claims) > threshold:
             key = f"{tenant_id}|{pattern.payer_id}|{pattern.procedure_code}|{pattern.carc}|{end.isoformat()}"
             found.append(Recommendation(
                 recommendation_id=uuid.uuid5(_NAMESPACE, key), pattern=pattern, count=len(claims),
-                threshold=threshold, window_start=start, window_end=end,
-                denied_amount=sum((o.amount for o in inside), ZERO), rule_id=rule_id(pattern),
-                message=_message(pattern, len(claims), threshold, start, end)))
+                threshold=threshold, window_start=start, window_end=end, denied_amount=amount,
+                rule_id=rule_id(pattern), message=_message(pattern, len(claims), threshold, start, end)))
             covered_until = end
     return found
