@@ -107,3 +107,17 @@ def test_the_recommendation_id_is_the_same_for_the_same_tenant_pattern_and_windo
 def test_rule_ids_stay_in_the_custom_rule_alphabet():
     assert rule_id(Pattern("SBX 01/A", "97810", "CO-96")) == "DNL-SBX_01_A-97810-CO-96"
     assert len(rule_id(Pattern("P" * 90, "97810", "CO-96"))) == 64
+
+
+def test_a_late_denial_dated_earlier_completes_the_window_of_a_later_one():
+    later = occurrences(5, start=DAY + timedelta(days=10), step=0)
+    late = occurrences(1, start=DAY + timedelta(days=3))
+    [rec] = detect("t", PATTERN, later + late, threshold=5)
+    assert rec.window_end == DAY + timedelta(days=10) and rec.count == 6 and rec.denied_amount == D("510.00")
+
+
+def test_the_amount_is_what_the_window_holds_after_it_slides():
+    early = occurrences(3, start=DAY, amount="10.00")
+    late = occurrences(6, start=DAY + timedelta(days=40), step=0, amount="85.00")
+    [rec] = detect("t", PATTERN, early + late, threshold=5)
+    assert rec.count == 6 and rec.denied_amount == D("510.00")  # the early ones slid out of the window
