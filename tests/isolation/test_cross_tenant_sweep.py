@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from rcm_contracts.events import (Adjustment, ClaimCoded, CoverageVerified, EligibilityResult, EncounterCaptured,
-                                  PaymentPosted)
+from rcm_contracts.events import (Adjustment, ClaimCoded, CoverageVerified, DenialRuleRecommended, EligibilityResult,
+                                  EncounterCaptured, PaymentPosted, SuggestedRule)
 from rcm_submission.service import Submission
 from tests.cross_service.test_eligibility_api import appointment, captured, check, registration
 from tests.cross_service.test_submission_api import claims as scrubbed_claims, queue
@@ -183,9 +183,15 @@ async def seed_scrubber(api: ServiceApi) -> dict[str, str]:
     assert resp.status_code == 200, resp.text
     rules = await api.client.post("/v1/rule-sets", json=RULE_SET, headers=h)
     assert rules.status_code == 201, rules.text
-    return {"claim_id": str(claim.claim_id)}
+    proposal = DenialRuleRecommended(  # A's proposed rule from a denial pattern (denials' event)
+        recommendation_id=uuid.uuid4(), payer_id="SBX01", procedure_code="97810", carc="CO-96", count=6, threshold=5,
+        window_start=date(2026, 10, 13), window_end=date(2026, 11, 11), denied_amount=Decimal("510.00"),
+        suggested_rule=SuggestedRule(id="DNL-SBX01-97810-CO-96", procedure_codes=["97810"], message="A's pattern"))
+    assert (await api.consume((proposal, A, proposal.recommendation_id))).applied == 1
+    return {"claim_id": str(claim.claim_id), "proposal_id": str(proposal.recommendation_id)}
 
 
+PROPOSAL = {"proposal_id": "{proposal_id}"}
 RULE_SET = {"payer_id": "SBX01", "version": 1, "effective_from": "2026-01-01", "edits": {}, "custom_rules": []}
 SCRUBBER = {
     ("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM),
@@ -200,6 +206,9 @@ SCRUBBER = {
     ("POST", "/v1/rule-sets"): own(json=RULE_SET),  # the same version for B's own rules
     ("GET", "/v1/rule-sets"): own(),
     ("GET", "/v1/rule-sets/effective"): own(query={"payer_id": "SBX01"}),
+    ("GET", "/v1/rule-proposals"): own(query={"status": "proposed"}),
+    ("POST", "/v1/rule-proposals/{proposal_id}/approve"): of_a(params=PROPOSAL, json={"note": "B"}),
+    ("POST", "/v1/rule-proposals/{proposal_id}/dismiss"): of_a(params=PROPOSAL, json={"note": "B"}),
 }
 
 
@@ -333,7 +342,8 @@ async def seed_patient_billing(api: ServiceApi) -> dict[str, str]:
 AS_B_PATIENT = {"patient_account": "ACC-SWEEP"}
 PLAN = {"installment": "25.00", "day_of_month": 10, "starts_on": "2026-01-01"}
 async def seed_denials(api: ServiceApi) -> dict[str, str]:
-    """A's denial item (from seed_payments' denied line), A's deadlines for payer SBX01 and A's settings."""
+    """A's denial item (from seed_payments' denied line) and payment facts, A's deadlines for payer SBX01, A's
+    settings and A's own denial-pattern threshold."""
     ids = await seed_payments(api)
     denial_id = await api.scalar("SELECT denial_id FROM denials WHERE tenant_id = :t", t=A)
     assert denial_id is not None
@@ -344,6 +354,9 @@ async def seed_denials(api: ServiceApi) -> dict[str, str]:
                                                                  "write_off_approval_above": "50.00"},
                                     headers=api.headers(A))
     assert settings.status_code == 200, settings.text
+    threshold = await api.client.put("/v1/settings/denial-rule-threshold", json={"rule_threshold": 7},
+                                     headers=api.headers(A))
+    assert threshold.status_code == 200, threshold.text
     return {**ids, "denial_id": str(denial_id)}
 
 
@@ -366,6 +379,9 @@ DENIALS = {
     ("PUT", "/v1/denial-settings"): own(json={"appeal_days": 5, "timely_filing_days": 5,
                                               "write_off_approval_above": "1.00"}),
     ("GET", "/v1/denial-settings"): own(),
+    ("GET", "/v1/denials/trends"): own(query={"group_by": "payer"}),  # B's rates: none of A's payments
+    ("GET", "/v1/settings/denial-rule-threshold"): own(),
+    ("PUT", "/v1/settings/denial-rule-threshold"): own(json={"rule_threshold": 3}),  # B's own threshold
 }
 PATIENT_BILLING = {
     ("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM),

@@ -350,10 +350,23 @@ class RemittanceReceived(Event):
 
 
 # ---------------------------------------------------------------- remittance
+class PaidLine(Contract):
+    """One service line as the payer adjudicated it (835 SVC with its CAS): what denials needs to see which
+    procedure a payer denies with which CARC (claim-level adjustments do not say)."""
+
+    line_number: int = Field(ge=1)  # 1-based position of the SVC in the claim payment
+    procedure_code: str = Field(min_length=1, max_length=18)
+    modifiers: list[str] = Field(default_factory=list, max_length=4)
+    charge: Money
+    paid: Money
+    adjustments: list[Adjustment] = Field(default_factory=list)
+
+
 class PaymentPosted(Event):
     SERVICE = "remittance"
     NAME = "payment-posted"
-    SCHEMA_MINOR = 2  # 1.1: claim_status_code, patient_responsibility_total; 1.2: awaiting_payer_id
+    # 1.1: claim_status_code, patient_responsibility_total; 1.2: awaiting_payer_id; 1.3: lines, payee_npi
+    SCHEMA_MINOR = 3
     DATA_CLASS = "internal"
 
     claim_id: uuid.UUID
@@ -376,6 +389,10 @@ class PaymentPosted(Event):
     # 1.2: the claim goes on to this payer (secondary coverage on file) for the patient's share: patient billing
     # holds the balance until that payer answers instead of billing the patient now
     awaiting_payer_id: str | None = Field(default=None, max_length=80)
+    # 1.3: the service lines with their own adjustments (835 SVC/CAS; empty when the remittance has none, e.g.
+    # a JSON advice), and the payee's NPI (835 N1*PE with XX: the billing provider) for denial trends by provider
+    lines: list[PaidLine] = Field(default_factory=list)
+    payee_npi: str | None = Field(default=None, pattern=r"^[0-9]{10}$")
 
 
 class PaymentReversed(Event):
@@ -449,6 +466,37 @@ class DenialRecorded(Event):
     denied_amount: Money
 
 
+class SuggestedRule(Contract):
+    """The scrubber custom rule a denial pattern suggests (rcm_scrubber.domain.rule_sets.CustomRule's shape):
+    stop claims of the payer with the procedure code for review, with a static message naming the pattern."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    severity: Literal["error", "warning"] = "error"
+    procedure_codes: list[str] = Field(min_length=1, max_length=10)
+    message: str = Field(min_length=1, max_length=500)
+
+
+class DenialRuleRecommended(Event):
+    """A denial pattern passed the tenant's threshold: one payer denied one procedure code with one CARC on more
+    than `threshold` claims within the window (remittance dates, both ends included). Published once per pattern
+    and window; `recommendation_id` is derived from them, so a consumer dedupes on it."""
+
+    SERVICE = "denials"
+    NAME = "rule-recommended"
+    DATA_CLASS = "internal"
+
+    recommendation_id: uuid.UUID
+    payer_id: str = Field(min_length=1, max_length=80)
+    procedure_code: str = Field(min_length=1, max_length=18)
+    carc: str = Field(min_length=1, max_length=8)  # GROUP-CARC, e.g. CO-96
+    count: int = Field(ge=1)  # denied claims in the window
+    threshold: int = Field(ge=1)  # the tenant's N: recommended when count > N
+    window_start: IsoDate
+    window_end: IsoDate
+    denied_amount: Money  # denied on those lines in the window
+    suggested_rule: SuggestedRule
+
+
 # ---------------------------------------------------------------- patient billing
 class PatientBalanceOpened(Event):
     SERVICE = "patient_billing"
@@ -503,6 +551,7 @@ ALL_EVENTS: list[type[Event]] = [
     PaymentReversed,
     PaymentUnderpaid,
     DenialRecorded,
+    DenialRuleRecommended,
     PatientBalanceOpened,
     PatientBalanceChanged,
 ]

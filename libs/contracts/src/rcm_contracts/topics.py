@@ -64,7 +64,7 @@ CONSUMES: dict[str, list[Subscription]] = {
     "charges": [INTAKE_ENCOUNTERS],
     "eligibility": [CHARGES, INTAKE_ENCOUNTERS],  # appointments from scheduling feeds, on the intake topics
     "coding": [ELIGIBILITY],
-    "scrubber": [CODING, SUBMISSION],
+    "scrubber": [CODING, SUBMISSION, DENIALS],  # DENIALS: rule recommendations from denial patterns
     "submission": [SCRUBBER, REMITTANCE],
     "remittance": [SUBMISSION],
     "denials": [REMITTANCE],

@@ -276,3 +276,19 @@ async def test_a_secondary_claims_events_join_its_primarys_timeline_without_chan
     status = (await api.client.get(f"/v1/claims/{cid}", headers=api.headers())).json()
     assert status["ack_accepted"] is True and status["final_state"] == "patient_balance"
     assert (await api.client.get(f"/v1/claims/{secondary}", headers=api.headers())).status_code == 404
+
+
+async def test_a_denial_patterns_rule_recommendation_is_not_a_claim(api):
+    """DenialRuleRecommended is keyed by the recommendation (a UUID, like a claim id): it must make no claim row."""
+    from rcm_contracts.events import DenialRuleRecommended, SuggestedRule
+
+    rec = DenialRuleRecommended(
+        recommendation_id=uuid.uuid4(), payer_id="SBX01", procedure_code="97810", carc="CO-96", count=6, threshold=5,
+        window_start=date(2026, 2, 1), window_end=date(2026, 3, 2), denied_amount=D("510.00"),
+        suggested_rule=SuggestedRule(id="DNL-SBX01-97810-CO-96", procedure_codes=["97810"], message="pattern"))
+    envelope = new_envelope(rec, service="denials", tenant_id="tenant-a", key=str(rec.recommendation_id),
+                            subject=f"denial-pattern/{rec.recommendation_id}")
+    applier = await api.consume(envelope)
+    assert applier.dead_lettered == 0
+    assert await api.scalar("SELECT count(*) FROM claim_status") == 0
+    assert await api.scalar("SELECT count(*) FROM claim_events") == 0

@@ -11,13 +11,15 @@ ACCESS = AccessMap(
     "denials",
     read={
         "denials.read": [Role.DENIAL_SPECIALIST, Role.BILLER, Role.ANALYST],  # the work queue, an item, a claim's
-        "denials.settings.read": [Role.DENIAL_SPECIALIST, Role.BILLER],  # payer deadlines, tenant settings
+        "denials.trends.read": [Role.DENIAL_SPECIALIST, Role.BILLER, Role.ANALYST],  # denial rates (aggregates)
+        "denials.settings.read": [Role.DENIAL_SPECIALIST, Role.BILLER, Role.ANALYST],  # deadlines, settings, threshold
     },
     write={
         "denials.work": [Role.DENIAL_SPECIALIST],  # assign, appeal, answer, corrected, rebill, ask a write-off
         "denials.write_off.approve": [],  # admin only (see above)
         "denials.deadlines.write": [Role.BILLER],  # a payer's appeal window and timely-filing limit
         "denials.settings.write": [],  # tenant defaults and the write-off approval amount: admin only
+        "denials.threshold.write": [Role.DENIAL_SPECIALIST],  # the pattern threshold decides which rules are proposed
     },
 )
 needs = permission_checker(ACCESS)

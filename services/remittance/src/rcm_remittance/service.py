@@ -30,7 +30,8 @@ from pydantic_core import to_json
 from sqlalchemy import Text, cast, func, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import JSONB
 
-from rcm_contracts.events import Adjustment, ClaimSubmitted, PaymentPosted, PaymentReversed, RemittanceReceived
+from rcm_contracts.events import (Adjustment, ClaimSubmitted, PaidLine, PaymentPosted, PaymentReversed,
+                                  RemittanceReceived)
 from rcm_contracts.wire import RemittanceAdvice
 from rcm_runtime.audit import audited
 from rcm_runtime.bulk import BulkInsert, JsonText
@@ -159,7 +160,7 @@ def _check_context(check: Check) -> dict:
     return {"payer_id": check.payer_id, "payer_name": check.payer_name, "trace_number": check.trace_number,
             "trace_originator": check.trace_originator, "payment_date": check.payment_date.isoformat(),
             "payment_method": check.payment_method, "interchange": check.interchange,
-            "control_number": check.control_number}
+            "control_number": check.control_number, "payee_npi": check.payee_npi}
 
 
 def _check_from_context(ctx: dict, claim: ClaimPay) -> Check:
@@ -168,7 +169,7 @@ def _check_from_context(ctx: dict, claim: ClaimPay) -> Check:
                  payer_id=ctx.get("payer_id"), payer_name=ctx.get("payer_name"), trace_number=ctx["trace_number"],
                  trace_originator=ctx.get("trace_originator"), amount=None,
                  payment_date=date.fromisoformat(ctx["payment_date"]), payment_method=ctx.get("payment_method", "NON"),
-                 claims=(claim,))
+                 claims=(claim,), payee_npi=ctx.get("payee_npi"))
 
 
 def _aggregated_pairs(claim: ClaimPay) -> list[tuple[str, str, Decimal]]:
@@ -547,8 +548,8 @@ class Poster:
                     adjustments=[Adjustment(group_code=g, reason_code=r, amount=a) for g, r, a in pairs], outcome=outcome,
                     payment_date=i.check.payment_date, remark_codes=remarks, claim_status_code=claim.status_code,
                     patient_responsibility_total=running[i.claim_id],
-                    awaiting_payer_id=L.awaiting_payer(claim.status_code, running[i.claim_id], i.next_payer_id)),
-                    i.claim_id))
+                    awaiting_payer_id=L.awaiting_payer(claim.status_code, running[i.claim_id], i.next_payer_id),
+                    lines=_paid_lines(claim), payee_npi=_npi(i.check.payee_npi)), i.claim_id))
         return emitted
 
     async def post_provider_adjustments(self, checks: list[Check], aliases: dict[str, str],
@@ -576,6 +577,23 @@ class Poster:
         if rows:
             await _insert_entries.execute(self.uow.conn, rows)
         return len(rows)
+
+
+def _paid_lines(claim: ClaimPay) -> list[PaidLine]:
+    """The claim payment's service lines with their CAS (for denial trends by procedure); a line without a procedure
+    code (none in the SVC) is left out: no trend can name it."""
+    return [PaidLine(line_number=n, procedure_code=line.procedure_code, modifiers=list(line.modifiers[:4]),
+                     charge=line.charge, paid=line.paid,
+                     adjustments=[Adjustment(group_code=a.group, reason_code=a.reason, amount=a.amount)
+                                  for a in line.adjustments if a.group in _GROUPS and 1 <= len(a.reason) <= 5])
+            for n, line in enumerate(claim.lines, start=1) if line.procedure_code and len(line.procedure_code) <= 18]
+
+
+_GROUPS = ("CO", "PR", "OA", "PI", "CR")
+
+
+def _npi(value: str | None) -> str | None:
+    return value if value and len(value) == 10 and value.isdigit() else None  # anything else is not an NPI
 
 
 L_STATUS_REASON = {"1": "processed as primary", "19": "processed as primary, forwarded to another payer",

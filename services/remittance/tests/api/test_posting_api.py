@@ -260,6 +260,22 @@ async def test_the_ledger_has_line_entries_and_totals_by_kind(api):
         (1, "charge", "100.00"), (1, "payer_payment", "60.00"), (1, "contractual", "15.00")]
 
 
+async def test_payment_posted_carries_each_line_with_its_own_adjustments_and_the_payee_npi(api):
+    """PaymentPosted 1.3: denials sees which procedure was denied with which CARC, and the billing provider."""
+    await submit(api, "PCN-1")
+    two = clp("PCN-1", "185.00", "60.00", pccn="P1", lines=[
+        svc("99213", "100.00", "60.00", [("CO", "45", "20.00"), ("PR", "2", "20.00")]),
+        svc("97810", "85.00", "0.00", [("CO", "96", "85.00")])])
+    await post(api, era(check([two])))
+    [event] = await api.outbox_events("payment-posted")
+    data = event["data"]
+    assert data["payee_npi"] == "1234567893"  # N1*PE*...*XX*1234567893 of the fixture 835
+    assert [(line["line_number"], line["procedure_code"], line["charge"], line["paid"]) for line in data["lines"]] == [
+        (1, "99213", "100.00", "60.00"), (2, "97810", "85.00", "0.00")]
+    assert data["lines"][1]["adjustments"] == [{"group_code": "CO", "reason_code": "96", "amount": "85.00"}]
+    assert event["dataschema"].endswith("/remittance/payment-posted/1.3.json")
+
+
 @pytest.mark.parametrize("pccn", ["SAME-1", "OTHER-9", None])
 async def test_a_reversal_negates_the_original_and_the_correction_posts_anew(api, pccn):
     claim_id = await submit(api, "PCN-1")

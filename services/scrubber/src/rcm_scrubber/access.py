@@ -13,6 +13,8 @@ ACCESS = AccessMap(
     write={
         "review.write": [Role.BILLER, Role.CODER],  # correct, re-scrub, hold, release
         "rules.write": [],  # rule-set versions change what every claim meets: admin only
+        # approve or dismiss a rule a denial pattern proposes: the approval adds that one rule to the payer's set
+        "rules.proposals.write": [Role.BILLER, Role.DENIAL_SPECIALIST],
     },
 )
 needs = permission_checker(ACCESS)

@@ -1,11 +1,11 @@
 """scrubber APIs: the review queue (filter, view, correct, re-scrub, hold, release, audit), rule sets
-(versioned, per tenant and payer) and the edit catalog. Routers validate HTTP input, call the Scrubber use
+(versioned, per tenant and payer), the edit catalog, and rule proposals from denial patterns (approve, dismiss). Routers validate HTTP input, call the Scrubber use
 cases and map results and errors to responses."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Literal
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
@@ -21,6 +21,7 @@ from rcm_runtime.reads import jsonable, problem, stage_read_router
 from rcm_scrubber.access import needs
 from rcm_scrubber.db import PHI, scrubbed_claims
 from rcm_scrubber.domain.rule_sets import RuleSetError
+from rcm_scrubber.proposals import Proposals
 from rcm_scrubber.service import Scrubbed, Scrubber, StillFailing
 
 reads = stage_read_router(scrubbed_claims, tag="scrubber", needs=needs("review.read"), phi=PHI)
@@ -149,3 +150,41 @@ async def effective_rule_set(tenant_id: TenantId, scrubber: Provided[Scrubber], 
     return {"sources": [{"payer_id": s.payer_id, "version": s.version} for s in effective.sources],
             "edits": [{"id": e.id, "severity": e.severity} for e in effective.edits],
             "custom_rules": [r.id for r in effective.custom_rules]}
+
+
+# ---------------------------------------------------------------- rule proposals (from denial patterns)
+proposals = APIRouter(prefix="/v1", tags=["rule proposals"])
+
+
+@proposals.get("/rule-proposals", dependencies=[needs("rules.read")],
+               summary="Custom rules proposed from denial patterns (one payer denying one procedure with one CARC "
+                       "more than the tenant's threshold in 30 days), newest first")
+@not_audited(CONFIGURATION)
+async def list_rule_proposals(tenant_id: TenantId, proposals: Provided[Proposals],
+                              status: Literal["proposed", "approved", "dismissed"] | None = "proposed",
+                              payer_id: str | None = None, limit: int = Query(100, ge=1, le=1000),
+                              offset: int = Query(0, ge=0)) -> dict:
+    total, rows = await proposals.list(tenant_id, status=status, payer_id=payer_id, limit=limit, offset=offset)
+    return {"total": total, "items": [jsonable(r) for r in rows]}
+
+
+@proposals.post("/rule-proposals/{proposal_id}/approve", dependencies=[needs("rules.proposals.write")],
+                summary="Approve a proposed rule: it joins the payer's rule set as its next version and runs on "
+                        "claims scrubbed from now on (re-scrub claims in review to apply it to them)")
+@audited.codes("rule_proposal.approve", "rule_proposal", id="proposal_id")
+async def approve_rule_proposal(proposal_id: uuid.UUID, tenant_id: TenantId, proposals: Provided[Proposals],
+                                actor: Actor, body: Note = Note()) -> dict:
+    try:
+        return jsonable(await proposals.approve(tenant_id=tenant_id, proposal_id=proposal_id, actor=actor,
+                                                note=body.note))
+    except RuleSetError as exc:  # the payer's latest rule set cannot take the rule: nothing is stored
+        return problem(422, "invalid_rule_set", "the rule set with this rule cannot be used", exc.errors)
+
+
+@proposals.post("/rule-proposals/{proposal_id}/dismiss", dependencies=[needs("rules.proposals.write")],
+                summary="Dismiss a proposed rule (kept, with who dismissed it and why)")
+@audited.codes("rule_proposal.dismiss", "rule_proposal", id="proposal_id")
+async def dismiss_rule_proposal(proposal_id: uuid.UUID, tenant_id: TenantId, proposals: Provided[Proposals],
+                                actor: Actor, body: Note = Note()) -> dict:
+    return jsonable(await proposals.dismiss(tenant_id=tenant_id, proposal_id=proposal_id, actor=actor,
+                                            note=body.note))

@@ -2,8 +2,9 @@
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import ARRAY, Column, DateTime, PrimaryKeyConstraint, String, func
+from sqlalchemy import ARRAY, Column, DateTime, Numeric, PrimaryKeyConstraint, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -86,10 +87,37 @@ class ClaimFingerprint(Base, table=True):
     claim_id: uuid.UUID
 
 
+class RuleProposal(Base, table=True):
+    """A custom rule a denial pattern suggests (denials' DenialRuleRecommended), waiting for a person: approved, it
+    joins the tenant's rule set for the payer (a new version); dismissed, it is kept with who dismissed it."""
+
+    __tablename__ = "rule_proposals"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "proposal_id", name="rule_proposals_pkey"),)
+
+    proposal_id: uuid.UUID = Field(primary_key=True)  # the recommendation's id: a redelivery adds nothing
+    tenant_id: str = Field(primary_key=True)
+    payer_id: str
+    procedure_code: str
+    carc: str
+    count: int
+    threshold: int
+    window_start: date
+    window_end: date
+    denied_amount: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    rule: dict = Field(sa_column=Column(JSONB, nullable=False))  # the custom rule as it would be added
+    status: str = Field(default="proposed", index=True)  # proposed | approved | dismissed
+    decided_by: str | None = None
+    decided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    rule_set_version: int | None = None  # the payer's rule-set version the approval created
+    note: str | None = None
+    created_at: datetime = Field(sa_column=_now_column())
+
+
 scrubbed_claims = ScrubbedClaim.__table__
 review_audit = ReviewAudit.__table__
 rule_sets = RuleSetVersion.__table__
 claim_fingerprints = ClaimFingerprint.__table__
+rule_proposals = RuleProposal.__table__
 
 # PHI at rest (rcm_runtime.phi): the patient and coverage parts of each claim and of the claims in audit snapshots,
 # sealed. Fingerprints are stored as blind indexes (FINGERPRINT_FIELD): a plain digest of a name and birth date is

@@ -110,6 +110,7 @@ class Check:
     # the reader's ReadingIssues (as JSON) of this check, and of its interchange for its interchange's first check:
     # each once in the file's findings
     issues: tuple[dict, ...] = ()
+    payee_npi: str | None = None  # N1*PE N104 when N103 is XX (the billing provider); None for JSON
 
 
 def sha256(content: bytes) -> str:
@@ -207,7 +208,7 @@ def _check(payment: RemittancePayment, extra_warnings: tuple[str, ...] = (), iss
         provider_adjustments=tuple(PLB(p.provider_id, p.reason, p.reference, p.amount)
                                    for p in payment.provider_adjustments),
         warnings=tuple(payment.warnings) + extra_warnings, envelope_errors=tuple(str(e) for e in payment.envelope_errors),
-        issues=issues)
+        issues=issues, payee_npi=payment.payee_npi)
 
 
 def read_x12_file(text: str) -> list[Check]:
