@@ -27,10 +27,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         """Moves open and in-progress items past their deadline to `expired`."""
         await rt.services[DenialWork].expire_forever(settings.expiry_sweep_s, backoff=Backoff.from_settings(settings))
 
+    # the trends router first: /v1/denials/trends must not be read as /v1/denials/{denial_id}
     return create_service_app(settings, access=ACCESS, title="OpenRCM denials",
                               description="Denial root cause (CARC/RARC), work queues, appeals and corrected claims, "
                                           "denial trends and rule recommendations.",
-                              routers=[api.router, api.work, trends_api.router], consume_topics=topics.CONSUMES["denials"],
+                              routers=[trends_api.router, api.router, api.work], consume_topics=topics.CONSUMES["denials"],
                               startup=[wire], clock=clock,
                               handlers=lambda rt: consumers.handlers(rt.services[Denials], rt.services[Trends]),
                               background=[expiry_loop] if settings.expiry_sweep_s > 0 else [])

@@ -101,7 +101,8 @@ class Trends:
                 continue
             facts = payment_facts(ev.total_charge, [(a.group_code, a.reason_code, a.amount) for a in ev.adjustments],
                                   [(line.procedure_code, [(a.group_code, a.reason_code, a.amount)
-                                                          for a in line.adjustments]) for line in ev.lines])
+                                                          for a in line.adjustments]) for line in ev.lines],
+                                  on=ev.payment_date, remark_codes=ev.remark_codes)
             tenant = p.uow.tenant_id
             by_key[(tenant, ev.remittance_id)] = p
             rows.append({"tenant_id": tenant, "remittance_id": ev.remittance_id, "claim_id": ev.claim_id,

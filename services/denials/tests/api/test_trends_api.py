@@ -108,7 +108,7 @@ async def test_denial_rates_by_payer_provider_month_carc_and_root_cause(api):
     assert carcs["CO-96"]["denied_amount"] == "170.00" and carcs["CO-96"]["denial_rate_amount"] == "0.2446"  # 170 / 695
 
     causes = by_key(await trends(api, "root_cause"))
-    assert causes["eligibility"]["denied_claims"] == 2 and causes["authorization"]["denied_claims"] == 1
+    assert causes["non_covered"]["denied_claims"] == 2 and causes["authorization"]["denied_claims"] == 1
     assert causes["authorization"]["denied_amount"] == "75.00"
 
 

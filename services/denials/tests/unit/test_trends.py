@@ -22,16 +22,16 @@ def occurrences(n: int, *, start: date = DAY, step: int = 1, amount: str = "85.0
 def test_payment_facts_count_denials_only_and_name_the_denied_lines():
     facts = payment_facts(D("185.00"), [("CO", "45", D("20.00")), ("PR", "2", D("20.00")), ("CO", "96", D("85.00"))],
                           [("99213", [("CO", "45", D("20.00")), ("PR", "2", D("20.00"))]),
-                           ("97810 ", [("co", "96", D("85.00"))])])
+                           ("97810 ", [("co", "96", D("85.00"))])], on=DAY)
     assert facts.denied and facts.denied_amount == D("85.00") and facts.billed == D("185.00")
-    assert facts.root_cause == "eligibility" and facts.reason_codes == ("CO-96",)
+    assert facts.root_cause == "non_covered" and facts.reason_codes == ("CO-96",)
     assert facts.carc_amounts == {"CO-96": D("85.00")}
     assert [(d.procedure_code, d.carc, d.amount) for d in facts.denied_lines] == [("97810", "CO-96", D("85.00"))]
 
 
 def test_a_paid_claim_has_facts_too_with_nothing_denied():
     facts = payment_facts(D("100.00"), [("CO", "45", D("30.00")), ("PR", "3", D("10.00"))],
-                          [("99213", [("CO", "45", D("30.00"))])])
+                          [("99213", [("CO", "45", D("30.00"))])], on=DAY)
     assert not facts.denied and facts.denied_amount == D("0.00") and facts.root_cause is None
     assert facts.denied_lines == () and facts.carc_amounts == {}
 

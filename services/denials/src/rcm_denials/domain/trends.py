@@ -53,26 +53,28 @@ def _norm(code: str) -> str:
 
 
 def payment_facts(total_charge: Decimal, adjustments: Iterable[tuple[str, str, Decimal]],
-                  lines: Iterable[tuple[str, Iterable[tuple[str, str, Decimal]]]]) -> PaymentFacts:
+                  lines: Iterable[tuple[str, Iterable[tuple[str, str, Decimal]]]], *, on: date,
+                  remark_codes: Iterable[str] = ()) -> PaymentFacts:
     """The denial facts of one posted payment: `adjustments` (group, carc, amount) are the payment's (claim and line
-    adjustments together, as remittance publishes them); `lines` are (procedure code, its own adjustments)."""
+    adjustments together, as remittance publishes them); `lines` are (procedure code, its own adjustments); `on` the
+    remittance date (which code lists are valid), `remark_codes` its RARCs (they refine the root cause)."""
     adjustments = list(adjustments)
-    found = classify(adjustments)
+    found = classify(adjustments, remark_codes, on=on)
     carc_amounts: dict[str, Decimal] = {}
     for group, carc, amount in adjustments:
-        if is_denial(group, carc) and amount > 0:
+        if is_denial(group, carc, on) and amount > 0:
             key = f"{_norm(group)}-{_norm(carc)}"
             carc_amounts[key] = carc_amounts.get(key, ZERO) + amount
     denied_lines = []
     for code, line_adjustments in lines:
         per_carc: dict[str, Decimal] = {}
         for group, carc, amount in line_adjustments:
-            if is_denial(group, carc) and amount > 0:
+            if is_denial(group, carc, on) and amount > 0:
                 key = f"{_norm(group)}-{_norm(carc)}"
                 per_carc[key] = per_carc.get(key, ZERO) + amount
         denied_lines += [DeniedLine(_norm(code), carc, amount) for carc, amount in per_carc.items()]
     return PaymentFacts(billed=total_charge, denied_amount=found.denied_amount if found else ZERO,
-                        root_cause=found.category if found else None,
+                        root_cause=found.root_cause if found else None,
                         reason_codes=found.reason_codes if found else (), carc_amounts=carc_amounts,
                         denied_lines=tuple(denied_lines))
 
