@@ -357,6 +357,9 @@ async def seed_denials(api: ServiceApi) -> dict[str, str]:
     threshold = await api.client.put("/v1/settings/denial-rule-threshold", json={"rule_threshold": 7},
                                      headers=api.headers(A))
     assert threshold.status_code == 200, threshold.text
+    template = await api.client.put("/v1/appeal-templates", json={"arguments": {"coding": "A's {payer_name}"}},
+                                    headers=api.headers(A))
+    assert template.status_code == 200, template.text
     return {**ids, "denial_id": str(denial_id)}
 
 
@@ -382,6 +385,11 @@ DENIALS = {
     ("GET", "/v1/denials/trends"): own(query={"group_by": "payer"}),  # B's rates: none of A's payments
     ("GET", "/v1/settings/denial-rule-threshold"): own(),
     ("PUT", "/v1/settings/denial-rule-threshold"): own(json={"rule_threshold": 3}),  # B's own threshold
+    ("POST", "/v1/denials/{denial_id}/appeal-packet"): of_a(params=DENIAL, json={"practice": {
+        "name": "B", "npi": "1234567893", "address": {"lines": ["1 B St"], "city": "B", "state": "MA",
+                                                       "postal_code": "02110"}}}),
+    ("GET", "/v1/appeal-templates"): own(),  # B's own (none): never A's argument
+    ("PUT", "/v1/appeal-templates"): own(json={"arguments": {"coding": "B's {payer_name}"}}),
 }
 PATIENT_BILLING = {
     ("GET", "/v1/claims/{claim_id}"): of_a(params=CLAIM),

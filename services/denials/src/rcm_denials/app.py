@@ -7,8 +7,9 @@ from rcm_runtime.app import Runtime, create_service_app
 from rcm_runtime.clock import Clock
 from rcm_runtime.outage import Backoff
 
-from rcm_denials import api, consumers, trends_api
+from rcm_denials import api, appeals_api, consumers, trends_api
 from rcm_denials.access import ACCESS
+from rcm_denials.appeals import AppealPackets
 from rcm_denials.service import Denials
 from rcm_denials.settings import Settings
 from rcm_denials.trends import Trends
@@ -21,6 +22,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def wire(rt: Runtime) -> None:
         rt.provide(Denials(rt.units))
         rt.provide(DenialWork(rt.units))
+        rt.provide(AppealPackets(rt.units))
         rt.provide(Trends(rt.units, default_threshold=settings.denial_rule_threshold))
 
     async def expiry_loop(rt: Runtime) -> None:
@@ -31,7 +33,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     return create_service_app(settings, access=ACCESS, title="OpenRCM denials",
                               description="Denial root cause (CARC/RARC), work queues, appeals and corrected claims, "
                                           "denial trends and rule recommendations.",
-                              routers=[trends_api.router, api.router, api.work], consume_topics=topics.CONSUMES["denials"],
+                              routers=[trends_api.router, api.router, api.work, appeals_api.router], consume_topics=topics.CONSUMES["denials"],
                               startup=[wire], clock=clock,
                               handlers=lambda rt: consumers.handlers(rt.services[Denials], rt.services[Trends]),
                               background=[expiry_loop] if settings.expiry_sweep_s > 0 else [])

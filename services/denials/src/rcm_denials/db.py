@@ -111,7 +111,21 @@ class DenialSettings(Base, table=True):
     updated_at: datetime = Field(sa_column=_now_column())
 
 
+class AppealTemplateRow(Base, table=True):
+    """A tenant's own appeal arguments by root cause (placeholders such as {payer_name}) and closing; the rest come
+    from domain.appeal_packet's defaults."""
+
+    __tablename__ = "appeal_templates"
+
+    tenant_id: str = Field(primary_key=True)
+    arguments: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}"))
+    closing: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    updated_by: str
+    updated_at: datetime = Field(sa_column=_now_column())
+
+
 denials = Denial.__table__
+appeal_templates = AppealTemplateRow.__table__
 denial_actions = DenialAction.__table__
 payer_deadlines = PayerDeadline.__table__
 denial_settings = DenialSettings.__table__

@@ -71,7 +71,8 @@ _covered = text(
 
 
 _FACT_COLUMNS = ["tenant_id", "remittance_id", "claim_id", "payer_id", "provider_npi", "remittance_date",
-                 "billed_amount", "denied_amount", "denied", "root_cause", "reason_codes", "carc_amounts", "status"]
+                 "billed_amount", "denied_amount", "denied", "root_cause", "reason_codes", "carc_amounts", "status",
+                 "paid_amount", "payer_claim_number"]
 # once per (tenant, remittance): a redelivered payment is skipped, and only new ones add denied lines
 _insert_facts = BulkInsert(facts_table, _FACT_COLUMNS, on_conflict="(tenant_id, remittance_id) DO NOTHING",
                            returning=["tenant_id", "remittance_id"])
@@ -109,7 +110,8 @@ class Trends:
                          "payer_id": ev.payer_id, "provider_npi": ev.payee_npi, "remittance_date": ev.payment_date,
                          "billed_amount": facts.billed, "denied_amount": facts.denied_amount, "denied": facts.denied,
                          "root_cause": facts.root_cause, "reason_codes": list(facts.reason_codes),
-                         "carc_amounts": {k: str(v) for k, v in facts.carc_amounts.items()}, "status": "posted"})
+                         "carc_amounts": {k: str(v) for k, v in facts.carc_amounts.items()}, "status": "posted",
+                         "paid_amount": ev.paid_amount, "payer_claim_number": ev.payer_claim_control_number})
             lines += [{"tenant_id": tenant, "remittance_id": ev.remittance_id, "claim_id": ev.claim_id,
                        "payer_id": ev.payer_id, "procedure_code": d.procedure_code, "carc": d.carc,
                        "amount": d.amount, "remittance_date": ev.payment_date} for d in facts.denied_lines]

@@ -40,6 +40,9 @@ class PaymentFact(Base, table=True):
     carc_amounts: dict = Field(sa_column=Column(JSONB, nullable=False))  # GROUP-CARC -> denied amount
     status: str = "posted"  # posted | voided (the payer reversed it: counted nowhere)
     recorded_at: datetime = Field(sa_column=_now_column())
+    # 0012: what an appeal letter states (CLP04 and CLP07)
+    paid_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
+    payer_claim_number: str | None = None
 
 
 class DeniedLine(Base, table=True):
