@@ -51,6 +51,14 @@ async def main(n: int, tenant: str) -> int:
                                "2020-01-01,\n", "reason": "demo contract"})
         if contract.status_code != 200:
             raise SystemExit(f"contract refused: HTTP {contract.status_code} {contract.text[:300]}")
+        # denials: a write-off above 50.00 waits for a second person; a payer denying one code with one CARC on more
+        # than 2 claims in 30 days recommends a scrubber rule (demo values; the defaults are 100.00 and 5)
+        for service, path, body in (("denials", "/v1/denial-settings", {"appeal_days": 90, "timely_filing_days": 365,
+                                                                         "write_off_approval_above": "50.00"}),
+                                    ("denials", "/v1/settings/denial-rule-threshold", {"rule_threshold": 2})):
+            r = await stack.http.put(url(service, path), json=body, headers=acting_as("demo"))
+            if r.status_code != 200:
+                raise SystemExit(f"{path} refused: HTTP {r.status_code} {r.text[:300]}")
         json_part, fhir_part, kafka_part = batch[0::3], batch[1::3], batch[2::3]
         sem = asyncio.Semaphore(16)
 
@@ -104,6 +112,7 @@ async def main(n: int, tenant: str) -> int:
             print(f"  +{(ts - start).total_seconds() * 1000:7.0f} ms  {e['source']:22s} "
                   f"{e['event_type'].split('.')[-2]:20s} {json.dumps(e['summary'])}")
         missing = await show_ledgers(stack, batch, claims, run)
+        await show_denials(stack)
 
         print("\nOpenAPI docs:")
         for name in PORTS:
@@ -173,6 +182,38 @@ async def show_mllp(run: str, tenant: str) -> None:
         print(f"  ACK header: {segments[0]}")
     finally:
         await client.close()
+
+
+PRACTICE = {"name": "Demo Family Practice", "npi": "1234567893", "signer_name": "Dana Demo",
+            "address": {"lines": ["100 Main St"], "city": "Springfield", "state": "IL", "postal_code": "62701"}}
+
+
+async def show_denials(stack: Stack) -> None:
+    """The denial work queue by priority (root cause from CARC + RARC, deadline, days left), the top item's appeal
+    letter (PDF), a write-off above the tenant's approval amount waiting for a second person, and the scrubber's
+    rule proposals from denial patterns."""
+    queue = (await stack.http.get(url("denials", "/v1/denials"), params={"sort": "priority", "limit": 5})).json()
+    print(f"\ndenial work queue (tenant {stack.tenant_id}): {json.dumps(queue['summary'])[:300]}")
+    for item in queue["items"]:
+        print(f"  {item['root_cause']:18s} {item['payer_id']:6s} {item['denied_amount']:>9s}  deadline {item['deadline']}"
+              f" ({item['days_left']} days)  priority {item['priority']}  {', '.join(item['reason_codes'])}")
+    if not queue["items"]:
+        return
+    top, *rest = queue["items"]
+    pdf = await stack.http.post(url("denials", f"/v1/denials/{top['denial_id']}/appeal-packet"),
+                                json={"practice": PRACTICE, "attachments": ["Visit note", "Itemized bill"]})
+    print(f"  appeal packet for the top item -> HTTP {pdf.status_code}, {pdf.headers.get('content-type')}, "
+          f"{len(pdf.content)} bytes, starts {pdf.content[:5]!r}")
+    if rest:
+        amount = rest[0]["denied_amount"]
+        w = await stack.http.post(url("denials", f"/v1/denials/{rest[0]['denial_id']}/write-off"),
+                                  json={"reason_code": "SMALL_BALANCE", "amount": amount}, headers=acting_as("sam.specialist"))
+        print(f"  write-off of {amount} by sam.specialist -> HTTP {w.status_code} {w.json().get('status')} "
+              "(above the tenant's 50.00 it waits for another person's approval)")
+    proposals = (await stack.http.get(url("scrubber", "/v1/rule-proposals"))).json()
+    items = proposals.get("items", proposals.get("proposals", []))
+    print(f"  scrubber rule proposals from denial patterns: {len(items)}"
+          + (f"; first: {json.dumps(items[0])[:200]}" if items else ""))
 
 
 async def show_dead_letters(stack: Stack) -> None:
