@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from rcm_charges.domain.fhir_bundle import IntakeError, bundle_to_encounter, bundle_to_encounters
+from rcm_charges.domain.fhir_bundle import IntakeError, bundle_to_encounter, read_encounters
 from rcm_contracts.claim import Address, Coverage, Person, Provider
 from rcm_contracts.events import EncounterLine, EncounterSubmitted
 from tests.support.shared import MissingSamples, sample_files, samples_dir
@@ -348,7 +348,9 @@ def test_synthea_patient_history_splits_into_one_source_coded_encounter_per_visi
 
     with pytest.raises(IntakeError):  # a history export is not one visit
         bundle_to_encounter(copy.deepcopy(bundle), source_system="synthea")
-    encounters = bundle_to_encounters(copy.deepcopy(bundle), source_system="synthea")
+    outcomes = read_encounters(copy.deepcopy(bundle), source_system="synthea").outcomes
+    assert [o.errors for o in outcomes] == [()] * len(outcomes)  # none rejected
+    encounters = [o.submission for o in outcomes]
 
     assert [e.source_encounter_id for e in encounters] == encounter_ids
     for encounter in encounters:

@@ -126,17 +126,6 @@ def bundle_to_encounter(bundle: Any, *, source_system: str) -> EncounterSubmitte
     return outcome.submission
 
 
-def bundle_to_encounters(bundle: Any, *, source_system: str) -> list[EncounterSubmitted]:
-    """All encounters or nothing: IntakeError listing each rejected encounter's problems (`encounter`:
-    the Encounter's entry path) when any is rejected."""
-    read = read_encounters(bundle, source_system=source_system)
-    errors = [{"encounter": o.entry, **e} for o in read.outcomes for e in o.errors] if len(read.outcomes) > 1 \
-        else [e for o in read.outcomes for e in o.errors]
-    if errors:
-        raise IntakeError(errors)
-    return [o.submission for o in read.outcomes]
-
-
 def _source_id_of(scope: EncounterScope) -> str | None:
     if scope.encounter is None:
         return scope.invalid_source_id
