@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import time
@@ -23,11 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.client import STACK_DIR, TLS  # noqa: E402
+from tests.support.client import TLS  # noqa: E402
 from tests.support.encounters import generate, to_hl7_dft  # noqa: E402
-from tests.support.mllp import MllpClient, client_context, tenant_cert  # noqa: E402
+from tests.support.mllp import MllpClient, stack_context, stack_port  # noqa: E402
 
-MLLP_PORT = 2575 + int(os.environ.get("RCM_PORT_OFFSET", "0"))  # deploy/stack.sh's RCM_MLLP_PORT
+MLLP_PORT = stack_port()
 
 
 def messages(n: int, seed: int) -> list[str]:
@@ -36,7 +35,7 @@ def messages(n: int, seed: int) -> list[str]:
 
 
 async def run(batch: list[str], connections: int, tenant: str) -> tuple[float, list[float], int]:
-    ctx = client_context(STACK_DIR / "tls" / "ca.pem", tenant_cert(STACK_DIR / "tls", tenant)) if TLS else None
+    ctx = stack_context(tenant)
     latencies: list[float] = []
     not_aa = 0
 

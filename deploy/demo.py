@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 import uuid
@@ -19,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.client import OPERATOR, PORTS, STACK_DIR, TLS, Principal, Stack, acting_as, url  # noqa: E402
+from tests.support.client import OPERATOR, PORTS, Principal, Stack, acting_as, url  # noqa: E402
 from tests.support.encounters import (  # noqa: E402
     UNDERPAID_CODE,
     generate,
@@ -28,13 +27,12 @@ from tests.support.encounters import (  # noqa: E402
     to_hl7_dft,
 )
 from tests.support.fhir_exports import patient_export  # noqa: E402
-from tests.support.mllp import MllpClient, client_context, tenant_cert  # noqa: E402
+from tests.support.mllp import MllpClient, stack_context, stack_port  # noqa: E402
 
 # The demo tenant's contract with SBX01 expects more for the underpaid scenario's code than the sandbox pays
 # (175.00): remittance flags those payments (PaymentUnderpaid, the denials service's underpayment queue).
 CONTRACT_PAYER, CONTRACT_RATE = "SBX01", "190.00"
 LATER_835_TIMEOUT_S = 90
-MLLP_PORT = 2575 + int(os.environ.get("RCM_PORT_OFFSET", "0"))  # deploy/stack.sh's RCM_MLLP_PORT for charges
 
 
 async def main(n: int, tenant: str) -> int:
@@ -170,9 +168,10 @@ async def show_mllp(run: str, tenant: str) -> None:
         f"|{body['rendering_provider']['npi']}^Demo^Dana", "|dana.demo@example.org^Demo^Dana")
     oru = dft.replace("DFT^P03^DFT_P03", "ORU^R01^ORU_R01").replace(f"|{body['source_encounter_id']}|P|",
                                                                     f"|{body['source_encounter_id']}-3|P|", 1)
-    ctx = client_context(STACK_DIR / "tls" / "ca.pem", tenant_cert(STACK_DIR / "tls", tenant)) if TLS else None
-    print(f"\nHL7 v2 over MLLP to charges (port {MLLP_PORT}, {'TLS client certificate of ' + tenant if ctx else 'plain TCP'}):")
-    client = await MllpClient.connect(MLLP_PORT, ctx)
+    ctx = stack_context(tenant)
+    print(f"\nHL7 v2 over MLLP to charges (port {stack_port()}, "
+          f"{'TLS client certificate of ' + tenant if ctx else 'plain TCP'}):")
+    client = await MllpClient.connect(stack_port(), ctx)
     try:
         for label, message in (("DFT^P03", dft), ("the same DFT resent", dft),
                                ("DFT^P03, performer an e-mail address", held), ("ORU^R01", oru)):

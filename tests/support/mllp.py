@@ -4,6 +4,7 @@ plain), send a message, read its ACK."""
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from pathlib import Path
 
@@ -17,6 +18,19 @@ def client_context(ca: Path | str, cert: Issued | None) -> ssl.SSLContext:
     if cert is not None:
         ctx.load_cert_chain(str(cert.cert), str(cert.key))
     return ctx
+
+
+def stack_port() -> int:
+    """The running stack's MLLP port: deploy/stack.sh gives charges RCM_MLLP_PORT 2575 plus RCM_PORT_OFFSET."""
+    return 2575 + int(os.environ.get("RCM_PORT_OFFSET", "0"))
+
+
+def stack_context(tenant: str) -> ssl.SSLContext | None:
+    """How an interface engine of `tenant` reaches the running stack's listener: TLS with the tenant's client
+    certificate (issued into the stack's CA directory when missing), or None when the stack runs without TLS."""
+    from tests.support.client import STACK_DIR, TLS
+
+    return client_context(STACK_DIR / "tls" / "ca.pem", tenant_cert(STACK_DIR / "tls", tenant)) if TLS else None
 
 
 def tenant_cert(tls_dir: Path | str, tenant: str) -> Issued:
