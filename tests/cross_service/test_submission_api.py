@@ -536,6 +536,36 @@ async def test_an_accepted_claim_is_replaced_with_its_payer_claim_number_and_aud
     assert "*22:B:7*" in replacement.read_text()
 
 
+async def test_a_replacement_from_denial_work_is_sent_again_once_per_request(api):
+    """The scrubber's ClaimScrubbed for a corrected claim (frequency 7, resubmission_id) re-queues the accepted
+    claim; the same request again (a new event id, as after a scrubber restart) or a plain later scrub does not."""
+    claim = await accepted_claim(api)
+    pccn = await api.scalar("SELECT payer_claim_control_number FROM submissions")
+    request_id = uuid.uuid4()
+    replacement = claim.model_copy(update={"frequency_code": "7", "original_claim_number": pccn,
+                                           "prior_authorization": "AUTH-7781"})
+    await api.consume((ClaimScrubbed(claim=replacement, decision="clean", resubmission_id=request_id), "tenant-a",
+                       claim.claim_id))
+    row = (await api.client.get(f"/v1/claims/{claim.claim_id}", headers=api.headers())).json()
+    assert (row["status"], row["frequency_code"], row["resubmission_id"]) == ("queued", "7", str(request_id))
+    await api.submission.dispatch_once()
+    [sent] = sent_files(api)
+    text_837 = sent.read_text()
+    assert f"REF*F8*{pccn}~" in text_837 and "REF*G1*AUTH-7781~" in text_837 and ":B:7*" in text_837
+    await answer_from_clearinghouse(api)
+    await api.submission.poll_acknowledgments()
+    assert await api.scalar("SELECT status FROM submissions") == "accepted"
+    assert await api.scalar("SELECT attempts FROM submissions") == 2
+    await api.consume((ClaimScrubbed(claim=replacement, decision="clean", resubmission_id=request_id), "tenant-a",
+                       claim.claim_id))
+    await api.consume((ClaimScrubbed(claim=claim, decision="clean"), "tenant-a", claim.claim_id))
+    assert await api.scalar("SELECT status FROM submissions") == "accepted"
+    await api.submission.dispatch_once()
+    assert sent_files(api) == []
+    submitted = [e["data"] for e in await api.outbox_events("claim-submitted")]
+    assert [(e["frequency_code"], e["attempt"]) for e in submitted] == [("1", 1), ("7", 2)]
+
+
 async def test_corrections_refuse_unknown_unaccepted_other_tenants_and_invalid_claims(api):
     [queued] = claims(1, seed=20)
     await queue(api, queued)

@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from rcm_contracts.events import (Adjustment, ClaimCoded, CoverageVerified, DenialRuleRecommended, EligibilityResult,
-                                  EncounterCaptured, PaymentPosted, SuggestedRule)
+from rcm_contracts.events import (Adjustment, ClaimCoded, ClaimCorrection, ClaimResubmissionRequested,
+                                  CoverageVerified, DenialRuleRecommended, EligibilityResult, EncounterCaptured,
+                                  PaymentPosted, SuggestedRule)
 from rcm_submission.service import Submission
 from tests.cross_service.test_eligibility_api import appointment, captured, check, registration
 from tests.cross_service.test_submission_api import claims as scrubbed_claims, queue
@@ -188,6 +189,10 @@ async def seed_scrubber(api: ServiceApi) -> dict[str, str]:
         window_start=date(2026, 10, 13), window_end=date(2026, 11, 11), denied_amount=Decimal("510.00"),
         suggested_rule=SuggestedRule(id="DNL-SBX01-97810-CO-96", procedure_codes=["97810"], message="A's pattern"))
     assert (await api.consume((proposal, A, proposal.recommendation_id))).applied == 1
+    resubmission = ClaimResubmissionRequested(  # A's request from denial work, for a claim A never had: refused
+        request_id=uuid.uuid4(), denial_id=uuid.uuid4(), claim_id=uuid.uuid4(), kind="corrected",
+        original_claim_number="A-PCCN", correction=ClaimCorrection(prior_authorization="A-AUTH"))
+    assert (await api.consume((resubmission, A, resubmission.claim_id))).applied == 1
     return {"claim_id": str(claim.claim_id), "proposal_id": str(proposal.recommendation_id)}
 
 
@@ -207,6 +212,7 @@ SCRUBBER = {
     ("GET", "/v1/rule-sets"): own(),
     ("GET", "/v1/rule-sets/effective"): own(query={"payer_id": "SBX01"}),
     ("GET", "/v1/rule-proposals"): own(query={"status": "proposed"}),
+    ("GET", "/v1/resubmissions"): own(),
     ("POST", "/v1/rule-proposals/{proposal_id}/approve"): of_a(params=PROPOSAL, json={"note": "B"}),
     ("POST", "/v1/rule-proposals/{proposal_id}/dismiss"): of_a(params=PROPOSAL, json={"note": "B"}),
 }
@@ -373,7 +379,8 @@ DENIALS = {
     ("POST", "/v1/denials/{denial_id}/appeal/answer"): of_a(params=DENIAL, json={"answer": "upheld"}),
     ("POST", "/v1/denials/{denial_id}/write-off"): of_a(params=DENIAL, json={"reason_code": "B", "amount": "1.00"}),
     ("POST", "/v1/denials/{denial_id}/write-off/approve"): of_a(params=DENIAL),
-    ("POST", "/v1/denials/{denial_id}/rebill"): of_a(params=DENIAL, json={"payer_id": "B-PAYER"}),
+    ("POST", "/v1/denials/{denial_id}/rebill"): of_a(params=DENIAL, json={"coverage": {
+        "payer_id": "B-PAYER", "payer_name": "B Plan", "member_id": "B-1"}}),
     ("POST", "/v1/denials/{denial_id}/corrected"): of_a(params=DENIAL),
     # B's own deadlines for the payer A has a row for, and B's own settings: never A's
     ("PUT", "/v1/payer-deadlines/{payer_id}"): own(params={"payer_id": "SBX01"},

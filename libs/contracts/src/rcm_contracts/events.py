@@ -6,10 +6,12 @@ import uuid
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rcm_contracts.base import Contract, Event
-from rcm_contracts.claim import Adjustment, Claim, Coverage, LineCodeSystem, Money, Person, Provider, SourceCode
+from rcm_contracts.claim import (
+    Adjustment, Claim, Code, Coverage, LineCodeSystem, Money, Person, Provider, ServiceLine, SourceCode,
+)
 from rcm_contracts.dates import IsoDate, IsoDateTime
 
 
@@ -260,14 +262,18 @@ class ClaimScrubbed(Event):
     SERVICE = "scrubber"
     NAME = "claim-scrubbed"
     # 1.1: claim.prior_authorization; 1.2: frequency, supervisor, COB, code systems; 1.3: coverage.insured; 1.4: coverage dates;
-    # 1.5: claim.secondary_coverage
-    SCHEMA_MINOR = 5
+    # 1.5: claim.secondary_coverage; 1.6: resubmission_id
+    SCHEMA_MINOR = 6
     DATA_CLASS = "phi"
     PHI_FIELDS = ("claim",)
 
     claim: Claim
     decision: Literal["clean", "review"]
     edits: list[Edit] = Field(default_factory=list)
+    # 1.6: the denials request (ClaimResubmissionRequested.request_id) this claim answers: a corrected claim
+    # (frequency 7) or a claim rebilled to another payer. Submission sends a claim it sent before again once per
+    # request (a redelivery of the same request is not a second replacement).
+    resubmission_id: uuid.UUID | None = None
 
 
 # ---------------------------------------------------------------- submission
@@ -466,6 +472,60 @@ class DenialRecorded(Event):
     denied_amount: Money
 
 
+class ClaimCorrection(Contract):
+    """What a corrected claim changes, field by field: a field given replaces the billed one, a field left out (or
+    null) stays as billed. `lines` replaces every line (the total charge follows them)."""
+
+    prior_authorization: str | None = Field(default=None, min_length=1, max_length=50)
+    diagnoses: list[Code] | None = Field(default=None, min_length=1, max_length=12)
+    lines: list[ServiceLine] | None = Field(default=None, min_length=1, max_length=50)
+    place_of_service: str | None = Field(default=None, pattern=r"^[0-9]{2}$")
+    rendering_provider: Provider | None = None
+    referring_provider: Provider | None = None
+    coverage: Coverage | None = None  # the same payer: a corrected member id or subscriber
+    patient: Person | None = None
+
+    def changed_fields(self) -> list[str]:
+        """The names of the fields this correction replaces (what an audit row may say: names, never values)."""
+        return sorted(k for k, v in self if v is not None)
+
+
+class ClaimResubmissionRequested(Event):
+    """A person working a denial sends the claim again through the scrubber and submission (once per
+    `request_id`, the denial action's id):
+
+    - `corrected`: a replacement of the denied claim (CLM05-3 7) naming the payer's claim number (REF*F8), with
+      `correction` applied; without one, or with `review`, it waits in the scrubber's review queue for a person
+      to correct it there and release it.
+    - `rebill`: the claim to another payer as primary (coordination of benefits), under a new claim id
+      (`new_claim_id`: a new CLM01, its own ledger); with `original_payer_as_secondary` the denying payer becomes
+      the secondary coverage, billed automatically once the new primary pays."""
+
+    SERVICE = "denials"
+    NAME = "claim-resubmission-requested"
+    DATA_CLASS = "phi"
+    PHI_FIELDS = ("correction", "coverage")
+
+    request_id: uuid.UUID
+    denial_id: uuid.UUID
+    claim_id: uuid.UUID  # the denied claim
+    kind: Literal["corrected", "rebill"]
+    original_claim_number: str | None = Field(default=None, min_length=1, max_length=50)  # CLP07 of the denial
+    correction: ClaimCorrection | None = None
+    review: bool = False
+    new_claim_id: uuid.UUID | None = None
+    coverage: Coverage | None = None
+    original_payer_as_secondary: bool = False
+
+    @model_validator(mode="after")
+    def _what_each_kind_needs(self) -> "ClaimResubmissionRequested":
+        if self.kind == "corrected" and not self.original_claim_number:
+            raise ValueError("a corrected claim names the payer's claim number (original_claim_number)")
+        if self.kind == "rebill" and (self.new_claim_id is None or self.coverage is None):
+            raise ValueError("a rebill names the new claim id and the other payer's coverage")
+        return self
+
+
 class SuggestedRule(Contract):
     """The scrubber custom rule a denial pattern suggests (rcm_scrubber.domain.rule_sets.CustomRule's shape):
     stop claims of the payer with the procedure code for review, with a static message naming the pattern."""
@@ -552,6 +612,7 @@ ALL_EVENTS: list[type[Event]] = [
     PaymentUnderpaid,
     DenialRecorded,
     DenialRuleRecommended,
+    ClaimResubmissionRequested,
     PatientBalanceOpened,
     PatientBalanceChanged,
 ]

@@ -11,7 +11,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from rcm_contracts.claim import Money
+from rcm_contracts.claim import Coverage, Money
+from rcm_contracts.events import ClaimCorrection
 from rcm_runtime.app import Provided
 from rcm_runtime.audit import CONFIGURATION, audited, not_audited
 from rcm_runtime.auth import Actor, TenantId
@@ -19,7 +20,7 @@ from rcm_runtime.reads import stage_read_router
 
 from rcm_denials.access import needs
 from rcm_denials.db import denials
-from rcm_denials.domain import workflow
+from rcm_denials.domain import resubmission, workflow
 from rcm_denials.domain.codes import ROOT_CAUSES
 from rcm_denials.domain.priority import DeadlineDays
 from rcm_denials.domain.workflow import Move, NotAllowed
@@ -75,7 +76,17 @@ class WriteOff(BaseModel):
 
 
 class Rebill(BaseModel):
-    payer_id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")
+    coverage: Coverage = Field(description="the patient's coverage with the payer that should pay first")
+    original_payer_as_secondary: bool = Field(
+        False, description="bill the denying payer as the secondary once the new primary pays (coordination of "
+                           "benefits: the denial said another payer is primary)")
+
+
+class CorrectedClaim(BaseModel):
+    correction: ClaimCorrection | None = Field(
+        None, description="the fields to replace on the claim; without it (or with review) the replacement waits "
+                          "in the scrubber's review queue to be corrected there")
+    review: bool = Field(False, description="stop the replacement in the scrubber's review queue before it is sent")
 
 
 def _fixed(move: Move, changes: dict[str, Any] | None = None, detail: dict[str, Any] | None = None):
@@ -151,20 +162,41 @@ async def approve_write_off(tenant_id: TenantId, actor: Actor, use: Work, denial
 
 
 @work.post("/denials/{denial_id}/rebill", dependencies=[needs("denials.work")],
-           summary="Record a rebill to another payer (coordination of benefits); sending the claim is not done here")
+           summary="Rebill the claim to another payer as primary (coordination of benefits): a new claim goes "
+                   "through the scrubber and submission; its payment recovers the item")
 @audited.money("denial.rebill", "denial", id="denial_id")
 async def rebill(body: Rebill, tenant_id: TenantId, actor: Actor, use: Work, denial_id: uuid.UUID = DenialId) -> dict:
+    payer_id = body.coverage.payer_id
+
+    def send(row: Any, request_id: uuid.UUID):
+        event = resubmission.rebill(row, request_id, body.coverage, body.original_payer_as_secondary)
+        return event, {"resubmission_id": request_id, "rebill_claim_id": event.new_claim_id}
     return await use.act(tenant_id=tenant_id, actor=actor, denial_id=denial_id, action="rebill",
-                         decide=lambda status, row, _: _fixed(workflow.rebill(status), {"rebill_payer_id": body.payer_id},
-                                                              body.model_dump(mode="json")))
+                         decide=lambda status, row, _: _fixed(
+                             workflow.rebill(status), {"rebill_payer_id": payer_id},
+                             {"payer_id": payer_id, "original_payer_as_secondary": body.original_payer_as_secondary}),
+                         emit=send)
 
 
 @work.post("/denials/{denial_id}/corrected", dependencies=[needs("denials.work")],
-           summary="Record that a corrected claim (replacement) was sent for the item")
+           summary="Send a corrected claim: a replacement (frequency 7) naming the payer's claim number goes through "
+                   "the scrubber and submission; its payment recovers the item")
 @audited.money("denial.corrected", "denial", id="denial_id")
-async def corrected(tenant_id: TenantId, actor: Actor, use: Work, denial_id: uuid.UUID = DenialId) -> dict:
+async def corrected(tenant_id: TenantId, actor: Actor, use: Work, body: CorrectedClaim | None = None,
+                    denial_id: uuid.UUID = DenialId) -> dict:
+    body = body or CorrectedClaim()
+    fields = body.correction.changed_fields() if body.correction else []
+
+    def send(row: Any, request_id: uuid.UUID):
+        event = resubmission.corrected_claim(row, request_id, body.correction, body.review)
+        return event, {"resubmission_id": request_id}
+    # the history names the corrected fields, never their values (denials holds no PHI)
     return await use.act(tenant_id=tenant_id, actor=actor, denial_id=denial_id, action="corrected",
-                         decide=lambda status, row, _: _fixed(workflow.corrected(status)))
+                         decide=lambda status, row, _: _fixed(
+                             workflow.corrected(status), {},
+                             {"corrected_fields": fields, "review": body.review or not fields,
+                              "original_claim_number": row["payer_claim_number"]}),
+                         emit=send)
 
 
 # ---------------------------------------------------------------- deadlines and settings

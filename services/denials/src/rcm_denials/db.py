@@ -7,7 +7,9 @@ from datetime import datetime
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Column, Date, DateTime, Identity, Integer, Numeric, Text, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger, Column, Date, DateTime, Identity, Index, Integer, Numeric, Text, UniqueConstraint, func, text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -29,7 +31,9 @@ class Denial(Base, table=True):
     # once per remittance and kind of a tenant: a remittance id comes from remittance's events, so it is unique
     # per tenant, never across tenants (migration 0003); a payment may be both partly denied and underpaid
     # (migration 0004)
-    __table_args__ = (UniqueConstraint("tenant_id", "remittance_id", "kind", name="uq_denials_tenant_remittance_kind"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "remittance_id", "kind", name="uq_denials_tenant_remittance_kind"),
+                      Index("ix_denials_rebill_claim", "tenant_id", "rebill_claim_id",
+                            postgresql_where=text("rebill_claim_id IS NOT NULL")))
 
     denial_id: uuid.UUID = Field(primary_key=True)
     remittance_id: uuid.UUID
@@ -67,6 +71,12 @@ class Denial(Base, table=True):
     write_off_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
     write_off_requested_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    # 0013: the request a corrected or rebilled claim went out under (ClaimResubmissionRequested.request_id), the
+    # rebilled claim (a payment on it recovers the item), and what recovered the item
+    resubmission_id: uuid.UUID | None = None
+    rebill_claim_id: uuid.UUID | None = None
+    recovered_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
+    recovered_by_remittance_id: uuid.UUID | None = None
 
 
 class DenialAction(Base, table=True):

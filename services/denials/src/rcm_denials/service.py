@@ -1,8 +1,10 @@
-"""denials use cases: record a denial (root cause from CARC + RARC + group, its explanation and follow-up, and
-work queue) for each posted payment whose adjustments include denials, once per remittance, with its
-DenialRecorded event; a later payment on the claim closes what waited on the payer (appealed, corrected, rebilled)
-as recovered; a PaymentReversed voids the denial recorded for the remittance it takes back (by (tenant,
-remittance id)); the correction's PaymentPosted records anew."""
+"""denials use cases: record a denial (root cause from CARC + RARC + group, its explanation and follow-up, work
+queue, and each denied line classified) for each posted payment whose adjustments include denials, once per
+remittance, with its DenialRecorded event; a later payment on the claim (or on the claim rebilled for it) answers
+what waited on the payer (appealed, corrected, rebilled): recovered when it pays, upheld when it denies again; a
+PaymentReversed voids the denial recorded for the remittance it takes back (by (tenant, remittance id)) unless the
+item awaits the payer's answer (a replacement claim is answered by a reversal and a correction: the correction
+answers the item); the correction's PaymentPosted records anew."""
 
 from __future__ import annotations
 
@@ -18,18 +20,19 @@ from rcm_runtime.unit_of_work import UnitsOfWork
 
 from rcm_denials.db import denials
 from rcm_denials.domain.codes import load_code_lists
-from rcm_denials.domain.root_cause import classify
+from rcm_denials.domain.root_cause import DenialClassification, classify, denied_lines
 from rcm_denials.domain.workflow import AWAITING_PAYER
 
 _insert = BulkInsert(denials, ["denial_id", "remittance_id", "claim_id", "tenant_id", "payer_id", "category",
                                "work_queue", "reason_codes", "denied_amount", "remark_codes", "unknown_codes",
-                               "explanation", "follow_up", "remittance_date"],
+                               "explanation", "follow_up", "remittance_date", "lines"],
                      on_conflict="(tenant_id, remittance_id, kind) DO NOTHING",  # once per remittance of a tenant
                      returning=["denial_id"])
 _void = text("UPDATE denials d SET status = 'voided', voided_by_remittance_id = v.reversal_id, voided_at = v.at "
              "FROM unnest(CAST(:tenants AS text[]), CAST(:reversed AS uuid[]), CAST(:reversals AS uuid[]), "
              "CAST(:times AS timestamptz[])) AS v(tenant_id, remittance_id, reversal_id, at) "
-             "WHERE d.tenant_id = v.tenant_id AND d.remittance_id = v.remittance_id AND d.status <> 'voided' "
+             "WHERE d.tenant_id = v.tenant_id AND d.remittance_id = v.remittance_id "
+             "AND d.status <> 'voided' AND d.status <> ALL(CAST(:awaiting AS text[])) "
              "RETURNING d.denial_id")
 _insert_underpaid = BulkInsert(denials, ["denial_id", "remittance_id", "claim_id", "tenant_id", "payer_id", "category",
                                          "work_queue", "reason_codes", "denied_amount", "kind", "expected_amount",
@@ -38,20 +41,25 @@ _insert_underpaid = BulkInsert(denials, ["denial_id", "remittance_id", "claim_id
                                on_conflict="(tenant_id, remittance_id, kind) DO NOTHING", returning=["denial_id"])
 UNDERPAID_CATEGORY = "underpaid"
 UNDERPAID_WORK_QUEUE = "underpayments"
-# a later payment on a claim closes its items that waited on the payer (rcm_denials.domain.workflow.paid), with
-# a history row each; one statement for the batch
-_recover = text(
+# A later payment on a claim answers its items that waited on the payer (appealed, corrected, rebilled; the
+# rebilled claim's payment too): money in -> recovered (with the amount), a denial again and nothing paid -> upheld
+# (the new denial is an item of its own). A history row each; one statement for the batch.
+_answer = text(
     "WITH paid AS (SELECT * FROM unnest(CAST(:tenants AS text[]), CAST(:claims AS uuid[]), CAST(:remits AS uuid[]), "
-    "CAST(:times AS timestamptz[])) AS v(tenant_id, claim_id, remittance_id, at)), "
+    "CAST(:amounts AS numeric(12,2)[]), CAST(:outcomes AS text[]), CAST(:times AS timestamptz[])) "
+    "AS v(tenant_id, claim_id, remittance_id, amount, outcome, at)), "
     "old AS (SELECT DISTINCT ON (d.denial_id) d.denial_id, d.tenant_id, d.status AS from_status, "
-    "p.remittance_id AS by_remittance, p.at FROM denials d JOIN paid p ON d.tenant_id = p.tenant_id "
-    "AND d.claim_id = p.claim_id AND d.remittance_id <> p.remittance_id "
-    "WHERE d.status = ANY(CAST(:awaiting AS text[])) ORDER BY d.denial_id, p.at), "
-    "moved AS (UPDATE denials d SET status = 'recovered', updated_at = old.at FROM old "
+    "p.remittance_id AS by_remittance, p.amount, p.outcome, p.at FROM denials d JOIN paid p "
+    "ON d.tenant_id = p.tenant_id AND (d.claim_id = p.claim_id OR d.rebill_claim_id = p.claim_id) "
+    "AND d.remittance_id <> p.remittance_id "
+    "WHERE d.status = ANY(CAST(:awaiting AS text[])) ORDER BY d.denial_id, p.outcome = 'recovered' DESC, p.at), "
+    "moved AS (UPDATE denials d SET status = old.outcome, updated_at = old.at, "
+    "recovered_amount = CASE WHEN old.outcome = 'recovered' THEN old.amount END, "
+    "recovered_by_remittance_id = old.by_remittance FROM old "
     "WHERE d.denial_id = old.denial_id RETURNING d.denial_id) "
     "INSERT INTO denial_actions (action_id, denial_id, tenant_id, action, actor, at, from_status, to_status, detail) "
-    "SELECT gen_random_uuid(), old.denial_id, old.tenant_id, 'recovered', 'system:payment-posted', old.at, "
-    "old.from_status, 'recovered', jsonb_build_object('remittance_id', old.by_remittance) "
+    "SELECT gen_random_uuid(), old.denial_id, old.tenant_id, old.outcome, 'system:payment-posted', old.at, "
+    "old.from_status, old.outcome, jsonb_build_object('remittance_id', old.by_remittance, 'paid_amount', old.amount) "
     "FROM old JOIN moved USING (denial_id) RETURNING denial_id")
 
 
@@ -63,15 +71,16 @@ class Denials:
 
     async def record_denials(self, payments: Sequence[Delivery]) -> int:
         """Posted payments (each with its unit of work, bound to the payment's tenant; all share one
-        connection): one multi-row insert for those carrying denial adjustments; a remittance already
-        recorded is skipped. Returns how many denials were recorded."""
+        connection): one multi-row insert for those carrying denial adjustments, each with its denied lines
+        classified one by one; a remittance already recorded is skipped. Items of the claim that waited on the
+        payer are answered first. Returns how many denials were recorded."""
+        found_for = [classify([(a.group_code, a.reason_code, a.amount) for a in p.event.adjustments],
+                              p.event.remark_codes, on=p.event.payment_date) for p in payments]
         if payments:
-            await self.recover_paid(payments)
+            await self.answer_awaiting(payments, found_for)
         rows, causes = [], {}
-        for p in payments:
+        for p, found in zip(payments, found_for):
             ev: PaymentPosted = p.event
-            found = classify([(a.group_code, a.reason_code, a.amount) for a in ev.adjustments], ev.remark_codes,
-                             on=ev.payment_date)
             if found is None:
                 continue
             denial_id = uuid.uuid4()
@@ -80,7 +89,8 @@ class Denials:
                          "work_queue": found.work_queue, "reason_codes": list(found.reason_codes),
                          "denied_amount": found.denied_amount, "remark_codes": list(found.remark_codes),
                          "unknown_codes": list(found.unknown_codes), "explanation": found.explanation,
-                         "follow_up": found.follow_up, "remittance_date": ev.payment_date})
+                         "follow_up": found.follow_up, "remittance_date": ev.payment_date,
+                         "lines": denied_lines(ev) or None})
             causes[denial_id] = (p, found)
         if not rows:
             return 0
@@ -95,31 +105,39 @@ class Denials:
                            key=p.event.claim_id)
         return len(inserted)
 
-    async def recover_paid(self, payments: Sequence[Delivery]) -> int:
-        """Payments with money in them close the claim's items waiting on the payer (appealed, corrected,
-        rebilled; not the item this remittance itself records) as recovered. Returns how many."""
-        paying = [p for p in payments if p.event.paid_amount > 0]
-        if not paying:
+    async def answer_awaiting(self, payments: Sequence[Delivery],
+                              found_for: Sequence[DenialClassification | None]) -> int:
+        """Later payments on claims (or on the claims rebilled for them) answer the items waiting on the payer
+        (appealed, corrected, rebilled; not the item this remittance itself records): money paid -> recovered,
+        denied again with nothing paid -> upheld. A payment neither paying nor denying (all to the patient's
+        deductible) recovers too: the payer took the claim. Returns how many items moved."""
+        answering = [(p, "upheld" if found is not None and p.event.paid_amount <= 0 else "recovered")
+                     for p, found in zip(payments, found_for)
+                     if p.event.paid_amount > 0 or found is not None or p.event.patient_responsibility > 0]
+        if not answering:
             return 0
-        now = paying[0].uow.now()
-        moved = await paying[0].uow.conn.execute(_recover, {
-            "tenants": [p.uow.tenant_id for p in paying], "claims": [p.event.claim_id for p in paying],
-            "remits": [p.event.remittance_id for p in paying], "times": [now] * len(paying),
-            "awaiting": sorted(AWAITING_PAYER)})
+        now = answering[0][0].uow.now()
+        moved = await answering[0][0].uow.conn.execute(_answer, {
+            "tenants": [p.uow.tenant_id for p, _ in answering], "claims": [p.event.claim_id for p, _ in answering],
+            "remits": [p.event.remittance_id for p, _ in answering],
+            "amounts": [p.event.paid_amount for p, _ in answering], "outcomes": [o for _, o in answering],
+            "times": [now] * len(answering), "awaiting": sorted(AWAITING_PAYER)})
         return len(list(moved))
 
     async def void_reversed(self, reversals: Sequence[Delivery]) -> int:
         """Reversals (each with its unit of work bound to its tenant; all share one connection): one multi-row
         update voids the denials recorded for the remittances they take back, within the reversal's tenant only.
         A redelivered reversal finds them voided already and changes nothing; a reversal of a remittance that
-        recorded no denial (paid, or never seen) voids nothing. Returns how many denials were voided."""
+        recorded no denial (paid, or never seen) voids nothing. An item awaiting the payer (corrected, appealed,
+        rebilled) is not voided: the payment that follows the reversal answers it. Returns how many were voided."""
         if not reversals:
             return 0
         now = reversals[0].uow.now()
         voided = await reversals[0].uow.conn.execute(_void, {
             "tenants": [r.uow.tenant_id for r in reversals],
             "reversed": [r.event.reversed_remittance_id for r in reversals],
-            "reversals": [r.event.remittance_id for r in reversals], "times": [now] * len(reversals)})
+            "reversals": [r.event.remittance_id for r in reversals], "times": [now] * len(reversals),
+            "awaiting": sorted(AWAITING_PAYER)})
         return len(list(voided))
     async def record_underpayments(self, payments: Sequence[Delivery]) -> int:
         """Payments paid below the contract (PaymentUnderpaid, each delivery's unit of work bound to its tenant):

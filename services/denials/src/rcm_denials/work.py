@@ -25,7 +25,10 @@ from rcm_runtime.polling import poll_forever
 from rcm_runtime.reads import jsonable
 from rcm_runtime.unit_of_work import UnitsOfWork
 
+from rcm_contracts.base import Event
+
 from rcm_denials.db import denial_actions, denial_settings, denials, payer_deadlines
+from rcm_denials.trends_db import payment_facts
 from rcm_denials.domain import workflow
 from rcm_denials.domain.priority import DeadlineDays, days_left, deadline, priority
 from rcm_denials.domain.workflow import Move, NotAllowed
@@ -128,8 +131,11 @@ class DenialWork:
 
     async def item(self, *, tenant_id: str, denial_id: uuid.UUID) -> dict[str, Any]:
         async with self.units.read(tenant_id) as conn:
-            row = (await conn.execute(select(denials).where(denials.c.tenant_id == tenant_id,
-                                                            denials.c.denial_id == denial_id))).mappings().first()
+            row = (await conn.execute(
+                select(denials, payment_facts.c.payer_claim_number)
+                .outerjoin(payment_facts, (payment_facts.c.tenant_id == denials.c.tenant_id)
+                           & (payment_facts.c.remittance_id == denials.c.remittance_id))
+                .where(denials.c.tenant_id == tenant_id, denials.c.denial_id == denial_id))).mappings().first()
             if row is None:
                 raise NotFound("no such denial for this tenant")
             terms = await tenant_terms(conn, tenant_id)
@@ -141,18 +147,31 @@ class DenialWork:
     # -- actions ---------------------------------------------------------------------------------------
 
     async def act(self, *, tenant_id: str, actor: str, denial_id: uuid.UUID, action: str,
-                  decide: Callable[[str, Any, TenantTerms], tuple[Move, dict[str, Any], dict[str, Any]]]) -> dict:
+                  decide: Callable[[str, Any, TenantTerms], tuple[Move, dict[str, Any], dict[str, Any]]],
+                  emit: Callable[[Any, uuid.UUID], tuple[Event, dict[str, Any]]] | None = None) -> dict:
         """Lock the item, let `decide(status shown, row, terms)` return (move, columns to set, detail for the
-        history) or raise NotAllowed (409, nothing changed), then write the item and its history row."""
+        history) or raise NotAllowed (409, nothing changed), then write the item and its history row. `emit(row,
+        action id)`, when given, returns the action's consequence downstream (an event, published with the
+        commit) and more columns to set (what ties the item to it)."""
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
-            row = (await uow.conn.execute(select(denials).where(
-                denials.c.tenant_id == tenant_id, denials.c.denial_id == denial_id).with_for_update())).mappings().first()
+            # the denied payment's claim number (CLP07) comes along: a replacement claim names it
+            row = (await uow.conn.execute(
+                select(denials, payment_facts.c.payer_claim_number)
+                .outerjoin(payment_facts, (payment_facts.c.tenant_id == denials.c.tenant_id)
+                           & (payment_facts.c.remittance_id == denials.c.remittance_id))
+                .where(denials.c.tenant_id == tenant_id, denials.c.denial_id == denial_id)
+                .with_for_update(of=denials))).mappings().first()
             if row is None:
                 raise NotFound("no such denial for this tenant")
             terms = await tenant_terms(uow.conn, tenant_id)
             shown = view(row, terms, uow.now().date())["status"]
+            action_id = uuid.uuid4()
             try:
                 move, changes, detail = decide(shown, row, terms)
+                if emit is not None:
+                    event, tied = emit(row, action_id)
+                    uow.emit(event, key=row["claim_id"])
+                    changes = {**changes, **tied}
             except NotAllowed as exc:
                 raise Conflict(str(exc)) from None
             now = uow.now()
@@ -162,7 +181,7 @@ class DenialWork:
             await uow.conn.execute(update(denials).where(denials.c.denial_id == denial_id)
                                    .values(status=move.to, updated_at=now, **changes))
             await uow.conn.execute(insert(denial_actions).values(
-                action_id=uuid.uuid4(), denial_id=denial_id, tenant_id=tenant_id, action=action, actor=actor, at=now,
+                action_id=action_id, denial_id=denial_id, tenant_id=tenant_id, action=action, actor=actor, at=now,
                 from_status=shown, to_status=move.to, detail=jsonable(detail)))
         return await self.item(tenant_id=tenant_id, denial_id=denial_id)
 

@@ -27,6 +27,11 @@ REMITTED = date(2026, 11, 2)
 SPECIALIST = {"user": "sam.specialist", "roles": ("denial_specialist",)}
 
 
+def other_payer(payer_id: str = "OTHER-PAYER") -> dict:
+    """A rebill's body: the coverage with the payer that should pay first."""
+    return {"coverage": {"payer_id": payer_id, "payer_name": "Other Health Plan", "member_id": "OHP-1001"}}
+
+
 def payment(claim_id: uuid.UUID, *adjustments: tuple[str, str, str], remarks: tuple[str, ...] = (),
             paid: str = "0.00", payer: str = "SANDBOX1", on: date = REMITTED) -> PaymentPosted:
     adj = [Adjustment(group_code=g, reason_code=c, amount=Decimal(a)) for g, c, a in adjustments]
@@ -227,7 +232,7 @@ async def test_corrected_and_rebilled_items_are_recovered_by_payment_but_open_on
     c2, rebilled = await denied(api, ("CO", "22", "90.00"))
     c3, untouched = await denied(api, ("CO", "16", "90.00"))
     assert (await post(api, corrected, "corrected")).json()["status"] == "corrected"
-    rebill = await post(api, rebilled, "rebill", {"payer_id": "OTHER-PAYER"})
+    rebill = await post(api, rebilled, "rebill", other_payer())
     assert rebill.json()["status"] == "rebilled" and rebill.json()["rebill_payer_id"] == "OTHER-PAYER"
     await api.consume(*[(payment(c, paid="90.00"), "tenant-a", c) for c in (c1, c2, c3)])
     assert [(await get(api, d)).json()["status"] for d in (corrected, rebilled, untouched)] == [
@@ -263,7 +268,7 @@ async def test_actions_not_allowed_now_answer_409_and_change_nothing(api):
     assert await snapshot(api, denial_id) == before
     await post(api, denial_id, "corrected")
     before = await snapshot(api, denial_id)
-    for action, body in (("appeal", {"sent_on": "2026-11-10", "method": "fax"}), ("rebill", {"payer_id": "P"}),
+    for action, body in (("appeal", {"sent_on": "2026-11-10", "method": "fax"}), ("rebill", other_payer("P")),
                          ("corrected", None), ("write-off", {"reason_code": "X", "amount": "1.00"})):
         resp = await post(api, denial_id, action, body)
         assert resp.status_code == 409 and resp.json()["code"] == "conflict", action
@@ -278,7 +283,7 @@ async def test_another_tenants_item_is_404_for_reads_and_actions_and_stays_uncha
     other = {"tenant": "tenant-b", "user": "eve", "roles": ("admin",)}
     assert (await get(api, denial_id, "tenant-b")).status_code == 404
     for action, body in (("assign", {"owner": "eve"}), ("appeal", {"sent_on": "2026-11-10", "method": "fax"}),
-                         ("appeal/answer", {"answer": "upheld"}), ("corrected", None), ("rebill", {"payer_id": "P"}),
+                         ("appeal/answer", {"answer": "upheld"}), ("corrected", None), ("rebill", other_payer("P")),
                          ("write-off", {"reason_code": "X", "amount": "1.00"}), ("write-off/approve", None)):
         resp = await post(api, denial_id, action, body, **other)
         assert resp.status_code == 404 and resp.json()["code"] == "not_found", action

@@ -44,9 +44,22 @@ async def _outcome(action: Awaitable[Scrubbed]) -> dict | JSONResponse:
             "edits": [e.model_dump(mode="json") for e in result.edits]}
 
 
+@router.get("/resubmissions", dependencies=[needs("review.read")],
+            summary="Claims denial work sent again (corrected claims, rebills) and what became of each: clean (sent "
+                    "on), review (waiting in the review queue, stage `denial`) or refused (with the reason)")
+@not_audited("ids, kinds and outcomes of resubmissions: no patient data read, nothing moved")
+async def list_resubmissions(tenant_id: TenantId, scrubber: Provided[Scrubber], claim_id: uuid.UUID | None = None,
+                             denial_id: uuid.UUID | None = None, outcome: str | None = Query(None, max_length=20),
+                             limit: int = Query(100, ge=1, le=1000)) -> dict:
+    rows = await scrubber.resubmissions(tenant_id, claim_id=claim_id, denial_id=denial_id, outcome=outcome,
+                                        limit=limit)
+    return {"resubmissions": [jsonable(r) for r in rows]}
+
+
 @router.get("/review-queue", dependencies=[needs("review.read")],
             summary="Claims waiting for review, filtered by edit, payer, where they came back "
-                    "from (scrub, build, validation, 999, 277CA) or decision (review, held)")
+                    "from (scrub, build, validation, 999, 277CA, denial: a corrected claim from denial work) or decision "
+                    "(review, held)")
 @audited.phi_read("review_queue.read", "claim")
 async def get_review_queue(tenant_id: TenantId, scrubber: Provided[Scrubber], decision: str | None = "review",
                            edit: str | None = None, payer_id: str | None = None, stage: str | None = None,

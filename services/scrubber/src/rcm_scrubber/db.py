@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ARRAY, Column, DateTime, Numeric, PrimaryKeyConstraint, String, func
+from sqlalchemy import ARRAY, Column, DateTime, Index, Numeric, PrimaryKeyConstraint, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -45,6 +45,9 @@ class ScrubbedClaim(Base, table=True):
     stage: str = Field(default="scrub", sa_column_kwargs={"server_default": "scrub"})
     version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     rule_sets: list | None = Field(default=None, sa_column=Column(JSONB))  # which rule-set versions applied
+    # the denials request (ClaimResubmissionRequested.request_id) this claim answers: a corrected claim or a
+    # rebill; it travels with the claim to submission (migration 0010)
+    resubmission_id: uuid.UUID | None = None
 
 
 class ReviewAudit(Base, table=True):
@@ -113,7 +116,27 @@ class RuleProposal(Base, table=True):
     created_at: datetime = Field(sa_column=_now_column())
 
 
+class Resubmission(Base, table=True):
+    """A request from denial work to send a claim again (a corrected claim, a rebill), acted on once: what became
+    of it (clean: sent on; review: waits in the review queue; refused: the reason). Ids and codes only."""
+
+    __tablename__ = "resubmissions"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "request_id", name="resubmissions_pkey"),
+                      Index("ix_resubmissions_claim", "tenant_id", "claim_id"))
+
+    tenant_id: str = Field(primary_key=True)
+    request_id: uuid.UUID = Field(primary_key=True)  # a redelivered request finds its row and does nothing
+    denial_id: uuid.UUID
+    claim_id: uuid.UUID  # the denied claim
+    kind: str  # corrected | rebill
+    resubmitted_claim_id: uuid.UUID | None = None  # the claim that went (the rebill's is new)
+    outcome: str  # clean | review | refused
+    reason: str | None = None
+    received_at: datetime = Field(sa_column=_now_column())
+
+
 scrubbed_claims = ScrubbedClaim.__table__
+resubmissions = Resubmission.__table__
 review_audit = ReviewAudit.__table__
 rule_sets = RuleSetVersion.__table__
 claim_fingerprints = ClaimFingerprint.__table__

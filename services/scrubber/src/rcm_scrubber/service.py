@@ -9,6 +9,7 @@ timely filing) is the injected clock's."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -17,9 +18,11 @@ from typing import Any, Sequence
 from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from pydantic import ValidationError
 
 from rcm_contracts.claim import Claim
-from rcm_contracts.events import ClaimReturned, ClaimScrubbed, Edit
+from rcm_contracts.envelope import describe_validation_error
+from rcm_contracts.events import ClaimResubmissionRequested, ClaimReturned, ClaimScrubbed, Edit
 from rcm_runtime import phi
 from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.clock import Clock
@@ -27,11 +30,15 @@ from rcm_runtime.consumer import Delivery
 from rcm_runtime.errors import Conflict, NotFound
 from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
 
-from rcm_scrubber.db import FINGERPRINT_FIELD, PHI, claim_fingerprints, review_audit, rule_sets, scrubbed_claims
+from rcm_scrubber.db import (
+    FINGERPRINT_FIELD, PHI, claim_fingerprints, resubmissions, review_audit, rule_sets, scrubbed_claims,
+)
+from rcm_scrubber.domain import resubmission
 from rcm_scrubber.domain.catalog import CATALOG
 from rcm_scrubber.domain.engine import ScrubContext, claim_fingerprint, decision, scrub
 from rcm_scrubber.domain.rule_sets import EffectiveRuleSet, RuleSetDocument, RuleSetLibrary, parse_rule_set
 
+log = logging.getLogger("rcm.scrubber")
 TENANT_DEFAULT = "*"  # rule_sets.payer_id of a tenant's default rule set
 OPEN = ("review", "held")  # decisions a person may still act on
 
@@ -198,6 +205,74 @@ async def take_back(returned: Sequence[Delivery]) -> int:
     return found
 
 
+# ---------------------------------------------------------------- resubmissions from denial work
+async def resubmit(requested: Sequence[Delivery]) -> int:
+    """Denials asks to send a claim again (ClaimResubmissionRequested, each delivery's unit bound to its tenant):
+    a corrected claim replaces the denied one (frequency 7) in its row; a rebill is a new claim to the other payer.
+    Each is scrubbed under today's rules: clean goes on to submission carrying the request's id; errors, a request
+    for review, or a correction that does not make a valid claim wait in the review queue (stage `denial`) for a
+    person to correct and release. A request whose claim the scrubber never had for the tenant is refused with
+    the reason. Every request is acted on once (a redelivery finds its row). Returns how many were sent on."""
+    sent = 0
+    for d in requested:
+        ev: ClaimResubmissionRequested = d.event
+        uow, tenant_id = d.uow, d.uow.tenant_id
+        first = await uow.conn.execute(pg_insert(resubmissions).values(
+            tenant_id=tenant_id, request_id=ev.request_id, denial_id=ev.denial_id, claim_id=ev.claim_id,
+            kind=ev.kind, outcome="received").on_conflict_do_nothing().returning(resubmissions.c.request_id))
+        if first.first() is None:
+            continue  # acted on before
+        outcome, reason, claim_id = await _resubmit_one(uow, ev)
+        sent += outcome == "clean"
+        await uow.conn.execute(update(resubmissions).where(
+            resubmissions.c.tenant_id == tenant_id, resubmissions.c.request_id == ev.request_id).values(
+            outcome=outcome, reason=reason, resubmitted_claim_id=claim_id))
+        if outcome == "refused":
+            log.warning("resubmission refused", extra={"tenant_id": tenant_id, "request_id": str(ev.request_id),
+                                                       "reason": reason})
+    return sent
+
+
+async def _resubmit_one(uow: UnitOfWork, ev: ClaimResubmissionRequested) -> tuple[str, str | None, uuid.UUID | None]:
+    row = PHI.open(scrubbed_claims, (await uow.conn.execute(select(scrubbed_claims).where(
+        scrubbed_claims.c.tenant_id == uow.tenant_id, scrubbed_claims.c.claim_id == ev.claim_id)
+        .with_for_update())).first())
+    if row is None:
+        return "refused", "the scrubber has no such claim for this tenant", None
+    forced: list[Edit] = []
+    try:
+        claim = resubmission.replacement(row.claim, ev) if ev.kind == "corrected" else resubmission.rebilled(row.claim, ev)
+    except ValidationError as exc:
+        if ev.kind != "corrected":
+            return "refused", "the rebilled claim is not a valid claim: " + describe_validation_error(exc), None
+        # kept, for a person: the claim as billed, as a replacement, with why the correction did not apply
+        claim = resubmission.as_billed_replacement(row.claim, ev)
+        forced = [Edit(code="DNL-INVALID", severity="error",
+                       message="the correction from denial work does not make a valid claim: "
+                               + describe_validation_error(exc))]
+    if resubmission.for_review(ev):
+        forced.append(resubmission.CORRECT_THEN_RELEASE)
+    [result] = await scrub_claims(uow.conn, [(uow.tenant_id, claim, forced)], today=uow.clock.today())
+    decision = "review" if forced else result.decision
+    result = Scrubbed(result.claim, decision, result.edits, result.rule_sets)
+    values = {**PHI.seal(scrubbed_claims, _row(uow.tenant_id, result, stage="denial")), "resubmission_id": ev.request_id}
+    if ev.kind == "corrected":
+        await uow.conn.execute(update(scrubbed_claims).where(
+            scrubbed_claims.c.tenant_id == uow.tenant_id, scrubbed_claims.c.claim_id == ev.claim_id).values(
+            **{k: v for k, v in values.items() if k not in ("claim_id", "tenant_id")},
+            version=row.version + 1, scrubbed_at=func.now()))
+    else:
+        await uow.conn.execute(pg_insert(scrubbed_claims).values(values).on_conflict_do_nothing())
+    await uow.conn.execute(insert(review_audit).values(PHI.seal(review_audit, dict(
+        claim_id=claim.claim_id, tenant_id=uow.tenant_id, actor=uow.actor, action=f"resubmission_{ev.kind}",
+        before=_snapshot(row), after=_snapshot(result), note=None))))
+    if decision == "clean":
+        await record_sent_on(uow.conn, [(uow.tenant_id, claim)])
+        uow.emit(ClaimScrubbed(claim=claim, decision="clean", edits=result.edits, resubmission_id=ev.request_id),
+                 key=claim.claim_id)
+    return decision, None, claim.claim_id
+
+
 # ---------------------------------------------------------------- review queue actions
 async def _open_claim(uow: UnitOfWork, claim_id: uuid.UUID, *, states=OPEN):
     row = (await uow.conn.execute(select(scrubbed_claims).where(
@@ -234,7 +309,8 @@ async def _rescrub(uow: UnitOfWork, row, claim: Claim, *, action: str, note: str
         after=_snapshot(result), note=note))))
     if result.decision == "clean":
         await record_sent_on(conn, [(row.tenant_id, claim)])
-        uow.emit(ClaimScrubbed(claim=claim, decision="clean", edits=result.edits), key=claim.claim_id)
+        uow.emit(ClaimScrubbed(claim=claim, decision="clean", edits=result.edits,
+                               resubmission_id=row.resubmission_id), key=claim.claim_id)
     return result
 
 
@@ -307,12 +383,26 @@ class Scrubber:
     async def take_back(self, returned: Sequence[Delivery]) -> int:
         return await take_back(returned)
 
+    async def resubmit(self, requested: Sequence[Delivery]) -> int:
+        return await resubmit(requested)
+
     # review queue
     async def review_queue(self, tenant_id: str, *, decision: str | None, edit: str | None, payer_id: str | None,
                            stage: str | None, limit: int, offset: int) -> tuple[int, list[dict]]:
         async with self.units.read(tenant_id) as conn:
             return await review_queue(conn, tenant_id, decision=decision, edit=edit, payer_id=payer_id, stage=stage,
                                       limit=limit, offset=offset)
+
+    async def resubmissions(self, tenant_id: str, *, claim_id: uuid.UUID | None, denial_id: uuid.UUID | None,
+                            outcome: str | None, limit: int) -> list[dict]:
+        where = [resubmissions.c.tenant_id == tenant_id]
+        for column, value in (("claim_id", claim_id), ("denial_id", denial_id), ("outcome", outcome)):
+            if value is not None:
+                where.append(resubmissions.c[column] == value)
+        async with self.units.read(tenant_id) as conn:
+            rows = await conn.execute(select(resubmissions).where(*where)
+                                      .order_by(resubmissions.c.received_at.desc()).limit(limit))
+            return [dict(r) for r in rows.mappings()]
 
     async def audit_trail(self, tenant_id: str, claim_id: uuid.UUID) -> list[dict]:
         async with self.units.read(tenant_id) as conn:

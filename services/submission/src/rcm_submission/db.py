@@ -59,6 +59,9 @@ class SubmissionRecord(Base, table=True):
     # a secondary claim: the primary claim it follows (migration 0005). Its events are keyed by that claim, so
     # one claim's story (both payers) stays in one partition, in order, and in one timeline downstream.
     primary_claim_id: uuid.UUID | None = None
+    # the denials request (ClaimScrubbed.resubmission_id) the claim was last queued again under: a corrected
+    # claim replacing an accepted one, once per request (migration 0011)
+    resubmission_id: uuid.UUID | None = None
 
 
 class InterchangeRecord(Base, table=True):

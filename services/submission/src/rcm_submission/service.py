@@ -71,14 +71,16 @@ def submitter_id(tenant_id: str) -> str:
 @audited.money("claim.queue_submission", "claim")
 async def on_claims_scrubbed(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
     """Clean claims are queued. A claim that comes back clean after a rejection is queued again (its
-    attempts and rejection history kept); one already sent or accepted is left alone (a redelivery). Rows are
-    keyed by (tenant, claim): another tenant's claim with the same id is its own row."""
+    attempts and rejection history kept); one already sent or accepted is left alone (a redelivery), unless it
+    answers a denials request it was not queued under yet (a corrected claim replacing the one the payer
+    denied: sent again, once per request). Rows are keyed by (tenant, claim): another tenant's claim with the
+    same id is its own row."""
     now = uow.now()
     rows = [
         {"claim_id": d.event.claim.claim_id, "tenant_id": d.tenant_id, "payer_id": d.event.claim.coverage.payer_id,
          "status": "queued", "claim": d.event.claim.model_dump(mode="json"),
          "patient_control_number": patient_control_number(d.event.claim.claim_id),
-         "frequency_code": d.event.claim.frequency_code, "queued_at": now}
+         "frequency_code": d.event.claim.frequency_code, "queued_at": now, "resubmission_id": d.event.resubmission_id}
         for d in deliveries if d.event.decision == "clean" and d.event.claim.coverage is not None
     ]
     if not rows:
@@ -87,8 +89,11 @@ async def on_claims_scrubbed(uow: UnitOfWork, deliveries: list[Delivery]) -> Non
     await uow.conn.execute(stmt.on_conflict_do_update(
         index_elements=[submissions.c.tenant_id, submissions.c.claim_id],
         set_={"status": "queued", "claim": stmt.excluded.claim, "payer_id": stmt.excluded.payer_id,
-              "queued_at": stmt.excluded.queued_at},
-        where=submissions.c.status.in_(("queued", "rejected", "returned"))))
+              "queued_at": stmt.excluded.queued_at, "frequency_code": stmt.excluded.frequency_code,
+              "resubmission_id": func.coalesce(stmt.excluded.resubmission_id, submissions.c.resubmission_id)},
+        where=submissions.c.status.in_(("queued", "rejected", "returned"))
+        | (stmt.excluded.resubmission_id.is_not(None)
+           & submissions.c.resubmission_id.is_distinct_from(stmt.excluded.resubmission_id))))
 
 
 @audited.money("claim.secondary", "claim")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Iterable
+from typing import Any, Iterable
 
 from rcm_denials.domain.codes import CodeLists, load_code_lists, norm
 
@@ -110,3 +110,20 @@ def explain(ranked: list[tuple[str, str]], remarks: tuple[str, ...], on: date, c
         rarc = codes.rarc(remark, on)
         parts.append(f"remark {remark}: {rarc.description if rarc is not None else 'code not in the RARC list'}")
     return " ".join(parts)
+
+
+def denied_lines(payment: Any, codes: CodeLists | None = None) -> list[dict[str, Any]]:
+    """Each service line of a posted payment (PaymentPosted.lines) that carries denial adjustments, classified on
+    its own: line, procedure and modifiers, charge, paid, denied amount, its GROUP-CARCs and root cause (the
+    claim's remarks refine it). Lines fully paid or only adjusted by routine codes are left out."""
+    out = []
+    for line in payment.lines:
+        found = classify([(a.group_code, a.reason_code, a.amount) for a in line.adjustments], payment.remark_codes,
+                         on=payment.payment_date, codes=codes)
+        if found is None:
+            continue
+        out.append({"line_number": line.line_number, "procedure_code": line.procedure_code,
+                    "modifiers": list(line.modifiers), "charge": str(line.charge), "paid": str(line.paid),
+                    "denied_amount": str(found.denied_amount), "reason_codes": list(found.reason_codes),
+                    "root_cause": found.root_cause})
+    return out
