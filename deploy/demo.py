@@ -193,6 +193,9 @@ async def show_denials(stack: Stack) -> None:
     rule proposals from denial patterns."""
     queue = (await stack.http.get(url("denials", "/v1/denials"), params={"sort": "priority", "limit": 5})).json()
     print(f"\ndenial work queue (tenant {stack.tenant_id}): {json.dumps(queue['summary'])[:300]}")
+    causes, total = queue["summary"]["by_root_cause"], queue["summary"]["total"]
+    print("  items by root cause: " + ", ".join(f"{cause} {count} ({100 * count / total:.0f}%)"
+                                                for cause, count in sorted(causes.items(), key=lambda kv: -kv[1])))
     for item in queue["items"]:
         print(f"  {item['root_cause']:18s} {item['payer_id']:6s} {item['denied_amount']:>9s}  deadline {item['deadline']}"
               f" ({item['days_left']} days)  priority {item['priority']}  {', '.join(item['reason_codes'])}")
@@ -209,10 +212,50 @@ async def show_denials(stack: Stack) -> None:
                                   json={"reason_code": "SMALL_BALANCE", "amount": amount}, headers=acting_as("sam.specialist"))
         print(f"  write-off of {amount} by sam.specialist -> HTTP {w.status_code} {w.json().get('status')} "
               "(above the tenant's 50.00 it waits for another person's approval)")
+    await show_corrected_claim(stack, exclude={top["denial_id"], *(r["denial_id"] for r in rest[:1])})
     proposals = (await stack.http.get(url("scrubber", "/v1/rule-proposals"))).json()
     items = proposals.get("items", proposals.get("proposals", []))
     print(f"  scrubber rule proposals from denial patterns: {len(items)}"
           + (f"; first: {json.dumps(items[0])[:200]}" if items else ""))
+
+
+CORRECTED_TIMEOUT_S = 90
+
+
+async def show_corrected_claim(stack: Stack, exclude: set[str]) -> None:
+    """A denied claim corrected and paid: a CO-96 (97810 not covered) item whose service was manual therapy
+    (97140) goes back as a replacement claim (frequency 7, REF*F8 the payer's claim number) through the scrubber and
+    submission; the payer reverses its denial and pays; the item ends recovered."""
+    listed = (await stack.http.get(url("denials", "/v1/denials"),
+                                   params={"root_cause": "non_covered", "status": "open", "limit": 50})).json()
+    item = next((i for i in listed["items"] if i["denial_id"] not in exclude and i["reason_codes"] == ["CO-96"]), None)
+    if item is None:
+        print("  corrected claim: no open CO-96 item to correct in this run")
+        return
+    billed = (await stack.http.get(url("scrubber", f"/v1/claims/{item['claim_id']}"))).json()["claim"]
+    lines = [{**ln, "procedure_code": "97140"} if ln["procedure_code"] == "97810" else ln for ln in billed["lines"]]
+    r = await stack.http.post(url("denials", f"/v1/denials/{item['denial_id']}/corrected"),
+                              json={"correction": {"lines": lines}}, headers=acting_as("sam.specialist"))
+    print(f"  corrected claim for {item['claim_id']} (97810 -> 97140) by sam.specialist -> HTTP {r.status_code} "
+          f"{r.json().get('status')}, replacing payer claim {r.json().get('payer_claim_number')}")
+    if r.status_code != 200:
+        return
+    deadline = time.monotonic() + CORRECTED_TIMEOUT_S
+    while time.monotonic() < deadline:
+        answered = (await stack.http.get(url("denials", f"/v1/denials/{item['denial_id']}"))).json()
+        if answered["status"] not in ("corrected",):
+            break
+        await asyncio.sleep(1.0)
+    else:
+        print(f"  the payer's answer to the corrected claim did not arrive within {CORRECTED_TIMEOUT_S}s")
+        return
+    sent = (await stack.http.get(url("submission", f"/v1/claims/{item['claim_id']}"))).json()
+    ledger = await _ledger(stack, item["claim_id"]) or {"totals": {}}
+    t = ledger["totals"]
+    print(f"  -> sent as frequency {sent.get('frequency_code')} ({sent.get('status')} by the payer); item "
+          f"{answered['status']}, recovered {answered.get('recovered_amount')}; ledger: charge {t.get('charge')}, "
+          f"paid {t.get('payer_paid')}, contractual {t.get('contractual')}, balance {t.get('balance')} "
+          "(the denial reversed by the payer, CLP02 22)")
 
 
 async def show_dead_letters(stack: Stack) -> None:
