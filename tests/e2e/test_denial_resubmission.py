@@ -73,7 +73,7 @@ async def test_a_denied_claim_corrected_is_sent_as_a_replacement_and_paid_and_a_
     submitted = await stack.get("submission", f"/v1/claims/{claim_id}")
     assert (submitted["frequency_code"], submitted["status"]) == ("7", "accepted")
     sent = await stack.get("submission", f"/v1/interchanges/{submitted['interchange_control_number']}")
-    assert f"REF*F8*{pccn}~" in sent["content"] and ":B:7*" in sent["content"] and "*97140" in sent["content"]
+    assert f"REF*F8*{pccn}~" in sent["content"] and ":B:7*" in sent["content"] and "SV1*HC:97140*" in sent["content"]
     [resubmission] = (await stack.get("scrubber", "/v1/resubmissions", claim_id=claim_id))["resubmissions"]
     assert (resubmission["kind"], resubmission["outcome"]) == ("corrected", "clean")
 

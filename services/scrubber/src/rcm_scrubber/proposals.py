@@ -19,7 +19,7 @@ from rcm_runtime.unit_of_work import UnitOfWork
 from rcm_scrubber.db import rule_proposals, rule_sets
 from rcm_scrubber.domain.proposals import next_version, proposed_rule
 from rcm_scrubber.domain.rule_sets import RuleSetError, parse_rule_set, payer_key
-from rcm_scrubber.service import add_rule_set
+from rcm_scrubber.service import add_rule_set, lock_rule_sets
 
 STATUSES = ("proposed", "approved", "dismissed")
 
@@ -78,6 +78,7 @@ async def approve(uow: UnitOfWork, proposal_id: uuid.UUID, note: str | None) -> 
     """The rule joins the payer's rule set as its next version (created by the approver)."""
     row = await _proposed(uow, proposal_id)
     payer = payer_key(row["payer_id"])
+    await lock_rule_sets(uow, payer)  # another approval for the payer waits, then builds on this version
     latest = (await uow.conn.execute(select(rule_sets.c.document).where(
         rule_sets.c.tenant_id == uow.tenant_id, rule_sets.c.payer_id == payer)
         .order_by(rule_sets.c.version.desc()).limit(1).with_for_update())).scalar()

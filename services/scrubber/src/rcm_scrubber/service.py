@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Sequence
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from pydantic import ValidationError
@@ -67,6 +67,14 @@ async def rule_library(conn: AsyncConnection, tenant_ids: set[str]) -> RuleSetLi
     return RuleSetLibrary(parse_rule_set(r.document) for r in rows)
 
 
+async def lock_rule_sets(uow: UnitOfWork, payer: str) -> None:
+    """Serialise new versions of one tenant's rule set for one payer until the transaction ends: two writers (two
+    approvals of proposed rules, two uploads) would otherwise both read the same latest version and the second's
+    insert would collide. A transaction-level advisory lock: there may be no row to lock yet (the first version)."""
+    await uow.conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                           {"k": f"scrubber.rule_sets/{uow.tenant_id}/{payer}"})
+
+
 async def add_rule_set(uow: UnitOfWork, document: dict[str, Any]) -> RuleSetDocument:
     """Store a new version for the unit's tenant, created by its actor. Raises RuleSetError (422) for a bad
     document, StaleVersion (409) when the version is not above the latest for that tenant and payer
@@ -74,6 +82,7 @@ async def add_rule_set(uow: UnitOfWork, document: dict[str, Any]) -> RuleSetDocu
     tenant_id = uow.tenant_id
     doc = parse_rule_set({**document, "tenant_id": tenant_id})
     payer = doc.payer_id or TENANT_DEFAULT
+    await lock_rule_sets(uow, payer)
     latest = await uow.conn.scalar(select(func.max(rule_sets.c.version)).where(
         rule_sets.c.tenant_id == tenant_id, rule_sets.c.payer_id == payer))
     if latest is not None and doc.version <= latest:

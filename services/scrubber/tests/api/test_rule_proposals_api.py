@@ -138,3 +138,34 @@ async def test_a_payer_without_a_rule_set_gets_its_first_version_and_a_dismissed
     assert unknown.status_code == 404
     assert (await api.client.get("/v1/rule-proposals", params={"status": "maybe"},
                                  headers=api.headers())).status_code == 422
+
+
+async def test_two_approvals_at_once_for_a_payer_without_a_rule_set_make_versions_1_and_2_never_a_500(api):
+    """Both used to read "no version yet" (there is no row to lock): the second insert of version 1 collided (a
+    500). Serialised per tenant and payer, the second waits for the first and builds on it: version 2 carries both
+    rules. The first approval is held open until the second is seen waiting on a lock."""
+    import asyncio
+
+    from rcm_scrubber.proposals import Proposals, approve
+
+    first, second = recommended("SBX07"), recommended("SBX07")
+    second = second.model_copy(update={"procedure_code": "97811", "suggested_rule": second.suggested_rule.model_copy(
+        update={"id": "DNL-SBX07-97811-CO-96", "procedure_codes": ["97811"]})})
+    for event in (first, second):
+        await propose(api, event)
+    proposals = api.app.state.runtime.services[Proposals]
+    async with proposals.units.begin(tenant_id="tenant-a", actor="ann.first") as uow:
+        assert (await approve(uow, first.recommendation_id, None))["rule_set_version"] == 1
+        later = asyncio.create_task(proposals.approve(tenant_id="tenant-a", proposal_id=second.recommendation_id,
+                                                      actor="bob.second", note=None))
+        for _ in range(500):  # until the second approval waits on a lock (the advisory lock, or the colliding row)
+            waiting = await api.scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                       "AND (query LIKE '%pg_advisory_xact_lock%' OR query LIKE '%INSERT INTO rule_sets%')")
+            if waiting or later.done():
+                break
+            await asyncio.sleep(0.01)
+    decided = await later
+    assert decided["rule_set_version"] == 2 and decided["decided_by"] == "bob.second"
+    effective = await api.client.get("/v1/rule-sets/effective", params={"payer_id": "SBX07", "on": "2026-03-14"},
+                                     headers=api.headers())
+    assert sorted(effective.json()["custom_rules"]) == ["DNL-SBX07-97810-CO-96", "DNL-SBX07-97811-CO-96"]
