@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Numeric, bindparam, delete, func, insert, select, true, update
+from sqlalchemy import Numeric, bindparam, delete, func, insert, null, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from rcm_contracts.claim import Address, Claim
@@ -359,9 +359,9 @@ class Sandbox:
                   "adj": adjudication_to_json(c.adjudication), "paid_for": _sealed_claim(c.claim, tenant_id),
                   "due": overpaid.get(c.claim.claim_id, ZERO)} for tenant_id, c in corrected])
         voided = [c for plan in plans for c in plan.voided]
-        if voided:  # no payment stands: a later replacement is a first payment again
+        if voided:  # no payment stands: a later replacement is a first payment again (SQL NULL, not JSON null)
             await conn.execute(update(payer_claims).where(payer_claims.c.claim_id == bindparam("cid")).values(
-                status=VOIDED, reprocess_at=None, remitted_at=now, adjudication=None, remitted_claim=None,
+                status=VOIDED, reprocess_at=None, remitted_at=now, adjudication=null(), remitted_claim=null(),
                 recoupment_due=due),
                 [{"cid": c.claim.claim_id, "due": overpaid.get(c.claim.claim_id, ZERO)} for c in voided])
         if unpaid_voids:  # nothing was paid, nothing to answer
