@@ -56,8 +56,10 @@ def test_a_replacement_of_a_denied_claim_reverses_the_denial_and_pays_the_replac
     pcn = patient_control_number(original.claim_id)
     clps = [s for s in texts(text) if s.startswith("CLP")]
     # the reversal echoes the original (CLP09 1), the new adjudication the replacement (CLP09 7); CLP07 both
-    assert clps[0].startswith(f"CLP*{pcn}*22*-1050*{x12_amount(-denied.adjudication.paid)}*") and clps[0].endswith(f"*{PCCN}*11*1")
-    assert clps[1].startswith(f"CLP*{pcn}*1*1050*{x12_amount(anew.adjudication.paid)}*") and clps[1].endswith(f"*{PCCN}*11*7")
+    assert clps[0].startswith(f"CLP*{pcn}*22*-1050*{x12_amount(-denied.adjudication.paid)}*")
+    assert clps[0].endswith(f"*{PCCN}*11*1")
+    assert clps[1].startswith(f"CLP*{pcn}*1*1050*{x12_amount(anew.adjudication.paid)}*")
+    assert clps[1].endswith(f"*{PCCN}*11*7")
     assert "CAS*CO*197*-900" in texts(text) and "CAS*CO*197*900" not in texts(text)
     assert_balanced_835(text)
     assert_pyx12_valid(text, "835")

@@ -3,9 +3,10 @@ alone: a void), and the provider-level adjustments that go with them.
 
 One check per (tenant, payer, billing provider): every claim the payer settles for that provider in the cycle
 travels together, as payers batch them. Reversals come first, each followed by its correction (a void's reversal
-by nothing), then the new payments. Interest owed on a late payment is paid in the same check (PLB L6), an overpayment a correction left
-with the provider is parked in it (PLB WO, negative), and overpayments parked in earlier checks are recovered
-(PLB WO, positive) from whatever this check pays, never more than it pays: what it cannot take now stays due.
+by nothing), then the new payments. Interest owed on a late payment is paid in the same check (PLB L6), an
+overpayment a correction or void left with the provider is parked in it (PLB WO, negative), and overpayments parked
+in earlier checks are recovered (PLB WO, positive) from whatever this check pays, never more than it pays: what it
+cannot take now stays due.
 """
 
 from __future__ import annotations
