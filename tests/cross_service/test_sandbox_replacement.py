@@ -162,8 +162,20 @@ async def test_a_denial_replaced_then_replaced_again_then_voided_posts_to_the_ri
                                             "recoupment_due": paid}
     totals = (await ledger(remittance, ledger_id))["totals"]
     assert (D(totals["charge"]), D(totals["payer_paid"]), D(totals["balance"])) == (0, 0, 0)
-
     assert await cycle(sandbox, remittance) == []  # nothing more to say about it
+
+    # the next check to the provider takes the voided payment back (PLB WO, positive), as much as it pays
+    newcomer = claim_for("M30009", seed=19)
+    await registered(remittance, newcomer, "SBX01")
+    await send(sandbox, [newcomer], "SBX01", 65)
+    [later] = await cycle(sandbox, remittance)
+    [new_clp] = clps(later)
+    taken = min(paid, D(new_clp[3]))
+    assert f"*WO:{pcn}*{x12_amount(taken)}~" in later  # never more than the check pays: the rest stays due
+    assert (await row(sandbox, original))["recoupment_due"] == (paid - taken or None)
+    wo = [D(e["amount"]) for e in (await ledger(remittance, ledger_id))["entries"]
+          if e["kind"] == "provider_adjustment" and e["reason_code"] == "WO"]
+    assert sorted(wo) == [-paid, taken]  # parked with the void, recovered: both on the claim's ledger
 
 
 async def test_a_replacement_or_void_of_a_claim_never_remitted(apis):
@@ -204,3 +216,18 @@ async def test_a_replacement_before_the_payers_own_reprocessing_settles_it(apis)
     assert await cycle(sandbox, remittance) == []  # the reprocessing it would have had is not sent
     totals = (await ledger(remittance, ledger_id))["totals"]
     assert D(totals["payer_paid"]) == D(anew[3]) and D(totals["balance"]) == 0
+
+
+async def test_a_replacement_of_a_late_payment_carries_no_interest(apis):
+    sandbox, _ = apis
+    claim = claim_for("LATE30005", seed=15)
+    await send(sandbox, [claim], "SBX01", 91)
+    [first] = await cycle(sandbox)
+    assert "AMT*I*" in first and "*L6:" in first  # paid late: interest with the first payment
+    [clp] = clps(first)
+    await send(sandbox, [sent_again(claim, "7", clp[6])], "SBX01", 92)
+    [replaced] = await cycle(sandbox)
+    reversal, anew = clps(replaced)
+    assert (reversal[1], anew[1], anew[3]) == ("22", "1", clp[3])  # the same payment again, without interest
+    assert "AMT*I*" not in replaced and "*L6" not in replaced
+    assert (await row(sandbox, claim))["status"] == "replaced"
