@@ -285,16 +285,16 @@ class Sandbox:
                 claim = Claim.model_validate(r.claim)
                 key = (r.tenant_id, r.payer_id, claim.billing_provider.npi)
                 how = settlement(claim.frequency_code, remitted_before=r.adjudication is not None)
+                original = None
+                if how in ("replace", "void"):
+                    original = _standing_payment(r)
+                    if original is None:  # nothing the reversal can echo: the claim is settled anew
+                        how = "pay" if how == "replace" else "void_unpaid"
                 if how == "pay":
                     payments.append((key, remitted(claim, r.payer_claim_control_number, self.fixtures)))
                 elif how == "void_unpaid":
                     unpaid_voids.append(claim.claim_id)
                 else:
-                    # the reversal echoes the claim that payment was made for (a row remitted before remitted_claim
-                    # was kept: the claim as last received)
-                    paid_for = Claim.model_validate(r.remitted_claim or r.claim)
-                    original = RemittedClaim(paid_for, adjudication_from_json(r.adjudication),
-                                             r.payer_claim_control_number)
                     # the replacement's payment is not a first payment: no interest, no mistaken rates
                     anew = (remitted(claim, r.payer_claim_control_number, self.fixtures, first_payment=False)
                             if how == "replace" else None)
@@ -380,6 +380,17 @@ class Sandbox:
             return False
         benefits = self.fixtures.benefits_for(paid.claim.coverage.member_id)
         return benefits is not None and benefits.reprocess
+
+
+def _standing_payment(row) -> RemittedClaim | None:
+    """The payment a replacement or void reverses, with the claim it was made for (for a row remitted before that
+    claim was kept, the claim as last received, when it still has the lines paid; else None)."""
+    paid_for = Claim.model_validate(row.remitted_claim or row.claim)
+    try:
+        return RemittedClaim(paid_for, adjudication_from_json(row.adjudication), row.payer_claim_control_number)
+    except ValueError:
+        log.warning("a replacement or void names lines its standing payment cannot be echoed with; settled anew")
+        return None
 
 
 def _sealed_claim(claim: Claim, tenant_id: str) -> dict:

@@ -3,6 +3,7 @@ answers it (the standing payment reversed, CLP02 22, then the replacement's adju
 balanced and accepted by pyx12."""
 
 from decimal import Decimal as D
+from types import SimpleNamespace
 
 import pytest
 
@@ -10,7 +11,9 @@ from rcm_contracts.claim import Claim, patient_control_number
 from rcm_sandbox.domain.adjudication import adjudicate
 from rcm_sandbox.domain.checks import plan_checks
 from rcm_sandbox.domain.replacement import settlement, status_after
+from rcm_sandbox.domain.reprocessing import adjudication_to_json
 from rcm_sandbox.domain.x12_835 import RemittedClaim
+from rcm_sandbox.service import _standing_payment
 from rcm_x12.format import x12_amount
 from tests.support.pyx12_oracle import assert_pyx12_valid
 
@@ -126,3 +129,21 @@ def test_a_void_finds_no_room_in_a_full_plb_and_waits():
     text = era(plan.claims, provider_adjustments=plan.adjustments, payment=NO_PAYMENT)
     assert_balanced_835(text)
     assert_pyx12_valid(text, "835")
+
+
+def stored(claim: Claim, payment: RemittedClaim, remitted_claim: Claim | None) -> SimpleNamespace:
+    """A payer_claims row as the remitter reads it (opened)."""
+    return SimpleNamespace(claim=claim.model_dump(mode="json"), adjudication=adjudication_to_json(payment.adjudication),
+                           remitted_claim=remitted_claim.model_dump(mode="json") if remitted_claim else None,
+                           payer_claim_control_number=PCCN)
+
+
+def test_the_reversal_echoes_the_claim_the_payment_was_made_for():
+    original = make_claim(("99213", "150.00"), ("36415", "20.00"))
+    first = paid(original)
+    fewer_lines = sent_again(original, "7", lines=[original.lines[0].model_dump()], total_charge=D("150.00"))
+    standing = _standing_payment(stored(fewer_lines, first, original))
+    assert standing.claim == original and standing.adjudication == first.adjudication
+    # a row remitted before the paid claim was kept: the claim as last received, if it still has the lines paid
+    assert _standing_payment(stored(sent_again(original, "7"), first, None)).claim.frequency_code == "7"
+    assert _standing_payment(stored(fewer_lines, first, None)) is None  # else the claim is settled anew
