@@ -13,4 +13,6 @@ down_revision = '0008_audit'
 branch_labels = None
 depends_on = None
 
-upgrade, downgrade = seal_phi_steps(PHI.only(payer_claims, outbound_files), messaging=False)
+# payer_claims.remitted_claim came later (0010), sealed as it is written
+SEALED_HERE = PHI.only(payer_claims, outbound_files, columns=("claim", "content"))
+upgrade, downgrade = seal_phi_steps(SEALED_HERE, messaging=False)

@@ -36,10 +36,16 @@ class PayerClaim(Base, table=True):
     payer_id: str
     payer_claim_control_number: str = Field(unique=True)
     interchange_control_number: str
-    status: str = Field(index=True)  # received -> remitted (-> reprocessed: reversed and corrected)
-    claim: dict = Field(sa_column=Column(JSONB, nullable=False))
-    # the payment standing now, kept where a later cycle will reverse it (and after a correction)
+    # received -> remitted (-> reprocessed: reversed and corrected); a 7 or 8 received again -> replaced / voided
+    # (rcm_sandbox.domain.replacement)
+    status: str = Field(index=True)
+    claim: dict = Field(sa_column=Column(JSONB, nullable=False))  # the claim as last received
+    # the payment standing now (every remitted claim's), kept so a later reprocessing or replacement reverses
+    # exactly what was paid; none once voided
     adjudication: dict | None = Field(default=None, sa_column=Column(JSONB))
+    # the claim that payment was made for: a replacement overwrites `claim`, and the reversal must echo the
+    # original's lines and frequency code
+    remitted_claim: dict | None = Field(default=None, sa_column=Column(JSONB))
     received_at: datetime = Field(sa_column=_now_column())
     remitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     # when the payer finds it paid the claim wrongly (a member marked reprocess): the reversal and correction
@@ -81,9 +87,11 @@ payer_claims = PayerClaim.__table__
 outbound_files = OutboundFile.__table__
 received_interchanges = ReceivedInterchange.__table__
 
-# PHI at rest (rcm_runtime.phi): the payer's copy of each claim has its patient and coverages sealed (what the
-# sandbox looks up in it stays readable: frequency_code, billing_provider.npi, source_encounter_id); the responses
+# PHI at rest (rcm_runtime.phi): the payer's copy of each claim (and of the claim its standing payment was made for)
+# has its patient and coverages sealed (what the sandbox looks up in it stays readable: frequency_code,
+# billing_provider.npi, source_encounter_id); the responses
 # waiting in the mailbox (999, 277CA naming patients, 835s) sealed whole, bound to their submitter (no tenant column:
 # the mailbox is the clearinghouse's, one per submitter).
 PHI = SealedColumns("sandbox", (SealedColumn(payer_claims, "claim", paths=CLAIM_PHI),
+                                SealedColumn(payer_claims, "remitted_claim", paths=CLAIM_PHI),
                                 SealedColumn(outbound_files, "content", kind="text", tenant_column="submitter_id")))

@@ -13,12 +13,11 @@ import hmac
 import itertools
 import logging
 import os
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import bindparam, delete, func, insert, select, true, update
+from sqlalchemy import Numeric, bindparam, delete, func, insert, null, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from rcm_contracts.claim import Address, Claim
@@ -30,6 +29,7 @@ from rcm_sandbox.domain.adjudication import ZERO, adjudicate
 from rcm_sandbox.domain.checks import CheckPlan, PendingRecovery, plan_checks
 from rcm_sandbox.domain.clearinghouse import CLEARINGHOUSE_ID, answer_837
 from rcm_sandbox.domain.eligibility import build_271_interchange, read_270s
+from rcm_sandbox.domain.replacement import REMITTED, REPROCESSED, VOIDED, settlement, status_after
 from rcm_sandbox.domain.reprocessing import adjudication_from_json, adjudication_to_json, interest_owed
 from rcm_sandbox.domain.secondary import adjudicate_secondary
 from rcm_sandbox.domain.x12_835 import BankAccount, Payee, Payer, Payment, RemittedClaim, build_835
@@ -263,7 +263,8 @@ class Sandbox:
             conn = uow.conn
             rows = (await conn.execute(
                 select(payer_claims.c.claim_id, payer_claims.c.tenant_id, payer_claims.c.payer_id,
-                       payer_claims.c.payer_claim_control_number, payer_claims.c.claim)
+                       payer_claims.c.payer_claim_control_number, payer_claims.c.claim, payer_claims.c.adjudication,
+                       payer_claims.c.remitted_claim)
                 .where(payer_claims.c.status == "received", payer_claims.c.received_at <= now - self.adjudication_delay,
                        deliverable)
                 .order_by(payer_claims.c.received_at).limit(self.remit_batch_max)
@@ -278,11 +279,27 @@ class Sandbox:
                 .with_for_update(skip_locked=True))).all()
             if not rows and not redo:
                 return 0
-            payments, reprocessed = [], []
+            payments, reprocessed, unpaid_voids = [], [], []
+            statuses: dict = {}  # payer claim -> its status once its reversal goes out (replaced, voided)
             for r in PHI.open_all(payer_claims, rows):
                 claim = Claim.model_validate(r.claim)
-                payments.append(((r.tenant_id, r.payer_id, claim.billing_provider.npi),
-                                 remitted(claim, r.payer_claim_control_number, self.fixtures)))
+                key = (r.tenant_id, r.payer_id, claim.billing_provider.npi)
+                how = settlement(claim.frequency_code, remitted_before=r.adjudication is not None)
+                original = None
+                if how in ("replace", "void"):
+                    original = _standing_payment(r)
+                    if original is None:  # nothing the reversal can echo: the claim is settled anew
+                        how = "pay" if how == "replace" else "void_unpaid"
+                if how == "pay":
+                    payments.append((key, remitted(claim, r.payer_claim_control_number, self.fixtures)))
+                elif how == "void_unpaid":
+                    unpaid_voids.append(claim.claim_id)
+                else:
+                    # the replacement's payment is not a first payment: no interest, no mistaken rates
+                    anew = (remitted(claim, r.payer_claim_control_number, self.fixtures, first_payment=False)
+                            if how == "replace" else None)
+                    reprocessed.append((key, original, anew))
+                    statuses[claim.claim_id] = status_after(how)
             for r in PHI.open_all(payer_claims, redo):
                 claim = Claim.model_validate(r.claim)
                 original = RemittedClaim(claim, adjudication_from_json(r.adjudication), r.payer_claim_control_number)
@@ -300,8 +317,8 @@ class Sandbox:
                 except CannotDeliver:
                     self._undeliverable[tenant_id] = now + UNDELIVERABLE_RETRY
                     raise
-            await self._record(conn, payments, plans, now)
-            return len(rows) + 2 * sum(len(p.reprocessed) for p in plans)
+            await self._record(conn, payments, plans, statuses, unpaid_voids, now)
+            return sum(len(p.claims) for p in plans)
 
     async def _pending_recoveries(self, conn, keys: set, now: datetime) -> list[tuple[tuple, PendingRecovery]]:
         """Overpayments parked in an earlier check, for the providers this cycle pays."""
@@ -316,34 +333,65 @@ class Sandbox:
         return [((r.tenant_id, r.payer_id, r.npi), PendingRecovery(r.claim_id, r.recoupment_due))
                 for r in found if (r.tenant_id, r.payer_id, r.npi) in keys]
 
-    async def _record(self, conn, payments: list, plans: list[CheckPlan], now: datetime) -> None:
-        """What the payer remembers: claims paid (the payment kept where a later cycle will reverse it),
-        payments reprocessed, overpayments parked and recovered."""
-        by_tenant = defaultdict(list)
-        for (tenant_id, *_), r in payments:
-            by_tenant[tenant_id].append(r.claim.claim_id)
-        for tenant_id, ids in by_tenant.items():
-            await conn.execute(update(payer_claims).where(
-                payer_claims.c.tenant_id == tenant_id, payer_claims.c.claim_id.in_(ids))
-                .values(status="remitted", remitted_at=now))
-        to_reprocess = [r for _, r in payments
-                        if r.claim.payer_responsibility == "P" and (b := self.fixtures.benefits_for(
-                            r.claim.coverage.member_id)) is not None and b.reprocess]
-        if to_reprocess:
+    async def _record(self, conn, payments: list, plans: list[CheckPlan], statuses: dict, unpaid_voids: list,
+                      now: datetime) -> None:
+        """What the payer remembers: claims paid (every payment kept, with the claim it was made for, where a later
+        reprocessing or replacement will reverse it), payments reprocessed, replaced and voided, overpayments
+        parked and recovered. `statuses`: the claims settled as a replacement or void (the others reversed here
+        are reprocessed)."""
+        if payments:
             await conn.execute(update(payer_claims).where(payer_claims.c.claim_id == bindparam("cid")).values(
-                adjudication=bindparam("adj"), reprocess_at=now + self.adjudication_delay),
-                [{"cid": r.claim.claim_id, "adj": adjudication_to_json(r.adjudication)} for r in to_reprocess])
+                status=REMITTED, remitted_at=now, adjudication=bindparam("adj"), remitted_claim=bindparam("paid_for"),
+                reprocess_at=bindparam("redo_at")),
+                [{"cid": r.claim.claim_id, "adj": adjudication_to_json(r.adjudication),
+                  "paid_for": _sealed_claim(r.claim, tenant_id),
+                  "redo_at": now + self.adjudication_delay if self._pays_wrongly(r) else None}
+                 for (tenant_id, *_), r in payments])
+        # what a correction or void leaves with the provider adds to what may still be due from an earlier one
+        due = func.nullif(func.coalesce(payer_claims.c.recoupment_due, 0) + bindparam("due", type_=Numeric(12, 2)), 0)
         overpaid = {cid: amount for plan in plans for cid, amount in plan.overpaid.items()}
-        corrected = [c for plan in plans for c in plan.reprocessed]  # the others wait for the next cycle
+        corrected = [(plan.key[0], c) for plan in plans for c in plan.reprocessed]  # the others wait for the next cycle
         if corrected:
             await conn.execute(update(payer_claims).where(payer_claims.c.claim_id == bindparam("cid")).values(
-                status="reprocessed", reprocess_at=None, remitted_at=now, adjudication=bindparam("adj"),
-                recoupment_due=bindparam("due")),
-                [{"cid": c.claim.claim_id, "adj": adjudication_to_json(c.adjudication),
-                  "due": overpaid.get(c.claim.claim_id)} for c in corrected])
+                status=bindparam("status"), reprocess_at=None, remitted_at=now, adjudication=bindparam("adj"),
+                remitted_claim=bindparam("paid_for"), recoupment_due=due),
+                [{"cid": c.claim.claim_id, "status": statuses.get(c.claim.claim_id, REPROCESSED),
+                  "adj": adjudication_to_json(c.adjudication), "paid_for": _sealed_claim(c.claim, tenant_id),
+                  "due": overpaid.get(c.claim.claim_id, ZERO)} for tenant_id, c in corrected])
+        voided = [c for plan in plans for c in plan.voided]
+        if voided:  # no payment stands: a later replacement is a first payment again (SQL NULL, not JSON null)
+            await conn.execute(update(payer_claims).where(payer_claims.c.claim_id == bindparam("cid")).values(
+                status=VOIDED, reprocess_at=None, remitted_at=now, adjudication=null(), remitted_claim=null(),
+                recoupment_due=due),
+                [{"cid": c.claim.claim_id, "due": overpaid.get(c.claim.claim_id, ZERO)} for c in voided])
+        if unpaid_voids:  # nothing was paid, nothing to answer
+            await conn.execute(update(payer_claims).where(payer_claims.c.claim_id.in_(unpaid_voids))
+                               .values(status=VOIDED, reprocess_at=None))
         recovered = {cid: amount for plan in plans for cid, amount in plan.recovered.items()}
         if recovered:
             # what the check could not take stays due for a later one
             await conn.execute(update(payer_claims).where(payer_claims.c.claim_id == bindparam("cid")).values(
                 recoupment_due=func.nullif(payer_claims.c.recoupment_due - bindparam("taken"), 0),
                 recouped_at=now), [{"cid": cid, "taken": amount} for cid, amount in recovered.items()])
+
+    def _pays_wrongly(self, paid: RemittedClaim) -> bool:
+        """A first payment the payer will find wrong and reprocess: a member marked `reprocess`, paid as primary."""
+        if paid.claim.payer_responsibility != "P":
+            return False
+        benefits = self.fixtures.benefits_for(paid.claim.coverage.member_id)
+        return benefits is not None and benefits.reprocess
+
+
+def _standing_payment(row) -> RemittedClaim | None:
+    """The payment a replacement or void reverses, with the claim it was made for (for a row remitted before that
+    claim was kept, the claim as last received, when it still has the lines paid; else None)."""
+    paid_for = Claim.model_validate(row.remitted_claim or row.claim)
+    try:
+        return RemittedClaim(paid_for, adjudication_from_json(row.adjudication), row.payer_claim_control_number)
+    except ValueError:
+        log.warning("a replacement or void names lines its standing payment cannot be echoed with; settled anew")
+        return None
+
+
+def _sealed_claim(claim: Claim, tenant_id: str) -> dict:
+    return PHI.seal(payer_claims, {"remitted_claim": claim.model_dump(mode="json")}, tenant=tenant_id)["remitted_claim"]

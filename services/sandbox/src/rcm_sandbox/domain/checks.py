@@ -1,11 +1,12 @@
-"""What goes into each check (835) of one remit cycle (pure): the claims paid, reversed and corrected, and the
-provider-level adjustments that go with them.
+"""What goes into each check (835) of one remit cycle (pure): the claims paid, reversed and corrected (or reversed
+alone: a void), and the provider-level adjustments that go with them.
 
 One check per (tenant, payer, billing provider): every claim the payer settles for that provider in the cycle
-travels together, as payers batch them. Reversals come first, each followed by its correction, then the new
-payments. Interest owed on a late payment is paid in the same check (PLB L6), an overpayment a correction left
-with the provider is parked in it (PLB WO, negative), and overpayments parked in earlier checks are recovered
-(PLB WO, positive) from whatever this check pays, never more than it pays: what it cannot take now stays due.
+travels together, as payers batch them. Reversals come first, each followed by its correction (a void's reversal
+by nothing), then the new payments. Interest owed on a late payment is paid in the same check (PLB L6), an
+overpayment a correction or void left with the provider is parked in it (PLB WO, negative), and overpayments parked
+in earlier checks are recovered (PLB WO, positive) from whatever this check pays, never more than it pays: what it
+cannot take now stays due.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class CheckPlan:
     claims: list[RemittedClaim] = field(default_factory=list)
     adjustments: list[ProviderAdjustment] = field(default_factory=list)
     reprocessed: list[RemittedClaim] = field(default_factory=list)  # corrections made in this check
+    voided: list[RemittedClaim] = field(default_factory=list)  # payments reversed with no correction (voids)
     recovered: dict[uuid.UUID, Decimal] = field(default_factory=dict)  # payer claim -> taken back in this check
     overpaid: dict[uuid.UUID, Decimal] = field(default_factory=dict)  # payer claim -> parked in this check
 
@@ -62,11 +64,12 @@ class CheckPlan:
 
 
 def plan_checks(payments: list[tuple[Hashable, RemittedClaim]],
-                reprocessed: list[tuple[Hashable, RemittedClaim, RemittedClaim]],
+                reprocessed: list[tuple[Hashable, RemittedClaim, RemittedClaim | None]],
                 pending: list[tuple[Hashable, PendingRecovery]]) -> list[CheckPlan]:
     """`payments`: (check key, first payment); `reprocessed`: (check key, the original payment as made, the
-    corrected payment); `pending`: (check key, overpayment parked earlier). Checks come in first-seen order;
-    a reprocessing whose parked overpayment finds no room in its check's PLB is left for the next cycle."""
+    corrected payment, or None for a void: the reversal alone); `pending`: (check key, overpayment parked earlier).
+    Checks come in first-seen order; a reprocessing whose parked overpayment finds no room in its check's PLB is
+    left for the next cycle."""
     plans: dict[Hashable, CheckPlan] = {}
     for key, remitted in payments:
         plans.setdefault(key, CheckPlan(key)).claims.append(remitted)
@@ -82,17 +85,23 @@ def plan_checks(payments: list[tuple[Hashable, RemittedClaim]],
             p.adjustments.append(interest_paid(None, sum((c.interest for c in netted), ZERO)))
     for key, original, corrected in reprocessed:
         p = plans.setdefault(key, CheckPlan(key))
-        over = overpayment(original.adjudication, corrected.adjudication)
+        # a void takes the whole payment back: parked like a correction's overpayment, so the check never goes
+        # below zero for it
+        over = (overpayment(original.adjudication, corrected.adjudication) if corrected is not None
+                else max(original.adjudication.paid, ZERO))
         if over and not p.room:
             continue
         # reversals first, each followed by its correction, ahead of the check's new payments
-        at = 2 * len(p.reprocessed)
-        p.claims[at:at] = [replace(original, adjudication=reversal_of(original.adjudication), reversal=True,
-                                   interest=ZERO), corrected]
-        p.reprocessed.append(corrected)
+        at = 2 * len(p.reprocessed) + len(p.voided)
+        reversal = replace(original, adjudication=reversal_of(original.adjudication), reversal=True, interest=ZERO)
+        p.claims[at:at] = [reversal] if corrected is None else [reversal, corrected]
+        if corrected is None:
+            p.voided.append(original)
+        else:
+            p.reprocessed.append(corrected)
         if over:
-            p.adjustments.append(deferred_recovery(_pcn(corrected), over))
-            p.overpaid[corrected.claim.claim_id] = over
+            p.adjustments.append(deferred_recovery(_pcn(original), over))
+            p.overpaid[original.claim.claim_id] = over
     for key, due in pending:
         p = plans.get(key)
         if p is None or not p.room or not p.claims:
