@@ -68,3 +68,15 @@ def test_denied_lines_are_classified_one_by_one_and_paid_or_routine_lines_are_le
     assert [(ln["line_number"], ln["root_cause"], ln["reason_codes"]) for ln in got] == [
         (2, "non_covered", ["CO-96"]), (3, "bundling", ["CO-97"]), (4, "unclassified", ["CO-Z9"])]
     assert got[0]["denied_amount"] == "100.00" and got[0]["paid"] == "0.00"
+
+
+def test_an_item_recorded_by_an_older_classifier_is_classified_again_from_its_stored_codes():
+    from rcm_denials.domain.root_cause import reclassify
+
+    on = date(2026, 11, 2)
+    assert reclassify(["CO-96"], [], on=on).root_cause == "non_covered"
+    # the first code is the largest; a remark still refines it
+    assert reclassify(["CO-16", "CO-96"], ["MA130"], on=on).root_cause == "registration"
+    assert reclassify(["CO-96", "CO-16"], ["MA130"], on=on).root_cause == "non_covered"
+    assert reclassify(["CO-Z99"], [], on=on).unknown_codes == ("CO-Z99",)
+    assert reclassify(["CO-45"], [], on=on) is None and reclassify(["junk"], [], on=on) is None

@@ -127,3 +127,13 @@ def denied_lines(payment: Any, codes: CodeLists | None = None) -> list[dict[str,
                     "denied_amount": str(found.denied_amount), "reason_codes": list(found.reason_codes),
                     "root_cause": found.root_cause})
     return out
+
+
+def reclassify(reason_codes: Iterable[str], remark_codes: Iterable[str], *, on: date,
+               codes: CodeLists | None = None) -> DenialClassification | None:
+    """An item recorded earlier, classified again from what it stored: its GROUP-CARCs, largest amount first (the
+    order `classify` ranks them in), and its remarks. For items recorded by an older classifier. The amounts are not
+    stored per code, so `denied_amount` of the result means nothing; None when none of the codes is a denial now."""
+    ranked = [code.split("-", 1) for code in reason_codes if "-" in code]
+    rows = [(group, carc, Decimal(len(ranked) - i)) for i, (group, carc) in enumerate(ranked)]
+    return classify(rows, remark_codes, on=on, codes=codes)
