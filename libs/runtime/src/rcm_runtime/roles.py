@@ -19,6 +19,8 @@ class Role(StrEnum):
     CODER = "coder"  # the coder queue, recoding, completeness review
     BILLER = "biller"  # claims out: scrubber review, routes, corrections, secondary claims, contracts
     DENIAL_SPECIALIST = "denial_specialist"  # the denial work queue
+    # the billing office's supervisor: approves what needs a second person (a write-off above the tenant's amount)
+    BILLING_MANAGER = "billing_manager"
     PATIENT_BILLING_AGENT = "patient_billing_agent"  # patient balances
     ANALYST = "analyst"  # reporting: read models, KPIs
     AUDITOR = "auditor"  # read-only everywhere (audit trails included)

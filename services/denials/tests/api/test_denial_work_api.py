@@ -247,12 +247,15 @@ async def test_a_write_off_above_the_amount_needs_another_persons_approval(api):
     pending = await post(api, large, "write-off", {"reason_code": "TFL", "amount": "450.00"})
     assert pending.json()["status"] == "write_off_pending"
     assert pending.json()["write_off_requested_by"] == "sam.specialist"
-    # a specialist may not approve; an admin who asked for it may not approve their own
+    # a specialist may not approve; a person who asked for it may not approve their own, admin or not
     assert (await post(api, large, "write-off/approve")).status_code == 403
     same = await post(api, large, "write-off/approve", user="sam.specialist", roles=("admin",))
     assert same.status_code == 409 and "another person" in same.json()["description"]
-    approved = await post(api, large, "write-off/approve", user="ada.admin", roles=("admin",))
+    # a billing manager (the office's supervisor) approves; a biller may not
+    assert (await post(api, large, "write-off/approve", user="bo.biller", roles=("biller",))).status_code == 403
+    approved = await post(api, large, "write-off/approve", user="mia.manager", roles=("billing_manager",))
     assert approved.status_code == 200 and approved.json()["status"] == "written_off"
+    assert approved.json()["actions"][-1]["actor"] == "mia.manager"
     assert approved.json()["actions"][-1]["detail"] == {"requested_by": "sam.specialist", "amount": "450.00"}
     too_much = await post(api, (await denied(api, ("CO", "29", "10.00")))[1], "write-off",
                           {"reason_code": "X", "amount": "11.00"})
