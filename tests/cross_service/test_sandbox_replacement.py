@@ -6,45 +6,25 @@ ledger ends where the standing adjudication puts it (no double charge, no CO-197
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal as D
 
 import pytest
 from sqlalchemy import text
 
 from rcm_contracts.claim import Claim, patient_control_number
-from rcm_remittance.app import create_app as create_remittance
-from rcm_remittance.db import metadata as remittance_metadata
-from rcm_remittance.settings import Settings as RemittanceSettings
-from rcm_runtime.clock import FixedClock
-from rcm_sandbox.app import create_app as create_sandbox
-from rcm_sandbox.db import metadata as sandbox_metadata
 from rcm_sandbox.domain.clearinghouse import sandbox_claim_id
-from rcm_sandbox.service import Sandbox
-from rcm_sandbox.settings import Settings as SandboxSettings
 from rcm_x12.codec import parse_interchange
 from rcm_x12.format import x12_amount
 from rcm_x12.ig.validator import validate_interchange
-from tests.cross_service.test_sandbox_remittance import Eras, claim_for, ledger, registered, send
-from tests.support.api import service_api
+from tests.cross_service.test_sandbox_remittance import (  # noqa: F401  (apis: the fixture, shared)
+    apis, claim_for, ledger, registered, send,
+)
 from tests.support.pyx12_oracle import assert_pyx12_valid
 
 pytestmark = pytest.mark.integration
 
-NOW = datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc)
 MRI = "72148"  # SBX01 pays it only with a prior authorization (CO-197 without)
-
-
-@pytest.fixture
-async def apis():
-    clock = FixedClock(NOW)
-    async with service_api(create_sandbox, SandboxSettings, sandbox_metadata, clock=clock,
-                           clearinghouse_key="ch-test-key", adjudication_delay_s=1.0, loops_enabled=False) as sandbox, \
-            service_api(create_remittance, RemittanceSettings, remittance_metadata) as remittance:
-        sandbox.clock = clock
-        sandbox.payer = sandbox.app.state.runtime.services[Sandbox]
-        sandbox.payer.deliver_era = sandbox.eras = Eras()
-        yield sandbox, remittance
 
 
 def mri_claim(member: str, seed: int) -> Claim:

@@ -8,8 +8,7 @@ refused with the reason (GET /v1/resubmissions)."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
-from decimal import Decimal
+from datetime import datetime, timezone
 
 import pytest
 
@@ -23,29 +22,12 @@ from rcm_scrubber.settings import Settings
 from tests.support import claims as factory
 from tests.support.api import service_api
 
+from .test_scrubber_api import make_claim  # a claim the built-in rule set finds nothing on
+
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 3, 20, 15, 0, tzinfo=timezone.utc)
 PCCN = "SBX4F1E2D3C4B5A6978"
-
-
-def billed_claim(**updates) -> Claim:
-    """A claim the built-in rule set finds nothing on."""
-    practice = factory.make_address(line1="100 Harbor Way", postal_code="021101234")
-    fields = dict(
-        service_date=date(2026, 3, 14),
-        patient=factory.make_patient(first_name="Zelphine", last_name="Quarrington", birth_date=date(1971, 8, 23),
-                                     sex="F", address=factory.make_address(line1="42 Wren Lane", city="Quincy",
-                                                                           postal_code="02169")),
-        coverage=factory.make_coverage(payer_id="SBX01", payer_name="Sandbox Health Plan", member_id="MBR7734521"),
-        billing_provider=factory.make_provider("1234567893", name="Harbor Family Medicine", tax_id="987654321",
-                                               address=practice, taxonomy="207Q00000X"),
-        rendering_provider=factory.make_provider("1245319599", name="Dana Demo", taxonomy="207Q00000X"),
-        diagnoses=["E119", "I10"],
-        lines=[factory.make_line(1, "99214", "210.00"), factory.make_line(2, "36415", "20.00", pointers=[2])],
-        total_charge=Decimal("230.00"))
-    fields.update(updates)
-    return factory.make_claim(**fields)
 
 
 @pytest.fixture
@@ -84,7 +66,7 @@ async def resubmissions(api, tenant: str = "tenant-a", **query) -> list[dict]:
 
 
 async def test_a_corrected_claim_replaces_the_denied_one_and_goes_on_once(api):
-    claim = billed_claim()
+    claim = make_claim()
     await sent_on(api, claim)
     event = corrected(claim, {"prior_authorization": "AUTH-7781"})
     await request(api, event)
@@ -107,7 +89,7 @@ async def test_a_corrected_claim_replaces_the_denied_one_and_goes_on_once(api):
 
 
 async def test_corrected_lines_set_the_total_and_errors_stop_it_in_review(api):
-    claim = billed_claim()
+    claim = make_claim()
     await sent_on(api, claim)
     lines = [factory.make_line(1, "99213", "150.00", modifiers=["25"]).model_dump(mode="json"),
              factory.make_line(2, "36415", "20.00", pointers=[2]).model_dump(mode="json")]
@@ -115,7 +97,7 @@ async def test_corrected_lines_set_the_total_and_errors_stop_it_in_review(api):
     [_, replacement] = await scrubbed_events(api, claim.claim_id)
     assert replacement["claim"]["total_charge"] == "170.00" and replacement["claim"]["lines"][0]["procedure_code"] == "99213"
     # a rendering provider whose NPI fails the check digit: the replacement waits for a person
-    other = billed_claim()
+    other = make_claim()
     await sent_on(api, other)
     await request(api, corrected(other, {"rendering_provider": {"npi": "1234567890", "name": "Bad Npi"}}))
     assert len(await scrubbed_events(api, other.claim_id)) == 1
@@ -126,7 +108,7 @@ async def test_corrected_lines_set_the_total_and_errors_stop_it_in_review(api):
 
 
 async def test_without_a_correction_it_waits_in_review_and_goes_on_as_the_replacement_once_corrected(api):
-    claim = billed_claim()
+    claim = make_claim()
     await sent_on(api, claim)
     event = corrected(claim)
     await request(api, event)
@@ -143,7 +125,7 @@ async def test_without_a_correction_it_waits_in_review_and_goes_on_as_the_replac
 
 
 async def test_a_correction_that_makes_no_valid_claim_waits_in_review_with_the_reason(api):
-    claim = billed_claim()
+    claim = make_claim()
     await sent_on(api, claim)
     await request(api, corrected(claim, {"diagnoses": ["E119"]}))  # line 2 points at diagnosis 2
     row = (await api.client.get(f"/v1/claims/{claim.claim_id}", headers=api.headers())).json()
@@ -156,7 +138,7 @@ async def test_a_correction_that_makes_no_valid_claim_waits_in_review_with_the_r
 
 
 async def test_a_rebill_is_a_new_claim_to_the_other_payer_with_the_denying_payer_secondary(api):
-    claim = billed_claim()
+    claim = make_claim()
     await sent_on(api, claim)
     new_claim_id = uuid.uuid4()
     coverage = factory.make_coverage(payer_id="SBX02", payer_name="Sandbox Commercial", member_id="COM2001")
@@ -176,7 +158,7 @@ async def test_a_rebill_is_a_new_claim_to_the_other_payer_with_the_denying_payer
 
 
 async def test_another_tenants_claim_or_an_unknown_one_is_refused_with_the_reason(api):
-    claim = billed_claim()
+    claim = make_claim()
     await sent_on(api, claim, tenant="tenant-a")
     event = corrected(claim, {"prior_authorization": "B-AUTH"})
     await request(api, event, tenant="tenant-b")
