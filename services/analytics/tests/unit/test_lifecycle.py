@@ -10,6 +10,8 @@ import pytest
 
 from rcm_analytics.domain.lifecycle import FINAL_STATES, STAGES, Status, derive, facts_from, kpis, summary_of
 from rcm_contracts.events import (
+    ClaimCorrection,
+    ClaimResubmissionRequested,
     EligibilityHeld,
     EncounterHeld,
     MissingItem,
@@ -344,8 +346,27 @@ def test_kpis_ignore_amounts_of_unposted_rows():
 
 # ---------------------------------------------------------------- summary_of
 
+def resubmission(kind: str) -> ClaimResubmissionRequested:
+    """A corrected claim changing the member id and patient, or a rebill naming the member: both carry PHI."""
+    c = captured().claim
+    if kind == "rebill":
+        return ClaimResubmissionRequested(request_id=uuid.uuid4(), denial_id=uuid.uuid4(), claim_id=c.claim_id,
+                                          kind="rebill", new_claim_id=uuid.uuid4(), coverage=c.coverage)
+    return ClaimResubmissionRequested(request_id=uuid.uuid4(), denial_id=uuid.uuid4(), claim_id=c.claim_id,
+                                      kind="corrected", original_claim_number="SBX1",
+                                      correction=ClaimCorrection(coverage=c.coverage, patient=c.patient))
+
+
 ALL_EVENTS = [captured(), verified(), coded("needs_coder"), scrubbed("review"), submitted(), acked(),
-              posted("paid", paid="67.00", patient="25.00"), denial(), balance()]
+              posted("paid", paid="67.00", patient="25.00"), denial(), balance(), resubmission("corrected"),
+              resubmission("rebill")]
+
+
+def test_summary_of_a_resubmission_names_fields_and_payer_only():
+    assert summary_of(resubmission("corrected")) == {"resubmission": "corrected", "review": False,
+                                                     "corrected_fields": ["coverage", "patient"]}
+    rebill = summary_of(resubmission("rebill"))
+    assert rebill["resubmission"] == "rebill" and rebill["payer_id"] == captured().claim.coverage.payer_id
 
 
 @pytest.mark.parametrize("event", ALL_EVENTS, ids=lambda e: type(e).__name__)

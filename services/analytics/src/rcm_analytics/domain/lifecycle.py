@@ -19,6 +19,7 @@ from rcm_contracts.base import Event
 from rcm_contracts.events import (
     ClaimAcknowledged,
     ClaimCoded,
+    ClaimResubmissionRequested,
     ClaimScrubbed,
     ClaimSubmitted,
     CoverageVerified,
@@ -114,6 +115,12 @@ def summary_of(event: Event) -> dict[str, Any]:
                     "adjustments": [f"{a.group_code}-{a.reason_code}" for a in event.adjustments]}
         case DenialRecorded():
             return {"category": event.category, "reason_codes": event.reason_codes, "work_queue": event.work_queue}
+        case ClaimResubmissionRequested():  # the fields corrected or the payer rebilled, never their values
+            if event.kind == "rebill":
+                return {"resubmission": "rebill", "payer_id": event.coverage.payer_id if event.coverage else None,
+                        "new_claim_id": str(event.new_claim_id)}
+            return {"resubmission": "corrected", "review": event.review,
+                    "corrected_fields": event.correction.changed_fields() if event.correction else []}
         case PatientBalanceOpened():
             return {"amount_due": str(event.amount_due), "due_date": event.due_date.isoformat()}
         case PaymentReversed():
