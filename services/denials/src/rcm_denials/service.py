@@ -42,25 +42,31 @@ _insert_underpaid = BulkInsert(denials, ["denial_id", "remittance_id", "claim_id
 UNDERPAID_CATEGORY = "underpaid"
 UNDERPAID_WORK_QUEUE = "underpayments"
 # A later payment on a claim answers its items that waited on the payer (appealed, corrected, rebilled; the
-# rebilled claim's payment too): money in -> recovered (with the amount), a denial again and nothing paid -> upheld
-# (the new denial is an item of its own). A history row each; one statement for the batch.
+# rebilled claim's payment too). What it recovers is what it pays beyond what the denied payment had paid when the
+# payer took that one back (a replacement of a partly paid claim is paid whole again: only the difference is new
+# money). Money recovered -> recovered (with the amount); nothing more and a denial again -> upheld (the new
+# denial is an item of its own); nothing more and no denial (all to the patient's deductible) -> recovered: the
+# payer took the claim. A history row each; one statement for the batch.
 _answer = text(
     "WITH paid AS (SELECT * FROM unnest(CAST(:tenants AS text[]), CAST(:claims AS uuid[]), CAST(:remits AS uuid[]), "
-    "CAST(:amounts AS numeric(12,2)[]), CAST(:outcomes AS text[]), CAST(:times AS timestamptz[])) "
-    "AS v(tenant_id, claim_id, remittance_id, amount, outcome, at)), "
-    "old AS (SELECT DISTINCT ON (d.denial_id) d.denial_id, d.tenant_id, d.status AS from_status, "
-    "p.remittance_id AS by_remittance, p.amount, p.outcome, p.at FROM denials d JOIN paid p "
-    "ON d.tenant_id = p.tenant_id AND (d.claim_id = p.claim_id OR d.rebill_claim_id = p.claim_id) "
-    "AND d.remittance_id <> p.remittance_id "
-    "WHERE d.status = ANY(CAST(:awaiting AS text[])) ORDER BY d.denial_id, p.outcome = 'recovered' DESC, p.at), "
+    "CAST(:amounts AS numeric(12,2)[]), CAST(:denied AS boolean[]), CAST(:times AS timestamptz[])) "
+    "AS v(tenant_id, claim_id, remittance_id, amount, denied_again, at)), "
+    "net AS (SELECT d.denial_id, d.tenant_id, d.status AS from_status, p.remittance_id AS by_remittance, p.at, "
+    "p.denied_again, GREATEST(p.amount - CASE WHEN f.status = 'voided' THEN COALESCE(f.paid_amount, 0) ELSE 0 END, "
+    "0) AS amount FROM denials d JOIN paid p ON d.tenant_id = p.tenant_id "
+    "AND (d.claim_id = p.claim_id OR d.rebill_claim_id = p.claim_id) AND d.remittance_id <> p.remittance_id "
+    "LEFT JOIN payment_facts f ON f.tenant_id = d.tenant_id AND f.remittance_id = d.remittance_id "
+    "WHERE d.status = ANY(CAST(:awaiting AS text[]))), "
+    "old AS (SELECT DISTINCT ON (denial_id) *, CASE WHEN amount > 0 OR NOT denied_again THEN 'recovered' "
+    "ELSE 'upheld' END AS outcome FROM net ORDER BY denial_id, amount DESC, at), "
     "moved AS (UPDATE denials d SET status = old.outcome, updated_at = old.at, "
     "recovered_amount = CASE WHEN old.outcome = 'recovered' THEN old.amount END, "
     "recovered_by_remittance_id = old.by_remittance FROM old "
     "WHERE d.denial_id = old.denial_id RETURNING d.denial_id) "
     "INSERT INTO denial_actions (action_id, denial_id, tenant_id, action, actor, at, from_status, to_status, detail) "
     "SELECT gen_random_uuid(), old.denial_id, old.tenant_id, old.outcome, 'system:payment-posted', old.at, "
-    "old.from_status, old.outcome, jsonb_build_object('remittance_id', old.by_remittance, 'paid_amount', old.amount) "
-    "FROM old JOIN moved USING (denial_id) RETURNING denial_id")
+    "old.from_status, old.outcome, jsonb_build_object('remittance_id', old.by_remittance, 'recovered_amount', "
+    "old.amount) FROM old JOIN moved USING (denial_id) RETURNING denial_id")
 
 
 class Denials:
@@ -108,11 +114,9 @@ class Denials:
     async def answer_awaiting(self, payments: Sequence[Delivery],
                               found_for: Sequence[DenialClassification | None]) -> int:
         """Later payments on claims (or on the claims rebilled for them) answer the items waiting on the payer
-        (appealed, corrected, rebilled; not the item this remittance itself records): money paid -> recovered,
-        denied again with nothing paid -> upheld. A payment neither paying nor denying (all to the patient's
-        deductible) recovers too: the payer took the claim. Returns how many items moved."""
-        answering = [(p, "upheld" if found is not None and p.event.paid_amount <= 0 else "recovered")
-                     for p, found in zip(payments, found_for)
+        (appealed, corrected, rebilled; not the item this remittance itself records): money recovered ->
+        recovered, denied again with nothing more paid -> upheld (see _answer). Returns how many items moved."""
+        answering = [(p, found is not None) for p, found in zip(payments, found_for)
                      if p.event.paid_amount > 0 or found is not None or p.event.patient_responsibility > 0]
         if not answering:
             return 0
@@ -120,7 +124,7 @@ class Denials:
         moved = await answering[0][0].uow.conn.execute(_answer, {
             "tenants": [p.uow.tenant_id for p, _ in answering], "claims": [p.event.claim_id for p, _ in answering],
             "remits": [p.event.remittance_id for p, _ in answering],
-            "amounts": [p.event.paid_amount for p, _ in answering], "outcomes": [o for _, o in answering],
+            "amounts": [p.event.paid_amount for p, _ in answering], "denied": [d for _, d in answering],
             "times": [now] * len(answering), "awaiting": sorted(AWAITING_PAYER)})
         return len(list(moved))
 

@@ -160,7 +160,7 @@ async def test_a_rebill_names_a_new_claim_and_the_payment_on_it_recovers_the_ite
                               payer="SBX02", pccn="SBX-NEW"))
     got = await item(api, denial_id)
     assert (got["status"], got["recovered_amount"]) == ("recovered", "110.00")
-    assert got["actions"][-1]["detail"]["paid_amount"] == 110.0
+    assert got["actions"][-1]["detail"]["recovered_amount"] == 110.0
 
 
 async def test_the_replacement_answer_reversal_then_payment_recovers_the_corrected_item(api):
@@ -204,3 +204,32 @@ async def test_another_tenants_payment_on_the_rebilled_claim_recovers_nothing(ap
     await record(api, payment(new_claim, [line(1, "99213", "150.00", "110.00", ("CO", "45", "40.00"))],
                               payer="SBX02"), tenant="tenant-b")
     assert (await item(api, denial_id))["status"] == "rebilled"
+
+
+async def test_a_partly_paid_claim_replaced_recovers_only_what_the_replacement_adds(api):
+    """The payer had paid line 1 and denied line 2. It reverses that payment and pays the replacement whole: the item
+    recovers the difference, not the whole payment. A replacement paid just as before (line 2 denied again) is
+    upheld."""
+    async def replaced(first_paid: PaymentPosted, then: PaymentPosted) -> dict:
+        denial_id = await record(api, first_paid)
+        await act(api, denial_id, "corrected", {"correction": {"prior_authorization": "AUTH-9"}})
+        reversal = PaymentReversed(
+            claim_id=first_paid.claim_id, remittance_id=uuid.uuid4(), reversed_remittance_id=first_paid.remittance_id,
+            payer_id="SBX01", payer_claim_control_number="SBX-PCCN-1", paid_amount=first_paid.paid_amount,
+            patient_responsibility=Decimal("0.00"), patient_responsibility_total=Decimal("0.00"),
+            payment_date=date(2026, 11, 20))
+        assert (await api.consume((reversal, "tenant-a", then.claim_id), (then, "tenant-a", then.claim_id))).applied == 2
+        return await item(api, denial_id)
+
+    claim_id = uuid.uuid4()
+    partly = [line(1, "99213", "150.00", "100.00", ("CO", "45", "50.00")),
+              line(2, "20610", "300.00", "0.00", ("CO", "197", "300.00"))]
+    whole = [line(1, "99213", "150.00", "100.00", ("CO", "45", "50.00")),
+             line(2, "20610", "300.00", "210.00", ("CO", "45", "90.00"))]
+    got = await replaced(payment(claim_id, partly), payment(claim_id, whole))
+    assert (got["status"], got["recovered_amount"]) == ("recovered", "210.00")
+    assert got["actions"][-1]["detail"]["recovered_amount"] == 210.0
+
+    again = uuid.uuid4()
+    got = await replaced(payment(again, partly), payment(again, partly))
+    assert (got["status"], got["recovered_amount"]) == ("upheld", None)
