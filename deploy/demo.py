@@ -110,7 +110,7 @@ async def main(n: int, tenant: str) -> int:
             print(f"  +{(ts - start).total_seconds() * 1000:7.0f} ms  {e['source']:22s} "
                   f"{e['event_type'].split('.')[-2]:20s} {json.dumps(e['summary'])}")
         missing = await show_ledgers(stack, batch, claims, run)
-        await show_denials(stack)
+        await show_denials(stack, {c['claim_id'] for c in claims})
 
         print("\nOpenAPI docs:")
         for name in PORTS:
@@ -187,7 +187,7 @@ PRACTICE = {"name": "Demo Family Practice", "npi": "1234567893", "signer_name": 
             "address": {"lines": ["100 Main St"], "city": "Springfield", "state": "IL", "postal_code": "62701"}}
 
 
-async def show_denials(stack: Stack) -> None:
+async def show_denials(stack: Stack, run_claims: set[str]) -> None:
     """The denial work queue by priority (root cause from CARC + RARC, deadline, days left), the top item's appeal
     letter (PDF), a write-off above the tenant's approval amount waiting for a second person, and the scrubber's
     rule proposals from denial patterns."""
@@ -212,7 +212,7 @@ async def show_denials(stack: Stack) -> None:
                                   json={"reason_code": "SMALL_BALANCE", "amount": amount}, headers=acting_as("sam.specialist"))
         print(f"  write-off of {amount} by sam.specialist -> HTTP {w.status_code} {w.json().get('status')} "
               "(above the tenant's 50.00 it waits for another person's approval)")
-    await show_corrected_claim(stack, exclude={top["denial_id"], *(r["denial_id"] for r in rest[:1])})
+    await show_corrected_claim(stack, run_claims, exclude={top["denial_id"], *(r["denial_id"] for r in rest[:1])})
     proposals = (await stack.http.get(url("scrubber", "/v1/rule-proposals"))).json()
     items = proposals.get("items", proposals.get("proposals", []))
     print(f"  scrubber rule proposals from denial patterns: {len(items)}"
@@ -222,13 +222,14 @@ async def show_denials(stack: Stack) -> None:
 CORRECTED_TIMEOUT_S = 90
 
 
-async def show_corrected_claim(stack: Stack, exclude: set[str]) -> None:
+async def show_corrected_claim(stack: Stack, run_claims: set[str], exclude: set[str]) -> None:
     """A denied claim corrected and paid: a CO-96 (97810 not covered) item whose service was manual therapy
     (97140) goes back as a replacement claim (frequency 7, REF*F8 the payer's claim number) through the scrubber and
     submission; the payer reverses its denial and pays; the item ends recovered."""
     listed = (await stack.http.get(url("denials", "/v1/denials"),
-                                   params={"root_cause": "non_covered", "status": "open", "limit": 50})).json()
-    item = next((i for i in listed["items"] if i["denial_id"] not in exclude and i["reason_codes"] == ["CO-96"]), None)
+                                   params={"root_cause": "non_covered", "status": "open", "limit": 1000})).json()
+    item = next((i for i in listed["items"] if i["claim_id"] in run_claims and i["denial_id"] not in exclude
+                 and i["reason_codes"] == ["CO-96"]), None)  # one of this run's claims
     if item is None:
         print("  corrected claim: no open CO-96 item to correct in this run")
         return
@@ -236,10 +237,11 @@ async def show_corrected_claim(stack: Stack, exclude: set[str]) -> None:
     lines = [{**ln, "procedure_code": "97140"} if ln["procedure_code"] == "97810" else ln for ln in billed["lines"]]
     r = await stack.http.post(url("denials", f"/v1/denials/{item['denial_id']}/corrected"),
                               json={"correction": {"lines": lines}}, headers=acting_as("sam.specialist"))
-    print(f"  corrected claim for {item['claim_id']} (97810 -> 97140) by sam.specialist -> HTTP {r.status_code} "
-          f"{r.json().get('status')}, replacing payer claim {r.json().get('payer_claim_number')}")
     if r.status_code != 200:
+        print(f"  corrected claim for {item['claim_id']} refused: HTTP {r.status_code} {r.text[:200]}")
         return
+    print(f"  corrected claim for {item['claim_id']} (97810 -> 97140) by sam.specialist -> HTTP {r.status_code} "
+          f"{r.json()['status']}, replacing payer claim {r.json()['payer_claim_number']}")
     deadline = time.monotonic() + CORRECTED_TIMEOUT_S
     while time.monotonic() < deadline:
         answered = (await stack.http.get(url("denials", f"/v1/denials/{item['denial_id']}"))).json()
