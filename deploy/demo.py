@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.client import OPERATOR, PORTS, Principal, Stack, acting_as, url  # noqa: E402
+from tests.support.client import OPERATOR, PORTS, Principal, Stack, acting_as, eventually, url  # noqa: E402
 from tests.support.encounters import (  # noqa: E402
     UNDERPAID_CODE,
     generate,
@@ -242,14 +242,12 @@ async def show_corrected_claim(stack: Stack, run_claims: set[str], exclude: set[
         return
     print(f"  corrected claim for {item['claim_id']} (97810 -> 97140) by sam.specialist -> HTTP {r.status_code} "
           f"{r.json()['status']}, replacing payer claim {r.json()['payer_claim_number']}")
-    deadline = time.monotonic() + CORRECTED_TIMEOUT_S
-    while time.monotonic() < deadline:
-        answered = (await stack.http.get(url("denials", f"/v1/denials/{item['denial_id']}"))).json()
-        if answered["status"] not in ("corrected",):
-            break
-        await asyncio.sleep(1.0)
-    else:
-        print(f"  the payer's answer to the corrected claim did not arrive within {CORRECTED_TIMEOUT_S}s")
+    try:
+        answered = await eventually(lambda: stack.get("denials", f"/v1/denials/{item['denial_id']}"),
+                                    lambda i: i["status"] != "corrected", "the payer's answer to the corrected claim",
+                                    timeout_s=CORRECTED_TIMEOUT_S, poll_s=1.0)
+    except AssertionError as exc:
+        print(f"  {str(exc)[:120]}")
         return
     sent = (await stack.http.get(url("submission", f"/v1/claims/{item['claim_id']}"))).json()
     ledger = await _ledger(stack, item["claim_id"]) or {"totals": {}}

@@ -264,21 +264,15 @@ async def _resubmit_one(uow: UnitOfWork, ev: ClaimResubmissionRequested) -> tupl
     [result] = await scrub_claims(uow.conn, [(uow.tenant_id, claim, forced)], today=uow.clock.today())
     decision = "review" if forced else result.decision
     result = Scrubbed(result.claim, decision, result.edits, result.rule_sets)
-    values = {**PHI.seal(scrubbed_claims, _row(uow.tenant_id, result, stage="denial")), "resubmission_id": ev.request_id}
     if ev.kind == "corrected":
-        await uow.conn.execute(update(scrubbed_claims).where(
-            scrubbed_claims.c.tenant_id == uow.tenant_id, scrubbed_claims.c.claim_id == ev.claim_id).values(
-            **{k: v for k, v in values.items() if k not in ("claim_id", "tenant_id")},
-            version=row.version + 1, scrubbed_at=func.now()))
-    else:
-        await uow.conn.execute(pg_insert(scrubbed_claims).values(values).on_conflict_do_nothing())
-    await uow.conn.execute(insert(review_audit).values(PHI.seal(review_audit, dict(
-        claim_id=claim.claim_id, tenant_id=uow.tenant_id, actor=uow.actor, action=f"resubmission_{ev.kind}",
-        before=_snapshot(row), after=_snapshot(result), note=None))))
+        await _rewrite(uow, row, result, stage="denial", resubmission_id=ev.request_id)
+    else:  # a new claim: its own row
+        await uow.conn.execute(pg_insert(scrubbed_claims).values(
+            {**PHI.seal(scrubbed_claims, _row(uow.tenant_id, result, stage="denial")), "resubmission_id": ev.request_id})
+            .on_conflict_do_nothing())
+    await _audit(uow, row, result, action=f"resubmission_{ev.kind}", note=None)
     if decision == "clean":
-        await record_sent_on(uow.conn, [(uow.tenant_id, claim)])
-        uow.emit(ClaimScrubbed(claim=claim, decision="clean", edits=result.edits, resubmission_id=ev.request_id),
-                 key=claim.claim_id)
+        await _send_on(uow, result, resubmission_id=ev.request_id)
     return decision, None, claim.claim_id
 
 
@@ -304,23 +298,37 @@ def _snapshot(row_or_result) -> dict[str, Any]:
 async def _rescrub(uow: UnitOfWork, row, claim: Claim, *, action: str, note: str | None, release: bool) -> Scrubbed:
     """Scrub the (corrected) claim again. Clean -> sent on when `release` (a person's decision) or
     when it came back clean from a correction; otherwise it stays in review with the new edits."""
-    conn = uow.conn
-    [result] = await scrub_claims(conn, [(row.tenant_id, claim, [])], today=uow.clock.today())
+    [result] = await scrub_claims(uow.conn, [(row.tenant_id, claim, [])], today=uow.clock.today())
     if release and result.decision != "clean":
         raise StillFailing(result.edits)
-    await conn.execute(update(scrubbed_claims).where(
-        scrubbed_claims.c.tenant_id == row.tenant_id, scrubbed_claims.c.claim_id == row.claim_id).values(
-        **{k: v for k, v in PHI.seal(scrubbed_claims, _row(row.tenant_id, result, stage="scrub")).items()
-           if k not in ("claim_id", "tenant_id")},
-        version=row.version + 1, scrubbed_at=func.now()))
-    await conn.execute(insert(review_audit).values(PHI.seal(review_audit, dict(
-        claim_id=row.claim_id, tenant_id=row.tenant_id, actor=uow.actor, action=action, before=_snapshot(row),
-        after=_snapshot(result), note=note))))
+    await _rewrite(uow, row, result, stage="scrub")
+    await _audit(uow, row, result, action=action, note=note)
     if result.decision == "clean":
-        await record_sent_on(conn, [(row.tenant_id, claim)])
-        uow.emit(ClaimScrubbed(claim=claim, decision="clean", edits=result.edits,
-                               resubmission_id=row.resubmission_id), key=claim.claim_id)
+        await _send_on(uow, result, resubmission_id=row.resubmission_id)
     return result
+
+
+async def _rewrite(uow: UnitOfWork, row, result: Scrubbed, *, stage: str, **more: Any) -> None:
+    """The claim's row after a scrub (its version moved on); `more`: other columns to set."""
+    sealed = PHI.seal(scrubbed_claims, _row(row.tenant_id, result, stage=stage))
+    await uow.conn.execute(update(scrubbed_claims).where(
+        scrubbed_claims.c.tenant_id == row.tenant_id, scrubbed_claims.c.claim_id == row.claim_id).values(
+        **{k: v for k, v in sealed.items() if k not in ("claim_id", "tenant_id")}, **more,
+        version=row.version + 1, scrubbed_at=func.now()))
+
+
+async def _audit(uow: UnitOfWork, row, result: Scrubbed, *, action: str, note: str | None) -> None:
+    """Who did what to the claim, with it and its edits before and after (the claim the result is about)."""
+    await uow.conn.execute(insert(review_audit).values(PHI.seal(review_audit, dict(
+        claim_id=result.claim.claim_id, tenant_id=row.tenant_id, actor=uow.actor, action=action,
+        before=_snapshot(row), after=_snapshot(result), note=note))))
+
+
+async def _send_on(uow: UnitOfWork, result: Scrubbed, *, resubmission_id: uuid.UUID | None) -> None:
+    """A clean claim goes on to submission; its fingerprint marks a later claim for the same services a duplicate."""
+    await record_sent_on(uow.conn, [(uow.tenant_id, result.claim)])
+    uow.emit(ClaimScrubbed(claim=result.claim, decision="clean", edits=result.edits, resubmission_id=resubmission_id),
+             key=result.claim.claim_id)
 
 
 async def correct(uow: UnitOfWork, claim_id: uuid.UUID, changes: dict[str, Any], note: str | None = None) -> Scrubbed:
