@@ -74,6 +74,14 @@ def view(row: Any, terms: TenantTerms, today: date) -> dict[str, Any]:
             "days_left": left, "amount": str(amount), "priority": float(score)}
 
 
+def _one_item(tenant_id: str, denial_id: uuid.UUID):
+    """One item of the tenant, with the denied payment's claim number (CLP07): a replacement claim names it."""
+    return (select(denials, payment_facts.c.payer_claim_number)
+            .outerjoin(payment_facts, (payment_facts.c.tenant_id == denials.c.tenant_id)
+                       & (payment_facts.c.remittance_id == denials.c.remittance_id))
+            .where(denials.c.tenant_id == tenant_id, denials.c.denial_id == denial_id))
+
+
 class DenialWork:
     """The work queue's use cases, built once in the composition root."""
 
@@ -131,11 +139,7 @@ class DenialWork:
 
     async def item(self, *, tenant_id: str, denial_id: uuid.UUID) -> dict[str, Any]:
         async with self.units.read(tenant_id) as conn:
-            row = (await conn.execute(
-                select(denials, payment_facts.c.payer_claim_number)
-                .outerjoin(payment_facts, (payment_facts.c.tenant_id == denials.c.tenant_id)
-                           & (payment_facts.c.remittance_id == denials.c.remittance_id))
-                .where(denials.c.tenant_id == tenant_id, denials.c.denial_id == denial_id))).mappings().first()
+            row = (await conn.execute(_one_item(tenant_id, denial_id))).mappings().first()
             if row is None:
                 raise NotFound("no such denial for this tenant")
             terms = await tenant_terms(conn, tenant_id)
@@ -154,13 +158,7 @@ class DenialWork:
         action id)`, when given, returns the action's consequence downstream (an event, published with the
         commit) and more columns to set (what ties the item to it)."""
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
-            # the denied payment's claim number (CLP07) comes along: a replacement claim names it
-            row = (await uow.conn.execute(
-                select(denials, payment_facts.c.payer_claim_number)
-                .outerjoin(payment_facts, (payment_facts.c.tenant_id == denials.c.tenant_id)
-                           & (payment_facts.c.remittance_id == denials.c.remittance_id))
-                .where(denials.c.tenant_id == tenant_id, denials.c.denial_id == denial_id)
-                .with_for_update(of=denials))).mappings().first()
+            row = (await uow.conn.execute(_one_item(tenant_id, denial_id).with_for_update(of=denials))).mappings().first()
             if row is None:
                 raise NotFound("no such denial for this tenant")
             terms = await tenant_terms(uow.conn, tenant_id)
