@@ -6,6 +6,7 @@ from rcm_runtime.audit import audited
 from rcm_runtime.consumer import Delivery, Handler
 from rcm_runtime.unit_of_work import UnitOfWork
 
+from rcm_denials.domain.root_cause import classify_payment
 from rcm_denials.service import Denials
 from rcm_denials.trends import Trends
 
@@ -13,8 +14,9 @@ from rcm_denials.trends import Trends
 def handlers(denials: Denials, trends: Trends) -> dict[str, Handler]:
     @audited.money("denial.record_or_recover", "claim")  # a payment closes items as recovered
     async def on_payments_posted(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
-        await denials.record_denials(deliveries)
-        await trends.record_payments(deliveries)  # every payment: the denominator of denial rates, and patterns
+        found = [classify_payment(d.event) for d in deliveries]  # once per payment, for both
+        await denials.record_denials(deliveries, found)
+        await trends.record_payments(deliveries, found)  # every payment: the denominator of denial rates, and patterns
 
     async def on_payments_reversed(uow: UnitOfWork, deliveries: list[Delivery]) -> None:
         await denials.void_reversed(deliveries)

@@ -140,8 +140,5 @@ denial_actions = DenialAction.__table__
 payer_deadlines = PayerDeadline.__table__
 denial_settings = DenialSettings.__table__
 
-from rcm_denials import trends_db  # noqa: E402  (the trend tables join this metadata)
-
-# the trend tables (migration 0011) are in this metadata: migrations and tests create them with the others
-TREND_TABLES = (trends_db.payment_facts, trends_db.denied_lines, trends_db.rule_recommendations,
-                trends_db.trend_settings)
+# the trend tables (migration 0011) join this metadata: migrations and tests create them with the others
+from rcm_denials import trends_db  # noqa: E402,F401

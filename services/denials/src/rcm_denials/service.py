@@ -20,7 +20,7 @@ from rcm_runtime.unit_of_work import UnitsOfWork
 
 from rcm_denials.db import denials
 from rcm_denials.domain.codes import load_code_lists
-from rcm_denials.domain.root_cause import DenialClassification, classify, denied_lines
+from rcm_denials.domain.root_cause import DenialClassification, classify_payment, denied_lines
 from rcm_denials.domain.workflow import AWAITING_PAYER
 
 _insert = BulkInsert(denials, ["denial_id", "remittance_id", "claim_id", "tenant_id", "payer_id", "category",
@@ -40,7 +40,6 @@ _insert_underpaid = BulkInsert(denials, ["denial_id", "remittance_id", "claim_id
                                          "service_date"],
                                on_conflict="(tenant_id, remittance_id, kind) DO NOTHING", returning=["denial_id"])
 UNDERPAID_CATEGORY = "underpaid"
-UNDERPAID_WORK_QUEUE = "underpayments"
 # A later payment on a claim answers its items that waited on the payer (appealed, corrected, rebilled; the
 # rebilled claim's payment too). What it recovers is what it pays beyond what the denied payment had paid when the
 # payer took that one back (a replacement of a partly paid claim is paid whole again: only the difference is new
@@ -75,13 +74,15 @@ class Denials:
     def __init__(self, units: UnitsOfWork) -> None:
         self.units = units
 
-    async def record_denials(self, payments: Sequence[Delivery]) -> int:
+    async def record_denials(self, payments: Sequence[Delivery],
+                             found_for: Sequence[DenialClassification | None] | None = None) -> int:
         """Posted payments (each with its unit of work, bound to the payment's tenant; all share one
         connection): one multi-row insert for those carrying denial adjustments, each with its denied lines
         classified one by one; a remittance already recorded is skipped. Items of the claim that waited on the
-        payer are answered first. Returns how many denials were recorded."""
-        found_for = [classify([(a.group_code, a.reason_code, a.amount) for a in p.event.adjustments],
-                              p.event.remark_codes, on=p.event.payment_date) for p in payments]
+        payer are answered first. `found_for`: each payment's classification when the caller has it. Returns how
+        many denials were recorded."""
+        if found_for is None:
+            found_for = [classify_payment(p.event) for p in payments]
         if payments:
             await self.answer_awaiting(payments, found_for)
         rows, causes = [], {}
@@ -155,7 +156,7 @@ class Denials:
             days = [line.date_of_service for line in ev.lines if line.date_of_service is not None]
             rows.append({"denial_id": uuid.uuid4(), "remittance_id": ev.remittance_id, "claim_id": ev.claim_id,
                          "tenant_id": p.uow.tenant_id, "payer_id": ev.payer_id, "category": UNDERPAID_CATEGORY,
-                         "work_queue": UNDERPAID_WORK_QUEUE,
+                         "work_queue": codes.root_causes[UNDERPAID_CATEGORY].work_queue,
                          "reason_codes": [],  # no CARC: the payer paid, short of the contract
                          "denied_amount": ev.underpaid_amount, "kind": "underpayment",
                          "expected_amount": ev.expected_allowed, "actual_amount": ev.actual_allowed,

@@ -17,11 +17,11 @@ from rcm_runtime.bulk import BulkInsert
 from rcm_runtime.consumer import Delivery
 from rcm_runtime.unit_of_work import UnitsOfWork
 
+from rcm_denials.domain.root_cause import DenialClassification
 from rcm_denials.domain.trends import (DEFAULT_THRESHOLD, WINDOW_DAYS, ZERO, Occurrence, Pattern, Recommendation,
                                        TrendRow, detect, payment_facts, trend_item)
 from rcm_denials.trends_db import denied_lines, payment_facts as facts_table, rule_recommendations, trend_settings
 
-GROUPS = ("payer", "carc", "root_cause", "provider", "month")
 _POSTED = ("paid", "partially_paid", "denied")
 
 # Per group: claims paid or denied, those denied, billed and denied amounts. payer/provider/month divide within the
@@ -88,7 +88,8 @@ class Trends:
         self.default_threshold = default_threshold
 
     # ------------------------------------------------------------ consumed events
-    async def record_payments(self, payments: Sequence[Delivery]) -> int:
+    async def record_payments(self, payments: Sequence[Delivery],
+                              found_for: Sequence[DenialClassification | None] | None = None) -> int:
         """Facts of posted payments (each delivery's unit of work bound to its tenant; all share one connection),
         once per (tenant, remittance): a redelivery changes nothing. Then the patterns the new denied lines touch
         are checked. Returns how many payments were recorded."""
@@ -96,14 +97,14 @@ class Trends:
             return 0
         conn = payments[0].uow.conn
         rows, lines, by_key = [], [], {}
-        for p in payments:
+        for p, found in zip(payments, found_for or [None] * len(payments)):
             ev: PaymentPosted = p.event
             if ev.outcome not in _POSTED:
                 continue
             facts = payment_facts(ev.total_charge, [(a.group_code, a.reason_code, a.amount) for a in ev.adjustments],
                                   [(line.procedure_code, [(a.group_code, a.reason_code, a.amount)
                                                           for a in line.adjustments]) for line in ev.lines],
-                                  on=ev.payment_date, remark_codes=ev.remark_codes)
+                                  on=ev.payment_date, remark_codes=ev.remark_codes, found=found)
             tenant = p.uow.tenant_id
             by_key[(tenant, ev.remittance_id)] = p
             rows.append({"tenant_id": tenant, "remittance_id": ev.remittance_id, "claim_id": ev.claim_id,

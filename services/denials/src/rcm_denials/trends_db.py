@@ -6,15 +6,11 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, DateTime, Index, Numeric, UniqueConstraint, func
+from sqlalchemy import Column, Index, Numeric, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
-from rcm_denials.db import Base
-
-
-def _now_column() -> Column:
-    return Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+from rcm_denials.db import Base, _now_column
 
 
 def _money() -> Column:

@@ -30,12 +30,13 @@ from rcm_contracts.base import Event
 from rcm_denials.db import denial_actions, denial_settings, denials, payer_deadlines
 from rcm_denials.trends_db import payment_facts
 from rcm_denials.domain import workflow
-from rcm_denials.domain.priority import DeadlineDays, days_left, deadline, priority
+from rcm_denials.domain.priority import (
+    DEFAULT_APPEAL_DAYS, DEFAULT_TIMELY_FILING_DAYS, DeadlineDays, days_left, deadline, priority,
+)
 from rcm_denials.domain.workflow import Move, NotAllowed
 
 log = logging.getLogger("rcm.denials.work")
 DEFAULT_WRITE_OFF_APPROVAL_ABOVE = Decimal("100.00")
-SORTS = ("priority", "deadline", "recorded_at")
 
 
 @dataclass(frozen=True)
@@ -60,14 +61,19 @@ def _remitted(row: Any) -> date:
     return row["remittance_date"] or row["recorded_at"].date()
 
 
-def view(row: Any, terms: TenantTerms, today: date) -> dict[str, Any]:
-    """An item as the queue shows it: the stored row plus root cause, deadline, days left, amount at stake,
-    priority, and the status a workable item has once its deadline passed (expired, before the sweep writes it)."""
+def _due(row: Any, terms: TenantTerms, today: date) -> tuple[date, int, str]:
+    """The item's deadline, days left to it, and the status it shows: a workable item past its deadline is expired
+    (before the sweep writes it)."""
     due = deadline(_remitted(row), row["service_date"], terms.days(row["payer_id"]))
     left = days_left(due, today)
     status = row["status"]
-    if status in workflow.WORKABLE and left < 0:
-        status = "expired"
+    return due, left, "expired" if status in workflow.WORKABLE and left < 0 else status
+
+
+def view(row: Any, terms: TenantTerms, today: date) -> dict[str, Any]:
+    """An item as the queue shows it: the stored row plus root cause, deadline, days left, amount at stake,
+    priority, and the status it shows (_due)."""
+    due, left, status = _due(row, terms, today)
     amount = row["denied_amount"]
     score = priority(amount, row["category"], left) if status in workflow.WORKABLE else Decimal("0.00")
     return {**jsonable(dict(row)), "root_cause": row["category"], "status": status, "deadline": due.isoformat(),
@@ -128,10 +134,7 @@ class DenialWork:
         by_status: dict[str, int] = {}
         for r in rows:
             by_cause[r["category"]] = by_cause.get(r["category"], 0) + 1
-            status = r["status"]
-            if status in workflow.WORKABLE:
-                due = deadline(_remitted(r), r["service_date"], terms.days(r["payer_id"]))
-                status = "expired" if days_left(due, today) < 0 else status
+            status = _due(r, terms, today)[2]
             by_status[status] = by_status.get(status, 0) + 1
         return {"total": len(rows), "by_root_cause": dict(sorted(by_cause.items())),
                 "by_status": dict(sorted(by_status.items())), "unclassified": by_cause.get("unclassified", 0),
@@ -225,7 +228,9 @@ class DenialWork:
         365 days)."""
         async with self.units.begin_system() as uow:
             moved = await uow.conn.execute(_expire, {"today": uow.now().date(), "at": uow.now(),
-                                                      "workable": sorted(workflow.WORKABLE)})
+                                                      "workable": sorted(workflow.WORKABLE),
+                                                      "appeal_days": DEFAULT_APPEAL_DAYS,
+                                                      "filing_days": DEFAULT_TIMELY_FILING_DAYS})
             return len(list(moved))
 
     async def expire_forever(self, idle_s: float, backoff: Backoff | None = None) -> None:
@@ -238,8 +243,9 @@ _expire = text(
     "LEFT JOIN payer_deadlines p ON p.tenant_id = d.tenant_id AND p.payer_id = d.payer_id "
     "LEFT JOIN denial_settings s ON s.tenant_id = d.tenant_id "
     "WHERE d.status = ANY(CAST(:workable AS text[])) AND LEAST("
-    "COALESCE(d.remittance_date, CAST(d.recorded_at AS date)) + COALESCE(p.appeal_days, s.appeal_days, 90), "
-    "COALESCE(d.service_date + COALESCE(p.timely_filing_days, s.timely_filing_days, 365), DATE '9999-12-31')) "
+    "COALESCE(d.remittance_date, CAST(d.recorded_at AS date)) + COALESCE(p.appeal_days, s.appeal_days, "
+    "CAST(:appeal_days AS integer)), COALESCE(d.service_date + COALESCE(p.timely_filing_days, s.timely_filing_days, "
+    "CAST(:filing_days AS integer)), DATE '9999-12-31')) "
     "< CAST(:today AS date) FOR UPDATE OF d SKIP LOCKED), "
     "moved AS (UPDATE denials d SET status = 'expired', updated_at = :at FROM due "
     "WHERE d.denial_id = due.denial_id RETURNING d.denial_id) "

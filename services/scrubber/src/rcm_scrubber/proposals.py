@@ -21,8 +21,6 @@ from rcm_scrubber.domain.proposals import next_version, proposed_rule
 from rcm_scrubber.domain.rule_sets import RuleSetError, parse_rule_set, payer_key
 from rcm_scrubber.service import add_rule_set, lock_rule_sets
 
-STATUSES = ("proposed", "approved", "dismissed")
-
 
 class NotProposed(Conflict):
     code = "not_proposed"
@@ -81,7 +79,7 @@ async def approve(uow: UnitOfWork, proposal_id: uuid.UUID, note: str | None) -> 
     await lock_rule_sets(uow, payer)  # another approval for the payer waits, then builds on this version
     latest = (await uow.conn.execute(select(rule_sets.c.document).where(
         rule_sets.c.tenant_id == uow.tenant_id, rule_sets.c.payer_id == payer)
-        .order_by(rule_sets.c.version.desc()).limit(1).with_for_update())).scalar()
+        .order_by(rule_sets.c.version.desc()).limit(1))).scalar()
     document = next_version(uow.tenant_id, payer, parse_rule_set(latest) if latest else None, row["rule"])
     stored = await add_rule_set(uow, document.model_dump(mode="json", exclude_none=True))
     return await _decide(uow, row, "approved", note, rule_set_version=stored.version)

@@ -188,7 +188,9 @@ async def accept_coded(coded: Sequence[Delivery]) -> None:
         index_elements=[scrubbed_claims.c.tenant_id, scrubbed_claims.c.claim_id],
         set_={k: stmt.excluded[k] for k in ("decision", "edits", "claim", "payer_id", "edit_codes", "stage",
                                            "rule_sets")} | {"version": scrubbed_claims.c.version + 1,
-                                                            "scrubbed_at": func.now()}))
+                                                            "scrubbed_at": func.now(),
+                                                            # coded anew: no longer the answer to a denials request
+                                                            "resubmission_id": None}))
     await record_sent_on(conn, [(t, s.claim) for (t, _, _), s in zip(items, results) if s.decision == "clean"])
     for d, s in zip(ready, results):
         d.uow.emit(ClaimScrubbed(claim=s.claim, decision=s.decision, edits=s.edits), key=s.claim.claim_id)

@@ -22,21 +22,7 @@ from decimal import Decimal
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-ROOT_CAUSES: tuple[str, ...] = (
-    "eligibility",
-    "registration",
-    "authorization",
-    "coding",
-    "bundling",
-    "medical_necessity",
-    "documentation",
-    "timely_filing",
-    "duplicate",
-    "coordination_of_benefits",
-    "underpaid",
-    "non_covered",
-    "unclassified",
-)
+from rcm_denials.domain.codes import ROOT_CAUSES
 
 # Names a template may use, each filled from the packet (see placeholder_values).
 PLACEHOLDERS: tuple[str, ...] = (

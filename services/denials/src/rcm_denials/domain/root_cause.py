@@ -112,6 +112,13 @@ def explain(ranked: list[tuple[str, str]], remarks: tuple[str, ...], on: date, c
     return " ".join(parts)
 
 
+def classify_payment(payment: Any, codes: CodeLists | None = None) -> DenialClassification | None:
+    """A posted payment's (PaymentPosted) denial: its adjustments (claim and lines together) and remarks on its
+    remittance date. None when nothing on it is a denial."""
+    return classify([(a.group_code, a.reason_code, a.amount) for a in payment.adjustments], payment.remark_codes,
+                    on=payment.payment_date, codes=codes)
+
+
 def denied_lines(payment: Any, codes: CodeLists | None = None) -> list[dict[str, Any]]:
     """Each service line of a posted payment (PaymentPosted.lines) that carries denial adjustments, classified on
     its own: line, procedure and modifiers, charge, paid, denied amount, its GROUP-CARCs and root cause (the

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from rcm_denials.domain.root_cause import classify, is_denial
+from rcm_denials.domain.codes import norm
+from rcm_denials.domain.root_cause import DenialClassification, classify, is_denial
 
 ZERO = Decimal("0.00")
 WINDOW_DAYS = 30
@@ -48,31 +49,29 @@ class PaymentFacts:
         return self.denied_amount > 0
 
 
-def _norm(code: str) -> str:
-    return code.strip().upper()
-
-
 def payment_facts(total_charge: Decimal, adjustments: Iterable[tuple[str, str, Decimal]],
                   lines: Iterable[tuple[str, Iterable[tuple[str, str, Decimal]]]], *, on: date,
-                  remark_codes: Iterable[str] = ()) -> PaymentFacts:
+                  remark_codes: Iterable[str] = (), found: DenialClassification | None = None) -> PaymentFacts:
     """The denial facts of one posted payment: `adjustments` (group, carc, amount) are the payment's (claim and line
     adjustments together, as remittance publishes them); `lines` are (procedure code, its own adjustments); `on` the
-    remittance date (which code lists are valid), `remark_codes` its RARCs (they refine the root cause)."""
+    remittance date (which code lists are valid), `remark_codes` its RARCs (they refine the root cause); `found`
+    the payment's classification when the caller has it (classified here otherwise)."""
     adjustments = list(adjustments)
-    found = classify(adjustments, remark_codes, on=on)
+    if found is None:
+        found = classify(adjustments, remark_codes, on=on)
     carc_amounts: dict[str, Decimal] = {}
     for group, carc, amount in adjustments:
         if is_denial(group, carc, on) and amount > 0:
-            key = f"{_norm(group)}-{_norm(carc)}"
+            key = f"{norm(group)}-{norm(carc)}"
             carc_amounts[key] = carc_amounts.get(key, ZERO) + amount
     denied_lines = []
     for code, line_adjustments in lines:
         per_carc: dict[str, Decimal] = {}
         for group, carc, amount in line_adjustments:
             if is_denial(group, carc, on) and amount > 0:
-                key = f"{_norm(group)}-{_norm(carc)}"
+                key = f"{norm(group)}-{norm(carc)}"
                 per_carc[key] = per_carc.get(key, ZERO) + amount
-        denied_lines += [DeniedLine(_norm(code), carc, amount) for carc, amount in per_carc.items()]
+        denied_lines += [DeniedLine(norm(code), carc, amount) for carc, amount in per_carc.items()]
     return PaymentFacts(billed=total_charge, denied_amount=found.denied_amount if found else ZERO,
                         root_cause=found.root_cause if found else None,
                         reason_codes=found.reason_codes if found else (), carc_amounts=carc_amounts,
