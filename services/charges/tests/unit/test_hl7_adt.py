@@ -81,3 +81,11 @@ def test_other_types_are_refused_naming_msh_9():
 def test_garbage_is_an_intake_error(garbage):
     with pytest.raises(IntakeError):
         adt_to_registration(garbage)
+
+
+@pytest.mark.parametrize("phone", ["1234567890", "(217) 155-0134", "555-0134", "+44 20 7946 0018"])
+def test_a_phone_that_is_no_us_number_is_left_out_and_the_registration_stands(phone):
+    """Eligibility registers 10-digit NANP numbers only: anything else would be refused there after the AA
+    (tests/cross_service/test_adt_registration.py follows one into eligibility)."""
+    reg = adt_to_registration(ADT.replace("(217) 555-0134", phone))
+    assert reg.phone is None and reg.patient.last_name == "Zyxwvutson" and len(reg.coverages) == 2

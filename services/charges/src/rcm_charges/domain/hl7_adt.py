@@ -26,6 +26,8 @@ REGISTRATION_TRIGGERS = frozenset({"A04", "A08"})
 MAX_COVERAGES = 3
 _INTERNAL_REASON = "could not be read as an HL7 v2 ADT message"
 
+_NANP = re.compile(r"[2-9][0-9]{2}[2-9][0-9]{6}")
+
 
 def adt_to_registration(message: str) -> PatientRegistrationReceived:
     """Raises IntakeError, and only IntakeError, when the message cannot become a registration."""
@@ -109,7 +111,9 @@ class _AdtMapper:
         digits = re.sub(r"\D", "", raw)
         if len(digits) == 11 and digits.startswith("1"):
             digits = digits[1:]
-        return digits if len(digits) == 10 else None  # anything else is left out, not guessed
+        # a 10-digit NANP number (area code and exchange start 2-9, as eligibility's registration requires);
+        # anything else is left out, not guessed: a registration must never be refused after its AA for a phone
+        return digits if _NANP.fullmatch(digits) else None
 
     def _coverage(self, in1: _Segment) -> RegistrationCoverage | None:
         p = lambda n: in1.path(n, repeating=True)  # noqa: E731
