@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from rcm_runtime import audit, phi
+from rcm_runtime.failures import is_transient
 from rcm_runtime.unit_of_work import UnitOfWork, UnitsOfWork
 
 from rcm_charges.db import mllp_messages
@@ -45,6 +46,7 @@ REUSED_CONTROL_ID = "this message control id (MSH-10) was already used for a dif
 UNSUPPORTED = "message type not taken here: only DFT^P03, ADT^A04 and ADT^A08"
 TOO_LARGE = "the message is larger than this interface takes"
 NO_TENANT = "the client certificate names no tenant of this interface"
+FAILED = "the message could not be processed; it was not taken (the interface's operators have the error)"
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class Hl7Interface:
     # -- one message -------------------------------------------------------------------------------------
     async def handle(self, client: Client, raw: bytes) -> bytes:
         """The ACK for one message (framing removed). Raises only on an outage (database away): then no ACK is
-        sent and the sender resends, which is safe."""
+        sent and the sender resends, which is safe. Any other failure is answered AE and nothing is kept."""
         if client.tenant_id is None:
             return self.refuse(NO_TENANT, raw)
         text = decode(raw)
@@ -112,6 +114,13 @@ class Hl7Interface:
                 return await self._store_only(client, header, digest, Ack("AE", reason, [AckError("PV1-19", reason)]))
             except _Raced:  # its twin on another connection stored the answer meanwhile
                 return await self._answer_stored(client.tenant_id, header, digest)
+        except Exception as exc:  # noqa: BLE001 - only an outage goes unanswered (the sender resends)
+            if is_transient(exc):
+                raise
+            # a message that can never be taken as it is: without an answer the engine would resend it forever and
+            # hold its queue. AE, not stored: a resend after a fix is taken. The type names no value (no PHI).
+            log.error("HL7 message failed", extra={"error": type(exc).__name__, "tenant_id": client.tenant_id})
+            return self._ack(header, Ack("AE", FAILED, [AckError("message", FAILED)]))
 
     async def _answer_stored(self, tenant_id: str, header: Header, digest: str) -> bytes:
         stored = await self._stored(tenant_id, header, digest)

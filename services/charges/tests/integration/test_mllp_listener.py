@@ -165,6 +165,29 @@ async def test_an_application_error_names_the_field_without_phi(api, tls_dir):
     assert await api.scalar("SELECT ack_code FROM mllp_messages") == "AE"
 
 
+async def test_a_failure_that_is_no_outage_is_answered_ae_and_a_resend_after_the_fix_is_taken(api, tls_dir, monkeypatch):
+    """Without an answer the engine would resend the message forever and hold its queue: AE, nothing kept."""
+    import rcm_charges.hl7_interface as interface
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("a bug in capture")
+
+    real = interface.capture_encounters
+    monkeypatch.setattr(interface, "capture_encounters", broken)
+    body, message = dft(7)
+    client = await connect(api, tls_dir)
+    try:
+        failed = await client.send(message)
+        assert msa(failed)[:2] == ["MSA", "AE"] and "not taken" in failed and FAMILY not in failed
+        assert await api.scalar("SELECT count(*) FROM mllp_messages") == 0
+        monkeypatch.setattr(interface, "capture_encounters", real)
+        taken = await client.send(message)
+    finally:
+        await client.close()
+    assert msa(taken) == ["MSA", "AA", body["source_encounter_id"]]
+    assert await api.scalar("SELECT count(*) FROM mllp_messages") == 1
+
+
 async def test_an_invalid_performer_npi_is_accepted_and_held(api, tls_dir):
     _, message = dft(4)
     held = "\r".join(with_field(message, "FT1", 20, "a.doc@example.org^Doc^Ann^^^^^^^^^^NPI").split("\r"))
