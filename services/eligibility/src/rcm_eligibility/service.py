@@ -153,15 +153,16 @@ async def _ask_chunk(payer: PayerConnection, submitter_id: str, now: datetime, c
             asked[key] = unreadable_snapshot(exc.reason)
         return
     summaries, issues = list(response.summaries), response.issues
+    in_answers = frozenset(w for s in summaries for w in s.warnings)
     by_trace = {s.trace_number: s for s in summaries if s.trace_number}
     for i, key in enumerate(keys):
         trace = inquiries[i].trace_number
         if trace in by_trace:
-            asked[key] = snapshot_of([by_trace[trace]], issues)
+            asked[key] = snapshot_of([by_trace[trace]], issues, in_answers)
         elif len(summaries) == len(keys):
-            asked[key] = snapshot_of([summaries[i]], issues)  # no echoed trace: the payer answered in order
+            asked[key] = snapshot_of([summaries[i]], issues, in_answers)  # no echoed trace: the payer answered in order
         else:  # payer-level rejection
-            asked[key] = snapshot_of([s for s in summaries if not s.trace_number][:1], issues)
+            asked[key] = snapshot_of([s for s in summaries if not s.trace_number][:1], issues, in_answers)
 
 
 # The cache is written optimistically, after the payer answered and without any lock held while asking:

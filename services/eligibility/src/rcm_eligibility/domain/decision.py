@@ -14,7 +14,7 @@ from rcm_contracts.events import Edit, EligibilityResult
 
 from rcm_eligibility.domain.prior_auth import AuthRuleTable, auth_requirements, missing_authorizations
 from rcm_x12.eligibility_271 import AmountBasis, CoverageSummary
-from rcm_x12.reading import REJECTED_INTERCHANGE, STRAY_TEXT, ReadingIssue
+from rcm_x12.reading import REJECTED_INTERCHANGE, STRAY_TEXT, WARNING, ReadingIssue
 
 # Procedure -> 271 service type (EB03) whose authorization indicator applies. Radiology -> 4
 # (diagnostic X-ray); everything else -> 30 (health benefit plan coverage).
@@ -52,9 +52,12 @@ class CoverageSnapshot:
 UNREADABLE_271 = "unreadable_271"
 
 
-def snapshot_of(summaries: list[CoverageSummary], issues: Sequence[ReadingIssue] = ()) -> CoverageSnapshot:
-    """The first summary's answer, with the reading issues of its interchange and of the whole file (all of them
-    when there is no summary: they may say why, e.g. an interchange refused as 4010)."""
+def snapshot_of(summaries: list[CoverageSummary], issues: Sequence[ReadingIssue] = (),
+                in_answers: frozenset[str] = frozenset()) -> CoverageSnapshot:
+    """The first summary's answer, with the reading issues about it: its interchange's envelope errors and
+    warnings, except the warnings read in another patient's answer of the batch (`in_answers`: every warning read
+    inside an answer of the file), and those about the whole file (all of them when there is no summary: they may
+    say why, e.g. an interchange refused as 4010)."""
     if not summaries:
         return CoverageSnapshot(active=None, rejections=[{"code": "none", "meaning": "the 271 had no coverage loop",
                                                           "follow_up": None}],
@@ -72,11 +75,21 @@ def snapshot_of(summaries: list[CoverageSummary], issues: Sequence[ReadingIssue]
         auth_required_service_types=[st for st in SERVICE_TYPES_ASKED if s.authorization_required(st)],
         coverage_start=s.coverage_period.start.isoformat() if s.coverage_period and s.coverage_period.start else None,
         coverage_end=s.coverage_period.end.isoformat() if s.coverage_period and s.coverage_period.end else None,
-        reading_issues=[i.as_json() for i in issues if i.interchange == s.interchange or i.kind in _FILE_ISSUES],
+        reading_issues=[i.as_json() for i in issues if _about(i, s, in_answers)],
     )
 
 
 _FILE_ISSUES = frozenset({REJECTED_INTERCHANGE, STRAY_TEXT})  # about the file, whichever interchange answered
+
+
+def _about(issue: ReadingIssue, summary: CoverageSummary, in_answers: frozenset[str]) -> bool:
+    if issue.kind in _FILE_ISSUES:
+        return True
+    if issue.interchange != summary.interchange:
+        return False
+    # a warning read inside an answer goes with that answer only; one about the interchange (a set of another
+    # kind, ignored) with every answer of it
+    return issue.kind != WARNING or issue.reason in summary.warnings or issue.reason not in in_answers
 
 
 def unreadable_snapshot(reason: str) -> CoverageSnapshot:
