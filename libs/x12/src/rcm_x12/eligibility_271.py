@@ -478,10 +478,12 @@ def _ref(patient_refs: list[Segment], active: list[_Benefit], qualifiers: tuple[
 
 # Which DTP qualifiers give the start / end of coverage, in order of preference: the plan's dates, then the
 # member's eligibility dates. 291 (plan) and 292 (benefit) are plan dates at the EB level: a range (RD8) gives
-# both ends, a single 291 date the start and a single 292 date the end. Never 307 (eligibility): CMS-style
-# payers put the date the inquiry was answered there, which is neither end of the coverage.
-_START_QUALIFIERS = ("346", "356", "291", "292")  # plan begin, eligibility begin, plan, benefit
-_END_QUALIFIERS = ("347", "357", "291", "292", "346", "356")  # plan end, eligibility end, then the RD8 ranges
+# both ends, a single 291 date the start and a single 292 date the end. 307 (eligibility) last, and only as a range
+# of more than one day: CMS-style payers put the date the inquiry was answered there (one day, D8 or RD8), which is
+# neither end of the coverage, while many commercial payers give the real period as 307 RD8.
+ELIGIBILITY_DATES = "307"
+_START_QUALIFIERS = ("346", "356", "291", "292", ELIGIBILITY_DATES)  # plan begin, eligibility begin, plan, benefit
+_END_QUALIFIERS = ("347", "357", "291", "292", "346", "356", ELIGIBILITY_DATES)  # ends, then the RD8 ranges
 _END_DATE_QUALIFIERS = frozenset({"347", "357", "292"})  # a single date of these closes the period
 _PERIOD_QUALIFIERS = frozenset(_START_QUALIFIERS + _END_QUALIFIERS)
 
@@ -511,7 +513,9 @@ def _dtp_range(seg: Segment, warnings: list[str]) -> DateRange | None:
         start_text, _, end_text = value.partition("-")
         start, end = d8_date(start_text), d8_date(end_text)
         if start and end:
-            return DateRange(start, end)
+            return DateRange(start, end) if qualifier != ELIGIBILITY_DATES or end > start else None
+    elif fmt == "D8" and qualifier == ELIGIBILITY_DATES and d8_date(value):
+        return None  # the day the inquiry was answered: not a coverage date
     elif fmt == "D8" and (day := d8_date(value)):
         # A single end-qualified date closes the range; any other single date is when coverage began.
         return DateRange(None, day) if qualifier in _END_DATE_QUALIFIERS else DateRange(day, None)

@@ -294,6 +294,8 @@ def test_the_coverage_period_travels_on_the_claim_for_the_scrubber():
     (["DTP*356*RD8*20250601-20260531"], DateRange(date(2025, 6, 1), date(2026, 5, 31))),
     (["DTP*307*RD8*20260314-20260314", "DTP*346*D8*20260101"], DateRange(date(2026, 1, 1), None)),
     (["DTP*472*D8*20260314"], None),  # service date says nothing about coverage
+    # a commercial payer's eligibility period as a 307 range: taken when nothing better is given
+    (["DTP*307*RD8*20260101-20261231"], DateRange(date(2026, 1, 1), date(2026, 12, 31))),
 ])
 def test_coverage_date_qualifiers(dates, expected):
     assert only(parse_271(response(*dates, "EB*1**30"))).coverage_period == expected
