@@ -289,7 +289,7 @@ class PayerListingBody(BaseModel):
                         "name or alias; e.g. a FHIR export naming 'Medicaid' only) and holds an encounter whose payer "
                         "is not listed in completeness review (`coverage.payer_id`). Held encounters waiting for a "
                         "payer are evaluated again at once: `reevaluated` says how many.")
-@not_audited(CONFIGURATION)
+@audited.money("payer.list", "payer", id="payer_id")  # it may release held encounters as claims
 async def put_payer(payer_id: str, body: PayerListingBody, tenant_id: TenantId, charges: UseCases, actor: Actor) -> dict:
     if not payer_id.strip() or len(payer_id) > 80:
         return problem(422, "invalid_payer_id", "a payer id is 1 to 80 characters")

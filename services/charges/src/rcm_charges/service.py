@@ -285,13 +285,15 @@ def same_content(stored: dict, new_hash: str) -> bool:
 
 
 async def _apply_change(uow: UnitOfWork, prior, submission: EncounterSubmitted, *, actor: str,
-                        action: str, channel: str) -> CaptureResult:
-    """A new version of an open encounter (`uow` is bound to its tenant): re-evaluated, audited, and
-    released (its event emitted) when complete and out of its charge-lag window."""
+                        action: str, channel: str, evaluated: Any = None) -> CaptureResult:
+    """A new version of an open encounter (`uow` is bound to its tenant): re-evaluated (`evaluated`: already, by
+    the caller), audited, and released (its event emitted) when complete and out of its charge-lag window."""
     conn = uow.conn
-    refs = await tenant_reference(conn, [Intake(uow, submission, channel)])
-    ev = evaluate(submission, refs[prior.tenant_id], claim_id=prior.claim_id, encounter_id=prior.encounter_id,
-                  channel=channel)
+    ev = evaluated
+    if ev is None:
+        refs = await tenant_reference(conn, [Intake(uow, submission, channel)])
+        ev = evaluate(submission, refs[prior.tenant_id], claim_id=prior.claim_id, encounter_id=prior.encounter_id,
+                      channel=channel)
     version = prior.version + 1
     now = uow.now()
     ev = _hold_for_lag(ev, prior.release_after, now)
@@ -431,17 +433,29 @@ async def list_payers(conn: AsyncConnection, tenant_id: str) -> list[dict]:
 PAYER_FIELDS = ("coverage.payer_id", "secondary_coverage.payer_id")
 
 
-async def reevaluate_unknown_payers(uow: UnitOfWork, *, batch_max: int = 500) -> int:
+async def reevaluate_unknown_payers(uow: UnitOfWork, *, batch_max: int = 500) -> tuple[int, list[uuid.UUID]]:
     """Held encounters of the unit's tenant waiting for a payer (unlisted, or named by display only), evaluated
-    again against the payer list as it is now: those it completes are released (audited as the unit's actor)."""
+    again against the payer list as it is now (one reference read for all). Those whose outcome it changes get a
+    new version, audited as the unit's actor, and are released when complete; the others (e.g. a coverage naming
+    no payer at all, which no list can fix) are left as they are. Returns how many were evaluated, and the claim
+    ids of those changed."""
     waiting = or_(*(encounters.c.missing.contains([{"field": f}]) for f in PAYER_FIELDS))
-    rows = (await uow.conn.execute(select(encounters).where(
+    rows = PHI.open_all(encounters, (await uow.conn.execute(select(encounters).where(
         encounters.c.tenant_id == uow.tenant_id, encounters.c.status == "held", waiting)
-        .order_by(encounters.c.received_at).limit(batch_max).with_for_update(skip_locked=True))).all()
-    for prior in PHI.open_all(encounters, rows):
-        submission = EncounterSubmitted.model_validate(prior.submission)
-        await _apply_change(uow, prior, submission, actor=uow.actor, action="payer_listed", channel=prior.intake_channel)
-    return len(rows)
+        .order_by(encounters.c.received_at).limit(batch_max).with_for_update(skip_locked=True))).all())
+    submissions = [EncounterSubmitted.model_validate(prior.submission) for prior in rows]
+    refs = (await tenant_reference(uow.conn, [Intake(uow, s, p.intake_channel) for p, s in zip(rows, submissions)])
+            if rows else {})
+    changed = []
+    for prior, submission in zip(rows, submissions):
+        ev = evaluate(submission, refs[prior.tenant_id], claim_id=prior.claim_id, encounter_id=prior.encounter_id,
+                      channel=prior.intake_channel)
+        if ev.status == prior.status and ev.missing == prior.missing:
+            continue  # the list changes nothing for it: no new version
+        await _apply_change(uow, prior, submission, actor=uow.actor, action="payer_listed",
+                            channel=prior.intake_channel, evaluated=ev)
+        changed.append(prior.claim_id)
+    return len(rows), changed
 
 
 _import_items = BulkInsert(chargemaster_items, ["tenant_id", "code", "modifier", "price", "effective_from", "effective_to"],
@@ -590,7 +604,9 @@ class Charges:
         """List (or change) a payer; returns how many held encounters waiting for a payer were evaluated again."""
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:
             await put_payer(uow, entry)
-            return await reevaluate_unknown_payers(uow)
+            evaluated, changed = await reevaluate_unknown_payers(uow)
+            uow.audit_names(*changed)  # the encounters the listing released or held anew
+            return evaluated
 
     async def delete_payer(self, *, tenant_id: str, payer_id: str, actor: str) -> bool:
         async with self.units.begin(tenant_id=tenant_id, actor=actor) as uow:

@@ -65,6 +65,30 @@ async def test_listing_the_payer_releases_the_encounters_waiting_for_it(api):
     assert captured["data"]["claim"]["coverage"]["payer_id"] == "SBX01"
     audit = (await api.client.get(f"/v1/encounters/{held.json()['claim_id']}/audit", headers=h)).json()["changes"]
     assert [(c["action"], c["actor"]) for c in audit] == [("payer_listed", "front.desk")]
+    # the listing is a money change on record, naming the encounter it released
+    names = await api.scalar("SELECT resource_ids::text FROM audit_log WHERE action = 'payer.list' "
+                             "AND actor = 'front.desk'")
+    assert held.json()["claim_id"] in names
+
+
+async def test_an_encounter_no_payer_list_can_fix_is_left_as_it_is(api):
+    h = api.headers()
+    await api.client.put("/v1/payers/SBX01", headers=h, json={"name": "Sandbox Health Plan"})
+    bundle = to_fhir_bundle(encounter())
+    coverage = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Coverage")
+    coverage["payor"] = [{"display": "Some Plan Nobody Lists"}]
+    held = await api.client.post("/v1/encounters/fhir", headers=h, content=json.dumps(bundle))
+    claim_id = uuid.UUID(held.json()["claim_id"])
+    assert held.json()["status"] == "held"
+    before = await api.scalar("SELECT version FROM encounters WHERE claim_id = :id", id=claim_id)
+    events = len(await api.outbox_events())
+
+    listed = await api.client.put("/v1/payers/SBX02", headers=h, json={"name": "Sandbox Medicare Advantage"})
+
+    assert listed.json()["reevaluated"] == 1  # evaluated again, and nothing changed for it
+    assert await api.scalar("SELECT version FROM encounters WHERE claim_id = :id", id=claim_id) == before
+    assert (await api.client.get(f"/v1/encounters/{claim_id}/audit", headers=h)).json()["changes"] == []
+    assert len(await api.outbox_events()) == events  # no second EncounterHeld
 
 
 async def test_payer_list_input_is_checked_and_a_missing_payer_is_404(api):
