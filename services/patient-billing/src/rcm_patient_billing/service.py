@@ -187,6 +187,7 @@ class PatientBilling:
         discounts = dict((await conn.execute(select(self_pay_settings.c.tenant_id, self_pay_settings.c.discount_percent)
                                              .where(self_pay_settings.c.tenant_id.in_(tenants)))).all())
         now = deliveries[0].uow.now()
+        due = due_date(now.date())  # one clock for the batch
         rows, opened_by = [], {}
         for d in deliveries:
             event: SelfPayEncounterCaptured = d.event
@@ -197,7 +198,7 @@ class PatientBilling:
             if total <= 0:
                 continue  # nothing to bill
             row = {"statement_id": uuid.uuid4(), "claim_id": event.claim.claim_id, "tenant_id": d.uow.tenant_id,
-                   "amount_due": total, "due_date": due_date(d.uow.now().date()), "status": "open",
+                   "amount_due": total, "due_date": due, "status": "open",
                    "origin": "self_pay", "lines": [line.as_dict() for line in lines], "updated_at": now}
             rows.append(row)
             opened_by[key] = d

@@ -80,6 +80,15 @@ async def queue_responses(conn, submitter_id: str, files: list[tuple[str, str]],
 
 
 # ---------------------------------------------------------------- payer: adjudication and 835s
+def first_paid_wrongly(claim: Claim, fixtures: SandboxFixtures) -> bool:
+    """A claim whose first payment the payer makes wrongly, then reprocesses: a member marked `reprocess`, paid as
+    primary."""
+    if claim.payer_responsibility != "P":
+        return False
+    benefits = fixtures.benefits_for(claim.coverage.member_id)
+    return benefits is not None and benefits.reprocess
+
+
 def remitted(claim: Claim, pccn: str, fixtures: SandboxFixtures, *, first_payment: bool = True) -> RemittedClaim:
     """The payer's payment of a claim: as secondary when the claim says the payer is not first (SBR01 S/T);
     a member marked `reprocess` is first paid from the payer's superseded rates (the mistake a later cycle
@@ -89,7 +98,7 @@ def remitted(claim: Claim, pccn: str, fixtures: SandboxFixtures, *, first_paymen
     if claim.payer_responsibility != "P":
         adjudication = adjudicate_secondary(claim, benefits, rules)
     else:
-        mistaken = first_payment and benefits is not None and benefits.reprocess
+        mistaken = first_payment and first_paid_wrongly(claim, fixtures)
         adjudication = adjudicate(claim, benefits, rules.as_first_paid() if mistaken else rules,
                                   prior_authorization=claim.prior_authorization)
     interest = ZERO
@@ -345,7 +354,7 @@ class Sandbox:
                 reprocess_at=bindparam("redo_at")),
                 [{"cid": r.claim.claim_id, "adj": adjudication_to_json(r.adjudication),
                   "paid_for": _sealed_claim(r.claim, tenant_id),
-                  "redo_at": now + self.adjudication_delay if self._pays_wrongly(r) else None}
+                  "redo_at": now + self.adjudication_delay if first_paid_wrongly(r.claim, self.fixtures) else None}
                  for (tenant_id, *_), r in payments])
         # what a correction or void leaves with the provider adds to what may still be due from an earlier one
         due = func.nullif(func.coalesce(payer_claims.c.recoupment_due, 0) + bindparam("due", type_=Numeric(12, 2)), 0)
@@ -373,13 +382,6 @@ class Sandbox:
             await conn.execute(update(payer_claims).where(payer_claims.c.claim_id == bindparam("cid")).values(
                 recoupment_due=func.nullif(payer_claims.c.recoupment_due - bindparam("taken"), 0),
                 recouped_at=now), [{"cid": cid, "taken": amount} for cid, amount in recovered.items()])
-
-    def _pays_wrongly(self, paid: RemittedClaim) -> bool:
-        """A first payment the payer will find wrong and reprocess: a member marked `reprocess`, paid as primary."""
-        if paid.claim.payer_responsibility != "P":
-            return False
-        benefits = self.fixtures.benefits_for(paid.claim.coverage.member_id)
-        return benefits is not None and benefits.reprocess
 
 
 def _standing_payment(row) -> RemittedClaim | None:

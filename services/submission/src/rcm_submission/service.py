@@ -46,7 +46,7 @@ from rcm_submission.domain.routing import FALLBACK, Route, RouteTable
 from rcm_submission.errors import NotAccepted, NotFoundClaim, NotFoundInterchange, SecondaryQueued, UnknownClearinghouse
 from rcm_x12.ack_277ca import ClaimAcknowledgment, ClaimAcknowledgments, read_277ca
 from rcm_x12.ack_999 import GroupAcknowledgment, UnparseableAcknowledgment, read_999_file
-from rcm_x12.reading import ReadingIssue
+from rcm_x12.reading import WARNING, ReadingIssue
 
 log = logging.getLogger("rcm.submission")
 
@@ -441,7 +441,7 @@ async def _apply_999(tenants: _Tenants, clearinghouse: str, groups: list[GroupAc
             interchanges.c.clearinghouse == clearinghouse))).first() if icn else None
         if sent is None:
             unknown.append(ReadingIssue(
-                group.interchange, group.interchange_control_number, "warning",
+                group.interchange, group.interchange_control_number, WARNING,
                 "the 999 acknowledges a group (GS06) this deployment did not send; ignored", code="unknown_group",
                 transaction_set=group.control_number).as_json())
             continue

@@ -44,16 +44,14 @@ def facts_from(event: Event, occurred_at: datetime) -> dict[str, Any]:
     """The columns this event sets on the claim's status row (plus stage_rank)."""
     rank = STAGES.index
     match event:
-        case EncounterCaptured():
+        case EncounterCaptured() | SelfPayEncounterCaptured():
             c = event.claim
-            return {"stage_rank": rank("captured"), "total_charge": c.total_charge, "captured_at": occurred_at,
-                    "source_system": c.source_system, "source_encounter_id": c.source_encounter_id,
-                    "payer_id": c.coverage.payer_id if c.coverage else None, "service_date": c.service_date}
-        case SelfPayEncounterCaptured():
-            c = event.claim  # no payer: a coverage kept on the claim for the record is not billed
-            return {"stage_rank": rank("captured"), "total_charge": c.total_charge, "captured_at": occurred_at,
-                    "source_system": c.source_system, "source_encounter_id": c.source_encounter_id,
-                    "payer_id": None, "service_date": c.service_date, "self_pay": True}
+            facts = {"stage_rank": rank("captured"), "total_charge": c.total_charge, "captured_at": occurred_at,
+                     "source_system": c.source_system, "source_encounter_id": c.source_encounter_id,
+                     "payer_id": c.coverage.payer_id if c.coverage else None, "service_date": c.service_date}
+            if isinstance(event, SelfPayEncounterCaptured):  # no payer: a coverage kept for the record is not billed
+                facts |= {"payer_id": None, "self_pay": True}
+            return facts
         case EncounterHeld():
             return {"stage_rank": rank("captured"), "held_reason": ", ".join(m.field for m in event.missing),
                     "source_system": event.source_system, "source_encounter_id": event.source_encounter_id}
@@ -87,11 +85,10 @@ def facts_from(event: Event, occurred_at: datetime) -> dict[str, Any]:
 def summary_of(event: Event) -> dict[str, Any]:
     """What the timeline shows for an event: statuses and amounts, never patient data."""
     match event:
-        case EncounterCaptured():
-            return {"channel": event.intake_channel, "lines": len(event.claim.lines), "total_charge": str(event.claim.total_charge)}
-        case SelfPayEncounterCaptured():
-            return {"channel": event.intake_channel, "lines": len(event.claim.lines),
-                    "total_charge": str(event.claim.total_charge), "self_pay": True}
+        case EncounterCaptured() | SelfPayEncounterCaptured():
+            summary = {"channel": event.intake_channel, "lines": len(event.claim.lines),
+                       "total_charge": str(event.claim.total_charge)}
+            return summary | ({"self_pay": True} if isinstance(event, SelfPayEncounterCaptured) else {})
         case EncounterHeld():
             return {"missing": [m.field for m in event.missing]}
         case CoverageVerified():
