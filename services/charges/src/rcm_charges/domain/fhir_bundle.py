@@ -129,8 +129,12 @@ def bundle_to_encounter(bundle: Any, *, source_system: str) -> EncounterSubmitte
 def _source_id_of(scope: EncounterScope) -> str | None:
     if scope.encounter is None:
         return scope.invalid_source_id
-    enc = scope.encounter.resource
-    return (enc.identifier[0].value if enc.identifier and enc.identifier[0].value else None) or enc.id
+    return _encounter_id(scope.encounter.resource)
+
+
+def _encounter_id(enc: Any) -> str | None:
+    """The EHR's id of an encounter: its first identifier's value, else the resource id."""
+    return (enc.identifier[0].value if enc.identifier and enc.identifier[0].value else None) or enc.id or None
 
 
 def _encounter_submission(scope: EncounterScope, source_system: str) -> EncounterSubmitted:
@@ -204,12 +208,10 @@ def _prior_authorization(index: EncounterScope) -> str | None:
 
 # ---------------------------------------------------------------- encounter
 def _source_encounter_id(enc: Any, problems: _Problems) -> str | None:
-    if enc.identifier and enc.identifier[0].value:
-        return enc.identifier[0].value
-    if enc.id:
-        return enc.id
-    problems.add("Encounter.identifier[0].value", "is required (or Encounter.id)")
-    return None
+    found = _encounter_id(enc)
+    if found is None:
+        problems.add("Encounter.identifier[0].value", "is required (or Encounter.id)")
+    return found
 
 
 def _service_date(enc: Any, problems: _Problems) -> date | None:

@@ -403,7 +403,7 @@ def _xcn_npi(segment: _Segment, n: int, path: str) -> tuple[_Npi | None, str]:
         labelled_npi = id_type == "NPI" or "NPI" in authority
         if ident and id_type and not labelled_npi:
             continue  # a DEA number, a local id...: not where the NPI is
-        if _NPI.match(ident) and (id_type in ("", "NPI") or labelled_npi):
+        if _NPI.match(ident):  # unlabelled, or labelled an NPI (any other label was skipped above)
             given = _component(rep, 3, segment.delims)
             name = " ".join(p for p in (given, family) if p) or None
             return _Npi(ident, name[:MAX_NAME] if name else None, path), "npi"
